@@ -1,0 +1,59 @@
+import type { Identifier } from '../core/identifier.js';
+
+/** Key algorithms the CA can create for its own root and intermediate. */
+export type CaKeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+
+/** A public key as found in a CSR, described for policy checks. */
+export type PublicKeyInfo =
+  | { readonly kind: 'rsa'; readonly bits: number }
+  | { readonly kind: 'ec'; readonly curve: 'P-256' | 'P-384' | 'P-521' | string }
+  | { readonly kind: 'ed25519' }
+  | { readonly kind: 'other'; readonly oid: string };
+
+/** A PKCS#10 request after parsing and signature check (ca/csr.ts). */
+export interface ParsedCsr {
+  readonly der: Uint8Array;
+  /** DER SubjectPublicKeyInfo of the requested key. */
+  readonly spki: Uint8Array;
+  readonly key: PublicKeyInfo;
+  readonly signatureValid: boolean;
+  readonly commonName: string | undefined;
+  /** dNSName and iPAddress SANs from the extensionRequest attribute, as written. */
+  readonly sans: readonly Identifier[];
+  /**
+   * Other SANs the request asks for ("email:a@b", "url:https://…"), which certmint never
+   * certifies; policy refuses the CSR rather than silently dropping them.
+   */
+  readonly unsupportedSans: readonly string[];
+}
+
+/** What ca/ signs: everything already checked by ra/ and policy/. */
+export interface LeafRequest {
+  /** DER SubjectPublicKeyInfo of the subject key. */
+  readonly spki: Uint8Array;
+  readonly identifiers: readonly Identifier[];
+  /** Set only when it is one of the identifiers. */
+  readonly commonName?: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Positive serial number, lower-case hex without leading "00" sign byte beyond what DER needs. */
+  readonly serialHex: string;
+}
+
+export interface IssuedLeaf {
+  readonly der: Uint8Array;
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** The signing core. Only this module touches a CA private key. */
+export interface CertificateAuthority {
+  /** PEM of the root certificate(s) clients should trust (served at /roots.pem). */
+  readonly rootsPem: string;
+  /** PEM of the chain that follows a leaf in a download: the intermediate(s), no root. */
+  readonly chainPem: string;
+  /** DER of the issuing intermediate (served at the AIA caIssuers URL). */
+  readonly intermediateDer: Uint8Array;
+  issueLeaf(request: LeafRequest): Promise<IssuedLeaf>;
+}

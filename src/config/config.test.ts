@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+import { envName } from './env.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'certmint-config-'));
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('loadConfig', () => {
+  it('defaults to https://localhost:8443 with ./data and 45-day leaves', () => {
+    const c = loadConfig({ env: {}, cwd: '/srv' });
+    expect(c.server.baseUrl).toBe('https://localhost:8443');
+    expect(c.server.port).toBe(8443);
+    expect(c.server.host).toBe('::');
+    expect(c.dataDir).toBe('/srv/data');
+    expect(c.ca.leafLifetimeMs).toBe(45 * 86_400_000);
+    expect(c.validation.http01Port).toBe(80);
+    expect(c.server.tls.hostnames).toEqual(['localhost', '127.0.0.1', '::1']);
+  });
+
+  it('reads YAML and lets the environment override it', () => {
+    const f = file('a.yaml', 'server:\n  listen: 127.0.0.1:9443\nvalidation:\n  http01Port: 5002\n  timeout: 3s\n');
+    const c = loadConfig({
+      file: f,
+      env: { CERTMINT_VALIDATION_DNS_RESOLVERS: '127.0.0.1:8053, [::1]:53', CERTMINT_SERVER_TLS_ENABLED: 'false' },
+    });
+    expect(c.server.port).toBe(9443);
+    expect(c.server.baseUrl).toBe('http://localhost:9443');
+    expect(c.validation.http01Port).toBe(5002);
+    expect(c.validation.timeoutMs).toBe(3000);
+    expect(c.validation.dnsResolvers).toEqual(['127.0.0.1:8053', '[::1]:53']);
+  });
+
+  it('keeps a configured baseUrl (the proxy URL) without a trailing slash', () => {
+    const c = loadConfig({ env: { CERTMINT_SERVER_BASE_URL: 'https://acme.example.internal/' } });
+    expect(c.server.baseUrl).toBe('https://acme.example.internal');
+  });
+
+  it('names the file and the key when a value is wrong', () => {
+    const f = file('bad.yaml', 'validation:\n  http01Port: seventy\n');
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(ConfigError);
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(/bad\.yaml.*validation\.http01Port/);
+  });
+
+  it('names an unknown key', () => {
+    const f = file('unknown.yaml', 'sever:\n  listen: 1\n');
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(/sever/);
+  });
+
+  it('refuses broken YAML and a missing file with the path', () => {
+    const f = file('broken.yaml', 'server: [\n');
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(/broken\.yaml is not valid YAML/);
+    expect(() => loadConfig({ file: path.join(dir, 'nope.yaml'), env: {} })).toThrow(/cannot read config file .*nope\.yaml/);
+  });
+
+  it('refuses a default leaf lifetime above the maximum', () => {
+    expect(() => loadConfig({ env: { CERTMINT_CA_LEAF_LIFETIME: '100d' } })).toThrow(/leafLifetime/);
+  });
+
+  it('maps keys to environment names', () => {
+    expect(envName(['server', 'tls', 'hostnames'])).toBe('CERTMINT_SERVER_TLS_HOSTNAMES');
+    expect(envName(['validation', 'http01Port'])).toBe('CERTMINT_VALIDATION_HTTP01_PORT');
+    expect(envName(['dataDir'])).toBe('CERTMINT_DATA_DIR');
+  });
+});

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import Value from 'typebox/value';
+import { parseDuration } from '../core/duration.js';
+import { ConfigSchema, DEFAULT_CONFIG, type ConfigInput } from './schema.js';
+import { applyEnvironment } from './env.js';
+
+/** The resolved configuration: durations in milliseconds, URLs and paths made absolute. */
+export interface Config {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly baseUrl: string;
+    readonly tls: { readonly enabled: boolean; readonly hostnames: readonly string[]; readonly lifetimeMs: number };
+    readonly bodyLimit: number;
+  };
+  readonly dataDir: string;
+  readonly ca: {
+    readonly name: string;
+    readonly keyAlgorithm: ConfigInput['ca']['keyAlgorithm'];
+    readonly rootLifetimeMs: number;
+    readonly intermediateLifetimeMs: number;
+    readonly leafLifetimeMs: number;
+  };
+  readonly acme: { readonly termsOfService: string | undefined; readonly website: string | undefined };
+  readonly validation: {
+    readonly http01Port: number;
+    readonly tlsAlpn01Port: number;
+    readonly dnsResolvers: readonly string[];
+    readonly timeoutMs: number;
+  };
+  readonly policy: {
+    readonly maxLifetimeMs: number;
+    readonly orderLifetimeMs: number;
+    readonly pendingAuthorizationLifetimeMs: number;
+    readonly authorizationLifetimeMs: number;
+  };
+  readonly eab: { readonly required: boolean };
+  readonly ledger: { readonly url: string | undefined };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Plain = { [k: string]: unknown };
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlain(b) && isPlain(v) ? merge(b, v) : v;
+  }
+  return out;
+}
+
+/**
+ * Loads defaults ← YAML file (if given) ← environment (CERTMINT_*), validates, resolves.
+ * Any problem is a ConfigError naming the file and the key, so an operator can fix it.
+ */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  let raw: Plain = structuredClone(DEFAULT_CONFIG) as unknown as Plain;
+  const source = options.file ?? env.CERTMINT_CONFIG;
+  if (source) {
+    let text: string;
+    try {
+      text = readFileSync(source, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${source}: ${(e as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError(`config file ${source} is not valid YAML: ${(e as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (!isPlain(parsed)) throw new ConfigError(`config file ${source} must hold a YAML mapping at the top level`);
+      raw = merge(raw, parsed);
+    }
+  }
+  raw = applyEnvironment(raw, env);
+  const errors = [...Value.Errors(ConfigSchema, raw)];
+  if (errors.length > 0) {
+    const where = source ? `config file ${source}` : 'configuration';
+    const lines = errors
+      .filter((e) => e.keyword !== 'boolean')
+      .slice(0, 5)
+      .map((e) => {
+        const key = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+        const extra =
+          e.keyword === 'additionalProperties' ? `: unknown key(s) ${JSON.stringify(e.params)}` : '';
+        return `${key}: ${e.message}${extra}`;
+      });
+    throw new ConfigError(`${where} is invalid: ${lines.join('; ')}`);
+  }
+  return resolveConfig(raw as unknown as ConfigInput, cwd);
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen.trim());
+  if (!m) throw new ConfigError(`server.listen "${listen}" must be host:port (e.g. 0.0.0.0:8443 or [::]:8443)`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`server.listen port ${port} is out of range`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function resolveConfig(c: ConfigInput, cwd: string): Config {
+  const { host, port } = parseListen(c.server.listen);
+  const scheme = c.server.tls.enabled ? 'https' : 'http';
+  let baseUrl = c.server.baseUrl.trim() || `${scheme}://localhost:${port}`;
+  try {
+    const u = new URL(baseUrl);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('scheme');
+    baseUrl = u.origin + u.pathname.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(`server.baseUrl "${c.server.baseUrl}" must be an absolute http(s) URL`);
+  }
+  const ms = (key: string, v: string | number): number => {
+    try {
+      return parseDuration(v);
+    } catch (e) {
+      throw new ConfigError(`${key}: ${(e as Error).message}`);
+    }
+  };
+  const maxLifetimeMs = ms('policy.maxLifetime', c.policy.maxLifetime);
+  const leafLifetimeMs = ms('ca.leafLifetime', c.ca.leafLifetime);
+  if (leafLifetimeMs > maxLifetimeMs) {
+    throw new ConfigError(`ca.leafLifetime (${c.ca.leafLifetime}) exceeds policy.maxLifetime (${c.policy.maxLifetime})`);
+  }
+  return {
+    server: {
+      host,
+      port,
+      baseUrl,
+      tls: {
+        enabled: c.server.tls.enabled,
+        hostnames: c.server.tls.hostnames,
+        lifetimeMs: ms('server.tls.lifetime', c.server.tls.lifetime),
+      },
+      bodyLimit: c.server.bodyLimit,
+    },
+    dataDir: path.resolve(cwd, c.dataDir),
+    ca: {
+      name: c.ca.name,
+      keyAlgorithm: c.ca.keyAlgorithm,
+      rootLifetimeMs: ms('ca.rootLifetime', c.ca.rootLifetime),
+      intermediateLifetimeMs: ms('ca.intermediateLifetime', c.ca.intermediateLifetime),
+      leafLifetimeMs,
+    },
+    acme: { termsOfService: c.acme.termsOfService || undefined, website: c.acme.website || undefined },
+    validation: {
+      http01Port: c.validation.http01Port,
+      tlsAlpn01Port: c.validation.tlsAlpn01Port,
+      dnsResolvers: c.validation.dnsResolvers,
+      timeoutMs: ms('validation.timeout', c.validation.timeout),
+    },
+    policy: {
+      maxLifetimeMs,
+      orderLifetimeMs: ms('policy.orderLifetime', c.policy.orderLifetime),
+      pendingAuthorizationLifetimeMs: ms('policy.pendingAuthorizationLifetime', c.policy.pendingAuthorizationLifetime),
+      authorizationLifetimeMs: ms('policy.authorizationLifetime', c.policy.authorizationLifetime),
+    },
+    eab: { required: c.eab.required },
+    ledger: { url: c.ledger.url || undefined },
+  };
+}

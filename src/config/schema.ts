@@ -1,0 +1,101 @@
+import Type, { type Static } from 'typebox';
+
+const Duration = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$' }), Type.Number({ minimum: 0 })]);
+
+/** The config file schema (YAML). Every leaf is also settable by an environment variable, see env.ts. */
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        /** host:port to bind; "[::]:8443" listens on every address, IPv4 included. */
+        listen: Type.String({ minLength: 1 }),
+        /** The URL clients use; empty derives https://localhost:<port>. Behind a TLS-terminating proxy, the proxy's URL. */
+        baseUrl: Type.String(),
+        tls: Type.Object(
+          {
+            enabled: Type.Boolean(),
+            hostnames: Type.Array(Type.String({ minLength: 1 })),
+            lifetime: Duration,
+          },
+          { additionalProperties: false },
+        ),
+        bodyLimit: Type.Integer({ minimum: 1024 }),
+      },
+      { additionalProperties: false },
+    ),
+    dataDir: Type.String({ minLength: 1 }),
+    ca: Type.Object(
+      {
+        name: Type.String({ minLength: 1 }),
+        keyAlgorithm: Type.Union([
+          Type.Literal('ecdsa-p256'),
+          Type.Literal('ecdsa-p384'),
+          Type.Literal('rsa-2048'),
+          Type.Literal('rsa-3072'),
+          Type.Literal('rsa-4096'),
+        ]),
+        rootLifetime: Duration,
+        intermediateLifetime: Duration,
+        leafLifetime: Duration,
+      },
+      { additionalProperties: false },
+    ),
+    acme: Type.Object(
+      {
+        termsOfService: Type.String(),
+        website: Type.String(),
+      },
+      { additionalProperties: false },
+    ),
+    validation: Type.Object(
+      {
+        http01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
+        tlsAlpn01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
+        dnsResolvers: Type.Array(Type.String({ minLength: 1 })),
+        timeout: Duration,
+      },
+      { additionalProperties: false },
+    ),
+    policy: Type.Object(
+      {
+        maxLifetime: Duration,
+        orderLifetime: Duration,
+        pendingAuthorizationLifetime: Duration,
+        authorizationLifetime: Duration,
+      },
+      { additionalProperties: false },
+    ),
+    eab: Type.Object({ required: Type.Boolean() }, { additionalProperties: false }),
+    ledger: Type.Object({ url: Type.String() }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigInput = Static<typeof ConfigSchema>;
+
+export const DEFAULT_CONFIG: ConfigInput = {
+  server: {
+    listen: '[::]:8443',
+    baseUrl: '',
+    tls: { enabled: true, hostnames: ['localhost', '127.0.0.1', '::1'], lifetime: '30d' },
+    bodyLimit: 65536,
+  },
+  dataDir: './data',
+  ca: {
+    name: 'certmint',
+    keyAlgorithm: 'ecdsa-p256',
+    rootLifetime: '3650d',
+    intermediateLifetime: '1825d',
+    leafLifetime: '45d',
+  },
+  acme: { termsOfService: '', website: '' },
+  validation: { http01Port: 80, tlsAlpn01Port: 443, dnsResolvers: [], timeout: '10s' },
+  policy: {
+    maxLifetime: '90d',
+    orderLifetime: '7d',
+    pendingAuthorizationLifetime: '7d',
+    authorizationLifetime: '30d',
+  },
+  eab: { required: false },
+  ledger: { url: '' },
+};

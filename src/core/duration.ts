@@ -1,0 +1,18 @@
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Parses "45d", "24h", "90s", "1500ms" or a bare number of milliseconds. */
+export function parseDuration(input: string | number): number {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0) throw new Error(`invalid duration ${input}`);
+    return input;
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input);
+  if (!m) throw new Error(`invalid duration "${input}" (use e.g. 45d, 24h, 30m, 10s)`);
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+}

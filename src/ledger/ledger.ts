@@ -1,0 +1,81 @@
+import type { Identifier } from '../core/identifier.js';
+import type { ProblemDocument } from '../core/problem.js';
+import type { AccountStatus, AuthorizationStatus, ChallengeStatus } from '../core/status.js';
+import type {
+  AccountRecord,
+  AuthorizationRecord,
+  CertificateRecord,
+  ChallengeRecord,
+  NewAccount,
+  NewAuthorization,
+  NewCertificate,
+  NewOrder,
+  OrderRecord,
+} from './records.js';
+
+/** Single-use anti-replay nonces (RFC 8555 §6.5). Behind the ledger seam so several instances can share them. */
+export interface NonceStore {
+  issue(): Promise<string>;
+  /** True once per issued nonce; false for unknown, reused or evicted ones. */
+  consume(nonce: string): Promise<boolean>;
+}
+
+export interface ChallengeOutcome {
+  readonly challengeId: string;
+  readonly authorizationId: string;
+  readonly challengeStatus: Extract<ChallengeStatus, 'valid' | 'invalid'>;
+  readonly authorizationStatus: Extract<AuthorizationStatus, 'valid' | 'invalid'>;
+  readonly validatedAt: Date;
+  readonly authorizationExpires: Date;
+  readonly error: ProblemDocument | undefined;
+}
+
+/**
+ * The certificate ledger: the only code with SQL sits behind this interface.
+ * Every method is one transaction. Promises throughout so a networked backend fits the same seam.
+ */
+export interface CertificateLedger {
+  readonly nonces: NonceStore;
+
+  /** Inserts the account, or returns the one already holding this key (created=false). */
+  createAccount(account: NewAccount): Promise<{ account: AccountRecord; created: boolean }>;
+  getAccount(id: string): Promise<AccountRecord | undefined>;
+  getAccountByThumbprint(thumbprint: string): Promise<AccountRecord | undefined>;
+  updateAccount(
+    id: string,
+    changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
+  ): Promise<AccountRecord>;
+
+  /** Pending or valid, unexpired authorizations of this account for these identifiers. */
+  findReusableAuthorizations(
+    accountId: string,
+    identifiers: readonly Identifier[],
+    now: Date,
+  ): Promise<AuthorizationRecord[]>;
+  /** Inserts the order, its new authorizations (with challenges) and the links to reused ones. */
+  createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void>;
+  getOrder(id: string): Promise<OrderRecord | undefined>;
+  getAuthorization(id: string): Promise<AuthorizationRecord | undefined>;
+  getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]>;
+  getChallenge(id: string): Promise<ChallengeRecord | undefined>;
+
+  /** pending → processing; false if the challenge was not pending (another request has it). */
+  beginChallenge(challengeId: string): Promise<boolean>;
+  /** Records a validation result on the challenge and its authorization together. */
+  completeChallenge(outcome: ChallengeOutcome): Promise<void>;
+  /** Marks authorizations whose expiry passed while pending/valid as expired (RFC 8555 §7.1.6). */
+  expireAuthorization(id: string): Promise<void>;
+
+  /** ready → processing; false if the order was not ready (raced with another finalize). */
+  beginFinalize(orderId: string): Promise<boolean>;
+  /** Inserts the certificate and makes the order valid, durably, in one transaction. */
+  completeFinalize(orderId: string, certificate: NewCertificate): Promise<void>;
+  /** The order becomes invalid with this error. */
+  failOrder(orderId: string, error: ProblemDocument): Promise<void>;
+
+  /** Records a certificate that belongs to no order (the server's own TLS certificate). */
+  insertCertificate(certificate: NewCertificate): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+import type { Identifier } from '../core/identifier.js';
+import type { ProblemDocument } from '../core/problem.js';
+import type {
+  AccountStatus,
+  AuthorizationStatus,
+  CertificateStatus,
+  ChallengeStatus,
+  ChallengeType,
+  OrderStatus,
+} from '../core/status.js';
+
+export interface AccountRecord {
+  readonly id: string;
+  readonly keyThumbprint: string;
+  readonly jwk: Readonly<Record<string, unknown>>;
+  readonly status: AccountStatus;
+  readonly contact: readonly string[];
+  readonly termsOfServiceAgreed: boolean;
+  readonly createdAt: Date;
+}
+
+export interface ChallengeRecord {
+  readonly id: string;
+  readonly authorizationId: string;
+  readonly type: ChallengeType;
+  readonly token: string;
+  readonly status: ChallengeStatus;
+  readonly validatedAt: Date | undefined;
+  readonly error: ProblemDocument | undefined;
+}
+
+export interface AuthorizationRecord {
+  readonly id: string;
+  readonly accountId: string;
+  readonly identifier: Identifier;
+  readonly wildcard: boolean;
+  readonly status: AuthorizationStatus;
+  readonly expires: Date;
+  readonly createdAt: Date;
+  readonly challenges: readonly ChallengeRecord[];
+}
+
+/** An order as stored. `status` is the stored one; ra/ derives the current one from the authorizations. */
+export interface OrderRecord {
+  readonly id: string;
+  readonly accountId: string;
+  readonly status: OrderStatus;
+  readonly identifiers: readonly Identifier[];
+  readonly notBefore: Date | undefined;
+  readonly notAfter: Date | undefined;
+  readonly expires: Date;
+  readonly error: ProblemDocument | undefined;
+  readonly certificateSerial: string | undefined;
+  readonly createdAt: Date;
+  readonly authorizationIds: readonly string[];
+}
+
+export interface CertificateRecord {
+  readonly serial: string;
+  readonly accountId: string | undefined;
+  readonly orderId: string | undefined;
+  readonly der: Uint8Array;
+  readonly chainPem: string;
+  readonly identifiers: readonly Identifier[];
+  readonly commonName: string | undefined;
+  readonly keyHash: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly status: CertificateStatus;
+  readonly revokedAt: Date | undefined;
+  readonly revocationReason: number | undefined;
+  readonly createdAt: Date;
+}
+
+export type NewAccount = Omit<AccountRecord, 'status'>;
+export type NewAuthorization = Omit<AuthorizationRecord, 'status'>;
+export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial'>;
+export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;

@@ -1,0 +1,162 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SchemaError, readMigrations } from './migrate.js';
+import { SqliteLedger } from './sqlite-ledger.js';
+import type { NewAuthorization } from './records.js';
+
+let dir: string;
+let file: string;
+let ledger: SqliteLedger;
+const now = new Date('2026-01-01T00:00:00Z');
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-ledger-'));
+  file = path.join(dir, 'ledger.sqlite3');
+  ledger = new SqliteLedger({ file });
+});
+afterEach(async () => {
+  await ledger.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const account = (id: string, thumb: string) => ({
+  id,
+  keyThumbprint: thumb,
+  jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
+  contact: ['mailto:a@example.com'],
+  termsOfServiceAgreed: true,
+  createdAt: now,
+});
+
+function authz(id: string, accountId: string, value: string): NewAuthorization {
+  return {
+    id,
+    accountId,
+    identifier: { type: 'dns', value },
+    wildcard: false,
+    expires: new Date(now.getTime() + 86_400_000),
+    createdAt: now,
+    challenges: [
+      { id: `${id}-c`, authorizationId: id, type: 'http-01', token: `tok-${id}`, status: 'pending', validatedAt: undefined, error: undefined },
+    ],
+  };
+}
+
+describe('SqliteLedger', () => {
+  it('runs the migrations on a new file with WAL and synchronous=FULL', () => {
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const versions = db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[];
+    expect(versions.map((v) => v.version)).toEqual(readMigrations().map((m) => m.version));
+    db.close();
+  });
+
+  it('creates an account once per key and returns the existing one after', async () => {
+    const first = await ledger.createAccount(account('a1', 't1'));
+    expect(first.created).toBe(true);
+    const again = await ledger.createAccount(account('a2', 't1'));
+    expect(again.created).toBe(false);
+    expect(again.account.id).toBe('a1');
+    expect(await ledger.getAccount('a2')).toBeUndefined();
+  });
+
+  it('refuses statuses outside the CHECK constraints', () => {
+    const db = new Database(file);
+    expect(() =>
+      db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, created_at) VALUES ('x', 'y', '{}', 'bogus', 0)`).run(),
+    ).toThrow(/CHECK constraint/);
+    db.close();
+  });
+
+  it('stores an order with its authorizations in order and reuses valid ones', async () => {
+    await ledger.createAccount(account('a1', 't1'));
+    const az = [authz('z1', 'a1', 'b.example'), authz('z2', 'a1', 'a.example')];
+    await ledger.createOrder(
+      {
+        id: 'o1',
+        accountId: 'a1',
+        identifiers: [{ type: 'dns', value: 'b.example' }, { type: 'dns', value: 'a.example' }],
+        notBefore: undefined,
+        notAfter: undefined,
+        expires: new Date(now.getTime() + 3_600_000),
+        createdAt: now,
+        authorizationIds: ['z1', 'z2'],
+      },
+      az,
+    );
+    const order = await ledger.getOrder('o1');
+    expect(order?.authorizationIds).toEqual(['z1', 'z2']);
+    expect(order?.status).toBe('pending');
+    expect(await ledger.beginChallenge('z1-c')).toBe(true);
+    expect(await ledger.beginChallenge('z1-c')).toBe(false);
+    await ledger.completeChallenge({
+      challengeId: 'z1-c',
+      authorizationId: 'z1',
+      challengeStatus: 'valid',
+      authorizationStatus: 'valid',
+      validatedAt: now,
+      authorizationExpires: new Date(now.getTime() + 30 * 86_400_000),
+      error: undefined,
+    });
+    const reusable = await ledger.findReusableAuthorizations('a1', [{ type: 'dns', value: 'b.example' }], now);
+    expect(reusable.map((a) => [a.id, a.status])).toEqual([['z1', 'valid']]);
+    expect(await ledger.findReusableAuthorizations('other', [{ type: 'dns', value: 'b.example' }], now)).toEqual([]);
+  });
+
+  it('commits a certificate and the order state together, and never twice', async () => {
+    await ledger.createAccount(account('a1', 't1'));
+    await ledger.createOrder(
+      {
+        id: 'o1',
+        accountId: 'a1',
+        identifiers: [{ type: 'dns', value: 'a.example' }],
+        notBefore: undefined,
+        notAfter: undefined,
+        expires: new Date(now.getTime() + 3_600_000),
+        createdAt: now,
+        authorizationIds: ['z1'],
+      },
+      [authz('z1', 'a1', 'a.example')],
+    );
+    expect(await ledger.beginFinalize('o1')).toBe(true);
+    expect(await ledger.beginFinalize('o1')).toBe(false);
+    const cert = {
+      serial: '01ab',
+      accountId: 'a1',
+      orderId: 'o1',
+      der: new Uint8Array([1, 2, 3]),
+      chainPem: 'chain',
+      identifiers: [{ type: 'dns' as const, value: 'a.example' }],
+      commonName: 'a.example',
+      keyHash: 'k',
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 1000),
+      createdAt: now,
+    };
+    await ledger.completeFinalize('o1', cert);
+    expect((await ledger.getOrder('o1'))?.status).toBe('valid');
+    expect((await ledger.getCertificate('01ab'))?.der).toEqual(new Uint8Array([1, 2, 3]));
+    // A duplicate serial is refused and leaves nothing behind.
+    await expect(ledger.insertCertificate({ ...cert, orderId: undefined, accountId: undefined })).rejects.toThrow(/UNIQUE/);
+  });
+
+  it('refuses to open a ledger written by a newer schema', async () => {
+    await ledger.close();
+    const db = new Database(file);
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('9999_future');
+    db.close();
+    expect(() => new SqliteLedger({ file })).toThrow(SchemaError);
+    expect(() => new SqliteLedger({ file })).toThrow(/schema version 999/);
+    ledger = new SqliteLedger({ file: path.join(dir, 'other.sqlite3') });
+  });
+
+  it('issues single-use nonces', async () => {
+    const n = await ledger.nonces.issue();
+    expect(await ledger.nonces.consume(n)).toBe(true);
+    expect(await ledger.nonces.consume(n)).toBe(false);
+    expect(await ledger.nonces.consume('never-issued')).toBe(false);
+  });
+});

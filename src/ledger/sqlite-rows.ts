@@ -1,0 +1,150 @@
+import type { Identifier } from '../core/identifier.js';
+import type { ProblemDocument } from '../core/problem.js';
+import type {
+  AccountStatus,
+  AuthorizationStatus,
+  CertificateStatus,
+  ChallengeStatus,
+  ChallengeType,
+  OrderStatus,
+} from '../core/status.js';
+import type { AccountRecord, AuthorizationRecord, CertificateRecord, ChallengeRecord, OrderRecord } from './records.js';
+
+// Row shapes as better-sqlite3 returns them, and their mapping to ledger records.
+
+export interface AccountRow {
+  id: string;
+  key_thumbprint: string;
+  jwk: string;
+  status: AccountStatus;
+  contact: string;
+  tos_agreed: number;
+  created_at: number;
+}
+
+export interface OrderRow {
+  id: string;
+  account_id: string;
+  status: OrderStatus;
+  identifiers: string;
+  not_before: number | null;
+  not_after: number | null;
+  expires: number;
+  error: string | null;
+  certificate_serial: string | null;
+  created_at: number;
+  authz_ids: string | null;
+}
+
+export interface AuthorizationRow {
+  id: string;
+  account_id: string;
+  identifier_type: 'dns' | 'ip';
+  identifier_value: string;
+  wildcard: number;
+  status: AuthorizationStatus;
+  expires: number;
+  created_at: number;
+}
+
+export interface ChallengeRow {
+  id: string;
+  authorization_id: string;
+  type: ChallengeType;
+  token: string;
+  status: ChallengeStatus;
+  validated_at: number | null;
+  error: string | null;
+}
+
+export interface CertificateRow {
+  serial: string;
+  account_id: string | null;
+  order_id: string | null;
+  der: Buffer;
+  chain_pem: string;
+  identifiers: string;
+  common_name: string | null;
+  key_hash: string;
+  not_before: number;
+  not_after: number;
+  status: CertificateStatus;
+  revoked_at: number | null;
+  revocation_reason: number | null;
+  created_at: number;
+}
+
+const optDate = (v: number | null): Date | undefined => (v === null ? undefined : new Date(v));
+const optJson = <T>(v: string | null): T | undefined => (v === null ? undefined : (JSON.parse(v) as T));
+
+export function toAccount(r: AccountRow): AccountRecord {
+  return {
+    id: r.id,
+    keyThumbprint: r.key_thumbprint,
+    jwk: JSON.parse(r.jwk) as Record<string, unknown>,
+    status: r.status,
+    contact: JSON.parse(r.contact) as string[],
+    termsOfServiceAgreed: r.tos_agreed === 1,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+export function toOrder(r: OrderRow): OrderRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    status: r.status,
+    identifiers: JSON.parse(r.identifiers) as Identifier[],
+    notBefore: optDate(r.not_before),
+    notAfter: optDate(r.not_after),
+    expires: new Date(r.expires),
+    error: optJson<ProblemDocument>(r.error),
+    certificateSerial: r.certificate_serial ?? undefined,
+    createdAt: new Date(r.created_at),
+    authorizationIds: r.authz_ids ? r.authz_ids.split(',') : [],
+  };
+}
+
+export function toChallenge(r: ChallengeRow): ChallengeRecord {
+  return {
+    id: r.id,
+    authorizationId: r.authorization_id,
+    type: r.type,
+    token: r.token,
+    status: r.status,
+    validatedAt: optDate(r.validated_at),
+    error: optJson<ProblemDocument>(r.error),
+  };
+}
+
+export function toAuthorization(r: AuthorizationRow, challenges: readonly ChallengeRecord[]): AuthorizationRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    identifier: { type: r.identifier_type, value: r.identifier_value },
+    wildcard: r.wildcard === 1,
+    status: r.status,
+    expires: new Date(r.expires),
+    createdAt: new Date(r.created_at),
+    challenges,
+  };
+}
+
+export function toCertificate(r: CertificateRow): CertificateRecord {
+  return {
+    serial: r.serial,
+    accountId: r.account_id ?? undefined,
+    orderId: r.order_id ?? undefined,
+    der: new Uint8Array(r.der),
+    chainPem: r.chain_pem,
+    identifiers: JSON.parse(r.identifiers) as Identifier[],
+    commonName: r.common_name ?? undefined,
+    keyHash: r.key_hash,
+    notBefore: new Date(r.not_before),
+    notAfter: new Date(r.not_after),
+    status: r.status,
+    revokedAt: optDate(r.revoked_at),
+    revocationReason: r.revocation_reason ?? undefined,
+    createdAt: new Date(r.created_at),
+  };
+}

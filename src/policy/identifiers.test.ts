@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { AcmeProblem } from '../core/problem.js';
+import { checkOrderIdentifiers } from './identifiers.js';
+
+function problem(fn: () => unknown): AcmeProblem {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AcmeProblem) return e;
+    throw e;
+  }
+  throw new Error('expected an AcmeProblem');
+}
+
+describe('checkOrderIdentifiers', () => {
+  it('keeps names as sent and drops case-insensitive duplicates', () => {
+    expect(
+      checkOrderIdentifiers([
+        { type: 'dns', value: 'Web.Example.internal' },
+        { type: 'dns', value: 'web.example.internal' },
+        { type: 'dns', value: 'api.svc.cluster.local' },
+      ]),
+    ).toEqual([
+      { type: 'dns', value: 'Web.Example.internal' },
+      { type: 'dns', value: 'api.svc.cluster.local' },
+    ]);
+  });
+
+  it.each([
+    ['trailing.dot.', /must not end with a dot/],
+    ['bad_label.example', /invalid label/],
+    ['-lead.example', /invalid label/],
+    ['a..b', /empty label/],
+    ['127.0.0.1', /is an IP address/],
+    ['*.example.internal', /wildcard/],
+    [`${'a'.repeat(64)}.example`, /longer than 63/],
+  ])('refuses %s', (value, detail) => {
+    const p = problem(() => checkOrderIdentifiers([{ type: 'dns', value }]));
+    expect(p.type).toBe('rejectedIdentifier');
+    expect(p.detail).toMatch(detail);
+    expect(p.identifier).toEqual({ type: 'dns', value });
+  });
+
+  it('gives one subproblem per bad identifier', () => {
+    const p = problem(() =>
+      checkOrderIdentifiers([
+        { type: 'dns', value: 'ok.example' },
+        { type: 'dns', value: 'bad_.example' },
+        { type: 'email', value: 'x@example.com' },
+      ]),
+    );
+    expect(p.type).toBe('rejectedIdentifier');
+    expect(p.subproblems.map((s) => [s.type, s.identifier.value])).toEqual([
+      ['rejectedIdentifier', 'bad_.example'],
+      ['unsupportedIdentifier', 'x@example.com'],
+    ]);
+    expect(p.toDocument().subproblems?.[1]?.type).toBe('urn:ietf:params:acme:error:unsupportedIdentifier');
+  });
+
+  it('refuses an empty or missing list as malformed', () => {
+    expect(problem(() => checkOrderIdentifiers([])).type).toBe('malformed');
+    expect(problem(() => checkOrderIdentifiers(undefined)).type).toBe('malformed');
+    expect(problem(() => checkOrderIdentifiers([{ type: 'dns' }])).type).toBe('malformed');
+  });
+});

@@ -1,0 +1,83 @@
+import { isIP } from 'node:net';
+import type { Identifier } from '../core/identifier.js';
+import { AcmeProblem, type SubProblem } from '../core/problem.js';
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** Why a dns identifier is unacceptable, or undefined when it is fine (RFC 1035 / RFC 5890 shape). */
+export function dnsNameProblem(name: string): { type: 'malformed' | 'rejectedIdentifier'; detail: string } | undefined {
+  if (name.length === 0) return { type: 'malformed', detail: 'empty DNS name' };
+  if (name.endsWith('.')) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" must not end with a dot` };
+  if (name.length > 253) return { type: 'rejectedIdentifier', detail: `DNS name is longer than 253 characters` };
+  if (isIP(name) !== 0) return { type: 'rejectedIdentifier', detail: `"${name}" is an IP address; use an identifier of type "ip"` };
+  if (name.includes('*')) {
+    return { type: 'rejectedIdentifier', detail: `wildcard names ("${name}") are not issued by this server yet` };
+  }
+  const labels = name.split('.');
+  for (const label of labels) {
+    if (label.length === 0) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" has an empty label` };
+    if (label.length > 63) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" has a label longer than 63 characters` };
+    if (!LABEL.test(label)) {
+      return {
+        type: 'rejectedIdentifier',
+        detail: `DNS name "${name}" has an invalid label "${label}" (letters, digits and inner hyphens only; IDNs in punycode)`,
+      };
+    }
+  }
+  if (/^\d+$/.test(labels[labels.length - 1]!)) {
+    return { type: 'rejectedIdentifier', detail: `DNS name "${name}" has an all-numeric top-level label` };
+  }
+  return undefined;
+}
+
+/**
+ * Checks newOrder identifiers (RFC 8555 §7.4). Returns them de-duplicated (case-insensitively,
+ * first spelling kept: clients match authorizations to names by the string they sent).
+ * Several bad identifiers give one problem with a subproblem each (RFC 8555 §6.7.1).
+ */
+export function checkOrderIdentifiers(input: unknown, maxIdentifiers = 100): Identifier[] {
+  if (!Array.isArray(input) || input.length === 0) {
+    throw new AcmeProblem('malformed', 'newOrder needs a non-empty "identifiers" array');
+  }
+  if (input.length > maxIdentifiers) {
+    throw new AcmeProblem('rejectedIdentifier', `an order may name at most ${maxIdentifiers} identifiers`);
+  }
+  const seen = new Set<string>();
+  const out: Identifier[] = [];
+  const problems: SubProblem[] = [];
+  for (const item of input) {
+    if (typeof item !== 'object' || item === null || typeof item.type !== 'string' || typeof item.value !== 'string') {
+      throw new AcmeProblem('malformed', 'each identifier must be an object {"type": "dns", "value": "<name>"}');
+    }
+    const id = { type: item.type, value: item.value } as Identifier;
+    if (item.type !== 'dns') {
+      problems.push({
+        type: 'unsupportedIdentifier',
+        detail: `identifier type "${item.type}" is not supported; use "dns"`,
+        identifier: id,
+      });
+      continue;
+    }
+    const bad = dnsNameProblem(item.value);
+    if (bad) {
+      problems.push({ ...bad, identifier: id });
+      continue;
+    }
+    const key = item.value.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(id);
+  }
+  if (problems.length === 1) {
+    const p = problems[0]!;
+    throw new AcmeProblem(p.type, p.detail, { identifier: p.identifier });
+  }
+  if (problems.length > 1) {
+    const types = new Set(problems.map((p) => p.type));
+    const type = types.size === 1 ? problems[0]!.type : 'rejectedIdentifier';
+    throw new AcmeProblem(type, `${problems.length} identifiers in the order were refused; see subproblems`, {
+      subproblems: problems,
+    });
+  }
+  return out;
+}
