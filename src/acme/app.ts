@@ -1,0 +1,89 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { CertificateAuthority } from '../ca/types.js';
+import { AcmeProblem } from '../core/problem.js';
+import type { CertificateLedger } from '../ledger/ledger.js';
+import type { RegistrationAuthority } from '../ra/registration-authority.js';
+import type { DirectoryMeta, RouteContext } from './context.js';
+import { JwsVerifier, jwsPreHandler } from './jws.js';
+import { problemErrorHandler, sendProblem } from './problem-handler.js';
+import { accountRoutes } from './routes/account.js';
+import { authorizationRoutes } from './routes/authorization.js';
+import { certificateRoutes } from './routes/certificate.js';
+import { directoryRoutes } from './routes/directory.js';
+import { orderRoutes } from './routes/order.js';
+import { publicRoutes } from './routes/public.js';
+import { AcmeUrls } from './urls.js';
+
+export interface AcmeServerOptions {
+  readonly ra: RegistrationAuthority;
+  readonly ledger: CertificateLedger;
+  readonly ca: CertificateAuthority;
+  readonly baseUrl: string;
+  readonly meta: DirectoryMeta;
+  readonly bodyLimit: number;
+  readonly fastify?: FastifyServerOptions & { https?: { key: string; cert: string } | null };
+}
+
+/** The ACME API as an encapsulated plugin: JWS checks, nonces and problem documents for everything under it. */
+async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: CertificateLedger; bodyLimit: number }) {
+  const { ctx, ledger } = opts;
+  const verifier = new JwsVerifier(ledger, ctx.urls);
+  const indexLink = `<${ctx.urls.directory}>;rel="index"`;
+
+  // RFC 8555 §6.2: only application/jose+json; everything else is 415 through the error handler.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/jose+json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new AcmeProblem('malformed', 'the request body is not valid JSON'), undefined);
+    }
+  });
+  app.decorateRequest('acme', null);
+  app.addHook('preHandler', jwsPreHandler(verifier));
+  // Every response carries a fresh nonce and the index link (RFC 8555 §6.5, §7.1), errors included.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('Replay-Nonce', await ledger.nonces.issue());
+    const link = reply.getHeader('Link');
+    const links = link === undefined ? [] : Array.isArray(link) ? link.map(String) : [String(link)];
+    reply.header('Link', [...links, indexLink]);
+    return payload;
+  });
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new AcmeProblem('malformed', `no ACME resource at ${request.method} ${request.url}`, { status: 404 })),
+  );
+
+  await directoryRoutes(app, ctx);
+  await accountRoutes(app, ctx);
+  await orderRoutes(app, ctx);
+  await authorizationRoutes(app, ctx);
+  await certificateRoutes(app, ctx);
+  // RFC 8555 §6.3: resources are fetched with POST-as-GET; a plain GET is a 405 with a hint.
+  for (const path of ['/acme/new-account', '/acme/new-order', '/acme/acct/:id', '/acme/order/:id', '/acme/order/:id/finalize', '/acme/authz/:id', '/acme/chall/:id', '/acme/cert/:serial']) {
+    app.get(path, async (_req, reply) =>
+      sendProblem(reply.header('Allow', 'POST'), new AcmeProblem('malformed', 'use POST (POST-as-GET with an empty payload to read)', { status: 405 })),
+    );
+  }
+}
+
+export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyInstance> {
+  const urls = new AcmeUrls(o.baseUrl);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: o.bodyLimit,
+    ...o.fastify,
+  } as FastifyServerOptions);
+  const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta };
+  await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit });
+  await app.register(publicRoutes, {
+    prefix: urls.prefix,
+    ca: o.ca,
+    urls,
+    ready: async () => {
+      await o.ledger.nonces.issue();
+      await o.ledger.getAccount('readiness-probe');
+    },
+  });
+  return app;
+}

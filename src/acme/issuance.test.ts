@@ -1,0 +1,184 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { makeCsr } from '../../test/support/csr.js';
+import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { keyAuthorization } from '../ra/authorizations.js';
+
+let t: TestAcmeApp;
+beforeAll(async () => {
+  t = await startTestAcmeApp();
+});
+afterAll(async () => t?.close());
+
+/** Runs newOrder → authz → challenge → finalize for names; returns the parsed responses. */
+async function issue(client: InjectAcmeClient, names: string[]) {
+  const orderRes = await client.post(`${t.baseUrl}/acme/new-order`, {
+    identifiers: names.map((value) => ({ type: 'dns', value })),
+  });
+  expect(orderRes.statusCode).toBe(201);
+  const order = orderRes.json();
+  for (const authzUrl of order.authorizations as string[]) {
+    const authz = (await client.post(authzUrl, '')).json();
+    const ch = authz.challenges.find((c: { type: string }) => c.type === 'http-01');
+    t.responder.set(ch.token, await keyAuthorization(ch.token, client.key.jwk as Record<string, unknown>));
+    const chRes = await client.post(ch.url, {});
+    expect(chRes.statusCode).toBe(200);
+    expect(chRes.json().status).toBe('valid');
+  }
+  return { orderUrl: String(orderRes.headers.location), order };
+}
+
+describe('ACME issuance through the HTTP API', () => {
+  it('serves a directory, and nonces on HEAD (200) and GET (204) with no-store', async () => {
+    const dir = await t.app.inject({ method: 'GET', url: '/directory' });
+    expect(dir.statusCode).toBe(200);
+    expect(dir.json()).toMatchObject({
+      newNonce: `${t.baseUrl}/acme/new-nonce`,
+      newAccount: `${t.baseUrl}/acme/new-account`,
+      newOrder: `${t.baseUrl}/acme/new-order`,
+      meta: { externalAccountRequired: false },
+    });
+    const head = await t.app.inject({ method: 'HEAD', url: '/acme/new-nonce' });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['replay-nonce']).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    expect(head.headers['cache-control']).toBe('no-store');
+    const get = await t.app.inject({ method: 'GET', url: '/acme/new-nonce' });
+    expect(get.statusCode).toBe(204);
+    expect(get.headers['cache-control']).toBe('no-store');
+    expect(get.headers.link).toContain(`<${t.baseUrl}/directory>;rel="index"`);
+  });
+
+  it('creates an account (201), finds it again (200) and with onlyReturnExisting', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey('RS256'));
+    const created = await client.register({ termsOfServiceAgreed: true, contact: ['mailto:ops@example.internal'] });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ status: 'valid', contact: ['mailto:ops@example.internal'] });
+    const location = created.headers.location;
+    const again = await client.post(`${t.baseUrl}/acme/new-account`, { termsOfServiceAgreed: true }, { kid: undefined });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers.location).toBe(location);
+    const existing = await client.post(`${t.baseUrl}/acme/new-account`, { onlyReturnExisting: true }, { kid: undefined });
+    expect(existing.statusCode).toBe(200);
+    expect(existing.headers.location).toBe(location);
+    const stranger = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    const missing = await stranger.post(`${t.baseUrl}/acme/new-account`, { onlyReturnExisting: true }, { kid: undefined });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().type).toBe('urn:ietf:params:acme:error:accountDoesNotExist');
+  });
+
+  it('updates contacts and refuses non-mailto contacts', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey('EdDSA'));
+    await client.register();
+    const upd = await client.post(client.accountUrl!, { contact: ['mailto:new@example.internal'] });
+    expect(upd.statusCode).toBe(200);
+    expect(upd.json().contact).toEqual(['mailto:new@example.internal']);
+    const bad = await client.post(client.accountUrl!, { contact: ['tel:+1555'] });
+    expect(bad.json().type).toBe('urn:ietf:params:acme:error:unsupportedContact');
+    const read = await client.post(client.accountUrl!, '');
+    expect(read.json().contact).toEqual(['mailto:new@example.internal']);
+  });
+
+  it('issues a certificate whose chain verifies with openssl, without any polling', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey('ES256'));
+    await client.register();
+    const names = ['Web.Issuance.test', 'api.issuance.test'];
+    const { orderUrl, order } = await issue(client, names);
+    expect(order.identifiers).toEqual(names.map((value) => ({ type: 'dns', value })));
+    const ready = (await client.post(orderUrl, '')).json();
+    expect(ready.status).toBe('ready');
+
+    const { der } = await makeCsr(['web.issuance.test', 'api.issuance.test'], { commonName: 'api.issuance.test' });
+    const fin = await client.post(order.finalize, { csr: Buffer.from(der).toString('base64url') });
+    expect(fin.statusCode).toBe(200);
+    expect(fin.headers.location).toBe(orderUrl);
+    const done = fin.json();
+    expect(done.status).toBe('valid');
+    expect(done.certificate).toMatch(new RegExp(`^${t.baseUrl}/acme/cert/[0-9a-f]+$`));
+
+    const certRes = await client.post(done.certificate, '');
+    expect(certRes.statusCode).toBe(200);
+    expect(certRes.headers['content-type']).toBe('application/pem-certificate-chain');
+    const pems = certRes.body.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)!;
+    expect(pems).toHaveLength(2);
+    const leaf = new X509Certificate(pems[0]!);
+    expect(leaf.subjectAltName).toBe('DNS:Web.Issuance.test, DNS:api.issuance.test');
+    expect(leaf.subject).toBe('CN=api.issuance.test');
+    expect(leaf.serialNumber.toLowerCase()).toBe(done.certificate.split('/').pop());
+    expect((new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime()) / 86_400_000).toBeCloseTo(45, 1);
+
+    writeFileSync(path.join(t.dir, 'leaf.pem'), pems[0]!);
+    writeFileSync(path.join(t.dir, 'chain.pem'), pems[1]!);
+    const roots = await t.app.inject({ method: 'GET', url: '/roots.pem' });
+    writeFileSync(path.join(t.dir, 'root.pem'), roots.body);
+    const out = execFileSync('openssl', [
+      'verify', '-CAfile', path.join(t.dir, 'root.pem'), '-untrusted', path.join(t.dir, 'chain.pem'), '-purpose', 'sslserver',
+      path.join(t.dir, 'leaf.pem'),
+    ]).toString();
+    expect(out).toContain('leaf.pem: OK');
+
+    // Durable before it was revealed: the ledger already holds it.
+    const stored = await t.ledger.getCertificate(leaf.serialNumber.toLowerCase());
+    expect(stored?.orderId).toBe(orderUrl.split('/').pop());
+  });
+
+  it('reuses the account\'s valid authorization in a new order for the same name', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    await client.register();
+    const { order } = await issue(client, ['reuse.issuance.test']);
+    const second = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'reuse.issuance.test' }] });
+    expect(second.json().authorizations).toEqual(order.authorizations);
+    expect(second.json().status).toBe('ready');
+    const other = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    await other.register();
+    const third = await other.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'reuse.issuance.test' }] });
+    expect(third.json().authorizations).not.toEqual(order.authorizations);
+    expect(third.json().status).toBe('pending');
+  });
+
+  it('honours a requested notAfter and refuses one beyond the maximum', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    await client.register();
+    const notAfter = new Date(t.clock.now().getTime() + 10 * 86_400_000);
+    notAfter.setUTCMilliseconds(0);
+    const res = await client.post(`${t.baseUrl}/acme/new-order`, {
+      identifiers: [{ type: 'dns', value: 'short.issuance.test' }],
+      notAfter: notAfter.toISOString(),
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().notAfter).toBe(notAfter.toISOString().replace('.000Z', 'Z'));
+    const too = await client.post(`${t.baseUrl}/acme/new-order`, {
+      identifiers: [{ type: 'dns', value: 'long.issuance.test' }],
+      notAfter: new Date(t.clock.now().getTime() + 400 * 86_400_000).toISOString(),
+    });
+    expect(too.statusCode).toBe(400);
+    expect(too.json().type).toBe('urn:ietf:params:acme:error:malformed');
+    expect(too.json().detail).toMatch(/maximum of 90 days/);
+  });
+
+  it('turns a failed challenge into an invalid authorization and order, sibling challenge untouched', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    await client.register();
+    const orderRes = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'fail.issuance.test' }] });
+    const authzUrl = orderRes.json().authorizations[0];
+    const authz = (await client.post(authzUrl, '')).json();
+    const ch = authz.challenges[0];
+    t.responder.set(ch.token, 'not-the-key-authorization');
+    const res = await client.post(ch.url, {});
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.link).toContain(`<${authzUrl}>;rel="up"`);
+    expect(res.json().status).toBe('invalid');
+    expect(res.json().error.type).toBe('urn:ietf:params:acme:error:incorrectResponse');
+    expect((await client.post(authzUrl, '')).json().status).toBe('invalid');
+    const order = (await client.post(String(orderRes.headers.location), '')).json();
+    expect(order.status).toBe('invalid');
+    expect(order.error.type).toBe('urn:ietf:params:acme:error:incorrectResponse');
+    // POST-as-GET on the challenge does not validate again.
+    t.responder.set(ch.token, await keyAuthorization(ch.token, client.key.jwk as Record<string, unknown>));
+    expect((await client.post(ch.url, '')).json().status).toBe('invalid');
+    expect((await client.post(ch.url, {})).json().status).toBe('invalid');
+  });
+});

@@ -1,0 +1,43 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AcmeProblem } from '../core/problem.js';
+
+/** fastify's own errors (body parsing, limits, content type) as the ACME problems they are. */
+function fromFastifyError(e: FastifyError): AcmeProblem | undefined {
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return e.statusCode === 415 || e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? new AcmeProblem('malformed', 'ACME requests must have Content-Type: application/jose+json', { status: 415 })
+        : new AcmeProblem('malformed', e.message, { status: 400 });
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AcmeProblem('malformed', 'the request body is too large', { status: 413 });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AcmeProblem('malformed', 'the request body is not valid JSON');
+    default:
+      if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+        return new AcmeProblem('malformed', e.message, { status: e.statusCode });
+      }
+      return undefined;
+  }
+}
+
+/** The one place problem documents are written (RFC 7807 as RFC 8555 §6.7 uses it). */
+export function sendProblem(reply: FastifyReply, problem: AcmeProblem): FastifyReply {
+  return reply
+    .code(problem.status)
+    .headers(problem.headers)
+    .type('application/problem+json')
+    .send(JSON.stringify(problem.toDocument()));
+}
+
+export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  let problem: AcmeProblem | undefined = error instanceof AcmeProblem ? error : fromFastifyError(error as FastifyError);
+  if (!problem) {
+    request.log.error({ err: error }, 'unexpected error');
+    problem = new AcmeProblem('serverInternal', 'the server hit an internal error; retry later');
+  } else if (problem.status >= 500) {
+    request.log.error({ err: problem.cause ?? problem }, problem.detail);
+  }
+  return sendProblem(reply, problem);
+}

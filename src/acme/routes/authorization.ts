@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import { AcmeProblem } from '../../core/problem.js';
+import { requirePostAsGet, signer, verified, type RouteContext } from '../context.js';
+import { authorizationBody, challengeBody } from '../serialize.js';
+
+/** RFC 8555 §7.5 authorizations and challenges. */
+export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: RouteContext): Promise<void> {
+  app.post<{ Params: { id: string } }>('/acme/authz/:id', { config: { jws: 'kid' } }, async (request, reply) => {
+    requirePostAsGet(request, 'an authorization');
+    const view = await ra.getAuthorization(signer(request), request.params.id);
+    return reply.send(authorizationBody(view, urls));
+  });
+
+  app.post<{ Params: { id: string } }>('/acme/chall/:id', { config: { jws: 'kid' } }, async (request, reply) => {
+    const account = signer(request);
+    const payload = verified(request).payload;
+    // An empty payload is POST-as-GET and never (re)starts validation; {} says "ready" (RFC 8555 §7.5.1).
+    if (payload !== undefined && Object.keys(payload).length > 0) {
+      throw new AcmeProblem('malformed', 'a challenge response payload must be the empty object {}');
+    }
+    const view = payload === undefined
+      ? await ra.getChallenge(account, request.params.id)
+      : await ra.respondToChallenge(account, request.params.id);
+    return reply
+      .header('Link', `<${urls.authorization(view.authorizationId)}>;rel="up"`)
+      .send(challengeBody(view.challenge, urls));
+  });
+}

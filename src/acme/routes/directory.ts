@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.js';
+
+/** RFC 8555 §7.1.1 directory and §7.2 newNonce. */
+export async function directoryRoutes(app: FastifyInstance, { urls, meta }: RouteContext): Promise<void> {
+  const body = JSON.stringify({
+    newNonce: urls.newNonce,
+    newAccount: urls.newAccount,
+    newOrder: urls.newOrder,
+    meta: {
+      ...(meta.termsOfService ? { termsOfService: meta.termsOfService } : {}),
+      ...(meta.website ? { website: meta.website } : {}),
+      externalAccountRequired: meta.externalAccountRequired ?? false,
+    },
+  });
+  app.get('/directory', async (_req, reply) => reply.type('application/json').send(body));
+
+  // HEAD answers 200 and GET 204 (RFC 8555 §7.2); the nonce itself is added by the onSend hook.
+  app.head('/acme/new-nonce', async (_req, reply) => reply.code(200).header('Cache-Control', 'no-store').send());
+  app.get('/acme/new-nonce', { exposeHeadRoute: false }, async (_req, reply) =>
+    reply.code(204).header('Cache-Control', 'no-store').send(),
+  );
+}

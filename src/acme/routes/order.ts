@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import { requirePostAsGet, signer, verified, type RouteContext } from '../context.js';
+import { orderBody } from '../serialize.js';
+
+/** RFC 8555 §7.4 newOrder, the order resource and finalize. */
+export async function orderRoutes(app: FastifyInstance, { ra, urls }: RouteContext): Promise<void> {
+  app.post('/acme/new-order', { config: { jws: 'kid' } }, async (request, reply) => {
+    const view = await ra.newOrder(signer(request), verified(request).payload);
+    return reply.code(201).header('Location', urls.order(view.order.id)).send(orderBody(view, urls));
+  });
+
+  app.post<{ Params: { id: string } }>('/acme/order/:id', { config: { jws: 'kid' } }, async (request, reply) => {
+    requirePostAsGet(request, 'an order');
+    const view = await ra.getOrder(signer(request), request.params.id);
+    return reply.header('Location', urls.order(view.order.id)).send(orderBody(view, urls));
+  });
+
+  app.post<{ Params: { id: string } }>('/acme/order/:id/finalize', { config: { jws: 'kid' } }, async (request, reply) => {
+    const view = await ra.finalizeOrder(signer(request), request.params.id, verified(request).payload);
+    // 200 with the order already valid and Location of the order (CLIENT-NOTES: no client polls).
+    return reply.header('Location', urls.order(view.order.id)).send(orderBody(view, urls));
+  });
+}

@@ -1,0 +1,20 @@
+// @peculiar/x509 reads type metadata through reflect-metadata; it must be loaded before the library.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+
+/**
+ * Node's built-in WebCrypto. Every function in ca/ takes an optional `crypto` and falls back to
+ * this one, so a PKCS#11 provider (node-webcrypto-p11 for an HSM) can be passed in instead.
+ */
+export function nativeCryptoProvider(): Crypto {
+  return globalThis.crypto;
+}
+
+/**
+ * Makes `crypto` @peculiar/x509's process-wide default. ca/ never relies on that default (it passes
+ * its provider to each call), but code outside ca/ that uses the library without passing one
+ * does; the composition root in cli/ calls this once.
+ */
+export function useCryptoProvider(crypto: Crypto): void {
+  x509.cryptoProvider.set(crypto);
+}

@@ -1,0 +1,163 @@
+// Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
+import 'reflect-metadata';
+import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import * as x509 from '@peculiar/x509';
+import { CaError } from './ca-file-io.js';
+import type { CaKeySpec } from './ca-keys.js';
+import { ipAddressForEncoding } from './ip-address.js';
+import type { CaKeyAlgorithm, CertificateAuthority, IssuedLeaf, LeafRequest } from './types.js';
+
+const OID_RSA = '1.2.840.113549.1.1.1';
+/** RFC 5280 appendix A: ub-common-name. */
+const MAX_COMMON_NAME = 64;
+const SERIAL_HEX = /^(?:[0-9a-f]{2}){1,20}$/;
+
+export interface X509CertificateAuthorityParts {
+  readonly root: x509.X509Certificate;
+  readonly intermediate: x509.X509Certificate;
+  /** Non-extractable, usage "sign". */
+  readonly intermediateKey: CryptoKey;
+  readonly keySpec: CaKeySpec;
+  readonly crlUrl: string;
+  readonly caIssuersUrl: string;
+  readonly crypto: Crypto;
+}
+
+/**
+ * Signs leaves with the intermediate. Built by loadCa (ca-files.ts): the private key is imported
+ * once, and everything that is the same in every leaf (issuer name, AKI, CRL distribution point,
+ * AIA, key usages) is built once here.
+ */
+export class X509CertificateAuthority implements CertificateAuthority {
+  readonly rootsPem: string;
+  readonly chainPem: string;
+  readonly intermediateDer: Uint8Array;
+  readonly rootCertificate: x509.X509Certificate;
+  readonly intermediateCertificate: x509.X509Certificate;
+  /** The algorithm of the CA keys on disk (which wins over the configured one for an existing CA). */
+  readonly keyAlgorithm: CaKeyAlgorithm;
+
+  readonly #key: CryptoKey;
+  readonly #signing: Algorithm;
+  readonly #crypto: Crypto;
+  readonly #issuer: x509.Name;
+  readonly #commonExtensions: readonly x509.Extension[];
+  readonly #keyUsageSignOnly: x509.Extension;
+  readonly #keyUsageRsa: x509.Extension;
+
+  constructor(parts: X509CertificateAuthorityParts) {
+    this.rootCertificate = parts.root;
+    this.intermediateCertificate = parts.intermediate;
+    this.rootsPem = pemOf(parts.root);
+    this.chainPem = pemOf(parts.intermediate);
+    this.intermediateDer = new Uint8Array(parts.intermediate.rawData);
+    this.keyAlgorithm = parts.keySpec.algorithm;
+    this.#key = parts.intermediateKey;
+    this.#signing = parts.keySpec.signing;
+    this.#crypto = parts.crypto;
+    this.#issuer = parts.intermediate.subjectName;
+    this.#commonExtensions = [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(parts.intermediate)),
+      new x509.CRLDistributionPointsExtension([parts.crlUrl]),
+      new x509.AuthorityInfoAccessExtension({ caIssuers: parts.caIssuersUrl }),
+    ];
+    this.#keyUsageSignOnly = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true);
+    // RSA keys may also do RSA key transport in TLS 1.2 (RFC 5246 §7.4.7.1).
+    this.#keyUsageRsa = new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      true,
+    );
+  }
+
+  async issueLeaf(request: LeafRequest): Promise<IssuedLeaf> {
+    checkRequest(request);
+    const notAfterLimit = this.intermediateCertificate.notAfter;
+    if (request.notBefore >= notAfterLimit) {
+      throw new CaError(`the intermediate CA expired at ${notAfterLimit.toISOString()}; it cannot issue certificates`);
+    }
+    // A leaf that outlives its issuer fails path validation from that day on, so it ends with it.
+    const notAfter = request.notAfter > notAfterLimit ? notAfterLimit : request.notAfter;
+
+    let subjectKey: SubjectPublicKeyInfo;
+    try {
+      subjectKey = AsnConvert.parse(request.spki, SubjectPublicKeyInfo);
+    } catch (e) {
+      throw new CaError(`the subject public key is not a DER SubjectPublicKeyInfo: ${(e as Error).message}`);
+    }
+    // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. Public data, so
+    // hashed here rather than by the (possibly HSM) provider.
+    const keyId = createHash('sha1').update(new Uint8Array(subjectKey.subjectPublicKey)).digest('hex');
+    // Let's Encrypt's rule: a name longer than the CN upper bound goes only in the SAN.
+    const commonName =
+      request.commonName !== undefined && request.commonName.length <= MAX_COMMON_NAME ? request.commonName : undefined;
+    const sans = request.identifiers.map((id) =>
+      id.type === 'dns' ? { type: 'dns' as const, value: id.value } : { type: 'ip' as const, value: ipAddressForEncoding(id.value) },
+    );
+
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: request.serialHex,
+        ...(commonName !== undefined ? { subject: new x509.Name([{ CN: [commonName] }]) } : {}),
+        issuer: this.#issuer,
+        notBefore: request.notBefore,
+        notAfter,
+        // The SPKI DER goes in as-is: the subject key is never imported, so any key type embeds.
+        publicKey: Uint8Array.from(request.spki),
+        signingKey: this.#key,
+        signingAlgorithm: this.#signing,
+        extensions: [
+          subjectKey.algorithm.algorithm === OID_RSA ? this.#keyUsageRsa : this.#keyUsageSignOnly,
+          ...this.#commonExtensions,
+          new x509.SubjectKeyIdentifierExtension(keyId),
+          // RFC 5280 §4.2.1.6: with an empty subject the SAN extension MUST be critical.
+          new x509.SubjectAlternativeNameExtension(sans, commonName === undefined),
+        ],
+      },
+      this.#crypto,
+    );
+    return {
+      der: new Uint8Array(cert.rawData),
+      serialHex: request.serialHex,
+      // X.509 times have whole seconds: report what the certificate says.
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+    };
+  }
+}
+
+function checkRequest(request: LeafRequest): void {
+  if (request.identifiers.length === 0) throw new CaError('a leaf needs at least one identifier');
+  if (!(request.notBefore < request.notAfter)) {
+    throw new CaError(`notBefore ${request.notBefore.toISOString()} is not before notAfter ${request.notAfter.toISOString()}`);
+  }
+  if (!isDerPositiveSerial(request.serialHex)) {
+    throw new CaError(`serial "${request.serialHex}" is not the lower-case hex of a positive DER INTEGER of 1-20 octets`);
+  }
+  if (request.commonName !== undefined && !request.identifiers.some((id) => id.value === request.commonName)) {
+    throw new CaError(`commonName "${request.commonName}" is not one of the identifiers`);
+  }
+}
+
+/** RFC 5280 §4.1.2.2: positive, at most 20 content octets, minimal (a leading 00 only before a byte >= 0x80). */
+function isDerPositiveSerial(hex: string): boolean {
+  if (!SERIAL_HEX.test(hex)) return false;
+  const first = parseInt(hex.slice(0, 2), 16);
+  if (first >= 0x80) return false; // would be negative: the caller must write the 00
+  if (first === 0) return hex.length > 2 && parseInt(hex.slice(2, 4), 16) >= 0x80;
+  return true;
+}
+
+function subjectKeyIdOf(cert: x509.X509Certificate): string {
+  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (ski) return ski.keyId;
+  const spki = AsnConvert.parse(cert.publicKey.rawData, SubjectPublicKeyInfo);
+  return createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest('hex');
+}
+
+function pemOf(cert: x509.X509Certificate): string {
+  return cert.toString('pem').replace(/\r\n/g, '\n') + '\n';
+}

@@ -1,0 +1,137 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createAcmeServer } from '../acme/app.js';
+import { AcmeUrls } from '../acme/urls.js';
+import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
+import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
+import type { Config } from '../config/config.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { RegistrationAuthority } from '../ra/registration-authority.js';
+import { validateHttp01 } from '../validation/http01.js';
+import { createResolver } from '../validation/resolver.js';
+import { ServerTls, renewalTime } from './server-tls.js';
+
+export function caOptions(config: Config, crypto: Crypto): CaOptions {
+  const urls = new AcmeUrls(config.server.baseUrl);
+  return {
+    dir: path.join(config.dataDir, 'ca'),
+    keyAlgorithm: config.ca.keyAlgorithm,
+    rootLifetimeMs: config.ca.rootLifetimeMs,
+    intermediateLifetimeMs: config.ca.intermediateLifetimeMs,
+    name: config.ca.name,
+    crlUrl: urls.crl,
+    caIssuersUrl: urls.intermediate,
+    crypto,
+  };
+}
+
+export function ledgerFile(config: Config): string {
+  return path.join(config.dataDir, 'ledger.sqlite3');
+}
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
+export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
+  if (config.ledger.url) {
+    throw new Error(`ledger.url is set (${config.ledger.url.replace(/\/\/[^@]*@/, '//…@')}) but only the embedded SQLite ledger exists in this version`);
+  }
+  const crypto = nativeCryptoProvider();
+  useCryptoProvider(crypto);
+  const ledger = new SqliteLedger({ file: ledgerFile(config), now: () => clock.now().getTime() });
+  const { ca, created } = await loadOrInitCa({ ...caOptions(config, crypto), clock });
+  const resolver = createResolver(config.validation.dnsResolvers, config.validation.timeoutMs);
+  const ra = new RegistrationAuthority({
+    ledger,
+    ca,
+    clock,
+    crypto,
+    policy: {
+      defaultLifetimeMs: config.ca.leafLifetimeMs,
+      maxLifetimeMs: config.policy.maxLifetimeMs,
+      orderLifetimeMs: config.policy.orderLifetimeMs,
+      pendingAuthorizationLifetimeMs: config.policy.pendingAuthorizationLifetimeMs,
+      authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
+      termsOfServiceRequired: config.acme.termsOfService !== undefined,
+    },
+    validators: {
+      'http-01': (identifier, token, keyAuthorization) =>
+        validateHttp01(identifier, token, keyAuthorization, {
+          port: config.validation.http01Port,
+          timeoutMs: config.validation.timeoutMs,
+          resolver,
+        }),
+    },
+  });
+
+  const serverTls = config.server.tls.enabled
+    ? new ServerTls({
+        dataDir: config.dataDir,
+        hostnames: config.server.tls.hostnames,
+        lifetimeMs: config.server.tls.lifetimeMs,
+        ca,
+        ledger,
+        clock,
+      })
+    : undefined;
+  const tls = serverTls ? await serverTls.current() : undefined;
+  const app = await createAcmeServer({
+    ra,
+    ledger,
+    ca,
+    baseUrl: config.server.baseUrl,
+    bodyLimit: config.server.bodyLimit,
+    meta: {
+      ...(config.acme.termsOfService ? { termsOfService: config.acme.termsOfService } : {}),
+      ...(config.acme.website ? { website: config.acme.website } : {}),
+      externalAccountRequired: config.eab.required,
+    },
+    fastify: {
+      https: tls ? { key: tls.key, cert: tls.cert } : null,
+      logger: { level: process.env.CERTMINT_LOG_LEVEL ?? 'info' },
+      disableRequestLogging: true,
+      // Behind a TLS-terminating proxy, the client's address comes from X-Forwarded-For.
+      trustProxy: !config.server.tls.enabled,
+    },
+  });
+  if (created) app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');
+
+  // Replace the server certificate at two thirds of its life without a restart.
+  let renewTimer: NodeJS.Timeout | undefined;
+  const scheduleRenewal = (notBefore: Date, notAfter: Date) => {
+    const due = renewalTime({ notBefore, notAfter }).getTime() - clock.now().getTime();
+    renewTimer = setTimeout(() => {
+      serverTls!
+        .issue()
+        .then((m) => {
+          (app.server as import('node:https').Server).setSecureContext({ key: m.key, cert: m.cert });
+          app.log.info({ notAfter: m.notAfter.toISOString() }, 'renewed the server TLS certificate');
+          scheduleRenewal(m.notBefore, m.notAfter);
+        })
+        .catch((e: unknown) => {
+          app.log.error({ err: e }, 'server TLS certificate renewal failed; retrying in 10 minutes');
+          renewTimer = setTimeout(() => scheduleRenewal(notBefore, notAfter), 600_000).unref();
+        });
+    }, Math.min(Math.max(due, 0), MAX_TIMER_MS)).unref();
+  };
+  if (tls) scheduleRenewal(tls.notBefore, tls.notAfter);
+
+  await app.listen({ host: config.server.host, port: config.server.port });
+  app.log.info(`ACME directory at ${config.server.baseUrl}/directory`);
+  return {
+    app,
+    url: config.server.baseUrl,
+    async close() {
+      if (renewTimer) clearTimeout(renewTimer);
+      await app.close();
+      await ledger.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { AcmeProblem } from '../core/problem.js';
+import { randomId } from '../core/ids.js';
+import type { AccountRecord } from '../ledger/records.js';
+import type { RaDeps } from './deps.js';
+
+const MAX_CONTACTS = 10;
+
+/** RFC 8555 §7.3: only mailto: contacts, one address each, no hfields. */
+export function checkContacts(input: unknown): string[] {
+  if (input === undefined) return [];
+  if (!Array.isArray(input)) throw new AcmeProblem('malformed', '"contact" must be an array of URLs');
+  if (input.length > MAX_CONTACTS) throw new AcmeProblem('invalidContact', `at most ${MAX_CONTACTS} contacts`);
+  return input.map((c: unknown) => {
+    if (typeof c !== 'string') throw new AcmeProblem('malformed', 'each contact must be a string URL');
+    if (!c.startsWith('mailto:')) {
+      throw new AcmeProblem('unsupportedContact', `contact "${c.slice(0, 100)}" is not supported; use a mailto: URL`);
+    }
+    const address = c.slice('mailto:'.length);
+    if (address.includes('?') || address.includes(',') || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) {
+      throw new AcmeProblem('invalidContact', `contact "${c.slice(0, 100)}" is not a single valid email address`);
+    }
+    return c;
+  });
+}
+
+export interface NewAccountRequest {
+  readonly jwk: Readonly<Record<string, unknown>>;
+  readonly thumbprint: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/** RFC 8555 §7.3 newAccount: creates, or returns the account already registered with this key. */
+export async function newAccount(
+  deps: RaDeps,
+  req: NewAccountRequest,
+): Promise<{ account: AccountRecord; created: boolean }> {
+  const p = req.payload;
+  const existing = await deps.ledger.getAccountByThumbprint(req.thumbprint);
+  if (existing) {
+    // RFC 8555 §7.3.1: the existing account is returned whatever else the request says.
+    if (existing.status !== 'valid') {
+      throw new AcmeProblem('unauthorized', `the account for this key is ${existing.status}`);
+    }
+    return { account: existing, created: false };
+  }
+  if (p.onlyReturnExisting === true) {
+    throw new AcmeProblem('accountDoesNotExist', 'no account exists for this key (onlyReturnExisting was set)');
+  }
+  if (p.termsOfServiceAgreed !== undefined && typeof p.termsOfServiceAgreed !== 'boolean') {
+    throw new AcmeProblem('malformed', '"termsOfServiceAgreed" must be a boolean');
+  }
+  if (deps.policy.termsOfServiceRequired && p.termsOfServiceAgreed !== true) {
+    throw new AcmeProblem('userActionRequired', 'you must agree to the terms of service (termsOfServiceAgreed: true)');
+  }
+  const contact = checkContacts(p.contact);
+  return deps.ledger.createAccount({
+    id: randomId(),
+    keyThumbprint: req.thumbprint,
+    jwk: req.jwk,
+    contact,
+    termsOfServiceAgreed: p.termsOfServiceAgreed === true,
+    createdAt: deps.clock.now(),
+  });
+}
+
+/** RFC 8555 §7.3.2 (contact update) and §7.3.6 (deactivation); an empty payload just reads it. */
+export async function updateAccount(
+  deps: RaDeps,
+  account: AccountRecord,
+  payload: Readonly<Record<string, unknown>> | undefined,
+): Promise<AccountRecord> {
+  if (!payload) return account;
+  const changes: { contact?: string[]; status?: 'deactivated' } = {};
+  if (payload.contact !== undefined) changes.contact = checkContacts(payload.contact);
+  if (payload.status !== undefined) {
+    if (payload.status !== 'deactivated') {
+      throw new AcmeProblem('malformed', 'an account "status" can only be changed to "deactivated"');
+    }
+    changes.status = 'deactivated';
+  }
+  if (changes.contact === undefined && changes.status === undefined) return account;
+  return deps.ledger.updateAccount(account.id, changes);
+}

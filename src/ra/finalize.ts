@@ -1,0 +1,114 @@
+import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { parseCsr } from '../ca/csr.js';
+import { newSerialHex } from '../ca/serial.js';
+import type { ParsedCsr } from '../ca/types.js';
+import { AcmeProblem } from '../core/problem.js';
+import type { Identifier } from '../core/identifier.js';
+import type { AccountRecord } from '../ledger/records.js';
+import { subjectKeyProblem } from '../policy/keys.js';
+import { leafValidity } from '../policy/validity.js';
+import type { RaDeps } from './deps.js';
+import { currentOrderState } from './order-status.js';
+import { getOrder, loadOrder, type OrderView } from './orders.js';
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
+}
+
+/** RFC 8555 §7.4: the CSR must ask for exactly the order's identifiers (SANs, plus CN if present). */
+function checkCsrIdentifiers(csr: ParsedCsr, ordered: readonly Identifier[]): void {
+  const key = (id: Identifier) => `${id.type}:${id.value.toLowerCase()}`;
+  const requested = new Map(csr.sans.map((id) => [key(id), id] as const));
+  if (csr.commonName !== undefined) {
+    const cn: Identifier = { type: 'dns', value: csr.commonName };
+    const asIp = csr.sans.find((s) => s.type === 'ip' && s.value === csr.commonName);
+    requested.set(key(asIp ?? cn), asIp ?? cn);
+  }
+  const wanted = new Map(ordered.map((id) => [key(id), id] as const));
+  const missing = [...wanted.keys()].filter((k) => !requested.has(k)).map((k) => wanted.get(k)!.value);
+  const extra = [...requested.keys()].filter((k) => !wanted.has(k)).map((k) => requested.get(k)!.value);
+  if (missing.length > 0 || extra.length > 0) {
+    const parts = [];
+    if (extra.length > 0) parts.push(`names not in the order: ${extra.join(', ')}`);
+    if (missing.length > 0) parts.push(`order names missing from the CSR: ${missing.join(', ')}`);
+    throw new AcmeProblem('badCSR', `the CSR does not match the order's identifiers (${parts.join('; ')})`);
+  }
+}
+
+function accountSpki(jwk: Readonly<Record<string, unknown>>): Uint8Array {
+  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+}
+
+async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknown): Promise<ParsedCsr> {
+  if (typeof csrInput !== 'string' || !B64URL.test(csrInput)) {
+    throw new AcmeProblem('malformed', 'finalize needs "csr": the base64url (no padding) DER of a PKCS#10 request');
+  }
+  let csr: ParsedCsr;
+  try {
+    csr = await parseCsr(new Uint8Array(Buffer.from(csrInput, 'base64url')), deps.crypto);
+  } catch (e) {
+    throw new AcmeProblem('badCSR', `the CSR could not be parsed: ${(e as Error).message}`);
+  }
+  if (!csr.signatureValid) throw new AcmeProblem('badCSR', 'the CSR signature does not verify');
+  const keyProblem = subjectKeyProblem(csr.key);
+  if (keyProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyProblem}`);
+  if (sameBytes(csr.spki, accountSpki(account.jwk))) {
+    throw new AcmeProblem('badCSR', 'the CSR uses the account key; certificate keys must differ from the account key');
+  }
+  return csr;
+}
+
+/**
+ * RFC 8555 §7.4 finalize. The certificate is signed and committed to the ledger before this
+ * returns, so the order comes back valid with its certificate URL (no client needs to poll).
+ */
+export async function finalizeOrder(
+  deps: RaDeps,
+  account: AccountRecord,
+  orderId: string,
+  payload: Readonly<Record<string, unknown>> | undefined,
+): Promise<OrderView> {
+  const { order, authzs } = await loadOrder(deps, account, orderId);
+  const state = currentOrderState(order, authzs, deps.clock.now());
+  if (state.status !== 'ready') {
+    throw new AcmeProblem('orderNotReady', `the order is ${state.status}, not ready; it cannot be finalized now`);
+  }
+  const csr = await checkedCsr(deps, account, payload?.csr);
+  checkCsrIdentifiers(csr, order.identifiers);
+  if (!(await deps.ledger.beginFinalize(order.id))) {
+    throw new AcmeProblem('orderNotReady', 'the order is already being finalized');
+  }
+  const now = deps.clock.now();
+  const { notBefore, notAfter } = leafValidity(now, order, deps.policy);
+  const commonName = csr.commonName !== undefined ? order.identifiers.find((i) => i.value.toLowerCase() === csr.commonName!.toLowerCase())?.value : undefined;
+  try {
+    const leaf = await deps.ca.issueLeaf({
+      spki: csr.spki,
+      identifiers: order.identifiers,
+      ...(commonName !== undefined ? { commonName } : {}),
+      notBefore,
+      notAfter,
+      serialHex: newSerialHex(),
+    });
+    await deps.ledger.completeFinalize(order.id, {
+      serial: leaf.serialHex,
+      accountId: account.id,
+      orderId: order.id,
+      der: leaf.der,
+      chainPem: deps.ca.chainPem,
+      identifiers: order.identifiers,
+      commonName,
+      keyHash: createHash('sha256').update(csr.spki).digest('hex'),
+      notBefore: leaf.notBefore,
+      notAfter: leaf.notAfter,
+      createdAt: now,
+    });
+  } catch (e) {
+    const problem = new AcmeProblem('serverInternal', 'the certificate could not be issued; create a new order and retry');
+    await deps.ledger.failOrder(order.id, problem.toDocument()).catch(() => undefined);
+    throw Object.assign(problem, { cause: e });
+  }
+  return getOrder(deps, account, order.id);
+}

@@ -1,0 +1,95 @@
+import { AcmeProblem } from '../core/problem.js';
+import { randomId } from '../core/ids.js';
+import type { Identifier } from '../core/identifier.js';
+import type { ChallengeType } from '../core/status.js';
+import type { AccountRecord, AuthorizationRecord, NewAuthorization, OrderRecord } from '../ledger/records.js';
+import { checkOrderIdentifiers } from '../policy/identifiers.js';
+import { checkRequestedValidity } from '../policy/validity.js';
+import type { RaDeps } from './deps.js';
+import { currentOrderState, type OrderState } from './order-status.js';
+
+export interface OrderView {
+  readonly order: OrderRecord;
+  readonly state: OrderState;
+}
+
+/** Challenge types offered for an identifier. */
+function challengeTypesFor(deps: RaDeps, _id: Identifier): ChallengeType[] {
+  return (['http-01', 'dns-01', 'tls-alpn-01'] as const).filter((t) => deps.validators[t] !== undefined);
+}
+
+/** RFC 8555 §7.4 newOrder. Pending or valid authorizations the account already holds are reused. */
+export async function newOrder(
+  deps: RaDeps,
+  account: AccountRecord,
+  payload: Readonly<Record<string, unknown>> | undefined,
+): Promise<OrderView> {
+  if (!payload) throw new AcmeProblem('malformed', 'newOrder needs a payload with "identifiers"');
+  const identifiers = checkOrderIdentifiers(payload.identifiers);
+  const now = deps.clock.now();
+  const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, deps.policy);
+
+  const reusable = await deps.ledger.findReusableAuthorizations(account.id, identifiers, now);
+  const byValue = new Map(reusable.map((a) => [a.identifier.value.toLowerCase(), a] as const));
+  const newAuthzs: NewAuthorization[] = [];
+  const authzIds: string[] = [];
+  for (const identifier of identifiers) {
+    const reused = byValue.get(identifier.value.toLowerCase());
+    if (reused) {
+      authzIds.push(reused.id);
+      continue;
+    }
+    const id = randomId();
+    newAuthzs.push({
+      id,
+      accountId: account.id,
+      identifier,
+      wildcard: false,
+      expires: new Date(now.getTime() + deps.policy.pendingAuthorizationLifetimeMs),
+      createdAt: now,
+      challenges: challengeTypesFor(deps, identifier).map((type) => ({
+        id: randomId(),
+        authorizationId: id,
+        type,
+        token: randomId(32),
+        status: 'pending' as const,
+        validatedAt: undefined,
+        error: undefined,
+      })),
+    });
+    authzIds.push(id);
+  }
+  // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
+  const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...reusable.map((a) => a.expires.getTime())];
+  const order = {
+    id: randomId(),
+    accountId: account.id,
+    identifiers,
+    notBefore: validity.notBefore,
+    notAfter: validity.notAfter,
+    expires: new Date(Math.min(...expiries)),
+    createdAt: now,
+    authorizationIds: authzIds,
+  };
+  await deps.ledger.createOrder(order, newAuthzs);
+  return getOrder(deps, account, order.id);
+}
+
+export async function loadOrder(
+  deps: RaDeps,
+  account: AccountRecord,
+  orderId: string,
+): Promise<{ order: OrderRecord; authzs: AuthorizationRecord[] }> {
+  const order = await deps.ledger.getOrder(orderId);
+  if (!order) throw new AcmeProblem('malformed', `order ${orderId} does not exist`, { status: 404 });
+  if (order.accountId !== account.id) {
+    throw new AcmeProblem('unauthorized', 'this order belongs to another account');
+  }
+  const authzs = await deps.ledger.getAuthorizations(order.authorizationIds);
+  return { order, authzs };
+}
+
+export async function getOrder(deps: RaDeps, account: AccountRecord, orderId: string): Promise<OrderView> {
+  const { order, authzs } = await loadOrder(deps, account, orderId);
+  return { order, state: currentOrderState(order, authzs, deps.clock.now()) };
+}

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
+import { requireOrSkip } from '../../test/support/clients.js';
+import { startNxdomainDnsServer, startSilentDnsServer } from '../../test/support/dns-responders.js';
+import { AcmeProblem } from '../core/problem.js';
+import { createResolver } from './resolver.js';
+
+const available = requireOrSkip('pebble-challtestsrv', 'apt-get install pebble');
+
+async function dnsProblem(promise: Promise<unknown>): Promise<AcmeProblem> {
+  const err: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AcmeProblem);
+  const problem = err as AcmeProblem;
+  expect(problem.type).toBe('dns');
+  return problem;
+}
+
+describe.skipIf(!available)('createResolver with DNS servers (pebble-challtestsrv)', () => {
+  let srv: ChallTestSrv;
+
+  beforeAll(async () => {
+    // No default answer: a name resolves only when a test gives it records.
+    srv = await startChallTestSrv({ defaultIPv4: '', defaultIPv6: '' });
+    await srv.addA('ok.resolver.test', '127.0.0.1');
+    await srv.addA('dual.resolver.test', ['127.0.0.1', '127.0.0.2']);
+    await srv.addAAAA('dual.resolver.test', '::1');
+    await srv.addAAAA('v6only.resolver.test', '::1');
+    await srv.setCname('alias.resolver.test', 'ok.resolver.test');
+    await srv.setServfail('servfail.resolver.test');
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('answers A records', async () => {
+    const resolver = createResolver([srv.dnsAddress], 2000);
+    expect(await resolver.resolve('ok.resolver.test')).toEqual(['127.0.0.1']);
+  });
+
+  it('puts IPv4 before IPv6', async () => {
+    const resolver = createResolver([srv.dnsAddress], 2000);
+    expect(await resolver.resolve('dual.resolver.test')).toEqual(['127.0.0.1', '127.0.0.2', '::1']);
+    expect(await resolver.resolve('v6only.resolver.test')).toEqual(['::1']);
+  });
+
+  it('follows a CNAME', async () => {
+    const resolver = createResolver([srv.dnsAddress], 2000);
+    expect(await resolver.resolve('alias.resolver.test')).toEqual(['127.0.0.1']);
+  });
+
+  it('returns an IP literal as is, without asking DNS', async () => {
+    const resolver = createResolver(['127.0.0.1:1'], 2000);
+    expect(await resolver.resolve('192.0.2.7')).toEqual(['192.0.2.7']);
+    expect(await resolver.resolve('::1')).toEqual(['::1']);
+  });
+
+  it('reports a name without addresses as a dns problem naming it', async () => {
+    const resolver = createResolver([srv.dnsAddress], 2000);
+    const problem = await dnsProblem(resolver.resolve('nothing.resolver.test'));
+    expect(problem.detail).toBe('DNS problem: NODATA, no A or AAAA records found for nothing.resolver.test');
+  });
+
+  it('reports SERVFAIL', async () => {
+    const resolver = createResolver([srv.dnsAddress], 2000);
+    const problem = await dnsProblem(resolver.resolve('servfail.resolver.test'));
+    expect(problem.detail).toBe('DNS problem: SERVFAIL looking up A for servfail.resolver.test');
+  });
+});
+
+describe('createResolver with DNS servers (hand-made responders)', () => {
+  it('reports NXDOMAIN', async () => {
+    const server = await startNxdomainDnsServer();
+    try {
+      const resolver = createResolver([server.address], 2000);
+      const problem = await dnsProblem(resolver.resolve('foo.test'));
+      expect(problem.detail).toBe('DNS problem: NXDOMAIN looking up A for foo.test');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('gives up after timeoutMs when the server never answers', async () => {
+    const server = await startSilentDnsServer();
+    try {
+      const resolver = createResolver([server.address], 300);
+      const started = Date.now();
+      const problem = await dnsProblem(resolver.resolve('slow.test'));
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(problem.detail).toBe('DNS problem: query timed out looking up A for slow.test');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('stops when the caller aborts', async () => {
+    const server = await startSilentDnsServer();
+    try {
+      const resolver = createResolver([server.address], 10_000);
+      const controller = new AbortController();
+      const pending = resolver.resolve('aborted.test', controller.signal);
+      controller.abort();
+      const problem = await dnsProblem(pending);
+      expect(problem.detail).toContain('timeout looking up aborted.test');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('reports a refused connection when nothing listens on the DNS port', async () => {
+    // On loopback an unanswered UDP port replies with ICMP port unreachable at once.
+    const resolver = createResolver(['127.0.0.1:1'], 2000);
+    const problem = await dnsProblem(resolver.resolve('refused.test'));
+    expect(problem.detail).toContain('refused.test');
+  });
+
+  it('accepts IPv6 server addresses and rejects malformed ones at construction', () => {
+    expect(() => createResolver(['[::1]:53', '127.0.0.1:5353'], 1000)).not.toThrow();
+    expect(() => createResolver(['not an address'], 1000)).toThrow();
+  });
+});
+
+describe('createResolver with the system resolver', () => {
+  it('resolves localhost through /etc/hosts, IPv4 first', async () => {
+    const resolver = createResolver([], 2000);
+    const addresses = await resolver.resolve('localhost');
+    expect(addresses.length).toBeGreaterThan(0);
+    expect(addresses[0]).toBe('127.0.0.1');
+  });
+
+  it('reports an unknown name as a dns problem naming it', async () => {
+    const resolver = createResolver([], 2000);
+    const problem = await dnsProblem(resolver.resolve('certmint-missing.invalid'));
+    expect(problem.detail).toContain('certmint-missing.invalid');
+  });
+});

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createAcmeServer } from '../../src/acme/app.js';
+import { initCa } from '../../src/ca/ca-files.js';
+import { nativeCryptoProvider, useCryptoProvider } from '../../src/ca/crypto-provider.js';
+import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import { RegistrationAuthority } from '../../src/ra/registration-authority.js';
+import { validateHttp01 } from '../../src/validation/http01.js';
+import { createResolver } from '../../src/validation/resolver.js';
+import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
+import { startHttp01Responder, type Http01Responder } from './http01-responder.js';
+
+const DAY = 86_400_000;
+
+export interface TestAcmeApp {
+  readonly app: FastifyInstance;
+  readonly baseUrl: string;
+  readonly ledger: SqliteLedger;
+  readonly ca: X509CertificateAuthority;
+  readonly clock: ManualClock;
+  readonly dns: ChallTestSrv;
+  readonly responder: Http01Responder;
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The real ACME app on a temporary data dir: real SQLite ledger, real CA, real http-01 validation
+ * against a real responder on loopback, names answered by pebble-challtestsrv (127.0.0.1).
+ * Only the clock is under the test's control.
+ */
+export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutMs?: number } = {}): Promise<TestAcmeApp> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certmint-app-'));
+  const baseUrl = o.baseUrl ?? 'https://acme.test:8443';
+  const crypto = nativeCryptoProvider();
+  useCryptoProvider(crypto);
+  const clock = new ManualClock();
+  const ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
+  const ca = await initCa({
+    dir: path.join(dir, 'ca'),
+    keyAlgorithm: 'ecdsa-p256',
+    rootLifetimeMs: 3650 * DAY,
+    intermediateLifetimeMs: 1825 * DAY,
+    name: 'certmint test',
+    crlUrl: `${baseUrl}/crl`,
+    caIssuersUrl: `${baseUrl}/intermediate.der`,
+    crypto,
+  });
+  const dns = await startChallTestSrv();
+  const responder = await startHttp01Responder();
+  const timeoutMs = o.validationTimeoutMs ?? 2000;
+  const resolver = createResolver([dns.dnsAddress], timeoutMs);
+  const ra = new RegistrationAuthority({
+    ledger,
+    ca,
+    clock,
+    crypto,
+    policy: {
+      defaultLifetimeMs: 45 * DAY,
+      maxLifetimeMs: 90 * DAY,
+      orderLifetimeMs: 7 * DAY,
+      pendingAuthorizationLifetimeMs: 7 * DAY,
+      authorizationLifetimeMs: 30 * DAY,
+      termsOfServiceRequired: false,
+    },
+    validators: {
+      'http-01': (id, token, keyAuth) =>
+        validateHttp01(id, token, keyAuth, { port: responder.port, timeoutMs, resolver }),
+    },
+  });
+  const app = await createAcmeServer({ ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: {} });
+  return {
+    app,
+    baseUrl,
+    ledger,
+    ca,
+    clock,
+    dns,
+    responder,
+    dir,
+    async close() {
+      await app.close();
+      await ledger.close();
+      await responder.stop();
+      await dns.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

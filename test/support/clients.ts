@@ -1,0 +1,34 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** The absolute path of `binary` on PATH, or undefined. */
+export function findOnPath(binary: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, binary);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether a test may use `binary`. Missing binaries skip their suites (callers use
+ * `describe.skipIf(!available)`) unless CERTMINT_REQUIRE_CLIENTS=1, where CI wants a missing
+ * client to fail loudly instead of passing by skipping.
+ *
+ * @param installHint what to run to get it, e.g. `apt-get install pebble`
+ */
+export function requireOrSkip(binary: string, installHint: string): boolean {
+  if (findOnPath(binary) !== undefined) return true;
+  const message = `${binary} is not on PATH; install it with: ${installHint}`;
+  if (process.env.CERTMINT_REQUIRE_CLIENTS === '1') {
+    throw new Error(`${message} (CERTMINT_REQUIRE_CLIENTS=1 makes this an error)`);
+  }
+  console.warn(`skipping tests that need ${binary}: ${message}`);
+  return false;
+}
