@@ -27,8 +27,8 @@ export function sendProblem(reply: FastifyReply, problem: AcmeProblem): FastifyR
   return reply
     .code(problem.status)
     .headers(problem.headers)
-    .type('application/problem+json')
-    .send(JSON.stringify(problem.toDocument()));
+    .header('content-type', 'application/problem+json')
+    .send(Buffer.from(JSON.stringify(problem.toDocument())));
 }
 
 export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { LogController, type FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../acme/app.js';
 import { AcmeUrls } from '../acme/urls.js';
 import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
@@ -96,7 +96,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     fastify: {
       https: tls ? { key: tls.key, cert: tls.cert } : null,
       logger: { level: process.env.CERTMINT_LOG_LEVEL ?? 'info' },
-      disableRequestLogging: true,
+      // One line per request would cost more than the request itself under load.
+      logController: new LogController({ disableRequestLogging: true }),
       // Behind a TLS-terminating proxy, the client's address comes from X-Forwarded-For.
       trustProxy: !config.server.tls.enabled,
     },

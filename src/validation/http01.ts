@@ -144,7 +144,7 @@ function redirectTarget(from: URL, location: string, v: Validation): URL {
 }
 
 async function fetchUrl(url: URL, v: Validation): Promise<FetchedResponse> {
-  const name = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const name = hostName(url);
   let addresses: string[];
   try {
     addresses = await v.options.resolver.resolve(name, v.signal);
@@ -212,7 +212,7 @@ function fetchFrom(url: URL, address: string, v: Validation): Promise<FetchedRes
     };
 
     const https = url.protocol === 'https:';
-    const name = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const name = hostName(url);
     const common = {
       // Connect to the address we resolved (no second lookup, no proxy), but speak to the name.
       host: address,
@@ -284,6 +284,11 @@ const CONNECTION_ERRORS: Readonly<Record<string, string>> = {
 
 function problem(v: Validation, type: ProblemType, detail: string): AcmeProblem {
   return new AcmeProblem(type, detail, { identifier: v.identifier });
+}
+
+/** The URL's host without IPv6 brackets: what DNS, SNI and connect() take. */
+function hostName(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
 function portOf(url: URL): number {

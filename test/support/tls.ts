@@ -1,4 +1,6 @@
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
+// @peculiar/x509 resolves its providers through tsyringe, which needs the Reflect polyfill first.
 import * as x509 from '@peculiar/x509';
 
 export interface SelfSignedCertificate {
@@ -25,7 +27,8 @@ export async function selfSignedCertificate(names: readonly string[]): Promise<S
         ),
       ],
     },
-    webcrypto,
+    // x509 types its provider as the DOM Crypto; Node's webcrypto is the same API.
+    webcrypto as unknown as Crypto,
   );
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const body = pkcs8.toString('base64').replace(/.{1,64}/g, '$&\n');
