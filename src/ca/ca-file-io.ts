@@ -1,7 +1,7 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 
@@ -65,12 +65,7 @@ export interface NewCaFile {
  * names the missing one rather than creating a second CA.
  */
 export async function writeNewCaFiles(dir: string, files: readonly NewCaFile[]): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
-  try {
-    await mkdir(dir, { mode: 0o700 });
-  } catch (e) {
-    if (errorCode(e) !== 'EEXIST') throw new CaError(`cannot create the CA directory ${dir}: ${errorText(e)}`);
-  }
+  await createCaDirectory(dir);
   const staged: { temp: string; path: string }[] = [];
   const linked: string[] = [];
   try {
@@ -91,6 +86,19 @@ export async function writeNewCaFiles(dir: string, files: readonly NewCaFile[]):
     throw new CaError(`cannot write the CA files in ${dir}: ${errorText(e)}`);
   } finally {
     await Promise.all(staged.map(({ temp }) => unlink(temp).catch(() => undefined)));
+  }
+}
+
+/** Creates `dir` 0700 (its parents with default modes). A directory that exists is left as it is. */
+async function createCaDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir, { mode: 0o700 });
+  } catch (e) {
+    const isDirectory = await stat(dir).then((s) => s.isDirectory(), () => false);
+    if (errorCode(e) !== 'EEXIST' || !isDirectory) {
+      throw new CaError(`cannot create the CA directory ${dir}: ${errorText(e)}`);
+    }
   }
 }
 

@@ -25,7 +25,7 @@ function recordingProvider(calls: string[]): Crypto {
   });
   return {
     subtle,
-    getRandomValues: <T extends ArrayBufferView | null>(array: T): T => native.getRandomValues(array),
+    getRandomValues: <T extends ArrayBufferView>(array: T): T => native.getRandomValues(array),
     randomUUID: () => native.randomUUID(),
   } as Crypto;
 }

@@ -179,6 +179,7 @@ describe('X509CertificateAuthority.issueLeaf', () => {
     await expect(ca.issueLeaf(request(key, dns, { serialHex: '01'.repeat(21) }))).rejects.toThrow(/serial/);
     await expect(ca.issueLeaf(request(key, dns, { commonName: 'y.example' }))).rejects.toThrow(/not one of the identifiers/);
     await expect(ca.issueLeaf(request(key, dns, { notAfter: new Date(0) }))).rejects.toThrow(/not before notAfter/);
+    await expect(ca.issueLeaf(request(key, [{ type: 'ip', value: '10.0.0.256' }]))).rejects.toThrow(/not an IP address/);
     await expect(ca.issueLeaf({ ...request(key, dns), spki: new Uint8Array([1, 2, 3]) })).rejects.toThrow(/SubjectPublicKeyInfo/);
     // A 00 sign byte is fine where DER needs it.
     const leaf = await ca.issueLeaf(request(key, dns, { serialHex: '00ff01' }));

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
-import { CaError } from './ca-file-io.js';
+import { CaError, errorText } from './ca-file-io.js';
 import type { CaKeySpec } from './ca-keys.js';
-import { ipAddressForEncoding } from './ip-address.js';
+import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
 import type { CaKeyAlgorithm, CertificateAuthority, IssuedLeaf, LeafRequest } from './types.js';
 
 const OID_RSA = '1.2.840.113549.1.1.1';
@@ -86,7 +86,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
     try {
       subjectKey = AsnConvert.parse(request.spki, SubjectPublicKeyInfo);
     } catch (e) {
-      throw new CaError(`the subject public key is not a DER SubjectPublicKeyInfo: ${(e as Error).message}`);
+      throw new CaError(`the subject public key is not a DER SubjectPublicKeyInfo: ${errorText(e)}`);
     }
     // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. Public data, so
     // hashed here rather than by the (possibly HSM) provider.
@@ -137,6 +137,8 @@ function checkRequest(request: LeafRequest): void {
   if (!isDerPositiveSerial(request.serialHex)) {
     throw new CaError(`serial "${request.serialHex}" is not the lower-case hex of a positive DER INTEGER of 1-20 octets`);
   }
+  const badIp = request.identifiers.find((id) => id.type === 'ip' && canonicalIpAddress(id.value) === undefined);
+  if (badIp) throw new CaError(`identifier "${badIp.value}" of type ip is not an IP address`);
   if (request.commonName !== undefined && !request.identifiers.some((id) => id.value === request.commonName)) {
     throw new CaError(`commonName "${request.commonName}" is not one of the identifiers`);
   }
