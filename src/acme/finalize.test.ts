@@ -56,9 +56,15 @@ describe('finalize', () => {
     );
     await expectBadFinalize(order, b64((await makeCsr(['a.fin.test', 'b.fin.test'], { kind: 'rsa-1024' })).der), 'badCSR', /1024 bits is too small/);
     await expectBadFinalize(order, b64((await makeCsr(['a.fin.test', 'b.fin.test'], { kind: 'ec-p521' })).der), 'badCSR', /P-521/);
+    await expectBadFinalize(
+      order,
+      b64((await makeCsr(['a.fin.test', 'b.fin.test'], { extraSans: [{ type: 'email', value: 'ops@fin.test' }] })).der),
+      'badCSR',
+      /email:ops@fin\.test/,
+    );
     const good = await makeCsr(['a.fin.test', 'b.fin.test']);
     const tampered = new Uint8Array(good.der);
-    tampered[tampered.length - 5] ^= 0xff;
+    tampered[tampered.length - 5]! ^= 0xff;
     await expectBadFinalize(order, b64(tampered), 'badCSR', /signature/);
     expect((await client.post(order.url, '')).json().status).toBe('ready');
     expect((await client.post(order.finalize, { csr: b64(good.der) })).json().status).toBe('valid');

@@ -52,6 +52,12 @@ async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknow
     throw new AcmeProblem('badCSR', `the CSR could not be parsed: ${(e as Error).message}`);
   }
   if (!csr.signatureValid) throw new AcmeProblem('badCSR', 'the CSR signature does not verify');
+  if (csr.unsupportedSans.length > 0) {
+    throw new AcmeProblem(
+      'badCSR',
+      `the CSR asks for names this server does not certify: ${csr.unsupportedSans.slice(0, 5).join(', ')} (only DNS names and IP addresses)`,
+    );
+  }
   const keyProblem = subjectKeyProblem(csr.key);
   if (keyProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyProblem}`);
   if (sameBytes(csr.spki, accountSpki(account.jwk))) {

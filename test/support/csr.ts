@@ -15,7 +15,7 @@ const ALGS: Record<CsrKeyKind, RsaHashedKeyGenParams | EcKeyGenParams | Algorith
 /** A PKCS#10 request for the names, signed by a fresh key of the given kind. */
 export async function makeCsr(
   names: readonly string[],
-  o: { kind?: CsrKeyKind; commonName?: string | null; keys?: CryptoKeyPair } = {},
+  o: { kind?: CsrKeyKind; commonName?: string | null; keys?: CryptoKeyPair; extraSans?: x509.JsonGeneralName[] } = {},
 ): Promise<{ der: Uint8Array; keys: CryptoKeyPair }> {
   const kind = o.kind ?? 'ec-p256';
   const algorithm = { ...ALGS[kind], ...(kind.startsWith('ec') ? { hash: 'SHA-256' } : {}) };
@@ -25,7 +25,10 @@ export async function makeCsr(
     ...(cn ? { name: `CN=${cn}` } : {}),
     keys,
     signingAlgorithm: algorithm,
-    extensions: [new x509.SubjectAlternativeNameExtension(names.map((n) => ({ type: 'dns' as const, value: n })))],
+    extensions: [new x509.SubjectAlternativeNameExtension([
+      ...names.map((n) => ({ type: 'dns' as const, value: n })),
+      ...(o.extraSans ?? []),
+    ])],
   });
   return { der: new Uint8Array(csr.rawData), keys };
 }
