@@ -10,7 +10,7 @@ import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { validateHttp01 } from '../validation/http01.js';
 import { createResolver } from '../validation/resolver.js';
-import { ServerTls, renewalTime } from './server-tls.js';
+import { ServerTls, ServerTlsRenewer } from './server-tls.js';
 
 export function caOptions(config: Config, crypto: Crypto): CaOptions {
   const urls = new AcmeUrls(config.server.baseUrl);
@@ -35,8 +35,6 @@ export interface RunningServer {
   readonly url: string;
   close(): Promise<void>;
 }
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
@@ -104,25 +102,11 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   });
   if (created) app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');
 
-  // Replace the server certificate at two thirds of its life without a restart.
-  let renewTimer: NodeJS.Timeout | undefined;
-  const scheduleRenewal = (notBefore: Date, notAfter: Date) => {
-    const due = renewalTime({ notBefore, notAfter }).getTime() - clock.now().getTime();
-    renewTimer = setTimeout(() => {
-      serverTls!
-        .issue()
-        .then((m) => {
-          (app.server as import('node:https').Server).setSecureContext({ key: m.key, cert: m.cert });
-          app.log.info({ notAfter: m.notAfter.toISOString() }, 'renewed the server TLS certificate');
-          scheduleRenewal(m.notBefore, m.notAfter);
-        })
-        .catch((e: unknown) => {
-          app.log.error({ err: e }, 'server TLS certificate renewal failed; retrying in 10 minutes');
-          renewTimer = setTimeout(() => scheduleRenewal(notBefore, notAfter), 600_000).unref();
-        });
-    }, Math.min(Math.max(due, 0), MAX_TIMER_MS)).unref();
-  };
-  if (tls) scheduleRenewal(tls.notBefore, tls.notAfter);
+  const renewer =
+    serverTls && tls
+      ? new ServerTlsRenewer(serverTls, app.server as import('node:https').Server, tls, clock, app.log)
+      : undefined;
+  renewer?.start();
 
   await app.listen({ host: config.server.host, port: config.server.port });
   app.log.info(`ACME directory at ${config.server.baseUrl}/directory`);
@@ -130,7 +114,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     app,
     url: config.server.baseUrl,
     async close() {
-      if (renewTimer) clearTimeout(renewTimer);
+      renewer?.stop();
       await app.close();
       await ledger.close();
     },

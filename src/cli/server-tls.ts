@@ -3,6 +3,7 @@ import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { canonicalIpAddress } from '../ca/ip-address.js';
 import { newSerialHex } from '../ca/serial.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
@@ -104,11 +105,12 @@ export class ServerTls {
       const key = readFileSync(this.keyFile, 'utf8');
       const cert = readFileSync(this.certFile, 'utf8');
       const x = new X509Certificate(cert);
+      // node prints IPv6 SANs expanded ("0:0:0:0:0:0:0:1"); compare canonical forms.
+      const canonical = (name: string) => canonicalIpAddress(name) ?? name.toLowerCase();
       const names = new Set(
-        (x.subjectAltName ?? '').split(', ').map((s) => s.replace(/^(DNS|IP Address):/, '').toLowerCase()),
+        (x.subjectAltName ?? '').split(', ').map((s) => canonical(s.replace(/^(DNS|IP Address):/, ''))),
       );
-      const wanted = this.o.hostnames.map((h) => h.toLowerCase().replace(/^\[|\]$/g, ''));
-      if (!wanted.every((h) => names.has(h) || names.has(expandIpv6(h)))) return undefined;
+      if (!this.o.hostnames.every((h) => names.has(canonical(h)))) return undefined;
       if (!x.checkIssued(new X509Certificate(this.o.ca.chainPem))) return undefined;
       return { key, cert, notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo) };
     } catch {
@@ -117,12 +119,66 @@ export class ServerTls {
   }
 }
 
-/** node prints IPv6 SANs fully expanded ("0:0:0:0:0:0:0:1"); config says "::1". */
-function expandIpv6(h: string): string {
-  if (isIP(h) !== 6) return h;
-  const [head, tail] = h.split('::') as [string, string | undefined];
-  const a = head ? head.split(':') : [];
-  const b = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array(8 - a.length - b.length).fill('0');
-  return [...a, ...fill, ...b].map((p) => p.replace(/^0+(?=.)/, '')).join(':');
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const RETRY_MS = 10 * 60_000;
+
+/** Something whose TLS certificate can be replaced in place (node's https/tls Server). */
+export interface SecureContextTarget {
+  setSecureContext(options: { key: string; cert: string }): void;
+}
+
+/**
+ * Keeps the server certificate fresh: at two thirds of its life a new one is issued and swapped
+ * into the listening server with setSecureContext, so connections never see an expired one and
+ * no restart is needed. A failed renewal is retried every ten minutes.
+ */
+export class ServerTlsRenewer {
+  private timer: NodeJS.Timeout | undefined;
+  private current: ServerTlsMaterial;
+
+  constructor(
+    private readonly tls: ServerTls,
+    private readonly target: SecureContextTarget,
+    initial: ServerTlsMaterial,
+    private readonly clock: Clock,
+    private readonly log: { info(o: object, m: string): void; error(o: object, m: string): void },
+  ) {
+    this.current = initial;
+  }
+
+  get material(): ServerTlsMaterial {
+    return this.current;
+  }
+
+  start(): void {
+    this.schedule(renewalTime(this.current).getTime() - this.clock.now().getTime());
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Issues a new certificate and serves it from now on. */
+  async renewNow(): Promise<ServerTlsMaterial> {
+    const next = await this.tls.issue();
+    this.target.setSecureContext({ key: next.key, cert: next.cert });
+    this.current = next;
+    this.log.info({ notAfter: next.notAfter.toISOString() }, 'renewed the server TLS certificate');
+    return next;
+  }
+
+  private schedule(delayMs: number): void {
+    this.stop();
+    this.timer = setTimeout(() => {
+      this.renewNow().then(
+        () => this.start(),
+        (e: unknown) => {
+          this.log.error({ err: e }, 'server TLS certificate renewal failed; retrying in 10 minutes');
+          this.schedule(RETRY_MS);
+        },
+      );
+    }, Math.min(Math.max(delayMs, 0), MAX_TIMER_MS));
+    this.timer.unref();
+  }
 }

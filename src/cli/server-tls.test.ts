@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connect, type PeerCertificate } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { initCa } from '../ca/ca-files.js';
+import { nativeCryptoProvider } from '../ca/crypto-provider.js';
+import type { X509CertificateAuthority } from '../ca/x509-authority.js';
+import { ManualClock } from '../core/clock.js';
+import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
+
+const DAY = 86_400_000;
+let dir: string;
+let ca: X509CertificateAuthority;
+let ledger: SqliteLedger;
+const clock = new ManualClock(new Date());
+const silent = { info: () => undefined, error: () => undefined };
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-tls-'));
+  ca = await initCa({ dir: path.join(dir, 'ca'), name: 'tls test', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider() });
+  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
+});
+afterAll(async () => {
+  await ledger.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function serverTls(hostnames = ['localhost', '127.0.0.1', '::1']) {
+  return new ServerTls({ dataDir: dir, hostnames, lifetimeMs: 30 * DAY, ca, ledger, clock });
+}
+
+/** The certificate a real TLS handshake with the server presents, verified against the root. */
+function presented(port: number): Promise<PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.rootsPem }, () => {
+      const cert = socket.getPeerCertificate();
+      socket.end();
+      resolve(cert);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('certmint\'s own HTTPS certificate', () => {
+  it('is issued by the intermediate for the configured names and recorded in the ledger', async () => {
+    const m = await serverTls().current();
+    const { X509Certificate } = await import('node:crypto');
+    const leaf = new X509Certificate(m.cert);
+    expect(leaf.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+    expect(leaf.checkIssued(new X509Certificate(ca.chainPem))).toBe(true);
+    expect(await ledger.getCertificate(leaf.serialNumber.toLowerCase())).toBeDefined();
+  });
+
+  it('is reused by a restart before its renewal time, replaced after it, and when the names change', async () => {
+    const first = await serverTls().current();
+    expect((await serverTls().current()).cert).toBe(first.cert);
+    expect((await serverTls(['localhost', 'certmint.internal']).current()).cert).not.toBe(first.cert);
+    const stored = await serverTls(['localhost', 'certmint.internal']).current();
+    clock.set(new Date(renewalTime(stored).getTime() + 1000));
+    expect((await serverTls(['localhost', 'certmint.internal']).current()).cert).not.toBe(stored.cert);
+    clock.set(new Date());
+  });
+
+  it('is swapped into a listening server without a restart', async () => {
+    const tls = serverTls();
+    const initial = await tls.current();
+    const server: Server = createServer({ key: initial.key, cert: initial.cert }, (_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const renewer = new ServerTlsRenewer(tls, server, initial, clock, silent);
+      const before = await presented(port);
+      const next = await renewer.renewNow();
+      const after = await presented(port);
+      expect(after.serialNumber).not.toBe(before.serialNumber);
+      const { X509Certificate } = await import('node:crypto');
+      expect(after.serialNumber).toBe(new X509Certificate(next.cert).serialNumber);
+      expect(renewer.material).toBe(next);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('schedules its own renewal for two thirds of the lifetime', async () => {
+    const tls = serverTls();
+    const initial = await tls.current();
+    const swapped = new Promise<{ key: string; cert: string }>((resolve) => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const renewer = new ServerTlsRenewer(tls, { setSecureContext: resolve }, initial, clock, silent);
+      clock.set(new Date(renewalTime(initial).getTime() - 5000));
+      renewer.start();
+      vi.advanceTimersByTime(4999);
+      expect(vi.getTimerCount()).toBe(1); // not yet due
+      vi.advanceTimersByTime(1);
+      expect(vi.getTimerCount()).toBe(0); // fired
+      vi.useRealTimers();
+    });
+    const next = await swapped;
+    expect(next.cert).not.toBe(initial.cert);
+    clock.set(new Date());
+  });
+
+  it('renews at two thirds of its lifetime', () => {
+    const notBefore = new Date('2026-01-01T00:00:00Z');
+    const notAfter = new Date(notBefore.getTime() + 30 * DAY);
+    expect(renewalTime({ notBefore, notAfter }).toISOString()).toBe('2026-01-21T00:00:00.000Z');
+  });
+});
