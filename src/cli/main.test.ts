@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+let dir: string;
+
+function certmint(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('certmint CLI', () => {
+  it('ca init creates the CA with private keys of mode 0600, and refuses to overwrite it', async () => {
+    const env = { CERTMINT_DATA_DIR: path.join(dir, 'init') };
+    const first = await certmint(['ca', 'init'], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('-----BEGIN CERTIFICATE-----');
+    for (const key of ['root.key.pem', 'intermediate.key.pem']) {
+      expect(statSync(path.join(dir, 'init', 'ca', key)).mode & 0o777).toBe(0o600);
+    }
+    const second = await certmint(['ca', 'init'], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/already/i);
+  });
+
+  it('refuses a corrupt config naming the file and key', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'validation:\n  http01Port: "eighty"\n');
+    const r = await certmint(['serve', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`certmint: config file ${file} is invalid: validation.http01Port`);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack
+  });
+
+  it('refuses to start with a missing CA key, naming the file, and never makes a new CA', async () => {
+    const dataDir = path.join(dir, 'broken');
+    expect((await certmint(['ca', 'init'], { CERTMINT_DATA_DIR: dataDir })).code).toBe(0);
+    const keyFile = path.join(dataDir, 'ca', 'intermediate.key.pem');
+    unlinkSync(keyFile);
+    const r = await certmint(['serve'], { CERTMINT_DATA_DIR: dataDir, CERTMINT_SERVER_LISTEN: '127.0.0.1:0' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(keyFile);
+    expect(existsSync(keyFile)).toBe(false);
+  });
+
+  it('refuses a ledger from a newer certmint', async () => {
+    const dataDir = path.join(dir, 'future');
+    expect((await certmint(['ca', 'init'], { CERTMINT_DATA_DIR: dataDir })).code).toBe(0);
+    const db = new Database(path.join(dataDir, 'ledger.sqlite3'));
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('0099_future');
+    db.close();
+    const r = await certmint(['serve'], { CERTMINT_DATA_DIR: dataDir, CERTMINT_SERVER_LISTEN: '127.0.0.1:0' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/schema version 99, newer than this certmint knows/);
+  });
+});
