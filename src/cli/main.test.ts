@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,6 +55,38 @@ describe('certmint CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(keyFile);
     expect(existsSync(keyFile)).toBe(false);
+  });
+
+  it('serves plain HTTP behind a TLS-terminating proxy, with every URL under server.baseUrl', async () => {
+    const child = spawn(process.execPath, [MAIN, 'serve'], {
+      env: {
+        ...process.env,
+        CERTMINT_DATA_DIR: path.join(dir, 'proxied'),
+        CERTMINT_SERVER_LISTEN: '127.0.0.1:0',
+        CERTMINT_SERVER_TLS_ENABLED: 'false',
+        CERTMINT_SERVER_BASE_URL: 'https://acme.example.internal/ca',
+      },
+    });
+    try {
+      const listening = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      const dirRes = await fetch(`${listening}/ca/directory`);
+      expect(await dirRes.json()).toMatchObject({ newNonce: 'https://acme.example.internal/ca/acme/new-nonce' });
+      const nonce = await fetch(`${listening}/ca/acme/new-nonce`, { method: 'HEAD' });
+      expect(nonce.status).toBe(200);
+      expect(nonce.headers.get('replay-nonce')).toBeTruthy();
+      expect((await fetch(`${listening}/ca/roots.pem`)).status).toBe(200);
+      expect((await fetch(`${listening}/directory`)).status).toBe(404);
+    } finally {
+      child.kill();
+    }
   });
 
   it('refuses a ledger from a newer certmint', async () => {
