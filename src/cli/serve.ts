@@ -7,6 +7,7 @@ import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.j
 import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { validateHttp01 } from '../validation/http01.js';
 import { createResolver } from '../validation/resolver.js';
@@ -23,6 +24,17 @@ export function caOptions(config: Config, crypto: Crypto): CaOptions {
     crlUrl: urls.crl,
     caIssuersUrl: urls.intermediate,
     crypto,
+  };
+}
+
+export function raPolicy(config: Config): RaPolicy {
+  return {
+    defaultLifetimeMs: config.ca.leafLifetimeMs,
+    maxLifetimeMs: config.policy.maxLifetimeMs,
+    orderLifetimeMs: config.policy.orderLifetimeMs,
+    pendingAuthorizationLifetimeMs: config.policy.pendingAuthorizationLifetimeMs,
+    authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
+    termsOfServiceRequired: config.acme.termsOfService !== undefined,
   };
 }
 
@@ -51,14 +63,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     ca,
     clock,
     crypto,
-    policy: {
-      defaultLifetimeMs: config.ca.leafLifetimeMs,
-      maxLifetimeMs: config.policy.maxLifetimeMs,
-      orderLifetimeMs: config.policy.orderLifetimeMs,
-      pendingAuthorizationLifetimeMs: config.policy.pendingAuthorizationLifetimeMs,
-      authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
-      termsOfServiceRequired: config.acme.termsOfService !== undefined,
-    },
+    policy: raPolicy(config),
     validators: {
       'http-01': (identifier, token, keyAuthorization) =>
         validateHttp01(identifier, token, keyAuthorization, {

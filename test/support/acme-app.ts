@@ -9,6 +9,8 @@ import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { RegistrationAuthority } from '../../src/ra/registration-authority.js';
+import { raPolicy } from '../../src/cli/serve.js';
+import { loadConfig } from '../../src/config/config.js';
 import { validateHttp01 } from '../../src/validation/http01.js';
 import { createResolver } from '../../src/validation/resolver.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
@@ -59,14 +61,8 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
     ca,
     clock,
     crypto,
-    policy: {
-      defaultLifetimeMs: 45 * DAY,
-      maxLifetimeMs: 90 * DAY,
-      orderLifetimeMs: 7 * DAY,
-      pendingAuthorizationLifetimeMs: 7 * DAY,
-      authorizationLifetimeMs: 30 * DAY,
-      termsOfServiceRequired: false,
-    },
+    // The shipped defaults (45-day leaves, 90-day maximum, …), as `certmint serve` builds them.
+    policy: raPolicy(loadConfig({ env: {} })),
     validators: {
       'http-01': (id, token, keyAuth) =>
         validateHttp01(id, token, keyAuth, { port: responder.port, timeoutMs, resolver }),
