@@ -21,6 +21,7 @@ export interface AcmeServerOptions {
   readonly baseUrl: string;
   readonly meta: DirectoryMeta;
   readonly bodyLimit: number;
+  readonly ordersPageSize?: number;
   readonly fastify?: FastifyServerOptions & { https?: { key: string; cert: string } | null };
 }
 
@@ -60,7 +61,7 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
   await authorizationRoutes(app, ctx);
   await certificateRoutes(app, ctx);
   // RFC 8555 §6.3: resources are fetched with POST-as-GET; a plain GET is a 405 with a hint.
-  for (const path of ['/acme/new-account', '/acme/new-order', '/acme/acct/:id', '/acme/order/:id', '/acme/order/:id/finalize', '/acme/authz/:id', '/acme/chall/:id', '/acme/cert/:serial']) {
+  for (const path of ['/acme/new-account', '/acme/new-order', '/acme/acct/:id', '/acme/acct/:id/orders', '/acme/order/:id', '/acme/order/:id/finalize', '/acme/authz/:id', '/acme/chall/:id', '/acme/cert/:serial']) {
     app.get(path, async (_req, reply) =>
       sendProblem(reply.header('Allow', 'POST'), new AcmeProblem('malformed', 'use POST (POST-as-GET with an empty payload to read)', { status: 405 })),
     );
@@ -74,7 +75,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     bodyLimit: o.bodyLimit,
     ...o.fastify,
   } as FastifyServerOptions);
-  const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta };
+  const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };
   await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit });
   await app.register(publicRoutes, {
     prefix: urls.prefix,

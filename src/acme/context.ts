@@ -16,6 +16,8 @@ export interface RouteContext {
   readonly ra: RegistrationAuthority;
   readonly urls: AcmeUrls;
   readonly meta: DirectoryMeta;
+  /** Orders per page of an account's orders list. */
+  readonly ordersPageSize: number;
 }
 
 export function verified(request: FastifyRequest): VerifiedJws {

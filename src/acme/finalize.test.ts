@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { keyAuthorization } from '../ra/authorizations.js';
 
 let t: TestAcmeApp;
 let client: InjectAcmeClient;
@@ -21,7 +20,7 @@ async function readyOrder(names: string[]): Promise<{ url: string; finalize: str
   const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
   for (const authzUrl of res.json().authorizations as string[]) {
     const ch = (await client.post(authzUrl, '')).json().challenges[0];
-    t.responder.set(ch.token, await keyAuthorization(ch.token, client.key.jwk as Record<string, unknown>));
+    t.responder.set(ch.token, await client.keyAuthorization(ch.token));
     expect((await client.post(ch.url, {})).json().status).toBe('valid');
   }
   return { url: String(res.headers.location), finalize: res.json().finalize };
@@ -81,7 +80,7 @@ describe('finalize', () => {
     await owner.register();
     const res = await owner.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'same.fin.test' }] });
     const ch = (await owner.post(res.json().authorizations[0], '')).json().challenges[0];
-    t.responder.set(ch.token, await keyAuthorization(ch.token, owner.key.jwk as Record<string, unknown>));
+    t.responder.set(ch.token, await owner.keyAuthorization(ch.token));
     await owner.post(ch.url, {});
     const { der } = await makeCsr(['same.fin.test'], { keys: keys as CryptoKeyPair });
     const fin = await owner.post(res.json().finalize, { csr: b64(der) });

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { keyAuthorization } from '../ra/authorizations.js';
 
 let t: TestAcmeApp;
 beforeAll(async () => {
@@ -24,7 +23,7 @@ async function issue(client: InjectAcmeClient, names: string[]) {
   for (const authzUrl of order.authorizations as string[]) {
     const authz = (await client.post(authzUrl, '')).json();
     const ch = authz.challenges.find((c: { type: string }) => c.type === 'http-01');
-    t.responder.set(ch.token, await keyAuthorization(ch.token, client.key.jwk as Record<string, unknown>));
+    t.responder.set(ch.token, await client.keyAuthorization(ch.token));
     const chRes = await client.post(ch.url, {});
     expect(chRes.statusCode).toBe(200);
     expect(chRes.json().status).toBe('valid');
@@ -139,6 +138,24 @@ describe('ACME issuance through the HTTP API', () => {
     expect(third.json().status).toBe('pending');
   });
 
+  it('lists the account\'s orders newest first, a page at a time with Link rel="next"', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    const account = (await client.register()).json();
+    const created: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: `list${n}.issuance.test` }] });
+      created.push(String(res.headers.location));
+      t.clock.advance(1000);
+    }
+    const first = await client.post(account.orders, '');
+    expect(first.json().orders).toEqual([created[2], created[1]]);
+    const next = ([] as string[]).concat(first.headers.link as string[]).find((l) => l.endsWith('rel="next"'));
+    const nextUrl = /^<([^>]+)>/.exec(next!)![1]!;
+    const second = await client.post(nextUrl, '');
+    expect(second.json().orders).toEqual([created[0]]);
+    expect(([] as string[]).concat(second.headers.link as string[]).some((l) => l.endsWith('rel="next"'))).toBe(false);
+  });
+
   it('honours a requested notAfter and refuses one beyond the maximum', async () => {
     const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     await client.register();
@@ -178,7 +195,7 @@ describe('ACME issuance through the HTTP API', () => {
     expect(order.status).toBe('invalid');
     expect(order.error.type).toBe('urn:ietf:params:acme:error:incorrectResponse');
     // POST-as-GET on the challenge does not validate again.
-    t.responder.set(ch.token, await keyAuthorization(ch.token, client.key.jwk as Record<string, unknown>));
+    t.responder.set(ch.token, await client.keyAuthorization(ch.token));
     expect((await client.post(ch.url, '')).json().status).toBe('invalid');
     expect((await client.post(ch.url, {})).json().status).toBe('invalid');
   });

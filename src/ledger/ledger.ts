@@ -55,6 +55,8 @@ export interface CertificateLedger {
   /** Inserts the order, its new authorizations (with challenges) and the links to reused ones. */
   createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void>;
   getOrder(id: string): Promise<OrderRecord | undefined>;
+  /** The account's order ids, newest first, `limit` at a time; `after` is the last id of the previous page. */
+  listAccountOrderIds(accountId: string, limit: number, after?: string): Promise<string[]>;
   getAuthorization(id: string): Promise<AuthorizationRecord | undefined>;
   getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]>;
   getChallenge(id: string): Promise<ChallengeRecord | undefined>;

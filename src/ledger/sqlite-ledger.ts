@@ -79,6 +79,12 @@ export class SqliteLedger implements CertificateLedger {
         VALUES (?, ?, ?, ?, 'pending')`),
       linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
       orderById: db.prepare(ORDER_SELECT),
+      accountOrders: db.prepare(
+        'SELECT id FROM orders WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+      ),
+      accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
+        AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
+        ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
       authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
       challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
       challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
@@ -182,6 +188,15 @@ export class SqliteLedger implements CertificateLedger {
   async getOrder(id: string): Promise<OrderRecord | undefined> {
     const row = this.s.orderById.get(id) as OrderRow | undefined;
     return row && toOrder(row);
+  }
+
+  async listAccountOrderIds(accountId: string, limit: number, after?: string): Promise<string[]> {
+    const rows = (
+      after === undefined
+        ? this.s.accountOrders.all(accountId, limit)
+        : this.s.accountOrdersAfter.all(after, accountId, limit)
+    ) as { id: string }[];
+    return rows.map((r) => r.id);
   }
 
   async getAuthorization(id: string): Promise<AuthorizationRecord | undefined> {

@@ -1,4 +1,3 @@
-import { calculateJwkThumbprint } from 'jose';
 import { AcmeProblem } from '../core/problem.js';
 import type { AuthorizationStatus } from '../core/status.js';
 import type { AccountRecord, AuthorizationRecord, ChallengeRecord } from '../ledger/records.js';
@@ -29,9 +28,9 @@ export interface ChallengeView {
   readonly authorizationId: string;
 }
 
-/** RFC 8555 §8.1: token || '.' || base64url(JWK thumbprint of the account key). */
-export async function keyAuthorization(token: string, jwk: Readonly<Record<string, unknown>>): Promise<string> {
-  return `${token}.${await calculateJwkThumbprint(jwk as Parameters<typeof calculateJwkThumbprint>[0], 'sha256')}`;
+/** RFC 8555 §8.1: token || '.' || base64url(SHA-256 JWK thumbprint of the account key), stored with the account. */
+export function keyAuthorization(token: string, account: AccountRecord): string {
+  return `${token}.${account.keyThumbprint}`;
 }
 
 async function ownedChallenge(
@@ -77,7 +76,7 @@ export async function respondToChallenge(
     // Another request is validating it right now; answer with what the ledger holds.
     return getChallenge(deps, account, challengeId);
   }
-  const keyAuth = await keyAuthorization(challenge.token, account.jwk);
+  const keyAuth = keyAuthorization(challenge.token, account);
   let error: AcmeProblem | undefined;
   try {
     await validator(authz.identifier, challenge.token, keyAuth);

@@ -24,6 +24,11 @@ export class RegistrationAuthority {
   updateAccount(account: AccountRecord, payload: Payload) {
     return updateAccount(this.deps, account, payload);
   }
+  /** RFC 8555 §7.1.2.1: one page of the account's orders, and the cursor of the next page if any. */
+  async listOrders(account: AccountRecord, pageSize: number, after?: string): Promise<{ ids: string[]; next?: string }> {
+    const ids = await this.deps.ledger.listAccountOrderIds(account.id, pageSize + 1, after);
+    return ids.length > pageSize ? { ids: ids.slice(0, pageSize), next: ids[pageSize - 1]! } : { ids };
+  }
   newOrder(account: AccountRecord, payload: Payload) {
     return newOrder(this.deps, account, payload);
   }

@@ -68,7 +68,7 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
         validateHttp01(id, token, keyAuth, { port: responder.port, timeoutMs, resolver }),
     },
   });
-  const app = await createAcmeServer({ ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: {} });
+  const app = await createAcmeServer({ ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: {}, ordersPageSize: 2 });
   return {
     app,
     baseUrl,

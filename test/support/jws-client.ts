@@ -99,8 +99,9 @@ export class InjectAcmeClient {
     return res;
   }
 
-  async thumbprint(): Promise<string> {
-    return calculateJwkThumbprint(this.key.jwk, 'sha256');
+  /** The client's side of RFC 8555 §8.1, computed from its own key. */
+  async keyAuthorization(token: string): Promise<string> {
+    return `${token}.${await calculateJwkThumbprint(this.key.jwk, 'sha256')}`;
   }
 }
 
