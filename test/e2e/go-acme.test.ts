@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { CLIENT_AUTH, SERVER_AUTH, dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
+import { buildGoClient } from '../interop/go-client.js';
+
+// golang.org/x/crypto/acme is the library behind cert-manager's ACME issuer; acmego follows
+// cert-manager's flow with it (see test/interop/acmego).
+const INSTALL = 'apt-get install golang-go golang-golang-x-crypto-dev';
+const acmego = await buildGoClient();
+if (acmego === null) {
+  const message = `the Go ACME client could not be built (go or golang.org/x/crypto missing); install them with: ${INSTALL}`;
+  if (process.env.CERTMINT_REQUIRE_CLIENTS === '1') {
+    throw new Error(`${message} (CERTMINT_REQUIRE_CLIENTS=1 makes this an error)`);
+  }
+  console.warn(`skipping the golang.org/x/crypto/acme tests: ${message}`);
+}
+
+interface SingleResult {
+  readonly mode: 'single';
+  readonly ok: boolean;
+  readonly account: string;
+  readonly order: string;
+  readonly cert: string;
+  readonly chain: string;
+}
+
+interface LoadResult {
+  readonly mode: 'load';
+  readonly n: number;
+  readonly c: number;
+  readonly ok: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly per_sec: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly first_error?: string;
+}
+
+describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against certmint', () => {
+  let certmint: CertmintProcess;
+
+  beforeAll(async () => {
+    certmint = await startCertmint();
+  });
+  afterAll(async () => {
+    await certmint?.stop();
+  });
+
+  /** Runs acmego and parses the one JSON line it prints on stdout. */
+  function runAcmego<T>(args: readonly string[]): Promise<T> {
+    const allArgs = [
+      '-directory', certmint.directoryUrl,
+      '-ca-bundle', certmint.rootFile,
+      '-http01-listen', `127.0.0.1:${certmint.http01Port}`,
+      ...args,
+    ];
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      execFile(acmego!, allArgs, { timeout: 100_000 }, (err, stdout, stderr) => {
+        const ms = Math.round(performance.now() - started);
+        const failure = (why: string): Error =>
+          new Error(`acmego ${allArgs.join(' ')} ${why} after ${ms} ms\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`);
+        if (err) {
+          reject(failure(`failed: ${err.message}`));
+          return;
+        }
+        const line = stdout.trim().split('\n').pop() ?? '';
+        try {
+          const result = JSON.parse(line) as T;
+          console.log(`acmego ${args.join(' ')}: ${ms} ms`);
+          resolve(result);
+        } catch {
+          reject(failure('printed no JSON line'));
+        }
+      });
+    });
+  }
+
+  it('issues a certificate for two names (single mode)', { timeout: 120_000 }, async () => {
+    const names = ['web.go-acme.test', 'api.go-acme.test'];
+    const result = await runAcmego<SingleResult>(['-mode', 'single', '-names', names.join(','), '-out', path.join(certmint.tempDir, 'acmego')]);
+    expect(result).toMatchObject({ mode: 'single', ok: true });
+    for (const url of [result.account, result.order, result.cert]) expect(url.startsWith(`${certmint.baseUrl}/`)).toBe(true);
+
+    // chain.pem is the bundle (leaf first, then the intermediate), as cert-manager stores tls.crt.
+    await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
+    const blocks = splitPem(await readFile(result.chain, 'utf8'));
+    expect(blocks).toHaveLength(2);
+    expect(new X509Certificate(blocks[1]!).checkIssued(new X509Certificate(certmint.rootPem))).toBe(true);
+    const leaf = new X509Certificate(blocks[0]!);
+    expect(dnsNames(leaf)).toEqual([...names].sort());
+    expect(leaf.keyUsage).toEqual(expect.arrayContaining([SERVER_AUTH, CLIENT_AUTH]));
+  });
+
+  it('issues 40 certificates over 8 concurrent accounts without an error (load mode)', { timeout: 120_000 }, async () => {
+    const result = await runAcmego<LoadResult>(['-mode', 'load', '-n', '40', '-c', '8']);
+    // The numbers go to the run's notes: throughput and latency of full cert-manager-style flows.
+    console.log(JSON.stringify(result));
+    expect(result).toMatchObject({ mode: 'load', n: 40, c: 8, errors: 0, ok: 40 });
+  });
+});

@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { CLIENT_AUTH, SERVER_AUTH, dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
+import { requireOrSkip } from '../support/clients.js';
+
+const available = requireOrSkip('lego', 'apt-get install lego');
+
+describe.skipIf(!available)('lego against certmint', () => {
+  let certmint: CertmintProcess;
+  let legoDir: string;
+
+  beforeAll(async () => {
+    certmint = await startCertmint();
+    legoDir = path.join(certmint.tempDir, 'lego');
+  });
+  afterAll(async () => {
+    await certmint?.stop();
+  });
+
+  function lego(names: readonly string[], extraArgs: readonly string[] = []): Promise<void> {
+    const args = [
+      '--server', certmint.directoryUrl,
+      '--email', 'ops@example.internal',
+      '--accept-tos',
+      ...names.flatMap((name) => ['--domains', name]),
+      '--http', '--http.port', `127.0.0.1:${certmint.http01Port}`,
+      '--path', legoDir,
+      ...extraArgs,
+      'run',
+    ];
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      execFile(
+        'lego',
+        args,
+        { env: { ...process.env, LEGO_CA_CERTIFICATES: certmint.rootFile }, timeout: 90_000 },
+        (err, stdout, stderr) => {
+          const ms = Math.round(performance.now() - started);
+          if (err) {
+            reject(new Error(`lego ${args.join(' ')} failed after ${ms} ms: ${err.message}\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`));
+            return;
+          }
+          console.log(`lego ${extraArgs.join(' ') || '(ec256)'} for ${names.join(', ')}: ${ms} ms`);
+          resolve();
+        },
+      );
+    });
+  }
+
+  /** lego's `<name>.crt` (leaf + issuer, bundled) and `<name>.issuer.crt`, checked the way a user would. */
+  async function expectIssuedByCertmint(names: readonly string[]): Promise<X509Certificate> {
+    const bundleFile = path.join(legoDir, 'certificates', `${names[0]}.crt`);
+    const issuerFile = path.join(legoDir, 'certificates', `${names[0]}.issuer.crt`);
+    await expect(opensslVerify(certmint.rootFile, bundleFile, issuerFile)).resolves.toMatch(/: OK$/m);
+    const blocks = splitPem(await readFile(bundleFile, 'utf8'));
+    const issuer = await readFile(issuerFile, 'utf8');
+    expect(blocks).toHaveLength(2);
+
+    const leaf = new X509Certificate(blocks[0]!);
+    const intermediate = new X509Certificate(issuer);
+    expect(new X509Certificate(blocks[1]!).raw.equals(intermediate.raw)).toBe(true);
+    expect(intermediate.checkIssued(new X509Certificate(certmint.rootPem))).toBe(true);
+    expect(dnsNames(leaf)).toEqual([...names].sort());
+    expect(leaf.keyUsage).toEqual(expect.arrayContaining([SERVER_AUTH, CLIENT_AUTH]));
+    return leaf;
+  }
+
+  it('gets an ECDSA P-256 certificate for two names with http-01 (lego default key type)', { timeout: 120_000 }, async () => {
+    const names = ['web.lego.test', 'api.lego.test'];
+    await lego(names);
+    const leaf = await expectIssuedByCertmint(names);
+    expect(leaf.publicKey.asymmetricKeyType).toBe('ec');
+    expect(leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+  });
+
+  it('gets an RSA 2048 certificate with --key-type rsa2048 on the same account', { timeout: 120_000 }, async () => {
+    const names = ['rsa.lego.test', 'www.rsa.lego.test'];
+    await lego(names, ['--key-type', 'rsa2048']);
+    const leaf = await expectIssuedByCertmint(names);
+    expect(leaf.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
+});

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io/ioutil"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/acme"
+)
+
+// responder is the client's http-01 side: one listener shared by every worker, answering
+// /.well-known/acme-challenge/<token> from a mutex-protected token → key authorization map.
+type responder struct {
+	mu      sync.Mutex
+	answers map[string]string
+}
+
+func (r *responder) set(token, keyAuth string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answers[token] = keyAuth
+}
+
+func (r *responder) remove(token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.answers, token)
+}
+
+func (r *responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	const prefix = "/.well-known/acme-challenge/"
+	if !strings.HasPrefix(req.URL.Path, prefix) {
+		http.NotFound(w, req)
+		return
+	}
+	r.mu.Lock()
+	answer, ok := r.answers[strings.TrimPrefix(req.URL.Path, prefix)]
+	r.mu.Unlock()
+	if !ok {
+		http.NotFound(w, req)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write([]byte(answer))
+}
+
+// serve starts the challenge listener; the returned func stops it.
+func serve(addr string, r *responder) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http-01 listener: %w", err)
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
+}
+
+// newHTTPClient trusts only the roots in caBundle when it is set, the system roots otherwise.
+func newHTTPClient(caBundle string, workers int) (*http.Client, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = workers + 4
+	if caBundle != "" {
+		pemBytes, err := ioutil.ReadFile(caBundle)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("no PEM certificates in %s", caBundle)
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
+}
+
+func newACMEClient(hc *http.Client, directory string, key crypto.Signer) *acme.Client {
+	return &acme.Client{Key: key, HTTPClient: hc, DirectoryURL: directory, UserAgent: "certmint-interop-acmego"}
+}
+
+// register creates an account for a fresh RSA-2048 key (cert-manager's default), then looks it
+// up again with a new client for the same key, as cert-manager does after a restart: GetReg
+// sends newAccount with onlyReturnExisting, signed with the JWK.
+func register(ctx context.Context, hc *http.Client, directory, email string) (*acme.Client, string, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, "", err
+	}
+	client := newACMEClient(hc, directory, key)
+	acct, err := client.Register(ctx, &acme.Account{Contact: []string{"mailto:" + email}}, acme.AcceptTOS)
+	if err != nil {
+		return nil, "", fmt.Errorf("register: %w", err)
+	}
+	again, err := newACMEClient(hc, directory, key).GetReg(ctx, "")
+	if err != nil {
+		return nil, "", fmt.Errorf("look up existing account (onlyReturnExisting): %w", err)
+	}
+	if again.URI != acct.URI {
+		return nil, "", fmt.Errorf("looked-up account %q differs from registered %q", again.URI, acct.URI)
+	}
+	return client, acct.URI, nil
+}
+
+type issued struct {
+	orderURI string
+	certURL  string
+	chain    [][]byte // DER, leaf first, as received
+	leaf     *x509.Certificate
+	key      *ecdsa.PrivateKey
+}
+
+// issue runs one full flow: newOrder → authorizations → http-01 → wait → finalize → certificate.
+func issue(ctx context.Context, client *acme.Client, r *responder, names []string) (*issued, error) {
+	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(names...))
+	if err != nil {
+		return nil, fmt.Errorf("new order: %w", err)
+	}
+	// Present and accept every pending challenge first, then wait for each authorization
+	// (cert-manager runs one Challenge resource per authorization in parallel).
+	var pending []string
+	for _, u := range order.AuthzURLs {
+		z, err := client.GetAuthorization(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("get authorization: %w", err)
+		}
+		if z.Status == acme.StatusValid {
+			continue // reused authorization
+		}
+		var chal *acme.Challenge
+		for _, c := range z.Challenges {
+			if c.Type == "http-01" {
+				chal = c
+			}
+		}
+		if chal == nil {
+			return nil, fmt.Errorf("authorization %s for %s offers no http-01 challenge", u, z.Identifier.Value)
+		}
+		answer, err := client.HTTP01ChallengeResponse(chal.Token)
+		if err != nil {
+			return nil, err
+		}
+		r.set(chal.Token, answer)
+		defer r.remove(chal.Token)
+		if _, err := client.Accept(ctx, chal); err != nil {
+			return nil, fmt.Errorf("accept challenge %s: %w", chal.URI, err)
+		}
+		pending = append(pending, z.URI)
+	}
+	for _, u := range pending {
+		if _, err := client.WaitAuthorization(ctx, u); err != nil {
+			return nil, fmt.Errorf("wait authorization: %w", err)
+		}
+	}
+	// x/crypto takes Order.URI from the Location header, which a POST-as-GET of the order does not
+	// carry, so keep the URI from newOrder and use only the finalize URL of the polled order.
+	orderURI := order.URI
+	ready, err := client.WaitOrder(ctx, orderURI)
+	if err != nil {
+		return nil, fmt.Errorf("wait order: %w", err)
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:  pkix.Name{CommonName: names[0]},
+		DNSNames: names,
+	}, key)
+	if err != nil {
+		return nil, err
+	}
+	chain, certURL, err := client.CreateOrderCert(ctx, ready.FinalizeURL, csr, true)
+	if err != nil {
+		return nil, fmt.Errorf("finalize: %w", err)
+	}
+	leaf, err := checkChain(chain, names, key)
+	if err != nil {
+		return nil, err
+	}
+	return &issued{orderURI: orderURI, certURL: certURL, chain: chain, leaf: leaf, key: key}, nil
+}
+
+// checkChain parses the bundle and checks what a client relies on: the leaf carries our key and
+// every requested name, and each certificate is signed by the next one.
+func checkChain(chain [][]byte, names []string, key *ecdsa.PrivateKey) (*x509.Certificate, error) {
+	if len(chain) == 0 {
+		return nil, errors.New("empty certificate chain")
+	}
+	certs := make([]*x509.Certificate, len(chain))
+	for i, der := range chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("chain[%d]: %w", i, err)
+		}
+		certs[i] = c
+	}
+	leaf := certs[0]
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("leaf certificate does not carry the CSR's public key")
+	}
+	for _, n := range names {
+		if err := leaf.VerifyHostname(n); err != nil {
+			return nil, fmt.Errorf("leaf certificate: %w", err)
+		}
+	}
+	for i := 0; i+1 < len(certs); i++ {
+		if err := certs[i].CheckSignatureFrom(certs[i+1]); err != nil {
+			return nil, fmt.Errorf("chain[%d] is not signed by chain[%d]: %w", i, i+1, err)
+		}
+	}
+	return leaf, nil
+}
+
+// sameChain reports whether two bundles hold the same certificates in the same order.
+func sameChain(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}

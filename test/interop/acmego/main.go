@@ -1,0 +1,286 @@
+// Command acmego is certmint's interop client on golang.org/x/crypto/acme, the library behind
+// cert-manager's ACME issuer, and it follows cert-manager's flow: RSA-2048 account key, register,
+// look the account up again with onlyReturnExisting, AuthorizeOrder, answer http-01, wait,
+// finalize with CreateOrderCert, fetch the bundle again with FetchCert.
+//
+// -mode single issues one certificate for -names and writes chain.pem and key.pem to -out.
+// -mode load runs -n full flows over -c workers (each with its own account) and prints
+// throughput and latency as one JSON line. See ../README.md.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io/ioutil"
+	"math"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	directory, caBundle, listen string
+	names                       []string
+	out, mode, email            string
+	n, c                        int
+	nameTemplate, receivedLog   string
+	flowTimeout                 time.Duration
+}
+
+// receivedLog appends one serial per line and fsyncs, so a crash test can compare what the
+// client holds with the server's ledger. The serial is the lower-case hex of the serial's
+// minimal big-endian bytes (certmint's "01" + 32 hex digits comes out unchanged).
+type receivedLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func openReceivedLog(path string) (*receivedLog, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &receivedLog{f: f}, nil
+}
+
+func (l *receivedLog) record(leaf *x509.Certificate) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := fmt.Fprintln(l.f, hex.EncodeToString(leaf.SerialNumber.Bytes())); err != nil {
+		return err
+	}
+	return l.f.Sync()
+}
+
+func runSingle(ctx context.Context, o *options, hc *http.Client, r *responder, log *receivedLog) error {
+	client, account, err := register(ctx, hc, o.directory, o.email)
+	if err != nil {
+		return err
+	}
+	res, err := issue(ctx, client, r, o.names)
+	if err != nil {
+		return err
+	}
+	if err := log.record(res.leaf); err != nil {
+		return err
+	}
+	fetched, err := client.FetchCert(ctx, res.certURL, true)
+	if err != nil {
+		return fmt.Errorf("fetch certificate: %w", err)
+	}
+	if !sameChain(fetched, res.chain) {
+		return errors.New("FetchCert returned a different bundle than CreateOrderCert")
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	var chainPEM []byte
+	for _, der := range res.chain {
+		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	chainPath, _ := filepath.Abs(filepath.Join(o.out, "chain.pem"))
+	if err := ioutil.WriteFile(chainPath, chainPEM, 0o644); err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(res.key)
+	if err != nil {
+		return err
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := ioutil.WriteFile(filepath.Join(o.out, "key.pem"), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(singleResult{
+		Mode: "single", OK: true, Account: account, Order: res.orderURI, Cert: res.certURL, Chain: chainPath,
+	})
+}
+
+type singleResult struct {
+	Mode    string `json:"mode"`
+	OK      bool   `json:"ok"`
+	Account string `json:"account"`
+	Order   string `json:"order"`
+	Cert    string `json:"cert"`
+	Chain   string `json:"chain"`
+}
+
+type loadResult struct {
+	Mode       string  `json:"mode"`
+	N          int     `json:"n"`
+	C          int     `json:"c"`
+	OK         int     `json:"ok"`
+	Errors     int     `json:"errors"`
+	Seconds    float64 `json:"seconds"`
+	PerSec     float64 `json:"per_sec"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	FirstError string  `json:"first_error"`
+}
+
+// percentile is the nearest-rank percentile of sorted latencies, in milliseconds.
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	if i < 0 {
+		i = 0
+	}
+	return math.Round(float64(sorted[i].Microseconds())/10) / 100
+}
+
+// runLoad registers one account per worker, then times the issuance phase only: each worker runs
+// its share of full flows; a failed flow is counted and the worker carries on. After SIGINT or
+// SIGTERM no new flow starts, so ok + errors may be less than n.
+func runLoad(ctx context.Context, o *options, hc *http.Client, r *responder, log *receivedLog) error {
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		firstErr  string
+	)
+	fail := func(err error, times int) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs += times
+		if firstErr == "" {
+			firstErr = err.Error()
+		}
+	}
+	var registered, done sync.WaitGroup
+	startGate := make(chan struct{})
+	for w := 0; w < o.c; w++ {
+		count := o.n / o.c
+		if w < o.n%o.c {
+			count++
+		}
+		if count == 0 {
+			continue
+		}
+		registered.Add(1)
+		done.Add(1)
+		go func(w, count int) {
+			defer done.Done()
+			client, _, err := register(ctx, hc, o.directory, fmt.Sprintf("load-w%d@%s", w, "certmint.test"))
+			registered.Done()
+			<-startGate
+			if err != nil {
+				fail(fmt.Errorf("worker %d: %w", w, err), count)
+				return
+			}
+			for i := 0; i < count && ctx.Err() == nil; i++ { // a signal stops new flows
+				flowCtx, cancel := context.WithTimeout(ctx, o.flowTimeout)
+				t0 := time.Now()
+				res, err := issue(flowCtx, client, r, []string{fmt.Sprintf(o.nameTemplate, w, i)})
+				d := time.Since(t0)
+				cancel()
+				if err == nil {
+					err = log.record(res.leaf)
+				}
+				if err != nil {
+					fail(fmt.Errorf("worker %d flow %d: %w", w, i, err), 1)
+					continue
+				}
+				mu.Lock()
+				latencies = append(latencies, d)
+				mu.Unlock()
+			}
+		}(w, count)
+	}
+	registered.Wait()
+	start := time.Now()
+	close(startGate)
+	done.Wait()
+	elapsed := time.Since(start).Seconds()
+
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	perSec := 0.0
+	if elapsed > 0 {
+		perSec = math.Round(float64(len(latencies))/elapsed*100) / 100
+	}
+	return json.NewEncoder(os.Stdout).Encode(loadResult{
+		Mode: "load", N: o.n, C: o.c, OK: len(latencies), Errors: errs,
+		Seconds: math.Round(elapsed*1000) / 1000, PerSec: perSec,
+		P50ms: percentile(latencies, 0.50), P99ms: percentile(latencies, 0.99), FirstError: firstErr,
+	})
+}
+
+func main() {
+	o := &options{}
+	var names string
+	flag.StringVar(&o.directory, "directory", "", "ACME directory URL (required)")
+	flag.StringVar(&o.caBundle, "ca-bundle", "", "PEM file: the only roots trusted for the ACME server's TLS (default: system roots)")
+	flag.StringVar(&o.listen, "http01-listen", "127.0.0.1:5002", "address of the http-01 challenge listener")
+	flag.StringVar(&o.mode, "mode", "single", "single | load")
+	flag.StringVar(&names, "names", "", "single mode: comma-separated DNS names (CN = first)")
+	flag.StringVar(&o.out, "out", ".", "single mode: directory for chain.pem and key.pem")
+	flag.StringVar(&o.email, "email", "interop@certmint.test", "single mode: account contact (mailto:)")
+	flag.IntVar(&o.n, "n", 100, "load mode: total issuances")
+	flag.IntVar(&o.c, "c", 8, "load mode: workers, each with its own account")
+	flag.StringVar(&o.nameTemplate, "name-template", "w%d-i%d.load.test", "load mode: fmt template of worker and iteration")
+	flag.StringVar(&o.receivedLog, "received-log", "", "append the hex serial of every certificate received, fsync'd")
+	flag.DurationVar(&o.flowTimeout, "flow-timeout", 2*time.Minute, "load mode: limit for one full flow")
+	flag.Parse()
+
+	if o.directory == "" || (o.mode != "single" && o.mode != "load") ||
+		(o.mode == "single" && names == "") || (o.mode == "load" && (o.n < 0 || o.c < 1)) {
+		flag.Usage()
+		os.Exit(2)
+	}
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			o.names = append(o.names, n)
+		}
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "acmego:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options) error {
+	// SIGINT/SIGTERM cancel the flows in progress; load mode still prints its summary.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hc, err := newHTTPClient(o.caBundle, o.c)
+	if err != nil {
+		return err
+	}
+	r := &responder{answers: map[string]string{}}
+	stopListener, err := serve(o.listen, r)
+	if err != nil {
+		return err
+	}
+	defer stopListener()
+	log, err := openReceivedLog(o.receivedLog)
+	if err != nil {
+		return err
+	}
+	if log != nil {
+		defer log.f.Close()
+	}
+	if o.mode == "load" {
+		return runLoad(ctx, o, hc, r, log)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return runSingle(ctx, o, hc, r, log)
+}

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { findOnPath } from '../support/clients.js';
+
+const execFileAsync = promisify(execFile);
+
+const interopDir = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = resolve(interopDir, '..', '..');
+const sourceDir = join(interopDir, 'acmego');
+const binary = join(interopDir, 'bin', 'acmego');
+
+/** Where Debian's golang-golang-x-crypto-dev puts golang.org/x/crypto (GOPATH layout). */
+const gopath = process.env.CERTMINT_GOPATH ?? '/usr/share/gocode';
+
+const BUILD_TIMEOUT_MS = 180_000;
+
+let building: Promise<string | null> | undefined;
+
+/**
+ * Builds the Go interop client (test/interop/acmego, on golang.org/x/crypto/acme) once into
+ * test/interop/bin/acmego and returns its path. The build is skipped when the binary is newer
+ * than every .go file of the package. Returns null when `go` or the x/crypto sources are missing;
+ * the caller decides whether that skips (default) or fails (CERTMINT_REQUIRE_CLIENTS=1).
+ * A compile error is thrown: that is a bug, not a missing tool.
+ *
+ * The build runs in GOPATH mode (GO111MODULE=off) against Debian's packaged x/crypto, because
+ * the Go module proxy is not reachable; the package may live outside GOPATH in that mode.
+ */
+export function buildGoClient(): Promise<string | null> {
+  building ??= build().catch((err: unknown) => {
+    building = undefined; // let a later call retry after a failure
+    throw err;
+  });
+  return building;
+}
+
+async function build(): Promise<string | null> {
+  const go = findOnPath('go');
+  if (go === undefined) {
+    console.warn('acmego: `go` is not on PATH (apt-get install golang-go)');
+    return null;
+  }
+  if (!(await exists(join(gopath, 'src', 'golang.org', 'x', 'crypto', 'acme', 'rfc8555.go')))) {
+    console.warn(`acmego: golang.org/x/crypto/acme not under ${gopath} (apt-get install golang-golang-x-crypto-dev)`);
+    return null;
+  }
+  if (await upToDate()) return binary;
+
+  await mkdir(join(interopDir, 'bin'), { recursive: true });
+  // Build to a private name and rename, so parallel test processes never run a half-written file.
+  const tmp = `${binary}.${process.pid}.tmp`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GO111MODULE: 'off',
+    GOPATH: gopath,
+    GOFLAGS: '',
+    GOPROXY: 'off',
+    GOTOOLCHAIN: 'local',
+  };
+  if (env.GOCACHE === undefined && env.HOME === undefined && env.XDG_CACHE_HOME === undefined) {
+    env.GOCACHE = join(tmpdir(), 'certmint-go-build-cache');
+  }
+  try {
+    await execFileAsync(go, ['build', '-o', tmp, './test/interop/acmego'], {
+      cwd: repoRoot,
+      env,
+      timeout: BUILD_TIMEOUT_MS,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    await rename(tmp, binary);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    const e = err as { stderr?: string; message?: string };
+    throw new Error(`go build of test/interop/acmego failed: ${e.stderr?.trim() || e.message}`);
+  }
+  return binary;
+}
+
+/** Whether the binary exists and is newer than every .go file of the package. */
+async function upToDate(): Promise<boolean> {
+  let built: number;
+  try {
+    built = (await stat(binary)).mtimeMs;
+  } catch {
+    return false;
+  }
+  for (const name of await readdir(sourceDir)) {
+    if (!name.endsWith('.go')) continue;
+    if ((await stat(join(sourceDir, name))).mtimeMs >= built) return false;
+  }
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

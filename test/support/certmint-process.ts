@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify as toYaml } from 'yaml';
+import { startChallTestSrv, type ChallTestSrv, type ChallTestSrvOptions } from './challtestsrv.js';
+import { freePort } from './ports.js';
+
+/**
+ * `certmint serve` as a real child process, the way a user runs it: built CLI, YAML config,
+ * its own CA in a temporary data directory, HTTPS with a certificate from that CA, and
+ * pebble-challtestsrv as its only DNS resolver (every name → 127.0.0.1 unless told otherwise).
+ * End-to-end suites point real ACME clients at `directoryUrl` and trust `rootFile`.
+ */
+export interface CertmintProcess {
+  /** e.g. https://localhost:41234 (what the server says in its "ACME directory at" log line). */
+  readonly baseUrl: string;
+  readonly directoryUrl: string;
+  /** What `<baseUrl>/roots.pem` served: the roots clients should trust. */
+  readonly rootPem: string;
+  /** `rootPem` on disk, for REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, `openssl verify -CAfile`. */
+  readonly rootFile: string;
+  readonly dataDir: string;
+  /** Removed by stop(); clients may keep their state and output under it. */
+  readonly tempDir: string;
+  /** The port certmint fetches http-01 challenges from; the client under test listens there. */
+  readonly http01Port: number;
+  readonly dns: ChallTestSrv;
+  readonly process: ChildProcess;
+  /** The tail of the server's stdout and stderr, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** A config subtree; nested objects are merged key by key over the generated config. */
+export interface ConfigOverrides {
+  readonly [key: string]: unknown;
+}
+
+export interface CertmintOptions {
+  /** Merged over the generated config before it is written as YAML. */
+  readonly config?: ConfigOverrides;
+  /** CERTMINT_* variables (they win over the file, as in production) or anything else for the child. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly challTestSrv?: ChallTestSrvOptions;
+}
+
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CERTMINT_MAIN = path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
+const READY_TIMEOUT_MS = 20_000;
+const KILL_AFTER_MS = 5_000;
+const OUTPUT_TAIL = 16_000;
+const ATTEMPTS = 3;
+
+export async function startCertmint(options: CertmintOptions = {}): Promise<CertmintProcess> {
+  if (!existsSync(CERTMINT_MAIN)) {
+    throw new Error(`${CERTMINT_MAIN} is missing: run npm run build first (npm test does it in its pretest hook)`);
+  }
+  const tempDir = await mkdtemp(path.join(tmpdir(), 'certmint-e2e-'));
+  let dns: ChallTestSrv | undefined;
+  try {
+    dns = await startChallTestSrv(options.challTestSrv);
+    let lastError: Error | undefined;
+    // freePort() races with other processes taking the port; a fresh one usually fixes it.
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      try {
+        return await startOnce(options, tempDir, dns);
+      } catch (err) {
+        lastError = err as Error;
+        if (!/EADDRINUSE/.test(lastError.message)) break;
+      }
+    }
+    throw lastError ?? new Error('certmint did not start');
+  } catch (err) {
+    await dns?.stop();
+    await rm(tempDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTestSrv): Promise<CertmintProcess> {
+  const listenPort = await freePort();
+  const http01Port = await freePort();
+  const dataDir = path.join(tempDir, 'data');
+  const configFile = path.join(tempDir, 'certmint.yaml');
+  const generated: ConfigOverrides = {
+    server: {
+      listen: `127.0.0.1:${listenPort}`,
+      tls: { enabled: true, hostnames: ['localhost', '127.0.0.1'] },
+    },
+    dataDir,
+    validation: { http01Port, dnsResolvers: [dns.dnsAddress], timeout: '5s' },
+  };
+  await writeFile(configFile, toYaml(mergeConfig(generated, options.config ?? {})));
+
+  const child = spawn(process.execPath, [CERTMINT_MAIN, 'serve', '--config', configFile], {
+    cwd: tempDir,
+    env: childEnvironment(options.env ?? {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // A worker that dies without afterAll must not leave a server behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  // Keep both pipes drained for the whole life of the child: a full pipe would block its logger.
+  let output = '';
+  let stderr = '';
+  const keep = (chunk: Buffer, isStderr: boolean): void => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-OUTPUT_TAIL);
+    if (isStderr) stderr = (stderr + text).slice(-OUTPUT_TAIL);
+  };
+  child.stderr.on('data', (chunk: Buffer) => keep(chunk, true));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      process.removeListener('exit', killOnExit);
+      resolve();
+    });
+    child.once('error', (err) => {
+      keep(Buffer.from(`${String(err)}\n`), true);
+      exited = true;
+      resolve();
+    });
+  });
+
+  const stopChild = async (): Promise<void> => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    await exit;
+    clearTimeout(timer);
+  };
+
+  let directoryUrl: string;
+  try {
+    directoryUrl = await new Promise<string>((resolve, reject) => {
+      let pending = '';
+      const timer = setTimeout(
+        () => reject(new Error(`certmint did not log "ACME directory at" within ${READY_TIMEOUT_MS} ms:\n${output}`)),
+        READY_TIMEOUT_MS,
+      );
+      child.stdout.on('data', (chunk: Buffer) => {
+        keep(chunk, false);
+        pending += chunk.toString('utf8');
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          const url = directoryUrlFromLogLine(line);
+          if (url !== undefined) {
+            clearTimeout(timer);
+            resolve(url);
+          }
+        }
+      });
+      void exit.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`certmint exited (code ${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr || output}`));
+      });
+    });
+  } catch (err) {
+    await stopChild();
+    throw err;
+  }
+
+  const baseUrl = directoryUrl.replace(/\/directory$/, '');
+  let rootPem: string;
+  try {
+    const caRoot = await readFile(path.join(dataDir, 'ca', 'root.pem'), 'utf8');
+    rootPem = await getText(`${baseUrl}/roots.pem`, caRoot);
+  } catch (err) {
+    await stopChild();
+    throw new Error(`GET ${baseUrl}/roots.pem failed: ${(err as Error).message}\n${output}`);
+  }
+  const rootFile = path.join(tempDir, 'roots.pem');
+  await writeFile(rootFile, rootPem);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    baseUrl,
+    directoryUrl,
+    rootPem,
+    rootFile,
+    dataDir,
+    tempDir,
+    http01Port,
+    dns,
+    process: child,
+    output: () => output,
+    stop: () =>
+      (stopped ??= (async () => {
+        await stopChild();
+        await dns.stop();
+        await rm(tempDir, { recursive: true, force: true });
+      })()),
+  };
+}
+
+/** The URL in `{"msg":"ACME directory at https://…/directory"}`, or undefined for any other line. */
+function directoryUrlFromLogLine(line: string): string | undefined {
+  if (!line.includes('ACME directory at')) return undefined;
+  let msg: unknown;
+  try {
+    msg = (JSON.parse(line) as { msg?: unknown }).msg;
+  } catch {
+    msg = line;
+  }
+  const m = typeof msg === 'string' ? /ACME directory at (\S+)/.exec(msg) : null;
+  return m?.[1];
+}
+
+/**
+ * The parent's environment without its CERTMINT_* variables (a developer's CERTMINT_DATA_DIR must
+ * not point the tests at a real CA), at log level info (the readiness line is an info line).
+ */
+function childEnvironment(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('CERTMINT_')) env[key] = value;
+  }
+  return { ...env, CERTMINT_LOG_LEVEL: 'info', ...extra };
+}
+
+function mergeConfig(base: ConfigOverrides, over: ConfigOverrides): ConfigOverrides {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeConfig(current, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is ConfigOverrides {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** GET over HTTPS trusting only `ca` (or plain HTTP when certmint runs behind a proxy). */
+function getText(url: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = request(url, { ca, agent: false, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.once('error', reject);
+      res.once('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}: ${body}`))));
+    });
+    req.once('timeout', () => req.destroy(new Error('timed out')));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+// What a user checks on a certificate certmint issued. They live here because every e2e suite
+// checks the same things against the same running certmint.
