@@ -1,14 +1,10 @@
 import type { Identifier } from '../core/identifier.js';
+import type { PublicKeyInfo } from '../core/public-key.js';
 
 /** Key algorithms the CA can create for its own root and intermediate. */
 export type CaKeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
-/** A public key as found in a CSR, described for policy checks. */
-export type PublicKeyInfo =
-  | { readonly kind: 'rsa'; readonly bits: number }
-  | { readonly kind: 'ec'; readonly curve: 'P-256' | 'P-384' | 'P-521' | string }
-  | { readonly kind: 'ed25519' }
-  | { readonly kind: 'other'; readonly oid: string };
+export type { PublicKeyInfo } from '../core/public-key.js';
 
 /** A PKCS#10 request after parsing and signature check (ca/csr.ts). */
 export interface ParsedCsr {

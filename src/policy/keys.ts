@@ -1,4 +1,4 @@
-import type { PublicKeyInfo } from '../ca/types.js';
+import type { PublicKeyInfo } from '../core/public-key.js';
 
 /**
  * Which subject keys certmint certifies (CA/Browser Forum baseline, as Boulder and step-ca):
