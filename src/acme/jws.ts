@@ -9,8 +9,11 @@ import type { AcmeUrls } from './urls.js';
 export const JWS_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'EdDSA'] as const;
 const ALGS = new Set<string>(JWS_ALGORITHMS);
 
-/** Which key identification a route takes (RFC 8555 §6.2: jwk for newAccount/revokeCert, kid for the rest). */
-export type KeyMode = 'kid' | 'jwk';
+/**
+ * Which key identification a route takes (RFC 8555 §6.2): jwk for newAccount, kid for the rest,
+ * either for revokeCert (the account, or the certificate's own key).
+ */
+export type KeyMode = 'kid' | 'jwk' | 'either';
 
 /** What a route receives after the JWS preHandler: a verified payload and its signer. */
 export interface VerifiedJws {

@@ -24,6 +24,9 @@ export class AcmeUrls {
   get newOrder(): string {
     return `${this.baseUrl}/acme/new-order`;
   }
+  get revokeCert(): string {
+    return `${this.baseUrl}/acme/revoke-cert`;
+  }
   get roots(): string {
     return `${this.baseUrl}/roots.pem`;
   }

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js';
 import type { Identifier } from '../core/identifier.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import { derToPem } from '../ra/certificates.js';
+import { keyHashOfSpki } from '../ra/revocation.js';
 
 export interface ServerTlsMaterial {
   readonly key: string;
@@ -84,7 +85,7 @@ export class ServerTls {
       chainPem: this.o.ca.chainPem,
       identifiers,
       commonName: firstDns,
-      keyHash: createHash('sha256').update(spki).digest('hex'),
+      keyHash: keyHashOfSpki(spki),
       notBefore: leaf.notBefore,
       notAfter: leaf.notAfter,
       createdAt: now,

@@ -30,6 +30,33 @@ export interface ChallengeOutcome {
   readonly error: ProblemDocument | undefined;
 }
 
+export type RevocationOutcome = 'revoked' | 'alreadyRevoked' | 'unknown';
+
+export interface RevocationRecord {
+  readonly serial: string;
+  /** RFC 5280 CRLReason code. */
+  readonly reason: number;
+  readonly revokedAt: Date;
+  /** keyCompromise proven with the certificate key: refuse this key from now on. */
+  readonly blockKey: boolean;
+  readonly actor: string;
+}
+
+export interface AuditEntry {
+  readonly at: Date;
+  readonly actor: string;
+  readonly action: 'revoke';
+  readonly subject: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+/** A CRL entry as the ledger hands it to the CRL builder. */
+export interface RevokedCertificate {
+  readonly serial: string;
+  readonly revokedAt: Date;
+  readonly reason: number;
+}
+
 /**
  * The certificate ledger: the only code with SQL sits behind this interface.
  * Every method is one transaction. Promises throughout so a networked backend fits the same seam.
@@ -78,6 +105,18 @@ export interface CertificateLedger {
   /** Records a certificate that belongs to no order (the server's own TLS certificate). */
   insertCertificate(certificate: NewCertificate): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+
+  /**
+   * Revokes a valid certificate, writes its audit entry, blocks its key if asked and marks the
+   * issuer's CRL as stale, all in one transaction. Nothing changes unless the result is 'revoked'.
+   */
+  revokeCertificate(revocation: RevocationRecord): Promise<RevocationOutcome>;
+  isKeyBlocked(keyHash: string): Promise<boolean>;
+  /** The account's valid, unexpired authorizations among these identifiers. */
+  findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]>;
+  /** Revoked certificates that have not expired yet: what a CRL lists (RFC 5280 §5: dropped after expiry). */
+  listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]>;
+  auditTrail(subject: string): Promise<AuditEntry[]>;
 
   close(): Promise<void>;
 }

@@ -4,7 +4,15 @@ import Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
 import type { ProblemDocument } from '../core/problem.js';
 import type { AccountStatus } from '../core/status.js';
-import type { CertificateLedger, ChallengeOutcome, NonceStore } from './ledger.js';
+import type {
+  AuditEntry,
+  CertificateLedger,
+  ChallengeOutcome,
+  NonceStore,
+  RevocationOutcome,
+  RevocationRecord,
+  RevokedCertificate,
+} from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
 import type {
@@ -104,6 +112,18 @@ export class SqliteLedger implements CertificateLedger {
         'INSERT OR IGNORE INTO certificate_identifiers (identifier_type, identifier_value, serial) VALUES (?, ?, ?)',
       ),
       certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
+      revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
+        WHERE serial = ? AND status = 'valid'`),
+      certificateStatus: db.prepare('SELECT status, key_hash, account_id FROM certificates WHERE serial = ?'),
+      insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
+      auditBySubject: db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id'),
+      blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
+      keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
+      markCrlDirty: db.prepare(`UPDATE crl_state SET dirty = 1 WHERE issuer = 'intermediate'`),
+      validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
+        AND identifier_value = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
+      revokedUnexpired: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
+        WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial`),
     };
   }
 
@@ -263,6 +283,45 @@ export class SqliteLedger implements CertificateLedger {
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     const row = this.s.certificateBySerial.get(serial) as CertificateRow | undefined;
     return row && toCertificate(row);
+  }
+
+  async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
+    return this.db.transaction((): RevocationOutcome => {
+      const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string } | undefined;
+      if (!row) return 'unknown';
+      if (this.s.revoke.run(r.revokedAt.getTime(), r.reason, r.serial).changes !== 1) return 'alreadyRevoked';
+      this.s.insertAudit.run(r.revokedAt.getTime(), r.actor, 'revoke', r.serial, JSON.stringify({ reason: r.reason }));
+      if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
+      this.s.markCrlDirty.run();
+      return 'revoked';
+    })();
+  }
+
+  async isKeyBlocked(keyHash: string): Promise<boolean> {
+    return this.s.keyBlocked.get(keyHash) !== undefined;
+  }
+
+  async findValidAuthorizations(
+    accountId: string,
+    identifiers: readonly Identifier[],
+    now: Date,
+  ): Promise<AuthorizationRecord[]> {
+    const found: AuthorizationRecord[] = [];
+    for (const id of identifiers) {
+      const row = this.s.validAuthz.get(accountId, id.type, id.value, now.getTime()) as AuthorizationRow | undefined;
+      if (row) found.push(this.authorizationFromRow(row));
+    }
+    return found;
+  }
+
+  async listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]> {
+    const rows = this.s.revokedUnexpired.raw().all(now.getTime()) as [string, number, number][];
+    return rows.map(([serial, revokedAt, reason]) => ({ serial, revokedAt: new Date(revokedAt), reason }));
+  }
+
+  async auditTrail(subject: string): Promise<AuditEntry[]> {
+    const rows = this.s.auditBySubject.all(subject) as { at: number; actor: string; action: 'revoke'; subject: string; detail: string }[];
+    return rows.map((r) => ({ at: new Date(r.at), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) }));
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ export interface RaDeps {
   readonly clock: Clock;
   readonly policy: RaPolicy;
   readonly validators: Partial<Record<ChallengeType, ChallengeValidator>>;
-  /** Parses and checks a CSR's signature; ca/csr.ts in production. */
+  /** The crypto provider ca/ parses CSRs with (native WebCrypto by default). */
   readonly crypto?: Crypto;
+  /** Called after a revocation is committed (the CRL publisher refreshes). */
+  readonly onRevoked?: (serial: string) => void;
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { parseCsr } from '../ca/csr.js';
 import { newSerialHex } from '../ca/serial.js';
 import type { ParsedCsr } from '../ca/types.js';
@@ -10,6 +10,7 @@ import { leafValidity } from '../policy/validity.js';
 import type { RaDeps } from './deps.js';
 import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
+import { keyHashOfSpki } from './revocation.js';
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -60,6 +61,9 @@ async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknow
   }
   const keyProblem = subjectKeyProblem(csr.key);
   if (keyProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyProblem}`);
+  if (await deps.ledger.isKeyBlocked(keyHashOfSpki(csr.spki))) {
+    throw new AcmeProblem('badPublicKey', 'the CSR public key was reported compromised (revoked for keyCompromise); use a new key');
+  }
   if (sameBytes(csr.spki, accountSpki(account.jwk))) {
     throw new AcmeProblem('badCSR', 'the CSR uses the account key; certificate keys must differ from the account key');
   }
@@ -106,7 +110,7 @@ export async function finalizeOrder(
       chainPem: deps.ca.chainPem,
       identifiers: order.identifiers,
       commonName,
-      keyHash: createHash('sha256').update(csr.spki).digest('hex'),
+      keyHash: keyHashOfSpki(csr.spki),
       notBefore: leaf.notBefore,
       notAfter: leaf.notAfter,
       createdAt: now,

@@ -5,6 +5,7 @@ import { certificateChainPem } from './certificates.js';
 import type { RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
+import { revokeCertificate, type Revoker } from './revocation.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
 
@@ -46,6 +47,9 @@ export class RegistrationAuthority {
   }
   respondToChallenge(account: AccountRecord, id: string) {
     return respondToChallenge(this.deps, account, id);
+  }
+  revokeCertificate(certificate: unknown, reason: unknown, who: Revoker) {
+    return revokeCertificate(this.deps, certificate, reason, who);
   }
   certificateChainPem(account: AccountRecord, serial: string) {
     return certificateChainPem(this.deps, account, serial);

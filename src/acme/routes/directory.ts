@@ -7,6 +7,7 @@ export async function directoryRoutes(app: FastifyInstance, { urls, meta }: Rout
     newNonce: urls.newNonce,
     newAccount: urls.newAccount,
     newOrder: urls.newOrder,
+    revokeCert: urls.revokeCert,
     meta: {
       ...(meta.termsOfService ? { termsOfService: meta.termsOfService } : {}),
       ...(meta.website ? { website: meta.website } : {}),

@@ -1,0 +1,140 @@
+import { KeyObject } from 'node:crypto';
+import { exportJWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { makeCsr } from '../../test/support/csr.js';
+import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
+
+let t: TestAcmeApp;
+beforeAll(async () => {
+  t = await startTestAcmeApp();
+});
+afterAll(async () => t?.close());
+
+const URN = 'urn:ietf:params:acme:error:';
+const b64 = (der: Uint8Array) => Buffer.from(der).toString('base64url');
+
+async function account(): Promise<InjectAcmeClient> {
+  const c = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+  await c.register();
+  return c;
+}
+
+async function validate(client: InjectAcmeClient, names: string[]) {
+  const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
+  for (const authzUrl of res.json().authorizations as string[]) {
+    const ch = (await client.post(authzUrl, '')).json().challenges[0];
+    t.responder.set(ch.token, await client.keyAuthorization(ch.token));
+    await client.post(ch.url, {});
+  }
+  return res.json();
+}
+
+/** Issues a certificate; returns its DER, serial and the certificate key as an ACME signing key. */
+async function issue(client: InjectAcmeClient, names: string[], keys?: CryptoKeyPair) {
+  const order = await validate(client, names);
+  const csr = await makeCsr(names, keys ? { keys } : {});
+  const fin = await client.post(order.finalize, { csr: b64(csr.der) });
+  const pem = (await client.post(fin.json().certificate, '')).body;
+  const der = Buffer.from(pem.split('-----END CERTIFICATE-----')[0]!.replace(/-----BEGIN CERTIFICATE-----|\s/g, ''), 'base64');
+  const certKey: AccountKey = {
+    alg: 'ES256',
+    privateKey: KeyObject.from(csr.keys.privateKey),
+    jwk: await exportJWK(csr.keys.publicKey),
+  };
+  return { der, serial: String(fin.json().certificate).split('/').pop()!, certKey, keys: csr.keys, finalize: fin };
+}
+
+const revokeUrl = () => `${t.baseUrl}/acme/revoke-cert`;
+
+describe('revokeCert (RFC 8555 §7.6)', () => {
+  it('is in the directory', async () => {
+    expect((await t.app.inject({ method: 'GET', url: '/directory' })).json().revokeCert).toBe(revokeUrl());
+  });
+
+  it('lets the ordering account revoke, records who and why, and refuses a second revocation', async () => {
+    const owner = await account();
+    const cert = await issue(owner, ['owner.revoke.test']);
+    const res = await owner.post(revokeUrl(), { certificate: b64(cert.der), reason: 4 });
+    expect(res.statusCode).toBe(200);
+    const stored = await t.ledger.getCertificate(cert.serial);
+    expect(stored?.status).toBe('revoked');
+    expect(stored?.revocationReason).toBe(4);
+    const audit = await t.ledger.auditTrail(cert.serial);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ action: 'revoke', actor: `account:${owner.accountUrl!.split('/').pop()}`, detail: { reason: 4 } });
+    const again = await owner.post(revokeUrl(), { certificate: b64(cert.der) });
+    expect(again.statusCode).toBe(400);
+    expect(again.json().type).toBe(URN + 'alreadyRevoked');
+    expect(await t.ledger.auditTrail(cert.serial)).toHaveLength(1);
+  });
+
+  it('refuses reasons a subscriber cannot assert, and a stranger, changing nothing', async () => {
+    const owner = await account();
+    const cert = await issue(owner, ['refuse.revoke.test']);
+    for (const reason of [2, 6, 8, 9, 10, -1, 'keyCompromise']) {
+      const res = await owner.post(revokeUrl(), { certificate: b64(cert.der), reason });
+      expect(res.json().type).toBe(URN + 'badRevocationReason');
+    }
+    const stranger = await account();
+    const res = await stranger.post(revokeUrl(), { certificate: b64(cert.der) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().type).toBe(URN + 'unauthorized');
+    expect(res.json().detail).toMatch(/refuse\.revoke\.test/);
+    expect((await t.ledger.getCertificate(cert.serial))?.status).toBe('valid');
+    expect(await t.ledger.auditTrail(cert.serial)).toHaveLength(0);
+  });
+
+  it('lets another account with valid authorizations for every name revoke', async () => {
+    const owner = await account();
+    const cert = await issue(owner, ['shared.revoke.test', 'other.revoke.test']);
+    const peer = await account();
+    await validate(peer, ['shared.revoke.test']);
+    const partial = await peer.post(revokeUrl(), { certificate: b64(cert.der) });
+    expect(partial.json().type).toBe(URN + 'unauthorized');
+    expect(partial.json().detail).toMatch(/other\.revoke\.test/);
+    await validate(peer, ['other.revoke.test']);
+    expect((await peer.post(revokeUrl(), { certificate: b64(cert.der), reason: 5 })).statusCode).toBe(200);
+  });
+
+  it('lets the certificate key revoke; keyCompromise then blocks that key at finalize', async () => {
+    const owner = await account();
+    const cert = await issue(owner, ['key.revoke.test']);
+    const wrongKey = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    const wrong = await wrongKey.post(revokeUrl(), { certificate: b64(cert.der), reason: 1 }, { kid: undefined });
+    expect(wrong.json().type).toBe(URN + 'unauthorized');
+    const byKey = new InjectAcmeClient(t.app, t.baseUrl, cert.certKey);
+    const res = await byKey.post(revokeUrl(), { certificate: b64(cert.der), reason: 1 }, { kid: undefined });
+    expect(res.statusCode).toBe(200);
+    expect(await t.ledger.auditTrail(cert.serial)).toMatchObject([{ actor: 'certificate-key', detail: { reason: 1 } }]);
+
+    const order = await validate(owner, ['key2.revoke.test']);
+    const csr = await makeCsr(['key2.revoke.test'], { keys: cert.keys });
+    const fin = await owner.post(order.finalize, { csr: b64(csr.der) });
+    expect(fin.statusCode).toBe(400);
+    expect(fin.json().type).toBe(URN + 'badPublicKey');
+    expect(fin.json().detail).toMatch(/compromised/);
+  });
+
+  it('does not block the key when an account (not the key) says keyCompromise', async () => {
+    const owner = await account();
+    const cert = await issue(owner, ['acctkc.revoke.test']);
+    expect((await owner.post(revokeUrl(), { certificate: b64(cert.der), reason: 1 })).statusCode).toBe(200);
+    const again = await issue(owner, ['acctkc2.revoke.test'], cert.keys);
+    expect(again.finalize.json().status).toBe('valid');
+  });
+
+  it('refuses certificates it did not issue and input that is not a certificate', async () => {
+    const owner = await account();
+    const cert = await issue(owner, ['forged.revoke.test']);
+    const forged = Buffer.from(cert.der);
+    forged[forged.length - 3]! ^= 0x01; // same serial, other bytes (signature)
+    const res = await owner.post(revokeUrl(), { certificate: b64(forged) });
+    expect(res.json().type).toBe(URN + 'malformed');
+    expect(res.json().detail).toMatch(/not issued by this CA/);
+    expect((await owner.post(revokeUrl(), { certificate: 'AAAA' })).json().type).toBe(URN + 'malformed');
+    expect((await owner.post(revokeUrl(), { certificate: 'not base64!' })).json().type).toBe(URN + 'malformed');
+    expect((await owner.post(revokeUrl(), {})).json().type).toBe(URN + 'malformed');
+    expect((await t.ledger.getCertificate(cert.serial))?.status).toBe('valid');
+  });
+});

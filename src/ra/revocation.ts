@@ -1,0 +1,125 @@
+import { createHash, createPublicKey, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { AcmeProblem } from '../core/problem.js';
+import type { AccountRecord, CertificateRecord } from '../ledger/records.js';
+import type { RaDeps } from './deps.js';
+
+/** RFC 5280 §5.3.1 CRLReason codes certmint accepts (as Boulder does): the ones a subscriber can assert. */
+export const REVOCATION_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+} as const;
+export type RevocationReasonName = keyof typeof REVOCATION_REASONS;
+const ALLOWED_CODES = new Set<number>(Object.values(REVOCATION_REASONS));
+
+export function reasonName(code: number): string {
+  return (Object.entries(REVOCATION_REASONS).find(([, c]) => c === code)?.[0] as string | undefined) ?? `reason ${code}`;
+}
+
+/** Who asks for the revocation, as the JWS (or the admin CLI) proved it. */
+export type Revoker =
+  | { readonly kind: 'account'; readonly account: AccountRecord }
+  | { readonly kind: 'certificate-key'; readonly jwk: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'operator'; readonly name: string };
+
+export function checkReason(reason: unknown): number {
+  if (reason === undefined) return REVOCATION_REASONS.unspecified;
+  if (typeof reason !== 'number' || !Number.isInteger(reason) || !ALLOWED_CODES.has(reason)) {
+    throw new AcmeProblem(
+      'badRevocationReason',
+      `revocation reason ${JSON.stringify(reason)} is not accepted; use one of ${Object.entries(REVOCATION_REASONS)
+        .map(([n, c]) => `${c} (${n})`)
+        .join(', ')}`,
+    );
+  }
+  return reason;
+}
+
+function spkiOfJwk(jwk: Readonly<Record<string, unknown>>): Buffer {
+  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+}
+
+/** RFC 8555 §7.6: the ordering account, an account with valid authorizations for every name, or the certificate key. */
+async function checkRevoker(deps: RaDeps, cert: CertificateRecord, der: Buffer, who: Revoker): Promise<void> {
+  switch (who.kind) {
+    case 'operator':
+      return;
+    case 'certificate-key': {
+      const certSpki = new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' });
+      if (!certSpki.equals(spkiOfJwk(who.jwk))) {
+        throw new AcmeProblem('unauthorized', 'the request is signed by a key that is not this certificate\'s key');
+      }
+      return;
+    }
+    case 'account': {
+      if (cert.accountId === who.account.id) return;
+      const valid = await deps.ledger.findValidAuthorizations(who.account.id, cert.identifiers, deps.clock.now());
+      const covered = new Set(valid.map((a) => `${a.identifier.type}:${a.identifier.value.toLowerCase()}`));
+      const missing = cert.identifiers.filter((i) => !covered.has(`${i.type}:${i.value.toLowerCase()}`));
+      if (missing.length > 0) {
+        throw new AcmeProblem(
+          'unauthorized',
+          `this account did not order the certificate and holds no valid authorization for ${missing.map((i) => i.value).join(', ')}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Revokes a certificate certmint issued (RFC 8555 §7.6). The revocation, its audit entry, the
+ * blocked key (keyCompromise proven with the certificate key) and the stale-CRL mark are one
+ * ledger transaction; the CRL is rebuilt right after by whoever listens to onRevoked.
+ */
+export async function revokeCertificate(
+  deps: RaDeps,
+  certificateInput: unknown,
+  reasonInput: unknown,
+  who: Revoker,
+): Promise<CertificateRecord> {
+  if (typeof certificateInput !== 'string' || !/^[A-Za-z0-9_-]+$/.test(certificateInput)) {
+    throw new AcmeProblem('malformed', '"certificate" must be the base64url DER of the certificate to revoke');
+  }
+  const reason = checkReason(reasonInput);
+  const der = Buffer.from(certificateInput, 'base64url');
+  let serial: string;
+  try {
+    serial = new X509Certificate(der).serialNumber.toLowerCase();
+  } catch (e) {
+    throw new AcmeProblem('malformed', `"certificate" is not a DER certificate: ${(e as Error).message}`);
+  }
+  const cert = await deps.ledger.getCertificate(serial);
+  // A serial we know with other bytes is someone else's certificate (or a forgery): not ours to revoke.
+  if (!cert || !der.equals(Buffer.from(cert.der))) {
+    throw new AcmeProblem('malformed', `certificate ${serial} was not issued by this CA`, { status: 404 });
+  }
+  return revokeIssued(deps, cert, reason, who);
+}
+
+/** Revocation of a certificate already found in the ledger (the admin CLI goes straight here). */
+export async function revokeIssued(
+  deps: RaDeps,
+  cert: CertificateRecord,
+  reason: number,
+  who: Revoker,
+): Promise<CertificateRecord> {
+  await checkRevoker(deps, cert, Buffer.from(cert.der), who);
+  const actor = who.kind === 'account' ? `account:${who.account.id}` : who.kind === 'operator' ? `operator:${who.name}` : 'certificate-key';
+  const outcome = await deps.ledger.revokeCertificate({
+    serial: cert.serial,
+    reason,
+    revokedAt: deps.clock.now(),
+    blockKey: reason === REVOCATION_REASONS.keyCompromise && who.kind === 'certificate-key',
+    actor,
+  });
+  if (outcome === 'alreadyRevoked') throw new AcmeProblem('alreadyRevoked', `certificate ${cert.serial} is already revoked`);
+  if (outcome === 'unknown') throw new AcmeProblem('malformed', `certificate ${cert.serial} was not issued by this CA`, { status: 404 });
+  deps.onRevoked?.(cert.serial);
+  return (await deps.ledger.getCertificate(cert.serial))!;
+}
+
+export function keyHashOfSpki(spki: Uint8Array): string {
+  return createHash('sha256').update(spki).digest('hex');
+}
