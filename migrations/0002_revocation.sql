@@ -32,3 +32,9 @@ INSERT INTO crl_state (issuer) VALUES ('intermediate'), ('root');
 CREATE INDEX certificates_revoked ON certificates (not_after) WHERE status = 'revoked';
 -- Inventory by revocation time.
 CREATE INDEX certificates_by_status ON certificates (status, not_after);
+
+-- Inventory by name suffix: "www.example.internal" is also kept as "internal.example.www", so
+-- "*.example.internal" is a range scan on the prefix "internal.example." at any ledger size.
+ALTER TABLE certificate_identifiers ADD COLUMN reversed_value TEXT;
+UPDATE certificate_identifiers SET reversed_value = certmint_reverse_labels(identifier_value);
+CREATE INDEX certificate_identifiers_by_suffix ON certificate_identifiers (reversed_value);

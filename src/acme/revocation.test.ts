@@ -1,9 +1,8 @@
-import { KeyObject } from 'node:crypto';
-import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
-import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
+import { issueCertificate, validateNames } from '../../test/support/issue-flow.js';
+import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 
 let t: TestAcmeApp;
 beforeAll(async () => {
@@ -20,30 +19,9 @@ async function account(): Promise<InjectAcmeClient> {
   return c;
 }
 
-async function validate(client: InjectAcmeClient, names: string[]) {
-  const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
-  for (const authzUrl of res.json().authorizations as string[]) {
-    const ch = (await client.post(authzUrl, '')).json().challenges[0];
-    t.responder.set(ch.token, await client.keyAuthorization(ch.token));
-    await client.post(ch.url, {});
-  }
-  return res.json();
-}
-
-/** Issues a certificate; returns its DER, serial and the certificate key as an ACME signing key. */
-async function issue(client: InjectAcmeClient, names: string[], keys?: CryptoKeyPair) {
-  const order = await validate(client, names);
-  const csr = await makeCsr(names, keys ? { keys } : {});
-  const fin = await client.post(order.finalize, { csr: b64(csr.der) });
-  const pem = (await client.post(fin.json().certificate, '')).body;
-  const der = Buffer.from(pem.split('-----END CERTIFICATE-----')[0]!.replace(/-----BEGIN CERTIFICATE-----|\s/g, ''), 'base64');
-  const certKey: AccountKey = {
-    alg: 'ES256',
-    privateKey: KeyObject.from(csr.keys.privateKey),
-    jwk: await exportJWK(csr.keys.publicKey),
-  };
-  return { der, serial: String(fin.json().certificate).split('/').pop()!, certKey, keys: csr.keys, finalize: fin };
-}
+const validate = (client: InjectAcmeClient, names: string[]) => validateNames(t, client, names);
+const issue = (client: InjectAcmeClient, names: string[], keys?: CryptoKeyPair) =>
+  issueCertificate(t, client, names, keys ? { keys } : {});
 
 const revokeUrl = () => `${t.baseUrl}/acme/revoke-cert`;
 

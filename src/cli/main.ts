@@ -3,7 +3,14 @@ import { Command } from 'commander';
 import { initCa } from '../ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { caOptions, startServer } from './serve.js';
+import { userInfo } from 'node:os';
+import { loadCa } from '../ca/ca-files.js';
+import { systemClock } from '../core/clock.js';
+import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { RegistrationAuthority } from '../ra/registration-authority.js';
+import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
+import { revokeCommand } from './commands/revoke.js';
+import { caOptions, ledgerFile, raPolicy, startServer } from './serve.js';
 
 function readConfig(file: string | undefined): Config {
   return loadConfig(file ? { file } : {});
@@ -42,9 +49,67 @@ ca.command('init')
     process.stdout.write(`created a CA in ${caOptions(config, crypto).dir}\n${authority.rootsPem}`);
   });
 
+/** Admin commands work on an existing data dir only (safe while the server runs: SQLite WAL). */
+function openLedger(config: Config): SqliteLedger {
+  return new SqliteLedger({ file: ledgerFile(config), mustExist: true });
+}
+
+async function withLedger<T>(config: Config, fn: (ledger: SqliteLedger) => Promise<T>): Promise<T> {
+  const ledger = openLedger(config);
+  try {
+    return await fn(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
+const certs = program.command('certs').description('the certificate inventory');
+certs
+  .command('list')
+  .description('list certificates, soonest expiry first')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--expiring-within <duration>', 'valid certificates expiring within e.g. 7d, 12h')
+  .option('--expired', 'only certificates past notAfter')
+  .option('--revoked', 'only revoked certificates')
+  .option('--identifier <name>', 'an exact name, or *.suffix for every name under it')
+  .option('--account <id>', 'only certificates of this ACME account')
+  .option('--limit <n>', 'at most this many rows', '1000')
+  .option('--json', 'JSON instead of a table')
+  .action(async (opts: ListOptions & { config?: string }) => {
+    const out = await withLedger(readConfig(opts.config), (ledger) => listCommand(ledger, opts, systemClock.now()));
+    process.stdout.write(out);
+  });
+certs
+  .command('show <serial>')
+  .description('one certificate with its audit trail')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--pem', 'print the certificate and its chain as PEM')
+  .option('--json', 'JSON instead of text')
+  .action(async (serial: string, opts: { config?: string; pem?: boolean; json?: boolean }) => {
+    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => showCommand(ledger, serial, opts)));
+  });
+
+program
+  .command('revoke <serial>')
+  .description('revoke a certificate (audited as the operator; the CRL is regenerated)')
+  .requiredOption('--reason <reason>', 'unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (serial: string, opts: { config?: string; reason: string }) => {
+    const config = readConfig(opts.config);
+    const crypto = nativeCryptoProvider();
+    useCryptoProvider(crypto);
+    await withLedger(config, async (ledger) => {
+      const ca = await loadCa(caOptions(config, crypto));
+      const ra = new RegistrationAuthority({ ledger, ca, clock: systemClock, crypto, policy: raPolicy(config), validators: {} });
+      process.stdout.write(await revokeCommand(ra, serial, opts.reason, process.env.USER ?? userInfo().username));
+    });
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   // Errors people can act on (config, CA files) get one line; anything else its stack.
-  const known = e instanceof ConfigError || (e instanceof Error && ['CaError', 'SchemaError'].includes(e.name));
+  const known =
+    e instanceof ConfigError ||
+    (e instanceof Error && ['CaError', 'SchemaError', 'LedgerMissingError', 'UsageError'].includes(e.name));
   process.stderr.write(`certmint: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(1);
 });

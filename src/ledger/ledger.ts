@@ -57,6 +57,22 @@ export interface RevokedCertificate {
   readonly reason: number;
 }
 
+/** Inventory filters (certmint certs list); every given filter must hold. */
+export interface CertificateFilter {
+  readonly now: Date;
+  /** Valid (not revoked) and expiring in (now, now + ms]. */
+  readonly expiringWithinMs?: number;
+  /** notAfter <= now. */
+  readonly expired?: boolean;
+  readonly revoked?: boolean;
+  /** An exact name, or "*.suffix" for every name under suffix. */
+  readonly identifier?: string;
+  readonly accountId?: string;
+  readonly limit: number;
+}
+
+export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId'>;
+
 /**
  * The certificate ledger: the only code with SQL sits behind this interface.
  * Every method is one transaction. Promises throughout so a networked backend fits the same seam.
@@ -117,6 +133,8 @@ export interface CertificateLedger {
   /** Revoked certificates that have not expired yet: what a CRL lists (RFC 5280 §5: dropped after expiry). */
   listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]>;
   auditTrail(subject: string): Promise<AuditEntry[]>;
+  /** The inventory, soonest expiry first. */
+  listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
 
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
@@ -6,7 +6,9 @@ import type { ProblemDocument } from '../core/problem.js';
 import type { AccountStatus } from '../core/status.js';
 import type {
   AuditEntry,
+  CertificateFilter,
   CertificateLedger,
+  CertificateSummary,
   ChallengeOutcome,
   NonceStore,
   RevocationOutcome,
@@ -14,6 +16,8 @@ import type {
   RevokedCertificate,
 } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
+import { listCertificates } from './sqlite-inventory.js';
+import { reverseLabels } from './sqlite-names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
 import type {
   AccountRecord,
@@ -47,6 +51,12 @@ export interface SqliteLedgerOptions {
   readonly file: string;
   readonly now?: () => number;
   readonly nonces?: NonceStore;
+  /** Admin commands open an existing ledger only; a missing file is an error, not a new ledger. */
+  readonly mustExist?: boolean;
+}
+
+export class LedgerMissingError extends Error {
+  override name = 'LedgerMissingError';
 }
 
 /**
@@ -60,12 +70,21 @@ export class SqliteLedger implements CertificateLedger {
   private readonly s;
 
   constructor(options: SqliteLedgerOptions) {
+    if (options.mustExist && !existsSync(options.file)) {
+      throw new LedgerMissingError(
+        `no ledger at ${options.file}: is dataDir right? (certmint serve creates it on first start)`,
+      );
+    }
     mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // Used by migrations (backfill) as well as at insert time.
+    this.db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) =>
+      typeof v === 'string' ? reverseLabels(v) : null,
+    );
     migrateSqlite(this.db, readMigrations(), options.now ?? Date.now);
     this.nonces = options.nonces ?? new MemoryNonceStore();
     const db = this.db;
@@ -108,9 +127,8 @@ export class SqliteLedger implements CertificateLedger {
       insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
         common_name, key_hash, not_before, not_after, status, created_at)
         VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt)`),
-      insertCertIdentifier: db.prepare(
-        'INSERT OR IGNORE INTO certificate_identifiers (identifier_type, identifier_value, serial) VALUES (?, ?, ?)',
-      ),
+      insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
+        (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
       certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
       revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
         WHERE serial = ? AND status = 'valid'`),
@@ -319,6 +337,10 @@ export class SqliteLedger implements CertificateLedger {
     return rows.map(([serial, revokedAt, reason]) => ({ serial, revokedAt: new Date(revokedAt), reason }));
   }
 
+  async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
+    return listCertificates(this.db, filter);
+  }
+
   async auditTrail(subject: string): Promise<AuditEntry[]> {
     const rows = this.s.auditBySubject.all(subject) as { at: number; actor: string; action: 'revoke'; subject: string; detail: string }[];
     return rows.map((r) => ({ at: new Date(r.at), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) }));
@@ -342,7 +364,9 @@ export class SqliteLedger implements CertificateLedger {
       notAfter: c.notAfter.getTime(),
       createdAt: c.createdAt.getTime(),
     });
-    for (const id of c.identifiers) this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial);
+    for (const id of c.identifiers) {
+      this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
+    }
   }
 
   private authorizationFromRow(row: AuthorizationRow): AuthorizationRecord {

@@ -1,0 +1,130 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { issueCertificate } from '../../test/support/issue-flow.js';
+import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+const DAY = 86_400_000;
+
+// The admin CLI (the built binary) on a real data dir while the app holds the same ledger open,
+// as an operator runs it next to a live server.
+let t: TestAcmeApp;
+let client: InjectAcmeClient;
+const serials: Record<string, string> = {};
+
+function certmint(args: string[], dataDir = t.dir): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, CERTMINT_DATA_DIR: dataDir }, timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  t = await startTestAcmeApp();
+  client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+  await client.register();
+  const now = t.clock.now().getTime();
+  serials.soon = (await issueCertificate(t, client, ['web.shop.svc.cluster.local'], { notAfter: new Date(now + 3 * DAY) })).serial;
+  serials.later = (await issueCertificate(t, client, ['api.shop.svc.cluster.local'])).serial;
+  serials.other = (await issueCertificate(t, client, ['db.internal'])).serial;
+  // One that expired: issued with the clock 60 days back.
+  t.clock.set(new Date(now - 60 * DAY));
+  serials.old = (await issueCertificate(t, client, ['old.internal'], { notAfter: new Date(now - 50 * DAY) })).serial;
+  t.clock.set(new Date(now));
+});
+afterAll(async () => t?.close());
+
+describe('certmint certs', () => {
+  it('lists the inventory as a table, soonest expiry first', async () => {
+    const r = await certmint(['certs', 'list']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^SERIAL\s+NOT AFTER\s+STATUS\s+IDENTIFIERS$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([serials.old, serials.soon, serials.later, serials.other]);
+    expect(lines[1]).toMatch(/expired\s+old\.internal$/);
+  });
+
+  it('filters by expiry window, expired, identifier suffix and account, as JSON', async () => {
+    const json = async (...args: string[]) =>
+      (JSON.parse((await certmint(['certs', 'list', '--json', ...args])).stdout) as { serial: string }[]).map((c) => c.serial);
+    expect(await json('--expiring-within', '7d')).toEqual([serials.soon]);
+    expect(await json('--expired')).toEqual([serials.old]);
+    expect(await json('--identifier', '*.shop.svc.cluster.local')).toEqual([serials.soon, serials.later]);
+    expect(await json('--identifier', 'db.internal')).toEqual([serials.other]);
+    expect(await json('--account', client.accountUrl!.split('/').pop()!, '--limit', '2')).toEqual([serials.old, serials.soon]);
+    expect(await json('--account', 'nobody')).toEqual([]);
+  });
+
+  it('shows one certificate, and its PEM chain', async () => {
+    const r = await certmint(['certs', 'show', serials.other!]);
+    expect(r.stdout).toMatch(/status\s+valid/);
+    expect(r.stdout).toMatch(/identifiers\s+\["db\.internal"\]/);
+    const pem = await certmint(['certs', 'show', serials.other!, '--pem']);
+    expect(pem.stdout.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+  });
+
+  it('refuses bad arguments with one clear line', async () => {
+    for (const [args, message] of [
+      [['certs', 'list', '--expiring-within', 'soon'], /--expiring-within: invalid duration "soon"/],
+      [['certs', 'list', '--limit', '0'], /--limit must be a positive whole number/],
+      [['certs', 'show', 'xyz'], /"xyz" is not a certificate serial/],
+      [['certs', 'show', 'abcdef'], /no certificate with serial abcdef/],
+    ] as const) {
+      const r = await certmint([...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('certmint revoke', () => {
+  it('revokes through the same use case as ACME, audited as the operator; a second time is refused', async () => {
+    const r = await certmint(['revoke', serials.later!, '--reason', 'superseded']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`revoked ${serials.later} (superseded)\n`);
+    const stored = await t.ledger.getCertificate(serials.later!);
+    expect(stored).toMatchObject({ status: 'revoked', revocationReason: 4 });
+    const audit = await t.ledger.auditTrail(serials.later!);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.actor).toMatch(/^operator:/);
+    const again = await certmint(['revoke', serials.later!, '--reason', 'keyCompromise']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already revoked/);
+    expect(await t.ledger.auditTrail(serials.later!)).toHaveLength(1);
+    const listed = await certmint(['certs', 'list', '--revoked', '--json']);
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ serial: serials.later, revocationReason: 'superseded' }]);
+  });
+
+  it('changes nothing on a bad reason, a malformed or unknown serial', async () => {
+    for (const [args, message] of [
+      [['revoke', serials.other!, '--reason', 'cACompromise'], /--reason "cACompromise" is not accepted/],
+      [['revoke', serials.other!, '--reason', '2'], /--reason "2" is not accepted/],
+      [['revoke', 'not-hex', '--reason', 'superseded'], /not a certificate serial/],
+      [['revoke', '0badbad0', '--reason', 'superseded'], /no certificate with serial 0badbad0/],
+    ] as const) {
+      const r = await certmint([...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+    expect((await t.ledger.getCertificate(serials.other!))?.status).toBe('valid');
+    expect(await t.ledger.auditTrail(serials.other!)).toEqual([]);
+  });
+
+  it('refuses a data dir without a ledger and creates nothing there', async () => {
+    const missing = path.join(t.dir, 'no-such-data-dir');
+    const r = await certmint(['certs', 'list'], missing);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no ledger at .*no-such-data-dir\/ledger\.sqlite3/);
+    expect(existsSync(missing)).toBe(false);
+    const rv = await certmint(['revoke', serials.other!, '--reason', 'superseded'], missing);
+    expect(rv.code).toBe(1);
+    expect(existsSync(missing)).toBe(false);
+  });
+});

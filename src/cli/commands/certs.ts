@@ -1,0 +1,106 @@
+import { X509Certificate } from 'node:crypto';
+import { parseDuration } from '../../core/duration.js';
+import type { CertificateFilter, CertificateSummary } from '../../ledger/ledger.js';
+import type { SqliteLedger } from '../../ledger/sqlite-ledger.js';
+import { derToPem } from '../../ra/certificates.js';
+import { reasonName } from '../../ra/revocation.js';
+
+export interface ListOptions {
+  readonly expiringWithin?: string;
+  readonly expired?: boolean;
+  readonly revoked?: boolean;
+  readonly identifier?: string;
+  readonly account?: string;
+  readonly limit: string;
+  readonly json?: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function filterFrom(o: ListOptions, now: Date): CertificateFilter {
+  const limit = Number(o.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not "${o.limit}"`);
+  let expiringWithinMs: number | undefined;
+  if (o.expiringWithin !== undefined) {
+    try {
+      expiringWithinMs = parseDuration(o.expiringWithin);
+    } catch (e) {
+      throw new UsageError(`--expiring-within: ${(e as Error).message}`);
+    }
+  }
+  return {
+    now,
+    limit,
+    ...(expiringWithinMs !== undefined ? { expiringWithinMs } : {}),
+    ...(o.expired ? { expired: true } : {}),
+    ...(o.revoked ? { revoked: true } : {}),
+    ...(o.identifier !== undefined ? { identifier: o.identifier } : {}),
+    ...(o.account !== undefined ? { accountId: o.account } : {}),
+  };
+}
+
+function summaryJson(c: CertificateSummary) {
+  return {
+    serial: c.serial,
+    identifiers: c.identifiers.map((i) => i.value),
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    status: c.status,
+    ...(c.revokedAt ? { revokedAt: c.revokedAt.toISOString(), revocationReason: reasonName(c.revocationReason ?? 0) } : {}),
+    ...(c.accountId ? { account: c.accountId } : {}),
+  };
+}
+
+/** Status as an operator reads it: an unrevoked certificate past notAfter is "expired". */
+function displayStatus(c: CertificateSummary, now: Date): string {
+  if (c.status === 'revoked') return 'revoked';
+  return c.notAfter <= now ? 'expired' : 'valid';
+}
+
+export function formatTable(rows: readonly CertificateSummary[], now: Date): string {
+  const lines = rows.map((c) => [c.serial, c.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z'), displayStatus(c, now), c.identifiers.map((i) => i.value).join(',')]);
+  const header = ['SERIAL', 'NOT AFTER', 'STATUS', 'IDENTIFIERS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cols: readonly string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [fmt(header), ...lines.map(fmt)].join('\n') + '\n';
+}
+
+export async function listCommand(ledger: SqliteLedger, o: ListOptions, now: Date): Promise<string> {
+  const rows = await ledger.listCertificates(filterFrom(o, now));
+  return o.json ? `${JSON.stringify(rows.map(summaryJson), null, 2)}\n` : formatTable(rows, now);
+}
+
+/** A serial as an operator may paste it: hex with or without colons, any case. */
+export function normalizeSerial(input: string): string {
+  const hex = input.replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]{2,40}$/.test(hex)) {
+    throw new UsageError(`"${input}" is not a certificate serial (hex digits, optionally separated by colons)`);
+  }
+  return hex;
+}
+
+export async function showCommand(ledger: SqliteLedger, serialInput: string, o: { pem?: boolean; json?: boolean }): Promise<string> {
+  const serial = normalizeSerial(serialInput);
+  const cert = await ledger.getCertificate(serial);
+  if (!cert) throw new UsageError(`no certificate with serial ${serial} in this ledger`);
+  if (o.pem) return derToPem(cert.der) + cert.chainPem;
+  const audit = await ledger.auditTrail(serial);
+  const x = new X509Certificate(cert.der);
+  const info = {
+    ...summaryJson(cert),
+    subject: x.subject || undefined,
+    issuer: x.issuer.replace(/\n/g, ', '),
+    sha256Fingerprint: x.fingerprint256,
+    order: cert.orderId,
+    audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, ...a.detail })),
+  };
+  if (o.json) return `${JSON.stringify(info, null, 2)}\n`;
+  return (
+    Object.entries(info)
+      .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => `${k.padEnd(18)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join('\n') + '\n'
+  );
+}
