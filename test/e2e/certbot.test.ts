@@ -104,4 +104,33 @@ describe.skipIf(!available)('certbot against certmint', () => {
     const accountFiles = await readdir(accounts, { recursive: true });
     expect(accountFiles.filter((entry) => entry.endsWith('regr.json'))).toHaveLength(1);
   });
+
+  it('revokes it with certbot revoke (account key) and refuses it again', { timeout: 120_000 }, async () => {
+    const leaf = new X509Certificate((await liveFiles()).cert);
+    const revoke = (extra: readonly string[]) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(
+          'certbot',
+          [
+            'revoke', '--non-interactive', '--no-delete-after-revoke', '--server', certmint.directoryUrl,
+            '--cert-path', live('cert.pem'), '--reason', 'superseded',
+            '--config-dir', path.join(certbotDir, 'config'), '--work-dir', path.join(certbotDir, 'work'),
+            '--logs-dir', path.join(certbotDir, 'logs'), ...extra,
+          ],
+          { env: { ...process.env, REQUESTS_CA_BUNDLE: certmint.rootFile }, timeout: 90_000 },
+          (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+        );
+      });
+    const first = await revoke([]);
+    expect(first.code, first.out).toBe(0);
+    const shown = await certmint.showCertificate(leaf.serialNumber.toLowerCase());
+    expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'superseded' });
+    const second = await revoke([]);
+    expect(second.code).toBe(1);
+    // certbot 2.1 (Debian 12) crashes with josepy's "can't set attribute" while printing any ACME
+    // error, so the problem certmint sent is read from certbot's own debug log.
+    const log = await readFile(path.join(certbotDir, 'logs', 'letsencrypt.log'), 'utf8');
+    expect(log).toContain('urn:ietf:params:acme:error:alreadyRevoked');
+    expect((await certmint.showCertificate(leaf.serialNumber.toLowerCase())).audit).toHaveLength(1);
+  });
 });

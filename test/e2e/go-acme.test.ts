@@ -26,6 +26,7 @@ interface SingleResult {
   readonly order: string;
   readonly cert: string;
   readonly chain: string;
+  readonly revoked: boolean;
 }
 
 interface LoadResult {
@@ -95,6 +96,16 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     const leaf = new X509Certificate(blocks[0]!);
     expect(dnsNames(leaf)).toEqual([...names].sort());
     expect(leaf.keyUsage).toEqual(expect.arrayContaining([SERVER_AUTH, CLIENT_AUTH]));
+  });
+
+  it('revokes a certificate signed with the certificate\'s own key (RevokeCert, keyCompromise)', { timeout: 120_000 }, async () => {
+    const result = await runAcmego<SingleResult>([
+      '-mode', 'single', '-names', 'revoked.go-acme.test', '-out', path.join(certmint.tempDir, 'acmego-revoke'), '-revoke-with-cert-key',
+    ]);
+    expect(result).toMatchObject({ ok: true, revoked: true });
+    const shown = await certmint.showCertificate(result.cert.split('/').pop()!);
+    expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'keyCompromise' });
+    expect(shown.audit).toMatchObject([{ actor: 'certificate-key', reason: 1 }]);
   });
 
   it('issues 40 certificates over 8 concurrent accounts without an error (load mode)', { timeout: 120_000 }, async () => {

@@ -21,7 +21,7 @@ describe.skipIf(!available)('lego against certmint', () => {
     await certmint?.stop();
   });
 
-  function lego(names: readonly string[], extraArgs: readonly string[] = []): Promise<void> {
+  function lego(names: readonly string[], extraArgs: readonly string[] = [], command: readonly string[] = ['run']): Promise<void> {
     const args = [
       '--server', certmint.directoryUrl,
       '--email', 'ops@example.internal',
@@ -30,7 +30,7 @@ describe.skipIf(!available)('lego against certmint', () => {
       '--http', '--http.port', `127.0.0.1:${certmint.http01Port}`,
       '--path', legoDir,
       ...extraArgs,
-      'run',
+      ...command,
     ];
     const started = performance.now();
     return new Promise((resolve, reject) => {
@@ -83,5 +83,15 @@ describe.skipIf(!available)('lego against certmint', () => {
     const leaf = await expectIssuedByCertmint(names);
     expect(leaf.publicKey.asymmetricKeyType).toBe('rsa');
     expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
+
+  it('revokes it with lego revoke --reason 4 (superseded), recorded in the ledger', { timeout: 120_000 }, async () => {
+    const names = ['rsa.lego.test', 'www.rsa.lego.test'];
+    const leaf = new X509Certificate(splitPem(await readFile(path.join(legoDir, 'certificates', `${names[0]}.crt`), 'utf8'))[0]!);
+    // lego revokes per --domains entry and files the certificate under the first name only.
+    await lego([names[0]!], [], ['revoke', '--reason', '4']);
+    const shown = await certmint.showCertificate(leaf.serialNumber.toLowerCase());
+    expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'superseded' });
+    expect(shown.audit).toMatchObject([{ action: 'revoke', actor: expect.stringMatching(/^account:/), reason: 4 }]);
   });
 });

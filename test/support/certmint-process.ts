@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -33,6 +33,10 @@ export interface CertmintProcess {
   readonly process: ChildProcess;
   /** The tail of the server's stdout and stderr, for failure messages. */
   output(): string;
+  /** Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server. */
+  cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `certmint certs show <serial> --json`, parsed. */
+  showCertificate(serial: string): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -183,6 +187,12 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   await writeFile(rootFile, rootPem);
 
   let stopped: Promise<void> | undefined;
+  const cli = (args: readonly string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CERTMINT_MAIN, ...args, '--config', configFile], { timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
   return {
     baseUrl,
     directoryUrl,
@@ -194,6 +204,12 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     dns,
     process: child,
     output: () => output,
+    cli,
+    showCertificate: async (serial) => {
+      const r = await cli(['certs', 'show', serial, '--json']);
+      if (r.code !== 0) throw new Error(`certmint certs show ${serial} failed: ${r.stderr}`);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    },
     stop: () =>
       (stopped ??= (async () => {
         await stopChild();

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/acme"
 )
 
 type options struct {
@@ -37,6 +39,7 @@ type options struct {
 	n, c                        int
 	nameTemplate, receivedLog   string
 	flowTimeout                 time.Duration
+	revokeWithCertKey           bool
 }
 
 // receivedLog appends one serial per line and fsyncs, so a crash test can compare what the
@@ -108,8 +111,16 @@ func runSingle(ctx context.Context, o *options, hc *http.Client, r *responder, l
 	if err := ioutil.WriteFile(filepath.Join(o.out, "key.pem"), keyPEM, 0o600); err != nil {
 		return err
 	}
+	revoked := false
+	if o.revokeWithCertKey {
+		// RFC 8555 §7.6: signed with the certificate's own key (JWS jwk), reason keyCompromise.
+		if err := client.RevokeCert(ctx, res.key, res.chain[0], acme.CRLReasonKeyCompromise); err != nil {
+			return fmt.Errorf("revoke with the certificate key: %w", err)
+		}
+		revoked = true
+	}
 	return json.NewEncoder(os.Stdout).Encode(singleResult{
-		Mode: "single", OK: true, Account: account, Order: res.orderURI, Cert: res.certURL, Chain: chainPath,
+		Mode: "single", OK: true, Account: account, Order: res.orderURI, Cert: res.certURL, Chain: chainPath, Revoked: revoked,
 	})
 }
 
@@ -120,6 +131,7 @@ type singleResult struct {
 	Order   string `json:"order"`
 	Cert    string `json:"cert"`
 	Chain   string `json:"chain"`
+	Revoked bool   `json:"revoked"`
 }
 
 type loadResult struct {
@@ -237,6 +249,7 @@ func main() {
 	flag.IntVar(&o.c, "c", 8, "load mode: workers, each with its own account")
 	flag.StringVar(&o.nameTemplate, "name-template", "w%d-i%d.load.test", "load mode: fmt template of worker and iteration")
 	flag.StringVar(&o.receivedLog, "received-log", "", "append the hex serial of every certificate received, fsync'd")
+	flag.BoolVar(&o.revokeWithCertKey, "revoke-with-cert-key", false, "single mode: then revoke the certificate, signed with its own key (keyCompromise)")
 	flag.DurationVar(&o.flowTimeout, "flow-timeout", 2*time.Minute, "load mode: limit for one full flow")
 	flag.Parse()
 
