@@ -24,7 +24,8 @@ CREATE TABLE crl_state (
   crl_number      INTEGER NOT NULL DEFAULT 0,
   dirty           INTEGER NOT NULL DEFAULT 1 CHECK (dirty IN (0, 1)),
   this_update     INTEGER,
-  next_update     INTEGER
+  next_update     INTEGER,
+  der             BLOB                           -- the last CRL signed, so every process serves the same one
 );
 INSERT INTO crl_state (issuer) VALUES ('intermediate'), ('root');
 

@@ -57,6 +57,18 @@ export interface RevokedCertificate {
   readonly reason: number;
 }
 
+export type CrlIssuer = 'intermediate' | 'root';
+
+/** The last CRL an issuer signed, as the ledger keeps it. */
+export interface CrlState {
+  readonly crlNumber: bigint;
+  /** A revocation happened since this CRL was signed. */
+  readonly dirty: boolean;
+  readonly thisUpdate: Date | undefined;
+  readonly nextUpdate: Date | undefined;
+  readonly der: Uint8Array | undefined;
+}
+
 /** Inventory filters (certmint certs list); every given filter must hold. */
 export interface CertificateFilter {
   readonly now: Date;
@@ -133,6 +145,14 @@ export interface CertificateLedger {
   /** Revoked certificates that have not expired yet: what a CRL lists (RFC 5280 §5: dropped after expiry). */
   listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]>;
   auditTrail(subject: string): Promise<AuditEntry[]>;
+  /**
+   * Takes the issuer's next CRL number (persisted, strictly increasing across restarts and
+   * processes) and clears its stale mark; a revocation committed after this marks it again.
+   */
+  claimCrlNumber(issuer: CrlIssuer): Promise<bigint>;
+  /** Stores a signed CRL unless a newer number is already stored. */
+  recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void>;
+  crlState(issuer: CrlIssuer): Promise<CrlState>;
   /** The inventory, soonest expiry first. */
   listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
 

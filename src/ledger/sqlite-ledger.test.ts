@@ -159,4 +159,45 @@ describe('SqliteLedger', () => {
     expect(await ledger.nonces.consume(n)).toBe(false);
     expect(await ledger.nonces.consume('never-issued')).toBe(false);
   });
+
+  it('hands out strictly increasing CRL numbers that survive a restart, and keeps the newest CRL', async () => {
+    expect((await ledger.crlState('intermediate')).dirty).toBe(true); // never signed yet
+    const first = await ledger.claimCrlNumber('intermediate');
+    const second = await ledger.claimCrlNumber('intermediate');
+    expect(second).toBe(first + 1n);
+    expect((await ledger.crlState('intermediate')).dirty).toBe(false);
+    const at = new Date('2026-01-01T00:00:00Z');
+    await ledger.recordCrl('intermediate', { crlNumber: second, thisUpdate: at, nextUpdate: at, der: new Uint8Array([2]) });
+    // A slower build that claimed the older number finishes last: it must not replace the newer CRL.
+    await ledger.recordCrl('intermediate', { crlNumber: first, thisUpdate: at, nextUpdate: at, der: new Uint8Array([1]) });
+    expect((await ledger.crlState('intermediate')).der).toEqual(new Uint8Array([2]));
+    await ledger.close();
+    ledger = new SqliteLedger({ file });
+    expect(await ledger.claimCrlNumber('intermediate')).toBe(second + 1n);
+    expect(await ledger.claimCrlNumber('root')).toBe(1n);
+  });
+
+  it('marks the CRL stale in the same transaction as a revocation, and lists revoked until expiry', async () => {
+    await ledger.createAccount(account('a1', 't1'));
+    const base = {
+      accountId: 'a1', orderId: undefined, der: new Uint8Array([1]), chainPem: '', commonName: undefined, createdAt: now,
+      identifiers: [{ type: 'dns' as const, value: 'a.example' }], notBefore: now,
+    };
+    await ledger.insertCertificate({ ...base, serial: '0a', keyHash: 'k1', notAfter: new Date(now.getTime() + 1000) });
+    await ledger.insertCertificate({ ...base, serial: '0b', keyHash: 'k2', notAfter: new Date(now.getTime() + 9000) });
+    await ledger.claimCrlNumber('intermediate');
+    expect((await ledger.crlState('intermediate')).dirty).toBe(false);
+    for (const serial of ['0a', '0b']) {
+      expect(await ledger.revokeCertificate({ serial, reason: 1, revokedAt: now, blockKey: serial === '0b', actor: 'test' })).toBe('revoked');
+    }
+    expect((await ledger.crlState('intermediate')).dirty).toBe(true);
+    expect(await ledger.isKeyBlocked('k2')).toBe(true);
+    expect(await ledger.isKeyBlocked('k1')).toBe(false);
+    expect((await ledger.listRevokedUnexpired(now)).map((r) => r.serial)).toEqual(['0a', '0b']);
+    // RFC 5280 §5: an entry may leave the CRL once the certificate has expired.
+    expect((await ledger.listRevokedUnexpired(new Date(now.getTime() + 5000))).map((r) => r.serial)).toEqual(['0b']);
+    expect(await ledger.revokeCertificate({ serial: '0a', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('alreadyRevoked');
+    expect(await ledger.revokeCertificate({ serial: 'ff', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('unknown');
+    expect(await ledger.auditTrail('0a')).toHaveLength(1);
+  });
 });

@@ -10,6 +10,8 @@ import type {
   CertificateLedger,
   CertificateSummary,
   ChallengeOutcome,
+  CrlIssuer,
+  CrlState,
   NonceStore,
   RevocationOutcome,
   RevocationRecord,
@@ -17,6 +19,7 @@ import type {
 } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
+import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './sqlite-names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
 import type {
@@ -43,10 +46,6 @@ import {
   type OrderRow,
 } from './sqlite-rows.js';
 
-const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
-  (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
-  FROM orders o WHERE o.id = ?`;
-
 export interface SqliteLedgerOptions {
   readonly file: string;
   readonly now?: () => number;
@@ -67,7 +66,7 @@ export class LedgerMissingError extends Error {
 export class SqliteLedger implements CertificateLedger {
   readonly nonces: NonceStore;
   private readonly db: Database.Database;
-  private readonly s;
+  private readonly s: Statements;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -87,62 +86,7 @@ export class SqliteLedger implements CertificateLedger {
     );
     migrateSqlite(this.db, readMigrations(), options.now ?? Date.now);
     this.nonces = options.nonces ?? new MemoryNonceStore();
-    const db = this.db;
-    this.s = {
-      insertAccount: db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at)
-        VALUES (@id, @keyThumbprint, @jwk, 'valid', @contact, @tos, @createdAt) ON CONFLICT (key_thumbprint) DO NOTHING`),
-      accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
-      accountByThumbprint: db.prepare('SELECT * FROM accounts WHERE key_thumbprint = ?'),
-      updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
-      updateAccountStatus: db.prepare('UPDATE accounts SET status = ? WHERE id = ?'),
-      reusableAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
-        AND identifier_value = ? AND status IN ('valid', 'pending') AND expires > ?
-        ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
-      insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at)
-        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)`),
-      insertAuthz: db.prepare(`INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
-        VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`),
-      insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
-        VALUES (?, ?, ?, ?, 'pending')`),
-      linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
-      orderById: db.prepare(ORDER_SELECT),
-      accountOrders: db.prepare(
-        'SELECT id FROM orders WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
-      ),
-      accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
-        AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
-        ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
-      authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
-      challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
-      challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
-      beginChallenge: db.prepare(`UPDATE challenges SET status = 'processing' WHERE id = ? AND status = 'pending'`),
-      completeChallenge: db.prepare('UPDATE challenges SET status = ?, validated_at = ?, error = ? WHERE id = ?'),
-      setAuthzStatus: db.prepare(
-        `UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status IN ('pending', 'valid')`,
-      ),
-      expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
-      beginFinalize: db.prepare(`UPDATE orders SET status = 'processing' WHERE id = ? AND status IN ('pending', 'ready')`),
-      completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
-      failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
-      insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-        common_name, key_hash, not_before, not_after, status, created_at)
-        VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt)`),
-      insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
-        (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
-      certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
-      revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
-        WHERE serial = ? AND status = 'valid'`),
-      certificateStatus: db.prepare('SELECT status, key_hash, account_id FROM certificates WHERE serial = ?'),
-      insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
-      auditBySubject: db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id'),
-      blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
-      keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
-      markCrlDirty: db.prepare(`UPDATE crl_state SET dirty = 1 WHERE issuer = 'intermediate'`),
-      validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
-        AND identifier_value = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
-      revokedUnexpired: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
-        WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial`),
-    };
+    this.s = prepareStatements(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -335,6 +279,40 @@ export class SqliteLedger implements CertificateLedger {
   async listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]> {
     const rows = this.s.revokedUnexpired.raw().all(now.getTime()) as [string, number, number][];
     return rows.map(([serial, revokedAt, reason]) => ({ serial, revokedAt: new Date(revokedAt), reason }));
+  }
+
+  async claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
+    const row = this.s.claimCrlNumber.safeIntegers(true).get(issuer) as { crl_number: bigint } | undefined;
+    if (!row) throw new Error(`no CRL state for issuer ${issuer}`);
+    return row.crl_number;
+  }
+
+  async recordCrl(
+    issuer: CrlIssuer,
+    crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array },
+  ): Promise<void> {
+    // Only the holder of the latest number writes: a slower build of an older number never wins.
+    this.s.recordCrl.run({
+      issuer,
+      crlNumber: crl.crlNumber,
+      thisUpdate: crl.thisUpdate.getTime(),
+      nextUpdate: crl.nextUpdate.getTime(),
+      der: Buffer.from(crl.der),
+    });
+  }
+
+  async crlState(issuer: CrlIssuer): Promise<CrlState> {
+    const r = this.s.crlState.safeIntegers(true).get(issuer) as
+      | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null }
+      | undefined;
+    if (!r) throw new Error(`no CRL state for issuer ${issuer}`);
+    return {
+      crlNumber: r.crl_number,
+      dirty: r.dirty === 1n,
+      thisUpdate: r.this_update === null ? undefined : new Date(Number(r.this_update)),
+      nextUpdate: r.next_update === null ? undefined : new Date(Number(r.next_update)),
+      der: r.der === null ? undefined : new Uint8Array(r.der),
+    };
   }
 
   async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {

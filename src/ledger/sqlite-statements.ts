@@ -1,0 +1,72 @@
+import type Database from 'better-sqlite3';
+
+const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
+  (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
+  FROM orders o WHERE o.id = ?`;
+
+/** Every statement the SQLite ledger runs, prepared once per connection. */
+export function prepareStatements(db: Database.Database) {
+  return {
+    insertAccount: db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at)
+      VALUES (@id, @keyThumbprint, @jwk, 'valid', @contact, @tos, @createdAt) ON CONFLICT (key_thumbprint) DO NOTHING`),
+    accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+    accountByThumbprint: db.prepare('SELECT * FROM accounts WHERE key_thumbprint = ?'),
+    updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
+    updateAccountStatus: db.prepare('UPDATE accounts SET status = ? WHERE id = ?'),
+    reusableAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
+      AND identifier_value = ? AND status IN ('valid', 'pending') AND expires > ?
+      ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
+    insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at)
+      VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)`),
+    insertAuthz: db.prepare(`INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
+      VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`),
+    insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
+      VALUES (?, ?, ?, ?, 'pending')`),
+    linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
+    orderById: db.prepare(ORDER_SELECT),
+    accountOrders: db.prepare(
+      'SELECT id FROM orders WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
+      AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
+      ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
+    authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
+    challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
+    challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
+    beginChallenge: db.prepare(`UPDATE challenges SET status = 'processing' WHERE id = ? AND status = 'pending'`),
+    completeChallenge: db.prepare('UPDATE challenges SET status = ?, validated_at = ?, error = ? WHERE id = ?'),
+    setAuthzStatus: db.prepare(
+      `UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status IN ('pending', 'valid')`,
+    ),
+    expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
+    beginFinalize: db.prepare(`UPDATE orders SET status = 'processing' WHERE id = ? AND status IN ('pending', 'ready')`),
+    completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
+    failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
+    insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
+      common_name, key_hash, not_before, not_after, status, created_at)
+      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt)`),
+    insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
+      (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
+    certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
+    revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
+      WHERE serial = ? AND status = 'valid'`),
+    certificateStatus: db.prepare('SELECT status, key_hash, account_id FROM certificates WHERE serial = ?'),
+    insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
+    auditBySubject: db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id'),
+    blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
+    keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
+    markCrlDirty: db.prepare(`UPDATE crl_state SET dirty = 1 WHERE issuer = 'intermediate'`),
+    validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
+      AND identifier_value = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
+    claimCrlNumber: db.prepare(
+      'UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0 WHERE issuer = ? RETURNING crl_number',
+    ),
+    recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der
+      WHERE issuer = @issuer AND crl_number = @crlNumber`),
+    crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der FROM crl_state WHERE issuer = ?'),
+    revokedUnexpired: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
+      WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial`),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
