@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CertificateAuthority } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
+import type { PublishedCrl } from '../crl/crl-publisher.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import type { DirectoryMeta, RouteContext } from './context.js';
@@ -23,6 +24,8 @@ export interface AcmeServerOptions {
   readonly meta: DirectoryMeta;
   readonly bodyLimit: number;
   readonly ordersPageSize?: number;
+  /** The CRLs GET /crl serves; none until the publisher has one. */
+  readonly crl?: (issuer: 'intermediate' | 'root') => PublishedCrl | undefined;
   readonly fastify?: FastifyServerOptions & { https?: { key: string; cert: string } | null };
 }
 
@@ -73,7 +76,7 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
 export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyInstance> {
   const urls = new AcmeUrls(o.baseUrl);
   const app = Fastify({
-    logger: false,
+    ...(o.fastify?.loggerInstance ? {} : { logger: false }),
     bodyLimit: o.bodyLimit,
     ...o.fastify,
   } as FastifyServerOptions);
@@ -85,6 +88,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     urls,
     // A read through the ledger: fails while the database cannot answer. (No nonce: probes every
     // few seconds would evict real clients' nonces.)
+    crl: o.crl ?? (() => undefined),
     ready: async () => {
       await o.ledger.getAccount('readiness-probe');
     },

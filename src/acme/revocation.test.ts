@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
 import { issueCertificate, validateNames } from '../../test/support/issue-flow.js';
@@ -114,5 +117,39 @@ describe('revokeCert (RFC 8555 §7.6)', () => {
     expect((await owner.post(revokeUrl(), { certificate: 'not base64!' })).json().type).toBe(URN + 'malformed');
     expect((await owner.post(revokeUrl(), {})).json().type).toBe(URN + 'malformed');
     expect((await t.ledger.getCertificate(cert.serial))?.status).toBe('valid');
+  });
+
+  it('serves the CRL as DER with caching headers, and lists a revocation within seconds', async () => {
+    const first = await t.app.inject({ method: 'GET', url: '/crl' });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toBe('application/pkix-crl');
+    expect(first.headers.etag).toMatch(/^"[0-9a-f]+"$/);
+    const crl = t.crl.current('intermediate')!;
+    expect(first.headers['last-modified']).toBe(crl.thisUpdate.toUTCString());
+    expect(first.headers.expires).toBe(crl.nextUpdate.toUTCString());
+    expect(first.headers['cache-control']).toMatch(/^public, max-age=\d+, must-revalidate$/);
+    const cached = await t.app.inject({ method: 'GET', url: '/crl', headers: { 'if-none-match': String(first.headers.etag) } });
+    expect(cached.statusCode).toBe(304);
+    expect((await t.app.inject({ method: 'GET', url: '/crl/root' })).statusCode).toBe(200);
+
+    const owner = await account();
+    const cert = await issue(owner, ['crl.revoke.test']);
+    expect((await owner.post(revokeUrl(), { certificate: b64(cert.der), reason: 3 })).statusCode).toBe(200);
+    // Published by the revocation itself (no waiting for crl.refresh or the periodic check).
+    const served = await vi.waitFor(
+      async () => {
+        const res = await t.app.inject({ method: 'GET', url: '/crl' });
+        expect(res.headers.etag).not.toBe(first.headers.etag);
+        return res;
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    const crlFile = path.join(t.dir, 'served.crl');
+    writeFileSync(crlFile, served.rawPayload);
+    writeFileSync(path.join(t.dir, 'bundle.pem'), t.ca.chainPem + t.ca.rootsPem);
+    const text = spawnSync('openssl', ['crl', '-in', crlFile, '-inform', 'DER', '-CAfile', path.join(t.dir, 'bundle.pem'), '-noout', '-text']);
+    expect(`${text.stderr}`).toContain('verify OK');
+    expect(`${text.stdout}`).toContain(cert.serial.toUpperCase());
+    expect(`${text.stdout}`).toContain('Affiliation Changed');
   });
 });

@@ -12,9 +12,9 @@ export class CaError extends Error {
 
 /**
  * The files of a CA directory, all PEM:
- *   root.key.pem          root private key, PKCS#8, mode 0600; only used to sign the intermediate
+ *   root.key.pem          root private key, PKCS#8, mode 0600; signs the intermediate and its CRL
  *   root.pem              root certificate: what clients trust (served at /roots.pem)
- *   intermediate.key.pem  intermediate private key, PKCS#8, mode 0600; signs leaves and CRLs
+ *   intermediate.key.pem  intermediate private key, PKCS#8, mode 0600; signs leaves and their CRL
  *   intermediate.pem      intermediate certificate: the chain that follows a leaf
  * There is no chain.pem or roots.pem: with one intermediate and one root they would repeat
  * intermediate.pem and root.pem, and a copy is one more file that can disagree with its source.

@@ -133,8 +133,10 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   const rootKeyDer = await readPrivateKeyFile(paths.rootKey, 'the root CA private key');
   const intermediateKeyDer = await readPrivateKeyFile(paths.intermediateKey, 'the intermediate CA private key');
 
-  // The root key is only checked, never kept: leaves and CRLs are signed by the intermediate.
-  await importCaPrivateKey(rootKeyDer, root, caKeySpecOf(root, paths.rootCert), { key: paths.rootKey, cert: paths.rootCert }, crypto);
+  // The root key is kept (non-extractable) for one thing: the CRL that covers the intermediate,
+  // which RFC 5280 §6.3 wants from the intermediate's issuer. Leaves and their CRL are the intermediate's.
+  const rootKeySpec = caKeySpecOf(root, paths.rootCert);
+  const rootKey = await importCaPrivateKey(rootKeyDer, root, rootKeySpec, { key: paths.rootKey, cert: paths.rootCert }, crypto);
   const keySpec = caKeySpecOf(intermediate, paths.intermediateCert);
   const intermediateKey = await importCaPrivateKey(
     intermediateKeyDer,
@@ -154,6 +156,8 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
     intermediate,
     intermediateKey,
     keySpec,
+    rootKey,
+    rootKeySpec,
     crlUrl: o.crlUrl,
     caIssuersUrl: o.caIssuersUrl,
     crypto,

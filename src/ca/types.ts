@@ -43,6 +43,24 @@ export interface IssuedLeaf {
   readonly notAfter: Date;
 }
 
+/** A certificate on a CRL (RFC 5280 §5.1.2.6). */
+export interface RevokedEntry {
+  /** Lower-case hex as issued (see LeafRequest.serialHex); a missing 00 sign byte is added. */
+  readonly serialHex: string;
+  readonly revokedAt: Date;
+  /** RFC 5280 §5.3.1 CRLReason code (0-10, not 7); 0 (unspecified) puts no reasonCode in the entry. */
+  readonly reason: number;
+}
+
+/** What a CRL says besides its issuer; the ledger decides the number and the entries. */
+export interface CrlRequest {
+  /** RFC 5280 §5.2.3: increases with every CRL this issuer signs; at most 20 octets. */
+  readonly crlNumber: bigint;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  readonly entries: readonly RevokedEntry[];
+}
+
 /** The signing core. Only this module touches a CA private key. */
 export interface CertificateAuthority {
   /** PEM of the root certificate(s) clients should trust (served at /roots.pem). */
@@ -52,4 +70,8 @@ export interface CertificateAuthority {
   /** DER of the issuing intermediate (served at the AIA caIssuers URL). */
   readonly intermediateDer: Uint8Array;
   issueLeaf(request: LeafRequest): Promise<IssuedLeaf>;
+  /** DER CRL signed by the intermediate, for the leaves it issued (its CRL distribution point). */
+  signCrl(request: CrlRequest): Promise<Uint8Array>;
+  /** DER CRL signed by the root, for the intermediates it issued (RFC 5280 §6.3: each issuer signs its own CRL). */
+  signIntermediateCrl(request: CrlRequest): Promise<Uint8Array>;
 }

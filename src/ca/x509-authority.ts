@@ -6,8 +6,10 @@ import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { CaError, errorText } from './ca-file-io.js';
 import type { CaKeySpec } from './ca-keys.js';
+import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl-signer.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
-import type { CaKeyAlgorithm, CertificateAuthority, IssuedLeaf, LeafRequest } from './types.js';
+import { subjectKeyIdOf } from './issuer-fields.js';
+import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IssuedLeaf, LeafRequest } from './types.js';
 
 const OID_RSA = '1.2.840.113549.1.1.1';
 /** RFC 5280 appendix A: ub-common-name. */
@@ -20,15 +22,19 @@ export interface X509CertificateAuthorityParts {
   /** Non-extractable, usage "sign". */
   readonly intermediateKey: CryptoKey;
   readonly keySpec: CaKeySpec;
+  /** Non-extractable, usage "sign"; signs only the CRL that covers intermediates. */
+  readonly rootKey: CryptoKey;
+  readonly rootKeySpec: CaKeySpec;
   readonly crlUrl: string;
   readonly caIssuersUrl: string;
   readonly crypto: Crypto;
 }
 
 /**
- * Signs leaves with the intermediate. Built by loadCa (ca-files.ts): the private key is imported
- * once, and everything that is the same in every leaf (issuer name, AKI, CRL distribution point,
- * AIA, key usages) is built once here.
+ * Signs leaves and their CRL with the intermediate, and the intermediates' CRL with the root.
+ * Built by loadCa (ca-files.ts): the private keys are imported once, and everything that is the
+ * same in every leaf (issuer name, AKI, CRL distribution point, AIA, key usages) or every CRL
+ * (issuer name DER, AKI, signature algorithm) is built once here.
  */
 export class X509CertificateAuthority implements CertificateAuthority {
   readonly rootsPem: string;
@@ -46,6 +52,8 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly #commonExtensions: readonly x509.Extension[];
   readonly #keyUsageSignOnly: x509.Extension;
   readonly #keyUsageRsa: x509.Extension;
+  readonly #leafCrlIssuer: CrlIssuer;
+  readonly #intermediateCrlIssuer: CrlIssuer;
 
   constructor(parts: X509CertificateAuthorityParts) {
     this.rootCertificate = parts.root;
@@ -71,6 +79,16 @@ export class X509CertificateAuthority implements CertificateAuthority {
       x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
       true,
     );
+    this.#leafCrlIssuer = crlIssuerOf(parts.intermediate, parts.intermediateKey, parts.keySpec, parts.crypto);
+    this.#intermediateCrlIssuer = crlIssuerOf(parts.root, parts.rootKey, parts.rootKeySpec, parts.crypto);
+  }
+
+  signCrl(request: CrlRequest): Promise<Uint8Array> {
+    return signCrlAs(this.#leafCrlIssuer, request);
+  }
+
+  signIntermediateCrl(request: CrlRequest): Promise<Uint8Array> {
+    return signCrlAs(this.#intermediateCrlIssuer, request);
   }
 
   async issueLeaf(request: LeafRequest): Promise<IssuedLeaf> {
@@ -151,13 +169,6 @@ function isDerPositiveSerial(hex: string): boolean {
   if (first >= 0x80) return false; // would be negative: the caller must write the 00
   if (first === 0) return hex.length > 2 && parseInt(hex.slice(2, 4), 16) >= 0x80;
   return true;
-}
-
-function subjectKeyIdOf(cert: x509.X509Certificate): string {
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  if (ski) return ski.keyId;
-  const spki = AsnConvert.parse(cert.publicKey.rawData, SubjectPublicKeyInfo);
-  return createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest('hex');
 }
 
 function pemOf(cert: x509.X509Certificate): string {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   const now = t.clock.now().getTime();
   serials.soon = (await issueCertificate(t, client, ['web.shop.svc.cluster.local'], { notAfter: new Date(now + 3 * DAY) })).serial;
   serials.later = (await issueCertificate(t, client, ['api.shop.svc.cluster.local'])).serial;
-  serials.other = (await issueCertificate(t, client, ['db.internal'])).serial;
+  serials.other = (await issueCertificate(t, client, ['db.internal'], { notAfter: new Date(now + 20 * DAY) })).serial;
   // One that expired: issued with the clock 60 days back.
   t.clock.set(new Date(now - 60 * DAY));
   serials.old = (await issueCertificate(t, client, ['old.internal'], { notAfter: new Date(now - 50 * DAY) })).serial;
@@ -46,7 +46,7 @@ describe('certmint certs', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^SERIAL\s+NOT AFTER\s+STATUS\s+IDENTIFIERS$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([serials.old, serials.soon, serials.later, serials.other]);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([serials.old, serials.soon, serials.other, serials.later]);
     expect(lines[1]).toMatch(/expired\s+old\.internal$/);
   });
 
@@ -88,7 +88,11 @@ describe('certmint revoke', () => {
   it('revokes through the same use case as ACME, audited as the operator; a second time is refused', async () => {
     const r = await certmint(['revoke', serials.later!, '--reason', 'superseded']);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`revoked ${serials.later} (superseded)\n`);
+    expect(r.stdout).toMatch(new RegExp(`^revoked ${serials.later} \\(superseded\\)\npublished CRL number \\d+ of the intermediate`));
+    // The CRL files a web server or sidecar serves already list it.
+    const text = execFileSync('openssl', ['crl', '-in', path.join(t.dir, 'crl', 'intermediate.crl.pem'), '-noout', '-text']).toString();
+    expect(text).toContain(serials.later!.toUpperCase());
+    expect(text).toContain('Superseded');
     const stored = await t.ledger.getCertificate(serials.later!);
     expect(stored).toMatchObject({ status: 'revoked', revocationReason: 4 });
     const audit = await t.ledger.auditTrail(serials.later!);
@@ -126,5 +130,21 @@ describe('certmint revoke', () => {
     const rv = await certmint(['revoke', serials.other!, '--reason', 'superseded'], missing);
     expect(rv.code).toBe(1);
     expect(existsSync(missing)).toBe(false);
+  });
+});
+
+describe('certmint crl', () => {
+  it('generate signs the next number; show describes what is published', async () => {
+    const before = await t.ledger.crlState('intermediate');
+    const gen = await certmint(['crl', 'generate']);
+    expect(gen.code).toBe(0);
+    expect(gen.stdout).toContain(`published CRL number ${before.crlNumber + 1n} of the intermediate`);
+    const show = await certmint(['crl', 'show']);
+    expect(show.stdout).toMatch(new RegExp(`crl number\\s+${before.crlNumber + 1n}\n`));
+    expect(show.stdout).toMatch(/issuer\s+O=certmint test, CN=certmint test Intermediate CA/);
+    const pem = await certmint(['crl', 'show', '--pem']);
+    expect(pem.stdout).toMatch(/^-----BEGIN X509 CRL-----\n/);
+    const root = await certmint(['crl', 'generate', '--root']);
+    expect(root.stdout).toContain('of the root');
   });
 });

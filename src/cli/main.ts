@@ -10,7 +10,9 @@ import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
-import { caOptions, ledgerFile, raPolicy, startServer } from './serve.js';
+import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
+import { caOptions, crlPublisher, ledgerFile, raPolicy, startServer } from './serve.js';
+import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 
 function readConfig(file: string | undefined): Config {
   return loadConfig(file ? { file } : {});
@@ -63,6 +65,15 @@ async function withLedger<T>(config: Config, fn: (ledger: SqliteLedger) => Promi
   }
 }
 
+const quietLog = { info: () => undefined, error: (o: object, m: string) => process.stderr.write(`${m}\n`) };
+
+/** The ledger and the CA of an existing data dir (never creates either). */
+async function withAuthority<T>(config: Config, fn: (ledger: SqliteLedger, ca: X509CertificateAuthority) => Promise<T>): Promise<T> {
+  const crypto = nativeCryptoProvider();
+  useCryptoProvider(crypto);
+  return withLedger(config, async (ledger) => fn(ledger, await loadCa(caOptions(config, crypto))));
+}
+
 const certs = program.command('certs').description('the certificate inventory');
 certs
   .command('list')
@@ -96,13 +107,34 @@ program
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (serial: string, opts: { config?: string; reason: string }) => {
     const config = readConfig(opts.config);
-    const crypto = nativeCryptoProvider();
-    useCryptoProvider(crypto);
-    await withLedger(config, async (ledger) => {
-      const ca = await loadCa(caOptions(config, crypto));
-      const ra = new RegistrationAuthority({ ledger, ca, clock: systemClock, crypto, policy: raPolicy(config), validators: {} });
+    await withAuthority(config, async (ledger, ca) => {
+      const ra = new RegistrationAuthority({ ledger, ca, clock: systemClock, crypto: nativeCryptoProvider(), policy: raPolicy(config), validators: {} });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, process.env.USER ?? userInfo().username));
+      // Publish now; a running server adopts the newer CRL from the ledger within crl.checkInterval.
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), {}));
     });
+  });
+
+const crl = program.command('crl').description('certificate revocation lists');
+crl
+  .command('generate')
+  .description('sign and publish a new CRL now (files in <dataDir>/crl; a running server serves it within seconds)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--root', "the root's CRL of intermediates instead of the intermediate's CRL of leaves")
+  .action(async (opts: { config?: string; root?: boolean }) => {
+    const config = readConfig(opts.config);
+    await withAuthority(config, async (ledger, ca) => {
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), opts));
+    });
+  });
+crl
+  .command('show')
+  .description('the CRL currently published')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--root', "the root's CRL of intermediates")
+  .option('--pem', 'print the CRL as PEM')
+  .action(async (opts: { config?: string; root?: boolean; pem?: boolean }) => {
+    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => crlShowCommand(ledger, opts)));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

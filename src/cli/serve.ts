@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import { AcmeUrls } from '../acme/urls.js';
 import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
@@ -7,6 +8,9 @@ import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.j
 import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import type { CertificateLedger } from '../ledger/ledger.js';
+import type { CertificateAuthority } from '../ca/types.js';
+import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { validateHttp01 } from '../validation/http01.js';
@@ -38,6 +42,16 @@ export function raPolicy(config: Config): RaPolicy {
   };
 }
 
+export function crlPublisher(
+  config: Config,
+  ledger: CertificateLedger,
+  ca: CertificateAuthority,
+  clock: Clock,
+  log: CrlPublisherOptions['log'],
+): CrlPublisher {
+  return new CrlPublisher({ ledger, ca, clock, dir: path.join(config.dataDir, 'crl'), policy: config.crl, log });
+}
+
 export function ledgerFile(config: Config): string {
   return path.join(config.dataDir, 'ledger.sqlite3');
 }
@@ -53,12 +67,16 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   if (config.ledger.url) {
     throw new Error(`ledger.url is set (${config.ledger.url.replace(/\/\/[^@]*@/, '//…@')}) but only the embedded SQLite ledger exists in this version`);
   }
+  // One logger for fastify and everything built before it (CA creation, CRL publishing).
+  const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
   const ledger = new SqliteLedger({ file: ledgerFile(config), now: () => clock.now().getTime() });
   const { ca, created } = await loadOrInitCa({ ...caOptions(config, crypto), clock });
   const resolver = createResolver(config.validation.dnsResolvers, config.validation.timeoutMs);
+  const crl = crlPublisher(config, ledger, ca, clock, log);
   const ra = new RegistrationAuthority({
+    onRevoked: () => crl.requestRefresh(),
     ledger,
     ca,
     clock,
@@ -85,7 +103,9 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       })
     : undefined;
   const tls = serverTls ? await serverTls.current() : undefined;
+  await crl.start();
   const app = await createAcmeServer({
+    crl: (issuer) => crl.current(issuer),
     ra,
     ledger,
     ca,
@@ -98,7 +118,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     },
     fastify: {
       https: tls ? { key: tls.key, cert: tls.cert } : null,
-      logger: { level: process.env.CERTMINT_LOG_LEVEL ?? 'info' },
+      loggerInstance: log,
       // One line per request would cost more than the request itself under load.
       logController: new LogController({ disableRequestLogging: true }),
       // Behind a TLS-terminating proxy, the client's address comes from X-Forwarded-For.
@@ -120,6 +140,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     url: config.server.baseUrl,
     async close() {
       renewer?.stop();
+      crl.stop();
       await app.close();
       await ledger.close();
     },

@@ -36,6 +36,12 @@ export interface Config {
     readonly pendingAuthorizationLifetimeMs: number;
     readonly authorizationLifetimeMs: number;
   };
+  readonly crl: {
+    readonly validityMs: number;
+    readonly refreshMs: number;
+    readonly rootValidityMs: number;
+    readonly checkIntervalMs: number;
+  };
   readonly eab: { readonly required: boolean };
   readonly ledger: { readonly url: string | undefined };
 }
@@ -135,6 +141,9 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   if (leafLifetimeMs > maxLifetimeMs) {
     throw new ConfigError(`ca.leafLifetime (${c.ca.leafLifetime}) exceeds policy.maxLifetime (${c.policy.maxLifetime})`);
   }
+  if (ms('crl.refresh', c.crl.refresh) >= ms('crl.validity', c.crl.validity)) {
+    throw new ConfigError(`crl.refresh (${c.crl.refresh}) must be shorter than crl.validity (${c.crl.validity})`);
+  }
   return {
     server: {
       host,
@@ -167,6 +176,12 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       orderLifetimeMs: ms('policy.orderLifetime', c.policy.orderLifetime),
       pendingAuthorizationLifetimeMs: ms('policy.pendingAuthorizationLifetime', c.policy.pendingAuthorizationLifetime),
       authorizationLifetimeMs: ms('policy.authorizationLifetime', c.policy.authorizationLifetime),
+    },
+    crl: {
+      validityMs: ms('crl.validity', c.crl.validity),
+      refreshMs: ms('crl.refresh', c.crl.refresh),
+      rootValidityMs: ms('crl.rootValidity', c.crl.rootValidity),
+      checkIntervalMs: Math.max(ms('crl.checkInterval', c.crl.checkInterval), 100),
     },
     eab: { required: c.eab.required },
     ledger: { url: c.ledger.url || undefined },

@@ -65,6 +65,15 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    crl: Type.Object(
+      {
+        validity: Duration,
+        refresh: Duration,
+        rootValidity: Duration,
+        checkInterval: Duration,
+      },
+      { additionalProperties: false },
+    ),
     eab: Type.Object({ required: Type.Boolean() }, { additionalProperties: false }),
     ledger: Type.Object({ url: Type.String() }, { additionalProperties: false }),
   },
@@ -96,6 +105,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     pendingAuthorizationLifetime: '7d',
     authorizationLifetime: '30d',
   },
+  crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s' },
   eab: { required: false },
   ledger: { url: '' },
 };

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { CLIENT_AUTH, SERVER_AUTH, dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
 import { requireOrSkip } from '../support/clients.js';
@@ -105,6 +106,23 @@ describe.skipIf(!available)('certbot against certmint', () => {
     expect(accountFiles.filter((entry) => entry.endsWith('regr.json'))).toHaveLength(1);
   });
 
+  function openssl(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile('openssl', args, { timeout: 10_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+  }
+
+  function httpsGet(url: string, ca: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      httpsRequest(url, { ca, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+  }
+
   it('revokes it with certbot revoke (account key) and refuses it again', { timeout: 120_000 }, async () => {
     const leaf = new X509Certificate((await liveFiles()).cert);
     const revoke = (extra: readonly string[]) =>
@@ -125,6 +143,27 @@ describe.skipIf(!available)('certbot against certmint', () => {
     expect(first.code, first.out).toBe(0);
     const shown = await certmint.showCertificate(leaf.serialNumber.toLowerCase());
     expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'superseded' });
+
+    // GET /crl from the server (the leaf's CRL distribution point) lists it within seconds.
+    const crlFile = path.join(certbotDir, 'served.crl');
+    const bundle = path.join(certbotDir, 'bundle.pem');
+    await writeFile(bundle, (await readFile(live('chain.pem'), 'utf8')) + certmint.rootPem);
+    await vi.waitFor(
+      async () => {
+        const der = await httpsGet(`${certmint.baseUrl}/crl`, certmint.rootPem);
+        await writeFile(crlFile, der);
+        const listed = await openssl(['crl', '-in', crlFile, '-inform', 'DER', '-noout', '-text']);
+        expect(listed.stdout).toContain(leaf.serialNumber.toUpperCase());
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    const crlVerify = await openssl(['crl', '-in', crlFile, '-inform', 'DER', '-CAfile', bundle, '-noout']);
+    expect(crlVerify.stdout + crlVerify.stderr).toContain('verify OK');
+    await openssl(['crl', '-in', crlFile, '-inform', 'DER', '-out', `${crlFile}.pem`]);
+    const check = await openssl(['verify', '-crl_check', '-CRLfile', `${crlFile}.pem`, '-CAfile', certmint.rootFile, '-untrusted', live('chain.pem'), live('cert.pem')]);
+    expect(check.code).not.toBe(0);
+    expect(check.stdout + check.stderr).toMatch(/certificate revoked/);
+
     const second = await revoke([]);
     expect(second.code).toBe(1);
     // certbot 2.1 (Debian 12) crashes with josepy's "can't set attribute" while printing any ACME

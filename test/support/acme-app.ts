@@ -7,6 +7,7 @@ import { initCa } from '../../src/ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../../src/ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { CrlPublisher } from '../../src/crl/crl-publisher.js';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { RegistrationAuthority } from '../../src/ra/registration-authority.js';
 import { raPolicy } from '../../src/cli/serve.js';
@@ -27,6 +28,7 @@ export interface TestAcmeApp {
   readonly dns: ChallTestSrv;
   readonly responder: Http01Responder;
   readonly dir: string;
+  readonly crl: CrlPublisher;
   close(): Promise<void>;
 }
 
@@ -56,7 +58,17 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
   const responder = await startHttp01Responder();
   const timeoutMs = o.validationTimeoutMs ?? 2000;
   const resolver = createResolver([dns.dnsAddress], timeoutMs);
+  const crl = new CrlPublisher({
+    ledger,
+    ca,
+    clock,
+    dir: path.join(dir, 'crl'),
+    policy: { validityMs: DAY, refreshMs: DAY / 24, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000 },
+    log: { info: () => undefined, error: () => undefined },
+  });
+  await crl.check();
   const ra = new RegistrationAuthority({
+    onRevoked: () => crl.requestRefresh(),
     ledger,
     ca,
     clock,
@@ -68,7 +80,9 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
         validateHttp01(id, token, keyAuth, { port: responder.port, timeoutMs, resolver }),
     },
   });
-  const app = await createAcmeServer({ ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: {}, ordersPageSize: 2 });
+  const app = await createAcmeServer({
+    ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: {}, ordersPageSize: 2, crl: (issuer) => crl.current(issuer),
+  });
   return {
     app,
     baseUrl,
@@ -78,7 +92,9 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
     dns,
     responder,
     dir,
+    crl,
     async close() {
+      crl.stop();
       await app.close();
       await ledger.close();
       await responder.stop();

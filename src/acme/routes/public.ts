@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CertificateAuthority } from '../../ca/types.js';
 import type { AcmeUrls } from '../urls.js';
 
@@ -7,10 +8,31 @@ export interface PublicRouteOptions {
   readonly urls: AcmeUrls;
   /** Resolves when the ledger answers; /ready fails while it throws. */
   readonly ready: () => Promise<void>;
+  /** The latest published CRL of an issuer, if any. */
+  readonly crl: (issuer: 'intermediate' | 'root') => PublishedCrl | undefined;
+}
+
+/** RFC 5280 CRL over HTTP: DER, cacheable until nextUpdate, revalidated by ETag (the CRL number). */
+function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl | undefined) {
+  if (!crl) {
+    return reply.code(503).header('Retry-After', '5').type('text/plain').send('the CRL is being generated; retry shortly\n');
+  }
+  const etag = `"${crl.crlNumber.toString(16)}"`;
+  const maxAge = Math.max(0, Math.floor((crl.nextUpdate.getTime() - Date.now()) / 1000));
+  reply
+    .header('ETag', etag)
+    .header('Last-Modified', crl.thisUpdate.toUTCString())
+    .header('Expires', crl.nextUpdate.toUTCString())
+    .header('Cache-Control', `public, max-age=${maxAge}, must-revalidate`);
+  if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+  return reply.type('application/pkix-crl').send(Buffer.from(crl.der));
 }
 
 /** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
-export async function publicRoutes(app: FastifyInstance, { ca, ready }: PublicRouteOptions): Promise<void> {
+export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: PublicRouteOptions): Promise<void> {
+  // The leaves' CRL distribution point, and the root's CRL of intermediates.
+  app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate')));
+  app.get('/crl/root', async (request, reply) => sendCrl(request, reply, crl('root')));
   // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle).
   app.get('/roots.pem', async (_req, reply) =>
     reply.type('application/pem-certificate-chain').header('Cache-Control', 'public, max-age=3600').send(ca.rootsPem),

@@ -1,0 +1,58 @@
+// Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
+import 'reflect-metadata';
+import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import * as x509 from '@peculiar/x509';
+import { CaError } from './ca-file-io.js';
+
+/*
+ * What a CA takes from its own certificate to name itself in what it signs. RFC 5280 §7.1 matches
+ * issuer to subject by comparing names, and many clients compare the bytes, so the subject is
+ * copied from the certificate as it is encoded there, never parsed and encoded again.
+ */
+
+/** The key identifier that AuthorityKeyIdentifier extensions of things this CA signs carry. */
+export function subjectKeyIdOf(cert: x509.X509Certificate): string {
+  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (ski) return ski.keyId;
+  // RFC 5280 §4.2.1.2 method 1, for a CA certificate brought in without an SKI.
+  const spki = AsnConvert.parse(cert.publicKey.rawData, SubjectPublicKeyInfo);
+  return createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest('hex');
+}
+
+/** The DER of the certificate's subject Name, byte for byte. */
+export function subjectNameDer(cert: x509.X509Certificate): Uint8Array {
+  const der = new Uint8Array(cert.rawData);
+  const certificate = readTlv(der, 0);
+  const tbs = readTlv(der, certificate.contentStart);
+  // TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer, validity, subject, … }
+  let field = readTlv(der, tbs.contentStart);
+  if (field.tag === 0xa0) field = readTlv(der, field.end);
+  for (let skip = 0; skip < 4; skip++) field = readTlv(der, field.end); // serial, signature, issuer, validity
+  if (field.tag !== 0x30) throw new CaError(`the certificate "${cert.subject}" has no subject Name where RFC 5280 puts it`);
+  return der.slice(field.start, field.end);
+}
+
+interface Tlv {
+  readonly tag: number;
+  readonly start: number;
+  readonly contentStart: number;
+  readonly end: number;
+}
+
+function readTlv(der: Uint8Array, start: number): Tlv {
+  const tag = der[start];
+  let length = der[start + 1];
+  let contentStart = start + 2;
+  if (tag === undefined || length === undefined) throw new CaError('truncated DER in a CA certificate');
+  if (length >= 0x80) {
+    const count = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[contentStart + i] ?? 0);
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  if (end > der.length) throw new CaError('truncated DER in a CA certificate');
+  return { tag, start, contentStart, end };
+}

@@ -1,0 +1,138 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initCa } from '../ca/ca-files.js';
+import { nativeCryptoProvider } from '../ca/crypto-provider.js';
+import { newSerialHex } from '../ca/serial.js';
+import type { X509CertificateAuthority } from '../ca/x509-authority.js';
+import { ManualClock } from '../core/clock.js';
+import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { derToPem } from '../ra/certificates.js';
+import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
+
+const HOUR = 3_600_000;
+const policy: CrlPolicy = { validityMs: 24 * HOUR, refreshMs: HOUR, rootValidityMs: 30 * 24 * HOUR, checkIntervalMs: 60_000 };
+const silent = { info: () => undefined, error: () => undefined };
+let dir: string;
+let ca: X509CertificateAuthority;
+let ledger: SqliteLedger;
+const clock = new ManualClock(new Date());
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-crl-'));
+  ca = await initCa({ dir: path.join(dir, 'ca'), name: 'crl test', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider() });
+  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
+  writeFileSync(path.join(dir, 'root.pem'), ca.rootsPem);
+  writeFileSync(path.join(dir, 'chain.pem'), ca.chainPem);
+  writeFileSync(path.join(dir, 'bundle.pem'), ca.chainPem + ca.rootsPem);
+});
+afterAll(async () => {
+  await ledger.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log: silent });
+
+/** Issues a real leaf and records it in the ledger; returns its serial and PEM file. */
+async function leaf(name: string, lifetimeMs = 24 * HOUR): Promise<{ serial: string; file: string }> {
+  const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+  const now = clock.now();
+  const issued = await ca.issueLeaf({
+    spki, identifiers: [{ type: 'dns', value: name }], notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + lifetimeMs), serialHex: newSerialHex(),
+  });
+  await ledger.insertCertificate({
+    serial: issued.serialHex, accountId: undefined, orderId: undefined, der: issued.der, chainPem: ca.chainPem,
+    identifiers: [{ type: 'dns', value: name }], commonName: undefined, keyHash: issued.serialHex,
+    notBefore: issued.notBefore, notAfter: issued.notAfter, createdAt: now,
+  });
+  const file = path.join(dir, `${name}.pem`);
+  writeFileSync(file, derToPem(issued.der));
+  return { serial: issued.serialHex, file };
+}
+
+function crlText(file: string): string {
+  return execFileSync('openssl', ['crl', '-in', file, '-noout', '-text']).toString();
+}
+
+function verifyWithCrl(leafFile: string, crlPem: string): { ok: boolean; out: string } {
+  const r = spawnSync('openssl', ['verify', '-crl_check', '-CRLfile', crlPem, '-CAfile', path.join(dir, 'root.pem'), '-untrusted', path.join(dir, 'chain.pem'), leafFile]);
+  return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('CrlPublisher', () => {
+  it('publishes both CRLs at start, verified by openssl, as DER and PEM files and in the ledger', async () => {
+    const p = publisher();
+    await p.check();
+    const pemFile = path.join(dir, 'crl', 'intermediate.crl.pem');
+    const fromPem = spawnSync('openssl', ['crl', '-in', pemFile, '-CAfile', path.join(dir, 'bundle.pem'), '-noout']);
+    expect(`${fromPem.stdout}${fromPem.stderr}`).toContain('verify OK');
+    const v = spawnSync('openssl', ['crl', '-in', path.join(dir, 'crl', 'intermediate.crl'), '-inform', 'DER', '-CAfile', path.join(dir, 'bundle.pem'), '-noout']);
+    expect(`${v.stdout}${v.stderr}`).toContain('verify OK');
+    const r = spawnSync('openssl', ['crl', '-in', path.join(dir, 'crl', 'root.crl.pem'), '-CAfile', path.join(dir, 'root.pem'), '-noout']);
+    expect(`${r.stdout}${r.stderr}`).toContain('verify OK');
+    expect(crlText(pemFile)).toMatch(/Next Update: /);
+    expect(Buffer.from(readFileSync(path.join(dir, 'crl', 'intermediate.crl'))).equals(Buffer.from(p.current('intermediate')!.der))).toBe(true);
+    expect((await ledger.crlState('intermediate')).der).toEqual(p.current('intermediate')!.der);
+    expect(p.current('intermediate')!.nextUpdate.getTime() - p.current('intermediate')!.thisUpdate.getTime()).toBe(24 * HOUR);
+  });
+
+  it('lists a revocation at the next check, with its reason, so openssl -crl_check rejects the leaf', async () => {
+    const p = publisher();
+    await p.check();
+    const revoked = await leaf('revoked.crl.test');
+    const kept = await leaf('kept.crl.test');
+    const before = p.current('intermediate')!.crlNumber;
+    await ledger.revokeCertificate({ serial: revoked.serial, reason: 1, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    await p.check();
+    const crl = p.current('intermediate')!;
+    expect(crl.crlNumber).toBe(before + 1n);
+    const pemFile = path.join(dir, 'crl', 'intermediate.crl.pem');
+    const text = crlText(pemFile);
+    expect(text).toContain(revoked.serial.toUpperCase());
+    expect(text).toContain('Key Compromise');
+    expect(text).not.toContain(kept.serial.toUpperCase());
+    const rejected = verifyWithCrl(revoked.file, pemFile);
+    expect(rejected.ok).toBe(false);
+    expect(rejected.out).toMatch(/certificate revoked/);
+    expect(verifyWithCrl(kept.file, pemFile).ok).toBe(true);
+  });
+
+  it('does nothing when nothing is due, regenerates after crl.refresh, and drops entries after expiry', async () => {
+    const p = publisher();
+    await p.check();
+    const start = p.current('intermediate')!.crlNumber;
+    await p.check();
+    expect(p.current('intermediate')!.crlNumber).toBe(start);
+    const shortLived = await leaf('short.crl.test', 2 * HOUR);
+    await ledger.revokeCertificate({ serial: shortLived.serial, reason: 4, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    await p.check();
+    expect(crlText(path.join(dir, 'crl', 'intermediate.crl.pem'))).toContain(shortLived.serial.toUpperCase());
+    clock.advance(HOUR + 1000);
+    await p.check();
+    expect(p.current('intermediate')!.crlNumber).toBe(start + 2n);
+    clock.advance(2 * HOUR);
+    await p.check();
+    expect(crlText(path.join(dir, 'crl', 'intermediate.crl.pem'))).not.toContain(shortLived.serial.toUpperCase());
+  });
+
+  it('adopts a newer CRL another process signed, without signing one itself', async () => {
+    const server = publisher();
+    await server.check();
+    const cli = publisher();
+    const fromCli = await cli.generate();
+    expect(fromCli.crlNumber).toBeGreaterThan(server.current('intermediate')!.crlNumber);
+    await server.check();
+    expect(server.current('intermediate')!.crlNumber).toBe(fromCli.crlNumber);
+    expect((await ledger.crlState('intermediate')).crlNumber).toBe(fromCli.crlNumber);
+  });
+
+  it('shares one build between concurrent requests', async () => {
+    const p = publisher();
+    const [a, b] = await Promise.all([p.generate(), p.generate()]);
+    expect(a).toBe(b);
+  });
+});

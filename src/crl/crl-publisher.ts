@@ -1,0 +1,152 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CertificateAuthority } from '../ca/types.js';
+import type { Clock } from '../core/clock.js';
+import type { CertificateLedger, CrlIssuer } from '../ledger/ledger.js';
+
+export interface PublishedCrl {
+  readonly issuer: CrlIssuer;
+  readonly der: Uint8Array;
+  readonly crlNumber: bigint;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+}
+
+export interface CrlPolicy {
+  /** nextUpdate - thisUpdate of the leaf CRL (crl.validity). */
+  readonly validityMs: number;
+  /** A new leaf CRL at least this often (crl.refresh). */
+  readonly refreshMs: number;
+  /** nextUpdate - thisUpdate of the root's CRL of intermediates; renewed at half of it. */
+  readonly rootValidityMs: number;
+  /** How often the ledger's stale mark is checked (revocations by other processes). */
+  readonly checkIntervalMs: number;
+}
+
+export interface CrlPublisherOptions {
+  readonly ledger: CertificateLedger;
+  readonly ca: CertificateAuthority;
+  readonly clock: Clock;
+  /** <dataDir>/crl: DER and PEM files for a web server or sidecar. */
+  readonly dir: string;
+  readonly policy: CrlPolicy;
+  readonly log: { info(o: object, m: string): void; error(o: object, m: string): void };
+}
+
+function pem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`;
+}
+
+/**
+ * Builds and publishes CRLs (RFC 5280 §5): the intermediate's CRL of leaves, regenerated every
+ * crl.refresh and within seconds of any revocation (whichever process revoked: the ledger's
+ * stale mark is checked every few seconds), and the root's CRL of intermediates. The latest CRL
+ * is kept in memory for GET /crl, in the ledger, and in dataDir/crl as files replaced atomically.
+ */
+export class CrlPublisher {
+  private readonly published = new Map<CrlIssuer, PublishedCrl>();
+  private readonly running = new Map<CrlIssuer, Promise<PublishedCrl>>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshQueued = false;
+
+  constructor(private readonly o: CrlPublisherOptions) {}
+
+  current(issuer: CrlIssuer): PublishedCrl | undefined {
+    return this.published.get(issuer);
+  }
+
+  /** Publishes what is due now, then keeps checking every checkIntervalMs. */
+  async start(): Promise<void> {
+    await this.check();
+    const tick = () => {
+      this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL check failed; retrying at the next interval'));
+    };
+    this.timer = setInterval(tick, this.o.policy.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** After a revocation in this process: publish at once, without waiting for the next check. */
+  requestRefresh(): void {
+    if (this.refreshQueued) return;
+    this.refreshQueued = true;
+    setImmediate(() => {
+      this.refreshQueued = false;
+      this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL refresh after a revocation failed'));
+    });
+  }
+
+  /** Signs whatever is stale, due or missing; adopts a newer CRL another process signed. */
+  async check(): Promise<void> {
+    for (const issuer of ['intermediate', 'root'] as const) {
+      const state = await this.o.ledger.crlState(issuer);
+      const now = this.o.clock.now().getTime();
+      const refreshMs = issuer === 'root' ? this.o.policy.rootValidityMs / 2 : this.o.policy.refreshMs;
+      const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
+      if (due || (issuer === 'intermediate' && state.dirty)) {
+        await this.generate(issuer);
+      } else if (state.der && this.published.get(issuer)?.crlNumber !== state.crlNumber) {
+        await this.adopt({ issuer, der: state.der, crlNumber: state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! });
+      }
+    }
+  }
+
+  /** Signs a new CRL now (certmint crl generate). Concurrent calls share one build. */
+  generate(issuer: CrlIssuer = 'intermediate'): Promise<PublishedCrl> {
+    const inFlight = this.running.get(issuer);
+    if (inFlight) return inFlight;
+    const build = this.build(issuer).finally(() => this.running.delete(issuer));
+    this.running.set(issuer, build);
+    return build;
+  }
+
+  private async build(issuer: CrlIssuer): Promise<PublishedCrl> {
+    const started = performance.now();
+    const crlNumber = await this.o.ledger.claimCrlNumber(issuer);
+    const now = this.o.clock.now();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const validity = issuer === 'root' ? this.o.policy.rootValidityMs : this.o.policy.validityMs;
+    const nextUpdate = new Date(thisUpdate.getTime() + validity);
+    // Intermediates are not revoked by certmint yet: the root's CRL is signed, and empty.
+    const revoked = issuer === 'intermediate' ? await this.o.ledger.listRevokedUnexpired(now) : [];
+    const request = {
+      crlNumber,
+      thisUpdate,
+      nextUpdate,
+      entries: revoked.map((r) => ({ serialHex: r.serial, revokedAt: r.revokedAt, reason: r.reason })),
+    };
+    const der = issuer === 'root' ? await this.o.ca.signIntermediateCrl(request) : await this.o.ca.signCrl(request);
+    await this.o.ledger.recordCrl(issuer, { crlNumber, thisUpdate, nextUpdate, der });
+    const crl = { issuer, der, crlNumber, thisUpdate, nextUpdate };
+    await this.adopt(crl);
+    this.o.log.info(
+      { issuer, crlNumber: crlNumber.toString(), entries: revoked.length, ms: Math.round(performance.now() - started) },
+      'published a CRL',
+    );
+    return crl;
+  }
+
+  private async adopt(crl: PublishedCrl): Promise<void> {
+    const shown = this.published.get(crl.issuer);
+    if (shown && shown.crlNumber >= crl.crlNumber) return;
+    this.published.set(crl.issuer, crl);
+    await mkdir(this.o.dir, { recursive: true });
+    // Written beside the target and renamed over it: readers see the old file or the new one, never half.
+    const base = path.join(this.o.dir, crl.issuer);
+    await Promise.all([
+      writeAtomically(`${base}.crl`, crl.der),
+      writeAtomically(`${base}.crl.pem`, pem(crl.der)),
+    ]);
+  }
+}
+
+async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, data, { mode: 0o644 });
+  await rename(tmp, file);
+}
