@@ -121,6 +121,26 @@ describe('certmint revoke', () => {
     expect(await t.ledger.auditTrail(serials.other!)).toEqual([]);
   });
 
+  it('refuses a ledger from a newer certmint and changes nothing in it', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const Database = (await import('better-sqlite3')).default;
+    const future = path.join(t.dir, 'future');
+    mkdirSync(future);
+    const db = new Database(path.join(future, 'ledger.sqlite3'));
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    db.prepare('INSERT INTO schema_migrations VALUES (99, ?, 0)').run('0099_future');
+    db.close();
+    for (const args of [['certs', 'list'], ['revoke', serials.other!, '--reason', 'superseded'], ['crl', 'show']]) {
+      const r = await certmint(args, future);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/schema version 99, newer than this certmint knows/);
+    }
+    const after = new Database(path.join(future, 'ledger.sqlite3'), { readonly: true });
+    // Still only the schema_migrations table: no migration ran against it.
+    expect(after.prepare('SELECT name FROM sqlite_master').all()).toEqual([{ name: 'schema_migrations' }]);
+    after.close();
+  });
+
   it('refuses a data dir without a ledger and creates nothing there', async () => {
     const missing = path.join(t.dir, 'no-such-data-dir');
     const r = await certmint(['certs', 'list'], missing);
