@@ -1,21 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { Identifier } from '../core/identifier.js';
-import type { CertificateStatus } from '../core/status.js';
 import type { CertificateFilter, CertificateSummary } from './ledger.js';
 import { reverseLabels } from './sqlite-names.js';
+import { toCertificateSummary, type CertificateSummaryRow } from './sqlite-rows.js';
 
-interface SummaryRow {
-  serial: string;
-  account_id: string | null;
-  identifiers: string;
-  common_name: string | null;
-  not_before: number;
-  not_after: number;
-  status: CertificateStatus;
-  revoked_at: number | null;
-  revocation_reason: number | null;
-  created_at: number;
-}
 
 /**
  * The inventory query. Each filter is a WHERE clause on an indexed column (expiry, status,
@@ -58,17 +45,5 @@ export function inventoryQuery(f: CertificateFilter): { sql: string; params: Rec
 
 export function listCertificates(db: Database.Database, f: CertificateFilter): CertificateSummary[] {
   const { sql, params } = inventoryQuery(f);
-  const rows = db.prepare(sql).all(params) as SummaryRow[];
-  return rows.map((r) => ({
-    serial: r.serial,
-    accountId: r.account_id ?? undefined,
-    identifiers: JSON.parse(r.identifiers) as Identifier[],
-    commonName: r.common_name ?? undefined,
-    notBefore: new Date(r.not_before),
-    notAfter: new Date(r.not_after),
-    status: r.status,
-    revokedAt: r.revoked_at === null ? undefined : new Date(r.revoked_at),
-    revocationReason: r.revocation_reason ?? undefined,
-    createdAt: new Date(r.created_at),
-  }));
+  return (db.prepare(sql).all(params) as CertificateSummaryRow[]).map(toCertificateSummary);
 }

@@ -132,12 +132,7 @@ export class SqliteLedger implements CertificateLedger {
     identifiers: readonly Identifier[],
     now: Date,
   ): Promise<AuthorizationRecord[]> {
-    const found: AuthorizationRecord[] = [];
-    for (const id of identifiers) {
-      const row = this.s.reusableAuthz.get(accountId, id.type, id.value, now.getTime()) as AuthorizationRow | undefined;
-      if (row) found.push(this.authorizationFromRow(row));
-    }
-    return found;
+    return this.authorizationPerIdentifier(this.s.reusableAuthz, accountId, identifiers, now);
   }
 
   async createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
@@ -268,12 +263,7 @@ export class SqliteLedger implements CertificateLedger {
     identifiers: readonly Identifier[],
     now: Date,
   ): Promise<AuthorizationRecord[]> {
-    const found: AuthorizationRecord[] = [];
-    for (const id of identifiers) {
-      const row = this.s.validAuthz.get(accountId, id.type, id.value, now.getTime()) as AuthorizationRow | undefined;
-      if (row) found.push(this.authorizationFromRow(row));
-    }
-    return found;
+    return this.authorizationPerIdentifier(this.s.validAuthz, accountId, identifiers, now);
   }
 
   async listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]> {
@@ -345,6 +335,21 @@ export class SqliteLedger implements CertificateLedger {
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
     }
+  }
+
+  /** At most one authorization per identifier, as the statement picks it (account, type, value, now). */
+  private authorizationPerIdentifier(
+    statement: Database.Statement,
+    accountId: string,
+    identifiers: readonly Identifier[],
+    now: Date,
+  ): AuthorizationRecord[] {
+    const found: AuthorizationRecord[] = [];
+    for (const id of identifiers) {
+      const row = statement.get(accountId, id.type, id.value, now.getTime()) as AuthorizationRow | undefined;
+      if (row) found.push(this.authorizationFromRow(row));
+    }
+    return found;
   }
 
   private authorizationFromRow(row: AuthorizationRow): AuthorizationRecord {

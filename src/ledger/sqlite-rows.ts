@@ -8,6 +8,7 @@ import type {
   ChallengeType,
   OrderStatus,
 } from '../core/status.js';
+import type { CertificateSummary } from './ledger.js';
 import type { AccountRecord, AuthorizationRecord, CertificateRecord, ChallengeRecord, OrderRecord } from './records.js';
 
 // Row shapes as better-sqlite3 returns them, and their mapping to ledger records.
@@ -130,21 +131,30 @@ export function toAuthorization(r: AuthorizationRow, challenges: readonly Challe
   };
 }
 
-export function toCertificate(r: CertificateRow): CertificateRecord {
+/** The columns of a certificate the inventory lists (everything but the DER, chain and key hash). */
+export type CertificateSummaryRow = Omit<CertificateRow, 'der' | 'chain_pem' | 'key_hash' | 'order_id'>;
+
+export function toCertificateSummary(r: CertificateSummaryRow): CertificateSummary {
   return {
     serial: r.serial,
     accountId: r.account_id ?? undefined,
-    orderId: r.order_id ?? undefined,
-    der: new Uint8Array(r.der),
-    chainPem: r.chain_pem,
     identifiers: JSON.parse(r.identifiers) as Identifier[],
     commonName: r.common_name ?? undefined,
-    keyHash: r.key_hash,
     notBefore: new Date(r.not_before),
     notAfter: new Date(r.not_after),
     status: r.status,
     revokedAt: optDate(r.revoked_at),
     revocationReason: r.revocation_reason ?? undefined,
     createdAt: new Date(r.created_at),
+  };
+}
+
+export function toCertificate(r: CertificateRow): CertificateRecord {
+  return {
+    ...toCertificateSummary(r),
+    orderId: r.order_id ?? undefined,
+    der: new Uint8Array(r.der),
+    chainPem: r.chain_pem,
+    keyHash: r.key_hash,
   };
 }
