@@ -52,7 +52,7 @@ try {
   results.generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
 
   const ledger = new SqliteLedger({ file, mustExist: true });
-  const revokedCount = (await ledger.listRevokedUnexpired(new Date())).length;
+  const revokedCount = (await ledger.listRevokedUnexpired(new Date())).count;
   const crypto = nativeCryptoProvider();
   const ca = await initCa({ dir: path.join(dir, 'ca'), name: 'bench', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i', crypto });
   const publisher = new CrlPublisher({

@@ -17,7 +17,7 @@ import {
   ecdsaSignatureToDer,
   encodeTbsCertList,
 } from './crl-der.js';
-import type { CrlRequest } from './types.js';
+import type { CrlRequest, RevokedEntry } from './types.js';
 
 let dir: string;
 let files = 0;
@@ -44,7 +44,7 @@ const issuer = crlIssuerDer(
   'ecdsa-p256',
 );
 const day = (iso: string) => new Date(iso);
-function request(extra: Partial<CrlRequest> = {}): CrlRequest {
+function request(extra: Partial<CrlRequest & { entries: readonly RevokedEntry[] }> = {}): CrlRequest & { entries: readonly RevokedEntry[] } {
   return { crlNumber: 7n, thisUpdate: day('2030-01-01T00:00:00Z'), nextUpdate: day('2030-01-08T00:00:00Z'), entries: [], ...extra };
 }
 

@@ -230,7 +230,7 @@ export function signatureAlgorithmDer(algorithm: CaKeyAlgorithm): Der {
 }
 
 /** RFC 5280 §5.1.2: the TBSCertList, v2, ready to be signed. */
-export function encodeTbsCertList(issuer: CrlIssuerDer, request: CrlRequest): Der {
+export function encodeTbsCertList(issuer: CrlIssuerDer, request: CrlRequest & { entries: readonly RevokedEntry[] }): Der {
   if (!(request.thisUpdate < request.nextUpdate)) {
     throw new CaError(`CRL nextUpdate ${String(request.nextUpdate)} is not after thisUpdate ${String(request.thisUpdate)}`);
   }

@@ -4,6 +4,10 @@ import type * as x509 from '@peculiar/x509';
 import type { CaKeySpec } from './ca-keys.js';
 import { crlIssuerDer, ecdsaSignatureToDer, encodeCertificateList, encodeTbsCertList, type CrlIssuerDer } from './crl-der.js';
 import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
+import { Worker } from 'node:worker_threads';
+import { serialsOf, type RevokedColumns } from '../core/revoked-columns.js';
+import { workerUrl } from '../core/worker-url.js';
+import { CaError } from './ca-file-io.js';
 import type { CrlRequest } from './types.js';
 
 /** A CA certificate with its signing key, and the CRL parts that never change for it. */
@@ -20,9 +24,39 @@ export function crlIssuerOf(cert: x509.X509Certificate, key: CryptoKey, keySpec:
   return { der, key, keySpec, crypto };
 }
 
+/** Above this many entries the TBSCertList is encoded in a worker thread (100,000 take ~0.1 s). */
+const WORKER_THRESHOLD = 2000;
+
+function isColumns(entries: CrlRequest['entries']): entries is RevokedColumns {
+  return !Array.isArray(entries);
+}
+
+/** Encodes the TBSCertList in a worker thread, so a large CRL does not hold the event loop. */
+function encodeInWorker(issuer: CrlIssuer, request: CrlRequest, columns: RevokedColumns): Promise<Uint8Array<ArrayBuffer>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerUrl(import.meta.url, 'crl-encode-worker'), {
+      workerData: { issuer: issuer.der, crlNumber: request.crlNumber, thisUpdate: request.thisUpdate, nextUpdate: request.nextUpdate, columns },
+    });
+    worker.once('message', (tbs: Uint8Array<ArrayBuffer>) => resolve(tbs));
+    worker.once('error', (e) => reject(new CaError(`encoding the CRL failed: ${e.message}`)));
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new CaError(`the CRL encoding worker exited with code ${code}`));
+    });
+  });
+}
+
 /** RFC 5280 §5: a DER CertificateList signed by `issuer`. */
 export async function signCrlAs(issuer: CrlIssuer, request: CrlRequest): Promise<Uint8Array> {
-  const tbs = encodeTbsCertList(issuer.der, request);
+  const entries = request.entries;
+  let tbs: Uint8Array<ArrayBuffer>;
+  if (isColumns(entries) && entries.count > WORKER_THRESHOLD) {
+    tbs = await encodeInWorker(issuer, request, entries);
+  } else {
+    const list = isColumns(entries)
+      ? serialsOf(entries).map((serialHex, i) => ({ serialHex, revokedAt: new Date(entries.revokedAtMs[i]!), reason: entries.reasons[i]! }))
+      : entries;
+    tbs = encodeTbsCertList(issuer.der, { ...request, entries: list });
+  }
   const signature = new Uint8Array(await issuer.crypto.subtle.sign(issuer.keySpec.signing, issuer.key, tbs));
   const signatureValue = issuer.keySpec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature;
   const crl = encodeCertificateList(tbs, issuer.der, signatureValue);

@@ -1,5 +1,6 @@
 import type { Identifier } from '../core/identifier.js';
 import type { PublicKeyInfo } from '../core/public-key.js';
+import type { RevokedColumns } from '../core/revoked-columns.js';
 
 /** Key algorithms the CA can create for its own root and intermediate. */
 export type CaKeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
@@ -52,13 +53,16 @@ export interface RevokedEntry {
   readonly reason: number;
 }
 
+export type { RevokedColumns } from '../core/revoked-columns.js';
+
 /** What a CRL says besides its issuer; the ledger decides the number and the entries. */
 export interface CrlRequest {
   /** RFC 5280 §5.2.3: increases with every CRL this issuer signs; at most 20 octets. */
   readonly crlNumber: bigint;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
-  readonly entries: readonly RevokedEntry[];
+  /** Entries one by one, or in columns (large CRLs: encoded in a worker thread). */
+  readonly entries: readonly RevokedEntry[] | RevokedColumns;
 }
 
 /** The signing core. Only this module touches a CA private key. */

@@ -130,6 +130,30 @@ describe('CrlPublisher', () => {
     expect((await ledger.crlState('intermediate')).crlNumber).toBe(fromCli.crlNumber);
   });
 
+  it('builds a large CRL in worker threads (ledger read and DER encoding) that openssl verifies', async () => {
+    const p = publisher();
+    const serials: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const serial = `02${i.toString(16).padStart(30, '0')}`;
+      serials.push(serial);
+      await ledger.insertCertificate({
+        serial, accountId: undefined, orderId: undefined, der: new Uint8Array([1]), chainPem: '', commonName: undefined,
+        identifiers: [{ type: 'dns', value: `bulk${i}.crl.test` }], keyHash: serial,
+        notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 24 * HOUR), createdAt: clock.now(),
+      });
+      await ledger.revokeCertificate({ serial, reason: i % 2 ? 1 : 0, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    }
+    const crl = await p.generate();
+    const file = path.join(dir, 'large.crl');
+    writeFileSync(file, crl.der);
+    const r = spawnSync('openssl', ['crl', '-in', file, '-inform', 'DER', '-CAfile', path.join(dir, 'bundle.pem'), '-noout', '-text']);
+    expect(`${r.stderr}`).toContain('verify OK');
+    const text = `${r.stdout}`;
+    for (const serial of [serials[0]!, serials[1500]!, serials[2999]!]) expect(text).toContain(serial.toUpperCase());
+    expect(text.match(/Serial Number:/g)!.length).toBeGreaterThanOrEqual(3000);
+    expect(text.match(/Key Compromise/g)!.length).toBeGreaterThanOrEqual(1500);
+  });
+
   it('shares one build between concurrent requests', async () => {
     const p = publisher();
     const [a, b] = await Promise.all([p.generate(), p.generate()]);

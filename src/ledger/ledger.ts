@@ -1,5 +1,6 @@
 import type { Identifier } from '../core/identifier.js';
 import type { ProblemDocument } from '../core/problem.js';
+import type { RevokedColumns } from '../core/revoked-columns.js';
 import type { AccountStatus, AuthorizationStatus, ChallengeStatus } from '../core/status.js';
 import type {
   AccountRecord,
@@ -48,13 +49,6 @@ export interface AuditEntry {
   readonly action: 'revoke';
   readonly subject: string;
   readonly detail: Readonly<Record<string, unknown>>;
-}
-
-/** A CRL entry as the ledger hands it to the CRL builder. */
-export interface RevokedCertificate {
-  readonly serial: string;
-  readonly revokedAt: Date;
-  readonly reason: number;
 }
 
 export type CrlIssuer = 'intermediate' | 'root';
@@ -142,8 +136,11 @@ export interface CertificateLedger {
   isKeyBlocked(keyHash: string): Promise<boolean>;
   /** The account's valid, unexpired authorizations among these identifiers. */
   findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]>;
-  /** Revoked certificates that have not expired yet: what a CRL lists (RFC 5280 §5: dropped after expiry). */
-  listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]>;
+  /**
+   * Revoked certificates that have not expired yet: what a CRL lists (RFC 5280 §5: dropped after
+   * expiry), in columns, read without holding the caller's event loop.
+   */
+  listRevokedUnexpired(now: Date): Promise<RevokedColumns>;
   auditTrail(subject: string): Promise<AuditEntry[]>;
   /**
    * Takes the issuer's next CRL number (persisted, strictly increasing across restarts and

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { serialsOf } from '../core/revoked-columns.js';
 import { SchemaError, readMigrations } from './migrate.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 import type { NewAuthorization } from './records.js';
@@ -193,9 +194,12 @@ describe('SqliteLedger', () => {
     expect((await ledger.crlState('intermediate')).dirty).toBe(true);
     expect(await ledger.isKeyBlocked('k2')).toBe(true);
     expect(await ledger.isKeyBlocked('k1')).toBe(false);
-    expect((await ledger.listRevokedUnexpired(now)).map((r) => r.serial)).toEqual(['0a', '0b']);
+    const columns = await ledger.listRevokedUnexpired(now);
+    expect(serialsOf(columns)).toEqual(['0a', '0b']);
+    expect([...columns.reasons]).toEqual([1, 1]);
+    expect([...columns.revokedAtMs]).toEqual([now.getTime(), now.getTime()]);
     // RFC 5280 §5: an entry may leave the CRL once the certificate has expired.
-    expect((await ledger.listRevokedUnexpired(new Date(now.getTime() + 5000))).map((r) => r.serial)).toEqual(['0b']);
+    expect(serialsOf(await ledger.listRevokedUnexpired(new Date(now.getTime() + 5000)))).toEqual(['0b']);
     expect(await ledger.revokeCertificate({ serial: '0a', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('alreadyRevoked');
     expect(await ledger.revokeCertificate({ serial: 'ff', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('unknown');
     expect(await ledger.auditTrail('0a')).toHaveLength(1);

@@ -1,8 +1,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
 import type { ProblemDocument } from '../core/problem.js';
+import type { RevokedColumns } from '../core/revoked-columns.js';
+import { workerUrl } from '../core/worker-url.js';
 import type { AccountStatus } from '../core/status.js';
 import type {
   AuditEntry,
@@ -15,7 +18,6 @@ import type {
   NonceStore,
   RevocationOutcome,
   RevocationRecord,
-  RevokedCertificate,
 } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
@@ -67,6 +69,7 @@ export class SqliteLedger implements CertificateLedger {
   readonly nonces: NonceStore;
   private readonly db: Database.Database;
   private readonly s: Statements;
+  private readonly file: string;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -75,6 +78,7 @@ export class SqliteLedger implements CertificateLedger {
       );
     }
     mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+    this.file = options.file;
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -266,9 +270,17 @@ export class SqliteLedger implements CertificateLedger {
     return this.authorizationPerIdentifier(this.s.validAuthz, accountId, identifiers, now);
   }
 
-  async listRevokedUnexpired(now: Date): Promise<RevokedCertificate[]> {
-    const rows = this.s.revokedUnexpired.raw().all(now.getTime()) as [string, number, number][];
-    return rows.map(([serial, revokedAt, reason]) => ({ serial, revokedAt: new Date(revokedAt), reason }));
+  listRevokedUnexpired(now: Date): Promise<RevokedColumns> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl(import.meta.url, 'sqlite-revoked-worker'), {
+        workerData: { file: this.file, nowMs: now.getTime() },
+      });
+      worker.once('message', (columns: RevokedColumns) => resolve(columns));
+      worker.once('error', reject);
+      worker.once('exit', (code) => {
+        if (code !== 0) reject(new Error(`the revoked-certificates reader exited with code ${code}`));
+      });
+    });
   }
 
   async claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {

@@ -4,6 +4,10 @@ const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
   (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
   FROM orders o WHERE o.id = ?`;
 
+/** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by sqlite-revoked-worker.ts. */
+export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
+  WHERE status = 'revoked' AND not_after > ? ORDER BY serial`;
+
 /** Every statement the SQLite ledger runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
   return {
@@ -64,8 +68,6 @@ export function prepareStatements(db: Database.Database) {
     recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der
       WHERE issuer = @issuer AND crl_number = @crlNumber`),
     crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der FROM crl_state WHERE issuer = ?'),
-    revokedUnexpired: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
-      WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial`),
   };
 }
 

@@ -1,0 +1,15 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * The URL of a worker-thread module beside `moduleUrl` (the caller's import.meta.url). Built code
+ * loads its sibling .js; when the caller runs from TypeScript sources (tests), the worker is the
+ * compiled one under dist/, because worker threads load files through Node without a transformer.
+ */
+export function workerUrl(moduleUrl: string, name: string): URL {
+  const here = fileURLToPath(moduleUrl);
+  if (here.endsWith('.js')) return new URL(`./${name}.js`, moduleUrl);
+  const compiled = here.replace(/\/src\/([^/]+)\/[^/]+\.ts$/, `/dist/$1/${name}.js`);
+  if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run npm run build (npm test does it first)`);
+  return pathToFileURL(compiled);
+}
