@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
@@ -154,6 +154,42 @@ describe('ACME issuance through the HTTP API', () => {
     const second = await client.post(nextUrl, '');
     expect(second.json().orders).toEqual([created[0]]);
     expect(([] as string[]).concat(second.headers.link as string[]).some((l) => l.endsWith('rel="next"'))).toBe(false);
+  });
+
+  it('issues a wildcard with its base name: dns-01 only for the wildcard, TXT from the test DNS server', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    await client.register();
+    const names = ['*.apps.wild.test', 'apps.wild.test'];
+    const orderRes = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
+    expect(orderRes.statusCode).toBe(201);
+    const order = orderRes.json();
+    expect(order.identifiers).toEqual(names.map((value) => ({ type: 'dns', value })));
+    const authzs = await Promise.all((order.authorizations as string[]).map(async (u) => (await client.post(u, '')).json()));
+    const wild = authzs.find((a) => a.wildcard)!;
+    const plain = authzs.find((a) => !a.wildcard)!;
+    // RFC 8555 §7.1.4: the wildcard's authorization names the base domain, with wildcard: true.
+    expect(wild.identifier).toEqual({ type: 'dns', value: 'apps.wild.test' });
+    expect(wild.challenges.map((c: { type: string }) => c.type)).toEqual(['dns-01']);
+    expect(plain.identifier).toEqual({ type: 'dns', value: 'apps.wild.test' });
+    expect(plain.wildcard).toBeUndefined();
+    expect(plain.challenges.map((c: { type: string }) => c.type)).toEqual(['http-01', 'dns-01']);
+
+    for (const authz of [wild, plain]) {
+      const ch = authz.challenges.find((c: { type: string }) => c.type === 'dns-01');
+      const digest = createHash('sha256').update(await client.keyAuthorization(ch.token)).digest('base64url');
+      await t.dns.addTxt('_acme-challenge.apps.wild.test', digest);
+      const res = await client.post(ch.url, {});
+      expect(res.json().status).toBe('valid');
+    }
+    const { der } = await makeCsr(names);
+    const fin = await client.post(order.finalize, { csr: Buffer.from(der).toString('base64url') });
+    expect(fin.json().status).toBe('valid');
+    const leaf = new X509Certificate((await client.post(fin.json().certificate, '')).body);
+    expect(leaf.subjectAltName).toBe('DNS:*.apps.wild.test, DNS:apps.wild.test');
+
+    // A wildcard authorization is not reused for the plain name, nor the other way round.
+    const again = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: '*.apps.wild.test' }] });
+    expect(again.json().authorizations).toEqual([order.authorizations[authzs.indexOf(wild)]]);
   });
 
   it('honours a requested notAfter and refuses one beyond the maximum', async () => {

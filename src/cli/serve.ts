@@ -13,6 +13,7 @@ import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
+import { validateDns01 } from '../validation/dns01.js';
 import { validateHttp01 } from '../validation/http01.js';
 import { createResolver } from '../validation/resolver.js';
 import { ServerTls, ServerTlsRenewer } from './server-tls.js';
@@ -89,6 +90,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
           timeoutMs: config.validation.timeoutMs,
           resolver,
         }),
+      'dns-01': (identifier, _token, keyAuthorization) =>
+        validateDns01(identifier, keyAuthorization, { resolver, timeoutMs: config.validation.timeoutMs }),
     },
   });
 

@@ -358,7 +358,10 @@ export class SqliteLedger implements CertificateLedger {
   ): AuthorizationRecord[] {
     const found: AuthorizationRecord[] = [];
     for (const id of identifiers) {
-      const row = statement.get(accountId, id.type, id.value, now.getTime()) as AuthorizationRow | undefined;
+      // An order's "*.example.internal" is authorized by example.internal with wildcard set.
+      const wildcard = id.value.startsWith('*.');
+      const value = wildcard ? id.value.slice(2) : id.value;
+      const row = statement.get(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationRow | undefined;
       if (row) found.push(this.authorizationFromRow(row));
     }
     return found;

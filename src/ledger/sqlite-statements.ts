@@ -18,7 +18,7 @@ export function prepareStatements(db: Database.Database) {
     updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
     updateAccountStatus: db.prepare('UPDATE accounts SET status = ? WHERE id = ?'),
     reusableAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
-      AND identifier_value = ? AND status IN ('valid', 'pending') AND expires > ?
+      AND identifier_value = ? AND wildcard = ? AND status IN ('valid', 'pending') AND expires > ?
       ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
     insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at)
       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)`),
@@ -61,7 +61,7 @@ export function prepareStatements(db: Database.Database) {
     keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
     markCrlDirty: db.prepare(`UPDATE crl_state SET dirty = 1 WHERE issuer = 'intermediate'`),
     validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
-      AND identifier_value = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
+      AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
     claimCrlNumber: db.prepare(
       'UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0 WHERE issuer = ? RETURNING crl_number',
     ),

@@ -32,13 +32,22 @@ describe('checkOrderIdentifiers', () => {
     ['-lead.example', /invalid label/],
     ['a..b', /empty label/],
     ['127.0.0.1', /is an IP address/],
-    ['*.example.internal', /wildcard/],
+    ['a.*.example.internal', /only allowed as the whole first label/],
+    ['*x.example.internal', /only allowed as the whole first label/],
+    ['**.example.internal', /only allowed as the whole first label/],
+    ['*.internal', /at least two labels/],
     [`${'a'.repeat(64)}.example`, /longer than 63/],
   ])('refuses %s', (value, detail) => {
     const p = problem(() => checkOrderIdentifiers([{ type: 'dns', value }]));
     expect(p.type).toBe('rejectedIdentifier');
     expect(p.detail).toMatch(detail);
     expect(p.identifier).toEqual({ type: 'dns', value });
+  });
+
+  it('accepts a wildcard as the whole first label, as sent', () => {
+    expect(checkOrderIdentifiers([{ type: 'dns', value: '*.Svc.Example.internal' }])).toEqual([
+      { type: 'dns', value: '*.Svc.Example.internal' },
+    ]);
   });
 
   it('gives one subproblem per bad identifier', () => {

@@ -10,10 +10,15 @@ export function dnsNameProblem(name: string): { type: 'malformed' | 'rejectedIde
   if (name.endsWith('.')) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" must not end with a dot` };
   if (name.length > 253) return { type: 'rejectedIdentifier', detail: `DNS name is longer than 253 characters` };
   if (isIP(name) !== 0) return { type: 'rejectedIdentifier', detail: `"${name}" is an IP address; use an identifier of type "ip"` };
-  if (name.includes('*')) {
-    return { type: 'rejectedIdentifier', detail: `wildcard names ("${name}") are not issued by this server yet` };
+  // RFC 8555 §7.1.3: a wildcard is "*." as the whole first label, over a name of two labels or more.
+  const base = name.startsWith('*.') ? name.slice(2) : name;
+  if (base.includes('*')) {
+    return { type: 'rejectedIdentifier', detail: `"${name}": "*" is only allowed as the whole first label ("*.example.internal")` };
   }
-  const labels = name.split('.');
+  if (base !== name && !base.includes('.')) {
+    return { type: 'rejectedIdentifier', detail: `"${name}": a wildcard needs at least two labels after "*."` };
+  }
+  const labels = base.split('.');
   for (const label of labels) {
     if (label.length === 0) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" has an empty label` };
     if (label.length > 63) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" has a label longer than 63 characters` };

@@ -13,9 +13,17 @@ export interface OrderView {
   readonly state: OrderState;
 }
 
-/** Challenge types offered for an identifier. */
-function challengeTypesFor(deps: RaDeps, _id: Identifier): ChallengeType[] {
-  return (['http-01', 'dns-01', 'tls-alpn-01'] as const).filter((t) => deps.validators[t] !== undefined);
+/** Challenge types offered for an identifier: a wildcard can only be proven in DNS (RFC 8555 §7.1.3). */
+function challengeTypesFor(deps: RaDeps, wildcard: boolean): ChallengeType[] {
+  const types: readonly ChallengeType[] = wildcard ? ['dns-01'] : ['http-01', 'dns-01', 'tls-alpn-01'];
+  return types.filter((t) => deps.validators[t] !== undefined);
+}
+
+/** "*.example.internal" is authorized as example.internal with wildcard: true (RFC 8555 §7.1.4). */
+export function authorizationTarget(id: Identifier): { identifier: Identifier; wildcard: boolean } {
+  return id.value.startsWith('*.')
+    ? { identifier: { type: id.type, value: id.value.slice(2) }, wildcard: true }
+    : { identifier: id, wildcard: false };
 }
 
 /** RFC 8555 §7.4 newOrder. Pending or valid authorizations the account already holds are reused. */
@@ -30,11 +38,13 @@ export async function newOrder(
   const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, deps.policy);
 
   const reusable = await deps.ledger.findReusableAuthorizations(account.id, identifiers, now);
-  const byValue = new Map(reusable.map((a) => [a.identifier.value.toLowerCase(), a] as const));
+  const key = (wildcard: boolean, value: string) => `${wildcard ? '*.' : ''}${value.toLowerCase()}`;
+  const byValue = new Map(reusable.map((a) => [key(a.wildcard, a.identifier.value), a] as const));
   const newAuthzs: NewAuthorization[] = [];
   const authzIds: string[] = [];
-  for (const identifier of identifiers) {
-    const reused = byValue.get(identifier.value.toLowerCase());
+  for (const ordered of identifiers) {
+    const { identifier, wildcard } = authorizationTarget(ordered);
+    const reused = byValue.get(key(wildcard, identifier.value));
     if (reused) {
       authzIds.push(reused.id);
       continue;
@@ -44,10 +54,10 @@ export async function newOrder(
       id,
       accountId: account.id,
       identifier,
-      wildcard: false,
+      wildcard,
       expires: new Date(now.getTime() + deps.policy.pendingAuthorizationLifetimeMs),
       createdAt: now,
-      challenges: challengeTypesFor(deps, identifier).map((type) => ({
+      challenges: challengeTypesFor(deps, wildcard).map((type) => ({
         id: randomId(),
         authorizationId: id,
         type,

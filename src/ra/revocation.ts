@@ -56,7 +56,9 @@ async function checkRevoker(deps: RaDeps, cert: CertificateRecord, der: Buffer, 
     case 'account': {
       if (cert.accountId === who.account.id) return;
       const valid = await deps.ledger.findValidAuthorizations(who.account.id, cert.identifiers, deps.clock.now());
-      const covered = new Set(valid.map((a) => `${a.identifier.type}:${a.identifier.value.toLowerCase()}`));
+      const covered = new Set(
+        valid.map((a) => `${a.identifier.type}:${a.wildcard ? '*.' : ''}${a.identifier.value.toLowerCase()}`),
+      );
       const missing = cert.identifiers.filter((i) => !covered.has(`${i.type}:${i.value.toLowerCase()}`));
       if (missing.length > 0) {
         throw new AcmeProblem(

@@ -6,6 +6,8 @@ import { AcmeProblem } from '../core/problem.js';
 export interface NameResolver {
   /** @throws AcmeProblem('dns') when the name has no address or the lookup fails. */
   resolve(name: string, signal?: AbortSignal): Promise<string[]>;
+  /** The TXT values at name (each record's strings joined), CNAMEs followed. @throws AcmeProblem('dns') */
+  resolveTxt(name: string, signal?: AbortSignal): Promise<string[]>;
 }
 
 /**
@@ -14,19 +16,23 @@ export interface NameResolver {
  * (`host:port`, IPv6 as `[::1]:53`) and nowhere else; CNAMEs are followed by the resolver.
  */
 export function createResolver(dnsResolvers: readonly string[], timeoutMs: number): NameResolver {
-  if (dnsResolvers.length === 0) return new SystemResolver();
+  if (dnsResolvers.length === 0) return new SystemResolver(timeoutMs);
   // Fail at start-up, not at the first validation, when a server address is malformed.
   new Resolver().setServers([...dnsResolvers]);
   return new ServerResolver([...dnsResolvers], timeoutMs);
 }
 
-type RecordType = 'A' | 'AAAA';
+type RecordType = 'A' | 'AAAA' | 'TXT';
 
 class ServerResolver implements NameResolver {
   constructor(
     private readonly servers: readonly string[],
     private readonly timeoutMs: number,
   ) {}
+
+  resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
+    return queryTxt(this.servers, this.timeoutMs, name, signal);
+  }
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
@@ -62,7 +68,33 @@ class ServerResolver implements NameResolver {
   }
 }
 
+/** One TXT query through `servers` (undefined: the system's), bounded by timeoutMs and the signal. */
+async function queryTxt(servers: readonly string[] | undefined, timeoutMs: number, name: string, signal?: AbortSignal): Promise<string[]> {
+  throwIfAborted(name, signal);
+  const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 3)), tries: 2 });
+  if (servers) resolver.setServers([...servers]);
+  const onAbort = (): void => resolver.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const deadline = setTimeout(onAbort, timeoutMs);
+  try {
+    const records = await resolver.resolveTxt(name);
+    return records.map((chunks) => chunks.join(''));
+  } catch (err) {
+    throwIfAborted(name, signal);
+    throw dnsProblem(name, 'TXT', err);
+  } finally {
+    clearTimeout(deadline);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 class SystemResolver implements NameResolver {
+  constructor(private readonly timeoutMs = 10_000) {}
+
+  resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
+    return queryTxt(undefined, this.timeoutMs, name, signal);
+  }
+
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
     throwIfAborted(name, signal);

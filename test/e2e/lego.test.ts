@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
@@ -93,5 +93,42 @@ describe.skipIf(!available)('lego against certmint', () => {
     const shown = await certmint.showCertificate(leaf.serialNumber.toLowerCase());
     expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'superseded' });
     expect(shown.audit).toMatchObject([{ action: 'revoke', actor: expect.stringMatching(/^account:/), reason: 4 }]);
+  });
+
+  it('gets a wildcard and its base name with dns-01 (--dns exec setting TXT records in the test DNS server)', { timeout: 120_000 }, async () => {
+    // lego's exec provider runs `hook present|cleanup <fqdn> <value>`; this hook sets the record
+    // through pebble-challtestsrv's management API (the DNS server certmint validates against).
+    const hook = path.join(certmint.tempDir, 'dns-hook.mjs');
+    await writeFile(
+      hook,
+      `#!${process.execPath}
+const [action, fqdn, value] = process.argv.slice(2);
+const path = action === 'present' ? '/set-txt' : '/clear-txt';
+const res = await fetch(${JSON.stringify(certmint.dns.managementUrl)} + path, {
+  method: 'POST', body: JSON.stringify(action === 'present' ? { host: fqdn, value } : { host: fqdn }),
+});
+if (!res.ok) { console.error('challtestsrv answered', res.status); process.exit(1); }
+`,
+      { mode: 0o755 },
+    );
+    const names = ['*.wild.lego.test', 'wild.lego.test'];
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'lego',
+        [
+          '--server', certmint.directoryUrl, '--email', 'ops@example.internal', '--accept-tos',
+          ...names.flatMap((n) => ['--domains', n]),
+          '--dns', 'exec', '--dns.resolvers', certmint.dns.dnsAddress, '--dns.disable-cp',
+          '--path', path.join(certmint.tempDir, 'lego-dns'), 'run',
+        ],
+        { env: { ...process.env, LEGO_CA_CERTIFICATES: certmint.rootFile, EXEC_PATH: hook, EXEC_POLLING_INTERVAL: '1', EXEC_PROPAGATION_TIMEOUT: '30' }, timeout: 90_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`lego --dns exec failed: ${err.message}\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`)) : resolve()),
+      );
+    });
+    const bundleFile = path.join(certmint.tempDir, 'lego-dns', 'certificates', '_.wild.lego.test.crt');
+    const issuerFile = path.join(certmint.tempDir, 'lego-dns', 'certificates', '_.wild.lego.test.issuer.crt');
+    await expect(opensslVerify(certmint.rootFile, bundleFile, issuerFile)).resolves.toMatch(/: OK$/m);
+    const leaf = new X509Certificate(splitPem(await readFile(bundleFile, 'utf8'))[0]!);
+    expect(leaf.subjectAltName).toBe('DNS:*.wild.lego.test, DNS:wild.lego.test');
   });
 });

@@ -12,6 +12,7 @@ import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { RegistrationAuthority } from '../../src/ra/registration-authority.js';
 import { raPolicy } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/config.js';
+import { validateDns01 } from '../../src/validation/dns01.js';
 import { validateHttp01 } from '../../src/validation/http01.js';
 import { createResolver } from '../../src/validation/resolver.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
@@ -78,6 +79,7 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
     validators: {
       'http-01': (id, token, keyAuth) =>
         validateHttp01(id, token, keyAuth, { port: responder.port, timeoutMs, resolver }),
+      'dns-01': (id, _token, keyAuth) => validateDns01(id, keyAuth, { resolver, timeoutMs }),
     },
   });
   const app = await createAcmeServer({
