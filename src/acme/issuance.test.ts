@@ -192,6 +192,26 @@ describe('ACME issuance through the HTTP API', () => {
     expect(again.json().authorizations).toEqual([order.authorizations[authzs.indexOf(wild)]]);
   });
 
+  it('issues for an IP address (RFC 8738): http-01 to the address itself, never dns-01, an iPAddress SAN', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    await client.register();
+    const order = (await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'ip', value: '127.0.0.1' }] })).json();
+    expect(order.identifiers).toEqual([{ type: 'ip', value: '127.0.0.1' }]);
+    const authz = (await client.post(order.authorizations[0], '')).json();
+    expect(authz.identifier).toEqual({ type: 'ip', value: '127.0.0.1' });
+    expect(authz.challenges.map((c: { type: string }) => c.type)).toEqual(['http-01']);
+    const ch = authz.challenges[0];
+    t.responder.set(ch.token, await client.keyAuthorization(ch.token));
+    expect((await client.post(ch.url, {})).json().status).toBe('valid');
+    const { der } = await makeCsr([], { commonName: null, extraSans: [{ type: 'ip', value: '127.0.0.1' }] });
+    const fin = await client.post(order.finalize, { csr: Buffer.from(der).toString('base64url') });
+    expect(fin.json().status).toBe('valid');
+    const leaf = new X509Certificate((await client.post(fin.json().certificate, '')).body);
+    expect(leaf.subjectAltName).toBe('IP Address:127.0.0.1');
+    const bad = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'ip', value: '::0001' }] });
+    expect(bad.json()).toMatchObject({ type: 'urn:ietf:params:acme:error:malformed', detail: expect.stringContaining('send "::1"') });
+  });
+
   it('honours a requested notAfter and refuses one beyond the maximum', async () => {
     const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     await client.register();

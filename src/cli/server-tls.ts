@@ -3,7 +3,7 @@ import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { canonicalIpAddress } from '../ca/ip-address.js';
+import { canonicalIpAddress } from '../core/ip-address.js';
 import { newSerialHex } from '../ca/serial.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';

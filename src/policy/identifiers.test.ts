@@ -50,6 +50,24 @@ describe('checkOrderIdentifiers', () => {
     ]);
   });
 
+  it('accepts IP addresses in canonical form only (RFC 8738)', () => {
+    expect(checkOrderIdentifiers([{ type: 'ip', value: '10.0.0.7' }, { type: 'ip', value: '2001:db8::1' }])).toEqual([
+      { type: 'ip', value: '10.0.0.7' },
+      { type: 'ip', value: '2001:db8::1' },
+    ]);
+    for (const [value, detail] of [
+      ['2001:DB8::1', /send "2001:db8::1"/],
+      ['2001:db8:0:0:0:0:0:1', /send "2001:db8::1"/],
+      ['010.0.0.1', /not an IPv4 or IPv6 address/],
+      ['fe80::1%eth0', /not an IPv4 or IPv6 address/],
+      ['example.internal', /not an IPv4 or IPv6 address/],
+    ] as const) {
+      const p = problem(() => checkOrderIdentifiers([{ type: 'ip', value }]));
+      expect(p.type).toBe('malformed');
+      expect(p.detail).toMatch(detail);
+    }
+  });
+
   it('gives one subproblem per bad identifier', () => {
     const p = problem(() =>
       checkOrderIdentifiers([

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Identifier } from '../core/identifier.js';
+import { canonicalIpAddress } from '../core/ip-address.js';
 import { AcmeProblem, type SubProblem } from '../core/problem.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -35,6 +36,16 @@ export function dnsNameProblem(name: string): { type: 'malformed' | 'rejectedIde
   return undefined;
 }
 
+/** RFC 8738 §3: an "ip" identifier is the address in its canonical text (RFC 5952 for IPv6). */
+export function ipAddressProblem(value: string): { type: 'malformed' | 'rejectedIdentifier'; detail: string } | undefined {
+  const canonical = canonicalIpAddress(value);
+  if (canonical === undefined) return { type: 'malformed', detail: `"${value}" is not an IPv4 or IPv6 address` };
+  if (canonical !== value) {
+    return { type: 'malformed', detail: `IP address "${value}" is not in canonical form; send "${canonical}" (RFC 8738, RFC 5952)` };
+  }
+  return undefined;
+}
+
 /**
  * Checks newOrder identifiers (RFC 8555 §7.4). Returns them de-duplicated (case-insensitively,
  * first spelling kept: clients match authorizations to names by the string they sent).
@@ -55,20 +66,20 @@ export function checkOrderIdentifiers(input: unknown, maxIdentifiers = 100): Ide
       throw new AcmeProblem('malformed', 'each identifier must be an object {"type": "dns", "value": "<name>"}');
     }
     const id = { type: item.type, value: item.value } as Identifier;
-    if (item.type !== 'dns') {
+    if (item.type !== 'dns' && item.type !== 'ip') {
       problems.push({
         type: 'unsupportedIdentifier',
-        detail: `identifier type "${item.type}" is not supported; use "dns"`,
+        detail: `identifier type "${item.type}" is not supported; use "dns" or "ip"`,
         identifier: id,
       });
       continue;
     }
-    const bad = dnsNameProblem(item.value);
+    const bad = item.type === 'ip' ? ipAddressProblem(item.value) : dnsNameProblem(item.value);
     if (bad) {
       problems.push({ ...bad, identifier: id });
       continue;
     }
-    const key = item.value.toLowerCase();
+    const key = `${item.type}:${item.value.toLowerCase()}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(id);

@@ -13,9 +13,16 @@ export interface OrderView {
   readonly state: OrderState;
 }
 
-/** Challenge types offered for an identifier: a wildcard can only be proven in DNS (RFC 8555 §7.1.3). */
-function challengeTypesFor(deps: RaDeps, wildcard: boolean): ChallengeType[] {
-  const types: readonly ChallengeType[] = wildcard ? ['dns-01'] : ['http-01', 'dns-01', 'tls-alpn-01'];
+/**
+ * Challenge types offered for an identifier: a wildcard can only be proven in DNS (RFC 8555
+ * §7.1.3); an IP address never in DNS (RFC 8738 §7).
+ */
+function challengeTypesFor(deps: RaDeps, id: Identifier, wildcard: boolean): ChallengeType[] {
+  const types: readonly ChallengeType[] = wildcard
+    ? ['dns-01']
+    : id.type === 'ip'
+      ? ['http-01', 'tls-alpn-01']
+      : ['http-01', 'dns-01', 'tls-alpn-01'];
   return types.filter((t) => deps.validators[t] !== undefined);
 }
 
@@ -57,7 +64,7 @@ export async function newOrder(
       wildcard,
       expires: new Date(now.getTime() + deps.policy.pendingAuthorizationLifetimeMs),
       createdAt: now,
-      challenges: challengeTypesFor(deps, wildcard).map((type) => ({
+      challenges: challengeTypesFor(deps, identifier, wildcard).map((type) => ({
         id: randomId(),
         authorizationId: id,
         type,

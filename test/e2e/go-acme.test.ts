@@ -108,6 +108,14 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     expect(shown.audit).toMatchObject([{ actor: 'certificate-key', reason: 1 }]);
   });
 
+  it('issues for an IP address identifier (IPIDs, RFC 8738) with an iPAddress SAN', { timeout: 120_000 }, async () => {
+    const result = await runAcmego<SingleResult>(['-mode', 'single', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-ip')]);
+    expect(result).toMatchObject({ ok: true });
+    await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
+    const leaf = new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!);
+    expect(leaf.subjectAltName).toBe('IP Address:127.0.0.1');
+  });
+
   it('issues 40 certificates over 8 concurrent accounts without an error (load mode)', { timeout: 120_000 }, async () => {
     const result = await runAcmego<LoadResult>(['-mode', 'load', '-n', '40', '-c', '8']);
     // The numbers go to the run's notes: throughput and latency of full cert-manager-style flows.

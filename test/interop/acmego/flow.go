@@ -124,8 +124,20 @@ type issued struct {
 }
 
 // issue runs one full flow: newOrder → authorizations → http-01 → wait → finalize → certificate.
+// Names that parse as IP addresses are ordered as "ip" identifiers (RFC 8738).
 func issue(ctx context.Context, client *acme.Client, r *responder, names []string) (*issued, error) {
-	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(names...))
+	var dnsNames []string
+	var ips []net.IP
+	var ipTexts []string
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+			ipTexts = append(ipTexts, n)
+		} else {
+			dnsNames = append(dnsNames, n)
+		}
+	}
+	order, err := client.AuthorizeOrder(ctx, append(acme.DomainIDs(dnsNames...), acme.IPIDs(ipTexts...)...))
 	if err != nil {
 		return nil, fmt.Errorf("new order: %w", err)
 	}
@@ -177,10 +189,11 @@ func issue(ctx context.Context, client *acme.Client, r *responder, names []strin
 	if err != nil {
 		return nil, err
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject:  pkix.Name{CommonName: names[0]},
-		DNSNames: names,
-	}, key)
+	template := &x509.CertificateRequest{DNSNames: dnsNames, IPAddresses: ips}
+	if len(dnsNames) > 0 {
+		template.Subject = pkix.Name{CommonName: dnsNames[0]}
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, template, key)
 	if err != nil {
 		return nil, err
 	}
