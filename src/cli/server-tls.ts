@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import type { Identifier } from '../core/identifier.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import { derToPem } from '../ra/certificates.js';
-import { keyHashOfSpki } from '../ra/revocation.js';
+import { keyHashOfSpki } from '../ra/keys.js';
 
 export interface ServerTlsMaterial {
   readonly key: string;

@@ -50,13 +50,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Plain = { [k: string]: unknown };
+export type Plain = { [k: string]: unknown };
 
-function isPlain(v: unknown): v is Plain {
+export function isPlain(v: unknown): v is Plain {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function merge(base: Plain, over: Plain): Plain {
+/** `over` laid on `base`: nested mappings merged key by key, anything else replaced. */
+export function merge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];

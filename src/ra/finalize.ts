@@ -1,4 +1,3 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { parseCsr } from '../ca/csr.js';
 import { newSerialHex } from '../ca/serial.js';
 import type { ParsedCsr } from '../ca/types.js';
@@ -10,13 +9,9 @@ import { leafValidity } from '../policy/validity.js';
 import type { RaDeps } from './deps.js';
 import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
-import { keyHashOfSpki } from './revocation.js';
+import { keyHashOfSpki, spkiOfJwk } from './keys.js';
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
-}
 
 /** RFC 8555 §7.4: the CSR must ask for exactly the order's identifiers (SANs, plus CN if present). */
 function checkCsrIdentifiers(csr: ParsedCsr, ordered: readonly Identifier[]): void {
@@ -36,10 +31,6 @@ function checkCsrIdentifiers(csr: ParsedCsr, ordered: readonly Identifier[]): vo
     if (missing.length > 0) parts.push(`order names missing from the CSR: ${missing.join(', ')}`);
     throw new AcmeProblem('badCSR', `the CSR does not match the order's identifiers (${parts.join('; ')})`);
   }
-}
-
-function accountSpki(jwk: Readonly<Record<string, unknown>>): Uint8Array {
-  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
 }
 
 async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknown): Promise<ParsedCsr> {
@@ -64,7 +55,7 @@ async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknow
   if (await deps.ledger.isKeyBlocked(keyHashOfSpki(csr.spki))) {
     throw new AcmeProblem('badPublicKey', 'the CSR public key was reported compromised (revoked for keyCompromise); use a new key');
   }
-  if (sameBytes(csr.spki, accountSpki(account.jwk))) {
+  if (spkiOfJwk(account.jwk).equals(csr.spki)) {
     throw new AcmeProblem('badCSR', 'the CSR uses the account key; certificate keys must differ from the account key');
   }
   return csr;

@@ -1,7 +1,8 @@
-import { createHash, createPublicKey, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord, CertificateRecord } from '../ledger/records.js';
 import type { RaDeps } from './deps.js';
+import { spkiOfJwk } from './keys.js';
 
 /** RFC 5280 §5.3.1 CRLReason codes certmint accepts (as Boulder does): the ones a subscriber can assert. */
 export const REVOCATION_REASONS = {
@@ -35,10 +36,6 @@ export function checkReason(reason: unknown): number {
     );
   }
   return reason;
-}
-
-function spkiOfJwk(jwk: Readonly<Record<string, unknown>>): Buffer {
-  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
 }
 
 /** RFC 8555 §7.6: the ordering account, an account with valid authorizations for every name, or the certificate key. */
@@ -120,8 +117,4 @@ export async function revokeIssued(
   if (outcome === 'unknown') throw new AcmeProblem('malformed', `certificate ${cert.serial} was not issued by this CA`, { status: 404 });
   deps.onRevoked?.(cert.serial);
   return (await deps.ledger.getCertificate(cert.serial))!;
-}
-
-export function keyHashOfSpki(spki: Uint8Array): string {
-  return createHash('sha256').update(spki).digest('hex');
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { startChallTestSrv, type ChallTestSrv, type ChallTestSrvOptions } from './challtestsrv.js';
 import { freePort } from './ports.js';
+import { merge } from '../../src/config/config.js';
 
 /**
  * `certmint serve` as a real child process, the way a user runs it: built CLI, YAML config,
@@ -99,7 +100,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     dataDir,
     validation: { http01Port, dnsResolvers: [dns.dnsAddress], timeout: '5s' },
   };
-  await writeFile(configFile, toYaml(mergeConfig(generated, options.config ?? {})));
+  await writeFile(configFile, toYaml(merge(generated, options.config ?? {})));
 
   const child = spawn(process.execPath, [CERTMINT_MAIN, 'serve', '--config', configFile], {
     cwd: tempDir,
@@ -242,19 +243,6 @@ function childEnvironment(extra: Readonly<Record<string, string>>): NodeJS.Proce
     if (!key.startsWith('CERTMINT_')) env[key] = value;
   }
   return { ...env, CERTMINT_LOG_LEVEL: 'info', ...extra };
-}
-
-function mergeConfig(base: ConfigOverrides, over: ConfigOverrides): ConfigOverrides {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const current = out[key];
-    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeConfig(current, value) : value;
-  }
-  return out;
-}
-
-function isPlainObject(v: unknown): v is ConfigOverrides {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** GET over HTTPS trusting only `ca` (or plain HTTP when certmint runs behind a proxy). */

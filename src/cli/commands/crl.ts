@@ -1,6 +1,7 @@
 import { describeCrl } from '../../ca/crl-info.js';
 import type { CrlPublisher } from '../../crl/crl-publisher.js';
 import type { CertificateLedger, CrlIssuer } from '../../ledger/ledger.js';
+import { derToPem } from '../../ra/certificates.js';
 import { UsageError } from './certs.js';
 
 function issuerOf(root: boolean | undefined): CrlIssuer {
@@ -16,10 +17,7 @@ export async function crlShowCommand(ledger: CertificateLedger, o: { root?: bool
   const issuer = issuerOf(o.root);
   const state = await ledger.crlState(issuer);
   if (!state.der) throw new UsageError(`no CRL of the ${issuer} has been published yet (certmint crl generate)`);
-  if (o.pem) {
-    const b64 = Buffer.from(state.der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-    return `-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`;
-  }
+  if (o.pem) return derToPem(state.der, 'X509 CRL');
   const info = describeCrl(state.der);
   return [
     `issuer        ${info.issuer.replace(/\n/g, ', ')}`,

@@ -1,0 +1,11 @@
+import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
+
+/** The DER SubjectPublicKeyInfo of a public JWK (an account key, or a certificate key in a JWS). */
+export function spkiOfJwk(jwk: Readonly<Record<string, unknown>>): Buffer {
+  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+}
+
+/** SHA-256 of an SPKI, hex: certificates.key_hash and blocked_keys.key_hash. */
+export function keyHashOfSpki(spki: Uint8Array): string {
+  return createHash('sha256').update(spki).digest('hex');
+}
