@@ -9,6 +9,8 @@ export interface DirectoryMeta {
   readonly termsOfService?: string;
   readonly website?: string;
   readonly externalAccountRequired?: boolean;
+  /** RFC 8555 §7.1.1: the CAA issuer domain names this CA recognizes. */
+  readonly caaIdentities?: readonly string[];
 }
 
 /** What every route file gets. */

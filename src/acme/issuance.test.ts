@@ -104,7 +104,8 @@ describe('ACME issuance through the HTTP API', () => {
     const pems = certRes.body.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)!;
     expect(pems).toHaveLength(2);
     const leaf = new X509Certificate(pems[0]!);
-    expect(leaf.subjectAltName).toBe('DNS:Web.Issuance.test, DNS:api.issuance.test');
+    // The order echoes names as sent; the certificate carries DNS names lower case.
+    expect(leaf.subjectAltName).toBe('DNS:web.issuance.test, DNS:api.issuance.test');
     expect(leaf.subject).toBe('CN=api.issuance.test');
     expect(leaf.serialNumber.toLowerCase()).toBe(done.certificate.split('/').pop());
     expect((new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime()) / 86_400_000).toBeCloseTo(45, 1);
@@ -172,7 +173,7 @@ describe('ACME issuance through the HTTP API', () => {
     expect(wild.challenges.map((c: { type: string }) => c.type)).toEqual(['dns-01']);
     expect(plain.identifier).toEqual({ type: 'dns', value: 'apps.wild.test' });
     expect(plain.wildcard).toBeUndefined();
-    expect(plain.challenges.map((c: { type: string }) => c.type)).toEqual(['http-01', 'dns-01']);
+    expect(plain.challenges.map((c: { type: string }) => c.type)).toEqual(['http-01', 'dns-01', 'tls-alpn-01']);
 
     for (const authz of [wild, plain]) {
       const ch = authz.challenges.find((c: { type: string }) => c.type === 'dns-01');
@@ -192,14 +193,14 @@ describe('ACME issuance through the HTTP API', () => {
     expect(again.json().authorizations).toEqual([order.authorizations[authzs.indexOf(wild)]]);
   });
 
-  it('issues for an IP address (RFC 8738): http-01 to the address itself, never dns-01, an iPAddress SAN', async () => {
+  it('issues for an IP address (RFC 8738): http-01 or tls-alpn-01 to the address itself, never dns-01, an iPAddress SAN', async () => {
     const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     await client.register();
     const order = (await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'ip', value: '127.0.0.1' }] })).json();
     expect(order.identifiers).toEqual([{ type: 'ip', value: '127.0.0.1' }]);
     const authz = (await client.post(order.authorizations[0], '')).json();
     expect(authz.identifier).toEqual({ type: 'ip', value: '127.0.0.1' });
-    expect(authz.challenges.map((c: { type: string }) => c.type)).toEqual(['http-01']);
+    expect(authz.challenges.map((c: { type: string }) => c.type)).toEqual(['http-01', 'tls-alpn-01']);
     const ch = authz.challenges[0];
     t.responder.set(ch.token, await client.keyAuthorization(ch.token));
     expect((await client.post(ch.url, {})).json().status).toBe('valid');

@@ -7,11 +7,10 @@ import { userInfo } from 'node:os';
 import { loadCa } from '../ca/ca-files.js';
 import { systemClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
-import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
-import { caOptions, crlPublisher, ledgerFile, raPolicy, startServer } from './serve.js';
+import { caOptions, crlPublisher, ledgerFile, registrationAuthority, startServer } from './serve.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 
 function readConfig(file: string | undefined): Config {
@@ -108,7 +107,7 @@ program
   .action(async (serial: string, opts: { config?: string; reason: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
-      const ra = new RegistrationAuthority({ ledger, ca, clock: systemClock, crypto: nativeCryptoProvider(), policy: raPolicy(config), validators: {} });
+      const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, process.env.USER ?? userInfo().username));
       // Publish now; a running server adopts the newer CRL from the ledger within crl.checkInterval.
       process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), {}));

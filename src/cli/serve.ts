@@ -2,6 +2,7 @@ import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
+import type { DirectoryMeta } from '../acme/context.js';
 import { AcmeUrls } from '../acme/urls.js';
 import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
@@ -13,9 +14,8 @@ import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
-import { validateDns01 } from '../validation/dns01.js';
-import { validateHttp01 } from '../validation/http01.js';
 import { createResolver } from '../validation/resolver.js';
+import { createValidator } from '../validation/validator.js';
 import { ServerTls, ServerTlsRenewer } from './server-tls.js';
 
 export function caOptions(config: Config, crypto: Crypto): CaOptions {
@@ -40,6 +40,45 @@ export function raPolicy(config: Config): RaPolicy {
     pendingAuthorizationLifetimeMs: config.policy.pendingAuthorizationLifetimeMs,
     authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
     termsOfServiceRequired: config.acme.termsOfService !== undefined,
+    challengeAnswerWithinMs: config.validation.answerWithinMs,
+  };
+}
+
+export interface RaParts {
+  readonly ledger: CertificateLedger;
+  readonly ca: CertificateAuthority;
+  readonly clock: Clock;
+  readonly crypto?: Crypto;
+  readonly onRevoked?: (serial: string) => void;
+  readonly onBackgroundError?: (err: unknown) => void;
+}
+
+/** The use cases as `certmint serve` runs them: validators, CAA and policy from the config. */
+export function registrationAuthority(config: Config, parts: RaParts): RegistrationAuthority {
+  const urls = new AcmeUrls(config.server.baseUrl);
+  const v = config.validation;
+  return new RegistrationAuthority({
+    ...parts,
+    policy: raPolicy(config),
+    accountUrl: (id) => urls.account(id),
+    validator: createValidator({
+      resolver: createResolver(v.dnsResolvers, v.timeoutMs),
+      timeoutMs: v.timeoutMs,
+      http01Port: v.http01Port,
+      tlsAlpn01Port: v.tlsAlpn01Port,
+      ...(v.caa.enabled ? { caa: { identities: v.caa.identities } } : {}),
+      failureRate: v.testFailureRate,
+    }),
+  });
+}
+
+/** Directory `meta` (RFC 8555 §7.1.1) from the config. */
+export function directoryMeta(config: Config): DirectoryMeta {
+  return {
+    ...(config.acme.termsOfService ? { termsOfService: config.acme.termsOfService } : {}),
+    ...(config.acme.website ? { website: config.acme.website } : {}),
+    ...(config.validation.caa.identities.length > 0 ? { caaIdentities: config.validation.caa.identities } : {}),
+    externalAccountRequired: config.eab.required,
   };
 }
 
@@ -74,26 +113,18 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   useCryptoProvider(crypto);
   const ledger = new SqliteLedger({ file: ledgerFile(config), now: () => clock.now().getTime() });
   const { ca, created } = await loadOrInitCa({ ...caOptions(config, crypto), clock });
-  const resolver = createResolver(config.validation.dnsResolvers, config.validation.timeoutMs);
   const crl = crlPublisher(config, ledger, ca, clock, log);
-  const ra = new RegistrationAuthority({
+  const ra = registrationAuthority(config, {
     onRevoked: () => crl.requestRefresh(),
+    onBackgroundError: (err) => log.error({ err }, 'a background validation could not record its outcome'),
     ledger,
     ca,
     clock,
     crypto,
-    policy: raPolicy(config),
-    validators: {
-      'http-01': (identifier, token, keyAuthorization) =>
-        validateHttp01(identifier, token, keyAuthorization, {
-          port: config.validation.http01Port,
-          timeoutMs: config.validation.timeoutMs,
-          resolver,
-        }),
-      'dns-01': (identifier, _token, keyAuthorization) =>
-        validateDns01(identifier, keyAuthorization, { resolver, timeoutMs: config.validation.timeoutMs }),
-    },
   });
+  if (config.validation.testFailureRate > 0) {
+    log.warn(`validation.testFailureRate is ${config.validation.testFailureRate}: that share of validations fails on purpose (a test setting)`);
+  }
 
   const serverTls = config.server.tls.enabled
     ? new ServerTls({
@@ -114,11 +145,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     ca,
     baseUrl: config.server.baseUrl,
     bodyLimit: config.server.bodyLimit,
-    meta: {
-      ...(config.acme.termsOfService ? { termsOfService: config.acme.termsOfService } : {}),
-      ...(config.acme.website ? { website: config.acme.website } : {}),
-      externalAccountRequired: config.eab.required,
-    },
+    meta: directoryMeta(config),
     fastify: {
       https: tls ? { key: tls.key, cert: tls.cert } : null,
       loggerInstance: log,
@@ -145,6 +172,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       renewer?.stop();
       crl.stop();
       await app.close();
+      // Validations answered `processing` record their outcome before the ledger closes.
+      await ra.settled();
       await ledger.close();
     },
   };

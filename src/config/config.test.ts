@@ -63,6 +63,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { CERTMINT_CA_LEAF_LIFETIME: '100d' } })).toThrow(/leafLifetime/);
   });
 
+  it('reads the validation settings (CAA, answerWithin, test failure rate) from the environment', () => {
+    const c = loadConfig({
+      env: {
+        CERTMINT_VALIDATION_CAA_ENABLED: 'true',
+        CERTMINT_VALIDATION_CAA_IDENTITIES: 'CA.Example.internal, certmint.test',
+        CERTMINT_VALIDATION_ANSWER_WITHIN: '2s',
+        CERTMINT_VALIDATION_TEST_FAILURE_RATE: '0.25',
+      },
+    });
+    expect(c.validation).toMatchObject({
+      caa: { enabled: true, identities: ['ca.example.internal', 'certmint.test'] },
+      answerWithinMs: 2000,
+      testFailureRate: 0.25,
+    });
+    expect(() => loadConfig({ env: { CERTMINT_VALIDATION_CAA_ENABLED: 'true' } })).toThrow(/validation.caa.identities is empty/);
+    expect(() => loadConfig({ env: { CERTMINT_VALIDATION_TEST_FAILURE_RATE: '2' } })).toThrow(/testFailureRate/);
+  });
+
+  it('config/certmint.example.yaml loads and states the defaults', () => {
+    const example = loadConfig({ file: path.join(import.meta.dirname, '../../config/certmint.example.yaml'), env: {}, cwd: '/srv' });
+    expect(example).toEqual(loadConfig({ env: {}, cwd: '/srv' }));
+  });
+
   it('maps keys to environment names', () => {
     expect(envName(['server', 'tls', 'hostnames'])).toBe('CERTMINT_SERVER_TLS_HOSTNAMES');
     expect(envName(['validation', 'http01Port'])).toBe('CERTMINT_VALIDATION_HTTP01_PORT');

@@ -29,6 +29,9 @@ export interface Config {
     readonly tlsAlpn01Port: number;
     readonly dnsResolvers: readonly string[];
     readonly timeoutMs: number;
+    readonly answerWithinMs: number;
+    readonly caa: { readonly enabled: boolean; readonly identities: readonly string[] };
+    readonly testFailureRate: number;
   };
   readonly policy: {
     readonly maxLifetimeMs: number;
@@ -145,6 +148,11 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   if (ms('crl.refresh', c.crl.refresh) >= ms('crl.validity', c.crl.validity)) {
     throw new ConfigError(`crl.refresh (${c.crl.refresh}) must be shorter than crl.validity (${c.crl.validity})`);
   }
+  if (c.validation.caa.enabled && c.validation.caa.identities.length === 0) {
+    throw new ConfigError(
+      'validation.caa.enabled is true but validation.caa.identities is empty: list the issuer domain names your CAA records use for this CA (e.g. ["ca.example.internal"])',
+    );
+  }
   return {
     server: {
       host,
@@ -171,6 +179,9 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       tlsAlpn01Port: c.validation.tlsAlpn01Port,
       dnsResolvers: c.validation.dnsResolvers,
       timeoutMs: ms('validation.timeout', c.validation.timeout),
+      answerWithinMs: ms('validation.answerWithin', c.validation.answerWithin),
+      caa: { enabled: c.validation.caa.enabled, identities: c.validation.caa.identities.map((d) => d.toLowerCase()) },
+      testFailureRate: c.validation.testFailureRate,
     },
     policy: {
       maxLifetimeMs,

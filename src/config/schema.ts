@@ -53,6 +53,18 @@ export const ConfigSchema = Type.Object(
         tlsAlpn01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
         dnsResolvers: Type.Array(Type.String({ minLength: 1 })),
         timeout: Duration,
+        /** How long a challenge POST waits for its validation before answering `processing`. */
+        answerWithin: Duration,
+        caa: Type.Object(
+          {
+            enabled: Type.Boolean(),
+            /** Issuer domain names CAA records use for this CA; also directory meta.caaIdentities. */
+            identities: Type.Array(Type.String({ minLength: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+        /** Test setting (like Pebble's): the share 0–1 of validations that fail on purpose. */
+        testFailureRate: Type.Number({ minimum: 0, maximum: 1 }),
       },
       { additionalProperties: false },
     ),
@@ -98,7 +110,15 @@ export const DEFAULT_CONFIG: ConfigInput = {
     leafLifetime: '45d',
   },
   acme: { termsOfService: '', website: '' },
-  validation: { http01Port: 80, tlsAlpn01Port: 443, dnsResolvers: [], timeout: '10s' },
+  validation: {
+    http01Port: 80,
+    tlsAlpn01Port: 443,
+    dnsResolvers: [],
+    timeout: '10s',
+    answerWithin: '10s',
+    caa: { enabled: false, identities: [] },
+    testFailureRate: 0,
+  },
   policy: {
     maxLifetime: '90d',
     orderLifetime: '7d',

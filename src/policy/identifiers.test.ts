@@ -37,11 +37,22 @@ describe('checkOrderIdentifiers', () => {
     ['**.example.internal', /only allowed as the whole first label/],
     ['*.internal', /at least two labels/],
     [`${'a'.repeat(64)}.example`, /longer than 63/],
+    [`${'a.'.repeat(126)}ab`, /longer than 253/],
+    ['bücher.example', /not ASCII; send internationalized names in punycode: "xn--bcher-kva.example"/],
+    ['tab\there.example', /characters no DNS name may have/],
+    ['xn--zz.example', /"xn--zz" is not a valid punycode A-label/],
+    ['xn--abcd.example', /"xn--abcd" is not a valid punycode A-label/],
+    ['ab--cd.example', /"ab--cd" has "--" in the third and fourth positions/],
   ])('refuses %s', (value, detail) => {
     const p = problem(() => checkOrderIdentifiers([{ type: 'dns', value }]));
     expect(p.type).toBe('rejectedIdentifier');
     expect(p.detail).toMatch(detail);
     expect(p.identifier).toEqual({ type: 'dns', value });
+  });
+
+  it('accepts valid punycode A-labels, in any case, and hyphens elsewhere', () => {
+    const names = ['xn--bcher-kva.example', 'XN--Bcher-kva.example', 'xn--55qx5d.internal', 'a-b--c.example', '*.xn--mnchen-3ya.test'];
+    expect(checkOrderIdentifiers(names.map((value) => ({ type: 'dns', value })))).toHaveLength(4);
   });
 
   it('accepts a wildcard as the whole first label, as sent', () => {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import type { Identifier } from '../core/identifier.js';
 import { canonicalIpAddress } from '../core/ip-address.js';
 import { AcmeProblem, type SubProblem } from '../core/problem.js';
@@ -8,6 +9,16 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 /** Why a dns identifier is unacceptable, or undefined when it is fine (RFC 1035 / RFC 5890 shape). */
 export function dnsNameProblem(name: string): { type: 'malformed' | 'rejectedIdentifier'; detail: string } | undefined {
   if (name.length === 0) return { type: 'malformed', detail: 'empty DNS name' };
+  // RFC 5890: names travel as A-labels. Say what to send instead of only refusing.
+  if (/[^\x21-\x7e]/.test(name)) {
+    const ascii = /^[\x21-\x7e\u0080-\uffff]+$/.test(name) ? domainToASCII(name) : '';
+    return {
+      type: 'rejectedIdentifier',
+      detail: ascii
+        ? `DNS name "${name}" is not ASCII; send internationalized names in punycode: "${ascii}"`
+        : `DNS name ${JSON.stringify(name)} has characters no DNS name may have`,
+    };
+  }
   if (name.endsWith('.')) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" must not end with a dot` };
   if (name.length > 253) return { type: 'rejectedIdentifier', detail: `DNS name is longer than 253 characters` };
   if (isIP(name) !== 0) return { type: 'rejectedIdentifier', detail: `"${name}" is an IP address; use an identifier of type "ip"` };
@@ -29,10 +40,30 @@ export function dnsNameProblem(name: string): { type: 'malformed' | 'rejectedIde
         detail: `DNS name "${name}" has an invalid label "${label}" (letters, digits and inner hyphens only; IDNs in punycode)`,
       };
     }
+    const idn = labelIdnaProblem(label);
+    if (idn) return { type: 'rejectedIdentifier', detail: `DNS name "${name}": ${idn}` };
   }
   if (/^\d+$/.test(labels[labels.length - 1]!)) {
     return { type: 'rejectedIdentifier', detail: `DNS name "${name}" has an all-numeric top-level label` };
   }
+  return undefined;
+}
+
+/**
+ * RFC 5891 §4.2.3.1 / RFC 5890 §2.3.1: "xn--" labels must be valid A-labels (they decode, and
+ * encode back to the same text); other labels with "--" in the third and fourth positions are
+ * reserved.
+ */
+function labelIdnaProblem(label: string): string | undefined {
+  const lower = label.toLowerCase();
+  if (lower.startsWith('xn--')) {
+    const unicode = domainToUnicode(lower);
+    if (unicode === '' || unicode === lower || domainToASCII(unicode) !== lower) {
+      return `label "${label}" is not a valid punycode A-label (IDNA2008)`;
+    }
+    return undefined;
+  }
+  if (lower.slice(2, 4) === '--') return `label "${label}" has "--" in the third and fourth positions, which is reserved for IDNA (RFC 5891 §4.2.3.1)`;
   return undefined;
 }
 

@@ -51,7 +51,10 @@ export async function getChallenge(deps: RaDeps, account: AccountRecord, challen
 
 /**
  * RFC 8555 §7.5.1: the client says it is ready. Validation runs before we answer, so the
- * challenge comes back valid or invalid and no client has to poll. A challenge that is not
+ * challenge usually comes back valid or invalid and no client has to poll. A validation still
+ * running after policy.challengeAnswerWithinMs is answered `processing` and records its outcome
+ * in the background (each step is bounded by validation.timeout). Validations of different
+ * challenges, such as the identifiers of one order, run concurrently. A challenge that is not
  * pending (or whose authorization is settled) is returned as it is: no second validation.
  */
 export async function respondToChallenge(
@@ -68,18 +71,39 @@ export async function respondToChallenge(
     }
     return { challenge, authorizationId: authz.id };
   }
-  const validator = deps.validators[challenge.type];
-  if (!validator) {
+  if (!deps.validator.challengeTypes.includes(challenge.type)) {
     throw new AcmeProblem('malformed', `challenge type ${challenge.type} is not enabled on this server`);
   }
   if (!(await deps.ledger.beginChallenge(challenge.id))) {
     // Another request is validating it right now; answer with what the ledger holds.
     return getChallenge(deps, account, challengeId);
   }
-  const keyAuth = keyAuthorization(challenge.token, account);
+  const validation = deps.background.track(validateAndRecord(deps, account, authz, challenge));
+  if (!(await settlesWithin(validation, deps.policy.challengeAnswerWithinMs))) {
+    validation.catch((err: unknown) => deps.onBackgroundError?.(err));
+    return { challenge: { ...challenge, status: 'processing' }, authorizationId: authz.id };
+  }
+  await validation;
+  return getChallenge(deps, account, challengeId);
+}
+
+/** Runs the validator and commits the challenge's and authorization's outcome in one transaction. */
+async function validateAndRecord(
+  deps: RaDeps,
+  account: AccountRecord,
+  authz: AuthorizationRecord,
+  challenge: ChallengeRecord,
+): Promise<void> {
   let error: AcmeProblem | undefined;
   try {
-    await validator(authz.identifier, challenge.token, keyAuth);
+    await deps.validator.validate({
+      type: challenge.type,
+      identifier: authz.identifier,
+      wildcard: authz.wildcard,
+      token: challenge.token,
+      keyAuthorization: keyAuthorization(challenge.token, account),
+      accountUri: deps.accountUrl(account.id),
+    });
   } catch (e) {
     error =
       e instanceof AcmeProblem
@@ -97,5 +121,17 @@ export async function respondToChallenge(
     authorizationExpires: error ? authz.expires : new Date(validatedAt.getTime() + deps.policy.authorizationLifetimeMs),
     error: error ? { ...error.toDocument(), identifier: authz.identifier } : undefined,
   });
-  return getChallenge(deps, account, challengeId);
+}
+
+/** True when `task` settles (either way) within ms; false when the time runs out first. */
+async function settlesWithin(task: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([task.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

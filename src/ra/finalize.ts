@@ -83,11 +83,13 @@ export async function finalizeOrder(
   }
   const now = deps.clock.now();
   const { notBefore, notAfter } = leafValidity(now, order, deps.policy);
-  const commonName = csr.commonName !== undefined ? order.identifiers.find((i) => i.value.toLowerCase() === csr.commonName!.toLowerCase())?.value : undefined;
+  // DNS names are case-insensitive; the certificate carries them lower case, as the ledger indexes them.
+  const identifiers = order.identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
+  const commonName = csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;
   try {
     const leaf = await deps.ca.issueLeaf({
       spki: csr.spki,
-      identifiers: order.identifiers,
+      identifiers,
       ...(commonName !== undefined ? { commonName } : {}),
       notBefore,
       notAfter,
@@ -99,7 +101,7 @@ export async function finalizeOrder(
       orderId: order.id,
       der: leaf.der,
       chainPem: deps.ca.chainPem,
-      identifiers: order.identifiers,
+      identifiers,
       commonName,
       keyHash: keyHashOfSpki(csr.spki),
       notBefore: leaf.notBefore,

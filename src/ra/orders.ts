@@ -23,7 +23,7 @@ function challengeTypesFor(deps: RaDeps, id: Identifier, wildcard: boolean): Cha
     : id.type === 'ip'
       ? ['http-01', 'tls-alpn-01']
       : ['http-01', 'dns-01', 'tls-alpn-01'];
-  return types.filter((t) => deps.validators[t] !== undefined);
+  return types.filter((t) => deps.validator.challengeTypes.includes(t));
 }
 
 /** "*.example.internal" is authorized as example.internal with wildcard: true (RFC 8555 §7.1.4). */

@@ -2,7 +2,7 @@ import type { AccountRecord } from '../ledger/records.js';
 import { newAccount, updateAccount, type NewAccountRequest } from './accounts.js';
 import { getAuthorization, getChallenge, respondToChallenge } from './authorizations.js';
 import { certificateChainPem } from './certificates.js';
-import type { RaDeps } from './deps.js';
+import { BackgroundTasks, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
@@ -14,7 +14,16 @@ type Payload = Readonly<Record<string, unknown>> | undefined;
  * so a rule lives in one place whichever door a request came through.
  */
 export class RegistrationAuthority {
-  constructor(readonly deps: RaDeps) {}
+  readonly deps: RaDeps;
+
+  constructor(options: Omit<RaDeps, 'background'>) {
+    this.deps = { ...options, background: new BackgroundTasks() };
+  }
+
+  /** Resolves when every validation still running in the background has recorded its outcome. */
+  settled(): Promise<void> {
+    return this.deps.background.settled();
+  }
 
   newAccount(req: NewAccountRequest) {
     return newAccount(this.deps, req);

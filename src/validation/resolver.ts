@@ -1,3 +1,4 @@
+import type { CaaRecord } from 'node:dns';
 import { lookup, Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AcmeProblem } from '../core/problem.js';
@@ -8,6 +9,8 @@ export interface NameResolver {
   resolve(name: string, signal?: AbortSignal): Promise<string[]>;
   /** The TXT values at name (each record's strings joined), CNAMEs followed. @throws AcmeProblem('dns') */
   resolveTxt(name: string, signal?: AbortSignal): Promise<string[]>;
+  /** The CAA records at name itself (CNAMEs followed); [] for NXDOMAIN or NODATA. @throws AcmeProblem('dns') */
+  resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]>;
 }
 
 /**
@@ -22,7 +25,7 @@ export function createResolver(dnsResolvers: readonly string[], timeoutMs: numbe
   return new ServerResolver([...dnsResolvers], timeoutMs);
 }
 
-type RecordType = 'A' | 'AAAA' | 'TXT';
+type RecordType = 'A' | 'AAAA' | 'TXT' | 'CAA';
 
 class ServerResolver implements NameResolver {
   constructor(
@@ -32,6 +35,10 @@ class ServerResolver implements NameResolver {
 
   resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
     return queryTxt(this.servers, this.timeoutMs, name, signal);
+  }
+
+  resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
+    return queryCaa(this.servers, this.timeoutMs, name, signal);
   }
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
@@ -70,6 +77,31 @@ class ServerResolver implements NameResolver {
 
 /** One TXT query through `servers` (undefined: the system's), bounded by timeoutMs and the signal. */
 async function queryTxt(servers: readonly string[] | undefined, timeoutMs: number, name: string, signal?: AbortSignal): Promise<string[]> {
+  const records = await query(servers, timeoutMs, name, 'TXT', signal, (r) => r.resolveTxt(name));
+  return records.map((chunks) => chunks.join(''));
+}
+
+/** RFC 8659 §3: a name without CAA records (NXDOMAIN or NODATA) is an empty set, not a failure. */
+async function queryCaa(servers: readonly string[] | undefined, timeoutMs: number, name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
+  return query(servers, timeoutMs, name, 'CAA', signal, async (r) => {
+    try {
+      return await r.resolveCaa(name);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+      throw err;
+    }
+  });
+}
+
+async function query<T>(
+  servers: readonly string[] | undefined,
+  timeoutMs: number,
+  name: string,
+  type: RecordType,
+  signal: AbortSignal | undefined,
+  run: (resolver: Resolver) => Promise<T>,
+): Promise<T> {
   throwIfAborted(name, signal);
   const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 3)), tries: 2 });
   if (servers) resolver.setServers([...servers]);
@@ -77,11 +109,10 @@ async function queryTxt(servers: readonly string[] | undefined, timeoutMs: numbe
   signal?.addEventListener('abort', onAbort, { once: true });
   const deadline = setTimeout(onAbort, timeoutMs);
   try {
-    const records = await resolver.resolveTxt(name);
-    return records.map((chunks) => chunks.join(''));
+    return await run(resolver);
   } catch (err) {
     throwIfAborted(name, signal);
-    throw dnsProblem(name, 'TXT', err);
+    throw dnsProblem(name, type, err);
   } finally {
     clearTimeout(deadline);
     signal?.removeEventListener('abort', onAbort);
@@ -93,6 +124,10 @@ class SystemResolver implements NameResolver {
 
   resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
     return queryTxt(undefined, this.timeoutMs, name, signal);
+  }
+
+  resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
+    return queryCaa(undefined, this.timeoutMs, name, signal);
   }
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {

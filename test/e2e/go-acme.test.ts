@@ -27,6 +27,37 @@ interface SingleResult {
   readonly cert: string;
   readonly chain: string;
   readonly revoked: boolean;
+  /** The challenge type acmego answered. */
+  readonly challenge: 'http-01' | 'tls-alpn-01';
+  /** Per identifier, the type of the challenge the server's authorization shows as valid. */
+  readonly validated_by: Readonly<Record<string, string>>;
+  /** Every validation handshake acmego's tls-alpn-01 listener saw (tls-alpn-01 only). */
+  readonly tls_alpn01_handshakes?: readonly TlsAlpn01Handshake[];
+}
+
+interface TlsAlpn01Handshake {
+  /** SNI as certmint sent it. */
+  readonly server_name: string;
+  /** ALPN protocols certmint offered. */
+  readonly protocols: readonly string[];
+  /** Whose challenge certificate acmego presented; empty when it presented none. */
+  readonly identifier: string;
+  /** "sni", or "only-pending" when the SNI named no challenge and the only pending one was presented. */
+  readonly matched_by: string;
+  /** The presented certificate's SANs, e.g. "ip:127.0.0.1". */
+  readonly san: string;
+  /** "x/crypto" (TLSALPN01ChallengeCert as is) or "acmego" (built by acmego, see tlsalpn01.go). */
+  readonly cert: string;
+}
+
+/** acmego exited non-zero; `stderr` holds its error, including the server's problem. */
+class AcmegoFailure extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
 }
 
 interface LoadResult {
@@ -58,14 +89,15 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
       '-directory', certmint.directoryUrl,
       '-ca-bundle', certmint.rootFile,
       '-http01-listen', `127.0.0.1:${certmint.http01Port}`,
+      '-tls-alpn01-listen', `127.0.0.1:${certmint.tlsAlpn01Port}`,
       ...args,
     ];
     const started = performance.now();
     return new Promise((resolve, reject) => {
       execFile(acmego!, allArgs, { timeout: 100_000 }, (err, stdout, stderr) => {
         const ms = Math.round(performance.now() - started);
-        const failure = (why: string): Error =>
-          new Error(`acmego ${allArgs.join(' ')} ${why} after ${ms} ms\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`);
+        const failure = (why: string): AcmegoFailure =>
+          new AcmegoFailure(`acmego ${allArgs.join(' ')} ${why} after ${ms} ms\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`, stderr);
         if (err) {
           reject(failure(`failed: ${err.message}`));
           return;
@@ -96,6 +128,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     const leaf = new X509Certificate(blocks[0]!);
     expect(dnsNames(leaf)).toEqual([...names].sort());
     expect(leaf.keyUsage).toEqual(expect.arrayContaining([SERVER_AUTH, CLIENT_AUTH]));
+    expect(result.validated_by).toEqual(Object.fromEntries(names.map((n) => [n, 'http-01'])));
   });
 
   it('revokes a certificate signed with the certificate\'s own key (RevokeCert, keyCompromise)', { timeout: 120_000 }, async () => {
@@ -114,6 +147,57 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
     const leaf = new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!);
     expect(leaf.subjectAltName).toBe('IP Address:127.0.0.1');
+  });
+
+  it('issues for two names with tls-alpn-01 (RFC 8737), the SNI picking each challenge certificate', { timeout: 120_000 }, async () => {
+    const names = ['alpn.go-acme.test', 'www.alpn.go-acme.test'];
+    const result = await runAcmego<SingleResult>([
+      '-mode', 'single', '-challenge', 'tls-alpn-01', '-names', names.join(','), '-out', path.join(certmint.tempDir, 'acmego-alpn'),
+    ]);
+    expect(result).toMatchObject({ ok: true, challenge: 'tls-alpn-01' });
+    expect(result.validated_by).toEqual(Object.fromEntries(names.map((n) => [n, 'tls-alpn-01'])));
+    // Both challenges were pending at once, so a certificate served for the wrong SNI would fail.
+    const handshakes = result.tls_alpn01_handshakes ?? [];
+    expect(new Set(handshakes.map((h) => h.server_name))).toEqual(new Set(names));
+    for (const h of handshakes) {
+      expect(h).toEqual({
+        server_name: h.server_name, protocols: ['acme-tls/1'], identifier: h.server_name, matched_by: 'sni', san: `dns:${h.server_name}`, cert: 'x/crypto',
+      });
+    }
+
+    await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
+    const leaf = new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!);
+    expect(dnsNames(leaf)).toEqual([...names].sort());
+    expect(leaf.keyUsage).toEqual(expect.arrayContaining([SERVER_AUTH, CLIENT_AUTH]));
+  });
+
+  it('issues for 127.0.0.1 with tls-alpn-01: SNI is the reverse-DNS name, the answer an iPAddress SAN (RFC 8738 §6)', { timeout: 120_000 }, async () => {
+    const result = await runAcmego<SingleResult>([
+      '-mode', 'single', '-challenge', 'tls-alpn-01', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-alpn-ip'),
+    ]);
+    expect(result).toMatchObject({ ok: true, challenge: 'tls-alpn-01', validated_by: { '127.0.0.1': 'tls-alpn-01' } });
+    // x/crypto v0.4.0's TLSALPN01ChallengeCert writes the address as a dNSName SAN, so acmego
+    // presents its own certificate with the iPAddress SAN (cert: 'acmego').
+    const handshakes = result.tls_alpn01_handshakes ?? [];
+    expect(handshakes.length).toBeGreaterThan(0);
+    for (const h of handshakes) {
+      expect(h).toEqual({
+        server_name: '1.0.0.127.in-addr.arpa', protocols: ['acme-tls/1'], identifier: '127.0.0.1', matched_by: 'sni', san: 'ip:127.0.0.1', cert: 'acmego',
+      });
+    }
+
+    await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
+    const leaf = new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!);
+    expect(leaf.subjectAltName).toBe('IP Address:127.0.0.1');
+  });
+
+  it('refuses x/crypto\'s own tls-alpn-01 certificate for an IP (a dNSName SAN "127.0.0.1") as unauthorized', { timeout: 120_000 }, async () => {
+    const failure = await runAcmego<SingleResult>([
+      '-mode', 'single', '-challenge', 'tls-alpn-01', '-tls-alpn01-xcrypto-ip-cert', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-alpn-xcrypto-ip'),
+    ]).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(AcmegoFailure);
+    // x/crypto prints the challenge's problem: "acme: authorization error for 127.0.0.1: <status> <type>: <detail>".
+    expect((failure as AcmegoFailure).stderr).toMatch(/authorization error for 127\.0\.0\.1: .*urn:ietf:params:acme:error:unauthorized/);
   });
 
   it('issues 40 certificates over 8 concurrent accounts without an error (load mode)', { timeout: 120_000 }, async () => {

@@ -21,13 +21,19 @@ describe.skipIf(!available)('lego against certmint', () => {
     await certmint?.stop();
   });
 
-  function lego(names: readonly string[], extraArgs: readonly string[] = [], command: readonly string[] = ['run']): Promise<void> {
+  /** http-01 on certmint's http-01 port unless `challenge` names other solver flags; resolves with lego's log (stderr). */
+  function lego(
+    names: readonly string[],
+    extraArgs: readonly string[] = [],
+    command: readonly string[] = ['run'],
+    challenge: readonly string[] = ['--http', '--http.port', `127.0.0.1:${certmint.http01Port}`],
+  ): Promise<string> {
     const args = [
       '--server', certmint.directoryUrl,
       '--email', 'ops@example.internal',
       '--accept-tos',
       ...names.flatMap((name) => ['--domains', name]),
-      '--http', '--http.port', `127.0.0.1:${certmint.http01Port}`,
+      ...challenge,
       '--path', legoDir,
       ...extraArgs,
       ...command,
@@ -44,8 +50,8 @@ describe.skipIf(!available)('lego against certmint', () => {
             reject(new Error(`lego ${args.join(' ')} failed after ${ms} ms: ${err.message}\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`));
             return;
           }
-          console.log(`lego ${extraArgs.join(' ') || '(ec256)'} for ${names.join(', ')}: ${ms} ms`);
-          resolve();
+          console.log(`lego ${[...challenge.slice(0, 1), ...extraArgs].join(' ')} for ${names.join(', ')}: ${ms} ms`);
+          resolve(stderr);
         },
       );
     });
@@ -93,6 +99,14 @@ describe.skipIf(!available)('lego against certmint', () => {
     const shown = await certmint.showCertificate(leaf.serialNumber.toLowerCase());
     expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'superseded' });
     expect(shown.audit).toMatchObject([{ action: 'revoke', actor: expect.stringMatching(/^account:/), reason: 4 }]);
+  });
+
+  it('gets a certificate with tls-alpn-01 only (--tls, RFC 8737)', { timeout: 120_000 }, async () => {
+    const names = ['alpn.lego.test'];
+    // With --tls as its only solver lego fails unless certmint offers tls-alpn-01 and validates it.
+    const log = await lego(names, [], ['run'], ['--tls', '--tls.port', `127.0.0.1:${certmint.tlsAlpn01Port}`]);
+    expect(log).toContain('[alpn.lego.test] acme: use tls-alpn-01 solver');
+    await expectIssuedByCertmint(names);
   });
 
   it('gets a wildcard and its base name with dns-01 (--dns exec setting TXT records in the test DNS server)', { timeout: 120_000 }, async () => {

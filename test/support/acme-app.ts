@@ -9,14 +9,12 @@ import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CrlPublisher } from '../../src/crl/crl-publisher.js';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
-import { RegistrationAuthority } from '../../src/ra/registration-authority.js';
-import { raPolicy } from '../../src/cli/serve.js';
+import type { RegistrationAuthority } from '../../src/ra/registration-authority.js';
+import { directoryMeta, registrationAuthority } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/config.js';
-import { validateDns01 } from '../../src/validation/dns01.js';
-import { validateHttp01 } from '../../src/validation/http01.js';
-import { createResolver } from '../../src/validation/resolver.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
 import { startHttp01Responder, type Http01Responder } from './http01-responder.js';
+import { startTlsAlpn01Responder, type TlsAlpn01Responder } from './tls-alpn01-responder.js';
 
 const DAY = 86_400_000;
 
@@ -28,17 +26,27 @@ export interface TestAcmeApp {
   readonly clock: ManualClock;
   readonly dns: ChallTestSrv;
   readonly responder: Http01Responder;
+  readonly tlsResponder: TlsAlpn01Responder;
+  readonly ra: RegistrationAuthority;
   readonly dir: string;
   readonly crl: CrlPublisher;
   close(): Promise<void>;
 }
 
+export interface TestAcmeAppOptions {
+  readonly baseUrl?: string;
+  readonly validationTimeoutMs?: number;
+  /** CERTMINT_* settings over the shipped defaults, as an operator would set them. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /**
- * The real ACME app on a temporary data dir: real SQLite ledger, real CA, real http-01 validation
- * against a real responder on loopback, names answered by pebble-challtestsrv (127.0.0.1).
+ * The real ACME app on a temporary data dir: real SQLite ledger, real CA, real http-01 and
+ * tls-alpn-01 validation against real responders on loopback, names answered by
+ * pebble-challtestsrv (127.0.0.1), the RA composed by the same function as `certmint serve`.
  * Only the clock is under the test's control.
  */
-export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutMs?: number } = {}): Promise<TestAcmeApp> {
+export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<TestAcmeApp> {
   const dir = mkdtempSync(path.join(tmpdir(), 'certmint-app-'));
   const baseUrl = o.baseUrl ?? 'https://acme.test:8443';
   const crypto = nativeCryptoProvider();
@@ -57,8 +65,17 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
   });
   const dns = await startChallTestSrv();
   const responder = await startHttp01Responder();
-  const timeoutMs = o.validationTimeoutMs ?? 2000;
-  const resolver = createResolver([dns.dnsAddress], timeoutMs);
+  const tlsResponder = await startTlsAlpn01Responder();
+  const config = loadConfig({
+    env: {
+      CERTMINT_SERVER_BASE_URL: baseUrl,
+      CERTMINT_VALIDATION_HTTP01_PORT: String(responder.port),
+      CERTMINT_VALIDATION_TLS_ALPN01_PORT: String(tlsResponder.port),
+      CERTMINT_VALIDATION_DNS_RESOLVERS: dns.dnsAddress,
+      CERTMINT_VALIDATION_TIMEOUT: `${o.validationTimeoutMs ?? 2000}ms`,
+      ...o.env,
+    },
+  });
   const crl = new CrlPublisher({
     ledger,
     ca,
@@ -68,22 +85,9 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
     log: { info: () => undefined, error: () => undefined },
   });
   await crl.check();
-  const ra = new RegistrationAuthority({
-    onRevoked: () => crl.requestRefresh(),
-    ledger,
-    ca,
-    clock,
-    crypto,
-    // The shipped defaults (45-day leaves, 90-day maximum, …), as `certmint serve` builds them.
-    policy: raPolicy(loadConfig({ env: {} })),
-    validators: {
-      'http-01': (id, token, keyAuth) =>
-        validateHttp01(id, token, keyAuth, { port: responder.port, timeoutMs, resolver }),
-      'dns-01': (id, _token, keyAuth) => validateDns01(id, keyAuth, { resolver, timeoutMs }),
-    },
-  });
+  const ra = registrationAuthority(config, { onRevoked: () => crl.requestRefresh(), ledger, ca, clock, crypto });
   const app = await createAcmeServer({
-    ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: {}, ordersPageSize: 2, crl: (issuer) => crl.current(issuer),
+    ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer),
   });
   return {
     app,
@@ -93,13 +97,17 @@ export async function startTestAcmeApp(o: { baseUrl?: string; validationTimeoutM
     clock,
     dns,
     responder,
+    tlsResponder,
+    ra,
     dir,
     crl,
     async close() {
       crl.stop();
       await app.close();
+      await ra.settled();
       await ledger.close();
       await responder.stop();
+      await tlsResponder.stop();
       await dns.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -30,6 +30,8 @@ export interface CertmintProcess {
   readonly tempDir: string;
   /** The port certmint fetches http-01 challenges from; the client under test listens there. */
   readonly http01Port: number;
+  /** The port certmint connects to for tls-alpn-01 (validation.tlsAlpn01Port); the client under test listens there. */
+  readonly tlsAlpn01Port: number;
   readonly dns: ChallTestSrv;
   readonly process: ChildProcess;
   /** The tail of the server's stdout and stderr, for failure messages. */
@@ -90,6 +92,7 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
 async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTestSrv): Promise<CertmintProcess> {
   const listenPort = await freePort();
   const http01Port = await freePort();
+  const tlsAlpn01Port = await freePort();
   const dataDir = path.join(tempDir, 'data');
   const configFile = path.join(tempDir, 'certmint.yaml');
   const generated: ConfigOverrides = {
@@ -98,7 +101,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
       tls: { enabled: true, hostnames: ['localhost', '127.0.0.1'] },
     },
     dataDir,
-    validation: { http01Port, dnsResolvers: [dns.dnsAddress], timeout: '5s' },
+    validation: { http01Port, tlsAlpn01Port, dnsResolvers: [dns.dnsAddress], timeout: '5s' },
   };
   await writeFile(configFile, toYaml(merge(generated, options.config ?? {})));
 
@@ -202,6 +205,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     dataDir,
     tempDir,
     http01Port,
+    tlsAlpn01Port,
     dns,
     process: child,
     output: () => output,

@@ -21,8 +21,9 @@ export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: Ro
     const view = payload === undefined
       ? await ra.getChallenge(account, request.params.id)
       : await ra.respondToChallenge(account, request.params.id);
-    return reply
-      .header('Link', `<${urls.authorization(view.authorizationId)}>;rel="up"`)
-      .send(challengeBody(view.challenge, urls));
+    reply.header('Link', `<${urls.authorization(view.authorizationId)}>;rel="up"`);
+    // Still validating in the background: tell clients when to look again (RFC 8555 §8.2).
+    if (view.challenge.status === 'processing') reply.header('Retry-After', '1');
+    return reply.send(challengeBody(view.challenge, urls));
   });
 }

@@ -11,6 +11,7 @@ export async function directoryRoutes(app: FastifyInstance, { urls, meta }: Rout
     meta: {
       ...(meta.termsOfService ? { termsOfService: meta.termsOfService } : {}),
       ...(meta.website ? { website: meta.website } : {}),
+      ...(meta.caaIdentities?.length ? { caaIdentities: meta.caaIdentities } : {}),
       externalAccountRequired: meta.externalAccountRequired ?? false,
     },
   });

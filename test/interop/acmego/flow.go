@@ -23,26 +23,42 @@ import (
 	"golang.org/x/crypto/acme"
 )
 
-// responder is the client's http-01 side: one listener shared by every worker, answering
+// solver answers one challenge type for the flows: http-01 or tls-alpn-01.
+type solver interface {
+	challengeType() string
+	// present makes the answer to chal for id reachable; the returned func withdraws it.
+	present(client *acme.Client, id acme.AuthzID, chal *acme.Challenge) (func(), error)
+}
+
+// http01Responder is the client's http-01 side: one listener shared by every worker, answering
 // /.well-known/acme-challenge/<token> from a mutex-protected token → key authorization map.
-type responder struct {
+type http01Responder struct {
 	mu      sync.Mutex
 	answers map[string]string
 }
 
-func (r *responder) set(token, keyAuth string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.answers[token] = keyAuth
+func newHTTP01Responder() *http01Responder {
+	return &http01Responder{answers: map[string]string{}}
 }
 
-func (r *responder) remove(token string) {
+func (r *http01Responder) challengeType() string { return "http-01" }
+
+func (r *http01Responder) present(client *acme.Client, _ acme.AuthzID, chal *acme.Challenge) (func(), error) {
+	answer, err := client.HTTP01ChallengeResponse(chal.Token)
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.answers, token)
+	r.answers[chal.Token] = answer
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.answers, chal.Token)
+	}, nil
 }
 
-func (r *responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *http01Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	const prefix = "/.well-known/acme-challenge/"
 	if !strings.HasPrefix(req.URL.Path, prefix) {
 		http.NotFound(w, req)
@@ -59,8 +75,8 @@ func (r *responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Write([]byte(answer))
 }
 
-// serve starts the challenge listener; the returned func stops it.
-func serve(addr string, r *responder) (func(), error) {
+// listen starts the http-01 listener; the returned func stops it.
+func (r *http01Responder) listen(addr string) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http-01 listener: %w", err)
@@ -116,16 +132,17 @@ func register(ctx context.Context, hc *http.Client, directory, email string) (*a
 }
 
 type issued struct {
-	orderURI string
-	certURL  string
-	chain    [][]byte // DER, leaf first, as received
-	leaf     *x509.Certificate
-	key      *ecdsa.PrivateKey
+	orderURI    string
+	certURL     string
+	chain       [][]byte // DER, leaf first, as received
+	leaf        *x509.Certificate
+	key         *ecdsa.PrivateKey
+	validatedBy map[string]string // identifier → type of its valid challenge, as the server reports it
 }
 
-// issue runs one full flow: newOrder → authorizations → http-01 → wait → finalize → certificate.
-// Names that parse as IP addresses are ordered as "ip" identifiers (RFC 8738).
-func issue(ctx context.Context, client *acme.Client, r *responder, names []string) (*issued, error) {
+// issue runs one full flow: newOrder → authorizations → the solver's challenge → wait → finalize
+// → certificate. Names that parse as IP addresses are ordered as "ip" identifiers (RFC 8738).
+func issue(ctx context.Context, client *acme.Client, s solver, names []string) (*issued, error) {
 	var dnsNames []string
 	var ips []net.IP
 	var ipTexts []string
@@ -154,27 +171,33 @@ func issue(ctx context.Context, client *acme.Client, r *responder, names []strin
 		}
 		var chal *acme.Challenge
 		for _, c := range z.Challenges {
-			if c.Type == "http-01" {
+			if c.Type == s.challengeType() {
 				chal = c
 			}
 		}
 		if chal == nil {
-			return nil, fmt.Errorf("authorization %s for %s offers no http-01 challenge", u, z.Identifier.Value)
+			return nil, fmt.Errorf("authorization %s for %s offers no %s challenge", u, z.Identifier.Value, s.challengeType())
 		}
-		answer, err := client.HTTP01ChallengeResponse(chal.Token)
+		withdraw, err := s.present(client, z.Identifier, chal)
 		if err != nil {
 			return nil, err
 		}
-		r.set(chal.Token, answer)
-		defer r.remove(chal.Token)
+		defer withdraw()
 		if _, err := client.Accept(ctx, chal); err != nil {
 			return nil, fmt.Errorf("accept challenge %s: %w", chal.URI, err)
 		}
 		pending = append(pending, z.URI)
 	}
+	validatedBy := map[string]string{}
 	for _, u := range pending {
-		if _, err := client.WaitAuthorization(ctx, u); err != nil {
+		z, err := client.WaitAuthorization(ctx, u)
+		if err != nil {
 			return nil, fmt.Errorf("wait authorization: %w", err)
+		}
+		for _, c := range z.Challenges {
+			if c.Status == acme.StatusValid {
+				validatedBy[z.Identifier.Value] = c.Type
+			}
 		}
 	}
 	// x/crypto takes Order.URI from the Location header, which a POST-as-GET of the order does not
@@ -205,7 +228,7 @@ func issue(ctx context.Context, client *acme.Client, r *responder, names []strin
 	if err != nil {
 		return nil, err
 	}
-	return &issued{orderURI: orderURI, certURL: certURL, chain: chain, leaf: leaf, key: key}, nil
+	return &issued{orderURI: orderURI, validatedBy: validatedBy, certURL: certURL, chain: chain, leaf: leaf, key: key}, nil
 }
 
 // checkChain parses the bundle and checks what a client relies on: the leaf carries our key and

@@ -3,6 +3,12 @@
 // look the account up again with onlyReturnExisting, AuthorizeOrder, answer http-01, wait,
 // finalize with CreateOrderCert, fetch the bundle again with FetchCert.
 //
+// -challenge tls-alpn-01 answers tls-alpn-01 (RFC 8737) instead, the way x/crypto's autocert does
+// (cert-manager itself offers only http-01 and dns-01): a TLS listener on -tls-alpn01-listen
+// negotiating "acme-tls/1" presents TLSALPN01ChallengeCert for the SNI the server sends. For an
+// IP identifier (SNI = its reverse-DNS name, RFC 8738 §6) x/crypto v0.4.0 writes the address as a
+// dNSName SAN, so acmego builds the iPAddress certificate itself unless -tls-alpn01-xcrypto-ip-cert.
+//
 // -mode single issues one certificate for -names and writes chain.pem and key.pem to -out.
 // -mode load runs -n full flows over -c workers (each with its own account) and prints
 // throughput and latency as one JSON line. See ../README.md.
@@ -34,6 +40,8 @@ import (
 
 type options struct {
 	directory, caBundle, listen string
+	challenge, tlsALPN01Listen  string
+	xcryptoIPCert               bool
 	names                       []string
 	out, mode, email            string
 	n, c                        int
@@ -73,12 +81,12 @@ func (l *receivedLog) record(leaf *x509.Certificate) error {
 	return l.f.Sync()
 }
 
-func runSingle(ctx context.Context, o *options, hc *http.Client, r *responder, log *receivedLog) error {
+func runSingle(ctx context.Context, o *options, hc *http.Client, s solver, log *receivedLog) error {
 	client, account, err := register(ctx, hc, o.directory, o.email)
 	if err != nil {
 		return err
 	}
-	res, err := issue(ctx, client, r, o.names)
+	res, err := issue(ctx, client, s, o.names)
 	if err != nil {
 		return err
 	}
@@ -119,9 +127,14 @@ func runSingle(ctx context.Context, o *options, hc *http.Client, r *responder, l
 		}
 		revoked = true
 	}
-	return json.NewEncoder(os.Stdout).Encode(singleResult{
+	result := singleResult{
 		Mode: "single", OK: true, Account: account, Order: res.orderURI, Cert: res.certURL, Chain: chainPath, Revoked: revoked,
-	})
+		Challenge: s.challengeType(), ValidatedBy: res.validatedBy,
+	}
+	if t, ok := s.(*tlsALPN01Responder); ok {
+		result.TLSALPN01Handshakes = t.seen()
+	}
+	return json.NewEncoder(os.Stdout).Encode(result)
 }
 
 type singleResult struct {
@@ -132,6 +145,12 @@ type singleResult struct {
 	Cert    string `json:"cert"`
 	Chain   string `json:"chain"`
 	Revoked bool   `json:"revoked"`
+	// Challenge is the type acmego answered; ValidatedBy is, per identifier, the type of the
+	// challenge the server's authorization shows as valid.
+	Challenge   string            `json:"challenge"`
+	ValidatedBy map[string]string `json:"validated_by"`
+	// TLSALPN01Handshakes is every validation handshake the tls-alpn-01 listener saw.
+	TLSALPN01Handshakes []handshake `json:"tls_alpn01_handshakes,omitempty"`
 }
 
 type loadResult struct {
@@ -162,7 +181,7 @@ func percentile(sorted []time.Duration, p float64) float64 {
 // runLoad registers one account per worker, then times the issuance phase only: each worker runs
 // its share of full flows; a failed flow is counted and the worker carries on. After SIGINT or
 // SIGTERM no new flow starts, so ok + errors may be less than n.
-func runLoad(ctx context.Context, o *options, hc *http.Client, r *responder, log *receivedLog) error {
+func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *receivedLog) error {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -201,7 +220,7 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, r *responder, log
 			for i := 0; i < count && ctx.Err() == nil; i++ { // a signal stops new flows
 				flowCtx, cancel := context.WithTimeout(ctx, o.flowTimeout)
 				t0 := time.Now()
-				res, err := issue(flowCtx, client, r, []string{fmt.Sprintf(o.nameTemplate, w, i)})
+				res, err := issue(flowCtx, client, s, []string{fmt.Sprintf(o.nameTemplate, w, i)})
 				d := time.Since(t0)
 				cancel()
 				if err == nil {
@@ -241,6 +260,9 @@ func main() {
 	flag.StringVar(&o.directory, "directory", "", "ACME directory URL (required)")
 	flag.StringVar(&o.caBundle, "ca-bundle", "", "PEM file: the only roots trusted for the ACME server's TLS (default: system roots)")
 	flag.StringVar(&o.listen, "http01-listen", "127.0.0.1:5002", "address of the http-01 challenge listener")
+	flag.StringVar(&o.challenge, "challenge", "http-01", "http-01 | tls-alpn-01: the challenge type to answer")
+	flag.StringVar(&o.tlsALPN01Listen, "tls-alpn01-listen", "127.0.0.1:5001", "address of the tls-alpn-01 challenge listener")
+	flag.BoolVar(&o.xcryptoIPCert, "tls-alpn01-xcrypto-ip-cert", false, "tls-alpn-01: present x/crypto's certificate for IP identifiers as is, even with the address in a dNSName SAN")
 	flag.StringVar(&o.mode, "mode", "single", "single | load")
 	flag.StringVar(&names, "names", "", "single mode: comma-separated DNS names (CN = first)")
 	flag.StringVar(&o.out, "out", ".", "single mode: directory for chain.pem and key.pem")
@@ -253,7 +275,7 @@ func main() {
 	flag.DurationVar(&o.flowTimeout, "flow-timeout", 2*time.Minute, "load mode: limit for one full flow")
 	flag.Parse()
 
-	if o.directory == "" || (o.mode != "single" && o.mode != "load") ||
+	if o.directory == "" || (o.mode != "single" && o.mode != "load") || (o.challenge != "http-01" && o.challenge != "tls-alpn-01") ||
 		(o.mode == "single" && names == "") || (o.mode == "load" && (o.n < 0 || o.c < 1)) {
 		flag.Usage()
 		os.Exit(2)
@@ -277,8 +299,17 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	r := &responder{answers: map[string]string{}}
-	stopListener, err := serve(o.listen, r)
+	var s solver
+	var stopListener func()
+	if o.challenge == "tls-alpn-01" {
+		t := newTLSALPN01Responder(o.xcryptoIPCert)
+		s = t
+		stopListener, err = t.listen(o.tlsALPN01Listen)
+	} else {
+		h := newHTTP01Responder()
+		s = h
+		stopListener, err = h.listen(o.listen)
+	}
 	if err != nil {
 		return err
 	}
@@ -291,9 +322,9 @@ func run(o *options) error {
 		defer log.f.Close()
 	}
 	if o.mode == "load" {
-		return runLoad(ctx, o, hc, r, log)
+		return runLoad(ctx, o, hc, s, log)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	return runSingle(ctx, o, hc, r, log)
+	return runSingle(ctx, o, hc, s, log)
 }

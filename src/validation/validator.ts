@@ -1,0 +1,82 @@
+import type { Identifier } from '../core/identifier.js';
+import { AcmeProblem } from '../core/problem.js';
+import type { ChallengeType } from '../core/status.js';
+import { checkCaa } from './caa.js';
+import { validateDns01 } from './dns01.js';
+import { validateHttp01 } from './http01.js';
+import type { NameResolver } from './resolver.js';
+import { validateTlsAlpn01 } from './tls-alpn01.js';
+
+/** One challenge to check: what the RA knows when a client says "ready". */
+export interface ValidationRequest {
+  readonly type: ChallengeType;
+  /** The name or address being authorized (for a wildcard, the base name). */
+  readonly identifier: Identifier;
+  readonly wildcard: boolean;
+  readonly token: string;
+  readonly keyAuthorization: string;
+  /** The account's URL (CAA accounturi, RFC 8657). */
+  readonly accountUri: string;
+}
+
+/** Proves control of identifiers. `validate` throws AcmeProblem (connection, dns, tls, caa, …) when control is not shown. */
+export interface ChallengeValidator {
+  /** The challenge types this validator can check, and so the ones authorizations offer. */
+  readonly challengeTypes: readonly ChallengeType[];
+  validate(request: ValidationRequest): Promise<void>;
+}
+
+export interface ValidatorOptions {
+  readonly resolver: NameResolver;
+  /** Bound on each step (the challenge, then the CAA lookup). */
+  readonly timeoutMs: number;
+  readonly http01Port: number;
+  readonly tlsAlpn01Port: number;
+  /** Only these types are offered; all three when absent. */
+  readonly challengeTypes?: readonly ChallengeType[];
+  /** RFC 8659 CAA checking; off when absent (private zones rarely publish CAA). */
+  readonly caa?: { readonly identities: readonly string[] };
+  /**
+   * A test setting, like Pebble's: the share (0–1) of validations that fail on purpose before
+   * anything is checked, so client retry paths can be exercised. 0 in production.
+   */
+  readonly failureRate?: number;
+  /** Random numbers in [0, 1) for failureRate; Math.random unless a test pins it. */
+  readonly random?: () => number;
+}
+
+const ALL_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
+
+/** The validator `certmint serve` uses: http-01, dns-01 and tls-alpn-01, then CAA when enabled. */
+export function createValidator(o: ValidatorOptions): ChallengeValidator {
+  const checks: Record<ChallengeType, (r: ValidationRequest) => Promise<void>> = {
+    'http-01': (r) => validateHttp01(r.identifier, r.token, r.keyAuthorization, { port: o.http01Port, timeoutMs: o.timeoutMs, resolver: o.resolver }),
+    'dns-01': (r) => validateDns01(r.identifier, r.keyAuthorization, { resolver: o.resolver, timeoutMs: o.timeoutMs }),
+    'tls-alpn-01': (r) => validateTlsAlpn01(r.identifier, r.keyAuthorization, { port: o.tlsAlpn01Port, timeoutMs: o.timeoutMs, resolver: o.resolver }),
+  };
+  const challengeTypes = o.challengeTypes ?? ALL_TYPES;
+  const failureRate = o.failureRate ?? 0;
+  const random = o.random ?? Math.random;
+  return {
+    challengeTypes,
+    async validate(r) {
+      if (!challengeTypes.includes(r.type)) {
+        throw new AcmeProblem('malformed', `challenge type ${r.type} is not enabled on this server`);
+      }
+      if (failureRate > 0 && random() < failureRate) {
+        throw new AcmeProblem(
+          'incorrectResponse',
+          `validation failed on purpose (validation.testFailureRate is ${failureRate}; a test setting, retry with a new order)`,
+          { identifier: r.identifier },
+        );
+      }
+      await checks[r.type](r);
+      if (o.caa) {
+        await checkCaa(
+          { identifier: r.identifier, wildcard: r.wildcard, accountUri: r.accountUri, method: r.type },
+          { identities: o.caa.identities, resolver: o.resolver, timeoutMs: o.timeoutMs },
+        );
+      }
+    },
+  };
+}
