@@ -13,6 +13,7 @@ import { certificateRoutes } from './routes/certificate.js';
 import { directoryRoutes } from './routes/directory.js';
 import { orderRoutes } from './routes/order.js';
 import { publicRoutes } from './routes/public.js';
+import { keyChangeRoutes } from './routes/key-change.js';
 import { revocationRoutes } from './routes/revocation.js';
 import { AcmeUrls } from './urls.js';
 
@@ -65,8 +66,9 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
   await authorizationRoutes(app, ctx);
   await certificateRoutes(app, ctx);
   await revocationRoutes(app, ctx);
+  await keyChangeRoutes(app, ctx);
   // RFC 8555 §6.3: resources are fetched with POST-as-GET; a plain GET is a 405 with a hint.
-  for (const path of ['/acme/new-account', '/acme/new-order', '/acme/revoke-cert', '/acme/acct/:id', '/acme/acct/:id/orders', '/acme/order/:id', '/acme/order/:id/finalize', '/acme/authz/:id', '/acme/chall/:id', '/acme/cert/:serial']) {
+  for (const path of ['/acme/new-account', '/acme/new-order', '/acme/revoke-cert', '/acme/key-change', '/acme/acct/:id', '/acme/acct/:id/orders', '/acme/order/:id', '/acme/order/:id/finalize', '/acme/authz/:id', '/acme/chall/:id', '/acme/cert/:serial']) {
     app.get(path, async (_req, reply) =>
       sendProblem(reply.header('Allow', 'POST'), new AcmeProblem('malformed', 'use POST (POST-as-GET with an empty payload to read)', { status: 405 })),
     );

@@ -22,6 +22,16 @@ export interface VerifiedJws {
   readonly account: AccountRecord | undefined;
   readonly jwk: Readonly<Record<string, unknown>> | undefined;
   readonly thumbprint: string | undefined;
+  /** keyChange routes only: the inner JWS, signed by the new key (RFC 8555 §7.3.5). */
+  readonly inner?: VerifiedInnerJws;
+}
+
+/** The inner JWS of a keyChange request, verified with the key in its own "jwk" header. */
+export interface VerifiedInnerJws {
+  readonly payload: Readonly<Record<string, unknown>>;
+  /** The new account key (public members only). */
+  readonly jwk: Readonly<Record<string, unknown>>;
+  readonly thumbprint: string;
 }
 
 declare module 'fastify' {
@@ -30,6 +40,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     jws?: KeyMode;
+    /** The payload is itself a JWS signed by a new account key (keyChange). */
+    innerJws?: boolean;
   }
 }
 
@@ -76,13 +88,68 @@ async function importKey(jwk: Record<string, unknown>, alg: string): Promise<Cry
   }
 }
 
+interface FlattenedJws {
+  readonly protected: string;
+  readonly payload: string;
+  readonly signature: string;
+}
+
+/** A flattened JSON JWS (RFC 8555 §6.2): no unprotected header, an accepted alg, no b64 option. */
+function parseFlattened(
+  body: unknown,
+  what: 'JWS' | 'inner JWS',
+): { jws: FlattenedJws; header: Record<string, unknown>; payloadText: string; alg: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AcmeProblem('malformed', `the ${what === 'JWS' ? 'request body' : 'keyChange payload'} must be a JWS in flattened JSON serialization`);
+  }
+  const jws = body as Record<string, unknown>;
+  if ('header' in jws) throw new AcmeProblem('malformed', `${what} unprotected headers are not allowed (RFC 8555 §6.2)`);
+  if (typeof jws.signature !== 'string') throw new AcmeProblem('malformed', `${what} "signature" is missing`);
+  const header = parseJsonObject(decodeSegment(jws.protected, 'protected'), 'protected header');
+  const payloadText = decodeSegment(jws.payload, 'payload');
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !ALGS.has(alg)) {
+    throw new AcmeProblem('badSignatureAlgorithm', `${what} algorithm ${JSON.stringify(alg)} is not supported`, {
+      extra: { algorithms: [...JWS_ALGORITHMS] },
+    });
+  }
+  if ('b64' in header) throw new AcmeProblem('malformed', `the ${what} unencoded payload option is not allowed`);
+  return {
+    jws: { protected: jws.protected as string, payload: jws.payload as string, signature: jws.signature },
+    header,
+    payloadText,
+    alg,
+  };
+}
+
+function headerJwk(header: Record<string, unknown>, what: string): Record<string, unknown> {
+  if (typeof header.jwk !== 'object' || header.jwk === null) throw new AcmeProblem('malformed', `${what} "jwk" must be an object`);
+  return publicJwk(header.jwk as Record<string, unknown>);
+}
+
+async function verifySignature(jws: FlattenedJws, key: CryptoKey, alg: string, what: string): Promise<void> {
+  try {
+    await flattenedVerify(jws, key, { algorithms: [alg] });
+  } catch (e) {
+    if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
+      throw new AcmeProblem('malformed', `${what} signature verification failed`);
+    }
+    if (e instanceof TypeError) throw new AcmeProblem('badPublicKey', `the account key is not acceptable: ${e.message}`);
+    throw new AcmeProblem('malformed', `${what} could not be verified: ${(e as Error).message}`);
+  }
+}
+
 /**
  * The one place that verifies JWS (shared/DESIGN.md). Checks, in order: flattened JSON form,
  * protected header, alg, url, kid xor jwk, the signer's key and account, the signature, then the
  * nonce (consumed only for a request that is otherwise well-formed and authentic).
  */
 export class JwsVerifier {
-  /** account id → imported key; account keys do not change until keyChange exists. */
+  /**
+   * account id, key thumbprint and alg → imported key. The thumbprint is the account's current one,
+   * read from the ledger on every request, so after a keyChange (here or in another instance) the
+   * old key's entry is never found again and simply ages out.
+   */
   private readonly keyCache = new Map<string, CryptoKey>();
 
   constructor(
@@ -92,23 +159,7 @@ export class JwsVerifier {
   ) {}
 
   async verify(request: FastifyRequest, mode: KeyMode): Promise<VerifiedJws> {
-    const body = request.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new AcmeProblem('malformed', 'the request body must be a JWS in flattened JSON serialization');
-    }
-    const jws = body as Record<string, unknown>;
-    if ('header' in jws) throw new AcmeProblem('malformed', 'JWS unprotected headers are not allowed (RFC 8555 §6.2)');
-    if (typeof jws.signature !== 'string') throw new AcmeProblem('malformed', 'JWS "signature" is missing');
-    const header = parseJsonObject(decodeSegment(jws.protected, 'protected'), 'protected header');
-    const payloadText = decodeSegment(jws.payload, 'payload');
-
-    const alg = header.alg;
-    if (typeof alg !== 'string' || !ALGS.has(alg)) {
-      throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm ${JSON.stringify(alg)} is not supported`, {
-        extra: { algorithms: [...JWS_ALGORITHMS] },
-      });
-    }
-    if ('b64' in header) throw new AcmeProblem('malformed', 'the JWS unencoded payload option is not allowed');
+    const { jws, header, payloadText, alg } = parseFlattened(request.body, 'JWS');
     const expectedUrl = this.urls.requestUrl(request.url);
     if (header.url !== expectedUrl) {
       throw new AcmeProblem(
@@ -131,30 +182,46 @@ export class JwsVerifier {
     let account: AccountRecord | undefined;
     let jwk: Record<string, unknown> | undefined;
     if (hasJwk) {
-      if (typeof header.jwk !== 'object' || header.jwk === null) throw new AcmeProblem('malformed', 'JWS "jwk" must be an object');
-      jwk = publicJwk(header.jwk as Record<string, unknown>);
+      jwk = headerJwk(header, 'JWS');
       key = await importKey(jwk, alg);
     } else {
       ({ account, key } = await this.accountKey(header.kid, alg));
     }
 
-    try {
-      await flattenedVerify({ protected: jws.protected as string, payload: jws.payload as string, signature: jws.signature }, key, {
-        algorithms: [alg],
-      });
-    } catch (e) {
-      if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
-        throw new AcmeProblem('malformed', 'JWS signature verification failed');
-      }
-      if (e instanceof TypeError) throw new AcmeProblem('badPublicKey', `the account key is not acceptable: ${e.message}`);
-      throw new AcmeProblem('malformed', `JWS could not be verified: ${(e as Error).message}`);
-    }
+    await verifySignature(jws, key, alg, 'JWS');
     if (!(await this.ledger.nonces.consume(header.nonce))) {
       throw new AcmeProblem('badNonce', 'JWS has an invalid or already used nonce; retry with the one in Replay-Nonce');
     }
     const payload = payloadText === '' ? undefined : parseJsonObject(payloadText, 'payload');
     const thumbprint = jwk ? await calculateJwkThumbprint(jwk as JWK, 'sha256') : account?.keyThumbprint;
     return { payload, account, jwk, thumbprint };
+  }
+
+  /**
+   * RFC 8555 §7.3.5 keyChange: the outer payload is a JWS signed by the new key, with "jwk" and
+   * no "kid", no "nonce" and the outer "url". The new key passes the checks of a newAccount key.
+   * What its payload says (account, oldKey) is for the use case to judge.
+   */
+  async verifyInner(outerPayload: Readonly<Record<string, unknown>> | undefined, outerUrl: string): Promise<VerifiedInnerJws> {
+    if (outerPayload === undefined) {
+      throw new AcmeProblem('malformed', 'keyChange needs a payload: a JWS signed by the new key (RFC 8555 §7.3.5)');
+    }
+    const { jws, header, payloadText, alg } = parseFlattened(outerPayload, 'inner JWS');
+    if (!('jwk' in header)) throw new AcmeProblem('malformed', 'the inner JWS must carry the new key in "jwk"');
+    if ('kid' in header) throw new AcmeProblem('malformed', 'the inner JWS must not carry "kid"');
+    if ('nonce' in header) throw new AcmeProblem('malformed', 'the inner JWS must not carry a "nonce" (RFC 8555 §7.3.5)');
+    const jwk = headerJwk(header, 'inner JWS');
+    await verifySignature(jws, await importKey(jwk, alg), alg, 'inner JWS');
+    if (header.url !== outerUrl) {
+      throw new AcmeProblem('malformed', `inner JWS "url" ${JSON.stringify(header.url)} differs from the outer "url" ${outerUrl}`);
+    }
+    const payload = parseJsonObject(payloadText, 'inner payload');
+    return { payload, jwk, thumbprint: await calculateJwkThumbprint(jwk as JWK, 'sha256') };
+  }
+
+  /** The absolute URL of a request as its JWS "url" must name it. */
+  requestUrl(request: FastifyRequest): string {
+    return this.urls.requestUrl(request.url);
   }
 
   private async accountKey(kid: unknown, alg: string): Promise<{ account: AccountRecord; key: CryptoKey }> {
@@ -165,10 +232,15 @@ export class JwsVerifier {
     const account = await this.ledger.getAccount(id);
     if (!account) throw new AcmeProblem('accountDoesNotExist', `account ${kid} does not exist`);
     if (account.status !== 'valid') throw new AcmeProblem('unauthorized', `account ${kid} is ${account.status}`);
-    const cacheKey = `${id}:${alg}`;
+    const cacheKey = `${id}:${account.keyThumbprint}:${alg}`;
     let key = this.keyCache.get(cacheKey);
     if (!key) {
-      key = await importKey(account.jwk as Record<string, unknown>, alg);
+      key = await importKey(account.jwk as Record<string, unknown>, alg).catch(() => {
+        // The stored key is fine; the request names an alg of another key type (an old key after keyChange, say).
+        throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm ${alg} does not fit the account key (${String(account.jwk.kty)})`, {
+          extra: { algorithms: [...JWS_ALGORITHMS] },
+        });
+      });
       if (this.keyCache.size >= this.keyCacheSize) this.keyCache.delete(this.keyCache.keys().next().value as string);
       this.keyCache.set(cacheKey, key);
     }
@@ -180,6 +252,10 @@ export class JwsVerifier {
 export function jwsPreHandler(verifier: JwsVerifier) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const mode = request.routeOptions.config.jws;
-    if (mode) request.acme = await verifier.verify(request, mode);
+    if (!mode) return;
+    const v = await verifier.verify(request, mode);
+    request.acme = request.routeOptions.config.innerJws
+      ? { ...v, inner: await verifier.verifyInner(v.payload, verifier.requestUrl(request)) }
+      : v;
   };
 }

@@ -27,6 +27,9 @@ export class AcmeUrls {
   get revokeCert(): string {
     return `${this.baseUrl}/acme/revoke-cert`;
   }
+  get keyChange(): string {
+    return `${this.baseUrl}/acme/key-change`;
+  }
   get roots(): string {
     return `${this.baseUrl}/roots.pem`;
   }

@@ -46,6 +46,16 @@ describe('certmint CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack
   });
 
+  it('refuses a policy pattern it cannot read, naming the key, before creating anything', async () => {
+    const file = path.join(dir, 'bad-policy.yaml');
+    const dataDir = path.join(dir, 'bad-policy-data');
+    writeFileSync(file, `dataDir: ${dataDir}\npolicies:\n  team:\n    allow: ["10.0.0.0/40"]\n`);
+    const r = await certmint(['serve', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('certmint: policies.team.allow: "10.0.0.0/40" is not a valid CIDR network\n');
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
   it('refuses to start with a missing CA key, naming the file, and never makes a new CA', async () => {
     const dataDir = path.join(dir, 'broken');
     expect((await certmint(['ca', 'init'], { CERTMINT_DATA_DIR: dataDir })).code).toBe(0);

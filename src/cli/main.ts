@@ -9,8 +9,11 @@ import { systemClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
+import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
-import { caOptions, crlPublisher, ledgerFile, registrationAuthority, startServer } from './serve.js';
+import { caOptions, crlPublisher, ledgerFile, registrationAuthority, secretBox, startServer } from './serve.js';
+import { eabCreateCommand, eabListCommand, eabRevokeCommand, type EabCreateOptions } from './commands/eab.js';
+import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 
 function readConfig(file: string | undefined): Config {
@@ -114,6 +117,36 @@ program
     });
   });
 
+const accounts = program.command('accounts').description('ACME accounts');
+accounts
+  .command('list')
+  .description('accounts, oldest first, with their certificate counts')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--limit <n>', 'at most this many rows', '1000')
+  .option('--json', 'JSON instead of a table')
+  .action(async (opts: { config?: string; json?: boolean; limit: string }) => {
+    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => accountsListCommand(ledger, opts)));
+  });
+accounts
+  .command('show <id>')
+  .description('one account (id or account URL) with its audit trail')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--json', 'JSON instead of text')
+  .action(async (id: string, opts: { config?: string; json?: boolean }) => {
+    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => accountsShowCommand(ledger, id, opts)));
+  });
+accounts
+  .command('deactivate <id>')
+  .description('deactivate an account for good, and its pending authorizations (audited as the operator)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (id: string, opts: { config?: string }) => {
+    const config = readConfig(opts.config);
+    await withAuthority(config, async (ledger, ca) => {
+      const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
+      process.stdout.write(await accountsDeactivateCommand(ra, id, process.env.USER ?? userInfo().username));
+    });
+  });
+
 const crl = program.command('crl').description('certificate revocation lists');
 crl
   .command('generate')
@@ -134,6 +167,44 @@ crl
   .option('--pem', 'print the CRL as PEM')
   .action(async (opts: { config?: string; root?: boolean; pem?: boolean }) => {
     process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => crlShowCommand(ledger, opts)));
+  });
+
+/** An RA over an existing data dir, with the secrets box, for the admin commands. */
+async function withRa<T>(config: Config, fn: (ra: RegistrationAuthority) => Promise<T>): Promise<T> {
+  return withAuthority(config, async (ledger, ca) =>
+    fn(registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider(), secrets: await secretBox(config) })),
+  );
+}
+
+const operatorName = (): string => process.env.USER ?? userInfo().username;
+
+const eab = program.command('eab').description('external account binding keys (RFC 8555 §7.3.4)');
+eab
+  .command('create')
+  .description('a new key: prints its key id and HMAC key (shown once)')
+  .requiredOption('--label <name>', 'what the key is for (team, cluster, …)')
+  .option('--policy <name>', 'a policy from the config; accounts bound with this key follow it')
+  .option('--expires <duration>', 'unusable for new bindings after e.g. 30d')
+  .option('--reusable', 'may bind several accounts (default: one)')
+  .option('--json', 'JSON instead of text')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (opts: EabCreateOptions & { config?: string }) => {
+    process.stdout.write(await withRa(readConfig(opts.config), (ra) => eabCreateCommand(ra, opts, operatorName())));
+  });
+eab
+  .command('list')
+  .description('every key with its state (never the HMAC keys)')
+  .option('--json', 'JSON instead of a table')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (opts: { config?: string; json?: boolean }) => {
+    process.stdout.write(await withRa(readConfig(opts.config), (ra) => eabListCommand(ra, opts, systemClock.now())));
+  });
+eab
+  .command('revoke <kid>')
+  .description('no new account can bind with the key (accounts bound already keep working)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (kid: string, opts: { config?: string }) => {
+    process.stdout.write(await withRa(readConfig(opts.config), (ra) => eabRevokeCommand(ra, kid, operatorName())));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

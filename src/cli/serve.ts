@@ -6,7 +6,11 @@ import type { DirectoryMeta } from '../acme/context.js';
 import { AcmeUrls } from '../acme/urls.js';
 import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
-import type { Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
+import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
+import type { SecretSealer } from '../ra/eab.js';
+import { AddressWindow } from '../ra/rate-limits.js';
+import { SecretBox } from '../ca/secret-box.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
@@ -41,7 +45,27 @@ export function raPolicy(config: Config): RaPolicy {
     authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
     termsOfServiceRequired: config.acme.termsOfService !== undefined,
     challengeAnswerWithinMs: config.validation.answerWithinMs,
+    eabRequired: config.eab.required,
   };
+}
+
+/** The named access policies of the config. @throws ConfigError naming the key of a bad pattern. */
+export function accessPolicies(config: Config): Map<string, AccessPolicy> {
+  const out = new Map<string, AccessPolicy>();
+  for (const [name, p] of Object.entries(config.policies)) {
+    try {
+      out.set(name, new AccessPolicy(name, p));
+    } catch (e) {
+      if (e instanceof PolicyConfigError) throw new ConfigError(e.message);
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** The box that seals EAB HMAC keys, keyed by a file beside the CA keys. */
+export function secretBox(config: Config): Promise<SecretBox> {
+  return SecretBox.open(path.join(config.dataDir, 'ca'));
 }
 
 export interface RaParts {
@@ -51,6 +75,7 @@ export interface RaParts {
   readonly crypto?: Crypto;
   readonly onRevoked?: (serial: string) => void;
   readonly onBackgroundError?: (err: unknown) => void;
+  readonly secrets?: SecretSealer;
 }
 
 /** The use cases as `certmint serve` runs them: validators, CAA and policy from the config. */
@@ -60,6 +85,9 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
   return new RegistrationAuthority({
     ...parts,
     policy: raPolicy(config),
+    policies: accessPolicies(config),
+    limits: config.limits,
+    accountsPerAddress: new AddressWindow(config.limits.newAccountsPerIpPerHour),
     accountUrl: (id) => urls.account(id),
     validator: createValidator({
       resolver: createResolver(v.dnsResolvers, v.timeoutMs),
@@ -107,6 +135,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   if (config.ledger.url) {
     throw new Error(`ledger.url is set (${config.ledger.url.replace(/\/\/[^@]*@/, '//…@')}) but only the embedded SQLite ledger exists in this version`);
   }
+  // Refuse a policy that cannot be read before anything is created on disk.
+  accessPolicies(config);
   // One logger for fastify and everything built before it (CA creation, CRL publishing).
   const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
   const crypto = nativeCryptoProvider();
@@ -115,6 +145,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   const { ca, created } = await loadOrInitCa({ ...caOptions(config, crypto), clock });
   const crl = crlPublisher(config, ledger, ca, clock, log);
   const ra = registrationAuthority(config, {
+    secrets: await secretBox(config),
     onRevoked: () => crl.requestRefresh(),
     onBackgroundError: (err) => log.error({ err }, 'a background validation could not record its outcome'),
     ledger,

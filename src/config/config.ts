@@ -33,6 +33,14 @@ export interface Config {
     readonly caa: { readonly enabled: boolean; readonly identities: readonly string[] };
     readonly testFailureRate: number;
   };
+  readonly limits: {
+    readonly newOrdersPerAccountPerHour: number;
+    readonly newAccountsPerIpPerHour: number;
+    readonly pendingAuthorizationsPerAccount: number;
+    readonly identifiersPerOrder: number;
+  };
+  /** Named access policies (`policies.<name>`); `default` applies to accounts without one. */
+  readonly policies: Readonly<Record<string, PolicyConfig>>;
   readonly policy: {
     readonly maxLifetimeMs: number;
     readonly orderLifetimeMs: number;
@@ -73,6 +81,13 @@ export function merge(base: Plain, over: Plain): Plain {
  * Loads defaults ← YAML file (if given) ← environment (CERTMINT_*), validates, resolves.
  * Any problem is a ConfigError naming the file and the key, so an operator can fix it.
  */
+export interface PolicyConfig {
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly challenges: readonly ('http-01' | 'dns-01' | 'tls-alpn-01')[];
+  readonly maxLifetimeMs?: number;
+}
+
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -183,6 +198,22 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       caa: { enabled: c.validation.caa.enabled, identities: c.validation.caa.identities.map((d) => d.toLowerCase()) },
       testFailureRate: c.validation.testFailureRate,
     },
+    limits: { ...c.limits },
+    policies: Object.fromEntries(
+      Object.entries(c.policies).map(([name, p]) => {
+        const maxLifetime = p.maxLifetime !== undefined ? ms(`policies.${name}.maxLifetime`, p.maxLifetime) : undefined;
+        if (maxLifetime !== undefined && maxLifetime > maxLifetimeMs) {
+          throw new ConfigError(`policies.${name}.maxLifetime (${p.maxLifetime}) exceeds policy.maxLifetime (${c.policy.maxLifetime})`);
+        }
+        const resolved: PolicyConfig = {
+          allow: p.allow ?? [],
+          deny: p.deny ?? [],
+          challenges: p.challenges ?? [],
+          ...(maxLifetime !== undefined ? { maxLifetimeMs: maxLifetime } : {}),
+        };
+        return [name, resolved];
+      }),
+    ),
     policy: {
       maxLifetimeMs,
       orderLifetimeMs: ms('policy.orderLifetime', c.policy.orderLifetime),

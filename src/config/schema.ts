@@ -87,6 +87,31 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     eab: Type.Object({ required: Type.Boolean() }, { additionalProperties: false }),
+    /** Rate limits; 0 turns one off. */
+    limits: Type.Object(
+      {
+        newOrdersPerAccountPerHour: Type.Integer({ minimum: 0 }),
+        newAccountsPerIpPerHour: Type.Integer({ minimum: 0 }),
+        pendingAuthorizationsPerAccount: Type.Integer({ minimum: 0 }),
+        identifiersPerOrder: Type.Integer({ minimum: 0, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** Named access policies; `default` applies to accounts without a named one. */
+    policies: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+      Type.Object(
+        {
+          allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          deny: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          challenges: Type.Optional(
+            Type.Array(Type.Union([Type.Literal('http-01'), Type.Literal('dns-01'), Type.Literal('tls-alpn-01')])),
+          ),
+          maxLifetime: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     ledger: Type.Object({ url: Type.String() }, { additionalProperties: false }),
   },
   { additionalProperties: false },
@@ -127,5 +152,14 @@ export const DEFAULT_CONFIG: ConfigInput = {
   },
   crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s' },
   eab: { required: false },
+  // Generous for a private CA: one cert-manager account may order for a whole cluster, and pods
+  // behind one node address may each register at boot.
+  limits: {
+    newOrdersPerAccountPerHour: 1000,
+    newAccountsPerIpPerHour: 1000,
+    pendingAuthorizationsPerAccount: 5000,
+    identifiersPerOrder: 100,
+  },
+  policies: {},
   ledger: { url: '' },
 };

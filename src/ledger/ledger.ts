@@ -7,7 +7,9 @@ import type {
   AuthorizationRecord,
   CertificateRecord,
   ChallengeRecord,
+  EabKeyRecord,
   NewAccount,
+  NewEabKey,
   NewAuthorization,
   NewCertificate,
   NewOrder,
@@ -46,12 +48,50 @@ export interface RevocationRecord {
 export interface AuditEntry {
   readonly at: Date;
   readonly actor: string;
-  readonly action: 'revoke';
+  /** 'revoke', 'eab-create', 'eab-revoke', 'eab-bind', … */
+  readonly action: string;
   readonly subject: string;
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
 export type CrlIssuer = 'intermediate' | 'root';
+
+/** RFC 8555 §7.3.5 key rollover as the ledger records it. */
+export interface AccountKeyChange {
+  readonly accountId: string;
+  /** The key the rollover was signed with: nothing changes unless the account still has it. */
+  readonly oldThumbprint: string;
+  readonly newThumbprint: string;
+  readonly newJwk: Readonly<Record<string, unknown>>;
+  readonly at: Date;
+  readonly actor: string;
+}
+
+/** conflict: another account holds the new key; stale: the account's key or status changed meanwhile. */
+export type AccountKeyChangeOutcome =
+  | { readonly outcome: 'changed'; readonly account: AccountRecord }
+  | { readonly outcome: 'conflict'; readonly accountId: string }
+  | { readonly outcome: 'stale' };
+
+export interface AccountDeactivation {
+  readonly accountId: string;
+  /** A contact update sent in the same request, written in the same transaction. */
+  readonly contact?: readonly string[];
+  readonly at: Date;
+  readonly actor: string;
+}
+
+export interface AuthorizationDeactivation {
+  readonly authorizationId: string;
+  readonly at: Date;
+  readonly actor: string;
+}
+
+/** An account as `certmint accounts` lists it. */
+export interface AccountSummary extends AccountRecord {
+  /** Certificates issued to it, revoked or expired ones included. */
+  readonly certificates: number;
+}
 
 /** The last CRL an issuer signed, as the ledger keeps it. */
 export interface CrlState {
@@ -86,8 +126,23 @@ export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'k
 export interface CertificateLedger {
   readonly nonces: NonceStore;
 
-  /** Inserts the account, or returns the one already holding this key (created=false). */
+  /**
+   * Creates the account unless its key already has one (then returns that one, created: false).
+   * With `eabKid`, the binding is claimed in the same transaction and audited; a key that is
+   * revoked, expired or (single-use) already bound makes it throw AcmeProblem('unauthorized')
+   * and nothing is written.
+   */
   createAccount(account: NewAccount): Promise<{ account: AccountRecord; created: boolean }>;
+  /** Rate limits: the account's orders created after `since`, and the oldest of them. */
+  recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }>;
+  /** Rate limits: the account's pending, unexpired authorizations, and the soonest expiry. */
+  pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }>;
+  /** Stores a new external account binding key and audits it as `actor`. */
+  createEabKey(key: NewEabKey, actor: string): Promise<void>;
+  getEabKey(kid: string): Promise<EabKeyRecord | undefined>;
+  listEabKeys(): Promise<EabKeyRecord[]>;
+  /** False when there is no such key or it was revoked already. */
+  revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
   getAccountByThumbprint(thumbprint: string): Promise<AccountRecord | undefined>;
   updateAccount(
@@ -152,6 +207,24 @@ export interface CertificateLedger {
   crlState(issuer: CrlIssuer): Promise<CrlState>;
   /** The inventory, soonest expiry first. */
   listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
+
+  /**
+   * Gives the account its new key and audits it, unless another account holds that key
+   * (conflict) or the account no longer has the old key or is no longer valid (stale).
+   */
+  changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome>;
+  /**
+   * valid → deactivated, its pending authorizations deactivated and the audit entry, in one
+   * transaction; undefined (nothing written) unless the account was valid.
+   */
+  deactivateAccount(
+    deactivation: AccountDeactivation,
+  ): Promise<{ account: AccountRecord; deactivatedAuthorizations: number } | undefined>;
+  /** pending or valid (and unexpired) → deactivated, audited; false when it was in no such state. */
+  deactivateAuthorization(deactivation: AuthorizationDeactivation): Promise<boolean>;
+  /** Accounts, oldest first, with their certificate counts. */
+  listAccounts(limit: number): Promise<AccountSummary[]>;
+  getAccountSummary(id: string): Promise<AccountSummary | undefined>;
 
   close(): Promise<void>;
 }

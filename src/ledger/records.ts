@@ -17,6 +17,10 @@ export interface AccountRecord {
   readonly contact: readonly string[];
   readonly termsOfServiceAgreed: boolean;
   readonly createdAt: Date;
+  /** The external account binding key the account was created with (RFC 8555 §7.3.4). */
+  readonly eabKid?: string;
+  /** The named policy from the binding key (config `policies`); undefined: the default. */
+  readonly policy?: string;
 }
 
 export interface ChallengeRecord {
@@ -76,3 +80,22 @@ export type NewAccount = Omit<AccountRecord, 'status'>;
 export type NewAuthorization = Omit<AuthorizationRecord, 'status'>;
 export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial'>;
 export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
+
+/** An external account binding key handed out by an operator (RFC 8555 §7.3.4). */
+export interface EabKeyRecord {
+  readonly kid: string;
+  readonly label: string;
+  /** A policy name from the config; undefined: the default policy. */
+  readonly policy?: string;
+  /** The HMAC key sealed by ca/SecretBox (aad: the kid). */
+  readonly hmacSealed: Uint8Array;
+  readonly reusable: boolean;
+  readonly createdAt: Date;
+  readonly expiresAt?: Date;
+  readonly revokedAt?: Date;
+  /** Single-use keys: the account that used it. */
+  readonly boundAccountId?: string;
+  readonly bindings: number;
+}
+
+export type NewEabKey = Omit<EabKeyRecord, 'revokedAt' | 'boundAccountId' | 'bindings'>;

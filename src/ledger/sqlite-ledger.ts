@@ -3,11 +3,16 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
-import type { ProblemDocument } from '../core/problem.js';
+import { AcmeProblem, type ProblemDocument } from '../core/problem.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
 import { workerUrl } from '../core/worker-url.js';
 import type { AccountStatus } from '../core/status.js';
 import type {
+  AccountDeactivation,
+  AccountKeyChange,
+  AccountKeyChangeOutcome,
+  AccountSummary,
+  AuthorizationDeactivation,
   AuditEntry,
   CertificateFilter,
   CertificateLedger,
@@ -21,6 +26,7 @@ import type {
 } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
+import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './sqlite-names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
@@ -29,8 +35,10 @@ import type {
   AuthorizationRecord,
   CertificateRecord,
   ChallengeRecord,
+  EabKeyRecord,
   NewAccount,
   NewAuthorization,
+  NewEabKey,
   NewCertificate,
   NewOrder,
   OrderRecord,
@@ -40,8 +48,10 @@ import {
   toAuthorization,
   toCertificate,
   toChallenge,
+  toEabKey,
   toOrder,
   type AccountRow,
+  type EabKeyRow,
   type AuthorizationRow,
   type CertificateRow,
   type ChallengeRow,
@@ -70,6 +80,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly db: Database.Database;
   private readonly s: Statements;
   private readonly file: string;
+  private readonly accounts: SqliteAccountLifecycle;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -91,6 +102,7 @@ export class SqliteLedger implements CertificateLedger {
     migrateSqlite(this.db, readMigrations(), options.now ?? Date.now);
     this.nonces = options.nonces ?? new MemoryNonceStore();
     this.s = prepareStatements(this.db);
+    this.accounts = new SqliteAccountLifecycle(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -102,9 +114,65 @@ export class SqliteLedger implements CertificateLedger {
         contact: JSON.stringify(a.contact),
         tos: a.termsOfServiceAgreed ? 1 : 0,
         createdAt: a.createdAt.getTime(),
+        eabKid: a.eabKid ?? null,
+        policy: a.policy ?? null,
       });
+      const created = info.changes === 1;
+      if (created && a.eabKid !== undefined) {
+        const at = a.createdAt.getTime();
+        if (this.s.claimEabKey.run({ kid: a.eabKid, accountId: a.id, now: at }).changes !== 1) {
+          throw new AcmeProblem(
+            'unauthorized',
+            `the external account binding key ${a.eabKid} cannot bind another account: it was already used, revoked or has expired`,
+          );
+        }
+        this.s.insertAudit.run(at, `account:${a.id}`, 'eab-bind', `eab:${a.eabKid}`, JSON.stringify({ account: a.id }));
+      }
       const row = this.s.accountByThumbprint.get(a.keyThumbprint) as AccountRow;
-      return { account: toAccount(row), created: info.changes === 1 };
+      return { account: toAccount(row), created };
+    })();
+  }
+
+  async recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
+    const r = this.s.recentOrders.get(accountId, since.getTime()) as { n: number; oldest: number | null };
+    return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
+  }
+
+  async pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
+    const r = this.s.pendingAuthzs.get(accountId, now.getTime()) as { n: number; soonest: number | null };
+    return { count: r.n, ...(r.soonest !== null ? { soonestExpiry: new Date(r.soonest) } : {}) };
+  }
+
+  async createEabKey(k: NewEabKey, actor: string): Promise<void> {
+    this.db.transaction(() => {
+      this.s.insertEabKey.run({
+        kid: k.kid,
+        label: k.label,
+        policy: k.policy ?? null,
+        hmacSealed: Buffer.from(k.hmacSealed),
+        reusable: k.reusable ? 1 : 0,
+        createdAt: k.createdAt.getTime(),
+        expiresAt: k.expiresAt?.getTime() ?? null,
+      });
+      const detail = { label: k.label, policy: k.policy ?? null, reusable: k.reusable, expires: k.expiresAt?.toISOString() ?? null };
+      this.s.insertAudit.run(k.createdAt.getTime(), actor, 'eab-create', `eab:${k.kid}`, JSON.stringify(detail));
+    })();
+  }
+
+  async getEabKey(kid: string): Promise<EabKeyRecord | undefined> {
+    const row = this.s.eabKey.get(kid) as EabKeyRow | undefined;
+    return row && toEabKey(row);
+  }
+
+  async listEabKeys(): Promise<EabKeyRecord[]> {
+    return (this.s.eabKeys.all() as EabKeyRow[]).map(toEabKey);
+  }
+
+  async revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.s.revokeEabKey.run(at.getTime(), kid).changes !== 1) return false;
+      this.s.insertAudit.run(at.getTime(), actor, 'eab-revoke', `eab:${kid}`, '{}');
+      return true;
     })();
   }
 
@@ -319,6 +387,28 @@ export class SqliteLedger implements CertificateLedger {
 
   async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
     return listCertificates(this.db, filter);
+  }
+
+  async changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome> {
+    return this.accounts.changeAccountKey(change);
+  }
+
+  async deactivateAccount(
+    deactivation: AccountDeactivation,
+  ): Promise<{ account: AccountRecord; deactivatedAuthorizations: number } | undefined> {
+    return this.accounts.deactivateAccount(deactivation);
+  }
+
+  async deactivateAuthorization(deactivation: AuthorizationDeactivation): Promise<boolean> {
+    return this.accounts.deactivateAuthorization(deactivation);
+  }
+
+  async listAccounts(limit: number): Promise<AccountSummary[]> {
+    return this.accounts.listAccounts(limit);
+  }
+
+  async getAccountSummary(id: string): Promise<AccountSummary | undefined> {
+    return this.accounts.getAccountSummary(id);
   }
 
   async auditTrail(subject: string): Promise<AuditEntry[]> {

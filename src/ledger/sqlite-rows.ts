@@ -9,7 +9,7 @@ import type {
   OrderStatus,
 } from '../core/status.js';
 import type { CertificateSummary } from './ledger.js';
-import type { AccountRecord, AuthorizationRecord, CertificateRecord, ChallengeRecord, OrderRecord } from './records.js';
+import type { AccountRecord, AuthorizationRecord, CertificateRecord, ChallengeRecord, EabKeyRecord, OrderRecord } from './records.js';
 
 // Row shapes as better-sqlite3 returns them, and their mapping to ledger records.
 
@@ -21,6 +21,8 @@ export interface AccountRow {
   contact: string;
   tos_agreed: number;
   created_at: number;
+  eab_kid: string | null;
+  policy: string | null;
 }
 
 export interface OrderRow {
@@ -87,6 +89,36 @@ export function toAccount(r: AccountRow): AccountRecord {
     contact: JSON.parse(r.contact) as string[],
     termsOfServiceAgreed: r.tos_agreed === 1,
     createdAt: new Date(r.created_at),
+    ...(r.eab_kid !== null ? { eabKid: r.eab_kid } : {}),
+    ...(r.policy !== null ? { policy: r.policy } : {}),
+  };
+}
+
+export interface EabKeyRow {
+  kid: string;
+  label: string;
+  policy: string | null;
+  hmac_sealed: Buffer;
+  reusable: number;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  bound_account_id: string | null;
+  bindings: number;
+}
+
+export function toEabKey(r: EabKeyRow): EabKeyRecord {
+  return {
+    kid: r.kid,
+    label: r.label,
+    ...(r.policy !== null ? { policy: r.policy } : {}),
+    hmacSealed: new Uint8Array(r.hmac_sealed),
+    reusable: r.reusable === 1,
+    createdAt: new Date(r.created_at),
+    ...(r.expires_at !== null ? { expiresAt: new Date(r.expires_at) } : {}),
+    ...(r.revoked_at !== null ? { revokedAt: new Date(r.revoked_at) } : {}),
+    ...(r.bound_account_id !== null ? { boundAccountId: r.bound_account_id } : {}),
+    bindings: r.bindings,
   };
 }
 

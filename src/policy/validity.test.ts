@@ -6,10 +6,17 @@ const policy = { defaultLifetimeMs: 45 * DAY, maxLifetimeMs: 90 * DAY };
 const now = new Date('2026-06-01T00:00:00Z');
 
 describe('validity policy', () => {
-  it('defaults to now + 45 days, backdated one minute', () => {
+  it('defaults to 45 days from a notBefore backdated one minute: the period is exactly the lifetime', () => {
     const v = leafValidity(now, { notBefore: undefined, notAfter: undefined }, policy);
     expect(v.notBefore.getTime()).toBe(now.getTime() - BACKDATE_MS);
-    expect(v.notAfter.getTime()).toBe(now.getTime() + 45 * DAY);
+    expect(v.notAfter.getTime() - v.notBefore.getTime()).toBe(45 * DAY);
+  });
+
+  it('backdates less when a requested notAfter at the maximum would make the period longer than it', () => {
+    const notAfter = new Date(now.getTime() + 90 * DAY).toISOString();
+    const v = leafValidity(now, checkRequestedValidity(now, undefined, notAfter, policy), policy);
+    expect(v.notAfter.getTime() - v.notBefore.getTime()).toBe(90 * DAY);
+    expect(v.notBefore.getTime()).toBe(now.getTime());
   });
 
   it('honours a requested notAfter inside the maximum', () => {

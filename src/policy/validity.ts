@@ -52,13 +52,21 @@ export function checkRequestedValidity(
   return { notBefore, notAfter };
 }
 
-/** The leaf's validity at issuance: requested times when given, otherwise now + default lifetime. */
+/**
+ * The leaf's validity at issuance: requested times when given, otherwise the default lifetime.
+ * notBefore is backdated for clients with slow clocks, but never so far that notAfter − notBefore
+ * exceeds the lifetime: a certificate's whole validity period stays within the policy.
+ */
 export function leafValidity(
   now: Date,
   requested: { notBefore: Date | undefined; notAfter: Date | undefined },
   policy: ValidityPolicy,
 ): { notBefore: Date; notAfter: Date } {
   const start = requested.notBefore && requested.notBefore > now ? requested.notBefore : now;
-  const notAfter = requested.notAfter ?? new Date(start.getTime() + policy.defaultLifetimeMs);
-  return { notBefore: new Date(start.getTime() - BACKDATE_MS), notAfter };
+  if (requested.notAfter) {
+    const notBefore = Math.max(start.getTime() - BACKDATE_MS, requested.notAfter.getTime() - policy.maxLifetimeMs);
+    return { notBefore: new Date(notBefore), notAfter: requested.notAfter };
+  }
+  const notBefore = new Date(start.getTime() - BACKDATE_MS);
+  return { notBefore, notAfter: new Date(notBefore.getTime() + policy.defaultLifetimeMs) };
 }

@@ -1,7 +1,9 @@
 import { AcmeProblem } from '../core/problem.js';
 import { randomId } from '../core/ids.js';
-import type { AccountRecord } from '../ledger/records.js';
+import type { AccountRecord, EabKeyRecord } from '../ledger/records.js';
+import { verifyExternalAccountBinding } from './eab.js';
 import type { RaDeps } from './deps.js';
+import { deactivateAccount } from './account-lifecycle.js';
 
 const MAX_CONTACTS = 10;
 
@@ -27,6 +29,10 @@ export interface NewAccountRequest {
   readonly jwk: Readonly<Record<string, unknown>>;
   readonly thumbprint: string;
   readonly payload: Readonly<Record<string, unknown>>;
+  /** The newAccount URL the request was signed for (an external account binding must name it). */
+  readonly url: string;
+  /** The client's address, for limits.newAccountsPerIpPerHour. */
+  readonly clientAddress?: string;
 }
 
 /** RFC 8555 §7.3 newAccount: creates, or returns the account already registered with this key. */
@@ -53,6 +59,17 @@ export async function newAccount(
     throw new AcmeProblem('userActionRequired', 'you must agree to the terms of service (termsOfServiceAgreed: true)');
   }
   const contact = checkContacts(p.contact);
+  // RFC 8555 §7.3.4. Checked even where not required, so a key's policy always follows it.
+  let binding: EabKeyRecord | undefined;
+  if (p.externalAccountBinding !== undefined) {
+    binding = await verifyExternalAccountBinding(deps, p.externalAccountBinding, { thumbprint: req.thumbprint, url: req.url });
+  } else if (deps.policy.eabRequired) {
+    throw new AcmeProblem(
+      'externalAccountRequired',
+      'this server requires an external account binding: ask your CA operator for a key id and HMAC key (certmint eab create)',
+    );
+  }
+  if (req.clientAddress !== undefined) deps.accountsPerAddress?.take(req.clientAddress, deps.clock.now());
   return deps.ledger.createAccount({
     id: randomId(),
     keyThumbprint: req.thumbprint,
@@ -60,6 +77,7 @@ export async function newAccount(
     contact,
     termsOfServiceAgreed: p.termsOfServiceAgreed === true,
     createdAt: deps.clock.now(),
+    ...(binding ? { eabKid: binding.kid, ...(binding.policy !== undefined ? { policy: binding.policy } : {}) } : {}),
   });
 }
 
@@ -79,5 +97,8 @@ export async function updateAccount(
     changes.status = 'deactivated';
   }
   if (changes.contact === undefined && changes.status === undefined) return account;
+  if (changes.status === 'deactivated') {
+    return (await deactivateAccount(deps, account.id, { kind: 'account' }, changes.contact)).account;
+  }
   return deps.ledger.updateAccount(account.id, changes);
 }

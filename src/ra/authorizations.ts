@@ -23,6 +23,34 @@ export async function getAuthorization(deps: RaDeps, account: AccountRecord, id:
   return { authz, status: currentAuthorizationStatus(authz, deps.clock.now()) };
 }
 
+/**
+ * RFC 8555 §7.5.2: the client gives up an authorization with {"status": "deactivated"}. Only a
+ * pending or valid one can be; it is never reused by a later order, and the orders that use it
+ * become invalid (order-status.ts derives that from the authorization).
+ */
+export async function updateAuthorization(
+  deps: RaDeps,
+  account: AccountRecord,
+  id: string,
+  payload: Readonly<Record<string, unknown>>,
+): Promise<AuthorizationView> {
+  if (payload.status !== 'deactivated' || Object.keys(payload).length !== 1) {
+    throw new AcmeProblem('malformed', 'an authorization can only be deactivated, with the payload {"status": "deactivated"}');
+  }
+  const authz = await ownedAuthorization(deps, account, id);
+  const now = deps.clock.now();
+  const notDeactivatable = (status: AuthorizationStatus) =>
+    new AcmeProblem('malformed', `the authorization is ${status}; only a pending or valid authorization can be deactivated`);
+  const status = currentAuthorizationStatus(authz, now);
+  if (status !== 'pending' && status !== 'valid') throw notDeactivatable(status);
+  if (!(await deps.ledger.deactivateAuthorization({ authorizationId: id, at: now, actor: `account:${account.id}` }))) {
+    // Settled or expired since it was read.
+    const current = await getAuthorization(deps, account, id);
+    throw notDeactivatable(current.status);
+  }
+  return getAuthorization(deps, account, id);
+}
+
 export interface ChallengeView {
   readonly challenge: ChallengeRecord;
   readonly authorizationId: string;

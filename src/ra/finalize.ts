@@ -6,7 +6,7 @@ import type { Identifier } from '../core/identifier.js';
 import type { AccountRecord } from '../ledger/records.js';
 import { subjectKeyProblem } from '../policy/keys.js';
 import { leafValidity } from '../policy/validity.js';
-import type { RaDeps } from './deps.js';
+import { validityFor, type RaDeps } from './deps.js';
 import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
 import { keyHashOfSpki, spkiOfJwk } from './keys.js';
@@ -82,7 +82,7 @@ export async function finalizeOrder(
     throw new AcmeProblem('orderNotReady', 'the order is already being finalized');
   }
   const now = deps.clock.now();
-  const { notBefore, notAfter } = leafValidity(now, order, deps.policy);
+  const { notBefore, notAfter } = leafValidity(now, order, validityFor(deps, account));
   // DNS names are case-insensitive; the certificate carries them lower case, as the ledger indexes them.
   const identifiers = order.identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
   const commonName = csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;

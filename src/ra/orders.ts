@@ -3,10 +3,14 @@ import { randomId } from '../core/ids.js';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeType } from '../core/status.js';
 import type { AccountRecord, AuthorizationRecord, NewAuthorization, OrderRecord } from '../ledger/records.js';
+import type { AccessPolicy } from '../policy/access.js';
 import { checkOrderIdentifiers } from '../policy/identifiers.js';
 import { checkRequestedValidity } from '../policy/validity.js';
-import type { RaDeps } from './deps.js';
+import { accessPolicyOf, validityFor, type RaDeps } from './deps.js';
+import { checkOrderLimits } from './rate-limits.js';
 import { currentOrderState, type OrderState } from './order-status.js';
+
+const MAX_IDENTIFIERS = 1000;
 
 export interface OrderView {
   readonly order: OrderRecord;
@@ -17,13 +21,13 @@ export interface OrderView {
  * Challenge types offered for an identifier: a wildcard can only be proven in DNS (RFC 8555
  * §7.1.3); an IP address never in DNS (RFC 8738 §7).
  */
-function challengeTypesFor(deps: RaDeps, id: Identifier, wildcard: boolean): ChallengeType[] {
+function challengeTypesFor(deps: RaDeps, policy: AccessPolicy, id: Identifier, wildcard: boolean): ChallengeType[] {
   const types: readonly ChallengeType[] = wildcard
     ? ['dns-01']
     : id.type === 'ip'
       ? ['http-01', 'tls-alpn-01']
       : ['http-01', 'dns-01', 'tls-alpn-01'];
-  return types.filter((t) => deps.validator.challengeTypes.includes(t));
+  return types.filter((t) => deps.validator.challengeTypes.includes(t) && policy.allowsChallenge(t));
 }
 
 /** "*.example.internal" is authorized as example.internal with wildcard: true (RFC 8555 §7.1.4). */
@@ -40,9 +44,12 @@ export async function newOrder(
   payload: Readonly<Record<string, unknown>> | undefined,
 ): Promise<OrderView> {
   if (!payload) throw new AcmeProblem('malformed', 'newOrder needs a payload with "identifiers"');
-  const identifiers = checkOrderIdentifiers(payload.identifiers);
+  // A hard bound on the work one request can ask for; limits.identifiersPerOrder is the operator's.
+  const identifiers = checkOrderIdentifiers(payload.identifiers, MAX_IDENTIFIERS);
+  const policy = accessPolicyOf(deps, account);
+  policy.checkIdentifiers(identifiers);
   const now = deps.clock.now();
-  const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, deps.policy);
+  const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account));
 
   const reusable = await deps.ledger.findReusableAuthorizations(account.id, identifiers, now);
   const key = (wildcard: boolean, value: string) => `${wildcard ? '*.' : ''}${value.toLowerCase()}`;
@@ -64,7 +71,7 @@ export async function newOrder(
       wildcard,
       expires: new Date(now.getTime() + deps.policy.pendingAuthorizationLifetimeMs),
       createdAt: now,
-      challenges: challengeTypesFor(deps, identifier, wildcard).map((type) => ({
+      challenges: challengeTypesFor(deps, policy, identifier, wildcard).map((type) => ({
         id: randomId(),
         authorizationId: id,
         type,
@@ -76,6 +83,7 @@ export async function newOrder(
     });
     authzIds.push(id);
   }
+  await checkOrderLimits(deps, account, identifiers.length, newAuthzs.length);
   // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
   const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...reusable.map((a) => a.expires.getTime())];
   const order = {

@@ -1,6 +1,7 @@
 import type { AccountRecord } from '../ledger/records.js';
 import { newAccount, updateAccount, type NewAccountRequest } from './accounts.js';
-import { getAuthorization, getChallenge, respondToChallenge } from './authorizations.js';
+import { changeAccountKey, deactivateAccount, type AccountDeactivator, type KeyChangeRequest } from './account-lifecycle.js';
+import { getAuthorization, getChallenge, respondToChallenge, updateAuthorization } from './authorizations.js';
 import { certificateChainPem } from './certificates.js';
 import { BackgroundTasks, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
@@ -34,6 +35,14 @@ export class RegistrationAuthority {
   updateAccount(account: AccountRecord, payload: Payload) {
     return updateAccount(this.deps, account, payload);
   }
+  /** RFC 8555 §7.3.5 key rollover. */
+  changeAccountKey(account: AccountRecord, req: KeyChangeRequest) {
+    return changeAccountKey(this.deps, account, req);
+  }
+  /** RFC 8555 §7.3.6 deactivation as the admin CLI asks for it (the account asks through updateAccount). */
+  deactivateAccount(accountId: string, by: AccountDeactivator) {
+    return deactivateAccount(this.deps, accountId, by);
+  }
   /** RFC 8555 §7.1.2.1: one page of the account's orders, and the cursor of the next page if any. */
   async listOrders(account: AccountRecord, pageSize: number, after?: string): Promise<{ ids: string[]; next?: string }> {
     const ids = await this.deps.ledger.listAccountOrderIds(account.id, pageSize + 1, after);
@@ -50,6 +59,10 @@ export class RegistrationAuthority {
   }
   getAuthorization(account: AccountRecord, id: string) {
     return getAuthorization(this.deps, account, id);
+  }
+  /** RFC 8555 §7.5.2 deactivation by the client. */
+  updateAuthorization(account: AccountRecord, id: string, payload: Readonly<Record<string, unknown>>) {
+    return updateAuthorization(this.deps, account, id, payload);
   }
   getChallenge(account: AccountRecord, id: string) {
     return getChallenge(this.deps, account, id);

@@ -33,6 +33,16 @@ interface SingleResult {
   readonly validated_by: Readonly<Record<string, string>>;
   /** Every validation handshake acmego's tls-alpn-01 listener saw (tls-alpn-01 only). */
   readonly tls_alpn01_handshakes?: readonly TlsAlpn01Handshake[];
+  /** -rollover-and-deactivate: what acmego observed (see test/interop/acmego/lifecycle.go). */
+  readonly lifecycle?: {
+    readonly new_key_account: string;
+    /** Problem types of the requests that had to be refused. */
+    readonly old_key_lookup: string;
+    readonly old_key_signed: string;
+    readonly deactivated: boolean;
+    readonly after_deactivation_lookup: string;
+    readonly after_deactivation_signed: string;
+  };
 }
 
 interface TlsAlpn01Handshake {
@@ -139,6 +149,28 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     const shown = await certmint.showCertificate(result.cert.split('/').pop()!);
     expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'keyCompromise' });
     expect(shown.audit).toMatchObject([{ actor: 'certificate-key', reason: 1 }]);
+  });
+
+  it('rolls the account key over (AccountKeyRollover), then deactivates the account (DeactivateReg)', { timeout: 120_000 }, async () => {
+    const result = await runAcmego<SingleResult>([
+      '-mode', 'single', '-names', 'lifecycle.go-acme.test', '-out', path.join(certmint.tempDir, 'acmego-lifecycle'), '-rollover-and-deactivate',
+    ]);
+    expect(result).toMatchObject({ ok: true });
+    // acmego fails by itself when a request that must be refused succeeds; these are the answers it got.
+    expect(result.lifecycle).toEqual({
+      new_key_account: result.account,
+      // The old key finds no account, and its signature no longer verifies for the account's kid.
+      old_key_lookup: 'accountDoesNotExist',
+      old_key_signed: 'malformed',
+      deactivated: true,
+      after_deactivation_lookup: 'unauthorized',
+      after_deactivation_signed: 'unauthorized',
+    });
+    const cli = await certmint.cli(['accounts', 'show', result.account, '--json']);
+    expect(cli.stderr).toBe('');
+    const shown = JSON.parse(cli.stdout) as Record<string, unknown>;
+    expect(shown).toMatchObject({ status: 'deactivated', certificates: 1 });
+    expect((shown.audit as { action: string }[]).map((a) => a.action)).toEqual(['account-key-change', 'account-deactivate']);
   });
 
   it('issues for an IP address identifier (IPIDs, RFC 8738) with an iPAddress SAN', { timeout: 120_000 }, async () => {

@@ -126,6 +126,8 @@ if (!res.ok) { console.error('challtestsrv answered', res.status); process.exit(
       { mode: 0o755 },
     );
     const names = ['*.wild.lego.test', 'wild.lego.test'];
+    // EXEC_SEQUENCE_INTERVAL: the exec provider solves one name at a time and waits 60 s between
+    // them by default (its "sequential" mode); nothing on the server side needs that pause.
     await new Promise<void>((resolve, reject) => {
       execFile(
         'lego',
@@ -135,7 +137,7 @@ if (!res.ok) { console.error('challtestsrv answered', res.status); process.exit(
           '--dns', 'exec', '--dns.resolvers', certmint.dns.dnsAddress, '--dns.disable-cp',
           '--path', path.join(certmint.tempDir, 'lego-dns'), 'run',
         ],
-        { env: { ...process.env, LEGO_CA_CERTIFICATES: certmint.rootFile, EXEC_PATH: hook, EXEC_POLLING_INTERVAL: '1', EXEC_PROPAGATION_TIMEOUT: '30' }, timeout: 90_000 },
+        { env: { ...process.env, LEGO_CA_CERTIFICATES: certmint.rootFile, EXEC_PATH: hook, EXEC_POLLING_INTERVAL: '1', EXEC_PROPAGATION_TIMEOUT: '30', EXEC_SEQUENCE_INTERVAL: '1' }, timeout: 90_000 },
         (err, stdout, stderr) => (err ? reject(new Error(`lego --dns exec failed: ${err.message}\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`)) : resolve()),
       );
     });

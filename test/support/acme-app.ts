@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../../src/acme/app.js';
 import { initCa } from '../../src/ca/ca-files.js';
+import { SecretBox } from '../../src/ca/secret-box.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../../src/ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -38,6 +39,8 @@ export interface TestAcmeAppOptions {
   readonly validationTimeoutMs?: number;
   /** CERTMINT_* settings over the shipped defaults, as an operator would set them. */
   readonly env?: Readonly<Record<string, string>>;
+  /** A YAML config file's text (for what has no environment variable, like `policies`). */
+  readonly configYaml?: string;
 }
 
 /**
@@ -66,7 +69,10 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   const dns = await startChallTestSrv();
   const responder = await startHttp01Responder();
   const tlsResponder = await startTlsAlpn01Responder();
+  const configFile = path.join(dir, 'certmint.yaml');
+  writeFileSync(configFile, o.configYaml ?? '{}\n');
   const config = loadConfig({
+    file: configFile,
     env: {
       CERTMINT_SERVER_BASE_URL: baseUrl,
       CERTMINT_VALIDATION_HTTP01_PORT: String(responder.port),
@@ -85,7 +91,14 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     log: { info: () => undefined, error: () => undefined },
   });
   await crl.check();
-  const ra = registrationAuthority(config, { onRevoked: () => crl.requestRefresh(), ledger, ca, clock, crypto });
+  const ra = registrationAuthority(config, {
+    onRevoked: () => crl.requestRefresh(),
+    ledger,
+    ca,
+    clock,
+    crypto,
+    secrets: await SecretBox.open(path.join(dir, 'ca')),
+  });
   const app = await createAcmeServer({
     ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer),
   });

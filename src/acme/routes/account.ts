@@ -11,6 +11,8 @@ export async function accountRoutes(app: FastifyInstance, { ra, urls, ordersPage
       jwk: v.jwk!,
       thumbprint: v.thumbprint!,
       payload: v.payload ?? {},
+      url: urls.newAccount,
+      clientAddress: request.ip,
     });
     // 201 for a new account, 200 with Location for an existing key (RFC 8555 §7.3.1).
     return reply.code(created ? 201 : 200).header('Location', urls.account(account.id)).send(accountBody(account, urls));

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { AcmeProblem } from '../../core/problem.js';
-import { requirePostAsGet, signer, verified, type RouteContext } from '../context.js';
+import { signer, verified, type RouteContext } from '../context.js';
 import { authorizationBody, challengeBody } from '../serialize.js';
 
 /** RFC 8555 §7.5 authorizations and challenges. */
 export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: RouteContext): Promise<void> {
   app.post<{ Params: { id: string } }>('/acme/authz/:id', { config: { jws: 'kid' } }, async (request, reply) => {
-    requirePostAsGet(request, 'an authorization');
-    const view = await ra.getAuthorization(signer(request), request.params.id);
+    // An empty payload reads it; {"status": "deactivated"} is the client's deactivation (RFC 8555 §7.5.2).
+    const payload = verified(request).payload;
+    const view = payload === undefined
+      ? await ra.getAuthorization(signer(request), request.params.id)
+      : await ra.updateAuthorization(signer(request), request.params.id, payload);
     return reply.send(authorizationBody(view, urls));
   });
 

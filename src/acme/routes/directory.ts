@@ -8,6 +8,7 @@ export async function directoryRoutes(app: FastifyInstance, { urls, meta }: Rout
     newAccount: urls.newAccount,
     newOrder: urls.newOrder,
     revokeCert: urls.revokeCert,
+    keyChange: urls.keyChange,
     meta: {
       ...(meta.termsOfService ? { termsOfService: meta.termsOfService } : {}),
       ...(meta.website ? { website: meta.website } : {}),

@@ -9,7 +9,8 @@
 // IP identifier (SNI = its reverse-DNS name, RFC 8738 §6) x/crypto v0.4.0 writes the address as a
 // dNSName SAN, so acmego builds the iPAddress certificate itself unless -tls-alpn01-xcrypto-ip-cert.
 //
-// -mode single issues one certificate for -names and writes chain.pem and key.pem to -out.
+// -mode single issues one certificate for -names and writes chain.pem and key.pem to -out; with
+// -rollover-and-deactivate it then rolls the account key over and deactivates the account.
 // -mode load runs -n full flows over -c workers (each with its own account) and prints
 // throughput and latency as one JSON line. See ../README.md.
 package main
@@ -48,6 +49,7 @@ type options struct {
 	nameTemplate, receivedLog   string
 	flowTimeout                 time.Duration
 	revokeWithCertKey           bool
+	rolloverAndDeactivate       bool
 }
 
 // receivedLog appends one serial per line and fsyncs, so a crash test can compare what the
@@ -127,9 +129,15 @@ func runSingle(ctx context.Context, o *options, hc *http.Client, s solver, log *
 		}
 		revoked = true
 	}
+	var lifecycle *lifecycleResult
+	if o.rolloverAndDeactivate {
+		if lifecycle, err = rolloverAndDeactivate(ctx, hc, o.directory, client, account); err != nil {
+			return err
+		}
+	}
 	result := singleResult{
 		Mode: "single", OK: true, Account: account, Order: res.orderURI, Cert: res.certURL, Chain: chainPath, Revoked: revoked,
-		Challenge: s.challengeType(), ValidatedBy: res.validatedBy,
+		Challenge: s.challengeType(), ValidatedBy: res.validatedBy, Lifecycle: lifecycle,
 	}
 	if t, ok := s.(*tlsALPN01Responder); ok {
 		result.TLSALPN01Handshakes = t.seen()
@@ -151,6 +159,8 @@ type singleResult struct {
 	ValidatedBy map[string]string `json:"validated_by"`
 	// TLSALPN01Handshakes is every validation handshake the tls-alpn-01 listener saw.
 	TLSALPN01Handshakes []handshake `json:"tls_alpn01_handshakes,omitempty"`
+	// Lifecycle is what -rollover-and-deactivate observed.
+	Lifecycle *lifecycleResult `json:"lifecycle,omitempty"`
 }
 
 type loadResult struct {
@@ -272,6 +282,7 @@ func main() {
 	flag.StringVar(&o.nameTemplate, "name-template", "w%d-i%d.load.test", "load mode: fmt template of worker and iteration")
 	flag.StringVar(&o.receivedLog, "received-log", "", "append the hex serial of every certificate received, fsync'd")
 	flag.BoolVar(&o.revokeWithCertKey, "revoke-with-cert-key", false, "single mode: then revoke the certificate, signed with its own key (keyCompromise)")
+	flag.BoolVar(&o.rolloverAndDeactivate, "rollover-and-deactivate", false, "single mode: then roll the account key over (AccountKeyRollover), check the old key is refused, DeactivateReg and check the account is refused")
 	flag.DurationVar(&o.flowTimeout, "flow-timeout", 2*time.Minute, "load mode: limit for one full flow")
 	flag.Parse()
 

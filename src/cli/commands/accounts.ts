@@ -1,0 +1,73 @@
+import type { AccountSummary, CertificateLedger } from '../../ledger/ledger.js';
+import { AcmeProblem } from '../../core/problem.js';
+import type { RegistrationAuthority } from '../../ra/registration-authority.js';
+import { UsageError } from './certs.js';
+
+const ISO_SECONDS = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** An account id as an operator may paste it: the id, or the account URL a client logged. */
+export function normalizeAccountId(input: string): string {
+  const id = input.includes('/') ? input.slice(input.lastIndexOf('/') + 1) : input;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError(`"${input}" is not an account id or account URL`);
+  return id;
+}
+
+function accountJson(a: AccountSummary) {
+  return {
+    id: a.id,
+    status: a.status,
+    contacts: a.contact,
+    created: a.createdAt.toISOString(),
+    certificates: a.certificates,
+  };
+}
+
+function formatTable(rows: readonly AccountSummary[]): string {
+  const lines = rows.map((a) => [a.id, a.status, ISO_SECONDS(a.createdAt), String(a.certificates), a.contact.join(',')]);
+  const header = ['ID', 'STATUS', 'CREATED', 'CERTS', 'CONTACTS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cols: readonly string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [fmt(header), ...lines.map(fmt)].join('\n') + '\n';
+}
+
+export async function accountsListCommand(ledger: CertificateLedger, o: { json?: boolean; limit: string }): Promise<string> {
+  const limit = Number(o.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not "${o.limit}"`);
+  const rows = await ledger.listAccounts(limit);
+  return o.json ? `${JSON.stringify(rows.map(accountJson), null, 2)}\n` : formatTable(rows);
+}
+
+export async function accountsShowCommand(ledger: CertificateLedger, input: string, o: { json?: boolean }): Promise<string> {
+  const id = normalizeAccountId(input);
+  const account = await ledger.getAccountSummary(id);
+  if (!account) throw new UsageError(`no account ${id} in this ledger`);
+  const audit = await ledger.auditTrail(`account:${id}`);
+  const info = {
+    ...accountJson(account),
+    termsOfServiceAgreed: account.termsOfServiceAgreed,
+    keyType: [account.jwk.kty, account.jwk.crv].filter((v) => typeof v === 'string').join(' '),
+    keyThumbprint: account.keyThumbprint,
+    audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, ...a.detail })),
+  };
+  if (o.json) return `${JSON.stringify(info, null, 2)}\n`;
+  return (
+    Object.entries(info)
+      .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => `${k.padEnd(20)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join('\n') + '\n'
+  );
+}
+
+/** The operator's deactivation: the same use case as the account's own (RFC 8555 §7.3.6), audited as operator:<name>. */
+export async function accountsDeactivateCommand(ra: RegistrationAuthority, input: string, operator: string): Promise<string> {
+  const id = normalizeAccountId(input);
+  try {
+    const { deactivatedAuthorizations } = await ra.deactivateAccount(id, { kind: 'operator', name: operator });
+    return `deactivated account ${id} (${deactivatedAuthorizations} pending authorization${deactivatedAuthorizations === 1 ? '' : 's'} deactivated)\n`;
+  } catch (e) {
+    if (e instanceof AcmeProblem) {
+      throw new UsageError(e.type === 'accountDoesNotExist' ? `no account ${id} in this ledger; nothing was changed` : `${e.detail}; nothing was changed`);
+    }
+    throw e;
+  }
+}

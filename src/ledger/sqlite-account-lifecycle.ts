@@ -1,0 +1,102 @@
+import type Database from 'better-sqlite3';
+import type {
+  AccountDeactivation,
+  AccountKeyChange,
+  AccountKeyChangeOutcome,
+  AccountSummary,
+  AuthorizationDeactivation,
+} from './ledger.js';
+import type { AccountRecord } from './records.js';
+import { toAccount, type AccountRow } from './sqlite-rows.js';
+
+type AccountSummaryRow = AccountRow & { certificates: number };
+
+const SUMMARY_SELECT = `SELECT a.*, (SELECT COUNT(*) FROM certificates c WHERE c.account_id = a.id) AS certificates
+  FROM accounts a`;
+
+function toSummary(r: AccountSummaryRow): AccountSummary {
+  return { ...toAccount(r), certificates: r.certificates };
+}
+
+/**
+ * Account lifecycle in the SQLite ledger: key rollover (RFC 8555 §7.3.5), account deactivation
+ * (§7.3.6), client deactivation of an authorization (§7.5.2), and the operator's account list.
+ * Each change is one transaction with its audit_log entry.
+ */
+export class SqliteAccountLifecycle {
+  private readonly s;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = {
+      accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+      accountIdByThumbprint: db.prepare('SELECT id FROM accounts WHERE key_thumbprint = ?'),
+      // Only from the key the change was authorized with, and only while the account is valid.
+      changeKey: db.prepare(`UPDATE accounts SET key_thumbprint = @newThumbprint, jwk = @jwk
+        WHERE id = @id AND key_thumbprint = @oldThumbprint AND status = 'valid'`),
+      updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
+      deactivateAccount: db.prepare(`UPDATE accounts SET status = 'deactivated' WHERE id = ? AND status = 'valid'`),
+      deactivatePendingAuthzs: db.prepare(
+        `UPDATE authorizations SET status = 'deactivated' WHERE account_id = ? AND status = 'pending'`,
+      ),
+      deactivateAuthz: db.prepare(`UPDATE authorizations SET status = 'deactivated'
+        WHERE id = ? AND status IN ('pending', 'valid') AND expires > ?`),
+      insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
+      summaries: db.prepare(`${SUMMARY_SELECT} ORDER BY a.created_at, a.id LIMIT ?`),
+      summary: db.prepare(`${SUMMARY_SELECT} WHERE a.id = ?`),
+    };
+  }
+
+  changeAccountKey(c: AccountKeyChange): AccountKeyChangeOutcome {
+    // IMMEDIATE: the write lock is taken before the conflict check, so another process cannot give
+    // the new key to an account between the check and the update.
+    return this.db.transaction((): AccountKeyChangeOutcome => {
+      const holder = this.s.accountIdByThumbprint.get(c.newThumbprint) as { id: string } | undefined;
+      if (holder) return { outcome: 'conflict', accountId: holder.id };
+      const changed = this.s.changeKey.run({
+        id: c.accountId,
+        oldThumbprint: c.oldThumbprint,
+        newThumbprint: c.newThumbprint,
+        jwk: JSON.stringify(c.newJwk),
+      });
+      if (changed.changes !== 1) return { outcome: 'stale' };
+      const detail = { oldKeyThumbprint: c.oldThumbprint, newKeyThumbprint: c.newThumbprint };
+      this.s.insertAudit.run(c.at.getTime(), c.actor, 'account-key-change', `account:${c.accountId}`, JSON.stringify(detail));
+      return { outcome: 'changed', account: this.account(c.accountId) };
+    }).immediate();
+  }
+
+  deactivateAccount(d: AccountDeactivation): { account: AccountRecord; deactivatedAuthorizations: number } | undefined {
+    return this.db.transaction(() => {
+      if (this.s.deactivateAccount.run(d.accountId).changes !== 1) return undefined;
+      if (d.contact) this.s.updateContact.run(JSON.stringify(d.contact), d.accountId);
+      // RFC 8555 §7.3.6: nothing of a deactivated account is pending any more.
+      const authorizations = this.s.deactivatePendingAuthzs.run(d.accountId).changes;
+      const detail = { deactivatedAuthorizations: authorizations };
+      this.s.insertAudit.run(d.at.getTime(), d.actor, 'account-deactivate', `account:${d.accountId}`, JSON.stringify(detail));
+      return { account: this.account(d.accountId), deactivatedAuthorizations: authorizations };
+    })();
+  }
+
+  deactivateAuthorization(d: AuthorizationDeactivation): boolean {
+    return this.db.transaction(() => {
+      if (this.s.deactivateAuthz.run(d.authorizationId, d.at.getTime()).changes !== 1) return false;
+      this.s.insertAudit.run(d.at.getTime(), d.actor, 'authorization-deactivate', `authorization:${d.authorizationId}`, '{}');
+      return true;
+    })();
+  }
+
+  listAccounts(limit: number): AccountSummary[] {
+    return (this.s.summaries.all(limit) as AccountSummaryRow[]).map(toSummary);
+  }
+
+  getAccountSummary(id: string): AccountSummary | undefined {
+    const row = this.s.summary.get(id) as AccountSummaryRow | undefined;
+    return row && toSummary(row);
+  }
+
+  private account(id: string): AccountRecord {
+    const row = this.s.accountById.get(id) as AccountRow | undefined;
+    if (!row) throw new Error(`account ${id} does not exist`);
+    return toAccount(row);
+  }
+}

@@ -1,0 +1,87 @@
+import { AcmeProblem } from '../core/problem.js';
+import type { AccountRecord } from '../ledger/records.js';
+import type { RaDeps } from './deps.js';
+
+/** Limits per account and per client address; 0 turns one off (config `limits.*`). */
+export interface RateLimits {
+  readonly newOrdersPerAccountPerHour: number;
+  readonly newAccountsPerIpPerHour: number;
+  readonly pendingAuthorizationsPerAccount: number;
+  readonly identifiersPerOrder: number;
+}
+
+const HOUR_MS = 3_600_000;
+/** Addresses remembered at most; the oldest are forgotten first (a bound on memory, not a limit). */
+const MAX_TRACKED_ADDRESSES = 100_000;
+
+function limited(detail: string, retryAt: Date | undefined, now: Date): AcmeProblem {
+  // RFC 8555 §6.6: Retry-After in whole seconds, at least 1.
+  const seconds = retryAt ? Math.max(1, Math.ceil((retryAt.getTime() - now.getTime()) / 1000)) : undefined;
+  return new AcmeProblem('rateLimited', seconds !== undefined ? `${detail}; retry after ${seconds} s` : detail, {
+    ...(seconds !== undefined ? { headers: { 'Retry-After': String(seconds) } } : {}),
+  });
+}
+
+/**
+ * New accounts per client address in a sliding hour. Kept in memory: losing it on restart
+ * costs nothing worth a ledger write per newAccount.
+ */
+export class AddressWindow {
+  private readonly seen = new Map<string, number[]>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Records one event for `address` at `now`, or throws rateLimited when the hour is full. */
+  take(address: string, now: Date): void {
+    if (this.limit <= 0) return;
+    const t = now.getTime();
+    const recent = (this.seen.get(address) ?? []).filter((at) => at > t - HOUR_MS);
+    if (recent.length >= this.limit) {
+      this.seen.set(address, recent);
+      throw limited(
+        `too many new accounts from ${address}: at most ${this.limit} per hour (limits.newAccountsPerIpPerHour)`,
+        new Date(recent[0]! + HOUR_MS),
+        now,
+      );
+    }
+    recent.push(t);
+    // Re-inserting keeps the Map in least-recently-used order for the eviction below.
+    this.seen.delete(address);
+    this.seen.set(address, recent);
+    if (this.seen.size > MAX_TRACKED_ADDRESSES) this.seen.delete(this.seen.keys().next().value!);
+  }
+}
+
+/** newOrder: per-account order rate, pending authorizations and order size. Reads only. */
+export async function checkOrderLimits(deps: RaDeps, account: AccountRecord, identifierCount: number, newAuthorizations: number): Promise<void> {
+  const limits = deps.limits;
+  if (!limits) return;
+  const now = deps.clock.now();
+  if (limits.identifiersPerOrder > 0 && identifierCount > limits.identifiersPerOrder) {
+    throw limited(
+      `an order may name at most ${limits.identifiersPerOrder} identifiers (limits.identifiersPerOrder), this one names ${identifierCount}; split it`,
+      undefined,
+      now,
+    );
+  }
+  if (limits.newOrdersPerAccountPerHour > 0) {
+    const recent = await deps.ledger.recentOrders(account.id, new Date(now.getTime() - HOUR_MS));
+    if (recent.count >= limits.newOrdersPerAccountPerHour) {
+      throw limited(
+        `too many new orders for this account: at most ${limits.newOrdersPerAccountPerHour} per hour (limits.newOrdersPerAccountPerHour)`,
+        recent.oldest && new Date(recent.oldest.getTime() + HOUR_MS),
+        now,
+      );
+    }
+  }
+  if (limits.pendingAuthorizationsPerAccount > 0 && newAuthorizations > 0) {
+    const pending = await deps.ledger.pendingAuthorizations(account.id, now);
+    if (pending.count + newAuthorizations > limits.pendingAuthorizationsPerAccount) {
+      throw limited(
+        `too many pending authorizations for this account: ${pending.count} pending, at most ${limits.pendingAuthorizationsPerAccount} (limits.pendingAuthorizationsPerAccount); complete or deactivate some`,
+        pending.soonestExpiry,
+        now,
+      );
+    }
+  }
+}
