@@ -5,6 +5,7 @@ import { FlattenedSign, calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { validateNames } from '../../test/support/issue-flow.js';
+import { keyHashOfSpki, spkiOfJwk } from '../ra/keys.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 
 let t: TestAcmeApp;
@@ -139,6 +140,25 @@ describe('keyChange (RFC 8555 §7.3.5)', () => {
     const client = await account();
     const before = ledgerSnapshot();
     expectProblem(await keyChange(client, await newAccountKey('RS256', 1024)), 'badPublicKey', 400, /2048/);
+    expect(ledgerSnapshot()).toEqual(before);
+  });
+
+  it('refuses to roll over to a key reported compromised', async () => {
+    const client = await account();
+    const compromised = await newAccountKey();
+    // What revocation for keyCompromise by the key itself records (see the revocation tests).
+    const writer = new Database(path.join(t.dir, 'ledger.sqlite3'));
+    try {
+      writer.prepare('INSERT INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)').run(
+        keyHashOfSpki(spkiOfJwk(compromised.jwk as Record<string, unknown>)),
+        Date.now(),
+        '01',
+      );
+    } finally {
+      writer.close();
+    }
+    const before = ledgerSnapshot();
+    expectProblem(await keyChange(client, compromised), 'badPublicKey', 400, /reported compromised/);
     expect(ledgerSnapshot()).toEqual(before);
   });
 

@@ -95,6 +95,12 @@ describe('revokeCert (RFC 8555 §7.6)', () => {
     expect(fin.statusCode).toBe(400);
     expect(fin.json().type).toBe(URN + 'badPublicKey');
     expect(fin.json().detail).toMatch(/compromised/);
+
+    // Nor may the compromised key become an account key, new or rolled over to.
+    const accounts = await t.ledger.listAccounts(1000);
+    const asAccount = await new InjectAcmeClient(t.app, t.baseUrl, cert.certKey).register();
+    expect(asAccount.json()).toMatchObject({ type: URN + 'badPublicKey', detail: expect.stringContaining('reported compromised') });
+    expect(await t.ledger.listAccounts(1000)).toHaveLength(accounts.length);
   });
 
   it('does not block the key when an account (not the key) says keyCompromise', async () => {

@@ -27,6 +27,7 @@ import type {
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
 import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
+import { SqliteEabKeys } from './sqlite-eab.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './sqlite-names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
@@ -48,10 +49,8 @@ import {
   toAuthorization,
   toCertificate,
   toChallenge,
-  toEabKey,
   toOrder,
   type AccountRow,
-  type EabKeyRow,
   type AuthorizationRow,
   type CertificateRow,
   type ChallengeRow,
@@ -81,6 +80,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly s: Statements;
   private readonly file: string;
   private readonly accounts: SqliteAccountLifecycle;
+  private readonly eab: SqliteEabKeys;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -103,6 +103,7 @@ export class SqliteLedger implements CertificateLedger {
     this.nonces = options.nonces ?? new MemoryNonceStore();
     this.s = prepareStatements(this.db);
     this.accounts = new SqliteAccountLifecycle(this.db);
+    this.eab = new SqliteEabKeys(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -133,48 +134,30 @@ export class SqliteLedger implements CertificateLedger {
     })();
   }
 
-  async recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
-    const r = this.s.recentOrders.get(accountId, since.getTime()) as { n: number; oldest: number | null };
-    return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
+  recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
+    return this.eab.recentOrders(accountId, since);
   }
 
-  async pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
-    const r = this.s.pendingAuthzs.get(accountId, now.getTime()) as { n: number; soonest: number | null };
-    return { count: r.n, ...(r.soonest !== null ? { soonestExpiry: new Date(r.soonest) } : {}) };
+  pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
+    return this.eab.pendingAuthorizations(accountId, now);
   }
 
-  async createEabKey(k: NewEabKey, actor: string): Promise<void> {
-    this.db.transaction(() => {
-      this.s.insertEabKey.run({
-        kid: k.kid,
-        label: k.label,
-        policy: k.policy ?? null,
-        hmacSealed: Buffer.from(k.hmacSealed),
-        reusable: k.reusable ? 1 : 0,
-        createdAt: k.createdAt.getTime(),
-        expiresAt: k.expiresAt?.getTime() ?? null,
-      });
-      const detail = { label: k.label, policy: k.policy ?? null, reusable: k.reusable, expires: k.expiresAt?.toISOString() ?? null };
-      this.s.insertAudit.run(k.createdAt.getTime(), actor, 'eab-create', `eab:${k.kid}`, JSON.stringify(detail));
-    })();
+  createEabKey(k: NewEabKey, actor: string): Promise<void> {
+    return this.eab.createEabKey(k, actor);
   }
 
-  async getEabKey(kid: string): Promise<EabKeyRecord | undefined> {
-    const row = this.s.eabKey.get(kid) as EabKeyRow | undefined;
-    return row && toEabKey(row);
+  getEabKey(kid: string): Promise<EabKeyRecord | undefined> {
+    return this.eab.getEabKey(kid);
   }
 
-  async listEabKeys(): Promise<EabKeyRecord[]> {
-    return (this.s.eabKeys.all() as EabKeyRow[]).map(toEabKey);
+  listEabKeys(): Promise<EabKeyRecord[]> {
+    return this.eab.listEabKeys();
   }
 
-  async revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      if (this.s.revokeEabKey.run(at.getTime(), kid).changes !== 1) return false;
-      this.s.insertAudit.run(at.getTime(), actor, 'eab-revoke', `eab:${kid}`, '{}');
-      return true;
-    })();
+  revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean> {
+    return this.eab.revokeEabKey(kid, at, actor);
   }
+
 
   async getAccount(id: string): Promise<AccountRecord | undefined> {
     const row = this.s.accountById.get(id) as AccountRow | undefined;

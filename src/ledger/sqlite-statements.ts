@@ -13,19 +13,11 @@ export function prepareStatements(db: Database.Database) {
   return {
     insertAccount: db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at, eab_kid, policy)
       VALUES (@id, @keyThumbprint, @jwk, 'valid', @contact, @tos, @createdAt, @eabKid, @policy) ON CONFLICT (key_thumbprint) DO NOTHING`),
-    recentOrders: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?'),
-    pendingAuthzs: db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
-      WHERE account_id = ? AND status = 'pending' AND expires > ?`),
-    insertEabKey: db.prepare(`INSERT INTO eab_keys (kid, label, policy, hmac_sealed, reusable, created_at, expires_at)
-      VALUES (@kid, @label, @policy, @hmacSealed, @reusable, @createdAt, @expiresAt)`),
-    eabKey: db.prepare('SELECT * FROM eab_keys WHERE kid = ?'),
-    eabKeys: db.prepare('SELECT * FROM eab_keys ORDER BY created_at, kid'),
     // A single-use key binds once; a revoked or expired one never.
     claimEabKey: db.prepare(`UPDATE eab_keys SET bindings = bindings + 1,
       bound_account_id = CASE WHEN reusable = 0 THEN @accountId ELSE bound_account_id END
       WHERE kid = @kid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
         AND (reusable = 1 OR bound_account_id IS NULL)`),
-    revokeEabKey: db.prepare('UPDATE eab_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL'),
     accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
     accountByThumbprint: db.prepare('SELECT * FROM accounts WHERE key_thumbprint = ?'),
     updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),

@@ -2,6 +2,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord } from '../ledger/records.js';
 import type { RaDeps } from './deps.js';
+import { refuseBlockedAccountKey } from './keys.js';
 
 /** The inner JWS of a keyChange request, verified by acme/ with the new key it carries. */
 export interface KeyChangeRequest {
@@ -50,6 +51,7 @@ export async function changeAccountKey(deps: RaDeps, account: AccountRecord, req
     });
   const holder = await deps.ledger.getAccountByThumbprint(req.thumbprint);
   if (holder) throw conflict(holder.id);
+  await refuseBlockedAccountKey(deps.ledger, req.jwk);
   const result = await deps.ledger.changeAccountKey({
     accountId: account.id,
     oldThumbprint: account.keyThumbprint,

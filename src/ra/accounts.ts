@@ -2,6 +2,7 @@ import { AcmeProblem } from '../core/problem.js';
 import { randomId } from '../core/ids.js';
 import type { AccountRecord, EabKeyRecord } from '../ledger/records.js';
 import { verifyExternalAccountBinding } from './eab.js';
+import { refuseBlockedAccountKey } from './keys.js';
 import type { RaDeps } from './deps.js';
 import { deactivateAccount } from './account-lifecycle.js';
 
@@ -59,6 +60,7 @@ export async function newAccount(
     throw new AcmeProblem('userActionRequired', 'you must agree to the terms of service (termsOfServiceAgreed: true)');
   }
   const contact = checkContacts(p.contact);
+  await refuseBlockedAccountKey(deps.ledger, req.jwk);
   // RFC 8555 §7.3.4. Checked even where not required, so a key's policy always follows it.
   let binding: EabKeyRecord | undefined;
   if (p.externalAccountBinding !== undefined) {
