@@ -83,6 +83,72 @@ interface LoadResult {
   readonly first_error?: string;
 }
 
+/** One HTTP exchange acmego's client made, as its recording transport saw it (ratelimit.go). */
+interface Exchange {
+  readonly method: string;
+  readonly url: string;
+  /** Milliseconds since the AuthorizeOrder call began. */
+  readonly sent_ms: number;
+  readonly received_ms: number;
+  readonly status: number;
+  /** The Retry-After header, absent when the response had none. */
+  readonly retry_after?: string;
+  /** The type of an application/problem+json body. */
+  readonly problem?: string;
+}
+
+interface ProbeOrder {
+  readonly uri: string;
+  readonly status: string;
+  /** Authorization URL → status, read right after AuthorizeOrder returned. */
+  readonly authorizations: Readonly<Record<string, string>>;
+  /** How long AuthorizeOrder took, x/crypto's waiting on Retry-After included. */
+  readonly ms: number;
+  readonly exchanges: readonly Exchange[];
+}
+
+/** -rate-limit-probe: see test/interop/acmego/ratelimit.go. */
+interface RateLimitProbeResult {
+  readonly mode: 'rate-limit-probe';
+  readonly ok: boolean;
+  readonly account: string;
+  readonly first_order: ProbeOrder;
+  readonly second_order: ProbeOrder;
+  /** The first order's authorizations, read again once the second order exists. */
+  readonly first_authorizations_after: Readonly<Record<string, string>>;
+}
+
+/** Runs acmego against `server` and parses the one JSON line it prints on stdout. */
+function runAcmego<T>(server: CertmintProcess, args: readonly string[]): Promise<T> {
+  const allArgs = [
+    '-directory', server.directoryUrl,
+    '-ca-bundle', server.rootFile,
+    '-http01-listen', `127.0.0.1:${server.http01Port}`,
+    '-tls-alpn01-listen', `127.0.0.1:${server.tlsAlpn01Port}`,
+    ...args,
+  ];
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(acmego!, allArgs, { timeout: 100_000 }, (err, stdout, stderr) => {
+      const ms = Math.round(performance.now() - started);
+      const failure = (why: string): AcmegoFailure =>
+        new AcmegoFailure(`acmego ${allArgs.join(' ')} ${why} after ${ms} ms\n${stdout}\n${stderr}\n--- certmint ---\n${server.output()}`, stderr);
+      if (err) {
+        reject(failure(`failed: ${err.message}`));
+        return;
+      }
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        const result = JSON.parse(line) as T;
+        console.log(`acmego ${args.join(' ')}: ${ms} ms`);
+        resolve(result);
+      } catch {
+        reject(failure('printed no JSON line'));
+      }
+    });
+  });
+}
+
 describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against certmint', () => {
   let certmint: CertmintProcess;
 
@@ -93,40 +159,9 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     await certmint?.stop();
   });
 
-  /** Runs acmego and parses the one JSON line it prints on stdout. */
-  function runAcmego<T>(args: readonly string[]): Promise<T> {
-    const allArgs = [
-      '-directory', certmint.directoryUrl,
-      '-ca-bundle', certmint.rootFile,
-      '-http01-listen', `127.0.0.1:${certmint.http01Port}`,
-      '-tls-alpn01-listen', `127.0.0.1:${certmint.tlsAlpn01Port}`,
-      ...args,
-    ];
-    const started = performance.now();
-    return new Promise((resolve, reject) => {
-      execFile(acmego!, allArgs, { timeout: 100_000 }, (err, stdout, stderr) => {
-        const ms = Math.round(performance.now() - started);
-        const failure = (why: string): AcmegoFailure =>
-          new AcmegoFailure(`acmego ${allArgs.join(' ')} ${why} after ${ms} ms\n${stdout}\n${stderr}\n--- certmint ---\n${certmint.output()}`, stderr);
-        if (err) {
-          reject(failure(`failed: ${err.message}`));
-          return;
-        }
-        const line = stdout.trim().split('\n').pop() ?? '';
-        try {
-          const result = JSON.parse(line) as T;
-          console.log(`acmego ${args.join(' ')}: ${ms} ms`);
-          resolve(result);
-        } catch {
-          reject(failure('printed no JSON line'));
-        }
-      });
-    });
-  }
-
   it('issues a certificate for two names (single mode)', { timeout: 120_000 }, async () => {
     const names = ['web.go-acme.test', 'api.go-acme.test'];
-    const result = await runAcmego<SingleResult>(['-mode', 'single', '-names', names.join(','), '-out', path.join(certmint.tempDir, 'acmego')]);
+    const result = await runAcmego<SingleResult>(certmint, ['-mode', 'single', '-names', names.join(','), '-out', path.join(certmint.tempDir, 'acmego')]);
     expect(result).toMatchObject({ mode: 'single', ok: true });
     for (const url of [result.account, result.order, result.cert]) expect(url.startsWith(`${certmint.baseUrl}/`)).toBe(true);
 
@@ -142,7 +177,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 
   it('revokes a certificate signed with the certificate\'s own key (RevokeCert, keyCompromise)', { timeout: 120_000 }, async () => {
-    const result = await runAcmego<SingleResult>([
+    const result = await runAcmego<SingleResult>(certmint, [
       '-mode', 'single', '-names', 'revoked.go-acme.test', '-out', path.join(certmint.tempDir, 'acmego-revoke'), '-revoke-with-cert-key',
     ]);
     expect(result).toMatchObject({ ok: true, revoked: true });
@@ -152,7 +187,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 
   it('rolls the account key over (AccountKeyRollover), then deactivates the account (DeactivateReg)', { timeout: 120_000 }, async () => {
-    const result = await runAcmego<SingleResult>([
+    const result = await runAcmego<SingleResult>(certmint, [
       '-mode', 'single', '-names', 'lifecycle.go-acme.test', '-out', path.join(certmint.tempDir, 'acmego-lifecycle'), '-rollover-and-deactivate',
     ]);
     expect(result).toMatchObject({ ok: true });
@@ -174,7 +209,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 
   it('issues for an IP address identifier (IPIDs, RFC 8738) with an iPAddress SAN', { timeout: 120_000 }, async () => {
-    const result = await runAcmego<SingleResult>(['-mode', 'single', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-ip')]);
+    const result = await runAcmego<SingleResult>(certmint, ['-mode', 'single', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-ip')]);
     expect(result).toMatchObject({ ok: true });
     await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
     const leaf = new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!);
@@ -183,7 +218,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
 
   it('issues for two names with tls-alpn-01 (RFC 8737), the SNI picking each challenge certificate', { timeout: 120_000 }, async () => {
     const names = ['alpn.go-acme.test', 'www.alpn.go-acme.test'];
-    const result = await runAcmego<SingleResult>([
+    const result = await runAcmego<SingleResult>(certmint, [
       '-mode', 'single', '-challenge', 'tls-alpn-01', '-names', names.join(','), '-out', path.join(certmint.tempDir, 'acmego-alpn'),
     ]);
     expect(result).toMatchObject({ ok: true, challenge: 'tls-alpn-01' });
@@ -204,7 +239,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 
   it('issues for 127.0.0.1 with tls-alpn-01: SNI is the reverse-DNS name, the answer an iPAddress SAN (RFC 8738 §6)', { timeout: 120_000 }, async () => {
-    const result = await runAcmego<SingleResult>([
+    const result = await runAcmego<SingleResult>(certmint, [
       '-mode', 'single', '-challenge', 'tls-alpn-01', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-alpn-ip'),
     ]);
     expect(result).toMatchObject({ ok: true, challenge: 'tls-alpn-01', validated_by: { '127.0.0.1': 'tls-alpn-01' } });
@@ -224,7 +259,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 
   it('refuses x/crypto\'s own tls-alpn-01 certificate for an IP (a dNSName SAN "127.0.0.1") as unauthorized', { timeout: 120_000 }, async () => {
-    const failure = await runAcmego<SingleResult>([
+    const failure = await runAcmego<SingleResult>(certmint, [
       '-mode', 'single', '-challenge', 'tls-alpn-01', '-tls-alpn01-xcrypto-ip-cert', '-names', '127.0.0.1', '-out', path.join(certmint.tempDir, 'acmego-alpn-xcrypto-ip'),
     ]).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(AcmegoFailure);
@@ -233,9 +268,99 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 
   it('issues 40 certificates over 8 concurrent accounts without an error (load mode)', { timeout: 120_000 }, async () => {
-    const result = await runAcmego<LoadResult>(['-mode', 'load', '-n', '40', '-c', '8']);
+    const result = await runAcmego<LoadResult>(certmint, ['-mode', 'load', '-n', '40', '-c', '8']);
     // The numbers go to the run's notes: throughput and latency of full cert-manager-style flows.
     console.log(JSON.stringify(result));
     expect(result).toMatchObject({ mode: 'load', n: 40, c: 8, errors: 0, ok: 40 });
+  });
+});
+
+describe.skipIf(acmego === null)('acmego with external account binding (eab.required), as cert-manager binds', () => {
+  let certmint: CertmintProcess;
+
+  beforeAll(async () => {
+    certmint = await startCertmint({ config: { eab: { required: true } } });
+  });
+  afterAll(async () => {
+    await certmint?.stop();
+  });
+
+  it('registers with a key from `certmint eab create` and issues; `eab list` counts the binding', { timeout: 120_000 }, async () => {
+    const created = await certmint.cli(['eab', 'create', '--label', 'cert-manager', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout) as { kid: string; hmacKey: string };
+    expect(key.hmacKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const names = ['eab.go-acme.test'];
+    // Key ids and HMAC keys are base64url and may begin with "-", hence the -flag=value form.
+    const result = await runAcmego<SingleResult>(certmint, [
+      '-mode', 'single', '-names', names.join(','), '-out', path.join(certmint.tempDir, 'acmego-eab'),
+      `-eab-kid=${key.kid}`, `-eab-hmac=${key.hmacKey}`,
+    ]);
+    expect(result).toMatchObject({ mode: 'single', ok: true, validated_by: { [names[0]!]: 'http-01' } });
+    await expect(opensslVerify(certmint.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
+    expect(dnsNames(new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!))).toEqual(names);
+
+    const listed = await certmint.cli(['eab', 'list', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const keys = JSON.parse(listed.stdout) as { kid: string; label: string; bindings: number }[];
+    expect(keys.find((k) => k.kid === key.kid)).toMatchObject({ label: 'cert-manager', bindings: 1 });
+    expect(listed.stdout).not.toContain(key.hmacKey);
+  });
+
+  it('without -eab-kid/-eab-hmac registration fails with externalAccountRequired', { timeout: 60_000 }, async () => {
+    // x/crypto's Register does not read meta.externalAccountRequired: it sends newAccount and
+    // returns certmint's problem, which acmego prints as "register: <status> <type>: <detail>".
+    const failure = await runAcmego<SingleResult>(certmint, [
+      '-mode', 'single', '-names', 'no-eab.go-acme.test', '-out', path.join(certmint.tempDir, 'acmego-no-eab'),
+    ]).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(AcmegoFailure);
+    expect((failure as AcmegoFailure).stderr).toMatch(/register: 4\d\d urn:ietf:params:acme:error:externalAccountRequired: /);
+  });
+});
+
+describe.skipIf(acmego === null)('acmego waits out a 429 rateLimited with Retry-After (pending authorizations limit)', () => {
+  let certmint: CertmintProcess;
+  const LIFETIME_S = 3;
+
+  beforeAll(async () => {
+    certmint = await startCertmint({
+      config: { limits: { pendingAuthorizationsPerAccount: 1 }, policy: { pendingAuthorizationLifetime: `${LIFETIME_S}s` } },
+    });
+  });
+  afterAll(async () => {
+    await certmint?.stop();
+  });
+
+  it('refuses a second pending authorization with Retry-After; x/crypto retries after it and gets the order', { timeout: 60_000 }, async () => {
+    const result = await runAcmego<RateLimitProbeResult>(certmint, ['-mode', 'single', '-rate-limit-probe', '-names', 'first.limits.go-acme.test,second.limits.go-acme.test']);
+    expect(result).toMatchObject({ mode: 'rate-limit-probe', ok: true });
+    const { first_order: first, second_order: second } = result;
+    const detail = JSON.stringify(result);
+
+    // The first order fits the limit; its one authorization is left pending.
+    expect(first.exchanges.map((e) => [e.method, e.status]), detail).toEqual([['POST', 201]]);
+    const newOrderUrl = first.exchanges[0]!.url;
+    expect(Object.values(first.authorizations)).toEqual(['pending']);
+
+    // The second: 429 rateLimited with Retry-After in whole seconds (RFC 8555 §6.6), at most
+    // the authorization lifetime away, then x/crypto's own retry of newOrder, which is created.
+    const posts = second.exchanges.filter((e) => e.method === 'POST' && e.url === newOrderUrl);
+    expect(posts.map((e) => e.status), detail).toEqual([429, 201]);
+    const [refused, retried] = posts as [Exchange, Exchange];
+    expect(refused.problem).toBe('urn:ietf:params:acme:error:rateLimited');
+    expect(refused.retry_after, detail).toMatch(/^\d+$/);
+    const retryAfterMs = Number(refused.retry_after) * 1000;
+    expect(retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(retryAfterMs).toBeLessThanOrEqual(LIFETIME_S * 1000);
+    // x/crypto's defaultBackoff waits Retry-After plus 1–1000 ms of jitter before sending again.
+    expect(retried.sent_ms - refused.received_ms, detail).toBeGreaterThanOrEqual(retryAfterMs);
+    expect(retried.sent_ms - refused.received_ms, detail).toBeLessThan(retryAfterMs + 1500);
+    expect(second.ms).toBeGreaterThanOrEqual(retryAfterMs);
+    expect(second).toMatchObject({ status: 'pending' });
+    expect(Object.values(second.authorizations)).toEqual(['pending']);
+    // The second order was let in because the first authorization's lifetime ran out.
+    expect(result.first_authorizations_after, detail).toEqual(Object.fromEntries(Object.keys(first.authorizations).map((u) => [u, 'expired'])));
+    console.log(`second AuthorizeOrder: ${second.ms} ms (429 with Retry-After ${refused.retry_after} s, retry sent ${Math.round(retried.sent_ms - refused.received_ms)} ms after it)`);
   });
 });

@@ -110,14 +110,16 @@ func newACMEClient(hc *http.Client, directory string, key crypto.Signer) *acme.C
 
 // register creates an account for a fresh RSA-2048 key (cert-manager's default), then looks it
 // up again with a new client for the same key, as cert-manager does after a restart: GetReg
-// sends newAccount with onlyReturnExisting, signed with the JWK.
-func register(ctx context.Context, hc *http.Client, directory, email string) (*acme.Client, string, error) {
+// sends newAccount with onlyReturnExisting, signed with the JWK. eab, when not nil, binds the
+// account to an external account (RFC 8555 §7.3.4), as cert-manager's issuer does with its
+// externalAccountBinding keyID and keySecretRef; the lookup carries no binding.
+func register(ctx context.Context, hc *http.Client, directory, email string, eab *acme.ExternalAccountBinding) (*acme.Client, string, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, "", err
 	}
 	client := newACMEClient(hc, directory, key)
-	acct, err := client.Register(ctx, &acme.Account{Contact: []string{"mailto:" + email}}, acme.AcceptTOS)
+	acct, err := client.Register(ctx, &acme.Account{Contact: []string{"mailto:" + email}, ExternalAccountBinding: eab}, acme.AcceptTOS)
 	if err != nil {
 		return nil, "", fmt.Errorf("register: %w", err)
 	}

@@ -11,6 +11,9 @@
 //
 // -mode single issues one certificate for -names and writes chain.pem and key.pem to -out; with
 // -rollover-and-deactivate it then rolls the account key over and deactivates the account.
+// -rate-limit-probe orders the first of two -names, leaves its authorization pending and orders
+// the second, timing how x/crypto waits out the 429 rateLimited answer (see ratelimit.go).
+// -eab-kid and -eab-hmac bind every new account to an external account (RFC 8555 §7.3.4).
 // -mode load runs -n full flows over -c workers (each with its own account) and prints
 // throughput and latency as one JSON line. See ../README.md.
 package main
@@ -18,6 +21,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -50,6 +54,9 @@ type options struct {
 	flowTimeout                 time.Duration
 	revokeWithCertKey           bool
 	rolloverAndDeactivate       bool
+	eab                         *acme.ExternalAccountBinding
+	rateLimitProbe              bool
+	probeTimeout                time.Duration
 }
 
 // receivedLog appends one serial per line and fsyncs, so a crash test can compare what the
@@ -84,7 +91,7 @@ func (l *receivedLog) record(leaf *x509.Certificate) error {
 }
 
 func runSingle(ctx context.Context, o *options, hc *http.Client, s solver, log *receivedLog) error {
-	client, account, err := register(ctx, hc, o.directory, o.email)
+	client, account, err := register(ctx, hc, o.directory, o.email, o.eab)
 	if err != nil {
 		return err
 	}
@@ -220,7 +227,7 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *re
 		done.Add(1)
 		go func(w, count int) {
 			defer done.Done()
-			client, _, err := register(ctx, hc, o.directory, fmt.Sprintf("load-w%d@%s", w, "certmint.test"))
+			client, _, err := register(ctx, hc, o.directory, fmt.Sprintf("load-w%d@%s", w, "certmint.test"), o.eab)
 			registered.Done()
 			<-startGate
 			if err != nil {
@@ -284,17 +291,32 @@ func main() {
 	flag.BoolVar(&o.revokeWithCertKey, "revoke-with-cert-key", false, "single mode: then revoke the certificate, signed with its own key (keyCompromise)")
 	flag.BoolVar(&o.rolloverAndDeactivate, "rollover-and-deactivate", false, "single mode: then roll the account key over (AccountKeyRollover), check the old key is refused, DeactivateReg and check the account is refused")
 	flag.DurationVar(&o.flowTimeout, "flow-timeout", 2*time.Minute, "load mode: limit for one full flow")
+	var eabKID, eabHMAC string
+	flag.StringVar(&eabKID, "eab-kid", "", "external account binding: key id (with -eab-hmac; use -eab-kid=KID when KID begins with '-')")
+	flag.StringVar(&eabHMAC, "eab-hmac", "", "external account binding: HMAC key, base64url (with -eab-kid)")
+	flag.BoolVar(&o.rateLimitProbe, "rate-limit-probe", false, "single mode, two -names: order the first and leave it pending, then order the second, letting x/crypto wait out 429 rateLimited")
+	flag.DurationVar(&o.probeTimeout, "probe-timeout", 30*time.Second, "-rate-limit-probe: limit for the whole probe")
 	flag.Parse()
 
-	if o.directory == "" || (o.mode != "single" && o.mode != "load") || (o.challenge != "http-01" && o.challenge != "tls-alpn-01") ||
-		(o.mode == "single" && names == "") || (o.mode == "load" && (o.n < 0 || o.c < 1)) {
-		flag.Usage()
-		os.Exit(2)
-	}
 	for _, n := range strings.Split(names, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			o.names = append(o.names, n)
 		}
+	}
+	if o.directory == "" || (o.mode != "single" && o.mode != "load") || (o.challenge != "http-01" && o.challenge != "tls-alpn-01") ||
+		(o.mode == "single" && len(o.names) == 0) || (o.mode == "load" && (o.n < 0 || o.c < 1)) ||
+		(o.rateLimitProbe && (o.mode != "single" || len(o.names) != 2)) || (eabKID == "") != (eabHMAC == "") {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if eabKID != "" {
+		// cert-manager and `certmint eab create` hand the key out base64url-encoded; tolerate padding.
+		key, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(eabHMAC, "="))
+		if err != nil || len(key) == 0 {
+			fmt.Fprintln(os.Stderr, "acmego: -eab-hmac is not a base64url key:", err)
+			os.Exit(2)
+		}
+		o.eab = &acme.ExternalAccountBinding{KID: eabKID, Key: key}
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "acmego:", err)
@@ -334,6 +356,9 @@ func run(o *options) error {
 	}
 	if o.mode == "load" {
 		return runLoad(ctx, o, hc, s, log)
+	}
+	if o.rateLimitProbe {
+		return runRateLimitProbe(ctx, o, hc, o.probeTimeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
