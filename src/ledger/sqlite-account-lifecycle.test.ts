@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteLedger } from './sqlite-ledger.js';
-import type { NewAuthorization } from './records.js';
+import { accountRecord, authorizationRecord } from '../../test/support/ledger-records.js';
 
 let dir: string;
 let ledger: SqliteLedger;
@@ -19,27 +19,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const newAccount = (id: string, thumb: string) =>
-  ledger.createAccount({
-    id,
-    keyThumbprint: thumb,
-    jwk: { kty: 'EC', crv: 'P-256', x: `x-${thumb}`, y: 'y' },
-    contact: [],
-    termsOfServiceAgreed: true,
-    createdAt: now,
-  });
+const newAccount = (id: string, thumb: string) => ledger.createAccount(accountRecord(id, thumb, now));
 
-function authz(id: string, accountId: string, value: string): NewAuthorization {
-  return {
-    id,
-    accountId,
-    identifier: { type: 'dns', value },
-    wildcard: false,
-    expires: new Date(now.getTime() + DAY),
-    createdAt: now,
-    challenges: [],
-  };
-}
+
+const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
 
 const change = (accountId: string, oldThumbprint: string, newThumbprint: string) => ({
   accountId,

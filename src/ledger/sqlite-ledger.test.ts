@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serialsOf } from '../core/revoked-columns.js';
 import { SchemaError, readMigrations } from './migrate.js';
 import { SqliteLedger } from './sqlite-ledger.js';
-import type { NewAuthorization } from './records.js';
+import { accountRecord, authorizationRecord } from '../../test/support/ledger-records.js';
 
 let dir: string;
 let file: string;
@@ -23,28 +23,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const account = (id: string, thumb: string) => ({
-  id,
-  keyThumbprint: thumb,
-  jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
-  contact: ['mailto:a@example.com'],
-  termsOfServiceAgreed: true,
-  createdAt: now,
-});
+const account = (id: string, thumb: string) => accountRecord(id, thumb, now);
 
-function authz(id: string, accountId: string, value: string): NewAuthorization {
-  return {
-    id,
-    accountId,
-    identifier: { type: 'dns', value },
-    wildcard: false,
-    expires: new Date(now.getTime() + 86_400_000),
-    createdAt: now,
-    challenges: [
-      { id: `${id}-c`, authorizationId: id, type: 'http-01', token: `tok-${id}`, status: 'pending', validatedAt: undefined, error: undefined },
-    ],
-  };
-}
+const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
 
 describe('SqliteLedger', () => {
   it('runs the migrations on a new file with WAL and synchronous=FULL', () => {

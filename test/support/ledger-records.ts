@@ -1,0 +1,30 @@
+import type { NewAccount, NewAuthorization } from '../../src/ledger/records.js';
+
+const DAY = 86_400_000;
+
+/** A new account row for ledger tests; the thumbprint doubles as the key's x so keys differ. */
+export function accountRecord(id: string, thumbprint: string, now: Date): NewAccount {
+  return {
+    id,
+    keyThumbprint: thumbprint,
+    jwk: { kty: 'EC', crv: 'P-256', x: `x-${thumbprint}`, y: 'y' },
+    contact: ['mailto:a@example.com'],
+    termsOfServiceAgreed: true,
+    createdAt: now,
+  };
+}
+
+/** A pending dns authorization for ledger tests, with one pending http-01 challenge. */
+export function authorizationRecord(id: string, accountId: string, value: string, now: Date): NewAuthorization {
+  return {
+    id,
+    accountId,
+    identifier: { type: 'dns', value },
+    wildcard: false,
+    expires: new Date(now.getTime() + DAY),
+    createdAt: now,
+    challenges: [
+      { id: `${id}-c`, authorizationId: id, type: 'http-01', token: `tok-${id}`, status: 'pending', validatedAt: undefined, error: undefined },
+    ],
+  };
+}
