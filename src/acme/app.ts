@@ -14,6 +14,7 @@ import { directoryRoutes } from './routes/directory.js';
 import { orderRoutes } from './routes/order.js';
 import { publicRoutes } from './routes/public.js';
 import { keyChangeRoutes } from './routes/key-change.js';
+import { renewalInfoRoutes } from './routes/renewal-info.js';
 import { revocationRoutes } from './routes/revocation.js';
 import { AcmeUrls } from './urls.js';
 
@@ -84,6 +85,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
   } as FastifyServerOptions);
   const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };
   await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit });
+  await app.register(async (ari) => renewalInfoRoutes(ari, ctx), { prefix: urls.prefix });
   await app.register(publicRoutes, {
     prefix: urls.prefix,
     ca: o.ca,

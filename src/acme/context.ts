@@ -11,6 +11,8 @@ export interface DirectoryMeta {
   readonly externalAccountRequired?: boolean;
   /** RFC 8555 §7.1.1: the CAA issuer domain names this CA recognizes. */
   readonly caaIdentities?: readonly string[];
+  /** draft-ietf-acme-profiles: profile name → description. */
+  readonly profiles?: Readonly<Record<string, string>>;
 }
 
 /** What every route file gets. */

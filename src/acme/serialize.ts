@@ -27,6 +27,8 @@ export function orderBody(v: OrderView, urls: AcmeUrls): Record<string, unknown>
     identifiers: o.identifiers,
     ...(o.notBefore ? { notBefore: rfc3339(o.notBefore) } : {}),
     ...(o.notAfter ? { notAfter: rfc3339(o.notAfter) } : {}),
+    ...(o.profile !== undefined ? { profile: o.profile } : {}),
+    ...(o.replaces !== undefined ? { replaces: o.replaces } : {}),
     ...(v.state.error ? { error: v.state.error } : {}),
     authorizations: o.authorizationIds.map((id) => urls.authorization(id)),
     finalize: urls.finalize(o.id),

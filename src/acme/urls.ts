@@ -30,6 +30,10 @@ export class AcmeUrls {
   get keyChange(): string {
     return `${this.baseUrl}/acme/key-change`;
   }
+  /** RFC 9773 §4: GET <renewalInfo>/<certID>. */
+  get renewalInfo(): string {
+    return `${this.baseUrl}/acme/renewal-info`;
+  }
   get roots(): string {
     return `${this.baseUrl}/roots.pem`;
   }

@@ -35,6 +35,10 @@ export interface LeafRequest {
   readonly notAfter: Date;
   /** Positive serial number, lower-case hex without leading "00" sign byte beyond what DER needs. */
   readonly serialHex: string;
+  /** Extended key usage: serverAuth, clientAuth, or both (the default). */
+  readonly usage?: 'server' | 'client' | 'both';
+  /** Key usage bits; keyEncipherment applies to RSA keys only. Default: both. */
+  readonly keyUsage?: readonly ('digitalSignature' | 'keyEncipherment')[];
 }
 
 export interface IssuedLeaf {

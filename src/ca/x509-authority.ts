@@ -52,6 +52,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly #commonExtensions: readonly x509.Extension[];
   readonly #keyUsageSignOnly: x509.Extension;
   readonly #keyUsageRsa: x509.Extension;
+  readonly #extendedKeyUsage: Readonly<Record<'server' | 'client' | 'both', x509.Extension>>;
   readonly #leafCrlIssuer: CrlIssuer;
   readonly #intermediateCrlIssuer: CrlIssuer;
 
@@ -68,7 +69,6 @@ export class X509CertificateAuthority implements CertificateAuthority {
     this.#issuer = parts.intermediate.subjectName;
     this.#commonExtensions = [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
       new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(parts.intermediate)),
       new x509.CRLDistributionPointsExtension([parts.crlUrl]),
       new x509.AuthorityInfoAccessExtension({ caIssuers: parts.caIssuersUrl }),
@@ -79,6 +79,11 @@ export class X509CertificateAuthority implements CertificateAuthority {
       x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
       true,
     );
+    this.#extendedKeyUsage = {
+      server: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      client: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      both: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+    };
     this.#leafCrlIssuer = crlIssuerOf(parts.intermediate, parts.intermediateKey, parts.keySpec, parts.crypto);
     this.#intermediateCrlIssuer = crlIssuerOf(parts.root, parts.rootKey, parts.rootKeySpec, parts.crypto);
   }
@@ -128,7 +133,10 @@ export class X509CertificateAuthority implements CertificateAuthority {
         signingKey: this.#key,
         signingAlgorithm: this.#signing,
         extensions: [
-          subjectKey.algorithm.algorithm === OID_RSA ? this.#keyUsageRsa : this.#keyUsageSignOnly,
+          subjectKey.algorithm.algorithm === OID_RSA && (request.keyUsage ?? ['keyEncipherment']).includes('keyEncipherment')
+            ? this.#keyUsageRsa
+            : this.#keyUsageSignOnly,
+          this.#extendedKeyUsage[request.usage ?? 'both'],
           ...this.#commonExtensions,
           new x509.SubjectKeyIdentifierExtension(keyId),
           // RFC 5280 §4.2.1.6: with an empty subject the SAN extension MUST be critical.

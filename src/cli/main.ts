@@ -9,6 +9,7 @@ import { systemClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
+import { renewEarlyCommand, type RenewEarlyOptions } from './commands/renew-early.js';
 import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
 import { caOptions, crlPublisher, ledgerFile, registrationAuthority, secretBox, startServer } from './serve.js';
@@ -100,6 +101,19 @@ certs
   .option('--json', 'JSON instead of text')
   .action(async (serial: string, opts: { config?: string; pem?: boolean; json?: boolean }) => {
     process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => showCommand(ledger, serial, opts)));
+  });
+certs
+  .command('renew-early [serial]')
+  .description('ask ARI clients (RFC 9773) to renew a certificate, or --all, at their next check (audited)')
+  .option('--all', 'every valid, unexpired certificate')
+  .option('--explanation <url>', 'a page telling subscribers why (ARI explanationURL)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (serial: string | undefined, opts: RenewEarlyOptions & { config?: string }) => {
+    const config = readConfig(opts.config);
+    await withAuthority(config, async (ledger, ca) => {
+      const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
+      process.stdout.write(await renewEarlyCommand(ra, serial, opts, process.env.USER ?? userInfo().username));
+    });
   });
 
 program

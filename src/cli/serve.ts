@@ -86,6 +86,7 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
     ...parts,
     policy: raPolicy(config),
     policies: accessPolicies(config),
+    profiles: config.profiles,
     limits: config.limits,
     accountsPerAddress: new AddressWindow(config.limits.newAccountsPerIpPerHour),
     accountUrl: (id) => urls.account(id),
@@ -106,6 +107,7 @@ export function directoryMeta(config: Config): DirectoryMeta {
     ...(config.acme.termsOfService ? { termsOfService: config.acme.termsOfService } : {}),
     ...(config.acme.website ? { website: config.acme.website } : {}),
     ...(config.validation.caa.identities.length > 0 ? { caaIdentities: config.validation.caa.identities } : {}),
+    profiles: Object.fromEntries(Object.entries(config.profiles).map(([name, p]) => [name, p.description])),
     externalAccountRequired: config.eab.required,
   };
 }

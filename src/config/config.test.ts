@@ -81,6 +81,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { CERTMINT_VALIDATION_TEST_FAILURE_RATE: '2' } })).toThrow(/testFailureRate/);
   });
 
+  it('keeps the built-in profiles, adds configured ones, and refuses lifetimes and policy references that cannot hold', () => {
+    const f = file('profiles.yaml', 'profiles:\n  ci:\n    description: CI runners\n    lifetime: 6h\n    usage: client\n');
+    const c = loadConfig({ file: f, env: {} });
+    expect(Object.keys(c.profiles)).toEqual(['default', 'shortlived', 'mtls', 'ci']);
+    expect(c.profiles.ci).toMatchObject({ lifetimeMs: 6 * 3_600_000, maxLifetimeMs: 6 * 3_600_000, usage: 'client', commonName: true });
+    expect(c.profiles.default).toMatchObject({ lifetimeMs: 45 * 86_400_000, maxLifetimeMs: 90 * 86_400_000, usage: 'both' });
+    const long = file('long.yaml', 'profiles:\n  year:\n    description: too long\n    lifetime: 365d\n');
+    expect(() => loadConfig({ file: long, env: {} })).toThrow('profiles.year.lifetime (365d) exceeds policy.maxLifetime (90d)');
+    const badRef = file('ref.yaml', 'policies:\n  team:\n    profiles: [gold]\n');
+    expect(() => loadConfig({ file: badRef, env: {} })).toThrow(/policies.team.profiles names gold, not in profiles/);
+  });
+
   it('config/certmint.example.yaml loads and states the defaults', () => {
     const example = loadConfig({ file: path.join(import.meta.dirname, '../../config/certmint.example.yaml'), env: {}, cwd: '/srv' });
     expect(example).toEqual(loadConfig({ env: {}, cwd: '/srv' }));

@@ -39,6 +39,8 @@ export interface Config {
     readonly pendingAuthorizationsPerAccount: number;
     readonly identifiersPerOrder: number;
   };
+  /** Certificate profiles by name; "default" always exists. */
+  readonly profiles: Readonly<Record<string, ProfileConfig>>;
   /** Named access policies (`policies.<name>`); `default` applies to accounts without one. */
   readonly policies: Readonly<Record<string, PolicyConfig>>;
   readonly policy: {
@@ -81,11 +83,24 @@ export function merge(base: Plain, over: Plain): Plain {
  * Loads defaults ← YAML file (if given) ← environment (CERTMINT_*), validates, resolves.
  * Any problem is a ConfigError naming the file and the key, so an operator can fix it.
  */
+export interface ProfileConfig {
+  readonly description: string;
+  /** The lifetime of its certificates unless the order asks for less. */
+  readonly lifetimeMs: number;
+  /** The longest an order may ask for: its lifetime when set, else policy.maxLifetime. */
+  readonly maxLifetimeMs: number;
+  readonly usage: 'server' | 'client' | 'both';
+  readonly keyUsage: readonly ('digitalSignature' | 'keyEncipherment')[];
+  readonly keyTypes: readonly ('rsa' | 'ecdsa' | 'ed25519')[];
+  readonly commonName: boolean;
+}
+
 export interface PolicyConfig {
   readonly allow: readonly string[];
   readonly deny: readonly string[];
   readonly challenges: readonly ('http-01' | 'dns-01' | 'tls-alpn-01')[];
   readonly maxLifetimeMs?: number;
+  readonly profiles: readonly string[];
 }
 
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Config {
@@ -163,6 +178,13 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   if (ms('crl.refresh', c.crl.refresh) >= ms('crl.validity', c.crl.validity)) {
     throw new ConfigError(`crl.refresh (${c.crl.refresh}) must be shorter than crl.validity (${c.crl.validity})`);
   }
+  if (!('default' in c.profiles)) throw new ConfigError('profiles.default is missing: it is the profile of every order that names none');
+  for (const [name, p] of Object.entries(c.policies)) {
+    const unknown = (p.profiles ?? []).filter((profile) => !(profile in c.profiles));
+    if (unknown.length > 0) {
+      throw new ConfigError(`policies.${name}.profiles names ${unknown.join(', ')}, not in profiles (${Object.keys(c.profiles).join(', ')})`);
+    }
+  }
   if (c.validation.caa.enabled && c.validation.caa.identities.length === 0) {
     throw new ConfigError(
       'validation.caa.enabled is true but validation.caa.identities is empty: list the issuer domain names your CAA records use for this CA (e.g. ["ca.example.internal"])',
@@ -199,6 +221,24 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       testFailureRate: c.validation.testFailureRate,
     },
     limits: { ...c.limits },
+    profiles: Object.fromEntries(
+      Object.entries(c.profiles).map(([name, p]) => {
+        const lifetimeMs = p.lifetime !== undefined ? ms(`profiles.${name}.lifetime`, p.lifetime) : leafLifetimeMs;
+        if (lifetimeMs > maxLifetimeMs) {
+          throw new ConfigError(`profiles.${name}.lifetime (${p.lifetime}) exceeds policy.maxLifetime (${c.policy.maxLifetime})`);
+        }
+        const resolved: ProfileConfig = {
+          description: p.description,
+          lifetimeMs,
+          maxLifetimeMs: p.lifetime !== undefined ? lifetimeMs : maxLifetimeMs,
+          usage: p.usage ?? 'both',
+          keyUsage: p.keyUsage ?? ['digitalSignature', 'keyEncipherment'],
+          keyTypes: p.keyTypes ?? ['rsa', 'ecdsa', 'ed25519'],
+          commonName: p.commonName ?? true,
+        };
+        return [name, resolved];
+      }),
+    ),
     policies: Object.fromEntries(
       Object.entries(c.policies).map(([name, p]) => {
         const maxLifetime = p.maxLifetime !== undefined ? ms(`policies.${name}.maxLifetime`, p.maxLifetime) : undefined;
@@ -209,6 +249,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
           allow: p.allow ?? [],
           deny: p.deny ?? [],
           challenges: p.challenges ?? [],
+          profiles: p.profiles ?? [],
           ...(maxLifetime !== undefined ? { maxLifetimeMs: maxLifetime } : {}),
         };
         return [name, resolved];

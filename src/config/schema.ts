@@ -97,6 +97,25 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Certificate profiles (draft-ietf-acme-profiles), chosen by newOrder "profile"; "default" otherwise. */
+    profiles: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+      Type.Object(
+        {
+          description: Type.String({ minLength: 1 }),
+          /** Default and maximum lifetime; absent: ca.leafLifetime. */
+          lifetime: Type.Optional(Duration),
+          /** Extended key usage: serverAuth, clientAuth or both. */
+          usage: Type.Optional(Type.Union([Type.Literal('server'), Type.Literal('client'), Type.Literal('both')])),
+          /** keyEncipherment is set for RSA keys only (RFC 5246 key transport). */
+          keyUsage: Type.Optional(Type.Array(Type.Union([Type.Literal('digitalSignature'), Type.Literal('keyEncipherment')]), { minItems: 1 })),
+          keyTypes: Type.Optional(Type.Array(Type.Union([Type.Literal('rsa'), Type.Literal('ecdsa'), Type.Literal('ed25519')]), { minItems: 1 })),
+          /** Copy the CSR's CN (when it is one of the names) into the subject. */
+          commonName: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Named access policies; `default` applies to accounts without a named one. */
     policies: Type.Record(
       Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
@@ -108,6 +127,8 @@ export const ConfigSchema = Type.Object(
             Type.Array(Type.Union([Type.Literal('http-01'), Type.Literal('dns-01'), Type.Literal('tls-alpn-01')])),
           ),
           maxLifetime: Type.Optional(Duration),
+          /** Profiles its accounts may choose; absent or empty: all. */
+          profiles: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
         },
         { additionalProperties: false },
       ),
@@ -159,6 +180,11 @@ export const DEFAULT_CONFIG: ConfigInput = {
     newAccountsPerIpPerHour: 1000,
     pendingAuthorizationsPerAccount: 5000,
     identifiersPerOrder: 100,
+  },
+  profiles: {
+    default: { description: 'TLS server and client certificate for the names of the order, ca.leafLifetime (45 days)' },
+    shortlived: { description: 'Short-lived TLS server certificate, 24 hours: renew daily, revocation rarely needed', lifetime: '24h', usage: 'server' },
+    mtls: { description: 'Mutual TLS between services: client and server authentication, 7 days', lifetime: '7d', usage: 'both' },
   },
   policies: {},
   ledger: { url: '' },

@@ -119,6 +119,24 @@ export interface CertificateFilter {
 
 export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId'>;
 
+/** What ARI (RFC 9773 §4.2) needs of one certificate to suggest its renewal window. */
+export interface RenewalState {
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly revokedAt: Date | undefined;
+  /** Set when an operator ran `certmint certs renew-early` for it. */
+  readonly renewEarly: { readonly at: Date; readonly explanationUrl: string | undefined } | undefined;
+}
+
+/** An operator's request that clients renew now: one certificate, or every valid unexpired one. */
+export interface RenewEarlyMark {
+  /** Undefined: every certificate that is valid (not revoked) and unexpired at `at`. */
+  readonly serial?: string;
+  readonly at: Date;
+  readonly explanationUrl?: string;
+  readonly actor: string;
+}
+
 /**
  * The certificate ledger: the only code with SQL sits behind this interface.
  * Every method is one transaction. Promises throughout so a networked backend fits the same seam.
@@ -156,7 +174,12 @@ export interface CertificateLedger {
     identifiers: readonly Identifier[],
     now: Date,
   ): Promise<AuthorizationRecord[]>;
-  /** Inserts the order, its new authorizations (with challenges) and the links to reused ones. */
+  /**
+   * Inserts the order, its new authorizations (with challenges) and the links to reused ones.
+   * With `replacement`, records it as the certificate's replacing order unless another order holds
+   * that place (other than `replacement.supersedes`): then throws AcmeProblem('alreadyReplaced')
+   * and nothing is written.
+   */
   createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void>;
   getOrder(id: string): Promise<OrderRecord | undefined>;
   /** The account's order ids, newest first, `limit` at a time; `after` is the last id of the previous page. */
@@ -225,6 +248,16 @@ export interface CertificateLedger {
   /** Accounts, oldest first, with their certificate counts. */
   listAccounts(limit: number): Promise<AccountSummary[]>;
   getAccountSummary(id: string): Promise<AccountSummary | undefined>;
+
+  /** RFC 9773 §4.2: the certificate's renewal state, by serial, in one indexed read. */
+  getRenewalState(serial: string): Promise<RenewalState | undefined>;
+  /**
+   * Marks valid, unexpired certificates for renewal now and audits each ('renew-early'), in one
+   * transaction; returns the serials newly marked (one already marked keeps its first mark).
+   */
+  markRenewEarly(mark: RenewEarlyMark): Promise<string[]>;
+  /** RFC 9773 §5: the order recorded as replacing this certificate (createOrder's `replacement`), if any. */
+  replacingOrder(serial: string): Promise<string | undefined>;
 
   close(): Promise<void>;
 }

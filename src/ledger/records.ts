@@ -57,6 +57,19 @@ export interface OrderRecord {
   readonly certificateSerial: string | undefined;
   readonly createdAt: Date;
   readonly authorizationIds: readonly string[];
+  /** The profile the client named (draft-ietf-acme-profiles); undefined: "default". */
+  readonly profile?: string;
+  /** RFC 9773 §5: the certID of the certificate this order replaces, as the client sent it. */
+  readonly replaces?: string;
+}
+
+/** RFC 9773 §5 "replaces" of a new order, as ra/ checked it. */
+export interface OrderReplacement {
+  /** The certID as the client sent it (echoed in the order). */
+  readonly certId: string;
+  readonly serial: string;
+  /** The invalid order that held the place before, which this one takes over. */
+  readonly supersedes?: string;
 }
 
 export interface CertificateRecord {
@@ -74,11 +87,15 @@ export interface CertificateRecord {
   readonly revokedAt: Date | undefined;
   readonly revocationReason: number | undefined;
   readonly createdAt: Date;
+  /** The profile it was issued under; undefined: "default" (or issued before profiles existed). */
+  readonly profile?: string;
 }
 
 export type NewAccount = Omit<AccountRecord, 'status'>;
 export type NewAuthorization = Omit<AuthorizationRecord, 'status'>;
-export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial'>;
+export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial' | 'replaces'> & {
+  readonly replacement?: OrderReplacement;
+};
 export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
 
 /** An external account binding key handed out by an operator (RFC 8555 §7.3.4). */

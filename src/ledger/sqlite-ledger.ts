@@ -1,11 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem, type ProblemDocument } from '../core/problem.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
-import { workerUrl } from '../core/worker-url.js';
 import type { AccountStatus } from '../core/status.js';
 import type {
   AccountDeactivation,
@@ -21,6 +19,8 @@ import type {
   CrlIssuer,
   CrlState,
   NonceStore,
+  RenewalState,
+  RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
 } from './ledger.js';
@@ -28,6 +28,8 @@ import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
 import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
 import { SqliteEabKeys } from './sqlite-eab.js';
+import { SqliteCrlState } from './sqlite-crl.js';
+import { SqliteRenewal } from './sqlite-renewal.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './sqlite-names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
@@ -81,6 +83,8 @@ export class SqliteLedger implements CertificateLedger {
   private readonly file: string;
   private readonly accounts: SqliteAccountLifecycle;
   private readonly eab: SqliteEabKeys;
+  private readonly crl: SqliteCrlState;
+  private readonly renewal: SqliteRenewal;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -104,6 +108,8 @@ export class SqliteLedger implements CertificateLedger {
     this.s = prepareStatements(this.db);
     this.accounts = new SqliteAccountLifecycle(this.db);
     this.eab = new SqliteEabKeys(this.db);
+    this.crl = new SqliteCrlState(this.db, this.file);
+    this.renewal = new SqliteRenewal(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -200,6 +206,7 @@ export class SqliteLedger implements CertificateLedger {
         order.notAfter?.getTime() ?? null,
         order.expires.getTime(),
         order.createdAt.getTime(),
+        order.profile ?? null,
       );
       for (const a of newAuthorizations) {
         this.s.insertAuthz.run(
@@ -214,6 +221,7 @@ export class SqliteLedger implements CertificateLedger {
         for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);
       }
       order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
+      if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
     })();
   }
 
@@ -322,50 +330,19 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   listRevokedUnexpired(now: Date): Promise<RevokedColumns> {
-    return new Promise((resolve, reject) => {
-      const worker = new Worker(workerUrl(import.meta.url, 'sqlite-revoked-worker'), {
-        workerData: { file: this.file, nowMs: now.getTime() },
-      });
-      worker.once('message', (columns: RevokedColumns) => resolve(columns));
-      worker.once('error', reject);
-      worker.once('exit', (code) => {
-        if (code !== 0) reject(new Error(`the revoked-certificates reader exited with code ${code}`));
-      });
-    });
+    return this.crl.listRevokedUnexpired(now);
   }
 
-  async claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
-    const row = this.s.claimCrlNumber.safeIntegers(true).get(issuer) as { crl_number: bigint } | undefined;
-    if (!row) throw new Error(`no CRL state for issuer ${issuer}`);
-    return row.crl_number;
+  claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
+    return this.crl.claimCrlNumber(issuer);
   }
 
-  async recordCrl(
-    issuer: CrlIssuer,
-    crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array },
-  ): Promise<void> {
-    // Only the holder of the latest number writes: a slower build of an older number never wins.
-    this.s.recordCrl.run({
-      issuer,
-      crlNumber: crl.crlNumber,
-      thisUpdate: crl.thisUpdate.getTime(),
-      nextUpdate: crl.nextUpdate.getTime(),
-      der: Buffer.from(crl.der),
-    });
+  recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void> {
+    return this.crl.recordCrl(issuer, crl);
   }
 
-  async crlState(issuer: CrlIssuer): Promise<CrlState> {
-    const r = this.s.crlState.safeIntegers(true).get(issuer) as
-      | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null }
-      | undefined;
-    if (!r) throw new Error(`no CRL state for issuer ${issuer}`);
-    return {
-      crlNumber: r.crl_number,
-      dirty: r.dirty === 1n,
-      thisUpdate: r.this_update === null ? undefined : new Date(Number(r.this_update)),
-      nextUpdate: r.next_update === null ? undefined : new Date(Number(r.next_update)),
-      der: r.der === null ? undefined : new Uint8Array(r.der),
-    };
+  crlState(issuer: CrlIssuer): Promise<CrlState> {
+    return this.crl.crlState(issuer);
   }
 
   async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
@@ -394,6 +371,18 @@ export class SqliteLedger implements CertificateLedger {
     return this.accounts.getAccountSummary(id);
   }
 
+  getRenewalState(serial: string): Promise<RenewalState | undefined> {
+    return this.renewal.getRenewalState(serial);
+  }
+
+  markRenewEarly(mark: RenewEarlyMark): Promise<string[]> {
+    return this.renewal.markRenewEarly(mark);
+  }
+
+  replacingOrder(serial: string): Promise<string | undefined> {
+    return this.renewal.replacingOrder(serial);
+  }
+
   async auditTrail(subject: string): Promise<AuditEntry[]> {
     const rows = this.s.auditBySubject.all(subject) as { at: number; actor: string; action: 'revoke'; subject: string; detail: string }[];
     return rows.map((r) => ({ at: new Date(r.at), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) }));
@@ -416,6 +405,7 @@ export class SqliteLedger implements CertificateLedger {
       notBefore: c.notBefore.getTime(),
       notAfter: c.notAfter.getTime(),
       createdAt: c.createdAt.getTime(),
+      profile: c.profile ?? null,
     });
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));

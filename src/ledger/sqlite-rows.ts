@@ -37,6 +37,8 @@ export interface OrderRow {
   certificate_serial: string | null;
   created_at: number;
   authz_ids: string | null;
+  profile: string | null;
+  replaces: string | null;
 }
 
 export interface AuthorizationRow {
@@ -75,6 +77,7 @@ export interface CertificateRow {
   revoked_at: number | null;
   revocation_reason: number | null;
   created_at: number;
+  profile: string | null;
 }
 
 const optDate = (v: number | null): Date | undefined => (v === null ? undefined : new Date(v));
@@ -135,6 +138,8 @@ export function toOrder(r: OrderRow): OrderRecord {
     certificateSerial: r.certificate_serial ?? undefined,
     createdAt: new Date(r.created_at),
     authorizationIds: r.authz_ids ? r.authz_ids.split(',') : [],
+    ...(r.profile !== null ? { profile: r.profile } : {}),
+    ...(r.replaces !== null ? { replaces: r.replaces } : {}),
   };
 }
 
@@ -178,6 +183,7 @@ export function toCertificateSummary(r: CertificateSummaryRow): CertificateSumma
     revokedAt: optDate(r.revoked_at),
     revocationReason: r.revocation_reason ?? undefined,
     createdAt: new Date(r.created_at),
+    ...(r.profile !== null ? { profile: r.profile } : {}),
   };
 }
 

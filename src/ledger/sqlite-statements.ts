@@ -25,8 +25,8 @@ export function prepareStatements(db: Database.Database) {
     reusableAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
       AND identifier_value = ? AND wildcard = ? AND status IN ('valid', 'pending') AND expires > ?
       ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
-    insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at)
-      VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)`),
+    insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
+      VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`),
     insertAuthz: db.prepare(`INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`),
     insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
@@ -52,8 +52,8 @@ export function prepareStatements(db: Database.Database) {
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
     insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-      common_name, key_hash, not_before, not_after, status, created_at)
-      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt)`),
+      common_name, key_hash, not_before, not_after, status, created_at, profile)
+      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt, @profile)`),
     insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
     certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
@@ -67,12 +67,6 @@ export function prepareStatements(db: Database.Database) {
     markCrlDirty: db.prepare(`UPDATE crl_state SET dirty = 1 WHERE issuer = 'intermediate'`),
     validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
       AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
-    claimCrlNumber: db.prepare(
-      'UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0 WHERE issuer = ? RETURNING crl_number',
-    ),
-    recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der
-      WHERE issuer = @issuer AND crl_number = @crlNumber`),
-    crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der FROM crl_state WHERE issuer = ?'),
   };
 }
 

@@ -14,6 +14,8 @@ export interface AccessPolicyConfig {
   readonly challenges: readonly ChallengeType[];
   /** The longest certificate lifetime; undefined: policy.maxLifetime. */
   readonly maxLifetimeMs?: number;
+  /** Profiles its accounts may choose; empty or absent: all. */
+  readonly profiles?: readonly string[];
 }
 
 /**
@@ -35,6 +37,14 @@ export class AccessPolicy {
 
   get maxLifetimeMs(): number | undefined {
     return this.config.maxLifetimeMs;
+  }
+
+  get profiles(): readonly string[] {
+    return this.config.profiles ?? [];
+  }
+
+  allowsProfile(name: string): boolean {
+    return this.profiles.length === 0 || this.profiles.includes(name);
   }
 
   allowsChallenge(type: ChallengeType): boolean {

@@ -1,8 +1,10 @@
 import type { CertificateAuthority } from '../ca/types.js';
+import type { ProfileConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import { AcmeProblem } from '../core/problem.js';
 import { DEFAULT_POLICY_NAME, unrestrictedPolicy, type AccessPolicy } from '../policy/access.js';
+import { DEFAULT_PROFILE } from '../policy/profiles.js';
 import type { ValidityPolicy } from '../policy/validity.js';
 import type { ChallengeValidator } from '../validation/validator.js';
 import type { SecretSealer } from './eab.js';
@@ -26,9 +28,13 @@ export interface RaPolicy extends ValidityPolicy {
 export interface RaDeps {
   readonly ledger: CertificateLedger;
   readonly ca: CertificateAuthority;
+  /** The AKI keyIdentifier of ca's leaves, lower-case hex, computed once (RFC 9773 certIDs name it). */
+  readonly issuerKeyId: string;
   readonly clock: Clock;
   readonly policy: RaPolicy;
   readonly validator: ChallengeValidator;
+  /** Certificate profiles by name (config `profiles`); "default" always exists. */
+  readonly profiles: Readonly<Record<string, ProfileConfig>>;
   /** Named access policies from the config; "default" (if configured) for accounts without one. */
   readonly policies: ReadonlyMap<string, AccessPolicy>;
   /** Rate limits (config `limits`); none when absent. */
@@ -88,9 +94,26 @@ export function accessPolicyOf(deps: RaDeps, account: { readonly policy?: string
 
 const UNRESTRICTED = unrestrictedPolicy();
 
-/** Lifetimes for an account's certificates: the server's, capped by its access policy. */
-export function validityFor(deps: RaDeps, account: { readonly policy?: string }): ValidityPolicy {
-  const cap = accessPolicyOf(deps, account).maxLifetimeMs;
-  if (cap === undefined) return deps.policy;
-  return { defaultLifetimeMs: Math.min(deps.policy.defaultLifetimeMs, cap), maxLifetimeMs: Math.min(deps.policy.maxLifetimeMs, cap) };
+/** Lifetimes for a certificate of this profile and account: the profile's, capped by the server and the account's policy. */
+export function validityFor(deps: RaDeps, account: { readonly policy?: string }, profile: ProfileConfig): ValidityPolicy {
+  const caps = [deps.policy.maxLifetimeMs, profile.maxLifetimeMs, accessPolicyOf(deps, account).maxLifetimeMs ?? Infinity];
+  const maxLifetimeMs = Math.min(...caps);
+  return { defaultLifetimeMs: Math.min(profile.lifetimeMs, maxLifetimeMs), maxLifetimeMs };
+}
+
+/** The profile an order names (draft-ietf-acme-profiles), checked against the server's and the account's policy. */
+export function chosenProfile(deps: RaDeps, account: { readonly policy?: string }, input: unknown): { name: string; profile: ProfileConfig } {
+  if (input !== undefined && (typeof input !== 'string' || input === '')) {
+    throw new AcmeProblem('malformed', '"profile" must be the name of a profile from the directory\'s meta.profiles');
+  }
+  const name = input ?? DEFAULT_PROFILE;
+  const profile = Object.hasOwn(deps.profiles, name) ? deps.profiles[name] : undefined;
+  if (!profile) {
+    throw new AcmeProblem('invalidProfile', `there is no profile "${name.slice(0, 64)}"; this server offers: ${Object.keys(deps.profiles).join(', ')}`);
+  }
+  const policy = accessPolicyOf(deps, account);
+  if (!policy.allowsProfile(name)) {
+    throw new AcmeProblem('invalidProfile', `policy "${policy.name}" does not allow profile "${name}" (allowed: ${policy.profiles.join(', ')})`);
+  }
+  return { name, profile };
 }

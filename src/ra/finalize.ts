@@ -5,8 +5,9 @@ import { AcmeProblem } from '../core/problem.js';
 import type { Identifier } from '../core/identifier.js';
 import type { AccountRecord } from '../ledger/records.js';
 import { subjectKeyProblem } from '../policy/keys.js';
+import { profileKeyProblem } from '../policy/profiles.js';
 import { leafValidity } from '../policy/validity.js';
-import { validityFor, type RaDeps } from './deps.js';
+import { chosenProfile, validityFor, type RaDeps } from './deps.js';
 import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
 import { keyHashOfSpki, spkiOfJwk } from './keys.js';
@@ -78,14 +79,18 @@ export async function finalizeOrder(
   }
   const csr = await checkedCsr(deps, account, payload?.csr);
   checkCsrIdentifiers(csr, order.identifiers);
+  const { name: profileName, profile } = chosenProfile(deps, account, order.profile);
+  const keyTypeProblem = profileKeyProblem(profileName, profile, csr.key);
+  if (keyTypeProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyTypeProblem}`);
   if (!(await deps.ledger.beginFinalize(order.id))) {
     throw new AcmeProblem('orderNotReady', 'the order is already being finalized');
   }
   const now = deps.clock.now();
-  const { notBefore, notAfter } = leafValidity(now, order, validityFor(deps, account));
+  const { notBefore, notAfter } = leafValidity(now, order, validityFor(deps, account, profile));
   // DNS names are case-insensitive; the certificate carries them lower case, as the ledger indexes them.
   const identifiers = order.identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
-  const commonName = csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;
+  const commonName =
+    profile.commonName && csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;
   try {
     const leaf = await deps.ca.issueLeaf({
       spki: csr.spki,
@@ -94,6 +99,8 @@ export async function finalizeOrder(
       notBefore,
       notAfter,
       serialHex: newSerialHex(),
+      usage: profile.usage,
+      keyUsage: profile.keyUsage,
     });
     await deps.ledger.completeFinalize(order.id, {
       serial: leaf.serialHex,
@@ -107,6 +114,7 @@ export async function finalizeOrder(
       notBefore: leaf.notBefore,
       notAfter: leaf.notAfter,
       createdAt: now,
+      ...(order.profile !== undefined ? { profile: order.profile } : {}),
     });
   } catch (e) {
     const problem = new AcmeProblem('serverInternal', 'the certificate could not be issued; create a new order and retry');

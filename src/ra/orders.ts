@@ -6,8 +6,9 @@ import type { AccountRecord, AuthorizationRecord, NewAuthorization, OrderRecord 
 import type { AccessPolicy } from '../policy/access.js';
 import { checkOrderIdentifiers } from '../policy/identifiers.js';
 import { checkRequestedValidity } from '../policy/validity.js';
-import { accessPolicyOf, validityFor, type RaDeps } from './deps.js';
+import { accessPolicyOf, chosenProfile, validityFor, type RaDeps } from './deps.js';
 import { checkOrderLimits } from './rate-limits.js';
+import { checkReplaces } from './renewal-info.js';
 import { currentOrderState, type OrderState } from './order-status.js';
 
 const MAX_IDENTIFIERS = 1000;
@@ -48,8 +49,10 @@ export async function newOrder(
   const identifiers = checkOrderIdentifiers(payload.identifiers, MAX_IDENTIFIERS);
   const policy = accessPolicyOf(deps, account);
   policy.checkIdentifiers(identifiers);
+  const { name: profileName, profile } = chosenProfile(deps, account, payload.profile);
   const now = deps.clock.now();
-  const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account));
+  const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account, profile));
+  const replaces = await checkReplaces(deps, account, identifiers, payload.replaces);
 
   const reusable = await deps.ledger.findReusableAuthorizations(account.id, identifiers, now);
   const key = (wildcard: boolean, value: string) => `${wildcard ? '*.' : ''}${value.toLowerCase()}`;
@@ -95,6 +98,8 @@ export async function newOrder(
     expires: new Date(Math.min(...expiries)),
     createdAt: now,
     authorizationIds: authzIds,
+    ...replaces,
+    ...(payload.profile !== undefined ? { profile: profileName } : {}),
   };
   await deps.ledger.createOrder(order, newAuthzs);
   return getOrder(deps, account, order.id);

@@ -6,6 +6,7 @@ import { certificateChainPem } from './certificates.js';
 import { BackgroundTasks, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
+import { renewalInfo, issuerKeyIdOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
@@ -17,8 +18,8 @@ type Payload = Readonly<Record<string, unknown>> | undefined;
 export class RegistrationAuthority {
   readonly deps: RaDeps;
 
-  constructor(options: Omit<RaDeps, 'background'>) {
-    this.deps = { ...options, background: new BackgroundTasks() };
+  constructor(options: Omit<RaDeps, 'background' | 'issuerKeyId'>) {
+    this.deps = { ...options, background: new BackgroundTasks(), issuerKeyId: issuerKeyIdOf(options.ca) };
   }
 
   /** Resolves when every validation still running in the background has recorded its outcome. */
@@ -75,5 +76,13 @@ export class RegistrationAuthority {
   }
   certificateChainPem(account: AccountRecord, serial: string) {
     return certificateChainPem(this.deps, account, serial);
+  }
+  /** RFC 9773 §4.2: the suggested renewal window of the certificate a certID names (no account needed). */
+  renewalInfo(certId: string) {
+    return renewalInfo(this.deps, certId);
+  }
+  /** `certmint certs renew-early`: ARI windows moved into the past, audited. */
+  renewEarly(req: RenewEarlyRequest) {
+    return renewEarly(this.deps, req);
   }
 }

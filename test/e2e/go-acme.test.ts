@@ -176,6 +176,18 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     expect(result.validated_by).toEqual(Object.fromEntries(names.map((n) => [n, 'http-01'])));
   });
 
+  it('honours notAfter requested in newOrder (WithOrderNotAfter, as cert-manager sends its duration)', { timeout: 120_000 }, async () => {
+    const started = Date.now();
+    const result = await runAcmego<SingleResult>(certmint, [
+      '-mode', 'single', '-names', 'short.go-acme.test', '-not-after', '72h', '-out', path.join(certmint.tempDir, 'acmego-notafter'),
+    ]);
+    const leaf = new X509Certificate(splitPem(await readFile(result.chain, 'utf8'))[0]!);
+    const notAfter = new Date(leaf.validTo).getTime();
+    // X.509 times have whole seconds; the request was made between started and now.
+    expect(notAfter).toBeGreaterThanOrEqual(Math.floor((started + 72 * 3_600_000) / 1000) * 1000);
+    expect(notAfter).toBeLessThanOrEqual(Date.now() + 72 * 3_600_000);
+  });
+
   it('revokes a certificate signed with the certificate\'s own key (RevokeCert, keyCompromise)', { timeout: 120_000 }, async () => {
     const result = await runAcmego<SingleResult>(certmint, [
       '-mode', 'single', '-names', 'revoked.go-acme.test', '-out', path.join(certmint.tempDir, 'acmego-revoke'), '-revoke-with-cert-key',

@@ -9,10 +9,12 @@ export async function directoryRoutes(app: FastifyInstance, { urls, meta }: Rout
     newOrder: urls.newOrder,
     revokeCert: urls.revokeCert,
     keyChange: urls.keyChange,
+    renewalInfo: urls.renewalInfo,
     meta: {
       ...(meta.termsOfService ? { termsOfService: meta.termsOfService } : {}),
       ...(meta.website ? { website: meta.website } : {}),
       ...(meta.caaIdentities?.length ? { caaIdentities: meta.caaIdentities } : {}),
+      ...(meta.profiles ? { profiles: meta.profiles } : {}),
       externalAccountRequired: meta.externalAccountRequired ?? false,
     },
   });

@@ -144,7 +144,7 @@ type issued struct {
 
 // issue runs one full flow: newOrder → authorizations → the solver's challenge → wait → finalize
 // → certificate. Names that parse as IP addresses are ordered as "ip" identifiers (RFC 8738).
-func issue(ctx context.Context, client *acme.Client, s solver, names []string) (*issued, error) {
+func issue(ctx context.Context, client *acme.Client, s solver, names []string, orderOpts ...acme.OrderOption) (*issued, error) {
 	var dnsNames []string
 	var ips []net.IP
 	var ipTexts []string
@@ -156,7 +156,7 @@ func issue(ctx context.Context, client *acme.Client, s solver, names []string) (
 			dnsNames = append(dnsNames, n)
 		}
 	}
-	order, err := client.AuthorizeOrder(ctx, append(acme.DomainIDs(dnsNames...), acme.IPIDs(ipTexts...)...))
+	order, err := client.AuthorizeOrder(ctx, append(acme.DomainIDs(dnsNames...), acme.IPIDs(ipTexts...)...), orderOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("new order: %w", err)
 	}

@@ -57,6 +57,7 @@ type options struct {
 	eab                         *acme.ExternalAccountBinding
 	rateLimitProbe              bool
 	probeTimeout                time.Duration
+	notAfter                    time.Duration
 }
 
 // receivedLog appends one serial per line and fsyncs, so a crash test can compare what the
@@ -95,7 +96,12 @@ func runSingle(ctx context.Context, o *options, hc *http.Client, s solver, log *
 	if err != nil {
 		return err
 	}
-	res, err := issue(ctx, client, s, o.names)
+	var orderOpts []acme.OrderOption
+	if o.notAfter > 0 {
+		// cert-manager's duration: the order asks for notAfter = now + duration (RFC 8555 §7.4).
+		orderOpts = append(orderOpts, acme.WithOrderNotAfter(time.Now().Add(o.notAfter)))
+	}
+	res, err := issue(ctx, client, s, o.names, orderOpts...)
 	if err != nil {
 		return err
 	}
@@ -294,6 +300,7 @@ func main() {
 	var eabKID, eabHMAC string
 	flag.StringVar(&eabKID, "eab-kid", "", "external account binding: key id (with -eab-hmac; use -eab-kid=KID when KID begins with '-')")
 	flag.StringVar(&eabHMAC, "eab-hmac", "", "external account binding: HMAC key, base64url (with -eab-kid)")
+	flag.DurationVar(&o.notAfter, "not-after", 0, "single mode: ask for notAfter = now + this duration in newOrder, as cert-manager's duration does")
 	flag.BoolVar(&o.rateLimitProbe, "rate-limit-probe", false, "single mode, two -names: order the first and leave it pending, then order the second, letting x/crypto wait out 429 rateLimited")
 	flag.DurationVar(&o.probeTimeout, "probe-timeout", 30*time.Second, "-rate-limit-probe: limit for the whole probe")
 	flag.Parse()

@@ -1,0 +1,72 @@
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import type { RevokedColumns } from '../core/revoked-columns.js';
+import { workerUrl } from '../core/worker-url.js';
+import type { CrlIssuer, CrlState } from './ledger.js';
+
+/** CRL numbers, the last CRL each issuer signed, and the revoked list they are built from. */
+export class SqliteCrlState {
+  private readonly s;
+
+  constructor(
+    db: Database.Database,
+    private readonly file: string,
+  ) {
+    this.s = {
+      claimCrlNumber: db.prepare(
+        'UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0 WHERE issuer = ? RETURNING crl_number',
+      ),
+      recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der
+        WHERE issuer = @issuer AND crl_number = @crlNumber`),
+      crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der FROM crl_state WHERE issuer = ?'),
+    };
+  }
+
+  listRevokedUnexpired(now: Date): Promise<RevokedColumns> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl(import.meta.url, 'sqlite-revoked-worker'), {
+        workerData: { file: this.file, nowMs: now.getTime() },
+      });
+      worker.once('message', (columns: RevokedColumns) => resolve(columns));
+      worker.once('error', reject);
+      worker.once('exit', (code) => {
+        if (code !== 0) reject(new Error(`the revoked-certificates reader exited with code ${code}`));
+      });
+    });
+  }
+
+  async claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
+    const row = this.s.claimCrlNumber.safeIntegers(true).get(issuer) as { crl_number: bigint } | undefined;
+    if (!row) throw new Error(`no CRL state for issuer ${issuer}`);
+    return row.crl_number;
+  }
+
+  async recordCrl(
+    issuer: CrlIssuer,
+    crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array },
+  ): Promise<void> {
+    // Only the holder of the latest number writes: a slower build of an older number never wins.
+    this.s.recordCrl.run({
+      issuer,
+      crlNumber: crl.crlNumber,
+      thisUpdate: crl.thisUpdate.getTime(),
+      nextUpdate: crl.nextUpdate.getTime(),
+      der: Buffer.from(crl.der),
+    });
+  }
+
+  async crlState(issuer: CrlIssuer): Promise<CrlState> {
+    const r = this.s.crlState.safeIntegers(true).get(issuer) as
+      | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null }
+      | undefined;
+    if (!r) throw new Error(`no CRL state for issuer ${issuer}`);
+    return {
+      crlNumber: r.crl_number,
+      dirty: r.dirty === 1n,
+      thisUpdate: r.this_update === null ? undefined : new Date(Number(r.this_update)),
+      nextUpdate: r.next_update === null ? undefined : new Date(Number(r.next_update)),
+      der: r.der === null ? undefined : new Uint8Array(r.der),
+    };
+  }
+
+}
