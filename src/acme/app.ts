@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { CertificateAuthority } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { PublishedCrl } from '../crl/crl-publisher.js';
+import type { CrlIssuer } from '../ledger/ledger.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import type { DirectoryMeta, RouteContext } from './context.js';
@@ -27,7 +28,7 @@ export interface AcmeServerOptions {
   readonly bodyLimit: number;
   readonly ordersPageSize?: number;
   /** The CRLs GET /crl serves; none until the publisher has one. */
-  readonly crl?: (issuer: 'intermediate' | 'root') => PublishedCrl | undefined;
+  readonly crl?: (issuer: CrlIssuer) => PublishedCrl | undefined;
   readonly fastify?: FastifyServerOptions & { https?: { key: string; cert: string } | null };
 }
 

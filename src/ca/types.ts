@@ -46,6 +46,24 @@ export interface IssuedLeaf {
   readonly serialHex: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /** The intermediate generation that signed it (its CRL is that generation's). */
+  readonly issuerGeneration: number;
+  /** The chain that follows it in a download: its own intermediate. */
+  readonly chainPem: string;
+}
+
+/** One intermediate the CA has loaded (certmint ca rotate-intermediate adds generations). */
+export interface IntermediateGeneration {
+  /** 1 for the intermediate `ca init` made; each rotation adds the next number. */
+  readonly generation: number;
+  /** DER of the intermediate (served at its AIA caIssuers URL). */
+  readonly der: Uint8Array;
+  /** PEM of the intermediate: the chain that follows its leaves. */
+  readonly chainPem: string;
+  readonly subject: string;
+  readonly notAfter: Date;
+  /** Its SKI, lower-case hex: the AKI keyIdentifier of its leaves (RFC 9773 certIDs). */
+  readonly keyIdHex: string;
 }
 
 /** A certificate on a CRL (RFC 5280 §5.1.2.6). */
@@ -73,13 +91,21 @@ export interface CrlRequest {
 export interface CertificateAuthority {
   /** PEM of the root certificate(s) clients should trust (served at /roots.pem). */
   readonly rootsPem: string;
-  /** PEM of the chain that follows a leaf in a download: the intermediate(s), no root. */
+  /** PEM of the chain that follows a new leaf in a download: the active intermediate, no root. */
   readonly chainPem: string;
-  /** DER of the issuing intermediate (served at the AIA caIssuers URL). */
+  /** DER of the active intermediate. */
   readonly intermediateDer: Uint8Array;
+  /** The generation that signs new leaves. */
+  readonly activeGeneration: number;
+  /** Every intermediate loaded, ascending: the active one and those whose leaves may still be in use. */
+  readonly generations: readonly IntermediateGeneration[];
+  /** Signs with the active intermediate. */
   issueLeaf(request: LeafRequest): Promise<IssuedLeaf>;
-  /** DER CRL signed by the intermediate, for the leaves it issued (its CRL distribution point). */
-  signCrl(request: CrlRequest): Promise<Uint8Array>;
+  /**
+   * DER CRL signed by an intermediate (default: the active one), for the leaves it issued (its CRL
+   * distribution point). Throws CaError for a generation that is not loaded.
+   */
+  signCrl(request: CrlRequest, generation?: number): Promise<Uint8Array>;
   /** DER CRL signed by the root, for the intermediates it issued (RFC 5280 §6.3: each issuer signs its own CRL). */
   signIntermediateCrl(request: CrlRequest): Promise<Uint8Array>;
 }

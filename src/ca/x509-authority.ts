@@ -9,70 +9,113 @@ import type { CaKeySpec } from './ca-keys.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl-signer.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
 import { subjectKeyIdOf } from './issuer-fields.js';
-import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IssuedLeaf, LeafRequest } from './types.js';
+import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IntermediateGeneration, IssuedLeaf, LeafRequest } from './types.js';
 
 const OID_RSA = '1.2.840.113549.1.1.1';
 /** RFC 5280 appendix A: ub-common-name. */
 const MAX_COMMON_NAME = 64;
 const SERIAL_HEX = /^(?:[0-9a-f]{2}){1,20}$/;
 
+export interface IntermediateParts {
+  readonly generation: number;
+  readonly certificate: x509.X509Certificate;
+  /** Non-extractable, usage "sign". */
+  readonly key: CryptoKey;
+  readonly keySpec: CaKeySpec;
+  /** The CRL distribution point put in the leaves this generation signs. */
+  readonly crlUrl: string;
+  /** AIA caIssuers in its leaves: where this generation's DER is served. */
+  readonly caIssuersUrl: string;
+}
+
 export interface X509CertificateAuthorityParts {
   readonly root: x509.X509Certificate;
-  readonly intermediate: x509.X509Certificate;
-  /** Non-extractable, usage "sign". */
-  readonly intermediateKey: CryptoKey;
-  readonly keySpec: CaKeySpec;
+  /** Every loaded generation; `activeGeneration` must be one of them. */
+  readonly intermediates: readonly IntermediateParts[];
+  readonly activeGeneration: number;
   /** Non-extractable, usage "sign"; signs only the CRL that covers intermediates. */
   readonly rootKey: CryptoKey;
   readonly rootKeySpec: CaKeySpec;
-  readonly crlUrl: string;
-  readonly caIssuersUrl: string;
   readonly crypto: Crypto;
 }
 
+/** What one intermediate needs to sign leaves and its CRL, built once. */
+interface SigningIntermediate {
+  readonly info: IntermediateGeneration;
+  readonly certificate: x509.X509Certificate;
+  readonly key: CryptoKey;
+  readonly signing: Algorithm;
+  readonly issuer: x509.Name;
+  readonly commonExtensions: readonly x509.Extension[];
+  readonly crlIssuer: CrlIssuer;
+}
+
 /**
- * Signs leaves and their CRL with the intermediate, and the intermediates' CRL with the root.
- * Built by loadCa (ca-files.ts): the private keys are imported once, and everything that is the
- * same in every leaf (issuer name, AKI, CRL distribution point, AIA, key usages) or every CRL
- * (issuer name DER, AKI, signature algorithm) is built once here.
+ * Signs leaves with the active intermediate, each intermediate's CRL with that intermediate, and
+ * the intermediates' CRL with the root. Built by loadCa (ca-files.ts): the private keys are
+ * imported once, and everything that is the same in every leaf (issuer name, AKI, CRL
+ * distribution point, AIA, key usages) or every CRL (issuer name DER, AKI, signature algorithm)
+ * is built once here.
  */
 export class X509CertificateAuthority implements CertificateAuthority {
   readonly rootsPem: string;
   readonly chainPem: string;
   readonly intermediateDer: Uint8Array;
+  readonly activeGeneration: number;
+  readonly generations: readonly IntermediateGeneration[];
   readonly rootCertificate: x509.X509Certificate;
+  /** The active intermediate. */
   readonly intermediateCertificate: x509.X509Certificate;
-  /** The algorithm of the CA keys on disk (which wins over the configured one for an existing CA). */
+  /** The algorithm of the active intermediate's key (which wins over the configured one for an existing CA). */
   readonly keyAlgorithm: CaKeyAlgorithm;
 
-  readonly #key: CryptoKey;
-  readonly #signing: Algorithm;
+  readonly #active: SigningIntermediate;
+  readonly #byGeneration: ReadonlyMap<number, SigningIntermediate>;
   readonly #crypto: Crypto;
-  readonly #issuer: x509.Name;
-  readonly #commonExtensions: readonly x509.Extension[];
   readonly #keyUsageSignOnly: x509.Extension;
   readonly #keyUsageRsa: x509.Extension;
   readonly #extendedKeyUsage: Readonly<Record<'server' | 'client' | 'both', x509.Extension>>;
-  readonly #leafCrlIssuer: CrlIssuer;
   readonly #intermediateCrlIssuer: CrlIssuer;
 
   constructor(parts: X509CertificateAuthorityParts) {
-    this.rootCertificate = parts.root;
-    this.intermediateCertificate = parts.intermediate;
-    this.rootsPem = pemOf(parts.root);
-    this.chainPem = pemOf(parts.intermediate);
-    this.intermediateDer = new Uint8Array(parts.intermediate.rawData);
-    this.keyAlgorithm = parts.keySpec.algorithm;
-    this.#key = parts.intermediateKey;
-    this.#signing = parts.keySpec.signing;
     this.#crypto = parts.crypto;
-    this.#issuer = parts.intermediate.subjectName;
-    this.#commonExtensions = [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(parts.intermediate)),
-      new x509.CRLDistributionPointsExtension([parts.crlUrl]),
-      new x509.AuthorityInfoAccessExtension({ caIssuers: parts.caIssuersUrl }),
-    ];
+    const byGeneration = new Map<number, SigningIntermediate>();
+    for (const p of [...parts.intermediates].sort((a, b) => a.generation - b.generation)) {
+      const keyIdHex = subjectKeyIdOf(p.certificate).toLowerCase();
+      byGeneration.set(p.generation, {
+        info: {
+          generation: p.generation,
+          der: new Uint8Array(p.certificate.rawData),
+          chainPem: pemOf(p.certificate),
+          subject: p.certificate.subject,
+          notAfter: p.certificate.notAfter,
+          keyIdHex,
+        },
+        certificate: p.certificate,
+        key: p.key,
+        signing: p.keySpec.signing,
+        issuer: p.certificate.subjectName,
+        commonExtensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.AuthorityKeyIdentifierExtension(keyIdHex),
+          new x509.CRLDistributionPointsExtension([p.crlUrl]),
+          new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
+        ],
+        crlIssuer: crlIssuerOf(p.certificate, p.key, p.keySpec, parts.crypto),
+      });
+    }
+    const active = byGeneration.get(parts.activeGeneration);
+    if (!active) throw new CaError(`the active intermediate generation ${parts.activeGeneration} is not loaded`);
+    this.#active = active;
+    this.#byGeneration = byGeneration;
+    this.activeGeneration = parts.activeGeneration;
+    this.generations = [...byGeneration.values()].map((g) => g.info);
+    this.rootCertificate = parts.root;
+    this.intermediateCertificate = active.certificate;
+    this.rootsPem = pemOf(parts.root);
+    this.chainPem = active.info.chainPem;
+    this.intermediateDer = active.info.der;
+    this.keyAlgorithm = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!.keySpec.algorithm;
     this.#keyUsageSignOnly = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true);
     // RSA keys may also do RSA key transport in TLS 1.2 (RFC 5246 §7.4.7.1).
     this.#keyUsageRsa = new x509.KeyUsagesExtension(
@@ -84,12 +127,15 @@ export class X509CertificateAuthority implements CertificateAuthority {
       client: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
       both: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
     };
-    this.#leafCrlIssuer = crlIssuerOf(parts.intermediate, parts.intermediateKey, parts.keySpec, parts.crypto);
     this.#intermediateCrlIssuer = crlIssuerOf(parts.root, parts.rootKey, parts.rootKeySpec, parts.crypto);
   }
 
-  signCrl(request: CrlRequest): Promise<Uint8Array> {
-    return signCrlAs(this.#leafCrlIssuer, request);
+  signCrl(request: CrlRequest, generation: number = this.activeGeneration): Promise<Uint8Array> {
+    const intermediate = this.#byGeneration.get(generation);
+    if (!intermediate) {
+      return Promise.reject(new CaError(`no intermediate of generation ${generation} is loaded; it cannot sign a CRL`));
+    }
+    return signCrlAs(intermediate.crlIssuer, request);
   }
 
   signIntermediateCrl(request: CrlRequest): Promise<Uint8Array> {
@@ -98,7 +144,8 @@ export class X509CertificateAuthority implements CertificateAuthority {
 
   async issueLeaf(request: LeafRequest): Promise<IssuedLeaf> {
     checkRequest(request);
-    const notAfterLimit = this.intermediateCertificate.notAfter;
+    const signer = this.#active;
+    const notAfterLimit = signer.certificate.notAfter;
     if (request.notBefore >= notAfterLimit) {
       throw new CaError(`the intermediate CA expired at ${notAfterLimit.toISOString()}; it cannot issue certificates`);
     }
@@ -125,19 +172,19 @@ export class X509CertificateAuthority implements CertificateAuthority {
       {
         serialNumber: request.serialHex,
         ...(commonName !== undefined ? { subject: new x509.Name([{ CN: [commonName] }]) } : {}),
-        issuer: this.#issuer,
+        issuer: signer.issuer,
         notBefore: request.notBefore,
         notAfter,
         // The SPKI DER goes in as-is: the subject key is never imported, so any key type embeds.
         publicKey: Uint8Array.from(request.spki),
-        signingKey: this.#key,
-        signingAlgorithm: this.#signing,
+        signingKey: signer.key,
+        signingAlgorithm: signer.signing,
         extensions: [
           subjectKey.algorithm.algorithm === OID_RSA && (request.keyUsage ?? ['keyEncipherment']).includes('keyEncipherment')
             ? this.#keyUsageRsa
             : this.#keyUsageSignOnly,
           this.#extendedKeyUsage[request.usage ?? 'both'],
-          ...this.#commonExtensions,
+          ...signer.commonExtensions,
           new x509.SubjectKeyIdentifierExtension(keyId),
           // RFC 5280 §4.2.1.6: with an empty subject the SAN extension MUST be critical.
           new x509.SubjectAlternativeNameExtension(sans, commonName === undefined),
@@ -151,6 +198,8 @@ export class X509CertificateAuthority implements CertificateAuthority {
       // X.509 times have whole seconds: report what the certificate says.
       notBefore: cert.notBefore,
       notAfter: cert.notAfter,
+      issuerGeneration: signer.info.generation,
+      chainPem: signer.info.chainPem,
     };
   }
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { initCa } from '../ca/ca-files.js';
+import path from 'node:path';
+import { initCa, rotateIntermediate } from '../ca/ca-files.js';
+import { readActiveGeneration } from '../ca/intermediate-generations.js';
+import { caStatusCommand, rotateIntermediateReport } from './commands/ca.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { userInfo } from 'node:os';
@@ -9,6 +12,7 @@ import { systemClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
+import { normalizeSerial } from './commands/certs.js';
 import { renewEarlyCommand, type RenewEarlyOptions } from './commands/renew-early.js';
 import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
@@ -52,6 +56,26 @@ ca.command('init')
     useCryptoProvider(crypto);
     const authority = await initCa(caOptions(config, crypto));
     process.stdout.write(`created a CA in ${caOptions(config, crypto).dir}\n${authority.rootsPem}`);
+  });
+
+ca.command('rotate-intermediate')
+  .description('a new intermediate under the same root signs new certificates (restart certmint serve after it)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (opts: { config?: string }) => {
+    const config = readConfig(opts.config);
+    const crypto = nativeCryptoProvider();
+    useCryptoProvider(crypto);
+    const options = caOptions(config, crypto);
+    const { ca: rotated } = await rotateIntermediate(options);
+    process.stdout.write(rotateIntermediateReport(rotated, options.dir));
+  });
+ca.command('status')
+  .description('every intermediate generation: subject, notAfter, and how many live certificates chain to it')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--json', 'JSON instead of a table')
+  .action(async (opts: { config?: string; json?: boolean }) => {
+    const config = readConfig(opts.config);
+    process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, systemClock.now(), opts)));
   });
 
 /** Admin commands work on an existing data dir only (safe while the server runs: SQLite WAL). */
@@ -126,8 +150,11 @@ program
     await withAuthority(config, async (ledger, ca) => {
       const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, process.env.USER ?? userInfo().username));
-      // Publish now; a running server adopts the newer CRL from the ledger within crl.checkInterval.
-      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), {}));
+      // Publish the CRL of the generation that signed it now; a running server adopts the newer
+      // CRL from the ledger within crl.checkInterval.
+      const revoked = await ledger.getCertificate(normalizeSerial(serial));
+      const generation = revoked?.issuerGeneration ?? ca.activeGeneration;
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), { generation }, ca.activeGeneration));
     });
   });
 
@@ -167,10 +194,11 @@ crl
   .description('sign and publish a new CRL now (files in <dataDir>/crl; a running server serves it within seconds)')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .option('--root', "the root's CRL of intermediates instead of the intermediate's CRL of leaves")
-  .action(async (opts: { config?: string; root?: boolean }) => {
+  .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
+  .action(async (opts: { config?: string; root?: boolean; generation?: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
-      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), opts));
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), opts, ca.activeGeneration));
     });
   });
 crl
@@ -178,9 +206,12 @@ crl
   .description('the CRL currently published')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .option('--root', "the root's CRL of intermediates")
+  .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
   .option('--pem', 'print the CRL as PEM')
-  .action(async (opts: { config?: string; root?: boolean; pem?: boolean }) => {
-    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => crlShowCommand(ledger, opts)));
+  .action(async (opts: { config?: string; root?: boolean; generation?: string; pem?: boolean }) => {
+    const config = readConfig(opts.config);
+    const active = await readActiveGeneration(path.join(config.dataDir, 'ca'));
+    process.stdout.write(await withLedger(config, (ledger) => crlShowCommand(ledger, opts, active)));
   });
 
 /** An RA over an existing data dir, with the secrets box, for the admin commands. */

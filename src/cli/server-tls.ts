@@ -82,7 +82,8 @@ export class ServerTls {
       accountId: undefined,
       orderId: undefined,
       der: leaf.der,
-      chainPem: this.o.ca.chainPem,
+      chainPem: leaf.chainPem,
+      issuerGeneration: leaf.issuerGeneration,
       identifiers,
       commonName: firstDns,
       keyHash: keyHashOfSpki(spki),
@@ -91,7 +92,7 @@ export class ServerTls {
       createdAt: now,
     });
     const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const cert = derToPem(leaf.der) + this.o.ca.chainPem;
+    const cert = derToPem(leaf.der) + leaf.chainPem;
     writeAtomic(this.keyFile, key, 0o600);
     writeAtomic(this.certFile, cert, 0o644);
     return { key, cert, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
@@ -112,6 +113,7 @@ export class ServerTls {
         (x.subjectAltName ?? '').split(', ').map((s) => canonical(s.replace(/^(DNS|IP Address):/, ''))),
       );
       if (!this.o.hostnames.every((h) => names.has(canonical(h)))) return undefined;
+      // After ca rotate-intermediate the server's own certificate moves to the new intermediate too.
       if (!x.checkIssued(new X509Certificate(this.o.ca.chainPem))) return undefined;
       return { key, cert, notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo) };
     } catch {

@@ -2,16 +2,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCa } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
-import { newSerialHex } from '../ca/serial.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
-import { derToPem } from '../ra/certificates.js';
 import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
+import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
 
 const HOUR = 3_600_000;
 const policy: CrlPolicy = { validityMs: 24 * HOUR, refreshMs: HOUR, rootValidityMs: 30 * 24 * HOUR, checkIntervalMs: 60_000 };
@@ -37,22 +35,7 @@ afterAll(async () => {
 const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log: silent });
 
 /** Issues a real leaf and records it in the ledger; returns its serial and PEM file. */
-async function leaf(name: string, lifetimeMs = 24 * HOUR): Promise<{ serial: string; file: string }> {
-  const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
-  const now = clock.now();
-  const issued = await ca.issueLeaf({
-    spki, identifiers: [{ type: 'dns', value: name }], notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + lifetimeMs), serialHex: newSerialHex(),
-  });
-  await ledger.insertCertificate({
-    serial: issued.serialHex, accountId: undefined, orderId: undefined, der: issued.der, chainPem: ca.chainPem,
-    identifiers: [{ type: 'dns', value: name }], commonName: undefined, keyHash: issued.serialHex,
-    notBefore: issued.notBefore, notAfter: issued.notAfter, createdAt: now,
-  });
-  const file = path.join(dir, `${name}.pem`);
-  writeFileSync(file, derToPem(issued.der));
-  return { serial: issued.serialHex, file };
-}
+const leaf = (name: string, lifetimeMs = 24 * HOUR) => issueRecordedLeaf({ ca, ledger, clock, dir }, name, lifetimeMs);
 
 function crlText(file: string): string {
   return execFileSync('openssl', ['crl', '-in', file, '-noout', '-text']).toString();
@@ -128,6 +111,26 @@ describe('CrlPublisher', () => {
     await server.check();
     expect(server.current('intermediate')!.crlNumber).toBe(fromCli.crlNumber);
     expect((await ledger.crlState('intermediate')).crlNumber).toBe(fromCli.crlNumber);
+  });
+
+  it('never serves an older CRL under a number claimed by a build still in flight (here or in another process)', async () => {
+    const server = publisher();
+    await server.check();
+    const revoked = await leaf('race.crl.test');
+    await ledger.revokeCertificate({ serial: revoked.serial, reason: 1, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    // In this process: a revocation's refresh and the periodic check at once.
+    await Promise.all([server.generate(), server.check()]);
+    expect(crlText(path.join(dir, 'crl', 'intermediate.crl.pem'))).toContain(revoked.serial.toUpperCase());
+    // Another process has claimed the next number but not stored its CRL yet.
+    const cli = publisher();
+    const building = cli.generate();
+    const shown = server.current('intermediate')!;
+    await server.check();
+    expect(server.current('intermediate')).toBe(shown);
+    const fromCli = await building;
+    await server.check();
+    expect(server.current('intermediate')!.crlNumber).toBe(fromCli.crlNumber);
+    expect(Buffer.from(server.current('intermediate')!.der).equals(Buffer.from(fromCli.der))).toBe(true);
   });
 
   it('builds a large CRL in worker threads (ledger read and DER encoding) that openssl verifies', async () => {

@@ -1,8 +1,9 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { describeCrl } from '../ca/crl-info.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
-import type { CertificateLedger, CrlIssuer } from '../ledger/ledger.js';
+import { generationOfCrlIssuer, leafCrlIssuer, type CertificateLedger, type CrlIssuer, type CrlState } from '../ledger/ledger.js';
 
 export interface PublishedCrl {
   readonly issuer: CrlIssuer;
@@ -54,10 +55,13 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
 }
 
 /**
- * Builds and publishes CRLs (RFC 5280 §5): the intermediate's CRL of leaves, regenerated every
- * crl.refresh and within seconds of any revocation (whichever process revoked: the ledger's
- * stale mark is checked every few seconds), and the root's CRL of intermediates. The latest CRL
- * is kept in memory for GET /crl, in the ledger, and in dataDir/crl as files replaced atomically.
+ * Builds and publishes CRLs (RFC 5280 §5): each intermediate generation's CRL of the leaves it
+ * signed, regenerated every crl.refresh and within seconds of any revocation (whichever process
+ * revoked: the ledger's stale mark is checked every few seconds), and the root's CRL of
+ * intermediates. A generation that no longer signs leaves (certmint ca rotate-intermediate) keeps
+ * its CRL refreshed until the last certificate it signed expires; after that its last CRL is
+ * still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
+ * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl) replaced atomically.
  */
 export class CrlPublisher {
   private readonly published = new Map<CrlIssuer, PublishedCrl>();
@@ -98,21 +102,51 @@ export class CrlPublisher {
 
   /** Signs whatever is stale, due or missing; adopts a newer CRL another process signed. */
   async check(): Promise<void> {
-    for (const issuer of ['intermediate', 'root'] as const) {
-      const state = await this.o.ledger.crlState(issuer);
-      const now = this.o.clock.now().getTime();
-      const refreshMs = issuer === 'root' ? this.o.policy.rootValidityMs / 2 : this.o.policy.refreshMs;
-      const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
-      if (due || (issuer === 'intermediate' && state.dirty)) {
-        await this.generate(issuer);
-      } else if (state.der && this.published.get(issuer)?.crlNumber !== state.crlNumber) {
-        await this.adopt({ issuer, der: state.der, crlNumber: state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! });
+    for (const { generation } of this.o.ca.generations) {
+      const issuer = leafCrlIssuer(generation);
+      if (await this.inUse(generation)) {
+        await this.checkIssuer(issuer, this.o.policy.refreshMs);
+      } else if (!this.published.has(issuer)) {
+        // Retired and all its leaves expired: serve the last CRL it signed, sign no more.
+        const state = await this.o.ledger.crlState(issuer);
+        if (state.der) await this.adopt(publishedOf(issuer, state));
       }
+    }
+    await this.checkIssuer('root', this.o.policy.rootValidityMs / 2);
+  }
+
+  /** The active generation, or one that signed a certificate that has not expired yet. */
+  private async inUse(generation: number): Promise<boolean> {
+    if (generation === this.o.ca.activeGeneration) return true;
+    const last = await this.o.ledger.lastNotAfter(generation);
+    return last !== undefined && last.getTime() > this.o.clock.now().getTime();
+  }
+
+  private async checkIssuer(issuer: CrlIssuer, refreshMs: number): Promise<void> {
+    // A build in flight has claimed the next number but not stored its CRL yet: let it finish.
+    const inFlight = this.running.get(issuer);
+    if (inFlight) {
+      await inFlight;
+      return;
+    }
+    const state = await this.o.ledger.crlState(issuer);
+    const now = this.o.clock.now().getTime();
+    const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
+    if (due || (issuer !== 'root' && state.dirty)) {
+      await this.generate(issuer);
+    } else if (state.der && this.published.get(issuer)?.crlNumber !== state.crlNumber) {
+      const stored = publishedOf(issuer, state);
+      // Another process may have claimed a number without storing its CRL yet: then the stored one
+      // is older than the number says, and adopting it under that number would hide the newer one.
+      if (this.published.get(issuer)?.crlNumber !== stored.crlNumber) await this.adopt(stored);
     }
   }
 
-  /** Signs a new CRL now (certmint crl generate). Concurrent calls share one build. */
-  generate(issuer: CrlIssuer = 'intermediate'): Promise<PublishedCrl> {
+  /**
+   * Signs a new CRL now (certmint crl generate; default: the active generation's). Concurrent
+   * calls share one build.
+   */
+  generate(issuer: CrlIssuer = leafCrlIssuer(this.o.ca.activeGeneration)): Promise<PublishedCrl> {
     const inFlight = this.running.get(issuer);
     if (inFlight) return inFlight;
     const build = this.build(issuer).finally(() => this.running.delete(issuer));
@@ -130,9 +164,10 @@ export class CrlPublisher {
     // Intermediates are not revoked by certmint yet: the root's CRL is signed, and empty.
     // Entries travel as columns, read and encoded in worker threads: a 100,000-entry CRL does not
     // hold the event loop that serves ACME requests.
-    const entries = issuer === 'intermediate' ? await this.o.ledger.listRevokedUnexpired(now) : [];
+    const generation = generationOfCrlIssuer(issuer);
+    const entries = generation === undefined ? [] : await this.o.ledger.listRevokedUnexpired(now, generation);
     const request = { crlNumber, thisUpdate, nextUpdate, entries };
-    const der = issuer === 'root' ? await this.o.ca.signIntermediateCrl(request) : await this.o.ca.signCrl(request);
+    const der = generation === undefined ? await this.o.ca.signIntermediateCrl(request) : await this.o.ca.signCrl(request, generation);
     await this.o.ledger.recordCrl(issuer, { crlNumber, thisUpdate, nextUpdate, der });
     const crl = { issuer, der, crlNumber, thisUpdate, nextUpdate };
     await this.adopt(crl);
@@ -155,6 +190,12 @@ export class CrlPublisher {
       pemSlices(crl.der).then((slices) => writeAtomically(`${base}.crl.pem`, slices.join(''))),
     ]);
   }
+}
+
+/** The CRL the ledger stores, under the number it carries (the ledger's may be claimed already by a build in flight). */
+function publishedOf(issuer: CrlIssuer, state: CrlState): PublishedCrl {
+  const der = state.der!;
+  return { issuer, der, crlNumber: describeCrl(der).crlNumber ?? state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! };
 }
 
 async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {

@@ -54,7 +54,22 @@ export interface AuditEntry {
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
-export type CrlIssuer = 'intermediate' | 'root';
+/**
+ * Whose CRL: an intermediate generation's (of its leaves: 'intermediate' for generation 1,
+ * 'intermediate-<n>' for generation n >= 2), or the root's (of the intermediates).
+ */
+export type CrlIssuer = 'intermediate' | `intermediate-${number}` | 'root';
+
+/** The CRL issuer of an intermediate generation. */
+export function leafCrlIssuer(generation: number): CrlIssuer {
+  return generation === 1 ? 'intermediate' : `intermediate-${generation}`;
+}
+
+/** The generation of an intermediate's CRL issuer; undefined for the root. */
+export function generationOfCrlIssuer(issuer: CrlIssuer): number | undefined {
+  if (issuer === 'root') return undefined;
+  return issuer === 'intermediate' ? 1 : Number(issuer.slice('intermediate-'.length));
+}
 
 /** RFC 8555 §7.3.5 key rollover as the ledger records it. */
 export interface AccountKeyChange {
@@ -117,7 +132,7 @@ export interface CertificateFilter {
   readonly limit: number;
 }
 
-export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId'>;
+export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;
 
 /** What ARI (RFC 9773 §4.2) needs of one certificate to suggest its renewal window. */
 export interface RenewalState {
@@ -215,10 +230,14 @@ export interface CertificateLedger {
   /** The account's valid, unexpired authorizations among these identifiers. */
   findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]>;
   /**
-   * Revoked certificates that have not expired yet: what a CRL lists (RFC 5280 §5: dropped after
-   * expiry), in columns, read without holding the caller's event loop.
+   * Revoked certificates of one intermediate generation that have not expired yet: what its CRL
+   * lists (RFC 5280 §5: dropped after expiry), in columns, read without holding the caller's event loop.
    */
-  listRevokedUnexpired(now: Date): Promise<RevokedColumns>;
+  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns>;
+  /** The latest notAfter of the generation's certificates (any status); undefined when it issued none. */
+  lastNotAfter(issuerGeneration: number): Promise<Date | undefined>;
+  /** Valid (not revoked), unexpired certificates per generation; generations with none are absent. */
+  liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>>;
   auditTrail(subject: string): Promise<AuditEntry[]>;
   /**
    * Takes the issuer's next CRL number (persisted, strictly increasing across restarts and

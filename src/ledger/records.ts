@@ -89,6 +89,8 @@ export interface CertificateRecord {
   readonly createdAt: Date;
   /** The profile it was issued under; undefined: "default" (or issued before profiles existed). */
   readonly profile?: string;
+  /** The intermediate generation that signed it (1: the intermediate `ca init` made). */
+  readonly issuerGeneration: number;
 }
 
 export type NewAccount = Omit<AccountRecord, 'status'>;
@@ -96,7 +98,10 @@ export type NewAuthorization = Omit<AuthorizationRecord, 'status'>;
 export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial' | 'replaces'> & {
   readonly replacement?: OrderReplacement;
 };
-export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
+export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'issuerGeneration'> & {
+  /** Default 1. */
+  readonly issuerGeneration?: number;
+};
 
 /** An external account binding key handed out by an operator (RFC 8555 §7.3.4). */
 export interface EabKeyRecord {

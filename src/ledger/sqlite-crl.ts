@@ -9,10 +9,14 @@ export class SqliteCrlState {
   private readonly s;
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly file: string,
   ) {
     this.s = {
+      createCrlState: db.prepare('INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO NOTHING'),
+      lastNotAfter: db.prepare('SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = ?'),
+      liveByGeneration: db.prepare(`SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
+        WHERE status = 'valid' AND not_after > ? GROUP BY issuer_generation`),
       claimCrlNumber: db.prepare(
         'UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0 WHERE issuer = ? RETURNING crl_number',
       ),
@@ -22,10 +26,10 @@ export class SqliteCrlState {
     };
   }
 
-  listRevokedUnexpired(now: Date): Promise<RevokedColumns> {
+  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerUrl(import.meta.url, 'sqlite-revoked-worker'), {
-        workerData: { file: this.file, nowMs: now.getTime() },
+        workerData: { file: this.file, nowMs: now.getTime(), issuerGeneration },
       });
       worker.once('message', (columns: RevokedColumns) => resolve(columns));
       worker.once('error', reject);
@@ -35,8 +39,21 @@ export class SqliteCrlState {
     });
   }
 
+  async lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
+    const row = this.s.lastNotAfter.get(issuerGeneration) as { last: number | null };
+    return row.last === null ? undefined : new Date(row.last);
+  }
+
+  async liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>> {
+    const rows = this.s.liveByGeneration.all(now.getTime()) as { generation: number; live: number }[];
+    return new Map(rows.map((r) => [r.generation, r.live]));
+  }
+
   async claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
-    const row = this.s.claimCrlNumber.safeIntegers(true).get(issuer) as { crl_number: bigint } | undefined;
+    const row = this.db.transaction(() => {
+      this.s.createCrlState.run(issuer);
+      return this.s.claimCrlNumber.safeIntegers(true).get(issuer) as { crl_number: bigint } | undefined;
+    })();
     if (!row) throw new Error(`no CRL state for issuer ${issuer}`);
     return row.crl_number;
   }
@@ -59,7 +76,8 @@ export class SqliteCrlState {
     const r = this.s.crlState.safeIntegers(true).get(issuer) as
       | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null }
       | undefined;
-    if (!r) throw new Error(`no CRL state for issuer ${issuer}`);
+    // A generation whose CRL was never signed nor marked stale: nothing signed yet.
+    if (!r) return { crlNumber: 0n, dirty: true, thisUpdate: undefined, nextUpdate: undefined, der: undefined };
     return {
       crlNumber: r.crl_number,
       dirty: r.dirty === 1n,

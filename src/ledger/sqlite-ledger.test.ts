@@ -175,12 +175,12 @@ describe('SqliteLedger', () => {
     expect((await ledger.crlState('intermediate')).dirty).toBe(true);
     expect(await ledger.isKeyBlocked('k2')).toBe(true);
     expect(await ledger.isKeyBlocked('k1')).toBe(false);
-    const columns = await ledger.listRevokedUnexpired(now);
+    const columns = await ledger.listRevokedUnexpired(now, 1);
     expect(serialsOf(columns)).toEqual(['0a', '0b']);
     expect([...columns.reasons]).toEqual([1, 1]);
     expect([...columns.revokedAtMs]).toEqual([now.getTime(), now.getTime()]);
     // RFC 5280 §5: an entry may leave the CRL once the certificate has expired.
-    expect(serialsOf(await ledger.listRevokedUnexpired(new Date(now.getTime() + 5000)))).toEqual(['0b']);
+    expect(serialsOf(await ledger.listRevokedUnexpired(new Date(now.getTime() + 5000), 1))).toEqual(['0b']);
     expect(await ledger.revokeCertificate({ serial: '0a', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('alreadyRevoked');
     expect(await ledger.revokeCertificate({ serial: 'ff', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('unknown');
     expect(await ledger.auditTrail('0a')).toHaveLength(1);

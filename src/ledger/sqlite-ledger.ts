@@ -24,6 +24,7 @@ import type {
   RevocationOutcome,
   RevocationRecord,
 } from './ledger.js';
+import { leafCrlIssuer } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
 import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
@@ -307,12 +308,12 @@ export class SqliteLedger implements CertificateLedger {
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
     return this.db.transaction((): RevocationOutcome => {
-      const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string } | undefined;
+      const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string; issuer_generation: number } | undefined;
       if (!row) return 'unknown';
       if (this.s.revoke.run(r.revokedAt.getTime(), r.reason, r.serial).changes !== 1) return 'alreadyRevoked';
       this.s.insertAudit.run(r.revokedAt.getTime(), r.actor, 'revoke', r.serial, JSON.stringify({ reason: r.reason }));
       if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
-      this.s.markCrlDirty.run();
+      this.s.markCrlDirty.run(leafCrlIssuer(row.issuer_generation));
       return 'revoked';
     })();
   }
@@ -329,8 +330,16 @@ export class SqliteLedger implements CertificateLedger {
     return this.authorizationPerIdentifier(this.s.validAuthz, accountId, identifiers, now);
   }
 
-  listRevokedUnexpired(now: Date): Promise<RevokedColumns> {
-    return this.crl.listRevokedUnexpired(now);
+  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
+    return this.crl.listRevokedUnexpired(now, issuerGeneration);
+  }
+
+  lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
+    return this.crl.lastNotAfter(issuerGeneration);
+  }
+
+  liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>> {
+    return this.crl.liveCertificatesByGeneration(now);
   }
 
   claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
@@ -406,6 +415,7 @@ export class SqliteLedger implements CertificateLedger {
       notAfter: c.notAfter.getTime(),
       createdAt: c.createdAt.getTime(),
       profile: c.profile ?? null,
+      issuerGeneration: c.issuerGeneration ?? 1,
     });
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));

@@ -78,6 +78,7 @@ export interface CertificateRow {
   revocation_reason: number | null;
   created_at: number;
   profile: string | null;
+  issuer_generation: number;
 }
 
 const optDate = (v: number | null): Date | undefined => (v === null ? undefined : new Date(v));
@@ -169,7 +170,7 @@ export function toAuthorization(r: AuthorizationRow, challenges: readonly Challe
 }
 
 /** The columns of a certificate the inventory lists (everything but the DER, chain and key hash). */
-export type CertificateSummaryRow = Omit<CertificateRow, 'der' | 'chain_pem' | 'key_hash' | 'order_id'>;
+export type CertificateSummaryRow = Omit<CertificateRow, 'der' | 'chain_pem' | 'key_hash' | 'order_id' | 'issuer_generation'>;
 
 export function toCertificateSummary(r: CertificateSummaryRow): CertificateSummary {
   return {
@@ -194,5 +195,6 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
     der: new Uint8Array(r.der),
     chainPem: r.chain_pem,
     keyHash: r.key_hash,
+    issuerGeneration: r.issuer_generation,
   };
 }

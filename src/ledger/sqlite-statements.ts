@@ -6,7 +6,7 @@ const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
 
 /** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by sqlite-revoked-worker.ts. */
 export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
-  WHERE status = 'revoked' AND not_after > ? ORDER BY serial`;
+  WHERE status = 'revoked' AND not_after > ? AND issuer_generation = ? ORDER BY serial`;
 
 /** Every statement the SQLite ledger runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
@@ -52,19 +52,21 @@ export function prepareStatements(db: Database.Database) {
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
     insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-      common_name, key_hash, not_before, not_after, status, created_at, profile)
-      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt, @profile)`),
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation)
+      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt,
+        @profile, @issuerGeneration)`),
     insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
     certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
       WHERE serial = ? AND status = 'valid'`),
-    certificateStatus: db.prepare('SELECT status, key_hash, account_id FROM certificates WHERE serial = ?'),
+    certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation FROM certificates WHERE serial = ?'),
     insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
     auditBySubject: db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id'),
     blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
     keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
-    markCrlDirty: db.prepare(`UPDATE crl_state SET dirty = 1 WHERE issuer = 'intermediate'`),
+    // The row of a generation's CRL is created by its first revocation or its first CRL.
+    markCrlDirty: db.prepare(`INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO UPDATE SET dirty = 1`),
     validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
       AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
   };

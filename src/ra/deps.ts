@@ -28,8 +28,11 @@ export interface RaPolicy extends ValidityPolicy {
 export interface RaDeps {
   readonly ledger: CertificateLedger;
   readonly ca: CertificateAuthority;
-  /** The AKI keyIdentifier of ca's leaves, lower-case hex, computed once (RFC 9773 certIDs name it). */
-  readonly issuerKeyId: string;
+  /**
+   * The AKI keyIdentifiers of ca's leaves, one per intermediate generation, lower-case hex,
+   * computed once (RFC 9773 certIDs name them).
+   */
+  readonly issuerKeyIds: ReadonlySet<string>;
   readonly clock: Clock;
   readonly policy: RaPolicy;
   readonly validator: ChallengeValidator;

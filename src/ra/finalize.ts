@@ -107,7 +107,9 @@ export async function finalizeOrder(
       accountId: account.id,
       orderId: order.id,
       der: leaf.der,
-      chainPem: deps.ca.chainPem,
+      // The chain of the intermediate that signed it (the active one), as it was at issuance.
+      chainPem: leaf.chainPem,
+      issuerGeneration: leaf.issuerGeneration,
       identifiers,
       commonName,
       keyHash: keyHashOfSpki(csr.spki),

@@ -6,7 +6,7 @@ import { certificateChainPem } from './certificates.js';
 import { BackgroundTasks, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
-import { renewalInfo, issuerKeyIdOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
+import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
@@ -18,8 +18,8 @@ type Payload = Readonly<Record<string, unknown>> | undefined;
 export class RegistrationAuthority {
   readonly deps: RaDeps;
 
-  constructor(options: Omit<RaDeps, 'background' | 'issuerKeyId'>) {
-    this.deps = { ...options, background: new BackgroundTasks(), issuerKeyId: issuerKeyIdOf(options.ca) };
+  constructor(options: Omit<RaDeps, 'background' | 'issuerKeyIds'>) {
+    this.deps = { ...options, background: new BackgroundTasks(), issuerKeyIds: issuerKeyIdsOf(options.ca) };
   }
 
   /** Resolves when every validation still running in the background has recorded its outcome. */

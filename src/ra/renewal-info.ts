@@ -1,5 +1,3 @@
-import { subjectKeyIdOf } from '../ca/issuer-fields.js';
-import { X509Certificate } from '@peculiar/x509';
 import type { CertificateAuthority } from '../ca/types.js';
 import { identifierKey, type Identifier } from '../core/identifier.js';
 import { AcmeProblem } from '../core/problem.js';
@@ -28,9 +26,12 @@ export interface RenewalWindow {
   readonly explanationUrl?: string;
 }
 
-/** The AKI keyIdentifier of every leaf this CA signs (its intermediate's SKI), computed once per RA. */
-export function issuerKeyIdOf(ca: CertificateAuthority): string {
-  return subjectKeyIdOf(new X509Certificate(Uint8Array.from(ca.intermediateDer))).toLowerCase();
+/**
+ * The AKI keyIdentifiers of the leaves this CA signed (each intermediate generation's SKI),
+ * computed once per RA: a leaf of an older generation keeps its renewal info after a rotation.
+ */
+export function issuerKeyIdsOf(ca: CertificateAuthority): ReadonlySet<string> {
+  return new Set(ca.generations.map((g) => g.keyIdHex));
 }
 
 /** One unpadded base64url part, decoded; only the canonical spelling of its bytes is accepted. */
@@ -96,7 +97,7 @@ export function suggestedWindow(s: RenewalState): RenewalWindow {
 /** RFC 9773 §4.1 GET renewalInfo/<certID>: unknown issuer or serial is a 404. */
 export async function renewalInfo(deps: RaDeps, certIdText: string): Promise<RenewalWindow> {
   const id = parseCertId(certIdText);
-  if (id.keyIdHex !== deps.issuerKeyId) {
+  if (!deps.issuerKeyIds.has(id.keyIdHex)) {
     throw new AcmeProblem('malformed', 'the certID names a certificate of another issuer (its key identifier is not this CA\'s)', { status: 404 });
   }
   const state = await deps.ledger.getRenewalState(id.serialHex);
@@ -118,7 +119,7 @@ export async function checkReplaces(
   if (input === undefined) return {};
   if (typeof input !== 'string') throw new AcmeProblem('malformed', '"replaces" must be a certID string (RFC 9773 §5)');
   const id = parseCertId(input);
-  const cert = id.keyIdHex === deps.issuerKeyId ? await deps.ledger.getCertificate(id.serialHex) : undefined;
+  const cert = deps.issuerKeyIds.has(id.keyIdHex) ? await deps.ledger.getCertificate(id.serialHex) : undefined;
   if (!cert || cert.accountId !== account.id) {
     throw new AcmeProblem('unauthorized', '"replaces" names no certificate that this CA issued to this account');
   }

@@ -147,4 +147,38 @@ if (!res.ok) { console.error('challtestsrv answered', res.status); process.exit(
     const leaf = new X509Certificate(splitPem(await readFile(bundleFile, 'utf8'))[0]!);
     expect(leaf.subjectAltName).toBe('DNS:*.wild.lego.test, DNS:wild.lego.test');
   });
+
+  it('renews with lego renew after certmint ca rotate-intermediate and a restart: the new certificate chains to the new intermediate', { timeout: 120_000 }, async () => {
+    const names = ['rotate.lego.test'];
+    await lego(names);
+    const before = await expectIssuedByCertmint(names);
+    const issuerFile = path.join(legoDir, 'certificates', `${names[0]}.issuer.crt`);
+    const oldIssuer = new X509Certificate(await readFile(issuerFile, 'utf8'));
+
+    let rotated = { code: -1, stdout: '', stderr: '' };
+    certmint = await certmint.restart(async () => {
+      rotated = await certmint.cli(['ca', 'rotate-intermediate']);
+    });
+    expect(rotated.stderr).toBe('');
+    expect(rotated.stdout).toContain('created intermediate generation 2');
+
+    // --days beyond the 45-day lifetime: renew now.
+    await lego(names, [], ['renew', '--days', '3650', '--no-random-sleep']);
+    const after = await expectIssuedByCertmint(names);
+    expect(after.serialNumber).not.toBe(before.serialNumber);
+    const newIssuer = new X509Certificate(await readFile(issuerFile, 'utf8'));
+    const generation2 = new X509Certificate(await readFile(path.join(certmint.dataDir, 'ca', 'intermediate-2.pem'), 'utf8'));
+    expect(newIssuer.raw.equals(generation2.raw)).toBe(true);
+    expect(newIssuer.raw.equals(oldIssuer.raw)).toBe(false);
+    expect(after.infoAccess).toContain(`CA Issuers - URI:${certmint.baseUrl}/intermediate/2.der`);
+    expect(await certmint.showCertificate(after.serialNumber.toLowerCase())).toMatchObject({ status: 'valid', issuerGeneration: 2 });
+
+    // The certificate from before the rotation: still valid, and its stored chain still verifies.
+    expect(await certmint.showCertificate(before.serialNumber.toLowerCase())).toMatchObject({ status: 'valid', issuerGeneration: 1 });
+    const stored = await certmint.cli(['certs', 'show', before.serialNumber.toLowerCase(), '--pem']);
+    const storedFile = path.join(certmint.tempDir, 'before-rotation.pem');
+    await writeFile(storedFile, stored.stdout);
+    await expect(opensslVerify(certmint.rootFile, storedFile, storedFile)).resolves.toMatch(/: OK$/m);
+    expect(new X509Certificate(splitPem(stored.stdout)[1]!).raw.equals(oldIssuer.raw)).toBe(true);
+  });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../../src/acme/app.js';
-import { initCa } from '../../src/ca/ca-files.js';
+import { loadOrInitCa } from '../../src/ca/ca-files.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../../src/ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
@@ -41,6 +41,11 @@ export interface TestAcmeAppOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** A YAML config file's text (for what has no environment variable, like `policies`). */
   readonly configYaml?: string;
+  /**
+   * An existing data dir (its CA and ledger are loaded, as a restarted server loads them), which
+   * the caller removes; default: a new temporary one, removed by close().
+   */
+  readonly dir?: string;
 }
 
 /**
@@ -50,13 +55,13 @@ export interface TestAcmeAppOptions {
  * Only the clock is under the test's control.
  */
 export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<TestAcmeApp> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'certmint-app-'));
+  const dir = o.dir ?? mkdtempSync(path.join(tmpdir(), 'certmint-app-'));
   const baseUrl = o.baseUrl ?? 'https://acme.test:8443';
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
   const clock = new ManualClock();
   const ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
-  const ca = await initCa({
+  const { ca } = await loadOrInitCa({
     dir: path.join(dir, 'ca'),
     keyAlgorithm: 'ecdsa-p256',
     rootLifetimeMs: 3650 * DAY,
@@ -122,7 +127,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
       await responder.stop();
       await tlsResponder.stop();
       await dns.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (o.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

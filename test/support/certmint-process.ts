@@ -40,6 +40,12 @@ export interface CertmintProcess {
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `certmint certs show <serial> --json`, parsed. */
   showCertificate(serial: string): Promise<Record<string, unknown>>;
+  /**
+   * Stops the server (SIGTERM), runs `whileStopped` (e.g. an admin command on its data dir), and
+   * starts `certmint serve` again on the same config, data dir, ports and DNS server. The process
+   * returned takes over: stop that one; this one's stop() then removes nothing.
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<CertmintProcess>;
   stop(): Promise<void>;
 }
 
@@ -75,7 +81,7 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
     // freePort() races with other processes taking the port; a fresh one usually fixes it.
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        return await startOnce(options, tempDir, dns);
+        return await startOnce(options, tempDir, dns, await newServerConfig(options, tempDir, dns));
       } catch (err) {
         lastError = err as Error;
         if (!/EADDRINUSE/.test(lastError.message)) break;
@@ -89,7 +95,15 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
   }
 }
 
-async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTestSrv): Promise<CertmintProcess> {
+/** The config file a server runs with, and what the tests need to know of it. */
+interface ServerConfig {
+  readonly configFile: string;
+  readonly dataDir: string;
+  readonly http01Port: number;
+  readonly tlsAlpn01Port: number;
+}
+
+async function newServerConfig(options: CertmintOptions, tempDir: string, dns: ChallTestSrv): Promise<ServerConfig> {
   const listenPort = await freePort();
   const http01Port = await freePort();
   const tlsAlpn01Port = await freePort();
@@ -104,6 +118,11 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     validation: { http01Port, tlsAlpn01Port, dnsResolvers: [dns.dnsAddress], timeout: '5s' },
   };
   await writeFile(configFile, toYaml(merge(generated, options.config ?? {})));
+  return { configFile, dataDir, http01Port, tlsAlpn01Port };
+}
+
+async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTestSrv, server: ServerConfig): Promise<CertmintProcess> {
+  const { configFile, dataDir, http01Port, tlsAlpn01Port } = server;
 
   const child = spawn(process.execPath, [CERTMINT_MAIN, 'serve', '--config', configFile], {
     cwd: tempDir,
@@ -191,6 +210,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   await writeFile(rootFile, rootPem);
 
   let stopped: Promise<void> | undefined;
+  let handedOver = false;
   const cli = (args: readonly string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [CERTMINT_MAIN, ...args, '--config', configFile], { timeout: 30_000 }, (err, stdout, stderr) =>
@@ -215,9 +235,16 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
       if (r.code !== 0) throw new Error(`certmint certs show ${serial} failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as Record<string, unknown>;
     },
+    restart: async (whileStopped) => {
+      handedOver = true;
+      await stopChild();
+      await whileStopped?.();
+      return startOnce(options, tempDir, dns, server);
+    },
     stop: () =>
       (stopped ??= (async () => {
         await stopChild();
+        if (handedOver) return;
         await dns.stop();
         await rm(tempDir, { recursive: true, force: true });
       })()),

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CertificateAuthority } from '../../ca/types.js';
+import { leafCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
 import type { AcmeUrls } from '../urls.js';
 
 export interface PublicRouteOptions {
@@ -9,7 +10,7 @@ export interface PublicRouteOptions {
   /** Resolves when the ledger answers; /ready fails while it throws. */
   readonly ready: () => Promise<void>;
   /** The latest published CRL of an issuer, if any. */
-  readonly crl: (issuer: 'intermediate' | 'root') => PublishedCrl | undefined;
+  readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
 }
 
 /** RFC 5280 CRL over HTTP: DER, cacheable until nextUpdate, revalidated by ETag (the CRL number). */
@@ -28,19 +29,46 @@ function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl
   return reply.type('application/pkix-crl').send(Buffer.from(crl.der));
 }
 
+/** "2", "3", …: generation 1 has its own URLs (/crl, /intermediate.der), so "1" is not one. */
+function generationParam(text: string): number | undefined {
+  return /^[1-9][0-9]{0,5}$/.test(text) && text !== '1' ? Number(text) : undefined;
+}
+
+function notFound(reply: FastifyReply) {
+  return reply.code(404).type('text/plain').send('no such intermediate generation\n');
+}
+
+function sendCertificate(reply: FastifyReply, der: Uint8Array) {
+  return reply.type('application/pkix-cert').header('Cache-Control', 'public, max-age=3600').send(Buffer.from(der));
+}
+
 /** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
 export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: PublicRouteOptions): Promise<void> {
-  // The leaves' CRL distribution point, and the root's CRL of intermediates.
+  // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate')));
   app.get('/crl/root', async (request, reply) => sendCrl(request, reply, crl('root')));
+  // Leaves of generation n >= 2 (certmint ca rotate-intermediate) point at /crl/<n>.
+  app.get<{ Params: { generation: string } }>('/crl/:generation', async (request, reply) => {
+    const generation = generationParam(request.params.generation);
+    if (generation === undefined || !ca.generations.some((g) => g.generation === generation)) return notFound(reply);
+    return sendCrl(request, reply, crl(leafCrlIssuer(generation)));
+  });
   // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle).
   app.get('/roots.pem', async (_req, reply) =>
     reply.type('application/pem-certificate-chain').header('Cache-Control', 'public, max-age=3600').send(ca.rootsPem),
   );
   // RFC 5280 §4.2.2.1 caIssuers: a single DER certificate.
+  // Generation 1's leaves name /intermediate.der; those of generation n >= 2 /intermediate/<n>.der.
+  const generationOne = ca.generations.find((g) => g.generation === 1);
   app.get('/intermediate.der', async (_req, reply) =>
-    reply.type('application/pkix-cert').header('Cache-Control', 'public, max-age=3600').send(Buffer.from(ca.intermediateDer)),
+    generationOne ? sendCertificate(reply, generationOne.der) : notFound(reply),
   );
+  app.get<{ Params: { file: string } }>('/intermediate/:file', async (request, reply) => {
+    const m = /^([0-9]+)\.der$/.exec(request.params.file);
+    const generation = m ? generationParam(m[1]!) : undefined;
+    const found = ca.generations.find((g) => g.generation === generation);
+    return found ? sendCertificate(reply, found.der) : notFound(reply);
+  });
   app.get('/health', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/ready', async (request, reply) => {
     try {

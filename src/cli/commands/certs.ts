@@ -92,6 +92,8 @@ export async function showCommand(ledger: SqliteLedger, serialInput: string, o: 
     ...summaryJson(cert),
     subject: x.subject || undefined,
     issuer: x.issuer.replace(/\n/g, ', '),
+    /** The intermediate generation that signed it (certmint ca status). */
+    issuerGeneration: cert.issuerGeneration,
     sha256Fingerprint: x.fingerprint256,
     order: cert.orderId,
     audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, ...a.detail })),

@@ -1,20 +1,39 @@
 import { describeCrl } from '../../ca/crl-info.js';
 import type { CrlPublisher } from '../../crl/crl-publisher.js';
-import type { CertificateLedger, CrlIssuer } from '../../ledger/ledger.js';
+import { leafCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { UsageError } from './certs.js';
 
-function issuerOf(root: boolean | undefined): CrlIssuer {
-  return root ? 'root' : 'intermediate';
+export interface CrlIssuerOptions {
+  readonly root?: boolean;
+  /** An intermediate generation (ca rotate-intermediate); default: the active one. */
+  readonly generation?: string | number;
 }
 
-export async function crlGenerateCommand(publisher: CrlPublisher, o: { root?: boolean }): Promise<string> {
-  const crl = await publisher.generate(issuerOf(o.root));
+function issuerOf(o: CrlIssuerOptions, defaultGeneration: number): CrlIssuer {
+  if (o.root) {
+    if (o.generation !== undefined) throw new UsageError('--root and --generation name different CRLs: give one');
+    return 'root';
+  }
+  if (o.generation === undefined) return leafCrlIssuer(defaultGeneration);
+  const generation = Number(o.generation);
+  if (!Number.isInteger(generation) || generation < 1) {
+    throw new UsageError(`--generation must be an intermediate generation (1, 2, …), not "${o.generation}"`);
+  }
+  return leafCrlIssuer(generation);
+}
+
+export async function crlGenerateCommand(publisher: CrlPublisher, o: CrlIssuerOptions, activeGeneration: number): Promise<string> {
+  const crl = await publisher.generate(issuerOf(o, activeGeneration));
   return `published CRL number ${crl.crlNumber} of the ${crl.issuer} (next update ${crl.nextUpdate.toISOString()})\n`;
 }
 
-export async function crlShowCommand(ledger: CertificateLedger, o: { root?: boolean; pem?: boolean }): Promise<string> {
-  const issuer = issuerOf(o.root);
+export async function crlShowCommand(
+  ledger: CertificateLedger,
+  o: CrlIssuerOptions & { pem?: boolean },
+  activeGeneration: number,
+): Promise<string> {
+  const issuer = issuerOf(o, activeGeneration);
   const state = await ledger.crlState(issuer);
   if (!state.der) throw new UsageError(`no CRL of the ${issuer} has been published yet (certmint crl generate)`);
   if (o.pem) return derToPem(state.der, 'X509 CRL');

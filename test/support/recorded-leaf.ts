@@ -1,0 +1,35 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CertificateAuthority } from '../../src/ca/types.js';
+import { newSerialHex } from '../../src/ca/serial.js';
+import type { Clock } from '../../src/core/clock.js';
+import type { CertificateLedger } from '../../src/ledger/ledger.js';
+import { derToPem } from '../../src/ra/certificates.js';
+
+/**
+ * Issues a real leaf for `name` with a fresh P-256 key and records it in the ledger, as finalize
+ * would; writes the leaf and its chain as PEM files in `dir` for openssl.
+ */
+export async function issueRecordedLeaf(
+  o: { ca: CertificateAuthority; ledger: CertificateLedger; clock: Clock; dir: string },
+  name: string,
+  lifetimeMs: number,
+): Promise<{ serial: string; file: string; chain: string }> {
+  const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+  const now = o.clock.now();
+  const issued = await o.ca.issueLeaf({
+    spki, identifiers: [{ type: 'dns', value: name }], notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + lifetimeMs), serialHex: newSerialHex(),
+  });
+  await o.ledger.insertCertificate({
+    serial: issued.serialHex, accountId: undefined, orderId: undefined, der: issued.der, chainPem: issued.chainPem,
+    identifiers: [{ type: 'dns', value: name }], commonName: undefined, keyHash: issued.serialHex,
+    notBefore: issued.notBefore, notAfter: issued.notAfter, createdAt: now, issuerGeneration: issued.issuerGeneration,
+  });
+  const file = path.join(o.dir, `${name}.pem`);
+  const chain = path.join(o.dir, `${name}.chain.pem`);
+  writeFileSync(file, derToPem(issued.der));
+  writeFileSync(chain, issued.chainPem);
+  return { serial: issued.serialHex, file, chain };
+}
