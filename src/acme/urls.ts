@@ -61,8 +61,9 @@ export class AcmeUrls {
   challenge(id: string): string {
     return `${this.baseUrl}/acme/chall/${id}`;
   }
-  certificate(serial: string): string {
-    return `${this.baseUrl}/acme/cert/${serial}`;
+  /** Chain 0: the certificate URL of the order; n >= 1: its alternate chain n (RFC 8555 §7.4.2). */
+  certificate(serial: string, chain = 0): string {
+    return chain === 0 ? `${this.baseUrl}/acme/cert/${serial}` : `${this.baseUrl}/acme/cert/${serial}/${chain}`;
   }
   /** The absolute URL a request was made to, as the client saw it (for the JWS "url" check). */
   requestUrl(rawUrl: string): string {

@@ -16,6 +16,8 @@ export class CaError extends Error {
  *   root.pem              root certificate: what clients trust (served at /roots.pem)
  *   intermediate.key.pem  intermediate private key, PKCS#8, mode 0600; signs leaves and their CRL
  *   intermediate.pem      intermediate certificate: the chain that follows a leaf
+ * Later generations add intermediate-<n>.* (intermediate-generations.ts) and root-<n>.*,
+ * root-<n>-cross.pem (root-generations.ts).
  * There is no chain.pem or roots.pem: with one intermediate and one root they would repeat
  * intermediate.pem and root.pem, and a copy is one more file that can disagree with its source.
  * The directory is created 0700.

@@ -3,6 +3,15 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { systemClock, type Clock } from '../core/clock.js';
 import {
+  CA_BACKDATE_MS,
+  certificatePemOf,
+  createCrossCertificate,
+  createIntermediate,
+  createRoot,
+  keyPemOf,
+  type CaSigner,
+} from './ca-certificates.js';
+import {
   allCaFiles,
   CaError,
   caFilePaths,
@@ -10,8 +19,9 @@ import {
   readCertificateFile,
   readPrivateKeyFile,
   writeNewCaFiles,
+  type NewCaFile,
 } from './ca-file-io.js';
-import { caKeySpec, caKeySpecOf, generateCaKeyPair, importCaPrivateKey, type CaKeySpec } from './ca-keys.js';
+import { caKeySpec, caKeySpecOf, importCaPrivateKey, type CaKeySpec } from './ca-keys.js';
 import {
   intermediateFilePaths,
   intermediateGenerations,
@@ -19,16 +29,13 @@ import {
   writeActiveGeneration,
 } from './intermediate-generations.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
-import { newSerialHex } from './serial.js';
+import { rootFilePaths, rootGenerations } from './root-generations.js';
 import type { CaKeyAlgorithm } from './types.js';
-import { subjectKeyIdOf } from './issuer-fields.js';
-import { X509CertificateAuthority, type IntermediateParts } from './x509-authority.js';
+import { X509CertificateAuthority, type IntermediateParts, type RootParts } from './x509-authority.js';
 
 export { CaError } from './ca-file-io.js';
 
 const YEAR_MS = 365 * 24 * 3_600_000;
-/** CA certificates start an hour in the past so clients whose clocks lag still accept them at once. */
-const CA_BACKDATE_MS = 3_600_000;
 
 export const CA_DEFAULTS = {
   keyAlgorithm: 'ecdsa-p256',
@@ -78,27 +85,14 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
     Math.min(now + (o.intermediateLifetimeMs ?? CA_DEFAULTS.intermediateLifetimeMs), rootNotAfter.getTime()),
   );
 
-  const rootKeys = await generateCaKeyPair(spec, crypto);
-  const rootSki = await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey, false, crypto);
-  const root = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: newSerialHex(),
-      name: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA`] }]),
-      notBefore,
-      notAfter: rootNotAfter,
-      keys: rootKeys,
-      signingAlgorithm: spec.signing,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        rootSki,
-      ],
-    },
+  const { certificate: root, keys: rootKeys } = await createRoot(
+    spec,
+    { subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA`] }]), notBefore, notAfter: rootNotAfter },
     crypto,
   );
-
   const { certificate: intermediate, keys: intermediateKeys } = await createIntermediate(
-    { root, rootPrivateKey: rootKeys.privateKey, spec, crypto },
+    { certificate: root, privateKey: rootKeys.privateKey, spec, crypto },
+    spec,
     { subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA`] }]), notBefore, notAfter: intermediateNotAfter },
   );
 
@@ -113,20 +107,17 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
 }
 
 /**
- * Loads the CA in `o.dir` with every intermediate generation in it, checking that each key
- * matches its certificate and that the root signed each intermediate. Throws CaError naming the
- * file and what is wrong with it.
+ * Loads the CA in `o.dir` with every root and intermediate generation in it, checking that each
+ * key matches its certificate, that each cross certificate carries its root's name and key and was
+ * signed by the root before it, and that one of the roots signed each intermediate. Throws CaError
+ * naming the file and what is wrong with it.
  */
 export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   const crypto = o.crypto ?? nativeCryptoProvider();
-  const paths = caFilePaths(o.dir);
-  const root = await readCertificateFile(paths.rootCert, 'the root CA certificate');
-  const rootKeyDer = await readPrivateKeyFile(paths.rootKey, 'the root CA private key');
-  // The root key is kept (non-extractable) for one thing: the CRL that covers the intermediates,
-  // which RFC 5280 §6.3 wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
-  const rootKeySpec = caKeySpecOf(root, paths.rootCert);
-  const rootKey = await importCaPrivateKey(rootKeyDer, root, rootKeySpec, { key: paths.rootKey, cert: paths.rootCert }, crypto);
-
+  const roots: RootParts[] = [];
+  for (const generation of await rootGenerations(o.dir)) {
+    roots.push(await loadRoot(o.dir, generation, roots.at(-1), crypto));
+  }
   const activeGeneration = await readActiveGeneration(o.dir);
   const generations = await intermediateGenerations(o.dir);
   if (!generations.includes(activeGeneration)) {
@@ -134,9 +125,9 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   }
   const intermediates: IntermediateParts[] = [];
   for (const generation of generations) {
-    intermediates.push(await loadIntermediate(o, root, generation, crypto));
+    intermediates.push(await loadIntermediate(o, roots, generation, crypto));
   }
-  return new X509CertificateAuthority({ root, intermediates, activeGeneration, rootKey, rootKeySpec, crypto });
+  return new X509CertificateAuthority({ roots, intermediates, activeGeneration, crypto });
 }
 
 /** Where the leaves of a generation point: generation 1 keeps the URLs its leaves carry since `ca init`. */
@@ -145,23 +136,86 @@ export function leafUrlsOf(o: Pick<CaOptions, 'crlUrl' | 'caIssuersUrl'>, genera
   return { crlUrl: `${o.crlUrl}/${generation}`, caIssuersUrl: `${o.caIssuersUrl.replace(/\.der$/, '')}/${generation}.der` };
 }
 
-async function loadIntermediate(o: CaOptions, root: x509.X509Certificate, generation: number, crypto: Crypto): Promise<IntermediateParts> {
+async function loadRoot(dir: string, generation: number, previous: RootParts | undefined, crypto: Crypto): Promise<RootParts> {
+  const files = rootFilePaths(dir, generation);
+  const what = generation === 1 ? 'the root CA' : `root CA ${generation}`;
+  const certificate = await readCertificateFile(files.cert, `${what} certificate`);
+  const keyDer = await readPrivateKeyFile(files.key, `${what} private key`);
+  // The root key is kept (non-extractable) for one thing: the CRL that covers the intermediates,
+  // which RFC 5280 §6.3 wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
+  const keySpec = caKeySpecOf(certificate, files.cert);
+  const key = await importCaPrivateKey(keyDer, certificate, keySpec, files, crypto);
+  if (files.cross === undefined || previous === undefined) return { generation, certificate, key, keySpec, cross: undefined };
+  const cross = await readCertificateFile(files.cross, `the cross certificate of root CA ${generation}`);
+  const sameKey = Buffer.from(cross.publicKey.rawData).equals(Buffer.from(certificate.publicKey.rawData));
+  if (cross.subject !== certificate.subject || !sameKey) {
+    throw new CaError(`CA file ${files.cross} is not a cross certificate of ${files.cert}: its subject or public key differs`);
+  }
+  if (!(await issuedBy(cross, previous.certificate, crypto))) {
+    throw new CaError(`CA file ${files.cross} was not issued by the root before it (${rootFilePaths(dir, previous.generation).cert})`);
+  }
+  return { generation, certificate, key, keySpec, cross };
+}
+
+async function issuedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate, crypto: Crypto): Promise<boolean> {
+  return cert.issuer === issuer.subject && (await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }, crypto));
+}
+
+async function loadIntermediate(o: CaOptions, roots: readonly RootParts[], generation: number, crypto: Crypto): Promise<IntermediateParts> {
   const files = intermediateFilePaths(o.dir, generation);
   const what = generation === 1 ? 'the intermediate CA' : `the intermediate CA of generation ${generation}`;
   const certificate = await readCertificateFile(files.cert, `${what} certificate`);
   const keyDer = await readPrivateKeyFile(files.key, `${what} private key`);
   const keySpec = caKeySpecOf(certificate, files.cert);
   const key = await importCaPrivateKey(keyDer, certificate, keySpec, files, crypto);
-  const signedByRoot =
-    certificate.issuer === root.subject && (await certificate.verify({ publicKey: root.publicKey, signatureOnly: true }, crypto));
-  if (!signedByRoot) {
-    throw new CaError(`CA certificate ${files.cert} was not issued by the root in ${caFilePaths(o.dir).rootCert}`);
+  let rootGeneration: number | undefined;
+  for (const root of roots) {
+    if (await issuedBy(certificate, root.certificate, crypto)) rootGeneration = root.generation;
   }
-  return { generation, certificate, key, keySpec, ...leafUrlsOf(o, generation) };
+  if (rootGeneration === undefined) {
+    const rootFiles = roots.map((r) => rootFilePaths(o.dir, r.generation).cert).join(', ');
+    throw new CaError(`CA certificate ${files.cert} was not issued by the root in ${rootFiles}`);
+  }
+  return { generation, rootGeneration, certificate, key, keySpec, ...leafUrlsOf(o, generation) };
+}
+
+/** The newest root (the one that signs new intermediates) with its private key, for one signature. */
+async function newestRoot(dir: string, ca: X509CertificateAuthority, crypto: Crypto): Promise<{ generation: number; signer: CaSigner }> {
+  const generation = Math.max(...ca.roots.map((r) => r.generation));
+  const files = rootFilePaths(dir, generation);
+  const certificate = await readCertificateFile(files.cert, 'the root CA certificate');
+  const spec = caKeySpecOf(certificate, files.cert);
+  const privateKey = await importCaPrivateKey(await readPrivateKeyFile(files.key, 'the root CA private key'), certificate, spec, files, crypto);
+  return { generation, signer: { certificate, privateKey, spec, crypto } };
+}
+
+interface NewIntermediate {
+  readonly generation: number;
+  readonly files: readonly NewCaFile[];
+}
+
+/** The next intermediate generation signed by `root`, with a key of `spec`, as files to write. */
+async function nextIntermediate(o: CaOptions, spec: CaKeySpec, root: CaSigner, now: number): Promise<NewIntermediate> {
+  const crypto = root.crypto;
+  const generation = Math.max(...(await intermediateGenerations(o.dir))) + 1;
+  const notAfter = new Date(Math.min(now + (o.intermediateLifetimeMs ?? CA_DEFAULTS.intermediateLifetimeMs), root.certificate.notAfter.getTime()));
+  const { certificate, keys } = await createIntermediate(root, spec, {
+    subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA G${generation}`] }]),
+    notBefore: new Date(now - CA_BACKDATE_MS),
+    notAfter,
+  });
+  const paths = intermediateFilePaths(o.dir, generation);
+  return {
+    generation,
+    files: [
+      { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto), mode: 0o600 },
+      { path: paths.cert, contents: certificatePemOf(certificate), mode: 0o644 },
+    ],
+  };
 }
 
 /**
- * A new intermediate under the same root (certmint ca rotate-intermediate): written as
+ * A new intermediate under the newest root (certmint ca rotate-intermediate): written as
  * intermediate-<n>.key.pem / intermediate-<n>.pem (never over an existing file), then made the
  * active generation. The older generations stay: they keep signing the CRLs of their leaves.
  * A running server goes on issuing from the generation it loaded until it is restarted.
@@ -170,80 +224,61 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
   const crypto = o.crypto ?? nativeCryptoProvider();
   // Everything there must load before anything is added to it.
   const current = await loadCa(o);
-  const paths = caFilePaths(o.dir);
-  const root = current.rootCertificate;
-  const rootKeySpec = caKeySpecOf(root, paths.rootCert);
-  const rootPrivateKey = await importCaPrivateKey(
-    await readPrivateKeyFile(paths.rootKey, 'the root CA private key'),
-    root,
-    rootKeySpec,
-    { key: paths.rootKey, cert: paths.rootCert },
+  const root = await newestRoot(o.dir, current, crypto);
+  const now = (o.clock ?? systemClock).now().getTime();
+  if (root.signer.certificate.notAfter.getTime() <= now) {
+    throw new CaError(`the root CA in ${rootFilePaths(o.dir, root.generation).cert} has expired; it cannot sign a new intermediate`);
+  }
+  // The new intermediate keeps the key type of the one it replaces.
+  const next = await nextIntermediate(o, caKeySpec(current.keyAlgorithm), root.signer, now);
+  await writeNewCaFiles(o.dir, next.files);
+  await writeActiveGeneration(o.dir, next.generation);
+  return { ca: await loadCa(o), generation: next.generation };
+}
+
+/**
+ * A new root (certmint ca rotate-root): root-<n>.key.pem / root-<n>.pem, of the configured key
+ * algorithm and root lifetime; its cross certificate root-<n>-cross.pem signed by the newest root
+ * there was; and the next intermediate generation, signed by the new root and made active. All
+ * the new files are written in one go (none if one fails), never over an existing file. The old
+ * roots, intermediates and their files stay as they are.
+ */
+export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAuthority; rootGeneration: number; generation: number }> {
+  const crypto = o.crypto ?? nativeCryptoProvider();
+  const current = await loadCa(o);
+  const old = await newestRoot(o.dir, current, crypto);
+  const now = (o.clock ?? systemClock).now().getTime();
+  const oldCert = old.signer.certificate;
+  if (oldCert.notAfter.getTime() <= now) {
+    throw new CaError(`the root CA in ${rootFilePaths(o.dir, old.generation).cert} has expired; it cannot cross-sign a new root (create a new CA instead)`);
+  }
+  const rootGeneration = old.generation + 1;
+  const spec = caKeySpec(o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm);
+  const notBefore = new Date(now - CA_BACKDATE_MS);
+  const { certificate: root, keys } = await createRoot(
+    spec,
+    {
+      subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA R${rootGeneration}`] }]),
+      notBefore,
+      notAfter: new Date(now + (o.rootLifetimeMs ?? CA_DEFAULTS.rootLifetimeMs)),
+    },
     crypto,
   );
-  const generation = Math.max(...(await intermediateGenerations(o.dir))) + 1;
-  const now = (o.clock ?? systemClock).now().getTime();
-  if (root.notAfter.getTime() <= now) throw new CaError(`the root CA in ${paths.rootCert} has expired; it cannot sign a new intermediate`);
-  const notAfter = new Date(Math.min(now + (o.intermediateLifetimeMs ?? CA_DEFAULTS.intermediateLifetimeMs), root.notAfter.getTime()));
-  // The new intermediate keeps the key type of the one it replaces.
-  const spec = caKeySpec(current.keyAlgorithm);
-  const { certificate, keys } = await createIntermediate(
-    { root, rootPrivateKey, spec, crypto },
-    {
-      subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA G${generation}`] }]),
-      notBefore: new Date(now - CA_BACKDATE_MS),
-      notAfter,
-    },
-  );
-  const files = intermediateFilePaths(o.dir, generation);
+  const cross = await createCrossCertificate(old.signer, root, {
+    notBefore: new Date(Math.max(notBefore.getTime(), oldCert.notBefore.getTime())),
+    notAfter: new Date(Math.min(root.notAfter.getTime(), oldCert.notAfter.getTime())),
+  });
+  // A new root is where the key type may change: root and intermediate take the configured one.
+  const next = await nextIntermediate(o, spec, { certificate: root, privateKey: keys.privateKey, spec, crypto }, now);
+  const paths = rootFilePaths(o.dir, rootGeneration);
   await writeNewCaFiles(o.dir, [
-    { path: files.key, contents: await keyPemOf(keys.privateKey, crypto), mode: 0o600 },
-    { path: files.cert, contents: certificate.toString('pem') + '\n', mode: 0o644 },
+    { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto), mode: 0o600 },
+    { path: paths.cert, contents: certificatePemOf(root), mode: 0o644 },
+    { path: paths.cross!, contents: certificatePemOf(cross), mode: 0o644 },
+    ...next.files,
   ]);
-  await writeActiveGeneration(o.dir, generation);
-  return { ca: await loadCa(o), generation };
-}
-
-interface IntermediateSigner {
-  readonly root: x509.X509Certificate;
-  readonly rootPrivateKey: CryptoKey;
-  readonly spec: CaKeySpec;
-  readonly crypto: Crypto;
-}
-
-/** A new intermediate key pair and its certificate signed by the root. */
-async function createIntermediate(
-  by: IntermediateSigner,
-  o: { subject: x509.Name; notBefore: Date; notAfter: Date },
-): Promise<{ certificate: x509.X509Certificate; keys: CryptoKeyPair }> {
-  const keys = await generateCaKeyPair(by.spec, by.crypto);
-  const certificate = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: newSerialHex(),
-      subject: o.subject,
-      issuer: by.root.subjectName,
-      notBefore: o.notBefore,
-      notAfter: o.notAfter,
-      publicKey: keys.publicKey,
-      signingKey: by.rootPrivateKey,
-      signingAlgorithm: by.spec.signing,
-      extensions: [
-        // pathLen 0: the intermediate signs leaves, never another CA.
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-          true,
-        ),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, by.crypto),
-        new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.root)),
-      ],
-    },
-    by.crypto,
-  );
-  return { certificate, keys };
-}
-
-async function keyPemOf(key: CryptoKey, crypto: Crypto): Promise<string> {
-  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY') + '\n';
+  await writeActiveGeneration(o.dir, next.generation);
+  return { ca: await loadCa(o), rootGeneration, generation: next.generation };
 }
 
 /**

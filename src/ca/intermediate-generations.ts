@@ -28,7 +28,12 @@ export function activeIntermediateFile(dir: string): string {
 const GENERATION_FILE = /^intermediate-([1-9][0-9]{0,5})\.(?:key\.)?pem$/;
 
 /** Every generation with a file in `dir`, ascending; generation 1 always (its files are the base CA's). */
-export async function intermediateGenerations(dir: string): Promise<number[]> {
+export function intermediateGenerations(dir: string): Promise<number[]> {
+  return generationsIn(dir, GENERATION_FILE);
+}
+
+/** The numbers `pattern` (one group) finds in the file names of `dir`, with 1, ascending. */
+export async function generationsIn(dir: string, pattern: RegExp): Promise<number[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -37,7 +42,7 @@ export async function intermediateGenerations(dir: string): Promise<number[]> {
   }
   const found = new Set<number>([1]);
   for (const name of names) {
-    const m = GENERATION_FILE.exec(name);
+    const m = pattern.exec(name);
     if (m) found.add(Number(m[1]));
   }
   return [...found].sort((a, b) => a - b);

@@ -56,14 +56,32 @@ export interface IssuedLeaf {
 export interface IntermediateGeneration {
   /** 1 for the intermediate `ca init` made; each rotation adds the next number. */
   readonly generation: number;
+  /** The root that issued it (certmint ca rotate-root adds roots). */
+  readonly rootGeneration: number;
   /** DER of the intermediate (served at its AIA caIssuers URL). */
   readonly der: Uint8Array;
   /** PEM of the intermediate: the chain that follows its leaves. */
   readonly chainPem: string;
+  /**
+   * Other chains for its leaves (RFC 8555 §7.4.2 rel="alternate"): under root n >= 2, the
+   * intermediate then root n's cross certificate, which the root before it verifies.
+   */
+  readonly alternateChainPems: readonly string[];
   readonly subject: string;
   readonly notAfter: Date;
   /** Its SKI, lower-case hex: the AKI keyIdentifier of its leaves (RFC 9773 certIDs). */
   readonly keyIdHex: string;
+}
+
+/** One root the CA has loaded (certmint ca rotate-root adds them; all stay trusted). */
+export interface RootGeneration {
+  /** 1 for the root `ca init` made. */
+  readonly generation: number;
+  readonly subject: string;
+  readonly notAfter: Date;
+  readonly pem: string;
+  /** Root n >= 2: its cross certificate (issued by root n-1), PEM. */
+  readonly crossPem: string | undefined;
 }
 
 /** A certificate on a CRL (RFC 5280 §5.1.2.6). */
@@ -89,8 +107,10 @@ export interface CrlRequest {
 
 /** The signing core. Only this module touches a CA private key. */
 export interface CertificateAuthority {
-  /** PEM of the root certificate(s) clients should trust (served at /roots.pem). */
+  /** PEM of the root certificates clients should trust, oldest first (served at /roots.pem). */
   readonly rootsPem: string;
+  /** Every root, ascending. */
+  readonly roots: readonly RootGeneration[];
   /** PEM of the chain that follows a new leaf in a download: the active intermediate, no root. */
   readonly chainPem: string;
   /** DER of the active intermediate. */
@@ -106,6 +126,9 @@ export interface CertificateAuthority {
    * distribution point). Throws CaError for a generation that is not loaded.
    */
   signCrl(request: CrlRequest, generation?: number): Promise<Uint8Array>;
-  /** DER CRL signed by the root, for the intermediates it issued (RFC 5280 §6.3: each issuer signs its own CRL). */
-  signIntermediateCrl(request: CrlRequest): Promise<Uint8Array>;
+  /**
+   * DER CRL signed by a root (default: root 1), for the intermediates it issued (RFC 5280 §6.3:
+   * each issuer signs its own CRL). Throws CaError for a root that is not loaded.
+   */
+  signIntermediateCrl(request: CrlRequest, rootGeneration?: number): Promise<Uint8Array>;
 }

@@ -9,15 +9,28 @@ import type { CaKeySpec } from './ca-keys.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl-signer.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
 import { subjectKeyIdOf } from './issuer-fields.js';
-import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IntermediateGeneration, IssuedLeaf, LeafRequest } from './types.js';
+import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IntermediateGeneration, IssuedLeaf, LeafRequest, RootGeneration } from './types.js';
 
 const OID_RSA = '1.2.840.113549.1.1.1';
 /** RFC 5280 appendix A: ub-common-name. */
 const MAX_COMMON_NAME = 64;
 const SERIAL_HEX = /^(?:[0-9a-f]{2}){1,20}$/;
 
+export interface RootParts {
+  /** 1 for the root `ca init` made; certmint ca rotate-root adds the next. */
+  readonly generation: number;
+  readonly certificate: x509.X509Certificate;
+  /** Non-extractable, usage "sign"; signs only the CRL of the intermediates this root issued. */
+  readonly key: CryptoKey;
+  readonly keySpec: CaKeySpec;
+  /** Root n >= 2: its subject and key, issued by root n-1 (the alternate chain's last link). */
+  readonly cross: x509.X509Certificate | undefined;
+}
+
 export interface IntermediateParts {
   readonly generation: number;
+  /** The root that issued it. */
+  readonly rootGeneration: number;
   readonly certificate: x509.X509Certificate;
   /** Non-extractable, usage "sign". */
   readonly key: CryptoKey;
@@ -29,13 +42,11 @@ export interface IntermediateParts {
 }
 
 export interface X509CertificateAuthorityParts {
-  readonly root: x509.X509Certificate;
+  /** Every root, ascending: each intermediate's rootGeneration must be one of them. */
+  readonly roots: readonly RootParts[];
   /** Every loaded generation; `activeGeneration` must be one of them. */
   readonly intermediates: readonly IntermediateParts[];
   readonly activeGeneration: number;
-  /** Non-extractable, usage "sign"; signs only the CRL that covers intermediates. */
-  readonly rootKey: CryptoKey;
-  readonly rootKeySpec: CaKeySpec;
   readonly crypto: Crypto;
 }
 
@@ -52,7 +63,7 @@ interface SigningIntermediate {
 
 /**
  * Signs leaves with the active intermediate, each intermediate's CRL with that intermediate, and
- * the intermediates' CRL with the root. Built by loadCa (ca-files.ts): the private keys are
+ * each root's CRL of the intermediates it issued with that root. Built by loadCa (ca-files.ts): the private keys are
  * imported once, and everything that is the same in every leaf (issuer name, AKI, CRL
  * distribution point, AIA, key usages) or every CRL (issuer name DER, AKI, signature algorithm)
  * is built once here.
@@ -63,6 +74,8 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly intermediateDer: Uint8Array;
   readonly activeGeneration: number;
   readonly generations: readonly IntermediateGeneration[];
+  readonly roots: readonly RootGeneration[];
+  /** The newest root: the one that signs new intermediates. */
   readonly rootCertificate: x509.X509Certificate;
   /** The active intermediate. */
   readonly intermediateCertificate: x509.X509Certificate;
@@ -75,18 +88,28 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly #keyUsageSignOnly: x509.Extension;
   readonly #keyUsageRsa: x509.Extension;
   readonly #extendedKeyUsage: Readonly<Record<'server' | 'client' | 'both', x509.Extension>>;
-  readonly #intermediateCrlIssuer: CrlIssuer;
+  readonly #rootCrlIssuers: ReadonlyMap<number, CrlIssuer>;
 
   constructor(parts: X509CertificateAuthorityParts) {
     this.#crypto = parts.crypto;
+    const roots = [...parts.roots].sort((a, b) => a.generation - b.generation);
+    const newestRoot = roots.at(-1);
+    if (!newestRoot) throw new CaError('a CA needs a root');
+    const rootsByGeneration = new Map(roots.map((r) => [r.generation, r]));
     const byGeneration = new Map<number, SigningIntermediate>();
     for (const p of [...parts.intermediates].sort((a, b) => a.generation - b.generation)) {
       const keyIdHex = subjectKeyIdOf(p.certificate).toLowerCase();
+      const root = rootsByGeneration.get(p.rootGeneration);
+      if (!root) throw new CaError(`intermediate generation ${p.generation} names root ${p.rootGeneration}, which is not loaded`);
+      const chainPem = pemOf(p.certificate);
       byGeneration.set(p.generation, {
         info: {
           generation: p.generation,
+          rootGeneration: p.rootGeneration,
           der: new Uint8Array(p.certificate.rawData),
-          chainPem: pemOf(p.certificate),
+          chainPem,
+          // RFC 8555 §7.4.2 alternate chain: for clients that trust only the root before this one.
+          alternateChainPems: root.cross ? [chainPem + pemOf(root.cross)] : [],
           subject: p.certificate.subject,
           notAfter: p.certificate.notAfter,
           keyIdHex,
@@ -110,9 +133,17 @@ export class X509CertificateAuthority implements CertificateAuthority {
     this.#byGeneration = byGeneration;
     this.activeGeneration = parts.activeGeneration;
     this.generations = [...byGeneration.values()].map((g) => g.info);
-    this.rootCertificate = parts.root;
+    this.roots = roots.map((r) => ({
+      generation: r.generation,
+      subject: r.certificate.subject,
+      notAfter: r.certificate.notAfter,
+      pem: pemOf(r.certificate),
+      crossPem: r.cross ? pemOf(r.cross) : undefined,
+    }));
+    this.rootCertificate = newestRoot.certificate;
     this.intermediateCertificate = active.certificate;
-    this.rootsPem = pemOf(parts.root);
+    // Oldest first: a tool that reads only the first certificate keeps the root it always had.
+    this.rootsPem = this.roots.map((r) => r.pem).join('');
     this.chainPem = active.info.chainPem;
     this.intermediateDer = active.info.der;
     this.keyAlgorithm = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!.keySpec.algorithm;
@@ -127,7 +158,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
       client: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
       both: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
     };
-    this.#intermediateCrlIssuer = crlIssuerOf(parts.root, parts.rootKey, parts.rootKeySpec, parts.crypto);
+    this.#rootCrlIssuers = new Map(roots.map((r) => [r.generation, crlIssuerOf(r.certificate, r.key, r.keySpec, parts.crypto)]));
   }
 
   signCrl(request: CrlRequest, generation: number = this.activeGeneration): Promise<Uint8Array> {
@@ -138,8 +169,10 @@ export class X509CertificateAuthority implements CertificateAuthority {
     return signCrlAs(intermediate.crlIssuer, request);
   }
 
-  signIntermediateCrl(request: CrlRequest): Promise<Uint8Array> {
-    return signCrlAs(this.#intermediateCrlIssuer, request);
+  signIntermediateCrl(request: CrlRequest, rootGeneration = 1): Promise<Uint8Array> {
+    const root = this.#rootCrlIssuers.get(rootGeneration);
+    if (!root) return Promise.reject(new CaError(`no root of generation ${rootGeneration} is loaded; it cannot sign a CRL`));
+    return signCrlAs(root, request);
   }
 
   async issueLeaf(request: LeafRequest): Promise<IssuedLeaf> {

@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import path from 'node:path';
-import { initCa, rotateIntermediate } from '../ca/ca-files.js';
+import { initCa, loadCa, rotateIntermediate, rotateRoot, type CaOptions } from '../ca/ca-files.js';
 import { readActiveGeneration } from '../ca/intermediate-generations.js';
-import { caStatusCommand, rotateIntermediateReport } from './commands/ca.js';
+import { caStatusCommand, rotateIntermediateReport, rotateRootReport } from './commands/ca.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { userInfo } from 'node:os';
-import { loadCa } from '../ca/ca-files.js';
 import { systemClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
@@ -51,26 +50,34 @@ ca.command('init')
   .description('create the root and intermediate in <dataDir>/ca (refuses to overwrite an existing CA)')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: { config?: string }) => {
-    const config = readConfig(opts.config);
-    const crypto = nativeCryptoProvider();
-    useCryptoProvider(crypto);
-    const authority = await initCa(caOptions(config, crypto));
-    process.stdout.write(`created a CA in ${caOptions(config, crypto).dir}\n${authority.rootsPem}`);
+    const options = caOptionsOf(opts.config);
+    const authority = await initCa(options);
+    process.stdout.write(`created a CA in ${options.dir}\n${authority.rootsPem}`);
   });
+
+/** The CA options of the config, with the native WebCrypto provider installed. */
+function caOptionsOf(file: string | undefined): CaOptions {
+  const crypto = nativeCryptoProvider();
+  useCryptoProvider(crypto);
+  return caOptions(readConfig(file), crypto);
+}
 
 ca.command('rotate-intermediate')
   .description('a new intermediate under the same root signs new certificates (restart certmint serve after it)')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: { config?: string }) => {
-    const config = readConfig(opts.config);
-    const crypto = nativeCryptoProvider();
-    useCryptoProvider(crypto);
-    const options = caOptions(config, crypto);
-    const { ca: rotated } = await rotateIntermediate(options);
-    process.stdout.write(rotateIntermediateReport(rotated, options.dir));
+    const options = caOptionsOf(opts.config);
+    process.stdout.write(rotateIntermediateReport((await rotateIntermediate(options)).ca, options.dir));
+  });
+ca.command('rotate-root')
+  .description('a new root, cross-signed by the old one, and a new intermediate under it (restart certmint serve after it)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (opts: { config?: string }) => {
+    const options = caOptionsOf(opts.config);
+    process.stdout.write(rotateRootReport((await rotateRoot(options)).ca, options.dir));
   });
 ca.command('status')
-  .description('every intermediate generation: subject, notAfter, and how many live certificates chain to it')
+  .description('every root and intermediate generation: subject, notAfter, and how many live certificates chain to it')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .option('--json', 'JSON instead of a table')
   .action(async (opts: { config?: string; json?: boolean }) => {
@@ -193,9 +200,9 @@ crl
   .command('generate')
   .description('sign and publish a new CRL now (files in <dataDir>/crl; a running server serves it within seconds)')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .option('--root', "the root's CRL of intermediates instead of the intermediate's CRL of leaves")
+  .option('--root [n]', "a root's CRL of intermediates (root 1, or root n after ca rotate-root) instead of the intermediate's CRL of leaves")
   .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
-  .action(async (opts: { config?: string; root?: boolean; generation?: string }) => {
+  .action(async (opts: { config?: string; root?: boolean | string; generation?: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
       process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), opts, ca.activeGeneration));
@@ -205,10 +212,10 @@ crl
   .command('show')
   .description('the CRL currently published')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .option('--root', "the root's CRL of intermediates")
+  .option('--root [n]', "a root's CRL of intermediates (root 1, or root n after ca rotate-root)")
   .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
   .option('--pem', 'print the CRL as PEM')
-  .action(async (opts: { config?: string; root?: boolean; generation?: string; pem?: boolean }) => {
+  .action(async (opts: { config?: string; root?: boolean | string; generation?: string; pem?: boolean }) => {
     const config = readConfig(opts.config);
     const active = await readActiveGeneration(path.join(config.dataDir, 'ca'));
     process.stdout.write(await withLedger(config, (ledger) => crlShowCommand(ledger, opts, active)));

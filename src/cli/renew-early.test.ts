@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +6,7 @@ import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.
 import { certIdOf } from '../../test/support/cert-id.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { runCli } from '../../test/support/cli.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 const HOUR = 3_600_000;
@@ -16,13 +16,7 @@ const HOUR = 3_600_000;
 let t: TestAcmeApp;
 const certs: Record<string, { serial: string; der: Buffer }> = {};
 
-function certmint(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, CERTMINT_DATA_DIR: t.dir }, timeout: 20_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const certmint = (args: string[]) => runCli(args, { CERTMINT_DATA_DIR: t.dir });
 
 async function window(name: string) {
   const res = await t.app.inject({ method: 'GET', url: `/acme/renewal-info/${certIdOf(certs[name]!.der)}` });

@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { certIdOf } from '../../test/support/cert-id.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { opensslVerify, splitPem } from '../../test/support/issued-certificate.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { runCli } from '../../test/support/cli.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
@@ -19,16 +20,7 @@ let dir: string;
 let app: TestAcmeApp | undefined;
 const BASE_URL = 'https://acme.test:8443';
 
-function certmint(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [MAIN, ...args],
-      { env: { ...process.env, CERTMINT_DATA_DIR: dir, CERTMINT_SERVER_BASE_URL: BASE_URL }, timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const certmint = (args: string[]) => runCli(args, { CERTMINT_DATA_DIR: dir, CERTMINT_SERVER_BASE_URL: BASE_URL });
 
 const file = (name: string, contents: string | Buffer): string => {
   const p = path.join(dir, name);
@@ -128,12 +120,17 @@ describe('certmint ca rotate-intermediate', () => {
 
     const status = await certmint(['ca', 'status', '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toEqual([
-      { generation: 1, active: false, subject: 'O=certmint, CN=certmint Intermediate CA', notAfter: expect.any(String), liveCertificates: 0 },
-      { generation: 2, active: true, subject: 'O=certmint, CN=certmint Intermediate CA G2', notAfter: expect.any(String), liveCertificates: 1 },
-    ]);
+    expect(JSON.parse(status.stdout)).toEqual({
+      roots: [{ root: 1, newest: true, crossSigned: false, subject: 'O=certmint, CN=certmint Root CA', notAfter: expect.any(String), liveCertificates: 1 }],
+      intermediates: [
+        { generation: 1, root: 1, active: false, subject: 'O=certmint, CN=certmint Intermediate CA', notAfter: expect.any(String), liveCertificates: 0 },
+        { generation: 2, root: 1, active: true, subject: 'O=certmint, CN=certmint Intermediate CA G2', notAfter: expect.any(String), liveCertificates: 1 },
+      ],
+    });
     const table = await certmint(['ca', 'status']);
-    expect(table.stdout).toMatch(/^GENERATION\s+NOT AFTER\s+LIVE\s+SUBJECT\n1\s+\S+\s+0\s+O=certmint, CN=certmint Intermediate CA\n2 \(active\)\s+\S+\s+1\s+O=certmint, CN=certmint Intermediate CA G2\n$/);
+    expect(table.stdout).toMatch(
+      /^ROOT\s+NOT AFTER\s+LIVE\s+SUBJECT\n1 \(newest\)\s+\S+\s+1\s+O=certmint, CN=certmint Root CA\n\nGENERATION\s+ROOT\s+NOT AFTER\s+LIVE\s+SUBJECT\n1\s+1\s+\S+\s+0\s+O=certmint, CN=certmint Intermediate CA\n2 \(active\)\s+1\s+\S+\s+1\s+O=certmint, CN=certmint Intermediate CA G2\n$/,
+    );
     const shown = await certmint(['crl', 'show', '--generation', '1']);
     expect(shown.stdout).toMatch(/entries\s+1\n/);
     expect((await certmint(['crl', 'show'])).stdout).toMatch(/issuer\s+O=certmint, CN=certmint Intermediate CA G2\n[\s\S]*entries\s+0\n/);

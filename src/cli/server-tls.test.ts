@@ -5,7 +5,7 @@ import path from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initCa } from '../ca/ca-files.js';
+import { initCa, rotateRoot } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
@@ -33,10 +33,10 @@ function serverTls(hostnames = ['localhost', '127.0.0.1', '::1']) {
   return new ServerTls({ dataDir: dir, hostnames, lifetimeMs: 30 * DAY, ca, ledger, clock });
 }
 
-/** The certificate a real TLS handshake with the server presents, verified against the root. */
-function presented(port: number): Promise<PeerCertificate> {
+/** The certificate a real TLS handshake with the server presents, verified against the root(s). */
+function presented(port: number, trusted = ca.rootsPem): Promise<PeerCertificate> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.rootsPem }, () => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: trusted }, () => {
       const cert = socket.getPeerCertificate();
       socket.end();
       resolve(cert);
@@ -46,6 +46,25 @@ function presented(port: number): Promise<PeerCertificate> {
 }
 
 describe('certmint\'s own HTTPS certificate', () => {
+  it('after ca rotate-root, verifies for clients that trust only the old root and for those that trust only the new one', async () => {
+    const o = { dir: path.join(dir, 'ca-rotated'), name: 'tls rr', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider() };
+    await initCa(o);
+    const rotated = (await rotateRoot(o)).ca;
+    const tlsDir = path.join(dir, 'rotated');
+    const m = await new ServerTls({ dataDir: tlsDir, hostnames: ['localhost'], lifetimeMs: 30 * DAY, ca: rotated, ledger, clock }).current();
+    const server: Server = createServer({ key: m.key, cert: m.cert }, (_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const [oldRoot, newRoot] = rotated.roots.map((r) => r.pem);
+      const byOld = await presented(port, oldRoot);
+      const byNew = await presented(port, newRoot);
+      expect(byOld.serialNumber).toBe(byNew.serialNumber);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('is issued by the intermediate for the configured names and recorded in the ledger', async () => {
     const m = await serverTls().current();
     const { X509Certificate } = await import('node:crypto');

@@ -92,7 +92,11 @@ export class ServerTls {
       createdAt: now,
     });
     const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const cert = derToPem(leaf.der) + leaf.chainPem;
+    // After ca rotate-root, HTTPS clients that fetched /roots.pem before it trust only the old root:
+    // the chain with the cross certificate verifies for them, and for those that trust the new
+    // root (they stop at the intermediate), so certmint's own endpoint serves that one.
+    const alternate = this.o.ca.generations.find((g) => g.generation === leaf.issuerGeneration)?.alternateChainPems[0];
+    const cert = derToPem(leaf.der) + (alternate ?? leaf.chainPem);
     writeAtomic(this.keyFile, key, 0o600);
     writeAtomic(this.certFile, cert, 0o644);
     return { key, cert, notBefore: leaf.notBefore, notAfter: leaf.notAfter };

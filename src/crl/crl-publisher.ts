@@ -3,7 +3,15 @@ import path from 'node:path';
 import { describeCrl } from '../ca/crl-info.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
-import { generationOfCrlIssuer, leafCrlIssuer, type CertificateLedger, type CrlIssuer, type CrlState } from '../ledger/ledger.js';
+import {
+  generationOfCrlIssuer,
+  leafCrlIssuer,
+  rootCrlIssuer,
+  rootGenerationOfCrlIssuer,
+  type CertificateLedger,
+  type CrlIssuer,
+  type CrlState,
+} from '../ledger/ledger.js';
 
 export interface PublishedCrl {
   readonly issuer: CrlIssuer;
@@ -57,11 +65,12 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
 /**
  * Builds and publishes CRLs (RFC 5280 §5): each intermediate generation's CRL of the leaves it
  * signed, regenerated every crl.refresh and within seconds of any revocation (whichever process
- * revoked: the ledger's stale mark is checked every few seconds), and the root's CRL of
- * intermediates. A generation that no longer signs leaves (certmint ca rotate-intermediate) keeps
- * its CRL refreshed until the last certificate it signed expires; after that its last CRL is
- * still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
- * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl) replaced atomically.
+ * revoked: the ledger's stale mark is checked every few seconds), and each root's CRL of the
+ * intermediates it issued (certmint ca rotate-root adds roots). A generation that no longer signs
+ * leaves (certmint ca rotate-intermediate) keeps its CRL refreshed until the last certificate it
+ * signed expires; after that its last CRL is still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
+ * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl, root-<n>.crl) replaced
+ * atomically.
  */
 export class CrlPublisher {
   private readonly published = new Map<CrlIssuer, PublishedCrl>();
@@ -112,7 +121,10 @@ export class CrlPublisher {
         if (state.der) await this.adopt(publishedOf(issuer, state));
       }
     }
-    await this.checkIssuer('root', this.o.policy.rootValidityMs / 2);
+    // Every root signs the CRL of the intermediates it issued for as long as it is loaded.
+    for (const { generation } of this.o.ca.roots) {
+      await this.checkIssuer(rootCrlIssuer(generation), this.o.policy.rootValidityMs / 2);
+    }
   }
 
   /** The active generation, or one that signed a certificate that has not expired yet. */
@@ -132,7 +144,7 @@ export class CrlPublisher {
     const state = await this.o.ledger.crlState(issuer);
     const now = this.o.clock.now().getTime();
     const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
-    if (due || (issuer !== 'root' && state.dirty)) {
+    if (due || (rootGenerationOfCrlIssuer(issuer) === undefined && state.dirty)) {
       await this.generate(issuer);
     } else if (state.der && this.published.get(issuer)?.crlNumber !== state.crlNumber) {
       const stored = publishedOf(issuer, state);
@@ -159,7 +171,8 @@ export class CrlPublisher {
     const crlNumber = await this.o.ledger.claimCrlNumber(issuer);
     const now = this.o.clock.now();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    const validity = issuer === 'root' ? this.o.policy.rootValidityMs : this.o.policy.validityMs;
+    const rootGeneration = rootGenerationOfCrlIssuer(issuer);
+    const validity = rootGeneration !== undefined ? this.o.policy.rootValidityMs : this.o.policy.validityMs;
     const nextUpdate = new Date(thisUpdate.getTime() + validity);
     // Intermediates are not revoked by certmint yet: the root's CRL is signed, and empty.
     // Entries travel as columns, read and encoded in worker threads: a 100,000-entry CRL does not
@@ -167,7 +180,8 @@ export class CrlPublisher {
     const generation = generationOfCrlIssuer(issuer);
     const entries = generation === undefined ? [] : await this.o.ledger.listRevokedUnexpired(now, generation);
     const request = { crlNumber, thisUpdate, nextUpdate, entries };
-    const der = generation === undefined ? await this.o.ca.signIntermediateCrl(request) : await this.o.ca.signCrl(request, generation);
+    const der =
+      generation === undefined ? await this.o.ca.signIntermediateCrl(request, rootGeneration) : await this.o.ca.signCrl(request, generation);
     await this.o.ledger.recordCrl(issuer, { crlNumber, thisUpdate, nextUpdate, der });
     const crl = { issuer, der, crlNumber, thisUpdate, nextUpdate };
     await this.adopt(crl);

@@ -56,18 +56,30 @@ export interface AuditEntry {
 
 /**
  * Whose CRL: an intermediate generation's (of its leaves: 'intermediate' for generation 1,
- * 'intermediate-<n>' for generation n >= 2), or the root's (of the intermediates).
+ * 'intermediate-<n>' for generation n >= 2), or a root's (of the intermediates it issued: 'root'
+ * for root 1, 'root-<n>' for root n >= 2, certmint ca rotate-root).
  */
-export type CrlIssuer = 'intermediate' | `intermediate-${number}` | 'root';
+export type CrlIssuer = 'intermediate' | `intermediate-${number}` | 'root' | `root-${number}`;
+
+/** The CRL issuer of a root generation. */
+export function rootCrlIssuer(rootGeneration: number): CrlIssuer {
+  return rootGeneration === 1 ? 'root' : `root-${rootGeneration}`;
+}
+
+/** The root generation of a root's CRL issuer; undefined for an intermediate's. */
+export function rootGenerationOfCrlIssuer(issuer: CrlIssuer): number | undefined {
+  if (issuer === 'root') return 1;
+  return issuer.startsWith('root-') ? Number(issuer.slice('root-'.length)) : undefined;
+}
 
 /** The CRL issuer of an intermediate generation. */
 export function leafCrlIssuer(generation: number): CrlIssuer {
   return generation === 1 ? 'intermediate' : `intermediate-${generation}`;
 }
 
-/** The generation of an intermediate's CRL issuer; undefined for the root. */
+/** The generation of an intermediate's CRL issuer; undefined for a root's. */
 export function generationOfCrlIssuer(issuer: CrlIssuer): number | undefined {
-  if (issuer === 'root') return undefined;
+  if (rootGenerationOfCrlIssuer(issuer) !== undefined) return undefined;
   return issuer === 'intermediate' ? 1 : Number(issuer.slice('intermediate-'.length));
 }
 

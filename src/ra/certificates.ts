@@ -7,12 +7,26 @@ export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
   return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
 }
 
-/** RFC 8555 §7.4.2: the leaf then the chain it was issued with, as application/pem-certificate-chain. */
-export async function certificateChainPem(deps: RaDeps, account: AccountRecord, serial: string): Promise<string> {
+export interface CertificateDownload {
+  /** application/pem-certificate-chain: the leaf, then the chain asked for. */
+  readonly pem: string;
+  /** How many chains the certificate has: 1 (the default, number 0) and its alternates (1, 2, …). */
+  readonly chains: number;
+}
+
+/**
+ * RFC 8555 §7.4.2: the leaf then the chain it was issued with (chain 0), or one of the alternate
+ * chains of its intermediate (chain n >= 1: after certmint ca rotate-root, the chain that ends in
+ * the new root's cross certificate, for clients that trust only the old root).
+ */
+export async function certificateDownload(deps: RaDeps, account: AccountRecord, serial: string, chain = 0): Promise<CertificateDownload> {
   const cert = await deps.ledger.getCertificate(serial);
   if (!cert) throw new AcmeProblem('malformed', `certificate ${serial} does not exist`, { status: 404 });
   if (cert.accountId !== account.id) {
     throw new AcmeProblem('unauthorized', 'this certificate was issued to another account');
   }
-  return derToPem(cert.der) + cert.chainPem;
+  const alternates = deps.ca.generations.find((g) => g.generation === cert.issuerGeneration)?.alternateChainPems ?? [];
+  const chainPem = chain === 0 ? cert.chainPem : alternates[chain - 1];
+  if (chainPem === undefined) throw new AcmeProblem('malformed', `certificate ${serial} has no alternate chain ${chain}`, { status: 404 });
+  return { pem: derToPem(cert.der) + chainPem, chains: 1 + alternates.length };
 }

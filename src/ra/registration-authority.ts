@@ -2,7 +2,7 @@ import type { AccountRecord } from '../ledger/records.js';
 import { newAccount, updateAccount, type NewAccountRequest } from './accounts.js';
 import { changeAccountKey, deactivateAccount, type AccountDeactivator, type KeyChangeRequest } from './account-lifecycle.js';
 import { getAuthorization, getChallenge, respondToChallenge, updateAuthorization } from './authorizations.js';
-import { certificateChainPem } from './certificates.js';
+import { certificateDownload } from './certificates.js';
 import { BackgroundTasks, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
@@ -74,8 +74,9 @@ export class RegistrationAuthority {
   revokeCertificate(certificate: unknown, reason: unknown, who: Revoker) {
     return revokeCertificate(this.deps, certificate, reason, who);
   }
-  certificateChainPem(account: AccountRecord, serial: string) {
-    return certificateChainPem(this.deps, account, serial);
+  /** Chain 0: the one it was issued with; 1, 2, …: the alternates (RFC 8555 §7.4.2). */
+  certificateDownload(account: AccountRecord, serial: string, chain = 0) {
+    return certificateDownload(this.deps, account, serial, chain);
   }
   /** RFC 9773 §4.2: the suggested renewal window of the certificate a certID names (no account needed). */
   renewalInfo(certId: string) {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CertificateAuthority } from '../../ca/types.js';
-import { leafCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
+import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
 import type { AcmeUrls } from '../urls.js';
 
 export interface PublicRouteOptions {
@@ -47,13 +47,22 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: Pub
   // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate')));
   app.get('/crl/root', async (request, reply) => sendCrl(request, reply, crl('root')));
+  // Root n >= 2 (certmint ca rotate-root) signs its own CRL of intermediates at /crl/root/<n>.
+  app.get<{ Params: { generation: string } }>('/crl/root/:generation', async (request, reply) => {
+    const generation = generationParam(request.params.generation);
+    if (generation === undefined || !ca.roots.some((r) => r.generation === generation)) {
+      return reply.code(404).type('text/plain').send('no such root\n');
+    }
+    return sendCrl(request, reply, crl(rootCrlIssuer(generation)));
+  });
   // Leaves of generation n >= 2 (certmint ca rotate-intermediate) point at /crl/<n>.
   app.get<{ Params: { generation: string } }>('/crl/:generation', async (request, reply) => {
     const generation = generationParam(request.params.generation);
     if (generation === undefined || !ca.generations.some((g) => g.generation === generation)) return notFound(reply);
     return sendCrl(request, reply, crl(leafCrlIssuer(generation)));
   });
-  // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle).
+  // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle):
+  // every root, oldest first (after certmint ca rotate-root, the old and the new).
   app.get('/roots.pem', async (_req, reply) =>
     reply.type('application/pem-certificate-chain').header('Cache-Control', 'public, max-age=3600').send(ca.rootsPem),
   );

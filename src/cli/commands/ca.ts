@@ -16,8 +16,29 @@ export function rotateIntermediateReport(ca: CertificateAuthority, dir: string):
   ].join('\n');
 }
 
+/** What `certmint ca rotate-root` prints. */
+export function rotateRootReport(ca: CertificateAuthority, dir: string): string {
+  const root = ca.roots.at(-1)!;
+  const active = ca.generations.find((g) => g.generation === ca.activeGeneration)!;
+  return [
+    `created root ${root.generation} in ${dir}/root-${root.generation}.pem (and its key), cross-signed by root ${root.generation - 1} in ${dir}/root-${root.generation}-cross.pem`,
+    `  subject    ${root.subject}`,
+    `  not after  ${root.notAfter.toISOString()}`,
+    `and intermediate generation ${active.generation} under it in ${dir}/intermediate-${active.generation}.pem (and its key), now active:`,
+    `  subject    ${active.subject}`,
+    `  not after  ${active.notAfter.toISOString()}`,
+    'Restart certmint serve now: a running server goes on issuing from the generation it loaded.',
+    '/roots.pem then holds every root, oldest first. New certificates come with the chain to the new root;',
+    'clients that trust only the old root take the alternate chain (Link rel="alternate"), which ends in the',
+    'cross certificate. Have clients add the new root before the old one expires.',
+    '',
+  ].join('\n');
+}
+
 export interface GenerationStatus {
   readonly generation: number;
+  /** The root that issued it. */
+  readonly root: number;
   readonly active: boolean;
   readonly subject: string;
   readonly notAfter: string;
@@ -25,21 +46,56 @@ export interface GenerationStatus {
   readonly liveCertificates: number;
 }
 
-/** `certmint ca status`: every intermediate generation, with how many live certificates chain to it. */
+export interface RootStatus {
+  readonly root: number;
+  /** Signs new intermediates (the newest root). */
+  readonly newest: boolean;
+  /** Root n >= 2: a cross certificate from root n-1 lets clients that trust only that one verify it. */
+  readonly crossSigned: boolean;
+  readonly subject: string;
+  readonly notAfter: string;
+  /** Valid, unexpired certificates whose intermediate this root issued. */
+  readonly liveCertificates: number;
+}
+
+export interface CaStatus {
+  readonly roots: readonly RootStatus[];
+  readonly intermediates: readonly GenerationStatus[];
+}
+
+/** `certmint ca status`: every root and intermediate generation, with how many live certificates chain to each. */
 export async function caStatusCommand(ca: CertificateAuthority, ledger: CertificateLedger, now: Date, o: { json?: boolean }): Promise<string> {
   const live = await ledger.liveCertificatesByGeneration(now);
-  const rows: GenerationStatus[] = ca.generations.map((g) => ({
+  const intermediates: GenerationStatus[] = ca.generations.map((g) => ({
     generation: g.generation,
+    root: g.rootGeneration,
     active: g.generation === ca.activeGeneration,
     subject: g.subject,
     notAfter: g.notAfter.toISOString(),
     liveCertificates: live.get(g.generation) ?? 0,
   }));
-  if (o.json) return `${JSON.stringify(rows, null, 2)}\n`;
-  const table = [['GENERATION', 'NOT AFTER', 'LIVE', 'SUBJECT']];
-  for (const r of rows) {
-    table.push([`${r.generation}${r.active ? ' (active)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
+  const newest = Math.max(...ca.roots.map((r) => r.generation));
+  const roots: RootStatus[] = ca.roots.map((r) => ({
+    root: r.generation,
+    newest: r.generation === newest,
+    crossSigned: r.crossPem !== undefined,
+    subject: r.subject,
+    notAfter: r.notAfter.toISOString(),
+    liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
+  }));
+  if (o.json) return `${JSON.stringify({ roots, intermediates } satisfies CaStatus, null, 2)}\n`;
+  const rootTable = [['ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
+  for (const r of roots) {
+    rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
   }
+  const generationTable = [['GENERATION', 'ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
+  for (const g of intermediates) {
+    generationTable.push([`${g.generation}${g.active ? ' (active)' : ''}`, String(g.root), g.notAfter, String(g.liveCertificates), g.subject]);
+  }
+  return `${tableText(rootTable)}\n${tableText(generationTable)}`;
+}
+
+function tableText(table: readonly (readonly string[])[]): string {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }

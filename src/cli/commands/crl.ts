@@ -1,11 +1,12 @@
 import { describeCrl } from '../../ca/crl-info.js';
 import type { CrlPublisher } from '../../crl/crl-publisher.js';
-import { leafCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
+import { leafCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { UsageError } from './certs.js';
 
 export interface CrlIssuerOptions {
-  readonly root?: boolean;
+  /** true (from a bare --root): root 1; a number: that root (ca rotate-root). */
+  readonly root?: boolean | string | number;
   /** An intermediate generation (ca rotate-intermediate); default: the active one. */
   readonly generation?: string | number;
 }
@@ -13,7 +14,12 @@ export interface CrlIssuerOptions {
 function issuerOf(o: CrlIssuerOptions, defaultGeneration: number): CrlIssuer {
   if (o.root) {
     if (o.generation !== undefined) throw new UsageError('--root and --generation name different CRLs: give one');
-    return 'root';
+    if (o.root === true) return 'root';
+    const rootGeneration = Number(o.root);
+    if (!Number.isInteger(rootGeneration) || rootGeneration < 1) {
+      throw new UsageError(`--root takes a root generation (1, 2, …), not "${o.root}"`);
+    }
+    return rootCrlIssuer(rootGeneration);
   }
   if (o.generation === undefined) return leafCrlIssuer(defaultGeneration);
   const generation = Number(o.generation);
