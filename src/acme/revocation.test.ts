@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import { X509Crl } from '@peculiar/x509';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -141,11 +143,15 @@ describe('revokeCert (RFC 8555 §7.6)', () => {
     const owner = await account();
     const cert = await issue(owner, ['crl.revoke.test']);
     expect((await owner.post(revokeUrl(), { certificate: b64(cert.der), reason: 3 })).statusCode).toBe(200);
-    // Published by the revocation itself (no waiting for crl.refresh or the periodic check).
+    // Published by the revocation itself (no waiting for crl.refresh or the periodic check, which
+    // is a minute in the test app). A CRL already being built when the revocation committed may be
+    // served first; the one after it must list the revocation.
     const served = await vi.waitFor(
       async () => {
         const res = await t.app.inject({ method: 'GET', url: '/crl' });
         expect(res.headers.etag).not.toBe(first.headers.etag);
+        const listed = new X509Crl(Uint8Array.from(res.rawPayload)).entries.map((e) => e.serialNumber.toLowerCase());
+        expect(listed).toContain(cert.serial);
         return res;
       },
       { timeout: 5000, interval: 20 },

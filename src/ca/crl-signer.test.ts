@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCa, loadCa, type CaOptions } from './ca-files.js';
+import { crlNumberOf, describeCrl } from './crl-info.js';
 import { newSerialHex } from './serial.js';
 import type { CaKeyAlgorithm, CrlRequest, RevokedEntry } from './types.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
@@ -116,6 +117,18 @@ describe.each<[CaKeyAlgorithm, string]>([
   let t: TestCa;
   beforeAll(async () => {
     t = await newCa(keyAlgorithm);
+  });
+
+  it('crlNumberOf reads the number as the full parse does, and of a CRL too large for the full parse', async () => {
+    for (const crlNumber of [1n, 255n, 2n ** 70n]) {
+      const der = await t.ca.signCrl({ ...crlRequest([{ serialHex: '01aa55', revokedAt: new Date(), reason: 1 }]), crlNumber });
+      expect(crlNumberOf(der)).toBe(crlNumber);
+      expect(describeCrl(der).crlNumber).toBe(crlNumber);
+    }
+    const entries = Array.from({ length: 30_000 }, () => ({ serialHex: newSerialHex(), revokedAt: new Date(), reason: 4 }));
+    const large = await t.ca.signCrl({ ...crlRequest(entries), crlNumber: 42n });
+    expect(() => describeCrl(large)).toThrow(/node count/);
+    expect(crlNumberOf(large)).toBe(42n);
   });
 
   it('the intermediate signs a leaf CRL that openssl verifies and reads back as asked', async () => {

@@ -157,6 +157,20 @@ describe('CrlPublisher', () => {
     expect(text.match(/Key Compromise/g)!.length).toBeGreaterThanOrEqual(1500);
   });
 
+  it('publishes a revocation committed while a build was in flight, when the check behind it runs', async () => {
+    const server = publisher();
+    await server.check();
+    const revoked = await leaf('late.crl.test');
+    // A build claims its number (clearing the stale mark) and reads the revoked list...
+    const building = server.generate();
+    // ...while a revocation commits and asks for a refresh, which finds that build in flight.
+    await ledger.revokeCertificate({ serial: revoked.serial, reason: 1, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    await server.check();
+    await building;
+    const listed = crlText(path.join(dir, 'crl', 'intermediate.crl.pem'));
+    expect(listed).toContain(revoked.serial.toUpperCase());
+  });
+
   it('shares one build between concurrent requests', async () => {
     const p = publisher();
     const [a, b] = await Promise.all([p.generate(), p.generate()]);

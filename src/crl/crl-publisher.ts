@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeCrl } from '../ca/crl-info.js';
+import { crlNumberOf } from '../ca/crl-info.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
 import {
@@ -135,11 +135,11 @@ export class CrlPublisher {
   }
 
   private async checkIssuer(issuer: CrlIssuer, refreshMs: number): Promise<void> {
-    // A build in flight has claimed the next number but not stored its CRL yet: let it finish.
-    const inFlight = this.running.get(issuer);
-    if (inFlight) {
-      await inFlight;
-      return;
+    // A build in flight has claimed the next number but not stored its CRL yet: let it finish,
+    // then look again. It may have read the revoked list before a revocation that marked the
+    // ledger stale after it claimed its number, and that revocation must be published now.
+    for (let inFlight = this.running.get(issuer); inFlight; inFlight = this.running.get(issuer)) {
+      await inFlight.catch(() => undefined);
     }
     const state = await this.o.ledger.crlState(issuer);
     const now = this.o.clock.now().getTime();
@@ -209,7 +209,7 @@ export class CrlPublisher {
 /** The CRL the ledger stores, under the number it carries (the ledger's may be claimed already by a build in flight). */
 function publishedOf(issuer: CrlIssuer, state: CrlState): PublishedCrl {
   const der = state.der!;
-  return { issuer, der, crlNumber: describeCrl(der).crlNumber ?? state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! };
+  return { issuer, der, crlNumber: crlNumberOf(der) ?? state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! };
 }
 
 async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
