@@ -7,6 +7,7 @@ import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.
 import { validateNames } from '../../test/support/issue-flow.js';
 import { keyHashOfSpki, spkiOfJwk } from '../ra/keys.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
+import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
 let t: TestAcmeApp;
 let db: Database.Database;
@@ -133,7 +134,7 @@ describe('keyChange (RFC 8555 §7.3.5)', () => {
     expect(ledgerSnapshot()).toEqual(before);
     // Still the old key, and only it.
     expect((await client.post(client.accountUrl!, '')).statusCode).toBe(200);
-    expect(await t.ledger.auditTrail(`account:${idOf(client)}`)).toEqual([]);
+    expect(await auditAfterCreation(t.ledger, `account:${idOf(client)}`)).toEqual([]);
   });
 
   it('holds a new key to the checks of a newAccount key (RSA under 2048 bits: badPublicKey)', async () => {
@@ -186,7 +187,7 @@ describe('keyChange (RFC 8555 §7.3.5)', () => {
 
     const stored = await t.ledger.getAccount(idOf(client));
     expect(stored?.keyThumbprint).toBe(await calculateJwkThumbprint(newKey.jwk, 'sha256'));
-    const audit = await t.ledger.auditTrail(`account:${idOf(client)}`);
+    const audit = await auditAfterCreation(t.ledger, `account:${idOf(client)}`);
     expect(audit).toMatchObject([
       {
         actor: `account:${idOf(client)}`,
@@ -254,7 +255,7 @@ describe('account deactivation (RFC 8555 §7.3.6)', () => {
     const id = (url: string) => url.split('/').pop()!;
     expect((await t.ledger.getAuthorization(id(pendingUrl!)))?.status).toBe('deactivated');
     expect((await t.ledger.getAuthorization(id(validUrl!)))?.status).toBe('valid');
-    expect(await t.ledger.auditTrail(`account:${idOf(client)}`)).toMatchObject([
+    expect(await auditAfterCreation(t.ledger, `account:${idOf(client)}`)).toMatchObject([
       { actor: `account:${idOf(client)}`, action: 'account-deactivate', detail: { deactivatedAuthorizations: 1 } },
     ]);
 
@@ -310,7 +311,7 @@ describe('authorization deactivation (RFC 8555 §7.5.2)', () => {
     const finalize = await client.post(order.finalize, { csr: 'AAAA' });
     expectProblem(finalize, 'orderNotReady', 403);
 
-    expect(await t.ledger.auditTrail(`authorization:${pendingUrl!.split('/').pop()}`)).toMatchObject([
+    expect(await auditAfterCreation(t.ledger, `authorization:${pendingUrl!.split('/').pop()}`)).toMatchObject([
       { actor: `account:${idOf(client)}`, action: 'authorization-deactivate' },
     ]);
   });

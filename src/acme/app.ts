@@ -15,6 +15,7 @@ import { directoryRoutes } from './routes/directory.js';
 import { orderRoutes } from './routes/order.js';
 import { publicRoutes } from './routes/public.js';
 import { keyChangeRoutes } from './routes/key-change.js';
+import { metricsRoutes, observeRequests, type HttpMetrics } from './routes/metrics.js';
 import { renewalInfoRoutes } from './routes/renewal-info.js';
 import { revocationRoutes } from './routes/revocation.js';
 import { AcmeUrls } from './urls.js';
@@ -29,6 +30,8 @@ export interface AcmeServerOptions {
   readonly ordersPageSize?: number;
   /** The CRLs GET /crl serves; none until the publisher has one. */
   readonly crl?: (issuer: CrlIssuer) => PublishedCrl | undefined;
+  /** Request timings and GET /metrics; neither without it. */
+  readonly metrics?: HttpMetrics;
   readonly fastify?: FastifyServerOptions & { https?: { key: string; cert: string } | null };
 }
 
@@ -85,6 +88,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     ...o.fastify,
   } as FastifyServerOptions);
   const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };
+  if (o.metrics) observeRequests(app, o.metrics);
   await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit });
   await app.register(async (ari) => renewalInfoRoutes(ari, ctx), { prefix: urls.prefix });
   await app.register(publicRoutes, {
@@ -98,5 +102,6 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
       await o.ledger.getAccount('readiness-probe');
     },
   });
+  if (o.metrics) await app.register(metricsRoutes, { prefix: urls.prefix, metrics: o.metrics });
   return app;
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { createEabKey, type IssuedEabKey } from '../ra/eab.js';
+import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 const DAY = 86_400_000;
@@ -73,7 +74,7 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
     expect(lookup.res.statusCode).toBe(200);
     const stored = await t.ledger.getEabKey(eab.kid);
     expect(stored).toMatchObject({ bindings: 1, boundAccountId: String(first.res.headers.location).split('/').pop() });
-    expect(await t.ledger.auditTrail(`eab:${eab.kid}`)).toMatchObject([
+    expect(await auditAfterCreation(t.ledger, `eab:${eab.kid}`)).toMatchObject([
       { action: 'eab-create', actor: 'operator:test' },
       { action: 'eab-bind', actor: `account:${stored!.boundAccountId}` },
     ]);

@@ -254,6 +254,8 @@ export function jwsPreHandler(verifier: JwsVerifier) {
     const mode = request.routeOptions.config.jws;
     if (!mode) return;
     const v = await verifier.verify(request, mode);
+    // Every later line of this request (the handler's, the error handler's) names the account.
+    if (v.account) request.log = request.log.child({ account: v.account.id });
     request.acme = request.routeOptions.config.innerJws
       ? { ...v, inner: await verifier.verifyInner(v.payload, verifier.requestUrl(request)) }
       : v;

@@ -3,6 +3,8 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { generateCaKeyPair, type CaKeySpec } from './ca-keys.js';
 import { subjectKeyIdOf } from './issuer-fields.js';
+import type { KeyPassphrase } from './key-passphrase.js';
+import { privateKeyPemOf } from './key-pem.js';
 import { newSerialHex } from './serial.js';
 
 /** CA certificates start an hour in the past so clients whose clocks lag still accept them at once. */
@@ -111,8 +113,14 @@ export async function createIntermediate(
   return { certificate, keys };
 }
 
-export async function keyPemOf(key: CryptoKey, crypto: Crypto): Promise<string> {
-  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY') + '\n';
+/** A new key's file contents: PKCS#8 PEM, encrypted when a passphrase is configured. */
+export async function keyPemOf(key: CryptoKey, crypto: Crypto, passphrase: KeyPassphrase | undefined): Promise<string> {
+  const der = new Uint8Array(await crypto.subtle.exportKey('pkcs8', key));
+  try {
+    return privateKeyPemOf(der, passphrase);
+  } finally {
+    der.fill(0);
+  }
 }
 
 export function certificatePemOf(cert: x509.X509Certificate): string {

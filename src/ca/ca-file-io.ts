@@ -4,6 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import type { KeyPassphrase } from './key-passphrase.js';
+import { pkcs8DerOf, privateKeyObjectOf } from './key-pem.js';
+import { readPrivateFile } from './private-file.js';
 
 /** A CA that cannot be created or loaded. The message names the file and what to do about it. */
 export class CaError extends Error {
@@ -169,15 +172,23 @@ function singlePemBlock(text: string, path: string, what: string): x509.PemStruc
   return first;
 }
 
-/** Reads a PKCS#8 private key ("BEGIN PRIVATE KEY") and returns its DER. */
-export async function readPrivateKeyFile(path: string, what: string): Promise<Uint8Array> {
-  const block = singlePemBlock(await readText(path, what), path, what);
+/**
+ * Reads a CA private key file (mode 0600 or stricter, else refused) and returns its PKCS#8 DER,
+ * which the caller zeroes once it is imported. "BEGIN ENCRYPTED PRIVATE KEY" is decrypted with
+ * `passphrase` (and refused without one, naming the setting).
+ */
+export async function readPrivateKeyFile(path: string, what: string, passphrase?: KeyPassphrase): Promise<Uint8Array> {
+  const bytes = await readPrivateFile(path, `CA file ${path} (${what})`);
+  if (bytes === undefined) throw new CaError(`CA file ${path} (${what}) is missing`);
+  const text = bytes.toString('utf8');
+  bytes.fill(0);
+  const block = singlePemBlock(text, path, what);
   const fix = `convert it with: openssl pkcs8 -topk8 -nocrypt -in ${path} -out ${path}.new`;
   switch (block.type) {
     case 'PRIVATE KEY':
       return new Uint8Array(block.rawData);
     case 'ENCRYPTED PRIVATE KEY':
-      throw new CaError(`CA file ${path} (${what}) is an encrypted key; certmint needs it unencrypted: ${fix}`);
+      return pkcs8DerOf(privateKeyObjectOf(text, block.type, `CA file ${path} (${what})`, passphrase));
     case 'EC PRIVATE KEY':
     case 'RSA PRIVATE KEY':
       throw new CaError(`CA file ${path} (${what}) is a ${block.type} (legacy format); certmint reads PKCS#8: ${fix}`);

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { CaError, initCa, loadCa, loadOrInitCa, type CaOptions } from './ca-files.js';
+import { KeyPassphrase } from './key-passphrase.js';
 import { newSerialHex } from './serial.js';
 import type { CaKeyAlgorithm } from './types.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
@@ -162,7 +163,41 @@ describe('loadCa', () => {
     await expect(loadCa(o)).rejects.toThrow(/EC PRIVATE KEY \(legacy format\); certmint reads PKCS#8: convert it with: openssl pkcs8 -topk8 -nocrypt/);
     const encrypted = openssl(['pkcs8', '-topk8', '-in', keyFile, '-passout', 'pass:secret']);
     await writeFile(keyFile, encrypted);
-    await expect(loadCa(o)).rejects.toThrow(`CA file ${keyFile} (the root CA private key) is an encrypted key`);
+    await expect(loadCa(o)).rejects.toThrow(
+      `CA file ${keyFile} (the root CA private key) is an encrypted private key and no passphrase is configured: set ca.keyPassphraseFile`,
+    );
+    // openssl's own encryption (PBES2, PBKDF2-SHA256) loads with the passphrase; a wrong one is named as such.
+    await expect(loadCa({ ...o, keyPassphrase: new KeyPassphrase(Buffer.from('secret'), 'a test') })).resolves.toBeDefined();
+    await expect(loadCa({ ...o, keyPassphrase: new KeyPassphrase(Buffer.from('not it'), 'a test') })).rejects.toThrow(
+      `cannot decrypt CA file ${keyFile} (the root CA private key): wrong passphrase? (it came from a test)`,
+    );
+  });
+
+  it('refuses a key file that group or others may read, naming the fix', async () => {
+    const o = options();
+    await initCa(o);
+    const keyFile = join(o.dir, 'intermediate.key.pem');
+    await chmod(keyFile, 0o640);
+    await expect(loadCa(o)).rejects.toThrow(`CA file ${keyFile} (the intermediate CA private key) has mode 0640`);
+    await expect(loadCa(o)).rejects.toThrow(`Fix: chmod 600 ${keyFile}`);
+    await chmod(keyFile, 0o400);
+    await expect(loadCa(o)).resolves.toBeDefined();
+  });
+
+  it('writes every key encrypted when a passphrase is configured, and needs it to load them', async () => {
+    const keyPassphrase = new KeyPassphrase(Buffer.from('correct horse'), 'a test');
+    const o = options({ keyPassphrase });
+    await initCa(o);
+    for (const key of ['root.key.pem', 'intermediate.key.pem']) {
+      const file = join(o.dir, key);
+      expect(await readFile(file, 'utf8')).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      // PBES2 + scrypt that openssl decrypts.
+      expect(openssl(['asn1parse', '-in', file])).toMatch(/:scrypt\n[\s\S]*:aes-256-cbc\n/);
+      expect(openssl(['pkey', '-in', file, '-passin', 'pass:correct horse', '-noout', '-text'])).toContain('NIST CURVE: P-256');
+    }
+    await expect(loadCa({ ...o, keyPassphrase: undefined })).rejects.toThrow('no passphrase is configured');
+    await expectLeafVerifies(await loadCa(o), o.dir);
   });
 
   it('notices a key that does not belong to its certificate', async () => {

@@ -29,6 +29,8 @@ import {
   writeActiveGeneration,
 } from './intermediate-generations.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
+import { checkExternalPath, externalRootRefusal, isExternallyRooted, pendingIntermediateFiles, readExternalChain } from './external-root.js';
+import type { KeyPassphrase } from './key-passphrase.js';
 import { rootFilePaths, rootGenerations } from './root-generations.js';
 import type { CaKeyAlgorithm } from './types.js';
 import { X509CertificateAuthority, type IntermediateParts, type RootParts } from './x509-authority.js';
@@ -64,6 +66,11 @@ export interface CaOptions {
    * <baseUrl>/intermediate.der); generation n >= 2: the same with ".der" replaced by "/<n>.der".
    */
   readonly caIssuersUrl: string;
+  /**
+   * Decrypts "ENCRYPTED PRIVATE KEY" files; when set, every key certmint writes is encrypted
+   * with it (key-pem.ts). Absent: keys are written plain, and an encrypted one refuses to load.
+   */
+  readonly keyPassphrase?: KeyPassphrase;
   readonly crypto?: Crypto;
   readonly clock?: Clock;
 }
@@ -76,6 +83,13 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
     if (await fileExists(path)) {
       throw new CaError(`cannot create a CA in ${o.dir}: ${path} already exists (load the CA instead, or move the files away)`);
     }
+  }
+  const pending = pendingIntermediateFiles(o.dir).key;
+  if (await fileExists(pending)) {
+    throw new CaError(
+      `cannot create a CA in ${o.dir}: ${pending} is waiting for its certificate from an external CA (certmint ca csr). ` +
+        `Finish with certmint ca import --cert <signed.pem> --chain <root.pem>, or remove ${pending} to create a CA of certmint's own`,
+    );
   }
   const spec = caKeySpec(o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm);
   const now = (o.clock ?? systemClock).now().getTime();
@@ -97,8 +111,8 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
   );
 
   await writeNewCaFiles(o.dir, [
-    { path: paths.rootKey, contents: await keyPemOf(rootKeys.privateKey, crypto), mode: 0o600 },
-    { path: paths.intermediateKey, contents: await keyPemOf(intermediateKeys.privateKey, crypto), mode: 0o600 },
+    { path: paths.rootKey, contents: await keyPemOf(rootKeys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
+    { path: paths.intermediateKey, contents: await keyPemOf(intermediateKeys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
     { path: paths.rootCert, contents: root.toString('pem') + '\n', mode: 0o644 },
     { path: paths.intermediateCert, contents: intermediate.toString('pem') + '\n', mode: 0o644 },
   ]);
@@ -115,8 +129,12 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
 export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   const crypto = o.crypto ?? nativeCryptoProvider();
   const roots: RootParts[] = [];
-  for (const generation of await rootGenerations(o.dir)) {
-    roots.push(await loadRoot(o.dir, generation, roots.at(-1), crypto));
+  const external = (await isExternallyRooted(o.dir)) ? await loadExternalRoot(o.dir) : undefined;
+  if (external) roots.push(external.root);
+  else {
+    for (const generation of await rootGenerations(o.dir)) {
+      roots.push(await loadRoot(o, generation, roots.at(-1), crypto));
+    }
   }
   const activeGeneration = await readActiveGeneration(o.dir);
   const generations = await intermediateGenerations(o.dir);
@@ -125,7 +143,7 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   }
   const intermediates: IntermediateParts[] = [];
   for (const generation of generations) {
-    intermediates.push(await loadIntermediate(o, roots, generation, crypto));
+    intermediates.push(await loadIntermediate(o, roots, generation, crypto, external?.issuers));
   }
   return new X509CertificateAuthority({ roots, intermediates, activeGeneration, crypto });
 }
@@ -136,15 +154,42 @@ export function leafUrlsOf(o: Pick<CaOptions, 'crlUrl' | 'caIssuersUrl'>, genera
   return { crlUrl: `${o.crlUrl}/${generation}`, caIssuersUrl: `${o.caIssuersUrl.replace(/\.der$/, '')}/${generation}.der` };
 }
 
-async function loadRoot(dir: string, generation: number, previous: RootParts | undefined, crypto: Crypto): Promise<RootParts> {
+/** Imports a key file's key for `certificate`, the plaintext DER zeroed as soon as it is imported. */
+async function importKeyFile(
+  o: CaOptions,
+  files: { readonly key: string; readonly cert: string },
+  what: string,
+  certificate: x509.X509Certificate,
+  keySpec: CaKeySpec,
+  crypto: Crypto,
+): Promise<CryptoKey> {
+  const keyDer = await readPrivateKeyFile(files.key, what, o.keyPassphrase);
+  try {
+    return await importCaPrivateKey(keyDer, certificate, keySpec, files, crypto);
+  } finally {
+    keyDer.fill(0);
+  }
+}
+
+/** The external root (certmint ca import): its certificate only, and the CAs between it and the intermediate. */
+async function loadExternalRoot(dir: string): Promise<{ root: RootParts; issuers: x509.X509Certificate[] }> {
+  const files = rootFilePaths(dir, 1);
+  if (await fileExists(files.key)) {
+    throw new CaError(`the CA in ${dir} has both ${files.key} and the external root marker external-chain.pem; remove the one that does not belong`);
+  }
+  const certificate = await readCertificateFile(files.cert, 'the external root CA certificate');
+  return { root: { generation: 1, certificate, key: undefined, keySpec: undefined, cross: undefined }, issuers: await readExternalChain(dir) };
+}
+
+async function loadRoot(o: CaOptions, generation: number, previous: RootParts | undefined, crypto: Crypto): Promise<RootParts> {
+  const dir = o.dir;
   const files = rootFilePaths(dir, generation);
   const what = generation === 1 ? 'the root CA' : `root CA ${generation}`;
   const certificate = await readCertificateFile(files.cert, `${what} certificate`);
-  const keyDer = await readPrivateKeyFile(files.key, `${what} private key`);
   // The root key is kept (non-extractable) for one thing: the CRL that covers the intermediates,
   // which RFC 5280 §6.3 wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
   const keySpec = caKeySpecOf(certificate, files.cert);
-  const key = await importCaPrivateKey(keyDer, certificate, keySpec, files, crypto);
+  const key = await importKeyFile(o, files, `${what} private key`, certificate, keySpec, crypto);
   if (files.cross === undefined || previous === undefined) return { generation, certificate, key, keySpec, cross: undefined };
   const cross = await readCertificateFile(files.cross, `the cross certificate of root CA ${generation}`);
   const sameKey = Buffer.from(cross.publicKey.rawData).equals(Buffer.from(certificate.publicKey.rawData));
@@ -161,13 +206,23 @@ async function issuedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate
   return cert.issuer === issuer.subject && (await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true }, crypto));
 }
 
-async function loadIntermediate(o: CaOptions, roots: readonly RootParts[], generation: number, crypto: Crypto): Promise<IntermediateParts> {
+async function loadIntermediate(
+  o: CaOptions,
+  roots: readonly RootParts[],
+  generation: number,
+  crypto: Crypto,
+  externalIssuers: readonly x509.X509Certificate[] | undefined,
+): Promise<IntermediateParts> {
   const files = intermediateFilePaths(o.dir, generation);
   const what = generation === 1 ? 'the intermediate CA' : `the intermediate CA of generation ${generation}`;
   const certificate = await readCertificateFile(files.cert, `${what} certificate`);
-  const keyDer = await readPrivateKeyFile(files.key, `${what} private key`);
   const keySpec = caKeySpecOf(certificate, files.cert);
-  const key = await importCaPrivateKey(keyDer, certificate, keySpec, files, crypto);
+  const key = await importKeyFile(o, files, `${what} private key`, certificate, keySpec, crypto);
+  if (externalIssuers) {
+    const root = roots[0]!;
+    checkExternalPath(certificate, externalIssuers, root.certificate, `${files.cert}, external-chain.pem and root.pem of ${o.dir}`);
+    return { generation, rootGeneration: root.generation, certificate, key, keySpec, upperChain: externalIssuers, ...leafUrlsOf(o, generation) };
+  }
   let rootGeneration: number | undefined;
   for (const root of roots) {
     if (await issuedBy(certificate, root.certificate, crypto)) rootGeneration = root.generation;
@@ -180,12 +235,12 @@ async function loadIntermediate(o: CaOptions, roots: readonly RootParts[], gener
 }
 
 /** The newest root (the one that signs new intermediates) with its private key, for one signature. */
-async function newestRoot(dir: string, ca: X509CertificateAuthority, crypto: Crypto): Promise<{ generation: number; signer: CaSigner }> {
+async function newestRoot(o: CaOptions, ca: X509CertificateAuthority, crypto: Crypto): Promise<{ generation: number; signer: CaSigner }> {
   const generation = Math.max(...ca.roots.map((r) => r.generation));
-  const files = rootFilePaths(dir, generation);
+  const files = rootFilePaths(o.dir, generation);
   const certificate = await readCertificateFile(files.cert, 'the root CA certificate');
   const spec = caKeySpecOf(certificate, files.cert);
-  const privateKey = await importCaPrivateKey(await readPrivateKeyFile(files.key, 'the root CA private key'), certificate, spec, files, crypto);
+  const privateKey = await importKeyFile(o, files, 'the root CA private key', certificate, spec, crypto);
   return { generation, signer: { certificate, privateKey, spec, crypto } };
 }
 
@@ -208,7 +263,7 @@ async function nextIntermediate(o: CaOptions, spec: CaKeySpec, root: CaSigner, n
   return {
     generation,
     files: [
-      { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto), mode: 0o600 },
+      { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
       { path: paths.cert, contents: certificatePemOf(certificate), mode: 0o644 },
     ],
   };
@@ -224,7 +279,14 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
   const crypto = o.crypto ?? nativeCryptoProvider();
   // Everything there must load before anything is added to it.
   const current = await loadCa(o);
-  const root = await newestRoot(o.dir, current, crypto);
+  if (await isExternallyRooted(o.dir)) {
+    const e = externalRootRefusal(o.dir, 'rotate the intermediate');
+    e.message +=
+      '. The external CA has to sign a new intermediate, and certmint cannot import a second generation yet: ' +
+      'set up a new data dir with certmint ca csr and certmint ca import';
+    throw e;
+  }
+  const root = await newestRoot(o, current, crypto);
   const now = (o.clock ?? systemClock).now().getTime();
   if (root.signer.certificate.notAfter.getTime() <= now) {
     throw new CaError(`the root CA in ${rootFilePaths(o.dir, root.generation).cert} has expired; it cannot sign a new intermediate`);
@@ -246,7 +308,8 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
 export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAuthority; rootGeneration: number; generation: number }> {
   const crypto = o.crypto ?? nativeCryptoProvider();
   const current = await loadCa(o);
-  const old = await newestRoot(o.dir, current, crypto);
+  if (await isExternallyRooted(o.dir)) throw externalRootRefusal(o.dir, 'rotate the root');
+  const old = await newestRoot(o, current, crypto);
   const now = (o.clock ?? systemClock).now().getTime();
   const oldCert = old.signer.certificate;
   if (oldCert.notAfter.getTime() <= now) {
@@ -272,7 +335,7 @@ export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAut
   const next = await nextIntermediate(o, spec, { certificate: root, privateKey: keys.privateKey, spec, crypto }, now);
   const paths = rootFilePaths(o.dir, rootGeneration);
   await writeNewCaFiles(o.dir, [
-    { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto), mode: 0o600 },
+    { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
     { path: paths.cert, contents: certificatePemOf(root), mode: 0o644 },
     { path: paths.cross!, contents: certificatePemOf(cross), mode: 0o644 },
     ...next.files,
@@ -287,9 +350,12 @@ export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAut
  * replace one that clients already trust.
  */
 export async function loadOrInitCa(o: CaOptions): Promise<{ ca: X509CertificateAuthority; created: boolean }> {
-  const files = allCaFiles(caFilePaths(o.dir));
+  const paths = caFilePaths(o.dir);
+  // Under an external root there is no root key to find.
+  const external = await isExternallyRooted(o.dir);
+  const files = allCaFiles(paths).filter((f) => !(external && f === paths.rootKey));
   const present = await Promise.all(files.map(fileExists));
-  if (present.every((p) => !p)) return { ca: await initCa(o), created: true };
+  if (!external && present.every((p) => !p)) return { ca: await initCa(o), created: true };
   if (present.every((p) => p)) return { ca: await loadCa(o), created: false };
   const missing = files.filter((_, i) => !present[i]);
   throw new CaError(

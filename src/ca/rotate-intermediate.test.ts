@@ -117,7 +117,7 @@ describe('rotateIntermediate', () => {
     await initCa(o);
     await initCa(other);
     await rotateIntermediate(other);
-    for (const f of ['intermediate-2.pem', 'intermediate-2.key.pem']) await writeFile(join(o.dir, f), await readFile(join(other.dir, f)));
+    for (const f of ['intermediate-2.pem', 'intermediate-2.key.pem']) await writeFile(join(o.dir, f), await readFile(join(other.dir, f)), { mode: 0o600 });
     await expect(loadCa(o)).rejects.toThrow(/intermediate-2\.pem was not issued by the root/);
   });
 });

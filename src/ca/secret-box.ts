@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, errorCode, errorText, writeNewCaFiles } from './ca-file-io.js';
+import { CaError, writeNewCaFiles } from './ca-file-io.js';
+import { readPrivateFile } from './private-file.js';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -48,14 +48,11 @@ export class SecretBox {
 }
 
 async function readKey(file: string): Promise<Buffer | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if (errorCode(e) === 'ENOENT') return undefined;
-    throw new CaError(`cannot read the secrets key ${file}: ${errorText(e)}`);
-  }
-  const key = Buffer.from(text.trim(), 'base64');
+  // Private like the CA keys: whoever reads it can open every EAB HMAC key in the ledger.
+  const bytes = await readPrivateFile(file, `the secrets key ${file}`);
+  if (bytes === undefined) return undefined;
+  const key = Buffer.from(bytes.toString('utf8').trim(), 'base64');
+  bytes.fill(0);
   if (key.length !== 32) throw new CaError(`the secrets key ${file} should hold 32 bytes in base64, found ${key.length}`);
   return key;
 }

@@ -82,6 +82,11 @@ export interface RootGeneration {
   readonly pem: string;
   /** Root n >= 2: its cross certificate (issued by root n-1), PEM. */
   readonly crossPem: string | undefined;
+  /**
+   * False for an external root (certmint ca import): its key is held elsewhere, so certmint signs
+   * and serves no CRL for it (its holder publishes that one).
+   */
+  readonly keyHeld: boolean;
 }
 
 /** A certificate on a CRL (RFC 5280 §5.1.2.6). */
@@ -111,7 +116,7 @@ export interface CertificateAuthority {
   readonly rootsPem: string;
   /** Every root, ascending. */
   readonly roots: readonly RootGeneration[];
-  /** PEM of the chain that follows a new leaf in a download: the active intermediate, no root. */
+  /** PEM of the chain that follows a new leaf in a download: the active intermediate (and, under an external root, the CAs above it), no root. */
   readonly chainPem: string;
   /** DER of the active intermediate. */
   readonly intermediateDer: Uint8Array;

@@ -20,9 +20,12 @@ export interface RootParts {
   /** 1 for the root `ca init` made; certmint ca rotate-root adds the next. */
   readonly generation: number;
   readonly certificate: x509.X509Certificate;
-  /** Non-extractable, usage "sign"; signs only the CRL of the intermediates this root issued. */
-  readonly key: CryptoKey;
-  readonly keySpec: CaKeySpec;
+  /**
+   * Non-extractable, usage "sign"; signs only the CRL of the intermediates this root issued.
+   * Undefined for an external root (certmint ca import): its holder signs its CRL.
+   */
+  readonly key: CryptoKey | undefined;
+  readonly keySpec: CaKeySpec | undefined;
   /** Root n >= 2: its subject and key, issued by root n-1 (the alternate chain's last link). */
   readonly cross: x509.X509Certificate | undefined;
 }
@@ -39,6 +42,8 @@ export interface IntermediateParts {
   readonly crlUrl: string;
   /** AIA caIssuers in its leaves: where this generation's DER is served. */
   readonly caIssuersUrl: string;
+  /** Under an external root: the CAs between this intermediate and the root, nearest first, sent after it in every chain. */
+  readonly upperChain?: readonly x509.X509Certificate[];
 }
 
 export interface X509CertificateAuthorityParts {
@@ -101,7 +106,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
       const keyIdHex = subjectKeyIdOf(p.certificate).toLowerCase();
       const root = rootsByGeneration.get(p.rootGeneration);
       if (!root) throw new CaError(`intermediate generation ${p.generation} names root ${p.rootGeneration}, which is not loaded`);
-      const chainPem = pemOf(p.certificate);
+      const chainPem = [p.certificate, ...(p.upperChain ?? [])].map(pemOf).join('');
       byGeneration.set(p.generation, {
         info: {
           generation: p.generation,
@@ -139,6 +144,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
       notAfter: r.certificate.notAfter,
       pem: pemOf(r.certificate),
       crossPem: r.cross ? pemOf(r.cross) : undefined,
+      keyHeld: r.key !== undefined,
     }));
     this.rootCertificate = newestRoot.certificate;
     this.intermediateCertificate = active.certificate;
@@ -158,7 +164,9 @@ export class X509CertificateAuthority implements CertificateAuthority {
       client: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
       both: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
     };
-    this.#rootCrlIssuers = new Map(roots.map((r) => [r.generation, crlIssuerOf(r.certificate, r.key, r.keySpec, parts.crypto)]));
+    this.#rootCrlIssuers = new Map(
+      roots.flatMap((r) => (r.key && r.keySpec ? [[r.generation, crlIssuerOf(r.certificate, r.key, r.keySpec, parts.crypto)] as const] : [])),
+    );
   }
 
   signCrl(request: CrlRequest, generation: number = this.activeGeneration): Promise<Uint8Array> {
@@ -171,6 +179,11 @@ export class X509CertificateAuthority implements CertificateAuthority {
 
   signIntermediateCrl(request: CrlRequest, rootGeneration = 1): Promise<Uint8Array> {
     const root = this.#rootCrlIssuers.get(rootGeneration);
+    if (!root && this.roots.some((r) => r.generation === rootGeneration)) {
+      return Promise.reject(
+        new CaError(`root ${rootGeneration} is an external root (certmint ca import): certmint does not hold its key, its holder publishes its CRL`),
+      );
+    }
     if (!root) return Promise.reject(new CaError(`no root of generation ${rootGeneration} is loaded; it cannot sign a CRL`));
     return signCrlAs(root, request);
   }

@@ -6,6 +6,7 @@ import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { runCli } from '../../test/support/cli.js';
+import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
@@ -58,7 +59,7 @@ describe('certmint accounts', () => {
     expect(r.stdout).toMatch(/^certificates\s+2$/m);
     expect(r.stdout).toMatch(/^keyType\s+EC P-256$/m);
     const json = JSON.parse((await certmint(['accounts', 'show', idle.accountUrl!, '--json'])).stdout);
-    expect(json).toMatchObject({ id: idOf(idle), status: 'valid', certificates: 0, keyType: 'OKP Ed25519', audit: [] });
+    expect(json).toMatchObject({ id: idOf(idle), status: 'valid', certificates: 0, keyType: 'OKP Ed25519', audit: [{ action: 'account-create', actor: `account:${idOf(idle)}` }] });
   });
 
   it('deactivates an account as the operator: audited, its pending authorizations too, and the live server refuses it', async () => {
@@ -74,7 +75,10 @@ describe('certmint accounts', () => {
     const shown = JSON.parse((await certmint(['accounts', 'show', idOf(idle), '--json'])).stdout);
     expect(shown).toMatchObject({
       status: 'deactivated',
-      audit: [{ actor: expect.stringMatching(/^operator:./), action: 'account-deactivate', deactivatedAuthorizations: 1 }],
+      audit: [
+        { action: 'account-create' },
+        { actor: expect.stringMatching(/^operator:./), action: 'account-deactivate', deactivatedAuthorizations: 1 },
+      ],
     });
     expect((await certmint(['accounts', 'list'])).stdout).toMatch(new RegExp(`^${idOf(idle)}\\s+deactivated\\s`, 'm'));
   });
@@ -94,7 +98,7 @@ describe('certmint accounts', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
     expect(JSON.parse((await certmint(['accounts', 'list', '--json'])).stdout)).toEqual(before);
-    expect(await t.ledger.auditTrail(`account:${idOf(idle)}`)).toHaveLength(1);
+    expect(await auditAfterCreation(t.ledger, `account:${idOf(idle)}`)).toHaveLength(1);
     expect((await issuer.post(issuer.accountUrl!, '')).statusCode).toBe(200);
   });
 });

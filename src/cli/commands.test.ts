@@ -7,6 +7,7 @@ import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { runCli } from '../../test/support/cli.js';
+import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 const DAY = 86_400_000;
@@ -90,13 +91,13 @@ describe('certmint revoke', () => {
     expect(text).toContain('Superseded');
     const stored = await t.ledger.getCertificate(serials.later!);
     expect(stored).toMatchObject({ status: 'revoked', revocationReason: 4 });
-    const audit = await t.ledger.auditTrail(serials.later!);
+    const audit = await auditAfterCreation(t.ledger, serials.later!);
     expect(audit).toHaveLength(1);
     expect(audit[0]!.actor).toMatch(/^operator:/);
     const again = await certmint(['revoke', serials.later!, '--reason', 'keyCompromise']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already revoked/);
-    expect(await t.ledger.auditTrail(serials.later!)).toHaveLength(1);
+    expect(await auditAfterCreation(t.ledger, serials.later!)).toHaveLength(1);
     const listed = await certmint(['certs', 'list', '--revoked', '--json']);
     expect(JSON.parse(listed.stdout)).toMatchObject([{ serial: serials.later, revocationReason: 'superseded' }]);
   });
@@ -113,7 +114,7 @@ describe('certmint revoke', () => {
       expect(r.stderr).toMatch(message);
     }
     expect((await t.ledger.getCertificate(serials.other!))?.status).toBe('valid');
-    expect(await t.ledger.auditTrail(serials.other!)).toEqual([]);
+    expect(await auditAfterCreation(t.ledger, serials.other!)).toEqual([]);
   });
 
   it('refuses a ledger from a newer certmint and changes nothing in it', async () => {

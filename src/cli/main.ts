@@ -1,28 +1,22 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import path from 'node:path';
-import { initCa, loadCa, rotateIntermediate, rotateRoot, type CaOptions } from '../ca/ca-files.js';
 import { readActiveGeneration } from '../ca/intermediate-generations.js';
-import { caStatusCommand, rotateIntermediateReport, rotateRootReport } from './commands/ca.js';
-import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { userInfo } from 'node:os';
+import { nativeCryptoProvider } from '../ca/crypto-provider.js';
+import { ConfigError } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
 import { normalizeSerial } from './commands/certs.js';
 import { renewEarlyCommand, type RenewEarlyOptions } from './commands/renew-early.js';
 import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
-import { caOptions, crlPublisher, ledgerFile, registrationAuthority, secretBox, startServer } from './serve.js';
+import { registerBackupCommands } from './commands/backup.js';
+import { registerCaCommands } from './commands/ca-commands.js';
+import { crlPublisher, registrationAuthority, startServer } from './serve.js';
+import { auditCommand, type AuditOptions } from './commands/audit.js';
 import { eabCreateCommand, eabListCommand, eabRevokeCommand, type EabCreateOptions } from './commands/eab.js';
-import type { RegistrationAuthority } from '../ra/registration-authority.js';
-import type { X509CertificateAuthority } from '../ca/x509-authority.js';
-
-function readConfig(file: string | undefined): Config {
-  return loadConfig(file ? { file } : {});
-}
+import { operatorName, readConfig, withAuthority, withLedger, withRa } from './admin.js';
 
 const program = new Command()
   .name('certmint')
@@ -45,68 +39,10 @@ program
     process.once('SIGTERM', stop);
   });
 
-const ca = program.command('ca').description('manage the certificate authority');
-ca.command('init')
-  .description('create the root and intermediate in <dataDir>/ca (refuses to overwrite an existing CA)')
-  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .action(async (opts: { config?: string }) => {
-    const options = caOptionsOf(opts.config);
-    const authority = await initCa(options);
-    process.stdout.write(`created a CA in ${options.dir}\n${authority.rootsPem}`);
-  });
-
-/** The CA options of the config, with the native WebCrypto provider installed. */
-function caOptionsOf(file: string | undefined): CaOptions {
-  const crypto = nativeCryptoProvider();
-  useCryptoProvider(crypto);
-  return caOptions(readConfig(file), crypto);
-}
-
-ca.command('rotate-intermediate')
-  .description('a new intermediate under the same root signs new certificates (restart certmint serve after it)')
-  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .action(async (opts: { config?: string }) => {
-    const options = caOptionsOf(opts.config);
-    process.stdout.write(rotateIntermediateReport((await rotateIntermediate(options)).ca, options.dir));
-  });
-ca.command('rotate-root')
-  .description('a new root, cross-signed by the old one, and a new intermediate under it (restart certmint serve after it)')
-  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .action(async (opts: { config?: string }) => {
-    const options = caOptionsOf(opts.config);
-    process.stdout.write(rotateRootReport((await rotateRoot(options)).ca, options.dir));
-  });
-ca.command('status')
-  .description('every root and intermediate generation: subject, notAfter, and how many live certificates chain to it')
-  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .option('--json', 'JSON instead of a table')
-  .action(async (opts: { config?: string; json?: boolean }) => {
-    const config = readConfig(opts.config);
-    process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, systemClock.now(), opts)));
-  });
-
-/** Admin commands work on an existing data dir only (safe while the server runs: SQLite WAL). */
-function openLedger(config: Config): SqliteLedger {
-  return new SqliteLedger({ file: ledgerFile(config), mustExist: true });
-}
-
-async function withLedger<T>(config: Config, fn: (ledger: SqliteLedger) => Promise<T>): Promise<T> {
-  const ledger = openLedger(config);
-  try {
-    return await fn(ledger);
-  } finally {
-    await ledger.close();
-  }
-}
+registerCaCommands(program);
 
 const quietLog = { info: () => undefined, error: (o: object, m: string) => process.stderr.write(`${m}\n`) };
 
-/** The ledger and the CA of an existing data dir (never creates either). */
-async function withAuthority<T>(config: Config, fn: (ledger: SqliteLedger, ca: X509CertificateAuthority) => Promise<T>): Promise<T> {
-  const crypto = nativeCryptoProvider();
-  useCryptoProvider(crypto);
-  return withLedger(config, async (ledger) => fn(ledger, await loadCa(caOptions(config, crypto))));
-}
 
 const certs = program.command('certs').description('the certificate inventory');
 certs
@@ -143,7 +79,7 @@ certs
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
       const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
-      process.stdout.write(await renewEarlyCommand(ra, serial, opts, process.env.USER ?? userInfo().username));
+      process.stdout.write(await renewEarlyCommand(ra, serial, opts, operatorName()));
     });
   });
 
@@ -156,7 +92,7 @@ program
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
       const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
-      process.stdout.write(await revokeCommand(ra, serial, opts.reason, process.env.USER ?? userInfo().username));
+      process.stdout.write(await revokeCommand(ra, serial, opts.reason, operatorName()));
       // Publish the CRL of the generation that signed it now; a running server adopts the newer
       // CRL from the ledger within crl.checkInterval.
       const revoked = await ledger.getCertificate(normalizeSerial(serial));
@@ -191,7 +127,7 @@ accounts
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
       const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
-      process.stdout.write(await accountsDeactivateCommand(ra, id, process.env.USER ?? userInfo().username));
+      process.stdout.write(await accountsDeactivateCommand(ra, id, operatorName()));
     });
   });
 
@@ -221,14 +157,21 @@ crl
     process.stdout.write(await withLedger(config, (ledger) => crlShowCommand(ledger, opts, active)));
   });
 
-/** An RA over an existing data dir, with the secrets box, for the admin commands. */
-async function withRa<T>(config: Config, fn: (ra: RegistrationAuthority) => Promise<T>): Promise<T> {
-  return withAuthority(config, async (ledger, ca) =>
-    fn(registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider(), secrets: await secretBox(config) })),
-  );
-}
 
-const operatorName = (): string => process.env.USER ?? userInfo().username;
+
+program
+  .command('audit')
+  .description('the audit log (accounts, issuance, revocation, EAB keys, CA changes), oldest first')
+  .option('--since <when>', 'from a date (2026-11-01, 2026-11-01T08:00:00Z) or a duration back from now (24h, 7d)')
+  .option('--until <when>', 'before a date or a duration back from now')
+  .option('--action <name>', 'only this action (issue, revoke, account-create, eab-bind, ca-rotate-root, …)')
+  .option('--subject <s>', 'only entries about a serial, account:<id> or eab:<kid>')
+  .option('--limit <n>', 'at most this many entries', '1000')
+  .option('--json', 'JSON instead of a table')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .action(async (opts: AuditOptions & { config?: string }) => {
+    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => auditCommand(ledger, opts, systemClock.now())));
+  });
 
 const eab = program.command('eab').description('external account binding keys (RFC 8555 §7.3.4)');
 eab
@@ -258,6 +201,8 @@ eab
   .action(async (kid: string, opts: { config?: string }) => {
     process.stdout.write(await withRa(readConfig(opts.config), (ra) => eabRevokeCommand(ra, kid, operatorName())));
   });
+
+registerBackupCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   // Errors people can act on (config, CA files) get one line; anything else its stack.

@@ -11,6 +11,7 @@ import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
 import type { SecretSealer } from '../ra/eab.js';
 import { AddressWindow } from '../ra/rate-limits.js';
 import { SecretBox } from '../ca/secret-box.js';
+import { configuredKeyPassphrase } from '../ca/key-passphrase.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
@@ -21,6 +22,9 @@ import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { createResolver } from '../validation/resolver.js';
 import { createValidator } from '../validation/validator.js';
 import { ServerTls, ServerTlsRenewer } from './server-tls.js';
+import { PrometheusMetrics } from './prometheus-metrics.js';
+import type { IssuanceMetrics } from '../ra/metrics.js';
+import { auditCaEvent } from './ca-audit.js';
 
 export function caOptions(config: Config, crypto: Crypto): CaOptions {
   const urls = new AcmeUrls(config.server.baseUrl);
@@ -33,6 +37,7 @@ export function caOptions(config: Config, crypto: Crypto): CaOptions {
     crlUrl: urls.crl,
     caIssuersUrl: urls.intermediate,
     crypto,
+    keyPassphrase: configuredKeyPassphrase(config.ca.keyPassphraseFile, process.env),
   };
 }
 
@@ -76,6 +81,7 @@ export interface RaParts {
   readonly onRevoked?: (serial: string) => void;
   readonly onBackgroundError?: (err: unknown) => void;
   readonly secrets?: SecretSealer;
+  readonly metrics?: IssuanceMetrics;
 }
 
 /** The use cases as `certmint serve` runs them: validators, CAA and policy from the config. */
@@ -146,7 +152,16 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   const ledger = new SqliteLedger({ file: ledgerFile(config), now: () => clock.now().getTime() });
   const { ca, created } = await loadOrInitCa({ ...caOptions(config, crypto), clock });
   const crl = crlPublisher(config, ledger, ca, clock, log);
+  const metrics = new PrometheusMetrics({
+    ledger,
+    ca,
+    clock,
+    crl: (issuer) => crl.current(issuer),
+    ledgerFiles: [ledgerFile(config), `${ledgerFile(config)}-wal`],
+    profiles: Object.keys(config.profiles),
+  });
   const ra = registrationAuthority(config, {
+    metrics,
     secrets: await secretBox(config),
     onRevoked: () => crl.requestRefresh(),
     onBackgroundError: (err) => log.error({ err }, 'a background validation could not record its outcome'),
@@ -173,6 +188,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   await crl.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),
+    metrics,
     ra,
     ledger,
     ca,
@@ -188,7 +204,10 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       trustProxy: !config.server.tls.enabled,
     },
   });
-  if (created) app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');
+  if (created) {
+    await auditCaEvent(ledger, 'ca-init', ca, 'certmint', clock.now());
+    app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');
+  }
 
   const renewer =
     serverTls && tls
@@ -203,7 +222,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     url: config.server.baseUrl,
     async close() {
       renewer?.stop();
-      crl.stop();
+      await crl.stop();
       await app.close();
       // Validations answered `processing` record their outcome before the ledger closes.
       await ra.settled();

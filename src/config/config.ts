@@ -22,6 +22,8 @@ export interface Config {
     readonly rootLifetimeMs: number;
     readonly intermediateLifetimeMs: number;
     readonly leafLifetimeMs: number;
+    /** Absolute; undefined when unset. The passphrase itself never enters the config. */
+    readonly keyPassphraseFile: string | undefined;
   };
   readonly acme: { readonly termsOfService: string | undefined; readonly website: string | undefined };
   readonly validation: {
@@ -209,6 +211,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       rootLifetimeMs: ms('ca.rootLifetime', c.ca.rootLifetime),
       intermediateLifetimeMs: ms('ca.intermediateLifetime', c.ca.intermediateLifetime),
       leafLifetimeMs,
+      keyPassphraseFile: c.ca.keyPassphraseFile.trim() ? path.resolve(cwd, c.ca.keyPassphraseFile.trim()) : undefined,
     },
     acme: { termsOfService: c.acme.termsOfService || undefined, website: c.acme.website || undefined },
     validation: {

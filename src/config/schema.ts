@@ -37,6 +37,8 @@ export const ConfigSchema = Type.Object(
         rootLifetime: Duration,
         intermediateLifetime: Duration,
         leafLifetime: Duration,
+        /** A file holding the passphrase of the encrypted CA keys (a Docker/Kubernetes secret); empty: CERTMINT_CA_KEY_PASSPHRASE or none. */
+        keyPassphraseFile: Type.String(),
       },
       { additionalProperties: false },
     ),
@@ -154,6 +156,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     rootLifetime: '3650d',
     intermediateLifetime: '1825d',
     leafLifetime: '45d',
+    keyPassphraseFile: '',
   },
   acme: { termsOfService: '', website: '' },
   validation: {

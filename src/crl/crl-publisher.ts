@@ -77,6 +77,7 @@ export class CrlPublisher {
   private readonly running = new Map<CrlIssuer, Promise<PublishedCrl>>();
   private timer: NodeJS.Timeout | undefined;
   private refreshQueued = false;
+  private stopped = false;
 
   constructor(private readonly o: CrlPublisherOptions) {}
 
@@ -94,17 +95,21 @@ export class CrlPublisher {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the checks and waits for a CRL being built, so its files are complete when this resolves. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await Promise.allSettled([...this.running.values()]);
   }
 
   /** After a revocation in this process: publish at once, without waiting for the next check. */
   requestRefresh(): void {
-    if (this.refreshQueued) return;
+    if (this.refreshQueued || this.stopped) return;
     this.refreshQueued = true;
     setImmediate(() => {
       this.refreshQueued = false;
+      if (this.stopped) return;
       this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL refresh after a revocation failed'));
     });
   }
@@ -122,7 +127,8 @@ export class CrlPublisher {
       }
     }
     // Every root signs the CRL of the intermediates it issued for as long as it is loaded.
-    for (const { generation } of this.o.ca.roots) {
+    // An external root's (certmint ca import) is its holder's to publish: certmint has no key for it.
+    for (const { generation } of this.o.ca.roots.filter((r) => r.keyHeld)) {
       await this.checkIssuer(rootCrlIssuer(generation), this.o.policy.rootValidityMs / 2);
     }
   }

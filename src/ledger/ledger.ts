@@ -46,12 +46,32 @@ export interface RevocationRecord {
 }
 
 export interface AuditEntry {
+  /** Increases with every entry appended. */
+  readonly id: number;
   readonly at: Date;
   readonly actor: string;
   /** 'revoke', 'eab-create', 'eab-revoke', 'eab-bind', … */
   readonly action: string;
   readonly subject: string;
   readonly detail: Readonly<Record<string, unknown>>;
+}
+
+/** An event recorded outside the ledger's own transactions (CA files created or rotated). */
+export interface NewAuditEntry {
+  readonly at: Date;
+  readonly actor: string;
+  readonly action: string;
+  readonly subject: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/** `certmint audit`: entries in time order, optionally from or until a time, of one action or subject. */
+export interface AuditFilter {
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly action?: string;
+  readonly subject?: string;
+  readonly limit: number;
 }
 
 /**
@@ -146,6 +166,14 @@ export interface CertificateFilter {
 
 export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;
 
+/** What /metrics reports of the inventory (CertificateLedger.certificateCounts). */
+export interface CertificateCounts {
+  /** Valid (not revoked) certificates expiring in (now, now + ms], one count per window asked for. */
+  readonly expiringWithin: readonly number[];
+  /** Revoked certificates that have not expired yet: the entries on the CRLs. */
+  readonly revokedUnexpired: number;
+}
+
 /** What ARI (RFC 9773 §4.2) needs of one certificate to suggest its renewal window. */
 export interface RenewalState {
   readonly notBefore: Date;
@@ -190,9 +218,11 @@ export interface CertificateLedger {
   revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
   getAccountByThumbprint(thumbprint: string): Promise<AccountRecord | undefined>;
+  /** A contact or status change and its audit entry ('account-update'), in one transaction. */
   updateAccount(
     id: string,
     changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
+    at: Date,
   ): Promise<AccountRecord>;
 
   /** Pending or valid, unexpired authorizations of this account for these identifiers. */
@@ -250,7 +280,11 @@ export interface CertificateLedger {
   lastNotAfter(issuerGeneration: number): Promise<Date | undefined>;
   /** Valid (not revoked), unexpired certificates per generation; generations with none are absent. */
   liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>>;
+  /** Every entry about one subject (a serial, "account:<id>", "eab:<kid>"), oldest first. */
   auditTrail(subject: string): Promise<AuditEntry[]>;
+  /** Appends one entry (CA events; everything else is audited inside its own transaction). */
+  appendAudit(entry: NewAuditEntry): Promise<void>;
+  listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /**
    * Takes the issuer's next CRL number (persisted, strictly increasing across restarts and
    * processes) and clears its stale mark; a revocation committed after this marks it again.
@@ -261,6 +295,8 @@ export interface CertificateLedger {
   crlState(issuer: CrlIssuer): Promise<CrlState>;
   /** The inventory, soonest expiry first. */
   listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
+  /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */
+  certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts>;
 
   /**
    * Gives the account its new key and audits it, unless another account holds that key

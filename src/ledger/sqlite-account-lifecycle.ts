@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { SqliteAuditLog } from './sqlite-audit.js';
 import type {
   AccountDeactivation,
   AccountKeyChange,
@@ -26,7 +27,10 @@ function toSummary(r: AccountSummaryRow): AccountSummary {
 export class SqliteAccountLifecycle {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly audit: SqliteAuditLog,
+  ) {
     this.s = {
       accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
       accountIdByThumbprint: db.prepare('SELECT id FROM accounts WHERE key_thumbprint = ?'),
@@ -40,7 +44,6 @@ export class SqliteAccountLifecycle {
       ),
       deactivateAuthz: db.prepare(`UPDATE authorizations SET status = 'deactivated'
         WHERE id = ? AND status IN ('pending', 'valid') AND expires > ?`),
-      insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
       summaries: db.prepare(`${SUMMARY_SELECT} ORDER BY a.created_at, a.id LIMIT ?`),
       summary: db.prepare(`${SUMMARY_SELECT} WHERE a.id = ?`),
     };
@@ -60,7 +63,7 @@ export class SqliteAccountLifecycle {
       });
       if (changed.changes !== 1) return { outcome: 'stale' };
       const detail = { oldKeyThumbprint: c.oldThumbprint, newKeyThumbprint: c.newThumbprint };
-      this.s.insertAudit.run(c.at.getTime(), c.actor, 'account-key-change', `account:${c.accountId}`, JSON.stringify(detail));
+      this.audit.append({ at: c.at, actor: c.actor, action: 'account-key-change', subject: `account:${c.accountId}`, detail });
       return { outcome: 'changed', account: this.account(c.accountId) };
     }).immediate();
   }
@@ -72,7 +75,7 @@ export class SqliteAccountLifecycle {
       // RFC 8555 §7.3.6: nothing of a deactivated account is pending any more.
       const authorizations = this.s.deactivatePendingAuthzs.run(d.accountId).changes;
       const detail = { deactivatedAuthorizations: authorizations };
-      this.s.insertAudit.run(d.at.getTime(), d.actor, 'account-deactivate', `account:${d.accountId}`, JSON.stringify(detail));
+      this.audit.append({ at: d.at, actor: d.actor, action: 'account-deactivate', subject: `account:${d.accountId}`, detail });
       return { account: this.account(d.accountId), deactivatedAuthorizations: authorizations };
     })();
   }
@@ -80,7 +83,7 @@ export class SqliteAccountLifecycle {
   deactivateAuthorization(d: AuthorizationDeactivation): boolean {
     return this.db.transaction(() => {
       if (this.s.deactivateAuthz.run(d.authorizationId, d.at.getTime()).changes !== 1) return false;
-      this.s.insertAudit.run(d.at.getTime(), d.actor, 'authorization-deactivate', `authorization:${d.authorizationId}`, '{}');
+      this.audit.append({ at: d.at, actor: d.actor, action: 'authorization-deactivate', subject: `authorization:${d.authorizationId}` });
       return true;
     })();
   }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { SqliteAuditLog } from './sqlite-audit.js';
 import type { EabKeyRecord, NewEabKey } from './records.js';
 import { toEabKey, type EabKeyRow } from './sqlite-rows.js';
 
@@ -9,7 +10,10 @@ import { toEabKey, type EabKeyRow } from './sqlite-rows.js';
 export class SqliteEabKeys {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly audit: SqliteAuditLog,
+  ) {
     this.s = {
       recentOrders: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?'),
       pendingAuthzs: db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
@@ -19,7 +23,6 @@ export class SqliteEabKeys {
       eabKey: db.prepare('SELECT * FROM eab_keys WHERE kid = ?'),
       eabKeys: db.prepare('SELECT * FROM eab_keys ORDER BY created_at, kid'),
       revokeEabKey: db.prepare('UPDATE eab_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL'),
-      insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
     };
   }
 
@@ -45,7 +48,7 @@ export class SqliteEabKeys {
         expiresAt: k.expiresAt?.getTime() ?? null,
       });
       const detail = { label: k.label, policy: k.policy ?? null, reusable: k.reusable, expires: k.expiresAt?.toISOString() ?? null };
-      this.s.insertAudit.run(k.createdAt.getTime(), actor, 'eab-create', `eab:${k.kid}`, JSON.stringify(detail));
+      this.audit.append({ at: k.createdAt, actor, action: 'eab-create', subject: `eab:${k.kid}`, detail });
     })();
   }
 
@@ -61,7 +64,7 @@ export class SqliteEabKeys {
   async revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean> {
     return this.db.transaction(() => {
       if (this.s.revokeEabKey.run(at.getTime(), kid).changes !== 1) return false;
-      this.s.insertAudit.run(at.getTime(), actor, 'eab-revoke', `eab:${kid}`, '{}');
+      this.audit.append({ at, actor, action: 'eab-revoke', subject: `eab:${kid}` });
       return true;
     })();
   }}

@@ -12,6 +12,9 @@ import type {
   AccountSummary,
   AuthorizationDeactivation,
   AuditEntry,
+  AuditFilter,
+  NewAuditEntry,
+  CertificateCounts,
   CertificateFilter,
   CertificateLedger,
   CertificateSummary,
@@ -30,6 +33,8 @@ import { listCertificates } from './sqlite-inventory.js';
 import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
 import { SqliteEabKeys } from './sqlite-eab.js';
 import { SqliteCrlState } from './sqlite-crl.js';
+import { SqliteMetrics } from './sqlite-metrics.js';
+import { SqliteAuditLog } from './sqlite-audit.js';
 import { SqliteRenewal } from './sqlite-renewal.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './sqlite-names.js';
@@ -86,6 +91,8 @@ export class SqliteLedger implements CertificateLedger {
   private readonly eab: SqliteEabKeys;
   private readonly crl: SqliteCrlState;
   private readonly renewal: SqliteRenewal;
+  private readonly audit: SqliteAuditLog;
+  private readonly metrics: SqliteMetrics;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -107,10 +114,12 @@ export class SqliteLedger implements CertificateLedger {
     migrateSqlite(this.db, readMigrations(), options.now ?? Date.now);
     this.nonces = options.nonces ?? new MemoryNonceStore();
     this.s = prepareStatements(this.db);
-    this.accounts = new SqliteAccountLifecycle(this.db);
-    this.eab = new SqliteEabKeys(this.db);
+    this.audit = new SqliteAuditLog(this.db);
+    this.accounts = new SqliteAccountLifecycle(this.db, this.audit);
+    this.eab = new SqliteEabKeys(this.db, this.audit);
     this.crl = new SqliteCrlState(this.db, this.file);
-    this.renewal = new SqliteRenewal(this.db);
+    this.renewal = new SqliteRenewal(this.db, this.audit);
+    this.metrics = new SqliteMetrics(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -126,15 +135,18 @@ export class SqliteLedger implements CertificateLedger {
         policy: a.policy ?? null,
       });
       const created = info.changes === 1;
+      if (created) {
+        const detail = { eabKid: a.eabKid ?? null, policy: a.policy ?? null, contacts: a.contact.length };
+        this.audit.append({ at: a.createdAt, actor: `account:${a.id}`, action: 'account-create', subject: `account:${a.id}`, detail });
+      }
       if (created && a.eabKid !== undefined) {
-        const at = a.createdAt.getTime();
-        if (this.s.claimEabKey.run({ kid: a.eabKid, accountId: a.id, now: at }).changes !== 1) {
+        if (this.s.claimEabKey.run({ kid: a.eabKid, accountId: a.id, now: a.createdAt.getTime() }).changes !== 1) {
           throw new AcmeProblem(
             'unauthorized',
             `the external account binding key ${a.eabKid} cannot bind another account: it was already used, revoked or has expired`,
           );
         }
-        this.s.insertAudit.run(at, `account:${a.id}`, 'eab-bind', `eab:${a.eabKid}`, JSON.stringify({ account: a.id }));
+        this.audit.append({ at: a.createdAt, actor: `account:${a.id}`, action: 'eab-bind', subject: `eab:${a.eabKid}`, detail: { account: a.id } });
       }
       const row = this.s.accountByThumbprint.get(a.keyThumbprint) as AccountRow;
       return { account: toAccount(row), created };
@@ -179,12 +191,15 @@ export class SqliteLedger implements CertificateLedger {
   async updateAccount(
     id: string,
     changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
+    at: Date,
   ): Promise<AccountRecord> {
     return this.db.transaction(() => {
       if (changes.contact) this.s.updateContact.run(JSON.stringify(changes.contact), id);
       if (changes.status) this.s.updateAccountStatus.run(changes.status, id);
       const row = this.s.accountById.get(id) as AccountRow | undefined;
       if (!row) throw new Error(`account ${id} does not exist`);
+      const detail = { ...(changes.contact ? { contacts: changes.contact.length } : {}), ...(changes.status ? { status: changes.status } : {}) };
+      this.audit.append({ at, actor: `account:${id}`, action: 'account-update', subject: `account:${id}`, detail });
       return toAccount(row);
     })();
   }
@@ -311,7 +326,7 @@ export class SqliteLedger implements CertificateLedger {
       const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string; issuer_generation: number } | undefined;
       if (!row) return 'unknown';
       if (this.s.revoke.run(r.revokedAt.getTime(), r.reason, r.serial).changes !== 1) return 'alreadyRevoked';
-      this.s.insertAudit.run(r.revokedAt.getTime(), r.actor, 'revoke', r.serial, JSON.stringify({ reason: r.reason }));
+      this.audit.append({ at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
       if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
       this.s.markCrlDirty.run(leafCrlIssuer(row.issuer_generation));
       return 'revoked';
@@ -358,6 +373,10 @@ export class SqliteLedger implements CertificateLedger {
     return listCertificates(this.db, filter);
   }
 
+  async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
+    return this.metrics.certificateCounts(now, withinMs);
+  }
+
   async changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome> {
     return this.accounts.changeAccountKey(change);
   }
@@ -393,8 +412,15 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async auditTrail(subject: string): Promise<AuditEntry[]> {
-    const rows = this.s.auditBySubject.all(subject) as { at: number; actor: string; action: 'revoke'; subject: string; detail: string }[];
-    return rows.map((r) => ({ at: new Date(r.at), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) }));
+    return this.audit.trail(subject);
+  }
+
+  async appendAudit(entry: NewAuditEntry): Promise<void> {
+    this.audit.append(entry);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
+    return this.audit.list(filter);
   }
 
   async close(): Promise<void> {
@@ -420,6 +446,16 @@ export class SqliteLedger implements CertificateLedger {
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
     }
+    const detail = {
+      ...(c.orderId !== undefined ? { order: c.orderId } : {}),
+      profile: c.profile ?? null,
+      identifiers: c.identifiers.map((i) => i.value),
+      notAfter: c.notAfter.toISOString(),
+      issuerGeneration: c.issuerGeneration ?? 1,
+    };
+    // The server's own HTTPS certificates belong to no account.
+    const actor = c.accountId !== undefined ? `account:${c.accountId}` : 'certmint';
+    this.audit.append({ at: c.createdAt, actor, action: 'issue', subject: c.serial, detail });
   }
 
   /** At most one authorization per identifier, as the statement picks it (account, type, value, now). */

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AcmeProblem } from '../core/problem.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 import type { NewCertificate, NewOrder, OrderReplacement } from './records.js';
-import { accountRecord, authorizationRecord } from '../../test/support/ledger-records.js';
+import { accountRecord, authorizationRecord, auditAfterCreation } from '../../test/support/ledger-records.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -58,8 +58,8 @@ describe('SqliteLedger renewal information (RFC 9773)', () => {
     expect(await ledger.markRenewEarly({ serial: '01aa', at: new Date(now.getTime() + HOUR), actor: 'operator:bob' })).toEqual([]);
     expect(await ledger.markRenewEarly({ serial: '01ff', at: now, actor: 'operator:bob' })).toEqual([]);
     expect((await ledger.getRenewalState('01aa'))?.renewEarly).toEqual({ at: now, explanationUrl });
-    expect(await ledger.auditTrail('01aa')).toEqual([
-      { at: now, actor: 'operator:alice', action: 'renew-early', subject: '01aa', detail: { explanationUrl } },
+    expect(await auditAfterCreation(ledger, '01aa')).toEqual([
+      { id: expect.any(Number), at: now, actor: 'operator:alice', action: 'renew-early', subject: '01aa', detail: { explanationUrl } },
     ]);
   });
 
@@ -74,7 +74,7 @@ describe('SqliteLedger renewal information (RFC 9773)', () => {
     expect((await ledger.getRenewalState('01a1'))?.renewEarly).toEqual({ at: later, explanationUrl: undefined });
     expect((await ledger.getRenewalState('01a3'))?.renewEarly?.at).toEqual(now);
     for (const serial of ['01a2', '01a4']) expect((await ledger.getRenewalState(serial))?.renewEarly).toBeUndefined();
-    expect(await ledger.auditTrail('01a1')).toMatchObject([{ actor: 'operator:bob', action: 'renew-early', detail: {} }]);
+    expect(await auditAfterCreation(ledger, '01a1')).toMatchObject([{ actor: 'operator:bob', action: 'renew-early', detail: {} }]);
   });
 
   it('records the replacing order with the order, and lets only the holder it names be superseded', async () => {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { SqliteAuditLog } from './sqlite-audit.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { RenewalState, RenewEarlyMark } from './ledger.js';
 import type { OrderReplacement } from './records.js';
@@ -18,7 +19,10 @@ interface RenewalStateRow {
 export class SqliteRenewal {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly audit: SqliteAuditLog,
+  ) {
     this.s = {
       renewalState: db.prepare(`SELECT c.not_before, c.not_after, c.revoked_at, m.marked_at, m.explanation_url
         FROM certificates c LEFT JOIN renew_early m ON m.serial = c.serial WHERE c.serial = ?`),
@@ -31,7 +35,6 @@ export class SqliteRenewal {
         SELECT serial, @at, @explanationUrl, @actor FROM certificates
         WHERE status = 'valid' AND not_after > @at AND true
         ON CONFLICT (serial) DO NOTHING RETURNING serial`),
-      insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
       replacingOrder: db.prepare('SELECT order_id FROM replacements WHERE serial = ?'),
       // Takes the place only if it is free or still held by the order ra/ saw become invalid.
       claimReplacement: db.prepare(`INSERT INTO replacements (serial, order_id) VALUES (@serial, @orderId)
@@ -58,8 +61,8 @@ export class SqliteRenewal {
       const rows = (
         m.serial === undefined ? this.s.markAllValid.all(params) : this.s.markOne.all({ ...params, serial: m.serial })
       ) as { serial: string }[];
-      const detail = JSON.stringify(m.explanationUrl !== undefined ? { explanationUrl: m.explanationUrl } : {});
-      for (const r of rows) this.s.insertAudit.run(params.at, m.actor, 'renew-early', r.serial, detail);
+      const detail = m.explanationUrl !== undefined ? { explanationUrl: m.explanationUrl } : {};
+      for (const r of rows) this.audit.append({ at: m.at, actor: m.actor, action: 'renew-early', subject: r.serial, detail });
       return rows.map((r) => r.serial);
     })();
   }

@@ -61,8 +61,6 @@ export function prepareStatements(db: Database.Database) {
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
       WHERE serial = ? AND status = 'valid'`),
     certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation FROM certificates WHERE serial = ?'),
-    insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
-    auditBySubject: db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id'),
     blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
     keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
     // The row of a generation's CRL is created by its first revocation or its first CRL.

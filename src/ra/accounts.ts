@@ -102,5 +102,5 @@ export async function updateAccount(
   if (changes.status === 'deactivated') {
     return (await deactivateAccount(deps, account.id, { kind: 'account' }, changes.contact)).account;
   }
-  return deps.ledger.updateAccount(account.id, changes);
+  return deps.ledger.updateAccount(account.id, changes, deps.clock.now());
 }

@@ -123,6 +123,8 @@ async function validateAndRecord(
   challenge: ChallengeRecord,
 ): Promise<void> {
   let error: AcmeProblem | undefined;
+  // Elapsed time, not domain time: a monotonic timer, not the injected Clock.
+  const started = performance.now();
   try {
     await deps.validator.validate({
       type: challenge.type,
@@ -138,6 +140,7 @@ async function validateAndRecord(
         ? e
         : new AcmeProblem('serverInternal', `validation failed unexpectedly: ${(e as Error).message}`);
   }
+  const seconds = (performance.now() - started) / 1000;
   const validatedAt = deps.clock.now();
   await deps.ledger.completeChallenge({
     challengeId: challenge.id,
@@ -149,6 +152,7 @@ async function validateAndRecord(
     authorizationExpires: error ? authz.expires : new Date(validatedAt.getTime() + deps.policy.authorizationLifetimeMs),
     error: error ? { ...error.toDocument(), identifier: authz.identifier } : undefined,
   });
+  deps.metrics?.validationFinished(challenge.type, error ? 'invalid' : 'valid', seconds);
 }
 
 /** True when `task` settles (either way) within ms; false when the time runs out first. */

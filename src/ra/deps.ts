@@ -8,6 +8,7 @@ import { DEFAULT_PROFILE } from '../policy/profiles.js';
 import type { ValidityPolicy } from '../policy/validity.js';
 import type { ChallengeValidator } from '../validation/validator.js';
 import type { SecretSealer } from './eab.js';
+import type { IssuanceMetrics } from './metrics.js';
 import type { AddressWindow, RateLimits } from './rate-limits.js';
 
 export interface RaPolicy extends ValidityPolicy {
@@ -56,6 +57,8 @@ export interface RaDeps {
   readonly crypto?: Crypto;
   /** Called after a revocation is committed (the CRL publisher refreshes). */
   readonly onRevoked?: (serial: string) => void;
+  /** Issuance outcomes and validation timings for /metrics; none counted when absent. */
+  readonly metrics?: IssuanceMetrics;
 }
 
 /** Work that outlives the request that started it, so shutdown can wait for it. */

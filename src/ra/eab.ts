@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { randomId } from '../core/ids.js';
 import { AcmeProblem } from '../core/problem.js';
@@ -40,8 +40,9 @@ export async function createEabKey(deps: RaDeps, req: NewEabKeyRequest, actor: s
     const known = [...deps.policies.keys()].join(', ') || 'none are configured';
     throw new AcmeProblem('malformed', `there is no policy "${req.policy}" in the config (policies: ${known})`);
   }
-  const kid = withoutLeadingDash(() => randomId(16));
-  const hmac = Buffer.from(withoutLeadingDash(() => randomBytes(32).toString('base64url')), 'base64url');
+  // Neither starts with "-" (randomId): certbot 2.1 reads `--eab-hmac-key -x…` as an option.
+  const kid = randomId(16);
+  const hmac = Buffer.from(randomId(32), 'base64url');
   const now = deps.clock.now();
   const record = {
     kid,
@@ -54,17 +55,6 @@ export async function createEabKey(deps: RaDeps, req: NewEabKeyRequest, actor: s
   };
   await deps.ledger.createEabKey(record, actor);
   return { kid, hmacKey: hmac.toString('base64url'), record: { ...record, bindings: 0 } };
-}
-
-/**
- * Redraws a base64url value that would start with "-" or "_": command lines read "-x…" as an
- * option (certbot's --eab-hmac-key, `certmint eab revoke`).
- */
-function withoutLeadingDash(draw: () => string): string {
-  for (;;) {
-    const value = draw();
-    if (/^[A-Za-z0-9]/.test(value)) return value;
-  }
 }
 
 function decodeJson(part: string, what: string): Record<string, unknown> {

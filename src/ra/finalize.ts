@@ -123,5 +123,6 @@ export async function finalizeOrder(
     await deps.ledger.failOrder(order.id, problem.toDocument()).catch(() => undefined);
     throw Object.assign(problem, { cause: e });
   }
+  deps.metrics?.certificateIssued(profileName);
   return getOrder(deps, account, order.id);
 }

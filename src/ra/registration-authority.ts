@@ -1,3 +1,4 @@
+import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord } from '../ledger/records.js';
 import { newAccount, updateAccount, type NewAccountRequest } from './accounts.js';
 import { changeAccountKey, deactivateAccount, type AccountDeactivator, type KeyChangeRequest } from './account-lifecycle.js';
@@ -50,13 +51,13 @@ export class RegistrationAuthority {
     return ids.length > pageSize ? { ids: ids.slice(0, pageSize), next: ids[pageSize - 1]! } : { ids };
   }
   newOrder(account: AccountRecord, payload: Payload) {
-    return newOrder(this.deps, account, payload);
+    return this.countingFailures(newOrder(this.deps, account, payload));
   }
   getOrder(account: AccountRecord, orderId: string) {
     return getOrder(this.deps, account, orderId);
   }
   finalizeOrder(account: AccountRecord, orderId: string, payload: Payload) {
-    return finalizeOrder(this.deps, account, orderId, payload);
+    return this.countingFailures(finalizeOrder(this.deps, account, orderId, payload));
   }
   getAuthorization(account: AccountRecord, id: string) {
     return getAuthorization(this.deps, account, id);
@@ -85,5 +86,15 @@ export class RegistrationAuthority {
   /** `certmint certs renew-early`: ARI windows moved into the past, audited. */
   renewEarly(req: RenewEarlyRequest) {
     return renewEarly(this.deps, req);
+  }
+
+  /** The steps towards a certificate count their refusals by the problem type the client gets. */
+  private async countingFailures<T>(step: Promise<T>): Promise<T> {
+    try {
+      return await step;
+    } catch (e) {
+      this.deps.metrics?.issuanceFailed(e instanceof AcmeProblem ? e.type : 'serverInternal');
+      throw e;
+    }
   }
 }

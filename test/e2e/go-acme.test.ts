@@ -195,7 +195,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     expect(result).toMatchObject({ ok: true, revoked: true });
     const shown = await certmint.showCertificate(result.cert.split('/').pop()!);
     expect(shown).toMatchObject({ status: 'revoked', revocationReason: 'keyCompromise' });
-    expect(shown.audit).toMatchObject([{ actor: 'certificate-key', reason: 1 }]);
+    expect(shown.audit).toMatchObject([{ action: 'issue' }, { action: 'revoke', actor: 'certificate-key', reason: 1 }]);
   });
 
   it('rolls the account key over (AccountKeyRollover), then deactivates the account (DeactivateReg)', { timeout: 120_000 }, async () => {
@@ -217,7 +217,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
     expect(cli.stderr).toBe('');
     const shown = JSON.parse(cli.stdout) as Record<string, unknown>;
     expect(shown).toMatchObject({ status: 'deactivated', certificates: 1 });
-    expect((shown.audit as { action: string }[]).map((a) => a.action)).toEqual(['account-key-change', 'account-deactivate']);
+    expect((shown.audit as { action: string }[]).map((a) => a.action)).toEqual(['account-create', 'account-key-change', 'account-deactivate']);
   });
 
   it('issues for an IP address identifier (IPIDs, RFC 8738) with an iPAddress SAN', { timeout: 120_000 }, async () => {

@@ -12,6 +12,7 @@ import { CrlPublisher } from '../../src/crl/crl-publisher.js';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { RegistrationAuthority } from '../../src/ra/registration-authority.js';
 import { directoryMeta, registrationAuthority } from '../../src/cli/serve.js';
+import { PrometheusMetrics } from '../../src/cli/prometheus-metrics.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
 import { startHttp01Responder, type Http01Responder } from './http01-responder.js';
@@ -31,6 +32,8 @@ export interface TestAcmeApp {
   readonly ra: RegistrationAuthority;
   readonly dir: string;
   readonly crl: CrlPublisher;
+  /** With the `metrics` option: what GET /metrics serves, wired as `certmint serve` wires it. */
+  readonly metrics: PrometheusMetrics | undefined;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,8 @@ export interface TestAcmeAppOptions {
    * the caller removes; default: a new temporary one, removed by close().
    */
   readonly dir?: string;
+  /** Build Prometheus metrics (GET /metrics); countsCacheMs 0 lets a test see every change at once. */
+  readonly metrics?: { readonly countsCacheMs?: number };
 }
 
 /**
@@ -96,7 +101,20 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     log: { info: () => undefined, error: () => undefined },
   });
   await crl.check();
+  const ledgerFile = path.join(dir, 'ledger.sqlite3');
+  const metrics = o.metrics
+    ? new PrometheusMetrics({
+        ledger,
+        ca,
+        clock,
+        crl: (issuer) => crl.current(issuer),
+        ledgerFiles: [ledgerFile, `${ledgerFile}-wal`],
+        profiles: Object.keys(config.profiles),
+        ...o.metrics,
+      })
+    : undefined;
   const ra = registrationAuthority(config, {
+    metrics,
     onRevoked: () => crl.requestRefresh(),
     ledger,
     ca,
@@ -105,7 +123,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     secrets: await SecretBox.open(path.join(dir, 'ca')),
   });
   const app = await createAcmeServer({
-    ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer),
+    ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
   });
   return {
     app,
@@ -119,8 +137,9 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     ra,
     dir,
     crl,
+    metrics,
     async close() {
-      crl.stop();
+      await crl.stop();
       await app.close();
       await ra.settled();
       await ledger.close();

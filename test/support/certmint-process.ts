@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { startChallTestSrv, type ChallTestSrv, type ChallTestSrvOptions } from './challtestsrv.js';
 import { freePort } from './ports.js';
+import { linesLeakingSecrets, secretsOfDataDir } from './secret-scan.js';
 import { merge } from '../../src/config/config.js';
 
 /**
@@ -138,8 +139,11 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   // Keep both pipes drained for the whole life of the child: a full pipe would block its logger.
   let output = '';
   let stderr = '';
+  // Every line the server wrote, scanned for secrets when it stops.
+  const written: string[] = [];
   const keep = (chunk: Buffer, isStderr: boolean): void => {
     const text = chunk.toString('utf8');
+    written.push(text);
     output = (output + text).slice(-OUTPUT_TAIL);
     if (isStderr) stderr = (stderr + text).slice(-OUTPUT_TAIL);
   };
@@ -244,11 +248,28 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     stop: () =>
       (stopped ??= (async () => {
         await stopChild();
+        // No private key, EAB key or passphrase in any line the server wrote, whatever the test did.
+        const leaks = linesLeakingSecrets(written.join(''), await secretsOfDataDir(dataDir, passphrasesOf(options)));
+        if (leaks.length > 0 && !handedOver) {
+          await dns.stop();
+          await rm(tempDir, { recursive: true, force: true });
+        }
+        if (leaks.length > 0) throw new Error(`certmint logged secrets in ${leaks.length} line(s):\n${leaks.join('\n')}`);
         if (handedOver) return;
         await dns.stop();
         await rm(tempDir, { recursive: true, force: true });
       })()),
   };
+}
+
+/** The CA key passphrases the test gave the server, by environment variable or file. */
+function passphrasesOf(options: CertmintOptions): string[] {
+  const out: string[] = [];
+  const fromEnv = options.env?.CERTMINT_CA_KEY_PASSPHRASE;
+  if (fromEnv) out.push(fromEnv);
+  const file = options.env?.CERTMINT_CA_KEY_PASSPHRASE_FILE ?? (options.config?.ca as { keyPassphraseFile?: string } | undefined)?.keyPassphraseFile;
+  if (file && existsSync(file)) out.push(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
+  return out;
 }
 
 /** The URL in `{"msg":"ACME directory at https://…/directory"}`, or undefined for any other line. */

@@ -1,4 +1,5 @@
 import type { NewAccount, NewAuthorization } from '../../src/ledger/records.js';
+import type { AuditEntry, CertificateLedger } from '../../src/ledger/ledger.js';
 
 const DAY = 86_400_000;
 
@@ -27,4 +28,12 @@ export function authorizationRecord(id: string, accountId: string, value: string
       { id: `${id}-c`, authorizationId: id, type: 'http-01', token: `tok-${id}`, status: 'pending', validatedAt: undefined, error: undefined },
     ],
   };
+}
+
+/**
+ * A subject's audit trail without the entry that records its creation ('issue' of a certificate,
+ * 'account-create' of an account): what tests of later events (revoke, renew-early, key change) check.
+ */
+export async function auditAfterCreation(ledger: CertificateLedger, subject: string): Promise<AuditEntry[]> {
+  return (await ledger.auditTrail(subject)).filter((e) => e.action !== 'issue' && e.action !== 'account-create');
 }

@@ -10,13 +10,17 @@ export async function orderRoutes(app: FastifyInstance, { ra, urls }: RouteConte
   });
 
   app.post<{ Params: { id: string } }>('/acme/order/:id', { config: { jws: 'kid' } }, async (request, reply) => {
+    request.log = request.log.child({ order: request.params.id });
     requirePostAsGet(request, 'an order');
     const view = await ra.getOrder(signer(request), request.params.id);
     return reply.header('Location', urls.order(view.order.id)).send(orderBody(view, urls));
   });
 
   app.post<{ Params: { id: string } }>('/acme/order/:id/finalize', { config: { jws: 'kid' } }, async (request, reply) => {
+    request.log = request.log.child({ order: request.params.id });
     const view = await ra.finalizeOrder(signer(request), request.params.id, verified(request).payload);
+    const { certificateSerial, profile, identifiers } = view.order;
+    request.log.info({ serial: certificateSerial, profile: profile ?? 'default', names: identifiers.length }, 'certificate issued');
     // 200 with the order already valid and Location of the order (CLIENT-NOTES: no client polls).
     return reply.header('Location', urls.order(view.order.id)).send(orderBody(view, urls));
   });

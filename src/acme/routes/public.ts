@@ -46,7 +46,12 @@ function sendCertificate(reply: FastifyReply, der: Uint8Array) {
 export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: PublicRouteOptions): Promise<void> {
   // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate')));
-  app.get('/crl/root', async (request, reply) => sendCrl(request, reply, crl('root')));
+  app.get('/crl/root', async (request, reply) =>
+    // Under an external root (certmint ca import) the root's holder publishes its CRL, not certmint.
+    ca.roots.some((r) => r.generation === 1 && !r.keyHeld)
+      ? reply.code(404).type('text/plain').send('this CA runs under an external root; its CRL is published by the root\'s operator\n')
+      : sendCrl(request, reply, crl('root')),
+  );
   // Root n >= 2 (certmint ca rotate-root) signs its own CRL of intermediates at /crl/root/<n>.
   app.get<{ Params: { generation: string } }>('/crl/root/:generation', async (request, reply) => {
     const generation = generationParam(request.params.generation);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AcmeProblem } from '../../core/problem.js';
+import { reasonName } from '../../ra/revocation.js';
 import { verified, type RouteContext } from '../context.js';
 
 /** RFC 8555 §7.6 revokeCert, signed by an account (kid) or by the certificate's key (jwk). */
@@ -10,7 +11,11 @@ export async function revocationRoutes(app: FastifyInstance, { ra }: RouteContex
     const who = v.account
       ? ({ kind: 'account', account: v.account } as const)
       : ({ kind: 'certificate-key', jwk: v.jwk! } as const);
-    await ra.revokeCertificate(v.payload.certificate, v.payload.reason, who);
+    const revoked = await ra.revokeCertificate(v.payload.certificate, v.payload.reason, who);
+    request.log.info(
+      { serial: revoked.serial, reason: reasonName(revoked.revocationReason ?? 0), by: who.kind, certificateAccount: revoked.accountId },
+      'certificate revoked',
+    );
     return reply.code(200).send();
   });
 }

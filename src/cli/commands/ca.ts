@@ -1,3 +1,5 @@
+import type { IntermediateCsr } from '../../ca/ca-csr.js';
+import type { CaImportResult } from '../../ca/ca-import.js';
 import type { CertificateAuthority } from '../../ca/types.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
 
@@ -52,6 +54,8 @@ export interface RootStatus {
   readonly newest: boolean;
   /** Root n >= 2: a cross certificate from root n-1 lets clients that trust only that one verify it. */
   readonly crossSigned: boolean;
+  /** Present (true) only for an external root (certmint ca import): certmint holds no key for it. */
+  readonly external?: true;
   readonly subject: string;
   readonly notAfter: string;
   /** Valid, unexpired certificates whose intermediate this root issued. */
@@ -79,6 +83,7 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
     root: r.generation,
     newest: r.generation === newest,
     crossSigned: r.crossPem !== undefined,
+    ...(r.keyHeld ? {} : { external: true as const }),
     subject: r.subject,
     notAfter: r.notAfter.toISOString(),
     liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
@@ -86,7 +91,7 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
   if (o.json) return `${JSON.stringify({ roots, intermediates } satisfies CaStatus, null, 2)}\n`;
   const rootTable = [['ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
   for (const r of roots) {
-    rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
+    rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}${r.external ? ' (external)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
   }
   const generationTable = [['GENERATION', 'ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
   for (const g of intermediates) {
@@ -98,4 +103,33 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
 function tableText(table: readonly (readonly string[])[]): string {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+/** What `certmint ca import` prints. */
+export function caImportReport(result: CaImportResult, dir: string, keyFile: string | undefined): string {
+  return [
+    `imported the intermediate into ${dir}/intermediate.pem (its key in intermediate.key.pem${result.usedPendingKey ? ', the pending key of ca csr' : ''})`,
+    `  subject    ${result.ca.intermediateCertificate.subject}`,
+    `  issuer     ${result.ca.intermediateCertificate.issuer}`,
+    `  not after  ${result.ca.intermediateCertificate.notAfter.toISOString()}`,
+    ...result.issuers.map((c) => `  via        ${c.subject}`),
+    `under the external root in ${dir}/root.pem (served at /roots.pem):`,
+    `  subject    ${result.root.subject}`,
+    `  not after  ${result.root.notAfter.toISOString()}`,
+    'certmint holds no root key: the root\'s CRL and a new intermediate come from the root\'s operator.',
+    ...(keyFile ? [`The key is stored in the CA directory now: remove ${keyFile} once you have a backup of it.`] : []),
+    '',
+  ].join('\n');
+}
+
+/** What `certmint ca csr` prints on stderr (the request itself goes to stdout or --out). */
+export function caCsrReport(csr: IntermediateCsr, out: string | undefined): string {
+  return [
+    csr.reused
+      ? `the key from an earlier certmint ca csr is still waiting in ${csr.keyFile}; this is its request again`
+      : `created the intermediate key ${csr.keyFile}`,
+    `Have your root CA sign the request${out ? ` in ${out}` : ''} as a CA certificate (basicConstraints CA:TRUE, keyUsage keyCertSign and cRLSign),`,
+    'then: certmint ca import --cert <signed.pem> --chain <issuers up to the root.pem>',
+    '',
+  ].join('\n');
 }

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+
+/** What the HTTP layer reports and serves for monitoring; cli/ binds it to a Prometheus registry. */
+export interface HttpMetrics {
+  /**
+   * One answered request. Called on every response, so it only counts: `route` is the route
+   * pattern ("/acme/order/:id"), never the raw URL, so label values stay few.
+   */
+  requestFinished(route: string, method: string, statusCode: number, seconds: number): void;
+  /** Everything measured, in the Prometheus text exposition format. */
+  scrape(): Promise<{ readonly contentType: string; readonly body: string }>;
+}
+
+/** Requests that matched no route share one label value instead of one per URL probed. */
+const UNMATCHED_ROUTE = 'unmatched';
+
+/** Times every request of `app` (a root hook, so encapsulated plugins are timed too). */
+export function observeRequests(app: FastifyInstance, metrics: HttpMetrics): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.requestFinished(request.routeOptions.url ?? UNMATCHED_ROUTE, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+}
+
+/** GET /metrics for Prometheus, next to /health and /ready. */
+export async function metricsRoutes(app: FastifyInstance, { metrics }: { readonly metrics: HttpMetrics }): Promise<void> {
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await metrics.scrape();
+    return reply.type(contentType).header('Cache-Control', 'no-store').send(body);
+  });
+}

@@ -1,0 +1,52 @@
+import { userInfo } from 'node:os';
+import { loadCa, type CaOptions } from '../ca/ca-files.js';
+import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
+import type { X509CertificateAuthority } from '../ca/x509-authority.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { systemClock } from '../core/clock.js';
+import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import type { RegistrationAuthority } from '../ra/registration-authority.js';
+import { caOptions, ledgerFile, registrationAuthority, secretBox } from './serve.js';
+
+// What the admin commands share: the config, the ledger and CA of an existing data dir, and who runs them.
+
+export function readConfig(file: string | undefined): Config {
+  return loadConfig(file ? { file } : {});
+}
+
+/** Who the audit log names for an admin command ("operator:<name>" is built by the caller). */
+export const operatorName = (): string => process.env.USER ?? userInfo().username;
+
+/** The CA options of the config, with the native WebCrypto provider installed. */
+export function caOptionsOf(config: Config): CaOptions {
+  const crypto = nativeCryptoProvider();
+  useCryptoProvider(crypto);
+  return caOptions(config, crypto);
+}
+
+/**
+ * Admin commands work on an existing data dir only (safe while the server runs: SQLite WAL);
+ * `create` is for the CA commands that may prepare a new data dir (ca init, ca import).
+ */
+export async function withLedger<T>(config: Config, fn: (ledger: SqliteLedger) => Promise<T>, create = false): Promise<T> {
+  const ledger = new SqliteLedger({ file: ledgerFile(config), mustExist: !create });
+  try {
+    return await fn(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** The ledger and the CA of an existing data dir (never creates either). */
+export async function withAuthority<T>(config: Config, fn: (ledger: SqliteLedger, ca: X509CertificateAuthority) => Promise<T>): Promise<T> {
+  const crypto = nativeCryptoProvider();
+  useCryptoProvider(crypto);
+  return withLedger(config, async (ledger) => fn(ledger, await loadCa(caOptions(config, crypto))));
+}
+
+/** An RA over an existing data dir, with the secrets box, for the admin commands. */
+export async function withRa<T>(config: Config, fn: (ra: RegistrationAuthority) => Promise<T>): Promise<T> {
+  return withAuthority(config, async (ledger, ca) =>
+    fn(registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider(), secrets: await secretBox(config) })),
+  );
+}

@@ -1,0 +1,83 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HttpMetrics } from '../acme/routes/metrics.js';
+import type { ProblemType } from '../core/problem.js';
+import type { ChallengeType } from '../core/status.js';
+import type { IssuanceMetrics } from '../ra/metrics.js';
+import { registerStateGauges, type StateGaugeSources } from './state-gauges.js';
+
+const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
+
+export interface PrometheusMetricsOptions extends StateGaugeSources {
+  /** The configured profile names: their issuance counters exist (at 0) from the start. */
+  readonly profiles: readonly string[];
+}
+
+/**
+ * certmint's metrics on a Prometheus registry of its own (one per server: tests run many servers
+ * in one process, so never prom-client's global registry). Counters and histograms are updated
+ * as things happen, at the cost of a label lookup; what lives in the ledger, the CA and the
+ * CRLs is read when Prometheus scrapes (state-gauges.ts).
+ */
+export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics {
+  readonly registry = new Registry();
+  private readonly issued: Counter<'profile'>;
+  private readonly failures: Counter<'reason'>;
+  private readonly validation: Histogram<'challenge_type' | 'outcome'>;
+  private readonly http: Histogram<'route' | 'method' | 'status_code'>;
+
+  constructor(options: PrometheusMetricsOptions) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.issued = new Counter({
+      name: 'certmint_certificates_issued_total',
+      help: 'Certificates issued (committed to the ledger), by profile.',
+      labelNames: ['profile'],
+      registers,
+    });
+    for (const profile of options.profiles) this.issued.inc({ profile }, 0);
+    this.failures = new Counter({
+      name: 'certmint_issuance_failures_total',
+      help: 'newOrder and finalize requests refused or failed, by the RFC 8555 problem type the client got.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.validation = new Histogram({
+      name: 'certmint_validation_duration_seconds',
+      help: 'Time to validate a challenge (http-01 fetch, DNS lookup, TLS handshake, CAA), by challenge type and outcome.',
+      labelNames: ['challenge_type', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    for (const challenge_type of CHALLENGE_TYPES) {
+      for (const outcome of ['valid', 'invalid']) this.validation.zero({ challenge_type, outcome });
+    }
+    this.http = new Histogram({
+      name: 'certmint_http_request_duration_seconds',
+      help: 'Time from request to response, by route pattern, method and status code.',
+      labelNames: ['route', 'method', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    registerStateGauges(this.registry, options);
+  }
+
+  certificateIssued(profile: string): void {
+    this.issued.inc({ profile });
+  }
+
+  issuanceFailed(reason: ProblemType): void {
+    this.failures.inc({ reason });
+  }
+
+  validationFinished(type: ChallengeType, outcome: 'valid' | 'invalid', seconds: number): void {
+    this.validation.observe({ challenge_type: type, outcome }, seconds);
+  }
+
+  requestFinished(route: string, method: string, statusCode: number, seconds: number): void {
+    this.http.observe({ route, method, status_code: statusCode }, seconds);
+  }
+
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

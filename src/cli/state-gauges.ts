@@ -1,0 +1,146 @@
+import { stat } from 'node:fs/promises';
+import { Gauge, type Registry } from 'prom-client';
+import type { CertificateAuthority } from '../ca/types.js';
+import type { Clock } from '../core/clock.js';
+import type { PublishedCrl } from '../crl/crl-publisher.js';
+import { leafCrlIssuer, rootCrlIssuer, type CertificateCounts, type CertificateLedger, type CrlIssuer } from '../ledger/ledger.js';
+
+const DAY_MS = 86_400_000;
+/** The `within` windows of certmint_certificates_expiring. */
+export const EXPIRY_WINDOWS: readonly { readonly label: string; readonly ms: number }[] = [
+  { label: '1d', ms: DAY_MS },
+  { label: '7d', ms: 7 * DAY_MS },
+  { label: '30d', ms: 30 * DAY_MS },
+];
+
+/** Where the scrape-time gauges read from. */
+export interface StateGaugeSources {
+  readonly ledger: CertificateLedger;
+  readonly ca: CertificateAuthority;
+  readonly clock: Clock;
+  /** The CRL an issuer published last, if any. */
+  readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
+  /** The ledger's files whose sizes add up to certmint_ledger_size_bytes (SQLite: the database and its WAL). */
+  readonly ledgerFiles: readonly string[];
+  /** How long one read of the ledger's counts serves scrapes (default 5 s). */
+  readonly countsCacheMs?: number;
+  /** Monotonic milliseconds for that cache (default performance.now). */
+  readonly monotonicMs?: () => number;
+}
+
+/**
+ * The ledger's counts, read at most once per `ttlMs` however often Prometheus (or anyone who can
+ * reach /metrics) scrapes, and shared by concurrent scrapes. A failed read is not kept.
+ */
+export class CachedCounts {
+  private cached: { readonly at: number; readonly counts: Promise<CertificateCounts> } | undefined;
+
+  constructor(
+    private readonly read: () => Promise<CertificateCounts>,
+    private readonly ttlMs: number,
+    private readonly monotonicMs: () => number = () => performance.now(),
+  ) {}
+
+  get(): Promise<CertificateCounts> {
+    const now = this.monotonicMs();
+    if (this.cached && now - this.cached.at < this.ttlMs) return this.cached.counts;
+    const counts = this.read();
+    const entry = { at: now, counts };
+    this.cached = entry;
+    counts.catch(() => {
+      if (this.cached === entry) this.cached = undefined;
+    });
+    return counts;
+  }
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0; // no WAL between checkpoints
+    throw e;
+  }
+}
+
+/** Gauges computed when Prometheus scrapes: the ledger's inventory, the CRLs, the CA certificates, the ledger's size. */
+export function registerStateGauges(registry: Registry, s: StateGaugeSources): void {
+  const registers = [registry];
+  const counts = new CachedCounts(
+    () => s.ledger.certificateCounts(s.clock.now(), EXPIRY_WINDOWS.map((w) => w.ms)),
+    s.countsCacheMs ?? 5_000,
+    s.monotonicMs,
+  );
+  const secondsUntil = (date: Date) => (date.getTime() - s.clock.now().getTime()) / 1000;
+
+  new Gauge({
+    name: 'certmint_certificates_expiring',
+    help: 'Valid (not revoked) certificates that expire within 1, 7 or 30 days.',
+    labelNames: ['within'],
+    registers,
+    async collect() {
+      const { expiringWithin } = await counts.get();
+      EXPIRY_WINDOWS.forEach((w, i) => this.set({ within: w.label }, expiringWithin[i] ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'certmint_certificates_revoked',
+    help: 'Revoked certificates that have not expired yet (the entries on the CRLs).',
+    registers,
+    async collect() {
+      this.set((await counts.get()).revokedUnexpired);
+    },
+  });
+
+  // Every intermediate generation's CRL and every root's, once published.
+  const crlIssuers = (): CrlIssuer[] => [
+    ...s.ca.generations.map((g) => leafCrlIssuer(g.generation)),
+    ...s.ca.roots.map((r) => rootCrlIssuer(r.generation)),
+  ];
+  new Gauge({
+    name: 'certmint_crl_age_seconds',
+    help: 'Seconds since the thisUpdate of the CRL each issuer published last.',
+    labelNames: ['issuer'],
+    registers,
+    collect() {
+      this.reset();
+      for (const issuer of crlIssuers()) {
+        const crl = s.crl(issuer);
+        if (crl) this.set({ issuer }, -secondsUntil(crl.thisUpdate));
+      }
+    },
+  });
+  new Gauge({
+    name: 'certmint_crl_next_update_in_seconds',
+    help: 'Seconds until the nextUpdate of the CRL each issuer published last; negative once that CRL is stale.',
+    labelNames: ['issuer'],
+    registers,
+    collect() {
+      this.reset();
+      for (const issuer of crlIssuers()) {
+        const crl = s.crl(issuer);
+        if (crl) this.set({ issuer }, secondsUntil(crl.nextUpdate));
+      }
+    },
+  });
+  new Gauge({
+    name: 'certmint_ca_certificate_expires_in_seconds',
+    help: 'Seconds until each CA certificate (root or intermediate, by generation) expires.',
+    labelNames: ['cert', 'generation'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of s.ca.roots) this.set({ cert: 'root', generation: r.generation }, secondsUntil(r.notAfter));
+      for (const g of s.ca.generations) this.set({ cert: 'intermediate', generation: g.generation }, secondsUntil(g.notAfter));
+    },
+  });
+  new Gauge({
+    name: 'certmint_ledger_size_bytes',
+    help: 'Size of the ledger on disk (SQLite: the database file plus its write-ahead log).',
+    registers,
+    async collect() {
+      const sizes = await Promise.all(s.ledgerFiles.map(fileSize));
+      this.set(sizes.reduce((a, b) => a + b, 0));
+    },
+  });
+}
