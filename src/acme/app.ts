@@ -95,11 +95,13 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     prefix: urls.prefix,
     ca: o.ca,
     urls,
-    // A read through the ledger: fails while the database cannot answer. (No nonce: probes every
-    // few seconds would evict real clients' nonces.)
     crl: o.crl ?? (() => undefined),
+    // A committed write through the ledger: fails while it cannot commit (read-only file, full
+    // disk, database gone), and passes again by itself when it can. The CA's keys were imported
+    // before this app could be built. (No nonce: probes every few seconds would evict real
+    // clients' nonces.)
     ready: async () => {
-      await o.ledger.getAccount('readiness-probe');
+      await o.ledger.checkWritable(new Date());
     },
   });
   if (o.metrics) await app.register(metricsRoutes, { prefix: urls.prefix, metrics: o.metrics });

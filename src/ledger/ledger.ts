@@ -326,5 +326,7 @@ export interface CertificateLedger {
   /** RFC 9773 §5: the order recorded as replacing this certificate (createOrder's `replacement`), if any. */
   replacingOrder(serial: string): Promise<string | undefined>;
 
+  /** Commits one small write (the readiness probe); rejects when the ledger cannot commit. */
+  checkWritable(at: Date): Promise<void>;
   close(): Promise<void>;
 }

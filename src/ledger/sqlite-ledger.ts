@@ -27,7 +27,6 @@ import type {
   RevocationOutcome,
   RevocationRecord,
 } from './ledger.js';
-import { leafCrlIssuer } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './sqlite-inventory.js';
 import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
@@ -35,6 +34,8 @@ import { SqliteEabKeys } from './sqlite-eab.js';
 import { SqliteCrlState } from './sqlite-crl.js';
 import { SqliteMetrics } from './sqlite-metrics.js';
 import { SqliteAuditLog } from './sqlite-audit.js';
+import { SqliteAuthorizations } from './sqlite-authorizations.js';
+import { SqliteCertificates } from './sqlite-certificates.js';
 import { SqliteRenewal } from './sqlite-renewal.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './sqlite-names.js';
@@ -52,18 +53,7 @@ import type {
   NewOrder,
   OrderRecord,
 } from './records.js';
-import {
-  toAccount,
-  toAuthorization,
-  toCertificate,
-  toChallenge,
-  toOrder,
-  type AccountRow,
-  type AuthorizationRow,
-  type CertificateRow,
-  type ChallengeRow,
-  type OrderRow,
-} from './sqlite-rows.js';
+import { toAccount, toOrder, type AccountRow, type OrderRow } from './sqlite-rows.js';
 
 export interface SqliteLedgerOptions {
   readonly file: string;
@@ -92,6 +82,8 @@ export class SqliteLedger implements CertificateLedger {
   private readonly crl: SqliteCrlState;
   private readonly renewal: SqliteRenewal;
   private readonly audit: SqliteAuditLog;
+  private readonly authorizations: SqliteAuthorizations;
+  private readonly certificates: SqliteCertificates;
   private readonly metrics: SqliteMetrics;
 
   constructor(options: SqliteLedgerOptions) {
@@ -115,6 +107,8 @@ export class SqliteLedger implements CertificateLedger {
     this.nonces = options.nonces ?? new MemoryNonceStore();
     this.s = prepareStatements(this.db);
     this.audit = new SqliteAuditLog(this.db);
+    this.authorizations = new SqliteAuthorizations(this.db, this.s);
+    this.certificates = new SqliteCertificates(this.db, this.s, this.audit);
     this.accounts = new SqliteAccountLifecycle(this.db, this.audit);
     this.eab = new SqliteEabKeys(this.db, this.audit);
     this.crl = new SqliteCrlState(this.db, this.file);
@@ -204,12 +198,8 @@ export class SqliteLedger implements CertificateLedger {
     })();
   }
 
-  async findReusableAuthorizations(
-    accountId: string,
-    identifiers: readonly Identifier[],
-    now: Date,
-  ): Promise<AuthorizationRecord[]> {
-    return this.authorizationPerIdentifier(this.s.reusableAuthz, accountId, identifiers, now);
+  async findReusableAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
+    return this.authorizations.findReusable(accountId, identifiers, now);
   }
 
   async createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
@@ -256,43 +246,27 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async getAuthorization(id: string): Promise<AuthorizationRecord | undefined> {
-    const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
-    return row && this.authorizationFromRow(row);
+    return this.authorizations.get(id);
   }
 
   async getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]> {
-    return this.db.transaction(() =>
-      ids.map((id) => {
-        const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
-        if (!row) throw new Error(`authorization ${id} is missing from the ledger`);
-        return this.authorizationFromRow(row);
-      }),
-    )();
+    return this.authorizations.getMany(ids);
   }
 
   async getChallenge(id: string): Promise<ChallengeRecord | undefined> {
-    const row = this.s.challengeById.get(id) as ChallengeRow | undefined;
-    return row && toChallenge(row);
+    return this.authorizations.getChallenge(id);
   }
 
   async beginChallenge(challengeId: string): Promise<boolean> {
-    return this.s.beginChallenge.run(challengeId).changes === 1;
+    return this.authorizations.beginChallenge(challengeId);
   }
 
   async completeChallenge(o: ChallengeOutcome): Promise<void> {
-    this.db.transaction(() => {
-      this.s.completeChallenge.run(
-        o.challengeStatus,
-        o.validatedAt.getTime(),
-        o.error ? JSON.stringify(o.error) : null,
-        o.challengeId,
-      );
-      this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
-    })();
+    this.authorizations.completeChallenge(o);
   }
 
   async expireAuthorization(id: string): Promise<void> {
-    this.s.expireAuthz.run(id);
+    this.authorizations.expire(id);
   }
 
   async beginFinalize(orderId: string): Promise<boolean> {
@@ -301,7 +275,7 @@ export class SqliteLedger implements CertificateLedger {
 
   async completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
     this.db.transaction(() => {
-      this.insertCertificateRows(certificate);
+      this.certificates.insertRows(certificate);
       if (this.s.completeOrder.run(certificate.serial, orderId).changes !== 1) {
         throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
       }
@@ -313,36 +287,23 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async insertCertificate(certificate: NewCertificate): Promise<void> {
-    this.db.transaction(() => this.insertCertificateRows(certificate))();
+    this.db.transaction(() => this.certificates.insertRows(certificate))();
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
-    const row = this.s.certificateBySerial.get(serial) as CertificateRow | undefined;
-    return row && toCertificate(row);
+    return this.certificates.get(serial);
   }
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
-    return this.db.transaction((): RevocationOutcome => {
-      const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string; issuer_generation: number } | undefined;
-      if (!row) return 'unknown';
-      if (this.s.revoke.run(r.revokedAt.getTime(), r.reason, r.serial).changes !== 1) return 'alreadyRevoked';
-      this.audit.append({ at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
-      if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
-      this.s.markCrlDirty.run(leafCrlIssuer(row.issuer_generation));
-      return 'revoked';
-    })();
+    return this.certificates.revoke(r);
   }
 
   async isKeyBlocked(keyHash: string): Promise<boolean> {
-    return this.s.keyBlocked.get(keyHash) !== undefined;
+    return this.certificates.isKeyBlocked(keyHash);
   }
 
-  async findValidAuthorizations(
-    accountId: string,
-    identifiers: readonly Identifier[],
-    now: Date,
-  ): Promise<AuthorizationRecord[]> {
-    return this.authorizationPerIdentifier(this.s.validAuthz, accountId, identifiers, now);
+  async findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
+    return this.authorizations.findValid(accountId, identifiers, now);
   }
 
   listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
@@ -423,61 +384,11 @@ export class SqliteLedger implements CertificateLedger {
     return this.audit.list(filter);
   }
 
+  async checkWritable(at: Date): Promise<void> {
+    this.s.readinessProbe.run(at.getTime());
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-  }
-
-  private insertCertificateRows(c: NewCertificate): void {
-    this.s.insertCertificate.run({
-      serial: c.serial,
-      accountId: c.accountId ?? null,
-      orderId: c.orderId ?? null,
-      der: Buffer.from(c.der),
-      chainPem: c.chainPem,
-      identifiers: JSON.stringify(c.identifiers),
-      commonName: c.commonName ?? null,
-      keyHash: c.keyHash,
-      notBefore: c.notBefore.getTime(),
-      notAfter: c.notAfter.getTime(),
-      createdAt: c.createdAt.getTime(),
-      profile: c.profile ?? null,
-      issuerGeneration: c.issuerGeneration ?? 1,
-    });
-    for (const id of c.identifiers) {
-      this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
-    }
-    const detail = {
-      ...(c.orderId !== undefined ? { order: c.orderId } : {}),
-      profile: c.profile ?? null,
-      identifiers: c.identifiers.map((i) => i.value),
-      notAfter: c.notAfter.toISOString(),
-      issuerGeneration: c.issuerGeneration ?? 1,
-    };
-    // The server's own HTTPS certificates belong to no account.
-    const actor = c.accountId !== undefined ? `account:${c.accountId}` : 'certmint';
-    this.audit.append({ at: c.createdAt, actor, action: 'issue', subject: c.serial, detail });
-  }
-
-  /** At most one authorization per identifier, as the statement picks it (account, type, value, now). */
-  private authorizationPerIdentifier(
-    statement: Database.Statement,
-    accountId: string,
-    identifiers: readonly Identifier[],
-    now: Date,
-  ): AuthorizationRecord[] {
-    const found: AuthorizationRecord[] = [];
-    for (const id of identifiers) {
-      // An order's "*.example.internal" is authorized by example.internal with wildcard set.
-      const wildcard = id.value.startsWith('*.');
-      const value = wildcard ? id.value.slice(2) : id.value;
-      const row = statement.get(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationRow | undefined;
-      if (row) found.push(this.authorizationFromRow(row));
-    }
-    return found;
-  }
-
-  private authorizationFromRow(row: AuthorizationRow): AuthorizationRecord {
-    const challenges = (this.s.challengesOfAuthz.all(row.id) as ChallengeRow[]).map(toChallenge);
-    return toAuthorization(row, challenges);
   }
 }

@@ -61,6 +61,8 @@ export function prepareStatements(db: Database.Database) {
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
       WHERE serial = ? AND status = 'valid'`),
     certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation FROM certificates WHERE serial = ?'),
+    readinessProbe: db.prepare(`INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?)
+      ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`),
     blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
     keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
     // The row of a generation's CRL is created by its first revocation or its first CRL.

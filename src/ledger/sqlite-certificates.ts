@@ -1,0 +1,71 @@
+import type Database from 'better-sqlite3';
+import type { RevocationOutcome, RevocationRecord } from './ledger.js';
+import { leafCrlIssuer } from './ledger.js';
+import type { CertificateRecord, NewCertificate } from './records.js';
+import type { SqliteAuditLog } from './sqlite-audit.js';
+import { reverseLabels } from './sqlite-names.js';
+import { toCertificate, type CertificateRow } from './sqlite-rows.js';
+import type { Statements } from './sqlite-statements.js';
+
+/** Certificates, their revocation and blocked keys in the SQLite ledger, each change with its audit entry. */
+export class SqliteCertificates {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly s: Statements,
+    private readonly audit: SqliteAuditLog,
+  ) {}
+
+  /** The certificate, its identifier index rows and its 'issue' entry; call inside the caller's transaction. */
+  insertRows(c: NewCertificate): void {
+    this.s.insertCertificate.run({
+      serial: c.serial,
+      accountId: c.accountId ?? null,
+      orderId: c.orderId ?? null,
+      der: Buffer.from(c.der),
+      chainPem: c.chainPem,
+      identifiers: JSON.stringify(c.identifiers),
+      commonName: c.commonName ?? null,
+      keyHash: c.keyHash,
+      notBefore: c.notBefore.getTime(),
+      notAfter: c.notAfter.getTime(),
+      createdAt: c.createdAt.getTime(),
+      profile: c.profile ?? null,
+      issuerGeneration: c.issuerGeneration ?? 1,
+    });
+    for (const id of c.identifiers) {
+      this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
+    }
+    const detail = {
+      ...(c.orderId !== undefined ? { order: c.orderId } : {}),
+      profile: c.profile ?? null,
+      identifiers: c.identifiers.map((i) => i.value),
+      notAfter: c.notAfter.toISOString(),
+      issuerGeneration: c.issuerGeneration ?? 1,
+    };
+    // The server's own HTTPS certificates belong to no account.
+    const actor = c.accountId !== undefined ? `account:${c.accountId}` : 'certmint';
+    this.audit.append({ at: c.createdAt, actor, action: 'issue', subject: c.serial, detail });
+  }
+
+  get(serial: string): CertificateRecord | undefined {
+    const row = this.s.certificateBySerial.get(serial) as CertificateRow | undefined;
+    return row && toCertificate(row);
+  }
+
+  /** valid → revoked with its audit entry, the key blocked if asked, and its CRL marked stale, in one transaction. */
+  revoke(r: RevocationRecord): RevocationOutcome {
+    return this.db.transaction((): RevocationOutcome => {
+      const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string; issuer_generation: number } | undefined;
+      if (!row) return 'unknown';
+      if (this.s.revoke.run(r.revokedAt.getTime(), r.reason, r.serial).changes !== 1) return 'alreadyRevoked';
+      this.audit.append({ at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
+      if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
+      this.s.markCrlDirty.run(leafCrlIssuer(row.issuer_generation));
+      return 'revoked';
+    })();
+  }
+
+  isKeyBlocked(keyHash: string): boolean {
+    return this.s.keyBlocked.get(keyHash) !== undefined;
+  }
+}
