@@ -1,12 +1,15 @@
-// Ledger-scale measurements: a CRL of REVOKED entries on a ledger of CERTS certificates, and the
-// inventory queries operators run, on a generated SQLite ledger (real migrations, real CA).
-// Usage: node bench/ledger-crl.mjs [--certs 1000000] [--revoked 100000] [--json FILE]
+// Ledger-scale measurements: a CRL of REVOKED entries on a ledger of CERTS certificates, the
+// inventory queries operators run, and `certmint serve` start time, on a generated SQLite ledger
+// (real migrations, real CA). bench/run.mjs imports measureLedgerScale; it also runs on its own:
+// Usage: node bench/ledger-crl.mjs [--certs 1000000] [--revoked 100000] [--start-runs 5] [--json FILE]
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { initCa } from '../dist/ca/ca-files.js';
 import { nativeCryptoProvider } from '../dist/ca/crypto-provider.js';
@@ -14,106 +17,146 @@ import { systemClock } from '../dist/core/clock.js';
 import { CrlPublisher } from '../dist/crl/crl-publisher.js';
 import { SqliteLedger } from '../dist/ledger/sqlite-ledger.js';
 import { reverseLabels } from '../dist/ledger/sqlite-names.js';
+import { CERTMINT_MAIN, certmintEnv, startCertmint, writeCertmintConfig } from './processes.mjs';
 
-const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000000' }, revoked: { type: 'string', default: '100000' }, json: { type: 'string' } } });
-const CERTS = Number(values.certs);
-const REVOKED = Number(values.revoked);
+const execFileAsync = promisify(execFile);
 const DAY = 86_400_000;
-const dir = mkdtempSync(path.join(tmpdir(), 'certmint-bench-'));
-const results = {};
-try {
-  const file = path.join(dir, 'ledger.sqlite3');
-  new SqliteLedger({ file }).close(); // migrations
-  // Bulk-load through SQL (the ACME path is measured by the issuance benchmark, not here).
-  let t = performance.now();
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
-  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at)
-    VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
-  const now = Date.now();
-  // 80 of every 90 certificates are unexpired; revoke REVOKED of those, spread evenly.
-  const every = Math.max(1, Math.floor((CERTS * 80) / 90 / REVOKED));
-  let revokedSoFar = 0;
-  db.transaction(() => {
-    for (let i = 0; i < CERTS; i++) {
-      const serial = `01${i.toString(16).padStart(32, '0')}`;
-      const name = `svc${i}.ns${i % 1000}.svc.cluster.local`;
-      const notAfter = now + ((i % 90) - 10) * DAY; // some expired, spread over 80 days ahead
-      const revoked = notAfter > now && revokedSoFar < REVOKED && i % every === 0;
-      if (revoked) revokedSoFar++;
-      cert.run(serial, JSON.stringify([{ type: 'dns', value: name }]), serial, now - DAY, notAfter, revoked ? 'revoked' : 'valid', revoked ? now - 1000 : null, revoked ? (i % 2 ? 1 : 4) : null, now);
-      ident.run(name, serial, reverseLabels(name));
-    }
-  })();
-  db.exec('ANALYZE');
-  db.close();
-  results.generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
-  const ledger = new SqliteLedger({ file, mustExist: true });
-  const revokedCount = (await ledger.listRevokedUnexpired(new Date())).count;
-  const crypto = nativeCryptoProvider();
-  const ca = await initCa({ dir: path.join(dir, 'ca'), name: 'bench', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i', crypto });
-  const publisher = new CrlPublisher({
-    ledger, ca, clock: systemClock, dir: path.join(dir, 'crl'),
-    policy: { validityMs: DAY, refreshMs: 3_600_000, rootValidityMs: 30 * DAY, checkIntervalMs: 5000 },
-    log: { info: () => {}, error: () => {} },
-  });
-  await publisher.generate(); // warm-up
-  // The longest time the event loop could not run a 1 ms timer while the CRL was built: how long
-  // a request arriving then would have waited.
-  let last = performance.now();
-  let maxGap = 0;
-  const ticker = setInterval(() => {
-    const at = performance.now();
-    maxGap = Math.max(maxGap, at - last);
-    last = at;
-  }, 1);
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  t = performance.now();
-  last = t;
-  const crl = await publisher.generate();
-  const buildMs = performance.now() - t;
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  clearInterval(ticker);
-  results.crl = {
-    entries: revokedCount,
-    buildAndSignMs: Math.round(buildMs),
-    sizeBytes: crl.der.length,
-    eventLoopMaxStallMs: Math.round(maxGap),
-  };
+/**
+ * Generates a ledger of `certs` certificates (`revoked` of them revoked and unexpired) in a
+ * temporary data dir and measures on it: CRL build + sign, `certs list` queries (in process, and
+ * the `certs list --expiring-within 7d` command end to end), and `certmint serve` start time
+ * (spawn → "ACME directory at", `startRuns` times, with a CA made by `certmint ca init`).
+ */
+export async function measureLedgerScale({ certs: CERTS = 1_000_000, revoked: REVOKED = 100_000, startRuns = 5, log = () => {} } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certmint-bench-'));
+  const results = {};
+  try {
+    const file = path.join(dir, 'ledger.sqlite3');
+    new SqliteLedger({ file }).close(); // migrations
+    // Bulk-load through SQL (the ACME path is measured by the issuance benchmark, not here).
+    let t = performance.now();
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
+    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at)
+      VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
+    const now = Date.now();
+    // 80 of every 90 certificates are unexpired; revoke REVOKED of those, spread evenly.
+    const every = Math.max(1, Math.floor((CERTS * 80) / 90 / REVOKED));
+    let revokedSoFar = 0;
+    db.transaction(() => {
+      for (let i = 0; i < CERTS; i++) {
+        const serial = `01${i.toString(16).padStart(32, '0')}`;
+        const name = `svc${i}.ns${i % 1000}.svc.cluster.local`;
+        const notAfter = now + ((i % 90) - 10) * DAY; // some expired, spread over 80 days ahead
+        const revoked = notAfter > now && revokedSoFar < REVOKED && i % every === 0;
+        if (revoked) revokedSoFar++;
+        cert.run(serial, JSON.stringify([{ type: 'dns', value: name }]), serial, now - DAY, notAfter, revoked ? 'revoked' : 'valid', revoked ? now - 1000 : null, revoked ? (i % 2 ? 1 : 4) : null, now);
+        ident.run(name, serial, reverseLabels(name));
+      }
+    })();
+    db.exec('ANALYZE');
+    db.close();
+    results.generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
+    log(`ledger: generated ${CERTS} certificates in ${results.generateSeconds} s`);
 
-  const time = async (label, filter) => {
-    const runs = [];
-    let rows = 0;
-    for (let i = 0; i < 5; i++) {
+    const ledger = new SqliteLedger({ file, mustExist: true });
+    const revokedCount = (await ledger.listRevokedUnexpired(new Date(), 1)).count;
+    const crypto = nativeCryptoProvider();
+    const ca = await initCa({ dir: path.join(dir, 'crl-bench-ca'), name: 'bench', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i', crypto });
+    const publisher = new CrlPublisher({
+      ledger, ca, clock: systemClock, dir: path.join(dir, 'crl-bench'),
+      policy: { validityMs: DAY, refreshMs: 3_600_000, rootValidityMs: 30 * DAY, checkIntervalMs: 5000 },
+      log: { info: () => {}, error: () => {} },
+    });
+    await publisher.generate(); // warm-up
+    // The longest time the event loop could not run a 1 ms timer while the CRL was built: how long
+    // a request arriving then would have waited.
+    let last = performance.now();
+    let maxGap = 0;
+    const ticker = setInterval(() => {
+      const at = performance.now();
+      maxGap = Math.max(maxGap, at - last);
+      last = at;
+    }, 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    t = performance.now();
+    last = t;
+    const crl = await publisher.generate();
+    const buildMs = performance.now() - t;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    clearInterval(ticker);
+    results.crl = {
+      entries: revokedCount,
+      buildAndSignMs: Math.round(buildMs),
+      sizeBytes: crl.der.length,
+      eventLoopMaxStallMs: Math.round(maxGap),
+    };
+
+    const time = async (label, filter) => {
+      const runs = [];
+      let rows = 0;
+      for (let i = 0; i < 5; i++) {
+        const s = performance.now();
+        rows = (await ledger.listCertificates({ now: new Date(), limit: 1000, ...filter })).length;
+        runs.push(performance.now() - s);
+      }
+      runs.sort((a, b) => a - b);
+      results.list ??= {};
+      results.list[label] = { medianMs: +runs[2].toFixed(1), rows };
+    };
+    await time('--expiring-within 7d', { expiringWithinMs: 7 * DAY });
+    await time('--expired', { expired: true });
+    await time('--revoked', { revoked: true });
+    await time('--identifier *.ns7.svc.cluster.local', { identifier: '*.ns7.svc.cluster.local' });
+    await time('--identifier svc4242.ns242.svc.cluster.local', { identifier: 'svc4242.ns242.svc.cluster.local' });
+    await time('--account bench', { accountId: 'bench' });
+    await ledger.close();
+
+    t = performance.now();
+    const reopened = new SqliteLedger({ file, mustExist: true });
+    results.ledgerOpenMs = Math.round(performance.now() - t);
+    await reopened.close();
+    results.certificates = CERTS;
+    log(`ledger: CRL of ${revokedCount} entries built in ${results.crl.buildAndSignMs} ms; list queries done`);
+
+    // The server on this ledger: the data dir is `dir` (ledger.sqlite3 is already there).
+    const configFile = await writeCertmintConfig(dir, { dataDir: dir, dnsAddress: '127.0.0.1:53', http01Port: 80 });
+    const cli = (args) => execFileAsync(process.execPath, [CERTMINT_MAIN, ...args, '--config', configFile], { env: certmintEnv(), maxBuffer: 64 * 1024 * 1024 });
+    await cli(['ca', 'init']);
+    const listRuns = [];
+    for (let i = 0; i < 3; i++) {
       const s = performance.now();
-      rows = (await ledger.listCertificates({ now: new Date(), limit: 1000, ...filter })).length;
-      runs.push(performance.now() - s);
+      await cli(['certs', 'list', '--expiring-within', '7d']);
+      listRuns.push(performance.now() - s);
     }
-    runs.sort((a, b) => a - b);
-    results.list ??= {};
-    results.list[label] = { medianMs: +runs[2].toFixed(1), rows };
-  };
-  await time('--expiring-within 7d', { expiringWithinMs: 7 * DAY });
-  await time('--expired', { expired: true });
-  await time('--revoked', { revoked: true });
-  await time('--identifier *.ns7.svc.cluster.local', { identifier: '*.ns7.svc.cluster.local' });
-  await time('--identifier svc4242.ns242.svc.cluster.local', { identifier: 'svc4242.ns242.svc.cluster.local' });
-  await time('--account bench', { accountId: 'bench' });
-  await ledger.close();
-
-  t = performance.now();
-  const reopened = new SqliteLedger({ file, mustExist: true });
-  results.ledgerOpenMs = Math.round(performance.now() - t);
-  await reopened.close();
-  results.certificates = CERTS;
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+    results.listCommand = { command: 'certmint certs list --expiring-within 7d', medianMs: Math.round(median(listRuns)), runsMs: listRuns.map(Math.round) };
+    const starts = [];
+    for (let i = 0; i < startRuns; i++) {
+      const server = await startCertmint(configFile, { logFile: path.join(dir, `serve-${i}.log`), timeoutMs: 120_000 });
+      starts.push(server.startMs);
+      await server.stop();
+    }
+    results.serverStart = { medianMs: Math.round(median(starts)), runsMs: starts.map(Math.round) };
+    log(`ledger: server start median ${results.serverStart.medianMs} ms over ${startRuns} runs`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
 }
-console.log(JSON.stringify(results, null, 2));
-if (values.json) {
-  mkdirSync(path.dirname(values.json), { recursive: true });
-  writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2));
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000000' }, revoked: { type: 'string', default: '100000' }, 'start-runs': { type: 'string', default: '5' }, json: { type: 'string' } } });
+  const results = await measureLedgerScale({ certs: Number(values.certs), revoked: Number(values.revoked), startRuns: Number(values['start-runs']), log: (m) => console.error(m) });
+  console.log(JSON.stringify(results, null, 2));
+  if (values.json) {
+    mkdirSync(path.dirname(values.json), { recursive: true });
+    writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2));
+  }
 }

@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { calculateJwkThumbprint, flattenedVerify, importJWK, errors as joseErrors, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { AcmeProblem } from '../core/problem.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import type { AccountRecord } from '../ledger/records.js';
+import { JWS_ALGORITHMS, importJwsKey, isJwsAlgorithm, verifyJwsSignature, type JwsAlgorithm, type JwsKey } from './jws-keys.js';
 import type { AcmeUrls } from './urls.js';
 
 /** RFC 8555 §6.2 algorithms certmint accepts for account keys. */
-export const JWS_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'EdDSA'] as const;
-const ALGS = new Set<string>(JWS_ALGORITHMS);
+export { JWS_ALGORITHMS };
 
 /**
  * Which key identification a route takes (RFC 8555 §6.2): jwk for newAccount, kid for the rest,
@@ -80,9 +80,9 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-async function importKey(jwk: Record<string, unknown>, alg: string): Promise<CryptoKey> {
+function importKey(jwk: Record<string, unknown>, alg: JwsAlgorithm): JwsKey {
   try {
-    return (await importJWK(jwk as JWK, alg)) as CryptoKey;
+    return importJwsKey(jwk, alg);
   } catch (e) {
     throw new AcmeProblem('badPublicKey', `the JWK cannot be used with ${alg}: ${(e as Error).message}`);
   }
@@ -98,7 +98,7 @@ interface FlattenedJws {
 function parseFlattened(
   body: unknown,
   what: 'JWS' | 'inner JWS',
-): { jws: FlattenedJws; header: Record<string, unknown>; payloadText: string; alg: string } {
+): { jws: FlattenedJws; header: Record<string, unknown>; payloadText: string; alg: JwsAlgorithm } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new AcmeProblem('malformed', `the ${what === 'JWS' ? 'request body' : 'keyChange payload'} must be a JWS in flattened JSON serialization`);
   }
@@ -108,7 +108,7 @@ function parseFlattened(
   const header = parseJsonObject(decodeSegment(jws.protected, 'protected'), 'protected header');
   const payloadText = decodeSegment(jws.payload, 'payload');
   const alg = header.alg;
-  if (typeof alg !== 'string' || !ALGS.has(alg)) {
+  if (typeof alg !== 'string' || !isJwsAlgorithm(alg)) {
     throw new AcmeProblem('badSignatureAlgorithm', `${what} algorithm ${JSON.stringify(alg)} is not supported`, {
       extra: { algorithms: [...JWS_ALGORITHMS] },
     });
@@ -127,15 +127,11 @@ function headerJwk(header: Record<string, unknown>, what: string): Record<string
   return publicJwk(header.jwk as Record<string, unknown>);
 }
 
-async function verifySignature(jws: FlattenedJws, key: CryptoKey, alg: string, what: string): Promise<void> {
-  try {
-    await flattenedVerify(jws, key, { algorithms: [alg] });
-  } catch (e) {
-    if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
-      throw new AcmeProblem('malformed', `${what} signature verification failed`);
-    }
-    if (e instanceof TypeError) throw new AcmeProblem('badPublicKey', `the account key is not acceptable: ${e.message}`);
-    throw new AcmeProblem('malformed', `${what} could not be verified: ${(e as Error).message}`);
+function verifySignature(jws: FlattenedJws, key: JwsKey, what: string): void {
+  if (!/^[A-Za-z0-9_-]*$/.test(jws.signature)) throw new AcmeProblem('malformed', `${what} "signature" must be a base64url string`);
+  const signingInput = Buffer.from(`${jws.protected}.${jws.payload}`, 'ascii');
+  if (!verifyJwsSignature(key, signingInput, Buffer.from(jws.signature, 'base64url'))) {
+    throw new AcmeProblem('malformed', `${what} signature verification failed`);
   }
 }
 
@@ -150,7 +146,7 @@ export class JwsVerifier {
    * read from the ledger on every request, so after a keyChange (here or in another instance) the
    * old key's entry is never found again and simply ages out.
    */
-  private readonly keyCache = new Map<string, CryptoKey>();
+  private readonly keyCache = new Map<string, JwsKey>();
 
   constructor(
     private readonly ledger: CertificateLedger,
@@ -178,17 +174,17 @@ export class JwsVerifier {
       throw new AcmeProblem('malformed', 'this request must be signed with "kid" (the account URL), not "jwk"');
     }
 
-    let key: CryptoKey;
+    let key: JwsKey;
     let account: AccountRecord | undefined;
     let jwk: Record<string, unknown> | undefined;
     if (hasJwk) {
       jwk = headerJwk(header, 'JWS');
-      key = await importKey(jwk, alg);
+      key = importKey(jwk, alg);
     } else {
       ({ account, key } = await this.accountKey(header.kid, alg));
     }
 
-    await verifySignature(jws, key, alg, 'JWS');
+    verifySignature(jws, key, 'JWS');
     if (!(await this.ledger.nonces.consume(header.nonce))) {
       throw new AcmeProblem('badNonce', 'JWS has an invalid or already used nonce; retry with the one in Replay-Nonce');
     }
@@ -211,7 +207,7 @@ export class JwsVerifier {
     if ('kid' in header) throw new AcmeProblem('malformed', 'the inner JWS must not carry "kid"');
     if ('nonce' in header) throw new AcmeProblem('malformed', 'the inner JWS must not carry a "nonce" (RFC 8555 §7.3.5)');
     const jwk = headerJwk(header, 'inner JWS');
-    await verifySignature(jws, await importKey(jwk, alg), alg, 'inner JWS');
+    verifySignature(jws, importKey(jwk, alg), 'inner JWS');
     if (header.url !== outerUrl) {
       throw new AcmeProblem('malformed', `inner JWS "url" ${JSON.stringify(header.url)} differs from the outer "url" ${outerUrl}`);
     }
@@ -224,7 +220,7 @@ export class JwsVerifier {
     return this.urls.requestUrl(request.url);
   }
 
-  private async accountKey(kid: unknown, alg: string): Promise<{ account: AccountRecord; key: CryptoKey }> {
+  private async accountKey(kid: unknown, alg: JwsAlgorithm): Promise<{ account: AccountRecord; key: JwsKey }> {
     if (typeof kid !== 'string' || !kid.startsWith(this.urls.accountPrefix)) {
       throw new AcmeProblem('malformed', `JWS "kid" must be an account URL under ${this.urls.accountPrefix}`);
     }
@@ -235,12 +231,14 @@ export class JwsVerifier {
     const cacheKey = `${id}:${account.keyThumbprint}:${alg}`;
     let key = this.keyCache.get(cacheKey);
     if (!key) {
-      key = await importKey(account.jwk as Record<string, unknown>, alg).catch(() => {
+      try {
+        key = importJwsKey(account.jwk as Record<string, unknown>, alg);
+      } catch {
         // The stored key is fine; the request names an alg of another key type (an old key after keyChange, say).
         throw new AcmeProblem('badSignatureAlgorithm', `JWS algorithm ${alg} does not fit the account key (${String(account.jwk.kty)})`, {
           extra: { algorithms: [...JWS_ALGORITHMS] },
         });
-      });
+      }
       if (this.keyCache.size >= this.keyCacheSize) this.keyCache.delete(this.keyCache.keys().next().value as string);
       this.keyCache.set(cacheKey, key);
     }

@@ -34,18 +34,19 @@ export function subjectNameDer(cert: x509.X509Certificate): Uint8Array {
   return der.slice(field.start, field.end);
 }
 
-interface Tlv {
+export interface Tlv {
   readonly tag: number;
   readonly start: number;
   readonly contentStart: number;
   readonly end: number;
 }
 
-function readTlv(der: Uint8Array, start: number): Tlv {
+/** One DER tag-length-value at `start` (definite lengths only). @throws CaError when it runs past the end. */
+export function readTlv(der: Uint8Array, start: number, what = 'a CA certificate'): Tlv {
   const tag = der[start];
   let length = der[start + 1];
   let contentStart = start + 2;
-  if (tag === undefined || length === undefined) throw new CaError('truncated DER in a CA certificate');
+  if (tag === undefined || length === undefined) throw new CaError(`truncated DER in ${what}`);
   if (length >= 0x80) {
     const count = length & 0x7f;
     length = 0;
@@ -53,6 +54,6 @@ function readTlv(der: Uint8Array, start: number): Tlv {
     contentStart += count;
   }
   const end = contentStart + length;
-  if (end > der.length) throw new CaError('truncated DER in a CA certificate');
+  if (end > der.length) throw new CaError(`truncated DER in ${what}`);
   return { tag, start, contentStart, end };
 }

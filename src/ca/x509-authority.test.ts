@@ -37,6 +37,13 @@ async function verifyWithOpenssl(leaf: IssuedLeaf, purpose?: string): Promise<st
   ]);
 }
 
+async function writeDer(der: Uint8Array): Promise<string> {
+  files += 1;
+  const path = join(dir, `leaf-${files}.der`);
+  await writeFile(path, der);
+  return path;
+}
+
 async function text(leaf: IssuedLeaf): Promise<string> {
   return openssl(['x509', '-in', await writePem(leaf.der), '-noout', '-text']);
 }
@@ -143,6 +150,18 @@ describe('X509CertificateAuthority.issueLeaf', () => {
     const t = await text(leaf);
     expect(t).toMatch(/Subject: ?\n/);
     expect(t).toContain(`X509v3 Subject Alternative Name: critical`);
+  });
+
+  it('writes a CN as PrintableString, or UTF8String when it has a character PrintableString lacks ("*")', async () => {
+    const types = async (cn: string) => {
+      const leaf = await ca.issueLeaf(request(KEYS['ECDSA P-256']!(), [{ type: 'dns', value: cn }], { commonName: cn }));
+      const parsed = openssl(['asn1parse', '-inform', 'DER', '-in', await writeDer(leaf.der)]);
+      // The subject's CN is the last string before the subject key (the issuer's come first).
+      const beforeKey = parsed.split('id-ecPublicKey')[0] ?? '';
+      return [...beforeKey.matchAll(/(PRINTABLESTRING|UTF8STRING)\s*:(.*)/g)].at(-1)?.slice(1);
+    };
+    expect(await types('app.example')).toEqual(['PRINTABLESTRING', 'app.example']);
+    expect(await types('*.app.example')).toEqual(['UTF8STRING', '*.app.example']);
   });
 
   it('uses the validity asked for, in whole seconds, and never past the intermediate', async () => {

@@ -1,17 +1,19 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { isIPv4 } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import { CaError, errorText } from './ca-file-io.js';
+import { CaError } from './ca-file-io.js';
+import { ecdsaSignatureToDer, signatureAlgorithmDer } from './crl-der.js';
+import { encodeCertificate, encodeTbsCertificate, spkiParts, type LeafTemplate } from './leaf-der.js';
 import type { CaKeySpec } from './ca-keys.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl-signer.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
-import { subjectKeyIdOf } from './issuer-fields.js';
+import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
 import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IntermediateGeneration, IssuedLeaf, LeafRequest, RootGeneration } from './types.js';
 
-const OID_RSA = '1.2.840.113549.1.1.1';
+/** The DER OBJECT IDENTIFIER rsaEncryption (1.2.840.113549.1.1.1). */
+const OID_RSA_DER = Buffer.from('06092a864886f70d010101', 'hex');
 /** RFC 5280 appendix A: ub-common-name. */
 const MAX_COMMON_NAME = 64;
 const SERIAL_HEX = /^(?:[0-9a-f]{2}){1,20}$/;
@@ -61,8 +63,8 @@ interface SigningIntermediate {
   readonly certificate: x509.X509Certificate;
   readonly key: CryptoKey;
   readonly signing: Algorithm;
-  readonly issuer: x509.Name;
-  readonly commonExtensions: readonly x509.Extension[];
+  /** What it puts in every leaf, as DER. */
+  readonly leafTemplate: LeafTemplate;
   readonly crlIssuer: CrlIssuer;
 }
 
@@ -90,9 +92,9 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly #active: SigningIntermediate;
   readonly #byGeneration: ReadonlyMap<number, SigningIntermediate>;
   readonly #crypto: Crypto;
-  readonly #keyUsageSignOnly: x509.Extension;
-  readonly #keyUsageRsa: x509.Extension;
-  readonly #extendedKeyUsage: Readonly<Record<'server' | 'client' | 'both', x509.Extension>>;
+  readonly #keyUsageSignOnly: Uint8Array;
+  readonly #keyUsageRsa: Uint8Array;
+  readonly #extendedKeyUsage: Readonly<Record<'server' | 'client' | 'both', Uint8Array>>;
   readonly #rootCrlIssuers: ReadonlyMap<number, CrlIssuer>;
 
   constructor(parts: X509CertificateAuthorityParts) {
@@ -122,13 +124,16 @@ export class X509CertificateAuthority implements CertificateAuthority {
         certificate: p.certificate,
         key: p.key,
         signing: p.keySpec.signing,
-        issuer: p.certificate.subjectName,
-        commonExtensions: [
-          new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.AuthorityKeyIdentifierExtension(keyIdHex),
-          new x509.CRLDistributionPointsExtension([p.crlUrl]),
-          new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
-        ],
+        leafTemplate: {
+          signatureAlgorithm: signatureAlgorithmDer(p.keySpec.algorithm),
+          issuer: subjectNameDer(p.certificate),
+          fixedExtensions: [
+            new x509.BasicConstraintsExtension(false, undefined, true),
+            new x509.AuthorityKeyIdentifierExtension(keyIdHex),
+            new x509.CRLDistributionPointsExtension([p.crlUrl]),
+            new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
+          ].map(extensionDer),
+        },
         crlIssuer: crlIssuerOf(p.certificate, p.key, p.keySpec, parts.crypto),
       });
     }
@@ -153,16 +158,15 @@ export class X509CertificateAuthority implements CertificateAuthority {
     this.chainPem = active.info.chainPem;
     this.intermediateDer = active.info.der;
     this.keyAlgorithm = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!.keySpec.algorithm;
-    this.#keyUsageSignOnly = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true);
+    this.#keyUsageSignOnly = extensionDer(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true));
     // RSA keys may also do RSA key transport in TLS 1.2 (RFC 5246 §7.4.7.1).
-    this.#keyUsageRsa = new x509.KeyUsagesExtension(
-      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-      true,
+    this.#keyUsageRsa = extensionDer(
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     );
     this.#extendedKeyUsage = {
-      server: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      client: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      both: new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      server: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])),
+      client: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])),
+      both: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth])),
     };
     this.#rootCrlIssuers = new Map(
       roots.flatMap((r) => (r.key && r.keySpec ? [[r.generation, crlIssuerOf(r.certificate, r.key, r.keySpec, parts.crypto)] as const] : [])),
@@ -198,52 +202,38 @@ export class X509CertificateAuthority implements CertificateAuthority {
     // A leaf that outlives its issuer fails path validation from that day on, so it ends with it.
     const notAfter = request.notAfter > notAfterLimit ? notAfterLimit : request.notAfter;
 
-    let subjectKey: SubjectPublicKeyInfo;
-    try {
-      subjectKey = AsnConvert.parse(request.spki, SubjectPublicKeyInfo);
-    } catch (e) {
-      throw new CaError(`the subject public key is not a DER SubjectPublicKeyInfo: ${errorText(e)}`);
-    }
+    const key = spkiParts(request.spki);
     // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. Public data, so
     // hashed here rather than by the (possibly HSM) provider.
-    const keyId = createHash('sha1').update(new Uint8Array(subjectKey.subjectPublicKey)).digest('hex');
+    const subjectKeyId = createHash('sha1').update(key.subjectPublicKey).digest();
     // Let's Encrypt's rule: a name longer than the CN upper bound goes only in the SAN.
     const commonName =
       request.commonName !== undefined && request.commonName.length <= MAX_COMMON_NAME ? request.commonName : undefined;
     const sans = request.identifiers.map((id) =>
-      id.type === 'dns' ? { type: 'dns' as const, value: id.value } : { type: 'ip' as const, value: ipAddressForEncoding(id.value) },
+      id.type === 'dns' ? { type: 'dns' as const, value: id.value } : { type: 'ip' as const, bytes: ipAddressBytes(id.value) },
     );
-
-    const cert = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: request.serialHex,
-        ...(commonName !== undefined ? { subject: new x509.Name([{ CN: [commonName] }]) } : {}),
-        issuer: signer.issuer,
-        notBefore: request.notBefore,
-        notAfter,
-        // The SPKI DER goes in as-is: the subject key is never imported, so any key type embeds.
-        publicKey: Uint8Array.from(request.spki),
-        signingKey: signer.key,
-        signingAlgorithm: signer.signing,
-        extensions: [
-          subjectKey.algorithm.algorithm === OID_RSA && (request.keyUsage ?? ['keyEncipherment']).includes('keyEncipherment')
-            ? this.#keyUsageRsa
-            : this.#keyUsageSignOnly,
-          this.#extendedKeyUsage[request.usage ?? 'both'],
-          ...signer.commonExtensions,
-          new x509.SubjectKeyIdentifierExtension(keyId),
-          // RFC 5280 §4.2.1.6: with an empty subject the SAN extension MUST be critical.
-          new x509.SubjectAlternativeNameExtension(sans, commonName === undefined),
-        ],
-      },
-      this.#crypto,
-    );
-    return {
-      der: new Uint8Array(cert.rawData),
+    const rsaKey = Buffer.from(key.algorithmOid).equals(OID_RSA_DER);
+    const tbs = encodeTbsCertificate(signer.leafTemplate, {
       serialHex: request.serialHex,
-      // X.509 times have whole seconds: report what the certificate says.
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
+      // X.509 times have whole seconds.
+      notBefore: wholeSeconds(request.notBefore),
+      notAfter: wholeSeconds(notAfter),
+      ...(commonName !== undefined ? { commonName } : {}),
+      // The SPKI DER goes in as-is: the subject key is never imported, so any key type embeds.
+      spki: request.spki,
+      keyUsage: rsaKey && (request.keyUsage ?? ['keyEncipherment']).includes('keyEncipherment') ? this.#keyUsageRsa : this.#keyUsageSignOnly,
+      extendedKeyUsage: this.#extendedKeyUsage[request.usage ?? 'both'],
+      subjectKeyId,
+      sans,
+    });
+    const signature = new Uint8Array(await this.#crypto.subtle.sign(signer.signing, signer.key, tbs));
+    const der = encodeCertificate(tbs, signer.leafTemplate, signer.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature);
+    return {
+      der: new Uint8Array(der.buffer, der.byteOffset, der.byteLength),
+      serialHex: request.serialHex,
+      // What the certificate says.
+      notBefore: wholeSeconds(request.notBefore),
+      notAfter: wholeSeconds(notAfter),
       issuerGeneration: signer.info.generation,
       chainPem: signer.info.chainPem,
     };
@@ -272,6 +262,28 @@ function isDerPositiveSerial(hex: string): boolean {
   if (first >= 0x80) return false; // would be negative: the caller must write the 00
   if (first === 0) return hex.length > 2 && parseInt(hex.slice(2, 4), 16) >= 0x80;
   return true;
+}
+
+/** The DER of an Extension built by @peculiar/x509 (once per CA, not per leaf). */
+function extensionDer(extension: x509.Extension): Uint8Array {
+  return new Uint8Array(extension.rawData);
+}
+
+function wholeSeconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}
+
+/** RFC 5280 §4.2.1.6: an iPAddress is 4 (IPv4) or 16 (IPv6) octets in network order. */
+function ipAddressBytes(text: string): Uint8Array {
+  const expanded = ipAddressForEncoding(text);
+  if (isIPv4(expanded)) return Uint8Array.from(expanded.split('.').map(Number));
+  const bytes = new Uint8Array(16);
+  expanded.split(':').forEach((group, i) => {
+    const n = parseInt(group, 16);
+    bytes[2 * i] = n >> 8;
+    bytes[2 * i + 1] = n & 0xff;
+  });
+  return bytes;
 }
 
 function pemOf(cert: x509.X509Certificate): string {

@@ -28,7 +28,7 @@ const account = (id: string, thumb: string) => accountRecord(id, thumb, now);
 const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
 
 describe('SqliteLedger', () => {
-  it('runs the migrations on a new file with WAL and synchronous=FULL', () => {
+  it('runs the migrations on a new file in WAL mode', () => {
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const versions = db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[];

@@ -34,6 +34,7 @@ import { SqliteEabKeys } from './sqlite-eab.js';
 import { SqliteCrlState } from './sqlite-crl.js';
 import { SqliteMetrics } from './sqlite-metrics.js';
 import { SqliteAuditLog } from './sqlite-audit.js';
+import { WalDurability } from './wal-durability.js';
 import { SqliteAuthorizations } from './sqlite-authorizations.js';
 import { SqliteCertificates } from './sqlite-certificates.js';
 import { SqliteRenewal } from './sqlite-renewal.js';
@@ -68,9 +69,10 @@ export class LedgerMissingError extends Error {
 }
 
 /**
- * The embedded ledger: one SQLite file in WAL mode with synchronous=FULL, so a commit is on disk
- * before the call returns. better-sqlite3 is synchronous; the Promise interface is the seam for
- * a shared PostgreSQL ledger.
+ * The embedded ledger: one SQLite file in WAL mode. Every write method resolves only once its
+ * commit is on disk (WalDurability: the WAL is fdatasynced off the event loop, one sync shared by
+ * concurrent writers). better-sqlite3 is synchronous; the Promise interface is the seam for a
+ * shared PostgreSQL ledger.
  */
 export class SqliteLedger implements CertificateLedger {
   readonly nonces: NonceStore;
@@ -82,6 +84,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly crl: SqliteCrlState;
   private readonly renewal: SqliteRenewal;
   private readonly audit: SqliteAuditLog;
+  private readonly wal: WalDurability;
   private readonly authorizations: SqliteAuthorizations;
   private readonly certificates: SqliteCertificates;
   private readonly metrics: SqliteMetrics;
@@ -96,7 +99,8 @@ export class SqliteLedger implements CertificateLedger {
     this.file = options.file;
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // Commits do not fsync on this thread; every write method awaits WalDurability instead.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     // Used by migrations (backfill) as well as at insert time.
@@ -106,6 +110,7 @@ export class SqliteLedger implements CertificateLedger {
     migrateSqlite(this.db, readMigrations(), options.now ?? Date.now);
     this.nonces = options.nonces ?? new MemoryNonceStore();
     this.s = prepareStatements(this.db);
+    this.wal = new WalDurability(`${options.file}-wal`);
     this.audit = new SqliteAuditLog(this.db);
     this.authorizations = new SqliteAuthorizations(this.db, this.s);
     this.certificates = new SqliteCertificates(this.db, this.s, this.audit);
@@ -117,7 +122,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       const info = this.s.insertAccount.run({
         id: a.id,
         keyThumbprint: a.keyThumbprint,
@@ -145,6 +150,8 @@ export class SqliteLedger implements CertificateLedger {
       const row = this.s.accountByThumbprint.get(a.keyThumbprint) as AccountRow;
       return { account: toAccount(row), created };
     })();
+    await this.wal.afterCommit();
+    return result;
   }
 
   recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
@@ -156,7 +163,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   createEabKey(k: NewEabKey, actor: string): Promise<void> {
-    return this.eab.createEabKey(k, actor);
+    return this.durable(this.eab.createEabKey(k, actor));
   }
 
   getEabKey(kid: string): Promise<EabKeyRecord | undefined> {
@@ -168,7 +175,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean> {
-    return this.eab.revokeEabKey(kid, at, actor);
+    return this.durable(this.eab.revokeEabKey(kid, at, actor));
   }
 
 
@@ -187,7 +194,7 @@ export class SqliteLedger implements CertificateLedger {
     changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
     at: Date,
   ): Promise<AccountRecord> {
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       if (changes.contact) this.s.updateContact.run(JSON.stringify(changes.contact), id);
       if (changes.status) this.s.updateAccountStatus.run(changes.status, id);
       const row = this.s.accountById.get(id) as AccountRow | undefined;
@@ -196,6 +203,8 @@ export class SqliteLedger implements CertificateLedger {
       this.audit.append({ at, actor: `account:${id}`, action: 'account-update', subject: `account:${id}`, detail });
       return toAccount(row);
     })();
+    await this.wal.afterCommit();
+    return result;
   }
 
   async findReusableAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
@@ -229,6 +238,7 @@ export class SqliteLedger implements CertificateLedger {
       order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
       if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
     })();
+    await this.wal.afterCommit();
   }
 
   async getOrder(id: string): Promise<OrderRecord | undefined> {
@@ -258,19 +268,21 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async beginChallenge(challengeId: string): Promise<boolean> {
-    return this.authorizations.beginChallenge(challengeId);
+    return this.durable(this.authorizations.beginChallenge(challengeId));
   }
 
   async completeChallenge(o: ChallengeOutcome): Promise<void> {
     this.authorizations.completeChallenge(o);
+    await this.wal.afterCommit();
   }
 
   async expireAuthorization(id: string): Promise<void> {
     this.authorizations.expire(id);
+    await this.wal.afterCommit();
   }
 
   async beginFinalize(orderId: string): Promise<boolean> {
-    return this.s.beginFinalize.run(orderId).changes === 1;
+    return this.durable(this.s.beginFinalize.run(orderId).changes === 1);
   }
 
   async completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
@@ -280,14 +292,17 @@ export class SqliteLedger implements CertificateLedger {
         throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
       }
     })();
+    await this.wal.afterCommit();
   }
 
   async failOrder(orderId: string, error: ProblemDocument): Promise<void> {
     this.s.failOrder.run(JSON.stringify(error), orderId);
+    await this.wal.afterCommit();
   }
 
   async insertCertificate(certificate: NewCertificate): Promise<void> {
     this.db.transaction(() => this.certificates.insertRows(certificate))();
+    await this.wal.afterCommit();
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
@@ -295,7 +310,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
-    return this.certificates.revoke(r);
+    return this.durable(this.certificates.revoke(r));
   }
 
   async isKeyBlocked(keyHash: string): Promise<boolean> {
@@ -319,11 +334,11 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
-    return this.crl.claimCrlNumber(issuer);
+    return this.durable(this.crl.claimCrlNumber(issuer));
   }
 
   recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void> {
-    return this.crl.recordCrl(issuer, crl);
+    return this.durable(this.crl.recordCrl(issuer, crl));
   }
 
   crlState(issuer: CrlIssuer): Promise<CrlState> {
@@ -339,17 +354,17 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome> {
-    return this.accounts.changeAccountKey(change);
+    return this.durable(this.accounts.changeAccountKey(change));
   }
 
   async deactivateAccount(
     deactivation: AccountDeactivation,
   ): Promise<{ account: AccountRecord; deactivatedAuthorizations: number } | undefined> {
-    return this.accounts.deactivateAccount(deactivation);
+    return this.durable(this.accounts.deactivateAccount(deactivation));
   }
 
   async deactivateAuthorization(deactivation: AuthorizationDeactivation): Promise<boolean> {
-    return this.accounts.deactivateAuthorization(deactivation);
+    return this.durable(this.accounts.deactivateAuthorization(deactivation));
   }
 
   async listAccounts(limit: number): Promise<AccountSummary[]> {
@@ -365,7 +380,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   markRenewEarly(mark: RenewEarlyMark): Promise<string[]> {
-    return this.renewal.markRenewEarly(mark);
+    return this.durable(this.renewal.markRenewEarly(mark));
   }
 
   replacingOrder(serial: string): Promise<string | undefined> {
@@ -378,17 +393,27 @@ export class SqliteLedger implements CertificateLedger {
 
   async appendAudit(entry: NewAuditEntry): Promise<void> {
     this.audit.append(entry);
+    await this.wal.afterCommit();
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
     return this.audit.list(filter);
   }
 
+  /** A write's result, once it is on disk (the write itself committed before this is called). */
+  private async durable<T>(result: T | Promise<T>): Promise<T> {
+    const value = await result;
+    await this.wal.afterCommit();
+    return value;
+  }
+
   async checkWritable(at: Date): Promise<void> {
     this.s.readinessProbe.run(at.getTime());
+    await this.wal.afterCommit();
   }
 
   async close(): Promise<void> {
+    await this.wal.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,83 @@
+import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+
+/*
+ * JWS signature checks with node:crypto KeyObjects (RFC 7518 §3). Every ACME POST is one
+ * verification; through WebCrypto each cost about 0.2 ms of the event loop in argument
+ * normalization and job dispatch, several times the signature check itself. A KeyObject made once
+ * per account key (JwsVerifier caches it) and a synchronous verify do the same check for a
+ * fraction of that. These are account keys, public and client-chosen: the CA's own keys stay
+ * behind the injectable WebCrypto provider in ca/.
+ */
+
+/** RFC 7518 §3.1 algorithms certmint accepts, and the key each needs. */
+const KEY_OF_ALG = {
+  ES256: { kty: 'EC', crv: 'P-256', hash: 'sha256', bytes: 64 },
+  ES384: { kty: 'EC', crv: 'P-384', hash: 'sha384', bytes: 96 },
+  RS256: { kty: 'RSA', hash: 'sha256' },
+  EdDSA: { kty: 'OKP' },
+} as const;
+
+export type JwsAlgorithm = keyof typeof KEY_OF_ALG;
+
+export const JWS_ALGORITHMS = Object.keys(KEY_OF_ALG) as readonly JwsAlgorithm[];
+
+/** RFC 7518 §3.3: RSA keys of at least 2048 bits. */
+const MIN_RSA_BITS = 2048;
+
+export class JwsKeyError extends Error {
+  override readonly name = 'JwsKeyError';
+}
+
+export interface JwsKey {
+  readonly alg: JwsAlgorithm;
+  readonly key: KeyObject;
+}
+
+export function isJwsAlgorithm(alg: string): alg is JwsAlgorithm {
+  return Object.hasOwn(KEY_OF_ALG, alg);
+}
+
+/**
+ * A public JWK as a KeyObject for `alg`. @throws JwsKeyError when the key does not fit the alg,
+ * is not a valid public key (an EC point off its curve, say) or is an RSA key under 2048 bits.
+ */
+export function importJwsKey(jwk: Readonly<Record<string, unknown>>, alg: JwsAlgorithm): JwsKey {
+  const wanted = KEY_OF_ALG[alg];
+  if (jwk.kty !== wanted.kty) throw new JwsKeyError(`${alg} needs a ${wanted.kty} key, not ${String(jwk.kty)}`);
+  if ('crv' in wanted && jwk.crv !== wanted.crv) throw new JwsKeyError(`${alg} needs curve ${wanted.crv}, not ${String(jwk.crv)}`);
+  if (alg === 'EdDSA' && jwk.crv !== 'Ed25519' && jwk.crv !== 'Ed448') {
+    throw new JwsKeyError(`EdDSA needs curve Ed25519 or Ed448, not ${String(jwk.crv)}`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  } catch (e) {
+    throw new JwsKeyError(`it is not a valid ${String(jwk.kty)} public key (${(e as Error).message})`);
+  }
+  if (alg === 'RS256') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) throw new JwsKeyError(`RS256 keys must be at least ${MIN_RSA_BITS} bits, this one has ${bits}`);
+  }
+  return { alg, key };
+}
+
+/** Whether `signature` (the raw JWS signature octets) signs `signingInput` (ASCII protected.payload). */
+export function verifyJwsSignature(k: JwsKey, signingInput: Buffer, signature: Buffer): boolean {
+  const spec = KEY_OF_ALG[k.alg];
+  try {
+    switch (k.alg) {
+      case 'ES256':
+      case 'ES384':
+        // RFC 7518 §3.4: R || S of fixed length, not DER.
+        if (signature.length !== (spec as { bytes: number }).bytes) return false;
+        return verify((spec as { hash: string }).hash, signingInput, { key: k.key, dsaEncoding: 'ieee-p1363' }, signature);
+      case 'RS256':
+        return verify('sha256', signingInput, { key: k.key, padding: constants.RSA_PKCS1_PADDING }, signature);
+      case 'EdDSA':
+        return verify(null, signingInput, k.key, signature);
+    }
+  } catch {
+    // A signature OpenSSL cannot even parse is a signature that does not verify.
+    return false;
+  }
+}
