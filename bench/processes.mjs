@@ -217,9 +217,9 @@ export function buildAcmego() {
  * One `acmego -mode load` run: n issuances over c workers (one account each), the shared http-01
  * listener on `listen`. Resolves with its JSON summary line.
  */
-export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTemplate, timeoutMs = 3_600_000 }) {
+export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTemplate, accountKey = 'ec256', timeoutMs = 3_600_000 }) {
   if (stopping) return Promise.reject(new Error('stopped'));
-  const args = ['-mode', 'load', '-directory', directoryUrl, '-ca-bundle', caBundle, '-n', String(n), '-c', String(c), '-http01-listen', listen, '-name-template', nameTemplate];
+  const args = ['-mode', 'load', '-directory', directoryUrl, '-ca-bundle', caBundle, '-n', String(n), '-c', String(c), '-http01-listen', listen, '-name-template', nameTemplate, '-account-key', accountKey];
   return new Promise((resolve, reject) => {
     const child = execFile(ACMEGO, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
       if (stops.includes(kill)) stops.splice(stops.indexOf(kill), 1);

@@ -1,5 +1,6 @@
-import { constants, createPublicKey, verify } from 'node:crypto';
+import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Identifier } from '../core/identifier.js';
+import type { PublicKeyInfo } from '../core/public-key.js';
 import { canonicalIpAddress } from './ip-address.js';
 
 /*
@@ -16,6 +17,8 @@ import { canonicalIpAddress } from './ip-address.js';
 /** What csr.ts needs from a request of the common shape. */
 export interface CommonCsr {
   readonly spki: Uint8Array;
+  /** The key as policy reads it, when node:crypto could load it as RSA, P-256/384/521 or Ed25519. */
+  readonly key: PublicKeyInfo | undefined;
   readonly commonName: string | undefined;
   readonly sans: readonly Identifier[];
   readonly signatureValid: boolean;
@@ -122,17 +125,42 @@ function read(der: Uint8Array): CommonCsr {
   if (bits.end <= bits.contentStart || der[bits.contentStart] !== 0) throw new NotCommon();
 
   const spkiDer = der.slice(spkiTlv.start, spkiTlv.end);
+  let key: KeyObject | undefined;
+  try {
+    key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+  } catch {
+    key = undefined; // csr.ts describes it the full way; its signature cannot verify.
+  }
   return {
     spki: spkiDer,
+    key: key && describeKey(key),
     commonName,
     sans,
-    signatureValid: verifies(spec, spkiDer, der.subarray(infoTlv.start, infoTlv.end), der.subarray(bits.contentStart + 1, bits.end)),
+    signatureValid: key !== undefined && verifies(spec, key, der.subarray(infoTlv.start, infoTlv.end), der.subarray(bits.contentStart + 1, bits.end)),
   };
 }
 
-function verifies(spec: { hash: string | null; rsa: boolean }, spki: Uint8Array, signed: Uint8Array, signature: Uint8Array): boolean {
+const CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+/** As csr.ts describePublicKey would, for the key types clients use; undefined for the rest. */
+function describeKey(key: KeyObject): PublicKeyInfo | undefined {
+  const details = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return details?.modulusLength !== undefined ? { kind: 'rsa', bits: details.modulusLength } : undefined;
+    case 'ec': {
+      const curve = details?.namedCurve !== undefined ? CURVE_NAMES[details.namedCurve] : undefined;
+      return curve !== undefined ? { kind: 'ec', curve } : undefined;
+    }
+    case 'ed25519':
+      return { kind: 'ed25519' };
+    default:
+      return undefined;
+  }
+}
+
+function verifies(spec: { hash: string | null; rsa: boolean }, key: KeyObject, signed: Uint8Array, signature: Uint8Array): boolean {
   try {
-    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
     // The key must be of the signature's kind: an RSA signature over an EC key is no signature.
     const kind = key.asymmetricKeyType;
     if (spec.rsa !== (kind === 'rsa') || (spec.hash === null) !== (kind === 'ed25519')) return false;

@@ -31,7 +31,7 @@ export async function parseCsr(der: Uint8Array, crypto: Crypto = nativeCryptoPro
   if (common) {
     let key: PublicKeyInfo;
     try {
-      key = describePublicKey(common.spki);
+      key = common.key ?? describePublicKey(common.spki);
     } catch (e) {
       if (e instanceof CsrParseError) throw e;
       throw new CsrParseError(`the CSR is not a valid PKCS#10 certificate request: ${errorText(e)}`);

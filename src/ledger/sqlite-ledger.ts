@@ -69,9 +69,14 @@ export class LedgerMissingError extends Error {
 }
 
 /**
- * The embedded ledger: one SQLite file in WAL mode. Every write method resolves only once its
- * commit is on disk (WalDurability: the WAL is fdatasynced off the event loop, one sync shared by
- * concurrent writers). better-sqlite3 is synchronous; the Promise interface is the seam for a
+ * The embedded ledger: one SQLite file in WAL mode. A write that anyone is told is permanent
+ * (accounts, certificates, revocations, EAB keys, CRL numbers, key changes, audit entries) resolves
+ * only once its commit is on disk (WalDurability: the WAL is fdatasynced off the event loop, one
+ * sync shared by concurrent writers). Order and challenge workflow state (createOrder,
+ * begin/completeChallenge, expireAuthorization, beginFinalize, failOrder) is committed but not
+ * waited for: a crash of the process loses none of it (the WAL is in the kernel), and a power loss
+ * could only take back steps a client redoes with a new order; the next synced write or checkpoint
+ * puts it on disk with everything before it. better-sqlite3 is synchronous; the Promise interface is the seam for a
  * shared PostgreSQL ledger.
  */
 export class SqliteLedger implements CertificateLedger {
@@ -212,6 +217,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
     this.db.transaction(() => {
       this.s.insertOrder.run(
         order.id,
@@ -238,7 +244,6 @@ export class SqliteLedger implements CertificateLedger {
       order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
       if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
     })();
-    await this.wal.afterCommit();
   }
 
   async getOrder(id: string): Promise<OrderRecord | undefined> {
@@ -268,21 +273,23 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async beginChallenge(challengeId: string): Promise<boolean> {
-    return this.durable(this.authorizations.beginChallenge(challengeId));
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    return this.authorizations.beginChallenge(challengeId);
   }
 
   async completeChallenge(o: ChallengeOutcome): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
     this.authorizations.completeChallenge(o);
-    await this.wal.afterCommit();
   }
 
   async expireAuthorization(id: string): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
     this.authorizations.expire(id);
-    await this.wal.afterCommit();
   }
 
   async beginFinalize(orderId: string): Promise<boolean> {
-    return this.durable(this.s.beginFinalize.run(orderId).changes === 1);
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    return this.s.beginFinalize.run(orderId).changes === 1;
   }
 
   async completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
@@ -296,8 +303,8 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async failOrder(orderId: string, error: ProblemDocument): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
     this.s.failOrder.run(JSON.stringify(error), orderId);
-    await this.wal.afterCommit();
   }
 
   async insertCertificate(certificate: NewCertificate): Promise<void> {

@@ -108,13 +108,14 @@ func newACMEClient(hc *http.Client, directory string, key crypto.Signer) *acme.C
 	return &acme.Client{Key: key, HTTPClient: hc, DirectoryURL: directory, UserAgent: "certmint-interop-acmego"}
 }
 
-// register creates an account for a fresh RSA-2048 key (cert-manager's default), then looks it
+// register creates an account for a fresh account key (RSA-2048, cert-manager's default, or
+// ECDSA P-256 with -account-key ec256, lego's default), then looks it
 // up again with a new client for the same key, as cert-manager does after a restart: GetReg
 // sends newAccount with onlyReturnExisting, signed with the JWK. eab, when not nil, binds the
 // account to an external account (RFC 8555 §7.3.4), as cert-manager's issuer does with its
 // externalAccountBinding keyID and keySecretRef; the lookup carries no binding.
 func register(ctx context.Context, hc *http.Client, directory, email string, eab *acme.ExternalAccountBinding) (*acme.Client, string, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := newAccountKey()
 	if err != nil {
 		return nil, "", err
 	}
@@ -276,4 +277,17 @@ func sameChain(a, b [][]byte) bool {
 		}
 	}
 	return true
+}
+
+// accountKeyType is -account-key: "rsa2048" (default) or "ec256".
+var accountKeyType = "rsa2048"
+
+func newAccountKey() (crypto.Signer, error) {
+	switch accountKeyType {
+	case "rsa2048":
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case "ec256":
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	return nil, fmt.Errorf("-account-key %q: use rsa2048 or ec256", accountKeyType)
 }

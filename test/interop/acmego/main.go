@@ -287,6 +287,7 @@ func main() {
 	flag.StringVar(&o.tlsALPN01Listen, "tls-alpn01-listen", "127.0.0.1:5001", "address of the tls-alpn-01 challenge listener")
 	flag.BoolVar(&o.xcryptoIPCert, "tls-alpn01-xcrypto-ip-cert", false, "tls-alpn-01: present x/crypto's certificate for IP identifiers as is, even with the address in a dNSName SAN")
 	flag.StringVar(&o.mode, "mode", "single", "single | load")
+	flag.StringVar(&accountKeyType, "account-key", "rsa2048", "account key type: rsa2048 (cert-manager's default) or ec256 (lego's default; load mode then measures the server, not the client's RSA signing)")
 	flag.StringVar(&names, "names", "", "single mode: comma-separated DNS names (CN = first)")
 	flag.StringVar(&o.out, "out", ".", "single mode: directory for chain.pem and key.pem")
 	flag.StringVar(&o.email, "email", "interop@certmint.test", "single mode: account contact (mailto:)")
