@@ -32,7 +32,8 @@ export interface AcmeServerOptions {
   readonly crl?: (issuer: CrlIssuer) => PublishedCrl | undefined;
   /** Request timings and GET /metrics; neither without it. */
   readonly metrics?: HttpMetrics;
-  readonly fastify?: FastifyServerOptions & { https?: { key: string; cert: string } | null };
+  /** https: the options of https.createServer (TLS and http.Server ones); http: those of http.createServer. */
+  readonly fastify?: FastifyServerOptions & { https?: import('node:https').ServerOptions | null; http?: import('node:http').ServerOptions };
 }
 
 /** The ACME API as an encapsulated plugin: JWS checks, nonces and problem documents for everything under it. */

@@ -128,6 +128,20 @@ export function crlPublisher(
   return new CrlPublisher({ ledger, ca, clock, dir: path.join(config.dataDir, 'crl'), policy: config.crl, log });
 }
 
+/**
+ * Slow or idle clients (slowloris) cannot hold the server: a connection gets headersTimeout for its
+ * TLS handshake and request headers, requestTimeout for a whole request, keepAliveTimeout between
+ * requests. Node checks those every connectionsCheckingInterval (30 s by default: too coarse here).
+ */
+function connectionBounds(config: Config) {
+  return {
+    headersTimeout: config.server.headersTimeoutMs,
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, config.server.headersTimeoutMs),
+  };
+}
+
 export function ledgerFile(config: Config): string {
   return path.join(config.dataDir, 'ledger.sqlite3');
 }
@@ -170,6 +184,10 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     clock,
     crypto,
   });
+  const recovered = await ra.recoverInterruptedWork();
+  if (recovered.failedOrders > 0 || recovered.revalidating > 0) {
+    log.warn(recovered, 'the last run stopped in the middle of work: orders being finalized were failed (clients create new ones), challenges being validated are validated again');
+  }
   if (config.validation.testFailureRate > 0) {
     log.warn(`validation.testFailureRate is ${config.validation.testFailureRate}: that share of validations fails on purpose (a test setting)`);
   }
@@ -196,7 +214,10 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     bodyLimit: config.server.bodyLimit,
     meta: directoryMeta(config),
     fastify: {
-      https: tls ? { key: tls.key, cert: tls.cert } : null,
+      https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
+      ...(tls ? {} : { http: connectionBounds(config) }),
+      keepAliveTimeout: config.server.keepAliveTimeoutMs,
+      requestTimeout: config.server.requestTimeoutMs,
       loggerInstance: log,
       // One line per request would cost more than the request itself under load.
       logController: new LogController({ disableRequestLogging: true }),
@@ -204,6 +225,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       trustProxy: !config.server.tls.enabled,
     },
   });
+  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
   if (created) {
     await auditCaEvent(ledger, 'ca-init', ca, 'certmint', clock.now());
     app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');

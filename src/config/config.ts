@@ -14,6 +14,10 @@ export interface Config {
     readonly baseUrl: string;
     readonly tls: { readonly enabled: boolean; readonly hostnames: readonly string[]; readonly lifetimeMs: number };
     readonly bodyLimit: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly maxConnections: number;
   };
   readonly dataDir: string;
   readonly ca: {
@@ -203,6 +207,10 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
         lifetimeMs: ms('server.tls.lifetime', c.server.tls.lifetime),
       },
       bodyLimit: c.server.bodyLimit,
+      headersTimeoutMs: ms('server.headersTimeout', c.server.headersTimeout),
+      requestTimeoutMs: ms('server.requestTimeout', c.server.requestTimeout),
+      keepAliveTimeoutMs: ms('server.keepAliveTimeout', c.server.keepAliveTimeout),
+      maxConnections: c.server.maxConnections,
     },
     dataDir: path.resolve(cwd, c.dataDir),
     ca: {

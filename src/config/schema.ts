@@ -20,6 +20,12 @@ export const ConfigSchema = Type.Object(
           { additionalProperties: false },
         ),
         bodyLimit: Type.Integer({ minimum: 1024 }),
+        /** Bounds on slow or idle clients (slowloris): TLS handshake plus request headers, a whole request, an idle keep-alive connection. */
+        headersTimeout: Duration,
+        requestTimeout: Duration,
+        keepAliveTimeout: Duration,
+        /** Open connections at most; more are refused at once. 0: no limit. */
+        maxConnections: Type.Integer({ minimum: 0 }),
       },
       { additionalProperties: false },
     ),
@@ -148,6 +154,11 @@ export const DEFAULT_CONFIG: ConfigInput = {
     baseUrl: '',
     tls: { enabled: true, hostnames: ['localhost', '127.0.0.1', '::1'], lifetime: '30d' },
     bodyLimit: 65536,
+    headersTimeout: '10s',
+    // Longer than validation.answerWithin (10s), which a challenge POST may wait.
+    requestTimeout: '60s',
+    keepAliveTimeout: '30s',
+    maxConnections: 10000,
   },
   dataDir: './data',
   ca: {

@@ -56,6 +56,11 @@ export interface AuditEntry {
   readonly detail: Readonly<Record<string, unknown>>;
 }
 
+export interface InterruptedWork {
+  readonly orderIds: readonly string[];
+  readonly challenges: readonly { readonly challengeId: string; readonly authorizationId: string; readonly accountId: string }[];
+}
+
 /** An event recorded outside the ledger's own transactions (CA files created or rotated). */
 export interface NewAuditEntry {
   readonly at: Date;
@@ -326,6 +331,11 @@ export interface CertificateLedger {
   /** RFC 9773 §5: the order recorded as replacing this certificate (createOrder's `replacement`), if any. */
   replacingOrder(serial: string): Promise<string | undefined>;
 
+  /**
+   * Work a stopped process left in the middle: orders in `processing` (finalize begun, certificate
+   * not committed) and challenges in `processing` (validation begun, outcome not recorded).
+   */
+  interruptedWork(): Promise<InterruptedWork>;
   /** Commits one small write (the readiness probe); rejects when the ledger cannot commit. */
   checkWritable(at: Date): Promise<void>;
   close(): Promise<void>;

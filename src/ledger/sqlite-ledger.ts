@@ -13,6 +13,7 @@ import type {
   AuthorizationDeactivation,
   AuditEntry,
   AuditFilter,
+  InterruptedWork,
   NewAuditEntry,
   CertificateCounts,
   CertificateFilter,
@@ -412,6 +413,13 @@ export class SqliteLedger implements CertificateLedger {
     const value = await result;
     await this.wal.afterCommit();
     return value;
+  }
+
+  async interruptedWork(): Promise<InterruptedWork> {
+    return this.db.transaction(() => ({
+      orderIds: (this.s.processingOrders.all() as { id: string }[]).map((r) => r.id),
+      challenges: this.s.processingChallenges.all() as InterruptedWork['challenges'][number][],
+    }))();
   }
 
   async checkWritable(at: Date): Promise<void> {

@@ -48,6 +48,9 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status IN ('pending', 'valid')`,
     ),
     expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
+    processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing'`),
+    processingChallenges: db.prepare(`SELECT c.id AS challengeId, c.authorization_id AS authorizationId, a.account_id AS accountId
+      FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing'`),
     beginFinalize: db.prepare(`UPDATE orders SET status = 'processing' WHERE id = ? AND status IN ('pending', 'ready')`),
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),

@@ -116,7 +116,7 @@ export async function respondToChallenge(
 }
 
 /** Runs the validator and commits the challenge's and authorization's outcome in one transaction. */
-async function validateAndRecord(
+export async function validateAndRecord(
   deps: RaDeps,
   account: AccountRecord,
   authz: AuthorizationRecord,

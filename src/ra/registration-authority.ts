@@ -8,6 +8,7 @@ import { BackgroundTasks, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
 import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
+import { recoverInterruptedWork } from './recovery.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
@@ -21,6 +22,11 @@ export class RegistrationAuthority {
 
   constructor(options: Omit<RaDeps, 'background' | 'issuerKeyIds'>) {
     this.deps = { ...options, background: new BackgroundTasks(), issuerKeyIds: issuerKeyIdsOf(options.ca) };
+  }
+
+  /** At start-up, before serving: finishes or fails what a stopped process left in the middle (ra/recovery.ts). */
+  recoverInterruptedWork() {
+    return recoverInterruptedWork(this.deps);
   }
 
   /** Resolves when every validation still running in the background has recorded its outcome. */

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { validateNames } from '../../test/support/issue-flow.js';
+import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+
+let t: TestAcmeApp;
+beforeAll(async () => {
+  t = await startTestAcmeApp();
+});
+afterAll(async () => t?.close());
+
+const idOf = (url: string) => url.split('/').pop()!;
+
+describe('start-up after a process stopped in the middle of work', () => {
+  it('fails orders caught in finalize (retryable), validates challenges caught in validation again, and leaves the rest', async () => {
+    const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    expect((await client.register()).statusCode).toBe(201);
+
+    // A finalize that began and never committed its certificate.
+    const ready = await validateNames(t, client, ['finalizing.recovery.test']);
+    const readyId = idOf(String(ready.finalize).replace(/\/finalize$/, ''));
+    expect(await t.ledger.beginFinalize(readyId)).toBe(true);
+
+    // A validation that began and never recorded its outcome.
+    const pending = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'validating.recovery.test' }] });
+    const authzUrl = pending.json().authorizations[0] as string;
+    const challenge = (await client.post(authzUrl, '')).json().challenges[0];
+    t.responder.set(challenge.token, await client.keyAuthorization(challenge.token));
+    expect(await t.ledger.beginChallenge(idOf(challenge.url))).toBe(true);
+
+    // An untouched pending order stays as it is.
+    const untouched = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'untouched.recovery.test' }] });
+
+    expect(await t.ra.recoverInterruptedWork()).toEqual({ failedOrders: 1, revalidating: 1 });
+    await t.ra.settled();
+
+    const failed = (await client.post(String(ready.finalize).replace(/\/finalize$/, ''), '')).json();
+    expect(failed).toMatchObject({ status: 'invalid', error: { type: 'urn:ietf:params:acme:error:serverInternal', detail: expect.stringContaining('create a new order') } });
+    expect((await client.post(authzUrl, '')).json()).toMatchObject({
+      status: 'valid',
+      challenges: expect.arrayContaining([expect.objectContaining({ type: 'http-01', status: 'valid' })]),
+    });
+    expect((await client.post(String(untouched.headers.location), '')).json().status).toBe('pending');
+
+    // The retry the error asks for: a new order for the same name is ready at once (authorization reused).
+    const retry = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'finalizing.recovery.test' }] });
+    expect(retry.json().status).toBe('ready');
+
+    // Nothing left to recover.
+    expect(await t.ra.recoverInterruptedWork()).toEqual({ failedOrders: 0, revalidating: 0 });
+  });
+});
