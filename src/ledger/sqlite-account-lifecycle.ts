@@ -7,7 +7,10 @@ import type {
   AccountSummary,
   AuthorizationDeactivation,
 } from './ledger.js';
-import type { AccountRecord } from './records.js';
+import { AcmeProblem } from '../core/problem.js';
+import type { AccountStatus } from '../core/status.js';
+import type { AccountRecord, NewAccount } from './records.js';
+import type { Statements } from './sqlite-statements.js';
 import { toAccount, type AccountRow } from './sqlite-rows.js';
 
 type AccountSummaryRow = AccountRow & { certificates: number };
@@ -20,7 +23,7 @@ function toSummary(r: AccountSummaryRow): AccountSummary {
 }
 
 /**
- * Account lifecycle in the SQLite ledger: key rollover (RFC 8555 §7.3.5), account deactivation
+ * Accounts in the SQLite ledger: creation (with its EAB binding) and updates, key rollover (RFC 8555 §7.3.5), account deactivation
  * (§7.3.6), client deactivation of an authorization (§7.5.2), and the operator's account list.
  * Each change is one transaction with its audit_log entry.
  */
@@ -29,6 +32,7 @@ export class SqliteAccountLifecycle {
 
   constructor(
     private readonly db: Database.Database,
+    private readonly shared: Statements,
     private readonly audit: SqliteAuditLog,
   ) {
     this.s = {
@@ -47,6 +51,55 @@ export class SqliteAccountLifecycle {
       summaries: db.prepare(`${SUMMARY_SELECT} ORDER BY a.created_at, a.id LIMIT ?`),
       summary: db.prepare(`${SUMMARY_SELECT} WHERE a.id = ?`),
     };
+  }
+
+  /** The account unless its key has one already; with eabKid, the binding claimed and audited in the same transaction. */
+  create(a: NewAccount): { account: AccountRecord; created: boolean } {
+    return this.db.transaction(() => {
+      const info = this.shared.insertAccount.run({
+        id: a.id,
+        keyThumbprint: a.keyThumbprint,
+        jwk: JSON.stringify(a.jwk),
+        contact: JSON.stringify(a.contact),
+        tos: a.termsOfServiceAgreed ? 1 : 0,
+        createdAt: a.createdAt.getTime(),
+        eabKid: a.eabKid ?? null,
+        policy: a.policy ?? null,
+      });
+      const created = info.changes === 1;
+      if (created) {
+        const detail = { eabKid: a.eabKid ?? null, policy: a.policy ?? null, contacts: a.contact.length };
+        this.audit.append({ at: a.createdAt, actor: `account:${a.id}`, action: 'account-create', subject: `account:${a.id}`, detail });
+      }
+      if (created && a.eabKid !== undefined) {
+        if (this.shared.claimEabKey.run({ kid: a.eabKid, accountId: a.id, now: a.createdAt.getTime() }).changes !== 1) {
+          throw new AcmeProblem(
+            'unauthorized',
+            `the external account binding key ${a.eabKid} cannot bind another account: it was already used, revoked or has expired`,
+          );
+        }
+        this.audit.append({ at: a.createdAt, actor: `account:${a.id}`, action: 'eab-bind', subject: `eab:${a.eabKid}`, detail: { account: a.id } });
+      }
+      const row = this.shared.accountByThumbprint.get(a.keyThumbprint) as AccountRow;
+      return { account: toAccount(row), created };
+    })();
+  }
+
+  /** A contact or status change and its 'account-update' entry, in one transaction. */
+  update(
+    id: string,
+    changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
+    at: Date,
+  ): AccountRecord {
+    return this.db.transaction(() => {
+      if (changes.contact) this.shared.updateContact.run(JSON.stringify(changes.contact), id);
+      if (changes.status) this.shared.updateAccountStatus.run(changes.status, id);
+      const row = this.shared.accountById.get(id) as AccountRow | undefined;
+      if (!row) throw new Error(`account ${id} does not exist`);
+      const detail = { ...(changes.contact ? { contacts: changes.contact.length } : {}), ...(changes.status ? { status: changes.status } : {}) };
+      this.audit.append({ at, actor: `account:${id}`, action: 'account-update', subject: `account:${id}`, detail });
+      return toAccount(row);
+    })();
   }
 
   changeAccountKey(c: AccountKeyChange): AccountKeyChangeOutcome {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateFilter } from './ledger.js';
 import { inventoryQuery } from './sqlite-inventory.js';
 import { SqliteLedger } from './sqlite-ledger.js';
+import { certificateRecord } from '../../test/support/ledger-records.js';
 
 let dir: string;
 let ledger: SqliteLedger;
@@ -13,19 +14,7 @@ const now = new Date('2026-06-01T00:00:00Z');
 const DAY = 86_400_000;
 
 async function add(serial: string, names: string[], notAfterDays: number, account = 'a1') {
-  await ledger.insertCertificate({
-    serial,
-    accountId: account,
-    orderId: undefined,
-    der: new Uint8Array([1]),
-    chainPem: '',
-    identifiers: names.map((value) => ({ type: 'dns' as const, value })),
-    commonName: undefined,
-    keyHash: serial,
-    notBefore: new Date(now.getTime() - DAY),
-    notAfter: new Date(now.getTime() + notAfterDays * DAY),
-    createdAt: now,
-  });
+  await ledger.insertCertificate(certificateRecord(serial, names, notAfterDays, now, account));
 }
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
-import { AcmeProblem, type ProblemDocument } from '../core/problem.js';
+import type { ProblemDocument } from '../core/problem.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
 import type { AccountStatus } from '../core/status.js';
 import type {
@@ -120,7 +120,7 @@ export class SqliteLedger implements CertificateLedger {
     this.audit = new SqliteAuditLog(this.db);
     this.authorizations = new SqliteAuthorizations(this.db, this.s);
     this.certificates = new SqliteCertificates(this.db, this.s, this.audit);
-    this.accounts = new SqliteAccountLifecycle(this.db, this.audit);
+    this.accounts = new SqliteAccountLifecycle(this.db, this.s, this.audit);
     this.eab = new SqliteEabKeys(this.db, this.audit);
     this.crl = new SqliteCrlState(this.db, this.file);
     this.renewal = new SqliteRenewal(this.db, this.audit);
@@ -128,36 +128,7 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
-    const result = this.db.transaction(() => {
-      const info = this.s.insertAccount.run({
-        id: a.id,
-        keyThumbprint: a.keyThumbprint,
-        jwk: JSON.stringify(a.jwk),
-        contact: JSON.stringify(a.contact),
-        tos: a.termsOfServiceAgreed ? 1 : 0,
-        createdAt: a.createdAt.getTime(),
-        eabKid: a.eabKid ?? null,
-        policy: a.policy ?? null,
-      });
-      const created = info.changes === 1;
-      if (created) {
-        const detail = { eabKid: a.eabKid ?? null, policy: a.policy ?? null, contacts: a.contact.length };
-        this.audit.append({ at: a.createdAt, actor: `account:${a.id}`, action: 'account-create', subject: `account:${a.id}`, detail });
-      }
-      if (created && a.eabKid !== undefined) {
-        if (this.s.claimEabKey.run({ kid: a.eabKid, accountId: a.id, now: a.createdAt.getTime() }).changes !== 1) {
-          throw new AcmeProblem(
-            'unauthorized',
-            `the external account binding key ${a.eabKid} cannot bind another account: it was already used, revoked or has expired`,
-          );
-        }
-        this.audit.append({ at: a.createdAt, actor: `account:${a.id}`, action: 'eab-bind', subject: `eab:${a.eabKid}`, detail: { account: a.id } });
-      }
-      const row = this.s.accountByThumbprint.get(a.keyThumbprint) as AccountRow;
-      return { account: toAccount(row), created };
-    })();
-    await this.wal.afterCommit();
-    return result;
+    return this.durable(this.accounts.create(a));
   }
 
   recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
@@ -200,17 +171,7 @@ export class SqliteLedger implements CertificateLedger {
     changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
     at: Date,
   ): Promise<AccountRecord> {
-    const result = this.db.transaction(() => {
-      if (changes.contact) this.s.updateContact.run(JSON.stringify(changes.contact), id);
-      if (changes.status) this.s.updateAccountStatus.run(changes.status, id);
-      const row = this.s.accountById.get(id) as AccountRow | undefined;
-      if (!row) throw new Error(`account ${id} does not exist`);
-      const detail = { ...(changes.contact ? { contacts: changes.contact.length } : {}), ...(changes.status ? { status: changes.status } : {}) };
-      this.audit.append({ at, actor: `account:${id}`, action: 'account-update', subject: `account:${id}`, detail });
-      return toAccount(row);
-    })();
-    await this.wal.afterCommit();
-    return result;
+    return this.durable(this.accounts.update(id, changes, at));
   }
 
   async findReusableAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountRecord } from '../../test/support/ledger-records.js';
+import { accountRecord, certificateRecord } from '../../test/support/ledger-records.js';
 import { EXPIRING_SQL, REVOKED_UNEXPIRED_SQL } from './sqlite-metrics.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 
@@ -13,19 +13,7 @@ let dir: string;
 let ledger: SqliteLedger;
 
 async function add(serial: string, notAfterDays: number) {
-  await ledger.insertCertificate({
-    serial,
-    accountId: 'a1',
-    orderId: undefined,
-    der: new Uint8Array([1]),
-    chainPem: '',
-    identifiers: [{ type: 'dns', value: `${serial}.example.internal` }],
-    commonName: undefined,
-    keyHash: serial,
-    notBefore: new Date(now.getTime() - DAY),
-    notAfter: new Date(now.getTime() + notAfterDays * DAY),
-    createdAt: now,
-  });
+  await ledger.insertCertificate(certificateRecord(serial, [`${serial}.example.internal`], notAfterDays, now));
 }
 
 beforeAll(async () => {

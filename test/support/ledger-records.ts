@@ -1,4 +1,4 @@
-import type { NewAccount, NewAuthorization } from '../../src/ledger/records.js';
+import type { NewAccount, NewAuthorization, NewCertificate } from '../../src/ledger/records.js';
 import type { AuditEntry, CertificateLedger } from '../../src/ledger/ledger.js';
 
 const DAY = 86_400_000;
@@ -36,4 +36,21 @@ export function authorizationRecord(id: string, accountId: string, value: string
  */
 export async function auditAfterCreation(ledger: CertificateLedger, subject: string): Promise<AuditEntry[]> {
   return (await ledger.auditTrail(subject)).filter((e) => e.action !== 'issue' && e.action !== 'account-create');
+}
+
+/** A certificate row for ledger tests (no real DER): valid from a day before `now` for `notAfterDays` after it. */
+export function certificateRecord(serial: string, names: readonly string[], notAfterDays: number, now: Date, accountId = 'a1'): NewCertificate {
+  return {
+    serial,
+    accountId,
+    orderId: undefined,
+    der: new Uint8Array([1]),
+    chainPem: '',
+    identifiers: names.map((value) => ({ type: 'dns' as const, value })),
+    commonName: undefined,
+    keyHash: serial,
+    notBefore: new Date(now.getTime() - DAY),
+    notAfter: new Date(now.getTime() + notAfterDays * DAY),
+    createdAt: now,
+  };
 }
