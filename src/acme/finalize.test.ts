@@ -55,6 +55,12 @@ describe('finalize', () => {
     );
     await expectBadFinalize(order, b64((await makeCsr(['a.fin.test', 'b.fin.test'], { kind: 'rsa-1024' })).der), 'badCSR', /1024 bits is too small/);
     await expectBadFinalize(order, b64((await makeCsr(['a.fin.test', 'b.fin.test'], { kind: 'ec-p521' })).der), 'badCSR', /P-521/);
+    const exponent3 = (await webcrypto.subtle.generateKey(
+      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([3]), hash: 'SHA-256' },
+      true,
+      ['sign', 'verify'],
+    )) as CryptoKeyPair;
+    await expectBadFinalize(order, b64((await makeCsr(['a.fin.test', 'b.fin.test'], { kind: 'rsa-2048', keys: exponent3 })).der), 'badCSR', /public exponent 3 is not accepted \(use 65537\)/);
     await expectBadFinalize(
       order,
       b64((await makeCsr(['a.fin.test', 'b.fin.test'], { extraSans: [{ type: 'email', value: 'ops@fin.test' }] })).der),

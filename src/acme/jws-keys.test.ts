@@ -36,12 +36,14 @@ describe('JWS keys on node:crypto', () => {
     expect(verifyJwsSignature(key, input, nodeSign('sha256', input, { key: pair.privateKey, dsaEncoding: 'ieee-p1363' }))).toBe(true);
   });
 
-  it('refuses keys that do not fit the alg, RSA under 2048 bits and EC points off the curve', async () => {
+  it('refuses keys that do not fit the alg, RSA under 2048 bits or with an exponent other than 65537, and EC points off the curve', async () => {
     const p256 = (await exportJWK(PAIRS.ES256().publicKey)) as Record<string, unknown>;
     expect(() => importJwsKey(p256, 'ES384')).toThrow(/needs curve P-384/);
     expect(() => importJwsKey(p256, 'RS256')).toThrow(/needs a RSA key/);
     const rsa1024 = (await exportJWK(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey)) as Record<string, unknown>;
     expect(() => importJwsKey(rsa1024, 'RS256')).toThrow(/at least 2048 bits, this one has 1024/);
+    const exponent3 = (await exportJWK(generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey)) as Record<string, unknown>;
+    expect(() => importJwsKey(exponent3, 'RS256')).toThrow(/public exponent 3 is not accepted/);
     const offCurve = { ...p256, y: Buffer.alloc(32, 1).toString('base64url') };
     expect(() => importJwsKey(offCurve, 'ES256')).toThrow(JwsKeyError);
     expect(() => importJwsKey({ kty: 'OKP', crv: 'X25519', x: p256.x }, 'EdDSA')).toThrow(/Ed25519 or Ed448/);

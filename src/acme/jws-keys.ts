@@ -57,6 +57,9 @@ export function importJwsKey(jwk: Readonly<Record<string, unknown>>, alg: JwsAlg
   if (alg === 'RS256') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     if (bits < MIN_RSA_BITS) throw new JwsKeyError(`RS256 keys must be at least ${MIN_RSA_BITS} bits, this one has ${bits}`);
+    const exponent = key.asymmetricKeyDetails?.publicExponent;
+    // As for certificate keys (policy/keys.ts): 65537 only.
+    if (exponent !== 65537n) throw new JwsKeyError(`RSA public exponent ${String(exponent)} is not accepted (use 65537)`);
   }
   return { alg, key };
 }

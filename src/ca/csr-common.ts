@@ -147,7 +147,9 @@ function describeKey(key: KeyObject): PublicKeyInfo | undefined {
   const details = key.asymmetricKeyDetails;
   switch (key.asymmetricKeyType) {
     case 'rsa':
-      return details?.modulusLength !== undefined ? { kind: 'rsa', bits: details.modulusLength } : undefined;
+      return details?.modulusLength !== undefined && details.publicExponent !== undefined
+        ? { kind: 'rsa', bits: details.modulusLength, exponent: details.publicExponent }
+        : undefined;
     case 'ec': {
       const curve = details?.namedCurve !== undefined ? CURVE_NAMES[details.namedCurve] : undefined;
       return curve !== undefined ? { kind: 'ec', curve } : undefined;

@@ -35,7 +35,7 @@ describe('parseCsr', () => {
     const der = await opensslCsr('rsa', RSA, '/CN=rsa.example', 'DNS:rsa.example,DNS:WWW.rsa.example');
     const csr = await parseCsr(der);
     expect(csr.signatureValid).toBe(true);
-    expect(csr.key).toEqual({ kind: 'rsa', bits: 2048 });
+    expect(csr.key).toEqual({ kind: 'rsa', bits: 2048, exponent: 65537n });
     expect(csr.commonName).toBe('rsa.example');
     // As written: case is policy's business, not the parser's.
     expect(csr.sans).toEqual([

@@ -75,10 +75,11 @@ export function describePublicKey(spki: Uint8Array): PublicKeyInfo {
   switch (oid) {
     case OID_RSA: {
       // Exact modulus bits from OpenSSL: a 2047-bit modulus must not round up to 2048.
-      const bits = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).asymmetricKeyDetails
-        ?.modulusLength;
-      if (bits === undefined) throw new CsrParseError('the RSA public key in the CSR could not be read');
-      return { kind: 'rsa', bits };
+      const details = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).asymmetricKeyDetails;
+      if (details?.modulusLength === undefined || details.publicExponent === undefined) {
+        throw new CsrParseError('the RSA public key in the CSR could not be read');
+      }
+      return { kind: 'rsa', bits: details.modulusLength, exponent: details.publicExponent };
     }
     case OID_EC: {
       const params = info.algorithm.parameters;
