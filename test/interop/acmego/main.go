@@ -52,6 +52,7 @@ type options struct {
 	n, c                        int
 	nameTemplate, receivedLog   string
 	flowTimeout                 time.Duration
+	errorPause                  time.Duration
 	revokeWithCertKey           bool
 	rolloverAndDeactivate       bool
 	eab                         *acme.ExternalAccountBinding
@@ -251,6 +252,8 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *re
 				}
 				if err != nil {
 					fail(fmt.Errorf("worker %d flow %d: %w", w, i, err), 1)
+					// A client backs off after a failure (the server may be restarting) instead of spinning.
+					time.Sleep(o.errorPause)
 					continue
 				}
 				mu.Lock()
@@ -298,6 +301,7 @@ func main() {
 	flag.BoolVar(&o.revokeWithCertKey, "revoke-with-cert-key", false, "single mode: then revoke the certificate, signed with its own key (keyCompromise)")
 	flag.BoolVar(&o.rolloverAndDeactivate, "rollover-and-deactivate", false, "single mode: then roll the account key over (AccountKeyRollover), check the old key is refused, DeactivateReg and check the account is refused")
 	flag.DurationVar(&o.flowTimeout, "flow-timeout", 2*time.Minute, "load mode: limit for one full flow")
+	flag.DurationVar(&o.errorPause, "error-pause", 0, "load mode: pause of a worker after a failed flow")
 	var eabKID, eabHMAC string
 	flag.StringVar(&eabKID, "eab-kid", "", "external account binding: key id (with -eab-hmac; use -eab-kid=KID when KID begins with '-')")
 	flag.StringVar(&eabHMAC, "eab-hmac", "", "external account binding: HMAC key, base64url (with -eab-kid)")
