@@ -1,5 +1,6 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { FlattenedSign, calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
@@ -62,5 +63,40 @@ describe('concurrent requests', () => {
     const bad = results.filter((r) => r.statusCode !== 200);
     expect(bad).toHaveLength(9);
     for (const r of bad) expect(r.json()).toMatchObject({ type: `${URN}badNonce`, status: 400 });
+  });
+
+  it('a keyChange and a deactivation sent together: exactly one wins, and the account shows that one', async () => {
+    const outcomes = new Set<string>();
+    for (let round = 0; round < 8; round++) {
+      const client = await account();
+      const newKey = await newAccountKey();
+      const keyChangeUrl = `${t.baseUrl}/acme/key-change`;
+      const inner = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ account: client.accountUrl, oldKey: client.key.jwk })))
+        .setProtectedHeader({ alg: newKey.alg, jwk: newKey.jwk, url: keyChangeUrl })
+        .sign(newKey.privateKey);
+      const [rollover, deactivation] = await Promise.all([
+        client.sign(keyChangeUrl, inner, { nonce: await client.freshNonce() }),
+        client.sign(client.accountUrl!, { status: 'deactivated' }, { nonce: await client.freshNonce() }),
+      ]);
+      const send = (url: string, body: unknown) =>
+        t.app.inject({ method: 'POST', url: client.path(url), headers: { 'content-type': 'application/jose+json' }, payload: JSON.stringify(body) });
+      // The deactivation follows the keyChange by 0 to 3 ms (they race: the keyChange has more to
+      // check before it commits, so the deactivation usually wins) or by 200 ms (the keyChange wins).
+      const keyChanging = send(keyChangeUrl, rollover);
+      await new Promise((resolve) => setTimeout(resolve, [0, 0, 1, 1, 2, 3, 200, 200][round]));
+      const [keyChanged, deactivated] = await Promise.all([keyChanging, send(client.accountUrl!, deactivation)]);
+      const stored = (await t.ledger.getAccount(client.accountUrl!.split('/').pop()!))!;
+      if (keyChanged.statusCode === 200) {
+        expect(deactivated.statusCode, deactivated.body).toBeGreaterThanOrEqual(400);
+        expect(stored).toMatchObject({ status: 'valid', keyThumbprint: await calculateJwkThumbprint(newKey.jwk, 'sha256') });
+        outcomes.add('keyChange');
+      } else {
+        expect(deactivated.statusCode, `${keyChanged.body} / ${deactivated.body}`).toBe(200);
+        expect(keyChanged.json().type).toMatch(/^urn:ietf:params:acme:error:/);
+        expect(stored).toMatchObject({ status: 'deactivated', keyThumbprint: await calculateJwkThumbprint(client.key.jwk, 'sha256') });
+        outcomes.add('deactivate');
+      }
+    }
+    expect([...outcomes].sort()).toEqual(['deactivate', 'keyChange']);
   });
 });
