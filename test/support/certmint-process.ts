@@ -27,6 +27,8 @@ export interface CertmintProcess {
   /** `rootPem` on disk, for REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, `openssl verify -CAfile`. */
   readonly rootFile: string;
   readonly dataDir: string;
+  /** Where this process of the test sees the data dir: `dataDir`, or under /proc/<pid>/root with tmpfsDataDir. */
+  readonly dataDirView: string;
   /** Removed by stop(); clients may keep their state and output under it. */
   readonly tempDir: string;
   /** The port certmint fetches http-01 challenges from; the client under test listens there. */
@@ -37,7 +39,7 @@ export interface CertmintProcess {
   readonly process: ChildProcess;
   /** The tail of the server's stdout and stderr, for failure messages. */
   output(): string;
-  /** Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server. */
+  /** Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server (in its mount namespace with tmpfsDataDir). */
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `certmint certs show <serial> --json`, parsed. */
   showCertificate(serial: string): Promise<Record<string, unknown>>;
@@ -61,6 +63,11 @@ export interface CertmintOptions {
   /** CERTMINT_* variables (they win over the file, as in production) or anything else for the child. */
   readonly env?: Readonly<Record<string, string>>;
   readonly challTestSrv?: ChallTestSrvOptions;
+  /**
+   * Runs the server in its own mount namespace (unshare, as root) with its data dir on a tmpfs of
+   * this size, e.g. "3m": a disk that can fill up. Reach the files through `dataDirView`.
+   */
+  readonly tmpfsDataDir?: string;
 }
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -125,7 +132,11 @@ async function newServerConfig(options: CertmintOptions, tempDir: string, dns: C
 async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTestSrv, server: ServerConfig): Promise<CertmintProcess> {
   const { configFile, dataDir, http01Port, tlsAlpn01Port } = server;
 
-  const child = spawn(process.execPath, [CERTMINT_MAIN, 'serve', '--config', configFile], {
+  const serve = [process.execPath, CERTMINT_MAIN, 'serve', '--config', configFile];
+  const command = options.tmpfsDataDir
+    ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mkdir -p "$0" && mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$0" && shift && exec "$@"', dataDir, options.tmpfsDataDir, ...serve]
+    : serve;
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: tempDir,
     env: childEnvironment(options.env ?? {}),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -202,9 +213,11 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   }
 
   const baseUrl = directoryUrl.replace(/\/directory$/, '');
+  // unshare and sh exec the server: the child's pid is the server's.
+  const dataDirView = () => (options.tmpfsDataDir ? `/proc/${child.pid}/root${dataDir}` : dataDir);
   let rootPem: string;
   try {
-    const caRoot = await readFile(path.join(dataDir, 'ca', 'root.pem'), 'utf8');
+    const caRoot = await readFile(path.join(dataDirView(), 'ca', 'root.pem'), 'utf8');
     rootPem = await getText(`${baseUrl}/roots.pem`, caRoot);
   } catch (err) {
     await stopChild();
@@ -215,9 +228,12 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
 
   let stopped: Promise<void> | undefined;
   let handedOver = false;
+  // With tmpfsDataDir the admin CLI runs in the server's mount namespace (nsenter), where its data dir is.
   const cli = (args: readonly string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [CERTMINT_MAIN, ...args, '--config', configFile], { timeout: 30_000 }, (err, stdout, stderr) =>
+      const command = [process.execPath, CERTMINT_MAIN, ...args, '--config', configFile];
+      const [file, ...rest] = options.tmpfsDataDir ? ['nsenter', '-t', String(child.pid), '-m', '--', ...command] : command;
+      execFile(file!, rest, { timeout: 30_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
@@ -227,6 +243,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     rootPem,
     rootFile,
     dataDir,
+    dataDirView: dataDirView(),
     tempDir,
     http01Port,
     tlsAlpn01Port,
