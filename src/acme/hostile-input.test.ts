@@ -88,8 +88,34 @@ describe('hostile input never gets a 5xx', () => {
   it('a properly signed request with any payload, to every resource', async () => {
     const account = client.accountUrl!;
     const resources = [`${t.baseUrl}/acme/new-order`, readyFinalizeUrl, account, `${t.baseUrl}/acme/revoke-cert`, `${t.baseUrl}/acme/key-change`];
+    // Values of the right shape that are wrong inside, so requests get past the first checks.
+    const mutatedDer = fc.tuple(fc.nat(validCsr.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
+      const copy = Uint8Array.from(validCsr);
+      copy[i] = copy[i]! ^ x;
+      return b64(copy);
+    });
+    const shaped = fc.oneof(
+      hostileJson,
+      mutatedDer,
+      fc.array(fc.record({ type: fc.constantFrom('dns', 'ip'), value: fc.oneof(fc.domain(), hostileString) }), { maxLength: 3 }),
+      fc.array(fc.oneof(fc.emailAddress().map((e) => `mailto:${e}`), hostileString), { maxLength: 3 }),
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.integer({ min: -5, max: 20 }),
+      fc.constantFrom('deactivated', 'valid', 'default', 'shortlived', 'mtls'),
+    );
+    const identifiers = fc.array(fc.record({ type: fc.constantFrom('dns', 'ip'), value: fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6(), hostileString) }), { maxLength: 3 });
+    const loose = <T>(a: fc.Arbitrary<T>) => fc.oneof(a, hostileJson);
+    // One request shape per resource, each field right-shaped or hostile: the checks behind the first one get exercised.
+    const request = fc.oneof(
+      fc.tuple(fc.constant(`${t.baseUrl}/acme/new-order`), fc.record({ identifiers: loose(identifiers), notBefore: loose(fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), notAfter: loose(fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), profile: loose(fc.constantFrom('default', 'shortlived', 'mtls', 'nope')), replaces: loose(hostileString) }, { requiredKeys: ['identifiers'] })),
+      fc.tuple(fc.constant(readyFinalizeUrl), fc.record({ csr: loose(fc.oneof(mutatedDer, fc.constant(b64(validCsr)))) })),
+      fc.tuple(fc.constant(account), fc.record({ contact: loose(fc.array(fc.oneof(fc.emailAddress().map((e) => `mailto:${e}`), hostileString), { maxLength: 3 })), status: loose(fc.constantFrom('valid', 'revoked', 'pending')) }, { requiredKeys: [] })),
+      fc.tuple(fc.constant(`${t.baseUrl}/acme/revoke-cert`), fc.record({ certificate: loose(fc.oneof(mutatedDer, fc.constant(b64(validCsr)))), reason: loose(fc.integer({ min: -2, max: 12 })) }, { requiredKeys: ['certificate'] })),
+      fc.tuple(fc.constant(`${t.baseUrl}/acme/key-change`), fc.record({ protected: loose(hostileString), payload: loose(hostileString), signature: loose(hostileString) })),
+      fc.tuple(fc.constantFrom(...resources), fc.dictionary(hostileString, shaped, { maxKeys: 4 })),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...resources), fc.dictionary(fc.constantFrom('identifiers', 'csr', 'contact', 'status', 'certificate', 'reason', 'notAfter', 'notBefore', 'profile', 'replaces', 'account', 'oldKey', 'protected', 'payload', 'signature'), hostileJson), async (url, payload) => {
+      fc.asyncProperty(request, async ([url, payload]) => {
         const res = await client.post(url, payload);
         // Some of these are simply fine (an account update with no changes, say); none may be a 5xx.
         if (res.statusCode >= 400) expectProblem(res, payload);
