@@ -1,14 +1,10 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { runCli } from '../../test/support/cli.js';
+import { requireBuiltCli, runCli } from '../../test/support/cli.js';
 import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
 // `certmint accounts` (the built binary) on the data dir of a live app, as an operator runs it.
 let t: TestAcmeApp;
@@ -20,7 +16,7 @@ const idOf = (c: InjectAcmeClient) => c.accountUrl!.split('/').pop()!;
 const certmint = (args: string[]) => runCli(args, { CERTMINT_DATA_DIR: t.dir });
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  requireBuiltCli();
   t = await startTestAcmeApp();
   issuer = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
   await issuer.register({ termsOfServiceAgreed: true, contact: ['mailto:ops@example.internal'] });

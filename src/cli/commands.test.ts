@@ -1,15 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { runCli } from '../../test/support/cli.js';
+import { requireBuiltCli, runCli } from '../../test/support/cli.js';
 import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 const DAY = 86_400_000;
 
 // The admin CLI (the built binary) on a real data dir while the app holds the same ledger open,
@@ -21,7 +19,7 @@ const serials: Record<string, string> = {};
 const certmint = (args: string[], dataDir = t.dir) => runCli(args, { CERTMINT_DATA_DIR: dataDir });
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  requireBuiltCli();
   t = await startTestAcmeApp();
   client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
   await client.register();

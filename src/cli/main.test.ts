@@ -2,18 +2,16 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../test/support/cli.js';
+import { CERTMINT_CLI, requireBuiltCli, runCli } from '../../test/support/cli.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 let dir: string;
 
 const certmint = (args: string[], env: Record<string, string> = {}) => runCli(args, env);
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  requireBuiltCli();
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-cli-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +61,7 @@ describe('certmint CLI', () => {
   });
 
   it('serves plain HTTP behind a TLS-terminating proxy, with every URL under server.baseUrl', async () => {
-    const child = spawn(process.execPath, [MAIN, 'serve'], {
+    const child = spawn(process.execPath, [CERTMINT_CLI, 'serve'], {
       env: {
         ...process.env,
         CERTMINT_DATA_DIR: path.join(dir, 'proxied'),

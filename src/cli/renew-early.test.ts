@@ -1,15 +1,11 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { certIdOf } from '../../test/support/cert-id.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { runCli } from '../../test/support/cli.js';
+import { requireBuiltCli, runCli } from '../../test/support/cli.js';
 import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 const HOUR = 3_600_000;
 
 // `certmint certs renew-early` (the built binary) on the data dir of a live app, as an operator
@@ -27,7 +23,7 @@ async function window(name: string) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  requireBuiltCli();
   t = await startTestAcmeApp();
   const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
   await client.register();

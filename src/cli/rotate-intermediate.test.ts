@@ -1,18 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { certIdOf } from '../../test/support/cert-id.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { opensslVerify, splitPem } from '../../test/support/issued-certificate.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { runCli } from '../../test/support/cli.js';
+import { requireBuiltCli, runCli } from '../../test/support/cli.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
 // certmint ca rotate-intermediate (the built binary) on a data dir between two runs of the app on
 // it, as an operator rotates: init, issue, rotate, restart, issue again, revoke the old one.
@@ -29,7 +27,7 @@ const file = (name: string, contents: string | Buffer): string => {
 };
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  requireBuiltCli();
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-rotate-cli-'));
 });
 afterAll(async () => {

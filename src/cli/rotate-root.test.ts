@@ -1,17 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { opensslVerify, splitPem } from '../../test/support/issued-certificate.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { runCli } from '../../test/support/cli.js';
+import { requireBuiltCli, runCli } from '../../test/support/cli.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
 // certmint ca rotate-root (the built binary) between two runs of the app on one data dir: init,
 // issue, rotate the root, restart, issue again; then what each kind of client checks with openssl.
@@ -31,7 +29,7 @@ const sameCertificate = (a: string, b: string): boolean => new X509Certificate(a
 const links = (header: string | string[] | undefined): string[] => ([] as string[]).concat(header ?? []);
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+  requireBuiltCli();
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-rotate-root-cli-'));
 });
 afterAll(async () => {

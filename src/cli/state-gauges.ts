@@ -97,32 +97,27 @@ export function registerStateGauges(registry: Registry, s: StateGaugeSources): v
     ...s.ca.generations.map((g) => leafCrlIssuer(g.generation)),
     ...s.ca.roots.map((r) => rootCrlIssuer(r.generation)),
   ];
-  new Gauge({
-    name: 'certmint_crl_age_seconds',
-    help: 'Seconds since the thisUpdate of the CRL each issuer published last.',
-    labelNames: ['issuer'],
-    registers,
-    collect() {
-      this.reset();
-      for (const issuer of crlIssuers()) {
-        const crl = s.crl(issuer);
-        if (crl) this.set({ issuer }, -secondsUntil(crl.thisUpdate));
-      }
-    },
-  });
-  new Gauge({
-    name: 'certmint_crl_next_update_in_seconds',
-    help: 'Seconds until the nextUpdate of the CRL each issuer published last; negative once that CRL is stale.',
-    labelNames: ['issuer'],
-    registers,
-    collect() {
-      this.reset();
-      for (const issuer of crlIssuers()) {
-        const crl = s.crl(issuer);
-        if (crl) this.set({ issuer }, secondsUntil(crl.nextUpdate));
-      }
-    },
-  });
+  /** A gauge per issuer of the CRL it published last, once there is one. */
+  const crlGauge = (name: string, help: string, value: (crl: NonNullable<ReturnType<typeof s.crl>>) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['issuer'],
+      registers,
+      collect() {
+        this.reset();
+        for (const issuer of crlIssuers()) {
+          const crl = s.crl(issuer);
+          if (crl) this.set({ issuer }, value(crl));
+        }
+      },
+    });
+  crlGauge('certmint_crl_age_seconds', 'Seconds since the thisUpdate of the CRL each issuer published last.', (crl) => -secondsUntil(crl.thisUpdate));
+  crlGauge(
+    'certmint_crl_next_update_in_seconds',
+    'Seconds until the nextUpdate of the CRL each issuer published last; negative once that CRL is stale.',
+    (crl) => secondsUntil(crl.nextUpdate),
+  );
   new Gauge({
     name: 'certmint_ca_certificate_expires_in_seconds',
     help: 'Seconds until each CA certificate (root or intermediate, by generation) expires.',
