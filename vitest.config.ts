@@ -10,5 +10,7 @@ export default defineConfig({
     // End-to-end suites bind real ports and spawn real clients; files run in parallel
     // but each picks its own free ports.
     pool: 'forks',
+    // Every log line of the run is scanned for secrets at its end.
+    globalSetup: ['test/support/log-scan-setup.ts'],
   },
 });

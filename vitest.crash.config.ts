@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Every log line of the run is scanned for secrets at its end.
+    globalSetup: ['test/support/log-scan-setup.ts'],
   },
 });

@@ -86,6 +86,9 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
   const app = Fastify({
     ...(o.fastify?.loggerInstance ? {} : { logger: false }),
     bodyLimit: o.bodyLimit,
+    // A path that does not percent-decode or a param longer than the router takes is refused
+    // before any route runs; it still gets a problem document, not fastify's own JSON.
+    frameworkErrors: problemErrorHandler,
     ...o.fastify,
   } as FastifyServerOptions);
   const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };

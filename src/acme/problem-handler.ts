@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
+import { ledgerStorageFailure } from '../ledger/storage-failure.js';
 
 /** fastify's own errors (body parsing, limits, content type) as the ACME problems they are. */
 function fromFastifyError(e: FastifyError): AcmeProblem | undefined {
@@ -33,7 +34,12 @@ export function sendProblem(reply: FastifyReply, problem: AcmeProblem): FastifyR
 
 export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   let problem: AcmeProblem | undefined = error instanceof AcmeProblem ? error : fromFastifyError(error as FastifyError);
-  if (!problem) {
+  const storage = problem ? undefined : ledgerStorageFailure(error);
+  if (storage) {
+    // The client learns why, not where: no path, no SQLite code (those are in the log line).
+    request.log.error({ err: error }, `the ledger cannot store this request: ${storage}`);
+    problem = new AcmeProblem('serverInternal', `the server cannot store this request: ${storage}; retry later`);
+  } else if (!problem) {
     request.log.error({ err: error }, 'unexpected error');
     problem = new AcmeProblem('serverInternal', 'the server hit an internal error; retry later');
   } else if (problem.status >= 500) {

@@ -59,8 +59,18 @@ export async function writeArchive(file: string, entries: readonly ArchiveEntry[
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.chmod(0o600); // whatever the umask
+    // A failed write (a full disk) ends the pipeline, which then reports the gzip stream it tore
+    // down ("AbortError") instead: keep the write's own error, the one an operator can act on.
+    let writeError: unknown;
     await pipeline(Readable.from(tarBlocks(entries)), createGzip(), async (gzipped: AsyncIterable<Buffer>) => {
-      for await (const chunk of gzipped) await handle.write(chunk);
+      for await (const chunk of gzipped) {
+        await handle.write(chunk).catch((e: unknown) => {
+          writeError = e;
+          throw e;
+        });
+      }
+    }).catch((e: unknown) => {
+      throw writeError ?? e;
     });
     await handle.sync();
     await handle.close();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTMINT_CLI, requireBuiltCli, runCli } from '../../test/support/cli.js';
+import { captureChildLogs } from '../../test/support/suite-log.js';
 
 let dir: string;
 
@@ -70,6 +71,7 @@ describe('certmint CLI', () => {
         CERTMINT_SERVER_BASE_URL: 'https://acme.example.internal/ca',
       },
     });
+    captureChildLogs(child, 'certmint-serve');
     try {
       const listening = await new Promise<string>((resolve, reject) => {
         let out = '';

@@ -208,7 +208,10 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   // Errors people can act on (config, CA files) get one line; anything else its stack.
   const known =
     e instanceof ConfigError ||
-    (e instanceof Error && ['CaError', 'SchemaError', 'LedgerMissingError', 'UsageError'].includes(e.name));
+    (e instanceof Error && ['CaError', 'SchemaError', 'LedgerMissingError', 'UsageError'].includes(e.name)) ||
+    // A system call that failed (mkdir of dataDir, listen on a taken port, a host name that does
+    // not resolve): Node's message names the call, the path or address and the reason.
+    (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string');
   process.stderr.write(`certmint: ${known ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
   process.exit(1);
 });

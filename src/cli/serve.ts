@@ -21,6 +21,7 @@ import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { createResolver } from '../validation/resolver.js';
 import { createValidator } from '../validation/validator.js';
+import { ownEndpoint } from '../validation/own-endpoint.js';
 import { ServerTls, ServerTlsRenewer } from './server-tls.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
 import type { IssuanceMetrics } from '../ra/metrics.js';
@@ -101,6 +102,7 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
       timeoutMs: v.timeoutMs,
       http01Port: v.http01Port,
       tlsAlpn01Port: v.tlsAlpn01Port,
+      isOwnEndpoint: ownEndpoint({ host: config.server.host, port: config.server.port }),
       ...(v.caa.enabled ? { caa: { identities: v.caa.identities } } : {}),
       failureRate: v.testFailureRate,
     }),
@@ -155,7 +157,7 @@ export interface RunningServer {
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
   if (config.ledger.url) {
-    throw new Error(`ledger.url is set (${config.ledger.url.replace(/\/\/[^@]*@/, '//…@')}) but only the embedded SQLite ledger exists in this version`);
+    throw new ConfigError(`ledger.url is set (${config.ledger.url.replace(/\/\/[^@]*@/, '//…@')}) but only the embedded SQLite ledger exists in this version`);
   }
   // Refuse a policy that cannot be read before anything is created on disk.
   accessPolicies(config);

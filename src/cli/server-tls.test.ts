@@ -11,13 +11,17 @@ import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
+import { checkCapturedLog } from '../../test/support/secret-scan.js';
+import { capturedLogger } from '../../test/support/suite-log.js';
 
 const DAY = 86_400_000;
 let dir: string;
 let ca: X509CertificateAuthority;
 let ledger: SqliteLedger;
 const clock = new ManualClock(new Date());
-const silent = { info: () => undefined, error: () => undefined };
+// Logged as certmint serve logs, scanned for this CA's keys in afterAll and with the whole run.
+const captured = capturedLogger('server-tls.test');
+const log = captured.log;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-tls-'));
@@ -26,7 +30,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await checkCapturedLog(captured, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function serverTls(hostnames = ['localhost', '127.0.0.1', '::1']) {
@@ -91,7 +99,7 @@ describe('certmint\'s own HTTPS certificate', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     try {
-      const renewer = new ServerTlsRenewer(tls, server, initial, clock, silent);
+      const renewer = new ServerTlsRenewer(tls, server, initial, clock, log);
       const before = await presented(port);
       const next = await renewer.renewNow();
       const after = await presented(port);
@@ -109,7 +117,7 @@ describe('certmint\'s own HTTPS certificate', () => {
     const initial = await tls.current();
     const swapped = new Promise<{ key: string; cert: string }>((resolve) => {
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-      const renewer = new ServerTlsRenewer(tls, { setSecureContext: resolve }, initial, clock, silent);
+      const renewer = new ServerTlsRenewer(tls, { setSecureContext: resolve }, initial, clock, log);
       clock.set(new Date(renewalTime(initial).getTime() - 5000));
       renewer.start();
       vi.advanceTimersByTime(4999);

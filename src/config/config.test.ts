@@ -59,6 +59,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: path.join(dir, 'nope.yaml'), env: {} })).toThrow(/cannot read config file .*nope\.yaml/);
   });
 
+  it('refuses a YAML tag it does not know, in one line, instead of reading the value as a string', () => {
+    const f = file('tagged.yaml', 'dataDir: !secret /var/lib/certmint\n');
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(/^config file .*tagged\.yaml is not valid YAML: Unresolved tag: !secret[^\n]*$/);
+  });
+
   it('refuses a default leaf lifetime above the maximum', () => {
     expect(() => loadConfig({ env: { CERTMINT_CA_LEAF_LIFETIME: '100d' } })).toThrow(/leafLifetime/);
   });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import Value from 'typebox/value';
 import { parseDuration } from '../core/duration.js';
 import { ConfigSchema, DEFAULT_CONFIG, type ConfigInput } from './schema.js';
@@ -79,8 +80,9 @@ export function isPlain(v: unknown): v is Plain {
 export function merge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = isPlain(b) && isPlain(v) ? merge(b, v) : v;
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    // Defined, not assigned: a "__proto__" key in a file stays a key (refused as unknown), never a prototype.
+    Object.defineProperty(out, k, { value: isPlain(b) && isPlain(v) ? merge(b, v) : v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -123,9 +125,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
     }
     let parsed: unknown;
     try {
-      parsed = parseYaml(text);
+      // A tag YAML does not know (`!secret`, say) is a warning to the yaml package, which would
+      // print it and read the value as a plain string: here it is a mistake to fix.
+      const doc = parseDocument(text, { logLevel: 'silent' });
+      const problem = doc.errors[0] ?? doc.warnings[0];
+      if (problem) throw problem;
+      parsed = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      throw new ConfigError(`config file ${source} is not valid YAML: ${(e as Error).message}`);
+      throw new ConfigError(`config file ${source} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
     }
     if (parsed !== null && parsed !== undefined) {
       if (!isPlain(parsed)) throw new ConfigError(`config file ${source} must hold a YAML mapping at the top level`);
@@ -136,14 +143,25 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
   const errors = [...Value.Errors(ConfigSchema, raw)];
   if (errors.length > 0) {
     const where = source ? `config file ${source}` : 'configuration';
+    // additionalProperties: false reports each unknown key as a "false" schema at its own path,
+    // before (and, past typebox's error limit, instead of) the additionalProperties error.
+    const perKey = errors.some((e) => e.keyword === 'boolean');
     const lines = errors
-      .filter((e) => e.keyword !== 'boolean')
+      .filter((e) => !(perKey && e.keyword === 'additionalProperties'))
       .slice(0, 5)
       .map((e) => {
-        const key = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+        // instancePath is a JSON pointer (RFC 6901): "~1" and "~0" stand for "/" and "~".
+        const keys = e.instancePath.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+        const dotted = (k: readonly string[]) => k.join('.') || '(top level)';
+        if (e.keyword === 'boolean') {
+          const parent = keys.slice(0, -1);
+          return parent.length === 1 && (parent[0] === 'profiles' || parent[0] === 'policies')
+            ? `${dotted(parent)}: ${JSON.stringify(keys.at(-1))} is not a name (letters, digits, "_", "." and "-", starting with a letter or digit)`
+            : `${dotted(parent)}: unknown key ${JSON.stringify(keys.at(-1))}`;
+        }
         const extra =
           e.keyword === 'additionalProperties' ? `: unknown key(s) ${JSON.stringify(e.params)}` : '';
-        return `${key}: ${e.message}${extra}`;
+        return `${dotted(keys)}: ${e.message}${extra}`;
       });
     throw new ConfigError(`${where} is invalid: ${lines.join('; ')}`);
   }
@@ -152,10 +170,26 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
 
 function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen.trim());
-  if (!m) throw new ConfigError(`server.listen "${listen}" must be host:port (e.g. 0.0.0.0:8443 or [::]:8443)`);
+  // In brackets an IPv6 literal (zone id allowed: a link-local address names its interface);
+  // otherwise an IPv4 address or a host name, which listen() resolves.
+  const hostOk = m && (m[1] !== undefined ? isIPv6(m[1]) : m[2] === '' || isIPv4(m[2]!) || isHostName(m[2]!));
+  if (!m || !hostOk) throw new ConfigError(`server.listen "${listen}" must be host:port (e.g. 0.0.0.0:8443 or [::]:8443)`);
   const port = Number(m[3]);
   if (port > 65535) throw new ConfigError(`server.listen port ${port} is out of range`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** RFC 1123 §2.1: a host name never ends in an all-numeric label ("256.0.0.1" is a bad address, not a name). */
+const isHostName = (host: string): boolean => HOST_NAME.test(host) && !/(^|\.)\d+$/.test(host);
+/** Node's timers (setTimeout, socket and TLS handshake timeouts) fire at once beyond 2^31-1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+/** Far enough for any lifetime, and its end still has the 4-digit year X.509 dates need (RFC 5280 §4.1.2.5). */
+const MAX_DURATION_MS = 36_500 * 86_400_000;
+
+/** A path Node's fs can take: no NUL byte. */
+function checkPath(key: string, value: string): void {
+  if (value.includes('\0')) throw new ConfigError(`${key} ${JSON.stringify(value)} contains a NUL byte, which no file path may have`);
 }
 
 function resolveConfig(c: ConfigInput, cwd: string): Config {
@@ -169,13 +203,32 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   } catch {
     throw new ConfigError(`server.baseUrl "${c.server.baseUrl}" must be an absolute http(s) URL`);
   }
-  const ms = (key: string, v: string | number): number => {
+  const ms = (key: string, v: string | number, max = MAX_DURATION_MS): number => {
+    let n: number;
     try {
-      return parseDuration(v);
+      n = parseDuration(v);
     } catch (e) {
       throw new ConfigError(`${key}: ${(e as Error).message}`);
     }
+    if (n > max) {
+      throw new ConfigError(
+        max === MAX_TIMER_MS
+          ? `${key}: ${JSON.stringify(v)} is longer than 24d (${MAX_TIMER_MS} ms), the longest timer Node.js runs`
+          : `${key}: ${JSON.stringify(v)} is longer than 36500d (100 years)`,
+      );
+    }
+    // Whole milliseconds: Node refuses fractional server timeouts.
+    return Math.round(n);
   };
+  const timer = (key: string, v: string | number): number => ms(key, v, MAX_TIMER_MS);
+  checkPath('dataDir', c.dataDir);
+  checkPath('ca.keyPassphraseFile', c.ca.keyPassphraseFile);
+  // Node refuses a headers timeout longer than the request timeout (0 turns either off).
+  const headersTimeoutMs = timer('server.headersTimeout', c.server.headersTimeout);
+  const requestTimeoutMs = ms('server.requestTimeout', c.server.requestTimeout);
+  if (headersTimeoutMs > 0 && requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`server.headersTimeout (${c.server.headersTimeout}) must not be longer than server.requestTimeout (${c.server.requestTimeout})`);
+  }
   const maxLifetimeMs = ms('policy.maxLifetime', c.policy.maxLifetime);
   const leafLifetimeMs = ms('ca.leafLifetime', c.ca.leafLifetime);
   if (leafLifetimeMs > maxLifetimeMs) {
@@ -186,7 +239,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   }
   if (!('default' in c.profiles)) throw new ConfigError('profiles.default is missing: it is the profile of every order that names none');
   for (const [name, p] of Object.entries(c.policies)) {
-    const unknown = (p.profiles ?? []).filter((profile) => !(profile in c.profiles));
+    const unknown = (p.profiles ?? []).filter((profile) => !Object.hasOwn(c.profiles, profile));
     if (unknown.length > 0) {
       throw new ConfigError(`policies.${name}.profiles names ${unknown.join(', ')}, not in profiles (${Object.keys(c.profiles).join(', ')})`);
     }
@@ -207,9 +260,9 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
         lifetimeMs: ms('server.tls.lifetime', c.server.tls.lifetime),
       },
       bodyLimit: c.server.bodyLimit,
-      headersTimeoutMs: ms('server.headersTimeout', c.server.headersTimeout),
-      requestTimeoutMs: ms('server.requestTimeout', c.server.requestTimeout),
-      keepAliveTimeoutMs: ms('server.keepAliveTimeout', c.server.keepAliveTimeout),
+      headersTimeoutMs,
+      requestTimeoutMs,
+      keepAliveTimeoutMs: timer('server.keepAliveTimeout', c.server.keepAliveTimeout),
       maxConnections: c.server.maxConnections,
     },
     dataDir: path.resolve(cwd, c.dataDir),
@@ -226,8 +279,8 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       http01Port: c.validation.http01Port,
       tlsAlpn01Port: c.validation.tlsAlpn01Port,
       dnsResolvers: c.validation.dnsResolvers,
-      timeoutMs: ms('validation.timeout', c.validation.timeout),
-      answerWithinMs: ms('validation.answerWithin', c.validation.answerWithin),
+      timeoutMs: timer('validation.timeout', c.validation.timeout),
+      answerWithinMs: timer('validation.answerWithin', c.validation.answerWithin),
       caa: { enabled: c.validation.caa.enabled, identities: c.validation.caa.identities.map((d) => d.toLowerCase()) },
       testFailureRate: c.validation.testFailureRate,
     },
@@ -276,7 +329,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       validityMs: ms('crl.validity', c.crl.validity),
       refreshMs: ms('crl.refresh', c.crl.refresh),
       rootValidityMs: ms('crl.rootValidity', c.crl.rootValidity),
-      checkIntervalMs: Math.max(ms('crl.checkInterval', c.crl.checkInterval), 100),
+      checkIntervalMs: Math.max(timer('crl.checkInterval', c.crl.checkInterval), 100),
     },
     eab: { required: c.eab.required },
     ledger: { url: c.ledger.url || undefined },

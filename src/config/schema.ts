@@ -123,6 +123,8 @@ export const ConfigSchema = Type.Object(
         },
         { additionalProperties: false },
       ),
+      // Without this a name outside the pattern ("_p", "") is not checked at all.
+      { additionalProperties: false },
     ),
     /** Named access policies; `default` applies to accounts without a named one. */
     policies: Type.Record(
@@ -140,6 +142,7 @@ export const ConfigSchema = Type.Object(
         },
         { additionalProperties: false },
       ),
+      { additionalProperties: false },
     ),
     ledger: Type.Object({ url: Type.String() }, { additionalProperties: false }),
   },

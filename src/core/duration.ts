@@ -14,5 +14,8 @@ export function parseDuration(input: string | number): number {
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input);
   if (!m) throw new Error(`invalid duration "${input}" (use e.g. 45d, 24h, 30m, 10s)`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+  // Enough digits overflow to Infinity, which no timer or date can use.
+  if (!Number.isFinite(ms)) throw new Error(`invalid duration "${input}" (too long)`);
+  return ms;
 }

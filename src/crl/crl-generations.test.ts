@@ -11,12 +11,16 @@ import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
+import { checkCapturedLog } from '../../test/support/secret-scan.js';
+import { capturedLogger } from '../../test/support/suite-log.js';
 
 // After certmint ca rotate-intermediate: one CRL per intermediate generation, each signed by its
 // own intermediate, the old one refreshed until the last certificate it signed expires.
 const HOUR = 3_600_000;
 const policy: CrlPolicy = { validityMs: 24 * HOUR, refreshMs: HOUR, rootValidityMs: 30 * 24 * HOUR, checkIntervalMs: 60_000 };
-const silent = { info: () => undefined, error: () => undefined };
+// Logged as certmint serve logs, scanned for this CA's keys in afterAll and with the whole run.
+const captured = capturedLogger('crl-generations.test');
+const log = captured.log;
 const clock = new ManualClock(new Date());
 let dir: string;
 let ledger: SqliteLedger;
@@ -30,7 +34,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await checkCapturedLog(captured, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const leaf = (ca: X509CertificateAuthority, name: string, lifetimeMs: number) => issueRecordedLeaf({ ca, ledger, clock, dir }, name, lifetimeMs);
@@ -50,7 +58,7 @@ describe('CrlPublisher with two intermediate generations', () => {
     await rotateIntermediate(options);
     const ca = await loadCa(options);
     const fresh = await leaf(ca, 'new.example', 24 * HOUR);
-    const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log: silent });
+    const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log });
     const p = publisher();
     await p.check();
     expect(describeCrl(p.current('intermediate')!.der).issuer).toBe(ca.generations[0]!.subject);

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,10 +10,14 @@ import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
+import { checkCapturedLog } from '../../test/support/secret-scan.js';
+import { capturedLogger } from '../../test/support/suite-log.js';
 
 const HOUR = 3_600_000;
 const policy: CrlPolicy = { validityMs: 24 * HOUR, refreshMs: HOUR, rootValidityMs: 30 * 24 * HOUR, checkIntervalMs: 60_000 };
-const silent = { info: () => undefined, error: () => undefined };
+// Logged as certmint serve logs, scanned for this CA's keys in afterAll and with the whole run.
+const captured = capturedLogger('crl-publisher.test');
+const log = captured.log;
 let dir: string;
 let ca: X509CertificateAuthority;
 let ledger: SqliteLedger;
@@ -29,10 +33,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await checkCapturedLog(captured, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
-const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log: silent });
+const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log });
 
 /** Issues a real leaf and records it in the ledger; returns its serial and PEM file. */
 const leaf = (name: string, lifetimeMs = 24 * HOUR) => issueRecordedLeaf({ ca, ledger, clock, dir }, name, lifetimeMs);
@@ -45,6 +53,38 @@ function verifyWithCrl(leafFile: string, crlPem: string): { ok: boolean; out: st
   const r = spawnSync('openssl', ['verify', '-crl_check', '-CRLfile', crlPem, '-CAfile', path.join(dir, 'root.pem'), '-untrusted', path.join(dir, 'chain.pem'), leafFile]);
   return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
 }
+
+/**
+ * Reads the DER and PEM CRL files until `stop` exists; prints "reading" first, then
+ * {"reads": n, "bad": [...]}: every read that was empty, cut short or not a whole CRL.
+ */
+const HALF_WRITTEN_CRL_READER = `
+const fs = require('node:fs');
+const [der, pem, stop] = process.argv.slice(1);
+const bad = [];
+let reads = 0;
+// A whole DER CRL is one SEQUENCE whose length header covers exactly the bytes read.
+function wholeDer(b) {
+  if (b.length < 4 || b[0] !== 0x30) return false;
+  let len = b[1], header = 2;
+  if (len & 0x80) { const n = len & 0x7f; len = 0; for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]; header = 2 + n; }
+  return b.length === header + len;
+}
+function wholePem(t) {
+  if (!t.startsWith('-----BEGIN X509 CRL-----\\n') || !t.endsWith('-----END X509 CRL-----\\n')) return false;
+  return wholeDer(Buffer.from(t.split('\\n').slice(1, -2).join(''), 'base64'));
+}
+process.stdout.write('reading\\n');
+while (!fs.existsSync(stop)) {
+  for (const [file, whole] of [[der, (f) => wholeDer(fs.readFileSync(f))], [pem, (f) => wholePem(fs.readFileSync(f, 'utf8'))]]) {
+    let ok;
+    try { ok = whole(file); } catch (e) { ok = false; }
+    reads++;
+    if (!ok && bad.length < 5) bad.push(file + ' read ' + reads + ' was not a whole CRL');
+  }
+}
+process.stdout.write(JSON.stringify({ reads, bad }));
+`;
 
 describe('CrlPublisher', () => {
   it('publishes both CRLs at start, verified by openssl, as DER and PEM files and in the ledger', async () => {
@@ -155,6 +195,31 @@ describe('CrlPublisher', () => {
     for (const serial of [serials[0]!, serials[1500]!, serials[2999]!]) expect(text).toContain(serial.toUpperCase());
     expect(text.match(/Serial Number:/g)!.length).toBeGreaterThanOrEqual(3000);
     expect(text.match(/Key Compromise/g)!.length).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('never lets a reader of the CRL files see one half-written, while CRLs of thousands of entries are published back to back', async () => {
+    // Runs after the large CRL above: each CRL is ~100 kB of DER and ~140 kB of PEM. The reader is
+    // another process (a web server or sidecar serving dataDir/crl), reading in a tight loop.
+    const p = publisher();
+    await p.generate();
+    const der = path.join(dir, 'crl', 'intermediate.crl');
+    const pem = `${der}.pem`;
+    const stop = path.join(dir, 'stop-reader');
+    const reader = spawn(process.execPath, ['-e', HALF_WRITTEN_CRL_READER, der, pem, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    reader.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const result = new Promise<{ reads: number; bad: string[] }>((resolve) => reader.once('exit', () => resolve(JSON.parse(out.slice(out.indexOf('\n') + 1)))));
+    await expect.poll(() => out.startsWith('reading'), { timeout: 10_000 }).toBe(true);
+    let last: bigint | undefined;
+    for (let i = 0; i < 6; i++) last = (await p.generate()).crlNumber;
+    writeFileSync(stop, '');
+    const { reads, bad } = await result;
+    expect(bad).toEqual([]);
+    expect(reads).toBeGreaterThan(100);
+    // And the files hold the last one.
+    expect(Buffer.from(readFileSync(der)).equals(Buffer.from(p.current('intermediate')!.der))).toBe(true);
+    expect(p.current('intermediate')!.crlNumber).toBe(last);
+    console.log(`CRL files: ${reads} reads by another process during 6 publications, none half-written`);
   });
 
   it('publishes a revocation committed while a build was in flight, when the check behind it runs', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { crlNumberOf } from '../ca/crl-info.js';
 import type { CertificateAuthority } from '../ca/types.js';
@@ -203,7 +203,6 @@ export class CrlPublisher {
     if (shown && shown.crlNumber >= crl.crlNumber) return;
     this.published.set(crl.issuer, crl);
     await mkdir(this.o.dir, { recursive: true });
-    // Written beside the target and renamed over it: readers see the old file or the new one, never half.
     const base = path.join(this.o.dir, crl.issuer);
     await Promise.all([
       writeAtomically(`${base}.crl`, crl.der),
@@ -218,8 +217,24 @@ function publishedOf(issuer: CrlIssuer, state: CrlState): PublishedCrl {
   return { issuer, der, crlNumber: crlNumberOf(der) ?? state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! };
 }
 
+/**
+ * Written beside the target, flushed, and renamed over it: a reader sees the old file or the new
+ * one, never half of one, and after a power cut the name holds whole contents (a rename can reach
+ * the disk before the data it names). A write that fails (a full disk) leaves no temporary file.
+ */
 async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, data, { mode: 0o644 });
-  await rename(tmp, file);
+  try {
+    const handle = await open(tmp, 'w', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }

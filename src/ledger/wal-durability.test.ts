@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WalDurability } from './wal-durability.js';
+import { WalDurability, WalSyncError } from './wal-durability.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'certmint-wal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +48,35 @@ describe('WalDurability', () => {
     await expect(wal.afterCommit()).resolves.toBeUndefined();
     expect(file).toContain('no-such-ledger');
     await wal.close();
+    db.close();
+  });
+
+  it('after a failed fdatasync reports no commit durable again, even when a later sync would succeed', async () => {
+    // A real failing fdatasync: the WAL path leads to /dev/full (fsync of a character device is
+    // EINVAL). Then it leads to a real WAL where a sync succeeds, as a disk whose fault cleared
+    // would, or as a new descriptor does after Linux reported the writeback error once.
+    const { db, file } = walDatabase('failed-sync.sqlite3');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const walPath = path.join(dir, 'failed-sync-wal-link');
+    symlinkSync('/dev/full', walPath);
+    const wal = new WalDurability(walPath);
+    insert.run('lost?');
+    const failed = await Promise.allSettled([wal.afterCommit(), wal.afterCommit()]);
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const reason = (failed[0] as PromiseRejectedResult).reason as Error;
+    expect(reason).toBeInstanceOf(WalSyncError);
+    expect(reason.message).toMatch(/could not be flushed to disk \(EINVAL\).*restart certmint/);
+
+    const healthy = path.join(dir, 'failed-sync-wal-healthy');
+    symlinkSync(`${file}-wal`, healthy);
+    renameSync(healthy, walPath);
+    insert.run('after the fault');
+    await expect(wal.afterCommit()).rejects.toBe(reason);
+    await expect(wal.afterCommit()).rejects.toBe(reason);
+    // The same path, a new WalDurability (certmint restarted): syncs again.
+    const restarted = new WalDurability(walPath);
+    await expect(restarted.afterCommit()).resolves.toBeUndefined();
+    await Promise.all([wal.close(), restarted.close()]);
     db.close();
   });
 });

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
 import type { Identifier } from '../core/identifier.js';
 import { canonicalIpAddress } from '../core/ip-address.js';
 import { AcmeProblem, type SubProblem } from '../core/problem.js';
@@ -95,15 +95,25 @@ class Matcher {
       if (cidr) {
         const family = isIP(cidr[1]!);
         const bits = Number(cidr[2]);
-        if (family === 0 || bits > (family === 4 ? 32 : 128)) throw new PolicyConfigError(`${key}: "${raw}" is not a valid CIDR network`);
+        // canonicalIpAddress refuses zone ids ("fe80::1%eth0"), which no identifier carries.
+        if (family === 0 || canonicalIpAddress(cidr[1]!) === undefined || bits > (family === 4 ? 32 : 128)) {
+          throw new PolicyConfigError(`${key}: "${raw}" is not a valid CIDR network`);
+        }
         const list = new BlockList();
         list.addSubnet(cidr[1]!, bits, family === 4 ? 'ipv4' : 'ipv6');
         this.networkPatterns.push({ pattern: raw, list });
       } else if (isIP(pattern) !== 0) {
-        this.exact.add(`ip:${canonicalIpAddress(pattern)}`);
+        const canonical = canonicalIpAddress(pattern);
+        if (canonical === undefined) throw new PolicyConfigError(`${key}: "${raw}" is not an IP address an identifier can have (no zone id)`);
+        this.exact.add(`ip:${canonical}`);
       } else if (pattern.startsWith('*.') && pattern.length > 2 && !pattern.slice(2).includes('*')) {
         this.suffixes.push(pattern.slice(1));
       } else if (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(pattern)) {
+        // The URL Standard reads "010.0.0.1", "10.1" and "0x0a.0.0.1" as IPv4 addresses (and "256.0.0.1"
+        // as no host at all): a mistyped address, which as a name would silently match nothing.
+        if (!isNameNotAddress(pattern)) {
+          throw new PolicyConfigError(`${key}: "${raw}" is not a valid IP address (dotted decimal without leading zeros) or name`);
+        }
         this.exact.add(`dns:${pattern}`);
       } else {
         throw new PolicyConfigError(`${key}: "${raw}" is not a name, "*.suffix", IP address or CIDR network`);
@@ -126,6 +136,14 @@ class Matcher {
     const name = wildcard ? value.slice(1) : value;
     const suffix = this.suffixes.find((s) => name.endsWith(s) && (wildcard || name.length > s.length));
     return suffix ? `*${suffix}` : undefined;
+  }
+}
+
+function isNameNotAddress(name: string): boolean {
+  try {
+    return !isIPv4(new URL(`http://${name}/`).hostname);
+  } catch {
+    return false;
   }
 }
 

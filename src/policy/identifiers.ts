@@ -12,11 +12,16 @@ export function dnsNameProblem(name: string): { type: 'malformed' | 'rejectedIde
   // RFC 5890: names travel as A-labels. Say what to send instead of only refusing.
   if (/[^\x21-\x7e]/.test(name)) {
     const ascii = /^[\x21-\x7e\u0080-\uffff]+$/.test(name) ? domainToASCII(name) : '';
+    // Suggest the punycode only when it is a name we accept ("\u00ad.example" maps to ".example").
+    const asciiProblem = ascii === '' ? undefined : dnsNameProblem(ascii);
     return {
       type: 'rejectedIdentifier',
-      detail: ascii
-        ? `DNS name "${name}" is not ASCII; send internationalized names in punycode: "${ascii}"`
-        : `DNS name ${JSON.stringify(name)} has characters no DNS name may have`,
+      detail:
+        ascii === ''
+          ? `DNS name ${JSON.stringify(name)} has characters no DNS name may have`
+          : asciiProblem === undefined
+            ? `DNS name "${name}" is not ASCII; send internationalized names in punycode: "${ascii}"`
+            : `DNS name "${name}" is not ASCII, and its punycode "${ascii}" is refused too: ${asciiProblem.detail}`,
     };
   }
   if (name.endsWith('.')) return { type: 'rejectedIdentifier', detail: `DNS name "${name}" must not end with a dot` };

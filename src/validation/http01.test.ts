@@ -10,6 +10,7 @@ import { selfSignedCertificate } from '../../test/support/tls.js';
 import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
 import { validateHttp01, type Http01Options } from './http01.js';
+import { ownEndpoint } from './own-endpoint.js';
 import { createResolver, type NameResolver } from './resolver.js';
 
 const available = requireOrSkip('pebble-challtestsrv', 'apt-get install pebble');
@@ -97,6 +98,9 @@ describe.skipIf(!available)('validateHttp01', () => {
     }
     // 127.0.0.2 refuses every port, so the validation has to move on to 127.0.0.1.
     await srv.addA('fallback.validation.test', ['127.0.0.2', '127.0.0.1']);
+    // An applicant's host beside the CA (127.0.0.1) on the same port, and a name on both.
+    await srv.addA('neighbour.validation.test', '127.0.0.2');
+    await srv.addA('both.validation.test', ['127.0.0.1', '127.0.0.2']);
     resolver = createResolver([srv.dnsAddress], 2000);
   });
   afterEach(async () => {
@@ -251,6 +255,71 @@ describe.skipIf(!available)('validateHttp01', () => {
     await validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port));
     expect(requests).toEqual([{ url: '/secure', headers: expect.objectContaining({ host: 'tls.validation.test' }) }]);
     expect(servername).toBe('tls.validation.test');
+  });
+
+  describe("the CA's own endpoint", () => {
+    const METRICS = '# HELP certmint_certificates_issued_total Certificates issued\ncertmint_certificates_issued_total 42\n';
+
+    /** certmint's listener on 127.0.0.1:port, as plain HTTP behind a proxy: /metrics answers anyone. */
+    async function caListener(port = 0) {
+      return serve((req, res) => res.end(req.url === '/metrics' ? METRICS : 'not found'), '127.0.0.1', port);
+    }
+
+    it('is not fetched through a redirect that the port rule allows (the leak it prevents is shown first)', async () => {
+      const ca = await caListener();
+      // The applicant's server on the same port on another address redirects to the CA's /metrics.
+      const applicant = await serve((_req, res) => {
+        res.writeHead(302, { Location: `http://127.0.0.1:${ca.port}/metrics` });
+        res.end();
+      }, '127.0.0.2', ca.port);
+      const identifier = dns('neighbour.validation.test');
+      // Without the guard, the body of /metrics comes back in the problem detail.
+      const leaked = await problemFrom(validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(ca.port)), 'incorrectResponse', identifier);
+      expect(leaked.detail).toContain('certmint_certificates_issued_total');
+      expect(ca.requests).toHaveLength(1);
+
+      const guarded = options(ca.port, { isOwnEndpoint: ownEndpoint({ host: '127.0.0.1', port: ca.port }) });
+      const problem = await problemFrom(validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, guarded), 'connection', identifier);
+      expect(problem.detail).toBe(
+        `Fetching http://127.0.0.1:${ca.port}/metrics: 127.0.0.1:${ca.port} is this CA's own endpoint; validation does not connect to it`,
+      );
+      expect(ca.requests).toHaveLength(1);
+      expect(applicant.requests).toHaveLength(2);
+    });
+
+    it('is refused on 443 when the CA listens there, though redirects to https on 443 are allowed', async () => {
+      const applicant = await serve((_req, res) => {
+        res.writeHead(301, { Location: 'https://ok.validation.test/metrics' });
+        res.end();
+      });
+      // Production: certmint on [::]:443; ok.validation.test resolves to this host's loopback.
+      const guarded = options(applicant.port, { isOwnEndpoint: ownEndpoint({ host: '::', port: 443 }) });
+      const problem = await problemFrom(
+        validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, guarded),
+        'connection',
+        dns('ok.validation.test'),
+      );
+      expect(problem.detail).toBe(
+        "Fetching https://ok.validation.test/metrics: 127.0.0.1:443 is this CA's own endpoint; validation does not connect to it",
+      );
+      expect(applicant.requests).toHaveLength(1);
+    });
+
+    it('is refused for the first request too, and another address of the name is tried', async () => {
+      const ca = await caListener();
+      const guarded = options(ca.port, { isOwnEndpoint: ownEndpoint({ host: '127.0.0.1', port: ca.port }) });
+      const problem = await problemFrom(
+        validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, guarded),
+        'connection',
+        dns('ok.validation.test'),
+      );
+      expect(problem.detail).toContain(`127.0.0.1:${ca.port} is this CA's own endpoint`);
+
+      const applicant = await serve((_req, res) => res.end(KEY_AUTHORIZATION), '127.0.0.2', ca.port);
+      await validateHttp01(dns('both.validation.test'), TOKEN, KEY_AUTHORIZATION, guarded);
+      expect(applicant.requests).toHaveLength(1);
+      expect(ca.requests).toHaveLength(0);
+    });
   });
 
   it('rejects a body larger than maxBodyBytes, with or without Content-Length', async () => {

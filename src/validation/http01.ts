@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
+import type { OwnEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 
 export interface Http01Options {
@@ -13,6 +14,8 @@ export interface Http01Options {
   resolver: NameResolver;
   maxRedirects?: number;
   maxBodyBytes?: number;
+  /** certmint's own listener: never connected to, whether the first request or a redirect leads there. */
+  isOwnEndpoint?: OwnEndpoint;
 }
 
 const DEFAULT_MAX_REDIRECTS = 10;
@@ -30,6 +33,9 @@ interface FetchedResponse {
   /** Only read for a 200; undefined when it was larger than maxBodyBytes. */
   readonly body: Buffer | undefined;
 }
+
+/** Not a socket error: the address is certmint's own endpoint, so it was not connected to. */
+class OwnEndpointRefused extends Error {}
 
 class FetchFailure extends Error {
   constructor(
@@ -154,6 +160,11 @@ async function fetchUrl(url: URL, v: Validation): Promise<FetchedResponse> {
   }
   let lastFailure: { address: string; failure: FetchFailure } | undefined;
   for (const address of addresses) {
+    if (v.options.isOwnEndpoint?.(address, portOf(url))) {
+      // Another address of the name may be the applicant's; try it.
+      lastFailure = { address, failure: new FetchFailure('connect', new OwnEndpointRefused()) };
+      continue;
+    }
     try {
       return await fetchFrom(url, address, v);
     } catch (err) {
@@ -250,6 +261,9 @@ function fetchFrom(url: URL, address: string, v: Validation): Promise<FetchedRes
 function failureProblem(url: URL, address: string, failure: FetchFailure, v: Validation): AcmeProblem {
   const endpoint = isIP(address) === 6 ? `[${address}]:${portOf(url)}` : `${address}:${portOf(url)}`;
   const fetching = `Fetching ${url.href}`;
+  if (failure.reason instanceof OwnEndpointRefused) {
+    return problem(v, 'connection', `${fetching}: ${endpoint} is this CA's own endpoint; validation does not connect to it`);
+  }
   if (v.signal.aborted) {
     const after = `Timeout after ${seconds(v.options.timeoutMs)}`;
     const what = {

@@ -103,7 +103,7 @@ describe('createResolver with DNS servers (hand-made responders)', () => {
       const pending = resolver.resolve('aborted.test', controller.signal);
       controller.abort();
       const problem = await dnsProblem(pending);
-      expect(problem.detail).toContain('timeout looking up aborted.test');
+      expect(problem.detail).toBe('DNS problem: query timed out looking up A for aborted.test');
     } finally {
       await server.stop();
     }
@@ -113,7 +113,8 @@ describe('createResolver with DNS servers (hand-made responders)', () => {
     // On loopback an unanswered UDP port replies with ICMP port unreachable at once.
     const resolver = createResolver(['127.0.0.1:1'], 2000);
     const problem = await dnsProblem(resolver.resolve('refused.test'));
-    expect(problem.detail).toContain('refused.test');
+    // Says whose side the fault is on: the applicant's zone is fine, the CA cannot reach its resolver.
+    expect(problem.detail).toBe("DNS problem: the CA's DNS resolver is unreachable (connection refused) looking up A for refused.test");
   });
 
   it('accepts IPv6 server addresses and rejects malformed ones at construction', () => {

@@ -43,7 +43,7 @@ class ServerResolver implements NameResolver {
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
-    throwIfAborted(name, signal);
+    throwIfAborted(name, signal, 'A');
     // One channel per lookup: Resolver.cancel() cancels everything on its channel, and an
     // aborted validation must not cancel another one's queries.
     // Two tries, so one lost UDP packet is not a failed validation. c-ares backs off (and
@@ -55,7 +55,7 @@ class ServerResolver implements NameResolver {
     const deadline = setTimeout(onAbort, this.timeoutMs);
     try {
       const [a, aaaa] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
-      throwIfAborted(name, signal);
+      throwIfAborted(name, signal, 'A');
       const addresses = [...fulfilled(a), ...fulfilled(aaaa)];
       if (addresses.length > 0) return addresses;
       // Both failed or were empty: report the more telling failure. NODATA on one type says
@@ -102,7 +102,7 @@ async function query<T>(
   signal: AbortSignal | undefined,
   run: (resolver: Resolver) => Promise<T>,
 ): Promise<T> {
-  throwIfAborted(name, signal);
+  throwIfAborted(name, signal, type);
   const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 3)), tries: 2 });
   if (servers) resolver.setServers([...servers]);
   const onAbort = (): void => resolver.cancel();
@@ -111,7 +111,7 @@ async function query<T>(
   try {
     return await run(resolver);
   } catch (err) {
-    throwIfAborted(name, signal);
+    throwIfAborted(name, signal, type);
     throw dnsProblem(name, type, err);
   } finally {
     clearTimeout(deadline);
@@ -165,12 +165,16 @@ function isNoData(err: unknown): boolean {
   return errorCode(err) === 'ENODATA';
 }
 
-function throwIfAborted(name: string, signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw timeoutProblem(name);
+function throwIfAborted(name: string, signal: AbortSignal | undefined, type?: RecordType): void {
+  if (signal?.aborted) throw timeoutProblem(name, type);
 }
 
-function timeoutProblem(name: string): AcmeProblem {
-  return new AcmeProblem('dns', `DNS problem: timeout looking up ${name} (validation deadline reached)`);
+/**
+ * The validation's deadline and the lookup's own timer are the same length and race: either way
+ * the applicant reads the same words (those of ETIMEOUT below).
+ */
+function timeoutProblem(name: string, type?: RecordType): AcmeProblem {
+  return new AcmeProblem('dns', `DNS problem: query timed out looking up ${type ? `${type} for ` : ''}${name}`);
 }
 
 /** c-ares error codes in the words of DNS (RFC 1035 RCODEs) where there is one. */
@@ -183,7 +187,8 @@ const ARES_CODES: Readonly<Record<string, string>> = {
   EFORMERR: 'FORMERR',
   EBADRESP: 'malformed response',
   ETIMEOUT: 'query timed out',
-  ECONNREFUSED: 'connection refused by the DNS server',
+  // Nothing listens where validation.dnsResolvers points: the CA's side, not the applicant's zone.
+  ECONNREFUSED: "the CA's DNS resolver is unreachable (connection refused)",
   ECANCELLED: 'query timed out',
 };
 

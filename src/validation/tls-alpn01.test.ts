@@ -4,6 +4,7 @@ import { startTlsAlpn01Responder, type TlsAlpn01Responder } from '../../test/sup
 import { freePort } from '../../test/support/ports.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { Identifier } from '../core/identifier.js';
+import { ownEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 import { reverseDnsName, validateTlsAlpn01 } from './tls-alpn01.js';
 
@@ -93,6 +94,36 @@ describe('validateTlsAlpn01 (RFC 8737) against a real TLS responder', () => {
       expect(p.detail).toMatch(/Cannot negotiate ALPN protocol "acme-tls\/1" .*server chose none/);
     } finally {
       await plain.stop();
+    }
+  });
+
+  it("never connects to the CA's own endpoint (certmint listening on the tls-alpn-01 port), trying the name's other addresses", async () => {
+    await responder.set(dns('own.alpn.test'), KEY_AUTH);
+    const seen = responder.seen.length;
+    // certmint on [::]:<port>, the port tls-alpn-01 is validated on (443 in production).
+    const isOwnEndpoint = ownEndpoint({ host: '::', port: responder.port });
+    const p = await failure(validateTlsAlpn01(dns('own.alpn.test'), KEY_AUTH, { ...options(), isOwnEndpoint }));
+    expect(p.type).toBe('connection');
+    expect(p.detail).toBe(`127.0.0.1:${responder.port} is this CA's own endpoint; tls-alpn-01 validation does not connect to it`);
+    expect(p.identifier).toEqual(dns('own.alpn.test'));
+    expect(responder.seen.length).toBe(seen);
+
+    // The name at the CA's address first (certmint on 127.0.0.2, silent to TLS here) and at the
+    // applicant's: the CA's is skipped, not waited on, and the applicant's is validated.
+    let reachedCa = 0;
+    const ca: Server = createTcpServer((s) => {
+      reachedCa++;
+      s.resume();
+    });
+    await new Promise<void>((resolve) => ca.listen(responder.port, '127.0.0.2', resolve));
+    try {
+      const twoHomes: NameResolver = { ...loopback, resolve: async () => ['127.0.0.2', '127.0.0.1'] };
+      const caOnSecondLoopback = ownEndpoint({ host: '127.0.0.2', port: responder.port });
+      await validateTlsAlpn01(dns('own.alpn.test'), KEY_AUTH, { ...options(), resolver: twoHomes, isOwnEndpoint: caOnSecondLoopback });
+      expect(responder.seen.length).toBe(seen + 1);
+      expect(reachedCa).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => ca.close(() => resolve()));
     }
   });
 

@@ -5,6 +5,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
 import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
+import type { OwnEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 
 export interface TlsAlpn01Options {
@@ -13,6 +14,8 @@ export interface TlsAlpn01Options {
   /** Bound on the whole validation: the DNS lookup, every connection attempt and the handshake. */
   readonly timeoutMs: number;
   readonly resolver: NameResolver;
+  /** certmint's own listener: never connected to. */
+  readonly isOwnEndpoint?: OwnEndpoint;
 }
 
 /** RFC 8737 §6.2: the ALPN protocol a tls-alpn-01 responder must negotiate. */
@@ -43,6 +46,11 @@ export async function validateTlsAlpn01(identifier: Identifier, keyAuthorization
     let der: Buffer | undefined;
     let lastError: AcmeProblem | undefined;
     for (const address of addresses) {
+      if (o.isOwnEndpoint?.(address, o.port)) {
+        // Another address of the name may be the applicant's; try it.
+        lastError = fail('connection', `${endpointOf(address, o.port)} is this CA's own endpoint; tls-alpn-01 validation does not connect to it`);
+        continue;
+      }
       try {
         der = await handshake(address, servername, o.port, controller.signal, fail);
         break;
@@ -98,7 +106,7 @@ function handshake(
   signal: AbortSignal,
   fail: (type: ProblemType, detail: string) => AcmeProblem,
 ): Promise<Buffer> {
-  const endpoint = isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+  const endpoint = endpointOf(address, port);
   return new Promise((resolve, reject) => {
     let connected = false;
     let settled = false;
@@ -158,6 +166,10 @@ function handshake(
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+function endpointOf(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** DER of OCTET STRING (SIZE (32)) holding the digest: the extension's value per RFC 8737 §3. */

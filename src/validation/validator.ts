@@ -4,6 +4,7 @@ import type { ChallengeType } from '../core/status.js';
 import { checkCaa } from './caa.js';
 import { validateDns01 } from './dns01.js';
 import { validateHttp01 } from './http01.js';
+import type { OwnEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 import { validateTlsAlpn01 } from './tls-alpn01.js';
 
@@ -32,6 +33,11 @@ export interface ValidatorOptions {
   readonly timeoutMs: number;
   readonly http01Port: number;
   readonly tlsAlpn01Port: number;
+  /**
+   * certmint's own listener (own-endpoint.ts): http-01 and tls-alpn-01 never connect to it, so a
+   * redirect or a name pointed at the CA cannot read /metrics into a problem detail. None when absent.
+   */
+  readonly isOwnEndpoint?: OwnEndpoint;
   /** Only these types are offered; all three when absent. */
   readonly challengeTypes?: readonly ChallengeType[];
   /** RFC 8659 CAA checking; off when absent (private zones rarely publish CAA). */
@@ -49,10 +55,11 @@ const ALL_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01']
 
 /** The validator `certmint serve` uses: http-01, dns-01 and tls-alpn-01, then CAA when enabled. */
 export function createValidator(o: ValidatorOptions): ChallengeValidator {
+  const connecting = { timeoutMs: o.timeoutMs, resolver: o.resolver, isOwnEndpoint: o.isOwnEndpoint };
   const checks: Record<ChallengeType, (r: ValidationRequest) => Promise<void>> = {
-    'http-01': (r) => validateHttp01(r.identifier, r.token, r.keyAuthorization, { port: o.http01Port, timeoutMs: o.timeoutMs, resolver: o.resolver }),
+    'http-01': (r) => validateHttp01(r.identifier, r.token, r.keyAuthorization, { port: o.http01Port, ...connecting }),
     'dns-01': (r) => validateDns01(r.identifier, r.keyAuthorization, { resolver: o.resolver, timeoutMs: o.timeoutMs }),
-    'tls-alpn-01': (r) => validateTlsAlpn01(r.identifier, r.keyAuthorization, { port: o.tlsAlpn01Port, timeoutMs: o.timeoutMs, resolver: o.resolver }),
+    'tls-alpn-01': (r) => validateTlsAlpn01(r.identifier, r.keyAuthorization, { port: o.tlsAlpn01Port, ...connecting }),
   };
   const challengeTypes = o.challengeTypes ?? ALL_TYPES;
   const failureRate = o.failureRate ?? 0;

@@ -6,6 +6,7 @@ import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { captureChildLogs } from '../support/suite-log.js';
 import { findOnPath, requireOrSkip } from '../support/clients.js';
 import { dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
 import { freePort } from '../support/ports.js';
@@ -44,6 +45,8 @@ function runEntrypoint(env: Record<string, string>, service: readonly string[]):
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The entrypoint's log (it handles the service's private key) goes to the scan of the run's logs.
+  captureChildLogs(child, 'container-entrypoint');
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

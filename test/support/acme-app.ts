@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { LogController, type FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../../src/acme/app.js';
 import { loadOrInitCa } from '../../src/ca/ca-files.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
@@ -17,6 +17,8 @@ import { loadConfig } from '../../src/config/config.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
 import { startHttp01Responder, type Http01Responder } from './http01-responder.js';
 import { startTlsAlpn01Responder, type TlsAlpn01Responder } from './tls-alpn01-responder.js';
+import { checkCapturedLog } from './secret-scan.js';
+import { capturedLogger } from './suite-log.js';
 
 const DAY = 86_400_000;
 
@@ -34,6 +36,9 @@ export interface TestAcmeApp {
   readonly crl: CrlPublisher;
   /** With the `metrics` option: what GET /metrics serves, wired as `certmint serve` wires it. */
   readonly metrics: PrometheusMetrics | undefined;
+  /** Everything the app logged (at debug level: fastify, the problem handler, CRL publishing, background validation). */
+  logText(): string;
+  /** Closes everything; rejects when a log line held a secret of this app's data dir (after removing it all). */
   close(): Promise<void>;
 }
 
@@ -61,6 +66,9 @@ export interface TestAcmeAppOptions {
  */
 export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<TestAcmeApp> {
   const dir = o.dir ?? mkdtempSync(path.join(tmpdir(), 'certmint-app-'));
+  // Logged like `certmint serve` (one pino logger for everything), at debug level, kept and scanned on close.
+  const captured = capturedLogger('acme-app');
+  const log = captured.log;
   const baseUrl = o.baseUrl ?? 'https://acme.test:8443';
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
@@ -98,7 +106,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     clock,
     dir: path.join(dir, 'crl'),
     policy: { validityMs: DAY, refreshMs: DAY / 24, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000 },
-    log: { info: () => undefined, error: () => undefined },
+    log,
   });
   await crl.check();
   const ledgerFile = path.join(dir, 'ledger.sqlite3');
@@ -116,6 +124,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   const ra = registrationAuthority(config, {
     metrics,
     onRevoked: () => crl.requestRefresh(),
+    onBackgroundError: (err) => log.error({ err }, 'a background validation could not record its outcome'),
     ledger,
     ca,
     clock,
@@ -124,6 +133,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   });
   const app = await createAcmeServer({
     ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
+    fastify: { loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) },
   });
   return {
     app,
@@ -138,6 +148,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     dir,
     crl,
     metrics,
+    logText: captured.text,
     async close() {
       await crl.stop();
       await app.close();
@@ -146,7 +157,12 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
       await responder.stop();
       await tlsResponder.stop();
       await dns.stop();
-      if (o.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      try {
+        // No CA key material, EAB key or sealing key in anything the app logged, whatever the test did.
+        await checkCapturedLog(captured, dir);
+      } finally {
+        if (o.dir === undefined) rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

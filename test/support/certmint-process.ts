@@ -8,8 +8,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { startChallTestSrv, type ChallTestSrv, type ChallTestSrvOptions } from './challtestsrv.js';
+import { logCliOutput } from './cli.js';
+import { startMountNamespace, type DataDisk, type MountNamespace } from './mount-namespace.js';
 import { freePort } from './ports.js';
 import { linesLeakingSecrets, secretsOfDataDir } from './secret-scan.js';
+import { registerSecrets, suiteLog } from './suite-log.js';
 import { merge } from '../../src/config/config.js';
 
 /**
@@ -27,8 +30,10 @@ export interface CertmintProcess {
   /** `rootPem` on disk, for REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, `openssl verify -CAfile`. */
   readonly rootFile: string;
   readonly dataDir: string;
-  /** Where this process of the test sees the data dir: `dataDir`, or under /proc/<pid>/root with tmpfsDataDir. */
+  /** Where this process of the test sees the data dir: `dataDir`, or under /proc/<pid>/root with a dataDisk. */
   readonly dataDirView: string;
+  /** With a dataDisk: the mount namespace the server runs in, where its data dir's disk is mounted. */
+  readonly mountNamespace: MountNamespace | undefined;
   /** Removed by stop(); clients may keep their state and output under it. */
   readonly tempDir: string;
   /** The port certmint fetches http-01 challenges from; the client under test listens there. */
@@ -39,16 +44,17 @@ export interface CertmintProcess {
   readonly process: ChildProcess;
   /** The tail of the server's stdout and stderr, for failure messages. */
   output(): string;
-  /** Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server (in its mount namespace with tmpfsDataDir). */
+  /** Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server (in its mount namespace with a dataDisk). */
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `certmint certs show <serial> --json`, parsed. */
   showCertificate(serial: string): Promise<Record<string, unknown>>;
   /**
    * Stops the server (SIGTERM), runs `whileStopped` (e.g. an admin command on its data dir), and
-   * starts `certmint serve` again on the same config, data dir, ports and DNS server. The process
-   * returned takes over: stop that one; this one's stop() then removes nothing.
+   * starts `certmint serve` again on the same config, data dir (and its disk), ports and DNS server.
+   * The process returned takes over: stop that one; this one's stop() then removes nothing.
+   * `{ signal: 'SIGKILL' }` stops it as a crash or a power cut would, without its shutdown.
    */
-  restart(whileStopped?: () => Promise<void>): Promise<CertmintProcess>;
+  restart(whileStopped?: () => Promise<void>, how?: { readonly signal?: 'SIGTERM' | 'SIGKILL' }): Promise<CertmintProcess>;
   stop(): Promise<void>;
 }
 
@@ -63,11 +69,13 @@ export interface CertmintOptions {
   /** CERTMINT_* variables (they win over the file, as in production) or anything else for the child. */
   readonly env?: Readonly<Record<string, string>>;
   readonly challTestSrv?: ChallTestSrvOptions;
-  /**
-   * Runs the server in its own mount namespace (unshare, as root) with its data dir on a tmpfs of
-   * this size, e.g. "3m": a disk that can fill up. Reach the files through `dataDirView`.
-   */
+  /** Short for `dataDisk: { kind: 'tmpfs', size }`, e.g. "3m": a disk that can fill up. */
   readonly tmpfsDataDir?: string;
+  /**
+   * Runs the server in a mount namespace of its own (as root) with its data dir on this disk.
+   * Reach the files through `dataDirView`, the disk through `mountNamespace`.
+   */
+  readonly dataDisk?: DataDisk;
 }
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -83,13 +91,16 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
   }
   const tempDir = await mkdtemp(path.join(tmpdir(), 'certmint-e2e-'));
   let dns: ChallTestSrv | undefined;
+  let namespace: MountNamespace | undefined;
   try {
+    const disk: DataDisk | undefined = options.dataDisk ?? (options.tmpfsDataDir ? { kind: 'tmpfs', size: options.tmpfsDataDir } : undefined);
+    if (disk) namespace = await startMountNamespace(disk, path.join(tempDir, 'data'), tempDir);
     dns = await startChallTestSrv(options.challTestSrv);
     let lastError: Error | undefined;
     // freePort() races with other processes taking the port; a fresh one usually fixes it.
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        return await startOnce(options, tempDir, dns, await newServerConfig(options, tempDir, dns));
+        return await startOnce(options, tempDir, dns, await newServerConfig(options, tempDir, dns), namespace);
       } catch (err) {
         lastError = err as Error;
         if (!/EADDRINUSE/.test(lastError.message)) break;
@@ -98,6 +109,7 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
     throw lastError ?? new Error('certmint did not start');
   } catch (err) {
     await dns?.stop();
+    await namespace?.close();
     await rm(tempDir, { recursive: true, force: true });
     throw err;
   }
@@ -129,13 +141,18 @@ async function newServerConfig(options: CertmintOptions, tempDir: string, dns: C
   return { configFile, dataDir, http01Port, tlsAlpn01Port };
 }
 
-async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTestSrv, server: ServerConfig): Promise<CertmintProcess> {
+async function startOnce(
+  options: CertmintOptions,
+  tempDir: string,
+  dns: ChallTestSrv,
+  server: ServerConfig,
+  namespace: MountNamespace | undefined,
+): Promise<CertmintProcess> {
   const { configFile, dataDir, http01Port, tlsAlpn01Port } = server;
 
-  const serve = [process.execPath, CERTMINT_MAIN, 'serve', '--config', configFile];
-  const command = options.tmpfsDataDir
-    ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mkdir -p "$0" && mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$0" && shift && exec "$@"', dataDir, options.tmpfsDataDir, ...serve]
-    : serve;
+  // nsenter execs the server: the child's pid is the server's.
+  const inNamespace = (command: string[]): string[] => (namespace ? ['nsenter', '-t', String(namespace.pid), '-m', '--', ...command] : command);
+  const command = inNamespace([process.execPath, CERTMINT_MAIN, 'serve', '--config', configFile]);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: tempDir,
     env: childEnvironment(options.env ?? {}),
@@ -150,11 +167,13 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   // Keep both pipes drained for the whole life of the child: a full pipe would block its logger.
   let output = '';
   let stderr = '';
-  // Every line the server wrote, scanned for secrets when it stops.
+  // Every line the server wrote, scanned for secrets when it stops (and with the whole run's logs at its end).
   const written: string[] = [];
+  const runLog = suiteLog('certmint-serve');
   const keep = (chunk: Buffer, isStderr: boolean): void => {
     const text = chunk.toString('utf8');
     written.push(text);
+    runLog.write(text);
     output = (output + text).slice(-OUTPUT_TAIL);
     if (isStderr) stderr = (stderr + text).slice(-OUTPUT_TAIL);
   };
@@ -163,6 +182,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   const exit = new Promise<void>((resolve) => {
     child.once('exit', () => {
       exited = true;
+      runLog.close();
       process.removeListener('exit', killOnExit);
       resolve();
     });
@@ -173,9 +193,9 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     });
   });
 
-  const stopChild = async (): Promise<void> => {
+  const stopChild = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
     if (exited) return;
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
     await exit;
     clearTimeout(timer);
@@ -213,8 +233,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
   }
 
   const baseUrl = directoryUrl.replace(/\/directory$/, '');
-  // unshare and sh exec the server: the child's pid is the server's.
-  const dataDirView = () => (options.tmpfsDataDir ? `/proc/${child.pid}/root${dataDir}` : dataDir);
+  const dataDirView = () => namespace?.view(dataDir) ?? dataDir;
   let rootPem: string;
   try {
     const caRoot = await readFile(path.join(dataDirView(), 'ca', 'root.pem'), 'utf8');
@@ -228,14 +247,14 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
 
   let stopped: Promise<void> | undefined;
   let handedOver = false;
-  // With tmpfsDataDir the admin CLI runs in the server's mount namespace (nsenter), where its data dir is.
+  // With a dataDisk the admin CLI runs in the server's mount namespace (nsenter), where its data dir is.
   const cli = (args: readonly string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const command = [process.execPath, CERTMINT_MAIN, ...args, '--config', configFile];
-      const [file, ...rest] = options.tmpfsDataDir ? ['nsenter', '-t', String(child.pid), '-m', '--', ...command] : command;
-      execFile(file!, rest, { timeout: 30_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
+      const [file, ...rest] = inNamespace([process.execPath, CERTMINT_MAIN, ...args, '--config', configFile]);
+      execFile(file!, rest, { timeout: 30_000 }, (err, stdout, stderr) => {
+        logCliOutput(args, stdout, stderr);
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
     });
   return {
     baseUrl,
@@ -244,6 +263,7 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
     rootFile,
     dataDir,
     dataDirView: dataDirView(),
+    mountNamespace: namespace,
     tempDir,
     http01Port,
     tlsAlpn01Port,
@@ -256,24 +276,29 @@ async function startOnce(options: CertmintOptions, tempDir: string, dns: ChallTe
       if (r.code !== 0) throw new Error(`certmint certs show ${serial} failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as Record<string, unknown>;
     },
-    restart: async (whileStopped) => {
+    restart: async (whileStopped, how) => {
       handedOver = true;
-      await stopChild();
+      await stopChild(how?.signal);
       await whileStopped?.();
-      return startOnce(options, tempDir, dns, server);
+      return startOnce(options, tempDir, dns, server, namespace);
     },
     stop: () =>
       (stopped ??= (async () => {
         await stopChild();
         // No private key, EAB key or passphrase in any line the server wrote, whatever the test did.
-        const leaks = linesLeakingSecrets(written.join(''), await secretsOfDataDir(dataDir, passphrasesOf(options)));
+        // (Read while the data dir's disk is still mounted.)
+        const secrets = await secretsOfDataDir(dataDirView(), passphrasesOf(options));
+        registerSecrets(secrets);
+        const leaks = linesLeakingSecrets(written.join(''), secrets);
         if (leaks.length > 0 && !handedOver) {
           await dns.stop();
+          await namespace?.close();
           await rm(tempDir, { recursive: true, force: true });
         }
         if (leaks.length > 0) throw new Error(`certmint logged secrets in ${leaks.length} line(s):\n${leaks.join('\n')}`);
         if (handedOver) return;
         await dns.stop();
+        await namespace?.close();
         await rm(tempDir, { recursive: true, force: true });
       })()),
   };

@@ -8,7 +8,7 @@ const ISO_SECONDS = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** An account id as an operator may paste it: the id, or the account URL a client logged. */
 export function normalizeAccountId(input: string): string {
   const id = input.includes('/') ? input.slice(input.lastIndexOf('/') + 1) : input;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError(`"${input}" is not an account id or account URL`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError(`${JSON.stringify(input)} is not an account id or account URL`);
   return id;
 }
 

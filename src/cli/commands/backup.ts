@@ -29,7 +29,7 @@ export function registerBackupCommands(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
     .action(async (opts: { out: string; config?: string }) => {
       const config = loadConfig(opts.config ? { file: opts.config } : {});
-      process.stdout.write(await operatorErrors(() => backupCommand(config, opts.out)));
+      process.stdout.write(await operatorErrors(() => diskErrors(() => backupCommand(config, opts.out), opts.out)));
     });
   program
     .command('restore <archive>')
@@ -57,6 +57,19 @@ async function operatorErrors<T>(fn: () => Promise<T>): Promise<T> {
     const code = e instanceof Error ? (e as NodeJS.ErrnoException).code : undefined;
     if (code === 'Z_BUF_ERROR') throw new UsageError('the archive ends early (its gzip stream is cut off): it is truncated; nothing was written');
     if (code === 'Z_DATA_ERROR') throw new UsageError(`the archive is corrupt (gzip: ${(e as Error).message}); nothing was written`);
+    throw e;
+  }
+}
+
+/** A full, read-only or failing disk under a backup gets one line (writeArchive has removed its temporary file). */
+async function diskErrors<T>(fn: () => Promise<T>, out: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EIO') {
+      throw new UsageError(`no backup written to ${out}: ${(e as Error).message}`);
+    }
     throw e;
   }
 }

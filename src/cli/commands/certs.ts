@@ -76,7 +76,8 @@ export async function listCommand(ledger: SqliteLedger, o: ListOptions, now: Dat
 export function normalizeSerial(input: string): string {
   const hex = input.replace(/:/g, '').toLowerCase();
   if (!/^[0-9a-f]{2,40}$/.test(hex)) {
-    throw new UsageError(`"${input}" is not a certificate serial (hex digits, optionally separated by colons)`);
+    // JSON-quoted: a pasted newline or escape sequence stays on the one line main.ts prints.
+    throw new UsageError(`${JSON.stringify(input)} is not a certificate serial (hex digits, optionally separated by colons)`);
   }
   return hex;
 }

@@ -11,7 +11,7 @@ export function parseReason(input: string): number {
     return checkReason(code);
   } catch {
     throw new UsageError(
-      `--reason "${input}" is not accepted; use one of ${Object.keys(REVOCATION_REASONS).join(', ')} (or their codes)`,
+      `--reason ${JSON.stringify(input)} is not accepted; use one of ${Object.keys(REVOCATION_REASONS).join(', ')} (or their codes)`,
     );
   }
 }

@@ -1,0 +1,17 @@
+import { WalSyncError } from './wal-durability.js';
+
+/**
+ * Why the ledger's storage refused a write, in words a client can pass on and an operator can act
+ * on ("its disk is full"), or undefined when `e` is not a storage failure. SQLite reports a full
+ * disk as SQLITE_FULL, a read-only or replaced file as SQLITE_READONLY_*, a failing disk as
+ * SQLITE_IOERR_*; WalDurability reports a failed fdatasync with the errno.
+ */
+export function ledgerStorageFailure(e: unknown): string | undefined {
+  if (e instanceof WalSyncError) return 'its disk failed to flush a write';
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'its disk is full';
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') return 'its storage is read-only';
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN') || code === 'EIO') return 'its disk reports I/O errors';
+  return undefined;
+}
