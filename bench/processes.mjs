@@ -196,6 +196,19 @@ export function memoryOf(pid) {
   return { rssMb: +(kb('VmRSS') / 1024).toFixed(1), peakRssMb: +(kb('VmHWM') / 1024).toFixed(1) };
 }
 
+let clockTicksPerSecond;
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; with `thread`, of
+ * that one thread (/proc/<pid>/task/<tid>/stat: the main thread's tid is the pid).
+ */
+export function cpuMsOf(pid, thread) {
+  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
+  // Fields after "(comm)", which may itself hold spaces: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
+}
+
 /** Builds test/interop/acmego as test/interop/go-client.ts does (GOPATH mode, Debian's x/crypto). */
 export function buildAcmego() {
   const gopath = process.env.CERTMINT_GOPATH ?? '/usr/share/gocode';
@@ -251,7 +264,8 @@ export async function startStepCa() {
   const stop = () => execFileSync('bash', [STEP_CA_SCRIPT, 'stop'], { stdio: 'ignore' });
   onCleanup(stop);
   stop();
-  rmSync(path.join(STEP_CA_HOME, 'db'), { recursive: true, force: true });
+  // A step-ca just killed may still be closing its database: ENOTEMPTY is retried.
+  rmSync(path.join(STEP_CA_HOME, 'db'), { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   const t0 = performance.now();
   const out = await new Promise((resolve, reject) => {
     execFile('bash', [STEP_CA_SCRIPT, 'start'], { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>

@@ -55,6 +55,25 @@ function markdownTable(rows) {
 const show = (v) => (v === null || v === undefined ? '–' : v);
 const verdict = (pass) => (pass === null ? 'not measured' : pass ? 'pass' : 'MISS');
 
+/** Where each run's CPU went, per issuance; empty (header only) for results from before it was measured. */
+function cpuTable(result) {
+  const rows = [['C', 'certmint ms (JS thread)', 'its client ms', 'ceiling /s', 'step-ca ms', 'its client ms', 'ceiling /s']];
+  const per = (ms, r) => (typeof ms === 'number' && r?.ok > 0 ? +(ms / r.ok).toFixed(2) : null);
+  const ceiling = (server, client) => (server !== null && client !== null ? Math.round((result.machine.cpuCount * 1000) / (server + client)) : null);
+  for (const r of result.issuance) {
+    const cm = r.certmint;
+    const sc = r.stepCa;
+    const cmServer = per(cm?.server_cpu_ms, cm);
+    const cmClient = per(cm?.cpu_ms, cm);
+    const scServer = per(sc?.server_cpu_ms, sc);
+    const scClient = per(sc?.cpu_ms, sc);
+    if (cmServer === null && scServer === null) continue;
+    const cmMain = per(cm?.server_main_thread_cpu_ms, cm);
+    rows.push([r.c, cmServer === null ? '–' : `${cmServer}${cmMain === null ? '' : ` (${cmMain})`}`, show(cmClient), show(ceiling(cmServer, cmClient)), show(scServer), show(scClient), show(ceiling(scServer, scClient))]);
+  }
+  return rows;
+}
+
 /** The whole result as text (default) or Markdown. */
 export function formatResult(result, { markdown = false } = {}) {
   const table = markdown ? markdownTable : textTable;
@@ -73,6 +92,16 @@ export function formatResult(result, { markdown = false } = {}) {
     out.push(table(issuance));
     out.push('');
     out.push(markdown ? 'Ratios are certmint ÷ step-ca from the same run (throughput: higher is better; latency: lower is better).' : 'ratios: certmint ÷ step-ca, same run, same machine');
+    out.push('');
+  }
+  const cpu = cpuTable(result);
+  if (cpu.length > 1) {
+    out.push(table(cpu));
+    out.push('');
+    out.push(
+      `CPU ms per issuance: the server's (certmint's JavaScript thread in brackets) and the load client's, from /proc and getrusage. ` +
+        `Ceiling: ${result.machine.cpuCount} cores × 1000 ÷ (server + client), the rate at which server and client together would fill the machine.`,
+    );
     out.push('');
   }
   const targets = [['measurement', 'value', 'target', 'result']];

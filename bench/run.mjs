@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
-import { REPO, buildAcmego, cleanup, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
+import { REPO, buildAcmego, cleanup, cpuMsOf, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { checkTargets, formatResult, issuanceRow } from './report.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -120,7 +120,8 @@ async function step(name, fn) {
 
 function checkLoad(server, r) {
   if (r.errors > 0) failures.push(`${server} C=${r.c} N=${r.n}: ${r.errors} errors, first: ${r.first_error}`);
-  log(`${server} C=${r.c} N=${r.n}: ${r.per_sec}/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms errors ${r.errors}`);
+  const perIssuance = (ms) => (typeof ms === 'number' && r.ok > 0 ? (ms / r.ok).toFixed(2) : '–');
+  log(`${server} C=${r.c} N=${r.n}: ${r.per_sec}/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms errors ${r.errors}; CPU ms/issuance: server ${perIssuance(r.server_cpu_ms)}, client ${perIssuance(r.cpu_ms)}`);
   return r;
 }
 
@@ -133,7 +134,13 @@ async function runLoads(server, target) {
     if (w.errors > 0) throw new Error(`${server} warm-up: ${w.errors} errors, first: ${w.first_error}`);
   }
   for (const { c, n } of settings.loads) {
-    results.set(c, checkLoad(server, await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-c${c}`) })));
+    // The server's CPU over the whole client run (its workers' account registrations included);
+    // the client reports its own over the timed part. For certmint also its JavaScript thread.
+    const before = { all: cpuMsOf(target.pid), main: server === 'certmint' ? cpuMsOf(target.pid, target.pid) : undefined };
+    const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-c${c}`) });
+    r.server_cpu_ms = Math.round(cpuMsOf(target.pid) - before.all);
+    if (before.main !== undefined) r.server_main_thread_cpu_ms = Math.round(cpuMsOf(target.pid, target.pid) - before.main);
+    results.set(c, checkLoad(server, r));
   }
   return results;
 }

@@ -2,11 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeCsr, type CsrKeyKind } from '../../test/support/csr.js';
-import { readCommonCsr } from './csr-common.js';
+import { publicKeyInput, readCommonCsr } from './csr-common.js';
 import { parseCsr, parseCsrFully } from './csr.js';
 
+const PROPERTY_RUNS = Number(process.env.CERTMINT_PROPERTY_RUNS ?? 1000);
 const dir = mkdtempSync(path.join(tmpdir(), 'certmint-csr-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,5 +71,92 @@ describe('the fast CSR path', () => {
       const part = der.subarray(0, cut);
       expect(() => readCommonCsr(part)).not.toThrow();
     }
+  });
+});
+
+describe('reading the CSR key as a JWK', () => {
+  const spkiOf = (key: KeyObject) => new Uint8Array(key.export({ format: 'der', type: 'spki' }));
+  const keys = [
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+    generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey,
+    generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey,
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey,
+    generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 3 }).publicKey,
+    generateKeyPairSync('ed25519').publicKey,
+  ];
+
+  it('takes the JWK way for P-256, P-384 and RSA, and the DER way for the rest', () => {
+    expect(keys.map((k) => (publicKeyInput(spkiOf(k)) as { format: string }).format)).toEqual(['jwk', 'jwk', 'der', 'jwk', 'jwk', 'der']);
+    // A byte after the SPKI is not part of any key: the decoder gets it, and refuses it.
+    const trailing = keys.map((k) => Uint8Array.from([...spkiOf(k), 0]));
+    expect(trailing.map((spki) => (publicKeyInput(spki) as { format: string }).format)).toEqual(Array(keys.length).fill('der'));
+  });
+
+  // Whatever the bytes, a key read the JWK way is exactly the key the SPKI DER encodes: exporting
+  // it gives the same bytes back. Mutations of real SPKIs (a flipped byte, a byte inserted or
+  // dropped, a length changed) must either keep that or go the DER way.
+  it('reads a JWK only when its key re-encodes to the very same SPKI', () => {
+    const mutated = fc.tuple(fc.constantFrom(...keys.map(spkiOf)), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'insert', 'drop', 'set')).map(
+      ([spki, at, byte, how]) => {
+        const i = at % spki.length;
+        if (how === 'insert') return Uint8Array.from([...spki.subarray(0, at % (spki.length + 1)), byte, ...spki.subarray(at % (spki.length + 1))]);
+        if (how === 'drop') return Uint8Array.from([...spki.subarray(0, i), ...spki.subarray(i + 1)]);
+        const copy = Uint8Array.from(spki);
+        copy[i] = how === 'flip' ? copy[i]! ^ (1 << (byte % 8)) : byte;
+        return copy;
+      },
+    );
+    fc.assert(
+      fc.property(mutated, (spki) => {
+        const input = publicKeyInput(spki) as { format: string };
+        if (input.format !== 'jwk') return;
+        let key: KeyObject;
+        try {
+          key = createPublicKey(input as Parameters<typeof createPublicKey>[0]);
+        } catch {
+          return; // refused either way (a point off the curve, say): the CSR path treats both alike
+        }
+        expect(Buffer.from(spkiOf(key)).equals(Buffer.from(spki))).toBe(true);
+      }),
+      { numRuns: PROPERTY_RUNS },
+    );
+  });
+
+  // The same for RSA SPKIs built from parts: integers with extra leading zeros, a sign bit set,
+  // an extra element, parameters absent. Only the minimal DER of a positive n and e may be a JWK.
+  it('reads an RSA key as a JWK only from the minimal DER of its positive integers', () => {
+    const tlvOf = (tag: number, content: Uint8Array) => {
+      const n = content.length;
+      const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+      return Uint8Array.from([tag, ...len, ...content]);
+    };
+    const { n, e } = keys[3]!.export({ format: 'jwk' }) as { n: string; e: string };
+    const integer = fc.tuple(fc.constantFrom(Buffer.from(n, 'base64url'), Buffer.from(e, 'base64url'), Buffer.from([0x7f]), Buffer.from([0x80, 1])), fc.integer({ min: 0, max: 2 })).map(
+      ([magnitude, zeros]) => tlvOf(0x02, Uint8Array.from([...Array<number>(zeros).fill(0), ...magnitude])),
+    );
+    const spki = fc.tuple(integer, integer, fc.boolean(), fc.boolean()).map(([modulus, exponent, extra, withNull]) => {
+      const rsaKey = tlvOf(0x30, Uint8Array.from([...modulus, ...exponent, ...(extra ? [0x02, 0x01, 0x01] : [])]));
+      const algorithm = Buffer.from(withNull ? '300d06092a864886f70d0101010500' : '300b06092a864886f70d010101', 'hex');
+      return tlvOf(0x30, Uint8Array.from([...algorithm, ...tlvOf(0x03, Uint8Array.from([0, ...rsaKey]))]));
+    });
+    let asJwk = 0;
+    fc.assert(
+      fc.property(spki, (bytes) => {
+        const input = publicKeyInput(bytes) as { format: string };
+        if (input.format !== 'jwk') return;
+        asJwk += 1;
+        const key = createPublicKey(input as Parameters<typeof createPublicKey>[0]);
+        expect(Buffer.from(spkiOf(key)).equals(Buffer.from(bytes))).toBe(true);
+      }),
+      { numRuns: PROPERTY_RUNS },
+    );
+    expect(asJwk).toBeGreaterThan(0);
+  });
+
+  it('refuses, the JWK way as the DER way, an EC point that is not on its curve', () => {
+    const spki = spkiOf(keys[0]!);
+    spki[spki.length - 1]! ^= 0x01;
+    expect(() => createPublicKey(publicKeyInput(spki))).toThrow();
+    expect(() => createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })).toThrow();
   });
 });

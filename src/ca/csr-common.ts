@@ -127,7 +127,7 @@ function read(der: Uint8Array): CommonCsr {
   const spkiDer = der.slice(spkiTlv.start, spkiTlv.end);
   let key: KeyObject | undefined;
   try {
-    key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+    key = createPublicKey(publicKeyInput(spkiDer));
   } catch {
     key = undefined; // csr.ts describes it the full way; its signature cannot verify.
   }
@@ -138,6 +138,61 @@ function read(der: Uint8Array): CommonCsr {
     sans,
     signatureValid: key !== undefined && verifies(spec, key, der.subarray(infoTlv.start, infoTlv.end), der.subarray(bits.contentStart + 1, bits.end)),
   };
+}
+
+/*
+ * OpenSSL 3.0 decodes a SubjectPublicKeyInfo through its generic decoder chain: about 0.16 ms here,
+ * for every kind of key. The same key given as a JWK is built directly (RSA in 0.006 ms, a P-256
+ * point, checked to be on the curve, in 0.09 ms). So the SPKIs clients send are read as JWKs when
+ * they are exactly the DER of an uncompressed P-256/P-384 point (RFC 5480 §2) or of an RSA key
+ * (RFC 3279 §2.3.1) with minimal, positive integers; anything else goes to the decoder as it is.
+ */
+const EC_SPKI_PREFIXES = [
+  { crv: 'P-256', size: 32, prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex') },
+  { crv: 'P-384', size: 48, prefix: Buffer.from('3076301006072a8648ce3d020106052b8104002203620004', 'hex') },
+] as const;
+const RSA_ALGORITHM = '300d06092a864886f70d0101010500';
+
+type PublicKeyInput = Parameters<typeof createPublicKey>[0];
+
+/** How createPublicKey reads `spki` fastest. Exported for the test that holds it to the DER's exact key. */
+export function publicKeyInput(spki: Uint8Array): PublicKeyInput {
+  const asDer = { key: Buffer.from(spki), format: 'der', type: 'spki' } as const;
+  for (const { crv, size, prefix } of EC_SPKI_PREFIXES) {
+    if (spki.length === prefix.length + 2 * size && prefix.equals(spki.subarray(0, prefix.length))) {
+      const point = Buffer.from(spki.buffer, spki.byteOffset + prefix.length, 2 * size);
+      return { key: { kty: 'EC', crv, x: point.subarray(0, size).toString('base64url'), y: point.subarray(size).toString('base64url') }, format: 'jwk' };
+    }
+  }
+  try {
+    const outer = expectTag(tlv(spki, 0, spki.length), SEQUENCE);
+    const [algorithm, bits, more] = children(spki, outer);
+    if (outer.end !== spki.length || more || hex(spki, expectTag(algorithm, SEQUENCE)) !== RSA_ALGORITHM) return asDer;
+    const bitString = expectTag(bits, 0x03);
+    if (spki[bitString.contentStart] !== 0) return asDer;
+    const rsaKey = expectTag(tlv(spki, bitString.contentStart + 1, bitString.end), SEQUENCE);
+    if (rsaKey.end !== bitString.end) return asDer;
+    const [n, e, extra] = children(spki, rsaKey);
+    const modulus = positiveInteger(spki, n);
+    const exponent = positiveInteger(spki, e);
+    if (extra || modulus === undefined || exponent === undefined) return asDer;
+    return { key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') }, format: 'jwk' };
+  } catch {
+    return asDer;
+  }
+}
+
+/** The magnitude of a minimally encoded positive DER INTEGER; undefined for any other encoding. */
+function positiveInteger(der: Uint8Array, t: Tlv | undefined): Buffer | undefined {
+  if (t?.tag !== 0x02 || t.end <= t.contentStart) return undefined;
+  const first = der[t.contentStart]!;
+  if (first & 0x80) return undefined; // negative
+  if (first === 0) {
+    // A leading zero only where the next byte would otherwise read as negative.
+    if (t.end - t.contentStart < 2 || !(der[t.contentStart + 1]! & 0x80)) return undefined;
+    return Buffer.from(der.subarray(t.contentStart + 1, t.end));
+  }
+  return Buffer.from(der.subarray(t.contentStart, t.end));
 }
 
 const CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };

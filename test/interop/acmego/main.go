@@ -188,6 +188,18 @@ type loadResult struct {
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
 	FirstError string  `json:"first_error"`
+	// CPUms is the client's own CPU time (user + system) over the timed part: with the server's,
+	// it shows how much of the machine each side used.
+	CPUms float64 `json:"cpu_ms"`
+}
+
+// cpuTime is this process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // percentile is the nearest-rank percentile of sorted latencies, in milliseconds.
@@ -263,10 +275,11 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *re
 		}(w, count)
 	}
 	registered.Wait()
-	start := time.Now()
+	start, cpuStart := time.Now(), cpuTime()
 	close(startGate)
 	done.Wait()
 	elapsed := time.Since(start).Seconds()
+	cpuMs := float64((cpuTime()-cpuStart).Microseconds()) / 1000
 
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	perSec := 0.0
@@ -277,6 +290,7 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *re
 		Mode: "load", N: o.n, C: o.c, OK: len(latencies), Errors: errs,
 		Seconds: math.Round(elapsed*1000) / 1000, PerSec: perSec,
 		P50ms: percentile(latencies, 0.50), P99ms: percentile(latencies, 0.99), FirstError: firstErr,
+		CPUms: math.Round(cpuMs),
 	})
 }
 
