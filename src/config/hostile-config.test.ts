@@ -20,6 +20,8 @@ import { DEFAULT_CONFIG } from './schema.js';
 // that consume the values (Node's http/https servers, its DNS resolver and timers, fs, Date), not
 // against config.ts's own rules.
 const RUNS = Number(process.env.CERTMINT_PROPERTY_RUNS ?? 1000);
+// Each case writes and loads a whole config (a few ms): the time allowed grows with the runs.
+const TIMEOUT = 30_000 * Math.max(1, RUNS / 500);
 const DAY = 86_400_000;
 /** Node's timers fire at once (with a TimeoutOverflowWarning) beyond this many milliseconds. */
 const NODE_MAX_TIMER_MS = 2 ** 31 - 1;
@@ -45,6 +47,8 @@ function load(text: string, env: Record<string, string> = {}): Outcome {
   }
 }
 
+const serverValuesTried = new Set<string>();
+
 /** A loaded config is usable: what consumes each value accepts it. */
 function expectUsable(c: Config, context: string): void {
   const bounds = {
@@ -54,9 +58,14 @@ function expectUsable(c: Config, context: string): void {
     connectionsCheckingInterval: Math.min(1000, c.server.headersTimeoutMs),
   };
   // As serve.ts builds its server; Node validates the timeouts (integers, headers <= request).
-  expect(() => http.createServer(bounds), context).not.toThrow();
-  expect(() => https.createServer({ handshakeTimeout: c.server.headersTimeoutMs, ...bounds }), context).not.toThrow();
-  expect(() => new Resolver({ timeout: Math.max(1, Math.floor(c.validation.timeoutMs / 3)), tries: 2 }), context).not.toThrow();
+  // An https server costs milliseconds (a TLS context): each set of values is tried once.
+  const tried = `${JSON.stringify(bounds)} ${c.validation.timeoutMs}`;
+  if (!serverValuesTried.has(tried)) {
+    expect(() => http.createServer(bounds), context).not.toThrow();
+    expect(() => https.createServer({ handshakeTimeout: c.server.headersTimeoutMs, ...bounds }), context).not.toThrow();
+    expect(() => new Resolver({ timeout: Math.max(1, Math.floor(c.validation.timeoutMs / 3)), tries: 2 }), context).not.toThrow();
+    serverValuesTried.add(tried);
+  }
   // Values that end up in setTimeout/setInterval or a socket or TLS handshake timeout.
   for (const [key, ms] of Object.entries({
     'server.headersTimeout': c.server.headersTimeoutMs,
@@ -181,7 +190,7 @@ function namesKey(message: string, p: readonly string[]): boolean {
 }
 
 describe('config files and environment overrides', () => {
-  it('a config with one key set to a hostile value loads as a usable config or fails with a ConfigError naming that key', async () => {
+  it('a config with one key set to a hostile value loads as a usable config or fails with a ConfigError naming that key', { timeout: TIMEOUT }, async () => {
     const mutation = fc.constantFrom(...PATHS).chain((p) => fc.tuple(fc.constant(p), valueFor(p)));
     let refused = 0;
     let accepted = 0;
@@ -206,7 +215,7 @@ describe('config files and environment overrides', () => {
     expect(Math.min(refused, accepted)).toBeGreaterThan(RUNS / 10);
   });
 
-  it('unknown keys, at any level, of any name ("__proto__" included) and however many, are refused by name', async () => {
+  it('unknown keys, at any level, of any name ("__proto__" included) and however many, are refused by name', { timeout: TIMEOUT }, async () => {
     const key = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'sever', 'Listen', 'data_dir', 'a/b', '~0', 'x.y'), fc.string({ minLength: 1, maxLength: 12 }));
     fc.assert(
       fc.property(fc.constantFrom(...OBJECT_PATHS), fc.uniqueArray(key, { minLength: 1, maxLength: 12 }), anything, (parent, names, value) => {
@@ -224,7 +233,7 @@ describe('config files and environment overrides', () => {
     );
   });
 
-  it('a new profile or policy of any name and any content loads as a usable config or fails naming it', async () => {
+  it('a new profile or policy of any name and any content loads as a usable config or fails naming it', { timeout: TIMEOUT }, async () => {
     const name = fc.oneof(fc.constantFrom('', '_p', '-x', 'a b', '__proto__', 'constructor', 'toString', 'ok', 'x.y', 'default'), fc.string({ maxLength: 12 }));
     const entry = fc.oneof(
       anything,
@@ -242,7 +251,7 @@ describe('config files and environment overrides', () => {
     );
   });
 
-  it('any CERTMINT_* override gives a usable config or a ConfigError naming the key or the variable', async () => {
+  it('any CERTMINT_* override gives a usable config or a ConfigError naming the key or the variable', { timeout: TIMEOUT }, async () => {
     const leaves = keyPaths(DEFAULT_CONFIG).filter((p) => !isObject(getAt(DEFAULT_CONFIG, p)) && !/^\d+$/.test(p.at(-1)!));
     const envValue = fc.oneof(
       fc.constantFrom('', ' ', ',', 'a,,b', ' , ', 'true', 'TRUE', 'yes', 'no', '1', '0', '-1', '0x10', '1e3', '1.5', 'NaN', 'Infinity', '99999999999999999999999'),
@@ -267,7 +276,7 @@ describe('config files and environment overrides', () => {
     );
   });
 
-  it('any text as the config file is a usable config or a ConfigError, never anything else', async () => {
+  it('any text as the config file is a usable config or a ConfigError, never anything else', { timeout: TIMEOUT }, async () => {
     const yamlish = fc.string({ unit: fc.constantFrom(...'abc:-[]{}!&*|>?,#%@`\'"\n \t0123456789.~'), maxLength: 120 });
     const docs = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.object({ maxDepth: 3 })).map((d) => toYaml(d));
     const keyed = fc.tuple(fc.constantFrom(...PATHS.map((p) => p[0]!)), yamlish).map(([k, rest]) => `${k}:${rest}`);
@@ -280,7 +289,7 @@ describe('config files and environment overrides', () => {
     );
   });
 
-  it('server.listen is accepted exactly when it is host:port with a host listen() can take and a port 0-65535', async () => {
+  it('server.listen is accepted exactly when it is host:port with a host listen() can take and a port 0-65535', { timeout: TIMEOUT }, async () => {
     const host = fc.oneof(
       fc.constantFrom('', '0.0.0.0', '127.0.0.1', '[::]', '[::1]', '[fe80::1%eth0]', '[2001:db8::1]', '[::ffff:1.2.3.4]', 'localhost', 'acme.example.internal'),
       fc.constantFrom('::1', '[::1', '::1]', '[127.0.0.1]', '[zz]', '[]', 'a b', 'exa_mple', '-bad', 'bad-', '*', '256.0.0.1', '1.2.3', '010.0.0.1', 'localhost.', 'a..b', `${'a'.repeat(64)}.example`),
@@ -308,7 +317,7 @@ describe('config files and environment overrides', () => {
     );
   });
 
-  it('certmint serve with a config it cannot use exits 1 with one line naming the key or the path, before creating anything', async () => {
+  it('certmint serve with a config it cannot use exits 1 with one line naming the key or the path, before creating anything', { timeout: TIMEOUT }, async () => {
     requireBuiltCli();
     const dataDir = path.join(dir, 'never-created');
     const listen = { listen: '127.0.0.1:0' };
