@@ -74,11 +74,18 @@ const spelling: fc.Arbitrary<Spelling> = fc.oneof(
     // Colons are separators wherever they fall.
     return junk === ':' ? { text, names: serial } : { text };
   }),
-  fc.stringMatching(/^[0-9a-fA-F:]{0,60}$/).map((text) => ({ text })),
-  fc.nat({ max: 100_000 }).map((n) => ({ text: '0'.repeat(n) + '1' })),
-  fc.string({ maxLength: 100 }).map((text) => ({ text })),
-  fc.string({ unit: 'binary', maxLength: 50 }).map((text) => ({ text })),
+  fc.stringMatching(/^[0-9a-fA-F:]{0,60}$/).map(freeForm),
+  fc.nat({ max: 100_000 }).map((n) => freeForm('0'.repeat(n) + '1')),
+  fc.string({ maxLength: 100 }).map(freeForm),
+  fc.string({ unit: 'binary', maxLength: 50 }).map(freeForm),
 );
+
+/** Any text: it names a certificate when, colons dropped and case folded, it is that serial ("7F" is 7f). */
+function freeForm(text: string): Spelling {
+  const hex = text.replace(/:/g, '').toLowerCase();
+  const match = pool.find((c) => c.serial === hex);
+  return match ? { text, names: match.serial } : { text };
+}
 
 const reasonInput = fc.oneof(
   fc.constantFrom(...Object.keys(REASONS), ...Object.values(REASONS).map(String)),

@@ -25,7 +25,6 @@ const TIMEOUT = 30_000 * Math.max(1, RUNS / 500);
 const DAY = 86_400_000;
 /** Node's timers fire at once (with a TimeoutOverflowWarning) beyond this many milliseconds. */
 const NODE_MAX_TIMER_MS = 2 ** 31 - 1;
-
 const dir = mkdtempSync(path.join(tmpdir(), 'certmint-hostile-config-'));
 const file = path.join(dir, 'certmint.yaml');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,11 +1,12 @@
-import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
 import { requireOrSkip } from '../../test/support/clients.js';
 import { freePort } from '../../test/support/ports.js';
+import { allClosed, closeRecordingServers, listen, serve, type TestServer } from '../../test/support/recording-servers.js';
 import { selfSignedCertificate } from '../../test/support/tls.js';
 import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
@@ -20,50 +21,6 @@ const KEY_AUTHORIZATION = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`
 const CHALLENGE_PATH = `/.well-known/acme-challenge/${TOKEN}`;
 
 const dns = (value: string): Identifier => ({ type: 'dns', value });
-
-interface TestServer {
-  readonly port: number;
-  readonly requests: { url: string; headers: IncomingHttpHeaders }[];
-  readonly sockets: Set<Socket>;
-}
-
-const servers: Server[] = [];
-
-/** A real HTTP server on host:0 that records what it was asked. */
-async function serve(handler: RequestListener, host = '127.0.0.1', port = 0): Promise<TestServer> {
-  const requests: TestServer['requests'] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    requests.push({ url: req.url ?? '', headers: req.headers });
-    handler(req, res);
-  });
-  return listen(server, host, port, requests, sockets);
-}
-
-async function listen(
-  server: Server,
-  host: string,
-  port: number,
-  requests: TestServer['requests'],
-  sockets: Set<Socket>,
-): Promise<TestServer> {
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  servers.push(server);
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { port: address.port, requests, sockets };
-}
-
-function allClosed(sockets: Set<Socket>): Promise<unknown> {
-  return Promise.all([...sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve))));
-}
 
 function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -103,17 +60,7 @@ describe.skipIf(!available)('validateHttp01', () => {
     await srv.addA('both.validation.test', ['127.0.0.1', '127.0.0.2']);
     resolver = createResolver([srv.dnsAddress], 2000);
   });
-  afterEach(async () => {
-    await Promise.all(
-      servers.splice(0).map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            server.closeAllConnections();
-            server.close(() => resolve());
-          }),
-      ),
-    );
-  });
+  afterEach(closeRecordingServers);
   afterAll(async () => {
     await srv?.stop();
   });
