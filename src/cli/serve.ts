@@ -6,7 +6,7 @@ import type { DirectoryMeta } from '../acme/context.js';
 import { AcmeUrls } from '../acme/urls.js';
 import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
-import { ConfigError, type Config } from '../config/config.js';
+import { ConfigError, redactLedgerUrl, type Config } from '../config/config.js';
 import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
 import type { SecretSealer } from '../ra/eab.js';
 import { AddressWindow } from '../ra/rate-limits.js';
@@ -157,7 +157,11 @@ export interface RunningServer {
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
   if (config.ledger.url) {
-    throw new ConfigError(`ledger.url is set (${config.ledger.url.replace(/\/\/[^@]*@/, '//…@')}) but only the embedded SQLite ledger exists in this version`);
+    // The PostgreSQL schema, migrator and connection exist (src/ledger/postgres-*.ts); the ledger
+    // implementation on them does not yet, so nothing here may pretend to serve from it.
+    throw new ConfigError(
+      `ledger.url is set (${redactLedgerUrl(config.ledger.url)}) but the PostgreSQL ledger is not finished yet: this version serves only the embedded SQLite ledger (leave ledger.url empty)`,
+    );
   }
   // Refuse a policy that cannot be read before anything is created on disk.
   accessPolicies(config);

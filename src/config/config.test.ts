@@ -103,6 +103,46 @@ describe('loadConfig', () => {
     expect(example).toEqual(loadConfig({ env: {}, cwd: '/srv' }));
   });
 
+  it('ledger: url, passwordFile (made absolute) and poolSize, from YAML or the environment; bad values refused without the password', () => {
+    expect(loadConfig({ env: {}, cwd: '/srv' }).ledger).toEqual({ url: undefined, passwordFile: undefined, poolSize: 10 });
+    const env = {
+      CERTMINT_LEDGER_URL: 'postgres://certmint@db:5432/certmint?sslmode=require',
+      CERTMINT_LEDGER_PASSWORD_FILE: 'secrets/db-password',
+      CERTMINT_LEDGER_POOL_SIZE: '25',
+    };
+    expect(loadConfig({ env, cwd: '/srv' }).ledger).toEqual({
+      url: 'postgres://certmint@db:5432/certmint?sslmode=require',
+      passwordFile: '/srv/secrets/db-password',
+      poolSize: 25,
+    });
+    const yaml = file('ledger.yaml', 'ledger:\n  url: postgresql://certmint@db/certmint\n  poolSize: 1000\n');
+    expect(loadConfig({ file: yaml, env: {} }).ledger.poolSize).toBe(1000);
+    for (const poolSize of ['0', '1001', '2.5']) {
+      expect(() => loadConfig({ env: { ...env, CERTMINT_LEDGER_POOL_SIZE: poolSize } })).toThrow(/ledger\/poolSize|ledger\.poolSize/);
+    }
+    expect(() => loadConfig({ env: { CERTMINT_LEDGER_PASSWORD_FILE: '/run/secrets/db' } })).toThrow('ledger.passwordFile is set but ledger.url is not');
+    const both = () => loadConfig({ env: { ...env, CERTMINT_LEDGER_URL: 'postgres://certmint:hunter2@db/certmint' } });
+    expect(both).toThrow(ConfigError);
+    expect(both).toThrow('ledger.url (postgres://certmint:…@db/certmint) has a password and ledger.passwordFile is set too');
+    const refusal = (url: string): string => {
+      try {
+        loadConfig({ env: { CERTMINT_LEDGER_URL: url } });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error(`${url} was accepted`);
+    };
+    expect(refusal('mysql://certmint:hunter2@db/certmint')).toMatch(/^ledger\.url must start with postgres:\/\/ \(or postgresql:\/\/\), not mysql:\/\//);
+    expect(refusal('postgres://certmint:hunter2@')).toMatch(/^ledger\.url "postgres:\/\/certmint:…@" (is not a URL|names no host)/);
+    expect(refusal('postgres://certmint:hunter2@db:99999/certmint')).toMatch(/^ledger\.url "postgres:\/\/certmint:…@db:99999\/certmint" is not a URL/);
+    for (const url of ['mysql://certmint:hunter2@db/certmint', 'postgres://certmint:hunter2@', 'postgres://certmint:hunter2@db:99999/certmint']) {
+      expect(refusal(url)).not.toContain('hunter2');
+    }
+    // A unix socket directory instead of a host (libpq's form) is fine.
+    expect(loadConfig({ env: { CERTMINT_LEDGER_URL: 'postgres:///certmint?host=/run/postgresql&user=certmint' } }).ledger.url).toMatch(/host=/);
+  });
+
   it('maps keys to environment names', () => {
     expect(envName(['server', 'tls', 'hostnames'])).toBe('CERTMINT_SERVER_TLS_HOSTNAMES');
     expect(envName(['validation', 'http01Port'])).toBe('CERTMINT_VALIDATION_HTTP01_PORT');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import Value from 'typebox/value';
 import { parseDuration } from '../core/duration.js';
+import { redactUrlPassword } from '../core/redact-url.js';
 import { ConfigSchema, DEFAULT_CONFIG, type ConfigInput } from './schema.js';
 import { applyEnvironment } from './env.js';
 
@@ -63,7 +64,13 @@ export interface Config {
     readonly checkIntervalMs: number;
   };
   readonly eab: { readonly required: boolean };
-  readonly ledger: { readonly url: string | undefined };
+  readonly ledger: {
+    /** undefined: SQLite in dataDir. Holds the password when the operator wrote one into it: print it only through redactLedgerUrl. */
+    readonly url: string | undefined;
+    /** Absolute; undefined when unset. The password itself never enters the config. */
+    readonly passwordFile: string | undefined;
+    readonly poolSize: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -192,6 +199,23 @@ function checkPath(key: string, value: string): void {
   if (value.includes('\0')) throw new ConfigError(`${key} ${JSON.stringify(value)} contains a NUL byte, which no file path may have`);
 }
 
+/** ledger.url with any password in it replaced by "…", for messages and logs. */
+export const redactLedgerUrl = redactUrlPassword;
+
+/** ledger.url is a postgres:// or postgresql:// URL with a host; the message never repeats a password. */
+function checkLedgerUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(`ledger.url "${redactLedgerUrl(url)}" is not a URL: write postgres://user@host:5432/database, or leave it empty for SQLite in dataDir`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new ConfigError(`ledger.url must start with postgres:// (or postgresql://), not ${u.protocol}//: the only other ledger is SQLite in dataDir, chosen by leaving ledger.url empty`);
+  }
+  if (u.hostname === '' && !u.searchParams.has('host')) throw new ConfigError(`ledger.url "${redactLedgerUrl(url)}" names no host: write postgres://user@host:5432/database`);
+}
+
 function resolveConfig(c: ConfigInput, cwd: string): Config {
   const { host, port } = parseListen(c.server.listen);
   const scheme = c.server.tls.enabled ? 'https' : 'http';
@@ -223,6 +247,15 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   const timer = (key: string, v: string | number): number => ms(key, v, MAX_TIMER_MS);
   checkPath('dataDir', c.dataDir);
   checkPath('ca.keyPassphraseFile', c.ca.keyPassphraseFile);
+  checkPath('ledger.passwordFile', c.ledger.passwordFile);
+  const ledgerUrl = c.ledger.url.trim();
+  if (ledgerUrl !== '') checkLedgerUrl(ledgerUrl);
+  if (c.ledger.passwordFile.trim() !== '') {
+    if (ledgerUrl === '') throw new ConfigError('ledger.passwordFile is set but ledger.url is not: the password file is for the PostgreSQL ledger (postgres://…)');
+    if (new URL(ledgerUrl).password !== '') {
+      throw new ConfigError(`ledger.url (${redactLedgerUrl(ledgerUrl)}) has a password and ledger.passwordFile is set too: keep one (the file keeps it out of the config)`);
+    }
+  }
   // Node refuses a headers timeout longer than the request timeout (0 turns either off).
   const headersTimeoutMs = timer('server.headersTimeout', c.server.headersTimeout);
   const requestTimeoutMs = ms('server.requestTimeout', c.server.requestTimeout);
@@ -332,6 +365,10 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       checkIntervalMs: Math.max(timer('crl.checkInterval', c.crl.checkInterval), 100),
     },
     eab: { required: c.eab.required },
-    ledger: { url: c.ledger.url || undefined },
+    ledger: {
+      url: ledgerUrl || undefined,
+      passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
+      poolSize: c.ledger.poolSize,
+    },
   };
 }

@@ -144,7 +144,17 @@ export const ConfigSchema = Type.Object(
       ),
       { additionalProperties: false },
     ),
-    ledger: Type.Object({ url: Type.String() }, { additionalProperties: false }),
+    ledger: Type.Object(
+      {
+        /** Empty: SQLite in dataDir. postgres://user@host:port/db: the shared ledger of several instances. */
+        url: Type.String(),
+        /** A file holding the database password (a Docker/Kubernetes secret), used when the URL has none. */
+        passwordFile: Type.String(),
+        /** Connections each instance keeps to PostgreSQL at most. */
+        poolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -204,5 +214,5 @@ export const DEFAULT_CONFIG: ConfigInput = {
     mtls: { description: 'Mutual TLS between services: client and server authentication, 7 days', lifetime: '7d', usage: 'both' },
   },
   policies: {},
-  ledger: { url: '' },
+  ledger: { url: '', passwordFile: '', poolSize: 10 },
 };

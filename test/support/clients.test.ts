@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { requireOrSkip } from './clients.js';
+import { requireOrSkip, requireOrSkipFound } from './clients.js';
 
 describe('requireOrSkip', () => {
   afterEach(() => {
@@ -23,5 +23,15 @@ describe('requireOrSkip', () => {
     expect(() => requireOrSkip('certmint-no-such-binary', 'apt-get install nothing')).toThrow(
       /apt-get install nothing/,
     );
+  });
+
+  it('requireOrSkipFound: the same rule for a tool found off PATH (PostgreSQL in /usr/lib/postgresql)', () => {
+    vi.stubEnv('CERTMINT_REQUIRE_CLIENTS', '');
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    expect(requireOrSkipFound(true, 'unused', 'PostgreSQL', 'apt-get install postgresql')).toBe(true);
+    expect(requireOrSkipFound(false, 'no initdb', 'PostgreSQL', 'apt-get install postgresql')).toBe(false);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('no initdb; install it with: apt-get install postgresql'));
+    vi.stubEnv('CERTMINT_REQUIRE_CLIENTS', '1');
+    expect(() => requireOrSkipFound(false, 'no initdb', 'PostgreSQL', 'apt-get install postgresql')).toThrow(/CERTMINT_REQUIRE_CLIENTS=1/);
   });
 });

@@ -24,11 +24,19 @@ export function findOnPath(binary: string): string | undefined {
  * @param installHint what to run to get it, e.g. `apt-get install pebble`
  */
 export function requireOrSkip(binary: string, installHint: string): boolean {
-  if (findOnPath(binary) !== undefined) return true;
-  const message = `${binary} is not on PATH; install it with: ${installHint}`;
+  return requireOrSkipFound(findOnPath(binary) !== undefined, `${binary} is not on PATH`, binary, installHint);
+}
+
+/**
+ * requireOrSkip for a tool found some other way than on PATH (Debian's PostgreSQL server lives
+ * in /usr/lib/postgresql/<version>/bin): `found` says whether it is there, `problem` why not.
+ */
+export function requireOrSkipFound(found: boolean, problem: string, what: string, installHint: string): boolean {
+  if (found) return true;
+  const message = `${problem}; install it with: ${installHint}`;
   if (process.env.CERTMINT_REQUIRE_CLIENTS === '1') {
     throw new Error(`${message} (CERTMINT_REQUIRE_CLIENTS=1 makes this an error)`);
   }
-  console.warn(`skipping tests that need ${binary}: ${message}`);
+  console.warn(`skipping tests that need ${what}: ${message}`);
   return false;
 }
