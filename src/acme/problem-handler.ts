@@ -1,6 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
-import { ledgerStorageFailure } from '../ledger/storage-failure.js';
+import { ledgerStorageFailure, ledgerUnavailable } from '../ledger/storage-failure.js';
+
+/** Retry-After of a request refused while the ledger's database cannot be reached. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
 
 /** fastify's own errors (body parsing, limits, content type) as the ACME problems they are. */
 function fromFastifyError(e: FastifyError): AcmeProblem | undefined {
@@ -34,8 +37,16 @@ export function sendProblem(reply: FastifyReply, problem: AcmeProblem): FastifyR
 
 export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   let problem: AcmeProblem | undefined = error instanceof AcmeProblem ? error : fromFastifyError(error as FastifyError);
-  const storage = problem ? undefined : ledgerStorageFailure(error);
-  if (storage) {
+  const unavailable = problem ? undefined : ledgerUnavailable(error);
+  const storage = problem || unavailable ? undefined : ledgerStorageFailure(error);
+  if (unavailable) {
+    // Expected while the database restarts, and as frequent as requests: one line, no stack.
+    request.log.warn({ err: (error as Error).message }, `the ledger cannot be reached: ${unavailable}`);
+    problem = new AcmeProblem('serverInternal', `the server cannot serve this request now: ${unavailable}; retry in a few seconds`, {
+      status: 503,
+      headers: { 'Retry-After': String(UNAVAILABLE_RETRY_SECONDS) },
+    });
+  } else if (storage) {
     // The client learns why, not where: no path, no SQLite code (those are in the log line).
     request.log.error({ err: error }, `the ledger cannot store this request: ${storage}`);
     problem = new AcmeProblem('serverInternal', `the server cannot store this request: ${storage}; retry later`);

@@ -347,15 +347,19 @@ export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAut
 /**
  * First start: no CA file exists, so a CA is created. Later starts: all exist and are loaded.
  * Anything in between is an error naming the missing files: a new CA must never silently
- * replace one that clients already trust.
+ * replace one that clients already trust. With `refuseToCreate`, no CA files is that error instead
+ * (a shared ledger that already has a CA).
  */
-export async function loadOrInitCa(o: CaOptions): Promise<{ ca: X509CertificateAuthority; created: boolean }> {
+export async function loadOrInitCa(o: CaOptions, refuseToCreate?: string): Promise<{ ca: X509CertificateAuthority; created: boolean }> {
   const paths = caFilePaths(o.dir);
   // Under an external root there is no root key to find.
   const external = await isExternallyRooted(o.dir);
   const files = allCaFiles(paths).filter((f) => !(external && f === paths.rootKey));
   const present = await Promise.all(files.map(fileExists));
-  if (!external && present.every((p) => !p)) return { ca: await initCa(o), created: true };
+  if (!external && present.every((p) => !p)) {
+    if (refuseToCreate !== undefined) throw new CaError(refuseToCreate);
+    return { ca: await initCa(o), created: true };
+  }
   if (present.every((p) => p)) return { ca: await loadCa(o), created: false };
   const missing = files.filter((_, i) => !present[i]);
   throw new CaError(

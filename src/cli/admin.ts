@@ -4,9 +4,10 @@ import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.j
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import type { CertificateLedger } from '../ledger/ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
-import { caOptions, ledgerFile, registrationAuthority, secretBox } from './serve.js';
+import { caOptions, ledgerSettings, registrationAuthority, secretBox } from './serve.js';
 
 // What the admin commands share: the config, the ledger and CA of an existing data dir, and who runs them.
 
@@ -25,11 +26,11 @@ export function caOptionsOf(config: Config): CaOptions {
 }
 
 /**
- * Admin commands work on an existing data dir only (safe while the server runs: SQLite WAL);
- * `create` is for the CA commands that may prepare a new data dir (ca init, ca import).
+ * Admin commands work on the ledger the config names (safe while servers run: SQLite WAL, or
+ * PostgreSQL); an SQLite ledger must exist already unless `create` (ca init, ca import).
  */
-export async function withLedger<T>(config: Config, fn: (ledger: SqliteLedger) => Promise<T>, create = false): Promise<T> {
-  const ledger = new SqliteLedger({ file: ledgerFile(config), mustExist: !create });
+export async function withLedger<T>(config: Config, fn: (ledger: CertificateLedger) => Promise<T>, create = false): Promise<T> {
+  const { ledger } = await openLedger({ ...ledgerSettings(config), mustExist: !create });
   try {
     return await fn(ledger);
   } finally {
@@ -38,7 +39,7 @@ export async function withLedger<T>(config: Config, fn: (ledger: SqliteLedger) =
 }
 
 /** The ledger and the CA of an existing data dir (never creates either). */
-export async function withAuthority<T>(config: Config, fn: (ledger: SqliteLedger, ca: X509CertificateAuthority) => Promise<T>): Promise<T> {
+export async function withAuthority<T>(config: Config, fn: (ledger: CertificateLedger, ca: X509CertificateAuthority) => Promise<T>): Promise<T> {
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
   return withLedger(config, async (ledger) => fn(ledger, await loadCa(caOptions(config, crypto))));

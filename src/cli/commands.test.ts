@@ -149,7 +149,7 @@ describe('certmint revoke', () => {
 
 describe('certmint crl', () => {
   it('generate signs the next number; show describes what is published', async () => {
-    const before = await t.ledger.crlState('intermediate');
+    const before = await t.ledger.crlState('intermediate', new Date());
     const gen = await certmint(['crl', 'generate']);
     expect(gen.code).toBe(0);
     expect(gen.stdout).toContain(`published CRL number ${before.crlNumber + 1n} of the intermediate`);

@@ -12,6 +12,7 @@ import { renewEarlyCommand, type RenewEarlyOptions } from './commands/renew-earl
 import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerLedgerCommands } from './commands/ledger-copy.js';
 import { registerCaCommands } from './commands/ca-commands.js';
 import { crlPublisher, registrationAuthority, startServer } from './serve.js';
 import { auditCommand, type AuditOptions } from './commands/audit.js';
@@ -203,12 +204,13 @@ eab
   });
 
 registerBackupCommands(program);
+registerLedgerCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   // Errors people can act on (config, CA files) get one line; anything else its stack.
   const known =
     e instanceof ConfigError ||
-    (e instanceof Error && ['CaError', 'SchemaError', 'LedgerMissingError', 'UsageError'].includes(e.name)) ||
+    (e instanceof Error && ['CaError', 'SchemaError', 'LedgerMissingError', 'LedgerConnectionError', 'UsageError'].includes(e.name)) ||
     // A system call that failed (mkdir of dataDir, listen on a taken port, a host name that does
     // not resolve): Node's message names the call, the path or address and the reason.
     (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string');

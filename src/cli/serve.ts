@@ -4,16 +4,17 @@ import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import type { DirectoryMeta } from '../acme/context.js';
 import { AcmeUrls } from '../acme/urls.js';
-import { loadOrInitCa, type CaOptions } from '../ca/ca-files.js';
+import type { CaOptions } from '../ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
-import { ConfigError, redactLedgerUrl, type Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
 import type { SecretSealer } from '../ra/eab.js';
-import { AddressWindow } from '../ra/rate-limits.js';
 import { SecretBox } from '../ca/secret-box.js';
 import { configuredKeyPassphrase } from '../ca/key-passphrase.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { openLedger, type LedgerSettings } from '../ledger/open-ledger.js';
+import type { X509CertificateAuthority } from '../ca/x509-authority.js';
+import { loadCaOfLedger } from './ca-identity.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
@@ -95,7 +96,6 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
     policies: accessPolicies(config),
     profiles: config.profiles,
     limits: config.limits,
-    accountsPerAddress: new AddressWindow(config.limits.newAccountsPerIpPerHour),
     accountUrl: (id) => urls.account(id),
     validator: createValidator({
       resolver: createResolver(v.dnsResolvers, v.timeoutMs),
@@ -148,6 +148,18 @@ export function ledgerFile(config: Config): string {
   return path.join(config.dataDir, 'ledger.sqlite3');
 }
 
+/** Which ledger the config names (openLedger): SQLite in dataDir, or PostgreSQL at ledger.url. */
+export function ledgerSettings(config: Config): LedgerSettings {
+  const { url, passwordFile, poolSize } = config.ledger;
+  return {
+    sqliteFile: ledgerFile(config),
+    ...(url ? { postgres: { url, passwordFile, poolSize }, source: 'check ledger.url and ledger.passwordFile' } : {}),
+  };
+}
+
+/** How often `serve` looks for work a stopped instance left (start-up looks first). */
+const RECOVERY_INTERVAL_MS = 60_000;
+
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly url: string;
@@ -156,28 +168,33 @@ export interface RunningServer {
 
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
-  if (config.ledger.url) {
-    // The PostgreSQL schema, migrator and connection exist (src/ledger/postgres-*.ts); the ledger
-    // implementation on them does not yet, so nothing here may pretend to serve from it.
-    throw new ConfigError(
-      `ledger.url is set (${redactLedgerUrl(config.ledger.url)}) but the PostgreSQL ledger is not finished yet: this version serves only the embedded SQLite ledger (leave ledger.url empty)`,
-    );
-  }
   // Refuse a policy that cannot be read before anything is created on disk.
   accessPolicies(config);
   // One logger for fastify and everything built before it (CA creation, CRL publishing).
   const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
-  const ledger = new SqliteLedger({ file: ledgerFile(config), now: () => clock.now().getTime() });
-  const { ca, created } = await loadOrInitCa({ ...caOptions(config, crypto), clock });
+  const { ledger, files: ledgerFiles } = await openLedger({
+    ...ledgerSettings(config),
+    now: () => clock.now().getTime(),
+    // The pool replaces the connection; requests meanwhile get 503 and /ready says why.
+    onIdleError: (err) => log.warn({ err: err.message }, 'a ledger connection broke while idle'),
+  });
+  let ca: X509CertificateAuthority;
+  let created: boolean;
+  try {
+    ({ ca, created } = await loadCaOfLedger(ledger, { ...caOptions(config, crypto), clock }));
+  } catch (e) {
+    await ledger.close();
+    throw e;
+  }
   const crl = crlPublisher(config, ledger, ca, clock, log);
   const metrics = new PrometheusMetrics({
     ledger,
     ca,
     clock,
     crl: (issuer) => crl.current(issuer),
-    ledgerFiles: [ledgerFile(config), `${ledgerFile(config)}-wal`],
+    ledgerFiles,
     profiles: Object.keys(config.profiles),
   });
   const ra = registrationAuthority(config, {
@@ -190,10 +207,18 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     clock,
     crypto,
   });
-  const recovered = await ra.recoverInterruptedWork();
-  if (recovered.failedOrders > 0 || recovered.revalidating > 0) {
-    log.warn(recovered, 'the last run stopped in the middle of work: orders being finalized were failed (clients create new ones), challenges being validated are validated again');
-  }
+  const recover = async () => {
+    const recovered = await ra.recoverInterruptedWork();
+    if (recovered.failedOrders > 0 || recovered.revalidating > 0) {
+      log.warn(recovered, 'a certmint process stopped in the middle of work: orders being finalized were failed (clients create new ones), challenges being validated are validated again');
+    }
+  };
+  await recover();
+  // Another instance on a shared ledger may stop for good: its work is taken over once its lease runs out.
+  const recovery = setInterval(() => {
+    recover().catch((err: unknown) => log.warn({ err }, 'looking for interrupted work failed; retrying in a minute'));
+  }, RECOVERY_INTERVAL_MS);
+  recovery.unref();
   if (config.validation.testFailureRate > 0) {
     log.warn(`validation.testFailureRate is ${config.validation.testFailureRate}: that share of validations fails on purpose (a test setting)`);
   }
@@ -249,6 +274,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     app,
     url: config.server.baseUrl,
     async close() {
+      clearInterval(recovery);
       renewer?.stop();
       await crl.stop();
       await app.close();

@@ -8,7 +8,7 @@ import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite-ledger.js';
-import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
+import { CRL_LEASE_MS, CrlBuildBusy, CrlPublisher, type CrlPolicy } from './crl-publisher.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
@@ -99,7 +99,7 @@ describe('CrlPublisher', () => {
     expect(`${r.stdout}${r.stderr}`).toContain('verify OK');
     expect(crlText(pemFile)).toMatch(/Next Update: /);
     expect(Buffer.from(readFileSync(path.join(dir, 'crl', 'intermediate.crl'))).equals(Buffer.from(p.current('intermediate')!.der))).toBe(true);
-    expect((await ledger.crlState('intermediate')).der).toEqual(p.current('intermediate')!.der);
+    expect((await ledger.crlState('intermediate', new Date())).der).toEqual(p.current('intermediate')!.der);
     expect(p.current('intermediate')!.nextUpdate.getTime() - p.current('intermediate')!.thisUpdate.getTime()).toBe(24 * HOUR);
   });
 
@@ -150,7 +150,7 @@ describe('CrlPublisher', () => {
     expect(fromCli.crlNumber).toBeGreaterThan(server.current('intermediate')!.crlNumber);
     await server.check();
     expect(server.current('intermediate')!.crlNumber).toBe(fromCli.crlNumber);
-    expect((await ledger.crlState('intermediate')).crlNumber).toBe(fromCli.crlNumber);
+    expect((await ledger.crlState('intermediate', new Date())).crlNumber).toBe(fromCli.crlNumber);
   });
 
   it('never serves an older CRL under a number claimed by a build still in flight (here or in another process)', async () => {
@@ -171,6 +171,49 @@ describe('CrlPublisher', () => {
     await server.check();
     expect(server.current('intermediate')!.crlNumber).toBe(fromCli.crlNumber);
     expect(Buffer.from(server.current('intermediate')!.der).equals(Buffer.from(fromCli.der))).toBe(true);
+  });
+
+  it('one builder at a time: another waits out the lease, a builder that died is replaced once it runs out', async () => {
+    const a = publisher();
+    const b = publisher();
+    await a.check();
+    const numberBefore = (await ledger.crlState('intermediate', clock.now())).crlNumber;
+    const revoked = await leaf('lease.crl.test');
+    await ledger.revokeCertificate({ serial: revoked.serial, reason: 1, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    // A is signing (its number claimed, its CRL not stored): B neither claims a number nor signs.
+    const building = a.generate();
+    await expect(b.generate()).rejects.toBeInstanceOf(CrlBuildBusy);
+    await b.check();
+    const fromA = await building;
+    expect(fromA.crlNumber).toBe(numberBefore + 1n);
+    await b.check();
+    expect(b.current('intermediate')!.crlNumber).toBe(fromA.crlNumber);
+
+    // A builder that claims a number and dies holds the lease until it runs out; the CRL is stale after that.
+    const dead = { holder: 'a process that died', now: clock.now(), until: new Date(clock.now().getTime() + CRL_LEASE_MS) };
+    const orphan = await ledger.claimCrlNumber('intermediate', dead);
+    expect(orphan).toBe(fromA.crlNumber + 1n);
+    expect((await ledger.crlState('intermediate', clock.now())).dirty).toBe(false);
+    await expect(b.generate()).rejects.toBeInstanceOf(CrlBuildBusy);
+    clock.advance(CRL_LEASE_MS);
+    expect((await ledger.crlState('intermediate', clock.now())).dirty).toBe(true);
+    await b.check();
+    expect(b.current('intermediate')!.crlNumber).toBe(orphan! + 1n);
+    expect((await ledger.crlState('intermediate', clock.now())).dirty).toBe(false);
+    expect(crlText(path.join(dir, 'crl', 'intermediate.crl.pem'))).toContain(revoked.serial.toUpperCase());
+
+    // A build that fails gives the lease back and leaves the CRL stale, for the next check to retry.
+    const failing = new CrlPublisher({
+      ledger,
+      ca: Object.create(ca, { signCrl: { value: () => Promise.reject(new Error('the signing key is unavailable')) } }) as X509CertificateAuthority,
+      clock,
+      dir: path.join(dir, 'crl'),
+      policy,
+      log,
+    });
+    await expect(failing.generate()).rejects.toThrow('the signing key is unavailable');
+    expect((await ledger.crlState('intermediate', clock.now())).dirty).toBe(true);
+    expect((await b.generate()).crlNumber).toBe(orphan! + 3n);
   });
 
   it('builds a large CRL in worker threads (ledger read and DER encoding) that openssl verifies', async () => {

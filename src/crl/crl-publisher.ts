@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { crlNumberOf } from '../ca/crl-info.js';
 import type { CertificateAuthority } from '../ca/types.js';
@@ -42,6 +44,20 @@ export interface CrlPublisherOptions {
   readonly log: { info(o: object, m: string): void; error(o: object, m: string): void };
 }
 
+/**
+ * How long a CRL builder holds an issuer's lease. A 100,000-entry CRL is signed in about a second;
+ * a builder that died is replaced after this.
+ */
+export const CRL_LEASE_MS = 120_000;
+
+/** Another process holds the issuer's builder lease: it is signing that CRL now. */
+export class CrlBuildBusy extends Error {
+  override name = 'CrlBuildBusy';
+  constructor(readonly issuer: CrlIssuer) {
+    super(`another certmint instance is signing the ${issuer} CRL now; it is published within seconds (retry to see it)`);
+  }
+}
+
 /** 48 bytes make one 64-character PEM line; 1,024 lines per slice between yields to the event loop. */
 const PEM_SLICE_BYTES = 48 * 1024;
 
@@ -73,6 +89,8 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
  * atomically.
  */
 export class CrlPublisher {
+  /** This process as a CRL builder (the ledger's lease names it). */
+  private readonly holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   private readonly published = new Map<CrlIssuer, PublishedCrl>();
   private readonly running = new Map<CrlIssuer, Promise<PublishedCrl>>();
   private timer: NodeJS.Timeout | undefined;
@@ -122,7 +140,7 @@ export class CrlPublisher {
         await this.checkIssuer(issuer, this.o.policy.refreshMs);
       } else if (!this.published.has(issuer)) {
         // Retired and all its leaves expired: serve the last CRL it signed, sign no more.
-        const state = await this.o.ledger.crlState(issuer);
+        const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
         if (state.der) await this.adopt(publishedOf(issuer, state));
       }
     }
@@ -147,11 +165,14 @@ export class CrlPublisher {
     for (let inFlight = this.running.get(issuer); inFlight; inFlight = this.running.get(issuer)) {
       await inFlight.catch(() => undefined);
     }
-    const state = await this.o.ledger.crlState(issuer);
+    const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
     const now = this.o.clock.now().getTime();
     const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
     if (due || (rootGenerationOfCrlIssuer(issuer) === undefined && state.dirty)) {
-      await this.generate(issuer);
+      // Another instance holding the lease builds it; this one adopts it at a later check.
+      await this.generate(issuer).catch((e: unknown) => {
+        if (!(e instanceof CrlBuildBusy)) throw e;
+      });
     } else if (state.der && this.published.get(issuer)?.crlNumber !== state.crlNumber) {
       const stored = publishedOf(issuer, state);
       // Another process may have claimed a number without storing its CRL yet: then the stored one
@@ -174,8 +195,19 @@ export class CrlPublisher {
 
   private async build(issuer: CrlIssuer): Promise<PublishedCrl> {
     const started = performance.now();
-    const crlNumber = await this.o.ledger.claimCrlNumber(issuer);
     const now = this.o.clock.now();
+    const crlNumber = await this.o.ledger.claimCrlNumber(issuer, { holder: this.holder, now, until: new Date(now.getTime() + CRL_LEASE_MS) });
+    if (crlNumber === undefined) throw new CrlBuildBusy(issuer);
+    try {
+      return await this.signAndStore(issuer, crlNumber, now, started);
+    } catch (e) {
+      // Stale again, and the lease free at once: the next check (here or elsewhere) builds it.
+      await this.o.ledger.releaseCrlLease(issuer, this.holder).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async signAndStore(issuer: CrlIssuer, crlNumber: bigint, now: Date, started: number): Promise<PublishedCrl> {
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const rootGeneration = rootGenerationOfCrlIssuer(issuer);
     const validity = rootGeneration !== undefined ? this.o.policy.rootValidityMs : this.o.policy.validityMs;

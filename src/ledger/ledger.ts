@@ -108,6 +108,19 @@ export function generationOfCrlIssuer(issuer: CrlIssuer): number | undefined {
   return issuer === 'intermediate' ? 1 : Number(issuer.slice('intermediate-'.length));
 }
 
+/** A CRL builder's lease (claimCrlNumber): one instance at a time signs an issuer's CRL. */
+export interface CrlLease {
+  /** Who builds: unique per process. */
+  readonly holder: string;
+  readonly now: Date;
+  /** A builder that died is replaced after this. */
+  readonly until: Date;
+}
+
+export type RateLimitScope = 'new-account';
+
+export type RateLimitResult = { readonly taken: true } | { readonly taken: false; readonly retryAt: Date };
+
 /** RFC 8555 §7.3.5 key rollover as the ledger records it. */
 export interface AccountKeyChange {
   readonly accountId: string;
@@ -292,12 +305,16 @@ export interface CertificateLedger {
   listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /**
    * Takes the issuer's next CRL number (persisted, strictly increasing across restarts and
-   * processes) and clears its stale mark; a revocation committed after this marks it again.
+   * processes), clears its stale mark and takes the builder's lease until `lease.until`: undefined
+   * (nothing changed) while another holder's lease runs. A revocation committed after this marks it again.
    */
-  claimCrlNumber(issuer: CrlIssuer): Promise<bigint>;
-  /** Stores a signed CRL unless a newer number is already stored. */
+  claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined>;
+  /** Stores a signed CRL unless a newer number was claimed since, and gives the lease back. */
   recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void>;
-  crlState(issuer: CrlIssuer): Promise<CrlState>;
+  /** A build that failed: gives `holder`'s lease back and marks the CRL stale again. */
+  releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void>;
+  /** `dirty` also when a builder's lease ran out (by `now`) without its CRL being stored. */
+  crlState(issuer: CrlIssuer, now: Date): Promise<CrlState>;
   /** The inventory, soonest expiry first. */
   listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
   /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */
@@ -333,9 +350,24 @@ export interface CertificateLedger {
 
   /**
    * Work a stopped process left in the middle: orders in `processing` (finalize begun, certificate
-   * not committed) and challenges in `processing` (validation begun, outcome not recorded).
+   * not committed) and challenges in `processing` (validation begun, outcome not recorded). Each
+   * ledger object marks the work it begins (beginFinalize, beginChallenge); work of this object is
+   * never returned, nor work another live process may still be doing: SQLite serves one server
+   * process, so any other's work was interrupted; on PostgreSQL, work is another instance's in
+   * flight until it has been processing longer than the processing lease.
    */
   interruptedWork(): Promise<InterruptedWork>;
+
+  /**
+   * A sliding-window limit every instance shares (limits.newAccountsPerIpPerHour): records one
+   * event for `subject` at `now` unless `limit` events fall in (now - windowMs, now]; then nothing
+   * is written and `retryAt` is when the oldest of them leaves the window. Atomic across instances.
+   */
+  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult>;
+  /** The SHA-256 (hex) of the first root certificate of the CA this ledger belongs to; undefined until recorded. */
+  caIdentity(): Promise<string | undefined>;
+  /** Records the CA this ledger belongs to unless one is recorded already; returns the recorded one (the first wins). */
+  recordCaIdentity(rootSha256: string, at: Date): Promise<string>;
   /** Commits one small write (the readiness probe); rejects when the ledger cannot commit. */
   checkWritable(at: Date): Promise<void>;
   close(): Promise<void>;

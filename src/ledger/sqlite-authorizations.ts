@@ -42,8 +42,8 @@ export class SqliteAuthorizations {
     return row && toChallenge(row);
   }
 
-  beginChallenge(challengeId: string): boolean {
-    return this.s.beginChallenge.run(challengeId).changes === 1;
+  beginChallenge(challengeId: string, owner: string, at: number): boolean {
+    return this.s.beginChallenge.run(owner, at, challengeId).changes === 1;
   }
 
   completeChallenge(o: ChallengeOutcome): void {

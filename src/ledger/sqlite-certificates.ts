@@ -3,7 +3,7 @@ import type { RevocationOutcome, RevocationRecord } from './ledger.js';
 import { leafCrlIssuer } from './ledger.js';
 import type { CertificateRecord, NewCertificate } from './records.js';
 import type { SqliteAuditLog } from './sqlite-audit.js';
-import { reverseLabels } from './sqlite-names.js';
+import { reverseLabels } from './names.js';
 import { toCertificate, type CertificateRow } from './sqlite-rows.js';
 import type { Statements } from './sqlite-statements.js';
 

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { RevokedColumns } from '../core/revoked-columns.js';
 import { workerUrl } from '../core/worker-url.js';
-import type { CrlIssuer, CrlState } from './ledger.js';
+import type { CrlIssuer, CrlLease, CrlState } from './ledger.js';
 
 /** CRL numbers, the last CRL each issuer signed, and the revoked list they are built from. */
 export class SqliteCrlState {
@@ -17,12 +17,14 @@ export class SqliteCrlState {
       lastNotAfter: db.prepare('SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = ?'),
       liveByGeneration: db.prepare(`SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
         WHERE status = 'valid' AND not_after > ? GROUP BY issuer_generation`),
-      claimCrlNumber: db.prepare(
-        'UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0 WHERE issuer = ? RETURNING crl_number',
-      ),
-      recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der
-        WHERE issuer = @issuer AND crl_number = @crlNumber`),
-      crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der FROM crl_state WHERE issuer = ?'),
+      // Only while no other builder holds the lease (or it ran out).
+      claimCrlNumber: db.prepare(`UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0, lease_holder = @holder, lease_until = @until
+        WHERE issuer = @issuer AND (lease_until IS NULL OR lease_until <= @now OR lease_holder = @holder) RETURNING crl_number`),
+      recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der,
+        lease_holder = NULL, lease_until = NULL WHERE issuer = @issuer AND crl_number = @crlNumber`),
+      releaseLease: db.prepare(`UPDATE crl_state SET dirty = 1, lease_holder = NULL, lease_until = NULL
+        WHERE issuer = ? AND lease_holder = ?`),
+      crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der, lease_until FROM crl_state WHERE issuer = ?'),
     };
   }
 
@@ -49,13 +51,18 @@ export class SqliteCrlState {
     return new Map(rows.map((r) => [r.generation, r.live]));
   }
 
-  async claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
+  async claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
     const row = this.db.transaction(() => {
       this.s.createCrlState.run(issuer);
-      return this.s.claimCrlNumber.safeIntegers(true).get(issuer) as { crl_number: bigint } | undefined;
+      return this.s.claimCrlNumber
+        .safeIntegers(true)
+        .get({ issuer, holder: lease.holder, now: lease.now.getTime(), until: lease.until.getTime() }) as { crl_number: bigint } | undefined;
     })();
-    if (!row) throw new Error(`no CRL state for issuer ${issuer}`);
-    return row.crl_number;
+    return row?.crl_number;
+  }
+
+  async releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void> {
+    this.s.releaseLease.run(issuer, holder);
   }
 
   async recordCrl(
@@ -72,15 +79,16 @@ export class SqliteCrlState {
     });
   }
 
-  async crlState(issuer: CrlIssuer): Promise<CrlState> {
+  async crlState(issuer: CrlIssuer, now: Date): Promise<CrlState> {
     const r = this.s.crlState.safeIntegers(true).get(issuer) as
-      | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null }
+      | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null; lease_until: bigint | null }
       | undefined;
     // A generation whose CRL was never signed nor marked stale: nothing signed yet.
     if (!r) return { crlNumber: 0n, dirty: true, thisUpdate: undefined, nextUpdate: undefined, der: undefined };
     return {
       crlNumber: r.crl_number,
-      dirty: r.dirty === 1n,
+      // A lease that ran out unreturned: its builder died after clearing the mark, before storing a CRL.
+      dirty: r.dirty === 1n || (r.lease_until !== null && Number(r.lease_until) <= now.getTime()),
       thisUpdate: r.this_update === null ? undefined : new Date(Number(r.this_update)),
       nextUpdate: r.next_update === null ? undefined : new Date(Number(r.next_update)),
       der: r.der === null ? undefined : new Uint8Array(r.der),

@@ -8,6 +8,7 @@ import { inventoryQuery } from './sqlite-inventory.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 import { certificateRecord } from '../../test/support/ledger-records.js';
 
+// The SQLite query plans; the filters themselves are in contract/inventory.test.ts, run on every backend.
 let dir: string;
 let ledger: SqliteLedger;
 const now = new Date('2026-06-01T00:00:00Z');
@@ -17,6 +18,7 @@ async function add(serial: string, names: string[], notAfterDays: number, accoun
   await ledger.insertCertificate(certificateRecord(serial, names, notAfterDays, now, account));
 }
 
+// The same certificates as the contract's filters are checked on.
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-inventory-'));
   ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
@@ -32,33 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ledger.close();
   rmSync(dir, { recursive: true, force: true });
-});
-
-const list = async (f: Partial<CertificateFilter>) =>
-  (await ledger.listCertificates({ now, limit: 100, ...f })).map((c) => c.serial);
-
-describe('inventory filters', () => {
-  it('lists everything soonest expiry first', async () => {
-    expect(await list({})).toEqual(['03', '01', '04', '05', '02']);
-  });
-  it('expiring within a window: valid and not yet expired only', async () => {
-    expect(await list({ expiringWithinMs: 7 * DAY })).toEqual(['01', '04', '05']);
-  });
-  it('expired, revoked, by account', async () => {
-    expect(await list({ expired: true })).toEqual(['03']);
-    expect(await list({ revoked: true })).toEqual(['02']);
-    expect(await list({ accountId: 'a2' })).toEqual(['04', '05']);
-  });
-  it('by exact name (case-insensitive) and by *.suffix, label-aligned', async () => {
-    expect(await list({ identifier: 'api.internal' })).toEqual(['02']);
-    expect(await list({ identifier: 'mixed.case.internal' })).toEqual(['05']);
-    expect(await list({ identifier: '*.svc.cluster.local' })).toEqual(['01', '02']);
-    expect(await list({ identifier: '*.internal' })).toEqual(['03', '05', '02']);
-    expect(await list({ identifier: '*.cluster.local', expiringWithinMs: 7 * DAY })).toEqual(['01']);
-  });
-  it('honours the limit', async () => {
-    expect(await list({ limit: 2 })).toEqual(['03', '01']);
-  });
 });
 
 describe('inventory query plans (fast on millions of certificates)', () => {

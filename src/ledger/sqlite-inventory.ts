@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CertificateFilter, CertificateSummary } from './ledger.js';
-import { reverseLabels } from './sqlite-names.js';
+import { reverseLabels } from './names.js';
 import { toCertificateSummary, type CertificateSummaryRow } from './sqlite-rows.js';
 
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -21,7 +22,10 @@ import type {
   CertificateSummary,
   ChallengeOutcome,
   CrlIssuer,
+  CrlLease,
   CrlState,
+  RateLimitResult,
+  RateLimitScope,
   NonceStore,
   RenewalState,
   RenewEarlyMark,
@@ -39,8 +43,10 @@ import { WalDurability } from './wal-durability.js';
 import { SqliteAuthorizations } from './sqlite-authorizations.js';
 import { SqliteCertificates } from './sqlite-certificates.js';
 import { SqliteRenewal } from './sqlite-renewal.js';
+import { SqliteSharedState } from './sqlite-shared-state.js';
+import { SqliteOrders } from './sqlite-orders.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { reverseLabels } from './sqlite-names.js';
+import { reverseLabels } from './names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
 import type {
   AccountRecord,
@@ -55,7 +61,7 @@ import type {
   NewOrder,
   OrderRecord,
 } from './records.js';
-import { toAccount, toOrder, type AccountRow, type OrderRow } from './sqlite-rows.js';
+import { toAccount, type AccountRow } from './sqlite-rows.js';
 
 export interface SqliteLedgerOptions {
   readonly file: string;
@@ -94,6 +100,11 @@ export class SqliteLedger implements CertificateLedger {
   private readonly authorizations: SqliteAuthorizations;
   private readonly certificates: SqliteCertificates;
   private readonly metrics: SqliteMetrics;
+  private readonly shared: SqliteSharedState;
+  private readonly orders: SqliteOrders;
+  private readonly now: () => number;
+  /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
+  private readonly owner = randomUUID();
 
   constructor(options: SqliteLedgerOptions) {
     if (options.mustExist && !existsSync(options.file)) {
@@ -113,7 +124,8 @@ export class SqliteLedger implements CertificateLedger {
     this.db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) =>
       typeof v === 'string' ? reverseLabels(v) : null,
     );
-    migrateSqlite(this.db, readMigrations(), options.now ?? Date.now);
+    this.now = options.now ?? Date.now;
+    migrateSqlite(this.db, readMigrations(), this.now);
     this.nonces = options.nonces ?? new MemoryNonceStore();
     this.s = prepareStatements(this.db);
     this.wal = new WalDurability(`${options.file}-wal`);
@@ -125,6 +137,8 @@ export class SqliteLedger implements CertificateLedger {
     this.crl = new SqliteCrlState(this.db, this.file);
     this.renewal = new SqliteRenewal(this.db, this.audit);
     this.metrics = new SqliteMetrics(this.db);
+    this.shared = new SqliteSharedState(this.db);
+    this.orders = new SqliteOrders(this.db, this.s, this.renewal);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -180,46 +194,15 @@ export class SqliteLedger implements CertificateLedger {
 
   async createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    this.db.transaction(() => {
-      this.s.insertOrder.run(
-        order.id,
-        order.accountId,
-        JSON.stringify(order.identifiers),
-        order.notBefore?.getTime() ?? null,
-        order.notAfter?.getTime() ?? null,
-        order.expires.getTime(),
-        order.createdAt.getTime(),
-        order.profile ?? null,
-      );
-      for (const a of newAuthorizations) {
-        this.s.insertAuthz.run(
-          a.id,
-          a.accountId,
-          a.identifier.type,
-          a.identifier.value,
-          a.wildcard ? 1 : 0,
-          a.expires.getTime(),
-          a.createdAt.getTime(),
-        );
-        for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);
-      }
-      order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
-      if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
-    })();
+    this.orders.create(order, newAuthorizations);
   }
 
   async getOrder(id: string): Promise<OrderRecord | undefined> {
-    const row = this.s.orderById.get(id) as OrderRow | undefined;
-    return row && toOrder(row);
+    return this.orders.get(id);
   }
 
   async listAccountOrderIds(accountId: string, limit: number, after?: string): Promise<string[]> {
-    const rows = (
-      after === undefined
-        ? this.s.accountOrders.all(accountId, limit)
-        : this.s.accountOrdersAfter.all(after, accountId, limit)
-    ) as { id: string }[];
-    return rows.map((r) => r.id);
+    return this.orders.listAccountOrderIds(accountId, limit, after);
   }
 
   async getAuthorization(id: string): Promise<AuthorizationRecord | undefined> {
@@ -236,7 +219,7 @@ export class SqliteLedger implements CertificateLedger {
 
   async beginChallenge(challengeId: string): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    return this.authorizations.beginChallenge(challengeId);
+    return this.authorizations.beginChallenge(challengeId, this.owner, this.now());
   }
 
   async completeChallenge(o: ChallengeOutcome): Promise<void> {
@@ -251,7 +234,7 @@ export class SqliteLedger implements CertificateLedger {
 
   async beginFinalize(orderId: string): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    return this.s.beginFinalize.run(orderId).changes === 1;
+    return this.s.beginFinalize.run(this.owner, this.now(), orderId).changes === 1;
   }
 
   async completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
@@ -302,16 +285,20 @@ export class SqliteLedger implements CertificateLedger {
     return this.crl.liveCertificatesByGeneration(now);
   }
 
-  claimCrlNumber(issuer: CrlIssuer): Promise<bigint> {
-    return this.durable(this.crl.claimCrlNumber(issuer));
+  claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
+    return this.durable(this.crl.claimCrlNumber(issuer, lease));
+  }
+
+  releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void> {
+    return this.durable(this.crl.releaseCrlLease(issuer, holder));
   }
 
   recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void> {
     return this.durable(this.crl.recordCrl(issuer, crl));
   }
 
-  crlState(issuer: CrlIssuer): Promise<CrlState> {
-    return this.crl.crlState(issuer);
+  crlState(issuer: CrlIssuer, now: Date): Promise<CrlState> {
+    return this.crl.crlState(issuer, now);
   }
 
   async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
@@ -376,11 +363,25 @@ export class SqliteLedger implements CertificateLedger {
     return value;
   }
 
+  /** One server process serves an SQLite ledger: work any other connection began was interrupted. */
   async interruptedWork(): Promise<InterruptedWork> {
     return this.db.transaction(() => ({
-      orderIds: (this.s.processingOrders.all() as { id: string }[]).map((r) => r.id),
-      challenges: this.s.processingChallenges.all() as InterruptedWork['challenges'][number][],
+      orderIds: (this.s.processingOrders.all(this.owner) as { id: string }[]).map((r) => r.id),
+      challenges: this.s.processingChallenges.all(this.owner) as InterruptedWork['challenges'][number][],
     }))();
+  }
+
+  async takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
+    // Not waited for on disk: a limit forgotten by a power cut lets a few more accounts through.
+    return this.shared.takeRateLimit(scope, subject, now, limit, windowMs);
+  }
+
+  async caIdentity(): Promise<string | undefined> {
+    return this.shared.caIdentity();
+  }
+
+  recordCaIdentity(rootSha256: string, at: Date): Promise<string> {
+    return this.durable(this.shared.recordCaIdentity(rootSha256, at));
   }
 
   async checkWritable(at: Date): Promise<void> {

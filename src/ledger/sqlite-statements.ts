@@ -42,16 +42,19 @@ export function prepareStatements(db: Database.Database) {
     authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
     challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
     challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
-    beginChallenge: db.prepare(`UPDATE challenges SET status = 'processing' WHERE id = ? AND status = 'pending'`),
+    beginChallenge: db.prepare(`UPDATE challenges SET status = 'processing', processing_by = ?, processing_since = ?
+      WHERE id = ? AND status = 'pending'`),
     completeChallenge: db.prepare('UPDATE challenges SET status = ?, validated_at = ?, error = ? WHERE id = ?'),
     setAuthzStatus: db.prepare(
       `UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status IN ('pending', 'valid')`,
     ),
     expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
-    processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing'`),
+    // Work begun by another connection (a process that stopped): rows of this one are in flight.
+    processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing' AND processing_by IS NOT ?`),
     processingChallenges: db.prepare(`SELECT c.id AS challengeId, c.authorization_id AS authorizationId, a.account_id AS accountId
-      FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing'`),
-    beginFinalize: db.prepare(`UPDATE orders SET status = 'processing' WHERE id = ? AND status IN ('pending', 'ready')`),
+      FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing' AND c.processing_by IS NOT ?`),
+    beginFinalize: db.prepare(`UPDATE orders SET status = 'processing', processing_by = ?, processing_since = ?
+      WHERE id = ? AND status IN ('pending', 'ready')`),
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
     insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,

@@ -1,4 +1,13 @@
+import { ledgerUnreachable } from './postgres-errors.js';
 import { WalSyncError } from './wal-durability.js';
+
+/**
+ * Why the ledger cannot be reached at all (a shared ledger's database is down, restarting or
+ * unreachable), or undefined: the same request may succeed in a moment, so it is answered 503.
+ */
+export function ledgerUnavailable(e: unknown): string | undefined {
+  return ledgerUnreachable(e) ? 'its database cannot be reached' : undefined;
+}
 
 /**
  * Why the ledger's storage refused a write, in words a client can pass on and an operator can act

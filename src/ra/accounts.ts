@@ -5,6 +5,7 @@ import { verifyExternalAccountBinding } from './eab.js';
 import { refuseBlockedAccountKey } from './keys.js';
 import type { RaDeps } from './deps.js';
 import { deactivateAccount } from './account-lifecycle.js';
+import { takeNewAccountSlot } from './rate-limits.js';
 
 const MAX_CONTACTS = 10;
 
@@ -71,7 +72,7 @@ export async function newAccount(
       'this server requires an external account binding: ask your CA operator for a key id and HMAC key (certmint eab create)',
     );
   }
-  if (req.clientAddress !== undefined) deps.accountsPerAddress?.take(req.clientAddress, deps.clock.now());
+  if (req.clientAddress !== undefined) await takeNewAccountSlot(deps, req.clientAddress);
   return deps.ledger.createAccount({
     id: randomId(),
     keyThumbprint: req.thumbprint,

@@ -9,7 +9,7 @@ import type { ValidityPolicy } from '../policy/validity.js';
 import type { ChallengeValidator } from '../validation/validator.js';
 import type { SecretSealer } from './eab.js';
 import type { IssuanceMetrics } from './metrics.js';
-import type { AddressWindow, RateLimits } from './rate-limits.js';
+import type { RateLimits } from './rate-limits.js';
 
 export interface RaPolicy extends ValidityPolicy {
   readonly orderLifetimeMs: number;
@@ -43,8 +43,6 @@ export interface RaDeps {
   readonly policies: ReadonlyMap<string, AccessPolicy>;
   /** Rate limits (config `limits`); none when absent. */
   readonly limits?: RateLimits;
-  /** New accounts per client address (limits.newAccountsPerIpPerHour), in memory. */
-  readonly accountsPerAddress?: AddressWindow;
   /** Seals EAB HMAC keys; needed only where EAB keys are created or verified. */
   readonly secrets?: SecretSealer;
   /** The ACME URL of an account (what CAA accounturi parameters name). */

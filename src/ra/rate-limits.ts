@@ -11,8 +11,6 @@ export interface RateLimits {
 }
 
 const HOUR_MS = 3_600_000;
-/** Addresses remembered at most; the oldest are forgotten first (a bound on memory, not a limit). */
-const MAX_TRACKED_ADDRESSES = 100_000;
 
 function limited(detail: string, retryAt: Date | undefined, now: Date): AcmeProblem {
   // RFC 8555 §6.6: Retry-After in whole seconds, at least 1.
@@ -23,32 +21,16 @@ function limited(detail: string, retryAt: Date | undefined, now: Date): AcmeProb
 }
 
 /**
- * New accounts per client address in a sliding hour. Kept in memory: losing it on restart
- * costs nothing worth a ledger write per newAccount.
+ * newAccount: at most limits.newAccountsPerIpPerHour accounts per client address in a sliding
+ * hour. Counted in the ledger, so every instance on a shared ledger enforces the same limit.
  */
-export class AddressWindow {
-  private readonly seen = new Map<string, number[]>();
-
-  constructor(private readonly limit: number) {}
-
-  /** Records one event for `address` at `now`, or throws rateLimited when the hour is full. */
-  take(address: string, now: Date): void {
-    if (this.limit <= 0) return;
-    const t = now.getTime();
-    const recent = (this.seen.get(address) ?? []).filter((at) => at > t - HOUR_MS);
-    if (recent.length >= this.limit) {
-      this.seen.set(address, recent);
-      throw limited(
-        `too many new accounts from ${address}: at most ${this.limit} per hour (limits.newAccountsPerIpPerHour)`,
-        new Date(recent[0]! + HOUR_MS),
-        now,
-      );
-    }
-    recent.push(t);
-    // Re-inserting keeps the Map in least-recently-used order for the eviction below.
-    this.seen.delete(address);
-    this.seen.set(address, recent);
-    if (this.seen.size > MAX_TRACKED_ADDRESSES) this.seen.delete(this.seen.keys().next().value!);
+export async function takeNewAccountSlot(deps: RaDeps, address: string): Promise<void> {
+  const limit = deps.limits?.newAccountsPerIpPerHour ?? 0;
+  if (limit <= 0) return;
+  const now = deps.clock.now();
+  const result = await deps.ledger.takeRateLimit('new-account', address, now, limit, HOUR_MS);
+  if (!result.taken) {
+    throw limited(`too many new accounts from ${address}: at most ${limit} per hour (limits.newAccountsPerIpPerHour)`, result.retryAt, now);
   }
 }
 

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteLedger } from '../ledger/sqlite-ledger.js';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { validateNames } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
@@ -16,17 +18,26 @@ describe('start-up after a process stopped in the middle of work', () => {
     const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     expect((await client.register()).statusCode).toBe(201);
 
+    // The process that stopped: another connection to the same ledger file, which begins work and is gone.
+    const stopped = new SqliteLedger({ file: path.join(t.dir, 'ledger.sqlite3') });
+
     // A finalize that began and never committed its certificate.
     const ready = await validateNames(t, client, ['finalizing.recovery.test']);
     const readyId = idOf(String(ready.finalize).replace(/\/finalize$/, ''));
-    expect(await t.ledger.beginFinalize(readyId)).toBe(true);
+    expect(await stopped.beginFinalize(readyId)).toBe(true);
 
     // A validation that began and never recorded its outcome.
     const pending = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'validating.recovery.test' }] });
     const authzUrl = pending.json().authorizations[0] as string;
     const challenge = (await client.post(authzUrl, '')).json().challenges[0];
     t.responder.set(challenge.token, await client.keyAuthorization(challenge.token));
-    expect(await t.ledger.beginChallenge(idOf(challenge.url))).toBe(true);
+    expect(await stopped.beginChallenge(idOf(challenge.url))).toBe(true);
+    await stopped.close();
+
+    // Work this process began is in flight, not interrupted: recovery leaves it alone.
+    const inFlight = await validateNames(t, client, ['in-flight.recovery.test']);
+    const inFlightId = idOf(String(inFlight.finalize).replace(/\/finalize$/, ''));
+    expect(await t.ledger.beginFinalize(inFlightId)).toBe(true);
 
     // An untouched pending order stays as it is.
     const untouched = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'untouched.recovery.test' }] });
@@ -41,6 +52,7 @@ describe('start-up after a process stopped in the middle of work', () => {
       challenges: expect.arrayContaining([expect.objectContaining({ type: 'http-01', status: 'valid' })]),
     });
     expect((await client.post(String(untouched.headers.location), '')).json().status).toBe('pending');
+    expect((await t.ledger.getOrder(inFlightId))?.status).toBe('processing');
 
     // The retry the error asks for: a new order for the same name is ready at once (authorization reused).
     const retry = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'finalizing.recovery.test' }] });

@@ -10,8 +10,10 @@ export interface RecoveredWork {
 }
 
 /**
- * What `certmint serve` does before it listens, after a process stopped in the middle of work
- * (kill -9, power loss, OOM). Nothing stays half-done:
+ * What `certmint serve` does before it listens, and every minute after, for work a process left in
+ * the middle when it stopped (kill -9, power loss, OOM). Which work that is, the ledger says
+ * (interruptedWork): never this process's own, nor another live instance's on a shared ledger.
+ * Nothing stays half-done:
  * - An order in `processing` had its finalize begun and no certificate committed (the certificate
  *   and the order's `valid` are one transaction). It becomes invalid with serverInternal, which
  *   ACME clients treat as "create a new order": its authorizations are still valid, so the new
@@ -19,7 +21,6 @@ export interface RecoveredWork {
  * - A challenge in `processing` had its validation begun and no outcome recorded. It is validated
  *   again, in the background (each step bounded by validation.timeout), and its authorization ends
  *   valid or invalid as if the first attempt had finished; a client polling it sees it settle.
- * This assumes one process owns the ledger, as the embedded SQLite ledger is.
  */
 export async function recoverInterruptedWork(deps: RaDeps): Promise<RecoveredWork> {
   const work = await deps.ledger.interruptedWork();

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../core/duration.js';
 import type { CertificateFilter, CertificateSummary } from '../../ledger/ledger.js';
-import type { SqliteLedger } from '../../ledger/sqlite-ledger.js';
+import type { CertificateLedger } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { reasonName } from '../../ra/revocation.js';
 
@@ -67,7 +67,7 @@ export function formatTable(rows: readonly CertificateSummary[], now: Date): str
   return [fmt(header), ...lines.map(fmt)].join('\n') + '\n';
 }
 
-export async function listCommand(ledger: SqliteLedger, o: ListOptions, now: Date): Promise<string> {
+export async function listCommand(ledger: CertificateLedger, o: ListOptions, now: Date): Promise<string> {
   const rows = await ledger.listCertificates(filterFrom(o, now));
   return o.json ? `${JSON.stringify(rows.map(summaryJson), null, 2)}\n` : formatTable(rows, now);
 }
@@ -82,7 +82,7 @@ export function normalizeSerial(input: string): string {
   return hex;
 }
 
-export async function showCommand(ledger: SqliteLedger, serialInput: string, o: { pem?: boolean; json?: boolean }): Promise<string> {
+export async function showCommand(ledger: CertificateLedger, serialInput: string, o: { pem?: boolean; json?: boolean }): Promise<string> {
   const serial = normalizeSerial(serialInput);
   const cert = await ledger.getCertificate(serial);
   if (!cert) throw new UsageError(`no certificate with serial ${serial} in this ledger`);

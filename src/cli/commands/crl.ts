@@ -1,5 +1,5 @@
 import { describeCrl } from '../../ca/crl-info.js';
-import type { CrlPublisher } from '../../crl/crl-publisher.js';
+import { CrlBuildBusy, type CrlPublisher } from '../../crl/crl-publisher.js';
 import { leafCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { UsageError } from './certs.js';
@@ -30,7 +30,9 @@ function issuerOf(o: CrlIssuerOptions, defaultGeneration: number): CrlIssuer {
 }
 
 export async function crlGenerateCommand(publisher: CrlPublisher, o: CrlIssuerOptions, activeGeneration: number): Promise<string> {
-  const crl = await publisher.generate(issuerOf(o, activeGeneration));
+  const crl = await publisher.generate(issuerOf(o, activeGeneration)).catch((e: unknown) => {
+    throw e instanceof CrlBuildBusy ? new UsageError(e.message) : e;
+  });
   return `published CRL number ${crl.crlNumber} of the ${crl.issuer} (next update ${crl.nextUpdate.toISOString()})\n`;
 }
 
@@ -40,7 +42,7 @@ export async function crlShowCommand(
   activeGeneration: number,
 ): Promise<string> {
   const issuer = issuerOf(o, activeGeneration);
-  const state = await ledger.crlState(issuer);
+  const state = await ledger.crlState(issuer, new Date());
   if (!state.der) throw new UsageError(`no CRL of the ${issuer} has been published yet (certmint crl generate)`);
   if (o.pem) return derToPem(state.der, 'X509 CRL');
   const info = describeCrl(state.der);

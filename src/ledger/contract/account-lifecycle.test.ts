@@ -1,26 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteLedger } from './sqlite-ledger.js';
-import { accountRecord, authorizationRecord, auditAfterCreation } from '../../test/support/ledger-records.js';
+import { beforeEach, expect, it } from 'vitest';
+import type { CertificateLedger } from '../ledger.js';
+import { describeLedger } from '../../../test/support/ledger-backends.js';
+import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
 
-let dir: string;
-let ledger: SqliteLedger;
 const now = new Date('2026-01-01T00:00:00Z');
 const DAY = 86_400_000;
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'certmint-ledger-accounts-'));
-  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
-});
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const newAccount = (id: string, thumb: string) => ledger.createAccount(accountRecord(id, thumb, now));
-
 
 const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
 
@@ -33,7 +17,13 @@ const change = (accountId: string, oldThumbprint: string, newThumbprint: string)
   actor: `account:${accountId}`,
 });
 
-describe('account lifecycle in the SQLite ledger', () => {
+describeLedger('account lifecycle in the ledger', (backend) => {
+  let ledger: CertificateLedger;
+  beforeEach(async () => {
+    ledger = await backend.open();
+  });
+  const newAccount = (id: string, thumb: string) => ledger.createAccount(accountRecord(id, thumb, now));
+
   it('changes a key only from the key the change was authorized with, and never onto a held key', async () => {
     await newAccount('a1', 't1');
     await newAccount('a2', 't2');

@@ -1,27 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AcmeProblem } from '../core/problem.js';
-import { SqliteLedger } from './sqlite-ledger.js';
-import type { NewCertificate, NewOrder, OrderReplacement } from './records.js';
-import { accountRecord, authorizationRecord, auditAfterCreation } from '../../test/support/ledger-records.js';
+import { beforeEach, expect, it } from 'vitest';
+import { AcmeProblem } from '../../core/problem.js';
+import type { CertificateLedger } from '../ledger.js';
+import type { NewCertificate, NewOrder, OrderReplacement } from '../records.js';
+import { describeLedger, type LedgerTable } from '../../../test/support/ledger-backends.js';
+import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const now = new Date('2026-01-01T00:00:00Z');
-
-let dir: string;
-let ledger: SqliteLedger;
-beforeEach(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'certmint-renewal-'));
-  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
-  await ledger.createAccount(accountRecord('a1', 't1', now));
-});
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** A certificate row (the ledger never parses the DER). */
 function certificate(serial: string, notAfter: Date): NewCertificate {
@@ -37,10 +23,16 @@ function order(id: string, replacement?: OrderReplacement): NewOrder {
     expires: new Date(now.getTime() + HOUR), createdAt: now, authorizationIds: [`${id}-z`], ...(replacement ? { replacement } : {}),
   };
 }
-const createOrder = (id: string, replacement?: OrderReplacement) =>
-  ledger.createOrder(order(id, replacement), [authorizationRecord(`${id}-z`, 'a1', 'a.example', now)]);
 
-describe('SqliteLedger renewal information (RFC 9773)', () => {
+describeLedger('renewal information in the ledger (RFC 9773)', (backend) => {
+  let ledger: CertificateLedger;
+  beforeEach(async () => {
+    ledger = await backend.open();
+    await ledger.createAccount(accountRecord('a1', 't1', now));
+  });
+  const createOrder = (id: string, replacement?: OrderReplacement) =>
+    ledger.createOrder(order(id, replacement), [authorizationRecord(`${id}-z`, 'a1', 'a.example', now)]);
+
   it('reads a certificate\'s renewal state, with its revocation', async () => {
     await ledger.insertCertificate(certificate('01aa', new Date(now.getTime() + 30 * DAY)));
     expect(await ledger.getRenewalState('01ff')).toBeUndefined();
@@ -85,6 +77,9 @@ describe('SqliteLedger renewal information (RFC 9773)', () => {
     expect((await ledger.getOrder('o1'))?.replaces).toBe('KEY.AaoA');
 
     // Taken: an order that does not name the holder is refused, and none of it is written.
+    const tables: LedgerTable[] = ['orders', 'authorizations', 'challenges', 'order_authorizations', 'replacements'];
+    const rows = async () => Promise.all(tables.map((t) => backend.rawCount(t)));
+    const before = await rows();
     for (const [id, replacement] of [['o2', replaces], ['o3', { ...replaces, supersedes: 'o-other' }]] as const) {
       const err = await createOrder(id, replacement).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AcmeProblem);
@@ -92,6 +87,7 @@ describe('SqliteLedger renewal information (RFC 9773)', () => {
       expect(await ledger.getOrder(id)).toBeUndefined();
       expect(await ledger.getAuthorization(`${id}-z`)).toBeUndefined();
     }
+    expect(await rows()).toEqual(before);
 
     await createOrder('o4', { ...replaces, supersedes: 'o1' });
     expect(await ledger.replacingOrder('01aa')).toBe('o4');

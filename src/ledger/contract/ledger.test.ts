@@ -1,0 +1,155 @@
+import { expect, it } from 'vitest';
+import { serialsOf } from '../../core/revoked-columns.js';
+import { describeLedger, type LedgerTable } from '../../../test/support/ledger-backends.js';
+import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
+
+const now = new Date('2026-01-01T00:00:00Z');
+/** The CRL builder's lease every claim here takes: one holder, running well past the test's `now`. */
+const lease = { holder: 'contract-test', now, until: new Date(now.getTime() + 60_000) };
+
+const account = (id: string, thumb: string) => accountRecord(id, thumb, now);
+
+const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
+
+describeLedger('the ledger', (backend) => {
+  it('creates an account once per key and returns the existing one after', async () => {
+    const ledger = await backend.open();
+    const first = await ledger.createAccount(account('a1', 't1'));
+    expect(first.created).toBe(true);
+    const again = await ledger.createAccount(account('a2', 't1'));
+    expect(again.created).toBe(false);
+    expect(again.account.id).toBe('a1');
+    expect(await ledger.getAccount('a2')).toBeUndefined();
+  });
+
+  it('stores an order with its authorizations in order and reuses valid ones', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(account('a1', 't1'));
+    const az = [authz('z1', 'a1', 'b.example'), authz('z2', 'a1', 'a.example')];
+    await ledger.createOrder(
+      {
+        id: 'o1',
+        accountId: 'a1',
+        identifiers: [{ type: 'dns', value: 'b.example' }, { type: 'dns', value: 'a.example' }],
+        notBefore: undefined,
+        notAfter: undefined,
+        expires: new Date(now.getTime() + 3_600_000),
+        createdAt: now,
+        authorizationIds: ['z1', 'z2'],
+      },
+      az,
+    );
+    const order = await ledger.getOrder('o1');
+    expect(order?.authorizationIds).toEqual(['z1', 'z2']);
+    expect(order?.status).toBe('pending');
+    expect(await ledger.beginChallenge('z1-c')).toBe(true);
+    expect(await ledger.beginChallenge('z1-c')).toBe(false);
+    await ledger.completeChallenge({
+      challengeId: 'z1-c',
+      authorizationId: 'z1',
+      challengeStatus: 'valid',
+      authorizationStatus: 'valid',
+      validatedAt: now,
+      authorizationExpires: new Date(now.getTime() + 30 * 86_400_000),
+      error: undefined,
+    });
+    const reusable = await ledger.findReusableAuthorizations('a1', [{ type: 'dns', value: 'b.example' }], now);
+    expect(reusable.map((a) => [a.id, a.status])).toEqual([['z1', 'valid']]);
+    expect(await ledger.findReusableAuthorizations('other', [{ type: 'dns', value: 'b.example' }], now)).toEqual([]);
+  });
+
+  it('commits a certificate and the order state together, and never twice', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(account('a1', 't1'));
+    await ledger.createOrder(
+      {
+        id: 'o1',
+        accountId: 'a1',
+        identifiers: [{ type: 'dns', value: 'a.example' }],
+        notBefore: undefined,
+        notAfter: undefined,
+        expires: new Date(now.getTime() + 3_600_000),
+        createdAt: now,
+        authorizationIds: ['z1'],
+      },
+      [authz('z1', 'a1', 'a.example')],
+    );
+    expect(await ledger.beginFinalize('o1')).toBe(true);
+    expect(await ledger.beginFinalize('o1')).toBe(false);
+    const cert = {
+      serial: '01ab',
+      accountId: 'a1',
+      orderId: 'o1',
+      der: new Uint8Array([1, 2, 3]),
+      chainPem: 'chain',
+      identifiers: [{ type: 'dns' as const, value: 'a.example' }],
+      commonName: 'a.example',
+      keyHash: 'k',
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 1000),
+      createdAt: now,
+    };
+    await ledger.completeFinalize('o1', cert);
+    expect((await ledger.getOrder('o1'))?.status).toBe('valid');
+    expect((await ledger.getCertificate('01ab'))?.der).toEqual(new Uint8Array([1, 2, 3]));
+    // A duplicate serial is refused and leaves nothing behind.
+    const tables: LedgerTable[] = ['certificates', 'certificate_identifiers', 'audit_log'];
+    const rows = async () => Promise.all(tables.map((t) => backend.rawCount(t)));
+    const before = await rows();
+    await expect(ledger.insertCertificate({ ...cert, orderId: undefined, accountId: undefined })).rejects.toThrow(backend.refusal.unique);
+    expect(await rows()).toEqual(before);
+  });
+
+  it('issues single-use nonces', async () => {
+    const ledger = await backend.open();
+    const n = await ledger.nonces.issue();
+    expect(await ledger.nonces.consume(n)).toBe(true);
+    expect(await ledger.nonces.consume(n)).toBe(false);
+    expect(await ledger.nonces.consume('never-issued')).toBe(false);
+  });
+
+  it('hands out strictly increasing CRL numbers that survive a restart, and keeps the newest CRL', async () => {
+    let ledger = await backend.open();
+    expect((await ledger.crlState('intermediate', now)).dirty).toBe(true); // never signed yet
+    const first = await ledger.claimCrlNumber('intermediate', lease);
+    const second = await ledger.claimCrlNumber('intermediate', lease);
+    expect(second).toBe(first! + 1n);
+    expect((await ledger.crlState('intermediate', now)).dirty).toBe(false);
+    const at = new Date('2026-01-01T00:00:00Z');
+    await ledger.recordCrl('intermediate', { crlNumber: second!, thisUpdate: at, nextUpdate: at, der: new Uint8Array([2]) });
+    // A slower build that claimed the older number finishes last: it must not replace the newer CRL.
+    await ledger.recordCrl('intermediate', { crlNumber: first!, thisUpdate: at, nextUpdate: at, der: new Uint8Array([1]) });
+    expect((await ledger.crlState('intermediate', now)).der).toEqual(new Uint8Array([2]));
+    ledger = await backend.reopen();
+    expect(await ledger.claimCrlNumber('intermediate', lease)).toBe(second! + 1n);
+    expect(await ledger.claimCrlNumber('root', lease)).toBe(1n);
+  });
+
+  it('marks the CRL stale in the same transaction as a revocation, and lists revoked until expiry', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(account('a1', 't1'));
+    const base = {
+      accountId: 'a1', orderId: undefined, der: new Uint8Array([1]), chainPem: '', commonName: undefined, createdAt: now,
+      identifiers: [{ type: 'dns' as const, value: 'a.example' }], notBefore: now,
+    };
+    await ledger.insertCertificate({ ...base, serial: '0a', keyHash: 'k1', notAfter: new Date(now.getTime() + 1000) });
+    await ledger.insertCertificate({ ...base, serial: '0b', keyHash: 'k2', notAfter: new Date(now.getTime() + 9000) });
+    await ledger.claimCrlNumber('intermediate', lease);
+    expect((await ledger.crlState('intermediate', now)).dirty).toBe(false);
+    for (const serial of ['0a', '0b']) {
+      expect(await ledger.revokeCertificate({ serial, reason: 1, revokedAt: now, blockKey: serial === '0b', actor: 'test' })).toBe('revoked');
+    }
+    expect((await ledger.crlState('intermediate', now)).dirty).toBe(true);
+    expect(await ledger.isKeyBlocked('k2')).toBe(true);
+    expect(await ledger.isKeyBlocked('k1')).toBe(false);
+    const columns = await ledger.listRevokedUnexpired(now, 1);
+    expect(serialsOf(columns)).toEqual(['0a', '0b']);
+    expect([...columns.reasons]).toEqual([1, 1]);
+    expect([...columns.revokedAtMs]).toEqual([now.getTime(), now.getTime()]);
+    // RFC 5280 §5: an entry may leave the CRL once the certificate has expired.
+    expect(serialsOf(await ledger.listRevokedUnexpired(new Date(now.getTime() + 5000), 1))).toEqual(['0b']);
+    expect(await ledger.revokeCertificate({ serial: '0a', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('alreadyRevoked');
+    expect(await ledger.revokeCertificate({ serial: 'ff', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('unknown');
+    expect(await auditAfterCreation(ledger, '0a')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,155 @@
+import type { ProblemDocument } from '../core/problem.js';
+import type { InterruptedWork } from './ledger.js';
+import type { PostgresCertificates } from './postgres-certificates.js';
+import type { PostgresRenewal } from './postgres-renewal.js';
+import { toOrder, type OrderRow } from './postgres-rows.js';
+import { statement, type PostgresSession } from './postgres-transaction.js';
+import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from './records.js';
+
+const S = {
+  insertOrder: statement('orders.insert', `INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
+    VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)`),
+  // Every new authorization, challenge and link in one statement each, whatever the order's size.
+  insertAuthzs: statement('orders.insertAuthzs', `INSERT INTO authorizations
+      (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
+    SELECT id, a, t, v, w, 'pending', e, c
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[])
+        WITH ORDINALITY AS u(id, a, t, v, w, e, c, n)
+     ORDER BY n`),
+  insertChallenges: statement('orders.insertChallenges', `INSERT INTO challenges (id, authorization_id, type, token, status)
+    SELECT id, a, t, k, 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(id, a, t, k, n)
+     ORDER BY n`),
+  linkAuthzs: statement('orders.linkAuthzs', `INSERT INTO order_authorizations (order_id, authorization_id, position)
+    SELECT $1, id, (n - 1)::integer FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n)`),
+  // The order and its authorization ids (in position order) in one statement.
+  byId: statement('orders.byId', `SELECT o.id, o.account_id, o.status, o.identifiers, o.not_before, o.not_after, o.expires, o.error,
+      o.certificate_serial, o.created_at, o.profile, o.replaces,
+      (SELECT array_agg(x.authorization_id ORDER BY x.position) FROM order_authorizations x WHERE x.order_id = o.id) AS authz_ids
+    FROM orders o WHERE o.id = $1`),
+  // COLLATE "C": ids in byte order, as SQLite compares them, whatever the database's locale.
+  accountOrders: statement('orders.ofAccount', `SELECT id FROM orders WHERE account_id = $1
+    ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2`),
+  accountOrdersAfter: statement('orders.ofAccountAfter', `SELECT o.id FROM orders o, orders c WHERE c.id = $1 AND o.account_id = $2
+      AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id COLLATE "C" < c.id COLLATE "C"))
+    ORDER BY o.created_at DESC, o.id COLLATE "C" DESC LIMIT $3`),
+  beginFinalize: statement('orders.beginFinalize', `UPDATE orders SET status = 'processing', processing_by = $2, processing_since = $3
+    WHERE id = $1 AND status IN ('pending', 'ready')`),
+  complete: statement('orders.complete', `UPDATE orders SET status = 'valid', certificate_serial = $1 WHERE id = $2 AND status = 'processing'`),
+  fail: statement('orders.fail', `UPDATE orders SET status = 'invalid', error = $1 WHERE id = $2 AND status <> 'valid'`),
+  // Both lists from one snapshot, each in id order as SQLite's partial indexes give them: work
+  // another owner began before $2 (NULL: begun before version 10 recorded owners).
+  processing: statement('orders.processing', `SELECT kind, id, authorization_id, account_id FROM (
+      SELECT 'order' AS kind, id, NULL AS authorization_id, NULL AS account_id
+        FROM orders WHERE status = 'processing' AND processing_by IS DISTINCT FROM $1 AND (processing_since IS NULL OR processing_since <= $2)
+      UNION ALL
+      SELECT 'challenge', c.id, c.authorization_id, a.account_id
+        FROM challenges c JOIN authorizations a ON a.id = c.authorization_id
+       WHERE c.status = 'processing' AND c.processing_by IS DISTINCT FROM $1 AND (c.processing_since IS NULL OR c.processing_since <= $2)
+    ) work ORDER BY kind DESC, id COLLATE "C"`),
+};
+
+/**
+ * How long finalize or validation may stay in `processing` on a live instance: longer than any
+ * step of either takes (each bounded by validation.timeout or a request's time limit). Past it,
+ * the instance that began the work is taken to be gone and its work interrupted.
+ */
+export const PROCESSING_LEASE_MS = 10 * 60_000;
+
+/** Orders in the PostgreSQL ledger: created with their new authorizations, finalized, failed. */
+export class PostgresOrders {
+  constructor(
+    private readonly db: PostgresSession,
+    private readonly certificates: PostgresCertificates,
+    private readonly renewal: PostgresRenewal,
+  ) {}
+
+  /**
+   * The order, its new authorizations with their challenges, the links, and its replacement,
+   * in one SERIALIZABLE transaction: of two orders claiming to replace one certificate, one wins.
+   */
+  create(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
+    return this.db.serializable(async (tx) => {
+      await tx.query(S.insertOrder, [
+        order.id,
+        order.accountId,
+        JSON.stringify(order.identifiers),
+        order.notBefore?.getTime() ?? null,
+        order.notAfter?.getTime() ?? null,
+        order.expires.getTime(),
+        order.createdAt.getTime(),
+        order.profile ?? null,
+      ]);
+      if (newAuthorizations.length > 0) {
+        const a = newAuthorizations;
+        await tx.query(S.insertAuthzs, [
+          a.map((x) => x.id),
+          a.map((x) => x.accountId),
+          a.map((x) => x.identifier.type),
+          a.map((x) => x.identifier.value),
+          a.map((x) => x.wildcard),
+          a.map((x) => x.expires.getTime()),
+          a.map((x) => x.createdAt.getTime()),
+        ]);
+        const challenges = a.flatMap((x) => x.challenges.map((c) => ({ ...c, authorizationId: x.id })));
+        if (challenges.length > 0) {
+          await tx.query(S.insertChallenges, [
+            challenges.map((c) => c.id),
+            challenges.map((c) => c.authorizationId),
+            challenges.map((c) => c.type),
+            challenges.map((c) => c.token),
+          ]);
+        }
+      }
+      if (order.authorizationIds.length > 0) await tx.query(S.linkAuthzs, [order.id, order.authorizationIds]);
+      if (order.replacement) await this.renewal.recordReplacement(tx, order.id, order.replacement);
+    });
+  }
+
+  async get(id: string): Promise<OrderRecord | undefined> {
+    const row = (await this.db.query<OrderRow>(S.byId, [id])).rows[0];
+    return row && toOrder(row);
+  }
+
+  async listAccountOrderIds(accountId: string, limit: number, after?: string): Promise<string[]> {
+    const { rows } =
+      after === undefined
+        ? await this.db.query<{ id: string }>(S.accountOrders, [accountId, limit])
+        : await this.db.query<{ id: string }>(S.accountOrdersAfter, [after, accountId, limit]);
+    return rows.map((r) => r.id);
+  }
+
+  /** ready → processing, marked as `owner`'s; SERIALIZABLE: of finalize requests racing on any instances, one begins. */
+  beginFinalize(orderId: string, owner: string, at: number): Promise<boolean> {
+    return this.db.serializable(async (tx) => (await tx.query(S.beginFinalize, [orderId, owner, at])).rowCount === 1);
+  }
+
+  /** The certificate and the order's change to valid, committed together (durable on return). */
+  completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
+    return this.db.serializable(async (tx) => {
+      await this.certificates.insertRows(tx, certificate);
+      if ((await tx.query(S.complete, [certificate.serial, orderId])).rowCount !== 1) {
+        throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
+      }
+    });
+  }
+
+  fail(orderId: string, error: ProblemDocument): Promise<void> {
+    return this.db.serializable(async (tx) => {
+      await tx.query(S.fail, [JSON.stringify(error), orderId]);
+    });
+  }
+
+  /** Work other owners began more than PROCESSING_LEASE_MS before `now`: their instance is gone. */
+  async interruptedWork(owner: string, now: number): Promise<InterruptedWork> {
+    const { rows } = await this.db.query<{ kind: 'order' | 'challenge'; id: string; authorization_id: string; account_id: string }>(
+      S.processing,
+      [owner, now - PROCESSING_LEASE_MS],
+    );
+    return {
+      orderIds: rows.filter((r) => r.kind === 'order').map((r) => r.id),
+      challenges: rows
+        .filter((r) => r.kind === 'challenge')
+        .map((r) => ({ challengeId: r.id, authorizationId: r.authorization_id, accountId: r.account_id })),
+    };
+  }
+}

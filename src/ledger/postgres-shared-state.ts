@@ -1,0 +1,42 @@
+import type { RateLimitResult, RateLimitScope } from './ledger.js';
+import type { Int8 } from './postgres-rows.js';
+import { statement, type PostgresSession } from './postgres-transaction.js';
+
+const S = {
+  forget: statement('shared.forget', 'DELETE FROM rate_limit_events WHERE at <= $1'),
+  window: statement('shared.window', `SELECT COUNT(*) AS n, MIN(at) AS oldest FROM rate_limit_events
+    WHERE scope = $1 AND subject = $2 AND at > $3`),
+  take: statement('shared.take', 'INSERT INTO rate_limit_events (scope, subject, at) VALUES ($1, $2, $3)'),
+  caIdentity: statement('shared.caIdentity', 'SELECT root_sha256 FROM ca_identity WHERE id = 1'),
+  recordCaIdentity: statement('shared.recordCaIdentity', `INSERT INTO ca_identity (id, root_sha256, recorded_at) VALUES (1, $1, $2)
+    ON CONFLICT (id) DO NOTHING`),
+};
+
+/** What every instance on one PostgreSQL ledger shares besides its records: rate-limit windows and the CA's identity. */
+export class PostgresSharedState {
+  constructor(private readonly db: PostgresSession) {}
+
+  /** SERIALIZABLE: the count and the insert decide together, so two instances cannot both take the last slot. */
+  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
+    const since = now.getTime() - windowMs;
+    return this.db.serializable(async (tx): Promise<RateLimitResult> => {
+      await tx.query(S.forget, [since]);
+      const w = (await tx.query<{ n: Int8; oldest: Int8 | null }>(S.window, [scope, subject, since])).rows[0]!;
+      if (Number(w.n) >= limit) return { taken: false, retryAt: new Date(Number(w.oldest) + windowMs) };
+      await tx.query(S.take, [scope, subject, now.getTime()]);
+      return { taken: true };
+    });
+  }
+
+  async caIdentity(): Promise<string | undefined> {
+    return (await this.db.query<{ root_sha256: string }>(S.caIdentity)).rows[0]?.root_sha256;
+  }
+
+  /** The first instance to record wins; the others read what it recorded (after a retry, when they raced). */
+  recordCaIdentity(rootSha256: string, at: Date): Promise<string> {
+    return this.db.serializable(async (tx) => {
+      await tx.query(S.recordCaIdentity, [rootSha256, at.getTime()]);
+      return (await tx.query<{ root_sha256: string }>(S.caIdentity)).rows[0]!.root_sha256;
+    });
+  }
+}
