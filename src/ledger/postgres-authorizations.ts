@@ -77,13 +77,17 @@ export class PostgresAuthorizations {
     return row && toChallenge(row);
   }
 
-  /** pending → processing, marked as `owner`'s; SERIALIZABLE: of two instances validating one challenge, one begins. */
-  beginChallenge(challengeId: string, owner: string, at: number): Promise<boolean> {
-    return this.db.serializable(async (tx) => (await tx.query(S.beginChallenge, [challengeId, owner, at])).rowCount === 1);
+  /**
+   * pending → processing, marked as `owner`'s: one conditional UPDATE of the challenge's row, which
+   * a racing instance waits for and then finds no longer pending, so one begins.
+   */
+  async beginChallenge(challengeId: string, owner: string, at: number): Promise<boolean> {
+    return (await this.db.query(S.beginChallenge, [challengeId, owner, at])).rowCount === 1;
   }
 
+  /** The challenge's outcome and its authorization's, together; each a write to its own row. */
   completeChallenge(o: ChallengeOutcome): Promise<void> {
-    return this.db.serializable(async (tx) => {
+    return this.db.atomic(async (tx) => {
       const error = o.error ? JSON.stringify(o.error) : null;
       await tx.query(S.completeChallenge, [o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId]);
       await tx.query(S.setAuthzStatus, [o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId]);

@@ -76,10 +76,12 @@ export class PostgresCertificates {
 
   /**
    * valid → revoked with its audit entry, the key blocked if asked, and its CRL marked stale, in
-   * one SERIALIZABLE transaction: of instances revoking one certificate at once, one revokes it.
+   * one transaction. The conditional UPDATE of the certificate's row decides: of instances
+   * revoking one certificate at once, the others wait for its row lock and then find it revoked
+   * (READ COMMITTED re-checks the status against the committed row), so one revokes it.
    */
   revoke(r: RevocationRecord): Promise<RevocationOutcome> {
-    return this.db.serializable(async (tx): Promise<RevocationOutcome> => {
+    return this.db.atomic(async (tx): Promise<RevocationOutcome> => {
       const at = r.revokedAt.getTime();
       const revoked = (await tx.query<{ key_hash: string; issuer_generation: number }>(S.revoke, [at, r.reason, r.serial])).rows[0];
       if (revoked === undefined) return (await tx.query(S.exists, [r.serial])).rowCount === 0 ? 'unknown' : 'alreadyRevoked';

@@ -64,7 +64,7 @@ export class PostgresSession implements Queryable {
 
   /** `work` at READ COMMITTED: several writes that only need to commit together. */
   atomic<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN', work);
+    return this.transaction('BEGIN ISOLATION LEVEL READ COMMITTED', work);
   }
 
   private async transaction<T>(begin: string, work: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -1,3 +1,4 @@
+import { LedgerConnectionError } from './postgres-connect.js';
 import { ledgerUnreachable } from './postgres-errors.js';
 import { WalSyncError } from './wal-durability.js';
 
@@ -23,4 +24,20 @@ export function ledgerStorageFailure(e: unknown): string | undefined {
   if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') return 'its storage is read-only';
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN') || code === 'EIO') return 'its disk reports I/O errors';
   return undefined;
+}
+
+/**
+ * Why the ledger cannot commit, for /ready's public answer: the words of ledgerUnavailable or
+ * ledgerStorageFailure; a WalSyncError's own message (it says what to do); never a PostgreSQL
+ * error's text, which names the database's user, host and port; else the error's message
+ * (SQLite's: "database is locked").
+ */
+export function ledgerNotReadyReason(e: unknown): string {
+  const unavailable = ledgerUnavailable(e);
+  if (unavailable) return `the ledger is unavailable: ${unavailable}`;
+  if (e instanceof WalSyncError) return e.message;
+  const storage = ledgerStorageFailure(e);
+  if (storage) return `the ledger cannot commit: ${storage}`;
+  if (e instanceof LedgerConnectionError) return 'the ledger\'s database refused the readiness write (the server log has its answer)';
+  return e instanceof Error ? e.message : String(e);
 }

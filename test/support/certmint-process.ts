@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,11 @@ export interface CertmintProcess {
   /** e.g. https://localhost:41234 (what the server says in its "ACME directory at" log line). */
   readonly baseUrl: string;
   readonly directoryUrl: string;
+  /**
+   * The server's own listener, https://127.0.0.1:<port> (http:// without TLS): the same as baseUrl
+   * unless the server runs behind a proxy, whose URL baseUrl then is (`behindProxy`).
+   */
+  readonly directUrl: string;
   /** What `<baseUrl>/roots.pem` served: the roots clients should trust. */
   readonly rootPem: string;
   /** `rootPem` on disk, for REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES, `openssl verify -CAfile`. */
@@ -76,6 +81,20 @@ export interface CertmintOptions {
    * Reach the files through `dataDirView`, the disk through `mountNamespace`.
    */
   readonly dataDisk?: DataDisk;
+  /**
+   * A CA directory (another instance's `<dataDir>/ca`) copied into the new data dir before the
+   * server starts: instances sharing one ledger must share its CA. Not with a dataDisk.
+   */
+  readonly seedCaFrom?: string;
+  /** Another server's DNS server to validate against instead of a new one; stop() leaves it running. */
+  readonly dns?: ChallTestSrv;
+  /**
+   * server.baseUrl names a proxy that may not answer yet (a load balancer started after its
+   * backends): the harness fetches the roots from the server's own listener (`directUrl`).
+   */
+  readonly behindProxy?: boolean;
+  /** More secrets the server must never log (a database password): scanned at stop() and at the end of the run. */
+  readonly secrets?: readonly string[];
 }
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -94,8 +113,10 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
   let namespace: MountNamespace | undefined;
   try {
     const disk: DataDisk | undefined = options.dataDisk ?? (options.tmpfsDataDir ? { kind: 'tmpfs', size: options.tmpfsDataDir } : undefined);
+    if (disk && options.seedCaFrom) throw new Error('startCertmint: seedCaFrom does not work with a dataDisk');
     if (disk) namespace = await startMountNamespace(disk, path.join(tempDir, 'data'), tempDir);
-    dns = await startChallTestSrv(options.challTestSrv);
+    if (options.seedCaFrom) await cp(options.seedCaFrom, path.join(tempDir, 'data', 'ca'), { recursive: true });
+    dns = options.dns ? borrowedDns(options.dns) : await startChallTestSrv(options.challTestSrv);
     let lastError: Error | undefined;
     // freePort() races with other processes taking the port; a fresh one usually fixes it.
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -121,6 +142,7 @@ interface ServerConfig {
   readonly dataDir: string;
   readonly http01Port: number;
   readonly tlsAlpn01Port: number;
+  readonly directUrl: string;
 }
 
 async function newServerConfig(options: CertmintOptions, tempDir: string, dns: ChallTestSrv): Promise<ServerConfig> {
@@ -137,8 +159,19 @@ async function newServerConfig(options: CertmintOptions, tempDir: string, dns: C
     dataDir,
     validation: { http01Port, tlsAlpn01Port, dnsResolvers: [dns.dnsAddress], timeout: '5s' },
   };
-  await writeFile(configFile, toYaml(merge(generated, options.config ?? {})));
-  return { configFile, dataDir, http01Port, tlsAlpn01Port };
+  const config = merge(generated, options.config ?? {});
+  await writeFile(configFile, toYaml(config));
+  // What the server really uses when options.config overrides the generated ports.
+  const validation = config.validation as { http01Port?: unknown; tlsAlpn01Port?: unknown };
+  const server = config.server as { listen?: unknown; tls?: { enabled?: unknown } };
+  const directUrl = `${server.tls?.enabled === false ? 'http' : 'https'}://127.0.0.1:${/:(\d+)$/.exec(String(server.listen))?.[1] ?? listenPort}`;
+  const port = (configured: unknown, generated: number) => (typeof configured === 'number' ? configured : generated);
+  return { configFile, dataDir, http01Port: port(validation.http01Port, http01Port), tlsAlpn01Port: port(validation.tlsAlpn01Port, tlsAlpn01Port), directUrl };
+}
+
+/** A DNS server another test object owns: used as is, never stopped from here. */
+function borrowedDns(dns: ChallTestSrv): ChallTestSrv {
+  return new Proxy(dns, { get: (target, key) => (key === 'stop' ? async () => undefined : Reflect.get(target, key)) });
 }
 
 async function startOnce(
@@ -148,7 +181,7 @@ async function startOnce(
   server: ServerConfig,
   namespace: MountNamespace | undefined,
 ): Promise<CertmintProcess> {
-  const { configFile, dataDir, http01Port, tlsAlpn01Port } = server;
+  const { configFile, dataDir, http01Port, tlsAlpn01Port, directUrl } = server;
 
   // nsenter execs the server: the child's pid is the server's.
   const inNamespace = (command: string[]): string[] => (namespace ? ['nsenter', '-t', String(namespace.pid), '-m', '--', ...command] : command);
@@ -234,13 +267,14 @@ async function startOnce(
 
   const baseUrl = directoryUrl.replace(/\/directory$/, '');
   const dataDirView = () => namespace?.view(dataDir) ?? dataDir;
+  const rootsFrom = options.behindProxy ? directUrl : baseUrl;
   let rootPem: string;
   try {
     const caRoot = await readFile(path.join(dataDirView(), 'ca', 'root.pem'), 'utf8');
-    rootPem = await getText(`${baseUrl}/roots.pem`, caRoot);
+    rootPem = await getText(`${rootsFrom}/roots.pem`, caRoot);
   } catch (err) {
     await stopChild();
-    throw new Error(`GET ${baseUrl}/roots.pem failed: ${(err as Error).message}\n${output}`);
+    throw new Error(`GET ${rootsFrom}/roots.pem failed: ${(err as Error).message}\n${output}`);
   }
   const rootFile = path.join(tempDir, 'roots.pem');
   await writeFile(rootFile, rootPem);
@@ -259,6 +293,7 @@ async function startOnce(
   return {
     baseUrl,
     directoryUrl,
+    directUrl,
     rootPem,
     rootFile,
     dataDir,
@@ -304,9 +339,9 @@ async function startOnce(
   };
 }
 
-/** The CA key passphrases the test gave the server, by environment variable or file. */
+/** The CA key passphrases the test gave the server, by environment variable or file, and its `secrets`. */
 function passphrasesOf(options: CertmintOptions): string[] {
-  const out: string[] = [];
+  const out: string[] = [...(options.secrets ?? [])];
   const fromEnv = options.env?.CERTMINT_CA_KEY_PASSPHRASE;
   if (fromEnv) out.push(fromEnv);
   const file = options.env?.CERTMINT_CA_KEY_PASSPHRASE_FILE ?? (options.config?.ca as { keyPassphraseFile?: string } | undefined)?.keyPassphraseFile;

@@ -39,6 +39,13 @@ export interface PostgresCluster {
   createDatabase(name?: string): Promise<string>;
   /** Stops the server at once (-m immediate: the data is thrown away anyway) and removes the directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * A database outage: `pg_ctl stop -m fast` (open connections are ended, as in a restart of the
+   * database), keeping the data and the port. startServer() brings the same cluster back.
+   */
+  stopServer(): Promise<void>;
+  /** Starts the cluster stopServer() stopped, on the same port with the same data. */
+  startServer(): Promise<void>;
 }
 
 export const POSTGRES_INSTALL_HINT = 'apt-get install postgresql';
@@ -134,12 +141,14 @@ export async function startPostgres(): Promise<PostgresCluster> {
     chownSync(path.join(dir, 'socket'), user.uid, user.gid);
 
     let port = 0;
+    // fsync off: the cluster is thrown away after the test file; durability is not under test here.
+    const serverOptions = () =>
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${path.join(dir, 'socket')} -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200`;
+    const pgCtlStart = () => as('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', serverOptions(), '-w', '-t', '30', 'start']);
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      // fsync off: the cluster is thrown away after the test file; durability is not under test here.
-      const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${path.join(dir, 'socket')} -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200`;
       try {
-        await as('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-w', '-t', '30', 'start']);
+        await pgCtlStart();
         break;
       } catch (e) {
         const log = safeRead(path.join(dir, 'server.log'));
@@ -172,6 +181,18 @@ export async function startPostgres(): Promise<PostgresCluster> {
         return url(database);
       },
       stop,
+      async stopServer(): Promise<void> {
+        if (stopped) throw new Error('the cluster was removed (stop())');
+        await as('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
+      },
+      async startServer(): Promise<void> {
+        if (stopped) throw new Error('the cluster was removed (stop())');
+        try {
+          await pgCtlStart();
+        } catch (e) {
+          throw new Error(`pg_ctl start (again, on port ${port}) failed: ${(e as Error).message}\n${safeRead(path.join(dir, 'server.log')).slice(-2000)}`);
+        }
+      },
     };
   } catch (e) {
     await stop();

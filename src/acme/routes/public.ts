@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CertificateAuthority } from '../../ca/types.js';
 import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
+import { ledgerNotReadyReason } from '../../ledger/storage-failure.js';
 import type { AcmeUrls } from '../urls.js';
 
 export interface PublicRouteOptions {
@@ -90,7 +91,7 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: Pub
       return reply.send({ status: 'ready' });
     } catch (e) {
       request.log.warn({ err: e }, 'not ready');
-      return reply.code(503).send({ status: 'unavailable', detail: (e as Error).message });
+      return reply.code(503).send({ status: 'unavailable', detail: ledgerNotReadyReason(e) });
     }
   });
 }
