@@ -9,9 +9,10 @@ import type {
   NewAuditEntry,
 } from './ledger.js';
 import type { PostgresAuditLog } from './postgres-audit.js';
-import { ACCOUNT_COLUMNS, toAccount, type AccountRow, type Int8 } from './postgres-rows.js';
+import { ACCOUNT_COLUMNS, type Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 import type { AccountRecord, NewAccount } from './records.js';
+import { toAccount, type AccountRow } from './rows.js';
 
 type AccountSummaryRow = AccountRow & { certificates: Int8 };
 

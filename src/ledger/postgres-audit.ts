@@ -1,6 +1,7 @@
 import type { AuditEntry, AuditFilter, NewAuditEntry } from './ledger.js';
-import { ms, type Int8 } from './postgres-rows.js';
+import type { Int8 } from './postgres-rows.js';
 import { statement, type Queryable } from './postgres-transaction.js';
+import { ms } from './rows.js';
 
 interface AuditRow {
   readonly id: Int8;

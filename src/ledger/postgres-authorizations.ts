@@ -1,8 +1,9 @@
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeOutcome } from './ledger.js';
-import { toAuthorizations, toChallenge, type AuthorizationChallengeRow, type ChallengeRow } from './postgres-rows.js';
+import { toAuthorizations, type AuthorizationChallengeRow } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 import type { AuthorizationRecord, ChallengeRecord } from './records.js';
+import { toChallenge, type ChallengeRow } from './rows.js';
 
 /**
  * The order of an authorization's challenges. SQLite lists them in insertion order (rowid);

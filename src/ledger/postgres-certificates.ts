@@ -1,9 +1,11 @@
+import { issueAuditEntry } from './audit-entries.js';
 import { leafCrlIssuer, type RevocationOutcome, type RevocationRecord } from './ledger.js';
 import { reverseLabels } from './names.js';
 import type { PostgresAuditLog } from './postgres-audit.js';
-import { CERTIFICATE_COLUMNS, toCertificate, type CertificateRow } from './postgres-rows.js';
+import { CERTIFICATE_COLUMNS } from './postgres-rows.js';
 import { statement, type PostgresSession, type Queryable } from './postgres-transaction.js';
 import type { CertificateRecord, NewCertificate } from './records.js';
+import { toCertificate, type CertificateRow } from './rows.js';
 
 const S = {
   insert: statement('certs.insert', `INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
@@ -57,16 +59,7 @@ export class PostgresCertificates {
         c.identifiers.map((id) => reverseLabels(id.value)),
       ]);
     }
-    const detail = {
-      ...(c.orderId !== undefined ? { order: c.orderId } : {}),
-      profile: c.profile ?? null,
-      identifiers: c.identifiers.map((i) => i.value),
-      notAfter: c.notAfter.toISOString(),
-      issuerGeneration: c.issuerGeneration ?? 1,
-    };
-    // The server's own HTTPS certificates belong to no account.
-    const actor = c.accountId !== undefined ? `account:${c.accountId}` : 'certmint';
-    await this.audit.append(tx, { at: c.createdAt, actor, action: 'issue', subject: c.serial, detail });
+    await this.audit.append(tx, issueAuditEntry(c));
   }
 
   async get(serial: string): Promise<CertificateRecord | undefined> {

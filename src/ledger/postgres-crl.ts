@@ -1,7 +1,8 @@
 import type { RevokedColumns } from '../core/revoked-columns.js';
 import type { CrlIssuer, CrlLease, CrlState } from './ledger.js';
-import { optMs, type Int8 } from './postgres-rows.js';
+import type { Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
+import { optMs } from './rows.js';
 
 const S = {
   // A CRL's entries: revoked certificates until they expire (RFC 5280 §5), serials in byte order as SQLite sorts them.

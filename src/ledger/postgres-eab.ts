@@ -1,7 +1,8 @@
 import type { PostgresAuditLog } from './postgres-audit.js';
-import { EAB_KEY_COLUMNS, optMs, toEabKey, type EabKeyRow, type Int8 } from './postgres-rows.js';
+import { EAB_KEY_COLUMNS, type Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 import type { EabKeyRecord, NewEabKey } from './records.js';
+import { optMs, toEabKey, type EabKeyRow } from './rows.js';
 
 const S = {
   recentOrders: statement('eab.recentOrders', 'SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = $1 AND created_at > $2'),

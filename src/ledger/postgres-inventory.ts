@@ -1,7 +1,7 @@
 import type { CertificateFilter, CertificateSummary } from './ledger.js';
 import { reverseLabels } from './names.js';
-import { toCertificateSummary, type CertificateSummaryRow } from './postgres-rows.js';
 import type { Queryable } from './postgres-transaction.js';
+import { toCertificateSummary, type CertificateSummaryRow } from './rows.js';
 
 /**
  * The inventory query, as sqlite-inventory.ts builds it. Each filter is a WHERE clause on an

@@ -2,9 +2,9 @@ import type { ProblemDocument } from '../core/problem.js';
 import type { InterruptedWork } from './ledger.js';
 import type { PostgresCertificates } from './postgres-certificates.js';
 import type { PostgresRenewal } from './postgres-renewal.js';
-import { toOrder, type OrderRow } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from './records.js';
+import { orderInsertValues, toOrder, type OrderRow } from './rows.js';
 
 const S = {
   insertOrder: statement('orders.insert', `INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
@@ -72,16 +72,7 @@ export class PostgresOrders {
   create(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
     const transaction = order.replacement ? this.db.serializable.bind(this.db) : this.db.atomic.bind(this.db);
     return transaction(async (tx) => {
-      await tx.query(S.insertOrder, [
-        order.id,
-        order.accountId,
-        JSON.stringify(order.identifiers),
-        order.notBefore?.getTime() ?? null,
-        order.notAfter?.getTime() ?? null,
-        order.expires.getTime(),
-        order.createdAt.getTime(),
-        order.profile ?? null,
-      ]);
+      await tx.query(S.insertOrder, orderInsertValues(order));
       if (newAuthorizations.length > 0) {
         const a = newAuthorizations;
         await tx.query(S.insertAuthzs, [

@@ -1,9 +1,10 @@
 import { AcmeProblem } from '../core/problem.js';
 import type { RenewalState, RenewEarlyMark } from './ledger.js';
 import type { PostgresAuditLog } from './postgres-audit.js';
-import { ms, optMs, type Int8 } from './postgres-rows.js';
+import type { Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession, type Queryable } from './postgres-transaction.js';
 import type { OrderReplacement } from './records.js';
+import { ms, optMs } from './rows.js';
 
 interface RenewalStateRow {
   not_before: Int8;

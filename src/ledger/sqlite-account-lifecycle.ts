@@ -11,7 +11,7 @@ import { AcmeProblem } from '../core/problem.js';
 import type { AccountStatus } from '../core/status.js';
 import type { AccountRecord, NewAccount } from './records.js';
 import type { Statements } from './sqlite-statements.js';
-import { toAccount, type AccountRow } from './sqlite-rows.js';
+import { toAccount, type AccountRow } from './rows.js';
 
 type AccountSummaryRow = AccountRow & { certificates: number };
 

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeOutcome } from './ledger.js';
 import type { AuthorizationRecord, ChallengeRecord } from './records.js';
-import { toAuthorization, toChallenge, type AuthorizationRow, type ChallengeRow } from './sqlite-rows.js';
+import { toAuthorization, toChallenge, type AuthorizationRow, type ChallengeRow } from './rows.js';
 import type { Statements } from './sqlite-statements.js';
 
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */

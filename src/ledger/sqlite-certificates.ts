@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
+import { issueAuditEntry } from './audit-entries.js';
 import type { RevocationOutcome, RevocationRecord } from './ledger.js';
 import { leafCrlIssuer } from './ledger.js';
 import type { CertificateRecord, NewCertificate } from './records.js';
 import type { SqliteAuditLog } from './sqlite-audit.js';
 import { reverseLabels } from './names.js';
-import { toCertificate, type CertificateRow } from './sqlite-rows.js';
+import { toCertificate, type CertificateRow } from './rows.js';
 import type { Statements } from './sqlite-statements.js';
 
 /** Certificates, their revocation and blocked keys in the SQLite ledger, each change with its audit entry. */
@@ -35,16 +36,7 @@ export class SqliteCertificates {
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
     }
-    const detail = {
-      ...(c.orderId !== undefined ? { order: c.orderId } : {}),
-      profile: c.profile ?? null,
-      identifiers: c.identifiers.map((i) => i.value),
-      notAfter: c.notAfter.toISOString(),
-      issuerGeneration: c.issuerGeneration ?? 1,
-    };
-    // The server's own HTTPS certificates belong to no account.
-    const actor = c.accountId !== undefined ? `account:${c.accountId}` : 'certmint';
-    this.audit.append({ at: c.createdAt, actor, action: 'issue', subject: c.serial, detail });
+    this.audit.append(issueAuditEntry(c));
   }
 
   get(serial: string): CertificateRecord | undefined {

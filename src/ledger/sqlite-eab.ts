@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { SqliteAuditLog } from './sqlite-audit.js';
 import type { EabKeyRecord, NewEabKey } from './records.js';
-import { toEabKey, type EabKeyRow } from './sqlite-rows.js';
+import { toEabKey, type EabKeyRow } from './rows.js';
 
 /**
  * External account binding keys (RFC 8555 §7.3.4) and the counts rate limits read, in the SQLite

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CertificateFilter, CertificateSummary } from './ledger.js';
 import { reverseLabels } from './names.js';
-import { toCertificateSummary, type CertificateSummaryRow } from './sqlite-rows.js';
+import { toCertificateSummary, type CertificateSummaryRow } from './rows.js';
 
 
 /**

@@ -61,7 +61,7 @@ import type {
   NewOrder,
   OrderRecord,
 } from './records.js';
-import { toAccount, type AccountRow } from './sqlite-rows.js';
+import { toAccount, type AccountRow } from './rows.js';
 
 export interface SqliteLedgerOptions {
   readonly file: string;

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { NewAuthorization, NewOrder, OrderRecord } from './records.js';
 import type { SqliteRenewal } from './sqlite-renewal.js';
-import { toOrder, type OrderRow } from './sqlite-rows.js';
+import { orderInsertValues, toOrder, type OrderRow } from './rows.js';
 import type { Statements } from './sqlite-statements.js';
 
 /** Orders in the SQLite ledger: created with their new authorizations and challenges, read, listed per account. */
@@ -15,16 +15,7 @@ export class SqliteOrders {
   /** The order, its new authorizations (with challenges), the links to reused ones and its replacement, in one transaction. */
   create(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): void {
     this.db.transaction(() => {
-      this.s.insertOrder.run(
-        order.id,
-        order.accountId,
-        JSON.stringify(order.identifiers),
-        order.notBefore?.getTime() ?? null,
-        order.notAfter?.getTime() ?? null,
-        order.expires.getTime(),
-        order.createdAt.getTime(),
-        order.profile ?? null,
-      );
+      this.s.insertOrder.run(...orderInsertValues(order));
       for (const a of newAuthorizations) {
         this.s.insertAuthz.run(a.id, a.accountId, a.identifier.type, a.identifier.value, a.wildcard ? 1 : 0, a.expires.getTime(), a.createdAt.getTime());
         for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);

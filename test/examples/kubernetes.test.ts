@@ -10,8 +10,7 @@ import { loadCa } from '../../src/ca/ca-files.js';
 import { configuredKeyPassphrase } from '../../src/ca/key-passphrase.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
 import { loadConfig } from '../../src/config/config.js';
-import { applyEnvironment } from '../../src/config/env.js';
-import { DEFAULT_CONFIG } from '../../src/config/schema.js';
+import { certmintReads } from '../support/certmint-env.js';
 import { findOnPath, requireOrSkipFound } from '../support/clients.js';
 import { requireBuiltCli } from '../support/cli.js';
 
@@ -66,19 +65,6 @@ const only = (file: string): Manifest => {
   expect(docs, file).toHaveLength(1);
   return docs[0]!;
 };
-
-/** The CERTMINT_* variables certmint reads: one per config leaf (env.ts), and those its code reads by name. */
-const directlyRead = new Set(
-  (readdirSync(path.join(ROOT, 'src'), { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .flatMap((f) => [...readFileSync(path.join(ROOT, 'src', f), 'utf8').matchAll(/\.(CERTMINT_[A-Z0-9_]+)\b|['"](CERTMINT_[A-Z0-9_]+)['"]/g)])
-    .map((m) => m[1] ?? m[2]!),
-);
-function certmintReads(name: string): boolean {
-  const defaults = () => structuredClone(DEFAULT_CONFIG) as unknown as Obj;
-  const changed = JSON.stringify(applyEnvironment(defaults(), { [name]: 'x' })) !== JSON.stringify(applyEnvironment(defaults(), {}));
-  return changed || directlyRead.has(name);
-}
 
 /** This environment without certmint's settings: the README's commands set their own. */
 const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CERTMINT_')));

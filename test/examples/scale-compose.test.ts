@@ -10,8 +10,7 @@ import { loadCa } from '../../src/ca/ca-files.js';
 import { configuredKeyPassphrase } from '../../src/ca/key-passphrase.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { applyEnvironment } from '../../src/config/env.js';
-import { DEFAULT_CONFIG } from '../../src/config/schema.js';
+import { certmintReads } from '../support/certmint-env.js';
 import { findOnPath, requireOrSkipFound } from '../support/clients.js';
 import { CERTMINT_CLI, requireBuiltCli } from '../support/cli.js';
 
@@ -55,19 +54,6 @@ const mount = (spec: string) => {
   return { source, target, readOnly: mode === 'ro' };
 };
 const haproxyCfg = read(HAPROXY_CFG);
-
-/** The CERTMINT_* variables certmint reads: one per config leaf (env.ts), and those its code reads by name. */
-const directlyRead = new Set(
-  (readdirSync(path.join(ROOT, 'src'), { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .flatMap((f) => [...readFileSync(path.join(ROOT, 'src', f), 'utf8').matchAll(/\.(CERTMINT_[A-Z0-9_]+)\b|['"](CERTMINT_[A-Z0-9_]+)['"]/g)])
-    .map((m) => m[1] ?? m[2]!),
-);
-function certmintReads(name: string): boolean {
-  const defaults = () => structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
-  const changed = JSON.stringify(applyEnvironment(defaults(), { [name]: 'x' })) !== JSON.stringify(applyEnvironment(defaults(), {}));
-  return changed || directlyRead.has(name);
-}
 
 describe('docker-compose.yml, profile "scale"', () => {
   it('adds its services under the profile only: `docker compose up` alone still starts certmint and web as before', () => {
