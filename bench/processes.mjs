@@ -51,7 +51,7 @@ export function freePort() {
 }
 
 /** A child whose output is kept in a log file and a short tail, and which is killed at cleanup. */
-function spawnLogged(command, args, { logFile, env, onLine } = {}) {
+export function spawnLogged(command, args, { logFile, env, onLine } = {}) {
   const child = spawn(command, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = logFile ? createWriteStream(logFile) : undefined;
   let tail = '';
@@ -135,19 +135,23 @@ export function certmintEnv(extra = {}) {
 }
 
 /**
- * Writes a config for `certmint serve` on a free port: TLS, validation through `dnsAddress` on
- * `http01Port`, rate limits off (a load run would hit them otherwise).
+ * Writes a config for `certmint serve` on `port` (a free one unless given): TLS, validation through
+ * `dnsAddress` on `http01Port`, rate limits off (a load run would hit them otherwise); with
+ * `ledger: {url, poolSize}` on that PostgreSQL ledger instead of SQLite in dataDir.
  */
-export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port }) {
-  const port = await freePort();
+export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port, port, baseUrl, ledger }) {
+  port ??= await freePort();
   const file = path.join(dir, 'certmint.yaml');
   writeFileSync(
     file,
     [
       'server:',
       `  listen: "127.0.0.1:${port}"`,
+      // Behind a load balancer, every instance names the balancer's URL in its directory.
+      ...(baseUrl ? [`  baseUrl: ${JSON.stringify(baseUrl)}`] : []),
       '  tls: { enabled: true, hostnames: [localhost, 127.0.0.1] }',
       `dataDir: ${JSON.stringify(dataDir)}`,
+      ...(ledger ? ['ledger:', `  url: ${JSON.stringify(ledger.url)}`, `  poolSize: ${ledger.poolSize}`] : []),
       'validation:',
       `  http01Port: ${http01Port}`,
       `  dnsResolvers: [${JSON.stringify(dnsAddress)}]`,
@@ -197,16 +201,21 @@ export function memoryOf(pid) {
 }
 
 let clockTicksPerSecond;
+/** /proc/<pid>/stat counts CPU time in clock ticks. */
+export function ticksToMs(ticks) {
+  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return (ticks * 1000) / clockTicksPerSecond;
+}
+
 /**
  * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; with `thread`, of
  * that one thread (/proc/<pid>/task/<tid>/stat: the main thread's tid is the pid).
  */
 export function cpuMsOf(pid, thread) {
-  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
   // Fields after "(comm)", which may itself hold spaces: state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
+  return ticksToMs(Number(fields[11]) + Number(fields[12]));
 }
 
 /** Builds test/interop/acmego as test/interop/go-client.ts does (GOPATH mode, Debian's x/crypto). */

@@ -3,13 +3,31 @@
 
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? +(a / b).toFixed(2) : null);
 
-/** certmint ÷ step-ca per C: throughput (higher is better for certmint), latencies (lower). */
-export function issuanceRow(c, n, certmint, stepCa) {
+/**
+ * The servers a load runs against: `name` as run.mjs and its log call them, `key` the field of an
+ * issuance row, `label` the table's column. SQLite-1 is the `certmint` the targets compare.
+ */
+export const SETUPS = [
+  { name: 'certmint', key: 'certmint', label: 'SQLite-1' },
+  { name: 'certmint-pg', key: 'certmintPg', label: 'PG-1' },
+  { name: 'certmint-pg-2', key: 'certmintPg2', label: 'PG-2' },
+  { name: 'step-ca', key: 'stepCa', label: 'step-ca' },
+];
+
+/**
+ * One C: each setup's load result (null when it did not run), and certmint (SQLite) ÷ step-ca:
+ * throughput (higher is better for certmint), latencies (lower).
+ */
+export function issuanceRow(c, n, bySetup) {
+  const certmint = bySetup.certmint ?? null;
+  const stepCa = bySetup['step-ca'] ?? null;
   return {
     c,
     n,
     certmint,
-    stepCa: stepCa ?? null,
+    certmintPg: bySetup['certmint-pg'] ?? null,
+    certmintPg2: bySetup['certmint-pg-2'] ?? null,
+    stepCa,
     ratios: stepCa
       ? { perSec: ratio(certmint?.per_sec, stepCa.per_sec), p50: ratio(certmint?.p50_ms, stepCa.p50_ms), p99: ratio(certmint?.p99_ms, stepCa.p99_ms) }
       : null,
@@ -55,23 +73,63 @@ function markdownTable(rows) {
 const show = (v) => (v === null || v === undefined ? '–' : v);
 const verdict = (pass) => (pass === null ? 'not measured' : pass ? 'pass' : 'MISS');
 
-/** Where each run's CPU went, per issuance; empty (header only) for results from before it was measured. */
-function cpuTable(result) {
-  const rows = [['C', 'certmint ms (JS thread)', 'its client ms', 'ceiling /s', 'step-ca ms', 'its client ms', 'ceiling /s']];
-  const per = (ms, r) => (typeof ms === 'number' && r?.ok > 0 ? +(ms / r.ok).toFixed(2) : null);
-  const ceiling = (server, client) => (server !== null && client !== null ? Math.round((result.machine.cpuCount * 1000) / (server + client)) : null);
-  for (const r of result.issuance) {
-    const cm = r.certmint;
-    const sc = r.stepCa;
-    const cmServer = per(cm?.server_cpu_ms, cm);
-    const cmClient = per(cm?.cpu_ms, cm);
-    const scServer = per(sc?.server_cpu_ms, sc);
-    const scClient = per(sc?.cpu_ms, sc);
-    if (cmServer === null && scServer === null) continue;
-    const cmMain = per(cm?.server_main_thread_cpu_ms, cm);
-    rows.push([r.c, cmServer === null ? '–' : `${cmServer}${cmMain === null ? '' : ` (${cmMain})`}`, show(cmClient), show(ceiling(cmServer, cmClient)), show(scServer), show(scClient), show(ceiling(scServer, scClient))]);
+const per = (ms, r) => (typeof ms === 'number' && r?.ok > 0 ? +(ms / r.ok).toFixed(2) : null);
+/** CPU ms per issuance of everything but the load client: certmint or step-ca, PostgreSQL, haproxy. */
+const serverSide = (r) => per(r?.server_cpu_ms === undefined ? undefined : r.server_cpu_ms + (r.postgres_cpu_ms ?? 0) + (r.haproxy_cpu_ms ?? 0), r);
+
+/** The setups that ran in this result (old results: certmint and step-ca only). */
+const setupsOf = (result) => SETUPS.filter((s) => result.issuance.some((r) => r[s.key]));
+
+/** Rows per C, per measurement a column for each setup: issuances/s, p50, p99, server-side CPU ms per issuance. */
+function issuanceTable(result) {
+  const setups = setupsOf(result);
+  const columns = [
+    ['/s', (r) => r.per_sec],
+    ['p50 ms', (r) => r.p50_ms],
+    ['p99 ms', (r) => r.p99_ms],
+    ['CPU ms', serverSide],
+  ];
+  const rows = [['C', 'N', ...columns.flatMap(([name]) => setups.map((s) => `${s.label} ${name}`)), `errors ${setups.map((s) => s.label).join(' / ')}`]];
+  for (const row of result.issuance) {
+    const cells = columns.flatMap(([, value]) => setups.map((s) => (row[s.key] ? show(value(row[s.key])) : '–')));
+    rows.push([row.c, row.n, ...cells, setups.map((s) => show(row[s.key]?.errors)).join(' / ')]);
   }
   return rows;
+}
+
+function ratioTable(result) {
+  const rows = [['C', '/s SQLite-1 ÷ step-ca', 'p50 ratio', 'p99 ratio']];
+  for (const r of result.issuance) if (r.ratios) rows.push([r.c, show(r.ratios.perSec), show(r.ratios.p50), show(r.ratios.p99)]);
+  return rows;
+}
+
+/** Where each run's CPU went, per issuance and setup; empty (header only) for results from before it was measured. */
+function cpuTable(result) {
+  const rows = [['C', 'setup', 'server ms (JS thread)', 'PostgreSQL ms', 'haproxy ms', 'all but client ms', 'client ms', 'ceiling /s']];
+  const ceiling = (server, client) => (server !== null && client !== null ? Math.round((result.machine.cpuCount * 1000) / (server + client)) : null);
+  for (const row of result.issuance) {
+    for (const s of setupsOf(result)) {
+      const r = row[s.key];
+      const server = per(r?.server_cpu_ms, r);
+      if (server === null) continue;
+      const main = per(r.server_main_thread_cpu_ms, r);
+      const all = serverSide(r);
+      const client = per(r.cpu_ms, r);
+      rows.push([row.c, s.label, `${server}${main === null ? '' : ` (${main})`}`, show(per(r.postgres_cpu_ms, r)), show(per(r.haproxy_cpu_ms, r)), show(all), show(client), show(ceiling(all, client))]);
+    }
+  }
+  return rows;
+}
+
+/** How haproxy spread PG-2's requests, and its two instances' CPU. */
+function balanceLine(result) {
+  const parts = result.issuance
+    .filter((row) => row.certmintPg2?.responses_certmint_1 !== undefined)
+    .map((row) => {
+      const r = row.certmintPg2;
+      return `C=${row.c}: ${r.responses_certmint_1} / ${r.responses_certmint_2} requests, ${per(r.certmint_1_cpu_ms, r)} / ${per(r.certmint_2_cpu_ms, r)} CPU ms per issuance`;
+    });
+  return parts.length > 0 ? `PG-2, instance 1 / instance 2: ${parts.join('; ')}` : null;
 }
 
 /** The whole result as text (default) or Markdown. */
@@ -82,16 +140,30 @@ export function formatResult(result, { markdown = false } = {}) {
   out.push(`${markdown ? '' : 'certmint benchmark, '}${result.at}${result.quick ? ' (quick smoke run: tiny loads, not for comparison)' : ''}`);
   out.push(`${m.cpuCount} × ${m.cpuModel}, ${m.totalMemoryGb} GB, Debian ${m.debian}, Node ${m.node}, commit ${m.gitCommit}${m.gitDirty ? ' (+ uncommitted changes)' : ''}`);
   out.push('');
-  const issuance = [['C', 'N', 'certmint /s', 'step-ca /s', 'ratio', 'certmint p50 ms', 'step-ca p50 ms', 'ratio', 'certmint p99 ms', 'step-ca p99 ms', 'ratio', 'errors cm / step']];
-  for (const r of result.issuance) {
-    const cm = r.certmint ?? {};
-    const sc = r.stepCa ?? {};
-    issuance.push([r.c, r.n, show(cm.per_sec), show(sc.per_sec), show(r.ratios?.perSec), show(cm.p50_ms), show(sc.p50_ms), show(r.ratios?.p50), show(cm.p99_ms), show(sc.p99_ms), show(r.ratios?.p99), `${show(cm.errors)} / ${show(sc.errors)}`]);
-  }
-  if (issuance.length > 1) {
-    out.push(table(issuance));
+  if (result.issuance.length > 0) {
+    out.push(table(issuanceTable(result)));
     out.push('');
-    out.push(markdown ? 'Ratios are certmint ÷ step-ca from the same run (throughput: higher is better; latency: lower is better).' : 'ratios: certmint ÷ step-ca, same run, same machine');
+    const pg = result.postgres;
+    const on = (key) => setupsOf(result).some((s) => s.key === key);
+    const postgres = `PostgreSQL ${/PostgreSQL\) (\S+)/.exec(pg?.version ?? '')?.[1] ?? ''} on the same machine (fsync and synchronous_commit on, a pool of ${pg?.poolSize} connections per instance)`;
+    out.push(
+      [
+        on('certmint') && 'SQLite-1: one certmint on its SQLite ledger.',
+        on('certmintPg') && `PG-1: one certmint on ${postgres}.`,
+        on('certmintPg2') && `PG-2: two certmint instances on one database of ${on('certmintPg') ? 'that PostgreSQL' : postgres}, behind haproxy ${result.machine.haproxy ?? ''} (TLS terminated and re-encrypted, round robin per request).`,
+        'CPU ms: per issuance, of everything but the load client (certmint or step-ca, and PostgreSQL and haproxy where they run).',
+      ]
+        .filter(Boolean)
+        .join(' '),
+    );
+    if (pg?.skipped) out.push(`Skipped: ${pg.skipped}.`);
+    out.push('');
+  }
+  const ratios = ratioTable(result);
+  if (ratios.length > 1) {
+    out.push(table(ratios));
+    out.push('');
+    out.push(markdown ? 'Ratios are certmint (SQLite) ÷ step-ca from the same run (throughput: higher is better; latency: lower is better).' : 'ratios: certmint (SQLite) ÷ step-ca, same run, same machine');
     out.push('');
   }
   const cpu = cpuTable(result);
@@ -99,9 +171,12 @@ export function formatResult(result, { markdown = false } = {}) {
     out.push(table(cpu));
     out.push('');
     out.push(
-      `CPU ms per issuance: the server's (certmint's JavaScript thread in brackets) and the load client's, from /proc and getrusage. ` +
-        `Ceiling: ${result.machine.cpuCount} cores × 1000 ÷ (server + client), the rate at which server and client together would fill the machine.`,
+      `CPU ms per issuance, from /proc and getrusage: the server's (certmint's JavaScript threads in brackets; for PG-2 both instances), ` +
+        `the PostgreSQL cluster's (all its processes), haproxy's, their sum, and the load client's. ` +
+        `Ceiling: ${result.machine.cpuCount} cores × 1000 ÷ (all + client), the rate at which servers and client together would fill the machine.`,
     );
+    const balance = balanceLine(result);
+    if (balance) out.push(balance);
     out.push('');
   }
   const targets = [['measurement', 'value', 'target', 'result']];

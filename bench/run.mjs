@@ -1,23 +1,32 @@
-// `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode, the RSS
+// `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode (certmint
+// on its SQLite ledger, on PostgreSQL, and two instances on one PostgreSQL behind haproxy), the RSS
 // of certmint over many issuances, and the ledger at scale; one table, also written as JSON.
 // `npm run bench -- --quick` is the smoke run CI keeps working. See README "Benchmark".
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
 // because a target was missed: machine noise must not fail CI.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
-import { REPO, buildAcmego, cleanup, cpuMsOf, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
-import { checkTargets, formatResult, issuanceRow } from './report.mjs';
+import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
+import { postgresUnavailable, startPostgres } from './postgres.mjs';
+import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
+import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
-  --quick                 smoke run (< ~60 s): certmint only, C=1 and C=4, small N, small ledger
+  --quick                 smoke run (< ~60 s): certmint on SQLite only, C=1 and C=4, small N, small ledger
   --with-step-ca          with --quick: run step-ca too
   --no-step-ca            skip step-ca
+  --postgres, --with-postgres
+                          run the PostgreSQL setups, also with --quick: certmint-pg (one instance on a
+                          throw-away PostgreSQL, fsync on) and certmint-pg-2 (two instances on it behind
+                          haproxy); default: on in a full run when PostgreSQL is installed, off with --quick
+  --no-postgres           skip them
+  --pg-pool-size N        ledger.poolSize of each PostgreSQL instance (default 10, certmint's default)
   --loads C:N,...         issuance loads (default 1:200,8:1000,32:2000; quick 1:20,4:40; none skips them)
   --warmup N              untimed issuances per server before its loads (default 5)
   --rss-issuances N       issuances of the RSS run (default 20000; quick 300; 0 skips it)
@@ -37,6 +46,10 @@ const { values: opt } = parseArgs({
     quick: { type: 'boolean', default: false },
     'with-step-ca': { type: 'boolean', default: false },
     'no-step-ca': { type: 'boolean', default: false },
+    postgres: { type: 'boolean', default: false },
+    'with-postgres': { type: 'boolean', default: false },
+    'no-postgres': { type: 'boolean', default: false },
+    'pg-pool-size': { type: 'string', default: '10' },
     loads: { type: 'string' },
     warmup: { type: 'string', default: '5' },
     'rss-issuances': { type: 'string' },
@@ -71,6 +84,9 @@ const settings = {
     return { c, n };
   }),
   stepCa: !opt['no-step-ca'] && (!quick || opt['with-step-ca']),
+  // Asked for: a missing PostgreSQL or haproxy is a failure. By default: run when installed.
+  postgres: opt['no-postgres'] ? false : opt.postgres || opt['with-postgres'] ? 'required' : !quick && postgresUnavailable() === null ? 'if-installed' : false,
+  pgPoolSize: Number(opt['pg-pool-size']),
   warmup: Number(opt.warmup),
   rssIssuances: pick('rss-issuances', 20000, 300),
   rssBatch: pick('rss-batch', 5000, 100),
@@ -121,11 +137,21 @@ async function step(name, fn) {
 function checkLoad(server, r) {
   if (r.errors > 0) failures.push(`${server} C=${r.c} N=${r.n}: ${r.errors} errors, first: ${r.first_error}`);
   const perIssuance = (ms) => (typeof ms === 'number' && r.ok > 0 ? (ms / r.ok).toFixed(2) : '–');
-  log(`${server} C=${r.c} N=${r.n}: ${r.per_sec}/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms errors ${r.errors}; CPU ms/issuance: server ${perIssuance(r.server_cpu_ms)}, client ${perIssuance(r.cpu_ms)}`);
+  const more = [['postgres', r.postgres_cpu_ms], ['haproxy', r.haproxy_cpu_ms]].filter(([, ms]) => ms !== undefined).map(([name, ms]) => `, ${name} ${perIssuance(ms)}`).join('');
+  const spread = r.responses_certmint_1 !== undefined ? `; responses per instance ${r.responses_certmint_1} / ${r.responses_certmint_2}` : '';
+  log(`${server} C=${r.c} N=${r.n}: ${r.per_sec}/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms errors ${r.errors}; CPU ms/issuance: server ${perIssuance(r.server_cpu_ms)}${more}, client ${perIssuance(r.cpu_ms)}${spread}`);
   return r;
 }
 
-/** Warm-up (untimed), then every load against one server. */
+/** CPU so far (ms) of certmint processes: all threads, and their JavaScript (main) threads. */
+function certmintCpu(pids) {
+  return { server_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0), server_main_thread_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid, pid), 0) };
+}
+
+/**
+ * Warm-up (untimed), then every load against one server. `target.sample()` returns counters (CPU
+ * ms of each process group, responses per instance) whose growth over a load is stored with it.
+ */
 async function runLoads(server, target) {
   const listen = `127.0.0.1:${settings.http01Port}`;
   const results = new Map();
@@ -134,24 +160,87 @@ async function runLoads(server, target) {
     if (w.errors > 0) throw new Error(`${server} warm-up: ${w.errors} errors, first: ${w.first_error}`);
   }
   for (const { c, n } of settings.loads) {
-    // The server's CPU over the whole client run (its workers' account registrations included);
+    // The servers' CPU over the whole client run (its workers' account registrations included);
     // the client reports its own over the timed part. For certmint also its JavaScript thread.
-    const before = { all: cpuMsOf(target.pid), main: server === 'certmint' ? cpuMsOf(target.pid, target.pid) : undefined };
+    const before = await target.sample();
     const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-c${c}`) });
-    r.server_cpu_ms = Math.round(cpuMsOf(target.pid) - before.all);
-    if (before.main !== undefined) r.server_main_thread_cpu_ms = Math.round(cpuMsOf(target.pid, target.pid) - before.main);
+    const after = await target.sample();
+    for (const [k, v] of Object.entries(after)) r[k] = Math.round(v - before[k]);
     results.set(c, checkLoad(server, r));
   }
   return results;
 }
 
-/** A certmint on a fresh data dir, validating through its own challtestsrv. */
-async function freshCertmint(label, dns) {
+/**
+ * A certmint on a fresh data dir, validating through its own challtestsrv; with `ledger` on that
+ * PostgreSQL database, with `copyCaFrom` on the CA of an instance already started on it.
+ */
+async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom } = {}) {
   const dir = path.join(workDir, label);
+  const dataDir = path.join(dir, 'data');
   mkdirSync(dir);
-  const configFile = await writeCertmintConfig(dir, { dataDir: path.join(dir, 'data'), dnsAddress: dns.dnsAddress, http01Port: settings.http01Port });
+  // Instances on one ledger sign with one CA: the first one creates it, the others get a copy.
+  if (copyCaFrom) cpSync(path.join(copyCaFrom, 'ca'), path.join(dataDir, 'ca'), { recursive: true });
+  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger });
   const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log') });
-  return { ...server, caBundle: path.join(dir, 'data', 'ca', 'root.pem') };
+  return { ...server, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
+}
+
+/** One certmint on PostgreSQL (database certmint_pg1). */
+async function postgresLoads(cluster, dns) {
+  const ledger = { url: await cluster.createDatabase('certmint_pg1'), poolSize: settings.pgPoolSize };
+  const server = await freshCertmint('pg-1', dns, { ledger });
+  try {
+    const loads = await runLoads('certmint-pg', { ...server, sample: async () => ({ ...certmintCpu([server.pid]), postgres_cpu_ms: cluster.cpuMs() }) });
+    return { loads, rssAfterLoadsMb: memoryOf(server.pid).rssMb };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Two certmint instances on one PostgreSQL database (certmint_pg2) behind haproxy, as issue 12
+ * deploys them: both name the balancer's URL, the client trusts the CA's root and talks to haproxy only.
+ */
+async function balancedLoads(cluster, dns) {
+  const ledger = { url: await cluster.createDatabase('certmint_pg2'), poolSize: settings.pgPoolSize };
+  const lbPort = await freePort();
+  const baseUrl = `https://localhost:${lbPort}`;
+  const ports = [await freePort(), await freePort()];
+  const first = await freshCertmint('pg-2a', dns, { ledger, baseUrl, port: ports[0] });
+  const instances = [first];
+  try {
+    instances.push(await freshCertmint('pg-2b', dns, { ledger, baseUrl, port: ports[1], copyCaFrom: first.dataDir }));
+    // haproxy presents instance 1's own server certificate (written by serve to <dataDir>/tls).
+    const lb = await startHaproxy({
+      dir: path.join(workDir, 'pg-2a'),
+      port: lbPort,
+      backends: ports.map((port, i) => ({ name: `certmint-${i + 1}`, port })),
+      certPem: readFileSync(path.join(first.dataDir, 'tls', 'server.pem'), 'utf8'),
+      keyPem: readFileSync(path.join(first.dataDir, 'tls', 'server.key.pem'), 'utf8'),
+      caFile: first.caBundle,
+    });
+    try {
+      const sample = async () => {
+        const stats = await lb.serverStats();
+        return {
+          ...certmintCpu(instances.map((i) => i.pid)),
+          certmint_1_cpu_ms: cpuMsOf(instances[0].pid),
+          certmint_2_cpu_ms: cpuMsOf(instances[1].pid),
+          postgres_cpu_ms: cluster.cpuMs(),
+          haproxy_cpu_ms: cpuMsOf(lb.pid),
+          responses_certmint_1: stats['certmint-1'].responses,
+          responses_certmint_2: stats['certmint-2'].responses,
+        };
+      };
+      const loads = await runLoads('certmint-pg-2', { directoryUrl: first.directoryUrl, caBundle: first.caBundle, sample });
+      return { loads, rssAfterLoadsMb: instances.map((i) => memoryOf(i.pid).rssMb) };
+    } finally {
+      await lb.stop();
+    }
+  } finally {
+    for (const i of instances) await i.stop();
+  }
 }
 
 /** Issues `total` certificates in batches, sampling the server's RSS before and after each. */
@@ -208,6 +297,8 @@ function machine() {
     node: process.version,
     go: sh('go', ['version']),
     stepCaPackage: sh('dpkg-query', ['-W', '-f=${Version}', 'golang-github-smallstep-certificates-dev']),
+    postgresqlPackage: sh('dpkg-query', ['-W', '-f=${Version}', 'postgresql']),
+    haproxy: haproxyUnavailable() === null ? haproxyVersion() : null,
     gitCommit: sh('git', ['rev-parse', '--short=12', 'HEAD']),
     gitDirty: (sh('git', ['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
   };
@@ -215,9 +306,9 @@ function machine() {
 
 async function main() {
   const at = new Date();
-  const certmintLoads = new Map();
-  const stepCaLoads = new Map();
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, stepCa: null, rss: null, ledger: null, targets: [], failures };
+  /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
+  const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -228,12 +319,42 @@ async function main() {
       log('certmint: fresh data dir, loads ' + settings.loads.map((l) => `C=${l.c} N=${l.n}`).join(', '));
       const server = await freshCertmint('loads', dns);
       try {
-        for (const [c, r] of await runLoads('certmint', server)) certmintLoads.set(c, r);
+        for (const [c, r] of await runLoads('certmint', server)) loads.certmint.set(c, r);
         result.certmintRssAfterLoadsMb = memoryOf(server.pid).rssMb;
       } finally {
         await server.stop();
       }
     });
+  }
+
+  if (dns && settings.postgres && settings.loads.length > 0) {
+    const cluster = await step('start PostgreSQL', async () => {
+      log('PostgreSQL: throw-away cluster (initdb, fsync on)');
+      return startPostgres();
+    });
+    if (cluster) {
+      result.postgres = { version: cluster.version, fsync: 'on', synchronousCommit: 'on', poolSize: settings.pgPoolSize, pg1RssAfterLoadsMb: null, pg2RssAfterLoadsMb: null, skipped: null };
+      await step('certmint-pg loads', async () => {
+        log('certmint-pg: one instance on PostgreSQL, fresh database');
+        const pg1 = await postgresLoads(cluster, dns);
+        for (const [c, r] of pg1.loads) loads['certmint-pg'].set(c, r);
+        result.postgres.pg1RssAfterLoadsMb = pg1.rssAfterLoadsMb;
+      });
+      const noHaproxy = haproxyUnavailable();
+      if (noHaproxy && settings.postgres === 'if-installed') {
+        log(`certmint-pg-2 skipped: ${noHaproxy}`);
+        result.postgres.skipped = `certmint-pg-2: ${noHaproxy}`;
+      } else {
+        await step('certmint-pg-2 loads', async () => {
+          if (noHaproxy) throw new Error(noHaproxy);
+          log('certmint-pg-2: two instances on one PostgreSQL database behind haproxy');
+          const pg2 = await balancedLoads(cluster, dns);
+          for (const [c, r] of pg2.loads) loads['certmint-pg-2'].set(c, r);
+          result.postgres.pg2RssAfterLoadsMb = pg2.rssAfterLoadsMb;
+        });
+      }
+      await cluster.stop();
+    }
   }
 
   if (acmego && settings.stepCa && settings.loads.length > 0) {
@@ -242,7 +363,7 @@ async function main() {
       const peer = await startStepCa();
       result.stepCa = { startSeconds: peer.startSeconds, directoryUrl: peer.directoryUrl };
       try {
-        for (const [c, r] of await runLoads('step-ca', peer)) stepCaLoads.set(c, r);
+        for (const [c, r] of await runLoads('step-ca', { ...peer, sample: async () => ({ server_cpu_ms: cpuMsOf(peer.pid) }) })) loads['step-ca'].set(c, r);
         result.stepCa.rssAfterLoadsMb = memoryOf(peer.pid).rssMb;
       } finally {
         peer.stop();
@@ -251,7 +372,8 @@ async function main() {
   }
 
   for (const { c, n } of settings.loads) {
-    if (certmintLoads.has(c) || stepCaLoads.has(c)) result.issuance.push(issuanceRow(c, n, certmintLoads.get(c) ?? null, stepCaLoads.get(c)));
+    const atC = Object.fromEntries(Object.entries(loads).map(([name, byC]) => [name, byC.get(c)]));
+    if (Object.values(atC).some((r) => r !== undefined)) result.issuance.push(issuanceRow(c, n, atC));
   }
 
   if (dns && settings.rssIssuances > 0) {

@@ -132,32 +132,44 @@ describe.skipIf(!available)('two certmint instances on one PostgreSQL ledger beh
     revoked.push(serial);
   });
 
-  it('the Go client (x/crypto/acme) issues and revokes with the certificate key through haproxy', { timeout: 120_000 }, async () => {
-    const out = path.join(pair.tempDir, 'acmego');
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        acmego!,
-        [
-          '-directory', pair.directoryUrl, '-ca-bundle', pair.rootFile,
-          '-http01-listen', `127.0.0.1:${pair.http01Port}`, '-tls-alpn01-listen', `127.0.0.1:${pair.tlsAlpn01Port}`,
-          '-mode', 'single', '-names', 'go.scale.test,www.go.scale.test', '-out', out, '-revoke-with-cert-key',
-        ],
-        { timeout: 90_000 },
-        (err, stdout, stderr) => (err ? reject(new Error(`acmego failed: ${err.message}\n${stderr}\n${pair.output()}`)) : resolve(stdout)),
-      );
-    });
-    const result = JSON.parse(stdout) as { ok: boolean; revoked: boolean; cert: string; chain: string; account: string };
-    expect(result).toMatchObject({ ok: true, revoked: true });
-    for (const url of [result.account, result.cert]) expect(url.startsWith(`${pair.baseUrl}/`)).toBe(true);
-    await expect(opensslVerify(pair.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
-    const [leafPem, issuerPem] = splitPem(await readFile(result.chain, 'utf8'));
-    const leaf = new X509Certificate(leafPem!);
-    intermediatePem = issuerPem!;
-    expect(dnsNames(leaf)).toEqual(['go.scale.test', 'www.go.scale.test']);
-    const serial = leaf.serialNumber.toLowerCase();
-    const rows = await pair.query<{ status: string; revocation_reason: number }>('SELECT status, revocation_reason FROM certificates WHERE serial = $1', [serial]);
-    expect(rows).toEqual([{ status: 'revoked', revocation_reason: 1 }]);
-    revoked.push(serial);
+  it('the Go client (x/crypto/acme) issues, renews (a new order for the same names, as cert-manager does) and revokes through haproxy', { timeout: 180_000 }, async () => {
+    const runAcmego = (out: string, revoke: boolean) =>
+      new Promise<string>((resolve, reject) => {
+        execFile(
+          acmego!,
+          [
+            '-directory', pair.directoryUrl, '-ca-bundle', pair.rootFile,
+            '-http01-listen', `127.0.0.1:${pair.http01Port}`, '-tls-alpn01-listen', `127.0.0.1:${pair.tlsAlpn01Port}`,
+            '-mode', 'single', '-names', 'go.scale.test,www.go.scale.test', '-out', out, ...(revoke ? ['-revoke-with-cert-key'] : []),
+          ],
+          { timeout: 90_000 },
+          (err, stdout, stderr) => (err ? reject(new Error(`acmego failed: ${err.message}\n${stderr}\n${pair.output()}`)) : resolve(stdout)),
+        );
+      });
+    type Result = { ok: boolean; revoked: boolean; cert: string; chain: string; account: string };
+    const serials: string[] = [];
+    for (const [run, revoke] of [['issue', false], ['renew', true]] as const) {
+      const result = JSON.parse(await runAcmego(path.join(pair.tempDir, `acmego-${run}`), revoke)) as Result;
+      expect(result, run).toMatchObject({ ok: true, revoked: revoke });
+      for (const url of [result.account, result.cert]) expect(url.startsWith(`${pair.baseUrl}/`)).toBe(true);
+      await expect(opensslVerify(pair.rootFile, result.chain, result.chain)).resolves.toMatch(/: OK$/m);
+      const [leafPem, issuerPem] = splitPem(await readFile(result.chain, 'utf8'));
+      const leaf = new X509Certificate(leafPem!);
+      intermediatePem = issuerPem!;
+      expect(dnsNames(leaf)).toEqual(['go.scale.test', 'www.go.scale.test']);
+      serials.push(leaf.serialNumber.toLowerCase());
+    }
+    const [issued, renewed] = serials as [string, string];
+    expect(renewed).not.toBe(issued);
+    const rows = await pair.query<{ serial: string; status: string; revocation_reason: number | null }>(
+      'SELECT serial, status, revocation_reason FROM certificates WHERE serial = ANY($1) ORDER BY created_at',
+      [serials],
+    );
+    expect(rows).toEqual([
+      { serial: issued, status: 'valid', revocation_reason: null },
+      { serial: renewed, status: 'revoked', revocation_reason: 1 },
+    ]);
+    revoked.push(renewed);
   });
 
   it('each instance\'s own /crl lists both revoked serials, with the same CRL number', { timeout: 60_000 }, async () => {
