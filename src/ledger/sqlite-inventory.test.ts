@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateFilter } from './ledger.js';
 import { inventoryQuery } from './sqlite-inventory.js';
 import { SqliteLedger } from './sqlite-ledger.js';
-import { certificateRecord } from '../../test/support/ledger-records.js';
+import { addSampleInventory } from '../../test/support/ledger-records.js';
 
 // The SQLite query plans; the filters themselves are in contract/inventory.test.ts, run on every backend.
 let dir: string;
@@ -14,22 +14,11 @@ let ledger: SqliteLedger;
 const now = new Date('2026-06-01T00:00:00Z');
 const DAY = 86_400_000;
 
-async function add(serial: string, names: string[], notAfterDays: number, account = 'a1') {
-  await ledger.insertCertificate(certificateRecord(serial, names, notAfterDays, now, account));
-}
-
 // The same certificates as the contract's filters are checked on.
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-inventory-'));
   ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
-  await ledger.createAccount({ id: 'a1', keyThumbprint: 't1', jwk: {}, contact: [], termsOfServiceAgreed: true, createdAt: now });
-  await ledger.createAccount({ id: 'a2', keyThumbprint: 't2', jwk: {}, contact: [], termsOfServiceAgreed: true, createdAt: now });
-  await add('01', ['web.payments.svc.cluster.local'], 3);
-  await add('02', ['api.payments.svc.cluster.local', 'api.internal'], 30);
-  await add('03', ['old.example.internal'], -2);
-  await add('04', ['svc.cluster.local.evil.test'], 5, 'a2');
-  await add('05', ['Mixed.Case.Internal'], 6, 'a2');
-  await ledger.revokeCertificate({ serial: '02', reason: 4, revokedAt: now, blockKey: false, actor: 'test' });
+  await addSampleInventory(ledger, now);
 });
 afterAll(async () => {
   await ledger.close();

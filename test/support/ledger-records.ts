@@ -54,3 +54,21 @@ export function certificateRecord(serial: string, names: readonly string[], notA
     createdAt: now,
   };
 }
+
+/**
+ * The inventory the filter tests and the query-plan tests share: accounts a1 and a2, five
+ * certificates expiring at -2 to 30 days from `now` (01–05; 02 revoked), names chosen for the
+ * exact, case and "*.suffix" filters.
+ */
+export async function addSampleInventory(ledger: CertificateLedger, now: Date): Promise<void> {
+  const add = (serial: string, names: string[], notAfterDays: number, account = 'a1') =>
+    ledger.insertCertificate(certificateRecord(serial, names, notAfterDays, now, account));
+  await ledger.createAccount({ id: 'a1', keyThumbprint: 't1', jwk: {}, contact: [], termsOfServiceAgreed: true, createdAt: now });
+  await ledger.createAccount({ id: 'a2', keyThumbprint: 't2', jwk: {}, contact: [], termsOfServiceAgreed: true, createdAt: now });
+  await add('01', ['web.payments.svc.cluster.local'], 3);
+  await add('02', ['api.payments.svc.cluster.local', 'api.internal'], 30);
+  await add('03', ['old.example.internal'], -2);
+  await add('04', ['svc.cluster.local.evil.test'], 5, 'a2');
+  await add('05', ['Mixed.Case.Internal'], 6, 'a2');
+  await ledger.revokeCertificate({ serial: '02', reason: 4, revokedAt: now, blockKey: false, actor: 'test' });
+}

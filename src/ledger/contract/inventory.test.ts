@@ -1,26 +1,16 @@
 import { beforeEach, expect, it } from 'vitest';
 import type { CertificateFilter, CertificateLedger } from '../ledger.js';
 import { describeLedger } from '../../../test/support/ledger-backends.js';
-import { certificateRecord } from '../../../test/support/ledger-records.js';
+import { addSampleInventory } from '../../../test/support/ledger-records.js';
 
 const now = new Date('2026-06-01T00:00:00Z');
 const DAY = 86_400_000;
 
 describeLedger('inventory filters', (backend) => {
   let ledger: CertificateLedger;
-  const add = (serial: string, names: string[], notAfterDays: number, account = 'a1') =>
-    ledger.insertCertificate(certificateRecord(serial, names, notAfterDays, now, account));
-
   beforeEach(async () => {
     ledger = await backend.open();
-    await ledger.createAccount({ id: 'a1', keyThumbprint: 't1', jwk: {}, contact: [], termsOfServiceAgreed: true, createdAt: now });
-    await ledger.createAccount({ id: 'a2', keyThumbprint: 't2', jwk: {}, contact: [], termsOfServiceAgreed: true, createdAt: now });
-    await add('01', ['web.payments.svc.cluster.local'], 3);
-    await add('02', ['api.payments.svc.cluster.local', 'api.internal'], 30);
-    await add('03', ['old.example.internal'], -2);
-    await add('04', ['svc.cluster.local.evil.test'], 5, 'a2');
-    await add('05', ['Mixed.Case.Internal'], 6, 'a2');
-    await ledger.revokeCertificate({ serial: '02', reason: 4, revokedAt: now, blockKey: false, actor: 'test' });
+    await addSampleInventory(ledger, now);
   });
 
   const list = async (f: Partial<CertificateFilter>) =>
