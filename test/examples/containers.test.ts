@@ -161,7 +161,7 @@ describe('examples/container-entrypoint/Dockerfile (the example workload)', () =
 });
 
 describe('docker-compose.yml', () => {
-  const compose = parseYaml(read('docker-compose.yml')) as Compose;
+  const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as Compose;
   const certmint = compose.services.certmint!;
   const web = compose.services.web!;
 
