@@ -1,8 +1,8 @@
 import { redactUrlPassword } from '../core/redact-url.js';
 import type { CertificateLedger } from './ledger.js';
 import { SchemaError } from './migrate.js';
-import { checkPostgresConnection, createPostgresPool, type LedgerConnectionError, type PostgresLedgerSettings } from './postgres-connect.js';
-import { PostgresLedger } from './postgres-ledger.js';
+import type { LedgerConnectionError } from './connection-error.js';
+import type { PostgresLedgerSettings } from './postgres-connect.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 
 export interface LedgerSettings {
@@ -42,6 +42,11 @@ export async function openLedger(settings: LedgerSettings): Promise<OpenedLedger
     });
     return { ledger, files: [settings.sqliteFile, `${settings.sqliteFile}-wal`], where: settings.sqliteFile };
   }
+  // Loaded only for PostgreSQL: pg and its ledger stay out of an SQLite server's start-up.
+  const [{ checkPostgresConnection, createPostgresPool }, { PostgresLedger }] = await Promise.all([
+    import('./postgres-connect.js'),
+    import('./postgres-ledger.js'),
+  ]);
   const connection = createPostgresPool(settings.postgres, settings.onIdleError);
   try {
     await checkPostgresConnection(connection);

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { looseModeProblem } from '../core/private-file-mode.js';
 import { redactUrlPassword } from '../core/redact-url.js';
+import { LedgerConnectionError } from './connection-error.js';
 
 /** What the config says about the PostgreSQL ledger (Config['ledger'] with a URL). */
 export interface PostgresLedgerSettings {
@@ -12,21 +13,7 @@ export interface PostgresLedgerSettings {
   readonly poolSize: number;
 }
 
-/**
- * The database could not be reached, refused the login, or failed a query: the message names the
- * server (URL without password) and PostgreSQL's or the system's reason, never the password.
- * `code` is PostgreSQL's SQLSTATE (28P01: wrong password) or Node's errno (ECONNREFUSED), for
- * callers that decide between retrying and giving up.
- */
-export class LedgerConnectionError extends Error {
-  override name = 'LedgerConnectionError';
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
-  }
-}
+export { LedgerConnectionError };
 
 /** The pool and what must never be printed: every error that leaves it goes through `redact`. */
 export interface PostgresConnection {

@@ -1,4 +1,4 @@
-import { LedgerConnectionError } from './postgres-connect.js';
+import { LedgerConnectionError } from './connection-error.js';
 
 /** Node's errnos for a server that cannot be reached, or a connection that broke. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);

@@ -1,4 +1,4 @@
-import { LedgerConnectionError } from './postgres-connect.js';
+import { LedgerConnectionError } from './connection-error.js';
 import { ledgerUnreachable } from './postgres-errors.js';
 import { WalSyncError } from './wal-durability.js';
 
