@@ -1,4 +1,3 @@
-import { redactUrlPassword } from '../core/redact-url.js';
 import type { CertificateLedger } from './ledger.js';
 import { SchemaError } from './migrate.js';
 import type { LedgerConnectionError } from './connection-error.js';
@@ -23,8 +22,6 @@ export interface OpenedLedger {
   readonly ledger: CertificateLedger;
   /** Files whose size /metrics reports (the SQLite file and its WAL); none for PostgreSQL. */
   readonly files: readonly string[];
-  /** Where it is, for messages: the file, or the URL without its password. */
-  readonly where: string;
 }
 
 /**
@@ -40,7 +37,7 @@ export async function openLedger(settings: LedgerSettings): Promise<OpenedLedger
       ...(settings.now ? { now: settings.now } : {}),
       ...(settings.mustExist ? { mustExist: true } : {}),
     });
-    return { ledger, files: [settings.sqliteFile, `${settings.sqliteFile}-wal`], where: settings.sqliteFile };
+    return { ledger, files: [settings.sqliteFile, `${settings.sqliteFile}-wal`] };
   }
   // Loaded only for PostgreSQL: pg and its ledger stay out of an SQLite server's start-up.
   const [{ checkPostgresConnection, createPostgresPool }, { PostgresLedger }] = await Promise.all([
@@ -51,7 +48,7 @@ export async function openLedger(settings: LedgerSettings): Promise<OpenedLedger
   try {
     await checkPostgresConnection(connection);
     const ledger = await PostgresLedger.open({ connection, ...(settings.now ? { now: settings.now } : {}) });
-    return { ledger, files: [], where: redactUrlPassword(settings.postgres.url) };
+    return { ledger, files: [] };
   } catch (e) {
     await connection.pool.end().catch(() => undefined);
     // A newer schema (SchemaError) says so itself; anything else may quote the connection settings.
