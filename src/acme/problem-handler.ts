@@ -53,6 +53,10 @@ export function problemErrorHandler(error: FastifyError | Error, request: Fastif
   } else if (!problem) {
     request.log.error({ err: error }, 'unexpected error');
     problem = new AcmeProblem('serverInternal', 'the server hit an internal error; retry later');
+  } else if (problem.status >= 500 && ledgerUnavailable(problem.cause)) {
+    // A use case's own serverInternal (finalize's "create a new order") for a ledger that went away.
+    request.log.warn({ err: (problem.cause as Error).message }, `${problem.detail}: the ledger cannot be reached`);
+    problem = new AcmeProblem(problem.type, problem.detail, { status: 503, headers: { ...problem.headers, 'Retry-After': String(UNAVAILABLE_RETRY_SECONDS) } });
   } else if (problem.status >= 500) {
     request.log.error({ err: problem.cause ?? problem }, problem.detail);
   }

@@ -42,7 +42,7 @@ program
 
 registerCaCommands(program);
 
-const quietLog = { info: () => undefined, error: (o: object, m: string) => process.stderr.write(`${m}\n`) };
+const quietLog = { info: () => undefined, warn: (o: object, m: string) => process.stderr.write(`${m}\n`), error: (o: object, m: string) => process.stderr.write(`${m}\n`) };
 
 
 const certs = program.command('certs').description('the certificate inventory');

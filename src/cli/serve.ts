@@ -16,6 +16,7 @@ import { openLedger, type LedgerSettings } from '../ledger/open-ledger.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { loadCaOfLedger } from './ca-identity.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
+import { ledgerUnavailable } from '../ledger/storage-failure.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import type { RaPolicy } from '../ra/deps.js';
@@ -159,6 +160,8 @@ export function ledgerSettings(config: Config): LedgerSettings {
 
 /** How often `serve` looks for work a stopped instance left (start-up looks first). */
 const RECOVERY_INTERVAL_MS = 60_000;
+/** How often `serve` tries again to end its own work the ledger refused (while there is any). */
+const SETTLE_INTERVAL_MS = 5_000;
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -201,7 +204,11 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     metrics,
     secrets: await secretBox(config),
     onRevoked: () => crl.requestRefresh(),
-    onBackgroundError: (err) => log.error({ err }, 'a background validation could not record its outcome'),
+    onBackgroundError: (err) => {
+      const unavailable = ledgerUnavailable(err);
+      if (unavailable) log.warn({ err: (err as Error).message }, `a background validation could not record its outcome: ${unavailable}; it is validated again once the ledger is back`);
+      else log.error({ err }, 'a background validation could not record its outcome');
+    },
     ledger,
     ca,
     clock,
@@ -219,6 +226,15 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     recover().catch((err: unknown) => log.warn({ err }, 'looking for interrupted work failed; retrying in a minute'));
   }, RECOVERY_INTERVAL_MS);
   recovery.unref();
+  // Its own work the ledger refused to end (its database was gone): ended once the ledger is back.
+  const settling = setInterval(() => {
+    if (ra.unsettledWork === 0) return;
+    ra.settleUnsettledWork().then(
+      (settled) => log.warn(settled, 'the ledger is back: orders whose finalize it refused were failed, challenges whose outcome it refused are validated again'),
+      (err: unknown) => log.debug({ err: (err as Error).message }, 'the ledger still refuses to settle unfinished work; retrying'),
+    );
+  }, SETTLE_INTERVAL_MS);
+  settling.unref();
   if (config.validation.testFailureRate > 0) {
     log.warn(`validation.testFailureRate is ${config.validation.testFailureRate}: that share of validations fails on purpose (a test setting)`);
   }
@@ -275,6 +291,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     url: config.server.baseUrl,
     async close() {
       clearInterval(recovery);
+      clearInterval(settling);
       renewer?.stop();
       await crl.stop();
       await app.close();

@@ -14,6 +14,7 @@ import {
   type CrlIssuer,
   type CrlState,
 } from '../ledger/ledger.js';
+import { ledgerUnavailable } from '../ledger/storage-failure.js';
 
 export interface PublishedCrl {
   readonly issuer: CrlIssuer;
@@ -41,7 +42,7 @@ export interface CrlPublisherOptions {
   /** <dataDir>/crl: DER and PEM files for a web server or sidecar. */
   readonly dir: string;
   readonly policy: CrlPolicy;
-  readonly log: { info(o: object, m: string): void; error(o: object, m: string): void };
+  readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 }
 
 /**
@@ -107,7 +108,12 @@ export class CrlPublisher {
   async start(): Promise<void> {
     await this.check();
     const tick = () => {
-      this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL check failed; retrying at the next interval'));
+      this.check().catch((e: unknown) => {
+        const unavailable = ledgerUnavailable(e);
+        // A shared ledger's database that is down is said by every request too: one line, no stack.
+        if (unavailable) this.o.log.warn({ err: (e as Error).message }, `CRL check skipped: ${unavailable}; retrying at the next interval`);
+        else this.o.log.error({ err: e }, 'CRL check failed; retrying at the next interval');
+      });
     };
     this.timer = setInterval(tick, this.o.policy.checkIntervalMs);
     this.timer.unref();

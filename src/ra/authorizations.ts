@@ -142,16 +142,22 @@ export async function validateAndRecord(
   }
   const seconds = (performance.now() - started) / 1000;
   const validatedAt = deps.clock.now();
-  await deps.ledger.completeChallenge({
-    challengeId: challenge.id,
-    authorizationId: authz.id,
-    challengeStatus: error ? 'invalid' : 'valid',
-    authorizationStatus: error ? 'invalid' : 'valid',
-    validatedAt,
-    // A valid authorization lives authorizationLifetime from validation, for reuse by later orders.
-    authorizationExpires: error ? authz.expires : new Date(validatedAt.getTime() + deps.policy.authorizationLifetimeMs),
-    error: error ? { ...error.toDocument(), identifier: authz.identifier } : undefined,
-  });
+  try {
+    await deps.ledger.completeChallenge({
+      challengeId: challenge.id,
+      authorizationId: authz.id,
+      challengeStatus: error ? 'invalid' : 'valid',
+      authorizationStatus: error ? 'invalid' : 'valid',
+      validatedAt,
+      // A valid authorization lives authorizationLifetime from validation, for reuse by later orders.
+      authorizationExpires: error ? authz.expires : new Date(validatedAt.getTime() + deps.policy.authorizationLifetimeMs),
+      error: error ? { ...error.toDocument(), identifier: authz.identifier } : undefined,
+    });
+  } catch (e) {
+    // The ledger still says processing, and nothing else this process does would end that.
+    deps.unsettled.challenges.set(challenge.id, { challengeId: challenge.id, authorizationId: authz.id, accountId: account.id });
+    throw e;
+  }
   deps.metrics?.validationFinished(challenge.type, error ? 'invalid' : 'valid', seconds);
 }
 

@@ -1,8 +1,8 @@
 import type { CertificateAuthority } from '../ca/types.js';
 import type { ProfileConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
-import type { CertificateLedger } from '../ledger/ledger.js';
-import { AcmeProblem } from '../core/problem.js';
+import type { CertificateLedger, InterruptedWork } from '../ledger/ledger.js';
+import { AcmeProblem, type ProblemDocument } from '../core/problem.js';
 import { DEFAULT_POLICY_NAME, unrestrictedPolicy, type AccessPolicy } from '../policy/access.js';
 import { DEFAULT_PROFILE } from '../policy/profiles.js';
 import type { ValidityPolicy } from '../policy/validity.js';
@@ -49,6 +49,8 @@ export interface RaDeps {
   readonly accountUrl: (accountId: string) => string;
   /** Validations still running after their challenge POST was answered; awaited on shutdown. */
   readonly background: BackgroundTasks;
+  /** Work of this process the ledger could not take the outcome of; settled by recoverInterruptedWork. */
+  readonly unsettled: UnsettledWork;
   /** A background validation that could not record its outcome. */
   readonly onBackgroundError?: (err: unknown) => void;
   /** The crypto provider ca/ parses CSRs with (native WebCrypto by default). */
@@ -79,6 +81,34 @@ export class BackgroundTasks {
   /** Resolves when everything tracked so far has settled. */
   async settled(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}
+
+/**
+ * Work this process began and could not finish in the ledger, because the ledger refused the
+ * write that ends it (its database went away, its disk failed): the ledger still says
+ * `processing`, and no later request of this process will end it. recoverInterruptedWork settles
+ * it once the ledger takes writes again. Work another process left is found in the ledger itself
+ * (CertificateLedger.interruptedWork), not here.
+ */
+export class UnsettledWork {
+  /** Orders whose finalize failed and could not be marked invalid: the problem to mark them with. */
+  readonly orders = new Map<string, ProblemDocument>();
+  /** Challenges validated whose outcome was not recorded, by challenge id: validated again. */
+  readonly challenges = new Map<string, InterruptedWork['challenges'][number]>();
+
+  private running: Promise<unknown> | undefined;
+
+  get size(): number {
+    return this.orders.size + this.challenges.size;
+  }
+
+  /** Runs `settle` unless a settling runs already; then its outcome is the answer. */
+  exclusively<T>(settle: () => Promise<T>): Promise<T> {
+    this.running ??= settle().finally(() => {
+      this.running = undefined;
+    });
+    return this.running as Promise<T>;
   }
 }
 

@@ -120,7 +120,9 @@ export async function finalizeOrder(
     });
   } catch (e) {
     const problem = new AcmeProblem('serverInternal', 'the certificate could not be issued; create a new order and retry');
-    await deps.ledger.failOrder(order.id, problem.toDocument()).catch(() => undefined);
+    // When the ledger took nothing (its database went away), it cannot take this either: the
+    // order is then failed once the ledger is back (UnsettledWork), not left processing.
+    await deps.ledger.failOrder(order.id, problem.toDocument()).catch(() => deps.unsettled.orders.set(order.id, problem.toDocument()));
     throw Object.assign(problem, { cause: e });
   }
   deps.metrics?.certificateIssued(profileName);

@@ -4,11 +4,11 @@ import { newAccount, updateAccount, type NewAccountRequest } from './accounts.js
 import { changeAccountKey, deactivateAccount, type AccountDeactivator, type KeyChangeRequest } from './account-lifecycle.js';
 import { getAuthorization, getChallenge, respondToChallenge, updateAuthorization } from './authorizations.js';
 import { certificateDownload } from './certificates.js';
-import { BackgroundTasks, type RaDeps } from './deps.js';
+import { BackgroundTasks, UnsettledWork, type RaDeps } from './deps.js';
 import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
 import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
-import { recoverInterruptedWork } from './recovery.js';
+import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
@@ -20,13 +20,26 @@ type Payload = Readonly<Record<string, unknown>> | undefined;
 export class RegistrationAuthority {
   readonly deps: RaDeps;
 
-  constructor(options: Omit<RaDeps, 'background' | 'issuerKeyIds'>) {
-    this.deps = { ...options, background: new BackgroundTasks(), issuerKeyIds: issuerKeyIdsOf(options.ca) };
+  constructor(options: Omit<RaDeps, 'background' | 'unsettled' | 'issuerKeyIds'>) {
+    this.deps = { ...options, background: new BackgroundTasks(), unsettled: new UnsettledWork(), issuerKeyIds: issuerKeyIdsOf(options.ca) };
   }
 
-  /** At start-up, before serving: finishes or fails what a stopped process left in the middle (ra/recovery.ts). */
+  /**
+   * At start-up, before serving, and every minute: finishes or fails what a stopped process left
+   * in the middle, and this process's own unsettled work (ra/recovery.ts).
+   */
   recoverInterruptedWork() {
     return recoverInterruptedWork(this.deps);
+  }
+
+  /** This process's own unsettled work only (ra/recovery.ts); nothing to do, no ledger query, when there is none. */
+  settleUnsettledWork() {
+    return settleUnsettledWork(this.deps);
+  }
+
+  /** How many of this process's orders and challenges wait for the ledger to take their outcome. */
+  get unsettledWork(): number {
+    return this.deps.unsettled.size;
   }
 
   /** Resolves when every validation still running in the background has recorded its outcome. */

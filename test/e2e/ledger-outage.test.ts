@@ -9,7 +9,7 @@ import { buildGoClient } from '../interop/go-client.js';
 import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
 import { httpsGet, startCertmintPair, type CertmintPair } from '../support/certmint-pair.js';
 import type { CertmintProcess } from '../support/certmint-process.js';
-import { haproxyAvailable } from '../support/haproxy.js';
+import { FAIL_OPEN_SUFFIX, haproxyAvailable } from '../support/haproxy.js';
 import { dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
 import { postgresAvailable } from '../support/postgres.js';
 
@@ -144,7 +144,22 @@ describe.skipIf(!available)('the shared ledger\'s database stops for a few secon
     const stopping = now();
     await pair.postgres.stopServer();
     const down = now();
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    // Once haproxy has taken both instances out (their /ready fails), it fails open: a request
+    // through it still reaches an instance, which hands out a nonce and refuses the order itself.
+    await pair.haproxy.waitFor(['certmint1', 'certmint2'], 'DOWN', OUTAGE_MS);
+    const bothDown = now();
+    const viaProxy = new AcmeWire(pair.baseUrl, pair.rootPem);
+    const proxiedNonce = await viaProxy.send('HEAD', `${pair.baseUrl}/acme/new-nonce`);
+    const proxiedOrder = await viaProxy.send(
+      'POST',
+      `${pair.baseUrl}/acme/new-order`,
+      JSON.stringify(
+        await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ identifiers: [{ type: 'dns', value: 'proxied.outage.test' }] })))
+          .setProtectedHeader({ alg: account.key.alg, nonce: proxiedNonce.headers['replay-nonce'] as string, url: `${pair.baseUrl}/acme/new-order`, kid: account.url })
+          .sign(account.key.privateKey),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_MS - (now() - down))));
     const starting = now();
     await pair.postgres.startServer();
     const up = now();
@@ -179,11 +194,12 @@ describe.skipIf(!available)('the shared ledger\'s database stops for a few secon
     };
     const firstSuccess = [1, 2].map((i) => Math.round(orderedAfter(i as 1 | 2)!.receivedAt - up));
     console.log(
-      `ledger outage: pg_ctl stop took ${Math.round(down - stopping)} ms, down ${Math.round(starting - down)} ms, pg_ctl start ${Math.round(up - starting)} ms; ` +
+      `ledger outage: pg_ctl stop took ${Math.round(down - stopping)} ms, down ${Math.round(starting - down)} ms (haproxy had both instances DOWN after ${Math.round(bothDown - down)} ms), pg_ctl start ${Math.round(up - starting)} ms; ` +
         `${exchanges.length} exchanges, ${during.length} inside the outage (${byKind(during)}); ` +
         `first new order after the database was back: ${firstSuccess.join(' ms and ')} ms (instance 1, 2); ` +
         `Go client through haproxy: ${goResult.ok} certificates (${receivedBeforeUp} before the database was back, the first after it in ` +
-        `${Math.round(goRecoveredMs ?? -1)} ms), ${goResult.errors} flows failed or cancelled at the end (first: ${goResult.first_error ?? 'none'})` +
+        `${Math.round(goRecoveredMs ?? -1)} ms), ${goResult.errors} flows failed or cancelled at the end (first: ${goResult.first_error ?? 'none'}); ` +
+        `haproxy's answers: ${JSON.stringify(pair.haproxy.answers())}` +
         (pair.errors().length > 0 ? `\nerrors the instances logged:\n${[...new Set(pair.errors())].join('\n')}` : ''),
     );
 
@@ -224,6 +240,25 @@ describe.skipIf(!available)('the shared ledger\'s database stops for a few secon
     expect(serials.length).toBe(goResult.ok);
     expect(serials.filter((s) => !inLedger.has(s.replace(/^(00)+/, '')))).toEqual([]);
     expect(goResult.errors, goResult.first_error).toBeLessThanOrEqual(2 * GO_WORKERS);
+    // Nothing stays half-done: what the instances had begun when the database went (a challenge
+    // validated, a certificate signed, not yet committed) is ended once it is back (settled every 5 s).
+    const processing = () =>
+      pair.query<{ n: number }>(`SELECT (SELECT count(*) FROM orders WHERE status = 'processing') + (SELECT count(*) FROM challenges WHERE status = 'processing') AS n`);
+    const settleDeadline = performance.now() + 20_000;
+    while (Number((await processing())[0]!.n) > 0 && performance.now() < settleDeadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(Number((await processing())[0]!.n)).toBe(0);
+    // The outage is logged as warnings (one line each, no stack); nothing at error level.
+    expect(pair.errors()).toEqual([]);
+    // haproxy failed open: with both instances DOWN, a nonce and an ACME problem still came
+    // through it, from an instance's unchecked twin; haproxy never answered on its own (<NOSRV>).
+    const proxied = pair.haproxy.answers();
+    expect(proxiedNonce.status, JSON.stringify(proxied)).toBe(200);
+    expect(proxiedNonce.headers['replay-nonce']).toMatch(/^[\w-]{20,}$/);
+    expect(proxiedOrder.status, proxiedOrder.body).toBe(503);
+    expect(JSON.parse(proxiedOrder.body)).toMatchObject({ type: `${URN}serverInternal`, status: 503 });
+    expect(proxiedOrder.headers['retry-after']).toMatch(/^\d+$/);
+    expect(Object.keys(proxied).filter((k) => k.endsWith(`${FAIL_OPEN_SUFFIX} 503`)), JSON.stringify(proxied)).not.toEqual([]);
+    expect(Object.keys(proxied).filter((k) => k.startsWith('<NOSRV>')), JSON.stringify(proxied)).toEqual([]);
   });
 
   it('after the outage a full issuance through haproxy succeeds, by the Go client', { timeout: 120_000 }, async () => {

@@ -9,6 +9,7 @@ import { nativeCryptoProvider, useCryptoProvider } from '../../src/ca/crypto-pro
 import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CrlPublisher } from '../../src/crl/crl-publisher.js';
+import type { CertificateLedger } from '../../src/ledger/ledger.js';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import type { RegistrationAuthority } from '../../src/ra/registration-authority.js';
 import { directoryMeta, registrationAuthority } from '../../src/cli/serve.js';
@@ -25,7 +26,7 @@ const DAY = 86_400_000;
 export interface TestAcmeApp {
   readonly app: FastifyInstance;
   readonly baseUrl: string;
-  readonly ledger: SqliteLedger;
+  readonly ledger: CertificateLedger;
   readonly ca: X509CertificateAuthority;
   readonly clock: ManualClock;
   readonly dns: ChallTestSrv;
@@ -54,6 +55,11 @@ export interface TestAcmeAppOptions {
    * the caller removes; default: a new temporary one, removed by close().
    */
   readonly dir?: string;
+  /**
+   * The ledger to serve from, opened with the app's clock, instead of a new SQLite file in the
+   * data dir: a PostgresLedger on a test's own cluster. The app closes it.
+   */
+  readonly ledger?: (now: () => number) => Promise<CertificateLedger>;
   /** Build Prometheus metrics (GET /metrics); countsCacheMs 0 lets a test see every change at once. */
   readonly metrics?: { readonly countsCacheMs?: number };
 }
@@ -73,7 +79,8 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
   const clock = new ManualClock();
-  const ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
+  const now = () => clock.now().getTime();
+  const ledger = o.ledger ? await o.ledger(now) : new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now });
   const { ca } = await loadOrInitCa({
     dir: path.join(dir, 'ca'),
     keyAlgorithm: 'ecdsa-p256',

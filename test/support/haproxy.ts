@@ -12,7 +12,8 @@ import { captureChildLogs } from './suite-log.js';
  * TLS ends at haproxy (with a certificate the clients trust), every HTTP request is balanced on
  * its own (mode http, roundrobin: consecutive requests of one keep-alive client reach different
  * instances), and is encrypted again to the backend, whose certificate haproxy verifies against
- * certmint's roots. Instances whose GET /ready fails are taken out until it passes again.
+ * certmint's roots. Instances whose GET /ready fails are taken out until it passes again; when
+ * none passes, all of them get the requests (fail open), as in deploy/haproxy/haproxy.cfg.
  * Listens on a free port of 127.0.0.1 only; the config and the stats socket live in a temp dir.
  */
 export interface Haproxy {
@@ -29,7 +30,8 @@ export interface Haproxy {
   output(): string;
   /**
    * Every request haproxy logged so far, counted by "<backend server> <status>", e.g.
-   * "certmint1 200", "certmint2 502", "<NOSRV> 503" (no instance up), from its whole log.
+   * "certmint1 200", "certmint2 502", "certmint1-open 503" (no instance up: the fail-open twin
+   * answered), "<NOSRV> 503" (no server at all), from its whole log.
    */
   answers(): Record<string, number>;
   stop(): Promise<void>;
@@ -58,6 +60,8 @@ export interface HaproxyOptions {
 export const haproxyAvailable = (): boolean => requireOrSkip('haproxy', 'apt-get install haproxy');
 
 const READY_TIMEOUT_MS = 15_000;
+/** The name of each instance's fail-open twin (a backup server, used only while no instance is UP). */
+export const FAIL_OPEN_SUFFIX = '-open';
 const OUTPUT_TAIL = 64_000;
 
 export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
@@ -196,6 +200,12 @@ backend certmint
   # are verified against certmint's roots.
   default-server ssl verify required ca-file ${o.caFile} sni str(localhost) verifyhost localhost check-sni localhost check inter ${inter} fall 2 rise 2
 ${o.backends.map((b) => `  server ${b.name} ${b.address}`).join('\n')}
+  # Fail open: when every instance fails /ready at once (the shared database is down), requests
+  # still reach them, unchecked, instead of haproxy's own 503 page. The instances answer ACME:
+  # serverInternal with Retry-After, and fresh nonces (which need no database), so clients back
+  # off and carry on; haproxy's page has neither, and a client without a nonce gives up at once.
+  option allbackups
+${o.backends.map((b) => `  server ${b.name}${FAIL_OPEN_SUFFIX} ${b.address} backup no-check`).join('\n')}
 `;
 }
 
