@@ -152,7 +152,13 @@ describe('docker-compose.yml, profile "scale"', () => {
     expect(h.depends_on).toEqual(Object.fromEntries(INSTANCES.map((n) => [n, { condition: 'service_started' }])));
     const lines = haproxyCfg.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
     const servers = lines.filter((l) => l.startsWith('server '));
-    expect(servers).toEqual(INSTANCES.map((n) => `server ${n} ${n}:${configOf(n).server.port}`));
+    // Each instance twice: checked, and as an unchecked backup that takes connections only while
+    // no instance passes /ready (fail open: clients then get certmint's own 503 and nonces).
+    expect(servers).toEqual([
+      ...INSTANCES.map((n) => `server ${n} ${n}:${configOf(n).server.port}`),
+      ...INSTANCES.map((n) => `server ${n}-open ${n}:${configOf(n).server.port} backup no-check`),
+    ]);
+    expect(lines).toContain('option allbackups');
     expect(lines).toContain('mode tcp');
     expect(lines).toContain('balance roundrobin');
     expect(lines).toContain('option httpchk');
