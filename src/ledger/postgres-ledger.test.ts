@@ -8,7 +8,8 @@ import { createPostgresPool, type PostgresConnection } from './postgres-connect.
 import { PostgresLedger } from './postgres-ledger.js';
 import { POSTGRES_MIGRATIONS_DIR } from './postgres-migrate.js';
 import { PROCESSING_LEASE_MS } from './postgres-orders.js';
-import { MAX_TRANSACTION_ATTEMPTS } from './postgres-transaction.js';
+import { PostgresSharedState } from './postgres-shared-state.js';
+import { MAX_TRANSACTION_ATTEMPTS, PostgresSession } from './postgres-transaction.js';
 import type { NewOrder } from './records.js';
 
 const available = postgresAvailable();
@@ -123,6 +124,32 @@ describe.skipIf(!available)('PostgresLedger (a throw-away cluster)', () => {
     }
   });
 
+  it('rate-limit events past the window: a take clears its own subject\'s, housekeeping everyone else\'s', async () => {
+    const { url, raw } = await database();
+    const ledger = await PostgresLedger.open({ connection: connect(url) });
+    const connection = connect(url);
+    const shared = new PostgresSharedState(new PostgresSession(connection));
+    const rows = async (subject: string) =>
+      Number((await raw.query<{ n: string }>('SELECT count(*) AS n FROM rate_limit_events WHERE subject = $1', [subject])).rows[0]!.n);
+    try {
+      // Asked about no window yet: nothing is known to be past one.
+      expect(await shared.forgetExpired(now.getTime() + 10 * HOUR)).toBe(0);
+      for (const subject of ['192.0.2.1', '192.0.2.2']) expect((await shared.takeRateLimit('new-account', subject, now, 5, HOUR)).taken).toBe(true);
+      const later = new Date(now.getTime() + HOUR);
+      expect((await shared.takeRateLimit('new-account', '192.0.2.1', later, 5, HOUR)).taken).toBe(true);
+      // The take for .1 cleared .1's expired event only.
+      expect([await rows('192.0.2.1'), await rows('192.0.2.2')]).toEqual([1, 1]);
+      expect(await shared.forgetExpired(later.getTime())).toBe(1);
+      expect([await rows('192.0.2.1'), await rows('192.0.2.2')]).toEqual([1, 0]);
+      // Still in its window: kept, and counted.
+      expect(await ledger.takeRateLimit('new-account', '192.0.2.1', new Date(later.getTime() + 1), 1, HOUR)).toMatchObject({ taken: false });
+    } finally {
+      await connection.pool.end();
+      await ledger.close();
+      await raw.end();
+    }
+  });
+
   describe('two instances (two pools) on one database', () => {
     let url: string;
     let raw: pg.Pool;
@@ -225,6 +252,15 @@ describe.skipIf(!available)('PostgresLedger (a throw-away cluster)', () => {
       const results = await race(10, (ledger) => ledger.takeRateLimit('new-account', '192.0.2.7', now, 3, HOUR));
       expect(results.map((r) => (outcome(r) as { taken: boolean }).taken).filter(Boolean)).toHaveLength(3);
       expect(await count(`rate_limit_events WHERE subject = '192.0.2.7'`)).toBe(3);
+    });
+
+    it('rate-limit takes at once for different addresses do not contend: all taken, none retried', async () => {
+      // Containers booting together each create an account from their own address: the window of
+      // one address is all a take reads and writes, so no take waits for or conflicts with another.
+      const before = one.retriedTransactions + two.retriedTransactions;
+      const results = await race(16, (ledger, i) => ledger.takeRateLimit('new-account', `198.51.100.${i}`, now, 3, HOUR));
+      expect(results.map((r) => (outcome(r) as { taken: boolean }).taken)).toEqual(Array(16).fill(true));
+      expect(one.retriedTransactions + two.retriedTransactions - before).toBe(0);
     });
 
     it('of CA identities recorded at once, the first wins and every instance is told it', async () => {

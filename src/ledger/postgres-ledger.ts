@@ -67,6 +67,9 @@ export interface PostgresLedgerOptions {
   readonly nonces?: NonceStore;
 }
 
+/** How often rate-limit events past every window are cleared (spent nonces: PostgresNonceStore). */
+const HOUSEKEEPING_INTERVAL_MS = 60_000;
+
 const READINESS_PROBE = statement('readinessProbe', `INSERT INTO readiness_probe (id, checked_at) VALUES (1, $1)
   ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`);
 
@@ -96,6 +99,8 @@ export class PostgresLedger implements CertificateLedger {
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
+  /** Clears rate-limit events that no window counts any more, once a minute. */
+  private readonly housekeeping: NodeJS.Timeout;
 
   private constructor(
     private readonly connection: PostgresConnection,
@@ -114,6 +119,8 @@ export class PostgresLedger implements CertificateLedger {
     this.crl = new PostgresCrlState(this.db);
     this.metrics = new PostgresMetrics(this.db);
     this.shared = new PostgresSharedState(this.db);
+    this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
+    this.housekeeping.unref();
   }
 
   /**
@@ -356,6 +363,7 @@ export class PostgresLedger implements CertificateLedger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.housekeeping);
     if (this.nonces instanceof PostgresNonceStore) this.nonces.close();
     if (!this.connection.pool.ended) await this.connection.pool.end();
   }

@@ -3,7 +3,8 @@ import type { Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 
 const S = {
-  forget: statement('shared.forget', 'DELETE FROM rate_limit_events WHERE at <= $1'),
+  forget: statement('shared.forget', 'DELETE FROM rate_limit_events WHERE scope = $1 AND subject = $2 AND at <= $3'),
+  forgetAll: statement('shared.forgetAll', 'DELETE FROM rate_limit_events WHERE at <= $1'),
   window: statement('shared.window', `SELECT COUNT(*) AS n, MIN(at) AS oldest FROM rate_limit_events
     WHERE scope = $1 AND subject = $2 AND at > $3`),
   take: statement('shared.take', 'INSERT INTO rate_limit_events (scope, subject, at) VALUES ($1, $2, $3)'),
@@ -14,18 +15,32 @@ const S = {
 
 /** What every instance on one PostgreSQL ledger shares besides its records: rate-limit windows and the CA's identity. */
 export class PostgresSharedState {
+  /** The longest window asked about: events older than that count in no window any more. */
+  private longestWindowMs = 0;
+
   constructor(private readonly db: PostgresSession) {}
 
-  /** SERIALIZABLE: the count and the insert decide together, so two instances cannot both take the last slot. */
+  /**
+   * SERIALIZABLE: the count and the insert decide together, so two instances cannot both take the
+   * last slot. Everything it reads and deletes is the one subject's (an index range), so takes for
+   * different subjects neither wait for nor conflict with each other; forgetExpired clears the rest.
+   */
   takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
     const since = now.getTime() - windowMs;
+    this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
     return this.db.serializable(async (tx): Promise<RateLimitResult> => {
-      await tx.query(S.forget, [since]);
+      await tx.query(S.forget, [scope, subject, since]);
       const w = (await tx.query<{ n: Int8; oldest: Int8 | null }>(S.window, [scope, subject, since])).rows[0]!;
       if (Number(w.n) >= limit) return { taken: false, retryAt: new Date(Number(w.oldest) + windowMs) };
       await tx.query(S.take, [scope, subject, now.getTime()]);
       return { taken: true };
     });
+  }
+
+  /** Deletes the events of subjects not seen again that no window counts any more (a background timer); returns how many. */
+  async forgetExpired(now: number): Promise<number> {
+    if (this.longestWindowMs === 0) return 0;
+    return (await this.db.query(S.forgetAll, [now - this.longestWindowMs])).rowCount ?? 0;
   }
 
   async caIdentity(): Promise<string | undefined> {
