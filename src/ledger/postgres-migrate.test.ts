@@ -17,10 +17,11 @@ const now = () => 1_700_000_000_000;
 type Columns = Record<string, string[]>;
 
 /**
- * Only a ledger several instances share needs these (migrations/postgres/0010): nonces signed with
- * a shared secret and spent by an insert. The SQLite backend serves one process and keeps nonces in memory.
+ * Only a ledger several instances share needs these: nonces signed with a shared secret and spent
+ * by an insert (migrations/postgres/0010), and the rows rate-limit takes lock (0011). The SQLite
+ * backend serves one process: it keeps nonces in memory, and its writes are serialized already.
  */
-const POSTGRES_ONLY_TABLES = ['nonce_secret', 'used_nonces'];
+const POSTGRES_ONLY_TABLES = ['nonce_secret', 'rate_limit_subjects', 'used_nonces'];
 const POSTGRES_ONLY_INDEXES = ['used_nonces_by_expiry'];
 
 function without<T>(record: Record<string, T>, keys: readonly string[]): Record<string, T> {
@@ -76,8 +77,8 @@ describe.skipIf(!available)('PostgreSQL migrations (a throw-away cluster)', () =
       expect(await migratePostgres(pool, migrations, now)).toBe(migrations.length);
       expect(Object.keys(await postgresColumns(pool)).sort()).toEqual([
         'accounts', 'audit_log', 'authorizations', 'blocked_keys', 'ca_identity', 'certificate_identifiers', 'certificates', 'challenges',
-        'crl_state', 'eab_keys', 'nonce_secret', 'order_authorizations', 'orders', 'rate_limit_events', 'readiness_probe', 'renew_early',
-        'replacements', 'schema_migrations', 'used_nonces',
+        'crl_state', 'eab_keys', 'nonce_secret', 'order_authorizations', 'orders', 'rate_limit_events', 'rate_limit_subjects', 'readiness_probe',
+        'renew_early', 'replacements', 'schema_migrations', 'used_nonces',
       ]);
       const versions = await pool.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
       expect(versions.rows).toEqual(migrations.map((m) => ({ version: m.version, name: m.name })));

@@ -3,8 +3,12 @@ import type { Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 
 const S = {
+  lockSubject: statement('shared.lockSubject', `INSERT INTO rate_limit_subjects (scope, subject) VALUES ($1, $2)
+    ON CONFLICT (scope, subject) DO UPDATE SET scope = excluded.scope`),
   forget: statement('shared.forget', 'DELETE FROM rate_limit_events WHERE scope = $1 AND subject = $2 AND at <= $3'),
   forgetAll: statement('shared.forgetAll', 'DELETE FROM rate_limit_events WHERE at <= $1'),
+  forgetSubjects: statement('shared.forgetSubjects', `DELETE FROM rate_limit_subjects s
+    WHERE NOT EXISTS (SELECT 1 FROM rate_limit_events e WHERE e.scope = s.scope AND e.subject = s.subject)`),
   window: statement('shared.window', `SELECT COUNT(*) AS n, MIN(at) AS oldest FROM rate_limit_events
     WHERE scope = $1 AND subject = $2 AND at > $3`),
   take: statement('shared.take', 'INSERT INTO rate_limit_events (scope, subject, at) VALUES ($1, $2, $3)'),
@@ -21,14 +25,17 @@ export class PostgresSharedState {
   constructor(private readonly db: PostgresSession) {}
 
   /**
-   * SERIALIZABLE: the count and the insert decide together, so two instances cannot both take the
-   * last slot. Everything it reads and deletes is the one subject's (an index range), so takes for
-   * different subjects neither wait for nor conflict with each other; forgetExpired clears the rest.
+   * The subject's row in rate_limit_subjects is locked first (an upsert), so the takes of one
+   * subject, on any instance, count and record one after another: each statement after the lock
+   * sees every earlier take committed, and two cannot both take the last slot. Takes for other
+   * subjects lock other rows and read other index ranges, so they never wait for this one nor
+   * conflict with it (READ COMMITTED, nothing to retry). forgetExpired clears what no window counts.
    */
   takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
     const since = now.getTime() - windowMs;
     this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
-    return this.db.serializable(async (tx): Promise<RateLimitResult> => {
+    return this.db.atomic(async (tx): Promise<RateLimitResult> => {
+      await tx.query(S.lockSubject, [scope, subject]);
       await tx.query(S.forget, [scope, subject, since]);
       const w = (await tx.query<{ n: Int8; oldest: Int8 | null }>(S.window, [scope, subject, since])).rows[0]!;
       if (Number(w.n) >= limit) return { taken: false, retryAt: new Date(Number(w.oldest) + windowMs) };
@@ -37,10 +44,16 @@ export class PostgresSharedState {
     });
   }
 
-  /** Deletes the events of subjects not seen again that no window counts any more (a background timer); returns how many. */
+  /**
+   * Deletes the events no window counts any more, of subjects not seen again (a background timer),
+   * then the subjects left without events; returns how many events. A subject a take holds is
+   * waited for, and a take that finds its row gone makes it again.
+   */
   async forgetExpired(now: number): Promise<number> {
     if (this.longestWindowMs === 0) return 0;
-    return (await this.db.query(S.forgetAll, [now - this.longestWindowMs])).rowCount ?? 0;
+    const forgotten = (await this.db.query(S.forgetAll, [now - this.longestWindowMs])).rowCount ?? 0;
+    await this.db.query(S.forgetSubjects);
+    return forgotten;
   }
 
   async caIdentity(): Promise<string | undefined> {
