@@ -2,11 +2,29 @@ import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import Value from 'typebox/value';
 import { parseDuration } from '../core/duration.js';
 import { redactUrlPassword } from '../core/redact-url.js';
-import { ConfigSchema, DEFAULT_CONFIG, type ConfigInput } from './schema.js';
+import { createRequire } from 'node:module';
+import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
+import { DEFAULT_CONFIG } from './defaults.js';
+import type { ConfigInput } from './schema.js';
 import { applyEnvironment } from './env.js';
+
+interface SchemaError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: unknown;
+  readonly message: string;
+}
+
+/**
+ * What is wrong with a config that failed the generated check, in typebox's words. typebox (about
+ * 300 ms of module loading) is loaded here, for a config that is refused, and never at a start.
+ */
+function schemaErrors(raw: unknown): SchemaError[] {
+  const { Value } = createRequire(import.meta.url)('typebox/value') as { Value: { Errors(schema: unknown, value: unknown): Iterable<SchemaError> } };
+  return [...Value.Errors(CONFIG_SCHEMA, raw)];
+}
 
 /** The resolved configuration: durations in milliseconds, URLs and paths made absolute. */
 export interface Config {
@@ -147,7 +165,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
     }
   }
   raw = applyEnvironment(raw, env);
-  const errors = [...Value.Errors(ConfigSchema, raw)];
+  const errors = matchesConfigSchema(raw) ? [] : schemaErrors(raw);
   if (errors.length > 0) {
     const where = source ? `config file ${source}` : 'configuration';
     // additionalProperties: false reports each unknown key as a "false" schema at its own path,

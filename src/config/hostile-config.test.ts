@@ -12,7 +12,7 @@ import { requireBuiltCli, runCli } from '../../test/support/cli.js';
 import { accessPolicies } from '../cli/serve.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { envName } from './env.js';
-import { DEFAULT_CONFIG } from './schema.js';
+import { DEFAULT_CONFIG } from './defaults.js';
 
 // Property-based tests (fast-check) of config files and CERTMINT_* overrides: whatever an operator
 // writes, loading gives either a config that `certmint serve` can use or a ConfigError naming the

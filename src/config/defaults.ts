@@ -1,0 +1,61 @@
+import type { ConfigInput } from './schema.js';
+
+/**
+ * Every key's default (config/certmint.example.yaml lists them). Kept apart from schema.ts, whose
+ * typebox builders `certmint` does not load at start (config-schema.generated.ts checks instead).
+ */
+export const DEFAULT_CONFIG: ConfigInput = {
+  server: {
+    listen: '[::]:8443',
+    baseUrl: '',
+    tls: { enabled: true, hostnames: ['localhost', '127.0.0.1', '::1'], lifetime: '30d' },
+    bodyLimit: 65536,
+    headersTimeout: '10s',
+    // Longer than validation.answerWithin (10s), which a challenge POST may wait.
+    requestTimeout: '60s',
+    keepAliveTimeout: '30s',
+    maxConnections: 10000,
+  },
+  dataDir: './data',
+  ca: {
+    name: 'certmint',
+    keyAlgorithm: 'ecdsa-p256',
+    rootLifetime: '3650d',
+    intermediateLifetime: '1825d',
+    leafLifetime: '45d',
+    keyPassphraseFile: '',
+  },
+  acme: { termsOfService: '', website: '' },
+  validation: {
+    http01Port: 80,
+    tlsAlpn01Port: 443,
+    dnsResolvers: [],
+    timeout: '10s',
+    answerWithin: '10s',
+    caa: { enabled: false, identities: [] },
+    testFailureRate: 0,
+  },
+  policy: {
+    maxLifetime: '90d',
+    orderLifetime: '7d',
+    pendingAuthorizationLifetime: '7d',
+    authorizationLifetime: '30d',
+  },
+  crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s' },
+  eab: { required: false },
+  // Generous for a private CA: one cert-manager account may order for a whole cluster, and pods
+  // behind one node address may each register at boot.
+  limits: {
+    newOrdersPerAccountPerHour: 1000,
+    newAccountsPerIpPerHour: 1000,
+    pendingAuthorizationsPerAccount: 5000,
+    identifiersPerOrder: 100,
+  },
+  profiles: {
+    default: { description: 'TLS server and client certificate for the names of the order, ca.leafLifetime (45 days)' },
+    shortlived: { description: 'Short-lived TLS server certificate, 24 hours: renew daily, revocation rarely needed', lifetime: '24h', usage: 'server' },
+    mtls: { description: 'Mutual TLS between services: client and server authentication, 7 days', lifetime: '7d', usage: 'both' },
+  },
+  policies: {},
+  ledger: { url: '', passwordFile: '', poolSize: 10 },
+};
