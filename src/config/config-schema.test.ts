@@ -36,11 +36,9 @@ function generated(): string {
 import { Guard } from 'typebox/guard';
 
 /** ConfigSchema as JSON Schema, for typebox's Value.Errors when a config fails the check below. */
-export const CONFIG_SCHEMA = ${JSON.stringify(ConfigSchema, null, 2)};
+export const CONFIG_SCHEMA = ${JSON.stringify(ConfigSchema)};
 
-const External = [
-${patterns.map((p) => `  ${p},`).join('\n')}
-];
+const External = [${patterns.join(', ')}];
 
 ${body}
 
