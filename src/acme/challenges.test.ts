@@ -196,6 +196,55 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
     });
   });
 
+  it('checks CAA again at finalize when a reused authorization was validated more than validation.caa.recheckAfter (7h) ago', async () => {
+    const client = await clientOf(t);
+    const name = 'reuse.caa.test';
+    const allow = async (issuer: string) => {
+      await t.dns.clearCaa(name);
+      await t.dns.addCaa(name, [{ tag: 'issue', value: issuer }]);
+    };
+    await allow('certmint.test');
+    expect((await validate(client, name)).status).toBe('valid');
+    const readyOrder = async () => {
+      const { order: o } = await order(t, client, [{ type: 'dns', value: name }]);
+      expect(o.status).toBe('ready'); // the valid authorization is reused, no new validation
+      return o;
+    };
+    const issued = async () => (await t.ledger.listCertificates({ now: t.clock.now(), identifier: name, limit: 100 })).length;
+    const finalizeWithCsr = async (finalizeUrl: string) => {
+      const { der } = await makeCsr([name]);
+      return client.post(finalizeUrl, { csr: Buffer.from(der).toString('base64url') });
+    };
+
+    // The zone stops allowing certmint. Within 7 hours of the validation, the validation's own CAA check stands.
+    await allow('other-ca.example');
+    t.clock.advance(6 * 3_600_000);
+    expect((await finalizeWithCsr((await readyOrder()).finalize)).json().status).toBe('valid');
+    expect(await issued()).toBe(1);
+
+    // Past 7 hours, finalize checks again and refuses; nothing is issued and the order stays ready.
+    t.clock.advance(3_600_000 + 60_000);
+    const stale = await readyOrder();
+    const refused = await finalizeWithCsr(stale.finalize);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toEqual({
+      type: `${ERR}caa`,
+      status: 403,
+      identifier: { type: 'dns', value: name },
+      detail:
+        'CAA checked again at finalize (the authorization was validated 7 h ago): CAA record for reuse.caa.test prevents issuance: no issue property names this CA (certmint.test, ca.example.internal)',
+    });
+    expect(refused.headers['replay-nonce']).toBeDefined();
+    expect(await issued()).toBe(1);
+    const orderUrl = stale.finalize.replace(/\/finalize$/, '');
+    expect((await client.post(orderUrl, '')).json().status).toBe('ready');
+
+    // Once the zone allows certmint again, the same order is finalized.
+    await allow('ca.example.internal');
+    expect((await finalizeWithCsr(stale.finalize)).json().status).toBe('valid');
+    expect(await issued()).toBe(2);
+  });
+
   it('honours validationmethods', async () => {
     const client = await clientOf(t);
     await t.dns.addCaa('methods.caa.test', [{ tag: 'issue', value: 'certmint.test; validationmethods=dns-01' }]);

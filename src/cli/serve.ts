@@ -104,7 +104,7 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
       http01Port: v.http01Port,
       tlsAlpn01Port: v.tlsAlpn01Port,
       isOwnEndpoint: ownEndpoint({ host: config.server.host, port: config.server.port }),
-      ...(v.caa.enabled ? { caa: { identities: v.caa.identities } } : {}),
+      ...(v.caa.enabled ? { caa: { identities: v.caa.identities, recheckAfterMs: v.caa.recheckAfterMs } } : {}),
       failureRate: v.testFailureRate,
     }),
   });
@@ -268,8 +268,9 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       loggerInstance: log,
       // One line per request would cost more than the request itself under load.
       logController: new LogController({ disableRequestLogging: true }),
-      // Behind a TLS-terminating proxy, the client's address comes from X-Forwarded-For.
-      trustProxy: !config.server.tls.enabled,
+      // X-Forwarded-For names the client only when a listed proxy sent the request: anyone else
+      // could spell a new address per request and never meet the per-address limits.
+      trustProxy: config.server.trustedProxies.length > 0 ? [...config.server.trustedProxies] : false,
     },
   });
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;

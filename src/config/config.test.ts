@@ -75,15 +75,27 @@ describe('loadConfig', () => {
         CERTMINT_VALIDATION_CAA_IDENTITIES: 'CA.Example.internal, certmint.test',
         CERTMINT_VALIDATION_ANSWER_WITHIN: '2s',
         CERTMINT_VALIDATION_TEST_FAILURE_RATE: '0.25',
+        CERTMINT_VALIDATION_CAA_RECHECK_AFTER: '90m',
       },
     });
     expect(c.validation).toMatchObject({
-      caa: { enabled: true, identities: ['ca.example.internal', 'certmint.test'] },
+      caa: { enabled: true, identities: ['ca.example.internal', 'certmint.test'], recheckAfterMs: 90 * 60_000 },
       answerWithinMs: 2000,
       testFailureRate: 0.25,
     });
     expect(() => loadConfig({ env: { CERTMINT_VALIDATION_CAA_ENABLED: 'true' } })).toThrow(/validation.caa.identities is empty/);
     expect(() => loadConfig({ env: { CERTMINT_VALIDATION_TEST_FAILURE_RATE: '2' } })).toThrow(/testFailureRate/);
+  });
+
+  it('server.trustedProxies: none by default; addresses and CIDR networks; anything else refused naming the entry', () => {
+    expect(loadConfig({ env: {} }).server.trustedProxies).toEqual([]);
+    const c = loadConfig({ env: { CERTMINT_SERVER_TRUSTED_PROXIES: '10.0.0.5, 10.1.0.0/16,fd00::/8 ,::1' } });
+    expect(c.server.trustedProxies).toEqual(['10.0.0.5', '10.1.0.0/16', 'fd00::/8', '::1']);
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.0/8/8', 'fe80::1%eth0', '10.0.0.0/', '010.0.0.1', '*']) {
+      expect(() => loadConfig({ env: { CERTMINT_SERVER_TRUSTED_PROXIES: bad } }), bad).toThrow(
+        `server.trustedProxies: "${bad}" is not an IP address or CIDR network`,
+      );
+    }
   });
 
   it('keeps the built-in profiles, adds configured ones, and refuses lifetimes and policy references that cannot hold', () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
 import { redactUrlPassword } from '../core/redact-url.js';
+import { parseIpNetwork } from '../core/ip-network.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
 import { DEFAULT_CONFIG } from './defaults.js';
@@ -38,6 +39,8 @@ export interface Config {
     readonly requestTimeoutMs: number;
     readonly keepAliveTimeoutMs: number;
     readonly maxConnections: number;
+    /** Proxies (addresses, CIDR networks) whose X-Forwarded-For names the client; empty: none is believed. */
+    readonly trustedProxies: readonly string[];
   };
   readonly dataDir: string;
   readonly ca: {
@@ -56,7 +59,7 @@ export interface Config {
     readonly dnsResolvers: readonly string[];
     readonly timeoutMs: number;
     readonly answerWithinMs: number;
-    readonly caa: { readonly enabled: boolean; readonly identities: readonly string[] };
+    readonly caa: { readonly enabled: boolean; readonly identities: readonly string[]; readonly recheckAfterMs: number };
     readonly testFailureRate: number;
   };
   readonly limits: {
@@ -234,6 +237,15 @@ function checkLedgerUrl(url: string): void {
   if (u.hostname === '' && !u.searchParams.has('host')) throw new ConfigError(`ledger.url "${redactLedgerUrl(url)}" names no host: write postgres://user@host:5432/database`);
 }
 
+/** A server.trustedProxies entry, checked: proxy-addr would read a typo as a network nobody meant. */
+function trustedProxy(entry: string): string {
+  const text = entry.trim();
+  if (parseIpNetwork(text) === undefined) {
+    throw new ConfigError(`server.trustedProxies: "${entry}" is not an IP address or CIDR network (e.g. 10.0.0.5 or 10.0.0.0/8)`);
+  }
+  return text;
+}
+
 function resolveConfig(c: ConfigInput, cwd: string): Config {
   const { host, port } = parseListen(c.server.listen);
   const scheme = c.server.tls.enabled ? 'https' : 'http';
@@ -315,6 +327,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       requestTimeoutMs,
       keepAliveTimeoutMs: timer('server.keepAliveTimeout', c.server.keepAliveTimeout),
       maxConnections: c.server.maxConnections,
+      trustedProxies: c.server.trustedProxies.map((entry) => trustedProxy(entry)),
     },
     dataDir: path.resolve(cwd, c.dataDir),
     ca: {
@@ -332,7 +345,11 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       dnsResolvers: c.validation.dnsResolvers,
       timeoutMs: timer('validation.timeout', c.validation.timeout),
       answerWithinMs: timer('validation.answerWithin', c.validation.answerWithin),
-      caa: { enabled: c.validation.caa.enabled, identities: c.validation.caa.identities.map((d) => d.toLowerCase()) },
+      caa: {
+        enabled: c.validation.caa.enabled,
+        identities: c.validation.caa.identities.map((d) => d.toLowerCase()),
+        recheckAfterMs: ms('validation.caa.recheckAfter', c.validation.caa.recheckAfter),
+      },
       testFailureRate: c.validation.testFailureRate,
     },
     limits: { ...c.limits },

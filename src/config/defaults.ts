@@ -15,6 +15,8 @@ export const DEFAULT_CONFIG: ConfigInput = {
     requestTimeout: '60s',
     keepAliveTimeout: '30s',
     maxConnections: 10000,
+    // A client's address is the socket's unless a listed proxy forwarded the request.
+    trustedProxies: [],
   },
   dataDir: './data',
   ca: {
@@ -32,7 +34,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     dnsResolvers: [],
     timeout: '10s',
     answerWithin: '10s',
-    caa: { enabled: false, identities: [] },
+    caa: { enabled: false, identities: [], recheckAfter: '7h' },
     testFailureRate: 0,
   },
   policy: {

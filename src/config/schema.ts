@@ -26,6 +26,8 @@ export const ConfigSchema = Type.Object(
         keepAliveTimeout: Duration,
         /** Open connections at most; more are refused at once. 0: no limit. */
         maxConnections: Type.Integer({ minimum: 0 }),
+        /** Addresses or CIDR networks of proxies whose X-Forwarded-For is believed; empty: none. */
+        trustedProxies: Type.Array(Type.String({ minLength: 1 })),
       },
       { additionalProperties: false },
     ),
@@ -68,6 +70,8 @@ export const ConfigSchema = Type.Object(
             enabled: Type.Boolean(),
             /** Issuer domain names CAA records use for this CA; also directory meta.caaIdentities. */
             identities: Type.Array(Type.String({ minLength: 1 })),
+            /** Finalize checks CAA again for an authorization validated longer ago than this (Boulder: 7h). */
+            recheckAfter: Duration,
           },
           { additionalProperties: false },
         ),

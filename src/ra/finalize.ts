@@ -11,6 +11,7 @@ import { chosenProfile, validityFor, type RaDeps } from './deps.js';
 import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
 import { keyHashOfSpki, spkiOfJwk } from './keys.js';
+import { recheckCaa } from './caa-recheck.js';
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -82,6 +83,8 @@ export async function finalizeOrder(
   const { name: profileName, profile } = chosenProfile(deps, account, order.profile);
   const keyTypeProblem = profileKeyProblem(profileName, profile, csr.key);
   if (keyTypeProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyTypeProblem}`);
+  // Refused here, the order stays ready: once the zone allows this CA again, finalize succeeds.
+  await recheckCaa(deps, account, authzs);
   if (!(await deps.ledger.beginFinalize(order.id))) {
     throw new AcmeProblem('orderNotReady', 'the order is already being finalized');
   }

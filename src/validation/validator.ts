@@ -20,11 +20,19 @@ export interface ValidationRequest {
   readonly accountUri: string;
 }
 
+/** What a CAA check at issuance needs of an authorization validated earlier. */
+export type CaaRecheckRequest = Omit<ValidationRequest, 'token' | 'keyAuthorization'>;
+
 /** Proves control of identifiers. `validate` throws AcmeProblem (connection, dns, tls, caa, …) when control is not shown. */
 export interface ChallengeValidator {
   /** The challenge types this validator can check, and so the ones authorizations offer. */
   readonly challengeTypes: readonly ChallengeType[];
   validate(request: ValidationRequest): Promise<void>;
+  /**
+   * Present when CAA is checked: an authorization validated more than `afterMs` ago is checked
+   * again before a certificate is issued from it. `check` throws AcmeProblem caa or dns.
+   */
+  readonly caaRecheck?: { readonly afterMs: number; check(request: CaaRecheckRequest): Promise<void> };
 }
 
 export interface ValidatorOptions {
@@ -41,7 +49,11 @@ export interface ValidatorOptions {
   /** Only these types are offered; all three when absent. */
   readonly challengeTypes?: readonly ChallengeType[];
   /** RFC 8659 CAA checking; off when absent (private zones rarely publish CAA). */
-  readonly caa?: { readonly identities: readonly string[] };
+  readonly caa?: {
+    readonly identities: readonly string[];
+    /** Finalize checks CAA again for an authorization validated longer ago (validation.caa.recheckAfter). */
+    readonly recheckAfterMs: number;
+  };
   /**
    * A test setting, like Pebble's: the share (0–1) of validations that fail on purpose before
    * anything is checked, so client retry paths can be exercised. 0 in production.
@@ -64,8 +76,17 @@ export function createValidator(o: ValidatorOptions): ChallengeValidator {
   const challengeTypes = o.challengeTypes ?? ALL_TYPES;
   const failureRate = o.failureRate ?? 0;
   const random = o.random ?? Math.random;
+  const caa = o.caa;
+  const checkCaaOf = caa
+    ? (r: CaaRecheckRequest): Promise<void> =>
+        checkCaa(
+          { identifier: r.identifier, wildcard: r.wildcard, accountUri: r.accountUri, method: r.type },
+          { identities: caa.identities, resolver: o.resolver, timeoutMs: o.timeoutMs },
+        )
+    : undefined;
   return {
     challengeTypes,
+    ...(caa && checkCaaOf ? { caaRecheck: { afterMs: caa.recheckAfterMs, check: checkCaaOf } } : {}),
     async validate(r) {
       if (!challengeTypes.includes(r.type)) {
         throw new AcmeProblem('malformed', `challenge type ${r.type} is not enabled on this server`);
@@ -78,12 +99,7 @@ export function createValidator(o: ValidatorOptions): ChallengeValidator {
         );
       }
       await checks[r.type](r);
-      if (o.caa) {
-        await checkCaa(
-          { identifier: r.identifier, wildcard: r.wildcard, accountUri: r.accountUri, method: r.type },
-          { identities: o.caa.identities, resolver: o.resolver, timeoutMs: o.timeoutMs },
-        );
-      }
+      await checkCaaOf?.(r);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { calculateJwkThumbprint, FlattenedSign } from 'jose';
 import { makeCsr } from './csr.js';
 import type { Http01Responder } from './http01-responder.js';
@@ -22,8 +23,14 @@ export interface Problem {
   readonly status?: number;
 }
 
+/** How requests leave: headers added to each (X-Forwarded-For, say) and the local address they come from. */
+export interface WireOrigin {
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly localAddress?: string;
+}
+
 /**
- * ACME over real HTTPS, one request at a time and never retried (ACME client libraries retry 5xx
+ * ACME over real HTTPS (or plain HTTP for a server without TLS), one request at a time and never retried (ACME client libraries retry 5xx
  * answers, which hides what a single request got while a test breaks the server's disk). Each
  * POST is signed with jose on a fresh nonce.
  */
@@ -31,12 +38,20 @@ export class AcmeWire {
   constructor(
     readonly baseUrl: string,
     private readonly rootPem: string,
+    private readonly origin: WireOrigin = {},
   ) {}
+
+  /** The same server, reached with other headers or from another local address. */
+  from(origin: WireOrigin): AcmeWire {
+    return new AcmeWire(this.baseUrl, this.rootPem, origin);
+  }
 
   send(method: string, url: string, body?: string): Promise<WireResponse> {
     return new Promise((resolve, reject) => {
-      const headers = body === undefined ? {} : { 'content-type': 'application/jose+json' };
-      const req = request(url, { method, ca: this.rootPem, agent: false, timeout: 15_000, headers }, (res) => {
+      const headers = { ...this.origin.headers, ...(body === undefined ? {} : { 'content-type': 'application/jose+json' }) };
+      const request = url.startsWith('http:') ? httpRequest : httpsRequest;
+      const options = { method, ca: this.rootPem, agent: false, timeout: 15_000, headers, ...(this.origin.localAddress ? { localAddress: this.origin.localAddress } : {}) };
+      const req = request(url, options, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
