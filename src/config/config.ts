@@ -3,6 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
+import { parseIpRange, type IpRange } from '../core/ip-range.js';
 import { redactUrlPassword } from '../core/redact-url.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
@@ -54,6 +55,8 @@ export interface Config {
     readonly http01Port: number;
     readonly tlsAlpn01Port: number;
     readonly dnsResolvers: readonly string[];
+    /** Networks validation never connects to, besides the link-local ones it always refuses. */
+    readonly deniedNetworks: readonly IpRange[];
     readonly timeoutMs: number;
     readonly answerWithinMs: number;
     readonly caa: { readonly enabled: boolean; readonly identities: readonly string[] };
@@ -330,6 +333,15 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       http01Port: c.validation.http01Port,
       tlsAlpn01Port: c.validation.tlsAlpn01Port,
       dnsResolvers: c.validation.dnsResolvers,
+      deniedNetworks: c.validation.deniedNetworks.map((text, i) => {
+        const parsed = parseIpRange(text);
+        if (!parsed) {
+          throw new ConfigError(
+            `validation.deniedNetworks[${i}] ${JSON.stringify(text)} is not a network: write a CIDR such as 10.0.0.0/8 or fd00::/8 (or one address)`,
+          );
+        }
+        return parsed;
+      }),
       timeoutMs: timer('validation.timeout', c.validation.timeout),
       answerWithinMs: timer('validation.answerWithin', c.validation.answerWithin),
       caa: { enabled: c.validation.caa.enabled, identities: c.validation.caa.identities.map((d) => d.toLowerCase()) },
