@@ -104,6 +104,7 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
       http01Port: v.http01Port,
       tlsAlpn01Port: v.tlsAlpn01Port,
       isOwnEndpoint: ownEndpoint({ host: config.server.host, port: config.server.port }),
+      deniedNetworks: v.deniedNetworks,
       ...(v.caa.enabled ? { caa: { identities: v.caa.identities, recheckAfterMs: v.caa.recheckAfterMs } } : {}),
       failureRate: v.testFailureRate,
     }),

@@ -48,6 +48,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: f, env: {} })).toThrow(/bad\.yaml.*validation\.http01Port/);
   });
 
+  it('validation.deniedNetworks: empty by default; CIDRs (or one address) from YAML or the environment; anything else refused naming the key', () => {
+    expect(loadConfig({ env: {} }).validation.deniedNetworks).toEqual([]);
+    const f = file('denied.yaml', 'validation:\n  deniedNetworks: ["10.0.0.0/8", "fd00::/8", "192.0.2.7"]\n');
+    expect(loadConfig({ file: f, env: {} }).validation.deniedNetworks.map((r) => r.text)).toEqual(['10.0.0.0/8', 'fd00::/8', '192.0.2.7/32']);
+    // Host bits past the prefix are cleared, as Go's net.ParseCIDR reads them.
+    const env = { CERTMINT_VALIDATION_DENIED_NETWORKS: '10.1.2.3/8, 2001:db8::1/32' };
+    expect(loadConfig({ env }).validation.deniedNetworks.map((r) => r.text)).toEqual(['10.0.0.0/8', '2001:db8::/32']);
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0/8', 'example.com', '10.0.0.0/', '10.0.0.0/-1', 'fe80::1%eth0/64', '10.0.0.0/8/8']) {
+      expect(() => loadConfig({ env: { CERTMINT_VALIDATION_DENIED_NETWORKS: bad } }), bad).toThrow(ConfigError);
+      expect(() => loadConfig({ env: { CERTMINT_VALIDATION_DENIED_NETWORKS: bad } }), bad).toThrow(/validation\.deniedNetworks\[0\] .* is not a network/);
+    }
+  });
+
   it('names an unknown key', () => {
     const f = file('unknown.yaml', 'sever:\n  listen: 1\n');
     expect(() => loadConfig({ file: f, env: {} })).toThrow(/sever/);

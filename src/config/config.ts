@@ -3,8 +3,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
+import { parseIpRange, type IpRange } from '../core/ip-range.js';
 import { redactUrlPassword } from '../core/redact-url.js';
-import { parseIpNetwork } from '../core/ip-network.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
 import { DEFAULT_CONFIG } from './defaults.js';
@@ -57,6 +57,8 @@ export interface Config {
     readonly http01Port: number;
     readonly tlsAlpn01Port: number;
     readonly dnsResolvers: readonly string[];
+    /** Networks validation never connects to, besides the link-local ones it always refuses. */
+    readonly deniedNetworks: readonly IpRange[];
     readonly timeoutMs: number;
     readonly answerWithinMs: number;
     readonly caa: { readonly enabled: boolean; readonly identities: readonly string[]; readonly recheckAfterMs: number };
@@ -240,7 +242,7 @@ function checkLedgerUrl(url: string): void {
 /** A server.trustedProxies entry, checked: proxy-addr would read a typo as a network nobody meant. */
 function trustedProxy(entry: string): string {
   const text = entry.trim();
-  if (parseIpNetwork(text) === undefined) {
+  if (parseIpRange(text) === undefined) {
     throw new ConfigError(`server.trustedProxies: "${entry}" is not an IP address or CIDR network (e.g. 10.0.0.5 or 10.0.0.0/8)`);
   }
   return text;
@@ -343,6 +345,15 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       http01Port: c.validation.http01Port,
       tlsAlpn01Port: c.validation.tlsAlpn01Port,
       dnsResolvers: c.validation.dnsResolvers,
+      deniedNetworks: c.validation.deniedNetworks.map((text, i) => {
+        const parsed = parseIpRange(text);
+        if (!parsed) {
+          throw new ConfigError(
+            `validation.deniedNetworks[${i}] ${JSON.stringify(text)} is not a network: write a CIDR such as 10.0.0.0/8 or fd00::/8 (or one address)`,
+          );
+        }
+        return parsed;
+      }),
       timeoutMs: timer('validation.timeout', c.validation.timeout),
       answerWithinMs: timer('validation.answerWithin', c.validation.answerWithin),
       caa: {

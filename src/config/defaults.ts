@@ -32,6 +32,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     http01Port: 80,
     tlsAlpn01Port: 443,
     dnsResolvers: [],
+    deniedNetworks: [],
     timeout: '10s',
     answerWithin: '10s',
     caa: { enabled: false, identities: [], recheckAfter: '7h' },

@@ -62,6 +62,8 @@ export const ConfigSchema = Type.Object(
         http01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
         tlsAlpn01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
         dnsResolvers: Type.Array(Type.String({ minLength: 1 })),
+        /** CIDRs http-01 and tls-alpn-01 never connect to (link-local ones never, whatever this says). */
+        deniedNetworks: Type.Array(Type.String({ minLength: 1 })),
         timeout: Duration,
         /** How long a challenge POST waits for its validation before answering `processing`. */
         answerWithin: Duration,

@@ -38,13 +38,13 @@ describe('validateDns01 (RFC 8555 §8.4)', () => {
     await expect(validateDns01({ type: 'dns', value: 'delegated.dns01.test' }, keyAuth, options())).resolves.toBeUndefined();
   });
 
-  it('is incorrectResponse, listing what it found, when no value matches', async () => {
+  it('is incorrectResponse, counting what it found without quoting it, when no value matches', async () => {
+    // A CNAME there can lead the CA's resolver into an internal zone: its TXT values are not read back (issue 19).
     await dns.addTxt('_acme-challenge.wrong.dns01.test', 'stale-value');
     const p = await problem('wrong.dns01.test');
     expect(p.type).toBe('incorrectResponse');
-    expect(p.detail).toContain('_acme-challenge.wrong.dns01.test');
-    expect(p.detail).toContain(`expected "${digest}"`);
-    expect(p.detail).toContain('"stale-value"');
+    expect(p.detail).toBe(`no TXT record at _acme-challenge.wrong.dns01.test matches this challenge: expected "${digest}", found 1 other value`);
+    expect(p.detail).not.toContain('stale-value');
     expect(p.identifier).toEqual({ type: 'dns', value: 'wrong.dns01.test' });
   });
 

@@ -8,11 +8,6 @@ export interface Dns01Options {
   readonly timeoutMs: number;
 }
 
-function quote(values: readonly string[]): string {
-  const shown = values.slice(0, 5).map((v) => JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v));
-  return values.length > 5 ? `${shown.join(', ')} and ${values.length - 5} more` : shown.join(', ');
-}
-
 /**
  * RFC 8555 §8.4: a TXT record at _acme-challenge.<name> holding base64url(SHA-256(key
  * authorization)), looked up through validation.dnsResolvers (CNAMEs followed, so delegated
@@ -33,10 +28,11 @@ export async function validateDns01(identifier: Identifier, keyAuthorization: st
     clearTimeout(deadline);
   }
   if (!values.includes(expected)) {
-    throw new AcmeProblem(
-      'incorrectResponse',
-      `no TXT record at ${name} matches this challenge: expected "${expected}", found ${values.length ? quote(values) : 'none'}`,
-      { identifier },
-    );
+    // The values found are not quoted: a CNAME at the name can point the CA's resolver at an
+    // internal zone, whose TXT records (verification tokens, keys) are not the applicant's to read.
+    const found = values.length === 0 ? 'none' : `${values.length} other value${values.length === 1 ? '' : 's'}`;
+    throw new AcmeProblem('incorrectResponse', `no TXT record at ${name} matches this challenge: expected "${expected}", found ${found}`, {
+      identifier,
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { RequestListener } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
@@ -9,6 +9,7 @@ import { freePort } from '../../test/support/ports.js';
 import { allClosed, closeRecordingServers, listen, serve, type TestServer } from '../../test/support/recording-servers.js';
 import { selfSignedCertificate } from '../../test/support/tls.js';
 import type { Identifier } from '../core/identifier.js';
+import { parseIpRange } from '../core/ip-range.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
 import { validateHttp01, type Http01Options } from './http01.js';
 import { ownEndpoint } from './own-endpoint.js';
@@ -21,6 +22,10 @@ const KEY_AUTHORIZATION = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`
 const CHALLENGE_PATH = `/.well-known/acme-challenge/${TOKEN}`;
 
 const dns = (value: string): Identifier => ({ type: 'dns', value });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
 
 function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -58,6 +63,12 @@ describe.skipIf(!available)('validateHttp01', () => {
     // An applicant's host beside the CA (127.0.0.1) on the same port, and a name on both.
     await srv.addA('neighbour.validation.test', '127.0.0.2');
     await srv.addA('both.validation.test', ['127.0.0.1', '127.0.0.2']);
+    // Names an applicant points at link-local addresses (cloud metadata, IPv6 link-local), and one
+    // whose other address is the applicant's. (pebble-challtestsrv cannot serve an IPv4-mapped
+    // AAAA; that spelling is covered by the literal below and by address-guard.test.ts.)
+    await srv.addA('metadata.validation.test', '169.254.169.254');
+    await srv.addAAAA('linklocal6.validation.test', 'fe80::1');
+    await srv.addA('mixed.validation.test', ['169.254.169.254', '127.0.0.1']);
     resolver = createResolver([srv.dnsAddress], 2000);
   });
   afterEach(closeRecordingServers);
@@ -74,27 +85,19 @@ describe.skipIf(!available)('validateHttp01', () => {
     expect(server.requests[0]?.headers['user-agent']).toBe('certmint-va');
   });
 
-  it('rejects a different body as incorrectResponse, quoting both', async () => {
-    const server = await serve((_req, res) => res.end('something else'));
+  it('rejects a different body as incorrectResponse, naming its size and status, never its content', async () => {
+    // An internal page a name or a redirect led to: what it says must not reach the applicant.
+    const secret = 'aws_secret_access_key=SECRET-wJalrXUtnFEMI/K7MDENG';
+    const server = await serve((_req, res) => res.end(`${secret}\n`));
     const problem = await problemFrom(
       validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port)),
       'incorrectResponse',
       dns('ok.validation.test'),
     );
     expect(problem.detail).toBe(
-      `The key authorization file from the server did not match this challenge: expected "${KEY_AUTHORIZATION}", got "something else"`,
+      `The key authorization file from the server did not match this challenge: expected "${KEY_AUTHORIZATION}" (87 bytes), got a different body of ${secret.length + 1} bytes from http://ok.validation.test:${server.port}${CHALLENGE_PATH} (status 200)`,
     );
-  });
-
-  it('truncates a long wrong body in the detail', async () => {
-    const server = await serve((_req, res) => res.end('x'.repeat(5000)));
-    const problem = await problemFrom(
-      validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port)),
-      'incorrectResponse',
-      dns('ok.validation.test'),
-    );
-    expect(problem.detail).toContain(`got "${'x'.repeat(100)}…"`);
-    expect(problem.detail.length).toBeLessThan(400);
+    for (const piece of ['SECRET', 'aws_secret', secret.slice(0, 3)]) expect(JSON.stringify(problem)).not.toContain(piece);
   });
 
   it('reports a 404 as unauthorized, naming the URL and status', async () => {
@@ -220,9 +223,10 @@ describe.skipIf(!available)('validateHttp01', () => {
         res.end();
       }, '127.0.0.2', ca.port);
       const identifier = dns('neighbour.validation.test');
-      // Without the guard, the body of /metrics comes back in the problem detail.
-      const leaked = await problemFrom(validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(ca.port)), 'incorrectResponse', identifier);
-      expect(leaked.detail).toContain('certmint_certificates_issued_total');
+      // Without the guard /metrics is fetched (though, since issue 19, its body is not quoted).
+      const unguarded = await problemFrom(validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(ca.port)), 'incorrectResponse', identifier);
+      expect(unguarded.detail).not.toContain('certmint_certificates_issued_total');
+      expect(unguarded.detail).toContain(`got a different body of ${METRICS.length} bytes from http://127.0.0.1:${ca.port}/metrics (status 200)`);
       expect(ca.requests).toHaveLength(1);
 
       const guarded = options(ca.port, { isOwnEndpoint: ownEndpoint({ host: '127.0.0.1', port: ca.port }) });
@@ -266,6 +270,134 @@ describe.skipIf(!available)('validateHttp01', () => {
       await validateHttp01(dns('both.validation.test'), TOKEN, KEY_AUTHORIZATION, guarded);
       expect(applicant.requests).toHaveLength(1);
       expect(ca.requests).toHaveLength(0);
+    });
+  });
+
+  describe('link-local addresses and validation.deniedNetworks (issue 19)', () => {
+    /**
+     * A real HTTP server on host:port that answers every request with the key authorization and
+     * counts connections, so a test sees whether the validator connected at all.
+     */
+    async function countingServer(host = '127.0.0.1', port = 0): Promise<{ port: number; connections: () => number }> {
+      let connections = 0;
+      const server = createTcpServer((socket) => {
+        connections++;
+        socket.on('error', () => undefined);
+        socket.once('data', () =>
+          socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${KEY_AUTHORIZATION.length}\r\nConnection: close\r\n\r\n${KEY_AUTHORIZATION}`),
+        );
+      });
+      await new Promise<void>((resolve) => server.listen(port, host, resolve));
+      tcpServers.push(server);
+      return { port: (server.address() as AddressInfo).port, connections: () => connections };
+    }
+    const tcpServers: TcpServer[] = [];
+    afterEach(async () => {
+      await Promise.all(tcpServers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+    });
+
+    const redirectTo = (location: string) =>
+      serve((_req, res) => {
+        res.writeHead(302, { Location: location });
+        res.end();
+      });
+
+    const linkLocal: [location: string, endpoint: string, range: string][] = [
+      ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', '169.254.169.254:80', '169.254.0.0/16'],
+      ['http://[fe80::1]/', '[fe80::1]:80', 'fe80::/10'],
+      ['http://[::ffff:169.254.169.254]/', '[::ffff:a9fe:a9fe]:80', '169.254.0.0/16'],
+      ['https://metadata.validation.test/computeMetadata/v1/', '169.254.169.254:443', '169.254.0.0/16'],
+      ['http://linklocal6.validation.test/', '[fe80::1]:80', 'fe80::/10'],
+    ];
+    it.each(linkLocal)('refuses a redirect to %s (%s) without connecting', async (location, endpoint, range) => {
+      const server = await redirectTo(location);
+      const started = performance.now();
+      const problem = await problemFrom(
+        validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port, { timeoutMs: 5000 })),
+        'connection',
+        dns('ok.validation.test'),
+      );
+      const target = new URL(location).href;
+      expect(problem.detail).toMatch(new RegExp(`^Fetching ${escape(target)}: ${escape(endpoint)} is link-local \\(${escape(range)}[,)].*validation never connects there$`));
+      // Refused before any connection: a connection attempt to an address nothing answers
+      // would have run into the 5 s deadline (or failed with a socket error, worded otherwise).
+      expect(performance.now() - started).toBeLessThan(2500);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it('refuses a link-local identifier or a name resolving only to link-local, for the first request too', async () => {
+      for (const identifier of [{ type: 'ip', value: '169.254.169.254' } as const, { type: 'ip', value: 'fe80::1' } as const, dns('metadata.validation.test')]) {
+        const problem = await problemFrom(validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(80)), 'connection', identifier);
+        expect(problem.detail).toMatch(/:80 is link-local \((169\.254\.0\.0\/16|fe80::\/10)[,)]/);
+      }
+    });
+
+    it('connects only to the addresses it checked: of a name on link-local and 127.0.0.1, only 127.0.0.1 is asked', async () => {
+      const applicant = await countingServer('127.0.0.1');
+      await validateHttp01(dns('mixed.validation.test'), TOKEN, KEY_AUTHORIZATION, options(applicant.port));
+      expect(applicant.connections()).toBe(1);
+    });
+
+    it('refuses validation.deniedNetworks for the first request and for redirects, without connecting', async () => {
+      const denied = [parseIpRange('127.0.0.2/32')!];
+      const internal = await countingServer('127.0.0.2');
+      const identifier = dns('neighbour.validation.test'); // 127.0.0.2
+      // Without the setting the validator connects there (and the answer is right).
+      await validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(internal.port));
+      expect(internal.connections()).toBe(1);
+
+      const first = await problemFrom(
+        validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(internal.port, { deniedNetworks: denied })),
+        'connection',
+        identifier,
+      );
+      expect(first.detail).toBe(
+        `Fetching http://neighbour.validation.test:${internal.port}${CHALLENGE_PATH}: 127.0.0.2:${internal.port} is in a network this CA does not validate (validation.deniedNetworks)`,
+      );
+      const redirecting = await serve((_req, res) => {
+        res.writeHead(302, { Location: `http://[::ffff:127.0.0.2]:${internal.port}/admin` });
+        res.end();
+      }, '127.0.0.1', internal.port);
+      const viaRedirect = await problemFrom(
+        validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(redirecting.port, { deniedNetworks: denied })),
+        'connection',
+        dns('ok.validation.test'),
+      );
+      expect(viaRedirect.detail).toContain('is in a network this CA does not validate (validation.deniedNetworks)');
+      expect(internal.connections()).toBe(1);
+      expect(redirecting.requests).toHaveLength(1);
+    });
+
+    it('refuses a redirect to another port before connecting: the same words whether something listens there or not', async () => {
+      const listening = await countingServer('127.0.0.1');
+      const closed = await freePort();
+      const details: string[] = [];
+      for (const port of [listening.port, closed]) {
+        for (const scheme of ['http', 'https']) {
+          const server = await redirectTo(`${scheme}://ok.validation.test:${port}/probe`);
+          const problem = await problemFrom(
+            validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port)),
+            'connection',
+            dns('ok.validation.test'),
+          );
+          details.push(problem.detail.replaceAll(String(server.port), 'FROM').replaceAll(String(port), 'PORT'));
+        }
+      }
+      expect(listening.connections()).toBe(0);
+      expect(details[0]).toBe(
+        `Fetching http://ok.validation.test:FROM${CHALLENGE_PATH}: Invalid port in redirect target http://ok.validation.test:PORT/probe. Only ports 80, 443 and FROM are supported, not PORT`,
+      );
+      expect(details.slice(2)).toEqual(details.slice(0, 2));
+    });
+
+    it('follows a redirect to http or https on 80, 443 or validation.http01Port', async () => {
+      const applicant = await countingServer('127.0.0.1');
+      const server = await serve((req, res) => {
+        if (req.url === CHALLENGE_PATH) res.writeHead(302, { Location: `http://127.0.0.1:${applicant.port}/moved` }).end();
+      }, '127.0.0.2', applicant.port);
+      await validateHttp01(dns('neighbour.validation.test'), TOKEN, KEY_AUTHORIZATION, options(applicant.port));
+      expect(server.requests).toHaveLength(1);
+      expect(applicant.connections()).toBe(1);
     });
   });
 
@@ -369,6 +501,7 @@ describe.skipIf(!available)('validateHttp01', () => {
       'incorrectResponse',
       identifier,
     );
-    expect(problem.detail).toContain('got "nope"');
+    expect(problem.detail).toContain('got a different body of 4 bytes');
+    expect(problem.detail).not.toContain('nope');
   });
 });

@@ -2,7 +2,9 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Identifier } from '../core/identifier.js';
+import type { IpRange } from '../core/ip-range.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
+import { addressGuard, type AddressGuard } from './address-guard.js';
 import type { OwnEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 
@@ -16,6 +18,8 @@ export interface Http01Options {
   maxBodyBytes?: number;
   /** certmint's own listener: never connected to, whether the first request or a redirect leads there. */
   isOwnEndpoint?: OwnEndpoint;
+  /** validation.deniedNetworks: never connected to, like link-local addresses (address-guard.ts), which are refused always. */
+  deniedNetworks?: readonly IpRange[];
 }
 
 const DEFAULT_MAX_REDIRECTS = 10;
@@ -23,6 +27,8 @@ const DEFAULT_MAX_BODY_BYTES = 8 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'certmint-va';
 const QUOTE_LIMIT = 100;
+/** Boulder follows redirects to ports 80 and 443 only; a private network's http-01 port is added. */
+const REDIRECT_PORTS = [80, 443];
 
 /** Where a request is in its life when it fails; a timeout detail says which. */
 type Phase = 'connect' | 'response' | 'body';
@@ -36,6 +42,9 @@ interface FetchedResponse {
 
 /** Not a socket error: the address is certmint's own endpoint, so it was not connected to. */
 class OwnEndpointRefused extends Error {}
+
+/** Not a socket error: the address guard refused the address (the words say why), so it was not connected to. */
+class AddressRefused extends Error {}
 
 class FetchFailure extends Error {
   constructor(
@@ -51,6 +60,7 @@ interface Validation {
   readonly options: Http01Options;
   readonly maxBodyBytes: number;
   readonly signal: AbortSignal;
+  readonly refused: AddressGuard;
 }
 
 /**
@@ -72,6 +82,7 @@ export async function validateHttp01(
     options: o,
     maxBodyBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     signal: controller.signal,
+    refused: addressGuard(o.deniedNetworks),
   };
   try {
     const host = isIP(identifier.value) === 6 ? `[${identifier.value}]` : identifier.value;
@@ -109,24 +120,29 @@ function checkResponse(url: URL, response: FetchedResponse, keyAuthorization: st
   // RFC 8555 §8.3: the server ignores whitespace around the key authorization.
   const got = response.body.toString('utf8').trim();
   if (got !== keyAuthorization) {
+    // Never the body itself: a name or redirect may have led to an internal page (issue 19), and
+    // quoting it would read that page back to whoever asked. Its size and status only.
     throw problem(
       v,
       'incorrectResponse',
-      `The key authorization file from the server did not match this challenge: expected ${quote(keyAuthorization)}, got ${quote(got)}`,
+      `The key authorization file from the server did not match this challenge: expected ${quote(keyAuthorization)} (${Buffer.byteLength(keyAuthorization)} bytes), got a different body of ${response.body.length} bytes from ${url.href} (status ${response.status})`,
     );
   }
 }
 
 /**
- * RFC 8555 §10.2 leaves redirects to the CA; like Boulder, follow them only to http on 80
- * and https on 443, plus the configured http-01 port so private setups on other ports work.
+ * RFC 8555 §10.2 leaves redirects to the CA; like Boulder, follow them only to http or https on
+ * 80 and 443, plus the configured http-01 port so private setups on other ports work. Any other
+ * port is refused here, before any connection, so the detail is the same whether something
+ * listens there or not: a client cannot scan other ports through the validator.
  */
 function redirectTarget(from: URL, location: string, v: Validation): URL {
   let target: URL;
   try {
     target = new URL(location, from);
   } catch {
-    throw problem(v, 'connection', `Fetching ${from.href}: Invalid redirect location ${quote(location)}`);
+    // Not quoted: the header may come from an internal server a redirect led to.
+    throw problem(v, 'connection', `Fetching ${from.href}: Invalid redirect location: the Location header (${Buffer.byteLength(location)} bytes) is not a URL`);
   }
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
     throw problem(
@@ -136,14 +152,12 @@ function redirectTarget(from: URL, location: string, v: Validation): URL {
     );
   }
   const port = portOf(target);
-  const allowed = target.protocol === 'http:' ? port === 80 || port === v.options.port : port === 443;
-  if (!allowed) {
+  const ports = REDIRECT_PORTS.includes(v.options.port) ? REDIRECT_PORTS : [...REDIRECT_PORTS, v.options.port];
+  if (!ports.includes(port)) {
     throw problem(
       v,
       'connection',
-      `Fetching ${from.href}: Invalid port in redirect target ${target.href}. Only ports 80 and 443${
-        v.options.port !== 80 ? ` (and ${v.options.port} for http)` : ''
-      } are supported, not ${port}`,
+      `Fetching ${from.href}: Invalid port in redirect target ${target.href}. Only ports ${ports.slice(0, -1).join(', ')} and ${ports.at(-1)} are supported, not ${port}`,
     );
   }
   return target;
@@ -163,6 +177,12 @@ async function fetchUrl(url: URL, v: Validation): Promise<FetchedResponse> {
     if (v.options.isOwnEndpoint?.(address, portOf(url))) {
       // Another address of the name may be the applicant's; try it.
       lastFailure = { address, failure: new FetchFailure('connect', new OwnEndpointRefused()) };
+      continue;
+    }
+    // The address connected to below is this one, checked here: no second lookup to rebind.
+    const refusal = v.refused(address);
+    if (refusal !== undefined) {
+      lastFailure = { address, failure: new FetchFailure('connect', new AddressRefused(refusal)) };
       continue;
     }
     try {
@@ -263,6 +283,9 @@ function failureProblem(url: URL, address: string, failure: FetchFailure, v: Val
   const fetching = `Fetching ${url.href}`;
   if (failure.reason instanceof OwnEndpointRefused) {
     return problem(v, 'connection', `${fetching}: ${endpoint} is this CA's own endpoint; validation does not connect to it`);
+  }
+  if (failure.reason instanceof AddressRefused) {
+    return problem(v, 'connection', `${fetching}: ${endpoint} ${failure.reason.message}`);
   }
   if (v.signal.aborted) {
     const after = `Timeout after ${seconds(v.options.timeoutMs)}`;

@@ -4,6 +4,7 @@ import { startTlsAlpn01Responder, type TlsAlpn01Responder } from '../../test/sup
 import { freePort } from '../../test/support/ports.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { Identifier } from '../core/identifier.js';
+import { parseIpRange } from '../core/ip-range.js';
 import { ownEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 import { reverseDnsName, validateTlsAlpn01 } from './tls-alpn01.js';
@@ -64,11 +65,40 @@ describe('validateTlsAlpn01 (RFC 8737) against a real TLS responder', () => {
     expect(p.identifier).toEqual(dns('digest.alpn.test'));
   });
 
+  it('refuses link-local addresses (whatever name leads there) and validation.deniedNetworks without connecting (issue 19)', async () => {
+    await responder.set(dns('guarded.alpn.test'), KEY_AUTH);
+    const seen = responder.seen.length;
+    const to = (addresses: string[]): NameResolver => ({ ...loopback, resolve: async () => addresses });
+    for (const [addresses, words] of [
+      [['169.254.169.254'], `169.254.169.254:${responder.port} is link-local (169.254.0.0/16`],
+      [['fe80::1'], `[fe80::1]:${responder.port} is link-local (fe80::/10)`],
+      [['::ffff:169.254.169.254'], `[::ffff:169.254.169.254]:${responder.port} is link-local (169.254.0.0/16`],
+    ] as const) {
+      const p = await failure(validateTlsAlpn01(dns('guarded.alpn.test'), KEY_AUTH, { ...options(), resolver: to([...addresses]) }));
+      expect(p.type).toBe('connection');
+      expect(p.detail).toContain(words);
+    }
+    const denied = await failure(
+      validateTlsAlpn01(dns('guarded.alpn.test'), KEY_AUTH, { ...options(), deniedNetworks: [parseIpRange('127.0.0.0/8')!] }),
+    );
+    expect(denied.detail).toBe(`127.0.0.1:${responder.port} is in a network this CA does not validate (validation.deniedNetworks) (tls-alpn-01)`);
+    expect(responder.seen.length).toBe(seen);
+    // The address checked is the one connected to: of link-local and loopback, loopback answers.
+    await validateTlsAlpn01(dns('guarded.alpn.test'), KEY_AUTH, { ...options(), resolver: to(['169.254.169.254', '127.0.0.1']) });
+    expect(responder.seen.length).toBe(seen + 1);
+  });
+
   it('refuses a certificate with a second SAN, a non-critical or missing extension: unauthorized', async () => {
     await responder.set(dns('two.alpn.test'), KEY_AUTH, { sans: [dns('two.alpn.test'), dns('other.alpn.test')] });
     const twoSans = await failure(validateTlsAlpn01(dns('two.alpn.test'), KEY_AUTH, options()));
     expect(twoSans.type).toBe('unauthorized');
-    expect(twoSans.detail).toContain('the only subjectAltName must be dns:two.alpn.test, found dns:two.alpn.test, dns:other.alpn.test');
+    // The certificate's other names are not read back: the identifier may be an internal host's.
+    expect(twoSans.detail).toContain('the only subjectAltName must be dns:two.alpn.test; it has 2 (dns:two.alpn.test and 1 other)');
+    expect(twoSans.detail).not.toContain('other.alpn.test');
+    await responder.set(dns('else.alpn.test'), KEY_AUTH, { sans: [dns('internal.corp.test')] });
+    const elsewhere = await failure(validateTlsAlpn01(dns('else.alpn.test'), KEY_AUTH, options()));
+    expect(elsewhere.detail).toContain('the only subjectAltName must be dns:else.alpn.test; it has 1 (none of them dns:else.alpn.test)');
+    expect(elsewhere.detail).not.toContain('internal.corp.test');
 
     await responder.set(dns('soft.alpn.test'), KEY_AUTH, { critical: false });
     const soft = await failure(validateTlsAlpn01(dns('soft.alpn.test'), KEY_AUTH, options()));
@@ -82,7 +112,8 @@ describe('validateTlsAlpn01 (RFC 8737) against a real TLS responder', () => {
   it('refuses a certificate for another name (what a server without the challenge presents)', async () => {
     const p = await failure(validateTlsAlpn01(dns('unknown.alpn.test'), KEY_AUTH, options()));
     expect(p.type).toBe('unauthorized');
-    expect(p.detail).toContain('found dns:fallback.invalid');
+    expect(p.detail).toContain('it has 1 (none of them dns:unknown.alpn.test)');
+    expect(p.detail).not.toContain('fallback.invalid');
   });
 
   it('refuses a server that does not negotiate acme-tls/1', async () => {

@@ -4,7 +4,9 @@ import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
 import type { Identifier } from '../core/identifier.js';
+import type { IpRange } from '../core/ip-range.js';
 import { AcmeProblem, type ProblemType } from '../core/problem.js';
+import { addressGuard } from './address-guard.js';
 import type { OwnEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
 
@@ -16,6 +18,8 @@ export interface TlsAlpn01Options {
   readonly resolver: NameResolver;
   /** certmint's own listener: never connected to. */
   readonly isOwnEndpoint?: OwnEndpoint;
+  /** validation.deniedNetworks: never connected to, like link-local addresses (address-guard.ts). */
+  readonly deniedNetworks?: readonly IpRange[];
 }
 
 /** RFC 8737 §6.2: the ALPN protocol a tls-alpn-01 responder must negotiate. */
@@ -45,10 +49,17 @@ export async function validateTlsAlpn01(identifier: Identifier, keyAuthorization
     const servername = identifier.type === 'ip' ? reverseDnsName(identifier.value) : identifier.value;
     let der: Buffer | undefined;
     let lastError: AcmeProblem | undefined;
+    const refused = addressGuard(o.deniedNetworks);
     for (const address of addresses) {
       if (o.isOwnEndpoint?.(address, o.port)) {
         // Another address of the name may be the applicant's; try it.
         lastError = fail('connection', `${endpointOf(address, o.port)} is this CA's own endpoint; tls-alpn-01 validation does not connect to it`);
+        continue;
+      }
+      // Checked on the address handshake() connects to: no second lookup to rebind.
+      const refusal = refused(address);
+      if (refusal !== undefined) {
+        lastError = fail('connection', `${endpointOf(address, o.port)} ${refusal} (tls-alpn-01)`);
         continue;
       }
       try {
@@ -195,8 +206,14 @@ function checkCertificate(
   const expectedType = identifier.type === 'ip' ? 'ip' : 'dns';
   const only = names.length === 1 ? names[0]! : undefined;
   if (!only || only.type !== expectedType || !sameName(only.value, identifier)) {
-    const found = names.map((n) => `${n.type}:${n.value}`).join(', ') || 'none';
-    throw wrong(`the only subjectAltName must be ${expectedType}:${identifier.value}, found ${found}`);
+    // The names themselves are not quoted: the identifier may name an internal host, whose
+    // certificate's names are not the applicant's to read through the CA.
+    const has = names.some((n) => n.type === expectedType && sameName(n.value, identifier));
+    const found =
+      names.length === 0
+        ? 'it has none'
+        : `it has ${names.length} (${has ? `${expectedType}:${identifier.value} and ${names.length - 1} other` : `none of them ${expectedType}:${identifier.value}`})`;
+    throw wrong(`the only subjectAltName must be ${expectedType}:${identifier.value}; ${found}`);
   }
   const ext = cert.extensions.find((e) => e.type === ACME_IDENTIFIER_OID);
   if (!ext) throw wrong(`the acmeIdentifier extension (${ACME_IDENTIFIER_OID}) is missing`);

@@ -1,4 +1,5 @@
 import type { Identifier } from '../core/identifier.js';
+import type { IpRange } from '../core/ip-range.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { ChallengeType } from '../core/status.js';
 import { checkCaa } from './caa.js';
@@ -46,6 +47,8 @@ export interface ValidatorOptions {
    * redirect or a name pointed at the CA cannot read /metrics into a problem detail. None when absent.
    */
   readonly isOwnEndpoint?: OwnEndpoint;
+  /** validation.deniedNetworks: http-01 and tls-alpn-01 never connect there (nor, whatever this says, to link-local addresses). */
+  readonly deniedNetworks?: readonly IpRange[];
   /** Only these types are offered; all three when absent. */
   readonly challengeTypes?: readonly ChallengeType[];
   /** RFC 8659 CAA checking; off when absent (private zones rarely publish CAA). */
@@ -67,7 +70,7 @@ const ALL_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01']
 
 /** The validator `certmint serve` uses: http-01, dns-01 and tls-alpn-01, then CAA when enabled. */
 export function createValidator(o: ValidatorOptions): ChallengeValidator {
-  const connecting = { timeoutMs: o.timeoutMs, resolver: o.resolver, isOwnEndpoint: o.isOwnEndpoint };
+  const connecting = { timeoutMs: o.timeoutMs, resolver: o.resolver, isOwnEndpoint: o.isOwnEndpoint, deniedNetworks: o.deniedNetworks };
   const checks: Record<ChallengeType, (r: ValidationRequest) => Promise<void>> = {
     'http-01': (r) => validateHttp01(r.identifier, r.token, r.keyAuthorization, { port: o.http01Port, ...connecting }),
     'dns-01': (r) => validateDns01(r.identifier, r.keyAuthorization, { resolver: o.resolver, timeoutMs: o.timeoutMs }),
