@@ -162,6 +162,15 @@ export function canonicalSpki(spki: Uint8Array): { readonly der: Buffer; readonl
   return { der: canonicalSpkiOfJwk(jwk as Record<string, unknown>), key };
 }
 
+/** RFC 7638 SHA-256 thumbprint of a canonical JWK (the required members in lexicographic order), base64url. */
+export function thumbprintOfCanonicalJwk(jwk: CanonicalJwk): string {
+  const members =
+    jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+      : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+        : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
 /** SHA-256 of a canonical SPKI, hex: certificates.key_hash and blocked_keys.key_hash. */
 export function keyHashOfSpki(spki: Uint8Array): string {
   return createHash('sha256').update(spki).digest('hex');
