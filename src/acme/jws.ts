@@ -78,6 +78,10 @@ function refuseCrit(header: Record<string, unknown>, what: string): void {
   if (!Array.isArray(crit) || crit.length === 0 || !crit.every((c): c is string => typeof c === 'string')) {
     throw new AcmeProblem('malformed', `${what} "crit" must be a non-empty array of header parameter names (RFC 7515 §4.1.11)`);
   }
+  if (crit.includes('b64')) {
+    // RFC 7797 §6 requires "b64" in "crit"; RFC 8555 §6.2 forbids the option itself.
+    throw new AcmeProblem('malformed', `the ${what} unencoded payload option ("b64" in "crit") is not allowed (RFC 8555 §6.2)`);
+  }
   const named = crit.slice(0, 5).map((c) => JSON.stringify(c.slice(0, 64))).join(', ');
   throw new AcmeProblem(
     'malformed',
