@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { canonicalJwk, KeyEncodingError } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import type { AccountRecord } from '../ledger/records.js';
@@ -52,12 +53,70 @@ function publicJwk(jwk: Record<string, unknown>): Record<string, unknown> {
   const wanted = members[kty];
   if (!wanted) throw new AcmeProblem('badPublicKey', `JWK key type "${kty}" is not supported (EC, RSA or OKP)`);
   if ('d' in jwk) throw new AcmeProblem('malformed', 'the "jwk" header holds a private key; send only the public key');
-  const out: Record<string, unknown> = { kty };
   for (const m of wanted) {
     if (typeof jwk[m] !== 'string') throw new AcmeProblem('malformed', `JWK is missing its "${m}" member`);
-    out[m] = jwk[m];
   }
-  return out;
+  // One key, one spelling (core/canonical-key.ts): the thumbprint that finds an account (RFC 7638)
+  // and the key stored with it are computed from this form only, so a leading zero, padding or a
+  // short coordinate cannot give the same key a second account.
+  try {
+    return { ...canonicalJwk(jwk) };
+  } catch (e) {
+    if (e instanceof KeyEncodingError) throw new AcmeProblem('badPublicKey', `the JWK is refused: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * RFC 7515 §4.1.11: a recipient must refuse a JWS whose "crit" names an extension it does not
+ * understand, and "crit" must be a non-empty array of names of non-standard header parameters
+ * that are present. certmint implements no JWS extension, so any "crit" makes the JWS invalid.
+ */
+function refuseCrit(header: Record<string, unknown>, what: string): void {
+  if (!('crit' in header)) return;
+  const crit = header.crit;
+  if (!Array.isArray(crit) || crit.length === 0 || !crit.every((c): c is string => typeof c === 'string')) {
+    throw new AcmeProblem('malformed', `${what} "crit" must be a non-empty array of header parameter names (RFC 7515 §4.1.11)`);
+  }
+  if (crit.includes('b64')) {
+    // RFC 7797 §6 requires "b64" in "crit"; RFC 8555 §6.2 forbids the option itself.
+    throw new AcmeProblem('malformed', `the ${what} unencoded payload option ("b64" in "crit") is not allowed (RFC 8555 §6.2)`);
+  }
+  const named = crit.slice(0, 5).map((c) => JSON.stringify(c.slice(0, 64))).join(', ');
+  throw new AcmeProblem(
+    'malformed',
+    `${what} "crit" lists ${named}: this server implements no JWS extension, so it cannot accept a JWS that requires one (RFC 7515 §4.1.11)`,
+  );
+}
+
+/**
+ * The nested JWS a request carries (keyChange's inner JWS, newAccount's externalAccountBinding)
+ * are verified after the outer nonce is used; their "crit" is refused before it, so a client can
+ * retry with the same nonce. Anything else wrong with them is for their own parser to say.
+ */
+function refuseNestedCrit(payloadText: string, innerJws: boolean): void {
+  if (payloadText === '') return;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(payloadText);
+  } catch {
+    return;
+  }
+  if (typeof payload !== 'object' || payload === null) return;
+  const nested: { jws: unknown; what: string }[] = innerJws
+    ? [{ jws: payload, what: 'inner JWS' }]
+    : [{ jws: (payload as Record<string, unknown>).externalAccountBinding, what: 'externalAccountBinding' }];
+  for (const { jws, what } of nested) {
+    const encoded = typeof jws === 'object' && jws !== null ? (jws as Record<string, unknown>).protected : undefined;
+    if (typeof encoded !== 'string') continue;
+    let header: unknown;
+    try {
+      header = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
+    } catch {
+      continue;
+    }
+    if (typeof header === 'object' && header !== null && !Array.isArray(header)) refuseCrit(header as Record<string, unknown>, what);
+  }
 }
 
 function decodeSegment(value: unknown, what: string): string {
@@ -114,6 +173,7 @@ function parseFlattened(
     });
   }
   if ('b64' in header) throw new AcmeProblem('malformed', `the ${what} unencoded payload option is not allowed`);
+  refuseCrit(header, what);
   return {
     jws: { protected: jws.protected as string, payload: jws.payload as string, signature: jws.signature },
     header,
@@ -185,6 +245,7 @@ export class JwsVerifier {
     }
 
     verifySignature(jws, key, 'JWS');
+    refuseNestedCrit(payloadText, request.routeOptions.config.innerJws === true);
     if (!(await this.ledger.nonces.consume(header.nonce))) {
       throw new AcmeProblem('badNonce', 'JWS has an invalid or already used nonce; retry with the one in Replay-Nonce');
     }

@@ -1,6 +1,7 @@
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Identifier } from '../core/identifier.js';
 import type { PublicKeyInfo } from '../core/public-key.js';
+import { canonicalSpki, KeyEncodingError } from '../core/canonical-key.js';
 import { canonicalIpAddress } from './ip-address.js';
 
 /*
@@ -16,6 +17,10 @@ import { canonicalIpAddress } from './ip-address.js';
 
 /** What csr.ts needs from a request of the common shape. */
 export interface CommonCsr {
+  /**
+   * The key's canonical SPKI (core/canonical-key.ts): the bytes as sent when they already are, else
+   * re-encoded; as sent only for a key of a type certmint never certifies (policy refuses it).
+   */
   readonly spki: Uint8Array;
   /** The key as policy reads it, when node:crypto could load it as RSA, P-256/384/521 or Ed25519. */
   readonly key: PublicKeyInfo | undefined;
@@ -124,12 +129,28 @@ function read(der: Uint8Array): CommonCsr {
   const bits = expectTag(signature, 0x03);
   if (bits.end <= bits.contentStart || der[bits.contentStart] !== 0) throw new NotCommon();
 
-  const spkiDer = der.slice(spkiTlv.start, spkiTlv.end);
+  const sent = der.slice(spkiTlv.start, spkiTlv.end);
+  let spkiDer: Uint8Array = sent;
   let key: KeyObject | undefined;
-  try {
-    key = createPublicKey(publicKeyInput(spkiDer));
-  } catch {
-    key = undefined; // csr.ts describes it the full way; its signature cannot verify.
+  const input = publicKeyInput(sent);
+  if (input.format === 'jwk') {
+    // Exactly the canonical DER of its key (see publicKeyInput): used as sent, at JWK cost.
+    try {
+      key = createPublicKey(input);
+    } catch {
+      key = undefined; // an EC point off its curve: csr.ts describes it the full way; its signature cannot verify.
+    }
+  } else {
+    // Any other spelling (compressed or hybrid point, non-minimal DER, …): decoded by OpenSSL
+    // once, then certified, hashed and compared only in its canonical form.
+    try {
+      const canonical = canonicalSpki(sent);
+      if (canonical) spkiDer = new Uint8Array(canonical.der);
+      key = canonical?.key ?? createPublicKey(input);
+    } catch (e) {
+      if (e instanceof KeyEncodingError) throw e;
+      key = undefined;
+    }
   }
   return {
     spki: spkiDer,
@@ -144,16 +165,21 @@ function read(der: Uint8Array): CommonCsr {
  * OpenSSL 3.0 decodes a SubjectPublicKeyInfo through its generic decoder chain: about 0.16 ms here,
  * for every kind of key. The same key given as a JWK is built directly (RSA in 0.006 ms, a P-256
  * point, checked to be on the curve, in 0.09 ms). So the SPKIs clients send are read as JWKs when
- * they are exactly the DER of an uncompressed P-256/P-384 point (RFC 5480 §2) or of an RSA key
- * (RFC 3279 §2.3.1) with minimal, positive integers; anything else goes to the decoder as it is.
+ * they are exactly the DER of an uncompressed P-256/P-384 point (RFC 5480 §2), of an Ed25519 key
+ * (RFC 8410 §4) or of an RSA key (RFC 3279 §2.3.1) with minimal, positive integers: exactly the
+ * canonical DER of core/canonical-key.ts, so the bytes as sent are the key's canonical form.
+ * Anything else goes to the decoder as it is, and read() re-encodes it canonically.
  */
 const EC_SPKI_PREFIXES = [
   { crv: 'P-256', size: 32, prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex') },
   { crv: 'P-384', size: 48, prefix: Buffer.from('3076301006072a8648ce3d020106052b8104002203620004', 'hex') },
 ] as const;
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const RSA_ALGORITHM = '300d06092a864886f70d0101010500';
 
-type PublicKeyInput = Parameters<typeof createPublicKey>[0];
+type PublicKeyInput =
+  | { readonly key: Buffer; readonly format: 'der'; readonly type: 'spki' }
+  | { readonly key: JsonWebKey; readonly format: 'jwk' };
 
 /** How createPublicKey reads `spki` fastest. Exported for the test that holds it to the DER's exact key. */
 export function publicKeyInput(spki: Uint8Array): PublicKeyInput {
@@ -163,6 +189,9 @@ export function publicKeyInput(spki: Uint8Array): PublicKeyInput {
       const point = Buffer.from(spki.buffer, spki.byteOffset + prefix.length, 2 * size);
       return { key: { kty: 'EC', crv, x: point.subarray(0, size).toString('base64url'), y: point.subarray(size).toString('base64url') }, format: 'jwk' };
     }
+  }
+  if (spki.length === ED25519_SPKI_PREFIX.length + 32 && ED25519_SPKI_PREFIX.equals(spki.subarray(0, ED25519_SPKI_PREFIX.length))) {
+    return { key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(spki.subarray(ED25519_SPKI_PREFIX.length)).toString('base64url') }, format: 'jwk' };
   }
   try {
     const outer = expectTag(tlv(spki, 0, spki.length), SEQUENCE);

@@ -8,6 +8,7 @@ import type { Identifier } from '../core/identifier.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
 import { canonicalIpAddress } from './ip-address.js';
 import { readCommonCsr } from './csr-common.js';
+import { canonicalSpki, KeyEncodingError } from '../core/canonical-key.js';
 import type { ParsedCsr, PublicKeyInfo } from './types.js';
 
 /** The bytes are not a PKCS#10 request we can read. The message says what to fix. */
@@ -27,7 +28,13 @@ const OID_ED25519 = x509.idEd25519;
 export async function parseCsr(der: Uint8Array, crypto: Crypto = nativeCryptoProvider()): Promise<ParsedCsr> {
   requireSingleDerValue(der);
   // The shape every ACME client sends, read fast; anything else the full way below.
-  const common = readCommonCsr(der);
+  let common;
+  try {
+    common = readCommonCsr(der);
+  } catch (e) {
+    if (e instanceof KeyEncodingError) throw new CsrParseError(`the CSR's public key is refused: ${e.message}`);
+    throw e;
+  }
   if (common) {
     let key: PublicKeyInfo;
     try {
@@ -52,6 +59,7 @@ export async function parseCsrFully(der: Uint8Array, crypto: Crypto = nativeCryp
     csr = new x509.Pkcs10CertificateRequest(Uint8Array.from(der));
     spki = new Uint8Array(csr.publicKey.rawData);
     key = describePublicKey(spki);
+    spki = canonicalKeyOf(spki);
     commonName = singleCommonName(csr.subjectName);
   } catch (e) {
     if (e instanceof CsrParseError) throw e;
@@ -66,6 +74,20 @@ export async function parseCsrFully(der: Uint8Array, crypto: Crypto = nativeCryp
     signatureValid = false;
   }
   return { der, spki, key, signatureValid, commonName, sans, unsupportedSans };
+}
+
+/**
+ * The canonical SPKI of the key (core/canonical-key.ts): what is certified, hashed and compared.
+ * A key type certmint never certifies stays as sent, for policy to refuse by its type.
+ */
+function canonicalKeyOf(spki: Uint8Array): Uint8Array {
+  try {
+    const canonical = canonicalSpki(spki)?.der;
+    return canonical ? new Uint8Array(canonical) : spki;
+  } catch (e) {
+    if (e instanceof KeyEncodingError) throw new CsrParseError(`the CSR's public key is refused: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Describes a DER SubjectPublicKeyInfo for policy checks (also used for leaf key usage). */

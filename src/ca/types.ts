@@ -10,7 +10,10 @@ export type { PublicKeyInfo } from '../core/public-key.js';
 /** A PKCS#10 request after parsing and signature check (ca/csr.ts). */
 export interface ParsedCsr {
   readonly der: Uint8Array;
-  /** DER SubjectPublicKeyInfo of the requested key. */
+  /**
+   * DER SubjectPublicKeyInfo of the requested key in canonical form (core/canonical-key.ts),
+   * whatever spelling the request used: the only form certified, hashed and compared.
+   */
   readonly spki: Uint8Array;
   readonly key: PublicKeyInfo;
   readonly signatureValid: boolean;

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
+import { CANONICAL_KEYS_MIGRATION, canonicalKeysSqlite } from './canonical-key-migration.js';
 
 /** migrations/ at the package root, both from src/ledger (tests) and dist/ledger (built). */
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
@@ -29,6 +30,12 @@ export function readMigrations(dir: string = MIGRATIONS_DIR, suffix = '.sql'): M
 }
 
 /**
+ * Migrations whose work SQL cannot do (hashes recomputed from the DER a row holds): run right after
+ * their file, in the same transaction, so the version is recorded only with the work done.
+ */
+const SQLITE_CODE_STEPS: ReadonlyMap<number, (db: Database.Database) => void> = new Map([[CANONICAL_KEYS_MIGRATION, canonicalKeysSqlite]]);
+
+/**
  * Applies what is missing, each migration in its own transaction with its record.
  * A ledger written by a newer certmint (higher version than we know) is refused, never touched.
  */
@@ -48,6 +55,7 @@ export function migrateSqlite(db: Database.Database, migrations: readonly Migrat
   for (const m of migrations.slice(current)) {
     db.transaction(() => {
       db.exec(m.sql);
+      SQLITE_CODE_STEPS.get(m.version)?.(db);
       record.run(m.version, m.name, now());
     })();
   }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
+import { CANONICAL_KEYS_MIGRATION, canonicalKeysPostgres } from './canonical-key-migration.js';
 import { MIGRATIONS_DIR, SchemaError, type Migration } from './migrate.js';
 
 /** migrations/postgres/: one file per SQLite migration, same number and name. */
@@ -11,6 +12,9 @@ export const POSTGRES_MIGRATIONS_DIR = path.join(MIGRATIONS_DIR, 'postgres');
  * version of certmint uses the same one.
  */
 export const MIGRATION_LOCK_KEY = BigInt('0x' + Buffer.from('certmint').toString('hex')).toString();
+
+/** As migrate.ts SQLITE_CODE_STEPS: work a migration file cannot do, in its transaction, before its record. */
+const POSTGRES_CODE_STEPS: ReadonlyMap<number, (client: PoolClient) => Promise<void>> = new Map([[CANONICAL_KEYS_MIGRATION, canonicalKeysPostgres]]);
 
 /**
  * Brings a PostgreSQL ledger to the newest schema this certmint knows and returns that version.
@@ -64,6 +68,7 @@ async function applyNext(client: PoolClient, migrations: readonly Migration[], n
     try {
       // One simple-protocol query (no parameters), so a file of several statements runs as written.
       await client.query(next.sql);
+      await POSTGRES_CODE_STEPS.get(next.version)?.(client);
     } catch (e) {
       throw new SchemaError(`PostgreSQL migration ${next.name} failed: ${(e as Error).message}`, { cause: e });
     }

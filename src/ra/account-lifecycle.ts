@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { canonicalJwk } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord } from '../ledger/records.js';
 import type { RaDeps } from './deps.js';
@@ -16,7 +17,8 @@ async function thumbprintOf(jwk: unknown): Promise<string> {
     throw new AcmeProblem('malformed', 'keyChange "oldKey" must be the account\'s current key as a JWK');
   }
   try {
-    return await calculateJwkThumbprint(jwk as JWK, 'sha256');
+    // Canonical, as the stored thumbprint is (acme/jws.ts): any spelling of the current key names it.
+    return await calculateJwkThumbprint(canonicalJwk(jwk as Record<string, unknown>) as JWK, 'sha256');
   } catch (e) {
     throw new AcmeProblem('malformed', `keyChange "oldKey" is not a usable JWK: ${(e as Error).message}`);
   }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { canonicalJwk } from '../core/canonical-key.js';
 import { randomId } from '../core/ids.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { EabKeyRecord } from '../ledger/records.js';
@@ -90,6 +91,10 @@ export async function verifyExternalAccountBinding(
   const alg = typeof header.alg === 'string' ? header.alg : '';
   const hash = HMAC_ALGS[alg];
   if (!hash) throw new AcmeProblem('malformed', `externalAccountBinding: alg must be HS256, HS384 or HS512, not "${alg}"`);
+  // RFC 7515 §4.1.11: certmint implements no JWS extension (acme/jws.ts refuses this before the nonce is used).
+  if (header.crit !== undefined) {
+    throw new AcmeProblem('malformed', 'externalAccountBinding: "crit" names a JWS extension this server does not implement (RFC 7515 §4.1.11)');
+  }
   if (header.nonce !== undefined) throw new AcmeProblem('malformed', 'externalAccountBinding: the protected header must not carry a nonce');
   if (header.url !== account.url) {
     throw new AcmeProblem('unauthorized', `externalAccountBinding: the protected header's url must be ${account.url}`);
@@ -112,7 +117,9 @@ export async function verifyExternalAccountBinding(
   }
   let bound: string;
   try {
-    bound = await calculateJwkThumbprint(decodeJson(jws.payload, 'payload') as JWK, 'sha256');
+    // Canonical first, as the account's own thumbprint is (acme/jws.ts): the same key spelled
+    // another way is the same key.
+    bound = await calculateJwkThumbprint(canonicalJwk(decodeJson(jws.payload, 'payload')) as JWK, 'sha256');
   } catch (e) {
     if (e instanceof AcmeProblem) throw e;
     throw new AcmeProblem('malformed', `externalAccountBinding: the payload is not a public JWK: ${(e as Error).message}`);

@@ -54,6 +54,7 @@ async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknow
   }
   const keyProblem = subjectKeyProblem(csr.key);
   if (keyProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyProblem}`);
+  // csr.spki is canonical (ca/csr.ts): a blocked key or the account key in another spelling is the same key here.
   if (await deps.ledger.isKeyBlocked(keyHashOfSpki(csr.spki))) {
     throw new AcmeProblem('badPublicKey', 'the CSR public key was reported compromised (revoked for keyCompromise); use a new key');
   }

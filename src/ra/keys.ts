@@ -1,14 +1,15 @@
-import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { canonicalSpkiOfJwk, keyHashOfSpki } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
 
-/** The DER SubjectPublicKeyInfo of a public JWK (an account key, or a certificate key in a JWS). */
-export function spkiOfJwk(jwk: Readonly<Record<string, unknown>>): Buffer {
-  return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
-}
+export { keyHashOfSpki };
 
-/** SHA-256 of an SPKI, hex: certificates.key_hash and blocked_keys.key_hash. */
-export function keyHashOfSpki(spki: Uint8Array): string {
-  return createHash('sha256').update(spki).digest('hex');
+/**
+ * The canonical DER SubjectPublicKeyInfo of a public JWK (an account key, or a certificate key in
+ * a JWS): the same bytes the CSR path produces for the same key (core/canonical-key.ts), so hashes
+ * and comparisons see one key whatever its spelling. The JWK was imported (and so checked) by acme/.
+ */
+export function spkiOfJwk(jwk: Readonly<Record<string, unknown>>): Buffer {
+  return canonicalSpkiOfJwk(jwk);
 }
 
 /** Refuses an account key that was reported compromised (revoked for keyCompromise by its own key). */

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { canonicalSpki } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord, CertificateRecord } from '../ledger/records.js';
 import type { RaDeps } from './deps.js';
@@ -44,8 +45,10 @@ async function checkRevoker(deps: RaDeps, cert: CertificateRecord, der: Buffer, 
     case 'operator':
       return;
     case 'certificate-key': {
-      const certSpki = new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' });
-      if (!certSpki.equals(spkiOfJwk(who.jwk))) {
+      // Both sides canonical (core/canonical-key.ts): a certificate issued before keys were
+      // canonicalised may hold a compressed point, and the JWS may spell its key another way.
+      const certSpki = canonicalSpki(new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' }))?.der;
+      if (certSpki === undefined || !certSpki.equals(spkiOfJwk(who.jwk))) {
         throw new AcmeProblem('unauthorized', 'the request is signed by a key that is not this certificate\'s key');
       }
       return;

@@ -10,15 +10,26 @@ const execFileAsync = promisify(execFile);
 
 const interopDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = resolve(interopDir, '..', '..');
-const sourceDir = join(interopDir, 'acmego');
-const binary = join(interopDir, 'bin', 'acmego');
 
 /** Where Debian's golang-golang-x-crypto-dev puts golang.org/x/crypto (GOPATH layout). */
 const gopath = process.env.CERTMINT_GOPATH ?? '/usr/share/gocode';
 
 const BUILD_TIMEOUT_MS = 180_000;
 
-let building: Promise<string | null> | undefined;
+const building = new Map<string, Promise<string | null>>();
+
+/** Builds one Go program of test/interop/ (a directory of package main) once, as buildGoClient describes. */
+function buildOnce(program: string, needsXCrypto: boolean): Promise<string | null> {
+  let pending = building.get(program);
+  if (pending === undefined) {
+    pending = build(program, needsXCrypto).catch((err: unknown) => {
+      building.delete(program); // let a later call retry after a failure
+      throw err;
+    });
+    building.set(program, pending);
+  }
+  return pending;
+}
 
 /**
  * Builds the Go interop client (test/interop/acmego, on golang.org/x/crypto/acme) once into
@@ -31,24 +42,29 @@ let building: Promise<string | null> | undefined;
  * the Go module proxy is not reachable; the package may live outside GOPATH in that mode.
  */
 export function buildGoClient(): Promise<string | null> {
-  building ??= build().catch((err: unknown) => {
-    building = undefined; // let a later call retry after a failure
-    throw err;
-  });
-  return building;
+  return buildOnce('acmego', true);
 }
 
-async function build(): Promise<string | null> {
+/**
+ * Builds test/interop/x509check (crypto/x509 only, nothing outside Go's standard library), which
+ * parses certificates as Go clients do and exits 1 naming what it refuses. Null when `go` is missing.
+ */
+export function buildX509Check(): Promise<string | null> {
+  return buildOnce('x509check', false);
+}
+
+async function build(program: string, needsXCrypto: boolean): Promise<string | null> {
+  const binary = join(interopDir, 'bin', program);
   const go = findOnPath('go');
   if (go === undefined) {
-    console.warn('acmego: `go` is not on PATH (apt-get install golang-go)');
+    console.warn(`${program}: \`go\` is not on PATH (apt-get install golang-go)`);
     return null;
   }
-  if (!(await exists(join(gopath, 'src', 'golang.org', 'x', 'crypto', 'acme', 'rfc8555.go')))) {
-    console.warn(`acmego: golang.org/x/crypto/acme not under ${gopath} (apt-get install golang-golang-x-crypto-dev)`);
+  if (needsXCrypto && !(await exists(join(gopath, 'src', 'golang.org', 'x', 'crypto', 'acme', 'rfc8555.go')))) {
+    console.warn(`${program}: golang.org/x/crypto/acme not under ${gopath} (apt-get install golang-golang-x-crypto-dev)`);
     return null;
   }
-  if (await upToDate()) return binary;
+  if (await upToDate(binary, join(interopDir, program))) return binary;
 
   await mkdir(join(interopDir, 'bin'), { recursive: true });
   // Build to a private name and rename, so parallel test processes never run a half-written file.
@@ -65,7 +81,7 @@ async function build(): Promise<string | null> {
     env.GOCACHE = join(tmpdir(), 'certmint-go-build-cache');
   }
   try {
-    await execFileAsync(go, ['build', '-o', tmp, './test/interop/acmego'], {
+    await execFileAsync(go, ['build', '-o', tmp, `./test/interop/${program}`], {
       cwd: repoRoot,
       env,
       timeout: BUILD_TIMEOUT_MS,
@@ -75,13 +91,13 @@ async function build(): Promise<string | null> {
   } catch (err) {
     await rm(tmp, { force: true });
     const e = err as { stderr?: string; message?: string };
-    throw new Error(`go build of test/interop/acmego failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`go build of test/interop/${program} failed: ${e.stderr?.trim() || e.message}`);
   }
   return binary;
 }
 
 /** Whether the binary exists and is newer than every .go file of the package. */
-async function upToDate(): Promise<boolean> {
+async function upToDate(binary: string, sourceDir: string): Promise<boolean> {
   let built: number;
   try {
     built = (await stat(binary)).mtimeMs;
