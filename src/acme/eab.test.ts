@@ -194,6 +194,23 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
       expect(count('orders').n).toBe(before);
     });
 
+    it('refuses a wildcard whose certificate would be valid for a denied name, naming it, writing nothing', async () => {
+      // The README's example: allow *.payments.internal, deny admin.payments.internal. A certificate
+      // for "*.payments.internal" is valid for admin.payments.internal (RFC 6125 §6.4.3).
+      const client = await boundClient('payments');
+      const before = [count('orders').n, count('authorizations').n, count('challenges').n];
+      const res = await newOrder(client, [{ type: 'dns', value: '*.payments.internal' }]);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        type: `${ERR}rejectedIdentifier`,
+        detail: expect.stringContaining('"*.payments.internal" would cover "admin.payments.internal", which policy "payments" denies'),
+        identifier: { type: 'dns', value: '*.payments.internal' },
+      });
+      expect([count('orders').n, count('authorizations').n, count('challenges').n]).toEqual(before);
+      // A wildcard one level further down covers only names under api., none of them denied.
+      expect((await newOrder(client, [{ type: 'dns', value: '*.api.payments.internal' }])).statusCode).toBe(201);
+    });
+
     it("caps lifetimes at the policy's maxLifetime", async () => {
       const client = await boundClient('payments');
       const notAfter = new Date(t.clock.now().getTime() + 8 * DAY).toISOString();

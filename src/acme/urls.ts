@@ -1,3 +1,5 @@
+import { withoutTrailingSlashes } from '../core/trailing-slashes.js';
+
 /**
  * Every URL the ACME API hands out, built from server.baseUrl (the URL clients use, which behind a
  * TLS-terminating proxy is the proxy's). Route paths are these paths under baseUrl's path prefix.
@@ -9,7 +11,7 @@ export class AcmeUrls {
   constructor(readonly baseUrl: string) {
     const u = new URL(baseUrl);
     this.origin = u.origin;
-    this.prefix = u.pathname.replace(/\/+$/, '');
+    this.prefix = withoutTrailingSlashes(u.pathname);
   }
 
   get directory(): string {

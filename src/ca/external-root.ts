@@ -37,11 +37,31 @@ export function externalRootRefusal(dir: string, action: string): CaError {
   );
 }
 
-const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const BEGIN_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+const END_CERTIFICATE = '-----END CERTIFICATE-----';
+
+/**
+ * The "-----BEGIN CERTIFICATE-----" … "-----END CERTIFICATE-----" blocks of a PEM text, in order.
+ * indexOf, not /BEGIN[\s\S]+?END/g: without an END, that expression scans to the end of the text
+ * from every BEGIN, quadratic in a file of many BEGIN lines.
+ */
+function certificateBlocks(text: string): string[] {
+  const blocks: string[] = [];
+  let from = 0;
+  for (;;) {
+    const begin = text.indexOf(BEGIN_CERTIFICATE, from);
+    if (begin === -1) return blocks;
+    // At least one character between the markers, as before.
+    const end = text.indexOf(END_CERTIFICATE, begin + BEGIN_CERTIFICATE.length + 1);
+    if (end === -1) return blocks;
+    from = end + END_CERTIFICATE.length;
+    blocks.push(text.slice(begin, from));
+  }
+}
 
 /** Every certificate in a PEM text, in order; `file` names it in errors. */
 export function certificatesInPem(text: string, file: string): x509.X509Certificate[] {
-  return (text.match(CERTIFICATE_BLOCK) ?? []).map((pem, i) => {
+  return certificateBlocks(text).map((pem, i) => {
     try {
       return new x509.X509Certificate(pem);
     } catch (e) {

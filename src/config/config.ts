@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
 import { parseIpRange, type IpRange } from '../core/ip-range.js';
 import { redactUrlPassword } from '../core/redact-url.js';
+import { withoutTrailingSlashes } from '../core/trailing-slashes.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
 import { DEFAULT_CONFIG } from './defaults.js';
@@ -255,7 +256,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('scheme');
-    baseUrl = u.origin + u.pathname.replace(/\/+$/, '');
+    baseUrl = u.origin + withoutTrailingSlashes(u.pathname);
   } catch {
     throw new ConfigError(`server.baseUrl "${c.server.baseUrl}" must be an absolute http(s) URL`);
   }

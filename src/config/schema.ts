@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 
-const Duration = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$' }), Type.Number({ minimum: 0 })]);
+// The same language as parseDuration, and linear like it (see there).
+const Duration = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?(\\s*(ms|s|m|h|d))?\\s*$' }), Type.Number({ minimum: 0 })]);
 
 /** The config file schema (YAML). Every leaf is also settable by an environment variable, see env.ts. */
 export const ConfigSchema = Type.Object(

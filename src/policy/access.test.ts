@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Identifier } from '../core/identifier.js';
 import { AccessPolicy, PolicyConfigError } from './access.js';
@@ -31,6 +32,25 @@ describe('AccessPolicy', () => {
     expect(policy([], ['10.0.0.1']).refusal(ip('10.0.0.1'))).toMatch(/denied/);
   });
 
+  it('refuses a wildcard whose certificate would cover a denied name, and says which (RFC 6125 §6.4.3)', () => {
+    // The README's example: the wildcard is allowed, but its certificate would be valid for admin.
+    const p = policy(['*.payments.internal'], ['admin.payments.internal']);
+    expect(p.refusal(dns('*.Payments.internal'))).toBe(
+      '"*.Payments.internal" would cover "admin.payments.internal", which policy "p" denies (pattern admin.payments.internal); order the names you need without the wildcard',
+    );
+    // One label only: these wildcards cover nothing the deny list names.
+    expect(p.refusal(dns('*.api.payments.internal'))).toBeUndefined();
+    expect(p.refusal(dns('*.admin.payments.internal'))).toBeUndefined();
+    expect(policy([], ['payments.internal']).refusal(dns('*.payments.internal'))).toBeUndefined();
+    expect(policy([], ['a.b.payments.internal']).refusal(dns('*.payments.internal'))).toBeUndefined();
+    // Denied suffixes: at, above or below the wildcard's base.
+    expect(policy([], ['*.payments.internal']).refusal(dns('*.payments.internal'))).toMatch(/denied .*pattern \*\.payments\.internal/);
+    expect(policy([], ['*.internal']).refusal(dns('*.payments.internal'))).toMatch(/pattern \*\.internal/);
+    expect(policy([], ['*.admin.payments.internal']).refusal(dns('*.payments.internal'))).toBeUndefined();
+    // The ordered name itself is checked first: a denied exact wildcard base is not a refusal.
+    expect(policy([], ['admin.payments.internal']).refusal(dns('admin.payments.internal'))).toMatch(/is denied/);
+  });
+
   it('names the config key of a pattern it cannot read', () => {
     expect(() => policy(['10.0.0.0/33'])).toThrow(new PolicyConfigError('policies.p.allow: "10.0.0.0/33" is not a valid CIDR network'));
     expect(() => policy([], ['*.*.x'])).toThrow(/policies.p.deny: "\*.\*.x" is not a name/);
@@ -40,5 +60,61 @@ describe('AccessPolicy', () => {
   it('offers only its challenge types when it lists some', () => {
     const p = new AccessPolicy('dnsonly', { allow: [], deny: [], challenges: ['dns-01'] });
     expect(['http-01', 'dns-01', 'tls-alpn-01'].map((t) => p.allowsChallenge(t as 'dns-01'))).toEqual([false, true, false]);
+  });
+});
+
+// CERTMINT_PROPERTY_RUNS raises the run count for a longer soak.
+const RUNS = Number(process.env.CERTMINT_PROPERTY_RUNS ?? 1000);
+
+/**
+ * A model of what a certificate is valid for, written from RFC 6125 §6.4.3 and not from the
+ * matcher: a name covers itself; "*.base" covers "label.base" for any single label. Names are
+ * drawn from a small set of labels, so "zz" (in no pattern) stands for every other label.
+ */
+describe('AccessPolicy: no identifier set it allows yields a certificate for a denied name', () => {
+  const LABELS = ['a', 'b', 'c'];
+  const label = fc.constantFrom(...LABELS);
+  const name = (min: number, max: number) => fc.array(label, { minLength: min, maxLength: max }).map((l) => l.join('.'));
+  const anyCase = (text: string) =>
+    fc.array(fc.boolean(), { minLength: text.length, maxLength: text.length }).map((up) => [...text].map((ch, i) => (up[i] ? ch.toUpperCase() : ch)).join(''));
+  const pattern = fc.oneof(name(1, 4), name(1, 3).map((s) => `*.${s}`)).chain(anyCase);
+  const identifier = fc.oneof(name(1, 5), name(1, 4).map((s) => `*.${s}`)).chain(anyCase);
+
+  const covered = (id: string): string[] => {
+    const v = id.toLowerCase();
+    return v.startsWith('*.') ? [...LABELS, 'zz'].map((l) => `${l}${v.slice(1)}`) : [v];
+  };
+  const deniedByModel = (deny: readonly string[], n: string): boolean =>
+    deny.some((raw) => {
+      const d = raw.toLowerCase();
+      return d.startsWith('*.') ? n.endsWith(d.slice(1)) : n === d;
+    });
+
+  it('refuses exactly the sets whose certificate would cover a denied name (no allow list)', () => {
+    fc.assert(
+      fc.property(fc.array(pattern, { maxLength: 5 }), fc.array(identifier, { minLength: 1, maxLength: 4 }), (deny, ids) => {
+        const p = policy([], deny);
+        const refused = ids.some((id) => p.refusal(dns(id)) !== undefined);
+        const coversDenied = ids.some((id) => covered(id).some((n) => deniedByModel(deny, n)));
+        expect(refused).toBe(coversDenied);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('never lets an allow list get a denied name through', () => {
+    fc.assert(
+      fc.property(fc.array(pattern, { minLength: 1, maxLength: 4 }), fc.array(pattern, { maxLength: 5 }), fc.array(identifier, { minLength: 1, maxLength: 4 }), (allow, deny, ids) => {
+        const p = policy(allow, deny);
+        let accepted = true;
+        try {
+          p.checkIdentifiers(ids.map(dns));
+        } catch {
+          accepted = false;
+        }
+        if (accepted) expect(ids.flatMap(covered).filter((n) => deniedByModel(deny, n))).toEqual([]);
+      }),
+      { numRuns: RUNS },
+    );
   });
 });

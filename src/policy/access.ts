@@ -21,7 +21,10 @@ export interface AccessPolicyConfig {
 /**
  * Who may get which certificate. Patterns: an exact name (`db.internal`), every name under a
  * suffix (`*.svc.cluster.local`, any depth), an IP address, or an IP network in CIDR form.
- * A wildcard identifier matches a suffix pattern when the whole wildcard lies under it.
+ * A wildcard identifier matches a suffix pattern when the whole wildcard lies under it. A wildcard
+ * is also refused when a denied name is one of the names its certificate would cover: "*" stands
+ * for exactly one label (RFC 6125 §6.4.3, RFC 8555 §7.1.3), so "*.payments.internal" covers
+ * "admin.payments.internal" but not "a.admin.payments.internal" nor "payments.internal".
  */
 export class AccessPolicy {
   private readonly allow: Matcher;
@@ -55,6 +58,10 @@ export class AccessPolicy {
   refusal(id: Identifier): string | undefined {
     const denied = this.deny.match(id);
     if (denied) return `${describe(id)} is denied by policy "${this.name}" (pattern ${denied})`;
+    const covered = this.deny.deniedNameCoveredBy(id);
+    if (covered) {
+      return `${describe(id)} would cover "${covered}", which policy "${this.name}" denies (pattern ${covered}); order the names you need without the wildcard`;
+    }
     if (!this.allow.empty && !this.allow.match(id)) {
       return `${describe(id)} is not allowed by policy "${this.name}" (allowed: ${this.config.allow.join(', ')})`;
     }
@@ -136,6 +143,27 @@ class Matcher {
     const name = wildcard ? value.slice(1) : value;
     const suffix = this.suffixes.find((s) => name.endsWith(s) && (wildcard || name.length > s.length));
     return suffix ? `*${suffix}` : undefined;
+  }
+
+  /**
+   * For a wildcard "*.base": an exact name pattern that the wildcard's certificate would cover, i.e.
+   * one label followed by ".base" (RFC 6125 §6.4.3). Suffix patterns need no such check: a
+   * "*.suffix" pattern has a name one label under "base" exactly when match() finds it (base is the
+   * suffix or lies under it); a suffix below base ("*.x.base") only holds names two or more labels
+   * under base, which the wildcard does not cover.
+   */
+  deniedNameCoveredBy(id: Identifier): string | undefined {
+    const value = id.value.toLowerCase();
+    if (id.type !== 'dns' || !value.startsWith('*.')) return undefined;
+    const dotBase = value.slice(1);
+    for (const entry of this.exact) {
+      if (!entry.startsWith('dns:')) continue;
+      const name = entry.slice('dns:'.length);
+      if (!name.endsWith(dotBase)) continue;
+      const label = name.slice(0, name.length - dotBase.length);
+      if (label.length > 0 && !label.includes('.')) return name;
+    }
+    return undefined;
   }
 }
 

@@ -21,7 +21,10 @@ export type InterfaceList = () => NodeJS.Dict<NetworkInterfaceInfo[]>;
  * are read at each call, as addresses come and go while the server runs.
  */
 export function ownEndpoint(listen: ListenAddress, interfaces: InterfaceList = networkInterfaces): OwnEndpoint {
-  const host = listen.host.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '');
+  const bare = listen.host.replace(/^\[(.*)\]$/, '$1');
+  // The zone id ("fe80::1%eth0"); indexOf, not /%.*$/, which rescans the rest at every "%".
+  const zone = bare.indexOf('%');
+  const host = zone === -1 ? bare : bare.slice(0, zone);
   const hostFamily = familyOf(host);
   const unspecified = addresses([['0.0.0.0', 'ipv4'], ['::', 'ipv6']]);
   const loopback = addresses([['::1', 'ipv6']]);

@@ -88,10 +88,12 @@ export function reverseDnsName(ip: string): string {
 function ipv6Hex(ip: string): string {
   let text = ip;
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  // Anchored on the last ":" (an unanchored /(\d+)\.…$/ rescans every run of digits from each start).
+  const tailAt = text.lastIndexOf(':') + 1;
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text.slice(tailAt));
   if (v4) {
     const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    text = `${text.slice(0, tailAt)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head = '', tail] = text.split('::');
   const headGroups = head ? head.split(':') : [];
