@@ -1,7 +1,7 @@
 import type { Identifier } from '../core/identifier.js';
 import type { ProblemDocument } from '../core/problem.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
-import type { AccountStatus, AuthorizationStatus, ChallengeStatus } from '../core/status.js';
+import type { AccountStatus, AuthorizationStatus, ChallengeStatus, OrderStatus } from '../core/status.js';
 import type {
   AccountRecord,
   AuthorizationRecord,
@@ -34,6 +34,22 @@ export interface ChallengeOutcome {
 }
 
 export type RevocationOutcome = 'revoked' | 'alreadyRevoked' | 'unknown';
+
+/**
+ * What completeFinalize decided. Finalize checks the order, its authorizations, the account and
+ * the CSR key when it begins, then signs; the commit checks them again in the transaction that
+ * inserts the certificate, so a decision committed meanwhile (an authorization or the account
+ * deactivated, the key blocked by a keyCompromise revocation) is never undone by the certificate.
+ * Anything but 'issued' wrote nothing.
+ */
+export type FinalizeOutcome =
+  | { readonly outcome: 'issued' }
+  /** The order left `processing` (another process took it for interrupted work and failed it). */
+  | { readonly outcome: 'orderNotProcessing'; readonly status: OrderStatus }
+  /** An authorization of the order is no longer valid, or expired, at `at`. */
+  | { readonly outcome: 'authorizationNotValid'; readonly identifier: Identifier; readonly status: AuthorizationStatus }
+  | { readonly outcome: 'accountNotValid'; readonly status: AccountStatus }
+  | { readonly outcome: 'keyBlocked' };
 
 export interface RevocationRecord {
   readonly serial: string;
@@ -272,8 +288,14 @@ export interface CertificateLedger {
 
   /** ready → processing; false if the order was not ready (raced with another finalize). */
   beginFinalize(orderId: string): Promise<boolean>;
-  /** Inserts the certificate and makes the order valid, durably, in one transaction. */
-  completeFinalize(orderId: string, certificate: NewCertificate): Promise<void>;
+  /**
+   * Inserts the certificate and makes the order valid, durably, in one transaction, provided that
+   * at `at` the order is still processing, each of its authorizations valid and unexpired, its
+   * account valid and the certificate's key not blocked; otherwise writes nothing and says which
+   * fact failed. A deactivation or key block committed concurrently is either seen here (refused)
+   * or waits for this commit (then it follows the certificate).
+   */
+  completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome>;
   /** The order becomes invalid with this error. */
   failOrder(orderId: string, error: ProblemDocument): Promise<void>;
 

@@ -52,7 +52,7 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
       orderId: 'order-1', der: randomBytes(700), chainPem: '-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n', commonName: 'www.example.internal', profile: 'tlsserver',
     };
     await ledger.beginFinalize('order-1');
-    await ledger.completeFinalize('order-1', cert1);
+    await ledger.completeFinalize('order-1', cert1, later(11));
 
     const bad = { ...authorizationRecord('authz-ip', 'acct-plain', '192.0.2.10', now), identifier: { type: 'ip' as const, value: '192.0.2.10' } };
     await ledger.createOrder({ id: 'order-2', accountId: 'acct-plain', identifiers: [bad.identifier], notBefore: later(0), notAfter: later(7 * DAY), expires: later(DAY), createdAt: later(20), authorizationIds: ['authz-ip'] }, [bad]);

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { serialsOf } from '../../core/revoked-columns.js';
+import type { CertificateLedger } from '../ledger.js';
 import { describeLedger, type LedgerTable } from '../../../test/support/ledger-backends.js';
 import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
 
@@ -10,6 +11,20 @@ const lease = { holder: 'contract-test', now, until: new Date(now.getTime() + 60
 const account = (id: string, thumb: string) => accountRecord(id, thumb, now);
 
 const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
+
+/** The authorization's http-01 challenge validated: the authorization valid for 30 days from `now`. */
+async function validate(ledger: CertificateLedger, authorizationId: string): Promise<void> {
+  expect(await ledger.beginChallenge(`${authorizationId}-c`)).toBe(true);
+  await ledger.completeChallenge({
+    challengeId: `${authorizationId}-c`,
+    authorizationId,
+    challengeStatus: 'valid',
+    authorizationStatus: 'valid',
+    validatedAt: now,
+    authorizationExpires: new Date(now.getTime() + 30 * 86_400_000),
+    error: undefined,
+  });
+}
 
 describeLedger('the ledger', (backend) => {
   it('creates an account once per key and returns the existing one after', async () => {
@@ -74,6 +89,7 @@ describeLedger('the ledger', (backend) => {
       },
       [authz('z1', 'a1', 'a.example')],
     );
+    await validate(ledger, 'z1');
     expect(await ledger.beginFinalize('o1')).toBe(true);
     expect(await ledger.beginFinalize('o1')).toBe(false);
     const cert = {
@@ -89,7 +105,7 @@ describeLedger('the ledger', (backend) => {
       notAfter: new Date(now.getTime() + 1000),
       createdAt: now,
     };
-    await ledger.completeFinalize('o1', cert);
+    expect(await ledger.completeFinalize('o1', cert, now)).toEqual({ outcome: 'issued' });
     expect((await ledger.getOrder('o1'))?.status).toBe('valid');
     expect((await ledger.getCertificate('01ab'))?.der).toEqual(new Uint8Array([1, 2, 3]));
     // A duplicate serial is refused and leaves nothing behind.
