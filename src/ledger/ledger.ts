@@ -279,9 +279,16 @@ export interface CertificateLedger {
   getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]>;
   getChallenge(id: string): Promise<ChallengeRecord | undefined>;
 
-  /** pending → processing; false if the challenge was not pending (another request has it). */
+  /**
+   * pending → processing, unless the challenge is not pending, its authorization is not pending,
+   * or another challenge of the same authorization is processing (then false, nothing written):
+   * one validation per authorization at a time, so one outcome decides it (RFC 8555 §7.1.6).
+   */
   beginChallenge(challengeId: string): Promise<boolean>;
-  /** Records a validation result on the challenge and its authorization together. */
+  /**
+   * Records a validation result on the challenge (if still processing) and on its authorization
+   * (if still pending: one deactivated or expired meanwhile keeps that status), together.
+   */
   completeChallenge(outcome: ChallengeOutcome): Promise<void>;
   /** Marks authorizations whose expiry passed while pending/valid as expired (RFC 8555 §7.1.6). */
   expireAuthorization(id: string): Promise<void>;
