@@ -98,7 +98,10 @@ for (const { backend, skip } of backends) {
     it('a failed first outcome decides too: the authorization stays invalid, with no valid challenge', async () => {
       const z = await authorization('failed.challenge.race.test');
       const dns = await onB.post(z.dns, {});
-      expect(dns.json().status).toBe('invalid');
+      // Invalid, or still processing after 50 ms on a loaded machine: wait for its outcome.
+      expect(['invalid', 'processing']).toContain(dns.json().status);
+      await r.b.ra.settled();
+      expect((await onB.post(z.dns, '')).json().status).toBe('invalid');
       const http = await onA.post(z.http, {});
       expect(http.json()).toMatchObject({ type: 'http-01', status: 'pending' });
       const authz = await stored(z.authzUrl);
