@@ -1,7 +1,7 @@
 import type { Identifier } from '../core/identifier.js';
 import type { ProblemDocument } from '../core/problem.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
-import type { AccountStatus, AuthorizationStatus, ChallengeStatus } from '../core/status.js';
+import type { AccountStatus, AuthorizationStatus, ChallengeStatus, OrderStatus } from '../core/status.js';
 import type {
   AccountRecord,
   AuthorizationRecord,
@@ -34,6 +34,22 @@ export interface ChallengeOutcome {
 }
 
 export type RevocationOutcome = 'revoked' | 'alreadyRevoked' | 'unknown';
+
+/**
+ * What completeFinalize decided. Finalize checks the order, its authorizations, the account and
+ * the CSR key when it begins, then signs; the commit checks them again in the transaction that
+ * inserts the certificate, so a decision committed meanwhile (an authorization or the account
+ * deactivated, the key blocked by a keyCompromise revocation) is never undone by the certificate.
+ * Anything but 'issued' wrote nothing.
+ */
+export type FinalizeOutcome =
+  | { readonly outcome: 'issued' }
+  /** The order left `processing` (another process took it for interrupted work and failed it). */
+  | { readonly outcome: 'orderNotProcessing'; readonly status: OrderStatus }
+  /** An authorization of the order is no longer valid, or expired, at `at`. */
+  | { readonly outcome: 'authorizationNotValid'; readonly identifier: Identifier; readonly status: AuthorizationStatus }
+  | { readonly outcome: 'accountNotValid'; readonly status: AccountStatus }
+  | { readonly outcome: 'keyBlocked' };
 
 export interface RevocationRecord {
   readonly serial: string;
@@ -263,17 +279,30 @@ export interface CertificateLedger {
   getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]>;
   getChallenge(id: string): Promise<ChallengeRecord | undefined>;
 
-  /** pending → processing; false if the challenge was not pending (another request has it). */
+  /**
+   * pending → processing, unless the challenge is not pending, its authorization is not pending,
+   * or another challenge of the same authorization is processing (then false, nothing written):
+   * one validation per authorization at a time, so one outcome decides it (RFC 8555 §7.1.6).
+   */
   beginChallenge(challengeId: string): Promise<boolean>;
-  /** Records a validation result on the challenge and its authorization together. */
+  /**
+   * Records a validation result on the challenge (if still processing) and on its authorization
+   * (if still pending: one deactivated or expired meanwhile keeps that status), together.
+   */
   completeChallenge(outcome: ChallengeOutcome): Promise<void>;
   /** Marks authorizations whose expiry passed while pending/valid as expired (RFC 8555 §7.1.6). */
   expireAuthorization(id: string): Promise<void>;
 
   /** ready → processing; false if the order was not ready (raced with another finalize). */
   beginFinalize(orderId: string): Promise<boolean>;
-  /** Inserts the certificate and makes the order valid, durably, in one transaction. */
-  completeFinalize(orderId: string, certificate: NewCertificate): Promise<void>;
+  /**
+   * Inserts the certificate and makes the order valid, durably, in one transaction, provided that
+   * at `at` the order is still processing, each of its authorizations valid and unexpired, its
+   * account valid and the certificate's key not blocked; otherwise writes nothing and says which
+   * fact failed. A deactivation or key block committed concurrently is either seen here (refused)
+   * or waits for this commit (then it follows the certificate).
+   */
+  completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome>;
   /** The order becomes invalid with this error. */
   failOrder(orderId: string, error: ProblemDocument): Promise<void>;
 

@@ -38,10 +38,20 @@ const S = {
   byId: statement('authz.byId', withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = $1')),
   byIds: statement('authz.byIds', withChallenges('unnest($1::text[]) WITH ORDINALITY AS i(id, n) JOIN authorizations a ON a.id = i.id')),
   challengeById: statement('authz.challengeById', 'SELECT id, authorization_id, type, token, status, validated_at, error FROM challenges WHERE id = $1'),
+  // The challenge's authorization row, locked: of challenges of one authorization begun at once
+  // on any instances, the others wait here until the first commits.
+  lockAuthzOfChallenge: statement('authz.lockOfChallenge', `SELECT a.status FROM authorizations a
+    WHERE a.id = (SELECT c.authorization_id FROM challenges c WHERE c.id = $1) FOR UPDATE OF a`),
+  // A statement after the lock: READ COMMITTED gives it a snapshot that holds what the first committed.
   beginChallenge: statement('authz.beginChallenge', `UPDATE challenges SET status = 'processing', processing_by = $2, processing_since = $3
-    WHERE id = $1 AND status = 'pending'`),
-  completeChallenge: statement('authz.completeChallenge', 'UPDATE challenges SET status = $1, validated_at = $2, error = $3 WHERE id = $4'),
-  setAuthzStatus: statement('authz.setStatus', `UPDATE authorizations SET status = $1, expires = $2 WHERE id = $3 AND status IN ('pending', 'valid')`),
+    WHERE id = $1 AND status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authorization_id = challenges.authorization_id AND o.status = 'processing')`),
+  lockAuthz: statement('authz.lock', 'SELECT 1 FROM authorizations WHERE id = $1 FOR UPDATE'),
+  completeChallenge: statement('authz.completeChallenge', `UPDATE challenges SET status = $1, validated_at = $2, error = $3
+    WHERE id = $4 AND status = 'processing'`),
+  // Only a pending authorization takes the outcome: a settled one is never overturned, and one
+  // deactivated or expired while its challenge was validated stays so.
+  setAuthzStatus: statement('authz.setStatus', `UPDATE authorizations SET status = $1, expires = $2 WHERE id = $3 AND status = 'pending'`),
   expire: statement('authz.expire', `UPDATE authorizations SET status = 'expired' WHERE id = $1 AND status IN ('pending', 'valid')`),
 };
 
@@ -79,18 +89,30 @@ export class PostgresAuthorizations {
   }
 
   /**
-   * pending → processing, marked as `owner`'s: one conditional UPDATE of the challenge's row, which
-   * a racing instance waits for and then finds no longer pending, so one begins.
+   * pending → processing, marked as `owner`'s, while the authorization is pending and no other of
+   * its challenges is processing (RFC 8555 §7.1.6: one outcome per authorization). The
+   * authorization's row is locked first: two challenges of it begun at once on different rows
+   * would otherwise each miss the other's uncommitted `processing`. READ COMMITTED: the lock, not
+   * a snapshot, decides.
    */
-  async beginChallenge(challengeId: string, owner: string, at: number): Promise<boolean> {
-    return (await this.db.query(S.beginChallenge, [challengeId, owner, at])).rowCount === 1;
+  beginChallenge(challengeId: string, owner: string, at: number): Promise<boolean> {
+    return this.db.atomic(async (tx) => {
+      const authz = (await tx.query<{ status: string }>(S.lockAuthzOfChallenge, [challengeId])).rows[0];
+      if (authz?.status !== 'pending') return false;
+      return (await tx.query(S.beginChallenge, [challengeId, owner, at])).rowCount === 1;
+    });
   }
 
-  /** The challenge's outcome and its authorization's, together; each a write to its own row. */
+  /**
+   * The challenge's outcome and its authorization's, together; each a conditional write to its own
+   * row (an outcome for a challenge no longer processing changes nothing). The authorization's
+   * row is locked first, as beginChallenge locks it: one order of locks, no deadlock between them.
+   */
   completeChallenge(o: ChallengeOutcome): Promise<void> {
     return this.db.atomic(async (tx) => {
+      await tx.query(S.lockAuthz, [o.authorizationId]);
       const error = o.error ? JSON.stringify(o.error) : null;
-      await tx.query(S.completeChallenge, [o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId]);
+      if ((await tx.query(S.completeChallenge, [o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId])).rowCount !== 1) return;
       await tx.query(S.setAuthzStatus, [o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId]);
     });
   }

@@ -23,9 +23,18 @@ const S = {
   blockKey: statement('certs.blockKey', `INSERT INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES ($1, $2, $3)
     ON CONFLICT (key_hash) DO NOTHING`),
   keyBlocked: statement('certs.keyBlocked', 'SELECT 1 FROM blocked_keys WHERE key_hash = $1'),
+  // A key not blocked has no row to lock: the transactions that block a key and those that commit a
+  // certificate for it meet on a lock named by the key (KEY_LOCK_SPACE, hash of the key), held to commit.
+  lockKey: statement('certs.lockKey', 'SELECT pg_advisory_xact_lock($1::integer, hashtext($2))'),
   // The row of a generation's CRL is created by its first revocation or its first CRL.
   markCrlDirty: statement('certs.markCrlDirty', 'INSERT INTO crl_state (issuer) VALUES ($1) ON CONFLICT (issuer) DO UPDATE SET dirty = TRUE'),
 };
+
+/**
+ * The first key of the two-key advisory locks on certificate keys (pg_advisory_xact_lock(int, int)):
+ * apart from other users of the database. Two keys whose hashes collide only wait for each other.
+ */
+const KEY_LOCK_SPACE = 0x63_6b_65_79; // "ckey"
 
 /** Certificates, their revocation and blocked keys in the PostgreSQL ledger, each change with its audit entry. */
 export class PostgresCertificates {
@@ -78,6 +87,9 @@ export class PostgresCertificates {
       const at = r.revokedAt.getTime();
       const revoked = (await tx.query<{ key_hash: string; issuer_generation: number }>(S.revoke, [at, r.reason, r.serial])).rows[0];
       if (revoked === undefined) return (await tx.query(S.exists, [r.serial])).rowCount === 0 ? 'unknown' : 'alreadyRevoked';
+      // A finalize committing a certificate for this key waits for this commit and then sees the
+      // block; one that holds the lock first commits its certificate before this goes on.
+      if (r.blockKey) await this.lockKey(tx, revoked.key_hash);
       await this.audit.append(tx, { at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
       if (r.blockKey) await tx.query(S.blockKey, [revoked.key_hash, at, r.serial]);
       await tx.query(S.markCrlDirty, [leafCrlIssuer(revoked.issuer_generation)]);
@@ -85,7 +97,16 @@ export class PostgresCertificates {
     });
   }
 
-  async isKeyBlocked(keyHash: string): Promise<boolean> {
-    return ((await this.db.query(S.keyBlocked, [keyHash])).rowCount ?? 0) > 0;
+  async isKeyBlocked(keyHash: string, on: Queryable = this.db): Promise<boolean> {
+    return ((await on.query(S.keyBlocked, [keyHash])).rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Until `tx` ends, no other transaction blocks this key or commits a certificate for it through
+   * this lock. Its own statement: the next statement of `tx` (READ COMMITTED) sees what the
+   * holder before it committed.
+   */
+  async lockKey(tx: Queryable, keyHash: string): Promise<void> {
+    await tx.query(S.lockKey, [KEY_LOCK_SPACE, keyHash]);
   }
 }

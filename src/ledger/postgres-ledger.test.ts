@@ -188,10 +188,12 @@ describe.skipIf(!available)('PostgresLedger (a throw-away cluster)', () => {
 
     it('20 finalize attempts for one order issue exactly one certificate', async () => {
       await one.createOrder(order('o-final', { authorizationIds: ['z1'] }), [authorizationRecord('z1', 'a1', 'race.example', now)]);
+      expect(await one.beginChallenge('z1-c')).toBe(true);
+      const authorizationExpires = new Date(now.getTime() + 86_400_000);
+      await one.completeChallenge({ challengeId: 'z1-c', authorizationId: 'z1', challengeStatus: 'valid', authorizationStatus: 'valid', validatedAt: now, authorizationExpires, error: undefined });
       const results = await race(20, async (ledger, i) => {
         if (!(await ledger.beginFinalize('o-final'))) return 'not begun';
-        await ledger.completeFinalize('o-final', { ...certificateRecord(`f${i}`, ['race.example'], 90, now), orderId: 'o-final' });
-        return 'issued';
+        return (await ledger.completeFinalize('o-final', { ...certificateRecord(`f${i}`, ['race.example'], 90, now), orderId: 'o-final' }, now)).outcome;
       });
       expect(results.map(outcome).sort()).toEqual(['issued', ...Array(19).fill('not begun')]);
       expect(await count(`certificates WHERE order_id = 'o-final'`)).toBe(1);

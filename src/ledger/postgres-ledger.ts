@@ -19,6 +19,7 @@ import type {
   CrlIssuer,
   CrlLease,
   CrlState,
+  FinalizeOutcome,
   InterruptedWork,
   NewAuditEntry,
   NonceStore,
@@ -230,8 +231,8 @@ export class PostgresLedger implements CertificateLedger {
     return this.orders.beginFinalize(orderId, this.owner, this.now());
   }
 
-  completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
-    return this.orders.completeFinalize(orderId, certificate);
+  completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
+    return this.orders.completeFinalize(orderId, certificate, at);
   }
 
   failOrder(orderId: string, error: ProblemDocument): Promise<void> {

@@ -1,5 +1,7 @@
 import type { ProblemDocument } from '../core/problem.js';
-import type { InterruptedWork } from './ledger.js';
+import type { AccountStatus, OrderStatus } from '../core/status.js';
+import { finalizeRefusal, type FinalizeAuthorizationRow } from './finalize-check.js';
+import type { FinalizeOutcome, InterruptedWork } from './ledger.js';
 import type { PostgresCertificates } from './postgres-certificates.js';
 import type { PostgresRenewal } from './postgres-renewal.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
@@ -34,6 +36,11 @@ const S = {
     ORDER BY o.created_at DESC, o.id COLLATE "C" DESC LIMIT $3`),
   beginFinalize: statement('orders.beginFinalize', `UPDATE orders SET status = 'processing', processing_by = $2, processing_since = $3
     WHERE id = $1 AND status IN ('pending', 'ready')`),
+  // What completeFinalize checks again, each row locked until it commits (see there).
+  lockForCompletion: statement('orders.lockForCompletion', 'SELECT status, account_id FROM orders WHERE id = $1 FOR UPDATE'),
+  accountForCompletion: statement('orders.accountForCompletion', 'SELECT status FROM accounts WHERE id = $1 FOR SHARE'),
+  authzsForCompletion: statement('orders.authzsForCompletion', `SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires
+    FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id WHERE x.order_id = $1 ORDER BY x.position FOR SHARE OF a`),
   complete: statement('orders.complete', `UPDATE orders SET status = 'valid', certificate_serial = $1 WHERE id = $2 AND status = 'processing'`),
   fail: statement('orders.fail', `UPDATE orders SET status = 'invalid', error = $1 WHERE id = $2 AND status <> 'valid'`),
   // Both lists from one snapshot, each in id order as SQLite's partial indexes give them: work
@@ -122,17 +129,30 @@ export class PostgresOrders {
   }
 
   /**
-   * The certificate and the order's change to valid, committed together (durable on return).
-   * Decided by the order's row (still processing) and the serial's primary key, so READ COMMITTED:
-   * at SERIALIZABLE, finalizes of different orders inserting into the same index pages failed
-   * each other (40001) past every retry under an 8-worker load.
+   * The certificate and the order's change to valid, committed together (durable on return), if
+   * what finalize checked when it began still holds (FinalizeOutcome). READ COMMITTED: at
+   * SERIALIZABLE, finalizes of different orders inserting into the same index pages failed each
+   * other (40001) past every retry under an 8-worker load. Locks decide instead, each taken by its
+   * own statement so the next one reads what the previous holder committed: the order's row, the
+   * account's and the authorizations' rows FOR SHARE (a deactivation's UPDATE waits for this
+   * commit, or this waits for the deactivation and then reads it), and the key's advisory lock,
+   * which a keyCompromise revocation takes before it blocks the key. Lock order: order, account,
+   * authorizations (as deactivateAccount: account, then authorizations), key.
    */
-  completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
-    return this.db.atomic(async (tx) => {
+  completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
+    return this.db.atomic(async (tx): Promise<FinalizeOutcome> => {
+      const order = (await tx.query<{ status: OrderStatus; account_id: string }>(S.lockForCompletion, [orderId])).rows[0];
+      const account = order && (await tx.query<{ status: AccountStatus }>(S.accountForCompletion, [order.account_id])).rows[0];
+      const authorizations = (await tx.query<FinalizeAuthorizationRow>(S.authzsForCompletion, [orderId])).rows;
+      await this.certificates.lockKey(tx, certificate.keyHash);
+      const keyBlocked = await this.certificates.isKeyBlocked(certificate.keyHash, tx);
+      const refusal = finalizeRefusal({ orderStatus: order?.status, authorizations, accountStatus: account?.status, keyBlocked }, at);
+      if (refusal) return refusal;
       await this.certificates.insertRows(tx, certificate);
       if ((await tx.query(S.complete, [certificate.serial, orderId])).rowCount !== 1) {
         throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
       }
+      return { outcome: 'issued' };
     });
   }
 

@@ -46,9 +46,11 @@ export class SqliteAuthorizations {
     return this.s.beginChallenge.run(owner, at, challengeId).changes === 1;
   }
 
+  /** An outcome for a challenge no longer processing (recorded already) changes nothing. */
   completeChallenge(o: ChallengeOutcome): void {
     this.db.transaction(() => {
-      this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), o.error ? JSON.stringify(o.error) : null, o.challengeId);
+      const error = o.error ? JSON.stringify(o.error) : null;
+      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return;
       this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
     })();
   }

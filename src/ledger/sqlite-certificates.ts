@@ -44,7 +44,11 @@ export class SqliteCertificates {
     return row && toCertificate(row);
   }
 
-  /** valid → revoked with its audit entry, the key blocked if asked, and its CRL marked stale, in one transaction. */
+  /**
+   * valid → revoked with its audit entry, the key blocked if asked, and its CRL marked stale, in one
+   * transaction. IMMEDIATE: it reads before it writes, and a deferred transaction whose snapshot
+   * another connection (the admin CLI, the server) wrote past cannot take the write lock (SQLITE_BUSY).
+   */
   revoke(r: RevocationRecord): RevocationOutcome {
     return this.db.transaction((): RevocationOutcome => {
       const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string; issuer_generation: number } | undefined;
@@ -54,7 +58,7 @@ export class SqliteCertificates {
       if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
       this.s.markCrlDirty.run(leafCrlIssuer(row.issuer_generation));
       return 'revoked';
-    })();
+    }).immediate();
   }
 
   isKeyBlocked(keyHash: string): boolean {

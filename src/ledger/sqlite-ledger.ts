@@ -22,6 +22,7 @@ import type {
   CertificateSummary,
   ChallengeOutcome,
   CrlIssuer,
+  FinalizeOutcome,
   CrlLease,
   CrlState,
   RateLimitResult,
@@ -138,7 +139,7 @@ export class SqliteLedger implements CertificateLedger {
     this.renewal = new SqliteRenewal(this.db, this.audit);
     this.metrics = new SqliteMetrics(this.db);
     this.shared = new SqliteSharedState(this.db);
-    this.orders = new SqliteOrders(this.db, this.s, this.renewal);
+    this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -237,14 +238,11 @@ export class SqliteLedger implements CertificateLedger {
     return this.s.beginFinalize.run(this.owner, this.now(), orderId).changes === 1;
   }
 
-  async completeFinalize(orderId: string, certificate: NewCertificate): Promise<void> {
-    this.db.transaction(() => {
-      this.certificates.insertRows(certificate);
-      if (this.s.completeOrder.run(certificate.serial, orderId).changes !== 1) {
-        throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
-      }
-    })();
-    await this.wal.afterCommit();
+  async completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
+    const outcome = this.orders.complete(orderId, certificate, at);
+    // Only a committed certificate needs to be on disk before anyone hears of it.
+    if (outcome.outcome === 'issued') await this.wal.afterCommit();
+    return outcome;
   }
 
   async failOrder(orderId: string, error: ProblemDocument): Promise<void> {

@@ -1,16 +1,58 @@
 import type Database from 'better-sqlite3';
-import type { NewAuthorization, NewOrder, OrderRecord } from './records.js';
+import type { AccountStatus, OrderStatus } from '../core/status.js';
+import { finalizeRefusal, type FinalizeAuthorizationRow } from './finalize-check.js';
+import type { FinalizeOutcome } from './ledger.js';
+import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from './records.js';
+import type { SqliteCertificates } from './sqlite-certificates.js';
 import type { SqliteRenewal } from './sqlite-renewal.js';
 import { orderInsertValues, toOrder, type OrderRow } from './rows.js';
 import type { Statements } from './sqlite-statements.js';
 
-/** Orders in the SQLite ledger: created with their new authorizations and challenges, read, listed per account. */
+/** Orders in the SQLite ledger: created with their new authorizations and challenges, read, listed per account, finalized. */
 export class SqliteOrders {
+  private readonly facts;
+
   constructor(
     private readonly db: Database.Database,
     private readonly s: Statements,
     private readonly renewal: SqliteRenewal,
-  ) {}
+    private readonly certificates: SqliteCertificates,
+  ) {
+    this.facts = {
+      order: db.prepare(`SELECT o.status AS order_status, (SELECT a.status FROM accounts a WHERE a.id = o.account_id) AS account_status
+        FROM orders o WHERE o.id = ?`),
+      authorizations: db.prepare(`SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires
+        FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id WHERE x.order_id = ? ORDER BY x.position`),
+    };
+  }
+
+  /**
+   * The certificate and the order's change to valid, in one transaction, if what finalize checked
+   * when it began still holds (FinalizeOutcome). IMMEDIATE: the write lock is taken before the
+   * checks read, so no other connection (the admin CLI deactivating the account or revoking for
+   * keyCompromise from another process) commits between the checks and the insert; one that
+   * committed before is seen by them.
+   */
+  complete(orderId: string, certificate: NewCertificate, at: Date): FinalizeOutcome {
+    return this.db.transaction((): FinalizeOutcome => {
+      const order = this.facts.order.get(orderId) as { order_status: OrderStatus; account_status: AccountStatus | null } | undefined;
+      const refusal = finalizeRefusal(
+        {
+          orderStatus: order?.order_status,
+          authorizations: this.facts.authorizations.all(orderId) as FinalizeAuthorizationRow[],
+          accountStatus: order?.account_status ?? undefined,
+          keyBlocked: this.certificates.isKeyBlocked(certificate.keyHash),
+        },
+        at,
+      );
+      if (refusal) return refusal;
+      this.certificates.insertRows(certificate);
+      if (this.s.completeOrder.run(certificate.serial, orderId).changes !== 1) {
+        throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
+      }
+      return { outcome: 'issued' };
+    }).immediate();
+  }
 
   /** The order, its new authorizations (with challenges), the links to reused ones and its replacement, in one transaction. */
   create(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): void {

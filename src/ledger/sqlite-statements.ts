@@ -42,12 +42,17 @@ export function prepareStatements(db: Database.Database) {
     authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
     challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
     challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
+    // RFC 8555 §7.1.6: one outcome per authorization. A challenge begins only while its
+    // authorization is pending and no other challenge of it is being validated; one statement,
+    // so under SQLite's write lock no other connection begins a sibling in between.
     beginChallenge: db.prepare(`UPDATE challenges SET status = 'processing', processing_by = ?, processing_since = ?
-      WHERE id = ? AND status = 'pending'`),
-    completeChallenge: db.prepare('UPDATE challenges SET status = ?, validated_at = ?, error = ? WHERE id = ?'),
-    setAuthzStatus: db.prepare(
-      `UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status IN ('pending', 'valid')`,
-    ),
+      WHERE id = ? AND status = 'pending'
+        AND EXISTS (SELECT 1 FROM authorizations a WHERE a.id = challenges.authorization_id AND a.status = 'pending')
+        AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authorization_id = challenges.authorization_id AND o.status = 'processing')`),
+    completeChallenge: db.prepare(`UPDATE challenges SET status = ?, validated_at = ?, error = ? WHERE id = ? AND status = 'processing'`),
+    // Only a pending authorization takes the outcome: a settled one is never overturned, and one
+    // deactivated or expired while its challenge was validated stays so.
+    setAuthzStatus: db.prepare(`UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status = 'pending'`),
     expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
     // Work begun by another connection (a process that stopped): rows of this one are in flight.
     processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing' AND processing_by IS NOT ?`),

@@ -82,8 +82,10 @@ export async function getChallenge(deps: RaDeps, account: AccountRecord, challen
  * challenge usually comes back valid or invalid and no client has to poll. A validation still
  * running after policy.challengeAnswerWithinMs is answered `processing` and records its outcome
  * in the background (each step is bounded by validation.timeout). Validations of different
- * challenges, such as the identifiers of one order, run concurrently. A challenge that is not
- * pending (or whose authorization is settled) is returned as it is: no second validation.
+ * authorizations, such as the identifiers of one order, run concurrently; of one authorization,
+ * one at a time (the ledger's beginChallenge decides). A challenge that is not pending (or whose
+ * authorization is settled or being validated through another challenge) is returned as it is:
+ * no second validation.
  */
 export async function respondToChallenge(
   deps: RaDeps,
@@ -103,7 +105,10 @@ export async function respondToChallenge(
     throw new AcmeProblem('malformed', `challenge type ${challenge.type} is not enabled on this server`);
   }
   if (!(await deps.ledger.beginChallenge(challenge.id))) {
-    // Another request is validating it right now; answer with what the ledger holds.
+    // Another request is validating it or another challenge of its authorization right now, or
+    // one of them decided the authorization since it was read: RFC 8555 §7.1.6 allows one outcome
+    // per authorization, so this one is not validated. Answer with what the ledger holds (the
+    // client polls the authorization, which shows the outcome).
     return getChallenge(deps, account, challengeId);
   }
   const validation = deps.background.track(validateAndRecord(deps, account, authz, challenge));

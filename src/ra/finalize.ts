@@ -3,6 +3,7 @@ import { newSerialHex } from '../ca/serial.js';
 import type { ParsedCsr } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { Identifier } from '../core/identifier.js';
+import type { FinalizeOutcome } from '../ledger/ledger.js';
 import type { AccountRecord } from '../ledger/records.js';
 import { subjectKeyProblem } from '../policy/keys.js';
 import { profileKeyProblem } from '../policy/profiles.js';
@@ -95,6 +96,7 @@ export async function finalizeOrder(
   const identifiers = order.identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
   const commonName =
     profile.commonName && csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;
+  let outcome: FinalizeOutcome;
   try {
     const leaf = await deps.ca.issueLeaf({
       spki: csr.spki,
@@ -106,7 +108,8 @@ export async function finalizeOrder(
       usage: profile.usage,
       keyUsage: profile.keyUsage,
     });
-    await deps.ledger.completeFinalize(order.id, {
+    // Committed only if what was checked above still holds now (FinalizeOutcome).
+    outcome = await deps.ledger.completeFinalize(order.id, {
       serial: leaf.serialHex,
       accountId: account.id,
       orderId: order.id,
@@ -121,7 +124,7 @@ export async function finalizeOrder(
       notAfter: leaf.notAfter,
       createdAt: now,
       ...(order.profile !== undefined ? { profile: order.profile } : {}),
-    });
+    }, deps.clock.now());
   } catch (e) {
     const problem = new AcmeProblem('serverInternal', 'the certificate could not be issued; create a new order and retry');
     // When the ledger took nothing (its database went away), it cannot take this either: the
@@ -129,6 +132,39 @@ export async function finalizeOrder(
     await deps.ledger.failOrder(order.id, problem.toDocument()).catch(() => deps.unsettled.orders.set(order.id, problem.toDocument()));
     throw Object.assign(problem, { cause: e });
   }
+  if (outcome.outcome !== 'issued') await refuseAtCommit(deps, order.id, outcome);
   deps.metrics?.certificateIssued(profileName);
   return getOrder(deps, account, order.id);
+}
+
+/**
+ * A decision committed while the certificate was signed (an authorization or the account
+ * deactivated, the key reported compromised) refused its commit: nothing was issued. RFC 8555
+ * §7.1.6: a processing order moves to invalid on an error or an authorization failure (there is no
+ * way back to ready), so the order becomes invalid with the problem the client is answered; its
+ * client creates a new order (with a new key, for a blocked one).
+ */
+async function refuseAtCommit(deps: RaDeps, orderId: string, refusal: Exclude<FinalizeOutcome, { outcome: 'issued' }>): Promise<never> {
+  const notIssued = 'while this order was being finalized; no certificate was issued';
+  let problem: AcmeProblem;
+  switch (refusal.outcome) {
+    case 'orderNotProcessing':
+      // Another process failed it as interrupted work: its status and error stand.
+      throw new AcmeProblem('orderNotReady', `the order became ${refusal.status} ${notIssued}`);
+    case 'authorizationNotValid':
+      problem = new AcmeProblem('unauthorized', `the authorization for ${refusal.identifier.value} became ${refusal.status} ${notIssued}; create a new order`);
+      break;
+    case 'accountNotValid':
+      problem = new AcmeProblem('unauthorized', `the account became ${refusal.status} ${notIssued}`);
+      break;
+    case 'keyBlocked':
+      problem = new AcmeProblem(
+        'badPublicKey',
+        `the CSR public key was reported compromised (revoked for keyCompromise) ${notIssued}; create a new order with a new key`,
+      );
+      break;
+  }
+  // As a failed issuance: if the ledger cannot take this now, the order is failed once it can.
+  await deps.ledger.failOrder(orderId, problem.toDocument()).catch(() => deps.unsettled.orders.set(orderId, problem.toDocument()));
+  throw problem;
 }

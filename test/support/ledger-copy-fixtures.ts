@@ -52,11 +52,12 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
       orderId: 'order-1', der: randomBytes(700), chainPem: '-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n', commonName: 'www.example.internal', profile: 'tlsserver',
     };
     await ledger.beginFinalize('order-1');
-    await ledger.completeFinalize('order-1', cert1);
+    await ledger.completeFinalize('order-1', cert1, later(11));
 
     const bad = { ...authorizationRecord('authz-ip', 'acct-plain', '192.0.2.10', now), identifier: { type: 'ip' as const, value: '192.0.2.10' } };
     await ledger.createOrder({ id: 'order-2', accountId: 'acct-plain', identifiers: [bad.identifier], notBefore: later(0), notAfter: later(7 * DAY), expires: later(DAY), createdAt: later(20), authorizationIds: ['authz-ip'] }, [bad]);
     const problem = { type: 'urn:ietf:params:acme:error:connection', detail: 'connection refused by 192.0.2.10:80 "quoted" \\ backslash', status: 400 };
+    await ledger.beginChallenge('authz-ip-c');
     await ledger.completeChallenge({ challengeId: 'authz-ip-c', authorizationId: 'authz-ip', challengeStatus: 'invalid', authorizationStatus: 'invalid', validatedAt: later(21), authorizationExpires: later(DAY), error: problem });
     await ledger.failOrder('order-2', problem);
 

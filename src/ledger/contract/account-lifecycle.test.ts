@@ -54,8 +54,9 @@ describeLedger('account lifecycle in the ledger', (backend) => {
       { id: 'o2', accountId: 'a2', identifiers: [], notBefore: undefined, notAfter: undefined, expires: new Date(now.getTime() + DAY), createdAt: now, authorizationIds: ['z3'] },
       [authz('z3', 'a2', 'three.test')],
     );
+    expect(await ledger.beginChallenge('z2-c')).toBe(true);
     await ledger.completeChallenge({
-      challengeId: 'none', authorizationId: 'z2', challengeStatus: 'valid', authorizationStatus: 'valid',
+      challengeId: 'z2-c', authorizationId: 'z2', challengeStatus: 'valid', authorizationStatus: 'valid',
       validatedAt: now, authorizationExpires: new Date(now.getTime() + DAY), error: undefined,
     });
 

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { serialsOf } from '../../core/revoked-columns.js';
+import type { CertificateLedger } from '../ledger.js';
 import { describeLedger, type LedgerTable } from '../../../test/support/ledger-backends.js';
 import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
 
@@ -10,6 +11,20 @@ const lease = { holder: 'contract-test', now, until: new Date(now.getTime() + 60
 const account = (id: string, thumb: string) => accountRecord(id, thumb, now);
 
 const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
+
+/** The authorization's http-01 challenge validated: the authorization valid for 30 days from `now`. */
+async function validate(ledger: CertificateLedger, authorizationId: string): Promise<void> {
+  expect(await ledger.beginChallenge(`${authorizationId}-c`)).toBe(true);
+  await ledger.completeChallenge({
+    challengeId: `${authorizationId}-c`,
+    authorizationId,
+    challengeStatus: 'valid',
+    authorizationStatus: 'valid',
+    validatedAt: now,
+    authorizationExpires: new Date(now.getTime() + 30 * 86_400_000),
+    error: undefined,
+  });
+}
 
 describeLedger('the ledger', (backend) => {
   it('creates an account once per key and returns the existing one after', async () => {
@@ -74,6 +89,7 @@ describeLedger('the ledger', (backend) => {
       },
       [authz('z1', 'a1', 'a.example')],
     );
+    await validate(ledger, 'z1');
     expect(await ledger.beginFinalize('o1')).toBe(true);
     expect(await ledger.beginFinalize('o1')).toBe(false);
     const cert = {
@@ -89,7 +105,7 @@ describeLedger('the ledger', (backend) => {
       notAfter: new Date(now.getTime() + 1000),
       createdAt: now,
     };
-    await ledger.completeFinalize('o1', cert);
+    expect(await ledger.completeFinalize('o1', cert, now)).toEqual({ outcome: 'issued' });
     expect((await ledger.getOrder('o1'))?.status).toBe('valid');
     expect((await ledger.getCertificate('01ab'))?.der).toEqual(new Uint8Array([1, 2, 3]));
     // A duplicate serial is refused and leaves nothing behind.
@@ -151,5 +167,98 @@ describeLedger('the ledger', (backend) => {
     expect(await ledger.revokeCertificate({ serial: '0a', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('alreadyRevoked');
     expect(await ledger.revokeCertificate({ serial: 'ff', reason: 1, revokedAt: now, blockKey: false, actor: 'test' })).toBe('unknown');
     expect(await auditAfterCreation(ledger, '0a')).toHaveLength(1);
+  });
+  it('commits a certificate only while its order, authorizations, account and key still allow it, else writes nothing', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(account('a1', 't1'));
+    /** An order of a1 for `name`, its authorization validated and its finalize begun. */
+    const begun = async (id: string, name: string) => {
+      await ledger.createOrder(
+        { id, accountId: 'a1', identifiers: [{ type: 'dns', value: name }], notBefore: undefined, notAfter: undefined,
+          expires: new Date(now.getTime() + 3_600_000), createdAt: now, authorizationIds: [`${id}-z`] },
+        [authz(`${id}-z`, 'a1', name)],
+      );
+      await validate(ledger, `${id}-z`);
+      expect(await ledger.beginFinalize(id)).toBe(true);
+    };
+    const cert = (serial: string, orderId: string, keyHash = serial) => ({
+      serial, accountId: 'a1', orderId, der: new Uint8Array([1]), chainPem: '', identifiers: [], commonName: undefined, keyHash,
+      notBefore: now, notAfter: new Date(now.getTime() + 86_400_000), createdAt: now,
+    });
+    const tables: LedgerTable[] = ['certificates', 'certificate_identifiers', 'audit_log'];
+    const rows = async () => Promise.all(tables.map((t) => backend.rawCount(t)));
+
+    await begun('o-deactivated', 'deactivated.example');
+    expect(await ledger.deactivateAuthorization({ authorizationId: 'o-deactivated-z', at: now, actor: 'account:a1' })).toBe(true);
+    let before = await rows();
+    expect(await ledger.completeFinalize('o-deactivated', cert('c1', 'o-deactivated'), now)).toEqual({
+      outcome: 'authorizationNotValid', identifier: { type: 'dns', value: 'deactivated.example' }, status: 'deactivated',
+    });
+    expect(await rows()).toEqual(before);
+    expect((await ledger.getOrder('o-deactivated'))?.status).toBe('processing');
+
+    // Valid for 30 days from now: 30 days later it has expired.
+    await begun('o-expired', 'expired.example');
+    expect(await ledger.completeFinalize('o-expired', cert('c2', 'o-expired'), new Date(now.getTime() + 30 * 86_400_000))).toMatchObject({
+      outcome: 'authorizationNotValid', status: 'expired',
+    });
+
+    await begun('o-key', 'key.example');
+    await ledger.insertCertificate({ ...cert('c-old', 'o-key', 'compromised'), orderId: undefined });
+    expect(await ledger.revokeCertificate({ serial: 'c-old', reason: 1, revokedAt: now, blockKey: true, actor: 'certificate-key' })).toBe('revoked');
+    before = await rows();
+    expect(await ledger.completeFinalize('o-key', cert('c3', 'o-key', 'compromised'), now)).toEqual({ outcome: 'keyBlocked' });
+    expect(await rows()).toEqual(before);
+
+    await begun('o-failed', 'failed.example');
+    await ledger.failOrder('o-failed', { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'interrupted', status: 500 });
+    expect(await ledger.completeFinalize('o-failed', cert('c4', 'o-failed'), now)).toEqual({ outcome: 'orderNotProcessing', status: 'invalid' });
+
+    await begun('o-account', 'account.example');
+    expect(await ledger.deactivateAccount({ accountId: 'a1', at: now, actor: 'account:a1' })).toBeDefined();
+    before = await rows();
+    expect(await ledger.completeFinalize('o-account', cert('c5', 'o-account'), now)).toEqual({ outcome: 'accountNotValid', status: 'deactivated' });
+    expect(await rows()).toEqual(before);
+    for (const serial of ['c1', 'c2', 'c3', 'c4', 'c5']) expect(await ledger.getCertificate(serial)).toBeUndefined();
+  });
+
+  it('validates one challenge of an authorization at a time, and never overturns its outcome', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(account('a1', 't1'));
+    const twoChallenges = (id: string, value: string) => {
+      const a = authz(id, 'a1', value);
+      const dns = { ...a.challenges[0]!, id: `${id}-d`, type: 'dns-01' as const, token: `tok-${id}-d` };
+      return { ...a, challenges: [...a.challenges, dns] };
+    };
+    await ledger.createOrder(
+      { id: 'o1', accountId: 'a1', identifiers: [], notBefore: undefined, notAfter: undefined,
+        expires: new Date(now.getTime() + 3_600_000), createdAt: now, authorizationIds: ['z1', 'z2'] },
+      [twoChallenges('z1', 'one.example'), twoChallenges('z2', 'two.example')],
+    );
+    const outcome = (challengeId: string, authorizationId: string, status: 'valid' | 'invalid') =>
+      ledger.completeChallenge({
+        challengeId, authorizationId, challengeStatus: status, authorizationStatus: status, validatedAt: now,
+        authorizationExpires: new Date(now.getTime() + 86_400_000),
+        error: status === 'invalid' ? { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: 'no', status: 403 } : undefined,
+      });
+    const statuses = async (id: string) => {
+      const a = (await ledger.getAuthorization(id))!;
+      return [a.status, ...a.challenges.map((c) => `${c.type} ${c.status}`)];
+    };
+
+    expect(await ledger.beginChallenge('z1-c')).toBe(true);
+    // Its sibling does not begin while it runs: one outcome per authorization (RFC 8555 §7.1.6).
+    expect(await ledger.beginChallenge('z1-d')).toBe(false);
+    await outcome('z1-c', 'z1', 'valid');
+    expect(await ledger.beginChallenge('z1-d')).toBe(false);
+    // An outcome for a challenge that is not processing changes nothing.
+    await outcome('z1-d', 'z1', 'invalid');
+    expect(await statuses('z1')).toEqual(['valid', 'http-01 valid', 'dns-01 pending']);
+
+    // Deactivated while its challenge was validated: it stays deactivated, the challenge keeps its outcome.
+    expect(await ledger.beginChallenge('z2-d')).toBe(true);
+    expect(await ledger.deactivateAuthorization({ authorizationId: 'z2', at: now, actor: 'account:a1' })).toBe(true);
+    await outcome('z2-d', 'z2', 'valid');
+    expect(await statuses('z2')).toEqual(['deactivated', 'http-01 pending', 'dns-01 valid']);
   });
 });
