@@ -95,8 +95,9 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
 
 /**
  * Builds and publishes CRLs (RFC 5280 §5): each intermediate generation's CRL of the leaves it
- * signed, regenerated every crl.refresh and within seconds of any revocation (whichever process
- * revoked: the ledger's stale mark is checked every few seconds), and each root's CRL of the
+ * signed, regenerated every crl.refresh and after a revocation (whichever process revoked: the
+ * ledger's stale mark is checked every few seconds): at once after a quiet spell, else within
+ * crl.minInterval of the build before (CA/B Forum BR 4.9.7 allows 24 hours), and each root's CRL of the
  * intermediates it issued (certmint ca rotate-root adds roots). A generation that no longer signs
  * leaves (certmint ca rotate-intermediate) keeps its CRL refreshed until the last certificate it
  * signed expires; after that its last CRL is still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
@@ -220,7 +221,8 @@ export class CrlPublisher {
   private async checkIssuer(issuer: CrlIssuer, refreshMs: number): Promise<void> {
     // A build in flight has claimed the next number but not stored its CRL yet: let it finish,
     // then look again. It may have read the revoked list before a revocation that marked the
-    // ledger stale after it claimed its number, and that revocation must be published now.
+    // ledger stale after it claimed its number, and that revocation must still be published
+    // (within crl.minInterval).
     for (let inFlight = this.running.get(issuer); inFlight; inFlight = this.running.get(issuer)) {
       await inFlight.catch(() => undefined);
     }

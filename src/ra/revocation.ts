@@ -74,7 +74,8 @@ async function checkRevoker(deps: RaDeps, cert: CertificateRecord, der: Buffer, 
 /**
  * Revokes a certificate certmint issued (RFC 8555 §7.6). The revocation, its audit entry, the
  * blocked key (keyCompromise proven with the certificate key) and the stale-CRL mark are one
- * ledger transaction; the CRL is rebuilt right after by whoever listens to onRevoked.
+ * ledger transaction, answered at once; the CRL follows within crl.minInterval (whoever listens
+ * to onRevoked asks for it, and the CRL publisher coalesces revocations into one build).
  */
 export async function revokeCertificate(
   deps: RaDeps,

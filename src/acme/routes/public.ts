@@ -85,10 +85,10 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: Pub
   // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle):
   // every root, oldest first (after certmint ca rotate-root, the old and the new).
   // The CA documents are fixed for the life of the process (a new generation needs a restart).
-  const rootsDer = Buffer.from(ca.rootsPem);
+  const rootsBytes = Buffer.from(ca.rootsPem);
   const rootsDoc = prepareDocument(
-    rootsDer,
-    contentTag(rootsDer),
+    rootsBytes,
+    contentTag(rootsBytes),
     // Last modified when the newest root became valid (certmint ca rotate-root adds one).
     new Date(Math.max(0, ...ca.roots.map((r) => Date.parse(new X509Certificate(r.pem).validFrom)))),
   );
