@@ -68,6 +68,28 @@ describe('revocations coalesce CRL builds (crl.minInterval)', () => {
   });
 });
 
+describe('a revocation held back by crl.minInterval is published when the interval is over, without another request', () => {
+  let t: TestAcmeApp;
+  beforeAll(async () => {
+    // Short enough that the publisher's own timer fires within the test.
+    t = await startTestAcmeApp({ env: { CERTMINT_CRL_MIN_INTERVAL: '300ms' } });
+  });
+  afterAll(async () => t?.close());
+
+  it('the second of two revocations appears once the clock has passed the interval', async () => {
+    const owner = await account(t);
+    const [first, second] = await issueMany(t, owner, 'timer', 2);
+    expect((await owner.post(`${t.baseUrl}/acme/revoke-cert`, { certificate: b64(first!.der) })).statusCode).toBe(200);
+    await vi.waitFor(() => expect(listed(t)).toContain(first!.serial), { timeout: 5000, interval: 10 });
+    expect((await owner.post(`${t.baseUrl}/acme/revoke-cert`, { certificate: b64(second!.der) })).statusCode).toBe(200);
+    await t.crl.check();
+    expect(listed(t)).not.toContain(second!.serial);
+    // No request, no periodic check (a minute in the test app): the publisher's own timer.
+    t.clock.advance(300);
+    await vi.waitFor(() => expect(listed(t)).toContain(second!.serial), { timeout: 5000, interval: 10 });
+  });
+});
+
 describe('revocations per account per hour (limits.revocationsPerAccountPerHour)', () => {
   let t: TestAcmeApp;
   beforeAll(async () => {
