@@ -70,6 +70,7 @@ export interface Config {
     readonly newAccountsPerIpPerHour: number;
     readonly pendingAuthorizationsPerAccount: number;
     readonly identifiersPerOrder: number;
+    readonly revocationsPerAccountPerHour: number;
   };
   /** Certificate profiles by name; "default" always exists. */
   readonly profiles: Readonly<Record<string, ProfileConfig>>;
@@ -86,6 +87,8 @@ export interface Config {
     readonly refreshMs: number;
     readonly rootValidityMs: number;
     readonly checkIntervalMs: number;
+    /** Least time between two leaf CRL builds that revocations ask for (crl.minInterval). */
+    readonly minIntervalMs: number;
   };
   readonly eab: { readonly required: boolean };
   readonly ledger: {
@@ -303,6 +306,10 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
   if (ms('crl.refresh', c.crl.refresh) >= ms('crl.validity', c.crl.validity)) {
     throw new ConfigError(`crl.refresh (${c.crl.refresh}) must be shorter than crl.validity (${c.crl.validity})`);
   }
+  // A revocation waits at most crl.minInterval for its CRL; longer than the refresh, it would mean nothing.
+  if (ms('crl.minInterval', c.crl.minInterval) >= ms('crl.refresh', c.crl.refresh)) {
+    throw new ConfigError(`crl.minInterval (${c.crl.minInterval}) must be shorter than crl.refresh (${c.crl.refresh})`);
+  }
   if (!('default' in c.profiles)) throw new ConfigError('profiles.default is missing: it is the profile of every order that names none');
   for (const [name, p] of Object.entries(c.policies)) {
     const unknown = (p.profiles ?? []).filter((profile) => !Object.hasOwn(c.profiles, profile));
@@ -410,6 +417,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       refreshMs: ms('crl.refresh', c.crl.refresh),
       rootValidityMs: ms('crl.rootValidity', c.crl.rootValidity),
       checkIntervalMs: Math.max(timer('crl.checkInterval', c.crl.checkInterval), 100),
+      minIntervalMs: timer('crl.minInterval', c.crl.minInterval),
     },
     eab: { required: c.eab.required },
     ledger: {

@@ -44,7 +44,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     pendingAuthorizationLifetime: '7d',
     authorizationLifetime: '30d',
   },
-  crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s' },
+  crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s', minInterval: '10s' },
   eab: { required: false },
   // Generous for a private CA: one cert-manager account may order for a whole cluster, and pods
   // behind one node address may each register at boot.
@@ -53,6 +53,9 @@ export const DEFAULT_CONFIG: ConfigInput = {
     newAccountsPerIpPerHour: 1000,
     pendingAuthorizationsPerAccount: 5000,
     identifiersPerOrder: 100,
+    // Each revocation marks the CRL stale (a rebuild of every entry): ample for a fleet rotating
+    // compromised keys, far below what keeps the CRL builder busy.
+    revocationsPerAccountPerHour: 1000,
   },
   profiles: {
     default: { description: 'TLS server and client certificate for the names of the order, ca.leafLifetime (45 days)' },

@@ -98,6 +98,8 @@ export const ConfigSchema = Type.Object(
         refresh: Duration,
         rootValidity: Duration,
         checkInterval: Duration,
+        /** Least time between two leaf CRL builds a revocation asks for; revocations in between share the next build. */
+        minInterval: Duration,
       },
       { additionalProperties: false },
     ),
@@ -109,6 +111,7 @@ export const ConfigSchema = Type.Object(
         newAccountsPerIpPerHour: Type.Integer({ minimum: 0 }),
         pendingAuthorizationsPerAccount: Type.Integer({ minimum: 0 }),
         identifiersPerOrder: Type.Integer({ minimum: 0, maximum: 1000 }),
+        revocationsPerAccountPerHour: Type.Integer({ minimum: 0 }),
       },
       { additionalProperties: false },
     ),

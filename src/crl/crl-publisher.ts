@@ -22,7 +22,14 @@ export interface PublishedCrl {
   readonly crlNumber: bigint;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
+  /**
+   * When the next scheduled CRL replaces this one (crl.refresh after thisUpdate; a root's CRL at
+   * half its validity), never after nextUpdate: how long HTTP caches may keep it.
+   */
+  readonly refreshAt: Date;
 }
+
+type SignedCrl = Omit<PublishedCrl, 'refreshAt'>;
 
 export interface CrlPolicy {
   /** nextUpdate - thisUpdate of the leaf CRL (crl.validity). */
@@ -33,6 +40,13 @@ export interface CrlPolicy {
   readonly rootValidityMs: number;
   /** How often the ledger's stale mark is checked (revocations by other processes). */
   readonly checkIntervalMs: number;
+  /**
+   * Least time between two builds of one leaf CRL that revocations ask for (crl.minInterval;
+   * absent: 0). Revocations in between are committed and answered at once and share the next
+   * build, at most this long after the one before. A build that is due (crl.refresh) or missing
+   * never waits for it.
+   */
+  readonly minIntervalMs?: number;
 }
 
 export interface CrlPublisherOptions {
@@ -81,8 +95,9 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
 
 /**
  * Builds and publishes CRLs (RFC 5280 §5): each intermediate generation's CRL of the leaves it
- * signed, regenerated every crl.refresh and within seconds of any revocation (whichever process
- * revoked: the ledger's stale mark is checked every few seconds), and each root's CRL of the
+ * signed, regenerated every crl.refresh and after a revocation (whichever process revoked: the
+ * ledger's stale mark is checked every few seconds): at once after a quiet spell, else within
+ * crl.minInterval of the build before (CA/B Forum BR 4.9.7 allows 24 hours), and each root's CRL of the
  * intermediates it issued (certmint ca rotate-root adds roots). A generation that no longer signs
  * leaves (certmint ca rotate-intermediate) keeps its CRL refreshed until the last certificate it
  * signed expires; after that its last CRL is still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
@@ -94,8 +109,18 @@ export class CrlPublisher {
   private readonly holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   private readonly published = new Map<CrlIssuer, PublishedCrl>();
   private readonly running = new Map<CrlIssuer, Promise<PublishedCrl>>();
+  /**
+   * When this process last began building each leaf CRL for revocations (clock ms): crl.minInterval
+   * counts from it. Builds that were due (crl.refresh, start) do not count: the first revocation
+   * after a quiet spell is published at once.
+   */
+  private readonly lastBuildAt = new Map<CrlIssuer, number>();
   private timer: NodeJS.Timeout | undefined;
-  private refreshQueued = false;
+  /** The refresh revocations asked for: one running, and one more wanted (any number of revocations make it one). */
+  private refreshRunning: Promise<void> | undefined;
+  private refreshWanted = false;
+  /** A stale CRL held back by crl.minInterval: the refresh that publishes it when the interval is over. */
+  private deferred: { readonly at: number; readonly timer: NodeJS.Timeout } | undefined;
   private stopped = false;
 
   constructor(private readonly o: CrlPublisherOptions) {}
@@ -124,18 +149,47 @@ export class CrlPublisher {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await Promise.allSettled([...this.running.values()]);
+    if (this.deferred) clearTimeout(this.deferred.timer);
+    this.deferred = undefined;
+    await Promise.allSettled([...this.running.values(), ...(this.refreshRunning ? [this.refreshRunning] : [])]);
   }
 
-  /** After a revocation in this process: publish at once, without waiting for the next check. */
+  /**
+   * After a revocation in this process: publish without waiting for the next check, and without
+   * making the revocation wait. Coalesced: one refresh runs, at most one more is wanted after it
+   * however many revocations ask meanwhile, and a leaf CRL is rebuilt for revocations at most once
+   * per crl.minInterval (checkIssuer). Each build reads and signs every unexpired revocation; one
+   * per revocation let a client revoking twice a second keep a 100,000-entry CRL rebuilding back
+   * to back.
+   */
   requestRefresh(): void {
-    if (this.refreshQueued || this.stopped) return;
-    this.refreshQueued = true;
-    setImmediate(() => {
-      this.refreshQueued = false;
-      if (this.stopped) return;
-      this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL refresh after a revocation failed'));
+    if (this.stopped) return;
+    this.refreshWanted = true;
+    if (this.refreshRunning) return;
+    this.refreshRunning = this.runRefreshes().finally(() => {
+      this.refreshRunning = undefined;
     });
+  }
+
+  private async runRefreshes(): Promise<void> {
+    // Let the revocation's response go out first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.refreshWanted && !this.stopped) {
+      this.refreshWanted = false;
+      await this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL refresh after a revocation failed'));
+    }
+  }
+
+  /** Builds held back by crl.minInterval: a refresh when the interval is over (the periodic check may come first). */
+  private deferUntil(at: number): void {
+    if (this.stopped || (this.deferred && this.deferred.at <= at)) return;
+    if (this.deferred) clearTimeout(this.deferred.timer);
+    const timer = setTimeout(() => {
+      this.deferred = undefined;
+      this.requestRefresh();
+    }, Math.max(0, at - this.o.clock.now().getTime()));
+    timer.unref();
+    this.deferred = { at, timer };
   }
 
   /** Signs whatever is stale, due or missing; adopts a newer CRL another process signed. */
@@ -147,7 +201,7 @@ export class CrlPublisher {
       } else if (!this.published.has(issuer)) {
         // Retired and all its leaves expired: serve the last CRL it signed, sign no more.
         const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
-        if (state.der) await this.adopt(publishedOf(issuer, state));
+        if (state.der) await this.adopt(this.withRefresh(publishedOf(issuer, state)));
       }
     }
     // Every root signs the CRL of the intermediates it issued for as long as it is loaded.
@@ -167,20 +221,32 @@ export class CrlPublisher {
   private async checkIssuer(issuer: CrlIssuer, refreshMs: number): Promise<void> {
     // A build in flight has claimed the next number but not stored its CRL yet: let it finish,
     // then look again. It may have read the revoked list before a revocation that marked the
-    // ledger stale after it claimed its number, and that revocation must be published now.
+    // ledger stale after it claimed its number, and that revocation must still be published
+    // (within crl.minInterval).
     for (let inFlight = this.running.get(issuer); inFlight; inFlight = this.running.get(issuer)) {
       await inFlight.catch(() => undefined);
     }
     const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
     const now = this.o.clock.now().getTime();
     const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
-    if (due || (rootGenerationOfCrlIssuer(issuer) === undefined && state.dirty)) {
+    const stale = rootGenerationOfCrlIssuer(issuer) === undefined && state.dirty;
+    if (!due && stale) {
+      // Revocations are published at most crl.minInterval after the previous build: the ones in
+      // between are in the ledger already (answered, audited) and all go into the next build.
+      const allowedAt = (this.lastBuildAt.get(issuer) ?? -Infinity) + (this.o.policy.minIntervalMs ?? 0);
+      if (allowedAt > now) {
+        this.deferUntil(allowedAt);
+        return;
+      }
+    }
+    if (due || stale) {
+      if (!due) this.lastBuildAt.set(issuer, now);
       // Another instance holding the lease builds it; this one adopts it at a later check.
       await this.generate(issuer).catch((e: unknown) => {
         if (!(e instanceof CrlBuildBusy)) throw e;
       });
     } else if (state.der && this.published.get(issuer)?.crlNumber !== state.crlNumber) {
-      const stored = publishedOf(issuer, state);
+      const stored = this.withRefresh(publishedOf(issuer, state));
       // Another process may have claimed a number without storing its CRL yet: then the stored one
       // is older than the number says, and adopting it under that number would hide the newer one.
       if (this.published.get(issuer)?.crlNumber !== stored.crlNumber) await this.adopt(stored);
@@ -227,13 +293,18 @@ export class CrlPublisher {
     const der =
       generation === undefined ? await this.o.ca.signIntermediateCrl(request, rootGeneration) : await this.o.ca.signCrl(request, generation);
     await this.o.ledger.recordCrl(issuer, { crlNumber, thisUpdate, nextUpdate, der });
-    const crl = { issuer, der, crlNumber, thisUpdate, nextUpdate };
+    const crl = this.withRefresh({ issuer, der, crlNumber, thisUpdate, nextUpdate });
     await this.adopt(crl);
     this.o.log.info(
       { issuer, crlNumber: crlNumber.toString(), entries: Array.isArray(entries) ? entries.length : entries.count, ms: Math.round(performance.now() - started) },
       'published a CRL',
     );
     return crl;
+  }
+
+  private withRefresh(crl: SignedCrl): PublishedCrl {
+    const refreshMs = rootGenerationOfCrlIssuer(crl.issuer) !== undefined ? this.o.policy.rootValidityMs / 2 : this.o.policy.refreshMs;
+    return { ...crl, refreshAt: new Date(Math.min(crl.thisUpdate.getTime() + refreshMs, crl.nextUpdate.getTime())) };
   }
 
   private async adopt(crl: PublishedCrl): Promise<void> {
@@ -250,7 +321,7 @@ export class CrlPublisher {
 }
 
 /** The CRL the ledger stores, under the number it carries (the ledger's may be claimed already by a build in flight). */
-function publishedOf(issuer: CrlIssuer, state: CrlState): PublishedCrl {
+function publishedOf(issuer: CrlIssuer, state: CrlState): SignedCrl {
   const der = state.der!;
   return { issuer, der, crlNumber: crlNumberOf(der) ?? state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! };
 }

@@ -133,7 +133,8 @@ export interface CrlLease {
   readonly until: Date;
 }
 
-export type RateLimitScope = 'new-account';
+/** new-account: per client address; revocation: per account id. */
+export type RateLimitScope = 'new-account' | 'revocation';
 
 export type RateLimitResult = { readonly taken: true } | { readonly taken: false; readonly retryAt: Date };
 

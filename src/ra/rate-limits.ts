@@ -8,6 +8,7 @@ export interface RateLimits {
   readonly newAccountsPerIpPerHour: number;
   readonly pendingAuthorizationsPerAccount: number;
   readonly identifiersPerOrder: number;
+  readonly revocationsPerAccountPerHour: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -65,5 +66,26 @@ export async function checkOrderLimits(deps: RaDeps, account: AccountRecord, ide
         now,
       );
     }
+  }
+}
+
+/**
+ * Revocation: at most limits.revocationsPerAccountPerHour per account in a sliding hour, counted in
+ * the ledger like new accounts. Each revocation marks the CRL stale, and the CRL holds every revoked
+ * certificate not yet expired: one account revoking without pause would keep the CRL builder (and
+ * the ledger, and the disk) busy for every other client. The admin CLI (an operator) is never
+ * limited; see revokeIssued for whom a revocation signed by a certificate's own key counts against.
+ */
+export async function takeRevocationSlot(deps: RaDeps, accountId: string): Promise<void> {
+  const limit = deps.limits?.revocationsPerAccountPerHour ?? 0;
+  if (limit <= 0) return;
+  const now = deps.clock.now();
+  const result = await deps.ledger.takeRateLimit('revocation', accountId, now, limit, HOUR_MS);
+  if (!result.taken) {
+    throw limited(
+      `too many revocations for account ${accountId}: at most ${limit} per hour (limits.revocationsPerAccountPerHour)`,
+      result.retryAt,
+      now,
+    );
   }
 }

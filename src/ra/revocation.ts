@@ -4,6 +4,7 @@ import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord, CertificateRecord } from '../ledger/records.js';
 import type { RaDeps } from './deps.js';
 import { spkiOfJwk } from './keys.js';
+import { takeRevocationSlot } from './rate-limits.js';
 
 /** RFC 5280 §5.3.1 CRLReason codes certmint accepts (as Boulder does): the ones a subscriber can assert. */
 export const REVOCATION_REASONS = {
@@ -73,7 +74,8 @@ async function checkRevoker(deps: RaDeps, cert: CertificateRecord, der: Buffer, 
 /**
  * Revokes a certificate certmint issued (RFC 8555 §7.6). The revocation, its audit entry, the
  * blocked key (keyCompromise proven with the certificate key) and the stale-CRL mark are one
- * ledger transaction; the CRL is rebuilt right after by whoever listens to onRevoked.
+ * ledger transaction, answered at once; the CRL follows within crl.minInterval (whoever listens
+ * to onRevoked asks for it, and the CRL publisher coalesces revocations into one build).
  */
 export async function revokeCertificate(
   deps: RaDeps,
@@ -100,6 +102,26 @@ export async function revokeCertificate(
   return revokeIssued(deps, cert, reason, who);
 }
 
+/**
+ * Whose hourly revocation allowance (limits.revocationsPerAccountPerHour) a revocation spends.
+ * An account spends its own, whichever certificate it revokes. A request signed by the
+ * certificate's own key has no account: it spends the allowance of the account that ordered the
+ * certificate, because that account is who can make such keys in bulk (every order brings a new
+ * key), so signing with certificate keys instead of the account key does not step around the limit.
+ * A certificate without an account (issued outside ACME) spends its own key's, once at most.
+ * The operator (admin CLI) is never limited: undefined.
+ */
+function revocationSubject(cert: CertificateRecord, who: Revoker): string | undefined {
+  switch (who.kind) {
+    case 'operator':
+      return undefined;
+    case 'account':
+      return who.account.id;
+    case 'certificate-key':
+      return cert.accountId ?? `key:${cert.keyHash}`;
+  }
+}
+
 /** Revocation of a certificate already found in the ledger (the admin CLI goes straight here). */
 export async function revokeIssued(
   deps: RaDeps,
@@ -108,6 +130,11 @@ export async function revokeIssued(
   who: Revoker,
 ): Promise<CertificateRecord> {
   await checkRevoker(deps, cert, Buffer.from(cert.der), who);
+  // Counted only once the revoker is proven (a forged request spends nobody's allowance), and not
+  // for a certificate already revoked (that changes nothing and builds no CRL).
+  if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', `certificate ${cert.serial} is already revoked`);
+  const counted = revocationSubject(cert, who);
+  if (counted !== undefined) await takeRevocationSlot(deps, counted);
   const actor = who.kind === 'account' ? `account:${who.account.id}` : who.kind === 'operator' ? `operator:${who.name}` : 'certificate-key';
   const outcome = await deps.ledger.revokeCertificate({
     serial: cert.serial,

@@ -112,7 +112,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     ca,
     clock,
     dir: path.join(dir, 'crl'),
-    policy: { validityMs: DAY, refreshMs: DAY / 24, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000 },
+    policy: { validityMs: DAY, refreshMs: DAY / 24, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000, minIntervalMs: config.crl.minIntervalMs },
     log,
   });
   await crl.check();

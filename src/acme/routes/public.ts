@@ -1,8 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CertificateAuthority } from '../../ca/types.js';
 import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
 import { ledgerNotReadyReason } from '../../ledger/storage-failure.js';
+import { contentTag, prepareDocument, sendPrepared, type PreparedDocument } from '../conditional-get.js';
 import type { AcmeUrls } from '../urls.js';
 
 export interface PublicRouteOptions {
@@ -14,20 +16,30 @@ export interface PublicRouteOptions {
   readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
 }
 
-/** RFC 5280 CRL over HTTP: DER, cacheable until nextUpdate, revalidated by ETag (the CRL number). */
+/** Each published CRL prepared once (a new CRL is a new object, so the old one's goes with it). */
+const preparedCrls = new WeakMap<PublishedCrl, PreparedDocument>();
+
+/**
+ * RFC 5280 CRL over HTTP: DER, revalidated by ETag (the CRL number) or Last-Modified (thisUpdate),
+ * cacheable until the next scheduled CRL (crl.refresh). The body is the published CRL's own
+ * bytes: /crl is the largest public answer, and a copy per request made parallel downloads
+ * cost every other client.
+ */
 function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl | undefined) {
   if (!crl) {
     return reply.code(503).header('Retry-After', '5').type('text/plain').send('the CRL is being generated; retry shortly\n');
   }
-  const etag = `"${crl.crlNumber.toString(16)}"`;
-  const maxAge = Math.max(0, Math.floor((crl.nextUpdate.getTime() - Date.now()) / 1000));
-  reply
-    .header('ETag', etag)
-    .header('Last-Modified', crl.thisUpdate.toUTCString())
-    .header('Expires', crl.nextUpdate.toUTCString())
-    .header('Cache-Control', `public, max-age=${maxAge}, must-revalidate`);
-  if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-  return reply.type('application/pkix-crl').send(Buffer.from(crl.der));
+  let doc = preparedCrls.get(crl);
+  if (!doc) {
+    doc = prepareDocument(crl.der, `"${crl.crlNumber.toString(16)}"`, crl.thisUpdate);
+    preparedCrls.set(crl, doc);
+  }
+  const maxAge = Math.max(0, Math.floor((crl.refreshAt.getTime() - Date.now()) / 1000));
+  return sendPrepared(request, reply, doc, {
+    contentType: 'application/pkix-crl',
+    cacheControl: `public, max-age=${maxAge}, must-revalidate`,
+    expires: crl.nextUpdate.toUTCString(),
+  });
 }
 
 /** "2", "3", …: generation 1 has its own URLs (/crl, /intermediate.der), so "1" is not one. */
@@ -39,9 +51,12 @@ function notFound(reply: FastifyReply) {
   return reply.code(404).type('text/plain').send('no such intermediate generation\n');
 }
 
-function sendCertificate(reply: FastifyReply, der: Uint8Array) {
-  return reply.type('application/pkix-cert').header('Cache-Control', 'public, max-age=3600').send(Buffer.from(der));
+/** A CA certificate as a prepared document: tagged by its bytes, last modified when it became valid. */
+function certificateDocument(der: Uint8Array): PreparedDocument {
+  return prepareDocument(der, contentTag(der), new Date(new X509Certificate(der).validFrom));
 }
+
+const CA_CACHE_CONTROL = 'public, max-age=3600';
 
 /** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
 export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: PublicRouteOptions): Promise<void> {
@@ -69,20 +84,28 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: Pub
   });
   // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle):
   // every root, oldest first (after certmint ca rotate-root, the old and the new).
-  app.get('/roots.pem', async (_req, reply) =>
-    reply.type('application/pem-certificate-chain').header('Cache-Control', 'public, max-age=3600').send(ca.rootsPem),
+  // The CA documents are fixed for the life of the process (a new generation needs a restart).
+  const rootsBytes = Buffer.from(ca.rootsPem);
+  const rootsDoc = prepareDocument(
+    rootsBytes,
+    contentTag(rootsBytes),
+    // Last modified when the newest root became valid (certmint ca rotate-root adds one).
+    new Date(Math.max(0, ...ca.roots.map((r) => Date.parse(new X509Certificate(r.pem).validFrom)))),
+  );
+  app.get('/roots.pem', async (request, reply) =>
+    sendPrepared(request, reply, rootsDoc, { contentType: 'application/pem-certificate-chain', cacheControl: CA_CACHE_CONTROL }),
   );
   // RFC 5280 §4.2.2.1 caIssuers: a single DER certificate.
   // Generation 1's leaves name /intermediate.der; those of generation n >= 2 /intermediate/<n>.der.
-  const generationOne = ca.generations.find((g) => g.generation === 1);
-  app.get('/intermediate.der', async (_req, reply) =>
-    generationOne ? sendCertificate(reply, generationOne.der) : notFound(reply),
-  );
+  const intermediates = new Map(ca.generations.map((g) => [g.generation, certificateDocument(g.der)]));
+  const sendIntermediate = (request: FastifyRequest, reply: FastifyReply, generation: number | undefined) => {
+    const doc = generation === undefined ? undefined : intermediates.get(generation);
+    return doc ? sendPrepared(request, reply, doc, { contentType: 'application/pkix-cert', cacheControl: CA_CACHE_CONTROL }) : notFound(reply);
+  };
+  app.get('/intermediate.der', async (request, reply) => sendIntermediate(request, reply, 1));
   app.get<{ Params: { file: string } }>('/intermediate/:file', async (request, reply) => {
     const m = /^([0-9]+)\.der$/.exec(request.params.file);
-    const generation = m ? generationParam(m[1]!) : undefined;
-    const found = ca.generations.find((g) => g.generation === generation);
-    return found ? sendCertificate(reply, found.der) : notFound(reply);
+    return sendIntermediate(request, reply, m ? generationParam(m[1]!) : undefined);
   });
   app.get('/health', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/ready', async (request, reply) => {

@@ -24,6 +24,15 @@ describeLedger('shared state: rate limits, CA identity, CRL lease', (backend) =>
     expect(await backend.rawCount('rate_limit_events')).toBe(2);
   });
 
+  it('scopes are apart: an account\'s revocations and an address\'s new accounts never share a window', async () => {
+    const ledger = await backend.open();
+    // limits.revocationsPerAccountPerHour counts per account id; an id could spell like an address.
+    for (let i = 0; i < 2; i++) expect(await ledger.takeRateLimit('revocation', 'acct-1', at(i), 2, HOUR)).toEqual({ taken: true });
+    expect(await ledger.takeRateLimit('revocation', 'acct-1', at(5), 2, HOUR)).toEqual({ taken: false, retryAt: at(HOUR) });
+    expect(await ledger.takeRateLimit('new-account', 'acct-1', at(5), 2, HOUR)).toEqual({ taken: true });
+    expect(await ledger.takeRateLimit('revocation', 'acct-2', at(5), 2, HOUR)).toEqual({ taken: true });
+  });
+
   it('concurrent takes never pass the limit', async () => {
     const ledger = await backend.open();
     const results = await Promise.all(Array.from({ length: 20 }, () => ledger.takeRateLimit('new-account', '192.0.2.9', now, 5, HOUR)));
