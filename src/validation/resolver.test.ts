@@ -37,6 +37,8 @@ describe.skipIf(!available)('createResolver with DNS servers (pebble-challtestsr
     await srv.addAAAA('v6only.resolver.test', '::1');
     await srv.setCname('alias.resolver.test', 'ok.resolver.test');
     await srv.setServfail('servfail.resolver.test');
+    await srv.addA('short.corp.resolver.test', '127.0.0.3');
+    await srv.setServfail('broken.corp.resolver.test');
   });
   afterAll(async () => {
     await srv?.stop();
@@ -68,6 +70,27 @@ describe.skipIf(!available)('createResolver with DNS servers (pebble-challtestsr
     const resolver = createResolver([srv.dnsAddress], 2000);
     const problem = await dnsProblem(resolver.resolve('nothing.resolver.test'));
     expect(problem.detail).toBe('DNS problem: NODATA, no A or AAAA records found for nothing.resolver.test');
+  });
+
+  it('without configured resolvers, tries resolv.conf\'s search list as getaddrinfo does', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-search-'));
+    try {
+      const resolvConf = path.join(dir, 'resolv.conf');
+      writeFileSync(resolvConf, 'search corp.resolver.test\noptions ndots:2\n');
+      const resolver = createResolver([], 2000, { resolvConf, hostsFile: path.join(dir, 'no-hosts'), nameservers: [srv.dnsAddress] });
+      // One dot, fewer than ndots: short.corp.resolver.test is tried (and found) first.
+      expect(await resolver.resolve('short')).toEqual(['127.0.0.3']);
+      // Enough dots: the name itself.
+      expect(await resolver.resolve('ok.resolver.test')).toEqual(['127.0.0.1']);
+      // Nowhere: the problem names the name asked for.
+      const absent = await dnsProblem(resolver.resolve('nothing.resolver.test'));
+      expect(absent.detail).toBe('DNS problem: NODATA, no A or AAAA records found for nothing.resolver.test');
+      // A failure that is not "no such name" ends the search.
+      const broken = await dnsProblem(resolver.resolve('broken'));
+      expect(broken.detail).toBe('DNS problem: SERVFAIL looking up A for broken.corp.resolver.test');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports SERVFAIL', async () => {

@@ -3,6 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AcmeProblem } from '../core/problem.js';
 import { HostsFile } from './hosts-file.js';
+import { ResolvConf, searchNames } from './resolv-conf.js';
 
 /** Turns a host name into the addresses a validation connects to, IPv4 first. */
 export interface NameResolver {
@@ -14,23 +15,30 @@ export interface NameResolver {
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]>;
 }
 
+/** Where the system resolver's files are: the system's unless a test gives its own. */
 export interface ResolverOptions {
-  /** The hosts file answered from when no resolvers are configured; /etc/hosts unless a test gives its own. */
+  /** The hosts file answered from when no resolvers are configured (/etc/hosts). */
   readonly hostsFile?: string;
+  /** Where the search list and ndots are read (/etc/resolv.conf). */
+  readonly resolvConf?: string;
+  /** The nameservers asked instead of resolv.conf's, which c-ares reads itself (`host:port`). */
+  readonly nameservers?: readonly string[];
 }
 
 /**
  * `dnsResolvers` empty: what the system resolver answers, without its thread pool. Names in the
  * hosts file (/etc/hosts: `localhost` and whatever the operator put there) get its addresses;
  * every other name is asked of the nameservers of /etc/resolv.conf (c-ares reads it when a
- * Resolver is made). getaddrinfo (dns.lookup) is never called: it runs on libuv's thread pool, 4
+ * Resolver is made), trying its search list as getaddrinfo does. getaddrinfo (dns.lookup) is never called: it runs on libuv's thread pool, 4
  * threads shared with the whole process, and a lookup whose DNS never answers keeps its thread
  * until glibc gives up, so twenty such names starved every other validation (issue 20).
  * Otherwise A and AAAA queries go to those servers (`host:port`, IPv6 as `[::1]:53`) and nowhere
  * else, the hosts file unread; CNAMEs are followed by the resolver.
  */
 export function createResolver(dnsResolvers: readonly string[], timeoutMs: number, o: ResolverOptions = {}): NameResolver {
-  if (dnsResolvers.length === 0) return new SystemResolver(new HostsFile(o.hostsFile), timeoutMs);
+  if (dnsResolvers.length === 0) {
+    return new SystemResolver(new HostsFile(o.hostsFile), new ResolvConf(o.resolvConf), new ServerResolver(o.nameservers, timeoutMs));
+  }
   // Fail at start-up, not at the first validation, when a server address is malformed.
   new Resolver().setServers([...dnsResolvers]);
   return new ServerResolver([...dnsResolvers], timeoutMs);
@@ -55,6 +63,16 @@ class ServerResolver implements NameResolver {
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
+    const found = await this.addressesOf(name, signal);
+    if ('absent' in found) throw found.absent;
+    return found.addresses;
+  }
+
+  /**
+   * A and AAAA for `name`: its addresses, or `absent` (the problem to report) when the name does
+   * not exist or has neither type (NXDOMAIN, NODATA). @throws AcmeProblem for any other failure.
+   */
+  async addressesOf(name: string, signal?: AbortSignal): Promise<{ addresses: string[] } | { absent: AcmeProblem }> {
     throwIfAborted(name, signal, 'A');
     // One channel per lookup: Resolver.cancel() cancels everything on its channel, and an
     // aborted validation must not cancel another one's queries.
@@ -69,7 +87,7 @@ class ServerResolver implements NameResolver {
       const [a, aaaa] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
       throwIfAborted(name, signal, 'A');
       const addresses = [...fulfilled(a), ...fulfilled(aaaa)];
-      if (addresses.length > 0) return addresses;
+      if (addresses.length > 0) return { addresses };
       // Both failed or were empty: report the more telling failure. NODATA on one type says
       // less than NXDOMAIN or SERVFAIL on the other.
       const failures: [RecordType, PromiseSettledResult<string[]>][] = [
@@ -77,9 +95,13 @@ class ServerResolver implements NameResolver {
         ['AAAA', aaaa],
       ];
       for (const [type, result] of failures) {
-        if (result.status === 'rejected' && !isNoData(result.reason)) throw dnsProblem(name, type, result.reason);
+        if (result.status === 'rejected' && !isNoData(result.reason)) {
+          const problem = dnsProblem(name, type, result.reason);
+          if (failures.every(([, r]) => r.status === 'fulfilled' || isAbsent(r.reason))) return { absent: problem };
+          throw problem;
+        }
       }
-      throw new AcmeProblem('dns', `DNS problem: NODATA, no A or AAAA records found for ${name}`);
+      return { absent: new AcmeProblem('dns', `DNS problem: NODATA, no A or AAAA records found for ${name}`) };
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
@@ -137,14 +159,11 @@ async function query<T>(
  * answers it. TXT and CAA never come from the hosts file (it has none).
  */
 class SystemResolver implements NameResolver {
-  private readonly dns: ServerResolver;
-
   constructor(
     private readonly hosts: HostsFile,
-    timeoutMs: number,
-  ) {
-    this.dns = new ServerResolver(undefined, timeoutMs);
-  }
+    private readonly resolvConf: ResolvConf,
+    private readonly dns: ServerResolver,
+  ) {}
 
   resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
     return this.dns.resolveTxt(name, signal);
@@ -157,7 +176,18 @@ class SystemResolver implements NameResolver {
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
     throwIfAborted(name, signal);
-    return this.hosts.lookup(name) ?? this.dns.resolve(name, signal);
+    const fromHosts = this.hosts.lookup(name);
+    if (fromHosts) return fromHosts;
+    // The search list (a pod's `web.team.svc` is web.team.svc.cluster.local): a candidate that does
+    // not exist leads to the next; any other failure (SERVFAIL, no answer) is the answer, as the
+    // validation's time is bounded. The problem reported is the one for the name itself.
+    let problem: AcmeProblem | undefined;
+    for (const candidate of searchNames(name, this.resolvConf.rules())) {
+      const found = await this.dns.addressesOf(candidate, signal);
+      if ('addresses' in found) return found.addresses;
+      if (candidate === name || !problem) problem = found.absent;
+    }
+    throw problem!;
   }
 }
 
@@ -167,6 +197,12 @@ function fulfilled(result: PromiseSettledResult<string[]>): string[] {
 
 function isNoData(err: unknown): boolean {
   return errorCode(err) === 'ENODATA';
+}
+
+/** NXDOMAIN or NODATA: the name (or its record type) is not there, as opposed to a failed lookup. */
+function isAbsent(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOTFOUND' || code === 'ENODATA';
 }
 
 function throwIfAborted(name: string, signal: AbortSignal | undefined, type?: RecordType): void {
