@@ -29,9 +29,10 @@ export interface ResolverOptions {
  * `dnsResolvers` empty: what the system resolver answers, without its thread pool. Names in the
  * hosts file (/etc/hosts: `localhost` and whatever the operator put there) get its addresses;
  * every other name is asked of the nameservers of /etc/resolv.conf (c-ares reads it when a
- * Resolver is made), trying its search list as getaddrinfo does. getaddrinfo (dns.lookup) is never called: it runs on libuv's thread pool, 4
- * threads shared with the whole process, and a lookup whose DNS never answers keeps its thread
- * until glibc gives up, so twenty such names starved every other validation (issue 20).
+ * Resolver is made), trying its search list as getaddrinfo does. getaddrinfo (dns.lookup) is
+ * never called: it runs on libuv's thread pool, 4 threads shared with the whole process, and a
+ * lookup whose DNS never answers keeps its thread until glibc gives up, so twenty such names
+ * starved every other validation (issue 20).
  * Otherwise A and AAAA queries go to those servers (`host:port`, IPv6 as `[::1]:53`) and nowhere
  * else, the hosts file unread; CNAMEs are followed by the resolver.
  */
