@@ -18,6 +18,8 @@ import { caaRefusal } from '../validation/caa.js';
 import { ownEndpoint } from '../validation/own-endpoint.js';
 import { reverseDnsName } from '../validation/tls-alpn01.js';
 import { AcmeUrls } from './urls.js';
+import { parseHostsFile } from '../validation/hosts-file.js';
+import { parseResolvConf } from '../validation/resolv-conf.js';
 
 // Every check that reads text from outside (ACME requests, DNS answers, config, the command line)
 // gets 64 kB runs of the characters its parsing repeats on. A backtracking regular expression of
@@ -58,6 +60,8 @@ const CHECKS: ReadonlyArray<readonly [string, (input: string) => unknown, readon
   ['ip reverse name (reverseDnsName)', (s) => reverseDnsName(s), runs(['', '::'], ['1', '1.', ':'], ['', 'x'])],
   ['PEM blocks (certificatesInPem)', (s) => certificatesInPem(s, 'f'), runs([''], ['-----BEGIN CERTIFICATE-----', '-----BEGIN CERTIFICATE-----\n'], ['', '-----END'])],
   ['URL passwords (redactUrlPassword)', (s) => redactUrlPassword(s), runs(['', 'x://', 'x://a:'], ['a', ':', '@', 'a:'], ['', '/', '@'])],
+  ['hosts file (parseHostsFile)', (s) => parseHostsFile(s), runs(['', '127.0.0.1', '::1 ', '#'], [' ', '\t', 'a', '#', '\n', '\r\n', ' a'], ['', 'x', '\n1.1.1.1 y'])],
+  ['resolv.conf (parseResolvConf)', (s) => parseResolvConf(s), runs(['', 'search ', 'options ', 'options ndots:'], [' ', '\t', 'a.', '1', '\n', '#', 'ndots:1 '], ['', 'x', '\nsearch y'])],
   ['CLI serial, account id, reason, --since', (s) => [normalizeSerial(s), normalizeAccountId(s), parseReason(s), pointInTime('--since', s, new Date(0))], runs(['', '1'], [':', 'a', '1', ' '], ['', 'x', ' x'])],
 ];
 

@@ -53,6 +53,7 @@ export function raPolicy(config: Config): RaPolicy {
     authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
     termsOfServiceRequired: config.acme.termsOfService !== undefined,
     challengeAnswerWithinMs: config.validation.answerWithinMs,
+    validationBounds: { maxConcurrent: config.validation.maxConcurrent, maxConcurrentPerAccount: config.validation.maxConcurrentPerAccount },
     eabRequired: config.eab.required,
   };
 }
@@ -297,7 +298,9 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       renewer?.stop();
       await crl.stop();
       await app.close();
-      // Validations answered `processing` record their outcome before the ledger closes.
+      // Validations answered `processing` record their outcome before the ledger closes; those
+      // still waiting for a slot are left `processing`, for the next start to validate.
+      ra.stopStartingValidations();
       await ra.settled();
       await ledger.close();
     },

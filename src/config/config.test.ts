@@ -89,13 +89,20 @@ describe('loadConfig', () => {
         CERTMINT_VALIDATION_ANSWER_WITHIN: '2s',
         CERTMINT_VALIDATION_TEST_FAILURE_RATE: '0.25',
         CERTMINT_VALIDATION_CAA_RECHECK_AFTER: '90m',
+        CERTMINT_VALIDATION_MAX_CONCURRENT: '50',
+        CERTMINT_VALIDATION_MAX_CONCURRENT_PER_ACCOUNT: '5',
       },
     });
     expect(c.validation).toMatchObject({
       caa: { enabled: true, identities: ['ca.example.internal', 'certmint.test'], recheckAfterMs: 90 * 60_000 },
       answerWithinMs: 2000,
       testFailureRate: 0.25,
+      maxConcurrent: 50,
+      maxConcurrentPerAccount: 5,
     });
+    expect(loadConfig({ env: {} }).validation).toMatchObject({ maxConcurrent: 200, maxConcurrentPerAccount: 20 });
+    // 0 would start nothing, ever: every challenge would stay processing.
+    expect(() => loadConfig({ env: { CERTMINT_VALIDATION_MAX_CONCURRENT_PER_ACCOUNT: '0' } })).toThrow(/maxConcurrentPerAccount/);
     expect(() => loadConfig({ env: { CERTMINT_VALIDATION_CAA_ENABLED: 'true' } })).toThrow(/validation.caa.identities is empty/);
     expect(() => loadConfig({ env: { CERTMINT_VALIDATION_TEST_FAILURE_RATE: '2' } })).toThrow(/testFailureRate/);
   });

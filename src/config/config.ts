@@ -62,6 +62,10 @@ export interface Config {
     readonly deniedNetworks: readonly IpRange[];
     readonly timeoutMs: number;
     readonly answerWithinMs: number;
+    /** Validations running at once; more wait for a slot, their challenge POSTs answered `processing`. */
+    readonly maxConcurrent: number;
+    /** Validations one account may have running at once. */
+    readonly maxConcurrentPerAccount: number;
     readonly caa: { readonly enabled: boolean; readonly identities: readonly string[]; readonly recheckAfterMs: number };
     readonly testFailureRate: number;
   };
@@ -364,6 +368,8 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       }),
       timeoutMs: timer('validation.timeout', c.validation.timeout),
       answerWithinMs: timer('validation.answerWithin', c.validation.answerWithin),
+      maxConcurrent: c.validation.maxConcurrent,
+      maxConcurrentPerAccount: c.validation.maxConcurrentPerAccount,
       caa: {
         enabled: c.validation.caa.enabled,
         identities: c.validation.caa.identities.map((d) => d.toLowerCase()),

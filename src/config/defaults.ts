@@ -35,6 +35,11 @@ export const DEFAULT_CONFIG: ConfigInput = {
     deniedNetworks: [],
     timeout: '10s',
     answerWithin: '10s',
+    // Each running validation may hold a UDP socket and a TCP connection for validation.timeout.
+    // Per account: what a cert-manager account ordering for a cluster needs at once, and few
+    // enough that one account's names whose DNS never answers leave the rest to everyone else.
+    maxConcurrent: 200,
+    maxConcurrentPerAccount: 20,
     caa: { enabled: false, identities: [], recheckAfter: '7h' },
     testFailureRate: 0,
   },

@@ -68,6 +68,10 @@ export const ConfigSchema = Type.Object(
         timeout: Duration,
         /** How long a challenge POST waits for its validation before answering `processing`. */
         answerWithin: Duration,
+        /** Validations running at once in this process; more wait for a slot (answered `processing`). */
+        maxConcurrent: Type.Integer({ minimum: 1 }),
+        /** Validations one account may have running at once; its others wait for a slot. */
+        maxConcurrentPerAccount: Type.Integer({ minimum: 1 }),
         caa: Type.Object(
           {
             enabled: Type.Boolean(),

@@ -82,10 +82,12 @@ export async function getChallenge(deps: RaDeps, account: AccountRecord, challen
  * challenge usually comes back valid or invalid and no client has to poll. A validation still
  * running after policy.challengeAnswerWithinMs is answered `processing` and records its outcome
  * in the background (each step is bounded by validation.timeout). Validations of different
- * authorizations, such as the identifiers of one order, run concurrently; of one authorization,
- * one at a time (the ledger's beginChallenge decides). A challenge that is not pending (or whose
- * authorization is settled or being validated through another challenge) is returned as it is:
- * no second validation.
+ * authorizations, such as the identifiers of one order, run concurrently, within
+ * validation.maxConcurrent and .maxConcurrentPerAccount: one beyond them is not started but
+ * queued (validation-queue.ts), and answered `processing` at once. Of one authorization, one
+ * challenge is validated at a time (the ledger's beginChallenge decides). A challenge that is not
+ * pending (or whose authorization is settled or being validated through another challenge) is
+ * returned as it is: no second validation.
  */
 export async function respondToChallenge(
   deps: RaDeps,
@@ -111,8 +113,11 @@ export async function respondToChallenge(
     // client polls the authorization, which shows the outcome).
     return getChallenge(deps, account, challengeId);
   }
-  const validation = deps.background.track(validateAndRecord(deps, account, authz, challenge));
-  if (!(await settlesWithin(validation, deps.policy.challengeAnswerWithinMs))) {
+  const submitted = deps.validations.submit(account.id, () => validateAndRecord(deps, account, authz, challenge));
+  const validation = deps.background.track(submitted.done);
+  // Beyond validation.maxConcurrent or .maxConcurrentPerAccount: not started, so nothing to wait
+  // for; the client polls (Retry-After) and sees it settle once a slot has freed.
+  if (!submitted.started || !(await settlesWithin(validation, deps.policy.challengeAnswerWithinMs))) {
     validation.catch((err: unknown) => deps.onBackgroundError?.(err));
     return { challenge: { ...challenge, status: 'processing' }, authorizationId: authz.id };
   }
@@ -127,6 +132,17 @@ export async function validateAndRecord(
   authz: AuthorizationRecord,
   challenge: ChallengeRecord,
 ): Promise<void> {
+  // A validation that waited for a slot: another instance may have taken it over since (a shared
+  // ledger's processing lease ran out) and recorded an outcome, which must not be overwritten.
+  let current: ChallengeRecord | undefined;
+  try {
+    current = await deps.ledger.getChallenge(challenge.id);
+  } catch (e) {
+    // Still processing as far as anyone knows: settled once the ledger answers again.
+    deps.unsettled.challenges.set(challenge.id, { challengeId: challenge.id, authorizationId: authz.id, accountId: account.id });
+    throw e;
+  }
+  if (current?.status !== 'processing') return;
   let error: AcmeProblem | undefined;
   // Elapsed time, not domain time: a monotonic timer, not the injected Clock.
   const started = performance.now();

@@ -10,6 +10,7 @@ import type { ChallengeValidator } from '../validation/validator.js';
 import type { SecretSealer } from './eab.js';
 import type { IssuanceMetrics } from './metrics.js';
 import type { RateLimits } from './rate-limits.js';
+import type { ValidationBounds, ValidationQueue } from './validation-queue.js';
 
 export interface RaPolicy extends ValidityPolicy {
   readonly orderLifetimeMs: number;
@@ -21,6 +22,11 @@ export interface RaPolicy extends ValidityPolicy {
    * still running then is answered `processing` and finishes in the background.
    */
   readonly challengeAnswerWithinMs: number;
+  /**
+   * Validations running at once, in total and per account (validation.maxConcurrent,
+   * validation.maxConcurrentPerAccount); more wait for a slot, answered `processing`.
+   */
+  readonly validationBounds: ValidationBounds;
   /** newAccount needs an external account binding (eab.required). */
   readonly eabRequired: boolean;
 }
@@ -49,6 +55,8 @@ export interface RaDeps {
   readonly accountUrl: (accountId: string) => string;
   /** Validations still running after their challenge POST was answered; awaited on shutdown. */
   readonly background: BackgroundTasks;
+  /** Where every validation starts, within policy.validationBounds. */
+  readonly validations: ValidationQueue;
   /** Work of this process the ledger could not take the outcome of; settled by recoverInterruptedWork. */
   readonly unsettled: UnsettledWork;
   /** A background validation that could not record its outcome. */

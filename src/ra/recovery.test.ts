@@ -62,3 +62,35 @@ describe('start-up after a process stopped in the middle of work', () => {
     expect(await t.ra.recoverInterruptedWork()).toEqual({ failedOrders: 0, revalidating: 0 });
   });
 });
+
+describe('start-up with many challenges caught in validation', () => {
+  let bounded: TestAcmeApp;
+  beforeAll(async () => {
+    bounded = await startTestAcmeApp({ env: { CERTMINT_VALIDATION_MAX_CONCURRENT_PER_ACCOUNT: '2' } });
+  });
+  afterAll(async () => bounded?.close());
+
+  it('validates them again within validation.maxConcurrentPerAccount, not all at once (issue 20)', async () => {
+    const client = new InjectAcmeClient(bounded.app, bounded.baseUrl, await newAccountKey());
+    expect((await client.register()).statusCode).toBe(201);
+    const stopped = new SqliteLedger({ file: path.join(bounded.dir, 'ledger.sqlite3') });
+    const names = Array.from({ length: 6 }, (_, i) => `v${i}.recovery.test`);
+    const created = await client.post(`${bounded.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
+    const authzUrls = created.json().authorizations as string[];
+    for (const authzUrl of authzUrls) {
+      const challenge = (await client.post(authzUrl, '')).json().challenges.find((c: { type: string }) => c.type === 'http-01');
+      bounded.responder.set(challenge.token, await client.keyAuthorization(challenge.token));
+      expect(await stopped.beginChallenge(idOf(challenge.url))).toBe(true);
+    }
+    await stopped.close();
+
+    // The responder holds its answers: the validations started stay running until released.
+    const release = bounded.responder.hold();
+    expect(await bounded.ra.recoverInterruptedWork()).toEqual({ failedOrders: 0, revalidating: 6 });
+    const { validations } = bounded.ra.deps;
+    expect([validations.runningCount, validations.waitingCount]).toEqual([2, 4]);
+    release();
+    await bounded.ra.settled();
+    for (const authzUrl of authzUrls) expect((await client.post(authzUrl, '')).json().status).toBe('valid');
+  });
+});

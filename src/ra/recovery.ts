@@ -77,8 +77,10 @@ async function revalidate(deps: RaDeps, c: InterruptedWork['challenges'][number]
     deps.ledger.getChallenge(c.challengeId),
   ]);
   if (!account || !authz || !challenge || challenge.status !== 'processing') return false;
+  // Through the same bounds as a challenge POST: a restart with thousands of challenges left in
+  // `processing` must not start them all at once.
   deps.background
-    .track(validateAndRecord(deps, account, authz, challenge))
+    .track(deps.validations.submit(account.id, () => validateAndRecord(deps, account, authz, challenge)).done)
     .catch((err: unknown) => deps.onBackgroundError?.(err));
   return true;
 }

@@ -10,6 +10,7 @@ import { getOrder, newOrder } from './orders.js';
 import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
+import { ValidationQueue } from './validation-queue.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
 
@@ -20,8 +21,14 @@ type Payload = Readonly<Record<string, unknown>> | undefined;
 export class RegistrationAuthority {
   readonly deps: RaDeps;
 
-  constructor(options: Omit<RaDeps, 'background' | 'unsettled' | 'issuerKeyIds'>) {
-    this.deps = { ...options, background: new BackgroundTasks(), unsettled: new UnsettledWork(), issuerKeyIds: issuerKeyIdsOf(options.ca) };
+  constructor(options: Omit<RaDeps, 'background' | 'unsettled' | 'issuerKeyIds' | 'validations'>) {
+    this.deps = {
+      ...options,
+      background: new BackgroundTasks(),
+      unsettled: new UnsettledWork(),
+      issuerKeyIds: issuerKeyIdsOf(options.ca),
+      validations: new ValidationQueue(options.policy.validationBounds),
+    };
   }
 
   /**
@@ -45,6 +52,15 @@ export class RegistrationAuthority {
   /** Resolves when every validation still running in the background has recorded its outcome. */
   settled(): Promise<void> {
     return this.deps.background.settled();
+  }
+
+  /**
+   * Shutdown: validations waiting for a slot are not started (their challenges stay `processing`
+   * and are validated again at the next start, recovery.ts); settled() then waits only for the
+   * running ones.
+   */
+  stopStartingValidations(): void {
+    this.deps.validations.stop();
   }
 
   newAccount(req: NewAccountRequest) {

@@ -1,3 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
 import { requireOrSkip } from '../../test/support/clients.js';
@@ -30,6 +37,8 @@ describe.skipIf(!available)('createResolver with DNS servers (pebble-challtestsr
     await srv.addAAAA('v6only.resolver.test', '::1');
     await srv.setCname('alias.resolver.test', 'ok.resolver.test');
     await srv.setServfail('servfail.resolver.test');
+    await srv.addA('short.corp.resolver.test', '127.0.0.3');
+    await srv.setServfail('broken.corp.resolver.test');
   });
   afterAll(async () => {
     await srv?.stop();
@@ -61,6 +70,27 @@ describe.skipIf(!available)('createResolver with DNS servers (pebble-challtestsr
     const resolver = createResolver([srv.dnsAddress], 2000);
     const problem = await dnsProblem(resolver.resolve('nothing.resolver.test'));
     expect(problem.detail).toBe('DNS problem: NODATA, no A or AAAA records found for nothing.resolver.test');
+  });
+
+  it('without configured resolvers, tries resolv.conf\'s search list as getaddrinfo does', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-search-'));
+    try {
+      const resolvConf = path.join(dir, 'resolv.conf');
+      writeFileSync(resolvConf, 'search corp.resolver.test\noptions ndots:2\n');
+      const resolver = createResolver([], 2000, { resolvConf, hostsFile: path.join(dir, 'no-hosts'), nameservers: [srv.dnsAddress] });
+      // One dot, fewer than ndots: short.corp.resolver.test is tried (and found) first.
+      expect(await resolver.resolve('short')).toEqual(['127.0.0.3']);
+      // Enough dots: the name itself.
+      expect(await resolver.resolve('ok.resolver.test')).toEqual(['127.0.0.1']);
+      // Nowhere: the problem names the name asked for.
+      const absent = await dnsProblem(resolver.resolve('nothing.resolver.test'));
+      expect(absent.detail).toBe('DNS problem: NODATA, no A or AAAA records found for nothing.resolver.test');
+      // A failure that is not "no such name" ends the search.
+      const broken = await dnsProblem(resolver.resolve('broken'));
+      expect(broken.detail).toBe('DNS problem: SERVFAIL looking up A for broken.corp.resolver.test');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports SERVFAIL', async () => {
@@ -124,6 +154,46 @@ describe('createResolver with DNS servers (hand-made responders)', () => {
 });
 
 describe('createResolver with the system resolver', () => {
+  it('answers names from the hosts file it is given, IPv4 first, and nothing else from it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-resolver-'));
+    try {
+      const hostsFile = path.join(dir, 'hosts');
+      writeFileSync(hostsFile, '# an operator\'s names\nfd00::7 build.resolver.test\n10.0.0.7 build.resolver.test ci.resolver.test\n');
+      const resolver = createResolver([], 2000, { hostsFile });
+      expect(await resolver.resolve('build.resolver.test')).toEqual(['10.0.0.7', 'fd00::7']);
+      expect(await resolver.resolve('CI.resolver.test')).toEqual(['10.0.0.7']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers from the hosts file while every thread of the thread pool is busy (no getaddrinfo)', async () => {
+    // Opening a FIFO for reading blocks its thread until a writer comes: more of them than the
+    // pool has threads (UV_THREADPOOL_SIZE, 4 by default) hold every one, as hanging
+    // getaddrinfo calls did (issue 20), without using any CPU.
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-pool-'));
+    const fifos = Array.from({ length: 8 }, (_, i) => path.join(dir, `fifo-${i}`));
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+    const held = fifos.map((fifo) => open(fifo, 'r'));
+    try {
+      // The pool is held: getaddrinfo (dns.lookup) would wait for a thread.
+      const control = lookup('localhost').then(() => 'answered');
+      expect(await Promise.race([control, delay(300, 'waiting')])).toBe('waiting');
+      const resolver = createResolver([], 2000);
+      const started = performance.now();
+      const addresses = await resolver.resolve('localhost', AbortSignal.timeout(2000));
+      expect(addresses[0]).toBe('127.0.0.1');
+      expect(performance.now() - started).toBeLessThan(1000);
+    } finally {
+      // A writer for each lets every blocked open return; then everything is closed.
+      // (O_RDWR on a FIFO opens at once, reader or not.)
+      const writers = fifos.map((fifo) => openSync(fifo, 'r+'));
+      for (const handle of await Promise.all(held)) await handle.close();
+      for (const fd of writers) closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('resolves localhost through /etc/hosts, IPv4 first', async () => {
     const resolver = createResolver([], 2000);
     const addresses = await resolver.resolve('localhost');

@@ -1,7 +1,9 @@
 import type { CaaRecord } from 'node:dns';
-import { lookup, Resolver } from 'node:dns/promises';
+import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AcmeProblem } from '../core/problem.js';
+import { HostsFile } from './hosts-file.js';
+import { ResolvConf, searchNames } from './resolv-conf.js';
 
 /** Turns a host name into the addresses a validation connects to, IPv4 first. */
 export interface NameResolver {
@@ -13,13 +15,31 @@ export interface NameResolver {
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]>;
 }
 
+/** Where the system resolver's files are: the system's unless a test gives its own. */
+export interface ResolverOptions {
+  /** The hosts file answered from when no resolvers are configured (/etc/hosts). */
+  readonly hostsFile?: string;
+  /** Where the search list and ndots are read (/etc/resolv.conf). */
+  readonly resolvConf?: string;
+  /** The nameservers asked instead of resolv.conf's, which c-ares reads itself (`host:port`). */
+  readonly nameservers?: readonly string[];
+}
+
 /**
- * `dnsResolvers` empty: the system resolver (getaddrinfo), so /etc/hosts and `localhost` work,
- * as a CA on a private network usually wants. Otherwise A and AAAA queries go to those servers
- * (`host:port`, IPv6 as `[::1]:53`) and nowhere else; CNAMEs are followed by the resolver.
+ * `dnsResolvers` empty: what the system resolver answers, without its thread pool. Names in the
+ * hosts file (/etc/hosts: `localhost` and whatever the operator put there) get its addresses;
+ * every other name is asked of the nameservers of /etc/resolv.conf (c-ares reads it when a
+ * Resolver is made), trying its search list as getaddrinfo does. getaddrinfo (dns.lookup) is
+ * never called: it runs on libuv's thread pool, 4 threads shared with the whole process, and a
+ * lookup whose DNS never answers keeps its thread until glibc gives up, so twenty such names
+ * starved every other validation (issue 20).
+ * Otherwise A and AAAA queries go to those servers (`host:port`, IPv6 as `[::1]:53`) and nowhere
+ * else, the hosts file unread; CNAMEs are followed by the resolver.
  */
-export function createResolver(dnsResolvers: readonly string[], timeoutMs: number): NameResolver {
-  if (dnsResolvers.length === 0) return new SystemResolver(timeoutMs);
+export function createResolver(dnsResolvers: readonly string[], timeoutMs: number, o: ResolverOptions = {}): NameResolver {
+  if (dnsResolvers.length === 0) {
+    return new SystemResolver(new HostsFile(o.hostsFile), new ResolvConf(o.resolvConf), new ServerResolver(o.nameservers, timeoutMs));
+  }
   // Fail at start-up, not at the first validation, when a server address is malformed.
   new Resolver().setServers([...dnsResolvers]);
   return new ServerResolver([...dnsResolvers], timeoutMs);
@@ -29,7 +49,8 @@ type RecordType = 'A' | 'AAAA' | 'TXT' | 'CAA';
 
 class ServerResolver implements NameResolver {
   constructor(
-    private readonly servers: readonly string[],
+    /** undefined: the nameservers of /etc/resolv.conf. */
+    private readonly servers: readonly string[] | undefined,
     private readonly timeoutMs: number,
   ) {}
 
@@ -43,13 +64,23 @@ class ServerResolver implements NameResolver {
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
+    const found = await this.addressesOf(name, signal);
+    if ('absent' in found) throw found.absent;
+    return found.addresses;
+  }
+
+  /**
+   * A and AAAA for `name`: its addresses, or `absent` (the problem to report) when the name does
+   * not exist or has neither type (NXDOMAIN, NODATA). @throws AcmeProblem for any other failure.
+   */
+  async addressesOf(name: string, signal?: AbortSignal): Promise<{ addresses: string[] } | { absent: AcmeProblem }> {
     throwIfAborted(name, signal, 'A');
     // One channel per lookup: Resolver.cancel() cancels everything on its channel, and an
     // aborted validation must not cancel another one's queries.
     // Two tries, so one lost UDP packet is not a failed validation. c-ares backs off (and
     // jitters) between tries, so a timer of our own holds the lookup to timeoutMs.
     const resolver = new Resolver({ timeout: Math.max(1, Math.floor(this.timeoutMs / 3)), tries: 2 });
-    resolver.setServers([...this.servers]);
+    if (this.servers) resolver.setServers([...this.servers]);
     const onAbort = (): void => resolver.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
     const deadline = setTimeout(onAbort, this.timeoutMs);
@@ -57,7 +88,7 @@ class ServerResolver implements NameResolver {
       const [a, aaaa] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
       throwIfAborted(name, signal, 'A');
       const addresses = [...fulfilled(a), ...fulfilled(aaaa)];
-      if (addresses.length > 0) return addresses;
+      if (addresses.length > 0) return { addresses };
       // Both failed or were empty: report the more telling failure. NODATA on one type says
       // less than NXDOMAIN or SERVFAIL on the other.
       const failures: [RecordType, PromiseSettledResult<string[]>][] = [
@@ -65,9 +96,13 @@ class ServerResolver implements NameResolver {
         ['AAAA', aaaa],
       ];
       for (const [type, result] of failures) {
-        if (result.status === 'rejected' && !isNoData(result.reason)) throw dnsProblem(name, type, result.reason);
+        if (result.status === 'rejected' && !isNoData(result.reason)) {
+          const problem = dnsProblem(name, type, result.reason);
+          if (failures.every(([, r]) => r.status === 'fulfilled' || isAbsent(r.reason))) return { absent: problem };
+          throw problem;
+        }
       }
-      throw new AcmeProblem('dns', `DNS problem: NODATA, no A or AAAA records found for ${name}`);
+      return { absent: new AcmeProblem('dns', `DNS problem: NODATA, no A or AAAA records found for ${name}`) };
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
@@ -119,41 +154,41 @@ async function query<T>(
   }
 }
 
+/**
+ * The hosts file first, then DNS through the system's nameservers: the order of glibc's default
+ * `hosts: files dns`. A name the file lists is answered from it alone, as glibc's files source
+ * answers it. TXT and CAA never come from the hosts file (it has none).
+ */
 class SystemResolver implements NameResolver {
-  constructor(private readonly timeoutMs = 10_000) {}
+  constructor(
+    private readonly hosts: HostsFile,
+    private readonly resolvConf: ResolvConf,
+    private readonly dns: ServerResolver,
+  ) {}
 
   resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
-    return queryTxt(undefined, this.timeoutMs, name, signal);
+    return this.dns.resolveTxt(name, signal);
   }
 
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
-    return queryCaa(undefined, this.timeoutMs, name, signal);
+    return this.dns.resolveCaa(name, signal);
   }
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
     if (isIP(name) !== 0) return [name];
     throwIfAborted(name, signal);
-    // getaddrinfo cannot be cancelled; an abort stops the wait, the lookup finishes in the
-    // thread pool and is dropped.
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(timeoutProblem(name));
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      const found = await Promise.race([lookup(name, { all: true }), aborted]);
-      const addresses = [
-        ...found.filter((f) => f.family === 4).map((f) => f.address),
-        ...found.filter((f) => f.family === 6).map((f) => f.address),
-      ];
-      if (addresses.length === 0) throw new AcmeProblem('dns', `DNS problem: no addresses found for ${name}`);
-      return addresses;
-    } catch (err) {
-      if (err instanceof AcmeProblem) throw err;
-      throw new AcmeProblem('dns', `DNS problem: ${systemErrorName(err)} looking up ${name}`);
-    } finally {
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    const fromHosts = this.hosts.lookup(name);
+    if (fromHosts) return fromHosts;
+    // The search list (a pod's `web.team.svc` is web.team.svc.cluster.local): a candidate that does
+    // not exist leads to the next; any other failure (SERVFAIL, no answer) is the answer, as the
+    // validation's time is bounded. The problem reported is the one for the name itself.
+    let problem: AcmeProblem | undefined;
+    for (const candidate of searchNames(name, this.resolvConf.rules())) {
+      const found = await this.dns.addressesOf(candidate, signal);
+      if ('addresses' in found) return found.addresses;
+      if (candidate === name || !problem) problem = found.absent;
     }
+    throw problem!;
   }
 }
 
@@ -163,6 +198,12 @@ function fulfilled(result: PromiseSettledResult<string[]>): string[] {
 
 function isNoData(err: unknown): boolean {
   return errorCode(err) === 'ENODATA';
+}
+
+/** NXDOMAIN or NODATA: the name (or its record type) is not there, as opposed to a failed lookup. */
+function isAbsent(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOTFOUND' || code === 'ENODATA';
 }
 
 function throwIfAborted(name: string, signal: AbortSignal | undefined, type?: RecordType): void {
@@ -196,14 +237,6 @@ function dnsProblem(name: string, type: RecordType, err: unknown): AcmeProblem {
   const code = errorCode(err);
   const what = (code && ARES_CODES[code]) ?? code ?? String(err);
   return new AcmeProblem('dns', `DNS problem: ${what} looking up ${type} for ${name}`);
-}
-
-/** getaddrinfo reports NXDOMAIN and NODATA alike as ENOTFOUND, and SERVFAIL or timeouts as EAI_AGAIN. */
-function systemErrorName(err: unknown): string {
-  const code = errorCode(err);
-  if (code === 'ENOTFOUND') return 'no such host (ENOTFOUND)';
-  if (code === 'EAI_AGAIN') return 'temporary failure, SERVFAIL or timeout (EAI_AGAIN)';
-  return code ?? String(err);
 }
 
 function errorCode(err: unknown): string | undefined {

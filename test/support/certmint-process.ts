@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { startChallTestSrv, type ChallTestSrv, type ChallTestSrvOptions } from './challtestsrv.js';
 import { logCliOutput } from './cli.js';
-import { startMountNamespace, type DataDisk, type MountNamespace } from './mount-namespace.js';
+import { startFilesNamespace, startMountNamespace, type DataDisk, type FilesNamespace, type MountNamespace } from './mount-namespace.js';
 import { freePort } from './ports.js';
 import { linesLeakingSecrets, secretsOfDataDir } from './secret-scan.js';
 import { registerSecrets, suiteLog } from './suite-log.js';
@@ -95,6 +95,12 @@ export interface CertmintOptions {
   readonly behindProxy?: boolean;
   /** More secrets the server must never log (a database password): scanned at stop() and at the end of the run. */
   readonly secrets?: readonly string[];
+  /**
+   * Files that stand over the system's for the server only (a mount namespace of its own, as
+   * root): its /etc/resolv.conf and /etc/hosts, for validation.dnsResolvers: [] (the system
+   * resolver). Not with a dataDisk.
+   */
+  readonly systemFiles?: { readonly resolvConf: string; readonly hosts: string };
 }
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -111,17 +117,29 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
   const tempDir = await mkdtemp(path.join(tmpdir(), 'certmint-e2e-'));
   let dns: ChallTestSrv | undefined;
   let namespace: MountNamespace | undefined;
+  let files: FilesNamespace | undefined;
   try {
     const disk: DataDisk | undefined = options.dataDisk ?? (options.tmpfsDataDir ? { kind: 'tmpfs', size: options.tmpfsDataDir } : undefined);
     if (disk && options.seedCaFrom) throw new Error('startCertmint: seedCaFrom does not work with a dataDisk');
     if (disk) namespace = await startMountNamespace(disk, path.join(tempDir, 'data'), tempDir);
+    if (options.systemFiles) {
+      if (disk) throw new Error('startCertmint: systemFiles does not work with a dataDisk');
+      const resolvConf = path.join(tempDir, 'resolv.conf');
+      const hosts = path.join(tempDir, 'hosts');
+      await writeFile(resolvConf, options.systemFiles.resolvConf);
+      await writeFile(hosts, options.systemFiles.hosts);
+      files = await startFilesNamespace([
+        { source: resolvConf, target: '/etc/resolv.conf' },
+        { source: hosts, target: '/etc/hosts' },
+      ]);
+    }
     if (options.seedCaFrom) await cp(options.seedCaFrom, path.join(tempDir, 'data', 'ca'), { recursive: true });
     dns = options.dns ? borrowedDns(options.dns) : await startChallTestSrv(options.challTestSrv);
     let lastError: Error | undefined;
     // freePort() races with other processes taking the port; a fresh one usually fixes it.
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        return await startOnce(options, tempDir, dns, await newServerConfig(options, tempDir, dns), namespace);
+        return await startOnce(options, tempDir, dns, await newServerConfig(options, tempDir, dns), namespace, files);
       } catch (err) {
         lastError = err as Error;
         if (!/EADDRINUSE/.test(lastError.message)) break;
@@ -131,6 +149,7 @@ export async function startCertmint(options: CertmintOptions = {}): Promise<Cert
   } catch (err) {
     await dns?.stop();
     await namespace?.close();
+    await files?.close();
     await rm(tempDir, { recursive: true, force: true });
     throw err;
   }
@@ -180,11 +199,13 @@ async function startOnce(
   dns: ChallTestSrv,
   server: ServerConfig,
   namespace: MountNamespace | undefined,
+  files?: FilesNamespace,
 ): Promise<CertmintProcess> {
   const { configFile, dataDir, http01Port, tlsAlpn01Port, directUrl } = server;
 
   // nsenter execs the server: the child's pid is the server's.
-  const inNamespace = (command: string[]): string[] => (namespace ? ['nsenter', '-t', String(namespace.pid), '-m', '--', ...command] : command);
+  const nsPid = namespace?.pid ?? files?.pid;
+  const inNamespace = (command: string[]): string[] => (nsPid !== undefined ? ['nsenter', '-t', String(nsPid), '-m', '--', ...command] : command);
   const command = inNamespace([process.execPath, CERTMINT_MAIN, 'serve', '--config', configFile]);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: tempDir,
@@ -315,7 +336,7 @@ async function startOnce(
       handedOver = true;
       await stopChild(how?.signal);
       await whileStopped?.();
-      return startOnce(options, tempDir, dns, server, namespace);
+      return startOnce(options, tempDir, dns, server, namespace, files);
     },
     stop: () =>
       (stopped ??= (async () => {
@@ -328,12 +349,14 @@ async function startOnce(
         if (leaks.length > 0 && !handedOver) {
           await dns.stop();
           await namespace?.close();
+          await files?.close();
           await rm(tempDir, { recursive: true, force: true });
         }
         if (leaks.length > 0) throw new Error(`certmint logged secrets in ${leaks.length} line(s):\n${leaks.join('\n')}`);
         if (handedOver) return;
         await dns.stop();
         await namespace?.close();
+        await files?.close();
         await rm(tempDir, { recursive: true, force: true });
       })()),
   };

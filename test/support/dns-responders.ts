@@ -35,13 +35,15 @@ export interface DnsFaults {
 export interface FaultyDnsServer extends DnsResponder {
   /** Resolves once a query for `name` (lower case, no trailing dot) has arrived. */
   askedFor(name: string): Promise<void>;
+  /** Every name asked for so far (lower case, no trailing dot). */
+  readonly asked: ReadonlySet<string>;
 }
 
 /**
  * A resolver with faults on chosen names. Every other name gets what pebble-challtestsrv's
  * default gives: A 127.0.0.1, and NODATA for any other type.
  */
-export async function startFaultyDnsServer(faults: DnsFaults): Promise<FaultyDnsServer> {
+export async function startFaultyDnsServer(faults: DnsFaults, at: ListenAt = {}): Promise<FaultyDnsServer> {
   const asked = new Set<string>();
   const waiting: { name: string; resolve: () => void }[] = [];
   const late = new Set<NodeJS.Timeout>();
@@ -65,10 +67,11 @@ export async function startFaultyDnsServer(faults: DnsFaults): Promise<FaultyDns
       socket.send(reply, rinfo.port, rinfo.address);
     }, faults.slowMs);
     late.add(timer);
-  });
+  }, at);
   return {
     ...responder,
     askedFor: (name) => (asked.has(name) ? Promise.resolve() : new Promise((resolve) => waiting.push({ name, resolve }))),
+    asked,
     stop: () => {
       for (const timer of late) clearTimeout(timer);
       return responder.stop();
@@ -76,17 +79,29 @@ export async function startFaultyDnsServer(faults: DnsFaults): Promise<FaultyDns
   };
 }
 
+/**
+ * Where a responder listens: 127.0.0.1 on a port the kernel picks unless told. A system resolver
+ * (resolv.conf) only asks port 53, so a test that stands in for the machine's nameserver takes
+ * port 53 on an address of its own in 127.0.0.0/8 (as root).
+ */
+export interface ListenAt {
+  readonly host?: string;
+  readonly port?: number;
+}
+
 function listen(
   onQuery: (socket: Socket, query: Buffer, rinfo: { port: number; address: string }) => void,
+  at: ListenAt = {},
 ): Promise<DnsResponder> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     socket.once('error', reject);
     socket.on('message', (msg, rinfo) => onQuery(socket, msg, rinfo));
-    socket.bind(0, '127.0.0.1', () => {
+    const host = at.host ?? '127.0.0.1';
+    socket.bind(at.port ?? 0, host, () => {
       socket.off('error', reject);
       resolve({
-        address: `127.0.0.1:${socket.address().port}`,
+        address: `${host}:${socket.address().port}`,
         stop: () => new Promise<void>((done) => socket.close(() => done())),
       });
     });

@@ -113,3 +113,45 @@ function holderReady(holder: ChildProcess): Promise<void> {
     holder.once('error', reject);
   });
 }
+
+/** A mount namespace where files of the test's stand over system files (/etc/resolv.conf, /etc/hosts). */
+export interface FilesNamespace {
+  readonly pid: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Bind-mounts each `source` over its `target` in a new mount namespace (unshare, as root): a
+ * process entered into it (nsenter) reads the test's resolv.conf or hosts file where the system's
+ * are, and nothing outside it sees a change.
+ */
+export async function startFilesNamespace(binds: readonly { readonly source: string; readonly target: string }[]): Promise<FilesNamespace> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  const mounts = binds.map((b, i) => {
+    env[`SOURCE_${i}`] = b.source;
+    env[`TARGET_${i}`] = b.target;
+    return `mount --bind "$SOURCE_${i}" "$TARGET_${i}"`;
+  });
+  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${[...mounts, `echo ${READY_MARKER}`].join(' && ')} && exec sleep infinity`], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const killOnExit = (): void => {
+    holder.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  await holderReady(holder);
+  let closed: Promise<void> | undefined;
+  return {
+    pid: holder.pid!,
+    close: () =>
+      (closed ??= (async () => {
+        if (holder.exitCode === null && holder.signalCode === null) {
+          const exited = new Promise((resolve) => holder.once('exit', resolve));
+          holder.kill('SIGKILL');
+          await exited;
+        }
+        process.removeListener('exit', killOnExit);
+      })()),
+  };
+}
