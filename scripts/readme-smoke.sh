@@ -16,12 +16,13 @@ trap cleanup EXIT
 cd "$repo"
 CERTMINT_DATA_DIR="$work/data" setsid npm start >"$log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do
+# npm start compiles first (tsc: about 7 s on an idle 2-core machine, over 20 s on a loaded one).
+for _ in $(seq 1 300); do
   grep -q "ACME directory at" "$log" 2>/dev/null && break
   kill -0 "$server_pid" 2>/dev/null || { cat "$log"; echo "readme-smoke: npm start exited"; exit 1; }
   sleep 0.2
 done
-grep -q "ACME directory at" "$log" || { cat "$log"; echo "readme-smoke: server not up after 20 s"; exit 1; }
+grep -q "ACME directory at" "$log" || { cat "$log"; echo "readme-smoke: server not up after 60 s"; exit 1; }
 
 cd "$work"
 # README: Trusting the root
