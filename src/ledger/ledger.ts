@@ -19,8 +19,10 @@ import type {
 /** Single-use anti-replay nonces (RFC 8555 §6.5). Behind the ledger seam so several instances can share them. */
 export interface NonceStore {
   issue(): Promise<string>;
-  /** True once per issued nonce; false for unknown, reused or evicted ones. */
+  /** True once per issued nonce; false for forged, foreign, expired or already spent ones. */
   consume(nonce: string): Promise<boolean>;
+  /** Forgets spent nonces past their lifetime (their age alone refuses them); returns how many. */
+  purge(): Promise<number>;
 }
 
 export interface ChallengeOutcome {

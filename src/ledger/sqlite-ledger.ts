@@ -126,7 +126,7 @@ export class SqliteLedger implements CertificateLedger {
     );
     this.now = options.now ?? Date.now;
     migrateSqlite(this.db, readMigrations(), this.now);
-    this.nonces = options.nonces ?? new MemoryNonceStore();
+    this.nonces = options.nonces ?? new MemoryNonceStore({ now: this.now });
     this.s = prepareStatements(this.db);
     this.wal = new WalDurability(`${options.file}-wal`);
     this.audit = new SqliteAuditLog(this.db);
