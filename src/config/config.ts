@@ -69,6 +69,7 @@ export interface Config {
     readonly newOrdersPerAccountPerHour: number;
     readonly newAccountsPerIpPerHour: number;
     readonly pendingAuthorizationsPerAccount: number;
+    readonly newAuthorizationsPerAccountPerHour: number;
     readonly identifiersPerOrder: number;
   };
   /** Certificate profiles by name; "default" always exists. */
@@ -94,6 +95,8 @@ export interface Config {
     /** Absolute; undefined when unset. The password itself never enters the config. */
     readonly passwordFile: string | undefined;
     readonly poolSize: number;
+    /** Expired orders, authorizations and challenges are purged this long after they expire; 0: never. */
+    readonly retentionMs: number;
   };
 }
 
@@ -416,6 +419,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
       poolSize: c.ledger.poolSize,
+      retentionMs: ms('ledger.retention', c.ledger.retention),
     },
   };
 }

@@ -119,9 +119,31 @@ export interface CrlLease {
   readonly until: Date;
 }
 
-export type RateLimitScope = 'new-account';
+/**
+ * new-account: per client address and IPv6 /64 (limits.newAccountsPerIpPerHour);
+ * new-authorization: per account, weighed by authorizations (limits.newAuthorizationsPerAccountPerHour).
+ */
+export type RateLimitScope = 'new-account' | 'new-authorization';
 
-export type RateLimitResult = { readonly taken: true } | { readonly taken: false; readonly retryAt: Date };
+/** Refused: `subject` is the one whose window is full (of those asked for), `retryAt` when it has room. */
+export type RateLimitResult =
+  | { readonly taken: true }
+  | { readonly taken: false; readonly retryAt: Date; readonly subject: string };
+
+/** What one purge batch (purgeExpired) removed, and where the next batch of the run starts. */
+export interface PurgeBatch {
+  readonly orders: number;
+  readonly authorizations: number;
+  readonly challenges: number;
+  /** Undefined when the batch reached the end of the expired orders. */
+  readonly next: PurgeCursor | undefined;
+}
+
+/** The last order a purge batch looked at, in (expires, id) order. */
+export interface PurgeCursor {
+  readonly expires: number;
+  readonly id: string;
+}
 
 /** RFC 8555 §7.3.5 key rollover as the ledger records it. */
 export interface AccountKeyChange {
@@ -361,11 +383,28 @@ export interface CertificateLedger {
   interruptedWork(): Promise<InterruptedWork>;
 
   /**
-   * A sliding-window limit every instance shares (limits.newAccountsPerIpPerHour): records one
-   * event for `subject` at `now` unless `limit` events fall in (now - windowMs, now]; then nothing
-   * is written and `retryAt` is when the oldest of them leaves the window. Atomic across instances.
+   * A sliding-window limit every instance shares (limits.newAccountsPerIpPerHour, …): records an
+   * event of `weight` (default 1) for each subject at `now` unless, for any of them, the weights in
+   * (now - windowMs, now] plus `weight` exceed `limit`; then nothing is written and `retryAt` is
+   * when enough of that subject's events leave the window. All subjects or none, atomic across instances.
    */
-  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult>;
+  takeRateLimit(
+    scope: RateLimitScope,
+    subject: string | readonly string[],
+    now: Date,
+    limit: number,
+    windowMs: number,
+    weight?: number,
+  ): Promise<RateLimitResult>;
+  /**
+   * One batch of the retention purge (ledger.retention): looks at up to `limit` orders without a
+   * certificate that expired at or before `cutoff`, after `after`, and deletes each that nothing
+   * needs any more (not processing, no certificate or ARI replacement refers to it, every one of
+   * its authorizations expired at or before `cutoff` with no challenge processing), with its links,
+   * and those of its authorizations (and their challenges) no other order links. Never certificates,
+   * accounts or audit entries. One short transaction.
+   */
+  purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch>;
   /** The SHA-256 (hex) of the first root certificate of the CA this ledger belongs to; undefined until recorded. */
   caIdentity(): Promise<string | undefined>;
   /** Records the CA this ledger belongs to unless one is recorded already; returns the recorded one (the first wins). */

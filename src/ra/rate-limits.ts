@@ -1,3 +1,4 @@
+import { formatIp, ipBytes } from '../core/ip-range.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord } from '../ledger/records.js';
 import type { RaDeps } from './deps.js';
@@ -7,6 +8,7 @@ export interface RateLimits {
   readonly newOrdersPerAccountPerHour: number;
   readonly newAccountsPerIpPerHour: number;
   readonly pendingAuthorizationsPerAccount: number;
+  readonly newAuthorizationsPerAccountPerHour: number;
   readonly identifiersPerOrder: number;
 }
 
@@ -21,16 +23,58 @@ function limited(detail: string, retryAt: Date | undefined, now: Date): AcmeProb
 }
 
 /**
- * newAccount: at most limits.newAccountsPerIpPerHour accounts per client address in a sliding
- * hour. Counted in the ledger, so every instance on a shared ledger enforces the same limit.
+ * What a client address counts against: an IPv4 address itself (an IPv4-mapped IPv6 address, as a
+ * dual-stack listener reports IPv4 clients, is that IPv4 address); an IPv6 address itself and its
+ * /64, the smallest network a site is given (RFC 6177 §3), whose 2^64 addresses one client can
+ * rotate through at will.
+ */
+export function clientSubjects(address: string): string[] {
+  const bytes = ipBytes(address);
+  if (!bytes) return [address];
+  if (bytes.length === 4) return [formatIp(bytes)];
+  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (mapped) return [formatIp(bytes.subarray(12))];
+  const network = Uint8Array.from(bytes, (b, i) => (i < 8 ? b : 0));
+  return [formatIp(bytes), `${formatIp(network)}/64`];
+}
+
+/**
+ * newAccount: at most limits.newAccountsPerIpPerHour accounts per client address, and per IPv6
+ * /64, in a sliding hour. Counted in the ledger, so every instance on a shared ledger enforces the
+ * same limit; the address and its /64 are taken together or not at all.
  */
 export async function takeNewAccountSlot(deps: RaDeps, address: string): Promise<void> {
   const limit = deps.limits?.newAccountsPerIpPerHour ?? 0;
   if (limit <= 0) return;
   const now = deps.clock.now();
-  const result = await deps.ledger.takeRateLimit('new-account', address, now, limit, HOUR_MS);
+  const result = await deps.ledger.takeRateLimit('new-account', clientSubjects(address), now, limit, HOUR_MS);
   if (!result.taken) {
-    throw limited(`too many new accounts from ${address}: at most ${limit} per hour (limits.newAccountsPerIpPerHour)`, result.retryAt, now);
+    const per = result.subject.endsWith('/64') ? ', counted per address and per IPv6 /64' : '';
+    throw limited(`too many new accounts from ${result.subject}: at most ${limit} per hour (limits.newAccountsPerIpPerHour${per})`, result.retryAt, now);
+  }
+}
+
+/**
+ * newOrder: the authorizations it creates count against limits.newAuthorizationsPerAccountPerHour,
+ * in the ledger, whatever becomes of them: the pending limit alone lets an account that fails or
+ * deactivates its authorizations create new ones without end. Taken after the read-only checks
+ * (checkOrderLimits), so a refused order takes nothing.
+ */
+export async function takeNewAuthorizations(deps: RaDeps, account: AccountRecord, count: number): Promise<void> {
+  const limit = deps.limits?.newAuthorizationsPerAccountPerHour ?? 0;
+  if (limit <= 0 || count === 0) return;
+  const now = deps.clock.now();
+  const name = 'limits.newAuthorizationsPerAccountPerHour';
+  if (count > limit) {
+    throw limited(`this order needs ${count} new authorizations, more than the ${limit} an account may create per hour (${name}); split it`, undefined, now);
+  }
+  const result = await deps.ledger.takeRateLimit('new-authorization', account.id, now, limit, HOUR_MS, count);
+  if (!result.taken) {
+    throw limited(
+      `too many new authorizations for this account: at most ${limit} per hour (${name}), this order needs ${count} more; reuse pending or valid ones`,
+      result.retryAt,
+      now,
+    );
   }
 }
 

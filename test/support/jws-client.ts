@@ -36,6 +36,8 @@ export interface SignOptions {
  */
 export class InjectAcmeClient {
   accountUrl: string | undefined;
+  /** The client's address as the server sees it (inject's remoteAddress); default 127.0.0.1. */
+  remoteAddress: string | undefined;
   private nonce: string | undefined;
 
   constructor(
@@ -49,7 +51,11 @@ export class InjectAcmeClient {
   }
 
   async freshNonce(): Promise<string> {
-    const res = await this.app.inject({ method: 'HEAD', url: this.path(`${this.baseUrl}/acme/new-nonce`) });
+    const res = await this.app.inject({
+      method: 'HEAD',
+      url: this.path(`${this.baseUrl}/acme/new-nonce`),
+      ...(this.remoteAddress ? { remoteAddress: this.remoteAddress } : {}),
+    });
     return String(res.headers['replay-nonce']);
   }
 
@@ -99,6 +105,7 @@ export class InjectAcmeClient {
       url: this.path(url),
       headers: { 'content-type': 'application/jose+json' },
       payload: JSON.stringify(body),
+      ...(this.remoteAddress ? { remoteAddress: this.remoteAddress } : {}),
     });
     const n = res.headers['replay-nonce'];
     if (typeof n === 'string') this.nonce = n;

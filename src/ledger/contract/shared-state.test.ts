@@ -11,17 +11,48 @@ describeLedger('shared state: rate limits, CA identity, CRL lease', (backend) =>
   it('a sliding window: limit events per subject, retryAt when the oldest leaves, other subjects apart', async () => {
     const ledger = await backend.open();
     for (let i = 0; i < 3; i++) expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(i * 1000), 3, HOUR)).toEqual({ taken: true });
-    expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(10_000), 3, HOUR)).toEqual({ taken: false, retryAt: at(HOUR) });
+    expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(10_000), 3, HOUR)).toEqual({ taken: false, retryAt: at(HOUR), subject: '192.0.2.1' });
     expect(await ledger.takeRateLimit('new-account', '2001:db8::1', at(10_000), 3, HOUR)).toEqual({ taken: true });
     expect(await backend.rawCount('rate_limit_events')).toBe(4); // the refusal wrote nothing
     // The first event leaves the window after an hour: one slot, and only one.
     expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(HOUR), 3, HOUR)).toEqual({ taken: true });
-    expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(HOUR), 3, HOUR)).toEqual({ taken: false, retryAt: at(HOUR + 1000) });
+    expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(HOUR), 3, HOUR)).toEqual({ taken: false, retryAt: at(HOUR + 1000), subject: '192.0.2.1' });
     // A subject's events past the window are forgotten by its next take (other subjects' by the
     // PostgreSQL ledger's housekeeping; the SQLite ledger forgets every subject's at each take).
     expect(await ledger.takeRateLimit('new-account', '192.0.2.1', at(3 * HOUR), 3, HOUR)).toEqual({ taken: true });
     expect(await ledger.takeRateLimit('new-account', '2001:db8::1', at(3 * HOUR), 3, HOUR)).toEqual({ taken: true });
     expect(await backend.rawCount('rate_limit_events')).toBe(2);
+  });
+
+  it('several subjects are taken together or not at all; the refusal names the full one', async () => {
+    const ledger = await backend.open();
+    const both = ['2001:db8:1:2::1', '2001:db8:1:2::/64'];
+    expect(await ledger.takeRateLimit('new-account', both, now, 2, HOUR)).toEqual({ taken: true });
+    expect(await ledger.takeRateLimit('new-account', ['2001:db8:1:2::2', '2001:db8:1:2::/64'], at(1000), 2, HOUR)).toEqual({ taken: true });
+    // The /64 is full: the new address gets no event either.
+    expect(await ledger.takeRateLimit('new-account', ['2001:db8:1:2::3', '2001:db8:1:2::/64'], at(2000), 2, HOUR)).toEqual({
+      taken: false,
+      retryAt: at(HOUR),
+      subject: '2001:db8:1:2::/64',
+    });
+    expect(await backend.rawCount('rate_limit_events')).toBe(4);
+  });
+
+  it('a weighed take counts its weight, and waits until enough weight has left the window', async () => {
+    const ledger = await backend.open();
+    expect(await ledger.takeRateLimit('new-authorization', 'acct-1', now, 10, HOUR, 4)).toEqual({ taken: true });
+    expect(await ledger.takeRateLimit('new-authorization', 'acct-1', at(1000), 10, HOUR, 3)).toEqual({ taken: true });
+    expect(await ledger.takeRateLimit('new-authorization', 'acct-1', at(2000), 10, HOUR, 3)).toEqual({ taken: true });
+    // 10 held; 5 more need the first (4) and the second (3) to leave.
+    expect(await ledger.takeRateLimit('new-authorization', 'acct-1', at(3000), 10, HOUR, 5)).toEqual({
+      taken: false,
+      retryAt: at(HOUR + 1000),
+      subject: 'acct-1',
+    });
+    // One more fits once the first has left.
+    expect(await ledger.takeRateLimit('new-authorization', 'acct-1', at(HOUR), 10, HOUR, 4)).toEqual({ taken: true });
+    // Another scope's subject of the same name is counted apart.
+    expect(await ledger.takeRateLimit('new-account', 'acct-1', at(HOUR), 1, HOUR)).toEqual({ taken: true });
   });
 
   it('concurrent takes never pass the limit', async () => {

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+
+const RATE_LIMITED = 'urn:ietf:params:acme:error:rateLimited';
+const HOUR = 3_600_000;
+
+/** Issue 20 point 4: what one account (or one client network) can create is bounded per hour. */
+describe('an account\'s footprint: authorizations per hour, new accounts per IPv6 /64', () => {
+  let t: TestAcmeApp;
+  beforeAll(async () => {
+    t = await startTestAcmeApp({
+      env: {
+        CERTMINT_LIMITS_NEW_AUTHORIZATIONS_PER_ACCOUNT_PER_HOUR: '6',
+        CERTMINT_LIMITS_NEW_ACCOUNTS_PER_IP_PER_HOUR: '3',
+        CERTMINT_LIMITS_PENDING_AUTHORIZATIONS_PER_ACCOUNT: '10',
+        CERTMINT_LIMITS_NEW_ORDERS_PER_ACCOUNT_PER_HOUR: '0',
+      },
+    });
+  });
+  afterAll(async () => t?.close());
+
+  const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'dns', value: `${prefix}${i}.footprint.test` }));
+  async function client(remoteAddress?: string): Promise<{ c: InjectAcmeClient; status: number; body: Record<string, unknown> }> {
+    const c = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+    c.remoteAddress = remoteAddress;
+    const res = await c.register();
+    return { c, status: res.statusCode, body: res.json() };
+  }
+  const orderIds = async (c: InjectAcmeClient) =>
+    (await c.post(`${c.accountUrl!}/orders`, '')).json<{ orders: string[] }>().orders;
+
+  it('counts authorizations created per hour, so deactivating them does not let an account go on', async () => {
+    t.clock.advance(2 * HOUR);
+    const { c } = await client('192.0.2.10');
+    const first = await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('a', 4) });
+    expect(first.statusCode).toBe(201);
+    // Deactivated: no longer pending, so the pending limit (10) would let the account start over.
+    for (const url of first.json<{ authorizations: string[] }>().authorizations) {
+      expect((await c.post(url, { status: 'deactivated' })).json()).toMatchObject({ status: 'deactivated' });
+    }
+    t.clock.advance(10 * 60_000);
+    const refused = await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('b', 3) });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({
+      type: RATE_LIMITED,
+      detail:
+        'too many new authorizations for this account: at most 6 per hour (limits.newAuthorizationsPerAccountPerHour), this order needs 3 more; reuse pending or valid ones; retry after 3000 s',
+    });
+    expect(refused.headers['retry-after']).toBe('3000');
+    // Refused: nothing written, no order and no slot taken.
+    expect(await orderIds(c)).toHaveLength(1);
+    // What is left of the hour (2) is still there.
+    expect((await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('c', 2) })).statusCode).toBe(201);
+    expect((await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('d', 1) })).statusCode).toBe(429);
+    // Reusing authorizations creates none: still allowed.
+    expect((await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('c', 2) })).statusCode).toBe(201);
+    // Once the first order's four leave the window, four fit again.
+    t.clock.advance(50 * 60_000);
+    expect((await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('e', 4) })).statusCode).toBe(201);
+  });
+
+  it('refuses an order needing more new authorizations than an hour allows, without Retry-After', async () => {
+    const { c } = await client('192.0.2.11');
+    const refused = await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: names('big', 7) });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().detail).toBe(
+      'this order needs 7 new authorizations, more than the 6 an account may create per hour (limits.newAuthorizationsPerAccountPerHour); split it',
+    );
+    expect(refused.headers['retry-after']).toBeUndefined();
+    expect(await orderIds(c)).toHaveLength(0);
+  });
+
+  it('counts new accounts per IPv6 /64 as well as per address: rotating addresses in one /64 does not escape', async () => {
+    t.clock.advance(2 * HOUR);
+    for (const address of ['2001:db8:1:2::1', '2001:db8:1:2:a:b:c:d', '2001:0db8:0001:0002:ffff:ffff:ffff:ffff']) {
+      expect((await client(address)).status).toBe(201);
+    }
+    const refused = await client('2001:db8:1:2::99');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({
+      type: RATE_LIMITED,
+      detail: expect.stringMatching(
+        /^too many new accounts from 2001:db8:1:2::\/64: at most 3 per hour \(limits\.newAccountsPerIpPerHour, counted per address and per IPv6 \/64\); retry after 3600 s$/,
+      ),
+    });
+    // Another /64 is another client.
+    expect((await client('2001:db8:1:3::1')).status).toBe(201);
+  });
+
+  it('counts an IPv4-mapped IPv6 client as its IPv4 address', async () => {
+    t.clock.advance(2 * HOUR);
+    expect((await client('::ffff:198.51.100.7')).status).toBe(201);
+    expect((await client('198.51.100.7')).status).toBe(201);
+    expect((await client('::ffff:c633:6407')).status).toBe(201);
+    const refused = await client('198.51.100.7');
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail).toMatch(/^too many new accounts from 198\.51\.100\.7: at most 3 per hour \(limits\.newAccountsPerIpPerHour\); retry after/);
+    // Its neighbours, and every other IPv4-mapped client, are not one /64.
+    expect((await client('::ffff:198.51.100.8')).status).toBe(201);
+  });
+});
