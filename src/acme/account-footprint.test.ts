@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLedger } from '../ledger/open-ledger.js';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 
 const RATE_LIMITED = 'urn:ietf:params:acme:error:rateLimited';
 const HOUR = 3_600_000;
@@ -131,5 +133,54 @@ describe('an account\'s footprint: authorizations per hour, new accounts per IPv
     expect(refused.body.detail).toMatch(/^too many new accounts from 198\.51\.100\.7: at most 3 per hour \(limits\.newAccountsPerIpPerHour\); retry after/);
     // Its neighbours, and every other IPv4-mapped client, are not one /64.
     expect((await client('::ffff:198.51.100.8')).status).toBe(201);
+  });
+});
+
+/**
+ * The shared ledger: between reading an account's recent orders and inserting a new one there are
+ * round trips, so concurrent newOrders each saw room and 15 to 20 of 20 were created against a
+ * limit of 3. Both hourly windows are now taken in the ledger, atomically.
+ */
+describe.skipIf(!postgresAvailable())('hourly order and authorization limits under concurrent newOrders [postgres]', () => {
+  let cluster: PostgresCluster;
+  let t: TestAcmeApp;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    const url = await cluster.createDatabase();
+    t = await startTestAcmeApp({
+      env: {
+        CERTMINT_LIMITS_NEW_ORDERS_PER_ACCOUNT_PER_HOUR: '3',
+        CERTMINT_LIMITS_NEW_AUTHORIZATIONS_PER_ACCOUNT_PER_HOUR: '0',
+        CERTMINT_LIMITS_PENDING_AUTHORIZATIONS_PER_ACCOUNT: '0',
+      },
+      ledger: async (now) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 8 }, now })).ledger,
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+    await cluster?.stop();
+  }, 60_000);
+
+  it('20 newOrders at once, five rounds: exactly 3 created each round', async () => {
+    for (let round = 0; round < 5; round++) {
+      const c = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+      expect((await c.register()).statusCode).toBe(201);
+      const bodies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          new InjectAcmeClient(t.app, t.baseUrl, c.key).sign(
+            `${t.baseUrl}/acme/new-order`,
+            { identifiers: [{ type: 'dns', value: `r${round}-${i}.concurrent.test` }] },
+            { kid: c.accountUrl! },
+          ),
+        ),
+      );
+      const res = await Promise.all(
+        bodies.map((body) =>
+          t.app.inject({ method: 'POST', url: '/acme/new-order', headers: { 'content-type': 'application/jose+json' }, payload: JSON.stringify(body) }),
+        ),
+      );
+      expect(res.filter((r) => r.statusCode === 201)).toHaveLength(3);
+      expect(res.filter((r) => r.statusCode !== 201).map((r) => r.json<{ type: string }>().type)).toEqual(Array(17).fill(RATE_LIMITED));
+    }
   });
 });

@@ -121,14 +121,23 @@ export interface CrlLease {
 
 /**
  * new-account: per client address and IPv6 /64 (limits.newAccountsPerIpPerHour);
+ * new-order: per account (limits.newOrdersPerAccountPerHour);
  * new-authorization: per account, weighed by authorizations (limits.newAuthorizationsPerAccountPerHour).
  */
-export type RateLimitScope = 'new-account' | 'new-authorization';
+export type RateLimitScope = 'new-account' | 'new-order' | 'new-authorization';
 
-/** Refused: `subject` is the one whose window is full (of those asked for), `retryAt` when it has room. */
+/** Refused: `scope` and `subject` name the window that is full (of those asked for), `retryAt` when it has room. */
 export type RateLimitResult =
   | { readonly taken: true }
-  | { readonly taken: false; readonly retryAt: Date; readonly subject: string };
+  | { readonly taken: false; readonly retryAt: Date; readonly scope: RateLimitScope; readonly subject: string };
+
+/** One window of a takeRateLimits: `weight` (default 1) more events for `subject`, at most `limit` in the window. */
+export interface RateLimitTake {
+  readonly scope: RateLimitScope;
+  readonly subject: string;
+  readonly limit: number;
+  readonly weight?: number;
+}
 
 /** What one purge batch (purgeExpired) removed, and where the next batch of the run starts. */
 export interface PurgeBatch {
@@ -396,6 +405,11 @@ export interface CertificateLedger {
     windowMs: number,
     weight?: number,
   ): Promise<RateLimitResult>;
+  /**
+   * takeRateLimit for several windows at once (an order's new-order and new-authorization
+   * windows): every take is recorded, or none is and the refusal names the first full window.
+   */
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult>;
   /**
    * One batch of the retention purge (ledger.retention): looks at up to `limit` orders without a
    * certificate that expired at or before `cutoff`, after `after`, and deletes each that nothing

@@ -25,6 +25,7 @@ import type {
   PurgeBatch,
   PurgeCursor,
   RateLimitResult,
+  RateLimitTake,
   RateLimitScope,
   RenewalState,
   RenewEarlyMark,
@@ -47,6 +48,7 @@ import { PostgresOrders } from './postgres-orders.js';
 import { PostgresRenewal } from './postgres-renewal.js';
 import { PostgresRetention } from './postgres-retention.js';
 import { PostgresSharedState } from './postgres-shared-state.js';
+import { takesOf } from './rate-limit-window.js';
 import { PostgresSession, statement } from './postgres-transaction.js';
 import type {
   AccountRecord,
@@ -356,8 +358,12 @@ export class PostgresLedger implements CertificateLedger {
     windowMs: number,
     weight?: number,
   ): Promise<RateLimitResult> {
-    return this.shared.takeRateLimit(scope, subject, now, limit, windowMs, weight);
+    return this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs);
   }
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
+    return this.shared.takeRateLimits(takes, now, windowMs);
+  }
+
 
   purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
     return this.retention.purgeExpired(cutoff, limit, after);

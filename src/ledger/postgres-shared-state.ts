@@ -1,5 +1,5 @@
-import type { RateLimitResult, RateLimitScope } from './ledger.js';
-import { takeSubjects, windowRetryAt } from './rate-limit-window.js';
+import type { RateLimitResult, RateLimitTake } from './ledger.js';
+import { sortedTakes, windowRetryAt } from './rate-limit-window.js';
 import type { Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 
@@ -34,32 +34,25 @@ export class PostgresSharedState {
    * subjects lock other rows and read other index ranges, so they never wait for this one nor
    * conflict with it (READ COMMITTED, nothing to retry). forgetExpired clears what no window counts.
    */
-  takeRateLimit(
-    scope: RateLimitScope,
-    subject: string | readonly string[],
-    now: Date,
-    limit: number,
-    windowMs: number,
-    weight = 1,
-  ): Promise<RateLimitResult> {
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
     const since = now.getTime() - windowMs;
-    // Sorted: two takes naming the same subjects lock them in the same order and never deadlock.
-    const subjects = takeSubjects(subject);
+    // Sorted: two takes naming the same windows lock them in the same order and never deadlock.
+    const windows = sortedTakes(takes);
     this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
     return this.db.atomic(async (tx): Promise<RateLimitResult> => {
-      for (const one of subjects) await tx.query(S.lockSubject, [scope, one]);
-      for (const one of subjects) {
-        await tx.query(S.forget, [scope, one, since]);
-        const held = Number((await tx.query<{ n: Int8 }>(S.window, [scope, one, since])).rows[0]!.n);
+      for (const { scope, subject } of windows) await tx.query(S.lockSubject, [scope, subject]);
+      for (const { scope, subject, limit, weight = 1 } of windows) {
+        await tx.query(S.forget, [scope, subject, since]);
+        const held = Number((await tx.query<{ n: Int8 }>(S.window, [scope, subject, since])).rows[0]!.n);
         if (held + weight > limit) {
-          const events = (await tx.query<{ at: Int8; weight: number }>(S.events, [scope, one, since])).rows.map((r) => ({
+          const events = (await tx.query<{ at: Int8; weight: number }>(S.events, [scope, subject, since])).rows.map((r) => ({
             at: Number(r.at),
             weight: r.weight,
           }));
-          return { taken: false, subject: one, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
+          return { taken: false, scope, subject, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
         }
       }
-      for (const one of subjects) await tx.query(S.take, [scope, one, now.getTime(), weight]);
+      for (const { scope, subject, weight = 1 } of windows) await tx.query(S.take, [scope, subject, now.getTime(), weight]);
       return { taken: true };
     });
   }

@@ -1,3 +1,5 @@
+import type { RateLimitScope, RateLimitTake } from './ledger.js';
+
 /** One rate-limit event inside a window (rate_limit_events), oldest first. */
 export interface WindowEvent {
   readonly at: number;
@@ -18,7 +20,21 @@ export function windowRetryAt(events: readonly WindowEvent[], excess: number, wi
   return new Date(now + windowMs);
 }
 
-/** The distinct subjects of a take, in a fixed order (PostgreSQL locks them in it, so two takes never deadlock). */
-export function takeSubjects(subject: string | readonly string[]): string[] {
-  return [...new Set(typeof subject === 'string' ? [subject] : subject)].sort();
+/**
+ * The distinct windows of a take, in a fixed order (PostgreSQL locks them in it, so two takes
+ * never deadlock); a window named twice keeps its first limit and weight; a take of weight 0
+ * counts nothing and is left out.
+ */
+export function sortedTakes(takes: readonly RateLimitTake[]): RateLimitTake[] {
+  const byWindow = new Map<string, RateLimitTake>();
+  for (const t of takes) {
+    const key = `${t.scope}\u0000${t.subject}`;
+    if ((t.weight ?? 1) > 0 && !byWindow.has(key)) byWindow.set(key, t);
+  }
+  return [...byWindow.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
+}
+
+/** takeRateLimit's subjects as takeRateLimits' windows. */
+export function takesOf(scope: RateLimitScope, subject: string | readonly string[], limit: number, weight = 1): RateLimitTake[] {
+  return (typeof subject === 'string' ? [subject] : subject).map((one) => ({ scope, subject: one, limit, weight }));
 }

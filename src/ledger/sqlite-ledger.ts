@@ -25,6 +25,7 @@ import type {
   CrlLease,
   CrlState,
   RateLimitResult,
+  RateLimitTake,
   RateLimitScope,
   NonceStore,
   PurgeBatch,
@@ -48,6 +49,7 @@ import { SqliteRenewal } from './sqlite-renewal.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
 import { SqliteOrders } from './sqlite-orders.js';
 import { SqliteRetention } from './sqlite-retention.js';
+import { takesOf } from './rate-limit-window.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
@@ -385,8 +387,12 @@ export class SqliteLedger implements CertificateLedger {
     weight?: number,
   ): Promise<RateLimitResult> {
     // Not waited for on disk: a limit forgotten by a power cut lets a few more accounts through.
-    return this.shared.takeRateLimit(scope, subject, now, limit, windowMs, weight);
+    return this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs);
   }
+  async takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
+    return this.shared.takeRateLimits(takes, now, windowMs);
+  }
+
 
   async purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
     // Not waited for on disk: a purge a power cut takes back is done again by the next run.

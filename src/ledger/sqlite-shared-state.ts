@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { RateLimitResult, RateLimitScope } from './ledger.js';
-import { takeSubjects, windowRetryAt, type WindowEvent } from './rate-limit-window.js';
+import type { RateLimitResult, RateLimitTake } from './ledger.js';
+import { sortedTakes, windowRetryAt, type WindowEvent } from './rate-limit-window.js';
 
 /** What several processes on one ledger share besides its records: rate-limit windows and the CA's identity. */
 export class SqliteSharedState {
@@ -19,28 +19,21 @@ export class SqliteSharedState {
     };
   }
 
-  takeRateLimit(
-    scope: RateLimitScope,
-    subject: string | readonly string[],
-    now: Date,
-    limit: number,
-    windowMs: number,
-    weight = 1,
-  ): RateLimitResult {
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): RateLimitResult {
     const since = now.getTime() - windowMs;
-    const subjects = takeSubjects(subject);
+    const windows = sortedTakes(takes);
     // IMMEDIATE: the counts and the inserts under one write lock, so two processes cannot both take the last slot.
     return this.db
       .transaction((): RateLimitResult => {
         this.s.forget.run(since);
-        for (const one of subjects) {
-          const held = this.s.window.get(scope, one, since) as number;
+        for (const { scope, subject, limit, weight = 1 } of windows) {
+          const held = this.s.window.get(scope, subject, since) as number;
           if (held + weight > limit) {
-            const events = this.s.events.all(scope, one, since) as WindowEvent[];
-            return { taken: false, subject: one, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
+            const events = this.s.events.all(scope, subject, since) as WindowEvent[];
+            return { taken: false, scope, subject, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
           }
         }
-        for (const one of subjects) this.s.take.run(scope, one, now.getTime(), weight);
+        for (const { scope, subject, weight = 1 } of windows) this.s.take.run(scope, subject, now.getTime(), weight);
         return { taken: true };
       })
       .immediate();

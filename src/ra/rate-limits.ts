@@ -1,6 +1,7 @@
 import { formatIp, ipBytes } from '../core/ip-range.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord } from '../ledger/records.js';
+import type { RateLimitTake } from '../ledger/ledger.js';
 import type { RaDeps } from './deps.js';
 
 /** Limits per account and per client address; 0 turns one off (config `limits.*`). */
@@ -55,30 +56,48 @@ export async function takeNewAccountSlot(deps: RaDeps, address: string): Promise
 }
 
 /**
- * newOrder: the authorizations it creates count against limits.newAuthorizationsPerAccountPerHour,
- * in the ledger, whatever becomes of them: the pending limit alone lets an account that fails or
- * deactivates its authorizations create new ones without end. Taken after the read-only checks
- * (checkOrderLimits), so a refused order takes nothing.
+ * newOrder, once the read-only checks passed (checkOrderLimits): the order counts against
+ * limits.newOrdersPerAccountPerHour and the authorizations it creates against
+ * limits.newAuthorizationsPerAccountPerHour, whatever becomes of them (the pending limit alone
+ * lets an account that fails or deactivates its authorizations create new ones without end).
+ * Both windows are taken in the ledger in one step, all or nothing, so concurrent newOrders (on
+ * any instance) cannot pass either, and a refused order takes nothing.
  */
-export async function takeNewAuthorizations(deps: RaDeps, account: AccountRecord, count: number): Promise<void> {
-  const limit = deps.limits?.newAuthorizationsPerAccountPerHour ?? 0;
-  if (limit <= 0 || count === 0) return;
+export async function takeOrderSlots(deps: RaDeps, account: AccountRecord, newAuthorizations: number): Promise<void> {
+  const orders = deps.limits?.newOrdersPerAccountPerHour ?? 0;
+  const authorizations = deps.limits?.newAuthorizationsPerAccountPerHour ?? 0;
   const now = deps.clock.now();
-  const name = 'limits.newAuthorizationsPerAccountPerHour';
-  if (count > limit) {
-    throw limited(`this order needs ${count} new authorizations, more than the ${limit} an account may create per hour (${name}); split it`, undefined, now);
-  }
-  const result = await deps.ledger.takeRateLimit('new-authorization', account.id, now, limit, HOUR_MS, count);
-  if (!result.taken) {
+  const authzName = 'limits.newAuthorizationsPerAccountPerHour';
+  if (authorizations > 0 && newAuthorizations > authorizations) {
     throw limited(
-      `too many new authorizations for this account: at most ${limit} per hour (${name}), this order needs ${count} more; reuse pending or valid ones`,
-      result.retryAt,
+      `this order needs ${newAuthorizations} new authorizations, more than the ${authorizations} an account may create per hour (${authzName}); split it`,
+      undefined,
       now,
     );
   }
+  const takes: RateLimitTake[] = [];
+  if (orders > 0) takes.push({ scope: 'new-order', subject: account.id, limit: orders });
+  if (authorizations > 0 && newAuthorizations > 0) {
+    takes.push({ scope: 'new-authorization', subject: account.id, limit: authorizations, weight: newAuthorizations });
+  }
+  if (takes.length === 0) return;
+  const result = await deps.ledger.takeRateLimits(takes, now, HOUR_MS);
+  if (result.taken) return;
+  if (result.scope === 'new-order') {
+    throw limited(`too many new orders for this account: at most ${orders} per hour (limits.newOrdersPerAccountPerHour)`, result.retryAt, now);
+  }
+  throw limited(
+    `too many new authorizations for this account: at most ${authorizations} per hour (${authzName}), this order needs ${newAuthorizations} more; reuse pending or valid ones`,
+    result.retryAt,
+    now,
+  );
 }
 
-/** newOrder: per-account order rate, pending authorizations and order size. Reads only. */
+/**
+ * newOrder: order size and pending authorizations. Reads only; the hourly windows are taken after
+ * (takeOrderSlots). The pending count is read, not taken: concurrent newOrders may each see room
+ * and together pass it, by at most what the hourly authorizations window lets through.
+ */
 export async function checkOrderLimits(deps: RaDeps, account: AccountRecord, identifierCount: number, newAuthorizations: number): Promise<void> {
   const limits = deps.limits;
   if (!limits) return;
@@ -89,16 +108,6 @@ export async function checkOrderLimits(deps: RaDeps, account: AccountRecord, ide
       undefined,
       now,
     );
-  }
-  if (limits.newOrdersPerAccountPerHour > 0) {
-    const recent = await deps.ledger.recentOrders(account.id, new Date(now.getTime() - HOUR_MS));
-    if (recent.count >= limits.newOrdersPerAccountPerHour) {
-      throw limited(
-        `too many new orders for this account: at most ${limits.newOrdersPerAccountPerHour} per hour (limits.newOrdersPerAccountPerHour)`,
-        recent.oldest && new Date(recent.oldest.getTime() + HOUR_MS),
-        now,
-      );
-    }
   }
   if (limits.pendingAuthorizationsPerAccount > 0 && newAuthorizations > 0) {
     const pending = await deps.ledger.pendingAuthorizations(account.id, now);
