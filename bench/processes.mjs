@@ -156,7 +156,7 @@ export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port
       `  http01Port: ${http01Port}`,
       `  dnsResolvers: [${JSON.stringify(dnsAddress)}]`,
       '  timeout: 10s',
-      'limits: { newOrdersPerAccountPerHour: 0, newAccountsPerIpPerHour: 0, pendingAuthorizationsPerAccount: 0 }',
+      'limits: { newOrdersPerAccountPerHour: 0, newAccountsPerIpPerHour: 0, pendingAuthorizationsPerAccount: 0, newAuthorizationsPerAccountPerHour: 0 }',
       '',
     ].join('\n'),
   );

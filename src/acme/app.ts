@@ -102,8 +102,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     crl: o.crl ?? (() => undefined),
     // A committed write through the ledger: fails while it cannot commit (read-only file, full
     // disk, database gone), and passes again by itself when it can. The CA's keys were imported
-    // before this app could be built. (No nonce: probes every few seconds would evict real
-    // clients' nonces.)
+    // before this app could be built. (No nonce: a probe is no ACME client.)
     ready: async () => {
       await o.ledger.checkWritable(new Date());
     },

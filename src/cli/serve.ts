@@ -164,6 +164,8 @@ export function ledgerSettings(config: Config): LedgerSettings {
 const RECOVERY_INTERVAL_MS = 60_000;
 /** How often `serve` tries again to end its own work the ledger refused (while there is any). */
 const SETTLE_INTERVAL_MS = 5_000;
+/** How often `serve` purges what expired past ledger.retention (and once when it starts listening). */
+const PURGE_INTERVAL_MS = 3_600_000;
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -289,12 +291,36 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
 
   await app.listen({ host: config.server.host, port: config.server.port });
   app.log.info(`ACME directory at ${config.server.baseUrl}/directory`);
+  // ledger.retention: expired orders, authorizations and challenges leave the ledger in small
+  // batches (ra/retention.ts). One run at a time; instances on a shared ledger may overlap, each
+  // batch is a transaction of its own and a row is deleted once.
+  let purging: Promise<void> | undefined;
+  const stopPurging = new AbortController();
+  const purge = (): void => {
+    if (purging || config.ledger.retentionMs <= 0) return;
+    purging = ra
+      .purgeExpired(config.ledger.retentionMs, { signal: stopPurging.signal })
+      .then(
+        (run) => {
+          if (run.orders + run.authorizations + run.challenges > 0) app.log.info(run, 'purged orders, authorizations and challenges past ledger.retention');
+        },
+        (err: unknown) => app.log.warn({ err }, 'purging expired orders failed; retrying at the next run'),
+      )
+      .finally(() => {
+        purging = undefined;
+      });
+  };
+  purge();
+  const purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
+  purgeTimer.unref();
   return {
     app,
     url: config.server.baseUrl,
     async close() {
       clearInterval(recovery);
       clearInterval(settling);
+      clearInterval(purgeTimer);
+      stopPurging.abort();
       renewer?.stop();
       await crl.stop();
       await app.close();
@@ -302,6 +328,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       // still waiting for a slot are left `processing`, for the next start to validate.
       ra.stopStartingValidations();
       await ra.settled();
+      // A purge run stops after its current batch (aborted above): the ledger stays open until then.
+      await purging;
       await ledger.close();
     },
   };

@@ -136,7 +136,7 @@ describe('loadConfig', () => {
   });
 
   it('ledger: url, passwordFile (made absolute) and poolSize, from YAML or the environment; bad values refused without the password', () => {
-    expect(loadConfig({ env: {}, cwd: '/srv' }).ledger).toEqual({ url: undefined, passwordFile: undefined, poolSize: 10 });
+    expect(loadConfig({ env: {}, cwd: '/srv' }).ledger).toEqual({ url: undefined, passwordFile: undefined, poolSize: 10, retentionMs: 30 * 86_400_000 });
     const env = {
       CERTMINT_LEDGER_URL: 'postgres://certmint@db:5432/certmint?sslmode=require',
       CERTMINT_LEDGER_PASSWORD_FILE: 'secrets/db-password',
@@ -146,7 +146,11 @@ describe('loadConfig', () => {
       url: 'postgres://certmint@db:5432/certmint?sslmode=require',
       passwordFile: '/srv/secrets/db-password',
       poolSize: 25,
+      retentionMs: 30 * 86_400_000,
     });
+    expect(loadConfig({ env: { CERTMINT_LEDGER_RETENTION: '0' } }).ledger.retentionMs).toBe(0);
+    expect(loadConfig({ env: { CERTMINT_LEDGER_RETENTION: '90d' } }).ledger.retentionMs).toBe(90 * 86_400_000);
+    expect(() => loadConfig({ env: { CERTMINT_LEDGER_RETENTION: 'soon' } })).toThrow(/ledger\/retention|ledger\.retention/);
     const yaml = file('ledger.yaml', 'ledger:\n  url: postgresql://certmint@db/certmint\n  poolSize: 1000\n');
     expect(loadConfig({ file: yaml, env: {} }).ledger.poolSize).toBe(1000);
     for (const poolSize of ['0', '1001', '2.5']) {

@@ -73,6 +73,7 @@ export interface Config {
     readonly newOrdersPerAccountPerHour: number;
     readonly newAccountsPerIpPerHour: number;
     readonly pendingAuthorizationsPerAccount: number;
+    readonly newAuthorizationsPerAccountPerHour: number;
     readonly identifiersPerOrder: number;
     readonly revocationsPerAccountPerHour: number;
   };
@@ -101,6 +102,8 @@ export interface Config {
     /** Absolute; undefined when unset. The password itself never enters the config. */
     readonly passwordFile: string | undefined;
     readonly poolSize: number;
+    /** Expired orders, authorizations and challenges are purged this long after they expire; 0: never. */
+    readonly retentionMs: number;
   };
 }
 
@@ -430,6 +433,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
       poolSize: c.ledger.poolSize,
+      retentionMs: ms('ledger.retention', c.ledger.retention),
     },
   };
 }

@@ -57,6 +57,8 @@ export const DEFAULT_CONFIG: ConfigInput = {
     newOrdersPerAccountPerHour: 1000,
     newAccountsPerIpPerHour: 1000,
     pendingAuthorizationsPerAccount: 5000,
+    // Counts what the pending limit cannot: authorizations created then failed or deactivated.
+    newAuthorizationsPerAccountPerHour: 5000,
     identifiersPerOrder: 100,
     // Each revocation marks the CRL stale (a rebuild of every entry): ample for a fleet rotating
     // compromised keys, far below what keeps the CRL builder busy.
@@ -68,5 +70,5 @@ export const DEFAULT_CONFIG: ConfigInput = {
     mtls: { description: 'Mutual TLS between services: client and server authentication, 7 days', lifetime: '7d', usage: 'both' },
   },
   policies: {},
-  ledger: { url: '', passwordFile: '', poolSize: 10 },
+  ledger: { url: '', passwordFile: '', poolSize: 10, retention: '30d' },
 };

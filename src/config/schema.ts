@@ -114,6 +114,8 @@ export const ConfigSchema = Type.Object(
         newOrdersPerAccountPerHour: Type.Integer({ minimum: 0 }),
         newAccountsPerIpPerHour: Type.Integer({ minimum: 0 }),
         pendingAuthorizationsPerAccount: Type.Integer({ minimum: 0 }),
+        /** Authorizations an account may create in a sliding hour, whatever becomes of them. */
+        newAuthorizationsPerAccountPerHour: Type.Integer({ minimum: 0 }),
         identifiersPerOrder: Type.Integer({ minimum: 0, maximum: 1000 }),
         revocationsPerAccountPerHour: Type.Integer({ minimum: 0 }),
       },
@@ -166,6 +168,8 @@ export const ConfigSchema = Type.Object(
         passwordFile: Type.String(),
         /** Connections each instance keeps to PostgreSQL at most. */
         poolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+        /** How long expired orders, authorizations and challenges are kept after they expire; 0: forever. */
+        retention: Duration,
       },
       { additionalProperties: false },
     ),

@@ -19,8 +19,10 @@ import type {
 /** Single-use anti-replay nonces (RFC 8555 §6.5). Behind the ledger seam so several instances can share them. */
 export interface NonceStore {
   issue(): Promise<string>;
-  /** True once per issued nonce; false for unknown, reused or evicted ones. */
+  /** True once per issued nonce; false for forged, foreign, expired or already spent ones. */
   consume(nonce: string): Promise<boolean>;
+  /** Forgets spent nonces past their lifetime (their age alone refuses them); returns how many. */
+  purge(): Promise<number>;
 }
 
 export interface ChallengeOutcome {
@@ -133,10 +135,41 @@ export interface CrlLease {
   readonly until: Date;
 }
 
-/** new-account: per client address; revocation: per account id. */
-export type RateLimitScope = 'new-account' | 'revocation';
+/**
+ * new-account: per client address and IPv6 /64 (limits.newAccountsPerIpPerHour);
+ * new-order: per account (limits.newOrdersPerAccountPerHour);
+ * new-authorization: per account, weighed by authorizations (limits.newAuthorizationsPerAccountPerHour);
+ * revocation: per account (limits.revocationsPerAccountPerHour).
+ */
+export type RateLimitScope = 'new-account' | 'new-order' | 'new-authorization' | 'revocation';
 
-export type RateLimitResult = { readonly taken: true } | { readonly taken: false; readonly retryAt: Date };
+/** Refused: `scope` and `subject` name the window that is full (of those asked for), `retryAt` when it has room. */
+export type RateLimitResult =
+  | { readonly taken: true }
+  | { readonly taken: false; readonly retryAt: Date; readonly scope: RateLimitScope; readonly subject: string };
+
+/** One window of a takeRateLimits: `weight` (default 1) more events for `subject`, at most `limit` in the window. */
+export interface RateLimitTake {
+  readonly scope: RateLimitScope;
+  readonly subject: string;
+  readonly limit: number;
+  readonly weight?: number;
+}
+
+/** What one purge batch (purgeExpired) removed, and where the next batch of the run starts. */
+export interface PurgeBatch {
+  readonly orders: number;
+  readonly authorizations: number;
+  readonly challenges: number;
+  /** Undefined when the batch reached the end of the expired orders. */
+  readonly next: PurgeCursor | undefined;
+}
+
+/** The last order a purge batch looked at, in (expires, id) order. */
+export interface PurgeCursor {
+  readonly expires: number;
+  readonly id: string;
+}
 
 /** RFC 8555 §7.3.5 key rollover as the ledger records it. */
 export interface AccountKeyChange {
@@ -389,11 +422,33 @@ export interface CertificateLedger {
   interruptedWork(): Promise<InterruptedWork>;
 
   /**
-   * A sliding-window limit every instance shares (limits.newAccountsPerIpPerHour): records one
-   * event for `subject` at `now` unless `limit` events fall in (now - windowMs, now]; then nothing
-   * is written and `retryAt` is when the oldest of them leaves the window. Atomic across instances.
+   * A sliding-window limit every instance shares (limits.newAccountsPerIpPerHour, …): records an
+   * event of `weight` (default 1) for each subject at `now` unless, for any of them, the weights in
+   * (now - windowMs, now] plus `weight` exceed `limit`; then nothing is written and `retryAt` is
+   * when enough of that subject's events leave the window. All subjects or none, atomic across instances.
    */
-  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult>;
+  takeRateLimit(
+    scope: RateLimitScope,
+    subject: string | readonly string[],
+    now: Date,
+    limit: number,
+    windowMs: number,
+    weight?: number,
+  ): Promise<RateLimitResult>;
+  /**
+   * takeRateLimit for several windows at once (an order's new-order and new-authorization
+   * windows): every take is recorded, or none is and the refusal names the first full window.
+   */
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult>;
+  /**
+   * One batch of the retention purge (ledger.retention): looks at up to `limit` orders without a
+   * certificate that expired at or before `cutoff`, after `after`, and deletes each that nothing
+   * needs any more (not processing, no certificate or ARI replacement refers to it, every one of
+   * its authorizations expired at or before `cutoff` with no challenge processing), with its links,
+   * and those of its authorizations (and their challenges) no other order links. Never certificates,
+   * accounts or audit entries. One short transaction.
+   */
+  purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch>;
   /** The SHA-256 (hex) of the first root certificate of the CA this ledger belongs to; undefined until recorded. */
   caIdentity(): Promise<string | undefined>;
   /** Records the CA this ledger belongs to unless one is recorded already; returns the recorded one (the first wins). */

@@ -134,9 +134,9 @@ describe.skipIf(!available)('PostgresLedger (a throw-away cluster)', () => {
     try {
       // Asked about no window yet: nothing is known to be past one.
       expect(await shared.forgetExpired(now.getTime() + 10 * HOUR)).toBe(0);
-      for (const subject of ['192.0.2.1', '192.0.2.2']) expect((await shared.takeRateLimit('new-account', subject, now, 5, HOUR)).taken).toBe(true);
+      for (const subject of ['192.0.2.1', '192.0.2.2']) expect((await shared.takeRateLimits([{ scope: 'new-account', subject, limit: 5 }], now, HOUR)).taken).toBe(true);
       const later = new Date(now.getTime() + HOUR);
-      expect((await shared.takeRateLimit('new-account', '192.0.2.1', later, 5, HOUR)).taken).toBe(true);
+      expect((await shared.takeRateLimits([{ scope: 'new-account', subject: '192.0.2.1', limit: 5 }], later, HOUR)).taken).toBe(true);
       // The take for .1 cleared .1's expired event only.
       expect([await rows('192.0.2.1'), await rows('192.0.2.2')]).toEqual([1, 1]);
       expect(await shared.forgetExpired(later.getTime())).toBe(1);

@@ -23,7 +23,10 @@ import type {
   InterruptedWork,
   NewAuditEntry,
   NonceStore,
+  PurgeBatch,
+  PurgeCursor,
   RateLimitResult,
+  RateLimitTake,
   RateLimitScope,
   RenewalState,
   RenewEarlyMark,
@@ -44,7 +47,9 @@ import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from './postgres-migrate.js'
 import { PostgresNonceStore } from './postgres-nonces.js';
 import { PostgresOrders } from './postgres-orders.js';
 import { PostgresRenewal } from './postgres-renewal.js';
+import { PostgresRetention } from './postgres-retention.js';
 import { PostgresSharedState } from './postgres-shared-state.js';
+import { takesOf } from './rate-limit-window.js';
 import { PostgresSession, statement } from './postgres-transaction.js';
 import type {
   AccountRecord,
@@ -97,6 +102,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly renewal: PostgresRenewal;
   private readonly metrics: PostgresMetrics;
   private readonly shared: PostgresSharedState;
+  private readonly retention: PostgresRetention;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
@@ -120,6 +126,7 @@ export class PostgresLedger implements CertificateLedger {
     this.crl = new PostgresCrlState(this.db);
     this.metrics = new PostgresMetrics(this.db);
     this.shared = new PostgresSharedState(this.db);
+    this.retention = new PostgresRetention(this.db);
     this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
     this.housekeeping.unref();
   }
@@ -344,8 +351,23 @@ export class PostgresLedger implements CertificateLedger {
     return this.orders.interruptedWork(this.owner, this.now());
   }
 
-  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
-    return this.shared.takeRateLimit(scope, subject, now, limit, windowMs);
+  takeRateLimit(
+    scope: RateLimitScope,
+    subject: string | readonly string[],
+    now: Date,
+    limit: number,
+    windowMs: number,
+    weight?: number,
+  ): Promise<RateLimitResult> {
+    return this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs);
+  }
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
+    return this.shared.takeRateLimits(takes, now, windowMs);
+  }
+
+
+  purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+    return this.retention.purgeExpired(cutoff, limit, after);
   }
 
   caIdentity(): Promise<string | undefined> {

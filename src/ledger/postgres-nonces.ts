@@ -1,14 +1,9 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { NonceStore } from './ledger.js';
+import { NONCE_LIFETIME_MS, NonceFormat } from './nonce-format.js';
 
-/** How long a nonce may wait between being issued and being spent. Clients spend theirs in seconds. */
-export const NONCE_LIFETIME_MS = 60 * 60_000;
-/** Bytes of a nonce: issue time (6, big-endian ms), random (10), tag (16). */
-const ISSUED_BYTES = 6;
-const BODY_BYTES = 16;
-const TAG_BYTES = 16;
-const NONCE_BYTES = BODY_BYTES + TAG_BYTES;
+export { NONCE_LIFETIME_MS };
 /** How often spent nonces past their lifetime are deleted. */
 const PURGE_INTERVAL_MS = 60_000;
 
@@ -28,14 +23,14 @@ export interface PostgresNonceOptions {
  * older ones are purged in the background.
  */
 export class PostgresNonceStore implements NonceStore {
-  private readonly lifetimeMs: number;
+  private readonly format: NonceFormat;
   private readonly timer: NodeJS.Timeout;
 
   private constructor(
     private readonly o: PostgresNonceOptions,
-    private readonly secret: Buffer,
+    secret: Buffer,
   ) {
-    this.lifetimeMs = o.lifetimeMs ?? NONCE_LIFETIME_MS;
+    this.format = new NonceFormat(secret, o.lifetimeMs ?? NONCE_LIFETIME_MS);
     this.timer = setInterval(() => void this.purge().catch(() => undefined), PURGE_INTERVAL_MS);
     this.timer.unref();
   }
@@ -51,22 +46,17 @@ export class PostgresNonceStore implements NonceStore {
   }
 
   async issue(): Promise<string> {
-    const body = Buffer.allocUnsafe(BODY_BYTES);
-    body.writeUIntBE(this.o.now(), 0, ISSUED_BYTES);
-    randomBytes(BODY_BYTES - ISSUED_BYTES).copy(body, ISSUED_BYTES);
-    return Buffer.concat([body, this.tag(body)]).toString('base64url');
+    return this.format.issue(this.o.now());
   }
 
   async consume(nonce: string): Promise<boolean> {
-    const body = this.verifiedBody(nonce);
-    if (!body) return false;
-    const issuedAt = body.readUIntBE(0, ISSUED_BYTES);
-    const now = this.o.now();
-    // A clock a little behind another instance's still accepts that instance's nonces.
-    if (issuedAt + this.lifetimeMs <= now || issuedAt > now + 60_000) return false;
+    // Forged, foreign or expired: refused without a write (a clock a little behind another
+    // instance's still accepts that instance's nonces: NonceFormat allows some skew).
+    const opened = this.format.open(nonce, this.o.now());
+    if (!opened) return false;
     const result = await this.o.pool.query('INSERT INTO used_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING', [
-      body,
-      issuedAt + this.lifetimeMs,
+      opened.body,
+      opened.expiresAt,
     ]);
     return result.rowCount === 1;
   }
@@ -79,19 +69,5 @@ export class PostgresNonceStore implements NonceStore {
 
   close(): void {
     clearInterval(this.timer);
-  }
-
-  private tag(body: Buffer): Buffer {
-    return createHmac('sha256', this.secret).update(body).digest().subarray(0, TAG_BYTES);
-  }
-
-  /** The nonce's body when it is one this ledger's secret tagged; undefined for anything else. */
-  private verifiedBody(nonce: string): Buffer | undefined {
-    // base64url of 32 bytes is 43 characters; Buffer.from ignores what is not base64url, so check first.
-    if (nonce.length !== 43 || !/^[A-Za-z0-9_-]+$/.test(nonce)) return undefined;
-    const bytes = Buffer.from(nonce, 'base64url');
-    if (bytes.length !== NONCE_BYTES) return undefined;
-    const body = bytes.subarray(0, BODY_BYTES);
-    return timingSafeEqual(bytes.subarray(BODY_BYTES), this.tag(body)) ? body : undefined;
   }
 }

@@ -1,4 +1,5 @@
-import type { RateLimitResult, RateLimitScope } from './ledger.js';
+import type { RateLimitResult, RateLimitTake } from './ledger.js';
+import { sortedTakes, windowRetryAt } from './rate-limit-window.js';
 import type { Int8 } from './postgres-rows.js';
 import { statement, type PostgresSession } from './postgres-transaction.js';
 
@@ -9,9 +10,11 @@ const S = {
   forgetAll: statement('shared.forgetAll', 'DELETE FROM rate_limit_events WHERE at <= $1'),
   forgetSubjects: statement('shared.forgetSubjects', `DELETE FROM rate_limit_subjects s
     WHERE NOT EXISTS (SELECT 1 FROM rate_limit_events e WHERE e.scope = s.scope AND e.subject = s.subject)`),
-  window: statement('shared.window', `SELECT COUNT(*) AS n, MIN(at) AS oldest FROM rate_limit_events
+  window: statement('shared.weights', `SELECT COALESCE(SUM(weight), 0) AS n FROM rate_limit_events
     WHERE scope = $1 AND subject = $2 AND at > $3`),
-  take: statement('shared.take', 'INSERT INTO rate_limit_events (scope, subject, at) VALUES ($1, $2, $3)'),
+  events: statement('shared.events', `SELECT at, weight FROM rate_limit_events
+    WHERE scope = $1 AND subject = $2 AND at > $3 ORDER BY at`),
+  take: statement('shared.takeWeighed', 'INSERT INTO rate_limit_events (scope, subject, at, weight) VALUES ($1, $2, $3, $4)'),
   caIdentity: statement('shared.caIdentity', 'SELECT root_sha256 FROM ca_identity WHERE id = 1'),
   recordCaIdentity: statement('shared.recordCaIdentity', `INSERT INTO ca_identity (id, root_sha256, recorded_at) VALUES (1, $1, $2)
     ON CONFLICT (id) DO NOTHING`),
@@ -31,15 +34,25 @@ export class PostgresSharedState {
    * subjects lock other rows and read other index ranges, so they never wait for this one nor
    * conflict with it (READ COMMITTED, nothing to retry). forgetExpired clears what no window counts.
    */
-  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
     const since = now.getTime() - windowMs;
+    // Sorted: two takes naming the same windows lock them in the same order and never deadlock.
+    const windows = sortedTakes(takes);
     this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
     return this.db.atomic(async (tx): Promise<RateLimitResult> => {
-      await tx.query(S.lockSubject, [scope, subject]);
-      await tx.query(S.forget, [scope, subject, since]);
-      const w = (await tx.query<{ n: Int8; oldest: Int8 | null }>(S.window, [scope, subject, since])).rows[0]!;
-      if (Number(w.n) >= limit) return { taken: false, retryAt: new Date(Number(w.oldest) + windowMs) };
-      await tx.query(S.take, [scope, subject, now.getTime()]);
+      for (const { scope, subject } of windows) await tx.query(S.lockSubject, [scope, subject]);
+      for (const { scope, subject, limit, weight = 1 } of windows) {
+        await tx.query(S.forget, [scope, subject, since]);
+        const held = Number((await tx.query<{ n: Int8 }>(S.window, [scope, subject, since])).rows[0]!.n);
+        if (held + weight > limit) {
+          const events = (await tx.query<{ at: Int8; weight: number }>(S.events, [scope, subject, since])).rows.map((r) => ({
+            at: Number(r.at),
+            weight: r.weight,
+          }));
+          return { taken: false, scope, subject, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
+        }
+      }
+      for (const { scope, subject, weight = 1 } of windows) await tx.query(S.take, [scope, subject, now.getTime(), weight]);
       return { taken: true };
     });
   }

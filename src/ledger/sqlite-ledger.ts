@@ -26,8 +26,11 @@ import type {
   CrlLease,
   CrlState,
   RateLimitResult,
+  RateLimitTake,
   RateLimitScope,
   NonceStore,
+  PurgeBatch,
+  PurgeCursor,
   RenewalState,
   RenewEarlyMark,
   RevocationOutcome,
@@ -46,6 +49,8 @@ import { SqliteCertificates } from './sqlite-certificates.js';
 import { SqliteRenewal } from './sqlite-renewal.js';
 import { SqliteSharedState } from './sqlite-shared-state.js';
 import { SqliteOrders } from './sqlite-orders.js';
+import { SqliteRetention } from './sqlite-retention.js';
+import { takesOf } from './rate-limit-window.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { reverseLabels } from './names.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
@@ -103,6 +108,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly metrics: SqliteMetrics;
   private readonly shared: SqliteSharedState;
   private readonly orders: SqliteOrders;
+  private readonly retention: SqliteRetention;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
@@ -127,7 +133,7 @@ export class SqliteLedger implements CertificateLedger {
     );
     this.now = options.now ?? Date.now;
     migrateSqlite(this.db, readMigrations(), this.now);
-    this.nonces = options.nonces ?? new MemoryNonceStore();
+    this.nonces = options.nonces ?? new MemoryNonceStore({ now: this.now });
     this.s = prepareStatements(this.db);
     this.wal = new WalDurability(`${options.file}-wal`);
     this.audit = new SqliteAuditLog(this.db);
@@ -140,6 +146,7 @@ export class SqliteLedger implements CertificateLedger {
     this.metrics = new SqliteMetrics(this.db);
     this.shared = new SqliteSharedState(this.db);
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
+    this.retention = new SqliteRetention(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -369,9 +376,25 @@ export class SqliteLedger implements CertificateLedger {
     }))();
   }
 
-  async takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): Promise<RateLimitResult> {
+  async takeRateLimit(
+    scope: RateLimitScope,
+    subject: string | readonly string[],
+    now: Date,
+    limit: number,
+    windowMs: number,
+    weight?: number,
+  ): Promise<RateLimitResult> {
     // Not waited for on disk: a limit forgotten by a power cut lets a few more accounts through.
-    return this.shared.takeRateLimit(scope, subject, now, limit, windowMs);
+    return this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs);
+  }
+  async takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
+    return this.shared.takeRateLimits(takes, now, windowMs);
+  }
+
+
+  async purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+    // Not waited for on disk: a purge a power cut takes back is done again by the next run.
+    return this.retention.purgeExpired(cutoff, limit, after);
   }
 
   async caIdentity(): Promise<string | undefined> {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { RateLimitResult, RateLimitScope } from './ledger.js';
+import type { RateLimitResult, RateLimitTake } from './ledger.js';
+import { sortedTakes, windowRetryAt, type WindowEvent } from './rate-limit-window.js';
 
 /** What several processes on one ledger share besides its records: rate-limit windows and the CA's identity. */
 export class SqliteSharedState {
@@ -8,23 +9,31 @@ export class SqliteSharedState {
   constructor(private readonly db: Database.Database) {
     this.s = {
       forget: db.prepare('DELETE FROM rate_limit_events WHERE at <= ?'),
-      window: db.prepare(`SELECT COUNT(*) AS n, MIN(at) AS oldest FROM rate_limit_events
-        WHERE scope = ? AND subject = ? AND at > ?`),
-      take: db.prepare('INSERT INTO rate_limit_events (scope, subject, at) VALUES (?, ?, ?)'),
+      window: db.prepare(`SELECT COALESCE(SUM(weight), 0) AS n FROM rate_limit_events
+        WHERE scope = ? AND subject = ? AND at > ?`).pluck(),
+      events: db.prepare(`SELECT at, weight FROM rate_limit_events
+        WHERE scope = ? AND subject = ? AND at > ? ORDER BY at`),
+      take: db.prepare('INSERT INTO rate_limit_events (scope, subject, at, weight) VALUES (?, ?, ?, ?)'),
       caIdentity: db.prepare('SELECT root_sha256 FROM ca_identity WHERE id = 1').pluck(),
       recordCaIdentity: db.prepare('INSERT INTO ca_identity (id, root_sha256, recorded_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING'),
     };
   }
 
-  takeRateLimit(scope: RateLimitScope, subject: string, now: Date, limit: number, windowMs: number): RateLimitResult {
+  takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): RateLimitResult {
     const since = now.getTime() - windowMs;
-    // IMMEDIATE: the count and the insert under one write lock, so two processes cannot both take the last slot.
+    const windows = sortedTakes(takes);
+    // IMMEDIATE: the counts and the inserts under one write lock, so two processes cannot both take the last slot.
     return this.db
       .transaction((): RateLimitResult => {
         this.s.forget.run(since);
-        const w = this.s.window.get(scope, subject, since) as { n: number; oldest: number | null };
-        if (w.n >= limit) return { taken: false, retryAt: new Date(w.oldest! + windowMs) };
-        this.s.take.run(scope, subject, now.getTime());
+        for (const { scope, subject, limit, weight = 1 } of windows) {
+          const held = this.s.window.get(scope, subject, since) as number;
+          if (held + weight > limit) {
+            const events = this.s.events.all(scope, subject, since) as WindowEvent[];
+            return { taken: false, scope, subject, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
+          }
+        }
+        for (const { scope, subject, weight = 1 } of windows) this.s.take.run(scope, subject, now.getTime(), weight);
         return { taken: true };
       })
       .immediate();

@@ -7,7 +7,7 @@ import type { AccessPolicy } from '../policy/access.js';
 import { checkOrderIdentifiers } from '../policy/identifiers.js';
 import { checkRequestedValidity } from '../policy/validity.js';
 import { accessPolicyOf, chosenProfile, validityFor, type RaDeps } from './deps.js';
-import { checkOrderLimits } from './rate-limits.js';
+import { checkOrderLimits, takeOrderSlots } from './rate-limits.js';
 import { checkReplaces } from './renewal-info.js';
 import { currentOrderState, type OrderState } from './order-status.js';
 
@@ -87,6 +87,7 @@ export async function newOrder(
     authzIds.push(id);
   }
   await checkOrderLimits(deps, account, identifiers.length, newAuthzs.length);
+  await takeOrderSlots(deps, account, newAuthzs.length);
   // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
   const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...reusable.map((a) => a.expires.getTime())];
   const order = {

@@ -9,6 +9,7 @@ import { finalizeOrder } from './finalize.js';
 import { getOrder, newOrder } from './orders.js';
 import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
+import { purgeExpired } from './retention.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
 import { ValidationQueue } from './validation-queue.js';
 
@@ -47,6 +48,11 @@ export class RegistrationAuthority {
   /** How many of this process's orders and challenges wait for the ledger to take their outcome. */
   get unsettledWork(): number {
     return this.deps.unsettled.size;
+  }
+
+  /** ledger.retention: one audited purge run of what expired more than `retentionMs` ago (ra/retention.ts). */
+  purgeExpired(retentionMs: number, o?: { readonly batchSize?: number; readonly signal?: AbortSignal }) {
+    return purgeExpired(this.deps, retentionMs, o);
   }
 
   /** Resolves when every validation still running in the background has recorded its outcome. */

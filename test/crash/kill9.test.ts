@@ -38,6 +38,7 @@ describe.skipIf(acmego === null)('kill -9 under issuance load', () => {
         CERTMINT_LIMITS_NEW_ORDERS_PER_ACCOUNT_PER_HOUR: '0',
         CERTMINT_LIMITS_NEW_ACCOUNTS_PER_IP_PER_HOUR: '0',
         CERTMINT_LIMITS_PENDING_AUTHORIZATIONS_PER_ACCOUNT: '0',
+        CERTMINT_LIMITS_NEW_AUTHORIZATIONS_PER_ACCOUNT_PER_HOUR: '0',
       },
     });
     const received = path.join(certmint.tempDir, 'received.log');

@@ -56,7 +56,7 @@ describe.skipIf(!available)('the shared ledger\'s database stops for a few secon
 
   beforeAll(async () => {
     // Orders are made without end here; the per-account limits would refuse them, not the outage.
-    pair = await startCertmintPair({ config: { limits: { newOrdersPerAccountPerHour: 0, pendingAuthorizationsPerAccount: 0 } } });
+    pair = await startCertmintPair({ config: { limits: { newOrdersPerAccountPerHour: 0, pendingAuthorizationsPerAccount: 0, newAuthorizationsPerAccountPerHour: 0 } } });
     const created = await new AcmeWire(pair.baseUrl, pair.rootPem).newAccount();
     expect(created.res.status, created.res.body).toBe(201);
     account = created.account!;
