@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationRecord, ChallengeRecord } from '../ledger/records.js';
 import type { InjectAcmeClient } from '../../test/support/jws-client.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { startRaceApps, type RaceApps, type RaceBackend } from '../../test/support/race-apps.js';
+import { after, startRaceApps, type RaceApps, type RaceBackend } from '../../test/support/race-apps.js';
 
 // Issue 20, point 7. Two challenges of one authorization answered at once must not leave it
 // inconsistent (RFC 8555 §7.1.6: a valid authorization has exactly one valid challenge, an
@@ -33,11 +33,6 @@ function inconsistency(authz: AuthorizationRecord): string | undefined {
   if (authz.status === 'invalid' && valid !== 0) return shown;
   if (authz.status === 'pending') return `never decided: ${shown}`;
   return undefined;
-}
-
-async function after<T>(turns: number, request: () => Promise<T>): Promise<T> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
-  return request();
 }
 
 for (const { backend, skip } of backends) {

@@ -6,7 +6,7 @@ import { makeCsr } from '../../test/support/csr.js';
 import { issueCertificate, validateNames } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient } from '../../test/support/jws-client.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { startRaceApps, type RaceApps, type RaceBackend } from '../../test/support/race-apps.js';
+import { after, startRaceApps, type RaceApps, type RaceBackend } from '../../test/support/race-apps.js';
 
 // Issue 20, point 6. Finalize checks the order's authorizations, the account and the CSR key when
 // it begins, then signs, then commits. A deactivation or a keyCompromise block answered 200 while
@@ -55,12 +55,6 @@ async function settledFinalize(ledger: CertificateLedger, client: InjectAcmeClie
   expect(order.certificateSerial).toBeUndefined();
   expect((await client.post(orderUrlOf(finalizeUrl), '')).json()).toMatchObject({ status: 'invalid' });
   return undefined;
-}
-
-/** The other request starts after `turns` turns of the event loop: rounds spread it over finalize's steps. */
-async function after<T>(turns: number, request: () => Promise<T>): Promise<T> {
-  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
-  return request();
 }
 
 for (const { backend, skip } of backends) {

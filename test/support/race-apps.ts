@@ -103,3 +103,9 @@ export async function startRaceApps(backend: RaceBackend, options: TestAcmeAppOp
     },
   };
 }
+
+/** The other request starts after `turns` turns of the event loop: rounds spread it over the first one's steps. */
+export async function after<T>(turns: number, request: () => Promise<T>): Promise<T> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+  return request();
+}
