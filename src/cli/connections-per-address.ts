@@ -21,8 +21,8 @@ export interface ConnectionsPerAddress {
 
 /**
  * Caps the TCP connections one client address holds open on `server` (net, http or https). The
- * excess is destroyed in the server's first 'connection' listener, before TLS or HTTP sees it, so
- * it costs neither a handshake nor a parser: one address opening connections as fast as it can,
+ * excess is destroyed as it is accepted, before the server's 'connection' listeners (TLS, HTTP)
+ * see it, so it costs neither TLS state nor a parser: one address opening connections as fast as it can,
  * or trickling bytes on each, holds at most `max` of server.maxConnections.
  *
  * Counted per exact address: an IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a "[::]" listener
@@ -40,12 +40,13 @@ export function capConnectionsPerAddress(server: Server, options: ConnectionsPer
   let refused = 0;
   let reportedAt = -Infinity;
 
-  const onConnection = (socket: Socket) => {
+  /** False when `socket` is over the cap: destroyed, and no 'connection' listener is to see it. */
+  const admit = (socket: Socket): boolean => {
     const remote = socket.remoteAddress;
-    // Reset before Node looked at it: nothing to count, and it is already closing.
-    if (remote === undefined) return;
+    // Reset before Node looked at it: nothing to count; its own listeners see it close.
+    if (remote === undefined) return true;
     const address = clientAddress(remote);
-    if (isExempt(address)) return;
+    if (isExempt(address)) return true;
     const open = counts.get(address) ?? 0;
     if (open >= options.max) {
       socket.destroy();
@@ -56,7 +57,7 @@ export function capConnectionsPerAddress(server: Server, options: ConnectionsPer
         refused = 0;
         reportedAt = now;
       }
-      return;
+      return false;
     }
     counts.set(address, open + 1);
     socket.once('close', () => {
@@ -64,9 +65,15 @@ export function capConnectionsPerAddress(server: Server, options: ConnectionsPer
       if (left === 0) counts.delete(address);
       else counts.set(address, left);
     });
+    return true;
   };
-  // First: tls.Server and http.Server listen to 'connection' themselves (a TLSSocket, a parser).
-  server.prependListener('connection', onConnection);
+  // tls.Server and http.Server listen to 'connection' themselves (a TLSSocket with its OpenSSL
+  // state, an HTTP parser). A listener of ours, even the first, cannot stop the others from
+  // running on a destroyed socket (each refusal would still cost a TLSSocket, a 'socket hang up'
+  // error and a clientError), so the event itself is not emitted for a refused connection.
+  const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = ((event: string | symbol, ...args: unknown[]) =>
+    event === 'connection' && !admit(args[0] as Socket) ? false : emit(event, ...args)) as typeof server.emit;
   return {
     open: (address) => counts.get(clientAddress(address)) ?? 0,
     get addresses() {
