@@ -6,6 +6,7 @@ import type { CrlIssuer } from '../ledger/ledger.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import type { DirectoryMeta, RouteContext } from './context.js';
+import { boundRequestBodies } from './body-timeout.js';
 import { JwsVerifier, jwsPreHandler } from './jws.js';
 import { problemErrorHandler, sendProblem } from './problem-handler.js';
 import { accountRoutes } from './routes/account.js';
@@ -27,6 +28,8 @@ export interface AcmeServerOptions {
   readonly baseUrl: string;
   readonly meta: DirectoryMeta;
   readonly bodyLimit: number;
+  /** How long a request body may take after its headers (boundRequestBodies); 0 or absent: no bound but Node's requestTimeout. */
+  readonly bodyTimeoutMs?: number;
   readonly ordersPageSize?: number;
   /** The CRLs GET /crl serves; none until the publisher has one. */
   readonly crl?: (issuer: CrlIssuer) => PublishedCrl | undefined;
@@ -92,6 +95,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     ...o.fastify,
   } as FastifyServerOptions);
   const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };
+  if (o.bodyTimeoutMs) boundRequestBodies(app, o.bodyTimeoutMs);
   if (o.metrics) observeRequests(app, o.metrics);
   await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit });
   await app.register(async (ari) => renewalInfoRoutes(ari, ctx), { prefix: urls.prefix });

@@ -28,6 +28,7 @@ import { ServerTls, ServerTlsRenewer } from './server-tls.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
 import type { IssuanceMetrics } from '../ra/metrics.js';
 import { auditCaEvent } from './ca-audit.js';
+import { capConnectionsPerAddress } from './connections-per-address.js';
 
 export function caOptions(config: Config, crypto: Crypto): CaOptions {
   const urls = new AcmeUrls(config.server.baseUrl);
@@ -263,6 +264,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     ca,
     baseUrl: config.server.baseUrl,
     bodyLimit: config.server.bodyLimit,
+    bodyTimeoutMs: config.server.bodyTimeoutMs,
     meta: directoryMeta(config),
     fastify: {
       https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
@@ -278,6 +280,16 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     },
   });
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
+  if (config.server.maxConnectionsPerAddress > 0) {
+    // Before TLS: a connection over the cap costs no handshake. A trusted proxy carries every client
+    // behind it; it is left to maxConnections (and to the proxy's own per-client limits).
+    capConnectionsPerAddress(app.server, {
+      max: config.server.maxConnectionsPerAddress,
+      exempt: config.server.trustedProxies,
+      onRefused: (refused, address) =>
+        app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
+    });
+  }
   if (created) {
     await auditCaEvent(ledger, 'ca-init', ca, 'certmint', clock.now());
     app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');

@@ -38,8 +38,12 @@ export interface Config {
     readonly bodyLimit: number;
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
+    /** From the end of a request's headers to the end of its body; 0: no bound but requestTimeoutMs. */
+    readonly bodyTimeoutMs: number;
     readonly keepAliveTimeoutMs: number;
     readonly maxConnections: number;
+    /** 0: no per-address limit. */
+    readonly maxConnectionsPerAddress: number;
     /** Proxies (addresses, CIDR networks) whose X-Forwarded-For names the client; empty: none is believed. */
     readonly trustedProxies: readonly string[];
   };
@@ -342,8 +346,10 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       bodyLimit: c.server.bodyLimit,
       headersTimeoutMs,
       requestTimeoutMs,
+      bodyTimeoutMs: timer('server.bodyTimeout', c.server.bodyTimeout),
       keepAliveTimeoutMs: timer('server.keepAliveTimeout', c.server.keepAliveTimeout),
       maxConnections: c.server.maxConnections,
+      maxConnectionsPerAddress: c.server.maxConnectionsPerAddress,
       trustedProxies: c.server.trustedProxies.map((entry) => trustedProxy(entry)),
     },
     dataDir: path.resolve(cwd, c.dataDir),

@@ -11,10 +11,17 @@ export const DEFAULT_CONFIG: ConfigInput = {
     tls: { enabled: true, hostnames: ['localhost', '127.0.0.1', '::1'], lifetime: '30d' },
     bodyLimit: 65536,
     headersTimeout: '10s',
-    // Longer than validation.answerWithin (10s), which a challenge POST may wait.
+    // Headers and body of one request (Node's requestTimeout ends when the body has arrived: the
+    // wait of a challenge POST for its validation, validation.answerWithin, is not counted).
     requestTimeout: '60s',
+    // A 64 kB body needs milliseconds on a LAN and 10 s at 52 kbit/s; a body trickled a byte at a
+    // time held its connection for requestTimeout (60 s) before.
+    bodyTimeout: '10s',
     keepAliveTimeout: '30s',
     maxConnections: 10000,
+    // One client address (a host, or a NAT'd cluster) cannot take every slot of maxConnections;
+    // ACME clients hold one or two each. Proxies in trustedProxies are not counted per address.
+    maxConnectionsPerAddress: 100,
     // A client's address is the socket's unless a listed proxy forwarded the request.
     trustedProxies: [],
   },

@@ -24,9 +24,13 @@ export const ConfigSchema = Type.Object(
         /** Bounds on slow or idle clients (slowloris): TLS handshake plus request headers, a whole request, an idle keep-alive connection. */
         headersTimeout: Duration,
         requestTimeout: Duration,
+        /** A request body's bound, from the end of its headers: a body trickled slower is cut off (408). 0: none. */
+        bodyTimeout: Duration,
         keepAliveTimeout: Duration,
         /** Open connections at most; more are refused at once. 0: no limit. */
         maxConnections: Type.Integer({ minimum: 0 }),
+        /** Open connections per client address at most (trustedProxies exempt); more are closed at once, before TLS. 0: no limit. */
+        maxConnectionsPerAddress: Type.Integer({ minimum: 0 }),
         /** Addresses or CIDR networks of proxies whose X-Forwarded-For is believed; empty: none. */
         trustedProxies: Type.Array(Type.String({ minLength: 1 })),
       },

@@ -35,8 +35,9 @@ describe('slow and idle clients (slowloris)', () => {
   it(`holds ${IDLE_CONNECTIONS} idle connections and ${SLOW_HEADER_CONNECTIONS} that trickle headers, serves others meanwhile, and closes them all after server.headersTimeout`, async () => {
     // Connections that never start TLS, and TLS connections that send a header byte now and then.
     const idle = await Promise.all(
-      Array.from({ length: IDLE_CONNECTIONS }, () => new Promise<Socket>((resolve, reject) => {
-        const s = netConnect(port(), '127.0.0.1', () => resolve(s));
+      Array.from({ length: IDLE_CONNECTIONS }, (_, i) => new Promise<Socket>((resolve, reject) => {
+        // From ten loopback addresses: each holds fewer than server.maxConnectionsPerAddress (100).
+        const s = netConnect({ port: port(), host: '127.0.0.1', localAddress: `127.0.10.${(i % 10) + 1}` }, () => resolve(s));
         s.once('error', reject);
       })),
     );

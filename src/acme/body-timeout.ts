@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import { AcmeProblem } from '../core/problem.js';
+
+/**
+ * Bounds the time a request body may take once its headers have arrived. Node's requestTimeout
+ * bounds headers and body together and is long (60 s by default) so that slow networks can send
+ * headers; a client trickling a body byte by byte held its connection (and a slot of
+ * server.maxConnections) for all of it. Request bodies here are JWS of at most bodyLimit (64 kB).
+ *
+ * The clock stops when the body has arrived: what the handler does after (a challenge POST waits
+ * up to validation.answerWithin for its validation) is not counted, as with requestTimeout.
+ * A body still arriving when the bound passes gets 408 with a problem document and the
+ * connection is closed, as Node does for requestTimeout.
+ */
+export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    // Bodiless requests are complete once their headers are parsed.
+    if (raw.complete) {
+      done();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (raw.complete) return;
+      // Fastify must not answer too when the body's stream then fails.
+      reply.hijack();
+      const res = reply.raw;
+      const socket = raw.socket;
+      if (res.headersSent) {
+        socket.destroy();
+        return;
+      }
+      const problem = new AcmeProblem('malformed', `the request body did not arrive within ${bodyTimeoutMs} ms of its headers; send it at once`, { status: 408 });
+      const body = JSON.stringify(problem.toDocument());
+      res.writeHead(408, { 'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+      res.end(body, () => socket.destroy());
+    }, bodyTimeoutMs);
+    const stop = () => clearTimeout(timer);
+    raw.once('end', stop);
+    raw.once('close', stop);
+    done();
+  });
+}
