@@ -56,9 +56,13 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
   });
   app.decorateRequest('acme', null);
   app.addHook('preHandler', jwsPreHandler(verifier));
-  // Every response carries a fresh nonce and the index link (RFC 8555 §6.5, §7.1), errors included.
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('Replay-Nonce', await ledger.nonces.issue());
+  // A fresh nonce on newNonce, every POST answer and every problem document (RFC 8555 §6.5, §7.2),
+  // and the index link on every response (§7.1). None on the directory or other GETs: clients that
+  // Linux distributions still ship crash on a nonce there (Boulder sends none; step-ca removed its).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'POST' || request.routeOptions.url === '/acme/new-nonce' || reply.statusCode >= 400) {
+      reply.header('Replay-Nonce', await ledger.nonces.issue());
+    }
     const link = reply.getHeader('Link');
     const links = link === undefined ? [] : Array.isArray(link) ? link.map(String) : [String(link)];
     reply.header('Link', [...links, indexLink]);

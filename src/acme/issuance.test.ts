@@ -41,12 +41,20 @@ describe('ACME issuance through the HTTP API', () => {
       newOrder: `${t.baseUrl}/acme/new-order`,
       meta: { externalAccountRequired: false },
     });
+    // No nonce on the directory: older clients crash on one there (shared CLIENT-NOTES; Boulder sends none).
+    expect(dir.headers['replay-nonce']).toBeUndefined();
+    expect(dir.headers.link).toEqual([`<${t.baseUrl}/directory>;rel="index"`]);
     const head = await t.app.inject({ method: 'HEAD', url: '/acme/new-nonce' });
     expect(head.statusCode).toBe(200);
     expect(head.headers['replay-nonce']).toMatch(/^[A-Za-z0-9_-]{16,}$/);
     expect(head.headers['cache-control']).toBe('no-store');
     const get = await t.app.inject({ method: 'GET', url: '/acme/new-nonce' });
     expect(get.statusCode).toBe(204);
+    expect(get.headers['replay-nonce']).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    // A problem answers a GET with a nonce too (a client may retry with it), and so does every POST.
+    const problem = await t.app.inject({ method: 'GET', url: '/acme/new-order' });
+    expect(problem.statusCode).toBe(405);
+    expect(problem.headers['replay-nonce']).toMatch(/^[A-Za-z0-9_-]{16,}$/);
     expect(get.headers['cache-control']).toBe('no-store');
     expect(get.headers.link).toEqual([`<${t.baseUrl}/directory>;rel="index"`]);
   });
