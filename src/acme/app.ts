@@ -60,7 +60,7 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
   // and the index link on every response (§7.1). None on the directory or other GETs: clients that
   // Linux distributions still ship crash on a nonce there (Boulder sends none; step-ca removed its).
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method === 'POST' || request.routeOptions.url === '/acme/new-nonce' || reply.statusCode >= 400) {
+    if (request.method === 'POST' || request.routeOptions.config.newNonce === true || reply.statusCode >= 400) {
       reply.header('Replay-Nonce', await ledger.nonces.issue());
     }
     const link = reply.getHeader('Link');

@@ -43,6 +43,8 @@ declare module 'fastify' {
     jws?: KeyMode;
     /** The payload is itself a JWS signed by a new account key (keyChange). */
     innerJws?: boolean;
+    /** newNonce (RFC 8555 §7.2): answered with a nonce although it is no POST. */
+    newNonce?: boolean;
   }
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
@@ -59,6 +60,10 @@ describe('GET /metrics', () => {
     // Process metrics of the server's own registry.
     expect(m.sampleNames).toContain('process_cpu_seconds_total');
     expect(m.sampleNames).toContain('nodejs_eventloop_lag_seconds');
+    // What is running: the version of package.json, as `certmint --version` prints it.
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(m.value('certmint_build_info', { version })).toBe(1);
+    expect(m.types.get('certmint_build_info')).toBe('gauge');
   });
 
   it('counts issuances by profile, refusals by problem type, validations and requests by route', async () => {

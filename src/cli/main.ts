@@ -5,6 +5,7 @@ import { readActiveGeneration } from '../ca/intermediate-generations.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
+import { certmintVersion } from '../core/version.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
 import { normalizeSerial } from './commands/certs.js';
@@ -22,6 +23,7 @@ import { operatorName, readConfig, withAuthority, withLedger, withRa } from './a
 const program = new Command()
   .name('certmint')
   .description('Self-hosted ACME server (RFC 8555) and private certificate authority')
+  .version(certmintVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
 program

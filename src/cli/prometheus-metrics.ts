@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { certmintVersion } from '../core/version.js';
 import type { HttpMetrics } from '../acme/routes/metrics.js';
 import type { ProblemType } from '../core/problem.js';
 import type { ChallengeType } from '../core/status.js';
@@ -28,6 +29,11 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics {
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    // The Prometheus convention for what is running: a constant 1 labelled with the version.
+    new Gauge({ name: 'certmint_build_info', help: 'certmint build information: always 1, labelled with the version.', labelNames: ['version'], registers }).set(
+      { version: certmintVersion() },
+      1,
+    );
     this.issued = new Counter({
       name: 'certmint_certificates_issued_total',
       help: 'Certificates issued (committed to the ledger), by profile.',
