@@ -58,15 +58,7 @@ export async function startMountNamespace(disk: DataDisk, dataDir: string, workD
       ? 'mkdir -p "$DATA"'
       : `mkdir -p "$DATA" "$BACKING" && mount -t tmpfs -o "size=${disk.backing}" tmpfs "$BACKING" && truncate -s ${disk.size} "$IMAGE" && ` +
         `mkfs.ext4 -q -F ${disk.journal === false ? '-O ^has_journal ' : ''}"$IMAGE"`;
-  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${create} && ${mount} && echo ${READY_MARKER} && exec sleep infinity`], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const killOnExit = (): void => {
-    holder.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  await holderReady(holder);
+  const { holder, close } = await holdNamespace(`${create} && ${mount}`, env);
 
   const exec = (command: readonly string[]) =>
     new Promise<ShellResult>((resolve) => {
@@ -79,7 +71,6 @@ export async function startMountNamespace(disk: DataDisk, dataDir: string, workD
     const r = await sh(script);
     if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
   };
-  let closed: Promise<void> | undefined;
   return {
     pid: holder.pid!,
     view: (p) => `/proc/${holder.pid}/root${p}`,
@@ -88,16 +79,35 @@ export async function startMountNamespace(disk: DataDisk, dataDir: string, workD
     // e2fsck exits 1 when it corrected errors, which an I/O error under ext4 leaves behind.
     unmountData: () => must(`umount "$DATA"${disk.kind === 'ext4' ? ' && { e2fsck -fy "$IMAGE" >/dev/null; [ $? -le 1 ]; }' : ''}`, 'unmounting the data disk'),
     mountData: () => must(mount, 'mounting the data disk'),
-    close: () =>
-      (closed ??= (async () => {
-        if (holder.exitCode === null && holder.signalCode === null) {
-          const exited = new Promise((resolve) => holder.once('exit', resolve));
-          holder.kill('SIGKILL');
-          await exited;
-        }
-        process.removeListener('exit', killOnExit);
-      })()),
+    close,
   };
+}
+
+/**
+ * A process holding a new mount namespace (unshare, as root) once `setup` has run in it; killed
+ * by close(), or when the test process exits.
+ */
+async function holdNamespace(setup: string, env: Record<string, string>): Promise<{ holder: ChildProcess; close: () => Promise<void> }> {
+  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${setup ? `${setup} && ` : ''}echo ${READY_MARKER} && exec sleep infinity`], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const killOnExit = (): void => {
+    holder.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  await holderReady(holder);
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      if (holder.exitCode === null && holder.signalCode === null) {
+        const exited = new Promise((resolve) => holder.once('exit', resolve));
+        holder.kill('SIGKILL');
+        await exited;
+      }
+      process.removeListener('exit', killOnExit);
+    })());
+  return { holder, close };
 }
 
 function holderReady(holder: ChildProcess): Promise<void> {
@@ -132,26 +142,6 @@ export async function startFilesNamespace(binds: readonly { readonly source: str
     env[`TARGET_${i}`] = b.target;
     return `mount --bind "$SOURCE_${i}" "$TARGET_${i}"`;
   });
-  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${[...mounts, `echo ${READY_MARKER}`].join(' && ')} && exec sleep infinity`], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const killOnExit = (): void => {
-    holder.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  await holderReady(holder);
-  let closed: Promise<void> | undefined;
-  return {
-    pid: holder.pid!,
-    close: () =>
-      (closed ??= (async () => {
-        if (holder.exitCode === null && holder.signalCode === null) {
-          const exited = new Promise((resolve) => holder.once('exit', resolve));
-          holder.kill('SIGKILL');
-          await exited;
-        }
-        process.removeListener('exit', killOnExit);
-      })()),
-  };
+  const { holder, close } = await holdNamespace(mounts.join(' && '), env);
+  return { pid: holder.pid!, close };
 }
