@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationRecord, ChallengeRecord } from '../ledger/records.js';
 import type { InjectAcmeClient } from '../../test/support/jws-client.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { after, startRaceApps, type RaceApps, type RaceBackend } from '../../test/support/race-apps.js';
+import { after, raceBackends, startRaceApps, type RaceApps } from '../../test/support/race-apps.js';
 
 // Issue 20, point 7. Two challenges of one authorization answered at once must not leave it
 // inconsistent (RFC 8555 §7.1.6: a valid authorization has exactly one valid challenge, an
@@ -15,13 +14,7 @@ import { after, startRaceApps, type RaceApps, type RaceBackend } from '../../tes
 const ROUNDS = 24;
 const idOf = (url: string) => url.split('/').pop()!;
 
-const pgAvailable = postgresAvailable();
-let cluster: PostgresCluster | undefined;
-afterAll(async () => cluster?.stop(), 60_000);
-const backends: { backend: RaceBackend; skip: boolean }[] = [
-  { backend: { name: 'sqlite' }, skip: false },
-  { backend: { name: 'postgres', cluster: () => cluster! }, skip: !pgAvailable },
-];
+const races = raceBackends();
 
 /** RFC 8555 §7.1.6, as the ledger holds it: undefined when consistent, else what is wrong. */
 function inconsistency(authz: AuthorizationRecord): string | undefined {
@@ -35,13 +28,13 @@ function inconsistency(authz: AuthorizationRecord): string | undefined {
   return undefined;
 }
 
-for (const { backend, skip } of backends) {
+for (const { backend, skip } of races.list) {
   describe.skipIf(skip)(`two challenges of one authorization answered at once [${backend.name}]`, () => {
     let r: RaceApps;
     let onA: InjectAcmeClient;
     let onB: InjectAcmeClient;
     beforeAll(async () => {
-      if (backend.name === 'postgres') cluster ??= await startPostgres();
+      if (backend.name === 'postgres') await races.startCluster();
       // A challenge POST answers `processing` after 50 ms; its validation goes on in the background.
       r = await startRaceApps(backend, { env: { CERTMINT_VALIDATION_ANSWER_WITHIN: '50ms' } });
       ({ onA, onB } = await r.account());

@@ -5,8 +5,7 @@ import type { CertificateLedger } from '../ledger/ledger.js';
 import { makeCsr } from '../../test/support/csr.js';
 import { issueCertificate, validateNames } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient } from '../../test/support/jws-client.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { after, startRaceApps, type RaceApps, type RaceBackend } from '../../test/support/race-apps.js';
+import { after, raceBackends, startRaceApps, type RaceApps } from '../../test/support/race-apps.js';
 
 // Issue 20, point 6. Finalize checks the order's authorizations, the account and the CSR key when
 // it begins, then signs, then commits. A deactivation or a keyCompromise block answered 200 while
@@ -21,13 +20,7 @@ const b64 = (der: Uint8Array) => Buffer.from(der).toString('base64url');
 const idOf = (url: string) => url.split('/').pop()!;
 const orderUrlOf = (finalizeUrl: string) => finalizeUrl.replace(/\/finalize$/, '');
 
-const pgAvailable = postgresAvailable();
-let cluster: PostgresCluster | undefined;
-afterAll(async () => cluster?.stop(), 60_000);
-const backends: { backend: RaceBackend; skip: boolean }[] = [
-  { backend: { name: 'sqlite' }, skip: false },
-  { backend: { name: 'postgres', cluster: () => cluster! }, skip: !pgAvailable },
-];
+const races = raceBackends();
 
 /** The audit entry ids of a certificate's issue and of a decision: which one committed first. */
 async function issuedAfter(ledger: CertificateLedger, serial: string, subject: string, action: string): Promise<boolean> {
@@ -57,11 +50,11 @@ async function settledFinalize(ledger: CertificateLedger, client: InjectAcmeClie
   return undefined;
 }
 
-for (const { backend, skip } of backends) {
+for (const { backend, skip } of races.list) {
   describe.skipIf(skip)(`finalize against a decision committed while it signs [${backend.name}]`, () => {
     let r: RaceApps;
     beforeAll(async () => {
-      if (backend.name === 'postgres') cluster ??= await startPostgres();
+      if (backend.name === 'postgres') await races.startCluster();
       r = await startRaceApps(backend);
     }, 120_000);
     afterAll(async () => r?.close());
@@ -249,12 +242,12 @@ async function lockWaits(url: string, sessions: number, request: Promise<LightMy
   }
 }
 
-describe.skipIf(!pgAvailable)('finalize\'s commit against a decision in flight on another session [postgres]', () => {
+describe.skipIf(!races.pgAvailable)('finalize\'s commit against a decision in flight on another session [postgres]', () => {
   let r: RaceApps;
   let holder: pg.Client;
   beforeAll(async () => {
-    cluster ??= await startPostgres();
-    r = await startRaceApps({ name: 'postgres', cluster: () => cluster! });
+    await races.startCluster();
+    r = await startRaceApps(races.postgres);
   }, 120_000);
   afterAll(async () => r?.close());
 

@@ -6,7 +6,8 @@ import { openLedger } from '../../src/ledger/open-ledger.js';
 import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
 import { startTestAcmeApp, type TestAcmeApp, type TestAcmeAppOptions } from './acme-app.js';
 import { InjectAcmeClient, newAccountKey } from './jws-client.js';
-import type { PostgresCluster } from './postgres.js';
+import { afterAll } from 'vitest';
+import { postgresAvailable, startPostgres, type PostgresCluster } from './postgres.js';
 
 /**
  * Stops one ledger method before it runs, so a test can commit another decision while a use
@@ -108,4 +109,33 @@ export async function startRaceApps(backend: RaceBackend, options: TestAcmeAppOp
 export async function after<T>(turns: number, request: () => Promise<T>): Promise<T> {
   for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
   return request();
+}
+
+/** The backends a race suite runs on: SQLite, and PostgreSQL where installed (required under CERTMINT_REQUIRE_CLIENTS=1). */
+export interface RaceBackends {
+  readonly pgAvailable: boolean;
+  readonly list: readonly { readonly backend: RaceBackend; readonly skip: boolean }[];
+  /** The PostgreSQL backend, on this test file's cluster (startCluster first). */
+  readonly postgres: RaceBackend;
+  /** Starts this test file's one throw-away cluster, once; it is stopped after the file. */
+  startCluster(): Promise<void>;
+}
+
+/** Call at a test file's top level: registers the cluster's stop after the file. */
+export function raceBackends(): RaceBackends {
+  const pgAvailable = postgresAvailable();
+  let cluster: PostgresCluster | undefined;
+  afterAll(async () => cluster?.stop(), 60_000);
+  const postgres: RaceBackend = { name: 'postgres', cluster: () => cluster! };
+  return {
+    pgAvailable,
+    postgres,
+    list: [
+      { backend: { name: 'sqlite' }, skip: false },
+      { backend: postgres, skip: !pgAvailable },
+    ],
+    startCluster: async () => {
+      cluster ??= await startPostgres();
+    },
+  };
 }
