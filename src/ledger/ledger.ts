@@ -5,7 +5,8 @@ import type { CertificatesLedger, CertificatesReader } from './interfaces/certif
 import type { CrlLedger, CrlReader } from './interfaces/crl.js';
 import type { EabKeysLedger, EabKeysReader } from './interfaces/eab.js';
 import type { InventoryLedger } from './interfaces/inventory.js';
-import type { MaintenanceLedger, MaintenanceReader } from './interfaces/maintenance.js';
+import type { MaintenanceLedger } from './interfaces/maintenance.js';
+import type { MetricsLedger } from './interfaces/metrics.js';
 import type { OrdersLedger, OrdersReader } from './interfaces/orders.js';
 import type { RenewalLedger, RenewalReader } from './interfaces/renewal.js';
 import type { SharedStateLedger, SharedStateReader } from './interfaces/shared-state.js';
@@ -20,6 +21,7 @@ export * from './interfaces/crl.js';
 export * from './interfaces/eab.js';
 export * from './interfaces/inventory.js';
 export * from './interfaces/maintenance.js';
+export * from './interfaces/metrics.js';
 export * from './interfaces/orders.js';
 export * from './interfaces/renewal.js';
 export * from './interfaces/shared-state.js';
@@ -41,6 +43,7 @@ export interface CertificateLedger
     AuditLedger,
     SharedStateLedger,
     InventoryLedger,
+    MetricsLedger,
     MaintenanceLedger {}
 
 /**
@@ -58,4 +61,4 @@ export interface LedgerReader
     AuditReader,
     SharedStateReader,
     InventoryLedger,
-    MaintenanceReader {}
+    MetricsLedger {}

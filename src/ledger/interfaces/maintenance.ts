@@ -1,8 +1,3 @@
-export interface InterruptedWork {
-  readonly orderIds: readonly string[];
-  readonly challenges: readonly { readonly challengeId: string; readonly authorizationId: string; readonly accountId: string }[];
-}
-
 /** What one purge batch (purgeExpired) removed, and where the next batch of the run starts. */
 export interface PurgeBatch {
   readonly orders: number;
@@ -18,20 +13,8 @@ export interface PurgeCursor {
   readonly id: string;
 }
 
-export interface MaintenanceReader {
-  /**
-   * Work a stopped process left in the middle: orders in `processing` (finalize begun, certificate
-   * not committed) and challenges in `processing` (validation begun, outcome not recorded). Each
-   * ledger object marks the work it begins (beginFinalize, beginChallenge); work of this object is
-   * never returned, nor work another live process may still be doing: SQLite serves one server
-   * process, so any other's work was interrupted; on PostgreSQL, work is another instance's in
-   * flight until it has been processing longer than the processing lease.
-   */
-  interruptedWork(): Promise<InterruptedWork>;
-}
-
-/** Keeping the ledger itself: recovery after a stop, retention, readiness, closing. */
-export interface MaintenanceLedger extends MaintenanceReader {
+/** Keeping the ledger itself: retention, readiness, closing. */
+export interface MaintenanceLedger {
   /**
    * One batch of the retention purge (ledger.retention): looks at up to `limit` orders without a
    * certificate that expired at or before `cutoff`, after `after`, and deletes each that nothing

@@ -19,15 +19,32 @@ export type FinalizeOutcome =
   | { readonly outcome: 'accountNotValid'; readonly status: AccountStatus }
   | { readonly outcome: 'keyBlocked' };
 
+export interface InterruptedWork {
+  readonly orderIds: readonly string[];
+  readonly challenges: readonly { readonly challengeId: string; readonly authorizationId: string; readonly accountId: string }[];
+}
+
 export interface OrdersReader {
   getOrder(id: string): Promise<OrderRecord | undefined>;
   /** The account's order ids, newest first, `limit` at a time; `after` is the last id of the previous page. */
   listAccountOrderIds(accountId: string, limit: number, after?: string): Promise<string[]>;
   /** Rate limits: the account's orders created after `since`, and the oldest of them. */
   recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }>;
+  /**
+   * Work a stopped process left in the middle: orders in `processing` (finalize begun, certificate
+   * not committed) and challenges in `processing` (validation begun, outcome not recorded). Each
+   * ledger object marks the work it begins (beginFinalize, beginChallenge); work of this object is
+   * never returned, nor work another live process may still be doing: SQLite serves one server
+   * process, so any other's work was interrupted; on PostgreSQL, work is another instance's in
+   * flight until it has been processing longer than the processing lease.
+   */
+  interruptedWork(): Promise<InterruptedWork>;
 }
 
-/** Orders (RFC 8555 §7.4) from creation to finalize: the certificate is committed with the order's last step. */
+/**
+ * Orders (RFC 8555 §7.4) from creation to finalize: the certificate is committed with the order's
+ * last step. (A challenge's processing is AuthorizationsLedger's; interruptedWork reports both.)
+ */
 export interface OrdersLedger extends OrdersReader {
   /**
    * Inserts the order, its new authorizations (with challenges) and the links to reused ones.

@@ -1,9 +1,9 @@
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
-import { toAuthorizations, type AuthorizationChallengeRow } from './rows.js';
+import { toAuthorizations, type AuthorizationChallengeRow, type Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { toChallenge, type ChallengeRow } from '../rows.js';
+import { optMs, toChallenge, type ChallengeRow } from '../rows.js';
 
 /**
  * The order of an authorization's challenges. SQLite lists them in insertion order (rowid);
@@ -37,6 +37,8 @@ const S = {
   valid: statement('authz.valid', perIdentifier(`x.status = 'valid'`, 'x.expires DESC')),
   byId: statement('authz.byId', withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = $1')),
   byIds: statement('authz.byIds', withChallenges('unnest($1::text[]) WITH ORDINALITY AS i(id, n) JOIN authorizations a ON a.id = i.id')),
+  pending: statement('authz.pending', `SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
+    WHERE account_id = $1 AND status = 'pending' AND expires > $2`),
   challengeById: statement('authz.challengeById', 'SELECT id, authorization_id, type, token, status, validated_at, error FROM challenges WHERE id = $1'),
   // The challenge's authorization row, locked: of challenges of one authorization begun at once
   // on any instances, the others wait here until the first commits.
@@ -66,6 +68,13 @@ export class PostgresAuthorizations {
 
   findValid(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
     return this.perIdentifier(S.valid, accountId, identifiers, now);
+  }
+
+  /** Rate limits: the account's pending, unexpired authorizations, and the soonest expiry. */
+  async pending(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
+    const r = (await this.db.query<{ n: Int8; soonest: Int8 | null }>(S.pending, [accountId, now.getTime()])).rows[0]!;
+    const soonestExpiry = optMs(r.soonest);
+    return { count: Number(r.n), ...(soonestExpiry !== undefined ? { soonestExpiry } : {}) };
   }
 
   async get(id: string): Promise<AuthorizationRecord | undefined> {

@@ -43,6 +43,11 @@ export class PostgresCertificates {
     private readonly audit: PostgresAuditLog,
   ) {}
 
+  /** A certificate that belongs to no order, in its own transaction. */
+  insert(c: NewCertificate): Promise<void> {
+    return this.db.atomic((tx) => this.insertRows(tx, c));
+  }
+
   /** The certificate, its identifier index rows and its 'issue' entry, on the caller's transaction. */
   async insertRows(tx: Queryable, c: NewCertificate): Promise<void> {
     await tx.query(S.insert, [

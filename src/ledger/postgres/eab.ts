@@ -1,13 +1,10 @@
 import type { PostgresAuditLog } from './audit.js';
-import { EAB_KEY_COLUMNS, type Int8 } from './rows.js';
+import { EAB_KEY_COLUMNS } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import type { EabKeyRecord, NewEabKey } from '../records.js';
-import { optMs, toEabKey, type EabKeyRow } from '../rows.js';
+import { toEabKey, type EabKeyRow } from '../rows.js';
 
 const S = {
-  recentOrders: statement('eab.recentOrders', 'SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = $1 AND created_at > $2'),
-  pendingAuthzs: statement('eab.pendingAuthzs', `SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
-    WHERE account_id = $1 AND status = 'pending' AND expires > $2`),
   insert: statement('eab.insert', `INSERT INTO eab_keys (kid, label, policy, hmac_sealed, reusable, created_at, expires_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7)`),
   byKid: statement('eab.byKid', `SELECT ${EAB_KEY_COLUMNS} FROM eab_keys WHERE kid = $1`),
@@ -17,26 +14,14 @@ const S = {
 };
 
 /**
- * External account binding keys (RFC 8555 §7.3.4) and the counts rate limits read, in the
- * PostgreSQL ledger. Binding a key to a new account happens in createAccount's transaction, not here.
+ * External account binding keys (RFC 8555 §7.3.4) in the PostgreSQL ledger. Binding a key to a
+ * new account happens in createAccount's transaction, not here.
  */
 export class PostgresEabKeys {
   constructor(
     private readonly db: PostgresSession,
     private readonly audit: PostgresAuditLog,
   ) {}
-
-  async recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
-    const r = (await this.db.query<{ n: Int8; oldest: Int8 | null }>(S.recentOrders, [accountId, since.getTime()])).rows[0]!;
-    const oldest = optMs(r.oldest);
-    return { count: Number(r.n), ...(oldest !== undefined ? { oldest } : {}) };
-  }
-
-  async pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
-    const r = (await this.db.query<{ n: Int8; soonest: Int8 | null }>(S.pendingAuthzs, [accountId, now.getTime()])).rows[0]!;
-    const soonestExpiry = optMs(r.soonest);
-    return { count: Number(r.n), ...(soonestExpiry !== undefined ? { soonestExpiry } : {}) };
-  }
 
   createEabKey(k: NewEabKey, actor: string): Promise<void> {
     return this.db.serializable(async (tx) => {

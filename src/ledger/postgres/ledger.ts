@@ -159,11 +159,11 @@ export class PostgresLedger implements CertificateLedger {
   }
 
   recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
-    return this.eab.recentOrders(accountId, since);
+    return this.orders.recent(accountId, since);
   }
 
   pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
-    return this.eab.pendingAuthorizations(accountId, now);
+    return this.authorizations.pending(accountId, now);
   }
 
   createEabKey(k: NewEabKey, actor: string): Promise<void> {
@@ -247,7 +247,7 @@ export class PostgresLedger implements CertificateLedger {
   }
 
   insertCertificate(certificate: NewCertificate): Promise<void> {
-    return this.db.atomic((tx) => this.certificates.insertRows(tx, certificate));
+    return this.certificates.insert(certificate);
   }
 
   getCertificate(serial: string): Promise<CertificateRecord | undefined> {
@@ -364,7 +364,6 @@ export class PostgresLedger implements CertificateLedger {
   takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
     return this.shared.takeRateLimits(takes, now, windowMs);
   }
-
 
   purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
     return this.retention.purgeExpired(cutoff, limit, after);

@@ -4,9 +4,10 @@ import { finalizeRefusal, type FinalizeAuthorizationRow } from '../finalize-chec
 import type { FinalizeOutcome, InterruptedWork } from '../ledger.js';
 import type { PostgresCertificates } from './certificates.js';
 import type { PostgresRenewal } from './renewal.js';
+import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from '../records.js';
-import { orderInsertValues, toOrder, type OrderRow } from '../rows.js';
+import { optMs, orderInsertValues, toOrder, type OrderRow } from '../rows.js';
 
 const S = {
   insertOrder: statement('orders.insert', `INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
@@ -34,6 +35,7 @@ const S = {
   accountOrdersAfter: statement('orders.ofAccountAfter', `SELECT o.id FROM orders o, orders c WHERE c.id = $1 AND o.account_id = $2
       AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id COLLATE "C" < c.id COLLATE "C"))
     ORDER BY o.created_at DESC, o.id COLLATE "C" DESC LIMIT $3`),
+  recent: statement('orders.recent', 'SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = $1 AND created_at > $2'),
   beginFinalize: statement('orders.beginFinalize', `UPDATE orders SET status = 'processing', processing_by = $2, processing_since = $3
     WHERE id = $1 AND status IN ('pending', 'ready')`),
   // What completeFinalize checks again, each row locked until it commits (see there).
@@ -62,7 +64,10 @@ const S = {
  */
 export const PROCESSING_LEASE_MS = 10 * 60_000;
 
-/** Orders in the PostgreSQL ledger: created with their new authorizations, finalized, failed. */
+/**
+ * Orders in the PostgreSQL ledger: created with their new authorizations, counted for rate limits,
+ * finalized, failed, and found interrupted.
+ */
 export class PostgresOrders {
   constructor(
     private readonly db: PostgresSession,
@@ -117,6 +122,13 @@ export class PostgresOrders {
         ? await this.db.query<{ id: string }>(S.accountOrders, [accountId, limit])
         : await this.db.query<{ id: string }>(S.accountOrdersAfter, [after, accountId, limit]);
     return rows.map((r) => r.id);
+  }
+
+  /** Rate limits: the account's orders created after `since`, and the oldest of them. */
+  async recent(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
+    const r = (await this.db.query<{ n: Int8; oldest: Int8 | null }>(S.recent, [accountId, since.getTime()])).rows[0]!;
+    const oldest = optMs(r.oldest);
+    return { count: Number(r.n), ...(oldest !== undefined ? { oldest } : {}) };
   }
 
   /**

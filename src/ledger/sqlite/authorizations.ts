@@ -7,10 +7,15 @@ import type { Statements } from './statements.js';
 
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
 export class SqliteAuthorizations {
+  private readonly pendingCount: Database.Statement;
+
   constructor(
     private readonly db: Database.Database,
     private readonly s: Statements,
-  ) {}
+  ) {
+    this.pendingCount = db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
+        WHERE account_id = ? AND status = 'pending' AND expires > ?`);
+  }
 
   /** Pending or valid, unexpired authorizations of this account for these identifiers. */
   findReusable(accountId: string, identifiers: readonly Identifier[], now: Date): AuthorizationRecord[] {
@@ -40,6 +45,12 @@ export class SqliteAuthorizations {
   getChallenge(id: string): ChallengeRecord | undefined {
     const row = this.s.challengeById.get(id) as ChallengeRow | undefined;
     return row && toChallenge(row);
+  }
+
+  /** Rate limits: the account's pending, unexpired authorizations, and the soonest expiry. */
+  pending(accountId: string, now: Date): { count: number; soonestExpiry?: Date } {
+    const r = this.pendingCount.get(accountId, now.getTime()) as { n: number; soonest: number | null };
+    return { count: r.n, ...(r.soonest !== null ? { soonestExpiry: new Date(r.soonest) } : {}) };
   }
 
   beginChallenge(challengeId: string, owner: string, at: number): boolean {

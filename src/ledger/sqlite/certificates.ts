@@ -16,6 +16,11 @@ export class SqliteCertificates {
     private readonly audit: SqliteAuditLog,
   ) {}
 
+  /** A certificate that belongs to no order, in its own transaction. */
+  insert(c: NewCertificate): void {
+    this.db.transaction(() => this.insertRows(c))();
+  }
+
   /** The certificate, its identifier index rows and its 'issue' entry; call inside the caller's transaction. */
   insertRows(c: NewCertificate): void {
     this.s.insertCertificate.run({

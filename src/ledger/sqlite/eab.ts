@@ -4,8 +4,8 @@ import type { EabKeyRecord, NewEabKey } from '../records.js';
 import { toEabKey, type EabKeyRow } from '../rows.js';
 
 /**
- * External account binding keys (RFC 8555 §7.3.4) and the counts rate limits read, in the SQLite
- * ledger. Binding a key to a new account happens in createAccount's transaction, not here.
+ * External account binding keys (RFC 8555 §7.3.4) in the SQLite ledger. Binding a key to a new
+ * account happens in createAccount's transaction, not here.
  */
 export class SqliteEabKeys {
   private readonly s;
@@ -15,25 +15,12 @@ export class SqliteEabKeys {
     private readonly audit: SqliteAuditLog,
   ) {
     this.s = {
-      recentOrders: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?'),
-      pendingAuthzs: db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
-        WHERE account_id = ? AND status = 'pending' AND expires > ?`),
       insertEabKey: db.prepare(`INSERT INTO eab_keys (kid, label, policy, hmac_sealed, reusable, created_at, expires_at)
         VALUES (@kid, @label, @policy, @hmacSealed, @reusable, @createdAt, @expiresAt)`),
       eabKey: db.prepare('SELECT * FROM eab_keys WHERE kid = ?'),
       eabKeys: db.prepare('SELECT * FROM eab_keys ORDER BY created_at, kid'),
       revokeEabKey: db.prepare('UPDATE eab_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL'),
     };
-  }
-
-  async recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
-    const r = this.s.recentOrders.get(accountId, since.getTime()) as { n: number; oldest: number | null };
-    return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
-  }
-
-  async pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
-    const r = this.s.pendingAuthzs.get(accountId, now.getTime()) as { n: number; soonest: number | null };
-    return { count: r.n, ...(r.soonest !== null ? { soonestExpiry: new Date(r.soonest) } : {}) };
   }
 
   async createEabKey(k: NewEabKey, actor: string): Promise<void> {

@@ -38,7 +38,7 @@ import type {
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { listCertificates } from './inventory.js';
-import { SqliteAccountLifecycle } from './account-lifecycle.js';
+import { SqliteAccounts } from './accounts.js';
 import { SqliteEabKeys } from './eab.js';
 import { SqliteCrlState } from './crl.js';
 import { SqliteMetrics } from './metrics.js';
@@ -67,7 +67,6 @@ import type {
   NewOrder,
   OrderRecord,
 } from '../records.js';
-import { toAccount, type AccountRow } from '../rows.js';
 
 export interface SqliteLedgerOptions {
   readonly file: string;
@@ -97,7 +96,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly db: Database.Database;
   private readonly s: Statements;
   private readonly file: string;
-  private readonly accounts: SqliteAccountLifecycle;
+  private readonly accounts: SqliteAccounts;
   private readonly eab: SqliteEabKeys;
   private readonly crl: SqliteCrlState;
   private readonly renewal: SqliteRenewal;
@@ -139,7 +138,7 @@ export class SqliteLedger implements CertificateLedger {
     this.audit = new SqliteAuditLog(this.db);
     this.authorizations = new SqliteAuthorizations(this.db, this.s);
     this.certificates = new SqliteCertificates(this.db, this.s, this.audit);
-    this.accounts = new SqliteAccountLifecycle(this.db, this.s, this.audit);
+    this.accounts = new SqliteAccounts(this.db, this.s, this.audit);
     this.eab = new SqliteEabKeys(this.db, this.audit);
     this.crl = new SqliteCrlState(this.db, this.file);
     this.renewal = new SqliteRenewal(this.db, this.audit);
@@ -153,12 +152,12 @@ export class SqliteLedger implements CertificateLedger {
     return this.durable(this.accounts.create(a));
   }
 
-  recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
-    return this.eab.recentOrders(accountId, since);
+  async recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
+    return this.orders.recent(accountId, since);
   }
 
-  pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
-    return this.eab.pendingAuthorizations(accountId, now);
+  async pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
+    return this.authorizations.pending(accountId, now);
   }
 
   createEabKey(k: NewEabKey, actor: string): Promise<void> {
@@ -177,15 +176,12 @@ export class SqliteLedger implements CertificateLedger {
     return this.durable(this.eab.revokeEabKey(kid, at, actor));
   }
 
-
   async getAccount(id: string): Promise<AccountRecord | undefined> {
-    const row = this.s.accountById.get(id) as AccountRow | undefined;
-    return row && toAccount(row);
+    return this.accounts.get(id);
   }
 
   async getAccountByThumbprint(thumbprint: string): Promise<AccountRecord | undefined> {
-    const row = this.s.accountByThumbprint.get(thumbprint) as AccountRow | undefined;
-    return row && toAccount(row);
+    return this.accounts.getByThumbprint(thumbprint);
   }
 
   async updateAccount(
@@ -242,7 +238,7 @@ export class SqliteLedger implements CertificateLedger {
 
   async beginFinalize(orderId: string): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    return this.s.beginFinalize.run(this.owner, this.now(), orderId).changes === 1;
+    return this.orders.beginFinalize(orderId, this.owner, this.now());
   }
 
   async completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
@@ -254,11 +250,11 @@ export class SqliteLedger implements CertificateLedger {
 
   async failOrder(orderId: string, error: ProblemDocument): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    this.s.failOrder.run(JSON.stringify(error), orderId);
+    this.orders.fail(orderId, error);
   }
 
   async insertCertificate(certificate: NewCertificate): Promise<void> {
-    this.db.transaction(() => this.certificates.insertRows(certificate))();
+    this.certificates.insert(certificate);
     await this.wal.afterCommit();
   }
 
@@ -370,10 +366,7 @@ export class SqliteLedger implements CertificateLedger {
 
   /** One server process serves an SQLite ledger: work any other connection began was interrupted. */
   async interruptedWork(): Promise<InterruptedWork> {
-    return this.db.transaction(() => ({
-      orderIds: (this.s.processingOrders.all(this.owner) as { id: string }[]).map((r) => r.id),
-      challenges: this.s.processingChallenges.all(this.owner) as InterruptedWork['challenges'][number][],
-    }))();
+    return this.orders.interruptedWork(this.owner);
   }
 
   async takeRateLimit(
@@ -390,7 +383,6 @@ export class SqliteLedger implements CertificateLedger {
   async takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
     return this.shared.takeRateLimits(takes, now, windowMs);
   }
-
 
   async purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
     // Not waited for on disk: a purge a power cut takes back is done again by the next run.

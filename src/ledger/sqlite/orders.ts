@@ -1,16 +1,21 @@
 import type Database from 'better-sqlite3';
 import type { AccountStatus, OrderStatus } from '../../core/status.js';
 import { finalizeRefusal, type FinalizeAuthorizationRow } from '../finalize-check.js';
-import type { FinalizeOutcome } from '../ledger.js';
+import type { ProblemDocument } from '../../core/problem.js';
+import type { FinalizeOutcome, InterruptedWork } from '../ledger.js';
 import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from '../records.js';
 import type { SqliteCertificates } from './certificates.js';
 import type { SqliteRenewal } from './renewal.js';
 import { orderInsertValues, toOrder, type OrderRow } from '../rows.js';
 import type { Statements } from './statements.js';
 
-/** Orders in the SQLite ledger: created with their new authorizations and challenges, read, listed per account, finalized. */
+/**
+ * Orders in the SQLite ledger: created with their new authorizations and challenges, read, listed
+ * per account, counted for rate limits, finalized or failed, and found interrupted.
+ */
 export class SqliteOrders {
   private readonly facts;
+  private readonly recentCount: Database.Statement;
 
   constructor(
     private readonly db: Database.Database,
@@ -24,6 +29,12 @@ export class SqliteOrders {
       authorizations: db.prepare(`SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires
         FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id WHERE x.order_id = ? ORDER BY x.position`),
     };
+    this.recentCount = db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?');
+  }
+
+  /** ready → processing, marked as `owner`'s work; false if the order was not ready. */
+  beginFinalize(orderId: string, owner: string, at: number): boolean {
+    return this.s.beginFinalize.run(owner, at, orderId).changes === 1;
   }
 
   /**
@@ -67,6 +78,10 @@ export class SqliteOrders {
     })();
   }
 
+  fail(orderId: string, error: ProblemDocument): void {
+    this.s.failOrder.run(JSON.stringify(error), orderId);
+  }
+
   get(id: string): OrderRecord | undefined {
     const row = this.s.orderById.get(id) as OrderRow | undefined;
     return row && toOrder(row);
@@ -78,5 +93,19 @@ export class SqliteOrders {
       after === undefined ? this.s.accountOrders.all(accountId, limit) : this.s.accountOrdersAfter.all(after, accountId, limit)
     ) as { id: string }[];
     return rows.map((r) => r.id);
+  }
+
+  /** Rate limits: the account's orders created after `since`, and the oldest of them. */
+  recent(accountId: string, since: Date): { count: number; oldest?: Date } {
+    const r = this.recentCount.get(accountId, since.getTime()) as { n: number; oldest: number | null };
+    return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
+  }
+
+  /** One server process serves an SQLite ledger: work any connection but `owner`'s began was interrupted. */
+  interruptedWork(owner: string): InterruptedWork {
+    return this.db.transaction(() => ({
+      orderIds: (this.s.processingOrders.all(owner) as { id: string }[]).map((r) => r.id),
+      challenges: this.s.processingChallenges.all(owner) as InterruptedWork['challenges'][number][],
+    }))();
   }
 }

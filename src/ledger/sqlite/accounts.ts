@@ -27,7 +27,7 @@ function toSummary(r: AccountSummaryRow): AccountSummary {
  * (§7.3.6), client deactivation of an authorization (§7.5.2), and the operator's account list.
  * Each change is one transaction with its audit_log entry.
  */
-export class SqliteAccountLifecycle {
+export class SqliteAccounts {
   private readonly s;
 
   constructor(
@@ -51,6 +51,16 @@ export class SqliteAccountLifecycle {
       summaries: db.prepare(`${SUMMARY_SELECT} ORDER BY a.created_at, a.id LIMIT ?`),
       summary: db.prepare(`${SUMMARY_SELECT} WHERE a.id = ?`),
     };
+  }
+
+  get(id: string): AccountRecord | undefined {
+    const row = this.shared.accountById.get(id) as AccountRow | undefined;
+    return row && toAccount(row);
+  }
+
+  getByThumbprint(thumbprint: string): AccountRecord | undefined {
+    const row = this.shared.accountByThumbprint.get(thumbprint) as AccountRow | undefined;
+    return row && toAccount(row);
   }
 
   /** The account unless its key has one already; with eabKid, the binding claimed and audited in the same transaction. */
