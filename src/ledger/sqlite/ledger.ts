@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Identifier } from '../../core/identifier.js';
 import type { ProblemDocument } from '../../core/problem.js';
 import type { RevokedColumns } from '../../core/revoked-columns.js';
@@ -52,8 +50,7 @@ import { SqliteOrders } from './orders.js';
 import { SqliteRetention } from './retention.js';
 import { takesOf } from '../rate-limit-window.js';
 import { prepareStatements, type Statements } from './statements.js';
-import { reverseLabels } from '../names.js';
-import { migrateSqlite, readMigrations } from '../migrate.js';
+import { openLedgerFile } from './open-file.js';
 import type {
   AccountRecord,
   AuthorizationRecord,
@@ -68,16 +65,14 @@ import type {
   OrderRecord,
 } from '../records.js';
 
+export { LedgerMissingError } from './open-file.js';
+
 export interface SqliteLedgerOptions {
   readonly file: string;
   readonly now?: () => number;
   readonly nonces?: NonceStore;
   /** Admin commands open an existing ledger only; a missing file is an error, not a new ledger. */
   readonly mustExist?: boolean;
-}
-
-export class LedgerMissingError extends Error {
-  override name = 'LedgerMissingError';
 }
 
 /**
@@ -113,25 +108,9 @@ export class SqliteLedger implements CertificateLedger {
   private readonly owner = randomUUID();
 
   constructor(options: SqliteLedgerOptions) {
-    if (options.mustExist && !existsSync(options.file)) {
-      throw new LedgerMissingError(
-        `no ledger at ${options.file}: is dataDir right? (certmint serve creates it on first start)`,
-      );
-    }
-    mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
-    this.file = options.file;
-    this.db = new Database(options.file);
-    this.db.pragma('journal_mode = WAL');
-    // Commits do not fsync on this thread; every write method awaits WalDurability instead.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    // Used by migrations (backfill) as well as at insert time.
-    this.db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) =>
-      typeof v === 'string' ? reverseLabels(v) : null,
-    );
     this.now = options.now ?? Date.now;
-    migrateSqlite(this.db, readMigrations(), this.now);
+    this.file = options.file;
+    this.db = openLedgerFile(options.file, options.mustExist ?? false, this.now);
     this.nonces = options.nonces ?? new MemoryNonceStore({ now: this.now });
     this.s = prepareStatements(this.db);
     this.wal = new WalDurability(`${options.file}-wal`);
