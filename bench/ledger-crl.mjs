@@ -15,7 +15,7 @@ import { initCa } from '../dist/ca/ca-files.js';
 import { nativeCryptoProvider } from '../dist/ca/crypto-provider.js';
 import { systemClock } from '../dist/core/clock.js';
 import { CrlPublisher } from '../dist/crl/crl-publisher.js';
-import { SqliteLedger } from '../dist/ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { reverseLabels } from '../dist/ledger/names.js';
 import { CERTMINT_MAIN, certmintEnv, startCertmint, writeCertmintConfig } from './processes.mjs';
 

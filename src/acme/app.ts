@@ -1,11 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { CertificateAuthority } from '../ca/types.js';
+import type { CaCertificates } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { PublishedCrl } from '../crl/crl-publisher.js';
 import type { CrlIssuer } from '../ledger/ledger.js';
-import type { CertificateLedger } from '../ledger/ledger.js';
-import type { RegistrationAuthority } from '../ra/registration-authority.js';
-import type { DirectoryMeta, RouteContext } from './context.js';
+import type { AcmeLedger, AcmeUseCases, DirectoryMeta, RouteContext } from './context.js';
 import { boundRequestBodies } from './body-timeout.js';
 import { JwsVerifier, jwsPreHandler } from './jws.js';
 import { problemErrorHandler, sendProblem } from './problem-handler.js';
@@ -21,10 +19,12 @@ import { renewalInfoRoutes } from './routes/renewal-info.js';
 import { revocationRoutes } from './routes/revocation.js';
 import { AcmeUrls } from './urls.js';
 
+// Narrow views, not the objects the composition root holds: acme/ cannot sign, and it writes to
+// the ledger only through ra/ (AcmeLedger says what it still writes and why).
 export interface AcmeServerOptions {
-  readonly ra: RegistrationAuthority;
-  readonly ledger: CertificateLedger;
-  readonly ca: CertificateAuthority;
+  readonly ra: AcmeUseCases;
+  readonly ledger: AcmeLedger;
+  readonly ca: CaCertificates;
   readonly baseUrl: string;
   readonly meta: DirectoryMeta;
   readonly bodyLimit: number;
@@ -40,7 +40,7 @@ export interface AcmeServerOptions {
 }
 
 /** The ACME API as an encapsulated plugin: JWS checks, nonces and problem documents for everything under it. */
-async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: CertificateLedger; bodyLimit: number }) {
+async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: AcmeLedger; bodyLimit: number }) {
   const { ctx, ledger } = opts;
   const verifier = new JwsVerifier(ledger, ctx.urls);
   const indexLink = `<${ctx.urls.directory}>;rel="index"`;

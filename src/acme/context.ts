@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
+import type { LedgerReader, NonceStore } from '../ledger/ledger.js';
 import type { AccountRecord } from '../ledger/records.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import type { VerifiedJws } from './jws.js';
@@ -15,9 +16,42 @@ export interface DirectoryMeta {
   readonly profiles?: Readonly<Record<string, string>>;
 }
 
+/**
+ * The use cases the HTTP API calls, and nothing else of ra/: not its `deps`, which hold the
+ * whole ledger and the signing CA. Every change a client asks for goes through one of these.
+ */
+export type AcmeUseCases = Pick<
+  RegistrationAuthority,
+  | 'newAccount'
+  | 'updateAccount'
+  | 'changeAccountKey'
+  | 'listOrders'
+  | 'newOrder'
+  | 'getOrder'
+  | 'finalizeOrder'
+  | 'getAuthorization'
+  | 'updateAuthorization'
+  | 'getChallenge'
+  | 'respondToChallenge'
+  | 'revokeCertificate'
+  | 'certificateDownload'
+  | 'renewalInfo'
+>;
+
+/**
+ * What acme/ holds of the ledger: its reads, and the two writes that belong to HTTP itself.
+ * Nonces are issued on answers and spent by the JWS check, which lives here (RFC 8555 §6.5;
+ * DESIGN.md: one place verifies JWS, nonce included); /ready commits a probe row to know that the
+ * ledger can commit. Any other write is reached only through AcmeUseCases (ra/).
+ */
+export interface AcmeLedger extends LedgerReader {
+  readonly nonces: Pick<NonceStore, 'issue' | 'consume'>;
+  checkWritable(at: Date): Promise<void>;
+}
+
 /** What every route file gets. */
 export interface RouteContext {
-  readonly ra: RegistrationAuthority;
+  readonly ra: AcmeUseCases;
   readonly urls: AcmeUrls;
   readonly meta: DirectoryMeta;
   /** Orders per page of an account's orders list. */

@@ -2,9 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { canonicalJwk, KeyEncodingError } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
-import type { CertificateLedger } from '../ledger/ledger.js';
 import type { AccountRecord } from '../ledger/records.js';
 import { JWS_ALGORITHMS, importJwsKey, isJwsAlgorithm, verifyJwsSignature, type JwsAlgorithm, type JwsKey } from './jws-keys.js';
+import type { AcmeLedger } from './context.js';
 import type { AcmeUrls } from './urls.js';
 
 /** RFC 8555 §6.2 algorithms certmint accepts for account keys. */
@@ -211,7 +211,7 @@ export class JwsVerifier {
   private readonly keyCache = new Map<string, JwsKey>();
 
   constructor(
-    private readonly ledger: CertificateLedger,
+    private readonly ledger: Pick<AcmeLedger, 'getAccount' | 'nonces'>,
     private readonly urls: AcmeUrls,
     private readonly keyCacheSize = 10_000,
   ) {}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import type { MemoryNonceStore } from '../ledger/memory-nonces.js';
+import type { MemoryNonceStore } from '../ledger/sqlite/memory-nonces.js';
 import { NONCE_LIFETIME_MS } from '../ledger/nonce-format.js';
 
 const BAD_NONCE = 'urn:ietf:params:acme:error:badNonce';

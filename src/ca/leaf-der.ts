@@ -1,5 +1,5 @@
 import { CaError } from './ca-file-io.js';
-import { derOid, derSequence, derSerial, derTime, derTlv, type Der } from './crl-der.js';
+import { derOid, derSequence, derSerial, derTime, derTlv, type Der } from './crl/der.js';
 import { readTlv } from './issuer-fields.js';
 
 /*

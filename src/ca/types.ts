@@ -113,8 +113,11 @@ export interface CrlRequest {
   readonly entries: readonly RevokedEntry[] | RevokedColumns;
 }
 
-/** The signing core. Only this module touches a CA private key. */
-export interface CertificateAuthority {
+/**
+ * The CA's public certificates and nothing that signs: what a layer that only publishes them
+ * (acme/: /roots.pem, /intermediate.der) holds instead of the CertificateAuthority.
+ */
+export interface CaCertificates {
   /** PEM of the root certificates clients should trust, oldest first (served at /roots.pem). */
   readonly rootsPem: string;
   /** Every root, ascending. */
@@ -127,6 +130,10 @@ export interface CertificateAuthority {
   readonly activeGeneration: number;
   /** Every intermediate loaded, ascending: the active one and those whose leaves may still be in use. */
   readonly generations: readonly IntermediateGeneration[];
+}
+
+/** The signing core. Only this module touches a CA private key. */
+export interface CertificateAuthority extends CaCertificates {
   /** Signs with the active intermediate. */
   issueLeaf(request: LeafRequest): Promise<IssuedLeaf>;
   /**

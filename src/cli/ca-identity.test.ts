@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initCa, type CaOptions } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import { systemClock } from '../core/clock.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { caIdentityOf, loadCaOfLedger } from './ca-identity.js';
 
 let dir: string;

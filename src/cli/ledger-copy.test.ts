@@ -12,10 +12,10 @@ import { certificateRecord } from '../../test/support/ledger-records.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { readMigrations } from '../ledger/migrate.js';
-import { createPostgresPool } from '../ledger/postgres-connect.js';
-import { PostgresLedger } from '../ledger/postgres-ledger.js';
-import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from '../ledger/postgres-migrate.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { createPostgresPool } from '../ledger/postgres/connect.js';
+import { PostgresLedger } from '../ledger/postgres/ledger.js';
+import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from '../ledger/postgres/migrate.js';
+import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 
 // `certmint ledger copy` (the built binary) from SQLite ledgers built through the ledger API into
 // databases of a throw-away PostgreSQL cluster, checked table by table and row by row.

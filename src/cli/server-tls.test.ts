@@ -9,7 +9,7 @@ import { initCa, rotateRoot } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export function workerUrl(moduleUrl: string, name: string): URL {
   const here = fileURLToPath(moduleUrl);
   if (here.endsWith('.js')) return new URL(`./${name}.js`, moduleUrl);
-  const compiled = here.replace(/\/src\/([^/]+)\/[^/]+\.ts$/, `/dist/$1/${name}.js`);
+  const compiled = here.replace(/\/src\/(.+)\/[^/]+\.ts$/, `/dist/$1/${name}.js`);
   if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run npm run build (npm test does it first)`);
   return pathToFileURL(compiled);
 }

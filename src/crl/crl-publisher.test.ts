@@ -7,7 +7,7 @@ import { initCa } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { CRL_LEASE_MS, CrlBuildBusy, CrlPublisher, type CrlPolicy } from './crl-publisher.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';

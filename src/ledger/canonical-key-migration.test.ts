@@ -15,7 +15,7 @@ import { keyHashOfSpki } from '../core/canonical-key.js';
 import { CANONICAL_KEYS_MIGRATION } from './canonical-key-migration.js';
 import { migrateSqlite, readMigrations } from './migrate.js';
 import { reverseLabels } from './names.js';
-import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from './postgres-migrate.js';
+import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from './postgres/migrate.js';
 
 // Migration 0012 re-hashes what the ledger recorded from keys as clients spelled them: a
 // certificate with a compressed key (signed before keys were canonical), the key it blocked, and

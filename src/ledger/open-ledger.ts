@@ -1,8 +1,8 @@
 import type { CertificateLedger } from './ledger.js';
 import { SchemaError } from './migrate.js';
 import type { LedgerConnectionError } from './connection-error.js';
-import type { PostgresLedgerSettings } from './postgres-connect.js';
-import { SqliteLedger } from './sqlite-ledger.js';
+import type { PostgresLedgerSettings } from './postgres/connect.js';
+import { SqliteLedger } from './sqlite/ledger.js';
 
 export interface LedgerSettings {
   /** The embedded ledger's file (dataDir/ledger.sqlite3): used when `postgres` is undefined. */
@@ -41,8 +41,8 @@ export async function openLedger(settings: LedgerSettings): Promise<OpenedLedger
   }
   // Loaded only for PostgreSQL: pg and its ledger stay out of an SQLite server's start-up.
   const [{ checkPostgresConnection, createPostgresPool }, { PostgresLedger }] = await Promise.all([
-    import('./postgres-connect.js'),
-    import('./postgres-ledger.js'),
+    import('./postgres/connect.js'),
+    import('./postgres/ledger.js'),
   ]);
   const connection = createPostgresPool(settings.postgres, settings.onIdleError);
   try {

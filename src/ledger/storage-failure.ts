@@ -1,6 +1,6 @@
 import { LedgerConnectionError } from './connection-error.js';
-import { ledgerUnreachable } from './postgres-errors.js';
-import { WalSyncError } from './wal-durability.js';
+import { ledgerUnreachable } from './postgres/errors.js';
+import { WalSyncError } from './sqlite/wal-durability.js';
 
 /**
  * Why the ledger cannot be reached at all (a shared ledger's database is down, restarting or

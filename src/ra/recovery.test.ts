@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { validateNames } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';

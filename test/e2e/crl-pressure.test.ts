@@ -4,7 +4,7 @@ import { Agent, request } from 'node:https';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crlNumberOf } from '../../src/ca/crl-info.js';
+import { crlNumberOf } from '../../src/ca/crl/info.js';
 import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeCrl } from '../../src/ca/crl-info.js';
+import { describeCrl } from '../../src/ca/crl/info.js';
 import { buildGoClient } from '../interop/go-client.js';
 import { httpsGet, startCertmintPair, type CertmintPair } from '../support/certmint-pair.js';
 import { requireOrSkip } from '../support/clients.js';

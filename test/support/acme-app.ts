@@ -10,7 +10,7 @@ import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CrlPublisher } from '../../src/crl/crl-publisher.js';
 import type { CertificateLedger } from '../../src/ledger/ledger.js';
-import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import type { RegistrationAuthority } from '../../src/ra/registration-authority.js';
 import { directoryMeta, registrationAuthority } from '../../src/cli/serve.js';
 import { PrometheusMetrics } from '../../src/cli/prometheus-metrics.js';

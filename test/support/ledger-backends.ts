@@ -6,9 +6,9 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import type { CertificateLedger } from '../../src/ledger/ledger.js';
 import { readMigrations } from '../../src/ledger/migrate.js';
-import { createPostgresPool, type PostgresConnection } from '../../src/ledger/postgres-connect.js';
-import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from '../../src/ledger/postgres-migrate.js';
-import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import { createPostgresPool, type PostgresConnection } from '../../src/ledger/postgres/connect.js';
+import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from '../../src/ledger/postgres/migrate.js';
+import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from './postgres.js';
 
 /**
@@ -145,7 +145,7 @@ interface PostgresShared {
   /** On the `postgres` database: creates and drops the tests' databases. */
   readonly admin: pg.Client;
   readonly template: string;
-  readonly PostgresLedger: typeof import('../../src/ledger/postgres-ledger.js').PostgresLedger;
+  readonly PostgresLedger: typeof import('../../src/ledger/postgres/ledger.js').PostgresLedger;
 }
 
 let postgres: Promise<PostgresShared> | undefined;
@@ -155,7 +155,7 @@ let databases = 0;
 /** Once per file: the cluster, and a migrated database every test's database is copied from. */
 function sharedPostgres(): Promise<PostgresShared> {
   postgres ??= (async () => {
-    const { PostgresLedger } = await import('../../src/ledger/postgres-ledger.js');
+    const { PostgresLedger } = await import('../../src/ledger/postgres/ledger.js');
     const cluster = await startPostgres();
     try {
       const template = 'certmint_contract_template';

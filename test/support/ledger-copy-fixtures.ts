@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewCertificate } from '../../src/ledger/records.js';
-import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { accountRecord, authorizationRecord, certificateRecord } from './ledger-records.js';
 
 // SQLite ledgers for the tests of `certmint ledger copy`, written through the ledger API as the server writes them.

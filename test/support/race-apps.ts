@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CertificateLedger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open-ledger.js';
-import { SqliteLedger } from '../../src/ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { startTestAcmeApp, type TestAcmeApp, type TestAcmeAppOptions } from './acme-app.js';
 import { InjectAcmeClient, newAccountKey } from './jws-client.js';
 import { afterAll } from 'vitest';

@@ -1,14 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
-import type { CertificateAuthority } from '../../ca/types.js';
+import type { CaCertificates } from '../../ca/types.js';
 import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
 import { ledgerNotReadyReason } from '../../ledger/storage-failure.js';
 import { contentTag, prepareDocument, sendPrepared, type PreparedDocument } from '../conditional-get.js';
 import type { AcmeUrls } from '../urls.js';
 
 export interface PublicRouteOptions {
-  readonly ca: CertificateAuthority;
+  readonly ca: CaCertificates;
   readonly urls: AcmeUrls;
   /** Resolves when the ledger answers; /ready fails while it throws. */
   readonly ready: () => Promise<void>;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/config.js';
-import { backupSqliteLedger, LedgerBackupError } from '../../ledger/sqlite-backup.js';
+import { backupSqliteLedger, LedgerBackupError } from '../../ledger/sqlite/backup.js';
 import { ArchiveError, writeArchive, type ArchiveEntry } from '../backup-archive.js';
 import {
   BACKED_UP_DIRS,

@@ -1,4 +1,4 @@
-import { describeCrl } from '../../ca/crl-info.js';
+import { describeCrl } from '../../ca/crl/info.js';
 import { CrlBuildBusy, type CrlPublisher } from '../../crl/crl-publisher.js';
 import { leafCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';

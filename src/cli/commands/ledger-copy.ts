@@ -5,10 +5,10 @@ import type { Config } from '../../config/config.js';
 import { systemClock } from '../../core/clock.js';
 import { redactUrlPassword } from '../../core/redact-url.js';
 import { LedgerConnectionError } from '../../ledger/connection-error.js';
-import { LedgerCopyError } from '../../ledger/ledger-copy-schema.js';
-import type { PostgresConnection } from '../../ledger/postgres-connect.js';
-import { LedgerMissingError } from '../../ledger/sqlite-ledger.js';
-import type { LedgerCopyResult } from '../../ledger/sqlite-to-postgres.js';
+import { LedgerCopyError } from '../../ledger/copy/schema.js';
+import type { PostgresConnection } from '../../ledger/postgres/connect.js';
+import { LedgerMissingError } from '../../ledger/sqlite/ledger.js';
+import type { LedgerCopyResult } from '../../ledger/copy/sqlite-to-postgres.js';
 import { operatorName, readConfig } from '../admin.js';
 import { ledgerFile } from '../serve.js';
 import { UsageError } from './certs.js';
@@ -56,7 +56,7 @@ export async function ledgerCopyCommand(config: Config, o: LedgerCopyCliOptions,
   if (!existsSync(source)) throw new LedgerMissingError(`no ledger at ${source}: is dataDir right? (certmint serve creates it on first start)`);
   const started = performance.now();
   // pg is loaded for this command only, not by every other command's start (serve's included).
-  const { createPostgresPool } = await import('../../ledger/postgres-connect.js');
+  const { createPostgresPool } = await import('../../ledger/postgres/connect.js');
   const connection = oneLine(() => createPostgresPool({ url: o.to, passwordFile, poolSize: 1 }));
   try {
     const result = await copyTo(connection, source, target, operator);
@@ -68,7 +68,7 @@ export async function ledgerCopyCommand(config: Config, o: LedgerCopyCliOptions,
 
 async function copyTo(connection: PostgresConnection, source: string, target: string, operator: string): Promise<LedgerCopyResult> {
   try {
-    const { copyLedgerFileToPostgres } = await import('../../ledger/sqlite-to-postgres.js');
+    const { copyLedgerFileToPostgres } = await import('../../ledger/copy/sqlite-to-postgres.js');
     return await copyLedgerFileToPostgres(source, connection, {
       audit: (tables, schemaVersion) => ({
         at: systemClock.now(),

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { intermediateFilePaths, readActiveGeneration } from '../../ca/intermediate-generations.js';
-import { inspectLedgerFile, knownSchemaVersion } from '../../ledger/sqlite-backup.js';
+import { inspectLedgerFile, knownSchemaVersion } from '../../ledger/sqlite/backup.js';
 import { ArchiveError, readArchive, syncDirectory, type EntryHeader, type EntrySink } from '../backup-archive.js';
 import {
   BACKED_UP_DIRS,

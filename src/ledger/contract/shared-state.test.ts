@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { describeLedger } from '../../../test/support/ledger-backends.js';
 
 // What instances on one ledger share beyond its records: rate-limit windows, the CA's identity,
-// the CRL builder's lease (ledger.ts: takeRateLimit, caIdentity, claimCrlNumber's lease).
+// the CRL builder's lease (interfaces/shared-state.ts: takeRateLimit, caIdentity; interfaces/crl.ts: claimCrlNumber's lease).
 const now = new Date('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
 const at = (ms: number) => new Date(now.getTime() + ms);

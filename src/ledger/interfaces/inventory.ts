@@ -1,0 +1,23 @@
+import type { CertificateRecord } from '../records.js';
+
+/** Inventory filters (certmint certs list); every given filter must hold. */
+export interface CertificateFilter {
+  readonly now: Date;
+  /** Valid (not revoked) and expiring in (now, now + ms]. */
+  readonly expiringWithinMs?: number;
+  /** notAfter <= now. */
+  readonly expired?: boolean;
+  readonly revoked?: boolean;
+  /** An exact name, or "*.suffix" for every name under suffix. */
+  readonly identifier?: string;
+  readonly accountId?: string;
+  readonly limit: number;
+}
+
+export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;
+
+/** The operator's view of every certificate (certmint certs list): reads only. */
+export interface InventoryLedger {
+  /** The inventory, soonest expiry first. */
+  listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
+}

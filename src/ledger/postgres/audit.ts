@@ -1,0 +1,89 @@
+import type { AuditEntry, AuditFilter, NewAuditEntry } from '../ledger.js';
+import type { Int8 } from './rows.js';
+import { statement, type Queryable } from './transaction.js';
+import { ms } from '../rows.js';
+
+interface AuditRow {
+  readonly id: Int8;
+  readonly at: Int8;
+  readonly actor: string;
+  readonly action: string;
+  readonly subject: string;
+  readonly detail: string;
+}
+
+const COLUMNS = 'id, at, actor, action, subject, detail';
+
+const S = {
+  append: statement('audit.append', 'INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)'),
+  // Several entries in one statement, ids given in the order of the arrays.
+  appendMany: statement(
+    'audit.appendMany',
+    `INSERT INTO audit_log (at, actor, action, subject, detail)
+      SELECT at, actor, action, subject, detail
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(at, actor, action, subject, detail, n)
+       ORDER BY n`,
+  ),
+  bySubject: statement('audit.bySubject', `SELECT ${COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY at, id`),
+};
+
+/**
+ * The audit log of the PostgreSQL ledger: append-only (migration 0007's triggers refuse UPDATE,
+ * DELETE and TRUNCATE). Ledger transactions that change something write their entry with
+ * `append` on their own client, so an event and its entry are committed together or not at all.
+ * Read by (at, id): on CockroachDB and YugabyteDB ids are unique but not in commit order.
+ */
+export class PostgresAuditLog {
+  constructor(private readonly db: Queryable) {}
+
+  /** On `tx`, the caller's transaction (or the pool, for an entry on its own). */
+  async append(tx: Queryable, e: NewAuditEntry): Promise<void> {
+    await tx.query(S.append, [e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {})]);
+  }
+
+  /** Entries in this order, in one statement. */
+  async appendMany(tx: Queryable, entries: readonly NewAuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    if (entries.length === 1) return this.append(tx, entries[0]!);
+    await tx.query(S.appendMany, [
+      entries.map((e) => e.at.getTime()),
+      entries.map((e) => e.actor),
+      entries.map((e) => e.action),
+      entries.map((e) => e.subject),
+      entries.map((e) => JSON.stringify(e.detail ?? {})),
+    ]);
+  }
+
+  async trail(subject: string): Promise<AuditEntry[]> {
+    return (await this.db.query<AuditRow>(S.bySubject, [subject])).rows.map(toAuditEntry);
+  }
+
+  /** In log order (time, then id), using audit_log_by_time for `since`/`until`. */
+  async list(f: AuditFilter): Promise<AuditEntry[]> {
+    const conditions: [string, number | string | undefined][] = [
+      ['at >=', f.since?.getTime()],
+      ['at <', f.until?.getTime()],
+      ['action =', f.action],
+      ['subject =', f.subject],
+    ];
+    const used = conditions.filter((c): c is [string, number | string] => c[1] !== undefined);
+    const where = used.map((c, i) => `${c[0]} $${i + 1}`);
+    const params: (number | string)[] = [...used.map((c) => c[1]), f.limit];
+    const text = `SELECT ${COLUMNS} FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY at, id LIMIT $${params.length}`;
+    // At most 2^4 shapes of one short statement, each named by its shape so a connection parses it once.
+    const shape = conditions.map((c) => (c[1] === undefined ? '0' : '1')).join('');
+    return (await this.db.query<AuditRow>(statement(`audit.list.${shape}`, text), params)).rows.map(toAuditEntry);
+  }
+}
+
+function toAuditEntry(r: AuditRow): AuditEntry {
+  return {
+    id: Number(r.id),
+    at: ms(r.at),
+    actor: r.actor,
+    action: r.action,
+    subject: r.subject,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,117 @@
+import { issueAuditEntry } from '../audit-entries.js';
+import { leafCrlIssuer, type RevocationOutcome, type RevocationRecord } from '../ledger.js';
+import { reverseLabels } from '../names.js';
+import type { PostgresAuditLog } from './audit.js';
+import { CERTIFICATE_COLUMNS } from './rows.js';
+import { statement, type PostgresSession, type Queryable } from './transaction.js';
+import type { CertificateRecord, NewCertificate } from '../records.js';
+import { toCertificate, type CertificateRow } from '../rows.js';
+
+const S = {
+  insert: statement('certs.insert', `INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13)`),
+  // Every identifier in one statement; the reversed name serves the inventory's "*.suffix" range scans.
+  insertIdentifiers: statement('certs.insertIdentifiers', `INSERT INTO certificate_identifiers
+      (identifier_type, identifier_value, serial, reversed_value)
+    SELECT t, v, $1, r FROM unnest($2::text[], $3::text[], $4::text[]) AS u(t, v, r)
+    ON CONFLICT (identifier_type, identifier_value, serial) DO NOTHING`),
+  bySerial: statement('certs.bySerial', `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = $1`),
+  revoke: statement('certs.revoke', `UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2
+    WHERE serial = $3 AND status = 'valid' RETURNING key_hash, issuer_generation`),
+  exists: statement('certs.exists', 'SELECT 1 FROM certificates WHERE serial = $1'),
+  blockKey: statement('certs.blockKey', `INSERT INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES ($1, $2, $3)
+    ON CONFLICT (key_hash) DO NOTHING`),
+  keyBlocked: statement('certs.keyBlocked', 'SELECT 1 FROM blocked_keys WHERE key_hash = $1'),
+  // A key not blocked has no row to lock: the transactions that block a key and those that commit a
+  // certificate for it meet on a lock named by the key (KEY_LOCK_SPACE, hash of the key), held to commit.
+  lockKey: statement('certs.lockKey', 'SELECT pg_advisory_xact_lock($1::integer, hashtext($2))'),
+  // The row of a generation's CRL is created by its first revocation or its first CRL.
+  markCrlDirty: statement('certs.markCrlDirty', 'INSERT INTO crl_state (issuer) VALUES ($1) ON CONFLICT (issuer) DO UPDATE SET dirty = TRUE'),
+};
+
+/**
+ * The first key of the two-key advisory locks on certificate keys (pg_advisory_xact_lock(int, int)):
+ * apart from other users of the database. Two keys whose hashes collide only wait for each other.
+ */
+const KEY_LOCK_SPACE = 0x63_6b_65_79; // "ckey"
+
+/** Certificates, their revocation and blocked keys in the PostgreSQL ledger, each change with its audit entry. */
+export class PostgresCertificates {
+  constructor(
+    private readonly db: PostgresSession,
+    private readonly audit: PostgresAuditLog,
+  ) {}
+
+  /** A certificate that belongs to no order, in its own transaction. */
+  insert(c: NewCertificate): Promise<void> {
+    return this.db.atomic((tx) => this.insertRows(tx, c));
+  }
+
+  /** The certificate, its identifier index rows and its 'issue' entry, on the caller's transaction. */
+  async insertRows(tx: Queryable, c: NewCertificate): Promise<void> {
+    await tx.query(S.insert, [
+      c.serial,
+      c.accountId ?? null,
+      c.orderId ?? null,
+      Buffer.from(c.der),
+      c.chainPem,
+      JSON.stringify(c.identifiers),
+      c.commonName ?? null,
+      c.keyHash,
+      c.notBefore.getTime(),
+      c.notAfter.getTime(),
+      c.createdAt.getTime(),
+      c.profile ?? null,
+      c.issuerGeneration ?? 1,
+    ]);
+    if (c.identifiers.length > 0) {
+      await tx.query(S.insertIdentifiers, [
+        c.serial,
+        c.identifiers.map((id) => id.type),
+        c.identifiers.map((id) => id.value.toLowerCase()),
+        c.identifiers.map((id) => reverseLabels(id.value)),
+      ]);
+    }
+    await this.audit.append(tx, issueAuditEntry(c));
+  }
+
+  async get(serial: string): Promise<CertificateRecord | undefined> {
+    const row = (await this.db.query<CertificateRow>(S.bySerial, [serial])).rows[0];
+    return row && toCertificate(row);
+  }
+
+  /**
+   * valid → revoked with its audit entry, the key blocked if asked, and its CRL marked stale, in
+   * one transaction. The conditional UPDATE of the certificate's row decides: of instances
+   * revoking one certificate at once, the others wait for its row lock and then find it revoked
+   * (READ COMMITTED re-checks the status against the committed row), so one revokes it.
+   */
+  revoke(r: RevocationRecord): Promise<RevocationOutcome> {
+    return this.db.atomic(async (tx): Promise<RevocationOutcome> => {
+      const at = r.revokedAt.getTime();
+      const revoked = (await tx.query<{ key_hash: string; issuer_generation: number }>(S.revoke, [at, r.reason, r.serial])).rows[0];
+      if (revoked === undefined) return (await tx.query(S.exists, [r.serial])).rowCount === 0 ? 'unknown' : 'alreadyRevoked';
+      // A finalize committing a certificate for this key waits for this commit and then sees the
+      // block; one that holds the lock first commits its certificate before this goes on.
+      if (r.blockKey) await this.lockKey(tx, revoked.key_hash);
+      await this.audit.append(tx, { at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
+      if (r.blockKey) await tx.query(S.blockKey, [revoked.key_hash, at, r.serial]);
+      await tx.query(S.markCrlDirty, [leafCrlIssuer(revoked.issuer_generation)]);
+      return 'revoked';
+    });
+  }
+
+  async isKeyBlocked(keyHash: string, on: Queryable = this.db): Promise<boolean> {
+    return ((await on.query(S.keyBlocked, [keyHash])).rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Until `tx` ends, no other transaction blocks this key or commits a certificate for it through
+   * this lock. Its own statement: the next statement of `tx` (READ COMMITTED) sees what the
+   * holder before it committed.
+   */
+  async lockKey(tx: Queryable, keyHash: string): Promise<void> {
+    await tx.query(S.lockKey, [KEY_LOCK_SPACE, keyHash]);
+  }
+}

@@ -1,0 +1,48 @@
+import type { CertificateFilter, CertificateSummary } from '../ledger.js';
+import { reverseLabels } from '../names.js';
+import type { Queryable } from './transaction.js';
+import { toCertificateSummary, type CertificateSummaryRow } from '../rows.js';
+
+/**
+ * The inventory query, as sqlite/inventory.ts builds it. Each filter is a WHERE clause on an
+ * indexed column (expiry, status, account, the identifier table and its reversed-label index for
+ * "*.suffix"), so lists stay fast on ledgers of millions of certificates. The same columns as
+ * SQLite's (no profile), so both backends list the same summaries.
+ */
+export function inventoryQuery(f: CertificateFilter): { text: string; values: (string | number)[] } {
+  const where: string[] = [];
+  const values: (string | number)[] = [];
+  const param = (v: string | number): string => `$${values.push(v)}`;
+  // Numbered only once a clause uses it: PostgreSQL refuses a parameter no clause gives a type.
+  let nowParam: string | undefined;
+  const now = (): string => (nowParam ??= param(f.now.getTime()));
+  if (f.expiringWithinMs !== undefined) {
+    where.push(`c.status = 'valid' AND c.not_after > ${now()} AND c.not_after <= ${param(f.now.getTime() + f.expiringWithinMs)}`);
+  }
+  if (f.expired) where.push(`c.not_after <= ${now()}`);
+  if (f.revoked) where.push(`c.status = 'revoked'`);
+  if (f.accountId !== undefined) where.push(`c.account_id = ${param(f.accountId)}`);
+  if (f.identifier !== undefined) {
+    const name = f.identifier.toLowerCase();
+    if (name.startsWith('*.')) {
+      // "*.example.internal" → reversed prefix "internal.example." (range scan on a COLLATE "C" column, no LIKE)
+      const prefix = `${reverseLabels(name.slice(2))}.`;
+      const hi = prefix.slice(0, -1) + String.fromCharCode('.'.charCodeAt(0) + 1);
+      where.push(`c.serial IN (SELECT serial FROM certificate_identifiers
+        WHERE reversed_value >= ${param(prefix)} AND reversed_value < ${param(hi)})`);
+    } else {
+      where.push(`c.serial IN (SELECT serial FROM certificate_identifiers WHERE identifier_value = ${param(name)})`);
+    }
+  }
+  const text = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
+      c.revoked_at, c.revocation_reason, c.created_at
+    FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY c.not_after, c.serial COLLATE "C" LIMIT ${param(f.limit)}`;
+  return { text, values };
+}
+
+/** An operator's command: the statement is built per call, unnamed (its shape varies with the filters). */
+export async function listCertificates(db: Queryable, f: CertificateFilter): Promise<CertificateSummary[]> {
+  const { text, values } = inventoryQuery(f);
+  return (await db.query<CertificateSummaryRow>({ text }, values)).rows.map(toCertificateSummary);
+}

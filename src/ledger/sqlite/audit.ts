@@ -1,0 +1,55 @@
+import type Database from 'better-sqlite3';
+import type { AuditEntry, AuditFilter, NewAuditEntry } from '../ledger.js';
+
+interface AuditRow {
+  readonly id: number;
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly subject: string;
+  readonly detail: string;
+}
+
+/**
+ * The audit log of the SQLite ledger: append-only (migration 0007's triggers refuse UPDATE and
+ * DELETE). Ledger transactions that change something write their entry with `append` inside the
+ * same transaction, so an event and its entry are committed together or not at all.
+ */
+export class SqliteAuditLog {
+  private readonly insert: Database.Statement;
+  private readonly bySubject: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.insert = db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)');
+    this.bySubject = db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id');
+  }
+
+  /** Call inside the caller's transaction. */
+  append(e: NewAuditEntry): void {
+    this.insert.run(e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {}));
+  }
+
+  trail(subject: string): AuditEntry[] {
+    return (this.bySubject.all(subject) as AuditRow[]).map(toAuditEntry);
+  }
+
+  /** In log order (time, then id), using audit_log_by_time for `since`/`until`. */
+  list(f: AuditFilter): AuditEntry[] {
+    const conditions: [string, number | string | undefined][] = [
+      ['at >= ?', f.since?.getTime()],
+      ['at < ?', f.until?.getTime()],
+      ['action = ?', f.action],
+      ['subject = ?', f.subject],
+    ];
+    const used = conditions.filter((c): c is [string, number | string] => c[1] !== undefined);
+    const where = used.map((c) => c[0]);
+    const params = used.map((c) => c[1]);
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id LIMIT ?`;
+    // At most 2^5 shapes of one short statement: better-sqlite3 prepares it on each call, cheap for an admin command.
+    return (this.db.prepare(sql).all(...params, f.limit) as AuditRow[]).map(toAuditEntry);
+  }
+}
+
+function toAuditEntry(r: AuditRow): AuditEntry {
+  return { id: r.id, at: new Date(r.at), actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) as Record<string, unknown> };
+}

@@ -1,0 +1,95 @@
+import type Database from 'better-sqlite3';
+import type { Identifier } from '../../core/identifier.js';
+import type { ChallengeOutcome } from '../ledger.js';
+import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
+import { toAuthorization, toChallenge, type AuthorizationRow, type ChallengeRow } from '../rows.js';
+import type { Statements } from './statements.js';
+
+/** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
+export class SqliteAuthorizations {
+  private readonly pendingCount: Database.Statement;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly s: Statements,
+  ) {
+    this.pendingCount = db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
+        WHERE account_id = ? AND status = 'pending' AND expires > ?`);
+  }
+
+  /** Pending or valid, unexpired authorizations of this account for these identifiers. */
+  findReusable(accountId: string, identifiers: readonly Identifier[], now: Date): AuthorizationRecord[] {
+    return this.perIdentifier(this.s.reusableAuthz, accountId, identifiers, now);
+  }
+
+  findValid(accountId: string, identifiers: readonly Identifier[], now: Date): AuthorizationRecord[] {
+    return this.perIdentifier(this.s.validAuthz, accountId, identifiers, now);
+  }
+
+  get(id: string): AuthorizationRecord | undefined {
+    const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
+    return row && this.fromRow(row);
+  }
+
+  /** All of them, read in one transaction so an order's authorizations are seen at one moment. */
+  getMany(ids: readonly string[]): AuthorizationRecord[] {
+    return this.db.transaction(() =>
+      ids.map((id) => {
+        const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
+        if (!row) throw new Error(`authorization ${id} is missing from the ledger`);
+        return this.fromRow(row);
+      }),
+    )();
+  }
+
+  getChallenge(id: string): ChallengeRecord | undefined {
+    const row = this.s.challengeById.get(id) as ChallengeRow | undefined;
+    return row && toChallenge(row);
+  }
+
+  /** Rate limits: the account's pending, unexpired authorizations, and the soonest expiry. */
+  pending(accountId: string, now: Date): { count: number; soonestExpiry?: Date } {
+    const r = this.pendingCount.get(accountId, now.getTime()) as { n: number; soonest: number | null };
+    return { count: r.n, ...(r.soonest !== null ? { soonestExpiry: new Date(r.soonest) } : {}) };
+  }
+
+  beginChallenge(challengeId: string, owner: string, at: number): boolean {
+    return this.s.beginChallenge.run(owner, at, challengeId).changes === 1;
+  }
+
+  /** An outcome for a challenge no longer processing (recorded already) changes nothing. */
+  completeChallenge(o: ChallengeOutcome): void {
+    this.db.transaction(() => {
+      const error = o.error ? JSON.stringify(o.error) : null;
+      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return;
+      this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
+    })();
+  }
+
+  expire(id: string): void {
+    this.s.expireAuthz.run(id);
+  }
+
+  /** At most one authorization per identifier, as the statement picks it (account, type, value, now). */
+  private perIdentifier(
+    statement: Database.Statement,
+    accountId: string,
+    identifiers: readonly Identifier[],
+    now: Date,
+  ): AuthorizationRecord[] {
+    const found: AuthorizationRecord[] = [];
+    for (const id of identifiers) {
+      // An order's "*.example.internal" is authorized by example.internal with wildcard set.
+      const wildcard = id.value.startsWith('*.');
+      const value = wildcard ? id.value.slice(2) : id.value;
+      const row = statement.get(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationRow | undefined;
+      if (row) found.push(this.fromRow(row));
+    }
+    return found;
+  }
+
+  private fromRow(row: AuthorizationRow): AuthorizationRecord {
+    const challenges = (this.s.challengesOfAuthz.all(row.id) as ChallengeRow[]).map(toChallenge);
+    return toAuthorization(row, challenges);
+  }
+}

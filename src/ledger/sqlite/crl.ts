@@ -1,0 +1,98 @@
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import type { RevokedColumns } from '../../core/revoked-columns.js';
+import { workerUrl } from '../../core/worker-url.js';
+import type { CrlIssuer, CrlLease, CrlState } from '../ledger.js';
+
+/** CRL numbers, the last CRL each issuer signed, and the revoked list they are built from. */
+export class SqliteCrlState {
+  private readonly s;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly file: string,
+  ) {
+    this.s = {
+      createCrlState: db.prepare('INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO NOTHING'),
+      lastNotAfter: db.prepare('SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = ?'),
+      liveByGeneration: db.prepare(`SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
+        WHERE status = 'valid' AND not_after > ? GROUP BY issuer_generation`),
+      // Only while no other builder holds the lease (or it ran out).
+      claimCrlNumber: db.prepare(`UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0, lease_holder = @holder, lease_until = @until
+        WHERE issuer = @issuer AND (lease_until IS NULL OR lease_until <= @now OR lease_holder = @holder) RETURNING crl_number`),
+      recordCrl: db.prepare(`UPDATE crl_state SET this_update = @thisUpdate, next_update = @nextUpdate, der = @der,
+        lease_holder = NULL, lease_until = NULL WHERE issuer = @issuer AND crl_number = @crlNumber`),
+      releaseLease: db.prepare(`UPDATE crl_state SET dirty = 1, lease_holder = NULL, lease_until = NULL
+        WHERE issuer = ? AND lease_holder = ?`),
+      crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der, lease_until FROM crl_state WHERE issuer = ?'),
+    };
+  }
+
+  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl(import.meta.url, 'revoked-worker'), {
+        workerData: { file: this.file, nowMs: now.getTime(), issuerGeneration },
+      });
+      worker.once('message', (columns: RevokedColumns) => resolve(columns));
+      worker.once('error', reject);
+      worker.once('exit', (code) => {
+        if (code !== 0) reject(new Error(`the revoked-certificates reader exited with code ${code}`));
+      });
+    });
+  }
+
+  async lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
+    const row = this.s.lastNotAfter.get(issuerGeneration) as { last: number | null };
+    return row.last === null ? undefined : new Date(row.last);
+  }
+
+  async liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>> {
+    const rows = this.s.liveByGeneration.all(now.getTime()) as { generation: number; live: number }[];
+    return new Map(rows.map((r) => [r.generation, r.live]));
+  }
+
+  async claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
+    const row = this.db.transaction(() => {
+      this.s.createCrlState.run(issuer);
+      return this.s.claimCrlNumber
+        .safeIntegers(true)
+        .get({ issuer, holder: lease.holder, now: lease.now.getTime(), until: lease.until.getTime() }) as { crl_number: bigint } | undefined;
+    })();
+    return row?.crl_number;
+  }
+
+  async releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void> {
+    this.s.releaseLease.run(issuer, holder);
+  }
+
+  async recordCrl(
+    issuer: CrlIssuer,
+    crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array },
+  ): Promise<void> {
+    // Only the holder of the latest number writes: a slower build of an older number never wins.
+    this.s.recordCrl.run({
+      issuer,
+      crlNumber: crl.crlNumber,
+      thisUpdate: crl.thisUpdate.getTime(),
+      nextUpdate: crl.nextUpdate.getTime(),
+      der: Buffer.from(crl.der),
+    });
+  }
+
+  async crlState(issuer: CrlIssuer, now: Date): Promise<CrlState> {
+    const r = this.s.crlState.safeIntegers(true).get(issuer) as
+      | { crl_number: bigint; dirty: bigint; this_update: bigint | null; next_update: bigint | null; der: Buffer | null; lease_until: bigint | null }
+      | undefined;
+    // A generation whose CRL was never signed nor marked stale: nothing signed yet.
+    if (!r) return { crlNumber: 0n, dirty: true, thisUpdate: undefined, nextUpdate: undefined, der: undefined };
+    return {
+      crlNumber: r.crl_number,
+      // A lease that ran out unreturned: its builder died after clearing the mark, before storing a CRL.
+      dirty: r.dirty === 1n || (r.lease_until !== null && Number(r.lease_until) <= now.getTime()),
+      thisUpdate: r.this_update === null ? undefined : new Date(Number(r.this_update)),
+      nextUpdate: r.next_update === null ? undefined : new Date(Number(r.next_update)),
+      der: r.der === null ? undefined : new Uint8Array(r.der),
+    };
+  }
+
+}

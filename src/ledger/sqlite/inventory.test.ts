@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CertificateFilter } from '../ledger.js';
+import { inventoryQuery } from './inventory.js';
+import { SqliteLedger } from './ledger.js';
+import { addSampleInventory } from '../../../test/support/ledger-records.js';
+
+// The SQLite query plans; the filters themselves are in contract/inventory.test.ts, run on every backend.
+let dir: string;
+let ledger: SqliteLedger;
+const now = new Date('2026-06-01T00:00:00Z');
+const DAY = 86_400_000;
+
+// The same certificates as the contract's filters are checked on.
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-inventory-'));
+  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
+  await addSampleInventory(ledger, now);
+});
+afterAll(async () => {
+  await ledger.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('inventory query plans (fast on millions of certificates)', () => {
+  const filters: Partial<CertificateFilter>[] = [
+    { expiringWithinMs: 7 * DAY },
+    { expired: true },
+    { revoked: true },
+    { accountId: 'a1' },
+    { identifier: 'api.internal' },
+    { identifier: '*.svc.cluster.local' },
+  ];
+  it.each(filters)('uses an index for %o', (f) => {
+    const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
+    const { sql, params } = inventoryQuery({ now, limit: 100, ...f });
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail);
+    db.close();
+    // A bare "SCAN c" would read every certificate; each filter must search an index instead.
+    expect(plan.filter((d) => /^SCAN (c|certificates|certificate_identifiers)\b(?! USING)/.test(d))).toEqual([]);
+    expect(plan.join('\n')).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY|PRIMARY KEY/);
+  });
+});

@@ -1,0 +1,49 @@
+import type Database from 'better-sqlite3';
+import type { CertificateFilter, CertificateSummary } from '../ledger.js';
+import { reverseLabels } from '../names.js';
+import { toCertificateSummary, type CertificateSummaryRow } from '../rows.js';
+
+
+/**
+ * The inventory query. Each filter is a WHERE clause on an indexed column (expiry, status,
+ * account, the identifier table and its reversed-label index for "*.suffix"), so lists stay fast
+ * on ledgers of millions of certificates.
+ */
+export function inventoryQuery(f: CertificateFilter): { sql: string; params: Record<string, string | number> } {
+  const where: string[] = [];
+  const params: Record<string, string | number> = { now: f.now.getTime(), limit: f.limit };
+  if (f.expiringWithinMs !== undefined) {
+    where.push(`c.status = 'valid' AND c.not_after > @now AND c.not_after <= @until`);
+    params.until = f.now.getTime() + f.expiringWithinMs;
+  }
+  if (f.expired) where.push('c.not_after <= @now');
+  if (f.revoked) where.push(`c.status = 'revoked'`);
+  if (f.accountId !== undefined) {
+    where.push('c.account_id = @account');
+    params.account = f.accountId;
+  }
+  if (f.identifier !== undefined) {
+    const name = f.identifier.toLowerCase();
+    if (name.startsWith('*.')) {
+      // "*.example.internal" → reversed prefix "internal.example." (range scan, no LIKE)
+      const prefix = `${reverseLabels(name.slice(2))}.`;
+      where.push(`c.serial IN (SELECT serial FROM certificate_identifiers
+        WHERE reversed_value >= @lo AND reversed_value < @hi)`);
+      params.lo = prefix;
+      params.hi = prefix.slice(0, -1) + String.fromCharCode('.'.charCodeAt(0) + 1);
+    } else {
+      where.push(`c.serial IN (SELECT serial FROM certificate_identifiers WHERE identifier_value = @name)`);
+      params.name = name;
+    }
+  }
+  const sql = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
+      c.revoked_at, c.revocation_reason, c.created_at
+    FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY c.not_after, c.serial LIMIT @limit`;
+  return { sql, params };
+}
+
+export function listCertificates(db: Database.Database, f: CertificateFilter): CertificateSummary[] {
+  const { sql, params } = inventoryQuery(f);
+  return (db.prepare(sql).all(params) as CertificateSummaryRow[]).map(toCertificateSummary);
+}

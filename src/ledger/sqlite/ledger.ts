@@ -1,0 +1,388 @@
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { Identifier } from '../../core/identifier.js';
+import type { ProblemDocument } from '../../core/problem.js';
+import type { RevokedColumns } from '../../core/revoked-columns.js';
+import type { AccountStatus } from '../../core/status.js';
+import type {
+  AccountDeactivation,
+  AccountKeyChange,
+  AccountKeyChangeOutcome,
+  AccountSummary,
+  AuthorizationDeactivation,
+  AuditEntry,
+  AuditFilter,
+  InterruptedWork,
+  NewAuditEntry,
+  CertificateCounts,
+  CertificateFilter,
+  CertificateLedger,
+  CertificateSummary,
+  ChallengeOutcome,
+  CrlIssuer,
+  FinalizeOutcome,
+  CrlLease,
+  CrlState,
+  RateLimitResult,
+  RateLimitTake,
+  RateLimitScope,
+  NonceStore,
+  PurgeBatch,
+  PurgeCursor,
+  RenewalState,
+  RenewEarlyMark,
+  RevocationOutcome,
+  RevocationRecord,
+} from '../ledger.js';
+import { MemoryNonceStore } from './memory-nonces.js';
+import { listCertificates } from './inventory.js';
+import { SqliteAccounts } from './accounts.js';
+import { SqliteEabKeys } from './eab.js';
+import { SqliteCrlState } from './crl.js';
+import { SqliteMetrics } from './metrics.js';
+import { SqliteAuditLog } from './audit.js';
+import { WalDurability } from './wal-durability.js';
+import { SqliteAuthorizations } from './authorizations.js';
+import { SqliteCertificates } from './certificates.js';
+import { SqliteRenewal } from './renewal.js';
+import { SqliteSharedState } from './shared-state.js';
+import { SqliteOrders } from './orders.js';
+import { SqliteRetention } from './retention.js';
+import { takesOf } from '../rate-limit-window.js';
+import { prepareStatements, type Statements } from './statements.js';
+import { openLedgerFile } from './open-file.js';
+import type {
+  AccountRecord,
+  AuthorizationRecord,
+  CertificateRecord,
+  ChallengeRecord,
+  EabKeyRecord,
+  NewAccount,
+  NewAuthorization,
+  NewEabKey,
+  NewCertificate,
+  NewOrder,
+  OrderRecord,
+} from '../records.js';
+
+export { LedgerMissingError } from './open-file.js';
+
+export interface SqliteLedgerOptions {
+  readonly file: string;
+  readonly now?: () => number;
+  readonly nonces?: NonceStore;
+  /** Admin commands open an existing ledger only; a missing file is an error, not a new ledger. */
+  readonly mustExist?: boolean;
+}
+
+/**
+ * The embedded ledger: one SQLite file in WAL mode. A write that anyone is told is permanent
+ * (accounts, certificates, revocations, EAB keys, CRL numbers, key changes, audit entries) resolves
+ * only once its commit is on disk (WalDurability: the WAL is fdatasynced off the event loop, one
+ * sync shared by concurrent writers). Order and challenge workflow state (createOrder,
+ * begin/completeChallenge, expireAuthorization, beginFinalize, failOrder) is committed but not
+ * waited for: a crash of the process loses none of it (the WAL is in the kernel), and a power loss
+ * could only take back steps a client redoes with a new order; the next synced write or checkpoint
+ * puts it on disk with everything before it. better-sqlite3 is synchronous; the Promise interface is the seam for a
+ * shared PostgreSQL ledger.
+ */
+export class SqliteLedger implements CertificateLedger {
+  readonly nonces: NonceStore;
+  private readonly db: Database.Database;
+  private readonly s: Statements;
+  private readonly file: string;
+  private readonly accounts: SqliteAccounts;
+  private readonly eab: SqliteEabKeys;
+  private readonly crl: SqliteCrlState;
+  private readonly renewal: SqliteRenewal;
+  private readonly audit: SqliteAuditLog;
+  private readonly wal: WalDurability;
+  private readonly authorizations: SqliteAuthorizations;
+  private readonly certificates: SqliteCertificates;
+  private readonly metrics: SqliteMetrics;
+  private readonly shared: SqliteSharedState;
+  private readonly orders: SqliteOrders;
+  private readonly retention: SqliteRetention;
+  private readonly now: () => number;
+  /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
+  private readonly owner = randomUUID();
+
+  constructor(options: SqliteLedgerOptions) {
+    this.now = options.now ?? Date.now;
+    this.file = options.file;
+    this.db = openLedgerFile(options.file, options.mustExist ?? false, this.now);
+    this.nonces = options.nonces ?? new MemoryNonceStore({ now: this.now });
+    this.s = prepareStatements(this.db);
+    this.wal = new WalDurability(`${options.file}-wal`);
+    this.audit = new SqliteAuditLog(this.db);
+    this.authorizations = new SqliteAuthorizations(this.db, this.s);
+    this.certificates = new SqliteCertificates(this.db, this.s, this.audit);
+    this.accounts = new SqliteAccounts(this.db, this.s, this.audit);
+    this.eab = new SqliteEabKeys(this.db, this.audit);
+    this.crl = new SqliteCrlState(this.db, this.file);
+    this.renewal = new SqliteRenewal(this.db, this.audit);
+    this.metrics = new SqliteMetrics(this.db);
+    this.shared = new SqliteSharedState(this.db);
+    this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
+    this.retention = new SqliteRetention(this.db);
+  }
+
+  async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
+    return this.durable(this.accounts.create(a));
+  }
+
+  async recentOrders(accountId: string, since: Date): Promise<{ count: number; oldest?: Date }> {
+    return this.orders.recent(accountId, since);
+  }
+
+  async pendingAuthorizations(accountId: string, now: Date): Promise<{ count: number; soonestExpiry?: Date }> {
+    return this.authorizations.pending(accountId, now);
+  }
+
+  createEabKey(k: NewEabKey, actor: string): Promise<void> {
+    return this.durable(this.eab.createEabKey(k, actor));
+  }
+
+  getEabKey(kid: string): Promise<EabKeyRecord | undefined> {
+    return this.eab.getEabKey(kid);
+  }
+
+  listEabKeys(): Promise<EabKeyRecord[]> {
+    return this.eab.listEabKeys();
+  }
+
+  revokeEabKey(kid: string, at: Date, actor: string): Promise<boolean> {
+    return this.durable(this.eab.revokeEabKey(kid, at, actor));
+  }
+
+  async getAccount(id: string): Promise<AccountRecord | undefined> {
+    return this.accounts.get(id);
+  }
+
+  async getAccountByThumbprint(thumbprint: string): Promise<AccountRecord | undefined> {
+    return this.accounts.getByThumbprint(thumbprint);
+  }
+
+  async updateAccount(
+    id: string,
+    changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
+    at: Date,
+  ): Promise<AccountRecord> {
+    return this.durable(this.accounts.update(id, changes, at));
+  }
+
+  async findReusableAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
+    return this.authorizations.findReusable(accountId, identifiers, now);
+  }
+
+  async createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    this.orders.create(order, newAuthorizations);
+  }
+
+  async getOrder(id: string): Promise<OrderRecord | undefined> {
+    return this.orders.get(id);
+  }
+
+  async listAccountOrderIds(accountId: string, limit: number, after?: string): Promise<string[]> {
+    return this.orders.listAccountOrderIds(accountId, limit, after);
+  }
+
+  async getAuthorization(id: string): Promise<AuthorizationRecord | undefined> {
+    return this.authorizations.get(id);
+  }
+
+  async getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]> {
+    return this.authorizations.getMany(ids);
+  }
+
+  async getChallenge(id: string): Promise<ChallengeRecord | undefined> {
+    return this.authorizations.getChallenge(id);
+  }
+
+  async beginChallenge(challengeId: string): Promise<boolean> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    return this.authorizations.beginChallenge(challengeId, this.owner, this.now());
+  }
+
+  async completeChallenge(o: ChallengeOutcome): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    this.authorizations.completeChallenge(o);
+  }
+
+  async expireAuthorization(id: string): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    this.authorizations.expire(id);
+  }
+
+  async beginFinalize(orderId: string): Promise<boolean> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    return this.orders.beginFinalize(orderId, this.owner, this.now());
+  }
+
+  async completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
+    const outcome = this.orders.complete(orderId, certificate, at);
+    // Only a committed certificate needs to be on disk before anyone hears of it.
+    if (outcome.outcome === 'issued') await this.wal.afterCommit();
+    return outcome;
+  }
+
+  async failOrder(orderId: string, error: ProblemDocument): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    this.orders.fail(orderId, error);
+  }
+
+  async insertCertificate(certificate: NewCertificate): Promise<void> {
+    this.certificates.insert(certificate);
+    await this.wal.afterCommit();
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    return this.certificates.get(serial);
+  }
+
+  async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
+    return this.durable(this.certificates.revoke(r));
+  }
+
+  async isKeyBlocked(keyHash: string): Promise<boolean> {
+    return this.certificates.isKeyBlocked(keyHash);
+  }
+
+  async findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
+    return this.authorizations.findValid(accountId, identifiers, now);
+  }
+
+  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
+    return this.crl.listRevokedUnexpired(now, issuerGeneration);
+  }
+
+  lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
+    return this.crl.lastNotAfter(issuerGeneration);
+  }
+
+  liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>> {
+    return this.crl.liveCertificatesByGeneration(now);
+  }
+
+  claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
+    return this.durable(this.crl.claimCrlNumber(issuer, lease));
+  }
+
+  releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void> {
+    return this.durable(this.crl.releaseCrlLease(issuer, holder));
+  }
+
+  recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void> {
+    return this.durable(this.crl.recordCrl(issuer, crl));
+  }
+
+  crlState(issuer: CrlIssuer, now: Date): Promise<CrlState> {
+    return this.crl.crlState(issuer, now);
+  }
+
+  async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
+    return listCertificates(this.db, filter);
+  }
+
+  async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
+    return this.metrics.certificateCounts(now, withinMs);
+  }
+
+  async changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome> {
+    return this.durable(this.accounts.changeAccountKey(change));
+  }
+
+  async deactivateAccount(
+    deactivation: AccountDeactivation,
+  ): Promise<{ account: AccountRecord; deactivatedAuthorizations: number } | undefined> {
+    return this.durable(this.accounts.deactivateAccount(deactivation));
+  }
+
+  async deactivateAuthorization(deactivation: AuthorizationDeactivation): Promise<boolean> {
+    return this.durable(this.accounts.deactivateAuthorization(deactivation));
+  }
+
+  async listAccounts(limit: number): Promise<AccountSummary[]> {
+    return this.accounts.listAccounts(limit);
+  }
+
+  async getAccountSummary(id: string): Promise<AccountSummary | undefined> {
+    return this.accounts.getAccountSummary(id);
+  }
+
+  getRenewalState(serial: string): Promise<RenewalState | undefined> {
+    return this.renewal.getRenewalState(serial);
+  }
+
+  markRenewEarly(mark: RenewEarlyMark): Promise<string[]> {
+    return this.durable(this.renewal.markRenewEarly(mark));
+  }
+
+  replacingOrder(serial: string): Promise<string | undefined> {
+    return this.renewal.replacingOrder(serial);
+  }
+
+  async auditTrail(subject: string): Promise<AuditEntry[]> {
+    return this.audit.trail(subject);
+  }
+
+  async appendAudit(entry: NewAuditEntry): Promise<void> {
+    this.audit.append(entry);
+    await this.wal.afterCommit();
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
+    return this.audit.list(filter);
+  }
+
+  /** A write's result, once it is on disk (the write itself committed before this is called). */
+  private async durable<T>(result: T | Promise<T>): Promise<T> {
+    const value = await result;
+    await this.wal.afterCommit();
+    return value;
+  }
+
+  /** One server process serves an SQLite ledger: work any other connection began was interrupted. */
+  async interruptedWork(): Promise<InterruptedWork> {
+    return this.orders.interruptedWork(this.owner);
+  }
+
+  async takeRateLimit(
+    scope: RateLimitScope,
+    subject: string | readonly string[],
+    now: Date,
+    limit: number,
+    windowMs: number,
+    weight?: number,
+  ): Promise<RateLimitResult> {
+    // Not waited for on disk: a limit forgotten by a power cut lets a few more accounts through.
+    return this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs);
+  }
+  async takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
+    return this.shared.takeRateLimits(takes, now, windowMs);
+  }
+
+  async purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+    // Not waited for on disk: a purge a power cut takes back is done again by the next run.
+    return this.retention.purgeExpired(cutoff, limit, after);
+  }
+
+  async caIdentity(): Promise<string | undefined> {
+    return this.shared.caIdentity();
+  }
+
+  recordCaIdentity(rootSha256: string, at: Date): Promise<string> {
+    return this.durable(this.shared.recordCaIdentity(rootSha256, at));
+  }
+
+  async checkWritable(at: Date): Promise<void> {
+    this.s.readinessProbe.run(at.getTime());
+    await this.wal.afterCommit();
+  }
+
+  async close(): Promise<void> {
+    await this.wal.close();
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
+import { EXPIRING_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
+import { SqliteLedger } from './ledger.js';
+
+// The SQLite query plans; the counts themselves are in contract/metrics.test.ts, run on every backend.
+const now = new Date('2026-06-01T00:00:00Z');
+let dir: string;
+let ledger: SqliteLedger;
+
+async function add(serial: string, notAfterDays: number) {
+  await ledger.insertCertificate(certificateRecord(serial, [`${serial}.example.internal`], notAfterDays, now));
+}
+
+// The same certificates as the contract's counts are checked on.
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-metrics-'));
+  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
+  await ledger.createAccount(accountRecord('a1', 't1', now));
+  for (const [serial, days] of [['01', 0.5], ['02', 3], ['03', 7], ['04', 20], ['05', 90], ['06', -1], ['07', 5], ['08', -3]] as const) {
+    await add(serial, days);
+  }
+  for (const serial of ['07', '08']) {
+    await ledger.revokeCertificate({ serial, reason: 0, revokedAt: now, blockKey: false, actor: 'operator:test' });
+  }
+});
+
+afterAll(async () => {
+  await ledger.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('certificateCounts on SQLite', () => {
+  it('reads only indexes, never the certificates table itself', () => {
+    const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
+    try {
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ now: 0, until: 1, until0: 1, until1: 1 }) as { detail: string }[])
+          .map((r) => r.detail)
+          .join('\n');
+      const expiring = plan(EXPIRING_SQL(2));
+      expect(expiring).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_by_status \(status=\? AND not_after>\? AND not_after<\?\)$/);
+      const revoked = (db.prepare(`EXPLAIN QUERY PLAN ${REVOKED_UNEXPIRED_SQL}`).all(0) as { detail: string }[])
+        .map((r) => r.detail)
+        .join('\n');
+      // Either index serves it as a range scan; SQLite picks.
+      expect(revoked).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_(revoked|by_status) \((status=\? AND )?not_after>\?\)$/);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -1,0 +1,111 @@
+import type Database from 'better-sqlite3';
+import type { AccountStatus, OrderStatus } from '../../core/status.js';
+import { finalizeRefusal, type FinalizeAuthorizationRow } from '../finalize-check.js';
+import type { ProblemDocument } from '../../core/problem.js';
+import type { FinalizeOutcome, InterruptedWork } from '../ledger.js';
+import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from '../records.js';
+import type { SqliteCertificates } from './certificates.js';
+import type { SqliteRenewal } from './renewal.js';
+import { orderInsertValues, toOrder, type OrderRow } from '../rows.js';
+import type { Statements } from './statements.js';
+
+/**
+ * Orders in the SQLite ledger: created with their new authorizations and challenges, read, listed
+ * per account, counted for rate limits, finalized or failed, and found interrupted.
+ */
+export class SqliteOrders {
+  private readonly facts;
+  private readonly recentCount: Database.Statement;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly s: Statements,
+    private readonly renewal: SqliteRenewal,
+    private readonly certificates: SqliteCertificates,
+  ) {
+    this.facts = {
+      order: db.prepare(`SELECT o.status AS order_status, (SELECT a.status FROM accounts a WHERE a.id = o.account_id) AS account_status
+        FROM orders o WHERE o.id = ?`),
+      authorizations: db.prepare(`SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires
+        FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id WHERE x.order_id = ? ORDER BY x.position`),
+    };
+    this.recentCount = db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?');
+  }
+
+  /** ready → processing, marked as `owner`'s work; false if the order was not ready. */
+  beginFinalize(orderId: string, owner: string, at: number): boolean {
+    return this.s.beginFinalize.run(owner, at, orderId).changes === 1;
+  }
+
+  /**
+   * The certificate and the order's change to valid, in one transaction, if what finalize checked
+   * when it began still holds (FinalizeOutcome). IMMEDIATE: the write lock is taken before the
+   * checks read, so no other connection (the admin CLI deactivating the account or revoking for
+   * keyCompromise from another process) commits between the checks and the insert; one that
+   * committed before is seen by them.
+   */
+  complete(orderId: string, certificate: NewCertificate, at: Date): FinalizeOutcome {
+    return this.db.transaction((): FinalizeOutcome => {
+      const order = this.facts.order.get(orderId) as { order_status: OrderStatus; account_status: AccountStatus | null } | undefined;
+      const refusal = finalizeRefusal(
+        {
+          orderStatus: order?.order_status,
+          authorizations: this.facts.authorizations.all(orderId) as FinalizeAuthorizationRow[],
+          accountStatus: order?.account_status ?? undefined,
+          keyBlocked: this.certificates.isKeyBlocked(certificate.keyHash),
+        },
+        at,
+      );
+      if (refusal) return refusal;
+      this.certificates.insertRows(certificate);
+      if (this.s.completeOrder.run(certificate.serial, orderId).changes !== 1) {
+        throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
+      }
+      return { outcome: 'issued' };
+    }).immediate();
+  }
+
+  /** The order, its new authorizations (with challenges), the links to reused ones and its replacement, in one transaction. */
+  create(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): void {
+    this.db.transaction(() => {
+      this.s.insertOrder.run(...orderInsertValues(order));
+      for (const a of newAuthorizations) {
+        this.s.insertAuthz.run(a.id, a.accountId, a.identifier.type, a.identifier.value, a.wildcard ? 1 : 0, a.expires.getTime(), a.createdAt.getTime());
+        for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);
+      }
+      order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
+      if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
+    })();
+  }
+
+  fail(orderId: string, error: ProblemDocument): void {
+    this.s.failOrder.run(JSON.stringify(error), orderId);
+  }
+
+  get(id: string): OrderRecord | undefined {
+    const row = this.s.orderById.get(id) as OrderRow | undefined;
+    return row && toOrder(row);
+  }
+
+  /** Newest first, `limit` at a time; `after` is the last id of the previous page. */
+  listAccountOrderIds(accountId: string, limit: number, after?: string): string[] {
+    const rows = (
+      after === undefined ? this.s.accountOrders.all(accountId, limit) : this.s.accountOrdersAfter.all(after, accountId, limit)
+    ) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** Rate limits: the account's orders created after `since`, and the oldest of them. */
+  recent(accountId: string, since: Date): { count: number; oldest?: Date } {
+    const r = this.recentCount.get(accountId, since.getTime()) as { n: number; oldest: number | null };
+    return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
+  }
+
+  /** One server process serves an SQLite ledger: work any connection but `owner`'s began was interrupted. */
+  interruptedWork(owner: string): InterruptedWork {
+    return this.db.transaction(() => ({
+      orderIds: (this.s.processingOrders.all(owner) as { id: string }[]).map((r) => r.id),
+      challenges: this.s.processingChallenges.all(owner) as InterruptedWork['challenges'][number][],
+    }))();
+  }
+}

@@ -1,0 +1,86 @@
+import type Database from 'better-sqlite3';
+
+const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
+  (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
+  FROM orders o WHERE o.id = ?`;
+
+/** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by revoked-worker.ts. */
+export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
+  WHERE status = 'revoked' AND not_after > ? AND issuer_generation = ? ORDER BY serial`;
+
+/** Every statement the SQLite ledger runs, prepared once per connection. */
+export function prepareStatements(db: Database.Database) {
+  return {
+    insertAccount: db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at, eab_kid, policy)
+      VALUES (@id, @keyThumbprint, @jwk, 'valid', @contact, @tos, @createdAt, @eabKid, @policy) ON CONFLICT (key_thumbprint) DO NOTHING`),
+    // A single-use key binds once; a revoked or expired one never.
+    claimEabKey: db.prepare(`UPDATE eab_keys SET bindings = bindings + 1,
+      bound_account_id = CASE WHEN reusable = 0 THEN @accountId ELSE bound_account_id END
+      WHERE kid = @kid AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
+        AND (reusable = 1 OR bound_account_id IS NULL)`),
+    accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+    accountByThumbprint: db.prepare('SELECT * FROM accounts WHERE key_thumbprint = ?'),
+    updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
+    updateAccountStatus: db.prepare('UPDATE accounts SET status = ? WHERE id = ?'),
+    reusableAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
+      AND identifier_value = ? AND wildcard = ? AND status IN ('valid', 'pending') AND expires > ?
+      ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
+    insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
+      VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`),
+    insertAuthz: db.prepare(`INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
+      VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`),
+    insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
+      VALUES (?, ?, ?, ?, 'pending')`),
+    linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
+    orderById: db.prepare(ORDER_SELECT),
+    accountOrders: db.prepare(
+      'SELECT id FROM orders WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
+      AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
+      ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
+    authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
+    challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
+    challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
+    // RFC 8555 §7.1.6: one outcome per authorization. A challenge begins only while its
+    // authorization is pending and no other challenge of it is being validated; one statement,
+    // so under SQLite's write lock no other connection begins a sibling in between.
+    beginChallenge: db.prepare(`UPDATE challenges SET status = 'processing', processing_by = ?, processing_since = ?
+      WHERE id = ? AND status = 'pending'
+        AND EXISTS (SELECT 1 FROM authorizations a WHERE a.id = challenges.authorization_id AND a.status = 'pending')
+        AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authorization_id = challenges.authorization_id AND o.status = 'processing')`),
+    completeChallenge: db.prepare(`UPDATE challenges SET status = ?, validated_at = ?, error = ? WHERE id = ? AND status = 'processing'`),
+    // Only a pending authorization takes the outcome: a settled one is never overturned, and one
+    // deactivated or expired while its challenge was validated stays so.
+    setAuthzStatus: db.prepare(`UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status = 'pending'`),
+    expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
+    // Work begun by another connection (a process that stopped): rows of this one are in flight.
+    processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing' AND processing_by IS NOT ?`),
+    processingChallenges: db.prepare(`SELECT c.id AS challengeId, c.authorization_id AS authorizationId, a.account_id AS accountId
+      FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing' AND c.processing_by IS NOT ?`),
+    beginFinalize: db.prepare(`UPDATE orders SET status = 'processing', processing_by = ?, processing_since = ?
+      WHERE id = ? AND status IN ('pending', 'ready')`),
+    completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
+    failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
+    insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation)
+      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt,
+        @profile, @issuerGeneration)`),
+    insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
+      (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
+    certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
+    revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
+      WHERE serial = ? AND status = 'valid'`),
+    certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation FROM certificates WHERE serial = ?'),
+    readinessProbe: db.prepare(`INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?)
+      ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`),
+    blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
+    keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
+    // The row of a generation's CRL is created by its first revocation or its first CRL.
+    markCrlDirty: db.prepare(`INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO UPDATE SET dirty = 1`),
+    validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
+      AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
