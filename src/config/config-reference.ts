@@ -35,7 +35,7 @@ const INTRO = `# Configuration reference
 Every key is optional: certmint runs with the defaults below. Where a value comes from, each
 source overriding the one before it:
 
-1. the defaults (this page, and \`config/certmint.example.yaml\`, which lists them all);
+1. the defaults (the tables below; \`config/certmint.example.yaml\` is a commented example file);
 2. a YAML file: \`certmint serve --config FILE\` (every command takes \`--config\`), or
    \`CERTMINT_CONFIG=FILE\` when no \`--config\` is given. There is no default file: without
    either, only the defaults and the environment count;
