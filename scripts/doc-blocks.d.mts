@@ -3,7 +3,7 @@ export interface FencedBlock {
   readonly line: number;
   readonly language: string;
   readonly shell: boolean;
-  readonly mark: 'smoke' | 'not run' | undefined;
+  readonly mark: 'smoke' | 'not run' | 'config' | undefined;
   readonly reason: string | undefined;
   readonly code: string;
 }

@@ -3,7 +3,8 @@
 // disagree about which block is which.
 //
 // A shell block (```sh, ```bash or ```console) is preceded, on the line directly above its fence,
-// by `<!-- smoke -->` (run by the smoke; ```sh only) or `<!-- not run: why -->`.
+// by `<!-- smoke -->` (run by the smoke; ```sh only) or `<!-- not run: why -->`. A ```yaml block
+// marked `<!-- config -->` is a certmint config file, which the test loads.
 //
 //   node scripts/doc-blocks.mjs smoke [REPO]   prints the smoke blocks as one bash script
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ export const DOC_ORDER = [
 
 const SHELL_LANGUAGES = new Set(['sh', 'bash', 'console']);
 const SMOKE = /^<!-- smoke -->$/;
+const CONFIG = /^<!-- config -->$/;
 const NOT_RUN = /^<!-- not run: (.*\S.*) -->$/;
 
 /** README.md, then docs/*.md in DOC_ORDER, then the rest of docs/*.md by name; paths relative to repo. */
@@ -56,7 +58,7 @@ export function fencedBlocks(text) {
     const [, indent, fence, language] = open;
     const above = (lines[i - 1] ?? '').trim();
     const notRun = NOT_RUN.exec(above);
-    const mark = SMOKE.test(above) ? 'smoke' : notRun ? 'not run' : undefined;
+    const mark = SMOKE.test(above) ? 'smoke' : CONFIG.test(above) ? 'config' : notRun ? 'not run' : undefined;
     const code = [];
     let j = i + 1;
     const closes = (line) => {

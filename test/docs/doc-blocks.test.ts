@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import { anchorsOf, docFiles, fencedBlocks, headingAnchor, relativeLinks, smokeScript } from '../../scripts/doc-blocks.mjs';
 
 // The documents' commands are run by scripts/readme-smoke.sh (the <!-- smoke --> blocks) or say
@@ -19,6 +21,7 @@ describe('the shell blocks of README.md and docs/*.md', () => {
         const where = `${file}:${block.line} (\`\`\`${block.language})`;
         if (block.shell && block.mark === undefined) unmarked.push(`${where}: no <!-- smoke --> or <!-- not run: why --> above it`);
         if (block.mark === 'smoke' && block.language !== 'sh') unmarked.push(`${where}: <!-- smoke --> marks \`\`\`sh blocks only`);
+        if (block.mark === 'config' && block.language !== 'yaml') unmarked.push(`${where}: <!-- config --> marks \`\`\`yaml blocks only`);
       }
     }
     expect(unmarked).toEqual([]);
@@ -30,6 +33,21 @@ describe('the shell blocks of README.md and docs/*.md', () => {
     expect(ran[0]).toBe('README.md');
     expect(ran).toContain('docs/revocation-and-crls.md');
     expect(script).toContain('npx certmint revoke');
+  });
+
+  it('marked <!-- config --> are configs certmint accepts', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'doc-config-'));
+    try {
+      const configs = docFiles(repo).flatMap((file) => fencedBlocks(read(file)).filter((b) => b.mark === 'config').map((b) => ({ where: `${file}:${b.line}`, code: b.code })));
+      expect(configs.length).toBeGreaterThan(0);
+      for (const { where, code } of configs) {
+        const file = path.join(dir, 'certmint.yaml');
+        writeFileSync(file, code);
+        expect(() => loadConfig({ file, env: {}, cwd: dir }), where).not.toThrow();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('are told apart from the other fenced blocks', () => {
