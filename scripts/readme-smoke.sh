@@ -14,7 +14,7 @@
 # - `npx certmint ...` and `certmint ...` run this checkout's dist/cli/main.js (a wrapper on PATH:
 #   npx would otherwise look for certmint outside the repository);
 # - certbot's state for `localhost` from the README's certbot block in /etc/letsencrypt;
-# - curl, openssl, jq, xxd, csplit, certbot and lego.
+# - curl, openssl, certbot, lego and coreutils (csplit, basenc); nothing .ci/run does not install.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -26,8 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in curl openssl jq xxd csplit certbot lego; do
-  command -v "$tool" >/dev/null || { echo "readme-smoke: $tool is missing (apt-get install $tool)"; exit 1; }
+for tool in curl openssl csplit basenc certbot lego; do
+  command -v "$tool" >/dev/null || { echo "readme-smoke: $tool is missing (.ci/run installs what the smoke needs)"; exit 1; }
 done
 
 # The blocks first: a document that does not parse fails before the server starts.
