@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# The README's promise, run as written: `npm start`, then the certbot and lego commands from the
-# README against it, then `openssl verify` against the root downloaded from /roots.pem.
-# Needs root (http-01 on port 80, certbot's /etc/letsencrypt) and free ports 80 and 8443.
+# The documents' promise, run as written: `npm start` on a fresh data dir, then every
+# `<!-- smoke -->` block of README.md and docs/*.md (README first, then the pages in the order of
+# DOC_ORDER in scripts/doc-blocks.mjs), each as it stands in the document, so a changed command in
+# a document is what runs here. Needs root (http-01 on port 80, certbot's /etc/letsencrypt) and
+# free ports 80 and 8443.
+#
+# What a smoke block may rely on:
+# - bash with -e -u -o pipefail; each block runs in its own subshell (no variables from earlier
+#   blocks), in order, in one work directory that is the current directory and holds what earlier
+#   blocks wrote (roots.pem after the README's trust block, .lego/ after its lego block);
+# - the server of `npm start` at https://localhost:8443 with every default, validating http-01 on
+#   port 80, its data dir at ./data (CERTMINT_DATA_DIR, exported, so admin commands find it);
+# - `npx certmint ...` and `certmint ...` run this checkout's dist/cli/main.js (a wrapper on PATH:
+#   npx would otherwise look for certmint outside the repository);
+# - certbot's state for `localhost` from the README's certbot block in /etc/letsencrypt;
+# - curl, openssl, certbot, lego and coreutils (csplit, basenc); nothing .ci/run does not install.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -12,6 +25,26 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+for tool in curl openssl csplit basenc certbot lego; do
+  command -v "$tool" >/dev/null || { echo "readme-smoke: $tool is missing (.ci/run installs what the smoke needs)"; exit 1; }
+done
+
+# The blocks first: a document that does not parse fails before the server starts.
+node "$repo/scripts/doc-blocks.mjs" smoke "$repo" >"$work/doc-blocks.sh"
+
+mkdir -p "$work/bin"
+cat >"$work/bin/certmint" <<EOF
+#!/bin/sh
+exec node "$repo/dist/cli/main.js" "\$@"
+EOF
+real_npx=$(command -v npx)
+cat >"$work/bin/npx" <<EOF
+#!/bin/sh
+if [ "\$1" = certmint ]; then shift; exec "$work/bin/certmint" "\$@"; fi
+exec "$real_npx" "\$@"
+EOF
+chmod +x "$work/bin/certmint" "$work/bin/npx"
 
 cd "$repo"
 CERTMINT_DATA_DIR="$work/data" setsid npm start >"$log" 2>&1 &
@@ -24,24 +57,15 @@ for _ in $(seq 1 300); do
 done
 grep -q "ACME directory at" "$log" || { cat "$log"; echo "readme-smoke: server not up after 60 s"; exit 1; }
 
-cd "$work"
-# README: Trusting the root
-curl -sS --cacert data/ca/root.pem -o roots.pem https://localhost:8443/roots.pem
-openssl x509 -in roots.pem -noout -fingerprint -sha256
-
-# README: certbot. Each run starts a new CA and ledger, so certbot's lineage and account from an
-# earlier run would be stale (it would skip issuance, or present an account this ledger never had).
+# Each run starts a new CA and ledger, so certbot's lineage and account from an earlier run would
+# be stale (it would skip issuance, or present an account this ledger never had).
 [ -d /etc/letsencrypt/live/localhost ] && certbot delete --cert-name localhost --non-interactive >/dev/null
 rm -rf /etc/letsencrypt/accounts/localhost:8443
-REQUESTS_CA_BUNDLE=$PWD/roots.pem certbot certonly --standalone \
-  --server https://localhost:8443/directory \
-  --agree-tos --register-unsafely-without-email -d localhost --non-interactive
-openssl verify -CAfile roots.pem -untrusted /etc/letsencrypt/live/localhost/chain.pem \
-  /etc/letsencrypt/live/localhost/cert.pem
 
-# README: lego
-LEGO_CA_CERTIFICATES=$PWD/roots.pem lego --server https://localhost:8443/directory \
-  --email ops@example.internal --accept-tos --domains localhost --http run
-csplit -s -z -f lego- .lego/certificates/localhost.crt '/-----BEGIN CERTIFICATE-----/' '{*}'
-openssl verify -CAfile roots.pem -untrusted lego-01 lego-00
-echo "readme-smoke: certbot and lego certificates verify against /roots.pem"
+cd "$work"
+if ! CERTMINT_DATA_DIR="$work/data" PATH="$work/bin:$PATH" bash -euo pipefail "$work/doc-blocks.sh"; then
+  echo "readme-smoke: the block named last above failed; server log:"
+  tail -n 20 "$log"
+  exit 1
+fi
+echo "readme-smoke: every smoke block of README.md and docs/*.md ran against npm start"

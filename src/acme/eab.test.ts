@@ -195,7 +195,7 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
     });
 
     it('refuses a wildcard whose certificate would be valid for a denied name, naming it, writing nothing', async () => {
-      // The README's example: allow *.payments.internal, deny admin.payments.internal. A certificate
+      // docs/access.md's example: allow *.payments.internal, deny admin.payments.internal. A certificate
       // for "*.payments.internal" is valid for admin.payments.internal (RFC 6125 §6.4.3).
       const client = await boundClient('payments');
       const before = [count('orders').n, count('authorizations').n, count('challenges').n];

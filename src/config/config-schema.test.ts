@@ -4,6 +4,7 @@ import Value from 'typebox/value';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
+import { configReference } from './config-reference.js';
 import { DEFAULT_CONFIG } from './defaults.js';
 import { ConfigSchema } from './schema.js';
 
@@ -14,6 +15,7 @@ import { ConfigSchema } from './schema.js';
 // rewrites it when run with CERTMINT_UPDATE_GENERATED=1 (npm run generate).
 
 const GENERATED = new URL('./config-schema.generated.ts', import.meta.url);
+const REFERENCE = new URL('../../docs/configuration.md', import.meta.url);
 
 function generated(): string {
   const { Code: code, External: external } = Code(ConfigSchema);
@@ -55,6 +57,17 @@ describe('the generated config check', () => {
     if (process.env.CERTMINT_UPDATE_GENERATED === '1') writeFileSync(GENERATED, fresh);
     expect(readFileSync(GENERATED, 'utf8'), 'src/config/config-schema.generated.ts is stale: run npm run generate').toBe(fresh);
     expect(CONFIG_SCHEMA).toEqual(JSON.parse(JSON.stringify(ConfigSchema)));
+  });
+
+  it('is docs/configuration.md, every key described', () => {
+    const fresh = configReference(ConfigSchema);
+    if (process.env.CERTMINT_UPDATE_GENERATED === '1') writeFileSync(REFERENCE, fresh);
+    expect(readFileSync(REFERENCE, 'utf8'), 'docs/configuration.md is stale: run npm run generate').toBe(fresh);
+  });
+
+  it('refuses a key without a description', () => {
+    const undescribed = { type: 'object', properties: { server: { type: 'object', description: 's', properties: { listen: { type: 'string' } } } } };
+    expect(() => configReference(undescribed)).toThrow('config key server.listen has no description');
   });
 
   it('agrees with typebox on the defaults, on changed and on arbitrary configs', () => {

@@ -1,182 +1,187 @@
 import Type, { type Static } from 'typebox';
 
+// Every key carries its description here, in the schema: docs/configuration.md is generated from
+// this object (src/config/config-reference.ts), and a key without a description fails that test.
+
 // The same language as parseDuration, and linear like it (see there).
-const Duration = Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?(\\s*(ms|s|m|h|d))?\\s*$' }), Type.Number({ minimum: 0 })]);
+const Duration = (description: string) =>
+  Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?(\\s*(ms|s|m|h|d))?\\s*$' }), Type.Number({ minimum: 0 })], { description });
+const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
+const Strings = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
+const Section = <T extends Parameters<typeof Type.Object>[0]>(description: string, properties: T) =>
+  Type.Object(properties, { additionalProperties: false, description });
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 
 /** The config file schema (YAML). Every leaf is also settable by an environment variable, see env.ts. */
 export const ConfigSchema = Type.Object(
   {
-    server: Type.Object(
-      {
-        /** host:port to bind; "[::]:8443" listens on every address, IPv4 included. */
-        listen: Type.String({ minLength: 1 }),
-        /** The URL clients use; empty derives https://localhost:<port>. Behind a TLS-terminating proxy, the proxy's URL. */
-        baseUrl: Type.String(),
-        tls: Type.Object(
-          {
-            enabled: Type.Boolean(),
-            hostnames: Type.Array(Type.String({ minLength: 1 })),
-            lifetime: Duration,
-          },
-          { additionalProperties: false },
-        ),
-        bodyLimit: Type.Integer({ minimum: 1024 }),
-        /** Bounds on slow or idle clients (slowloris): TLS handshake plus request headers, a whole request, an idle keep-alive connection. */
-        headersTimeout: Duration,
-        requestTimeout: Duration,
-        /** A request body's bound, from the end of its headers: a body trickled slower is cut off (408). 0: none. */
-        bodyTimeout: Duration,
-        keepAliveTimeout: Duration,
-        /** Open connections at most; more are refused at once. 0: no limit. */
-        maxConnections: Type.Integer({ minimum: 0 }),
-        /** Open connections per client address at most (trustedProxies exempt); more are closed at once, before TLS. 0: no limit. */
-        maxConnectionsPerAddress: Type.Integer({ minimum: 0 }),
-        /** Addresses or CIDR networks of proxies whose X-Forwarded-For is believed; empty: none. */
-        trustedProxies: Type.Array(Type.String({ minLength: 1 })),
-      },
-      { additionalProperties: false },
-    ),
-    dataDir: Type.String({ minLength: 1 }),
-    ca: Type.Object(
-      {
-        name: Type.String({ minLength: 1 }),
-        keyAlgorithm: Type.Union([
-          Type.Literal('ecdsa-p256'),
-          Type.Literal('ecdsa-p384'),
-          Type.Literal('rsa-2048'),
-          Type.Literal('rsa-3072'),
-          Type.Literal('rsa-4096'),
-        ]),
-        rootLifetime: Duration,
-        intermediateLifetime: Duration,
-        leafLifetime: Duration,
-        /** A file holding the passphrase of the encrypted CA keys (a Docker/Kubernetes secret); empty: CERTMINT_CA_KEY_PASSPHRASE or none. */
-        keyPassphraseFile: Type.String(),
-      },
-      { additionalProperties: false },
-    ),
-    acme: Type.Object(
-      {
-        termsOfService: Type.String(),
-        website: Type.String(),
-      },
-      { additionalProperties: false },
-    ),
-    validation: Type.Object(
-      {
-        http01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
-        tlsAlpn01Port: Type.Integer({ minimum: 1, maximum: 65535 }),
-        dnsResolvers: Type.Array(Type.String({ minLength: 1 })),
-        /** CIDRs http-01 and tls-alpn-01 never connect to (link-local ones never, whatever this says). */
-        deniedNetworks: Type.Array(Type.String({ minLength: 1 })),
-        timeout: Duration,
-        /** How long a challenge POST waits for its validation before answering `processing`. */
-        answerWithin: Duration,
-        /** Validations running at once in this process; more wait for a slot (answered `processing`). */
-        maxConcurrent: Type.Integer({ minimum: 1 }),
-        /** Validations one account may have running at once; its others wait for a slot. */
-        maxConcurrentPerAccount: Type.Integer({ minimum: 1 }),
-        caa: Type.Object(
-          {
-            enabled: Type.Boolean(),
-            /** Issuer domain names CAA records use for this CA; also directory meta.caaIdentities. */
-            identities: Type.Array(Type.String({ minLength: 1 })),
-            /** Finalize checks CAA again for an authorization validated longer ago than this (Boulder: 7h). */
-            recheckAfter: Duration,
-          },
-          { additionalProperties: false },
-        ),
-        /** Test setting (like Pebble's): the share 0–1 of validations that fail on purpose. */
-        testFailureRate: Type.Number({ minimum: 0, maximum: 1 }),
-      },
-      { additionalProperties: false },
-    ),
-    policy: Type.Object(
-      {
-        maxLifetime: Duration,
-        orderLifetime: Duration,
-        pendingAuthorizationLifetime: Duration,
-        authorizationLifetime: Duration,
-      },
-      { additionalProperties: false },
-    ),
-    crl: Type.Object(
-      {
-        validity: Duration,
-        refresh: Duration,
-        rootValidity: Duration,
-        checkInterval: Duration,
-        /** Least time between two leaf CRL builds a revocation asks for; revocations in between share the next build. */
-        minInterval: Duration,
-      },
-      { additionalProperties: false },
-    ),
-    eab: Type.Object({ required: Type.Boolean() }, { additionalProperties: false }),
-    /** Rate limits; 0 turns one off. */
-    limits: Type.Object(
-      {
-        newOrdersPerAccountPerHour: Type.Integer({ minimum: 0 }),
-        newAccountsPerIpPerHour: Type.Integer({ minimum: 0 }),
-        pendingAuthorizationsPerAccount: Type.Integer({ minimum: 0 }),
-        /** Authorizations an account may create in a sliding hour, whatever becomes of them. */
-        newAuthorizationsPerAccountPerHour: Type.Integer({ minimum: 0 }),
-        identifiersPerOrder: Type.Integer({ minimum: 0, maximum: 1000 }),
-        revocationsPerAccountPerHour: Type.Integer({ minimum: 0 }),
-      },
-      { additionalProperties: false },
-    ),
-    /** Certificate profiles (draft-ietf-acme-profiles), chosen by newOrder "profile"; "default" otherwise. */
+    server: Section('The HTTPS listener that serves ACME, the trust bundle, CRLs, health and metrics.', {
+      listen: Type.String({ minLength: 1, description: 'host:port to bind; "[::]:8443" listens on every address, IPv4 included.' }),
+      baseUrl: Type.String({
+        description:
+          'The URL clients use, and that JWS `url` values are checked against; empty: `https://localhost:<port>`. Behind a TLS-terminating proxy, the URL the proxy presents.',
+      }),
+      tls: Section('certmint\'s own HTTPS certificate, issued from its intermediate and renewed automatically.', {
+        enabled: Type.Boolean({ description: 'Serve HTTPS; false behind a TLS-terminating proxy (then set server.baseUrl to the proxy\'s URL).' }),
+        hostnames: Strings('Names and addresses in certmint\'s own HTTPS certificate.'),
+        lifetime: Duration('Lifetime of certmint\'s own HTTPS certificate.'),
+      }),
+      bodyLimit: Type.Integer({ minimum: 1024, description: 'Largest request body in bytes; a larger one is answered 413 with a problem document.' }),
+      headersTimeout: Duration('TLS handshake plus request headers must arrive within this; slower clients are closed (slowloris). At most server.requestTimeout.'),
+      requestTimeout: Duration('A whole request\'s arrival; a challenge POST\'s wait for its validation comes after it and is not counted.'),
+      bodyTimeout: Duration('A request body must arrive within this of the end of its headers, else 408. 0: no bound but server.requestTimeout.'),
+      keepAliveTimeout: Duration('An idle keep-alive connection between requests is closed after this.'),
+      maxConnections: Type.Integer({ minimum: 0, description: 'Open connections at most; more are refused at once. 0: no limit.' }),
+      maxConnectionsPerAddress: Type.Integer({
+        minimum: 0,
+        description: 'Open connections one client address may hold; more are closed at once, before TLS. server.trustedProxies are exempt. 0: no limit.',
+      }),
+      trustedProxies: Strings(
+        'Addresses or CIDR networks of proxies whose X-Forwarded-For is believed (for limits.newAccountsPerIpPerHour); from any other peer it is ignored. Empty: none.',
+      ),
+    }),
+    dataDir: Type.String({ minLength: 1, description: 'Where the CA (ca/), the SQLite ledger, CRL files (crl/) and the server\'s TLS files (tls/) live.' }),
+    ca: Section('The CA that certmint creates on first start (or `certmint ca init`).', {
+      name: Type.String({ minLength: 1, description: 'Name in the CA subjects (`<name> Root CA`, ...).' }),
+      keyAlgorithm: Type.Union(
+        [Type.Literal('ecdsa-p256'), Type.Literal('ecdsa-p384'), Type.Literal('rsa-2048'), Type.Literal('rsa-3072'), Type.Literal('rsa-4096')],
+        { description: 'Key algorithm of the root and intermediates certmint creates.' },
+      ),
+      rootLifetime: Duration('Lifetime of a root certmint creates.'),
+      intermediateLifetime: Duration('Lifetime of an intermediate certmint creates.'),
+      leafLifetime: Duration('Default lifetime of a leaf certificate (the `default` profile\'s).'),
+      keyPassphraseFile: Type.String({
+        description:
+          'A file holding the passphrase of the encrypted CA keys (a Docker or Kubernetes secret; mode 0600/0400, one trailing newline dropped). Empty: CERTMINT_CA_KEY_PASSPHRASE, or none and keys are plain.',
+      }),
+    }),
+    acme: Section('What the ACME directory\'s meta says.', {
+      termsOfService: Type.String({ description: 'URL of the terms of service; when set, new accounts must agree to them. Empty: none.' }),
+      website: Type.String({ description: 'URL shown as the directory\'s meta.website. Empty: none.' }),
+    }),
+    validation: Section('How challenges are validated (docs/challenges.md).', {
+      http01Port: Port('Port http-01 validation connects to.'),
+      tlsAlpn01Port: Port('Port tls-alpn-01 validation connects to.'),
+      dnsResolvers: Strings(
+        'DNS servers (host:port) for every lookup of a validation (A/AAAA, TXT, CAA). Empty: the system\'s (/etc/hosts, then /etc/resolv.conf).',
+      ),
+      deniedNetworks: Strings('CIDRs http-01 and tls-alpn-01 never connect to, on top of link-local, which is always refused.'),
+      timeout: Duration('Each lookup, connection and handshake of one validation shares this bound.'),
+      answerWithin: Duration('How long a challenge POST waits for its validation before answering `processing` (with Retry-After).'),
+      maxConcurrent: Type.Integer({ minimum: 1, description: 'Validations running at once in this process; more wait for a slot (answered `processing`).' }),
+      maxConcurrentPerAccount: Type.Integer({ minimum: 1, description: 'Validations one account may have running at once; free slots go to waiting accounts in turn.' }),
+      caa: Section('CAA checks (RFC 8659, with accounturi and validationmethods of RFC 8657).', {
+        enabled: Type.Boolean({ description: 'Check CAA after each successful challenge, and again at finalize for older authorizations.' }),
+        identities: Strings('Issuer domain names CAA records use for this CA; also the directory\'s meta.caaIdentities. Required when CAA is enabled.'),
+        recheckAfter: Duration('Finalize checks CAA again for an authorization validated longer ago than this (Boulder: 7h).'),
+      }),
+      testFailureRate: Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'Test setting (like Pebble\'s): the share 0–1 of validations that fail on purpose; logged at start.',
+      }),
+    }),
+    policy: Section('Lifetimes of what certmint issues and keeps.', {
+      maxLifetime: Duration('Longest certificate lifetime an order may ask for (notBefore/notAfter, a profile or policy lifetime).'),
+      orderLifetime: Duration('How long a new order stays usable.'),
+      pendingAuthorizationLifetime: Duration('How long a pending authorization waits for its challenge.'),
+      authorizationLifetime: Duration('How long a valid authorization is reused by the same account\'s later orders.'),
+    }),
+    crl: Section('CRL publishing (docs/revocation-and-crls.md).', {
+      validity: Duration('nextUpdate − thisUpdate of each leaf CRL.'),
+      refresh: Duration('A new leaf CRL is signed this often; shorter than crl.validity.'),
+      rootValidity: Duration('Validity of the root\'s CRL of intermediates, renewed at half.'),
+      checkInterval: Duration('How often the server looks for revocations made by other processes (certmint revoke, other instances).'),
+      minInterval: Duration(
+        'Least time between two leaf CRL builds a revocation asks for; revocations in between share the next build. Shorter than crl.refresh.',
+      ),
+    }),
+    eab: Section('External account binding (RFC 8555 §7.3.4, docs/access.md).', {
+      required: Type.Boolean({ description: 'New accounts need a binding made with a key from `certmint eab create`; the directory says externalAccountRequired.' }),
+    }),
+    limits: Section('Rate limits, counted in the ledger (shared by every process and instance); 0 turns one off.', {
+      newOrdersPerAccountPerHour: Type.Integer({ minimum: 0, description: 'New orders one account may create in a sliding hour.' }),
+      newAccountsPerIpPerHour: Type.Integer({
+        minimum: 0,
+        description: 'New accounts per client address in a sliding hour (an IPv6 client also counts against its /64); see server.trustedProxies.',
+      }),
+      pendingAuthorizationsPerAccount: Type.Integer({ minimum: 0, description: 'Pending authorizations one account may hold at once.' }),
+      newAuthorizationsPerAccountPerHour: Type.Integer({
+        minimum: 0,
+        description: 'Authorizations one account may create in a sliding hour, whatever becomes of them.',
+      }),
+      identifiersPerOrder: Type.Integer({ minimum: 0, maximum: 1000, description: 'Identifiers in one order at most.' }),
+      revocationsPerAccountPerHour: Type.Integer({
+        minimum: 0,
+        description: 'Revocations per account in a sliding hour (one signed with the certificate\'s key counts against its account); `certmint revoke` is never limited.',
+      }),
+    }),
     profiles: Type.Record(
-      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+      Type.String({ pattern: NAME_PATTERN }),
       Type.Object(
         {
-          description: Type.String({ minLength: 1 }),
-          /** Default and maximum lifetime; absent: ca.leafLifetime. */
-          lifetime: Type.Optional(Duration),
-          /** Extended key usage: serverAuth, clientAuth or both. */
-          usage: Type.Optional(Type.Union([Type.Literal('server'), Type.Literal('client'), Type.Literal('both')])),
-          /** keyEncipherment is set for RSA keys only (RFC 5246 key transport). */
-          keyUsage: Type.Optional(Type.Array(Type.Union([Type.Literal('digitalSignature'), Type.Literal('keyEncipherment')]), { minItems: 1 })),
-          keyTypes: Type.Optional(Type.Array(Type.Union([Type.Literal('rsa'), Type.Literal('ecdsa'), Type.Literal('ed25519')]), { minItems: 1 })),
-          /** Copy the CSR's CN (when it is one of the names) into the subject. */
-          commonName: Type.Optional(Type.Boolean()),
+          description: Type.String({ minLength: 1, description: 'What the profile is for, shown in the directory\'s meta.profiles.' }),
+          lifetime: Type.Optional(Duration('Default and maximum lifetime; absent: ca.leafLifetime, and an order may ask up to policy.maxLifetime.')),
+          usage: Type.Optional(
+            Type.Union([Type.Literal('server'), Type.Literal('client'), Type.Literal('both')], {
+              description: 'Extended key usage: serverAuth, clientAuth or both; absent: both.',
+            }),
+          ),
+          keyUsage: Type.Optional(
+            Type.Array(Type.Union([Type.Literal('digitalSignature'), Type.Literal('keyEncipherment')]), {
+              minItems: 1,
+              description: 'Key usage; keyEncipherment is set for RSA keys only (RFC 5246 key transport). Absent: both.',
+            }),
+          ),
+          keyTypes: Type.Optional(
+            Type.Array(Type.Union([Type.Literal('rsa'), Type.Literal('ecdsa'), Type.Literal('ed25519')]), {
+              minItems: 1,
+              description: 'Subject key types accepted; a CSR with another is refused as badCSR. Absent: all.',
+            }),
+          ),
+          commonName: Type.Optional(Type.Boolean({ description: 'Copy the CSR\'s CN into the subject when it is one of the names (absent: true); false: never set one.' })),
         },
         { additionalProperties: false },
       ),
       // Without this a name outside the pattern ("_p", "") is not checked at all.
-      { additionalProperties: false },
+      {
+        additionalProperties: false,
+        description:
+          'Certificate profiles (draft-ietf-acme-profiles), chosen by newOrder "profile"; orders that name none get `default`. An entry adds a profile or overrides a built-in one.',
+      },
     ),
-    /** Named access policies; `default` applies to accounts without a named one. */
     policies: Type.Record(
-      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+      Type.String({ pattern: NAME_PATTERN }),
       Type.Object(
         {
-          allow: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-          deny: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          allow: Type.Optional(Strings('Identifiers its accounts may order: exact names, `*.suffix` (names under it, any depth), IP addresses, CIDRs. Absent: any.')),
+          deny: Type.Optional(Strings('Identifiers refused even when allowed (deny wins); a wildcard covering a denied name is refused too.')),
           challenges: Type.Optional(
-            Type.Array(Type.Union([Type.Literal('http-01'), Type.Literal('dns-01'), Type.Literal('tls-alpn-01')])),
+            Type.Array(Type.Union([Type.Literal('http-01'), Type.Literal('dns-01'), Type.Literal('tls-alpn-01')]), {
+              description: 'Challenge types offered to its accounts; absent: all.',
+            }),
           ),
-          maxLifetime: Type.Optional(Duration),
-          /** Profiles its accounts may choose; absent or empty: all. */
-          profiles: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          maxLifetime: Type.Optional(Duration('Longest certificate lifetime for its accounts; at most policy.maxLifetime.')),
+          profiles: Type.Optional(Strings('Profiles its accounts may choose; absent or empty: all.')),
         },
         { additionalProperties: false },
       ),
-      { additionalProperties: false },
-    ),
-    ledger: Type.Object(
       {
-        /** Empty: SQLite in dataDir. postgres://user@host:port/db: the shared ledger of several instances. */
-        url: Type.String(),
-        /** A file holding the database password (a Docker/Kubernetes secret), used when the URL has none. */
-        passwordFile: Type.String(),
-        /** Connections each instance keeps to PostgreSQL at most. */
-        poolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
-        /** How long expired orders, authorizations and challenges are kept after they expire; 0: forever. */
-        retention: Duration,
+        additionalProperties: false,
+        description: 'Named access policies, given to accounts through their EAB key; `default` applies to every other account.',
       },
-      { additionalProperties: false },
     ),
+    ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
+      url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),
+      passwordFile: Type.String({
+        description:
+          'A file holding the database password (a Docker or Kubernetes secret; mode 0600/0400, one trailing newline dropped), used when the URL has none; not together with a password in the URL.',
+      }),
+      poolSize: Type.Integer({ minimum: 1, maximum: 1000, description: 'Connections each instance keeps to PostgreSQL at most.' }),
+      retention: Duration(
+        'Expired orders, authorizations and challenges are purged this long after they expire (hourly, audited); never certificates, the orders they came from, accounts or audit entries. 0: never.',
+      ),
+    }),
   },
   { additionalProperties: false },
 );

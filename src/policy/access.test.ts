@@ -33,7 +33,7 @@ describe('AccessPolicy', () => {
   });
 
   it('refuses a wildcard whose certificate would cover a denied name, and says which (RFC 6125 §6.4.3)', () => {
-    // The README's example: the wildcard is allowed, but its certificate would be valid for admin.
+    // docs/access.md's example: the wildcard is allowed, but its certificate would be valid for admin.
     const p = policy(['*.payments.internal'], ['admin.payments.internal']);
     expect(p.refusal(dns('*.Payments.internal'))).toBe(
       '"*.Payments.internal" would cover "admin.payments.internal", which policy "p" denies (pattern admin.payments.internal); order the names you need without the wildcard',

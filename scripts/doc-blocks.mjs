@@ -1,0 +1,141 @@
+// The shell blocks and relative links of README.md and docs/*.md: what scripts/readme-smoke.sh
+// runs and what test/docs/doc-blocks.test.ts checks, read by one parser so the two cannot
+// disagree about which block is which.
+//
+// A shell block (```sh, ```bash or ```console) is preceded, on the line directly above its fence,
+// by `<!-- smoke -->` (run by the smoke; ```sh only) or `<!-- not run: why -->`. A ```yaml block
+// marked `<!-- config -->` is a certmint config file, which the test loads.
+//
+//   node scripts/doc-blocks.mjs smoke [REPO]   prints the smoke blocks as one bash script
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Pages in the order the smoke runs them after README.md; other docs/*.md follow, sorted. */
+export const DOC_ORDER = [
+  'configuration.md',
+  'challenges.md',
+  'access.md',
+  'profiles-and-renewal.md',
+  'revocation-and-crls.md',
+  'inventory-and-audit.md',
+  'ca-operations.md',
+  'monitoring.md',
+  'backups.md',
+  'containers-and-kubernetes.md',
+  'scale-out.md',
+  'reliability.md',
+  'security.md',
+  'benchmarks.md',
+  'troubleshooting.md',
+  'architecture.md',
+  'README.md',
+];
+
+const SHELL_LANGUAGES = new Set(['sh', 'bash', 'console']);
+const SMOKE = /^<!-- smoke -->$/;
+const CONFIG = /^<!-- config -->$/;
+const NOT_RUN = /^<!-- not run: (.*\S.*) -->$/;
+
+/** README.md, then docs/*.md in DOC_ORDER, then the rest of docs/*.md by name; paths relative to repo. */
+export function docFiles(repo) {
+  const docs = existsSync(path.join(repo, 'docs')) ? readdirSync(path.join(repo, 'docs')).filter((f) => f.endsWith('.md')) : [];
+  const ordered = DOC_ORDER.filter((f) => docs.includes(f));
+  const rest = docs.filter((f) => !DOC_ORDER.includes(f)).sort();
+  return ['README.md', ...[...ordered, ...rest].map((f) => `docs/${f}`)];
+}
+
+/**
+ * Every fenced block of a Markdown text: its language, 1-based fence line, code, and the mark on
+ * the line above (`smoke`, `not run` with its reason, or none).
+ */
+export function fencedBlocks(text) {
+  const lines = text.split('\n');
+  const blocks = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]);
+    if (!open) continue;
+    const [, indent, fence, language] = open;
+    const above = (lines[i - 1] ?? '').trim();
+    const notRun = NOT_RUN.exec(above);
+    const mark = SMOKE.test(above) ? 'smoke' : CONFIG.test(above) ? 'config' : notRun ? 'not run' : undefined;
+    const code = [];
+    let j = i + 1;
+    const closes = (line) => {
+      const m = /^\s*(`{3,}|~{3,})\s*$/.exec(line);
+      return m !== null && m[1][0] === fence[0] && m[1].length >= fence.length;
+    };
+    while (j < lines.length && !closes(lines[j])) {
+      code.push(lines[j].startsWith(indent) ? lines[j].slice(indent.length) : lines[j]);
+      j++;
+    }
+    blocks.push({ line: i + 1, language, shell: SHELL_LANGUAGES.has(language), mark, reason: notRun?.[1], code: code.join('\n') });
+    i = j;
+  }
+  return blocks;
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+export function headingAnchor(heading) {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** The anchors of a Markdown text's headings (outside fenced blocks). */
+export function anchorsOf(text) {
+  const anchors = new Set();
+  let fence;
+  for (const line of text.split('\n')) {
+    const f = /^\s*(`{3,}|~{3,})/.exec(line);
+    if (f) fence = fence === undefined ? f[1][0] : f[1][0] === fence ? undefined : fence;
+    const h = fence === undefined ? /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line) : null;
+    if (h) anchors.add(headingAnchor(h[1]));
+  }
+  return anchors;
+}
+
+/** Relative links `[text](target)` outside fenced blocks and code spans, with their line. */
+export function relativeLinks(text) {
+  const links = [];
+  let fence;
+  text.split('\n').forEach((line, index) => {
+    const f = /^\s*(`{3,}|~{3,})/.exec(line);
+    if (f) {
+      fence = fence === undefined ? f[1][0] : f[1][0] === fence ? undefined : fence;
+      return;
+    }
+    if (fence !== undefined) return;
+    const prose = line.replace(/`[^`]*`/g, '');
+    for (const m of prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+      const target = m[1];
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+      links.push({ line: index + 1, target });
+    }
+  });
+  return links;
+}
+
+/** The smoke blocks of every doc, in run order, as one bash script: each block in its own subshell. */
+export function smokeScript(repo) {
+  const parts = [];
+  for (const file of docFiles(repo)) {
+    for (const block of fencedBlocks(readFileSync(path.join(repo, file), 'utf8'))) {
+      if (block.mark !== 'smoke') continue;
+      const where = `${file}:${block.line}`;
+      parts.push(`echo "readme-smoke: ${where}" >&2\n(\n${block.code}\n)`);
+    }
+  }
+  return `# Generated by scripts/doc-blocks.mjs from the <!-- smoke --> blocks.\n${parts.join('\n')}\necho "readme-smoke: ${parts.length} blocks ran" >&2\n`;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const [command, repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')] = process.argv.slice(2);
+  if (command !== 'smoke') {
+    console.error('usage: node scripts/doc-blocks.mjs smoke [REPO]');
+    process.exit(2);
+  }
+  process.stdout.write(smokeScript(repo));
+}
