@@ -1,5 +1,5 @@
-# certmint's image: `docker build -t certmint .`, then see docker-compose.yml and README
-# ("Running in containers"). Configuration: CERTMINT_* variables, or a YAML file mounted at
+# certmint's image: `docker build -t certmint .`, then see docker-compose.yml and docs/containers-and-kubernetes.md
+# Configuration: CERTMINT_* variables, or a YAML file mounted at
 # /etc/certmint/config.yaml (the image sets CERTMINT_CONFIG to it; an empty file is valid).
 
 # Build: compile better-sqlite3 against this Node (no prebuilt binary downloaded) and the
