@@ -95,6 +95,8 @@ export interface AuditFilter {
   readonly action?: string;
   readonly subject?: string;
   readonly limit: number;
+  /** Only entries after this one in log order: the next page (keyset pagination, as `certmint audit --all` reads). */
+  readonly after?: { readonly at: Date; readonly id: number };
 }
 
 /**
@@ -230,6 +232,8 @@ export interface CertificateFilter {
   readonly identifier?: string;
   readonly accountId?: string;
   readonly limit: number;
+  /** Only certificates after this one in list order: the next page (keyset pagination, as `certmint certs list --all` reads). */
+  readonly after?: { readonly notAfter: Date; readonly serial: string };
 }
 
 export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;
@@ -366,6 +370,8 @@ export interface CertificateLedger {
   /** Appends one entry (CA events; everything else is audited inside its own transaction). */
   appendAudit(entry: NewAuditEntry): Promise<void>;
   listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
+  /** How many entries listAudit would give without its limit and `after` (one COUNT). */
+  countAudit(filter: AuditFilter): Promise<number>;
   /**
    * Takes the issuer's next CRL number (persisted, strictly increasing across restarts and
    * processes), clears its stale mark and takes the builder's lease until `lease.until`: undefined
@@ -380,6 +386,8 @@ export interface CertificateLedger {
   crlState(issuer: CrlIssuer, now: Date): Promise<CrlState>;
   /** The inventory, soonest expiry first. */
   listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
+  /** How many certificates listCertificates would give without its limit and `after` (one COUNT on the same indexes). */
+  countCertificates(filter: CertificateFilter): Promise<number>;
   /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts>;
 
@@ -397,8 +405,9 @@ export interface CertificateLedger {
   ): Promise<{ account: AccountRecord; deactivatedAuthorizations: number } | undefined>;
   /** pending or valid (and unexpired) → deactivated, audited; false when it was in no such state. */
   deactivateAuthorization(deactivation: AuthorizationDeactivation): Promise<boolean>;
-  /** Accounts, oldest first, with their certificate counts. */
-  listAccounts(limit: number): Promise<AccountSummary[]>;
+  /** Accounts, oldest first, with their certificate counts; `after`: the next page after that account (keyset pagination). */
+  listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): Promise<AccountSummary[]>;
+  countAccounts(): Promise<number>;
   getAccountSummary(id: string): Promise<AccountSummary | undefined>;
 
   /** RFC 9773 §4.2: the certificate's renewal state, by serial, in one indexed read. */

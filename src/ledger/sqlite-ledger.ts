@@ -37,7 +37,7 @@ import type {
   RevocationRecord,
 } from './ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
-import { listCertificates } from './sqlite-inventory.js';
+import { countCertificates, listCertificates } from './sqlite-inventory.js';
 import { SqliteAccountLifecycle } from './sqlite-account-lifecycle.js';
 import { SqliteEabKeys } from './sqlite-eab.js';
 import { SqliteCrlState } from './sqlite-crl.js';
@@ -310,6 +310,10 @@ export class SqliteLedger implements CertificateLedger {
     return listCertificates(this.db, filter);
   }
 
+  async countCertificates(filter: CertificateFilter): Promise<number> {
+    return countCertificates(this.db, filter);
+  }
+
   async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
     return this.metrics.certificateCounts(now, withinMs);
   }
@@ -328,8 +332,12 @@ export class SqliteLedger implements CertificateLedger {
     return this.durable(this.accounts.deactivateAuthorization(deactivation));
   }
 
-  async listAccounts(limit: number): Promise<AccountSummary[]> {
-    return this.accounts.listAccounts(limit);
+  async listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): Promise<AccountSummary[]> {
+    return this.accounts.listAccounts(limit, after);
+  }
+
+  async countAccounts(): Promise<number> {
+    return this.accounts.countAccounts();
   }
 
   async getAccountSummary(id: string): Promise<AccountSummary | undefined> {
@@ -359,6 +367,10 @@ export class SqliteLedger implements CertificateLedger {
 
   async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
     return this.audit.list(filter);
+  }
+
+  async countAudit(filter: AuditFilter): Promise<number> {
+    return this.audit.count(filter);
   }
 
   /** A write's result, once it is on disk (the write itself committed before this is called). */
