@@ -39,7 +39,7 @@ export interface Listing<Row, Cursor> {
 export function listingOptions(command: Command, noun: string): Command {
   return command
     .option('--limit <n>', `at most this many ${noun}; a list cut short says so on stderr`, '1000')
-    .option('--all', `every ${noun}, read from the ledger ${LISTING_PAGE_SIZE} at a time (--limit is ignored)`)
+    .option('--all', `all ${noun}, read from the ledger ${LISTING_PAGE_SIZE} at a time (--limit is ignored)`)
     .addOption(new Option('--json', 'one JSON array of objects (printed as it is read, parsed whole)').conflicts('jsonl'))
     .option('--jsonl', 'JSON Lines: one object per line, the same objects as --json, for streaming to jq or a script');
 }
