@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireBuiltCli, runCli } from '../../test/support/cli.js';
+import { CERTMINT_CLI, requireBuiltCli, runCli } from '../../test/support/cli.js';
 import { accountRecord, certificateRecord } from '../../test/support/ledger-records.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
@@ -131,6 +132,25 @@ for (const backend of backends) {
       const both = await runCli(['certs', 'list', '--json', '--jsonl'], env);
       expect(both.code).toBe(1);
       expect(both.stderr).toMatch(/--json.*cannot be used with.*--jsonl/);
+    });
+
+    it('certs list --all --jsonl | head -1: the reader closing the pipe ends the command quietly', async () => {
+      const child = spawn(process.execPath, [CERTMINT_CLI, 'certs', 'list', '--all', '--jsonl'], { env: { ...process.env, ...env } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const first = await new Promise<string>((resolve) => {
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (text.includes('\n')) {
+            child.stdout.destroy();
+            resolve(text.slice(0, text.indexOf('\n')));
+          }
+        });
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(JSON.parse(first)).toMatchObject({ serial: expectedOrder[0] });
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     });
 
     it('accounts list: the same notice, --all and --jsonl', async () => {

@@ -50,6 +50,11 @@ const stdoutListing: ListingOutput = {
   write: (text) => new Promise((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve()))),
   notice: (text) => process.stderr.write(text),
 };
+// A reader that stops early (`certmint certs list --all --jsonl | head`) closes the pipe: the
+// pending write fails, the list stops and closes its ledger, and the command ends quietly below.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 
 const quietLog = { info: () => undefined, warn: (o: object, m: string) => process.stderr.write(`${m}\n`), error: (o: object, m: string) => process.stderr.write(`${m}\n`) };
 
@@ -216,6 +221,7 @@ registerBackupCommands(program);
 registerLedgerCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
   // Errors people can act on (config, CA files) get one line; anything else its stack.
   const known =
     e instanceof ConfigError ||
