@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
 import { ledgerStorageFailure, ledgerUnavailable } from '../ledger/storage-failure.js';
+import { drainOversizedBody } from './oversized-body.js';
 
 /** Retry-After of a request refused while the ledger's database cannot be reached. */
 const UNAVAILABLE_RETRY_SECONDS = 5;
@@ -35,7 +36,17 @@ export function sendProblem(reply: FastifyReply, problem: AcmeProblem): FastifyR
     .send(Buffer.from(JSON.stringify(problem.toDocument())));
 }
 
-export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    // Read the rest of the body (within a bound) so that a client still writing it can read the
+    // answer; fastify has set Connection: close, so a connection drains at most once.
+    const problem = fromFastifyError(error as FastifyError)!;
+    void drainOversizedBody(request.raw).then(() => {
+      // The body's own bound (server.bodyTimeout) may have answered 408 meanwhile.
+      if (!reply.sent) sendProblem(reply, problem);
+    });
+    return undefined;
+  }
   let problem: AcmeProblem | undefined = error instanceof AcmeProblem ? error : fromFastifyError(error as FastifyError);
   const unavailable = problem ? undefined : ledgerUnavailable(error);
   const storage = problem || unavailable ? undefined : ledgerStorageFailure(error);

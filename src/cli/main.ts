@@ -18,6 +18,7 @@ import { registerCaCommands } from './commands/ca-commands.js';
 import { crlPublisher, registrationAuthority, startServer } from './serve.js';
 import { auditCommand, type AuditOptions } from './commands/audit.js';
 import { eabCreateCommand, eabListCommand, eabRevokeCommand, type EabCreateOptions } from './commands/eab.js';
+import { listingOptions, type ListingOptions, type ListingOutput } from './commands/listing.js';
 import { operatorName, readConfig, withAuthority, withLedger, withRa } from './admin.js';
 
 const program = new Command()
@@ -44,25 +45,35 @@ program
 
 registerCaCommands(program);
 
+/** A list's pages on stdout, each awaited so a slow reader (a pipe to jq) holds the ledger reads back. */
+const stdoutListing: ListingOutput = {
+  write: (text) => new Promise((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve()))),
+  notice: (text) => process.stderr.write(text),
+};
+// A reader that stops early (`certmint certs list --all --jsonl | head`) closes the pipe: the
+// pending write fails, the list stops and closes its ledger, and the command ends quietly below.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 const quietLog = { info: () => undefined, warn: (o: object, m: string) => process.stderr.write(`${m}\n`), error: (o: object, m: string) => process.stderr.write(`${m}\n`) };
 
 
 const certs = program.command('certs').description('the certificate inventory');
-certs
-  .command('list')
-  .description('list certificates, soonest expiry first')
-  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .option('--expiring-within <duration>', 'valid certificates expiring within e.g. 7d, 12h')
-  .option('--expired', 'only certificates past notAfter')
-  .option('--revoked', 'only revoked certificates')
-  .option('--identifier <name>', 'an exact name, or *.suffix for every name under it')
-  .option('--account <id>', 'only certificates of this ACME account')
-  .option('--limit <n>', 'at most this many rows', '1000')
-  .option('--json', 'JSON instead of a table')
-  .action(async (opts: ListOptions & { config?: string }) => {
-    const out = await withLedger(readConfig(opts.config), (ledger) => listCommand(ledger, opts, systemClock.now()));
-    process.stdout.write(out);
-  });
+listingOptions(
+  certs
+    .command('list')
+    .description('list certificates, soonest expiry first')
+    .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+    .option('--expiring-within <duration>', 'valid certificates expiring within e.g. 7d, 12h')
+    .option('--expired', 'only certificates past notAfter')
+    .option('--revoked', 'only revoked certificates')
+    .option('--identifier <name>', 'an exact name, or *.suffix for every name under it')
+    .option('--account <id>', 'only certificates of this ACME account'),
+  'certificates',
+).action(async (opts: ListOptions & { config?: string }) => {
+  await withLedger(readConfig(opts.config), (ledger) => listCommand(ledger, opts, systemClock.now(), stdoutListing));
+});
 certs
   .command('show <serial>')
   .description('one certificate with its audit trail')
@@ -105,15 +116,15 @@ program
   });
 
 const accounts = program.command('accounts').description('ACME accounts');
-accounts
-  .command('list')
-  .description('accounts, oldest first, with their certificate counts')
-  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-  .option('--limit <n>', 'at most this many rows', '1000')
-  .option('--json', 'JSON instead of a table')
-  .action(async (opts: { config?: string; json?: boolean; limit: string }) => {
-    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => accountsListCommand(ledger, opts)));
-  });
+listingOptions(
+  accounts
+    .command('list')
+    .description('accounts, oldest first, with their certificate counts')
+    .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)'),
+  'accounts',
+).action(async (opts: ListingOptions & { config?: string }) => {
+  await withLedger(readConfig(opts.config), (ledger) => accountsListCommand(ledger, opts, stdoutListing));
+});
 accounts
   .command('show <id>')
   .description('one account (id or account URL) with its audit trail')
@@ -162,18 +173,19 @@ crl
 
 
 
-program
-  .command('audit')
-  .description('the audit log (accounts, issuance, revocation, EAB keys, CA changes), oldest first')
-  .option('--since <when>', 'from a date (2026-11-01, 2026-11-01T08:00:00Z) or a duration back from now (24h, 7d)')
-  .option('--until <when>', 'before a date or a duration back from now')
-  .option('--action <name>', 'only this action (issue, revoke, account-create, eab-bind, ca-rotate-root, …)')
-  .option('--subject <s>', 'only entries about a serial, account:<id> or eab:<kid>')
-  .option('--limit <n>', 'at most this many entries', '1000')
-  .option('--json', 'JSON instead of a table')
+listingOptions(
+  program
+    .command('audit')
+    .description('the audit log (accounts, issuance, revocation, EAB keys, CA changes), oldest first')
+    .option('--since <when>', 'from a date (2026-11-01, 2026-11-01T08:00:00Z) or a duration back from now (24h, 7d)')
+    .option('--until <when>', 'before a date or a duration back from now')
+    .option('--action <name>', 'only this action (issue, revoke, account-create, eab-bind, ca-rotate-root, …)')
+    .option('--subject <s>', 'only entries about a serial, account:<id> or eab:<kid>'),
+  'entries',
+)
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: AuditOptions & { config?: string }) => {
-    process.stdout.write(await withLedger(readConfig(opts.config), (ledger) => auditCommand(ledger, opts, systemClock.now())));
+    await withLedger(readConfig(opts.config), (ledger) => auditCommand(ledger, opts, systemClock.now(), stdoutListing));
   });
 
 const eab = program.command('eab').description('external account binding keys (RFC 8555 §7.3.4)');
@@ -209,6 +221,7 @@ registerBackupCommands(program);
 registerLedgerCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
   // Errors people can act on (config, CA files) get one line; anything else its stack.
   const known =
     e instanceof ConfigError ||

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AcmeProblem } from '../../core/problem.js';
 import { signer, verified, type RouteContext } from '../context.js';
+import { retryAfterWhileInProgress } from '../retry-after.js';
 import { authorizationBody, challengeBody } from '../serialize.js';
 
 /** RFC 8555 §7.5 authorizations and challenges. */
@@ -11,7 +12,7 @@ export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: Ro
     const view = payload === undefined
       ? await ra.getAuthorization(signer(request), request.params.id)
       : await ra.updateAuthorization(signer(request), request.params.id, payload);
-    return reply.send(authorizationBody(view, urls));
+    return retryAfterWhileInProgress(reply, view.status).send(authorizationBody(view, urls));
   });
 
   app.post<{ Params: { id: string } }>('/acme/chall/:id', { config: { jws: 'kid' } }, async (request, reply) => {
@@ -25,8 +26,6 @@ export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: Ro
       ? await ra.getChallenge(account, request.params.id)
       : await ra.respondToChallenge(account, request.params.id);
     reply.header('Link', `<${urls.authorization(view.authorizationId)}>;rel="up"`);
-    // Still validating in the background: tell clients when to look again (RFC 8555 §8.2).
-    if (view.challenge.status === 'processing') reply.header('Retry-After', '1');
-    return reply.send(challengeBody(view.challenge, urls));
+    return retryAfterWhileInProgress(reply, view.challenge.status).send(challengeBody(view.challenge, urls));
   });
 }

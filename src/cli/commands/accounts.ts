@@ -2,6 +2,7 @@ import type { AccountSummary, CertificateLedger } from '../../ledger/ledger.js';
 import { AcmeProblem } from '../../core/problem.js';
 import type { RegistrationAuthority } from '../../ra/registration-authority.js';
 import { UsageError } from './certs.js';
+import { parseLimit, printListing, type ListingOptions, type ListingOutput } from './listing.js';
 
 const ISO_SECONDS = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -22,19 +23,22 @@ function accountJson(a: AccountSummary) {
   };
 }
 
-function formatTable(rows: readonly AccountSummary[]): string {
-  const lines = rows.map((a) => [a.id, a.status, ISO_SECONDS(a.createdAt), String(a.certificates), a.contact.join(',')]);
-  const header = ['ID', 'STATUS', 'CREATED', 'CERTS', 'CONTACTS'];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cols: readonly string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [fmt(header), ...lines.map(fmt)].join('\n') + '\n';
-}
-
-export async function accountsListCommand(ledger: CertificateLedger, o: { json?: boolean; limit: string }): Promise<string> {
-  const limit = Number(o.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not "${o.limit}"`);
-  const rows = await ledger.listAccounts(limit);
-  return o.json ? `${JSON.stringify(rows.map(accountJson), null, 2)}\n` : formatTable(rows);
+/** `certmint accounts list`: oldest first, as a table, a JSON array or JSON Lines. */
+export async function accountsListCommand(ledger: CertificateLedger, o: ListingOptions, out: ListingOutput): Promise<void> {
+  const limit = parseLimit(o, (m) => new UsageError(m));
+  await printListing<AccountSummary, { createdAt: Date; id: string }>(
+    {
+      page: (n, after) => ledger.listAccounts(n, after),
+      cursor: (a) => ({ createdAt: a.createdAt, id: a.id }),
+      count: () => ledger.countAccounts(),
+      json: accountJson,
+      header: ['ID', 'STATUS', 'CREATED', 'CERTS', 'CONTACTS'],
+      cells: (a) => [a.id, a.status, ISO_SECONDS(a.createdAt), String(a.certificates), a.contact.join(',')],
+    },
+    o,
+    limit,
+    out,
+  );
 }
 
 export async function accountsShowCommand(ledger: CertificateLedger, input: string, o: { json?: boolean }): Promise<string> {

@@ -1,14 +1,13 @@
 import { parseDuration } from '../../core/duration.js';
 import type { AuditEntry, AuditFilter, CertificateLedger } from '../../ledger/ledger.js';
 import { UsageError } from './certs.js';
+import { printListing, type ListingOptions, type ListingOutput } from './listing.js';
 
-export interface AuditOptions {
+export interface AuditOptions extends ListingOptions {
   readonly since?: string;
   readonly until?: string;
   readonly action?: string;
   readonly subject?: string;
-  readonly limit: string;
-  readonly json?: boolean;
 }
 
 /** A point in time: an ISO 8601 date ("2026-11-01", "2026-11-23T10:00:00Z") or a duration back from now ("24h", "7d"). */
@@ -37,12 +36,20 @@ function entryJson(e: AuditEntry) {
   return { id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, subject: e.subject, detail: e.detail };
 }
 
-/** `certmint audit`: the audit log in time order, as a table or one JSON array. */
-export async function auditCommand(ledger: CertificateLedger, o: AuditOptions, now: Date): Promise<string> {
-  const entries = await ledger.listAudit(auditFilter(o, now));
-  if (o.json) return `${JSON.stringify(entries.map(entryJson), null, 2)}\n`;
-  if (entries.length === 0) return 'no audit entries\n';
-  const rows = entries.map((e) => [e.at.toISOString(), e.actor, e.action, e.subject, JSON.stringify(e.detail)]);
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows.map((r) => r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd()).join('\n')}\n`;
+/** `certmint audit`: the audit log in time order, as a table, a JSON array or JSON Lines. */
+export async function auditCommand(ledger: CertificateLedger, o: AuditOptions, now: Date, out: ListingOutput): Promise<void> {
+  const filter = auditFilter(o, now);
+  await printListing<AuditEntry, { at: Date; id: number }>(
+    {
+      page: (limit, after) => ledger.listAudit({ ...filter, limit, ...(after ? { after } : {}) }),
+      cursor: (e) => ({ at: e.at, id: e.id }),
+      count: () => ledger.countAudit(filter),
+      json: entryJson,
+      cells: (e) => [e.at.toISOString(), e.actor, e.action, e.subject, JSON.stringify(e.detail)],
+      empty: 'no audit entries\n',
+    },
+    o,
+    filter.limit,
+    out,
+  );
 }

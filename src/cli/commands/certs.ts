@@ -4,15 +4,14 @@ import type { CertificateFilter, CertificateSummary } from '../../ledger/ledger.
 import type { CertificateLedger } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { reasonName } from '../../ra/revocation.js';
+import { printListing, type ListingOptions, type ListingOutput } from './listing.js';
 
-export interface ListOptions {
+export interface ListOptions extends ListingOptions {
   readonly expiringWithin?: string;
   readonly expired?: boolean;
   readonly revoked?: boolean;
   readonly identifier?: string;
   readonly account?: string;
-  readonly limit: string;
-  readonly json?: boolean;
 }
 
 export class UsageError extends Error {
@@ -59,17 +58,23 @@ function displayStatus(c: CertificateSummary, now: Date): string {
   return c.notAfter <= now ? 'expired' : 'valid';
 }
 
-export function formatTable(rows: readonly CertificateSummary[], now: Date): string {
-  const lines = rows.map((c) => [c.serial, c.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z'), displayStatus(c, now), c.identifiers.map((i) => i.value).join(',')]);
-  const header = ['SERIAL', 'NOT AFTER', 'STATUS', 'IDENTIFIERS'];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cols: readonly string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [fmt(header), ...lines.map(fmt)].join('\n') + '\n';
-}
-
-export async function listCommand(ledger: CertificateLedger, o: ListOptions, now: Date): Promise<string> {
-  const rows = await ledger.listCertificates(filterFrom(o, now));
-  return o.json ? `${JSON.stringify(rows.map(summaryJson), null, 2)}\n` : formatTable(rows, now);
+/** `certmint certs list`: soonest expiry first, as a table, a JSON array or JSON Lines. */
+export async function listCommand(ledger: CertificateLedger, o: ListOptions, now: Date, out: ListingOutput): Promise<void> {
+  const filter = filterFrom(o, now);
+  type Cursor = NonNullable<CertificateFilter['after']>;
+  await printListing<CertificateSummary, Cursor>(
+    {
+      page: (limit, after) => ledger.listCertificates({ ...filter, limit, ...(after ? { after } : {}) }),
+      cursor: (c) => ({ notAfter: c.notAfter, serial: c.serial }),
+      count: () => ledger.countCertificates(filter),
+      json: summaryJson,
+      header: ['SERIAL', 'NOT AFTER', 'STATUS', 'IDENTIFIERS'],
+      cells: (c) => [c.serial, c.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z'), displayStatus(c, now), c.identifiers.map((i) => i.value).join(',')],
+    },
+    o,
+    filter.limit,
+    out,
+  );
 }
 
 /** A serial as an operator may paste it: hex with or without colons, any case. */

@@ -35,8 +35,9 @@ export interface AccountSummary extends AccountRecord {
 export interface AccountsReader {
   getAccount(id: string): Promise<AccountRecord | undefined>;
   getAccountByThumbprint(thumbprint: string): Promise<AccountRecord | undefined>;
-  /** Accounts, oldest first, with their certificate counts. */
-  listAccounts(limit: number): Promise<AccountSummary[]>;
+  /** Accounts, oldest first, with their certificate counts; `after`: the next page after that account (keyset pagination). */
+  listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): Promise<AccountSummary[]>;
+  countAccounts(): Promise<number>;
   getAccountSummary(id: string): Promise<AccountSummary | undefined>;
 }
 

@@ -25,12 +25,16 @@ export interface AuditFilter {
   readonly action?: string;
   readonly subject?: string;
   readonly limit: number;
+  /** Only entries after this one in log order: the next page (keyset pagination, as `certmint audit --all` reads). */
+  readonly after?: { readonly at: Date; readonly id: number };
 }
 
 export interface AuditReader {
   /** Every entry about one subject (a serial, "account:<id>", "eab:<kid>"), oldest first. */
   auditTrail(subject: string): Promise<AuditEntry[]>;
   listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
+  /** How many entries listAudit would give without its limit and `after` (one COUNT). */
+  countAudit(filter: AuditFilter): Promise<number>;
 }
 
 /** The audit log. Every other aggregate audits its own changes inside their transactions. */

@@ -12,6 +12,8 @@ export interface CertificateFilter {
   readonly identifier?: string;
   readonly accountId?: string;
   readonly limit: number;
+  /** Only certificates after this one in list order: the next page (keyset pagination, as `certmint certs list --all` reads). */
+  readonly after?: { readonly notAfter: Date; readonly serial: string };
 }
 
 export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;
@@ -20,4 +22,6 @@ export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'k
 export interface InventoryLedger {
   /** The inventory, soonest expiry first. */
   listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]>;
+  /** How many certificates listCertificates would give without its limit and `after` (one COUNT on the same indexes). */
+  countCertificates(filter: CertificateFilter): Promise<number>;
 }

@@ -45,6 +45,9 @@ const S = {
     WHERE id = $1 AND status IN ('pending', 'valid') AND expires > $2`),
   // COLLATE "C": ids in byte order, as SQLite compares them, whatever the database's locale.
   summaries: statement('accounts.summaries', `${SUMMARY_SELECT} ORDER BY a.created_at, a.id COLLATE "C" LIMIT $1`),
+  summariesAfter: statement('accounts.summariesAfter', `${SUMMARY_SELECT}
+    WHERE a.created_at > $2 OR (a.created_at = $2 AND a.id COLLATE "C" > $3) ORDER BY a.created_at, a.id COLLATE "C" LIMIT $1`),
+  count: statement('accounts.count', 'SELECT COUNT(*) AS n FROM accounts'),
   summary: statement('accounts.summary', `${SUMMARY_SELECT} WHERE a.id = $1`),
 };
 
@@ -150,8 +153,15 @@ export class PostgresAccounts {
     });
   }
 
-  async listAccounts(limit: number): Promise<AccountSummary[]> {
-    return (await this.db.query<AccountSummaryRow>(S.summaries, [limit])).rows.map(toSummary);
+  async listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): Promise<AccountSummary[]> {
+    const result = after
+      ? await this.db.query<AccountSummaryRow>(S.summariesAfter, [limit, after.createdAt.getTime(), after.id])
+      : await this.db.query<AccountSummaryRow>(S.summaries, [limit]);
+    return result.rows.map(toSummary);
+  }
+
+  async countAccounts(): Promise<number> {
+    return Number((await this.db.query<{ n: string }>(S.count)).rows[0]!.n);
   }
 
   async getAccountSummary(id: string): Promise<AccountSummary | undefined> {

@@ -58,23 +58,41 @@ export class PostgresAuditLog {
     return (await this.db.query<AuditRow>(S.bySubject, [subject])).rows.map(toAuditEntry);
   }
 
-  /** In log order (time, then id), using audit_log_by_time for `since`/`until`. */
+  /** In log order (time, then id), using audit_log_by_time for `since`/`until`; `after` continues a previous page. */
   async list(f: AuditFilter): Promise<AuditEntry[]> {
-    const conditions: [string, number | string | undefined][] = [
-      ['at >=', f.since?.getTime()],
-      ['at <', f.until?.getTime()],
-      ['action =', f.action],
-      ['subject =', f.subject],
-    ];
-    const used = conditions.filter((c): c is [string, number | string] => c[1] !== undefined);
-    const where = used.map((c, i) => `${c[0]} $${i + 1}`);
-    const params: (number | string)[] = [...used.map((c) => c[1]), f.limit];
+    const { where, params, shape } = auditWhere(f);
+    if (f.after) {
+      params.push(f.after.at.getTime(), f.after.id);
+      where.push(`(at > $${params.length - 1} OR (at = $${params.length - 1} AND id > $${params.length}))`);
+    }
+    params.push(f.limit);
     const text = `SELECT ${COLUMNS} FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY at, id LIMIT $${params.length}`;
-    // At most 2^4 shapes of one short statement, each named by its shape so a connection parses it once.
-    const shape = conditions.map((c) => (c[1] === undefined ? '0' : '1')).join('');
-    return (await this.db.query<AuditRow>(statement(`audit.list.${shape}`, text), params)).rows.map(toAuditEntry);
+    // At most 2^5 shapes of one short statement, each named by its shape so a connection parses it once.
+    return (await this.db.query<AuditRow>(statement(`audit.list.${shape}${f.after ? '1' : '0'}`, text), params)).rows.map(toAuditEntry);
   }
+
+  /** How many entries list() would give without its limit and `after`. */
+  async count(f: AuditFilter): Promise<number> {
+    const { where, params, shape } = auditWhere(f);
+    const text = `SELECT COUNT(*) AS n FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    return Number((await this.db.query<{ n: string }>(statement(`audit.count.${shape}`, text), params)).rows[0]!.n);
+  }
+}
+
+function auditWhere(f: AuditFilter): { where: string[]; params: (number | string)[]; shape: string } {
+  const conditions: [string, number | string | undefined][] = [
+    ['at >=', f.since?.getTime()],
+    ['at <', f.until?.getTime()],
+    ['action =', f.action],
+    ['subject =', f.subject],
+  ];
+  const used = conditions.filter((c): c is [string, number | string] => c[1] !== undefined);
+  return {
+    where: used.map((c, i) => `${c[0]} $${i + 1}`),
+    params: used.map((c) => c[1]),
+    shape: conditions.map((c) => (c[1] === undefined ? '0' : '1')).join(''),
+  };
 }
 
 function toAuditEntry(r: AuditRow): AuditEntry {

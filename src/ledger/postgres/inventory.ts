@@ -4,12 +4,11 @@ import type { Queryable } from './transaction.js';
 import { toCertificateSummary, type CertificateSummaryRow } from '../rows.js';
 
 /**
- * The inventory query, as sqlite/inventory.ts builds it. Each filter is a WHERE clause on an
+ * The inventory's filters, as sqlite/inventory.ts builds them. Each is a WHERE clause on an
  * indexed column (expiry, status, account, the identifier table and its reversed-label index for
- * "*.suffix"), so lists stay fast on ledgers of millions of certificates. The same columns as
- * SQLite's (no profile), so both backends list the same summaries.
+ * "*.suffix"), so lists stay fast on ledgers of millions of certificates.
  */
-export function inventoryQuery(f: CertificateFilter): { text: string; values: (string | number)[] } {
+function inventoryWhere(f: CertificateFilter): { where: string[]; values: (string | number)[]; param: (v: string | number) => string } {
   const where: string[] = [];
   const values: (string | number)[] = [];
   const param = (v: string | number): string => `$${values.push(v)}`;
@@ -34,6 +33,19 @@ export function inventoryQuery(f: CertificateFilter): { text: string; values: (s
       where.push(`c.serial IN (SELECT serial FROM certificate_identifiers WHERE identifier_value = ${param(name)})`);
     }
   }
+  return { where, values, param };
+}
+
+/**
+ * One page of the inventory, soonest expiry first; `after` continues from the previous page's
+ * last row. The same columns as SQLite's (no profile), so both backends list the same summaries.
+ */
+export function inventoryQuery(f: CertificateFilter): { text: string; values: (string | number)[] } {
+  const { where, values, param } = inventoryWhere(f);
+  if (f.after) {
+    const notAfter = param(f.after.notAfter.getTime());
+    where.push(`(c.not_after > ${notAfter} OR (c.not_after = ${notAfter} AND c.serial COLLATE "C" > ${param(f.after.serial)}))`);
+  }
   const text = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
       c.revoked_at, c.revocation_reason, c.created_at
     FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -45,4 +57,10 @@ export function inventoryQuery(f: CertificateFilter): { text: string; values: (s
 export async function listCertificates(db: Queryable, f: CertificateFilter): Promise<CertificateSummary[]> {
   const { text, values } = inventoryQuery(f);
   return (await db.query<CertificateSummaryRow>({ text }, values)).rows.map(toCertificateSummary);
+}
+
+export async function countCertificates(db: Queryable, f: CertificateFilter): Promise<number> {
+  const { where, values } = inventoryWhere(f);
+  const text = `SELECT COUNT(*) AS n FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  return Number((await db.query<{ n: string }>({ text }, values)).rows[0]!.n);
 }

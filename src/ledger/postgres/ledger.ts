@@ -41,7 +41,7 @@ import { PostgresCertificates } from './certificates.js';
 import type { PostgresConnection } from './connect.js';
 import { PostgresCrlState } from './crl.js';
 import { PostgresEabKeys } from './eab.js';
-import { listCertificates } from './inventory.js';
+import { countCertificates, listCertificates } from './inventory.js';
 import { PostgresMetrics } from './metrics.js';
 import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from './migrate.js';
 import { PostgresNonceStore } from './nonces.js';
@@ -290,6 +290,10 @@ export class PostgresLedger implements CertificateLedger {
     return this.audit.list(filter);
   }
 
+  countAudit(filter: AuditFilter): Promise<number> {
+    return this.audit.count(filter);
+  }
+
   claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
     return this.crl.claimCrlNumber(issuer, lease);
   }
@@ -310,6 +314,10 @@ export class PostgresLedger implements CertificateLedger {
     return listCertificates(this.db, filter);
   }
 
+  countCertificates(filter: CertificateFilter): Promise<number> {
+    return countCertificates(this.db, filter);
+  }
+
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
     return this.metrics.certificateCounts(now, withinMs);
   }
@@ -326,8 +334,12 @@ export class PostgresLedger implements CertificateLedger {
     return this.accounts.deactivateAuthorization(deactivation);
   }
 
-  listAccounts(limit: number): Promise<AccountSummary[]> {
-    return this.accounts.listAccounts(limit);
+  listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): Promise<AccountSummary[]> {
+    return this.accounts.listAccounts(limit, after);
+  }
+
+  countAccounts(): Promise<number> {
+    return this.accounts.countAccounts();
   }
 
   getAccountSummary(id: string): Promise<AccountSummary | undefined> {

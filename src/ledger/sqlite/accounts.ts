@@ -49,6 +49,9 @@ export class SqliteAccounts {
       deactivateAuthz: db.prepare(`UPDATE authorizations SET status = 'deactivated'
         WHERE id = ? AND status IN ('pending', 'valid') AND expires > ?`),
       summaries: db.prepare(`${SUMMARY_SELECT} ORDER BY a.created_at, a.id LIMIT ?`),
+      summariesAfter: db.prepare(`${SUMMARY_SELECT} WHERE a.created_at > @createdAt OR (a.created_at = @createdAt AND a.id > @id)
+        ORDER BY a.created_at, a.id LIMIT @limit`),
+      count: db.prepare('SELECT COUNT(*) AS n FROM accounts'),
       summary: db.prepare(`${SUMMARY_SELECT} WHERE a.id = ?`),
     };
   }
@@ -151,8 +154,15 @@ export class SqliteAccounts {
     })();
   }
 
-  listAccounts(limit: number): AccountSummary[] {
-    return (this.s.summaries.all(limit) as AccountSummaryRow[]).map(toSummary);
+  listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): AccountSummary[] {
+    const rows = after
+      ? this.s.summariesAfter.all({ createdAt: after.createdAt.getTime(), id: after.id, limit })
+      : this.s.summaries.all(limit);
+    return (rows as AccountSummaryRow[]).map(toSummary);
+  }
+
+  countAccounts(): number {
+    return (this.s.count.get() as { n: number }).n;
   }
 
   getAccountSummary(id: string): AccountSummary | undefined {

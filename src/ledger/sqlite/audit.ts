@@ -33,21 +33,35 @@ export class SqliteAuditLog {
     return (this.bySubject.all(subject) as AuditRow[]).map(toAuditEntry);
   }
 
-  /** In log order (time, then id), using audit_log_by_time for `since`/`until`. */
+  /** In log order (time, then id), using audit_log_by_time for `since`/`until`; `after` continues a previous page. */
   list(f: AuditFilter): AuditEntry[] {
-    const conditions: [string, number | string | undefined][] = [
-      ['at >= ?', f.since?.getTime()],
-      ['at < ?', f.until?.getTime()],
-      ['action = ?', f.action],
-      ['subject = ?', f.subject],
-    ];
-    const used = conditions.filter((c): c is [string, number | string] => c[1] !== undefined);
-    const where = used.map((c) => c[0]);
-    const params = used.map((c) => c[1]);
+    const { where, params } = auditWhere(f);
+    if (f.after) {
+      where.push('(at > ? OR (at = ? AND id > ?))');
+      params.push(f.after.at.getTime(), f.after.at.getTime(), f.after.id);
+    }
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id LIMIT ?`;
     // At most 2^5 shapes of one short statement: better-sqlite3 prepares it on each call, cheap for an admin command.
     return (this.db.prepare(sql).all(...params, f.limit) as AuditRow[]).map(toAuditEntry);
   }
+
+  /** How many entries list() would give without its limit and `after`. */
+  count(f: AuditFilter): number {
+    const { where, params } = auditWhere(f);
+    const sql = `SELECT COUNT(*) AS n FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    return (this.db.prepare(sql).get(...params) as { n: number }).n;
+  }
+}
+
+function auditWhere(f: AuditFilter): { where: string[]; params: (number | string)[] } {
+  const conditions: [string, number | string | undefined][] = [
+    ['at >= ?', f.since?.getTime()],
+    ['at < ?', f.until?.getTime()],
+    ['action = ?', f.action],
+    ['subject = ?', f.subject],
+  ];
+  const used = conditions.filter((c): c is [string, number | string] => c[1] !== undefined);
+  return { where: used.map((c) => c[0]), params: used.map((c) => c[1]) };
 }
 
 function toAuditEntry(r: AuditRow): AuditEntry {

@@ -5,13 +5,13 @@ import { toCertificateSummary, type CertificateSummaryRow } from '../rows.js';
 
 
 /**
- * The inventory query. Each filter is a WHERE clause on an indexed column (expiry, status,
- * account, the identifier table and its reversed-label index for "*.suffix"), so lists stay fast
- * on ledgers of millions of certificates.
+ * The inventory's filters. Each is a WHERE clause on an indexed column (expiry, status, account,
+ * the identifier table and its reversed-label index for "*.suffix"), so lists stay fast on ledgers
+ * of millions of certificates.
  */
-export function inventoryQuery(f: CertificateFilter): { sql: string; params: Record<string, string | number> } {
+function inventoryWhere(f: CertificateFilter): { where: string[]; params: Record<string, string | number> } {
   const where: string[] = [];
-  const params: Record<string, string | number> = { now: f.now.getTime(), limit: f.limit };
+  const params: Record<string, string | number> = { now: f.now.getTime() };
   if (f.expiringWithinMs !== undefined) {
     where.push(`c.status = 'valid' AND c.not_after > @now AND c.not_after <= @until`);
     params.until = f.now.getTime() + f.expiringWithinMs;
@@ -36,6 +36,18 @@ export function inventoryQuery(f: CertificateFilter): { sql: string; params: Rec
       params.name = name;
     }
   }
+  return { where, params };
+}
+
+/** One page of the inventory, soonest expiry first; `after` continues from the previous page's last row. */
+export function inventoryQuery(f: CertificateFilter): { sql: string; params: Record<string, string | number> } {
+  const { where, params } = inventoryWhere(f);
+  params.limit = f.limit;
+  if (f.after) {
+    where.push('(c.not_after > @afterNotAfter OR (c.not_after = @afterNotAfter AND c.serial > @afterSerial))');
+    params.afterNotAfter = f.after.notAfter.getTime();
+    params.afterSerial = f.after.serial;
+  }
   const sql = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
       c.revoked_at, c.revocation_reason, c.created_at
     FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -46,4 +58,10 @@ export function inventoryQuery(f: CertificateFilter): { sql: string; params: Rec
 export function listCertificates(db: Database.Database, f: CertificateFilter): CertificateSummary[] {
   const { sql, params } = inventoryQuery(f);
   return (db.prepare(sql).all(params) as CertificateSummaryRow[]).map(toCertificateSummary);
+}
+
+export function countCertificates(db: Database.Database, f: CertificateFilter): number {
+  const { where, params } = inventoryWhere(f);
+  const sql = `SELECT COUNT(*) AS n FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  return (db.prepare(sql).get(params) as { n: number }).n;
 }

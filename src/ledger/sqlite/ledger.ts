@@ -35,7 +35,7 @@ import type {
   RevocationRecord,
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
-import { listCertificates } from './inventory.js';
+import { countCertificates, listCertificates } from './inventory.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteEabKeys } from './eab.js';
 import { SqliteCrlState } from './crl.js';
@@ -285,6 +285,10 @@ export class SqliteLedger implements CertificateLedger {
     return listCertificates(this.db, filter);
   }
 
+  async countCertificates(filter: CertificateFilter): Promise<number> {
+    return countCertificates(this.db, filter);
+  }
+
   async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
     return this.metrics.certificateCounts(now, withinMs);
   }
@@ -303,8 +307,12 @@ export class SqliteLedger implements CertificateLedger {
     return this.durable(this.accounts.deactivateAuthorization(deactivation));
   }
 
-  async listAccounts(limit: number): Promise<AccountSummary[]> {
-    return this.accounts.listAccounts(limit);
+  async listAccounts(limit: number, after?: { readonly createdAt: Date; readonly id: string }): Promise<AccountSummary[]> {
+    return this.accounts.listAccounts(limit, after);
+  }
+
+  async countAccounts(): Promise<number> {
+    return this.accounts.countAccounts();
   }
 
   async getAccountSummary(id: string): Promise<AccountSummary | undefined> {
@@ -334,6 +342,10 @@ export class SqliteLedger implements CertificateLedger {
 
   async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
     return this.audit.list(filter);
+  }
+
+  async countAudit(filter: AuditFilter): Promise<number> {
+    return this.audit.count(filter);
   }
 
   /** A write's result, once it is on disk (the write itself committed before this is called). */
