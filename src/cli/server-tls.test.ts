@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -90,6 +91,18 @@ describe('certmint\'s own HTTPS certificate', () => {
     clock.set(new Date(renewalTime(stored).getTime() + 1000));
     expect((await serverTls(['localhost', 'certmint.internal']).current()).cert).not.toBe(stored.cert);
     clock.set(new Date());
+  });
+
+  it('is not reused when its key file no longer matches it (a crash between the two writes), and its files are whole and private', async () => {
+    const first = await serverTls().current();
+    const tlsDir = path.join(dir, 'tls');
+    expect(readdirSync(tlsDir).sort()).toEqual(['server.key.pem', 'server.pem']);
+    expect(statSync(path.join(tlsDir, 'server.key.pem')).mode & 0o777).toBe(0o600);
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    writeFileSync(path.join(tlsDir, 'server.key.pem'), other, { mode: 0o600 });
+    const next = await serverTls().current();
+    expect(next.cert).not.toBe(first.cert);
+    expect(new X509Certificate(next.cert).checkPrivateKey(createPrivateKey(next.key))).toBe(true);
   });
 
   it('is swapped into a listening server without a restart', async () => {

@@ -1,8 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import { canonicalIpAddress } from '../core/ip-address.js';
 import { newSerialHex } from '../ca/serial.js';
 import type { CertificateAuthority } from '../ca/types.js';
@@ -18,12 +19,6 @@ export interface ServerTlsMaterial {
   readonly cert: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
-}
-
-function writeAtomic(file: string, data: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, file);
 }
 
 /** When a server certificate should be replaced: after two thirds of its lifetime (as ARI suggests). */
@@ -97,8 +92,10 @@ export class ServerTls {
     // root (they stop at the intermediate), so certmint's own endpoint serves that one.
     const alternate = this.o.ca.generations.find((g) => g.generation === leaf.issuerGeneration)?.alternateChainPems[0];
     const cert = derToPem(leaf.der) + (alternate ?? leaf.chainPem);
-    writeAtomic(this.keyFile, key, 0o600);
-    writeAtomic(this.certFile, cert, 0o644);
+    // Each file is replaced whole; a crash between the two leaves a new key beside the old
+    // certificate, which load() sees does not match and so issues afresh.
+    await writeFileAtomically(this.keyFile, key, { mode: 0o600 });
+    await writeFileAtomically(this.certFile, cert, { mode: 0o644 });
     return { key, cert, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
   }
 
@@ -119,6 +116,7 @@ export class ServerTls {
       if (!this.o.hostnames.every((h) => names.has(canonical(h)))) return undefined;
       // After ca rotate-intermediate the server's own certificate moves to the new intermediate too.
       if (!x.checkIssued(new X509Certificate(this.o.ca.chainPem))) return undefined;
+      if (!x.checkPrivateKey(createPrivateKey(key))) return undefined;
       return { key, cert, notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo) };
     } catch {
       return undefined;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/config.js';
+import { isAtomicWriteTemp } from '../../core/atomic-file.js';
 import { backupSqliteLedger, LedgerBackupError } from '../../ledger/sqlite-backup.js';
 import { ArchiveError, writeArchive, type ArchiveEntry } from '../backup-archive.js';
 import {
@@ -148,7 +149,7 @@ async function treeEntries(dataDir: string, rel: string): Promise<ArchiveEntry[]
   const names = (await readdir(abs, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const d of names) {
     const name = `${rel}/${d.name}`;
-    if (d.name.startsWith('.') && d.name.endsWith('.tmp')) continue;
+    if (isAtomicWriteTemp(d.name)) continue;
     if (d.isDirectory()) {
       out.push(...(await treeEntries(dataDir, name)));
     } else if (d.isFile()) {
