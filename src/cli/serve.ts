@@ -249,8 +249,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
         dataDir: config.dataDir,
         hostnames: config.server.tls.hostnames,
         lifetimeMs: config.server.tls.lifetimeMs,
+        ra,
         ca,
-        ledger,
         clock,
       })
     : undefined;
