@@ -258,6 +258,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   await crl.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),
+    clock,
     metrics,
     ra,
     ledger,

@@ -267,6 +267,7 @@ export class CrlPublisher {
   }
 
   private async build(issuer: CrlIssuer): Promise<PublishedCrl> {
+    // How long the build took, for the log: monotonic (performance.now), never the clock's time of day.
     const started = performance.now();
     const now = this.o.clock.now();
     const crlNumber = await this.o.ledger.claimCrlNumber(issuer, { holder: this.holder, now, until: new Date(now.getTime() + CRL_LEASE_MS) });

@@ -131,6 +131,8 @@ export class SqliteLedger implements CertificateLedger {
     this.db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) =>
       typeof v === 'string' ? reverseLabels(v) : null,
     );
+    // The system clock when none is injected (CLI commands, tests); serve passes its Clock.
+    // eslint-disable-next-line no-restricted-properties
     this.now = options.now ?? Date.now;
     migrateSqlite(this.db, readMigrations(), this.now);
     this.nonces = options.nonces ?? new MemoryNonceStore({ now: this.now });
