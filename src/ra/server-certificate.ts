@@ -36,8 +36,9 @@ export function serverKeyType(deps: RaDeps): 'ecdsa' | 'rsa' | 'ed25519' {
 /**
  * The server's own TLS certificate, issued under the same rules as a finalize: the "default"
  * profile (its key types, key usage, lifetime cap), policy.maxLifetime, the active intermediate's
- * notAfter (ca/), and recorded in the ledger before anyone sees it, so `certs list` shows it and
- * `certs revoke` revokes it. What it skips is the ACME part: there is no account, order or
+ * notAfter (ca/), and recorded in the ledger before anyone sees it
+ * (docs/architecture.md#a-certificate-is-committed-before-anyone-sees-it), so `certs list` shows
+ * it and `certs revoke` revokes it. What it skips is the ACME part: there is no account, order or
  * challenge, and the names are the operator's own (server.tls.hostnames, `localhost` included),
  * so the identifier policy for ACME orders does not apply to them.
  */
