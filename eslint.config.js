@@ -17,4 +17,19 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // Time of day comes only from the injected Clock (src/core/clock.ts), so tests move it instead
+    // of sleeping and every timestamp the server writes agrees with the others
+    // (docs/architecture.md#time). Durations stay on performance.now (monotonic).
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.test.ts', 'src/core/clock.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Read the time from the injected Clock (clock.now()); for a duration use performance.now().' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Read the time from the injected Clock (clock.now()), not new Date().' },
+        { selector: "CallExpression[callee.name='Date']", message: 'Date() is the current time as text: read the time from the injected Clock.' },
+      ],
+    },
+  },
 );

@@ -1,5 +1,5 @@
 // The processes a benchmark run starts: pebble-challtestsrv as DNS, `certmint serve`, step-ca (via
-// ../shared/peers/step-ca.sh) and the Go load client (test/interop/acmego). Everything started is
+// bench/step-ca.sh) and the Go load client (test/interop/acmego). Everything started is
 // registered with `cleanup`, which stops it on a normal end, an error or Ctrl-C.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -261,9 +261,10 @@ export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTempla
   });
 }
 
-/** The step-ca peer script: /work/shared/peers/step-ca.sh unless STEPCA_SCRIPT says otherwise. */
-export const STEP_CA_SCRIPT = process.env.STEPCA_SCRIPT ?? path.resolve(REPO, '..', 'shared', 'peers', 'step-ca.sh');
-const STEP_CA_HOME = process.env.STEPCA_HOME ?? '/tmp/certmint-peers/step-ca';
+/** The step-ca peer script: bench/step-ca.sh unless STEPCA_SCRIPT says otherwise. */
+export const STEP_CA_SCRIPT = process.env.STEPCA_SCRIPT ?? path.join(REPO, 'bench', 'step-ca.sh');
+/** Where bench/step-ca.sh keeps step-ca (its STEPCA_HOME default). */
+const STEP_CA_HOME = process.env.STEPCA_HOME ?? path.join(tmpdir(), 'certmint-bench', 'step-ca');
 
 /**
  * Starts step-ca with an empty database (as certmint gets a fresh data dir); the script validates

@@ -359,7 +359,7 @@ async function main() {
 
   if (acmego && settings.stepCa && settings.loads.length > 0) {
     await step('step-ca loads', async () => {
-      log('step-ca: starting (../shared/peers/step-ca.sh start; the first build takes minutes)');
+      log('step-ca: starting (bench/step-ca.sh start; the first build takes minutes)');
       const peer = await startStepCa();
       result.stepCa = { startSeconds: peer.startSeconds, directoryUrl: peer.directoryUrl };
       try {

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CaCertificates } from '../ca/types.js';
+import type { Clock } from '../core/clock.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { PublishedCrl } from '../crl/crl-publisher.js';
 import type { CrlIssuer } from '../ledger/ledger.js';
@@ -33,6 +34,8 @@ export interface AcmeServerOptions {
   readonly ordersPageSize?: number;
   /** The CRLs GET /crl serves; none until the publisher has one. */
   readonly crl?: (issuer: CrlIssuer) => PublishedCrl | undefined;
+  /** The time for what the routes say of it themselves (a CRL's max-age, the readiness probe's row). */
+  readonly clock: Clock;
   /** Request timings and GET /metrics; neither without it. */
   readonly metrics?: HttpMetrics;
   /** https: the options of https.createServer (TLS and http.Server ones); http: those of http.createServer. */
@@ -108,11 +111,12 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     ca: o.ca,
     urls,
     crl: o.crl ?? (() => undefined),
+    clock: o.clock,
     // A committed write through the ledger: fails while it cannot commit (read-only file, full
     // disk, database gone), and passes again by itself when it can. The CA's keys were imported
     // before this app could be built. (No nonce: a probe is no ACME client.)
     ready: async () => {
-      await o.ledger.checkWritable(new Date());
+      await o.ledger.checkWritable(o.clock.now());
     },
   });
   if (o.metrics) await app.register(metricsRoutes, { prefix: urls.prefix, metrics: o.metrics });

@@ -62,4 +62,17 @@ describe('GET of the CRLs and CA certificates honours If-None-Match and If-Modif
     expect(maxAge).toBeLessThanOrEqual(3600);
     expect(maxAge).toBeGreaterThan(0);
   });
+
+  it('/crl counts its max-age down on the server\'s clock, the one its CRLs are scheduled by', async () => {
+    t.clock.advance(45 * 60_000);
+    try {
+      const res = await get('/crl');
+      const crl = t.crl.current('intermediate')!;
+      const maxAge = Number(/max-age=(\d+)/.exec(String(res.headers['cache-control']))![1]);
+      expect(maxAge).toBe(Math.max(0, Math.floor((crl.refreshAt.getTime() - t.clock.now().getTime()) / 1000)));
+      expect(maxAge).toBeLessThanOrEqual(15 * 60);
+    } finally {
+      t.clock.advance(-45 * 60_000);
+    }
+  });
 });

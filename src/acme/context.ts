@@ -41,7 +41,7 @@ export type AcmeUseCases = Pick<
 /**
  * What acme/ holds of the ledger: its reads, and the two writes that belong to HTTP itself.
  * Nonces are issued on answers and spent by the JWS check, which lives here (RFC 8555 §6.5;
- * DESIGN.md: one place verifies JWS, nonce included); /ready commits a probe row to know that the
+ * docs/architecture.md#one-place-for-problems-one-place-for-jws); /ready commits a probe row to know that the
  * ledger can commit. Any other write is reached only through AcmeUseCases (ra/).
  */
 export interface AcmeLedger extends LedgerReader {

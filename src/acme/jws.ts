@@ -198,9 +198,10 @@ function verifySignature(jws: FlattenedJws, key: JwsKey, what: string): void {
 }
 
 /**
- * The one place that verifies JWS (shared/DESIGN.md). Checks, in order: flattened JSON form,
- * protected header, alg, url, kid xor jwk, the signer's key and account, the signature, then the
- * nonce (consumed only for a request that is otherwise well-formed and authentic).
+ * The one place that verifies JWS (docs/architecture.md#one-place-for-problems-one-place-for-jws).
+ * Checks, in order: flattened JSON form, protected header, alg, url, kid xor jwk, the signer's key
+ * and account, the signature, then the nonce (consumed only for a request that is otherwise
+ * well-formed and authentic).
  */
 export class JwsVerifier {
   /**

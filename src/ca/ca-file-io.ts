@@ -1,9 +1,9 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { createSyncedFile, syncDirectory, tempPathFor } from '../core/atomic-file.js';
 import type { KeyPassphrase } from './key-passphrase.js';
 import { pkcs8DerOf, privateKeyObjectOf } from './key-pem.js';
 import { readPrivateFile } from './private-file.js';
@@ -63,8 +63,9 @@ export interface NewCaFile {
 
 /**
  * Writes a new CA's files without ever overwriting one and without leaving a half-written file:
- * each is written and fsynced under a temporary name (created with its final mode, so a key is
- * never readable by others, not even for a moment), then hard-linked to its name, which fails if
+ * each is written and fsynced under a temporary name (core/atomic-file's createSyncedFile: O_EXCL,
+ * created with its final mode, so a key is never readable by others, not even for a moment), then
+ * hard-linked to its name (not renamed: the one write that must not replace), which fails if
  * the name exists (two instances starting on one volume cannot replace each other's keys).
  * A crash between the links can leave some of the files; loadOrInitCa then refuses to start and
  * names the missing one rather than creating a second CA.
@@ -75,9 +76,9 @@ export async function writeNewCaFiles(dir: string, files: readonly NewCaFile[]):
   const linked: string[] = [];
   try {
     for (const file of files) {
-      const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+      const temp = tempPathFor(file.path);
       staged.push({ temp, path: file.path });
-      await writeDurably(temp, file.contents, file.mode);
+      await createSyncedFile(temp, file.contents, file.mode);
     }
     for (const { temp, path } of staged) {
       await linkNoClobber(temp, path);
@@ -107,16 +108,6 @@ async function createCaDirectory(dir: string): Promise<void> {
   }
 }
 
-async function writeDurably(path: string, contents: string, mode: number): Promise<void> {
-  const handle = await open(path, 'wx', mode);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 async function linkNoClobber(temp: string, path: string): Promise<void> {
   try {
     await link(temp, path);
@@ -131,20 +122,6 @@ async function linkNoClobber(temp: string, path: string): Promise<void> {
       throw new CaError(`${path} already exists; certmint never overwrites a CA file (move it away first)`);
     }
     await rename(temp, path);
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  // Makes the new names durable on Linux; other systems refuse to open a directory, which is fine.
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
   }
 }
 

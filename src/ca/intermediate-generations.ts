@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import { CaError, errorCode, errorText } from './ca-file-io.js';
 
 /*
@@ -65,24 +65,12 @@ export async function readActiveGeneration(dir: string): Promise<number> {
   return Number(value);
 }
 
-/** Replaces `active-intermediate` atomically (written and fsynced beside it, then renamed over it). */
+/** Replaces `active-intermediate` atomically (core/atomic-file: whole old or whole new after a crash). */
 export async function writeActiveGeneration(dir: string, generation: number): Promise<void> {
   const file = activeIntermediateFile(dir);
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(`${generation}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-    const d = await open(dir, 'r').catch(() => undefined);
-    await d?.sync().catch(() => undefined);
-    await d?.close();
+    await writeFileAtomically(file, `${generation}\n`, { mode: 0o644 });
   } catch (e) {
-    await unlink(temp).catch(() => undefined);
     throw new CaError(`cannot write ${file}: ${errorText(e)}`);
   }
 }

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
+import { writeFileAtomically } from '../core/atomic-file.js';
 
 /*
  * The backup archive: a gzip'd POSIX ustar tar (regular files and directories only), so an
@@ -50,46 +48,29 @@ export interface EntrySink {
 }
 
 /**
- * Writes the archive to `file`, created 0600, under a temporary name in the same directory,
- * fsynced and then renamed: an interrupted write leaves only a `.…partial` file, never one that
- * looks complete.
+ * Writes the archive to `file` (0600) through core/atomic-file under a hidden `.…partial` name:
+ * an interrupted write leaves only that, never a file at `file` that looks complete.
  */
 export async function writeArchive(file: string, entries: readonly ArchiveEntry[]): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.partial`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.chmod(0o600); // whatever the umask
-    // A failed write (a full disk) ends the pipeline, which then reports the gzip stream it tore
-    // down ("AbortError") instead: keep the write's own error, the one an operator can act on.
-    let writeError: unknown;
-    await pipeline(Readable.from(tarBlocks(entries)), createGzip(), async (gzipped: AsyncIterable<Buffer>) => {
-      for await (const chunk of gzipped) {
-        await handle.write(chunk).catch((e: unknown) => {
-          writeError = e;
-          throw e;
-        });
-      }
-    }).catch((e: unknown) => {
-      throw writeError ?? e;
-    });
-    await handle.sync();
-    await handle.close();
-    await rename(temp, file);
-  } catch (e) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw e;
-  }
-  await syncDirectory(path.dirname(file));
-}
-
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeFileAtomically(
+    file,
+    async (handle) => {
+      // A failed write (a full disk) ends the pipeline, which then reports the gzip stream it tore
+      // down ("AbortError") instead: keep the write's own error, the one an operator can act on.
+      let writeError: unknown;
+      await pipeline(Readable.from(tarBlocks(entries)), createGzip(), async (gzipped: AsyncIterable<Buffer>) => {
+        for await (const chunk of gzipped) {
+          await handle.write(chunk).catch((e: unknown) => {
+            writeError = e;
+            throw e;
+          });
+        }
+      }).catch((e: unknown) => {
+        throw writeError ?? e;
+      });
+    },
+    { mode: 0o600, tempSuffix: '.partial' },
+  );
 }
 
 async function* tarBlocks(entries: readonly ArchiveEntry[]): AsyncGenerator<Buffer> {

@@ -51,6 +51,7 @@ export function capConnectionsPerAddress(server: Server, options: ConnectionsPer
     if (open >= options.max) {
       socket.destroy();
       refused += 1;
+      // Only spaces the warnings out: a monotonic interval, not a time anything records.
       const now = performance.now();
       if (options.onRefused && now - reportedAt >= reportEveryMs) {
         options.onRefused(refused, address);

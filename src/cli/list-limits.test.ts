@@ -7,9 +7,9 @@ import { CERTMINT_CLI, requireBuiltCli, runCli } from '../../test/support/cli.js
 import { accountRecord, certificateRecord } from '../../test/support/ledger-records.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
-import { createPostgresPool } from '../ledger/postgres-connect.js';
-import { PostgresLedger } from '../ledger/postgres-ledger.js';
-import { SqliteLedger } from '../ledger/sqlite-ledger.js';
+import { createPostgresPool } from '../ledger/postgres/connect.js';
+import { PostgresLedger } from '../ledger/postgres/ledger.js';
+import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 
 // Issue 21, a rough edge: `certs list`, `accounts list` and `audit` stopped at --limit (1000)
 // without a word, and a user with 1,600 certificates saw 1,000 and took that for all. Now a list

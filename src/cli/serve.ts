@@ -249,8 +249,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
         dataDir: config.dataDir,
         hostnames: config.server.tls.hostnames,
         lifetimeMs: config.server.tls.lifetimeMs,
+        ra,
         ca,
-        ledger,
         clock,
       })
     : undefined;
@@ -258,6 +258,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   await crl.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),
+    clock,
     metrics,
     ra,
     ledger,

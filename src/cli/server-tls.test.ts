@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect, type PeerCertificate } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,7 +11,9 @@ import { initCa, rotateRoot } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
+import { loadConfig } from '../config/config.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
+import { registrationAuthority } from './serve.js';
 import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
@@ -37,8 +41,13 @@ afterAll(async () => {
   }
 });
 
+/** The RA as `certmint serve` composes it (config defaults, or these CERTMINT_* settings). */
+function ra(authority: X509CertificateAuthority = ca, env: Record<string, string> = {}) {
+  return registrationAuthority(loadConfig({ env: { CERTMINT_DATA_DIR: dir, ...env } }), { ledger, ca: authority, clock });
+}
+
 function serverTls(hostnames = ['localhost', '127.0.0.1', '::1']) {
-  return new ServerTls({ dataDir: dir, hostnames, lifetimeMs: 30 * DAY, ca, ledger, clock });
+  return new ServerTls({ dataDir: dir, hostnames, lifetimeMs: 30 * DAY, ra: ra(), ca, clock });
 }
 
 /** The certificate a real TLS handshake with the server presents, verified against the root(s). */
@@ -59,7 +68,7 @@ describe('certmint\'s own HTTPS certificate', () => {
     await initCa(o);
     const rotated = (await rotateRoot(o)).ca;
     const tlsDir = path.join(dir, 'rotated');
-    const m = await new ServerTls({ dataDir: tlsDir, hostnames: ['localhost'], lifetimeMs: 30 * DAY, ca: rotated, ledger, clock }).current();
+    const m = await new ServerTls({ dataDir: tlsDir, hostnames: ['localhost'], lifetimeMs: 30 * DAY, ra: ra(rotated), ca: rotated, clock }).current();
     const server: Server = createServer({ key: m.key, cert: m.cert }, (_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
@@ -90,6 +99,18 @@ describe('certmint\'s own HTTPS certificate', () => {
     clock.set(new Date(renewalTime(stored).getTime() + 1000));
     expect((await serverTls(['localhost', 'certmint.internal']).current()).cert).not.toBe(stored.cert);
     clock.set(new Date());
+  });
+
+  it('is not reused when its key file no longer matches it (a crash between the two writes), and its files are whole and private', async () => {
+    const first = await serverTls().current();
+    const tlsDir = path.join(dir, 'tls');
+    expect(readdirSync(tlsDir).sort()).toEqual(['server.key.pem', 'server.pem']);
+    expect(statSync(path.join(tlsDir, 'server.key.pem')).mode & 0o777).toBe(0o600);
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    writeFileSync(path.join(tlsDir, 'server.key.pem'), other, { mode: 0o600 });
+    const next = await serverTls().current();
+    expect(next.cert).not.toBe(first.cert);
+    expect(new X509Certificate(next.cert).checkPrivateKey(createPrivateKey(next.key))).toBe(true);
   });
 
   it('is swapped into a listening server without a restart', async () => {
@@ -129,6 +150,39 @@ describe('certmint\'s own HTTPS certificate', () => {
     const next = await swapped;
     expect(next.cert).not.toBe(initial.cert);
     clock.set(new Date());
+  });
+
+  it('is issued under the default profile\'s and the server\'s lifetime cap, as a finalize is', async () => {
+    const tls = new ServerTls({ dataDir: path.join(dir, 'capped'), hostnames: ['localhost'], lifetimeMs: 30 * DAY, ra: ra(ca, { CERTMINT_CA_LEAF_LIFETIME: '7d', CERTMINT_POLICY_MAX_LIFETIME: '10d' }), ca, clock });
+    const m = await tls.issue();
+    const leaf = new X509Certificate(m.cert);
+    const lifetime = new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime();
+    expect(lifetime).toBeLessThanOrEqual(10 * DAY);
+    expect(lifetime).toBeGreaterThan(9 * DAY);
+  });
+
+  it('never outlives the intermediate that signs it', async () => {
+    const short = await initCa({ dir: path.join(dir, 'ca-short'), name: 'tls short', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider(), intermediateLifetimeMs: 5 * DAY });
+    const m = await new ServerTls({ dataDir: path.join(dir, 'short'), hostnames: ['localhost'], lifetimeMs: 30 * DAY, ra: ra(short), ca: short, clock }).issue();
+    const intermediate = new X509Certificate(short.chainPem);
+    expect(new Date(new X509Certificate(m.cert).validTo).getTime()).toBeLessThanOrEqual(new Date(intermediate.validTo).getTime());
+  });
+
+  it('is in the inventory (certs list), as ACME certificates are, and an operator can revoke it', async () => {
+    const m = await serverTls(['localhost', 'inventory.internal']).issue();
+    const serial = new X509Certificate(m.cert).serialNumber.toLowerCase();
+    const listed = await ledger.listCertificates({ now: clock.now(), identifier: 'inventory.internal', limit: 10 });
+    expect(listed.map((c) => [c.serial, c.profile ?? 'default', c.status])).toEqual([[serial, 'default', 'valid']]);
+    const der = new X509Certificate(m.cert).raw.toString('base64url');
+    await ra().revokeCertificate(der, 4, { kind: 'operator', name: 'server-tls.test' });
+    expect((await ledger.getCertificate(serial))?.status).toBe('revoked');
+  });
+
+  it('has no issuance code of its own in cli/: certificates are signed and recorded through ra/ only', () => {
+    const cliDir = path.dirname(fileURLToPath(import.meta.url));
+    const sources = readdirSync(cliDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const issuing = sources.filter((f) => /\.(issueLeaf|insertCertificate|completeFinalize)\(/.test(readFileSync(path.join(cliDir, f), 'utf8')));
+    expect(issuing).toEqual([]);
   });
 
   it('renews at two thirds of its lifetime', () => {

@@ -1,16 +1,14 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import { canonicalIpAddress } from '../core/ip-address.js';
-import { newSerialHex } from '../ca/serial.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
-import type { Identifier } from '../core/identifier.js';
-import type { CertificateLedger } from '../ledger/ledger.js';
-import { derToPem } from '../ra/certificates.js';
-import { keyHashOfSpki } from '../ra/keys.js';
+import type { PublicKeyInfo } from '../core/public-key.js';
+import type { RegistrationAuthority } from '../ra/registration-authority.js';
 
 export interface ServerTlsMaterial {
   readonly key: string;
@@ -20,21 +18,19 @@ export interface ServerTlsMaterial {
   readonly notAfter: Date;
 }
 
-function writeAtomic(file: string, data: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, file);
-}
-
 /** When a server certificate should be replaced: after two thirds of its lifetime (as ARI suggests). */
 export function renewalTime(m: Pick<ServerTlsMaterial, 'notBefore' | 'notAfter'>): Date {
   const life = m.notAfter.getTime() - m.notBefore.getTime();
   return new Date(m.notBefore.getTime() + (life * 2) / 3);
 }
 
+/** What ServerTls needs of the registration authority: the issuance of certmint's own certificate. */
+export type ServerCertificateIssuer = Pick<RegistrationAuthority, 'issueServerCertificate' | 'serverKeyType'>;
+
 /**
- * The HTTPS certificate of certmint itself, issued by its own intermediate for server.tls.hostnames
- * and recorded in the ledger like any other. Kept in <dataDir>/tls so a restart reuses it.
+ * The HTTPS certificate of certmint itself for server.tls.hostnames, issued through ra/ like any
+ * other (profile, validity, ledger: ra/server-certificate.ts). Kept in <dataDir>/tls so a restart
+ * reuses it; the key never leaves this process and that directory.
  */
 export class ServerTls {
   private readonly keyFile: string;
@@ -45,8 +41,9 @@ export class ServerTls {
       dataDir: string;
       hostnames: readonly string[];
       lifetimeMs: number;
-      ca: CertificateAuthority;
-      ledger: CertificateLedger;
+      ra: ServerCertificateIssuer;
+      /** The active intermediate: a stored certificate from another one is replaced. */
+      ca: Pick<CertificateAuthority, 'chainPem'>;
       clock: Clock;
     },
   ) {
@@ -64,42 +61,19 @@ export class ServerTls {
   }
 
   async issue(): Promise<ServerTlsMaterial> {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
-    const identifiers: Identifier[] = this.o.hostnames.map((h) => ({ type: isIP(h) ? 'ip' : 'dns', value: h }));
-    const now = this.o.clock.now();
-    const firstDns = identifiers.find((i) => i.type === 'dns')?.value;
-    const leaf = await this.o.ca.issueLeaf({
-      spki,
-      identifiers,
-      ...(firstDns ? { commonName: firstDns } : {}),
-      notBefore: new Date(now.getTime() - 60_000),
-      notAfter: new Date(now.getTime() + this.o.lifetimeMs),
-      serialHex: newSerialHex(),
-    });
-    await this.o.ledger.insertCertificate({
-      serial: leaf.serialHex,
-      accountId: undefined,
-      orderId: undefined,
-      der: leaf.der,
-      chainPem: leaf.chainPem,
-      issuerGeneration: leaf.issuerGeneration,
-      identifiers,
-      commonName: firstDns,
-      keyHash: keyHashOfSpki(spki),
-      notBefore: leaf.notBefore,
-      notAfter: leaf.notAfter,
-      createdAt: now,
+    const { privateKey, publicKey, info } = newServerKey(this.o.ra.serverKeyType());
+    const issued = await this.o.ra.issueServerCertificate({
+      spki: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
+      key: info,
+      identifiers: this.o.hostnames.map((h) => ({ type: isIP(h) ? 'ip' : 'dns', value: h })),
+      lifetimeMs: this.o.lifetimeMs,
     });
     const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    // After ca rotate-root, HTTPS clients that fetched /roots.pem before it trust only the old root:
-    // the chain with the cross certificate verifies for them, and for those that trust the new
-    // root (they stop at the intermediate), so certmint's own endpoint serves that one.
-    const alternate = this.o.ca.generations.find((g) => g.generation === leaf.issuerGeneration)?.alternateChainPems[0];
-    const cert = derToPem(leaf.der) + (alternate ?? leaf.chainPem);
-    writeAtomic(this.keyFile, key, 0o600);
-    writeAtomic(this.certFile, cert, 0o644);
-    return { key, cert, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
+    // Each file is replaced whole; a crash between the two leaves a new key beside the old
+    // certificate, which load() sees does not match and so issues afresh.
+    await writeFileAtomically(this.keyFile, key, { mode: 0o600 });
+    await writeFileAtomically(this.certFile, issued.certPem, { mode: 0o644 });
+    return { key, cert: issued.certPem, notBefore: issued.notBefore, notAfter: issued.notAfter };
   }
 
   private clockNow(): number {
@@ -119,10 +93,23 @@ export class ServerTls {
       if (!this.o.hostnames.every((h) => names.has(canonical(h)))) return undefined;
       // After ca rotate-intermediate the server's own certificate moves to the new intermediate too.
       if (!x.checkIssued(new X509Certificate(this.o.ca.chainPem))) return undefined;
+      if (!x.checkPrivateKey(createPrivateKey(key))) return undefined;
       return { key, cert, notBefore: new Date(x.validFrom), notAfter: new Date(x.validTo) };
     } catch {
       return undefined;
     }
+  }
+}
+
+/** A new key of the type the profile accepts: P-256 (small, fast handshakes) when it may. */
+function newServerKey(type: 'ecdsa' | 'rsa' | 'ed25519'): { privateKey: KeyObject; publicKey: KeyObject; info: PublicKeyInfo } {
+  switch (type) {
+    case 'ecdsa':
+      return { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }), info: { kind: 'ec', curve: 'P-256' } };
+    case 'rsa':
+      return { ...generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 }), info: { kind: 'rsa', bits: 2048, exponent: 65537n } };
+    case 'ed25519':
+      return { ...generateKeyPairSync('ed25519'), info: { kind: 'ed25519' } };
   }
 }
 

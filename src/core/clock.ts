@@ -1,4 +1,4 @@
-/** Time comes from here so tests can move it instead of sleeping. */
+/** Time comes from here so tests can move it instead of sleeping (docs/architecture.md#time). */
 export interface Clock {
   now(): Date;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { crlNumberOf } from '../ca/crl/info.js';
 import type { CertificateAuthority } from '../ca/types.js';
+import { writeFileAtomically } from '../core/atomic-file.js';
 import type { Clock } from '../core/clock.js';
 import {
   generationOfCrlIssuer,
@@ -266,6 +267,7 @@ export class CrlPublisher {
   }
 
   private async build(issuer: CrlIssuer): Promise<PublishedCrl> {
+    // How long the build took, for the log: monotonic (performance.now), never the clock's time of day.
     const started = performance.now();
     const now = this.o.clock.now();
     const crlNumber = await this.o.ledger.claimCrlNumber(issuer, { holder: this.holder, now, until: new Date(now.getTime() + CRL_LEASE_MS) });
@@ -314,8 +316,8 @@ export class CrlPublisher {
     await mkdir(this.o.dir, { recursive: true });
     const base = path.join(this.o.dir, crl.issuer);
     await Promise.all([
-      writeAtomically(`${base}.crl`, crl.der),
-      pemSlices(crl.der).then((slices) => writeAtomically(`${base}.crl.pem`, slices.join(''))),
+      writeFileAtomically(`${base}.crl`, crl.der, { mode: 0o644 }),
+      pemSlices(crl.der).then((slices) => writeFileAtomically(`${base}.crl.pem`, slices.join(''), { mode: 0o644 })),
     ]);
   }
 }
@@ -324,26 +326,4 @@ export class CrlPublisher {
 function publishedOf(issuer: CrlIssuer, state: CrlState): SignedCrl {
   const der = state.der!;
   return { issuer, der, crlNumber: crlNumberOf(der) ?? state.crlNumber, thisUpdate: state.thisUpdate!, nextUpdate: state.nextUpdate! };
-}
-
-/**
- * Written beside the target, flushed, and renamed over it: a reader sees the old file or the new
- * one, never half of one, and after a power cut the name holds whole contents (a rename can reach
- * the disk before the data it names). A write that fails (a full disk) leaves no temporary file.
- */
-async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    const handle = await open(tmp, 'w', 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }

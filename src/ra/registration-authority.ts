@@ -11,6 +11,7 @@ import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from 
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
 import { revokeCertificate, type Revoker } from './revocation.js';
+import { issueServerCertificate, serverKeyType, type ServerCertificateRequest } from './server-certificate.js';
 import { ValidationQueue } from './validation-queue.js';
 
 type Payload = Readonly<Record<string, unknown>> | undefined;
@@ -127,6 +128,15 @@ export class RegistrationAuthority {
   /** `certmint certs renew-early`: ARI windows moved into the past, audited. */
   renewEarly(req: RenewEarlyRequest) {
     return renewEarly(this.deps, req);
+  }
+
+  /** certmint's own HTTPS certificate (server.tls), under the "default" profile's rules (ra/server-certificate.ts). */
+  issueServerCertificate(req: ServerCertificateRequest) {
+    return issueServerCertificate(this.deps, req);
+  }
+  /** The key type the "default" profile lets the server's own certificate have (ECDSA first). */
+  serverKeyType() {
+    return serverKeyType(this.deps);
   }
 
   /** The steps towards a certificate count their refusals by the problem type the client gets. */

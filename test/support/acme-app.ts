@@ -139,7 +139,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     secrets: await SecretBox.open(path.join(dir, 'ca')),
   });
   const app = await createAcmeServer({
-    ra, ledger, ca, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
+    ra, ledger, ca, clock, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
     fastify: { loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) },
   });
   return {

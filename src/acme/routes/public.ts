@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CaCertificates } from '../../ca/types.js';
+import type { Clock } from '../../core/clock.js';
 import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
 import { ledgerNotReadyReason } from '../../ledger/storage-failure.js';
 import { contentTag, prepareDocument, sendPrepared, type PreparedDocument } from '../conditional-get.js';
@@ -14,6 +15,8 @@ export interface PublicRouteOptions {
   readonly ready: () => Promise<void>;
   /** The latest published CRL of an issuer, if any. */
   readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
+  /** The clock the CRLs were scheduled by: max-age counts down to their refresh on it. */
+  readonly clock: Clock;
 }
 
 /** Each published CRL prepared once (a new CRL is a new object, so the old one's goes with it). */
@@ -25,7 +28,7 @@ const preparedCrls = new WeakMap<PublishedCrl, PreparedDocument>();
  * bytes: /crl is the largest public answer, and a copy per request made parallel downloads
  * cost every other client.
  */
-function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl | undefined) {
+function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl | undefined, now: Date) {
   if (!crl) {
     return reply.code(503).header('Retry-After', '5').type('text/plain').send('the CRL is being generated; retry shortly\n');
   }
@@ -34,7 +37,7 @@ function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl
     doc = prepareDocument(crl.der, `"${crl.crlNumber.toString(16)}"`, crl.thisUpdate);
     preparedCrls.set(crl, doc);
   }
-  const maxAge = Math.max(0, Math.floor((crl.refreshAt.getTime() - Date.now()) / 1000));
+  const maxAge = Math.max(0, Math.floor((crl.refreshAt.getTime() - now.getTime()) / 1000));
   return sendPrepared(request, reply, doc, {
     contentType: 'application/pkix-crl',
     cacheControl: `public, max-age=${maxAge}, must-revalidate`,
@@ -59,14 +62,14 @@ function certificateDocument(der: Uint8Array): PreparedDocument {
 const CA_CACHE_CONTROL = 'public, max-age=3600';
 
 /** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
-export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: PublicRouteOptions): Promise<void> {
+export async function publicRoutes(app: FastifyInstance, { ca, ready, crl, clock }: PublicRouteOptions): Promise<void> {
   // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
-  app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate')));
+  app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate'), clock.now()));
   app.get('/crl/root', async (request, reply) =>
     // Under an external root (certmint ca import) the root's holder publishes its CRL, not certmint.
     ca.roots.some((r) => r.generation === 1 && !r.keyHeld)
       ? reply.code(404).type('text/plain').send('this CA runs under an external root; its CRL is published by the root\'s operator\n')
-      : sendCrl(request, reply, crl('root')),
+      : sendCrl(request, reply, crl('root'), clock.now()),
   );
   // Root n >= 2 (certmint ca rotate-root) signs its own CRL of intermediates at /crl/root/<n>.
   app.get<{ Params: { generation: string } }>('/crl/root/:generation', async (request, reply) => {
@@ -74,13 +77,13 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, crl }: Pub
     if (generation === undefined || !ca.roots.some((r) => r.generation === generation)) {
       return reply.code(404).type('text/plain').send('no such root\n');
     }
-    return sendCrl(request, reply, crl(rootCrlIssuer(generation)));
+    return sendCrl(request, reply, crl(rootCrlIssuer(generation)), clock.now());
   });
   // Leaves of generation n >= 2 (certmint ca rotate-intermediate) point at /crl/<n>.
   app.get<{ Params: { generation: string } }>('/crl/:generation', async (request, reply) => {
     const generation = generationParam(request.params.generation);
     if (generation === undefined || !ca.generations.some((g) => g.generation === generation)) return notFound(reply);
-    return sendCrl(request, reply, crl(leafCrlIssuer(generation)));
+    return sendCrl(request, reply, crl(leafCrlIssuer(generation)), clock.now());
   });
   // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle):
   // every root, oldest first (after certmint ca rotate-root, the old and the new).

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/config.js';
+import { isAtomicWriteTemp } from '../../core/atomic-file.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { backupSqliteLedger, LedgerBackupError } from '../../ledger/sqlite/backup.js';
 import { ArchiveError, writeArchive, type ArchiveEntry } from '../backup-archive.js';
 import {
@@ -75,7 +77,7 @@ async function diskErrors<T>(fn: () => Promise<T>, out: string): Promise<T> {
 }
 
 /** `certmint backup --out FILE`: what it prints. Never prints key material, only file names. */
-export async function backupCommand(config: Config, out: string): Promise<string> {
+export async function backupCommand(config: Config, out: string, clock: Clock = systemClock): Promise<string> {
   if (config.ledger.url) throw new UsageError('ledger.url is set: back up that database with its own tools; certmint backup copies the embedded SQLite ledger');
   const source = ledgerFile(config);
   if (!existsSync(source)) throw new UsageError(`no ledger at ${source}: is dataDir right?`);
@@ -88,6 +90,7 @@ export async function backupCommand(config: Config, out: string): Promise<string
   }
   if (!existsSync(path.dirname(outFile))) throw new UsageError(`the directory of --out ${out} does not exist`);
 
+  // A duration, not a time of day: monotonic, so a clock step during the backup cannot skew it.
   const started = performance.now();
   const staging = await mkdtemp(path.join(tmpdir(), 'certmint-backup-')); // 0700
   try {
@@ -108,17 +111,18 @@ export async function backupCommand(config: Config, out: string): Promise<string
         }
       }
     }
+    const createdAt = clock.now();
     const manifest: BackupManifest = {
       format: 'certmint-backup',
       formatVersion: 1,
       certmintVersion: certmintVersion(),
-      createdAt: new Date().toISOString(),
+      createdAt: createdAt.toISOString(),
       ledgerSchemaVersion: ledger.schemaVersion,
       certificates: ledger.certificates,
       files,
     };
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-    entries.unshift({ type: 'file', name: MANIFEST_NAME, mode: 0o600, mtime: new Date(), size: manifestBytes.length, source: manifestBytes });
+    entries.unshift({ type: 'file', name: MANIFEST_NAME, mode: 0o600, mtime: createdAt, size: manifestBytes.length, source: manifestBytes });
     await writeArchive(outFile, entries);
     const size = (await stat(outFile)).size;
     const ms = Math.round(performance.now() - started);
@@ -148,7 +152,7 @@ async function treeEntries(dataDir: string, rel: string): Promise<ArchiveEntry[]
   const names = (await readdir(abs, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const d of names) {
     const name = `${rel}/${d.name}`;
-    if (d.name.startsWith('.') && d.name.endsWith('.tmp')) continue;
+    if (isAtomicWriteTemp(d.name)) continue;
     if (d.isDirectory()) {
       out.push(...(await treeEntries(dataDir, name)));
     } else if (d.isFile()) {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CaError } from '../../ca/ca-file-io.js';
 import { createIntermediateCsr } from '../../ca/ca-csr.js';
@@ -7,6 +7,7 @@ import { importCa } from '../../ca/ca-import.js';
 import { KEY_PASSPHRASE_SETTINGS } from '../../ca/key-passphrase.js';
 import type { X509CertificateAuthority } from '../../ca/x509-authority.js';
 import type { Config } from '../../config/config.js';
+import { writeFileAtomically } from '../../core/atomic-file.js';
 import { systemClock } from '../../core/clock.js';
 import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from '../admin.js';
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
@@ -36,7 +37,7 @@ export function registerCaCommands(program: Command): void {
     .option('--out <file>', 'write the request there instead of to stdout')
     .action(async (opts: { config?: string; out?: string }) => {
       const csr = await createIntermediateCsr(caOptionsOf(readConfig(opts.config)));
-      if (opts.out) writeFileSync(opts.out, csr.csrPem);
+      if (opts.out) await writeFileAtomically(opts.out, csr.csrPem, { mode: 0o644 });
       else process.stdout.write(csr.csrPem);
       process.stderr.write(caCsrReport(csr, opts.out));
     });

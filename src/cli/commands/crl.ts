@@ -1,4 +1,5 @@
 import { describeCrl } from '../../ca/crl/info.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { CrlBuildBusy, type CrlPublisher } from '../../crl/crl-publisher.js';
 import { leafCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
@@ -40,9 +41,10 @@ export async function crlShowCommand(
   ledger: CertificateLedger,
   o: CrlIssuerOptions & { pem?: boolean },
   activeGeneration: number,
+  clock: Clock = systemClock,
 ): Promise<string> {
   const issuer = issuerOf(o, activeGeneration);
-  const state = await ledger.crlState(issuer, new Date());
+  const state = await ledger.crlState(issuer, clock.now());
   if (!state.der) throw new UsageError(`no CRL of the ${issuer} has been published yet (certmint crl generate)`);
   if (o.pem) return derToPem(state.der, 'X509 CRL');
   const info = describeCrl(state.der);

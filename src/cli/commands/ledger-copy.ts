@@ -54,6 +54,7 @@ export async function ledgerCopyCommand(config: Config, o: LedgerCopyCliOptions,
 
   const source = path.resolve(ledgerFile(config));
   if (!existsSync(source)) throw new LedgerMissingError(`no ledger at ${source}: is dataDir right? (certmint serve creates it on first start)`);
+  // A duration for the report: monotonic (performance.now), not the clock's time of day.
   const started = performance.now();
   // pg is loaded for this command only, not by every other command's start (serve's included).
   const { createPostgresPool } = await import('../../ledger/postgres/connect.js');

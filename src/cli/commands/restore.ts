@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { intermediateFilePaths, readActiveGeneration } from '../../ca/intermediate-generations.js';
+import { syncDirectory } from '../../core/atomic-file.js';
 import { inspectLedgerFile, knownSchemaVersion } from '../../ledger/sqlite/backup.js';
-import { ArchiveError, readArchive, syncDirectory, type EntryHeader, type EntrySink } from '../backup-archive.js';
+import { ArchiveError, readArchive, type EntryHeader, type EntrySink } from '../backup-archive.js';
 import {
   BACKED_UP_DIRS,
   LEDGER_NAME,

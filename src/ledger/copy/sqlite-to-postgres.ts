@@ -228,6 +228,8 @@ export async function copyLedgerFileToPostgres(file: string, connection: Postgre
   const db = openSnapshotSource(file);
   try {
     await checkPostgresConnection(connection);
+    // The migrations' applied_at: the system clock (a CLI copy has no other).
+    // eslint-disable-next-line no-restricted-properties
     await migratePostgres(connection.pool, readMigrations(POSTGRES_MIGRATIONS_DIR), Date.now);
     const client = await connection.pool.connect();
     let failure: Error | undefined;

@@ -34,7 +34,7 @@ export interface SharedStateReader {
 }
 
 /**
- * What every instance on one ledger must agree on and no process may keep to itself (DESIGN.md,
+ * What every instance on one ledger must agree on and no process may keep to itself (docs/architecture.md#only-ledger-holds-sql,
  * scale-out): nonces, rate-limit windows, the CA the ledger belongs to.
  */
 export interface SharedStateLedger extends SharedStateReader {

@@ -136,6 +136,8 @@ export class PostgresLedger implements CertificateLedger {
    * ledger on it. When this throws, the pool is the caller's to end; once open, close() ends it.
    */
   static async open(options: PostgresLedgerOptions): Promise<PostgresLedger> {
+    // The system clock when none is injected (CLI commands, tests); serve passes its Clock.
+    // eslint-disable-next-line no-restricted-properties
     const now = options.now ?? Date.now;
     try {
       await migratePostgres(options.connection.pool, readMigrations(POSTGRES_MIGRATIONS_DIR), now);

@@ -108,6 +108,8 @@ export class SqliteLedger implements CertificateLedger {
   private readonly owner = randomUUID();
 
   constructor(options: SqliteLedgerOptions) {
+    // The system clock when none is injected (CLI commands, tests); serve passes its Clock.
+    // eslint-disable-next-line no-restricted-properties
     this.now = options.now ?? Date.now;
     this.file = options.file;
     this.db = openLedgerFile(options.file, options.mustExist ?? false, this.now);

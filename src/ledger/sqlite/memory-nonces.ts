@@ -27,7 +27,7 @@ export interface MemoryNonceOptions {
  * process's memory, and a stored secret would let a restarted process accept a nonce spent before
  * the restart. A restart therefore invalidates outstanding nonces; clients retry badNonce with the
  * fresh nonce the error carries (RFC 8555 §6.5). One process serves an SQLite file
- * (shared/DESIGN.md), so nothing else needs to read these nonces.
+ * (docs/architecture.md#only-ledger-holds-sql), so nothing else needs to read these nonces.
  */
 export class MemoryNonceStore implements NonceStore {
   private readonly format: NonceFormat;
