@@ -1,5 +1,5 @@
 // The benchmark's result: targets checked against the measurements, and the table printed as
-// plain text or Markdown (bench/run.mjs --markdown, for the README).
+// plain text or Markdown (bench/run.mjs --markdown, for docs/benchmarks.md).
 
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? +(a / b).toFixed(2) : null);
 

@@ -1,7 +1,7 @@
 // `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode (certmint
 // on its SQLite ledger, on PostgreSQL, and two instances on one PostgreSQL behind haproxy), the RSS
 // of certmint over many issuances, and the ledger at scale; one table, also written as JSON.
-// `npm run bench -- --quick` is the smoke run CI keeps working. See README "Benchmark".
+// `npm run bench -- --quick` is the smoke run CI keeps working. See docs/benchmarks.md.
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
 // because a target was missed: machine noise must not fail CI.
@@ -36,7 +36,7 @@ const HELP = `Usage: npm run bench -- [options]
   --start-runs N          server starts timed on that ledger (default 5; quick 3)
   --http01-port P         port certmint and step-ca validate http-01 on, acmego listens on (default 80)
   --account-key K         the load client's account keys: ec256 (default, lego's) or rsa2048 (cert-manager's)
-  --markdown              print the table as Markdown (for the README)
+  --markdown              print the table as Markdown (for docs/benchmarks.md)
   --from FILE             print the table of an earlier result (e.g. bench/results/latest.json), run nothing
   --out DIR               results directory (default bench/results)
   --keep                  keep the temporary data dirs and logs`;
