@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
 import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
+import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
 import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
 
@@ -34,6 +35,9 @@ const HELP = `Usage: npm run bench -- [options]
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
   --certs N --revoked N   ledger scale (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips it)
   --start-runs N          server starts timed on that ledger (default 5; quick 3)
+  --restart-kills N       kill -9 of certmint under load, restart timed each time (default 6; quick 2; 0 skips)
+  --copy-certs N          certmint ledger copy of N certificates into PostgreSQL, timed (default 20000;
+                          quick 2000; 0 skips; runs whenever PostgreSQL is installed, --quick too)
   --http01-port P         port certmint and step-ca validate http-01 on, acmego listens on (default 80)
   --account-key K         the load client's account keys: ec256 (default, lego's) or rsa2048 (cert-manager's)
   --markdown              print the table as Markdown (for the README)
@@ -58,6 +62,8 @@ const { values: opt } = parseArgs({
     certs: { type: 'string' },
     revoked: { type: 'string' },
     'start-runs': { type: 'string' },
+    'restart-kills': { type: 'string' },
+    'copy-certs': { type: 'string' },
     'http01-port': { type: 'string', default: '80' },
     'account-key': { type: 'string', default: 'ec256' },
     markdown: { type: 'boolean', default: false },
@@ -94,6 +100,8 @@ const settings = {
   certs: pick('certs', 1_000_000, 20_000),
   revoked: pick('revoked', 100_000, 2_000),
   startRuns: pick('start-runs', 5, 3),
+  restartKills: pick('restart-kills', 6, 2),
+  copyCerts: pick('copy-certs', 20_000, 2_000),
   http01Port: Number(opt['http01-port']),
   // ECDSA P-256 account keys (lego's default): with RSA-2048 (cert-manager's) the Go client's own
   // signing takes a core at ~100 issuances/s on a 2-core machine, and both servers then measure the client.
@@ -308,7 +316,7 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, targets: [], failures };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, restarts: null, ledgerCopy: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -380,7 +388,33 @@ async function main() {
     log(`RSS run: ${settings.rssIssuances} issuances in batches of ${settings.rssBatch}, C=${settings.rssConcurrency}`);
     result.rss = (await step('RSS run', () => rssRun(dns))) ?? null;
   }
+  if (dns && settings.restartKills > 0) {
+    log(`kill -9 restarts: ${settings.restartKills} kills under a C=16 load`);
+    result.restarts =
+      (await step('kill -9 restarts', () =>
+        measureKill9Restarts({ dir: path.join(workDir, 'kill9'), dns, acmego, http01Port: settings.http01Port, kills: settings.restartKills, accountKey: settings.accountKey, nameTemplate: nameTemplate('kill9'), log }),
+      )) ?? null;
+  }
   await dns?.stop();
+
+  // Needs only PostgreSQL installed (not --postgres): CI's --quick run keeps this code working.
+  if (settings.copyCerts > 0) {
+    const noPostgres = postgresUnavailable();
+    if (noPostgres) {
+      log(`ledger copy skipped: ${noPostgres}`);
+      result.ledgerCopy = { skipped: noPostgres };
+    } else {
+      result.ledgerCopy =
+        (await step('ledger copy', async () => {
+          const cluster = await startPostgres();
+          try {
+            return await measureLedgerCopy({ dir: path.join(workDir, 'copy'), cluster, certs: settings.copyCerts, log });
+          } finally {
+            await cluster.stop();
+          }
+        })) ?? null;
+    }
+  }
 
   if (settings.certs > 0) {
     result.ledger =

@@ -359,9 +359,10 @@ describe.skipIf(!acmegoFound)('acmego waits out a 429 rateLimited with Retry-Aft
     const retryAfterMs = Number(refused.retry_after) * 1000;
     expect(retryAfterMs).toBeGreaterThanOrEqual(1000);
     expect(retryAfterMs).toBeLessThanOrEqual(LIFETIME_S * 1000);
-    // x/crypto's defaultBackoff waits Retry-After plus 1–1000 ms of jitter before sending again.
+    // x/crypto's defaultBackoff waits Retry-After plus 1–1000 ms of jitter before sending again:
+    // never sooner than Retry-After. No upper limit: how late a timer fires on a loaded machine is
+    // not a property of certmint or the client (the log line below reports the wait).
     expect(retried.sent_ms - refused.received_ms, detail).toBeGreaterThanOrEqual(retryAfterMs);
-    expect(retried.sent_ms - refused.received_ms, detail).toBeLessThan(retryAfterMs + 1500);
     expect(second.ms).toBeGreaterThanOrEqual(retryAfterMs);
     expect(second).toMatchObject({ status: 'pending' });
     expect(Object.values(second.authorizations)).toEqual(['pending']);
