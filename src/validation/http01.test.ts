@@ -311,7 +311,6 @@ describe.skipIf(!available)('validateHttp01', () => {
     ];
     it.each(linkLocal)('refuses a redirect to %s (%s) without connecting', async (location, endpoint, range) => {
       const server = await redirectTo(location);
-      const started = performance.now();
       const problem = await problemFrom(
         validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port, { timeoutMs: 5000 })),
         'connection',
@@ -319,9 +318,8 @@ describe.skipIf(!available)('validateHttp01', () => {
       );
       const target = new URL(location).href;
       expect(problem.detail).toMatch(new RegExp(`^Fetching ${escape(target)}: ${escape(endpoint)} is link-local \\(${escape(range)}[,)].*validation never connects there$`));
-      // Refused before any connection: a connection attempt to an address nothing answers
-      // would have run into the 5 s deadline (or failed with a socket error, worded otherwise).
-      expect(performance.now() - started).toBeLessThan(2500);
+      // Refused before any connection: a connection attempt would have ended in the 5 s deadline
+      // or a socket error, both worded otherwise than the detail above, so no clock is needed.
       expect(server.requests).toHaveLength(1);
     });
 
