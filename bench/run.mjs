@@ -1,6 +1,7 @@
 // `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode (certmint
 // on its SQLite ledger, on PostgreSQL, and two instances on one PostgreSQL behind haproxy), the RSS
-// of certmint over many issuances, and the ledger at scale; one table, also written as JSON.
+// of certmint over many issuances, the ledger at scale, restarts after kill -9 under load and
+// `ledger copy` time (bench/recovery.mjs); one table, also written as JSON.
 // `npm run bench -- --quick` is the smoke run CI keeps working. See README "Benchmark".
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
