@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { SqliteLedger } from '../dist/ledger/sqlite-ledger.js';
 import { reverseLabels } from '../dist/ledger/names.js';
+import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { CERTMINT_MAIN, certmintEnv, spawnLogged, startCertmint, writeCertmintConfig } from './processes.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -58,11 +59,18 @@ export async function measureKill9Restarts({ dir, dns, acmego, http01Port, kills
 
 /**
  * A SQLite ledger of `certs` certificates with two names each (written by SQL, as ledger-crl.mjs
- * does: the ACME path is not what is measured), then `certmint ledger copy --to` a fresh database
- * of `cluster` (bench/postgres.mjs). Reports the command's own figure and the wall time with node's start.
+ * does: the ACME path is not what is measured), then `certmint ledger copy --to` a database of a
+ * throw-away PostgreSQL cluster (bench/postgres.mjs). Reports the command's own figure and the
+ * wall time with node's start; `{ skipped }` when PostgreSQL is not installed.
  */
-export async function measureLedgerCopy({ dir, cluster, certs, log = () => {} }) {
+export async function measureLedgerCopy({ dir, certs, log = () => {} }) {
+  const noPostgres = postgresUnavailable();
+  if (noPostgres) {
+    log(`ledger copy skipped: ${noPostgres}`);
+    return { skipped: noPostgres };
+  }
   mkdirSync(dir, { recursive: true });
+  const cluster = await startPostgres();
   try {
     const file = path.join(dir, 'ledger.sqlite3');
     new SqliteLedger({ file }).close(); // migrations
@@ -95,6 +103,7 @@ export async function measureLedgerCopy({ dir, cluster, certs, log = () => {} })
     log(`ledger copy of ${certs} certificates: ${commandMs} ms in the command, ${wallMs} ms with node start-up`);
     return { certificates: certs, names: 2 * certs, commandMs, wallMs, msPer1000: +((commandMs * 1000) / certs).toFixed(1) };
   } finally {
+    await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

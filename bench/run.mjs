@@ -400,21 +400,7 @@ async function main() {
 
   // Needs only PostgreSQL installed (not --postgres): CI's --quick run keeps this code working.
   if (settings.copyCerts > 0) {
-    const noPostgres = postgresUnavailable();
-    if (noPostgres) {
-      log(`ledger copy skipped: ${noPostgres}`);
-      result.ledgerCopy = { skipped: noPostgres };
-    } else {
-      result.ledgerCopy =
-        (await step('ledger copy', async () => {
-          const cluster = await startPostgres();
-          try {
-            return await measureLedgerCopy({ dir: path.join(workDir, 'copy'), cluster, certs: settings.copyCerts, log });
-          } finally {
-            await cluster.stop();
-          }
-        })) ?? null;
-    }
+    result.ledgerCopy = (await step('ledger copy', () => measureLedgerCopy({ dir: path.join(workDir, 'copy'), certs: settings.copyCerts, log }))) ?? null;
   }
 
   if (settings.certs > 0) {
