@@ -190,7 +190,7 @@ export async function startCertmint(configFile, { logFile, timeoutMs = 60_000 } 
       timer = setTimeout(() => reject(new Error(`certmint serve did not log "ACME directory at" within ${timeoutMs} ms:\n${p.tail()}`)), timeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
-  return { ...result, pid: p.child.pid, stop: p.stop, tail: p.tail };
+  return { ...result, pid: p.child.pid, stop: p.stop, tail: p.tail, exited: p.exited };
 }
 
 /** Resident set size and its peak of a process, in MB, from /proc/<pid>/status. */

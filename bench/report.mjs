@@ -53,6 +53,11 @@ export function checkTargets(result) {
   add(`CRL build + sign, ${ledger?.crl?.entries ?? revoked} entries (ms)`, '≤ 2000', ledger?.crl?.buildAndSignMs, ledger?.crl?.buildAndSignMs <= 2000);
   add(`certs list --expiring-within 7d query, ${ledger?.certificates ?? certs} certificates (ms)`, '≤ 100', ledger?.list?.['--expiring-within 7d']?.medianMs, ledger?.list?.['--expiring-within 7d']?.medianMs <= 100);
   add(`certmint serve start, ${ledger?.certificates ?? certs} certificates (ms, median)`, '≤ 2000', ledger?.serverStart?.medianMs, ledger?.serverStart?.medianMs <= 2000);
+  // Once limits inside test/crash/kill9.test.ts (2 s) and src/cli/ledger-copy.test.ts (30 s for 20,000).
+  const restarts = result.restarts;
+  add(`restart after kill -9 under load (ms, slowest of ${restarts?.kills ?? result.settings.restartKills})`, '≤ 2000', restarts?.maxMs, restarts?.maxMs <= 2000, restarts?.restartsMs ? `${restarts.restartsMs.join(', ')} ms` : undefined);
+  const copy = result.ledgerCopy;
+  add(`ledger copy to PostgreSQL, ${copy?.certificates ?? result.settings.copyCerts} certificates (ms per 1,000)`, '≤ 1500', copy?.msPer1000, copy?.msPer1000 <= 1500, copy?.skipped ?? (copy?.commandMs !== undefined ? `${copy.commandMs} ms in the command, ${copy.wallMs} ms with node start-up` : undefined));
   return targets;
 }
 
@@ -187,6 +192,9 @@ export function formatResult(result, { markdown = false } = {}) {
     out.push('');
     out.push(`RSS of certmint (MB) by issued count, C=${rss.concurrency}: ${rss.samples.map((s) => `${s.issued} → ${s.rssMb}`).join(', ')} (peak ${rss.samples.at(-1).peakRssMb})`);
   }
+  if (result.restarts) out.push(`certmint serve ready again after kill -9 under a C=${result.restarts.workers} load: ${result.restarts.restartsMs.join(', ')} ms (spawn → "ACME directory at"; ${result.restarts.certificates} certificates issued across the kills)`);
+  if (result.ledgerCopy?.commandMs !== undefined) out.push(`certmint ledger copy of ${result.ledgerCopy.certificates} certificates (${result.ledgerCopy.names} names) to PostgreSQL: ${result.ledgerCopy.commandMs} ms in the command, ${result.ledgerCopy.wallMs} ms with node start-up`);
+  if (result.ledgerCopy?.skipped) out.push(`ledger copy not measured: ${result.ledgerCopy.skipped}`);
   if (result.ledger?.listCommand) out.push(`\`certmint certs list --expiring-within 7d\` as a command (node start included): ${result.ledger.listCommand.medianMs} ms median`);
   if (result.failures.length > 0) {
     out.push('');

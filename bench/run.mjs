@@ -1,6 +1,7 @@
 // `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode (certmint
 // on its SQLite ledger, on PostgreSQL, and two instances on one PostgreSQL behind haproxy), the RSS
-// of certmint over many issuances, and the ledger at scale; one table, also written as JSON.
+// of certmint over many issuances, the ledger at scale, restarts after kill -9 under load and
+// `ledger copy` time (bench/recovery.mjs); one table, also written as JSON.
 // `npm run bench -- --quick` is the smoke run CI keeps working. See docs/benchmarks.md.
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
 import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
+import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
 import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
 
@@ -34,6 +36,9 @@ const HELP = `Usage: npm run bench -- [options]
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
   --certs N --revoked N   ledger scale (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips it)
   --start-runs N          server starts timed on that ledger (default 5; quick 3)
+  --restart-kills N       kill -9 of certmint under load, restart timed each time (default 6; quick 2; 0 skips)
+  --copy-certs N          certmint ledger copy of N certificates into PostgreSQL, timed (default 20000;
+                          quick 2000; 0 skips; runs whenever PostgreSQL is installed, --quick too)
   --http01-port P         port certmint and step-ca validate http-01 on, acmego listens on (default 80)
   --account-key K         the load client's account keys: ec256 (default, lego's) or rsa2048 (cert-manager's)
   --markdown              print the table as Markdown (for docs/benchmarks.md)
@@ -58,6 +63,8 @@ const { values: opt } = parseArgs({
     certs: { type: 'string' },
     revoked: { type: 'string' },
     'start-runs': { type: 'string' },
+    'restart-kills': { type: 'string' },
+    'copy-certs': { type: 'string' },
     'http01-port': { type: 'string', default: '80' },
     'account-key': { type: 'string', default: 'ec256' },
     markdown: { type: 'boolean', default: false },
@@ -94,6 +101,8 @@ const settings = {
   certs: pick('certs', 1_000_000, 20_000),
   revoked: pick('revoked', 100_000, 2_000),
   startRuns: pick('start-runs', 5, 3),
+  restartKills: pick('restart-kills', 6, 2),
+  copyCerts: pick('copy-certs', 20_000, 2_000),
   http01Port: Number(opt['http01-port']),
   // ECDSA P-256 account keys (lego's default): with RSA-2048 (cert-manager's) the Go client's own
   // signing takes a core at ~100 issuances/s on a 2-core machine, and both servers then measure the client.
@@ -308,7 +317,7 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, targets: [], failures };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, restarts: null, ledgerCopy: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -380,7 +389,19 @@ async function main() {
     log(`RSS run: ${settings.rssIssuances} issuances in batches of ${settings.rssBatch}, C=${settings.rssConcurrency}`);
     result.rss = (await step('RSS run', () => rssRun(dns))) ?? null;
   }
+  if (dns && settings.restartKills > 0) {
+    log(`kill -9 restarts: ${settings.restartKills} kills under a C=16 load`);
+    result.restarts =
+      (await step('kill -9 restarts', () =>
+        measureKill9Restarts({ dir: path.join(workDir, 'kill9'), dns, acmego, http01Port: settings.http01Port, kills: settings.restartKills, accountKey: settings.accountKey, nameTemplate: nameTemplate('kill9'), log }),
+      )) ?? null;
+  }
   await dns?.stop();
+
+  // Needs only PostgreSQL installed (not --postgres): CI's --quick run keeps this code working.
+  if (settings.copyCerts > 0) {
+    result.ledgerCopy = (await step('ledger copy', () => measureLedgerCopy({ dir: path.join(workDir, 'copy'), certs: settings.copyCerts, log }))) ?? null;
+  }
 
   if (settings.certs > 0) {
     result.ledger =

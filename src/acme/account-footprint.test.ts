@@ -91,8 +91,8 @@ describe('an account\'s footprint: authorizations per hour, new accounts per IPv
     expect(created).toBe(3);
     expect(statuses.filter((s) => s !== 201 && s !== 429)).toEqual([]);
     expect(await t.ledger.listAccountOrderIds(hostile.accountUrl!.split('/').pop()!, 100)).toHaveLength(3);
-    // Generous: measured ~100 ms alone on a loaded 2-core machine.
-    for (const ms of honestMs) expect(ms).toBeLessThan(5000);
+    // Served (201, above) in each wave; how fast is printed (measured ~100 ms), not limited: the
+    // test's timeout is the hang guard.
   });
 
   it('refuses an order needing more new authorizations than an hour allows, without Retry-After', async () => {

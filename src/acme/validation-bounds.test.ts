@@ -14,11 +14,11 @@ const PER_ACCOUNT = 20;
 const TOTAL = 30;
 const HOSTILE_POSTS = 40;
 /**
- * The stated bound on an honest validation while hostile ones run: measured at a few ms with a
- * free slot of its own, and at about one validation.timeout when every slot is taken (it waits
- * for the next one to free). Generous, for a loaded 2-core machine.
+ * Only a hang guard for the polling below. Whether the honest account was served in time is read
+ * from the order of events (how many hostile validations had started by then), not from a clock:
+ * measured at a few ms with a free slot, about one validation.timeout when every slot is taken.
  */
-const HONEST_WITHIN_MS = 5_000;
+const HANG_GUARD_MS = 20_000;
 const ERR = 'urn:ietf:params:acme:error:';
 
 type Authz = { status: string; challenges: { type: string; url: string; token: string; status: string; error?: { type: string; detail: string } }[] };
@@ -49,12 +49,12 @@ async function answerAll(client: InjectAcmeClient, challenges: readonly { url: s
   return answers.map((res) => ({ status: res.statusCode, challenge: res.json().status as string, retryAfter: res.headers['retry-after'] }));
 }
 
-/** Polls the authorization until it is valid or invalid, as ACME clients do; ms from `started`. */
-async function settledWithin(client: InjectAcmeClient, authzUrl: string, started: number): Promise<{ status: string; ms: number }> {
+/** Polls the authorization until it is valid or invalid, as ACME clients do; ms from `started`, and `seen()` then. */
+async function settledWithin<T>(client: InjectAcmeClient, authzUrl: string, started: number, seen: () => T): Promise<{ status: string; ms: number; seen: T }> {
   for (;;) {
     const authz = (await client.post(authzUrl, '')).json() as Authz;
-    if (authz.status !== 'pending') return { status: authz.status, ms: performance.now() - started };
-    if (performance.now() - started > 4 * HONEST_WITHIN_MS) return { status: authz.status, ms: performance.now() - started };
+    if (authz.status !== 'pending') return { status: authz.status, ms: performance.now() - started, seen: seen() };
+    if (performance.now() - started > HANG_GUARD_MS) return { status: `${authz.status} after the ${HANG_GUARD_MS} ms hang guard`, ms: performance.now() - started, seen: seen() };
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -101,7 +101,8 @@ describe('validation bounds: one account cannot take every validation slot (issu
     const first = (await honest.post(honest1!.url, {})).json();
     const honestFreeSlotMs = performance.now() - started;
     expect(first.status).toBe('valid');
-    expect(honestFreeSlotMs).toBeLessThan(HONEST_WITHIN_MS);
+    // ... while A's still hold theirs: none of them ended, or one of A's waiting 20 would have started.
+    expect(t.ra.deps.validations.waitingCount).toBe(HOSTILE_POSTS - PER_ACCOUNT);
 
     // Account B: the total bound (30) leaves it 10; the other 30 wait.
     const answersB = await answerAll(hostileB, b);
@@ -115,11 +116,12 @@ describe('validation bounds: one account cannot take every validation slot (issu
     const second = await honest.post(honest2!.url, {});
     expect(second.json().status).toBe('processing');
     expect(second.headers['retry-after']).toBe('1');
-    const honestFullMs = performance.now() - started;
-    expect(honestFullMs).toBeLessThan(1_000);
-    const settled = await settledWithin(honest, honest2!.authzUrl, started);
+    const settled = await settledWithin(honest, honest2!.authzUrl, started, silentAsked);
     expect(settled.status).toBe('valid');
-    expect(settled.ms).toBeLessThan(TIMEOUT_MS + HONEST_WITHIN_MS);
+    // Its turn came with the first slots to free (in turn with A and B), so fewer than two full
+    // houses of hostile names had been asked of DNS by then; had it waited behind A's backlog for
+    // a second round of free slots, at least 60 would have been.
+    expect(settled.seen).toBeLessThan(2 * TOTAL);
     console.log(`honest validation: ${honestFreeSlotMs.toFixed(0)} ms with a slot free; ${settled.ms.toFixed(0)} ms queued behind a full house (validation.timeout ${TIMEOUT_MS} ms)`);
 
     // Every hostile validation started in the end, and every one finished with the RFC problem.

@@ -109,9 +109,13 @@ const ipv4Spelling = fc.tuple(octets, fc.nat(8), fc.nat(3)).map(([o, how, at]): 
 
 describe('IP identifiers (RFC 8738 §3: RFC 1123 §2.1 for IPv4, RFC 5952 §4 for IPv6)', () => {
   it('an IPv6 identifier is accepted exactly when it is in RFC 5952 canonical text; otherwise malformed, naming the canonical text', () => {
+    const seen = { runs: 0, canonical: 0, otherIpv6: 0 };
     fc.assert(
       fc.property(ipv6Spelling, ([groups, { text, isIpv6Text }]) => {
         const canonical = rfc5952(groups);
+        seen.runs += 1;
+        if (text === canonical) seen.canonical += 1;
+        else if (isIpv6Text) seen.otherIpv6 += 1;
         const problem = verdict('ip', text);
         if (text === canonical) {
           expect(problem?.detail, text).toBeUndefined();
@@ -123,6 +127,9 @@ describe('IP identifiers (RFC 8738 §3: RFC 1123 §2.1 for IPv4, RFC 5952 §4 fo
       }),
       { numRuns: RUNS * 2 },
     );
+    // Each branch is reached (measured: 19% canonical, 43% other IPv6 spellings, the rest not IPv6 text).
+    const notIpv6 = seen.runs - seen.canonical - seen.otherIpv6;
+    expect(Math.min(seen.canonical, seen.otherIpv6, notIpv6), JSON.stringify(seen)).toBeGreaterThanOrEqual(seen.runs / 20);
   });
 
   it('an IPv4 identifier is accepted exactly when it is dotted decimal without leading zeros', () => {
@@ -245,17 +252,22 @@ describe('DNS identifiers (RFC 1035, RFC 5890-5891, RFC 8555 §7.1.3)', () => {
       .tuple(fc.array(unicodeLabel, { minLength: 1, maxLength: 4 }), fc.constantFrom('', '.', '.example', '.123'))
       .map(([labels, tail]) => labels.join('.') + tail)
       .filter((n) => /[^\x21-\x7e]/.test(n));
+    const seen = { runs: 0, suggested: 0 };
     fc.assert(
       fc.property(name, (value) => {
+        seen.runs += 1;
         const problem = verdict('dns', value);
         expect(problem?.type, value).toBe('rejectedIdentifier');
         const suggested = /send internationalized names in punycode: "(.*)"$/.exec(problem!.detail)?.[1];
         if (suggested === undefined) return;
+        seen.suggested += 1;
         expect(suggested, value).toBe(domainToASCII(value));
         expect(verdict('dns', suggested)?.detail, `${JSON.stringify(value)} → ${suggested}`).toBeUndefined();
       }),
       { numRuns: RUNS },
     );
+    // Names with a punycode suggestion reach the second half (measured: 6-7% of the cases).
+    expect(seen.suggested, `${seen.suggested} of ${seen.runs} names came with a suggestion`).toBeGreaterThanOrEqual(seen.runs / 50);
   });
 });
 
@@ -266,8 +278,11 @@ describe('newOrder agrees with the models', () => {
       ipv6Spelling.map(([groups, { text }]) => ({ type: 'ip', value: text, valid: text === rfc5952(groups) })),
       ipv4Spelling.map(([canonical, text]) => ({ type: 'ip', value: text, valid: text === canonical })),
     );
+    const seen = { runs: 0, valid: 0 };
     await fc.assert(
       fc.asyncProperty(identifier, async ({ type, value, valid }) => {
+        seen.runs += 1;
+        if (valid) seen.valid += 1;
         const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type, value }] });
         const context = `${type} ${JSON.stringify(value)} → ${res.statusCode} ${res.body.slice(0, 300)}`;
         if (valid) {
@@ -281,6 +296,8 @@ describe('newOrder agrees with the models', () => {
       }),
       { numRuns: Math.ceil(RUNS / 4) },
     );
+    // Both answers are reached (measured: 22-28% of the identifiers valid).
+    expect(Math.min(seen.valid, seen.runs - seen.valid), JSON.stringify(seen)).toBeGreaterThanOrEqual(seen.runs / 10);
   });
 });
 

@@ -182,7 +182,10 @@ describe.skipIf(!available)('validateHttp01', () => {
     }
   });
 
-  it('follows a redirect to https on 443 without checking the certificate, sending SNI', async (ctx) => {
+  // On the configured http-01 port rather than 443, which needs root and may be taken: the TLS
+  // fetch (no certificate check, SNI) is the same code on any allowed port, and the https → 443
+  // default is covered by "is refused on 443 when the CA listens there" below.
+  it('follows a redirect to https without checking the certificate, sending SNI', async () => {
     const { certPem, keyPem } = await selfSignedCertificate(['someone-else.test']);
     const sockets = new Set<Socket>();
     const requests: TestServer['requests'] = [];
@@ -192,18 +195,15 @@ describe.skipIf(!available)('validateHttp01', () => {
       requests.push({ url: req.url ?? '', headers: req.headers });
       res.end(KEY_AUTHORIZATION);
     });
-    try {
-      await listen(tlsServer, '127.0.0.1', 443, requests, sockets);
-    } catch {
-      ctx.skip(); // port 443 needs privileges or is taken
-      return;
-    }
-    const server = await serve((_req, res) => {
-      res.writeHead(301, { Location: 'https://tls.validation.test/secure' });
+    // tls.validation.test is 127.0.0.1; the applicant's plain HTTP server is on 127.0.0.2, same port.
+    const { port } = await listen(tlsServer, '127.0.0.1', 0, requests, sockets);
+    const applicant = await serve((_req, res) => {
+      res.writeHead(301, { Location: `https://tls.validation.test:${port}/secure` });
       res.end();
-    });
-    await validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port));
-    expect(requests).toEqual([{ url: '/secure', headers: expect.objectContaining({ host: 'tls.validation.test' }) }]);
+    }, '127.0.0.2', port);
+    await validateHttp01(dns('neighbour.validation.test'), TOKEN, KEY_AUTHORIZATION, options(port));
+    expect(applicant.requests).toHaveLength(1);
+    expect(requests).toEqual([{ url: '/secure', headers: expect.objectContaining({ host: `tls.validation.test:${port}` }) }]);
     expect(servername).toBe('tls.validation.test');
   });
 
@@ -311,7 +311,6 @@ describe.skipIf(!available)('validateHttp01', () => {
     ];
     it.each(linkLocal)('refuses a redirect to %s (%s) without connecting', async (location, endpoint, range) => {
       const server = await redirectTo(location);
-      const started = performance.now();
       const problem = await problemFrom(
         validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port, { timeoutMs: 5000 })),
         'connection',
@@ -319,9 +318,8 @@ describe.skipIf(!available)('validateHttp01', () => {
       );
       const target = new URL(location).href;
       expect(problem.detail).toMatch(new RegExp(`^Fetching ${escape(target)}: ${escape(endpoint)} is link-local \\(${escape(range)}[,)].*validation never connects there$`));
-      // Refused before any connection: a connection attempt to an address nothing answers
-      // would have run into the 5 s deadline (or failed with a socket error, worded otherwise).
-      expect(performance.now() - started).toBeLessThan(2500);
+      // Refused before any connection: a connection attempt would have ended in the 5 s deadline
+      // or a socket error, both worded otherwise than the detail above, so no clock is needed.
       expect(server.requests).toHaveLength(1);
     });
 

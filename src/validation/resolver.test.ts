@@ -180,10 +180,10 @@ describe('createResolver with the system resolver', () => {
       const control = lookup('localhost').then(() => 'answered');
       expect(await Promise.race([control, delay(300, 'waiting')])).toBe('waiting');
       const resolver = createResolver([], 2000);
-      const started = performance.now();
+      // Through the pool it could not answer before every thread is freed below, so the abort
+      // would end it; no clock is needed to tell the two apart.
       const addresses = await resolver.resolve('localhost', AbortSignal.timeout(2000));
       expect(addresses[0]).toBe('127.0.0.1');
-      expect(performance.now() - started).toBeLessThan(1000);
     } finally {
       // A writer for each lets every blocked open return; then everything is closed.
       // (O_RDWR on a FIFO opens at once, reader or not.)

@@ -5,11 +5,12 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTMINT_MAIN, startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { requireRootOrSkip } from '../support/clients.js';
 
 // `certmint backup` stopped half way, by kill -9 or by a full disk, must leave nothing at --out
 // that looks like a backup: an operator (or a cron job rotating backups) takes a file at that name
 // for a complete one.
-const isRoot = process.getuid?.() === 0;
+const isRoot = requireRootOrSkip("mount a tmpfs in the server's mount namespace");
 
 function tarList(file: string): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {

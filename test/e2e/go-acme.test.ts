@@ -4,20 +4,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { requireGoClientOrSkip } from '../support/clients.js';
 import { CLIENT_AUTH, SERVER_AUTH, dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
 import { buildGoClient } from '../interop/go-client.js';
 
 // golang.org/x/crypto/acme is the library behind cert-manager's ACME issuer; acmego follows
 // cert-manager's flow with it (see test/interop/acmego).
-const INSTALL = 'apt-get install golang-go golang-golang-x-crypto-dev';
 const acmego = await buildGoClient();
-if (acmego === null) {
-  const message = `the Go ACME client could not be built (go or golang.org/x/crypto missing); install them with: ${INSTALL}`;
-  if (process.env.CERTMINT_REQUIRE_CLIENTS === '1') {
-    throw new Error(`${message} (CERTMINT_REQUIRE_CLIENTS=1 makes this an error)`);
-  }
-  console.warn(`skipping the golang.org/x/crypto/acme tests: ${message}`);
-}
+const acmegoFound = requireGoClientOrSkip(acmego);
 
 interface SingleResult {
   readonly mode: 'single';
@@ -149,7 +143,7 @@ function runAcmego<T>(server: CertmintProcess, args: readonly string[]): Promise
   });
 }
 
-describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against certmint', () => {
+describe.skipIf(!acmegoFound)('golang.org/x/crypto/acme (acmego) against certmint', () => {
   let certmint: CertmintProcess;
 
   beforeAll(async () => {
@@ -287,7 +281,7 @@ describe.skipIf(acmego === null)('golang.org/x/crypto/acme (acmego) against cert
   });
 });
 
-describe.skipIf(acmego === null)('acmego with external account binding (eab.required), as cert-manager binds', () => {
+describe.skipIf(!acmegoFound)('acmego with external account binding (eab.required), as cert-manager binds', () => {
   let certmint: CertmintProcess;
 
   beforeAll(async () => {
@@ -331,7 +325,7 @@ describe.skipIf(acmego === null)('acmego with external account binding (eab.requ
   });
 });
 
-describe.skipIf(acmego === null)('acmego waits out a 429 rateLimited with Retry-After (pending authorizations limit)', () => {
+describe.skipIf(!acmegoFound)('acmego waits out a 429 rateLimited with Retry-After (pending authorizations limit)', () => {
   let certmint: CertmintProcess;
   const LIFETIME_S = 3;
 
@@ -365,9 +359,10 @@ describe.skipIf(acmego === null)('acmego waits out a 429 rateLimited with Retry-
     const retryAfterMs = Number(refused.retry_after) * 1000;
     expect(retryAfterMs).toBeGreaterThanOrEqual(1000);
     expect(retryAfterMs).toBeLessThanOrEqual(LIFETIME_S * 1000);
-    // x/crypto's defaultBackoff waits Retry-After plus 1–1000 ms of jitter before sending again.
+    // x/crypto's defaultBackoff waits Retry-After plus 1–1000 ms of jitter before sending again:
+    // never sooner than Retry-After. No upper limit: how late a timer fires on a loaded machine is
+    // not a property of certmint or the client (the log line below reports the wait).
     expect(retried.sent_ms - refused.received_ms, detail).toBeGreaterThanOrEqual(retryAfterMs);
-    expect(retried.sent_ms - refused.received_ms, detail).toBeLessThan(retryAfterMs + 1500);
     expect(second.ms).toBeGreaterThanOrEqual(retryAfterMs);
     expect(second).toMatchObject({ status: 'pending' });
     expect(Object.values(second.authorizations)).toEqual(['pending']);

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeWire, problemOf, type WireAccount, type WireResponse } from '../support/acme-wire.js';
 import { startCertmint, type CertmintOptions, type CertmintProcess } from '../support/certmint-process.js';
+import { requireRootOrSkip } from '../support/clients.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
 import type { MountNamespace } from '../support/mount-namespace.js';
@@ -15,7 +16,7 @@ import type { MountNamespace } from '../support/mount-namespace.js';
 // device whose image sits on a small tmpfs. Writes must get a serverInternal problem whose detail
 // says why without the server's insides, /ready must fail, nothing may be half-written, and after
 // a failed flush no write may be confirmed again until a restart reads back what the disk holds.
-const isRoot = process.getuid?.() === 0;
+const isRoot = requireRootOrSkip("mount a tmpfs and loop devices in the server's mount namespace");
 
 /**
  * The rows clients' requests write, counted. Readiness probes, CRL numbers and the server's own TLS

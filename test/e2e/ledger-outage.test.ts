@@ -9,6 +9,7 @@ import { buildGoClient } from '../interop/go-client.js';
 import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
 import { httpsGet, startCertmintPair, type CertmintPair } from '../support/certmint-pair.js';
 import type { CertmintProcess } from '../support/certmint-process.js';
+import { requireGoClientOrSkip } from '../support/clients.js';
 import { FAIL_OPEN_SUFFIX, haproxyAvailable } from '../support/haproxy.js';
 import { dnsNames, opensslVerify, splitPem } from '../support/issued-certificate.js';
 import { postgresAvailable } from '../support/postgres.js';
@@ -20,10 +21,8 @@ import { postgresAvailable } from '../support/postgres.js';
 // haproxy, both instances failing /ready would be answered by haproxy itself.
 
 const acmego = await buildGoClient();
-if (acmego === null && process.env.CERTMINT_REQUIRE_CLIENTS === '1') {
-  throw new Error('the Go ACME client could not be built: apt-get install golang-go golang-golang-x-crypto-dev (CERTMINT_REQUIRE_CLIENTS=1 makes this an error)');
-}
-const available = postgresAvailable() && haproxyAvailable() && acmego !== null;
+const acmegoFound = requireGoClientOrSkip(acmego);
+const available = postgresAvailable() && haproxyAvailable() && acmegoFound;
 
 const WORKERS = 6;
 /** Workers of the Go client's load through haproxy, alongside. */

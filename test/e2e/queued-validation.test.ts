@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
-import { findOnPath } from '../support/clients.js';
+import { requireGoClientOrSkip, requireOrSkip } from '../support/clients.js';
 import { startFaultyDnsServer, type FaultyDnsServer } from '../support/dns-responders.js';
 import { buildGoClient } from '../interop/go-client.js';
 
@@ -18,6 +18,9 @@ import { buildGoClient } from '../interop/go-client.js';
 const SLOW_MS = 1_000;
 const CLIENT_TIMEOUT_MS = 90_000;
 const acmego = await buildGoClient();
+const acmegoFound = requireGoClientOrSkip(acmego);
+const certbotFound = requireOrSkip('certbot', 'apt-get install certbot');
+const legoFound = requireOrSkip('lego', 'apt-get install lego');
 
 interface Run {
   readonly ms: number;
@@ -64,7 +67,7 @@ describe('clients complete when their validations wait for a slot (maxConcurrent
     };
   }
 
-  it.skipIf(!findOnPath('certbot'))('certbot', async () => {
+  it.skipIf(!certbotFound)('certbot', async () => {
     const names = ['a.certbot.slow.test', 'b.certbot.slow.test', 'c.certbot.slow.test'];
     const gaps = watch(names);
     const dir = path.join(certmint.tempDir, 'certbot');
@@ -86,7 +89,7 @@ describe('clients complete when their validations wait for a slot (maxConcurrent
     for (const gap of gaps()) expect(gap).toBeGreaterThanOrEqual(SLOW_MS * 0.9);
   });
 
-  it.skipIf(!findOnPath('lego'))('lego', async () => {
+  it.skipIf(!legoFound)('lego', async () => {
     const names = ['a.lego.slow.test', 'b.lego.slow.test', 'c.lego.slow.test'];
     const r = await run(
       'lego',
@@ -104,7 +107,7 @@ describe('clients complete when their validations wait for a slot (maxConcurrent
     expect(crt).toContain('-----BEGIN CERTIFICATE-----');
   });
 
-  it.skipIf(acmego === null)('golang.org/x/crypto/acme (Accept every challenge, then WaitAuthorization)', async () => {
+  it.skipIf(!acmegoFound)('golang.org/x/crypto/acme (Accept every challenge, then WaitAuthorization)', async () => {
     const names = ['a.go.slow.test', 'b.go.slow.test', 'c.go.slow.test'];
     const gaps = watch(names);
     const r = await run(

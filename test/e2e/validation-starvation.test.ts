@@ -5,6 +5,7 @@ import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { startFaultyDnsServer, type FaultyDnsServer } from '../support/dns-responders.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
+import { requireRootOrSkip } from '../support/clients.js';
 
 // Issue 20, point 1, through a running `certmint serve` with the shipped default
 // validation.dnsResolvers: [] (the system resolver). In the server's own mount namespace, its
@@ -17,7 +18,7 @@ import { startHttp01Responder, type Http01Responder } from '../support/http01-re
 // out" for about 90 s. Now they are served at once while the hostile validations run, and the
 // hostile ones beyond validation.maxConcurrentPerAccount (20) are answered processing and run later.
 
-const isRoot = process.getuid?.() === 0;
+const isRoot = requireRootOrSkip('give the server its own resolv.conf and a nameserver on port 53');
 
 const HOSTILE_POSTS = 40;
 const PER_ACCOUNT = 20;

@@ -11,8 +11,9 @@ import { configuredKeyPassphrase } from '../../src/ca/key-passphrase.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { certmintReads } from '../support/certmint-env.js';
-import { findOnPath, requireOrSkipFound } from '../support/clients.js';
+import { findOnPath, requireOrSkip, requireOrSkipFound } from '../support/clients.js';
 import { CERTMINT_CLI, requireBuiltCli } from '../support/cli.js';
+import { composeCliOrSkip, composeInCopy } from '../support/compose.js';
 
 // docker-compose.yml's profile "scale": two certmint instances on PostgreSQL behind HAProxy,
 // sharing one CA. No Docker engine here, so the file is parsed (with YAML merge keys, as compose
@@ -189,18 +190,10 @@ describe('docker-compose.yml, profile "scale"', () => {
     expect(typo.stderr).toMatch(/ALERT.*balance/);
   });
 
-  // The compose plugin or Debian's docker-compose 1.29 (see containers.test.ts).
-  const composeCli = [['docker', 'compose'], ['docker-compose']].find(([cmd, ...sub]) => spawnSync(cmd!, [...sub, 'version'], { encoding: 'utf8' }).status === 0);
-  const required = process.env.CERTMINT_REQUIRE_CLIENTS === '1';
-  it.skipIf(!composeCli && !required)('`docker compose --profile scale config` reads the services as this test does', () => {
-    expect(composeCli, 'neither `docker compose` nor docker-compose is installed (apt-get install docker-compose)').toBeDefined();
-    const [cmd, ...sub] = composeCli!;
-    const r = spawnSync(cmd!, [...sub, '-f', 'docker-compose.yml', '--profile', 'scale', 'config'], { cwd: ROOT, encoding: 'utf8' });
-    // Secret files are the operator's to create; anything else must parse.
-    if (r.status !== 0) {
-      expect(r.stderr).toMatch(/(ca-passphrase|postgres-password)\.txt/);
-      return;
-    }
+  const composeCli = composeCliOrSkip();
+  it.skipIf(!composeCli)('`docker compose --profile scale config` reads the services as this test does', () => {
+    const r = composeInCopy(composeCli!, ['--profile', 'scale', 'config']);
+    expect(r.status, r.stderr).toBe(0);
     const seen = parse(r.stdout) as { services: Record<string, { environment: Record<string, string>; volumes: (string | { source: string; target: string; read_only?: boolean })[] }> };
     expect(Object.keys(seen.services).sort()).toEqual(['certmint', 'web', ...SCALE].sort());
     for (const name of INSTANCES) {
@@ -300,12 +293,13 @@ describe(`${INIT_SCRIPT} (certmint-init)`, () => {
     expect(existsSync(path.join(bare, 'ca')) ? readdirSync(path.join(bare, 'ca')) : []).toEqual([]);
   });
 
-  const shellcheck = findOnPath('shellcheck');
-  it('passes sh -n and shellcheck (when installed)', () => {
+  it('passes sh -n', () => {
     expect(spawnSync('sh', ['-n', script]).status).toBe(0);
-    if (shellcheck) {
-      const r = spawnSync(shellcheck, [script], { encoding: 'utf8' });
-      expect(r.status, r.stdout).toBe(0);
-    }
+  });
+
+  const shellcheckFound = requireOrSkip('shellcheck', 'apt-get install shellcheck');
+  it.skipIf(!shellcheckFound)('passes shellcheck', () => {
+    const r = spawnSync('shellcheck', [script], { encoding: 'utf8' });
+    expect(r.status, r.stdout).toBe(0);
   });
 });

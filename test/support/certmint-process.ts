@@ -260,7 +260,7 @@ async function startOnce(
     directoryUrl = await new Promise<string>((resolve, reject) => {
       let pending = '';
       const timer = setTimeout(
-        () => reject(new Error(`certmint did not log "ACME directory at" within ${READY_TIMEOUT_MS} ms:\n${output}`)),
+        () => reject(new Error(`certmint did not log "ACME directory at" within ${READY_TIMEOUT_MS} ms (a hang guard, not a start-up target: npm run bench times start and restart):\n${output}`)),
         READY_TIMEOUT_MS,
       );
       child.stdout.on('data', (chunk: Buffer) => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { requireOrSkip, requireOrSkipFound } from './clients.js';
+import { requireGoClientOrSkip, requireOrSkip, requireOrSkipFound, requireRootOrSkip } from './clients.js';
 
 describe('requireOrSkip', () => {
   afterEach(() => {
@@ -33,5 +33,23 @@ describe('requireOrSkip', () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('no initdb; install it with: apt-get install postgresql'));
     vi.stubEnv('CERTMINT_REQUIRE_CLIENTS', '1');
     expect(() => requireOrSkipFound(false, 'no initdb', 'PostgreSQL', 'apt-get install postgresql')).toThrow(/CERTMINT_REQUIRE_CLIENTS=1/);
+  });
+
+  it('requireRootOrSkip: not root skips, or fails the file with a hint under CERTMINT_REQUIRE_CLIENTS=1', () => {
+    vi.spyOn(process, 'getuid').mockReturnValue(0);
+    vi.stubEnv('CERTMINT_REQUIRE_CLIENTS', '1');
+    expect(requireRootOrSkip('mount a tmpfs')).toBe(true);
+    vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    expect(() => requireRootOrSkip('mount a tmpfs')).toThrow(/not running as root \(needed to mount a tmpfs\); run the tests as root/);
+    vi.stubEnv('CERTMINT_REQUIRE_CLIENTS', '');
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    expect(requireRootOrSkip('mount a tmpfs')).toBe(false);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('skipping tests that need root'));
+  });
+
+  it('requireGoClientOrSkip: a missing Go client fails the file under CERTMINT_REQUIRE_CLIENTS=1', () => {
+    vi.stubEnv('CERTMINT_REQUIRE_CLIENTS', '1');
+    expect(requireGoClientOrSkip('/usr/local/bin/acmego')).toBe(true);
+    expect(() => requireGoClientOrSkip(null)).toThrow(/apt-get install golang-go golang-golang-x-crypto-dev/);
   });
 });
