@@ -21,7 +21,9 @@ work=$(mktemp -d)
 log="$work/server.log"
 cleanup() {
   # npm start runs node as a child: end the whole process group it leads.
-  [ -n "${server_pid:-}" ] && kill -- "-$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  if [ -n "${server_pid:-}" ] && kill -- "-$server_pid" 2>/dev/null; then
+    wait "$server_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
