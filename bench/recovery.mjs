@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { SqliteLedger } from '../dist/ledger/sqlite-ledger.js';
+import { SqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { reverseLabels } from '../dist/ledger/names.js';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { CERTMINT_MAIN, certmintEnv, spawnLogged, startCertmint, writeCertmintConfig } from './processes.mjs';
