@@ -13,8 +13,10 @@ import { OVERSIZED_BODY_DRAIN } from '../../src/acme/oversized-body.js';
 // away up to a bound (OVERSIZED_BODY_DRAIN: bytes and time) before the answer; beyond it the
 // connection is closed as before. Through a running `certmint serve` over TLS, bodyLimit 64 kB.
 
-const pythonRequests = spawnSync('python3', ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
-const withPython = requireOrSkipFound(pythonRequests, 'python3 cannot import requests', 'python3-requests', 'apt-get install python3-requests');
+// Debian's python3 first: .ci/run installs python3-requests for it, while a python3 earlier on
+// PATH (pyenv, a virtualenv) may lack requests.
+const python = ['/usr/bin/python3', 'python3'].find((bin) => spawnSync(bin, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0);
+const withPython = requireOrSkipFound(python !== undefined, 'no python3 can import requests', 'python3-requests', 'apt-get install python3-requests');
 
 const MB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -114,7 +116,7 @@ async function expectHealthy() {
 
 describe.skipIf(!withPython)('an oversized body through Python requests (issue 21)', () => {
   it.each(['length', 'chunked'])('requests.post of 2 MB (%s) gets the 413 problem with a nonce, not a reset', async (framing) => {
-    const { stdout } = await promisify(execFile)('python3', ['-c', PYTHON_POST, `${certmint.baseUrl}/acme/new-account`, certmint.rootFile, framing]);
+    const { stdout } = await promisify(execFile)(python!, ['-c', PYTHON_POST, `${certmint.baseUrl}/acme/new-account`, certmint.rootFile, framing]);
     const result = JSON.parse(stdout) as { error?: string; status?: number; nonce?: string; contentType?: string; body?: string };
     expect(result.error).toBeUndefined();
     expect(result.status).toBe(413);
