@@ -32,9 +32,13 @@ import type {
   RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
+  DeliveryResult,
+  OutboxDelivery,
+  WebhookSubscription,
 } from '../ledger.js';
 import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
+import { PostgresOutbox } from './outbox.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresAuthorizations } from './authorizations.js';
 import { PostgresCertificates } from './certificates.js';
@@ -103,6 +107,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly metrics: PostgresMetrics;
   private readonly shared: PostgresSharedState;
   private readonly retention: PostgresRetention;
+  private readonly outbox: PostgresOutbox;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
@@ -127,6 +132,7 @@ export class PostgresLedger implements CertificateLedger {
     this.metrics = new PostgresMetrics(this.db);
     this.shared = new PostgresSharedState(this.db);
     this.retention = new PostgresRetention(this.db);
+    this.outbox = new PostgresOutbox(this.db);
     this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
     this.housekeeping.unref();
   }
@@ -154,6 +160,26 @@ export class PostgresLedger implements CertificateLedger {
   /** Transactions run again after losing a serialization race or a deadlock, since open (diagnostics, tests). */
   get retriedTransactions(): number {
     return this.db.retries;
+  }
+
+  // The outbox (interfaces/outbox.ts).
+  fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
+    return this.outbox.fanOut(webhooks, now, limit);
+  }
+  claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
+    return this.outbox.claim(holder, now, leaseUntil, limit);
+  }
+  recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
+    return this.outbox.record(eventId, webhook, holder, result, at);
+  }
+  retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
+    return this.outbox.retry(which, now);
+  }
+  listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
+    return this.outbox.list(filter);
+  }
+  nextDeliveryDue(): Promise<Date | undefined> {
+    return this.outbox.nextDue();
   }
 
   createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {

@@ -33,6 +33,9 @@ import type {
   RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
+  DeliveryResult,
+  OutboxDelivery,
+  WebhookSubscription,
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { countCertificates, listCertificates } from './inventory.js';
@@ -47,6 +50,7 @@ import { SqliteCertificates } from './certificates.js';
 import { SqliteRenewal } from './renewal.js';
 import { SqliteSharedState } from './shared-state.js';
 import { SqliteOrders } from './orders.js';
+import { SqliteOutbox } from './outbox.js';
 import { SqliteRetention } from './retention.js';
 import { takesOf } from '../rate-limit-window.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -103,6 +107,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly shared: SqliteSharedState;
   private readonly orders: SqliteOrders;
   private readonly retention: SqliteRetention;
+  private readonly outbox: SqliteOutbox;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
@@ -127,6 +132,7 @@ export class SqliteLedger implements CertificateLedger {
     this.shared = new SqliteSharedState(this.db);
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
     this.retention = new SqliteRetention(this.db);
+    this.outbox = new SqliteOutbox(this.db);
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -241,6 +247,27 @@ export class SqliteLedger implements CertificateLedger {
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     return this.certificates.get(serial);
+  }
+
+  // The outbox (interfaces/outbox.ts): delivery bookkeeping, committed and not waited for on disk
+  // (a lost attempt record only means one more attempt; the events themselves commit with their change).
+  async fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
+    return this.outbox.fanOut(webhooks, now, limit);
+  }
+  async claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
+    return this.outbox.claim(holder, now, leaseUntil, limit);
+  }
+  async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
+    return this.outbox.record(eventId, webhook, holder, result, at);
+  }
+  async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
+    return this.outbox.retry(which, now);
+  }
+  async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
+    return this.outbox.list(filter);
+  }
+  async nextDeliveryDue(): Promise<Date | undefined> {
+    return this.outbox.nextDue();
   }
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
