@@ -1,19 +1,6 @@
-/**
- * Every event a webhook can subscribe to (notifications.webhooks[].events). The ledger raises
- * certificate.issued, certificate.revoked, account.created and eab.bound itself, in the transaction
- * of the change; the others are defined for the renewal-overdue work and not raised yet.
- */
-export const NOTIFICATION_EVENTS = [
-  'certificate.issued',
-  'certificate.revoked',
-  'certificate.renewal-overdue',
-  'certificate.expiring-unrenewed',
-  'ca.expiring',
-  'crl.stale',
-  'account.created',
-  'eab.bound',
-] as const;
-export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];
+import type { NotificationEventType } from '../../core/notification-events.js';
+
+export { NOTIFICATION_EVENTS, type NotificationEventType } from '../../core/notification-events.js';
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
