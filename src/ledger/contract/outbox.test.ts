@@ -100,3 +100,26 @@ describeLedger('notification outbox', (backend) => {
     expect((await ledger.claimDeliveries('me', now, at(1000), 10)).map((d) => d.event.subject)).toEqual(['account:a2']);
   });
 });
+
+describeLedger('notification outbox: wake on commit', (backend) => {
+  it('a watcher hears of a committed event, not of a refused change', async () => {
+    const ledger = await backend.open();
+    let heard = 0;
+    let resolve: () => void = () => undefined;
+    const stop = await ledger.watchOutbox(() => {
+      heard++;
+      resolve();
+    });
+    try {
+      const woken = new Promise<void>((r) => (resolve = r));
+      await ledger.createAccount(accountRecord('a1', 't1', now));
+      await woken;
+      expect(heard).toBeGreaterThanOrEqual(1);
+      // A refused change: its transaction rolled back, its event never written.
+      await expect(ledger.createAccount({ ...accountRecord('a2', 't2', now), eabKid: 'nope' })).rejects.toThrow();
+      expect(await backend.rawCount('outbox_events')).toBe(1);
+    } finally {
+      stop();
+    }
+  });
+});

@@ -70,4 +70,10 @@ export interface OutboxLedger extends OutboxReader {
   recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean>;
   /** Failed deliveries (all, or one event's) back to pending, due at `now`, attempts reset; how many. */
   retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number>;
+  /**
+   * Calls `listener` soon after a transaction that wrote events commits: this process's on SQLite;
+   * any instance's on PostgreSQL (LISTEN/NOTIFY, on a connection of its own). May also call it
+   * spuriously. Resolves to the function that stops it.
+   */
+  watchOutbox(listener: () => void): Promise<() => void>;
 }

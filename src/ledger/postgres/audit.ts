@@ -27,6 +27,8 @@ const S = {
   ),
   raise: statement('audit.raise', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`),
+  // Delivered to every LISTENing instance when the transaction commits (never if it rolls back).
+  notify: statement('audit.notify', "SELECT pg_notify('certmint_outbox', '')"),
   bySubject: statement('audit.bySubject', `SELECT ${COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY at, id`),
 };
 
@@ -96,6 +98,7 @@ async function raiseEvents(tx: Queryable, entries: readonly NewAuditEntry[]): Pr
     events.map((e) => e.payload),
     events.map((e) => e.createdAt),
   ]);
+  await tx.query(S.notify);
 }
 
 function auditWhere(f: AuditFilter): { where: string[]; params: (number | string)[]; shape: string } {

@@ -181,6 +181,9 @@ export class PostgresLedger implements CertificateLedger {
   nextDeliveryDue(): Promise<Date | undefined> {
     return this.outbox.nextDue();
   }
+  watchOutbox(listener: () => void): Promise<() => void> {
+    return this.outbox.watch(listener);
+  }
 
   createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
     return this.accounts.create(a);

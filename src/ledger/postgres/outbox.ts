@@ -84,6 +84,29 @@ export class PostgresOutbox {
     return (await this.db.query<OutboxDeliveryRow>(filter.failed ? S.listFailed : S.list, [filter.limit])).rows.map(toOutboxDelivery);
   }
 
+  /** LISTEN on a client of its own (taken from the pool for as long as it watches). */
+  async watch(listener: () => void): Promise<() => void> {
+    const client = await this.db.connect();
+    let stopped = false;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      client.off('notification', listener);
+      // Destroyed, not returned: a pooled client must not keep listening.
+      client.release(true);
+    };
+    // A broken connection stops the watch; the deliverer's timer still finds the events.
+    client.on('error', stop);
+    client.on('notification', listener);
+    try {
+      await client.query('LISTEN certmint_outbox');
+    } catch (e) {
+      stop();
+      throw e;
+    }
+    return stop;
+  }
+
   async nextDue(): Promise<Date | undefined> {
     const due = (await this.db.query<{ due: Int8 | null }>(S.nextDue)).rows[0]!.due;
     return due === null ? undefined : new Date(Number(due));

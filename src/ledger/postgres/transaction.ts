@@ -98,7 +98,8 @@ export class PostgresSession implements Queryable {
     }
   }
 
-  private async connect(): Promise<pg.PoolClient> {
+  /** A client of the pool, the caller's to release (a transaction's, or outbox LISTEN's). */
+  async connect(): Promise<pg.PoolClient> {
     try {
       return await this.connection.pool.connect();
     } catch (e) {

@@ -20,6 +20,8 @@ export class SqliteAuditLog {
   private readonly insert: Database.Statement;
   private readonly bySubject: Database.Statement;
   private readonly raise: Database.Statement;
+  /** Told of each event written (inside the transaction: act on it only after the current task). */
+  onRaise: (() => void) | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.insert = db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)');
@@ -31,7 +33,10 @@ export class SqliteAuditLog {
   append(e: NewAuditEntry): void {
     this.insert.run(e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {}));
     const event = outboxEventOf(e);
-    if (event) this.raise.run(event.deliveryId, event.type, event.subject, event.payload, event.createdAt);
+    if (event) {
+      this.raise.run(event.deliveryId, event.type, event.subject, event.payload, event.createdAt);
+      this.onRaise?.();
+    }
   }
 
   trail(subject: string): AuditEntry[] {

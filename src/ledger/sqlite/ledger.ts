@@ -133,6 +133,7 @@ export class SqliteLedger implements CertificateLedger {
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
     this.retention = new SqliteRetention(this.db);
     this.outbox = new SqliteOutbox(this.db);
+    this.audit.onRaise = () => this.outbox.raised();
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -268,6 +269,10 @@ export class SqliteLedger implements CertificateLedger {
   }
   async nextDeliveryDue(): Promise<Date | undefined> {
     return this.outbox.nextDue();
+  }
+  async watchOutbox(listener: () => void): Promise<() => void> {
+    const stop = this.outbox.watch(listener);
+    return () => void stop();
   }
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {

@@ -5,6 +5,8 @@ import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } fro
 /** The notification outbox in the SQLite ledger (interfaces/outbox.ts); one process serves a file. */
 export class SqliteOutbox {
   private readonly s;
+  private readonly listeners = new Set<() => void>();
+  private wakeScheduled = false;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -30,6 +32,24 @@ export class SqliteOutbox {
         WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
+  }
+
+  /**
+   * An event was written inside a transaction: listeners hear of it once that transaction has run
+   * (better-sqlite3's transactions are synchronous: by the next macrotask it is committed or rolled back).
+   */
+  raised(): void {
+    if (this.wakeScheduled || this.listeners.size === 0) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  watch(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   fanOut(webhooks: readonly WebhookSubscription[], now: Date, limit: number): number {
