@@ -8,8 +8,11 @@ import { webhookRequest } from './webhook-request.js';
 
 /** Fan-out and claims per round: a backlog is worked through in rounds of this many. */
 const BATCH = 200;
-/** Events another instance wrote reach this one by LISTEN/NOTIFY; should that connection break, this finds them. */
-const SWEEP_MS = 30_000;
+/**
+ * Events another instance wrote reach this one by LISTEN/NOTIFY (PostgreSQL); should that connection break, or
+ * another process write the SQLite ledger (`certmint notifications retry`, `certs revoke`), this finds them.
+ */
+const SWEEP_MS = 10_000;
 
 export interface DelivererLog {
   warn(fields: Record<string, unknown>, message: string): void;

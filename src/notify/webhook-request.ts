@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { OutboxEvent } from '../ledger/ledger.js';
 
+/** An outbox event, or `certmint notifications test`'s `certmint.test`, which never enters the outbox. */
+export type WebhookEvent = Omit<OutboxEvent, 'type'> & { readonly type: OutboxEvent['type'] | 'certmint.test' };
+
 /** What one delivery POSTs: the body and its headers. */
 export interface WebhookRequest {
   readonly body: string;
@@ -12,7 +15,7 @@ export interface WebhookRequest {
  * `type` is the event name, `id` the delivery id, `subject` the serial (hex) of a certificate event,
  * "account:<id>" or "eab:<kid>" otherwise; `data` holds the event's details (`serial` among them).
  */
-export function cloudEvent(event: OutboxEvent, source: string): Record<string, unknown> {
+export function cloudEvent(event: WebhookEvent, source: string): Record<string, unknown> {
   return {
     specversion: '1.0',
     id: event.deliveryId,
@@ -26,7 +29,7 @@ export function cloudEvent(event: OutboxEvent, source: string): Record<string, u
 }
 
 /** One line a person reads in Slack or Mattermost. */
-export function slackText(event: OutboxEvent): string {
+export function slackText(event: WebhookEvent): string {
   const p = event.payload;
   const names = Array.isArray(p.identifiers) ? ` for ${(p.identifiers as unknown[]).join(', ')}` : '';
   switch (event.type) {
@@ -36,6 +39,8 @@ export function slackText(event: OutboxEvent): string {
       return `certmint revoked certificate ${event.subject} (reason ${String(p.reason)}, by ${String(p.actor)})`;
     case 'account.created':
       return `certmint: new ACME ${event.subject}`;
+    case 'certmint.test':
+      return 'certmint: a test notification (certmint notifications test)';
     case 'eab.bound':
       return `certmint: external account binding key ${event.subject.replace(/^eab:/, '')} bound to account ${String(p.account)}`;
     default:
@@ -49,7 +54,7 @@ export function signature(secret: Uint8Array, unixSeconds: number, body: string)
   return `t=${unixSeconds},v1=${mac}`;
 }
 
-export function webhookRequest(event: OutboxEvent, format: 'json' | 'slack', secret: Uint8Array, now: Date, source: string): WebhookRequest {
+export function webhookRequest(event: WebhookEvent, format: 'json' | 'slack', secret: Uint8Array, now: Date, source: string): WebhookRequest {
   const body = JSON.stringify(format === 'json' ? cloudEvent(event, source) : { text: slackText(event) });
   return {
     body,

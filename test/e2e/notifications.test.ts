@@ -98,3 +98,47 @@ describe('notifications through certmint serve', () => {
     expect(receiver.received.every((r) => r.signatureValid)).toBe(true);
   });
 });
+
+describe('certmint notifications list, retry, test', () => {
+  it('a receiver answering 500 forever: the delivery ends failed, shows in list --failed, and retry delivers it once the receiver is back', { timeout: 120_000 }, async () => {
+    receiver = new WebhookReceiver(SECRET);
+    receiver.mode = 'fail';
+    await receiver.listen();
+    certmint = await startCertmint({
+      config: {
+        notifications: {
+          webhooks: [{ name: 'ops', url: receiver.url, events: ['account.created'], secretFile: path.join(dir, 'secret'), format: 'json' }],
+          backoffBase: '10ms',
+          backoffMax: '50ms',
+          maxAttempts: 3,
+        },
+      },
+    });
+    const wire = new AcmeWire(certmint.baseUrl, certmint.rootPem);
+    const account = (await wire.newAccount()).account!;
+    const failedJson = async () => JSON.parse((await certmint!.cli(['notifications', 'list', '--failed', '--json'])).stdout) as Record<string, unknown>[];
+    await vi.waitFor(async () => expect(await failedJson()).toHaveLength(1), { timeout: 30_000, interval: 200 });
+    const [failed] = await failedJson();
+    expect(failed).toMatchObject({ type: 'account.created', subject: `account:${account.url.split('/').pop()}`, webhook: 'ops', state: 'failed', attempts: 3, lastError: 'HTTP 500' });
+    const table = await certmint.cli(['notifications', 'list', '--failed']);
+    expect(table.stdout).toMatch(new RegExp(`^${failed!.delivery as string}\\s+account\\.created\\s+account:\\S+\\s+ops\\s+failed\\s+3\\s+-\\s+HTTP 500$`, 'm'));
+    // Three failed attempts: three warn lines in the server's log, none with a stack.
+    expect(certmint.output().match(/notifications: delivery (attempt )?failed/g)).toHaveLength(3);
+    expect(certmint.output()).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
+
+    receiver.mode = 'ok';
+    const test = await certmint.cli(['notifications', 'test', '--webhook', 'ops']);
+    expect(test).toMatchObject({ code: 0, stdout: 'delivered (HTTP 204)\n' });
+    expect(receiver.received.map((r) => [r.json.type, r.signatureValid])).toEqual([['certmint.test', true]]);
+    const unknown = await certmint.cli(['notifications', 'test', '--webhook', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('certmint: no webhook named nope in notifications.webhooks (ops)\n');
+
+    const retry = await certmint.cli(['notifications', 'retry', String(failed!.delivery)]);
+    expect(retry.code).toBe(0);
+    await vi.waitFor(() => expect(receiver.received).toHaveLength(2), { timeout: 30_000 });
+    expect(receiver.received[1]!.json).toMatchObject({ id: failed!.delivery, type: 'account.created' });
+    expect(await failedJson()).toEqual([]);
+    expect((await certmint.cli(['notifications', 'retry', String(failed!.delivery)])).stderr).toMatch(/^certmint: no failed delivery /);
+  });
+});

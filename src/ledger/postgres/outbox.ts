@@ -35,6 +35,7 @@ const S = {
     ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
   listFailed: statement('outbox.listFailed', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
     WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
+  notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
   nextDue: statement('outbox.nextDue', `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries
     WHERE state = 'pending'`),
 };
@@ -75,9 +76,13 @@ export class PostgresOutbox {
     return r.rowCount === 1;
   }
 
-  async retry(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
-    const r = which.deliveryId === undefined ? await this.db.query(S.retryAll, [now.getTime()]) : await this.db.query(S.retryOne, [now.getTime(), which.deliveryId]);
-    return r.rowCount ?? 0;
+  /** With a NOTIFY in the same transaction: every instance's deliverer hears of the deliveries due again. */
+  retry(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
+    return this.db.atomic(async (tx) => {
+      const r = which.deliveryId === undefined ? await tx.query(S.retryAll, [now.getTime()]) : await tx.query(S.retryOne, [now.getTime(), which.deliveryId]);
+      if ((r.rowCount ?? 0) > 0) await tx.query(S.notify);
+      return r.rowCount ?? 0;
+    });
   }
 
   async list(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
