@@ -10,6 +10,7 @@ export class SqliteOutbox {
 
   constructor(private readonly db: Database.Database) {
     this.s = {
+      anyUnfanned: db.prepare('SELECT 1 FROM outbox_events WHERE fanned_out = 0 LIMIT 1'),
       unfanned: db.prepare('SELECT id, type, subject FROM outbox_events WHERE fanned_out = 0 ORDER BY id LIMIT ?'),
       addDelivery: db.prepare(`INSERT OR IGNORE INTO outbox_deliveries (event_id, webhook, subject, next_attempt_at) VALUES (?, ?, ?, ?)`),
       markFanned: db.prepare('UPDATE outbox_events SET fanned_out = 1 WHERE id = ?'),
@@ -53,6 +54,8 @@ export class SqliteOutbox {
   }
 
   fanOut(webhooks: readonly WebhookSubscription[], now: Date, limit: number): number {
+    // The deliverer's sweep asks every few seconds: with nothing to do, no write lock is taken.
+    if (this.s.anyUnfanned.get() === undefined) return 0;
     return this.db.transaction(() => {
       const events = this.s.unfanned.all(limit) as { id: number; type: string; subject: string }[];
       for (const e of events) {
