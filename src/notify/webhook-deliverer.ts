@@ -59,7 +59,14 @@ export class WebhookDeliverer {
    * gets the events raised after it, not a backlog), and no connection is held for LISTEN.
    */
   async start(): Promise<void> {
-    if (this.o.webhooks.length > 0) this.stopWatching = await this.o.ledger.watchOutbox(() => this.wake());
+    if (this.o.webhooks.length > 0) {
+      try {
+        this.stopWatching = await this.o.ledger.watchOutbox(() => this.wake());
+      } catch (err) {
+        // Not fatal: the sweep finds the events, seconds later than a wake would.
+        this.o.log.warn({ err: (err as Error).message }, 'notifications: cannot listen for commits; the outbox is read every 10 s instead');
+      }
+    }
     this.wake();
   }
 

@@ -89,18 +89,17 @@ export class PostgresOutbox {
     return (await this.db.query<OutboxDeliveryRow>(filter.failed ? S.listFailed : S.list, [filter.limit])).rows.map(toOutboxDelivery);
   }
 
-  /** LISTEN on a client of its own (taken from the pool for as long as it watches). */
+  /** LISTEN on a connection of its own, outside the pool. */
   async watch(listener: () => void): Promise<() => void> {
-    const client = await this.db.connect();
+    const client = await this.db.dedicatedClient();
     let stopped = false;
     const stop = (): void => {
       if (stopped) return;
       stopped = true;
       client.off('notification', listener);
-      // Destroyed, not returned: a pooled client must not keep listening.
-      client.release(true);
+      void client.end().catch(() => undefined);
     };
-    // A broken connection stops the watch; the deliverer's timer still finds the events.
+    // A broken connection stops the watch; the deliverer's sweep still finds the events.
     client.on('error', stop);
     client.on('notification', listener);
     try {
