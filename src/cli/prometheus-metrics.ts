@@ -75,6 +75,19 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
       registers,
     });
     for (const webhook of options.webhooks ?? []) for (const outcome of ['delivered', 'retry', 'failed']) this.deliveries.inc({ webhook, outcome }, 0);
+    const ledger = options.ledger;
+    // Read at each scrape (two counts on partial indexes); the same on every instance of a shared ledger.
+    new Gauge({
+      name: 'certmint_notification_deliveries',
+      help: 'Webhook deliveries in the outbox not delivered yet (state="pending") and given up after notifications.maxAttempts (state="failed").',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const counts = await ledger.deliveryCounts();
+        this.set({ state: 'pending' }, counts.pending);
+        this.set({ state: 'failed' }, counts.failed);
+      },
+    });
     registerStateGauges(this.registry, options);
   }
 

@@ -126,6 +126,7 @@ describe('certmint notifications list, retry, test', () => {
     expect(certmint.output().match(/notifications: delivery (attempt )?failed/g)).toHaveLength(3);
     expect(certmint.output()).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
 
+    expect((await wire.get('/metrics')).body).toMatch(/^certmint_notification_deliveries\{state="failed"\} 1$/m);
     receiver.mode = 'ok';
     const test = await certmint.cli(['notifications', 'test', '--webhook', 'ops']);
     expect(test).toMatchObject({ code: 0, stdout: 'delivered (HTTP 204)\n' });

@@ -74,6 +74,7 @@ describeLedger('notification outbox', (backend) => {
     await ledger.createAccount(accountRecord('a1', 't1', now));
     await ledger.fanOutEvents([ALL], now, 100);
     expect(await ledger.nextDeliveryDue()).toEqual(now);
+    expect(await ledger.deliveryCounts()).toEqual({ pending: 1, failed: 0 });
     let [d] = await ledger.claimDeliveries('me', now, at(10_000), 10);
     await ledger.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'retry', error: 'HTTP 500', nextAttemptAt: at(5_000) }, at(100));
     expect(await ledger.nextDeliveryDue()).toEqual(at(5_000));
@@ -82,6 +83,7 @@ describeLedger('notification outbox', (backend) => {
     expect(d).toMatchObject({ attempts: 1, lastError: 'HTTP 500' });
     await ledger.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'failed', error: 'HTTP 500' }, at(5_100));
     expect(await ledger.nextDeliveryDue()).toBeUndefined();
+    expect(await ledger.deliveryCounts()).toEqual({ pending: 0, failed: 1 });
     const failed = await ledger.listDeliveries({ failed: true, limit: 10 });
     expect(failed).toMatchObject([{ state: 'failed', attempts: 2, lastError: 'HTTP 500', webhook: 'all' }]);
     expect(await ledger.retryDeliveries({ deliveryId: 'no-such-id' }, at(6_000))).toBe(0);

@@ -44,6 +44,8 @@ export type DeliveryResult =
 export interface OutboxReader {
   /** Deliveries newest event first; only failed ones with `failed`. */
   listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]>;
+  /** Deliveries not delivered yet, and those that gave up (partial indexes: cheap at any size), for /metrics. */
+  deliveryCounts(): Promise<{ readonly pending: number; readonly failed: number }>;
   /** The earliest next_attempt_at of pending deliveries (the deliverer's timer), undefined when none. */
   nextDeliveryDue(): Promise<Date | undefined>;
 }

@@ -178,6 +178,9 @@ export class PostgresLedger implements CertificateLedger {
   listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
     return this.outbox.list(filter);
   }
+  deliveryCounts(): Promise<{ readonly pending: number; readonly failed: number }> {
+    return this.outbox.counts();
+  }
   nextDeliveryDue(): Promise<Date | undefined> {
     return this.outbox.nextDue();
   }

@@ -36,6 +36,8 @@ const S = {
   listFailed: statement('outbox.listFailed', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
     WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
   notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
+  counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
+    (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
   nextDue: statement('outbox.nextDue', `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries
     WHERE state = 'pending'`),
 };
@@ -109,6 +111,11 @@ export class PostgresOutbox {
       throw e;
     }
     return stop;
+  }
+
+  async counts(): Promise<{ pending: number; failed: number }> {
+    const row = (await this.db.query<{ pending: Int8; failed: Int8 }>(S.counts)).rows[0]!;
+    return { pending: Number(row.pending), failed: Number(row.failed) };
   }
 
   async nextDue(): Promise<Date | undefined> {

@@ -267,6 +267,9 @@ export class SqliteLedger implements CertificateLedger {
   async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
     return this.outbox.list(filter);
   }
+  async deliveryCounts(): Promise<{ readonly pending: number; readonly failed: number }> {
+    return this.outbox.counts();
+  }
   async nextDeliveryDue(): Promise<Date | undefined> {
     return this.outbox.nextDue();
   }

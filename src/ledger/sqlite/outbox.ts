@@ -31,6 +31,8 @@ export class SqliteOutbox {
         ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
       listFailed: db.prepare(`SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
         WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
+      counts: db.prepare(`SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
+        (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
   }
@@ -98,6 +100,10 @@ export class SqliteOutbox {
   list(filter: { readonly failed?: boolean; readonly limit: number }): OutboxDelivery[] {
     const rows = (filter.failed ? this.s.listFailed : this.s.list).all(filter.limit) as OutboxDeliveryRow[];
     return rows.map(toOutboxDelivery);
+  }
+
+  counts(): { pending: number; failed: number } {
+    return this.s.counts.get() as { pending: number; failed: number };
   }
 
   nextDue(): Date | undefined {
