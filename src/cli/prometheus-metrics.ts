@@ -83,7 +83,7 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
       labelNames: ['state'],
       registers,
       async collect() {
-        const counts = await ledger.deliveryCounts();
+        const counts = await ledger.outbox.deliveryCounts();
         this.set({ state: 'pending' }, counts.pending);
         this.set({ state: 'failed' }, counts.failed);
       },

@@ -262,7 +262,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   await crl.start();
   const { webhooks: _, ...notificationSettings } = config.notifications;
   const deliverer = new WebhookDeliverer({
-    ledger,
+    ledger: ledger.outbox,
     webhooks,
     settings: notificationSettings,
     clock,

@@ -46,8 +46,10 @@ export interface CertificateLedger
     SharedStateLedger,
     InventoryLedger,
     MetricsLedger,
-    MaintenanceLedger,
-    OutboxLedger {}
+    MaintenanceLedger {
+  /** The notification outbox (interfaces/outbox.ts): events written by the other aggregates' transactions. */
+  readonly outbox: OutboxLedger;
+}
 
 /**
  * Every read of every aggregate and no write: what a layer that must not change the ledger holds
@@ -64,5 +66,6 @@ export interface LedgerReader
     AuditReader,
     SharedStateReader,
     InventoryLedger,
-    MetricsLedger,
-    OutboxReader {}
+    MetricsLedger {
+  readonly outbox: OutboxReader;
+}

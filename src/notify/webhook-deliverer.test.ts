@@ -26,7 +26,7 @@ function start(over: { maxAttempts?: number; timeoutMs?: number; secretText?: st
   writeFileSync(secretFile, over.secretText ?? `${SECRET}\n`);
   const webhooks = loadWebhooks([{ name: 'ops', url: receiver.url, events: over.events ?? ALL, secretFile, format: over.format ?? 'json' }]);
   deliverer = new WebhookDeliverer({
-    ledger,
+    ledger: ledger.outbox,
     webhooks,
     settings: { timeoutMs: over.timeoutMs ?? 2000, maxInFlight: 4, maxAttempts: over.maxAttempts ?? 50, backoffBaseMs: 5, backoffMaxMs: 40 },
     clock: systemClock,
@@ -82,7 +82,7 @@ describe('webhook deliverer', () => {
     expect(revoked.json).toMatchObject({ subject: '0a', data: { serial: '0a', reason: 4 } });
     expect(receiver.received.indexOf(issued)).toBeLessThan(receiver.received.indexOf(revoked));
     expect(new Set(receiver.received.map((r) => r.json.id)).size).toBe(4);
-    expect((await ledger.listDeliveries({ limit: 10 })).map((d) => d.state)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect((await ledger.outbox.listDeliveries({ limit: 10 })).map((d) => d.state)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
     expect(warnings).toEqual([]);
   });
 
@@ -107,8 +107,8 @@ describe('webhook deliverer', () => {
     await start().start();
     for (const serial of ['01', '02', '03']) await raiseEveryKind(serial);
     // Every delivery not waiting behind an earlier one of its certificate has failed twice at least.
-    await vi.waitFor(async () => expect((await ledger.listDeliveries({ limit: 100 })).filter((d) => d.attempts >= 2)).toHaveLength(9), { timeout: 10_000 });
-    expect((await ledger.listDeliveries({ limit: 100 })).filter((d) => d.event.type === 'certificate.revoked').map((d) => d.attempts)).toEqual([0, 0, 0]);
+    await vi.waitFor(async () => expect((await ledger.outbox.listDeliveries({ limit: 100 })).filter((d) => d.attempts >= 2)).toHaveLength(9), { timeout: 10_000 });
+    expect((await ledger.outbox.listDeliveries({ limit: 100 })).filter((d) => d.event.type === 'certificate.revoked').map((d) => d.attempts)).toEqual([0, 0, 0]);
     await receiver.listen();
     await vi.waitFor(() => expect(receiver.received).toHaveLength(12), { timeout: 20_000 });
     for (const serial of ['01', '02', '03']) {
@@ -129,8 +129,8 @@ describe('webhook deliverer', () => {
     receiver.mode = 'fail';
     await start({ maxAttempts: 3 }).start();
     await ledger.createAccount(accountRecord('a1', 't1', systemClock.now()));
-    await vi.waitFor(async () => expect(await ledger.listDeliveries({ failed: true, limit: 10 })).toHaveLength(1), { timeout: 10_000 });
-    const [failed] = await ledger.listDeliveries({ failed: true, limit: 10 });
+    await vi.waitFor(async () => expect(await ledger.outbox.listDeliveries({ failed: true, limit: 10 })).toHaveLength(1), { timeout: 10_000 });
+    const [failed] = await ledger.outbox.listDeliveries({ failed: true, limit: 10 });
     expect(failed).toMatchObject({ state: 'failed', attempts: 3, lastError: 'HTTP 500' });
     expect(warnings.map((w) => w.message.replace(/\d+ ms/, 'N ms'))).toEqual([
       'notifications: delivery attempt failed; retrying in N ms',
@@ -138,7 +138,7 @@ describe('webhook deliverer', () => {
       `notifications: delivery failed after 3 attempts; \`certmint notifications retry ${failed!.event.deliveryId}\` sends it again`,
     ]);
     receiver.mode = 'ok';
-    expect(await ledger.retryDeliveries({ deliveryId: failed!.event.deliveryId }, systemClock.now())).toBe(1);
+    expect(await ledger.outbox.retryDeliveries({ deliveryId: failed!.event.deliveryId }, systemClock.now())).toBe(1);
     deliverer!.wake();
     await vi.waitFor(() => expect(receiver.received).toHaveLength(1), { timeout: 10_000 });
     expect(receiver.received[0]!.json.id).toBe(failed!.event.deliveryId);
@@ -148,7 +148,7 @@ describe('webhook deliverer', () => {
     receiver.mode = 'hang';
     await start({ timeoutMs: 200, maxAttempts: 1 }).start();
     await ledger.createAccount(accountRecord('a1', 't1', systemClock.now()));
-    await vi.waitFor(async () => expect(await ledger.listDeliveries({ failed: true, limit: 10 })).toHaveLength(1), { timeout: 10_000 });
-    expect((await ledger.listDeliveries({ failed: true, limit: 10 }))[0]!.lastError).toBe('no answer within 200 ms');
+    await vi.waitFor(async () => expect(await ledger.outbox.listDeliveries({ failed: true, limit: 10 })).toHaveLength(1), { timeout: 10_000 });
+    expect((await ledger.outbox.listDeliveries({ failed: true, limit: 10 }))[0]!.lastError).toBe('no answer within 200 ms');
   });
 });

@@ -55,7 +55,7 @@ export function registerNotificationCommands(program: Command): void {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, not ${o.limit}`);
       const text = await withLedger(readConfig(o.config), async (ledger) =>
-        listDeliveriesText(await ledger.listDeliveries({ ...(o.failed ? { failed: true } : {}), limit }), o.json ?? false),
+        listDeliveriesText(await ledger.outbox.listDeliveries({ ...(o.failed ? { failed: true } : {}), limit }), o.json ?? false),
       );
       process.stdout.write(text);
     });
@@ -65,7 +65,7 @@ export function registerNotificationCommands(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
     .action(async (id: string | undefined, o: { failed?: boolean; config?: string }) => {
       if ((id === undefined) === (o.failed !== true)) throw new UsageError('give one delivery id or --failed');
-      const count = await withLedger(readConfig(o.config), (ledger) => ledger.retryDeliveries(id === undefined ? {} : { deliveryId: id }, systemClock.now()));
+      const count = await withLedger(readConfig(o.config), (ledger) => ledger.outbox.retryDeliveries(id === undefined ? {} : { deliveryId: id }, systemClock.now()));
       if (id !== undefined && count === 0) throw new UsageError(`no failed delivery ${id} (see certmint notifications list --failed)`);
       process.stdout.write(`${count} ${count === 1 ? 'delivery' : 'deliveries'} pending again; a running certmint sends ${count === 1 ? 'it' : 'them'} within seconds\n`);
     });

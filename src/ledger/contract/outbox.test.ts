@@ -30,9 +30,9 @@ describeLedger('notification outbox', (backend) => {
     expect(await ledger.revokeCertificate({ serial: '0a', reason: 1, revokedAt: at(2000), blockKey: false, actor: 'test' })).toBe('alreadyRevoked');
     expect(await backend.rawCount('outbox_events')).toBe(4);
 
-    expect(await ledger.fanOutEvents([ALL, { name: 'certs', events: ['certificate.issued'] }], now, 100)).toBe(4);
-    expect(await ledger.fanOutEvents([ALL], now, 100)).toBe(0); // once only
-    const claimed = await ledger.claimDeliveries('me', now, at(60_000), 100);
+    expect(await ledger.outbox.fanOutEvents([ALL, { name: 'certs', events: ['certificate.issued'] }], now, 100)).toBe(4);
+    expect(await ledger.outbox.fanOutEvents([ALL], now, 100)).toBe(0); // once only
+    const claimed = await ledger.outbox.claimDeliveries('me', now, at(60_000), 100);
     expect(claimed.map((d) => [d.event.type, d.webhook])).toEqual([
       ['account.created', 'all'],
       ['eab.bound', 'all'],
@@ -49,10 +49,10 @@ describeLedger('notification outbox', (backend) => {
     expect(new Set(claimed.map((d) => d.event.deliveryId)).size).toBe(3);
     expect(claimed[2]!.event.deliveryId).toBe(claimed[3]!.event.deliveryId); // one event, two webhooks
     // Leased: nobody else gets them while the lease runs.
-    expect(await ledger.claimDeliveries('other', at(1000), at(60_000), 100)).toEqual([]);
+    expect(await ledger.outbox.claimDeliveries('other', at(1000), at(60_000), 100)).toEqual([]);
 
-    for (const d of claimed) expect(await ledger.recordDeliveryAttempt(d.eventId, d.webhook, 'me', { outcome: 'delivered' }, at(500))).toBe(true);
-    const next = await ledger.claimDeliveries('other', at(1000), at(60_000), 100);
+    for (const d of claimed) expect(await ledger.outbox.recordDeliveryAttempt(d.eventId, d.webhook, 'me', { outcome: 'delivered' }, at(500))).toBe(true);
+    const next = await ledger.outbox.claimDeliveries('other', at(1000), at(60_000), 100);
     expect(next.map((d) => [d.event.type, d.event.subject, d.webhook])).toEqual([['certificate.revoked', '0a', 'all']]);
     expect(next[0]!.event.payload).toMatchObject({ serial: '0a', reason: 1 });
   });
@@ -60,46 +60,46 @@ describeLedger('notification outbox', (backend) => {
   it('a lease that runs out is claimed again; the old holder can no longer record', async () => {
     const ledger = await backend.open();
     await ledger.createAccount(accountRecord('a1', 't1', now));
-    await ledger.fanOutEvents([ALL], now, 100);
-    const [d] = await ledger.claimDeliveries('dead', now, at(10_000), 10);
-    expect(await ledger.claimDeliveries('alive', at(9_999), at(20_000), 10)).toEqual([]);
-    expect((await ledger.claimDeliveries('alive', at(10_000), at(20_000), 10)).map((x) => x.eventId)).toEqual([d!.eventId]);
-    expect(await ledger.recordDeliveryAttempt(d!.eventId, 'all', 'dead', { outcome: 'delivered' }, at(10_001))).toBe(false);
-    expect(await ledger.recordDeliveryAttempt(d!.eventId, 'all', 'alive', { outcome: 'delivered' }, at(10_001))).toBe(true);
-    expect((await ledger.listDeliveries({ limit: 10 }))[0]).toMatchObject({ state: 'delivered', attempts: 1, deliveredAt: at(10_001) });
+    await ledger.outbox.fanOutEvents([ALL], now, 100);
+    const [d] = await ledger.outbox.claimDeliveries('dead', now, at(10_000), 10);
+    expect(await ledger.outbox.claimDeliveries('alive', at(9_999), at(20_000), 10)).toEqual([]);
+    expect((await ledger.outbox.claimDeliveries('alive', at(10_000), at(20_000), 10)).map((x) => x.eventId)).toEqual([d!.eventId]);
+    expect(await ledger.outbox.recordDeliveryAttempt(d!.eventId, 'all', 'dead', { outcome: 'delivered' }, at(10_001))).toBe(false);
+    expect(await ledger.outbox.recordDeliveryAttempt(d!.eventId, 'all', 'alive', { outcome: 'delivered' }, at(10_001))).toBe(true);
+    expect((await ledger.outbox.listDeliveries({ limit: 10 }))[0]).toMatchObject({ state: 'delivered', attempts: 1, deliveredAt: at(10_001) });
   });
 
   it('retries wait for their time, a failure is listed and retried on request', async () => {
     const ledger = await backend.open();
     await ledger.createAccount(accountRecord('a1', 't1', now));
-    await ledger.fanOutEvents([ALL], now, 100);
-    expect(await ledger.nextDeliveryDue()).toEqual(now);
-    expect(await ledger.deliveryCounts()).toEqual({ pending: 1, failed: 0 });
-    let [d] = await ledger.claimDeliveries('me', now, at(10_000), 10);
-    await ledger.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'retry', error: 'HTTP 500', nextAttemptAt: at(5_000) }, at(100));
-    expect(await ledger.nextDeliveryDue()).toEqual(at(5_000));
-    expect(await ledger.claimDeliveries('me', at(4_999), at(10_000), 10)).toEqual([]);
-    [d] = await ledger.claimDeliveries('me', at(5_000), at(15_000), 10);
+    await ledger.outbox.fanOutEvents([ALL], now, 100);
+    expect(await ledger.outbox.nextDeliveryDue()).toEqual(now);
+    expect(await ledger.outbox.deliveryCounts()).toEqual({ pending: 1, failed: 0 });
+    let [d] = await ledger.outbox.claimDeliveries('me', now, at(10_000), 10);
+    await ledger.outbox.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'retry', error: 'HTTP 500', nextAttemptAt: at(5_000) }, at(100));
+    expect(await ledger.outbox.nextDeliveryDue()).toEqual(at(5_000));
+    expect(await ledger.outbox.claimDeliveries('me', at(4_999), at(10_000), 10)).toEqual([]);
+    [d] = await ledger.outbox.claimDeliveries('me', at(5_000), at(15_000), 10);
     expect(d).toMatchObject({ attempts: 1, lastError: 'HTTP 500' });
-    await ledger.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'failed', error: 'HTTP 500' }, at(5_100));
-    expect(await ledger.nextDeliveryDue()).toBeUndefined();
-    expect(await ledger.deliveryCounts()).toEqual({ pending: 0, failed: 1 });
-    const failed = await ledger.listDeliveries({ failed: true, limit: 10 });
+    await ledger.outbox.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'failed', error: 'HTTP 500' }, at(5_100));
+    expect(await ledger.outbox.nextDeliveryDue()).toBeUndefined();
+    expect(await ledger.outbox.deliveryCounts()).toEqual({ pending: 0, failed: 1 });
+    const failed = await ledger.outbox.listDeliveries({ failed: true, limit: 10 });
     expect(failed).toMatchObject([{ state: 'failed', attempts: 2, lastError: 'HTTP 500', webhook: 'all' }]);
-    expect(await ledger.retryDeliveries({ deliveryId: 'no-such-id' }, at(6_000))).toBe(0);
-    expect(await ledger.retryDeliveries({ deliveryId: failed[0]!.event.deliveryId }, at(6_000))).toBe(1);
-    expect(await ledger.listDeliveries({ failed: true, limit: 10 })).toEqual([]);
-    expect(await ledger.claimDeliveries('me', at(6_000), at(16_000), 10)).toMatchObject([{ attempts: 0, state: 'pending' }]);
+    expect(await ledger.outbox.retryDeliveries({ deliveryId: 'no-such-id' }, at(6_000))).toBe(0);
+    expect(await ledger.outbox.retryDeliveries({ deliveryId: failed[0]!.event.deliveryId }, at(6_000))).toBe(1);
+    expect(await ledger.outbox.listDeliveries({ failed: true, limit: 10 })).toEqual([]);
+    expect(await ledger.outbox.claimDeliveries('me', at(6_000), at(16_000), 10)).toMatchObject([{ attempts: 0, state: 'pending' }]);
   });
 
   it('events survive a restart; a webhook added later gets only later events', async () => {
     let ledger = await backend.open();
     await ledger.createAccount(accountRecord('a1', 't1', now));
     ledger = await backend.reopen();
-    expect(await ledger.fanOutEvents([], now, 100)).toBe(1);
+    expect(await ledger.outbox.fanOutEvents([], now, 100)).toBe(1);
     await ledger.createAccount(accountRecord('a2', 't2', now));
-    expect(await ledger.fanOutEvents([ALL], now, 100)).toBe(1);
-    expect((await ledger.claimDeliveries('me', now, at(1000), 10)).map((d) => d.event.subject)).toEqual(['account:a2']);
+    expect(await ledger.outbox.fanOutEvents([ALL], now, 100)).toBe(1);
+    expect((await ledger.outbox.claimDeliveries('me', now, at(1000), 10)).map((d) => d.event.subject)).toEqual(['account:a2']);
   });
 });
 
@@ -108,7 +108,7 @@ describeLedger('notification outbox: wake on commit', (backend) => {
     const ledger = await backend.open();
     let heard = 0;
     let resolve: () => void = () => undefined;
-    const stop = await ledger.watchOutbox(() => {
+    const stop = await ledger.outbox.watchOutbox(() => {
       heard++;
       resolve();
     });

@@ -32,9 +32,6 @@ import type {
   RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
-  DeliveryResult,
-  OutboxDelivery,
-  WebhookSubscription,
 } from '../ledger.js';
 import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
@@ -107,7 +104,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly metrics: PostgresMetrics;
   private readonly shared: PostgresSharedState;
   private readonly retention: PostgresRetention;
-  private readonly outbox: PostgresOutbox;
+  readonly outbox: PostgresOutbox;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
@@ -162,31 +159,6 @@ export class PostgresLedger implements CertificateLedger {
     return this.db.retries;
   }
 
-  // The outbox (interfaces/outbox.ts).
-  fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
-    return this.outbox.fanOut(webhooks, now, limit);
-  }
-  claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
-    return this.outbox.claim(holder, now, leaseUntil, limit);
-  }
-  recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
-    return this.outbox.record(eventId, webhook, holder, result, at);
-  }
-  retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
-    return this.outbox.retry(which, now);
-  }
-  listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
-    return this.outbox.list(filter);
-  }
-  deliveryCounts(): Promise<{ readonly pending: number; readonly failed: number }> {
-    return this.outbox.counts();
-  }
-  nextDeliveryDue(): Promise<Date | undefined> {
-    return this.outbox.nextDue();
-  }
-  watchOutbox(listener: () => void): Promise<() => void> {
-    return this.outbox.watch(listener);
-  }
 
   createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
     return this.accounts.create(a);

@@ -1,4 +1,4 @@
-import type { DeliveryResult, OutboxDelivery, WebhookSubscription } from '../interfaces/outbox.js';
+import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
@@ -43,10 +43,10 @@ const S = {
 };
 
 /** The notification outbox in the PostgreSQL ledger (interfaces/outbox.ts): instances share it, each delivery sent by one. */
-export class PostgresOutbox {
+export class PostgresOutbox implements OutboxLedger {
   constructor(private readonly db: PostgresSession) {}
 
-  fanOut(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
+  fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
     return this.db.atomic(async (tx) => {
       const events = (await tx.query<{ id: Int8; type: string; subject: string }>(S.unfanned, [limit])).rows;
       if (events.length === 0) return 0;
@@ -60,7 +60,7 @@ export class PostgresOutbox {
     });
   }
 
-  claim(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
+  claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
     return this.db.atomic(async (tx) => {
       const claimed = (await tx.query<{ event_id: Int8 }>(S.claim, [holder, now.getTime(), leaseUntil.getTime(), limit])).rows;
       if (claimed.length === 0) return [];
@@ -69,7 +69,7 @@ export class PostgresOutbox {
     });
   }
 
-  async record(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
+  async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
     const state = result.outcome === 'retry' ? 'pending' : result.outcome;
     const next = result.outcome === 'retry' ? result.nextAttemptAt.getTime() : at.getTime();
     const error = result.outcome === 'delivered' ? null : result.error;
@@ -79,7 +79,7 @@ export class PostgresOutbox {
   }
 
   /** With a NOTIFY in the same transaction: every instance's deliverer hears of the deliveries due again. */
-  retry(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
+  retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
     return this.db.atomic(async (tx) => {
       const r = which.deliveryId === undefined ? await tx.query(S.retryAll, [now.getTime()]) : await tx.query(S.retryOne, [now.getTime(), which.deliveryId]);
       if ((r.rowCount ?? 0) > 0) await tx.query(S.notify);
@@ -87,12 +87,12 @@ export class PostgresOutbox {
     });
   }
 
-  async list(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
+  async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
     return (await this.db.query<OutboxDeliveryRow>(filter.failed ? S.listFailed : S.list, [filter.limit])).rows.map(toOutboxDelivery);
   }
 
   /** LISTEN on a connection of its own, outside the pool. */
-  async watch(listener: () => void): Promise<() => void> {
+  async watchOutbox(listener: () => void): Promise<() => void> {
     const client = await this.db.dedicatedClient();
     let stopped = false;
     const stop = (): void => {
@@ -113,12 +113,12 @@ export class PostgresOutbox {
     return stop;
   }
 
-  async counts(): Promise<{ pending: number; failed: number }> {
+  async deliveryCounts(): Promise<{ pending: number; failed: number }> {
     const row = (await this.db.query<{ pending: Int8; failed: Int8 }>(S.counts)).rows[0]!;
     return { pending: Number(row.pending), failed: Number(row.failed) };
   }
 
-  async nextDue(): Promise<Date | undefined> {
+  async nextDeliveryDue(): Promise<Date | undefined> {
     const due = (await this.db.query<{ due: Int8 | null }>(S.nextDue)).rows[0]!.due;
     return due === null ? undefined : new Date(Number(due));
   }

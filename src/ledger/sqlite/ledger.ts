@@ -33,9 +33,6 @@ import type {
   RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
-  DeliveryResult,
-  OutboxDelivery,
-  WebhookSubscription,
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { countCertificates, listCertificates } from './inventory.js';
@@ -107,7 +104,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly shared: SqliteSharedState;
   private readonly orders: SqliteOrders;
   private readonly retention: SqliteRetention;
-  private readonly outbox: SqliteOutbox;
+  readonly outbox: SqliteOutbox;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
@@ -250,33 +247,6 @@ export class SqliteLedger implements CertificateLedger {
     return this.certificates.get(serial);
   }
 
-  // The outbox (interfaces/outbox.ts): delivery bookkeeping, committed and not waited for on disk
-  // (a lost attempt record only means one more attempt; the events themselves commit with their change).
-  async fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
-    return this.outbox.fanOut(webhooks, now, limit);
-  }
-  async claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
-    return this.outbox.claim(holder, now, leaseUntil, limit);
-  }
-  async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
-    return this.outbox.record(eventId, webhook, holder, result, at);
-  }
-  async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
-    return this.outbox.retry(which, now);
-  }
-  async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
-    return this.outbox.list(filter);
-  }
-  async deliveryCounts(): Promise<{ readonly pending: number; readonly failed: number }> {
-    return this.outbox.counts();
-  }
-  async nextDeliveryDue(): Promise<Date | undefined> {
-    return this.outbox.nextDue();
-  }
-  async watchOutbox(listener: () => void): Promise<() => void> {
-    const stop = this.outbox.watch(listener);
-    return () => void stop();
-  }
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
     return this.durable(this.certificates.revoke(r));

@@ -1,9 +1,13 @@
 import type Database from 'better-sqlite3';
-import type { DeliveryResult, OutboxDelivery, WebhookSubscription } from '../interfaces/outbox.js';
+import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
 
-/** The notification outbox in the SQLite ledger (interfaces/outbox.ts); one process serves a file. */
-export class SqliteOutbox {
+/**
+ * The notification outbox in the SQLite ledger (interfaces/outbox.ts); one process serves a file.
+ * Delivery bookkeeping is committed and not waited for on disk: a lost attempt record only means
+ * one attempt more (the events themselves commit, durably, with the change that raised them).
+ */
+export class SqliteOutbox implements OutboxLedger {
   private readonly s;
   private readonly listeners = new Set<() => void>();
   private wakeScheduled = false;
@@ -50,12 +54,12 @@ export class SqliteOutbox {
     });
   }
 
-  watch(listener: () => void): () => void {
+  async watchOutbox(listener: () => void): Promise<() => void> {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return () => void this.listeners.delete(listener);
   }
 
-  fanOut(webhooks: readonly WebhookSubscription[], now: Date, limit: number): number {
+  async fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
     // The deliverer's sweep asks every few seconds: with nothing to do, no write lock is taken.
     if (this.s.anyUnfanned.get() === undefined) return 0;
     return this.db.transaction(() => {
@@ -70,7 +74,7 @@ export class SqliteOutbox {
     }).immediate();
   }
 
-  claim(holder: string, now: Date, leaseUntil: Date, limit: number): OutboxDelivery[] {
+  async claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
     return this.db.transaction(() => {
       const rows = this.s.due.all({ now: now.getTime(), limit }) as OutboxDeliveryRow[];
       for (const r of rows) this.s.lease.run(holder, leaseUntil.getTime(), r.event_id, r.webhook);
@@ -78,7 +82,7 @@ export class SqliteOutbox {
     }).immediate();
   }
 
-  record(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): boolean {
+  async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
     const state = result.outcome === 'retry' ? 'pending' : result.outcome;
     const info = this.s.record.run({
       state,
@@ -92,21 +96,21 @@ export class SqliteOutbox {
     return info.changes === 1;
   }
 
-  retry(which: { readonly deliveryId?: string }, now: Date): number {
+  async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
     const info = which.deliveryId === undefined ? this.s.retryAll.run(now.getTime()) : this.s.retryOne.run(now.getTime(), which.deliveryId);
     return info.changes;
   }
 
-  list(filter: { readonly failed?: boolean; readonly limit: number }): OutboxDelivery[] {
+  async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
     const rows = (filter.failed ? this.s.listFailed : this.s.list).all(filter.limit) as OutboxDeliveryRow[];
     return rows.map(toOutboxDelivery);
   }
 
-  counts(): { pending: number; failed: number } {
+  async deliveryCounts(): Promise<{ pending: number; failed: number }> {
     return this.s.counts.get() as { pending: number; failed: number };
   }
 
-  nextDue(): Date | undefined {
+  async nextDeliveryDue(): Promise<Date | undefined> {
     const due = (this.s.nextDue.get() as { due: number | null }).due;
     return due === null ? undefined : new Date(due);
   }
