@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FlattenedSign } from 'jose';
 import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
+import { newAccountKey } from '../support/jws-client.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver.js';
@@ -58,29 +60,47 @@ async function issue(wire: AcmeWire, account: WireAccount, name: string): Promis
   return { serial: certUrl.split('/').pop()!, der };
 }
 
+/** newAccount with an external account binding (RFC 8555 §7.3.4) made with a key from `certmint eab create`: the account's id and the key's. */
+async function newBoundAccount(wire: AcmeWire): Promise<{ id: string; kid: string }> {
+  const created = await certmint!.cli(['eab', 'create', '--label', 'notify', '--json']);
+  const { kid, hmacKey } = JSON.parse(created.stdout) as { kid: string; hmacKey: string };
+  const key = await newAccountKey();
+  const url = `${wire.baseUrl}/acme/new-account`;
+  const eab = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
+    .setProtectedHeader({ alg: 'HS256', kid, url })
+    .sign(Buffer.from(hmacKey, 'base64url'));
+  const res = await wire.post(key, url, { termsOfServiceAgreed: true, externalAccountBinding: eab });
+  if (res.status !== 201) throw new Error(`newAccount with EAB: ${res.status} ${res.body}`);
+  return { id: String(res.headers.location).split('/').pop()!, kid };
+}
+
 /** What the receiver got about ACME clients' things (not the server's own HTTPS certificate, actor "certmint"). */
 const ofClients = (r: readonly ReceivedWebhook[]) => r.filter((x) => (x.json.data as { actor?: string }).actor !== 'certmint');
 
 describe('notifications through certmint serve', () => {
-  it('account.created, certificate.issued and certificate.revoked reach the receiver once each, signed, in order per certificate', { timeout: 120_000 }, async () => {
+  it('every event type raised reaches the receiver once, signed, in order per certificate', { timeout: 120_000 }, async () => {
     const wire = await start();
+    const { id: boundId, kid } = await newBoundAccount(wire);
     const account = (await wire.newAccount()).account!;
     const { serial, der } = await issue(wire, account, 'notify.test');
     const revoked = await wire.post(account.key, `${wire.baseUrl}/acme/revoke-cert`, { certificate: der.toString('base64url'), reason: 4 }, account.url);
     expect(revoked.status).toBe(200);
-    await vi.waitFor(() => expect(ofClients(receiver.received)).toHaveLength(3), { timeout: 30_000 });
+    await vi.waitFor(() => expect(ofClients(receiver.received)).toHaveLength(5), { timeout: 30_000 });
     const got = ofClients(receiver.received);
     expect(got.map((r) => [r.json.type, r.json.subject])).toEqual([
+      ['account.created', `account:${boundId}`],
+      ['eab.bound', `eab:${kid}`],
       ['account.created', `account:${account.url.split('/').pop()}`],
       ['certificate.issued', serial],
       ['certificate.revoked', serial],
     ]);
     expect(got.every((r) => r.signatureValid && r.headers['certmint-delivery'] === r.json.id)).toBe(true);
-    expect(got[1]!.json).toMatchObject({ specversion: '1.0', source: certmint!.baseUrl, data: { serial, identifiers: ['notify.test'] } });
+    expect(got[1]!.json).toMatchObject({ data: { account: boundId } });
+    expect(got[3]!.json).toMatchObject({ specversion: '1.0', source: certmint!.baseUrl, data: { serial, identifiers: ['notify.test'] } });
     // The server's own HTTPS certificate was issued too, by certmint itself.
     expect(receiver.received.filter((r) => (r.json.data as { actor?: string }).actor === 'certmint').map((r) => r.json.type)).toEqual(['certificate.issued']);
     const metrics = await wire.get('/metrics');
-    expect(metrics.body).toMatch(/^certmint_notification_attempts_total\{webhook="ops",outcome="delivered"\} 4$/m);
+    expect(metrics.body).toMatch(/^certmint_notification_attempts_total\{webhook="ops",outcome="delivered"\} 6$/m);
   });
 
   it('kill -9 with events in the outbox and the receiver down: after the restart every event is delivered, none lost', { timeout: 120_000 }, async () => {
