@@ -14,6 +14,7 @@ import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } f
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerLedgerCommands } from './commands/ledger-copy.js';
+import { registerNotificationCommands } from './commands/notifications.js';
 import { registerCaCommands } from './commands/ca-commands.js';
 import { crlPublisher, registrationAuthority, startServer } from './serve.js';
 import { auditCommand, type AuditOptions } from './commands/audit.js';
@@ -219,6 +220,7 @@ eab
 
 registerBackupCommands(program);
 registerLedgerCommands(program);
+registerNotificationCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);

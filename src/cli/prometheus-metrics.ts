@@ -4,6 +4,7 @@ import type { HttpMetrics } from '../acme/routes/metrics.js';
 import type { ProblemType } from '../core/problem.js';
 import type { ChallengeType } from '../core/status.js';
 import type { IssuanceMetrics } from '../ra/metrics.js';
+import type { DelivererCounters } from '../notify/webhook-deliverer.js';
 import { registerStateGauges, type StateGaugeSources } from './state-gauges.js';
 
 const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
@@ -11,6 +12,8 @@ const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alp
 export interface PrometheusMetricsOptions extends StateGaugeSources {
   /** The configured profile names: their issuance counters exist (at 0) from the start. */
   readonly profiles: readonly string[];
+  /** The configured webhook names: their delivery counters exist (at 0) from the start. */
+  readonly webhooks?: readonly string[];
 }
 
 /**
@@ -19,12 +22,13 @@ export interface PrometheusMetricsOptions extends StateGaugeSources {
  * as things happen, at the cost of a label lookup; what lives in the ledger, the CA and the
  * CRLs is read when Prometheus scrapes (state-gauges.ts).
  */
-export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics {
+export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, DelivererCounters {
   readonly registry = new Registry();
   private readonly issued: Counter<'profile'>;
   private readonly failures: Counter<'reason'>;
   private readonly validation: Histogram<'challenge_type' | 'outcome'>;
   private readonly http: Histogram<'route' | 'method' | 'status_code'>;
+  private readonly deliveries: Counter<'webhook' | 'outcome'>;
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
@@ -64,6 +68,26 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     });
+    this.deliveries = new Counter({
+      name: 'certmint_notification_attempts_total',
+      help: 'Webhook delivery attempts by this instance, by webhook and outcome: delivered, retry (failed, tried again later) or failed (gave up).',
+      labelNames: ['webhook', 'outcome'],
+      registers,
+    });
+    for (const webhook of options.webhooks ?? []) for (const outcome of ['delivered', 'retry', 'failed']) this.deliveries.inc({ webhook, outcome }, 0);
+    const ledger = options.ledger;
+    // Read at each scrape (two counts on partial indexes); the same on every instance of a shared ledger.
+    new Gauge({
+      name: 'certmint_notification_deliveries',
+      help: 'Webhook deliveries in the outbox not delivered yet (state="pending") and given up after notifications.maxAttempts (state="failed").',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const counts = await ledger.outbox.deliveryCounts();
+        this.set({ state: 'pending' }, counts.pending);
+        this.set({ state: 'failed' }, counts.failed);
+      },
+    });
     registerStateGauges(this.registry, options);
   }
 
@@ -81,6 +105,10 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics {
 
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void {
     this.http.observe({ route, method, status_code: statusCode }, seconds);
+  }
+
+  attempt(webhook: string, outcome: 'delivered' | 'retry' | 'failed'): void {
+    this.deliveries.inc({ webhook, outcome });
   }
 
   async scrape(): Promise<{ contentType: string; body: string }> {

@@ -19,6 +19,8 @@ import type { CertificateLedger } from '../ledger/ledger.js';
 import { ledgerUnavailable } from '../ledger/storage-failure.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
+import { loadWebhooks } from '../notify/secrets.js';
+import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
 import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
 import { createResolver } from '../validation/resolver.js';
@@ -176,8 +178,9 @@ export interface RunningServer {
 
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
-  // Refuse a policy that cannot be read before anything is created on disk.
+  // Refuse a policy or a webhook secret that cannot be read before anything is created on disk.
   accessPolicies(config);
+  const webhooks = loadWebhooks(config.notifications.webhooks);
   // One logger for fastify and everything built before it (CA creation, CRL publishing).
   const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
   const crypto = nativeCryptoProvider();
@@ -204,6 +207,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     crl: (issuer) => crl.current(issuer),
     ledgerFiles,
     profiles: Object.keys(config.profiles),
+    webhooks: webhooks.map((w) => w.name),
   });
   const ra = registrationAuthority(config, {
     metrics,
@@ -256,6 +260,17 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     : undefined;
   const tls = serverTls ? await serverTls.current() : undefined;
   await crl.start();
+  const { webhooks: _, ...notificationSettings } = config.notifications;
+  const deliverer = new WebhookDeliverer({
+    ledger: ledger.outbox,
+    webhooks,
+    settings: notificationSettings,
+    clock,
+    source: config.server.baseUrl,
+    log,
+    counters: metrics,
+  });
+  await deliverer.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),
     clock,
@@ -336,6 +351,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       stopPurging.abort();
       renewer?.stop();
       await crl.stop();
+      await deliverer.stop();
       await app.close();
       // Validations answered `processing` record their outcome before the ledger closes; those
       // still waiting for a slot are left `processing`, for the next start to validate.

@@ -78,6 +78,13 @@ function collect(node: SchemaNode, path: readonly string[], inRecord: boolean, r
     for (const [key, child] of Object.entries(entry.properties)) collect(child, [...path, '<name>', key], true, rows);
     return;
   }
+  // A list of objects (notifications.webhooks): the list, then each entry's keys as <list>[].<key>; config file only.
+  if (node.type === 'array' && node.items?.type === 'object' && node.items.properties) {
+    rows.push({ path, inRecord: true, node });
+    const list = [...path.slice(0, -1), `${path.at(-1)}[]`];
+    for (const [key, child] of Object.entries(node.items.properties)) rows.push({ path: [...list, key], inRecord: true, node: child });
+    return;
+  }
   rows.push({ path, inRecord, node });
 }
 

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
 import { DEFAULT_CONFIG } from './defaults.js';
 import type { ConfigInput } from './schema.js';
-import { applyEnvironment } from './env.js';
+import { applyEnvironment, envName, FILE_ONLY_KEYS } from './env.js';
+import { resolveNotifications, type NotificationsConfig } from './notifications.js';
 
 interface SchemaError {
   readonly keyword: string;
@@ -100,6 +101,7 @@ export interface Config {
     readonly minIntervalMs: number;
   };
   readonly eab: { readonly required: boolean };
+  readonly notifications: NotificationsConfig;
   readonly ledger: {
     /** undefined: SQLite in dataDir. Holds the password when the operator wrote one into it: print it only through redactLedgerUrl. */
     readonly url: string | undefined;
@@ -182,6 +184,11 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
     if (parsed !== null && parsed !== undefined) {
       if (!isPlain(parsed)) throw new ConfigError(`config file ${source} must hold a YAML mapping at the top level`);
       raw = merge(raw, parsed);
+    }
+  }
+  for (const key of FILE_ONLY_KEYS) {
+    if (env[envName(key)] !== undefined) {
+      throw new ConfigError(`${envName(key)} is set, but ${key.join('.')} is a list of objects, set in the config file only: remove the variable`);
     }
   }
   raw = applyEnvironment(raw, env);
@@ -435,6 +442,9 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       minIntervalMs: timer('crl.minInterval', c.crl.minInterval),
     },
     eab: { required: c.eab.required },
+    notifications: resolveNotifications(c.notifications, cwd, timer, (message) => {
+      throw new ConfigError(message);
+    }),
     ledger: {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,

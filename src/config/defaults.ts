@@ -77,5 +77,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     mtls: { description: 'Mutual TLS between services: client and server authentication, 7 days', lifetime: '7d', usage: 'both' },
   },
   policies: {},
+  // Ten attempts over about 1.5 hours (5 s doubling, capped at 30 min) ride out a receiver's restart or deploy.
+  notifications: { webhooks: [], timeout: '10s', maxInFlight: 16, maxAttempts: 10, backoffBase: '5s', backoffMax: '30m' },
   ledger: { url: '', passwordFile: '', poolSize: 10, retention: '30d' },
 };

@@ -8,6 +8,9 @@ export function envName(keyPath: readonly string[]): string {
   );
 }
 
+/** Lists of objects: set in the config file only; loadConfig refuses their variable rather than ignore it. */
+export const FILE_ONLY_KEYS: readonly (readonly string[])[] = [['notifications', 'webhooks']];
+
 /**
  * Overrides every leaf of the (defaults-shaped) config with its environment variable when set.
  * Lists are comma-separated; booleans are true/false/1/0; numbers are decimal.
@@ -22,7 +25,7 @@ export function applyEnvironment(config: Plain, env: NodeJS.ProcessEnv, prefix: 
       continue;
     }
     const raw = env[envName(keyPath)];
-    if (raw === undefined) continue;
+    if (raw === undefined || FILE_ONLY_KEYS.some((k) => k.join('.') === keyPath.join('.'))) continue;
     if (Array.isArray(value)) {
       out[key] = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     } else if (typeof value === 'boolean') {

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { NOTIFICATION_EVENTS } from '../core/notification-events.js';
 
 // Every key carries its description here, in the schema: docs/configuration.md is generated from
 // this object (src/config/config-reference.ts), and a key without a description fails that test.
@@ -171,6 +172,34 @@ export const ConfigSchema = Type.Object(
         description: 'Named access policies, given to accounts through their EAB key; `default` applies to every other account.',
       },
     ),
+    notifications: Section('Webhooks told of events (docs/monitoring.md#notifications): at least once, from an outbox in the ledger, signed with each webhook\'s secret.', {
+      webhooks: Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ pattern: NAME_PATTERN, description: 'The webhook\'s name: unique, shown by `certmint notifications list`; deliveries are kept by it.' }),
+            url: Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', description: 'Where events are POSTed: an http:// or https:// URL. Redirects are not followed.' }),
+            events: Type.Array(Type.Union(NOTIFICATION_EVENTS.map((e) => Type.Literal(e))), {
+              minItems: 1,
+              description: `Events sent to it, of: ${NOTIFICATION_EVENTS.join(', ')}.`,
+            }),
+            secretFile: Type.String({
+              minLength: 1,
+              description: 'A file holding the HMAC-SHA256 key of Certmint-Signature (one trailing newline dropped); read at start.',
+            }),
+            format: Type.Union([Type.Literal('json'), Type.Literal('slack')], {
+              description: '`json`: a CloudEvents 1.0 structured-mode object; `slack`: `{"text": …}`, what Slack and Mattermost incoming webhooks accept.',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'Webhooks, each `{name, url, events, secretFile, format}`. A list of objects: set in the config file only, no environment variable.' },
+      ),
+      timeout: Duration('One delivery attempt (connect, send, answer) ends after this; a receiver that hangs costs this and one retry.'),
+      maxInFlight: Type.Integer({ minimum: 1, maximum: 1000, description: 'Deliveries one instance sends at once at most.' }),
+      maxAttempts: Type.Integer({ minimum: 1, maximum: 100, description: 'Attempts of one delivery before it is marked failed (`certmint notifications retry` sends it again).' }),
+      backoffBase: Duration('The wait after the first failed attempt; it doubles after each further one.'),
+      backoffMax: Duration('The longest wait between two attempts.'),
+    }),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
       url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),
       passwordFile: Type.String({

@@ -8,6 +8,7 @@ import type { InventoryLedger } from './interfaces/inventory.js';
 import type { MaintenanceLedger } from './interfaces/maintenance.js';
 import type { MetricsLedger } from './interfaces/metrics.js';
 import type { OrdersLedger, OrdersReader } from './interfaces/orders.js';
+import type { OutboxLedger, OutboxReader } from './interfaces/outbox.js';
 import type { RenewalLedger, RenewalReader } from './interfaces/renewal.js';
 import type { SharedStateLedger, SharedStateReader } from './interfaces/shared-state.js';
 
@@ -23,6 +24,7 @@ export * from './interfaces/inventory.js';
 export * from './interfaces/maintenance.js';
 export * from './interfaces/metrics.js';
 export * from './interfaces/orders.js';
+export * from './interfaces/outbox.js';
 export * from './interfaces/renewal.js';
 export * from './interfaces/shared-state.js';
 
@@ -44,7 +46,10 @@ export interface CertificateLedger
     SharedStateLedger,
     InventoryLedger,
     MetricsLedger,
-    MaintenanceLedger {}
+    MaintenanceLedger {
+  /** The notification outbox (interfaces/outbox.ts): events written by the other aggregates' transactions. */
+  readonly outbox: OutboxLedger;
+}
 
 /**
  * Every read of every aggregate and no write: what a layer that must not change the ledger holds
@@ -61,4 +66,6 @@ export interface LedgerReader
     AuditReader,
     SharedStateReader,
     InventoryLedger,
-    MetricsLedger {}
+    MetricsLedger {
+  readonly outbox: OutboxReader;
+}

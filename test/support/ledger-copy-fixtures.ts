@@ -87,6 +87,11 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
     await ledger.takeRateLimit('new-account', '192.0.2.7', later(80), 10, 3_600_000);
     await ledger.recordCaIdentity(createHash('sha256').update('root').digest('hex'), later(90));
     await ledger.checkWritable(later(100));
+    // Notification deliveries in each state: one delivered, one failed, the rest pending.
+    await ledger.outbox.fanOutEvents([{ name: 'hook-a', events: ['certificate.issued', 'certificate.revoked', 'account.created', 'eab.bound'] }], later(110), 100);
+    const [delivered, failed] = await ledger.outbox.claimDeliveries('fixture', later(110), later(120), 2);
+    await ledger.outbox.recordDeliveryAttempt(delivered!.eventId, delivered!.webhook, 'fixture', { outcome: 'delivered' }, later(111));
+    await ledger.outbox.recordDeliveryAttempt(failed!.eventId, failed!.webhook, 'fixture', { outcome: 'failed', error: 'HTTP 500' }, later(111));
   } finally {
     await ledger.close();
   }

@@ -2,6 +2,7 @@ import type { AuditEntry, AuditFilter, NewAuditEntry } from '../ledger.js';
 import type { Int8 } from './rows.js';
 import { statement, type Queryable } from './transaction.js';
 import { ms } from '../rows.js';
+import { outboxEventOf } from '../outbox-events.js';
 
 interface AuditRow {
   readonly id: Int8;
@@ -24,6 +25,10 @@ const S = {
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(at, actor, action, subject, detail, n)
        ORDER BY n`,
   ),
+  raise: statement('audit.raise', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`),
+  // Delivered to every LISTENing instance when the transaction commits (never if it rolls back).
+  notify: statement('audit.notify', "SELECT pg_notify('certmint_outbox', '')"),
   bySubject: statement('audit.bySubject', `SELECT ${COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY at, id`),
 };
 
@@ -39,6 +44,7 @@ export class PostgresAuditLog {
   /** On `tx`, the caller's transaction (or the pool, for an entry on its own). */
   async append(tx: Queryable, e: NewAuditEntry): Promise<void> {
     await tx.query(S.append, [e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {})]);
+    await raiseEvents(tx, [e]);
   }
 
   /** Entries in this order, in one statement. */
@@ -52,6 +58,7 @@ export class PostgresAuditLog {
       entries.map((e) => e.subject),
       entries.map((e) => JSON.stringify(e.detail ?? {})),
     ]);
+    await raiseEvents(tx, entries);
   }
 
   async trail(subject: string): Promise<AuditEntry[]> {
@@ -78,6 +85,20 @@ export class PostgresAuditLog {
     const text = `SELECT COUNT(*) AS n FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
     return Number((await this.db.query<{ n: string }>(statement(`audit.count.${shape}`, text), params)).rows[0]!.n);
   }
+}
+
+/** The notification events the entries raise, into the outbox on the same transaction (one statement, in order). */
+async function raiseEvents(tx: Queryable, entries: readonly NewAuditEntry[]): Promise<void> {
+  const events = entries.map(outboxEventOf).filter((e) => e !== undefined);
+  if (events.length === 0) return;
+  await tx.query(S.raise, [
+    events.map((e) => e.deliveryId),
+    events.map((e) => e.type),
+    events.map((e) => e.subject),
+    events.map((e) => e.payload),
+    events.map((e) => e.createdAt),
+  ]);
+  await tx.query(S.notify);
 }
 
 function auditWhere(f: AuditFilter): { where: string[]; params: (number | string)[]; shape: string } {

@@ -35,6 +35,7 @@ import type {
 } from '../ledger.js';
 import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
+import { PostgresOutbox } from './outbox.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresAuthorizations } from './authorizations.js';
 import { PostgresCertificates } from './certificates.js';
@@ -103,6 +104,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly metrics: PostgresMetrics;
   private readonly shared: PostgresSharedState;
   private readonly retention: PostgresRetention;
+  readonly outbox: PostgresOutbox;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
@@ -127,6 +129,7 @@ export class PostgresLedger implements CertificateLedger {
     this.metrics = new PostgresMetrics(this.db);
     this.shared = new PostgresSharedState(this.db);
     this.retention = new PostgresRetention(this.db);
+    this.outbox = new PostgresOutbox(this.db);
     this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
     this.housekeeping.unref();
   }
@@ -155,6 +158,7 @@ export class PostgresLedger implements CertificateLedger {
   get retriedTransactions(): number {
     return this.db.retries;
   }
+
 
   createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
     return this.accounts.create(a);

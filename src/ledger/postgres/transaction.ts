@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { PostgresConnection } from './connect.js';
 
 /** A statement the ledger runs: named ones are parsed once per connection and reused. */
@@ -96,6 +96,21 @@ export class PostgresSession implements Queryable {
         client.release(broken);
       }
     }
+  }
+
+  /**
+   * A connection of its own, outside the pool (which it never takes a slot of, however small
+   * ledger.poolSize is), with the pool's settings: for LISTEN. Connected; the caller ends it.
+   */
+  async dedicatedClient(): Promise<pg.Client> {
+    const client = new pg.Client(this.connection.pool.options);
+    try {
+      await client.connect();
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw this.connection.redact(e);
+    }
+    return client;
   }
 
   private async connect(): Promise<pg.PoolClient> {

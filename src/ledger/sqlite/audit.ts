@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../ledger.js';
+import { outboxEventOf } from '../outbox-events.js';
 
 interface AuditRow {
   readonly id: number;
@@ -18,15 +19,24 @@ interface AuditRow {
 export class SqliteAuditLog {
   private readonly insert: Database.Statement;
   private readonly bySubject: Database.Statement;
+  private readonly raise: Database.Statement;
+  /** Told of each event written (inside the transaction: act on it only after the current task). */
+  onRaise: (() => void) | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.insert = db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)');
     this.bySubject = db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id');
+    this.raise = db.prepare('INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at) VALUES (?, ?, ?, ?, ?)');
   }
 
-  /** Call inside the caller's transaction. */
+  /** Call inside the caller's transaction. An entry that raises a notification event writes it to the outbox too. */
   append(e: NewAuditEntry): void {
     this.insert.run(e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {}));
+    const event = outboxEventOf(e);
+    if (event) {
+      this.raise.run(event.deliveryId, event.type, event.subject, event.payload, event.createdAt);
+      this.onRaise?.();
+    }
   }
 
   trail(subject: string): AuditEntry[] {

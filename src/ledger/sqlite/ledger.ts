@@ -47,6 +47,7 @@ import { SqliteCertificates } from './certificates.js';
 import { SqliteRenewal } from './renewal.js';
 import { SqliteSharedState } from './shared-state.js';
 import { SqliteOrders } from './orders.js';
+import { SqliteOutbox } from './outbox.js';
 import { SqliteRetention } from './retention.js';
 import { takesOf } from '../rate-limit-window.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -103,6 +104,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly shared: SqliteSharedState;
   private readonly orders: SqliteOrders;
   private readonly retention: SqliteRetention;
+  readonly outbox: SqliteOutbox;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
@@ -127,6 +129,8 @@ export class SqliteLedger implements CertificateLedger {
     this.shared = new SqliteSharedState(this.db);
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
     this.retention = new SqliteRetention(this.db);
+    this.outbox = new SqliteOutbox(this.db);
+    this.audit.onRaise = () => this.outbox.raised();
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
@@ -242,6 +246,7 @@ export class SqliteLedger implements CertificateLedger {
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     return this.certificates.get(serial);
   }
+
 
   async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
     return this.durable(this.certificates.revoke(r));

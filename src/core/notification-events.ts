@@ -1,0 +1,17 @@
+/**
+ * Every event a webhook can subscribe to (notifications.webhooks[].events). The ledger raises
+ * certificate.issued, certificate.revoked, account.created and eab.bound itself, in the transaction
+ * of the change; certificate.renewal-overdue, certificate.expiring-unrenewed, ca.expiring and
+ * crl.stale are defined (a webhook may subscribe to them) but nothing raises them yet.
+ */
+export const NOTIFICATION_EVENTS = [
+  'certificate.issued',
+  'certificate.revoked',
+  'certificate.renewal-overdue',
+  'certificate.expiring-unrenewed',
+  'ca.expiring',
+  'crl.stale',
+  'account.created',
+  'eab.bound',
+] as const;
+export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];

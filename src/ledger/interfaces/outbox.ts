@@ -1,0 +1,81 @@
+import type { NotificationEventType } from '../../core/notification-events.js';
+
+export { NOTIFICATION_EVENTS, type NotificationEventType } from '../../core/notification-events.js';
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One event in the outbox. */
+export interface OutboxEvent {
+  /** Certmint-Delivery: unique, what receivers drop duplicates by. */
+  readonly deliveryId: string;
+  readonly type: NotificationEventType;
+  /** The certificate's serial (hex), "account:<id>" or "eab:<kid>". */
+  readonly subject: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
+/** An event's delivery to one webhook, as claimed by a deliverer or listed by an operator. */
+export interface OutboxDelivery {
+  readonly event: OutboxEvent;
+  /** The outbox's own order of events (increasing). */
+  readonly eventId: number;
+  readonly webhook: string;
+  readonly state: DeliveryState;
+  /** Attempts made before this one. */
+  readonly attempts: number;
+  readonly nextAttemptAt: Date;
+  readonly lastError: string | undefined;
+  readonly deliveredAt: Date | undefined;
+}
+
+/** What a webhook wants (its name and events), for fanOutEvents. */
+export interface WebhookSubscription {
+  readonly name: string;
+  readonly events: readonly NotificationEventType[];
+}
+
+/** How one attempt ended. */
+export type DeliveryResult =
+  | { readonly outcome: 'delivered' }
+  | { readonly outcome: 'retry'; readonly error: string; readonly nextAttemptAt: Date }
+  | { readonly outcome: 'failed'; readonly error: string };
+
+export interface OutboxReader {
+  /** Deliveries newest event first; only failed ones with `failed`. */
+  listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]>;
+  /** Deliveries not delivered yet, and those that gave up (partial indexes: cheap at any size), for /metrics. */
+  deliveryCounts(): Promise<{ readonly pending: number; readonly failed: number }>;
+  /** The earliest next_attempt_at of pending deliveries (the deliverer's timer), undefined when none. */
+  nextDeliveryDue(): Promise<Date | undefined>;
+}
+
+/**
+ * The notification outbox: events are written by the other aggregates' transactions; the
+ * deliverer fans them out to webhooks, claims due deliveries under a lease (one instance sends
+ * each) and records each attempt.
+ */
+export interface OutboxLedger extends OutboxReader {
+  /**
+   * Makes one pending delivery (due at `now`) per webhook that wants each event not fanned out yet,
+   * for up to `limit` events; returns how many events it handled. An event no webhook wants is
+   * marked all the same: a webhook added later gets the events raised after it.
+   */
+  fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number>;
+  /**
+   * Up to `limit` due pending deliveries, oldest event first, leased to `holder` until `leaseUntil`:
+   * none whose lease another holder still has, and none while an earlier event of the same
+   * subject to the same webhook is pending (per-certificate order).
+   */
+  claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]>;
+  /** Records one attempt of `holder`'s claimed delivery and gives the lease back; false if the lease was lost. */
+  recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean>;
+  /** Failed deliveries (all, or one event's) back to pending, due at `now`, attempts reset; how many. */
+  retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number>;
+  /**
+   * Calls `listener` soon after a transaction that wrote events commits: this process's on SQLite;
+   * any instance's on PostgreSQL (LISTEN/NOTIFY, on a connection of its own). May also call it
+   * spuriously. Resolves to the function that stops it.
+   */
+  watchOutbox(listener: () => void): Promise<() => void>;
+}

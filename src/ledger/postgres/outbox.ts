@@ -1,0 +1,125 @@
+import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
+import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
+import type { Int8 } from './rows.js';
+import { statement, type PostgresSession } from './transaction.js';
+
+const S = {
+  // Events not fanned out yet, locked so two instances never fan out the same one (SKIP LOCKED: the other takes the next).
+  unfanned: statement('outbox.unfanned', `SELECT id, type, subject FROM outbox_events WHERE NOT fanned_out
+    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`),
+  addDeliveries: statement('outbox.addDeliveries', `INSERT INTO outbox_deliveries (event_id, webhook, subject, next_attempt_at)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING`),
+  markFanned: statement('outbox.markFanned', 'UPDATE outbox_events SET fanned_out = TRUE WHERE id = ANY($1::bigint[])'),
+  // Due deliveries nobody holds, oldest first, none behind an earlier pending event of the same
+  // subject to the same webhook; rows another instance is claiming right now are skipped, not waited for.
+  claim: statement('outbox.claim', `WITH c AS (
+      SELECT d.event_id, d.webhook FROM outbox_deliveries d
+       WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND (d.lease_until IS NULL OR d.lease_until <= $2)
+         AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.state = 'pending' AND p.webhook = d.webhook
+           AND p.subject = d.subject AND p.event_id < d.event_id)
+       ORDER BY d.event_id LIMIT $4 FOR UPDATE SKIP LOCKED)
+    UPDATE outbox_deliveries d SET lease_holder = $1, lease_until = $3 FROM c
+     WHERE d.event_id = c.event_id AND d.webhook = c.webhook
+       AND d.state = 'pending' AND (d.lease_until IS NULL OR d.lease_until <= $2)
+    RETURNING d.event_id`),
+  byKeys: statement('outbox.byKeys', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+    WHERE d.event_id = ANY($1::bigint[]) AND d.lease_holder = $2 ORDER BY d.event_id, d.webhook`),
+  record: statement('outbox.record', `UPDATE outbox_deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2,
+      last_error = $3, delivered_at = $4, lease_holder = NULL, lease_until = NULL
+    WHERE event_id = $5 AND webhook = $6 AND lease_holder = $7 AND state = 'pending'`),
+  retryAll: statement('outbox.retryAll', `UPDATE outbox_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, last_error = NULL
+    WHERE state = 'failed'`),
+  retryOne: statement('outbox.retryOne', `UPDATE outbox_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, last_error = NULL
+    WHERE state = 'failed' AND event_id = (SELECT id FROM outbox_events WHERE delivery_id = $2)`),
+  list: statement('outbox.list', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+    ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
+  listFailed: statement('outbox.listFailed', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+    WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
+  notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
+  counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
+    (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
+  nextDue: statement('outbox.nextDue', `SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries
+    WHERE state = 'pending'`),
+};
+
+/** The notification outbox in the PostgreSQL ledger (interfaces/outbox.ts): instances share it, each delivery sent by one. */
+export class PostgresOutbox implements OutboxLedger {
+  constructor(private readonly db: PostgresSession) {}
+
+  fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
+    return this.db.atomic(async (tx) => {
+      const events = (await tx.query<{ id: Int8; type: string; subject: string }>(S.unfanned, [limit])).rows;
+      if (events.length === 0) return 0;
+      const rows: [string, string, string, number][] = [];
+      for (const e of events) {
+        for (const w of webhooks) if ((w.events as readonly string[]).includes(e.type)) rows.push([String(e.id), w.name, e.subject, now.getTime()]);
+      }
+      if (rows.length > 0) await tx.query(S.addDeliveries, [0, 1, 2, 3].map((i) => rows.map((r) => r[i])));
+      await tx.query(S.markFanned, [events.map((e) => String(e.id))]);
+      return events.length;
+    });
+  }
+
+  claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
+    return this.db.atomic(async (tx) => {
+      const claimed = (await tx.query<{ event_id: Int8 }>(S.claim, [holder, now.getTime(), leaseUntil.getTime(), limit])).rows;
+      if (claimed.length === 0) return [];
+      const ids = [...new Set(claimed.map((c) => String(c.event_id)))];
+      return (await tx.query<OutboxDeliveryRow>(S.byKeys, [ids, holder])).rows.map(toOutboxDelivery);
+    });
+  }
+
+  async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
+    const state = result.outcome === 'retry' ? 'pending' : result.outcome;
+    const next = result.outcome === 'retry' ? result.nextAttemptAt.getTime() : at.getTime();
+    const error = result.outcome === 'delivered' ? null : result.error;
+    const deliveredAt = result.outcome === 'delivered' ? at.getTime() : null;
+    const r = await this.db.query(S.record, [state, next, error, deliveredAt, eventId, webhook, holder]);
+    return r.rowCount === 1;
+  }
+
+  /** With a NOTIFY in the same transaction: every instance's deliverer hears of the deliveries due again. */
+  retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
+    return this.db.atomic(async (tx) => {
+      const r = which.deliveryId === undefined ? await tx.query(S.retryAll, [now.getTime()]) : await tx.query(S.retryOne, [now.getTime(), which.deliveryId]);
+      if ((r.rowCount ?? 0) > 0) await tx.query(S.notify);
+      return r.rowCount ?? 0;
+    });
+  }
+
+  async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
+    return (await this.db.query<OutboxDeliveryRow>(filter.failed ? S.listFailed : S.list, [filter.limit])).rows.map(toOutboxDelivery);
+  }
+
+  /** LISTEN on a connection of its own, outside the pool. */
+  async watchOutbox(listener: () => void): Promise<() => void> {
+    const client = await this.db.dedicatedClient();
+    let stopped = false;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      client.off('notification', listener);
+      void client.end().catch(() => undefined);
+    };
+    // A broken connection stops the watch; the deliverer's sweep still finds the events.
+    client.on('error', stop);
+    client.on('notification', listener);
+    try {
+      await client.query('LISTEN certmint_outbox');
+    } catch (e) {
+      stop();
+      throw e;
+    }
+    return stop;
+  }
+
+  async deliveryCounts(): Promise<{ pending: number; failed: number }> {
+    const row = (await this.db.query<{ pending: Int8; failed: Int8 }>(S.counts)).rows[0]!;
+    return { pending: Number(row.pending), failed: Number(row.failed) };
+  }
+
+  async nextDeliveryDue(): Promise<Date | undefined> {
+    const due = (await this.db.query<{ due: Int8 | null }>(S.nextDue)).rows[0]!.due;
+    return due === null ? undefined : new Date(Number(due));
+  }
+}

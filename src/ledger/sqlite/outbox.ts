@@ -1,0 +1,117 @@
+import type Database from 'better-sqlite3';
+import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
+import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
+
+/**
+ * The notification outbox in the SQLite ledger (interfaces/outbox.ts); one process serves a file.
+ * Delivery bookkeeping is committed and not waited for on disk: a lost attempt record only means
+ * one attempt more (the events themselves commit, durably, with the change that raised them).
+ */
+export class SqliteOutbox implements OutboxLedger {
+  private readonly s;
+  private readonly listeners = new Set<() => void>();
+  private wakeScheduled = false;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = {
+      anyUnfanned: db.prepare('SELECT 1 FROM outbox_events WHERE fanned_out = 0 LIMIT 1'),
+      unfanned: db.prepare('SELECT id, type, subject FROM outbox_events WHERE fanned_out = 0 ORDER BY id LIMIT ?'),
+      addDelivery: db.prepare(`INSERT OR IGNORE INTO outbox_deliveries (event_id, webhook, subject, next_attempt_at) VALUES (?, ?, ?, ?)`),
+      markFanned: db.prepare('UPDATE outbox_events SET fanned_out = 1 WHERE id = ?'),
+      due: db.prepare(`SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+        WHERE d.state = 'pending' AND d.next_attempt_at <= @now AND (d.lease_until IS NULL OR d.lease_until <= @now)
+          AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.state = 'pending' AND p.webhook = d.webhook
+            AND p.subject = d.subject AND p.event_id < d.event_id)
+        ORDER BY d.event_id LIMIT @limit`),
+      lease: db.prepare('UPDATE outbox_deliveries SET lease_holder = ?, lease_until = ? WHERE event_id = ? AND webhook = ?'),
+      record: db.prepare(`UPDATE outbox_deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @next,
+          last_error = @error, delivered_at = @deliveredAt, lease_holder = NULL, lease_until = NULL
+        WHERE event_id = @eventId AND webhook = @webhook AND lease_holder = @holder AND state = 'pending'`),
+      retryAll: db.prepare(`UPDATE outbox_deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL
+        WHERE state = 'failed'`),
+      retryOne: db.prepare(`UPDATE outbox_deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL
+        WHERE state = 'failed' AND event_id = (SELECT id FROM outbox_events WHERE delivery_id = ?)`),
+      list: db.prepare(`SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+        ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
+      listFailed: db.prepare(`SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+        WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
+      counts: db.prepare(`SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
+        (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
+      nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
+    };
+  }
+
+  /**
+   * An event was written inside a transaction: listeners hear of it once that transaction has run
+   * (better-sqlite3's transactions are synchronous: by the next macrotask it is committed or rolled back).
+   */
+  raised(): void {
+    if (this.wakeScheduled || this.listeners.size === 0) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  async watchOutbox(listener: () => void): Promise<() => void> {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  async fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
+    // The deliverer's sweep asks every few seconds: with nothing to do, no write lock is taken.
+    if (this.s.anyUnfanned.get() === undefined) return 0;
+    return this.db.transaction(() => {
+      const events = this.s.unfanned.all(limit) as { id: number; type: string; subject: string }[];
+      for (const e of events) {
+        for (const w of webhooks) {
+          if ((w.events as readonly string[]).includes(e.type)) this.s.addDelivery.run(e.id, w.name, e.subject, now.getTime());
+        }
+        this.s.markFanned.run(e.id);
+      }
+      return events.length;
+    }).immediate();
+  }
+
+  async claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
+    return this.db.transaction(() => {
+      const rows = this.s.due.all({ now: now.getTime(), limit }) as OutboxDeliveryRow[];
+      for (const r of rows) this.s.lease.run(holder, leaseUntil.getTime(), r.event_id, r.webhook);
+      return rows.map(toOutboxDelivery);
+    }).immediate();
+  }
+
+  async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
+    const state = result.outcome === 'retry' ? 'pending' : result.outcome;
+    const info = this.s.record.run({
+      state,
+      next: result.outcome === 'retry' ? result.nextAttemptAt.getTime() : at.getTime(),
+      error: result.outcome === 'delivered' ? null : result.error,
+      deliveredAt: result.outcome === 'delivered' ? at.getTime() : null,
+      eventId,
+      webhook,
+      holder,
+    });
+    return info.changes === 1;
+  }
+
+  async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
+    const info = which.deliveryId === undefined ? this.s.retryAll.run(now.getTime()) : this.s.retryOne.run(now.getTime(), which.deliveryId);
+    return info.changes;
+  }
+
+  async listDeliveries(filter: { readonly failed?: boolean; readonly limit: number }): Promise<OutboxDelivery[]> {
+    const rows = (filter.failed ? this.s.listFailed : this.s.list).all(filter.limit) as OutboxDeliveryRow[];
+    return rows.map(toOutboxDelivery);
+  }
+
+  async deliveryCounts(): Promise<{ pending: number; failed: number }> {
+    return this.s.counts.get() as { pending: number; failed: number };
+  }
+
+  async nextDeliveryDue(): Promise<Date | undefined> {
+    const due = (this.s.nextDue.get() as { due: number | null }).due;
+    return due === null ? undefined : new Date(due);
+  }
+}
