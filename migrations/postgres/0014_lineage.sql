@@ -33,4 +33,4 @@ UPDATE certificates SET replaces = COALESCE(
 UPDATE certificates SET replaced_by = (
   SELECT n.serial FROM certificates n WHERE n.replaces = certificates.serial ORDER BY n.created_at, n.serial COLLATE "C" LIMIT 1);
 
-CREATE INDEX certificates_unrenewed ON certificates (not_after, renewal_due_at) WHERE status = 'valid' AND replaced_by IS NULL;
+CREATE INDEX certificates_unrenewed ON certificates (not_after, renewal_due_at, profile, status, replaced_by) WHERE status = 'valid' AND replaced_by IS NULL;

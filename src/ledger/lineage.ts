@@ -1,4 +1,5 @@
 import type { Identifier } from '../core/identifier.js';
+import type { CertificateCounts } from './interfaces/metrics.js';
 
 // Certificate lineage and the renewal-due time (issue 22), as both backends record them at
 // issuance and migrations/0014_lineage.sql back-fills them.
@@ -27,3 +28,11 @@ export function defaultRenewalDueAt(notBefore: Date, notAfter: Date): Date {
 export function renewEarlyDueAt(markedAt: Date): number {
   return Math.floor(markedAt.getTime() / SECOND) * SECOND;
 }
+
+/** Overdue counts per profile as the backends read them (NULL: "default"), merged and sorted. */
+export function overdueByProfile(rows: readonly { profile: string | null; n: number }[]): CertificateCounts['renewalOverdue'] {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.profile ?? 'default', (counts.get(r.profile ?? 'default') ?? 0) + r.n);
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([profile, count]) => ({ profile, count }));
+}
+
