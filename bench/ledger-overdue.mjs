@@ -36,7 +36,7 @@ const median = (xs) => {
 };
 
 /** The fleet's certificates, in issuance order per host, `batch` rows at a time. */
-function* fleet(certs, now, batch = 10_000) {
+export function* fleet(certs, now, batch = 10_000) {
   const hosts = Math.ceil(certs / CHAIN);
   let rows = [];
   for (let h = 0; h < hosts; h++) {
