@@ -14,9 +14,13 @@ ALTER TABLE certificates ADD COLUMN replaced_by TEXT;
 -- (ra/renewal-info.ts suggestedWindow, in integer milliseconds), moved by certs renew-early.
 ALTER TABLE certificates ADD COLUMN renewal_due_at INTEGER NOT NULL DEFAULT 0;
 
+-- certificate_identifiers has no index by serial: one for this back-fill only (without it, each
+-- certificate's identifiers would be a scan of the whole table).
+CREATE INDEX certificate_identifiers_by_serial_0014 ON certificate_identifiers (serial);
 UPDATE certificates SET identifier_set = COALESCE((
   SELECT group_concat(k, ',' ORDER BY k) FROM (
     SELECT DISTINCT i.identifier_type || ':' || i.identifier_value AS k FROM certificate_identifiers i WHERE i.serial = certificates.serial)), '');
+DROP INDEX certificate_identifiers_by_serial_0014;
 
 -- end = max(ceil((notBefore + 43L/60) / 1s), floor((notBefore + 37L/60) / 1s) + 1) seconds.
 UPDATE certificates SET renewal_due_at = MAX(
@@ -29,17 +33,26 @@ UPDATE certificates SET renewal_due_at = MIN(renewal_due_at, (SELECT (r.marked_a
 CREATE INDEX certificates_lineage ON certificates (account_id, identifier_set, created_at);
 CREATE INDEX certificates_by_replaces ON certificates (replaces) WHERE replaces IS NOT NULL;
 
--- Back-fill: the same rule, as of each certificate's issuance.
+-- Back-fill: the same rule, as of each certificate's issuance; an account's certificates by
+-- account and identifier set, the server's own among themselves.
 UPDATE certificates SET replaces = COALESCE(
   (SELECT r.serial FROM replacements r WHERE certificates.order_id IS NOT NULL AND r.order_id = certificates.order_id
      AND r.serial <> certificates.serial),
   (SELECT p.serial FROM certificates p
-    WHERE p.account_id IS certificates.account_id
-      AND (certificates.account_id IS NULL OR p.identifier_set = certificates.identifier_set)
+    WHERE p.account_id = certificates.account_id AND p.identifier_set = certificates.identifier_set
       AND (p.created_at < certificates.created_at OR (p.created_at = certificates.created_at AND p.serial < certificates.serial))
       AND p.not_after > certificates.created_at
       AND (p.revoked_at IS NULL OR p.revoked_at > certificates.created_at)
-    ORDER BY p.created_at DESC, p.serial DESC LIMIT 1));
+    ORDER BY p.created_at DESC, p.serial DESC LIMIT 1))
+  WHERE account_id IS NOT NULL;
+UPDATE certificates SET replaces = (
+  SELECT p.serial FROM certificates p
+    WHERE p.account_id IS NULL
+      AND (p.created_at < certificates.created_at OR (p.created_at = certificates.created_at AND p.serial < certificates.serial))
+      AND p.not_after > certificates.created_at
+      AND (p.revoked_at IS NULL OR p.revoked_at > certificates.created_at)
+    ORDER BY p.created_at DESC, p.serial DESC LIMIT 1)
+  WHERE account_id IS NULL;
 UPDATE certificates SET replaced_by = (
   SELECT n.serial FROM certificates n WHERE n.replaces = certificates.serial ORDER BY n.created_at, n.serial LIMIT 1);
 

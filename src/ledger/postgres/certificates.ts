@@ -17,7 +17,7 @@ const S = {
   // identifier set, or for the server's own certificate (no account) the newest server certificate.
   ariReplaced: statement('certs.ariReplaced', 'SELECT serial FROM replacements WHERE order_id = $1'),
   newestOfAccount: statement('certs.newestOfAccount', `SELECT serial FROM certificates
-    WHERE account_id = $1 AND identifier_set COLLATE "C" = $2 AND status = 'valid' AND not_after > $3
+    WHERE account_id = $1 AND identifier_set = $2 AND status = 'valid' AND not_after > $3
     ORDER BY created_at DESC, serial COLLATE "C" DESC LIMIT 1`),
   newestOfServer: statement('certs.newestOfServer', `SELECT serial FROM certificates
     WHERE account_id IS NULL AND status = 'valid' AND not_after > $1
