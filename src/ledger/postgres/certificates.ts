@@ -22,6 +22,9 @@ const S = {
   newestOfServer: statement('certs.newestOfServer', `SELECT serial FROM certificates
     WHERE account_id IS NULL AND status = 'valid' AND not_after > $1
     ORDER BY created_at DESC, serial COLLATE "C" DESC LIMIT 1`),
+  // After the key's advisory lock (completeFinalize): a keyCompromise revocation of the predecessor
+  // with the same key takes them the other way round; PostgreSQL aborts one of the two (40P01) and
+  // atomic() runs it again.
   markReplaced: statement('certs.markReplaced', 'UPDATE certificates SET replaced_by = $1 WHERE serial = $2 AND replaced_by IS NULL'),
   // Every identifier in one statement; the reversed name serves the inventory's "*.suffix" range scans.
   insertIdentifiers: statement('certs.insertIdentifiers', `INSERT INTO certificate_identifiers
