@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
+import { measureOverdueQueries } from './ledger-overdue.mjs';
 import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
@@ -317,7 +318,7 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, overdue: null, restarts: null, ledgerCopy: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -409,6 +410,11 @@ async function main() {
         log(`ledger scale: ${settings.certs} certificates, ${settings.revoked} revoked`);
         return measureLedgerScale({ certs: settings.certs, revoked: settings.revoked, startRuns: settings.startRuns, log });
       })) ?? null;
+  }
+
+  // Issue 22: the renewal-overdue queries on the same number of certificates, SQLite and (when installed) PostgreSQL.
+  if (settings.certs > 0) {
+    result.overdue = (await step('renewal-overdue queries', () => measureOverdueQueries({ certs: settings.certs, log }))) ?? null;
   }
 
   if (isStopping()) return 130; // interrupted: no half result in latest.json

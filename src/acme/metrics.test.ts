@@ -131,8 +131,19 @@ describe('GET /metrics', () => {
     expect(m.value('certmint_crl_age_seconds', { issuer: 'intermediate' })).toBeGreaterThanOrEqual(20 * DAY_S);
     expect(m.value('certmint_crl_next_update_in_seconds', { issuer: 'intermediate' })).toBeLessThan(0);
 
-    t.clock.advance(30 * DAY);
+    // Nothing overdue yet: the expired ones do not count, b's ARI window ends at 32.25 days.
+    expect(m.value('certmint_certificates_renewal_overdue', { profile: 'default' })).toBe(0);
+    for (const within of ['1d', '7d', '30d']) expect(m.value('certmint_certificates_expiring_unrenewed', { within })).toBe(0);
+    // Day 33: b was not renewed; it expires in 12 days.
+    t.clock.advance(13 * DAY);
     m = await scrape();
+    expect(m.value('certmint_certificates_renewal_overdue', { profile: 'default' })).toBe(1);
+    expect(m.value('certmint_certificates_expiring_unrenewed', { within: '7d' })).toBe(0);
+    expect(m.value('certmint_certificates_expiring_unrenewed', { within: '30d' })).toBe(1);
+
+    t.clock.advance(17 * DAY);
+    m = await scrape();
+    expect(m.value('certmint_certificates_renewal_overdue', { profile: 'default' })).toBe(0);
     expect(m.value('certmint_certificates_revoked')).toBe(0);
     expect(m.value('certmint_certificates_expiring', { within: '30d' })).toBe(0);
   });

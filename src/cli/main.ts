@@ -69,6 +69,8 @@ listingOptions(
     .option('--expiring-within <duration>', 'valid certificates expiring within e.g. 7d, 12h')
     .option('--expired', 'only certificates past notAfter')
     .option('--revoked', 'only revoked certificates')
+    .option('--overdue', 'renewal-overdue: valid, unexpired, past the end of their ARI window and not replaced by a newer certificate')
+    .option('--unrenewed-expiring-within <duration>', 'renewal-overdue and expiring within e.g. 3d, 12h')
     .option('--identifier <name>', 'an exact name, or *.suffix for every name under it')
     .option('--account <id>', 'only certificates of this ACME account'),
   'certificates',

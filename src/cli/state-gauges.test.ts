@@ -5,7 +5,7 @@ import { CachedCounts } from './state-gauges.js';
 describe('CachedCounts', () => {
   let now = 0;
   let reads = 0;
-  const counts = (n: number): CertificateCounts => ({ expiringWithin: [n], revokedUnexpired: n });
+  const counts = (n: number): CertificateCounts => ({ expiringWithin: [n], revokedUnexpired: n, renewalOverdue: [], expiringUnrenewedWithin: [n] });
 
   it('reads the ledger once per ttl however often it is scraped, and shares a read in flight', async () => {
     const cache = new CachedCounts(async () => counts(++reads), 5_000, () => now);

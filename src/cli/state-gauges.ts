@@ -83,6 +83,31 @@ export function registerStateGauges(registry: Registry, s: StateGaugeSources): v
       EXPIRY_WINDOWS.forEach((w, i) => this.set({ within: w.label }, expiringWithin[i] ?? 0));
     },
   });
+  // Issue 22: the signal to alert on. A certificate counts once its ARI window has ended while it
+  // is valid, unexpired and no newer certificate replaced it; a renewed one never does.
+  new Gauge({
+    name: 'certmint_certificates_renewal_overdue',
+    help: 'Valid, unexpired certificates past the end of their ARI renewal window that no newer certificate replaced, per profile.',
+    labelNames: ['profile'],
+    registers,
+    async collect() {
+      const { renewalOverdue } = await counts.get();
+      this.reset();
+      // With none overdue, one series at 0: the metric exists for dashboards and absent() alerts.
+      if (renewalOverdue.length === 0) this.set({ profile: 'default' }, 0);
+      for (const p of renewalOverdue) this.set({ profile: p.profile }, p.count);
+    },
+  });
+  new Gauge({
+    name: 'certmint_certificates_expiring_unrenewed',
+    help: 'Renewal-overdue certificates that expire within 1, 7 or 30 days.',
+    labelNames: ['within'],
+    registers,
+    async collect() {
+      const { expiringUnrenewedWithin } = await counts.get();
+      EXPIRY_WINDOWS.forEach((w, i) => this.set({ within: w.label }, expiringUnrenewedWithin[i] ?? 0));
+    },
+  });
   new Gauge({
     name: 'certmint_certificates_revoked',
     help: 'Revoked certificates that have not expired yet (the entries on the CRLs).',

@@ -91,6 +91,12 @@ export interface CertificateRecord {
   readonly profile?: string;
   /** The intermediate generation that signed it (1: the intermediate `ca init` made). */
   readonly issuerGeneration: number;
+  /** Lineage (ledger/lineage.ts): the serial of the certificate this one replaced, if any. */
+  readonly replaces?: string;
+  /** The serial of the first certificate that replaced this one: set, this one is superseded. */
+  readonly replacedBy?: string;
+  /** When it is renewal-overdue unless superseded: the end of its ARI window, moved by renew-early. */
+  readonly renewalDueAt: Date;
 }
 
 export type NewAccount = Omit<AccountRecord, 'status'>;
@@ -98,7 +104,10 @@ export type NewAuthorization = Omit<AuthorizationRecord, 'status'>;
 export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial' | 'replaces'> & {
   readonly replacement?: OrderReplacement;
 };
-export type NewCertificate = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'issuerGeneration'> & {
+export type NewCertificate = Omit<
+  CertificateRecord,
+  'status' | 'revokedAt' | 'revocationReason' | 'issuerGeneration' | 'replaces' | 'replacedBy' | 'renewalDueAt'
+> & {
   /** Default 1. */
   readonly issuerGeneration?: number;
 };

@@ -204,6 +204,9 @@ export interface CertificateRow {
   created_at: Millis;
   profile: string | null;
   issuer_generation: number;
+  replaces: string | null;
+  replaced_by: string | null;
+  renewal_due_at: Millis;
 }
 
 /** The columns of a certificate the inventory lists (everything but the DER, chain and key hash). */
@@ -222,6 +225,9 @@ export function toCertificateSummary(r: CertificateSummaryRow): CertificateSumma
     revocationReason: r.revocation_reason ?? undefined,
     createdAt: ms(r.created_at),
     ...(r.profile !== null ? { profile: r.profile } : {}),
+    ...(r.replaces !== null ? { replaces: r.replaces } : {}),
+    ...(r.replaced_by !== null ? { replacedBy: r.replaced_by } : {}),
+    renewalDueAt: ms(r.renewal_due_at),
   };
 }
 

@@ -181,4 +181,38 @@ if (!res.ok) { console.error('challtestsrv answered', res.status); process.exit(
     await expect(opensslVerify(certmint.rootFile, storedFile, storedFile)).resolves.toMatch(/: OK$/m);
     expect(new X509Certificate(splitPem(stored.stdout)[1]!).raw.equals(oldIssuer.raw)).toBe(true);
   });
+
+  it('lego renew links the renewal to the certificate it replaced; only an unrenewed certificate becomes renewal-overdue', { timeout: 180_000 }, async () => {
+    const leafOf = async (name: string) =>
+      new X509Certificate(splitPem(await readFile(path.join(legoDir, 'certificates', `${name}.crt`), 'utf8'))[0]!).serialNumber.toLowerCase();
+    const overdue = async (...args: string[]) => {
+      const r = await certmint.cli(['certs', 'list', '--json', '--identifier', '*.lineage.lego.test', ...args]);
+      expect(r.stderr).toBe('');
+      return (JSON.parse(r.stdout) as { serial: string }[]).map((c) => c.serial);
+    };
+    await lego(['renewed.lineage.lego.test']);
+    await lego(['stuck.lineage.lego.test']);
+    const first = await leafOf('renewed.lineage.lego.test');
+    const stuck = await leafOf('stuck.lineage.lego.test');
+    // This lego does not send ARI "replaces": the link is the same account and the same names.
+    await lego(['renewed.lineage.lego.test'], [], ['renew', '--days', '3650', '--no-random-sleep']);
+    const renewal = await leafOf('renewed.lineage.lego.test');
+    expect(renewal).not.toBe(first);
+    expect(await certmint.showCertificate(renewal)).toMatchObject({ replaces: first, replacedBy: null });
+    expect(await certmint.showCertificate(first)).toMatchObject({ replaces: null, replacedBy: renewal });
+    expect(await certmint.showCertificate(stuck)).toMatchObject({ replaces: null, replacedBy: null });
+    expect(await overdue('--overdue')).toEqual([]);
+
+    // End the ARI windows of the first certificate and the stuck one now (the wall clock the CLI
+    // reads cannot be moved; renew-early moves the windows, and the overdue time with them).
+    for (const serial of [first, stuck]) expect((await certmint.cli(['certs', 'renew-early', serial])).code).toBe(0);
+    expect(await overdue('--overdue')).toEqual([stuck]); // the first one is superseded: never at risk
+    expect(await overdue('--unrenewed-expiring-within', '60d')).toEqual([stuck]);
+    expect(await overdue('--unrenewed-expiring-within', '1d')).toEqual([]);
+
+    // Renewing the stuck one clears it.
+    await lego(['stuck.lineage.lego.test'], [], ['renew', '--days', '3650', '--no-random-sleep']);
+    expect(await overdue('--overdue')).toEqual([]);
+    expect(await certmint.showCertificate(stuck)).toMatchObject({ replacedBy: await leafOf('stuck.lineage.lego.test') });
+  });
 });

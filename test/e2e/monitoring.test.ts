@@ -93,6 +93,8 @@ describe('monitoring a running certmint', () => {
     expect(metrics.value('certmint_certificates_revoked')).toBe(1);
     // The server's own TLS certificate is in the ledger too (90 days by default): not expiring soon.
     expect(metrics.value('certmint_certificates_expiring', { within: '7d' })).toBe(0);
+    expect(metrics.value('certmint_certificates_renewal_overdue', { profile: 'default' })).toBe(0);
+    expect(metrics.value('certmint_certificates_expiring_unrenewed', { within: '1d' })).toBe(0);
     expect(metrics.value('certmint_http_request_duration_seconds_count', { route: '/acme/revoke-cert', method: 'POST', status_code: '200' })).toBe(1);
     const rootDays = metrics.value('certmint_ca_certificate_expires_in_seconds', { cert: 'root', generation: '1' }) / DAY_S;
     const intermediateDays = metrics.value('certmint_ca_certificate_expires_in_seconds', { cert: 'intermediate', generation: '1' }) / DAY_S;
@@ -143,7 +145,7 @@ describe('monitoring a running certmint', () => {
     expect(dashboard.uid).toBe('certmint-overview');
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     const titles = dashboard.panels.map((p) => p.title);
-    for (const wanted of [/issuance rate/i, /failures by reason/i, /validation p99/i, /HTTP p99/i, /expiring/i, /CRL age/i, /CA certificate days left/i]) {
+    for (const wanted of [/issuance rate/i, /failures by reason/i, /validation p99/i, /HTTP p99/i, /expiring/i, /CRL age/i, /CA certificate days left/i, /renewal overdue/i, /expiring unrenewed/i]) {
       expect(titles.some((t) => wanted.test(t)), String(wanted)).toBe(true);
     }
     const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
@@ -178,7 +180,10 @@ describe('monitoring a running certmint', () => {
     };
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(['CertmintDown', 'CertmintCaCertificateExpiring', 'CertmintCrlStale', 'CertmintIssuanceFailuresRising']),
+      expect.arrayContaining([
+        'CertmintDown', 'CertmintCaCertificateExpiring', 'CertmintCrlStale', 'CertmintIssuanceFailuresRising',
+        'CertmintRenewalOverdue', 'CertmintCertificateExpiringUnrenewed',
+      ]),
     );
     for (const rule of all) {
       expect(['critical', 'warning']).toContain(rule.labels.severity);

@@ -10,6 +10,10 @@ export interface ListOptions extends ListingOptions {
   readonly expiringWithin?: string;
   readonly expired?: boolean;
   readonly revoked?: boolean;
+  /** Renewal-overdue: past the end of the ARI window, valid, unexpired and not superseded. */
+  readonly overdue?: boolean;
+  /** Overdue and expiring within this duration. */
+  readonly unrenewedExpiringWithin?: string;
   readonly identifier?: string;
   readonly account?: string;
 }
@@ -18,21 +22,26 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+function durationOption(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`${option}: ${(e as Error).message}`);
+  }
+}
+
 export function filterFrom(o: ListOptions, now: Date): CertificateFilter {
   const limit = Number(o.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not "${o.limit}"`);
-  let expiringWithinMs: number | undefined;
-  if (o.expiringWithin !== undefined) {
-    try {
-      expiringWithinMs = parseDuration(o.expiringWithin);
-    } catch (e) {
-      throw new UsageError(`--expiring-within: ${(e as Error).message}`);
-    }
-  }
+  const expiringWithinMs = durationOption(o.expiringWithin, '--expiring-within');
+  const unrenewedExpiringWithinMs = durationOption(o.unrenewedExpiringWithin, '--unrenewed-expiring-within');
   return {
     now,
     limit,
     ...(expiringWithinMs !== undefined ? { expiringWithinMs } : {}),
+    ...(o.overdue ? { overdue: true } : {}),
+    ...(unrenewedExpiringWithinMs !== undefined ? { unrenewedExpiringWithinMs } : {}),
     ...(o.expired ? { expired: true } : {}),
     ...(o.revoked ? { revoked: true } : {}),
     ...(o.identifier !== undefined ? { identifier: o.identifier } : {}),
@@ -49,6 +58,11 @@ function summaryJson(c: CertificateSummary) {
     status: c.status,
     ...(c.revokedAt ? { revokedAt: c.revokedAt.toISOString(), revocationReason: reasonName(c.revocationReason ?? 0) } : {}),
     ...(c.accountId ? { account: c.accountId } : {}),
+    /** Lineage: the serial this one replaced, and the first that replaced it (null: none). */
+    replaces: c.replaces ?? null,
+    replacedBy: c.replacedBy ?? null,
+    /** The end of its ARI window: past it, unrenewed (replacedBy null) and valid, it is renewal-overdue. */
+    renewalDueAt: c.renewalDueAt.toISOString(),
   };
 }
 
@@ -105,8 +119,9 @@ export async function showCommand(ledger: CertificateLedger, serialInput: string
     audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, ...a.detail })),
   };
   if (o.json) return `${JSON.stringify(info, null, 2)}\n`;
+  const text = { ...info, replaces: info.replaces ?? 'none', replacedBy: info.replacedBy ?? 'none (not superseded)' };
   return (
-    Object.entries(info)
+    Object.entries(text)
       .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
       .map(([k, v]) => `${k.padEnd(18)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join('\n') + '\n'

@@ -8,6 +8,10 @@ export interface CertificateFilter {
   /** notAfter <= now. */
   readonly expired?: boolean;
   readonly revoked?: boolean;
+  /** Renewal-overdue: valid, not superseded, unexpired, and past its renewalDueAt. */
+  readonly overdue?: boolean;
+  /** Expiring unrenewed: overdue and expiring in (now, now + ms]. */
+  readonly unrenewedExpiringWithinMs?: number;
   /** An exact name, or "*.suffix" for every name under suffix. */
   readonly identifier?: string;
   readonly accountId?: string;

@@ -3,14 +3,29 @@ import { leafCrlIssuer, type RevocationOutcome, type RevocationRecord } from '..
 import { reverseLabels } from '../names.js';
 import type { PostgresAuditLog } from './audit.js';
 import { CERTIFICATE_COLUMNS } from './rows.js';
+import { defaultRenewalDueAt, identifierSetKey } from '../lineage.js';
 import { statement, type PostgresSession, type Queryable } from './transaction.js';
 import type { CertificateRecord, NewCertificate } from '../records.js';
 import { toCertificate, type CertificateRow } from '../rows.js';
 
 const S = {
   insert: statement('certs.insert', `INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13)`),
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13, $14, $15, $16)`),
+  // Lineage (ledger/lineage.ts, migrations/postgres/0014_lineage.sql): the certificate the order
+  // named in ARI "replaces", else the newest still-valid one of the account with the same
+  // identifier set, or for the server's own certificate (no account) the newest server certificate.
+  ariReplaced: statement('certs.ariReplaced', 'SELECT serial FROM replacements WHERE order_id = $1'),
+  newestOfAccount: statement('certs.newestOfAccount', `SELECT serial FROM certificates
+    WHERE account_id = $1 AND identifier_set = $2 AND status = 'valid' AND not_after > $3
+    ORDER BY created_at DESC, serial COLLATE "C" DESC LIMIT 1`),
+  newestOfServer: statement('certs.newestOfServer', `SELECT serial FROM certificates
+    WHERE account_id IS NULL AND status = 'valid' AND not_after > $1
+    ORDER BY created_at DESC, serial COLLATE "C" DESC LIMIT 1`),
+  // After the key's advisory lock (completeFinalize): a keyCompromise revocation of the predecessor
+  // with the same key takes them the other way round; PostgreSQL aborts one of the two (40P01) and
+  // atomic() runs it again.
+  markReplaced: statement('certs.markReplaced', 'UPDATE certificates SET replaced_by = $1 WHERE serial = $2 AND replaced_by IS NULL'),
   // Every identifier in one statement; the reversed name serves the inventory's "*.suffix" range scans.
   insertIdentifiers: statement('certs.insertIdentifiers', `INSERT INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value)
@@ -50,6 +65,8 @@ export class PostgresCertificates {
 
   /** The certificate, its identifier index rows and its 'issue' entry, on the caller's transaction. */
   async insertRows(tx: Queryable, c: NewCertificate): Promise<void> {
+    const identifierSet = identifierSetKey(c.identifiers);
+    const replaces = await this.predecessor(tx, c, identifierSet);
     await tx.query(S.insert, [
       c.serial,
       c.accountId ?? null,
@@ -64,7 +81,11 @@ export class PostgresCertificates {
       c.createdAt.getTime(),
       c.profile ?? null,
       c.issuerGeneration ?? 1,
+      identifierSet,
+      replaces ?? null,
+      defaultRenewalDueAt(c.notBefore, c.notAfter).getTime(),
     ]);
+    if (replaces !== undefined) await tx.query(S.markReplaced, [c.serial, replaces]);
     if (c.identifiers.length > 0) {
       await tx.query(S.insertIdentifiers, [
         c.serial,
@@ -74,6 +95,20 @@ export class PostgresCertificates {
       ]);
     }
     await this.audit.append(tx, issueAuditEntry(c));
+  }
+
+  /** What a new certificate replaces, read on the inserting transaction. */
+  private async predecessor(tx: Queryable, c: NewCertificate, identifierSet: string): Promise<string | undefined> {
+    if (c.orderId !== undefined) {
+      const named = (await tx.query<{ serial: string }>(S.ariReplaced, [c.orderId])).rows[0];
+      if (named) return named.serial;
+    }
+    const at = c.createdAt.getTime();
+    const { rows } =
+      c.accountId === undefined
+        ? await tx.query<{ serial: string }>(S.newestOfServer, [at])
+        : await tx.query<{ serial: string }>(S.newestOfAccount, [c.accountId, identifierSet, at]);
+    return rows[0]?.serial;
   }
 
   async get(serial: string): Promise<CertificateRecord | undefined> {

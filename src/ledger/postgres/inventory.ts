@@ -20,6 +20,15 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; values: (strin
   }
   if (f.expired) where.push(`c.not_after <= ${now()}`);
   if (f.revoked) where.push(`c.status = 'revoked'`);
+  // Both on the partial index certificates_unrenewed (valid, not superseded; not_after first).
+  if (f.overdue) {
+    where.push(`c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > ${now()} AND c.renewal_due_at <= ${now()}`);
+  }
+  if (f.unrenewedExpiringWithinMs !== undefined) {
+    const until = param(f.now.getTime() + f.unrenewedExpiringWithinMs);
+    where.push(`c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > ${now()} AND c.not_after <= ${until}
+      AND c.renewal_due_at <= ${now()}`);
+  }
   if (f.accountId !== undefined) where.push(`c.account_id = ${param(f.accountId)}`);
   if (f.identifier !== undefined) {
     const name = f.identifier.toLowerCase();
@@ -47,7 +56,7 @@ export function inventoryQuery(f: CertificateFilter): { text: string; values: (s
     where.push(`(c.not_after > ${notAfter} OR (c.not_after = ${notAfter} AND c.serial COLLATE "C" > ${param(f.after.serial)}))`);
   }
   const text = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
-      c.revoked_at, c.revocation_reason, c.created_at
+      c.revoked_at, c.revocation_reason, c.created_at, c.replaces, c.replaced_by, c.renewal_due_at
     FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY c.not_after, c.serial COLLATE "C" LIMIT ${param(f.limit)}`;
   return { text, values };

@@ -4,6 +4,7 @@ import type { PostgresAuditLog } from './audit.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession, type Queryable } from './transaction.js';
 import type { OrderReplacement } from '../records.js';
+import { renewEarlyDueAt } from '../lineage.js';
 import { ms, optMs } from '../rows.js';
 
 interface RenewalStateRow {
@@ -28,6 +29,8 @@ const S = {
     FROM certificates c LEFT JOIN renew_early m ON m.serial = c.serial WHERE c.serial = $1`),
   markOne: statement('renewal.markOne', mark('serial = $4 AND')),
   markAllValid: statement('renewal.markAll', mark('')),
+  // The window now ended at the whole second before the mark: so does the renewal-due time.
+  moveDue: statement('renewal.moveDue', 'UPDATE certificates SET renewal_due_at = LEAST(renewal_due_at, $1) WHERE serial = ANY($2::text[])'),
   replacingOrder: statement('renewal.replacingOrder', 'SELECT order_id FROM replacements WHERE serial = $1'),
   // Takes the place only if it is free or still held by the order ra/ saw become invalid.
   claimReplacement: statement('renewal.claimReplacement', `INSERT INTO replacements (serial, order_id) VALUES ($1, $2)
@@ -63,6 +66,7 @@ export class PostgresRenewal {
         m.serial === undefined
           ? await tx.query<{ serial: string }>(S.markAllValid, params)
           : await tx.query<{ serial: string }>(S.markOne, [...params, m.serial]);
+      if (rows.length > 0) await tx.query(S.moveDue, [renewEarlyDueAt(m.at), rows.map((r) => r.serial)]);
       const detail = m.explanationUrl !== undefined ? { explanationUrl: m.explanationUrl } : {};
       await this.audit.appendMany(
         tx,

@@ -62,6 +62,11 @@ export class PostgresSession implements Queryable {
     return this.transaction('BEGIN ISOLATION LEVEL SERIALIZABLE', work);
   }
 
+  /** `work` reading only, at REPEATABLE READ: several reads that must see one snapshot. */
+  repeatableRead<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+  }
+
   /** `work` at READ COMMITTED: several writes that only need to commit together. */
   atomic<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.transaction('BEGIN ISOLATION LEVEL READ COMMITTED', work);

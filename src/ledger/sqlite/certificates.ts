@@ -6,15 +6,47 @@ import type { CertificateRecord, NewCertificate } from '../records.js';
 import type { SqliteAuditLog } from './audit.js';
 import { reverseLabels } from '../names.js';
 import { toCertificate, type CertificateRow } from '../rows.js';
+import { defaultRenewalDueAt, identifierSetKey } from '../lineage.js';
 import type { Statements } from './statements.js';
 
 /** Certificates, their revocation and blocked keys in the SQLite ledger, each change with its audit entry. */
 export class SqliteCertificates {
+  private readonly lineage;
+
   constructor(
     private readonly db: Database.Database,
     private readonly s: Statements,
     private readonly audit: SqliteAuditLog,
-  ) {}
+  ) {
+    this.lineage = {
+      // The certificate the order named in ARI "replaces" (replacements_by_order).
+      ariReplaced: db.prepare('SELECT serial FROM replacements WHERE order_id = ?'),
+      // The newest still-valid certificate of the account with this identifier set (certificates_lineage).
+      newestOfAccount: db.prepare(`SELECT serial FROM certificates INDEXED BY certificates_lineage
+        WHERE account_id = @accountId AND identifier_set = @identifierSet AND status = 'valid' AND not_after > @at
+        ORDER BY created_at DESC, serial DESC LIMIT 1`),
+      // The server's own certificates (no account) replace each other, whatever their names.
+      newestOfServer: db.prepare(`SELECT serial FROM certificates
+        WHERE account_id IS NULL AND status = 'valid' AND not_after > @at
+        ORDER BY created_at DESC, serial DESC LIMIT 1`),
+      markReplaced: db.prepare('UPDATE certificates SET replaced_by = ? WHERE serial = ? AND replaced_by IS NULL'),
+    };
+  }
+
+  /** What a new certificate replaces (ledger/lineage.ts, migrations/0014_lineage.sql): read in the inserting transaction. */
+  private predecessor(c: NewCertificate, identifierSet: string): string | undefined {
+    if (c.orderId !== undefined) {
+      const named = this.lineage.ariReplaced.get(c.orderId) as { serial: string } | undefined;
+      if (named) return named.serial;
+    }
+    const at = c.createdAt.getTime();
+    const row = (
+      c.accountId === undefined
+        ? this.lineage.newestOfServer.get({ at })
+        : this.lineage.newestOfAccount.get({ accountId: c.accountId, identifierSet, at })
+    ) as { serial: string } | undefined;
+    return row?.serial;
+  }
 
   /** A certificate that belongs to no order, in its own transaction. */
   insert(c: NewCertificate): void {
@@ -23,6 +55,8 @@ export class SqliteCertificates {
 
   /** The certificate, its identifier index rows and its 'issue' entry; call inside the caller's transaction. */
   insertRows(c: NewCertificate): void {
+    const identifierSet = identifierSetKey(c.identifiers);
+    const replaces = this.predecessor(c, identifierSet);
     this.s.insertCertificate.run({
       serial: c.serial,
       accountId: c.accountId ?? null,
@@ -37,7 +71,11 @@ export class SqliteCertificates {
       createdAt: c.createdAt.getTime(),
       profile: c.profile ?? null,
       issuerGeneration: c.issuerGeneration ?? 1,
+      identifierSet,
+      replaces: replaces ?? null,
+      renewalDueAt: defaultRenewalDueAt(c.notBefore, c.notAfter).getTime(),
     });
+    if (replaces !== undefined) this.lineage.markReplaced.run(c.serial, replaces);
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
     }

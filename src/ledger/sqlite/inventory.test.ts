@@ -33,6 +33,8 @@ describe('inventory query plans (fast on millions of certificates)', () => {
     { accountId: 'a1' },
     { identifier: 'api.internal' },
     { identifier: '*.svc.cluster.local' },
+    { overdue: true },
+    { unrenewedExpiringWithinMs: 3 * DAY },
   ];
   it.each(filters)('uses an index for %o', (f) => {
     const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
@@ -42,5 +44,13 @@ describe('inventory query plans (fast on millions of certificates)', () => {
     // A bare "SCAN c" would read every certificate; each filter must search an index instead.
     expect(plan.filter((d) => /^SCAN (c|certificates|certificate_identifiers)\b(?! USING)/.test(d))).toEqual([]);
     expect(plan.join('\n')).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY|PRIMARY KEY/);
+  });
+
+  it.each([{ overdue: true }, { unrenewedExpiringWithinMs: 3 * DAY }])('%o: a range of the partial index of valid, unsuperseded certificates', (f) => {
+    const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
+    const { sql, params } = inventoryQuery({ now, limit: 100, ...f });
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail);
+    db.close();
+    expect(plan.join('\n')).toMatch(/SEARCH c USING INDEX certificates_unrenewed \(not_after>\? AND not_after<\?\)|SEARCH c USING INDEX certificates_unrenewed \(not_after>\?\)/);
   });
 });

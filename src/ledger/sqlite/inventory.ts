@@ -18,6 +18,13 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; params: Record
   }
   if (f.expired) where.push('c.not_after <= @now');
   if (f.revoked) where.push(`c.status = 'revoked'`);
+  // Both on the partial index certificates_unrenewed (valid, not superseded; not_after first).
+  if (f.overdue) where.push(`c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > @now AND c.renewal_due_at <= @now`);
+  if (f.unrenewedExpiringWithinMs !== undefined) {
+    where.push(`c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > @now AND c.not_after <= @unrenewedUntil
+      AND c.renewal_due_at <= @now`);
+    params.unrenewedUntil = f.now.getTime() + f.unrenewedExpiringWithinMs;
+  }
   if (f.accountId !== undefined) {
     where.push('c.account_id = @account');
     params.account = f.accountId;
@@ -39,6 +46,15 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; params: Record
   return { where, params };
 }
 
+/**
+ * Without statistics SQLite picks certificates_by_status for the overdue filters, whose range also
+ * holds every superseded certificate and whose rows must be read for renewal_due_at; the partial
+ * index holds only the unsuperseded ones, with their due time.
+ */
+function unrenewedIndex(f: CertificateFilter): string {
+  return f.overdue || f.unrenewedExpiringWithinMs !== undefined ? ' INDEXED BY certificates_unrenewed' : '';
+}
+
 /** One page of the inventory, soonest expiry first; `after` continues from the previous page's last row. */
 export function inventoryQuery(f: CertificateFilter): { sql: string; params: Record<string, string | number> } {
   const { where, params } = inventoryWhere(f);
@@ -49,8 +65,8 @@ export function inventoryQuery(f: CertificateFilter): { sql: string; params: Rec
     params.afterSerial = f.after.serial;
   }
   const sql = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
-      c.revoked_at, c.revocation_reason, c.created_at
-    FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      c.revoked_at, c.revocation_reason, c.created_at, c.replaces, c.replaced_by, c.renewal_due_at
+    FROM certificates c${unrenewedIndex(f)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY c.not_after, c.serial LIMIT @limit`;
   return { sql, params };
 }
@@ -62,6 +78,6 @@ export function listCertificates(db: Database.Database, f: CertificateFilter): C
 
 export function countCertificates(db: Database.Database, f: CertificateFilter): number {
   const { where, params } = inventoryWhere(f);
-  const sql = `SELECT COUNT(*) AS n FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  const sql = `SELECT COUNT(*) AS n FROM certificates c${unrenewedIndex(f)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
   return (db.prepare(sql).get(params) as { n: number }).n;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
-import { EXPIRING_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
+import { EXPIRING_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
 import { SqliteLedger } from './ledger.js';
 
 // The SQLite query plans; the counts themselves are in contract/metrics.test.ts, run on every backend.
@@ -49,6 +49,8 @@ describe('certificateCounts on SQLite', () => {
         .join('\n');
       // Either index serves it as a range scan; SQLite picks.
       expect(revoked).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_(revoked|by_status) \((status=\? AND )?not_after>\?\)$/);
+      // Renewal-overdue: a range of the partial index of valid, unsuperseded certificates, which holds every column it reads.
+      expect(plan(OVERDUE_SQL(2))).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_unrenewed \(not_after>\?\)\nUSE TEMP B-TREE FOR GROUP BY$/);
     } finally {
       db.close();
     }

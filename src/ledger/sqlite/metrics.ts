@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CertificateCounts } from '../ledger.js';
+import { overdueByProfile } from '../lineage.js';
 
 /**
  * The counts /metrics reports. Both are range scans of one covering index, never of the table:
@@ -12,8 +13,19 @@ export const EXPIRING_SQL = (windows: number): string =>
     FROM certificates WHERE status = 'valid' AND not_after > @now AND not_after <= @until`;
 export const REVOKED_UNEXPIRED_SQL = `SELECT COUNT(*) AS n FROM certificates WHERE status = 'revoked' AND not_after > ?`;
 
+/**
+ * Renewal-overdue certificates per profile, with how many of each expire within each window: one
+ * range scan of the partial covering index certificates_unrenewed (valid, not superseded:
+ * not_after, renewal_due_at, profile) from now to the end of the certificates' lifetimes.
+ */
+export const OVERDUE_SQL = (windows: number): string =>
+  `SELECT profile, COUNT(*) AS n${Array.from({ length: windows }, (_, i) => `, COALESCE(SUM(not_after <= @until${i}), 0) AS w${i}`).join('')}
+    FROM certificates INDEXED BY certificates_unrenewed
+    WHERE status = 'valid' AND replaced_by IS NULL AND not_after > @now AND renewal_due_at <= @now GROUP BY profile`;
+
 export class SqliteMetrics {
   private readonly expiring = new Map<number, Database.Statement>();
+  private readonly overdue = new Map<number, Database.Statement>();
   private readonly revoked: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -24,14 +36,26 @@ export class SqliteMetrics {
     const nowMs = now.getTime();
     const params: Record<string, number> = { now: nowMs, until: nowMs + Math.max(0, ...withinMs) };
     withinMs.forEach((ms, i) => (params[`until${i}`] = nowMs + ms));
-    // One read transaction: both counts see the same ledger.
+    // One read transaction: every count sees the same ledger.
     return this.db.transaction(() => {
       const row = withinMs.length > 0 ? (this.expiringStatement(withinMs.length).get(params) as Record<string, number>) : {};
+      const overdue = this.overdueStatement(withinMs.length).all(params) as ({ profile: string | null; n: number } & Record<string, number>)[];
       return {
         expiringWithin: withinMs.map((_, i) => row[`w${i}`] ?? 0),
         revokedUnexpired: (this.revoked.get(nowMs) as { n: number }).n,
+        renewalOverdue: overdueByProfile(overdue),
+        expiringUnrenewedWithin: withinMs.map((_, i) => overdue.reduce((sum, r) => sum + (r[`w${i}`] ?? 0), 0)),
       };
     })();
+  }
+
+  private overdueStatement(windows: number): Database.Statement {
+    let s = this.overdue.get(windows);
+    if (!s) {
+      s = this.db.prepare(OVERDUE_SQL(windows));
+      this.overdue.set(windows, s);
+    }
+    return s;
   }
 
   private expiringStatement(windows: number): Database.Statement {

@@ -3,6 +3,7 @@ import type { SqliteAuditLog } from './audit.js';
 import { AcmeProblem } from '../../core/problem.js';
 import type { RenewalState, RenewEarlyMark } from '../ledger.js';
 import type { OrderReplacement } from '../records.js';
+import { renewEarlyDueAt } from '../lineage.js';
 
 interface RenewalStateRow {
   not_before: number;
@@ -35,6 +36,8 @@ export class SqliteRenewal {
         SELECT serial, @at, @explanationUrl, @actor FROM certificates
         WHERE status = 'valid' AND not_after > @at AND true
         ON CONFLICT (serial) DO NOTHING RETURNING serial`),
+      // The window now ended at the whole second before the mark: so does the renewal-due time.
+      moveDue: db.prepare('UPDATE certificates SET renewal_due_at = MIN(renewal_due_at, ?) WHERE serial = ?'),
       replacingOrder: db.prepare('SELECT order_id FROM replacements WHERE serial = ?'),
       // Takes the place only if it is free or still held by the order ra/ saw become invalid.
       claimReplacement: db.prepare(`INSERT INTO replacements (serial, order_id) VALUES (@serial, @orderId)
@@ -62,6 +65,8 @@ export class SqliteRenewal {
         m.serial === undefined ? this.s.markAllValid.all(params) : this.s.markOne.all({ ...params, serial: m.serial })
       ) as { serial: string }[];
       const detail = m.explanationUrl !== undefined ? { explanationUrl: m.explanationUrl } : {};
+      const due = renewEarlyDueAt(m.at);
+      for (const r of rows) this.s.moveDue.run(due, r.serial);
       for (const r of rows) this.audit.append({ at: m.at, actor: m.actor, action: 'renew-early', subject: r.serial, detail });
       return rows.map((r) => r.serial);
     })();

@@ -63,9 +63,9 @@ export function prepareStatements(db: Database.Database) {
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
     insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation)
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at)
       VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt,
-        @profile, @issuerGeneration)`),
+        @profile, @issuerGeneration, @identifierSet, @replaces, @renewalDueAt)`),
     insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
     certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
