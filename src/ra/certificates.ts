@@ -1,6 +1,36 @@
+import { newSerialHex } from '../ca/serial.js';
+import type { IssuedLeaf } from '../ca/types.js';
+import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord } from '../ledger/records.js';
+import type { ProfileConfig } from '../config/config.js';
 import type { RaDeps } from './deps.js';
+
+/** DNS names are case-insensitive; a certificate carries them lower case, as the ledger indexes them. */
+export function certifiedIdentifiers(identifiers: readonly Identifier[]): Identifier[] {
+  return identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
+}
+
+/**
+ * Has ca/ sign a leaf under `profile` (its usages) with a new serial: the one signing step of a
+ * finalize and of the server's own certificate, both of which checked the key, names and validity.
+ */
+export function signLeaf(
+  deps: RaDeps,
+  profile: ProfileConfig,
+  leaf: { spki: Uint8Array; identifiers: readonly Identifier[]; commonName: string | undefined; notBefore: Date; notAfter: Date },
+): Promise<IssuedLeaf> {
+  return deps.ca.issueLeaf({
+    spki: leaf.spki,
+    identifiers: leaf.identifiers,
+    ...(leaf.commonName !== undefined ? { commonName: leaf.commonName } : {}),
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
+    serialHex: newSerialHex(),
+    usage: profile.usage,
+    keyUsage: profile.keyUsage,
+  });
+}
 
 export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
   const b64 = Buffer.from(der).toString('base64');

@@ -1,5 +1,4 @@
 import { parseCsr } from '../ca/csr.js';
-import { newSerialHex } from '../ca/serial.js';
 import type { ParsedCsr } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { Identifier } from '../core/identifier.js';
@@ -13,6 +12,7 @@ import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
 import { keyHashOfSpki, spkiOfJwk } from './keys.js';
 import { recheckCaa } from './caa-recheck.js';
+import { certifiedIdentifiers, signLeaf } from './certificates.js';
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -92,22 +92,12 @@ export async function finalizeOrder(
   }
   const now = deps.clock.now();
   const { notBefore, notAfter } = leafValidity(now, order, validityFor(deps, account, profile));
-  // DNS names are case-insensitive; the certificate carries them lower case, as the ledger indexes them.
-  const identifiers = order.identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
+  const identifiers = certifiedIdentifiers(order.identifiers);
   const commonName =
     profile.commonName && csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;
   let outcome: FinalizeOutcome;
   try {
-    const leaf = await deps.ca.issueLeaf({
-      spki: csr.spki,
-      identifiers,
-      ...(commonName !== undefined ? { commonName } : {}),
-      notBefore,
-      notAfter,
-      serialHex: newSerialHex(),
-      usage: profile.usage,
-      keyUsage: profile.keyUsage,
-    });
+    const leaf = await signLeaf(deps, profile, { spki: csr.spki, identifiers, commonName, notBefore, notAfter });
     // Committed only if what was checked above still holds now (FinalizeOutcome).
     outcome = await deps.ledger.completeFinalize(order.id, {
       serial: leaf.serialHex,

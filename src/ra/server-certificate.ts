@@ -1,10 +1,9 @@
-import { newSerialHex } from '../ca/serial.js';
 import type { Identifier } from '../core/identifier.js';
 import type { PublicKeyInfo } from '../core/public-key.js';
 import { subjectKeyProblem } from '../policy/keys.js';
 import { DEFAULT_PROFILE, profileKeyProblem } from '../policy/profiles.js';
 import { leafValidity } from '../policy/validity.js';
-import { derToPem } from './certificates.js';
+import { certifiedIdentifiers, derToPem, signLeaf } from './certificates.js';
 import { validityFor, type RaDeps } from './deps.js';
 import { keyHashOfSpki } from './keys.js';
 
@@ -59,18 +58,9 @@ export async function issueServerCertificate(deps: RaDeps, request: ServerCertif
     defaultLifetimeMs: Math.min(request.lifetimeMs, policy.maxLifetimeMs),
     maxLifetimeMs: policy.maxLifetimeMs,
   });
-  const identifiers = request.identifiers.map((i) => (i.type === 'dns' ? { type: i.type, value: i.value.toLowerCase() } : i));
+  const identifiers = certifiedIdentifiers(request.identifiers);
   const commonName = profile.commonName ? identifiers.find((i) => i.type === 'dns')?.value : undefined;
-  const leaf = await deps.ca.issueLeaf({
-    spki: request.spki,
-    identifiers,
-    ...(commonName !== undefined ? { commonName } : {}),
-    notBefore,
-    notAfter,
-    serialHex: newSerialHex(),
-    usage: profile.usage,
-    keyUsage: profile.keyUsage,
-  });
+  const leaf = await signLeaf(deps, profile, { spki: request.spki, identifiers, commonName, notBefore, notAfter });
   await deps.ledger.insertCertificate({
     serial: leaf.serialHex,
     accountId: undefined,
