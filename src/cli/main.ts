@@ -72,10 +72,12 @@ listingOptions(
     .option('--overdue', 'renewal-overdue: valid, unexpired, past the end of their ARI window and not replaced by a newer certificate')
     .option('--unrenewed-expiring-within <duration>', 'renewal-overdue and expiring within e.g. 3d, 12h')
     .option('--identifier <name>', 'an exact name, or *.suffix for every name under it')
-    .option('--account <id>', 'only certificates of this ACME account'),
+    .option('--account <id>', 'only certificates of this ACME account')
+    .option('--profile <name>', 'only certificates issued under this profile (default: also those whose order named none)'),
   'certificates',
 ).action(async (opts: ListOptions & { config?: string }) => {
-  await withLedger(readConfig(opts.config), (ledger) => listCommand(ledger, opts, systemClock.now(), stdoutListing));
+  const config = readConfig(opts.config);
+  await withLedger(config, (ledger) => listCommand(ledger, opts, systemClock.now(), stdoutListing, Object.keys(config.profiles)));
 });
 certs
   .command('show <serial>')

@@ -4,6 +4,7 @@ import type { CertificateFilter, CertificateSummary } from '../../ledger/ledger.
 import type { CertificateLedger } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { reasonName } from '../../ra/revocation.js';
+import { DEFAULT_PROFILE } from '../../policy/profiles.js';
 import { printListing, type ListingOptions, type ListingOutput } from './listing.js';
 
 export interface ListOptions extends ListingOptions {
@@ -16,6 +17,8 @@ export interface ListOptions extends ListingOptions {
   readonly unrenewedExpiringWithin?: string;
   readonly identifier?: string;
   readonly account?: string;
+  /** Issued under this profile (one the config offers). */
+  readonly profile?: string;
 }
 
 export class UsageError extends Error {
@@ -46,6 +49,7 @@ export function filterFrom(o: ListOptions, now: Date): CertificateFilter {
     ...(o.revoked ? { revoked: true } : {}),
     ...(o.identifier !== undefined ? { identifier: o.identifier } : {}),
     ...(o.account !== undefined ? { accountId: o.account } : {}),
+    ...(o.profile !== undefined ? { profile: o.profile } : {}),
   };
 }
 
@@ -58,6 +62,8 @@ function summaryJson(c: CertificateSummary) {
     status: c.status,
     ...(c.revokedAt ? { revokedAt: c.revokedAt.toISOString(), revocationReason: reasonName(c.revocationReason ?? 0) } : {}),
     ...(c.accountId ? { account: c.accountId } : {}),
+    /** The profile it was issued under ("default" when its order named none). */
+    profile: c.profile ?? DEFAULT_PROFILE,
     /** Lineage: the serial this one replaced, and the first that replaced it (null: none). */
     replaces: c.replaces ?? null,
     replacedBy: c.replacedBy ?? null,
@@ -73,8 +79,21 @@ function displayStatus(c: CertificateSummary, now: Date): string {
 }
 
 /** `certmint certs list`: soonest expiry first, as a table, a JSON array or JSON Lines. */
-export async function listCommand(ledger: CertificateLedger, o: ListOptions, now: Date, out: ListingOutput): Promise<void> {
+export async function listCommand(
+  ledger: CertificateLedger,
+  o: ListOptions,
+  now: Date,
+  out: ListingOutput,
+  profiles?: readonly string[],
+): Promise<void> {
   const filter = filterFrom(o, now);
+  // A name the config does not offer is a typo, unless certificates were issued under it before
+  // the profile left the config: those stay listable.
+  if (filter.profile !== undefined && profiles !== undefined && !profiles.includes(filter.profile)) {
+    if ((await ledger.countCertificates({ now, limit: 1, profile: filter.profile })) === 0) {
+      throw new UsageError(`--profile: there is no profile ${JSON.stringify(filter.profile)}; the config offers: ${profiles.join(', ')}`);
+    }
+  }
   type Cursor = NonNullable<CertificateFilter['after']>;
   await printListing<CertificateSummary, Cursor>(
     {

@@ -145,3 +145,53 @@ describeLedger('renewal-overdue and expiring-unrenewed lists (issue 22)', (backe
     expect((await ledger.getCertificate('46'))?.renewalDueAt).toEqual(at(25.5));
   });
 });
+
+describeLedger('the inventory by profile, with every other filter (issue 22)', (backend) => {
+  let ledger: CertificateLedger;
+  beforeEach(async () => {
+    ledger = await backend.open();
+    await ledger.createAccount(accountRecord('a1', 't1', t0));
+    await ledger.createAccount(accountRecord('a2', 't2', t0));
+    // 6-day certificates issued at t0 (due at 4.3 days) unless said otherwise; no profile: "default".
+    await ledger.insertCertificate(cert('51', ['plain.example'], 0));
+    await ledger.insertCertificate({ ...cert('52', ['named.example'], 0), profile: 'default' });
+    await ledger.insertCertificate({ ...cert('53', ['short.example'], 0), profile: 'shortlived' });
+    await ledger.insertCertificate({ ...cert('54', ['short.other'], 0, 'a2'), profile: 'shortlived' });
+    await ledger.insertCertificate({ ...cert('55', ['short.example'], 30), profile: 'shortlived' }); // supersedes 53
+    await ledger.insertCertificate({ ...cert('56', ['late.example'], 24, 'a1', 10), profile: 'shortlived' });
+  });
+  const list = async (now: Date, f: Partial<CertificateFilter>) =>
+    (await ledger.listCertificates({ now, limit: 100, ...f })).map((c) => c.serial);
+  const count = (now: Date, f: Partial<CertificateFilter>) => ledger.countCertificates({ now, limit: 1, ...f });
+
+  it('"default" is the named profile and no profile at all; the summaries carry it', async () => {
+    expect(await list(at(1), { profile: 'default' })).toEqual(['51', '52']);
+    expect(await list(at(1), { profile: 'shortlived' })).toEqual(['53', '54', '55', '56']);
+    expect(await list(at(1), { profile: 'mtls' })).toEqual([]);
+    expect(await count(at(1), { profile: 'shortlived' })).toBe(4);
+    const summaries = await ledger.listCertificates({ now: at(1), limit: 100 });
+    expect(Object.fromEntries(summaries.map((c) => [c.serial, c.profile ?? null]))).toEqual({
+      '51': null, '52': 'default', '53': 'shortlived', '54': 'shortlived', '55': 'shortlived', '56': 'shortlived',
+    });
+  });
+
+  it('combines with overdue, expiring unrenewed (on their forced index), account, identifier and the count', async () => {
+    const due = at(4.3 * 24); // 51, 52, 54 overdue; 53 superseded; 55, 56 not yet due
+    expect(await list(due, { overdue: true })).toEqual(['51', '52', '54']);
+    expect(await list(due, { overdue: true, profile: 'shortlived' })).toEqual(['54']);
+    expect(await count(due, { overdue: true, profile: 'default' })).toBe(2);
+    expect(await list(due, { unrenewedExpiringWithinMs: 2 * DAY, profile: 'default' })).toEqual(['51', '52']);
+    expect(await count(due, { unrenewedExpiringWithinMs: 2 * DAY, profile: 'shortlived' })).toBe(1);
+    expect(await list(due, { overdue: true, profile: 'shortlived', accountId: 'a1' })).toEqual([]);
+    expect(await list(at(1), { profile: 'shortlived', identifier: '*.example' })).toEqual(['53', '55', '56']);
+    expect(await list(at(1), { profile: 'shortlived', identifier: 'short.example', expiringWithinMs: 6 * DAY })).toEqual(['53']);
+    expect(await list(at(1), { profile: 'shortlived', accountId: 'a2' })).toEqual(['54']);
+  });
+
+  it('pages by profile: after the last row, still within the profile', async () => {
+    const first = await ledger.listCertificates({ now: at(1), limit: 2, profile: 'shortlived' });
+    expect(first.map((c) => c.serial)).toEqual(['53', '54']);
+    const last = first.at(-1)!;
+    expect(await list(at(1), { profile: 'shortlived', after: { notAfter: last.notAfter, serial: last.serial } })).toEqual(['55', '56']);
+  });
+});

@@ -15,6 +15,8 @@ export interface CertificateFilter {
   /** An exact name, or "*.suffix" for every name under suffix. */
   readonly identifier?: string;
   readonly accountId?: string;
+  /** Issued under this profile; "default" also matches certificates whose order named none (profile NULL). */
+  readonly profile?: string;
   readonly limit: number;
   /** Only certificates after this one in list order: the next page (keyset pagination, as `certmint certs list --all` reads). */
   readonly after?: { readonly notAfter: Date; readonly serial: string };

@@ -30,6 +30,8 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; values: (strin
       AND c.renewal_due_at <= ${now()}`);
   }
   if (f.accountId !== undefined) where.push(`c.account_id = ${param(f.accountId)}`);
+  // NULL: the order named no profile, "default".
+  if (f.profile !== undefined) where.push(`COALESCE(c.profile, 'default') = ${param(f.profile)}`);
   if (f.identifier !== undefined) {
     const name = f.identifier.toLowerCase();
     if (name.startsWith('*.')) {
@@ -47,7 +49,7 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; values: (strin
 
 /**
  * One page of the inventory, soonest expiry first; `after` continues from the previous page's
- * last row. The same columns as SQLite's (no profile), so both backends list the same summaries.
+ * last row. The same columns as SQLite's, so both backends list the same summaries.
  */
 export function inventoryQuery(f: CertificateFilter): { text: string; values: (string | number)[] } {
   const { where, values, param } = inventoryWhere(f);
@@ -56,7 +58,7 @@ export function inventoryQuery(f: CertificateFilter): { text: string; values: (s
     where.push(`(c.not_after > ${notAfter} OR (c.not_after = ${notAfter} AND c.serial COLLATE "C" > ${param(f.after.serial)}))`);
   }
   const text = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
-      c.revoked_at, c.revocation_reason, c.created_at, c.replaces, c.replaced_by, c.renewal_due_at
+      c.revoked_at, c.revocation_reason, c.created_at, c.profile, c.replaces, c.replaced_by, c.renewal_due_at
     FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY c.not_after, c.serial COLLATE "C" LIMIT ${param(f.limit)}`;
   return { text, values };

@@ -35,6 +35,9 @@ describe('inventory query plans (fast on millions of certificates)', () => {
     { identifier: '*.svc.cluster.local' },
     { overdue: true },
     { unrenewedExpiringWithinMs: 3 * DAY },
+    { profile: 'shortlived' },
+    { profile: 'default', accountId: 'a1' },
+    { profile: 'default', expiringWithinMs: 7 * DAY },
   ];
   it.each(filters)('uses an index for %o', (f) => {
     const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
@@ -46,7 +49,13 @@ describe('inventory query plans (fast on millions of certificates)', () => {
     expect(plan.join('\n')).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY|PRIMARY KEY/);
   });
 
-  it.each([{ overdue: true }, { unrenewedExpiringWithinMs: 3 * DAY }])('%o: a range of the partial index of valid, unsuperseded certificates', (f) => {
+  it.each<Partial<CertificateFilter>>([
+    { overdue: true },
+    { unrenewedExpiringWithinMs: 3 * DAY },
+    // The profile is one more condition on the row, read from the same index (it holds profile).
+    { overdue: true, profile: 'shortlived' },
+    { unrenewedExpiringWithinMs: 3 * DAY, profile: 'default' },
+  ])('%o: a range of the partial index of valid, unsuperseded certificates', (f) => {
     const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
     const { sql, params } = inventoryQuery({ now, limit: 100, ...f });
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail);

@@ -29,6 +29,11 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; params: Record
     where.push('c.account_id = @account');
     params.account = f.accountId;
   }
+  // A plain condition on the row (certificates_unrenewed also holds profile): NULL is "default".
+  if (f.profile !== undefined) {
+    where.push(`COALESCE(c.profile, 'default') = @profile`);
+    params.profile = f.profile;
+  }
   if (f.identifier !== undefined) {
     const name = f.identifier.toLowerCase();
     if (name.startsWith('*.')) {
@@ -65,7 +70,7 @@ export function inventoryQuery(f: CertificateFilter): { sql: string; params: Rec
     params.afterSerial = f.after.serial;
   }
   const sql = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
-      c.revoked_at, c.revocation_reason, c.created_at, c.replaces, c.replaced_by, c.renewal_due_at
+      c.revoked_at, c.revocation_reason, c.created_at, c.profile, c.replaces, c.replaced_by, c.renewal_due_at
     FROM certificates c${unrenewedIndex(f)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY c.not_after, c.serial LIMIT @limit`;
   return { sql, params };
