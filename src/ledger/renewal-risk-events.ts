@@ -5,6 +5,20 @@ import type { NewOutboxEvent } from './outbox-events.js';
 export const RENEWAL_RISK_EVENTS = ['certificate.renewal-overdue', 'certificate.expiring-unrenewed'] as const;
 export type RenewalRiskEvent = (typeof RENEWAL_RISK_EVENTS)[number];
 
+/**
+ * Certificates at risk and not told of `type` yet, soonest expiry first, then by serial (two
+ * instances writing the same events take their locks in one order): a range scan of the partial
+ * index certificates_unrenewed and one probe of the event's unique index each. The type is written
+ * into the SQL (never a parameter): a partial index is used only for a literal that matches its WHERE.
+ * `p` names the parameters now, until and limit (`@now`… on SQLite, `$1`… on PostgreSQL).
+ */
+export function atRiskQuery(type: RenewalRiskEvent, from: string, p: { now: string; until: string; limit: string }): string {
+  return `SELECT c.serial, c.account_id, c.not_after, c.renewal_due_at, c.identifier_set FROM ${from}
+  WHERE c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > ${p.now} AND c.not_after <= ${p.until} AND c.renewal_due_at <= ${p.now}
+    AND NOT EXISTS (SELECT 1 FROM outbox_events e WHERE e.type = '${type}' AND e.subject = c.serial)
+  ORDER BY c.not_after, c.serial LIMIT ${p.limit}`;
+}
+
 /** A certificate at risk, as both backends read it from the partial index certificates_unrenewed. */
 export interface AtRiskRow {
   readonly serial: string;

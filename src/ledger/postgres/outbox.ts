@@ -1,8 +1,10 @@
 import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
-import { renewalRiskEvent, type AtRiskRow } from '../renewal-risk-events.js';
+import { atRiskQuery, renewalRiskEvent, type AtRiskRow } from '../renewal-risk-events.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
+
+const P = { now: '$1', until: '$2', limit: '$3' };
 
 const S = {
   // Events not fanned out yet, locked so two instances never fan out the same one (SKIP LOCKED: the other takes the next).
@@ -36,17 +38,12 @@ const S = {
     ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
   listFailed: statement('outbox.listFailed', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
     WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
-  // Certificates at risk and not told of yet: a range scan of certificates_unrenewed, one probe of outbox_events_once each;
-  // in serial order, so that two instances inserting the same events lock them in one order (no deadlock).
-  atRisk: statement('outbox.atRisk', `SELECT c.serial, c.account_id, c.not_after, c.renewal_due_at, c.identifier_set
-    FROM certificates c
-    WHERE c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > $1 AND c.not_after <= $2 AND c.renewal_due_at <= $1
-      AND NOT EXISTS (SELECT 1 FROM outbox_events e WHERE e.type = $3 AND e.subject = c.serial)
-    ORDER BY c.not_after, c.serial LIMIT $4`),
-  // Another instance writing the same event at once: its insert waits for ours, then does nothing.
+  atRiskOverdue: statement('outbox.atRiskOverdue', atRiskQuery('certificate.renewal-overdue', 'certificates c', P)),
+  atRiskExpiring: statement('outbox.atRiskExpiring', atRiskQuery('certificate.expiring-unrenewed', 'certificates c', P)),
+  // ON CONFLICT: the event's unique index (migration 0016). Another instance writing the same event
+  // at once: this insert waits for that transaction, then does nothing.
   raiseOnce: statement('outbox.raiseOnce', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-    ON CONFLICT (type, subject) WHERE type IN ('certificate.renewal-overdue', 'certificate.expiring-unrenewed') DO NOTHING`),
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`),
   notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
   counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
     (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
@@ -86,11 +83,11 @@ export class PostgresOutbox implements OutboxLedger {
     return this.db.atomic(async (tx) => {
       let count = 0;
       const kinds = [
-        ['certificate.renewal-overdue', Number.MAX_SAFE_INTEGER],
-        ['certificate.expiring-unrenewed', n + expiringWithinMs],
+        ['certificate.renewal-overdue', S.atRiskOverdue, Number.MAX_SAFE_INTEGER],
+        ['certificate.expiring-unrenewed', S.atRiskExpiring, n + expiringWithinMs],
       ] as const;
-      for (const [type, until] of kinds) {
-        const rows = (await tx.query<AtRiskRow>(S.atRisk, [n, until, type, limit])).rows;
+      for (const [type, query, until] of kinds) {
+        const rows = (await tx.query<AtRiskRow>(query, [n, until, limit])).rows;
         if (rows.length === 0) continue;
         const events = rows.map((r) => renewalRiskEvent(type, r, now));
         const r = await tx.query(S.raiseOnce, [

@@ -1,15 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
-import { renewalRiskEvent, type AtRiskRow } from '../renewal-risk-events.js';
+import { atRiskQuery, renewalRiskEvent, RENEWAL_RISK_EVENTS, type AtRiskRow, type RenewalRiskEvent } from '../renewal-risk-events.js';
 
-// Certificates at risk and not told of yet: a range scan of certificates_unrenewed, one probe of
-// outbox_events_once each.
-const AT_RISK = `SELECT c.serial, c.account_id, c.not_after, c.renewal_due_at, c.identifier_set
-  FROM certificates c INDEXED BY certificates_unrenewed
-  WHERE c.status = 'valid' AND c.replaced_by IS NULL AND c.not_after > @now AND c.not_after <= @until AND c.renewal_due_at <= @now
-    AND NOT EXISTS (SELECT 1 FROM outbox_events e WHERE e.type = @type AND e.subject = c.serial)
-  ORDER BY c.not_after, c.serial LIMIT @limit`;
+
+const P = { now: '@now', until: '@until', limit: '@limit' };
 
 /**
  * The notification outbox in the SQLite ledger (interfaces/outbox.ts); one process serves a file.
@@ -46,10 +41,10 @@ export class SqliteOutbox implements OutboxLedger {
         WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
       counts: db.prepare(`SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
         (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
-      atRisk: db.prepare(AT_RISK),
+      atRisk: new Map(RENEWAL_RISK_EVENTS.map((t) => [t, db.prepare(atRiskQuery(t, 'certificates c INDEXED BY certificates_unrenewed', P))])),
+      // ON CONFLICT: the event's unique index (migration 0016); delivery_id is random.
       raiseOnce: db.prepare(`INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
-        VALUES (@deliveryId, @type, @subject, @payload, @createdAt)
-        ON CONFLICT (type, subject) WHERE type IN ('certificate.renewal-overdue', 'certificate.expiring-unrenewed') DO NOTHING`),
+        VALUES (@deliveryId, @type, @subject, @payload, @createdAt) ON CONFLICT DO NOTHING`),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
   }
@@ -113,12 +108,12 @@ export class SqliteOutbox implements OutboxLedger {
     const n = now.getTime();
     const written = this.db.transaction(() => {
       let count = 0;
-      const kinds = [
+      const kinds: [RenewalRiskEvent, number][] = [
         ['certificate.renewal-overdue', Number.MAX_SAFE_INTEGER],
         ['certificate.expiring-unrenewed', n + expiringWithinMs],
-      ] as const;
+      ];
       for (const [type, until] of kinds) {
-        for (const r of this.s.atRisk.all({ now: n, until, type, limit }) as AtRiskRow[]) {
+        for (const r of this.s.atRisk.get(type)!.all({ now: n, until, limit }) as AtRiskRow[]) {
           count += this.s.raiseOnce.run(renewalRiskEvent(type, r, now)).changes;
         }
       }
