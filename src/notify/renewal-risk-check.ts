@@ -34,6 +34,8 @@ export class RenewalRiskCheck {
       const n = await this.o.ledger.raiseRenewalRiskEvents(now, this.o.expiringWithinMs, BATCH);
       total += n;
       if (n === 0) return total;
+      // Between batches, let requests through (SQLite's transactions hold the event loop).
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

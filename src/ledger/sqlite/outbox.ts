@@ -106,12 +106,14 @@ export class SqliteOutbox implements OutboxLedger {
 
   async raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number> {
     const n = now.getTime();
+    const kinds: [RenewalRiskEvent, number][] = [
+      ['certificate.renewal-overdue', Number.MAX_SAFE_INTEGER],
+      ['certificate.expiring-unrenewed', n + expiringWithinMs],
+    ];
+    // Checked every minute, nearly always with nothing new: then no write lock is taken.
+    if (kinds.every(([type, until]) => this.s.atRisk.get(type)!.get({ now: n, until, limit: 1 }) === undefined)) return 0;
     const written = this.db.transaction(() => {
       let count = 0;
-      const kinds: [RenewalRiskEvent, number][] = [
-        ['certificate.renewal-overdue', Number.MAX_SAFE_INTEGER],
-        ['certificate.expiring-unrenewed', n + expiringWithinMs],
-      ];
       for (const [type, until] of kinds) {
         for (const r of this.s.atRisk.get(type)!.all({ now: n, until, limit }) as AtRiskRow[]) {
           count += this.s.raiseOnce.run(renewalRiskEvent(type, r, now)).changes;
