@@ -9,6 +9,7 @@ import { WebhookReceiver } from '../../test/support/webhook-receiver.js';
 import { RenewalRiskCheck } from './renewal-risk-check.js';
 import { loadWebhooks } from './secrets.js';
 import { WebhookDeliverer } from './webhook-deliverer.js';
+import { slackText } from './webhook-request.js';
 
 // The check against a real SQLite ledger, delivered by the real deliverer to a real receiver on
 // 127.0.0.1; the certificates' time is a ManualClock's (the deliverer's backoff is not exercised).
@@ -19,7 +20,7 @@ const start = new Date('2026-01-01T00:00:00Z');
 let dir: string;
 let ledger: SqliteLedger;
 let receiver: WebhookReceiver;
-let deliverer: WebhookDeliverer;
+let deliverer: WebhookDeliverer | undefined;
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'certmint-risk-'));
@@ -29,7 +30,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await deliverer.stop();
+  await deliverer?.stop();
+  deliverer = undefined;
   await receiver.close();
   await ledger.close();
   rmSync(dir, { recursive: true, force: true });
@@ -74,4 +76,16 @@ describe('renewal-risk check', () => {
     await vi.waitFor(() => expect(receiver.received).toHaveLength(2), { timeout: 10_000 });
     expect(receiver.received[1]!.json).toMatchObject({ type: 'certificate.expiring-unrenewed', subject: '0a' });
   });
+
+  it('slack format: one line naming the certificate, its names and its dates', () => {
+    const payload = { serial: '0a', identifiers: ['a.internal'], notAfter: '2026-01-31T00:00:00.000Z', renewalDueAt: '2026-01-22T00:00:00.000Z', accountId: 'a1' };
+    const event = { deliveryId: 'd', subject: '0a', payload, createdAt: start };
+    expect(slackText({ ...event, type: 'certificate.renewal-overdue' })).toBe(
+      'certmint: certificate 0a for a.internal is overdue for renewal (due 2026-01-22T00:00:00.000Z, expires 2026-01-31T00:00:00.000Z)',
+    );
+    expect(slackText({ ...event, type: 'certificate.expiring-unrenewed' })).toBe(
+      'certmint: certificate 0a for a.internal expires 2026-01-31T00:00:00.000Z and has not been renewed',
+    );
+  });
 });
+
