@@ -20,6 +20,7 @@ import { ledgerUnavailable } from '../ledger/storage-failure.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import { loadWebhooks } from '../notify/secrets.js';
+import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
 import type { RaPolicy } from '../ra/deps.js';
 import { RegistrationAuthority } from '../ra/registration-authority.js';
@@ -271,6 +272,9 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     counters: metrics,
   });
   await deliverer.start();
+  // certificate.renewal-overdue and certificate.expiring-unrenewed, once per certificate, every minute.
+  const riskCheck = new RenewalRiskCheck({ ledger: ledger.outbox, clock, expiringWithinMs: config.notifications.expiringWithinMs, log });
+  riskCheck.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),
     clock,
@@ -351,6 +355,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       stopPurging.abort();
       renewer?.stop();
       await crl.stop();
+      await riskCheck.stop();
       await deliverer.stop();
       await app.close();
       // Validations answered `processing` record their outcome before the ledger closes; those

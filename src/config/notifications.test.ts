@@ -13,7 +13,7 @@ function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
 const hook = (over: string) => `notifications:\n  webhooks:\n    - name: ops\n      url: https://hooks.example/x\n      events: [certificate.issued]\n      secretFile: s/ops\n      format: json\n${over}`;
 
 describe('notifications config', () => {
-  it('defaults: no webhooks, 10 s per attempt, 10 attempts from 5 s doubling to 30 min, 16 in flight', () => {
+  it('defaults: no webhooks, 10 s per attempt, 10 attempts from 5 s doubling to 30 min, 16 in flight, expiring-unrenewed 3 d ahead', () => {
     expect(loadConfig({ env: {}, cwd: '/srv' }).notifications).toEqual({
       webhooks: [],
       timeoutMs: 10_000,
@@ -21,6 +21,7 @@ describe('notifications config', () => {
       maxAttempts: 10,
       backoffBaseMs: 5_000,
       backoffMaxMs: 1_800_000,
+      expiringWithinMs: 3 * 86_400_000,
     });
   });
 

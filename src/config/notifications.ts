@@ -18,6 +18,8 @@ export interface NotificationsConfig {
   readonly maxAttempts: number;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
+  /** certificate.expiring-unrenewed: raised for an overdue certificate expiring within this. */
+  readonly expiringWithinMs: number;
 }
 
 /**
@@ -52,5 +54,6 @@ export function resolveNotifications(
   if (backoffMaxMs < backoffBaseMs) fail(`notifications.backoffMax (${n.backoffMax}) must not be shorter than notifications.backoffBase (${n.backoffBase})`);
   const timeoutMs = ms('timeout', n.timeout);
   if (timeoutMs <= 0) fail('notifications.timeout must be longer than 0');
-  return { webhooks, timeoutMs, maxInFlight: n.maxInFlight, maxAttempts: n.maxAttempts, backoffBaseMs, backoffMaxMs };
+  const expiringWithinMs = ms('expiringWithin', n.expiringWithin);
+  return { webhooks, timeoutMs, maxInFlight: n.maxInFlight, maxAttempts: n.maxAttempts, backoffBaseMs, backoffMaxMs, expiringWithinMs };
 }

@@ -199,6 +199,9 @@ export const ConfigSchema = Type.Object(
       maxAttempts: Type.Integer({ minimum: 1, maximum: 100, description: 'Attempts of one delivery before it is marked failed (`certmint notifications retry` sends it again).' }),
       backoffBase: Duration('The wait after the first failed attempt; it doubles after each further one.'),
       backoffMax: Duration('The longest wait between two attempts.'),
+      expiringWithin: Duration(
+        'certificate.expiring-unrenewed is raised (once) for a renewal-overdue certificate this long before it expires; certificate.renewal-overdue when it becomes overdue. Checked every minute.',
+      ),
     }),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
       url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),

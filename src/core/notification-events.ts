@@ -1,8 +1,9 @@
 /**
  * Every event a webhook can subscribe to (notifications.webhooks[].events). The ledger raises
  * certificate.issued, certificate.revoked, account.created and eab.bound itself, in the transaction
- * of the change; certificate.renewal-overdue, certificate.expiring-unrenewed, ca.expiring and
- * crl.stale are defined (a webhook may subscribe to them) but nothing raises them yet.
+ * of the change; the serve process's renewal-risk check (notify/renewal-risk-check.ts) raises
+ * certificate.renewal-overdue and certificate.expiring-unrenewed once per certificate; ca.expiring
+ * and crl.stale are defined (a webhook may subscribe to them) but nothing raises them yet.
  */
 export const NOTIFICATION_EVENTS = [
   'certificate.issued',

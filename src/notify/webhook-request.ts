@@ -37,6 +37,10 @@ export function slackText(event: WebhookEvent): string {
       return `certmint issued certificate ${event.subject}${names}${typeof p.notAfter === 'string' ? `, valid until ${p.notAfter}` : ''} (${String(p.actor)})`;
     case 'certificate.revoked':
       return `certmint revoked certificate ${event.subject} (reason ${String(p.reason)}, by ${String(p.actor)})`;
+    case 'certificate.renewal-overdue':
+      return `certmint: certificate ${event.subject}${names} is overdue for renewal (due ${String(p.renewalDueAt)}, expires ${String(p.notAfter)})`;
+    case 'certificate.expiring-unrenewed':
+      return `certmint: certificate ${event.subject}${names} expires ${String(p.notAfter)} and has not been renewed`;
     case 'account.created':
       return `certmint: new ACME ${event.subject}`;
     case 'certmint.test':

@@ -70,6 +70,14 @@ export interface OutboxLedger extends OutboxReader {
   claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]>;
   /** Records one attempt of `holder`'s claimed delivery and gives the lease back; false if the lease was lost. */
   recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean>;
+  /**
+   * Raises certificate.renewal-overdue for up to `limit` certificates newly renewal-overdue at `now`
+   * (valid, not superseded, unexpired, past renewalDueAt) and certificate.expiring-unrenewed for up
+   * to `limit` of those expiring within `expiringWithinMs`, each at most once per certificate ever,
+   * in one transaction; returns how many events it wrote (0: nothing new). Two instances checking
+   * at once write each event once between them.
+   */
+  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number>;
   /** Failed deliveries (all, or one event's) back to pending, due at `now`, attempts reset; how many. */
   retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number>;
   /**

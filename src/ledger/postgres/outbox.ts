@@ -1,7 +1,10 @@
 import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
+import { atRiskQuery, renewalRiskEvent, type AtRiskRow } from '../renewal-risk-events.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
+
+const P = { now: '$1', until: '$2', limit: '$3' };
 
 const S = {
   // Events not fanned out yet, locked so two instances never fan out the same one (SKIP LOCKED: the other takes the next).
@@ -35,6 +38,12 @@ const S = {
     ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
   listFailed: statement('outbox.listFailed', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
     WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
+  atRiskOverdue: statement('outbox.atRiskOverdue', atRiskQuery('certificate.renewal-overdue', 'certificates c', P)),
+  atRiskExpiring: statement('outbox.atRiskExpiring', atRiskQuery('certificate.expiring-unrenewed', 'certificates c', P)),
+  // ON CONFLICT: the event's unique index (migration 0016). Another instance writing the same event
+  // at once: this insert waits for that transaction, then does nothing.
+  raiseOnce: statement('outbox.raiseOnce', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`),
   notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
   counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
     (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
@@ -66,6 +75,32 @@ export class PostgresOutbox implements OutboxLedger {
       if (claimed.length === 0) return [];
       const ids = [...new Set(claimed.map((c) => String(c.event_id)))];
       return (await tx.query<OutboxDeliveryRow>(S.byKeys, [ids, holder])).rows.map(toOutboxDelivery);
+    });
+  }
+
+  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number> {
+    const n = now.getTime();
+    return this.db.atomic(async (tx) => {
+      let count = 0;
+      const kinds = [
+        ['certificate.renewal-overdue', S.atRiskOverdue, Number.MAX_SAFE_INTEGER],
+        ['certificate.expiring-unrenewed', S.atRiskExpiring, n + expiringWithinMs],
+      ] as const;
+      for (const [type, query, until] of kinds) {
+        const rows = (await tx.query<AtRiskRow>(query, [n, until, limit])).rows;
+        if (rows.length === 0) continue;
+        const events = rows.map((r) => renewalRiskEvent(type, r, now));
+        const r = await tx.query(S.raiseOnce, [
+          events.map((e) => e.deliveryId),
+          events.map((e) => e.type),
+          events.map((e) => e.subject),
+          events.map((e) => e.payload),
+          events.map((e) => e.createdAt),
+        ]);
+        count += r.rowCount ?? 0;
+      }
+      if (count > 0) await tx.query(S.notify);
+      return count;
     });
   }
 

@@ -1,6 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
+import { atRiskQuery, renewalRiskEvent, RENEWAL_RISK_EVENTS, type AtRiskRow, type RenewalRiskEvent } from '../renewal-risk-events.js';
+
+
+const P = { now: '@now', until: '@until', limit: '@limit' };
 
 /**
  * The notification outbox in the SQLite ledger (interfaces/outbox.ts); one process serves a file.
@@ -37,6 +41,10 @@ export class SqliteOutbox implements OutboxLedger {
         WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
       counts: db.prepare(`SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
         (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
+      atRisk: new Map(RENEWAL_RISK_EVENTS.map((t) => [t, db.prepare(atRiskQuery(t, 'certificates c INDEXED BY certificates_unrenewed', P))])),
+      // ON CONFLICT: the event's unique index (migration 0016); delivery_id is random.
+      raiseOnce: db.prepare(`INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
+        VALUES (@deliveryId, @type, @subject, @payload, @createdAt) ON CONFLICT DO NOTHING`),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
   }
@@ -94,6 +102,27 @@ export class SqliteOutbox implements OutboxLedger {
       holder,
     });
     return info.changes === 1;
+  }
+
+  async raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number> {
+    const n = now.getTime();
+    const kinds: [RenewalRiskEvent, number][] = [
+      ['certificate.renewal-overdue', Number.MAX_SAFE_INTEGER],
+      ['certificate.expiring-unrenewed', n + expiringWithinMs],
+    ];
+    // Checked every minute, nearly always with nothing new: then no write lock is taken.
+    if (kinds.every(([type, until]) => this.s.atRisk.get(type)!.get({ now: n, until, limit: 1 }) === undefined)) return 0;
+    const written = this.db.transaction(() => {
+      let count = 0;
+      for (const [type, until] of kinds) {
+        for (const r of this.s.atRisk.get(type)!.all({ now: n, until, limit }) as AtRiskRow[]) {
+          count += this.s.raiseOnce.run(renewalRiskEvent(type, r, now)).changes;
+        }
+      }
+      return count;
+    }).immediate();
+    if (written > 0) this.raised();
+    return written;
   }
 
   async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
