@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -6,7 +6,8 @@ import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { accountRecord, certificateRecord } from '../../test/support/ledger-records.js';
 import { SmtpSink } from '../../test/support/smtp-sink.js';
-import { EmailChannel } from './email-channel.js';
+import { ConfigError } from '../config/config.js';
+import { EmailChannel, heloNameOf, loadSmtpRelay } from './email-channel.js';
 import { RenewalRiskCheck } from './renewal-risk-check.js';
 import type { SmtpRelay } from './smtp-client.js';
 import { WebhookDeliverer } from './webhook-deliverer.js';
@@ -168,5 +169,37 @@ describe('email to account contacts', () => {
     await vi.waitFor(async () => expect((await emailDeliveries())[0]).toMatchObject({ state: 'pending', attempts: 1 }), { timeout: 10_000 });
     expect((await emailDeliveries())[0]!.lastError).toBe('the relay does not offer STARTTLS and notifications.email.smtp.starttls is required; nothing was sent');
     expect(sink.lines.map((l) => l.line)).toEqual(['EHLO ca.example']);
+  });
+});
+
+describe('SMTP relay settings', () => {
+  const email = (over: Record<string, string | undefined>) => ({
+    from: 'certmint@ca.example',
+    events: ['certificate.renewal-overdue' as const],
+    smtp: { host: 'relay.example', port: 587, starttls: 'required' as const, usernameFile: undefined, passwordFile: undefined, caFile: undefined, ...over },
+  });
+
+  it('credential files: private, one trailing newline dropped; a loose mode or a missing file is refused naming the key', () => {
+    const user = path.join(dir, 'user');
+    const pw = path.join(dir, 'pw');
+    writeFileSync(user, 'certmint\n', { mode: 0o600 });
+    writeFileSync(pw, 'p w\r\n', { mode: 0o400 });
+    expect(loadSmtpRelay(email({ usernameFile: user, passwordFile: pw }), 'ca.example').credentials).toEqual({ username: 'certmint', password: 'p w' });
+    chmodSync(pw, 0o644);
+    expect(() => loadSmtpRelay(email({ usernameFile: user, passwordFile: pw }), 'ca.example')).toThrow(ConfigError);
+    expect(() => loadSmtpRelay(email({ usernameFile: user, passwordFile: pw }), 'ca.example')).toThrow(
+      new RegExp(`notifications\\.email\\.smtp\\.passwordFile ${pw} has mode 0644: .* chmod 600 ${pw}`),
+    );
+    expect(() => loadSmtpRelay(email({ usernameFile: user, passwordFile: path.join(dir, 'nope') }), 'ca.example')).toThrow(/notifications\.email\.smtp\.passwordFile .*nope cannot be read/);
+    writeFileSync(pw, 'a\nb\n', { mode: 0o600 });
+    chmodSync(pw, 0o600);
+    expect(() => loadSmtpRelay(email({ usernameFile: user, passwordFile: pw }), 'ca.example')).toThrow(/holds a line break or NUL byte/);
+    expect(() => loadSmtpRelay(email({ caFile: user }), 'ca.example')).toThrow(/notifications\.email\.smtp\.caFile: .* holds no PEM certificate/);
+  });
+
+  it('EHLO names server.baseUrl\'s host, an address as a literal', () => {
+    expect(heloNameOf('https://ca.example.internal:8443')).toBe('ca.example.internal');
+    expect(heloNameOf('https://10.0.0.5:8443')).toBe('[10.0.0.5]');
+    expect(heloNameOf('https://[::1]:8443')).toBe('[IPv6:::1]');
   });
 });

@@ -50,6 +50,19 @@ export function loadSmtpRelay(email: EmailConfig, heloName: string): SmtpRelay {
   return { host: smtp.host, port: smtp.port, starttls: smtp.starttls, ca, credentials, heloName };
 }
 
+/** The name certmint gives in EHLO (RFC 5321 §4.1.1.1): server.baseUrl's host, an address as a literal. */
+export function heloNameOf(baseUrl: string): string {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname;
+  } catch {
+    return 'localhost';
+  }
+  if (host.startsWith('[')) return `[IPv6:${host.slice(1, -1)}]`;
+  if (/^[\d.]+$/.test(host)) return `[${host}]`;
+  return /^[A-Za-z0-9.-]+$/.test(host) ? host : 'localhost';
+}
+
 export interface EmailChannelOptions {
   readonly accounts: Pick<AccountsReader, 'getAccount'>;
   readonly relay: SmtpRelay;
