@@ -103,6 +103,25 @@ export function emailMessage(m: EmailMessageInput): string {
   return [...headers, '', ...body.map(bodyText)].join('\r\n');
 }
 
+/** `certmint notifications test --email`: a message that says what it is, with the headers real ones carry. */
+export function testEmailMessage(m: { readonly from: string; readonly to: string; readonly now: Date; readonly deliveryId: string; readonly baseUrl: string }): string {
+  const domain = m.from.slice(m.from.lastIndexOf('@') + 1);
+  return [
+    `From: certmint <${m.from}>`,
+    `To: <${m.to}>`,
+    'Subject: [certmint] test message',
+    `Date: ${rfc5322Date(m.now)}`,
+    `Message-ID: <${m.deliveryId}@${domain}>`,
+    'Auto-Submitted: auto-generated',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    bodyText(`A test of certmint's email notifications (certmint notifications test --email), from the CA at ${m.baseUrl}.`),
+    'Renewal-overdue and expiring-unrenewed certificates are mailed to their ACME accounts\' contacts this way.',
+  ].join('\r\n');
+}
+
 function riskPayload(e: OutboxEvent): RiskPayload {
   const p = e.payload;
   const text = (v: unknown): string => (typeof v === 'string' ? v : '');
