@@ -155,6 +155,7 @@ function bodyText(s: string): string {
 function inWords(ms: number): string {
   if (ms <= 0) return 'expired';
   const hours = Math.floor(ms / 3_600_000);
-  if (hours < 48) return `in ${hours} hours`;
+  if (hours < 1) return 'within the hour';
+  if (hours < 48) return `in ${hours} hour${hours === 1 ? '' : 's'}`;
   return `in ${Math.floor(hours / 24)} days`;
 }

@@ -84,6 +84,26 @@ describe('SMTP client', () => {
     expect(s.messages.map((m) => m.to)).toEqual([['a@example.com']]);
   });
 
+  it('a relay (or a man in the middle) that sends more after its STARTTLS answer, before TLS: refused, nothing sent (RFC 3207 §4)', async () => {
+    const received: string[] = [];
+    server = net.createServer((socket) => {
+      socket.setEncoding('utf8');
+      socket.write('220 mitm ESMTP\r\n');
+      socket.on('data', (chunk: string) => {
+        received.push(chunk);
+        if (chunk.startsWith('EHLO')) socket.write('250-mitm\r\n250 STARTTLS\r\n');
+        // The injected answer would be read as the reply to the EHLO sent over TLS.
+        if (chunk.startsWith('STARTTLS')) socket.write('220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    const outcome = await sendMail({ host: '127.0.0.1', port, starttls: 'required', ca: undefined, credentials: CREDENTIALS, heloName: 'ca.example' }, MESSAGE, 5000);
+    expect(outcome).toEqual({ ok: false, permanent: false, error: 'the relay sent more after its STARTTLS answer, before TLS; nothing was sent' });
+    expect(received.join('')).toBe('EHLO ca.example\r\nSTARTTLS\r\n');
+  });
+
   it('no relay listening: a retry naming the refusal; a relay that never answers: one timeout', async () => {
     const s = await startSink();
     const port = s.port;
