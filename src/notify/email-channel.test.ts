@@ -6,6 +6,8 @@ import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { accountRecord, certificateRecord } from '../../test/support/ledger-records.js';
 import { SmtpSink } from '../../test/support/smtp-sink.js';
+import { WebhookReceiver } from '../../test/support/webhook-receiver.js';
+import { loadWebhooks } from './secrets.js';
 import { ConfigError } from '../config/config.js';
 import { EmailChannel, heloNameOf, loadSmtpRelay } from './email-channel.js';
 import { RenewalRiskCheck } from './renewal-risk-check.js';
@@ -43,7 +45,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startDeliverer(over: { relay?: Partial<SmtpRelay>; maxAttempts?: number } = {}): Promise<void> {
+async function startDeliverer(over: { relay?: Partial<SmtpRelay>; maxAttempts?: number; webhookUrl?: string } = {}): Promise<void> {
   const relay: SmtpRelay = { host: '127.0.0.1', port: sink.port, starttls: 'required', ca: sink.certificate?.certPem, credentials: CREDENTIALS, heloName: 'ca.example', ...over.relay };
   const channel = new EmailChannel({
     accounts: ledger,
@@ -56,7 +58,7 @@ async function startDeliverer(over: { relay?: Partial<SmtpRelay>; maxAttempts?: 
   });
   deliverer = new WebhookDeliverer({
     ledger: ledger.outbox,
-    webhooks: [],
+    webhooks: over.webhookUrl === undefined ? [] : loadWebhooks([{ name: 'ops', url: over.webhookUrl, events: ['certificate.renewal-overdue'], secretFile: path.join(dir, 'hook-secret'), format: 'json' }]),
     channels: [channel],
     settings: { timeoutMs: 5000, maxInFlight: 4, maxAttempts: over.maxAttempts ?? 5, backoffBaseMs: 1000, backoffMaxMs: 60_000 },
     clock,
@@ -115,6 +117,25 @@ describe('email to account contacts', () => {
     expect(sink.messages[1]!.data).toContain('Subject: [certmint] expiring, not renewed: api.example.internal\r\n');
     expect(await check.checkOnce()).toBe(0);
     expect(sink.messages).toHaveLength(2);
+  });
+
+  it('a webhook and email on the same event: each gets it once', async () => {
+    writeFileSync(path.join(dir, 'hook-secret'), 'hook-secret\n');
+    const receiver = new WebhookReceiver('hook-secret');
+    await receiver.listen();
+    try {
+      await startDeliverer({ webhookUrl: receiver.url });
+      await overdueCertificate(['mailto:ops@example.com']);
+      await vi.waitFor(() => expect(sink.messages).toHaveLength(1), { timeout: 10_000 });
+      await vi.waitFor(() => expect(receiver.received).toHaveLength(1), { timeout: 10_000 });
+      expect(receiver.received[0]!.json).toMatchObject({ type: 'certificate.renewal-overdue', subject: '0a' });
+      const deliveries = await ledger.outbox.listDeliveries({ limit: 10 });
+      expect(deliveries.map((d) => [d.webhook, d.state]).sort()).toEqual([['email', 'delivered'], ['ops', 'delivered']]);
+    } finally {
+      await deliverer?.stop();
+      deliverer = undefined;
+      await receiver.close();
+    }
   });
 
   it('an account without a mailto: contact: delivered with nothing sent, and the list says why', async () => {
