@@ -129,8 +129,10 @@ describe('email to account contacts', () => {
       await vi.waitFor(() => expect(sink.messages).toHaveLength(1), { timeout: 10_000 });
       await vi.waitFor(() => expect(receiver.received).toHaveLength(1), { timeout: 10_000 });
       expect(receiver.received[0]!.json).toMatchObject({ type: 'certificate.renewal-overdue', subject: '0a' });
-      const deliveries = await ledger.outbox.listDeliveries({ limit: 10 });
-      expect(deliveries.map((d) => [d.webhook, d.state]).sort()).toEqual([['email', 'delivered'], ['ops', 'delivered']]);
+      // What arrived is recorded just after: wait for the records, not a time.
+      await vi.waitFor(async () =>
+        expect((await ledger.outbox.listDeliveries({ limit: 10 })).map((d) => [d.webhook, d.state]).sort()).toEqual([['email', 'delivered'], ['ops', 'delivered']]),
+      );
     } finally {
       await deliverer?.stop();
       deliverer = undefined;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NotificationsConfig } from '../config/notifications.js';
 import type { Clock } from '../core/clock.js';
+import { EMAIL_TARGET } from '../core/notification-events.js';
 import type { DeliveryResult, NotificationEventType, OutboxDelivery, OutboxEvent, OutboxLedger } from '../ledger/ledger.js';
 import { postWebhook } from './post-webhook.js';
 import type { Webhook } from './secrets.js';
@@ -147,7 +148,8 @@ export class WebhookDeliverer {
     if (channel !== undefined) {
       outcome = await channel.deliver(d.event);
     } else if (webhook === undefined) {
-      outcome = { ok: false, error: `no webhook named ${d.webhook} in notifications.webhooks` };
+      const missing = d.webhook === EMAIL_TARGET ? 'email is off (notifications.email)' : `no webhook named ${d.webhook} in notifications.webhooks`;
+      outcome = { ok: false, error: missing };
     } else {
       const request = webhookRequest(d.event, webhook.format, webhook.secret, this.o.clock.now(), this.o.source);
       outcome = await postWebhook(webhook.url, request, this.o.settings.timeoutMs);
