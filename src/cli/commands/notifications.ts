@@ -49,7 +49,7 @@ export function listDeliveriesText(deliveries: readonly OutboxDelivery[], json: 
 }
 
 export function registerNotificationCommands(program: Command): void {
-  const n = program.command('notifications').description('webhook deliveries of the outbox (docs/monitoring.md#notifications)');
+  const n = program.command('notifications').description('webhook and email deliveries of the outbox (docs/monitoring.md#notifications)');
   n.command('list')
     .description('deliveries, newest event first')
     .option('--failed', 'only deliveries that gave up (maxAttempts reached)')
