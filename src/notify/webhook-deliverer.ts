@@ -73,7 +73,7 @@ export class WebhookDeliverer {
   }
 
   /**
-   * Without webhooks only the sweep runs, marking events as handled (a webhook configured later
+   * Without webhooks or email only the sweep runs, marking events as handled (a webhook configured later
    * gets the events raised after it, not a backlog), and no connection is held for LISTEN.
    */
   async start(): Promise<void> {
