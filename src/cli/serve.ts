@@ -12,6 +12,7 @@ import type { SecretSealer } from '../ra/eab.js';
 import { SecretBox } from '../ca/secret-box.js';
 import { configuredKeyPassphrase } from '../ca/key-passphrase.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { EMAIL_TARGET } from '../core/notification-events.js';
 import { openLedger, type LedgerSettings } from '../ledger/open-ledger.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { loadCaOfLedger } from './ca-identity.js';
@@ -19,6 +20,7 @@ import type { CertificateLedger } from '../ledger/ledger.js';
 import { ledgerUnavailable } from '../ledger/storage-failure.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
+import { EmailChannel, heloNameOf, loadSmtpRelay } from '../notify/email-channel.js';
 import { loadWebhooks } from '../notify/secrets.js';
 import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
@@ -179,9 +181,11 @@ export interface RunningServer {
 
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
-  // Refuse a policy or a webhook secret that cannot be read before anything is created on disk.
+  // Refuse a policy, a webhook secret or an SMTP credential that cannot be read before anything is created on disk.
   accessPolicies(config);
   const webhooks = loadWebhooks(config.notifications.webhooks);
+  const email = config.notifications.email;
+  const smtpRelay = email ? loadSmtpRelay(email, heloNameOf(config.server.baseUrl)) : undefined;
   // One logger for fastify and everything built before it (CA creation, CRL publishing).
   const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
   const crypto = nativeCryptoProvider();
@@ -208,7 +212,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     crl: (issuer) => crl.current(issuer),
     ledgerFiles,
     profiles: Object.keys(config.profiles),
-    webhooks: webhooks.map((w) => w.name),
+    webhooks: [...webhooks.map((w) => w.name), ...(email ? [EMAIL_TARGET] : [])],
   });
   const ra = registrationAuthority(config, {
     metrics,
@@ -262,9 +266,24 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   const tls = serverTls ? await serverTls.current() : undefined;
   await crl.start();
   const { webhooks: _, ...notificationSettings } = config.notifications;
+  const channels =
+    email && smtpRelay
+      ? [
+          new EmailChannel({
+            accounts: ledger,
+            relay: smtpRelay,
+            from: email.from,
+            events: email.events,
+            timeoutMs: config.notifications.timeoutMs,
+            clock,
+            directoryUrl: `${config.server.baseUrl}/directory`,
+          }),
+        ]
+      : [];
   const deliverer = new WebhookDeliverer({
     ledger: ledger.outbox,
     webhooks,
+    channels,
     settings: notificationSettings,
     clock,
     source: config.server.baseUrl,

@@ -22,6 +22,7 @@ describe('notifications config', () => {
       backoffBaseMs: 5_000,
       backoffMaxMs: 1_800_000,
       expiringWithinMs: 3 * 86_400_000,
+      email: undefined,
     });
   });
 
@@ -53,5 +54,51 @@ describe('notifications config', () => {
     refused('', /CERTMINT_NOTIFICATIONS_WEBHOOKS is set, but notifications\.webhooks is a list of objects, set in the config file only/, {
       CERTMINT_NOTIFICATIONS_WEBHOOKS: 'x',
     });
+  });
+
+  it('email: off until from and smtp.host are set; then STARTTLS required on 587, both events, files made absolute; all from the environment too', () => {
+    const c = load('notifications:\n  email:\n    from: certmint@ca.example\n    smtp:\n      host: relay.example\n      usernameFile: s/user\n      passwordFile: s/pw\n');
+    expect(c.notifications.email).toEqual({
+      from: 'certmint@ca.example',
+      events: ['certificate.renewal-overdue', 'certificate.expiring-unrenewed'],
+      smtp: { host: 'relay.example', port: 587, starttls: 'required', usernameFile: '/srv/s/user', passwordFile: '/srv/s/pw', caFile: undefined },
+    });
+    const e = loadConfig({
+      env: {
+        CERTMINT_NOTIFICATIONS_EMAIL_FROM: 'ca@example.org',
+        CERTMINT_NOTIFICATIONS_EMAIL_EVENTS: 'certificate.expiring-unrenewed',
+        CERTMINT_NOTIFICATIONS_EMAIL_SMTP_HOST: '127.0.0.1',
+        CERTMINT_NOTIFICATIONS_EMAIL_SMTP_PORT: '25',
+        CERTMINT_NOTIFICATIONS_EMAIL_SMTP_STARTTLS: 'off',
+        CERTMINT_NOTIFICATIONS_EMAIL_SMTP_CA_FILE: 'relay-ca.pem',
+      },
+      cwd: '/srv',
+    });
+    expect(e.notifications.email).toEqual({
+      from: 'ca@example.org',
+      events: ['certificate.expiring-unrenewed'],
+      smtp: { host: '127.0.0.1', port: 25, starttls: 'off', usernameFile: undefined, passwordFile: undefined, caFile: '/srv/relay-ca.pem' },
+    });
+    for (const host of ['localhost', '::1', '127.0.0.53']) {
+      expect(loadConfig({ env: { CERTMINT_NOTIFICATIONS_EMAIL_FROM: 'a@b.example', CERTMINT_NOTIFICATIONS_EMAIL_SMTP_HOST: host, CERTMINT_NOTIFICATIONS_EMAIL_SMTP_STARTTLS: 'off' }, cwd: '/' }).notifications.email?.smtp.starttls).toBe('off');
+    }
+  });
+
+  it('email: a half-made or unsafe setting is a ConfigError naming its key', () => {
+    const refused = (env: NodeJS.ProcessEnv, key: RegExp) => {
+      const base = { CERTMINT_NOTIFICATIONS_EMAIL_FROM: 'certmint@ca.example', CERTMINT_NOTIFICATIONS_EMAIL_SMTP_HOST: 'relay.example' };
+      const all = Object.fromEntries(Object.entries({ ...base, ...env }).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+      expect(() => loadConfig({ env: all, cwd: '/srv' })).toThrow(ConfigError);
+      expect(() => loadConfig({ env: all, cwd: '/srv' })).toThrow(key);
+    };
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_SMTP_HOST: undefined }, /notifications\.email\.from is set but notifications\.email\.smtp\.host is not/);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_FROM: undefined }, /notifications\.email\.smtp\.host is set but notifications\.email\.from is not/);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_SMTP_STARTTLS: 'off' }, /notifications\.email\.smtp\.starttls is off but the relay relay\.example is not on loopback/);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_SMTP_STARTTLS: 'optional' }, /notifications\.email\.smtp\.starttls/);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_SMTP_USERNAME_FILE: 'u' }, /smtp\.usernameFile and smtp\.passwordFile go together/);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_EVENTS: 'certificate.issued' }, /notifications\.email\.events\.0/);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_FROM: 'certmint@ca.example\r\nBcc: x@evil.example' }, /notifications\.email\.from: ".*" is not a plain address/s);
+    refused({ CERTMINT_NOTIFICATIONS_EMAIL_SMTP_HOST: 'relay.example\r\nRCPT' }, /notifications\.email\.smtp\.host/);
+    expect(() => load(hook('').replace('name: ops', 'name: email'))).toThrow(/notifications\.webhooks\[0\]\.name: "email" is the name email deliveries \(notifications\.email\) go by/);
   });
 });

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { NOTIFICATION_EVENTS } from '../core/notification-events.js';
+import { EMAIL_EVENTS, NOTIFICATION_EVENTS } from '../core/notification-events.js';
 
 // Every key carries its description here, in the schema: docs/configuration.md is generated from
 // this object (src/config/config-reference.ts), and a key without a description fails that test.
@@ -201,6 +201,31 @@ export const ConfigSchema = Type.Object(
       backoffMax: Duration('The longest wait between two attempts.'),
       expiringWithin: Duration(
         'certificate.expiring-unrenewed is raised (once) for a renewal-overdue certificate this long before it expires; certificate.renewal-overdue when it becomes overdue. Checked every minute.',
+      ),
+      email: Section(
+        'Email to the `mailto:` contacts of the ACME account a certificate belongs to, through an SMTP relay, from the same outbox as the webhooks (shown as webhook `email` by `certmint notifications list`). Off until `from` and `smtp.host` are set.',
+        {
+          from: Type.String({ description: 'The From address (`certmint@ca.example`). Empty: no email.' }),
+          // Spelt out: a mapped list of literals types as never.
+          events: Type.Array(Type.Union([Type.Literal(EMAIL_EVENTS[0]), Type.Literal(EMAIL_EVENTS[1])]), {
+            description: `Events mailed to the account's contacts, of: ${EMAIL_EVENTS.join(', ')}.`,
+          }),
+          smtp: Section('The SMTP relay that takes certmint\'s mail.', {
+            host: Type.String({ description: 'The relay\'s name or address. Empty: no email.' }),
+            port: Port('The relay\'s submission port (587; 25 for a relay on the same host).'),
+            starttls: Type.Union([Type.Literal('required'), Type.Literal('off')], {
+              description:
+                '`required`: nothing but EHLO and STARTTLS is sent before TLS, and a relay that does not offer it gets nothing; `off`: plain SMTP, for a relay on loopback (127.0.0.0/8, ::1, localhost) only.',
+            }),
+            usernameFile: Type.String({
+              description: 'A file holding the AUTH user name (mode 0600/0400, one trailing newline dropped), read at start. Empty: no AUTH. With smtp.passwordFile.',
+            }),
+            passwordFile: Type.String({
+              description: 'A file holding the AUTH password (mode 0600/0400, one trailing newline dropped), read at start, never logged. With smtp.usernameFile.',
+            }),
+            caFile: Type.String({ description: 'PEM certificates trusted for the relay\'s TLS certificate. Empty: the system\'s roots.' }),
+          }),
+        },
       ),
     }),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {

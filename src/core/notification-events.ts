@@ -16,3 +16,13 @@ export const NOTIFICATION_EVENTS = [
   'eab.bound',
 ] as const;
 export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];
+
+/**
+ * Events mailed to the account's contacts (notifications.email.events): the two that ask its
+ * owner to act. The others are the operator's business, told through webhooks.
+ */
+export const EMAIL_EVENTS = ['certificate.renewal-overdue', 'certificate.expiring-unrenewed'] as const satisfies readonly NotificationEventType[];
+export type EmailEventType = (typeof EMAIL_EVENTS)[number];
+
+/** The delivery target of email in the outbox: a webhook name notifications.webhooks may not use. */
+export const EMAIL_TARGET = 'email';

@@ -33,7 +33,9 @@ export function toOutboxDelivery(r: OutboxDeliveryRow): OutboxDelivery {
     state: r.state,
     attempts: r.attempts,
     nextAttemptAt: new Date(Number(r.next_attempt_at)),
-    lastError: r.last_error ?? undefined,
+    // last_error holds a delivered one's note (DeliveryResult).
+    lastError: r.state === 'delivered' ? undefined : (r.last_error ?? undefined),
+    note: r.state === 'delivered' ? (r.last_error ?? undefined) : undefined,
     deliveredAt: r.delivered_at === null ? undefined : new Date(Number(r.delivered_at)),
   };
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { NotificationsConfig } from '../config/notifications.js';
 import type { Clock } from '../core/clock.js';
-import type { DeliveryResult, OutboxDelivery, OutboxLedger } from '../ledger/ledger.js';
-import { postWebhook, type PostOutcome } from './post-webhook.js';
+import { EMAIL_TARGET } from '../core/notification-events.js';
+import type { DeliveryResult, NotificationEventType, OutboxDelivery, OutboxEvent, OutboxLedger } from '../ledger/ledger.js';
+import { postWebhook } from './post-webhook.js';
 import type { Webhook } from './secrets.js';
 import { webhookRequest } from './webhook-request.js';
 
@@ -22,10 +23,25 @@ export interface DelivererCounters {
   attempt(webhook: string, outcome: DeliveryResult['outcome']): void;
 }
 
+/** How one attempt went. `permanent`: sending it again would get the same answer, so it fails now. */
+export type AttemptOutcome = { readonly ok: true; readonly note?: string } | { readonly ok: false; readonly error: string; readonly permanent?: boolean };
+
+/**
+ * A delivery target that is not a webhook (email): fanned out and retried like one, under its own
+ * name in the outbox (which notifications.webhooks may not use).
+ */
+export interface DeliveryChannel {
+  readonly name: string;
+  readonly events: readonly NotificationEventType[];
+  /** One attempt, bounded in time by the channel itself. */
+  deliver(event: OutboxEvent): Promise<AttemptOutcome>;
+}
+
 export interface WebhookDelivererOptions {
   readonly ledger: OutboxLedger;
   readonly webhooks: readonly Webhook[];
-  readonly settings: Omit<NotificationsConfig, 'webhooks' | 'expiringWithinMs'>;
+  readonly channels?: readonly DeliveryChannel[];
+  readonly settings: Omit<NotificationsConfig, 'webhooks' | 'expiringWithinMs' | 'email'>;
   readonly clock: Clock;
   /** CloudEvents `source`: server.baseUrl. */
   readonly source: string;
@@ -42,6 +58,7 @@ export interface WebhookDelivererOptions {
 export class WebhookDeliverer {
   private readonly holder = randomUUID();
   private readonly byName: ReadonlyMap<string, Webhook>;
+  private readonly channels: ReadonlyMap<string, DeliveryChannel>;
   private inFlight = 0;
   private running: Promise<void> | undefined;
   private again = false;
@@ -52,14 +69,15 @@ export class WebhookDeliverer {
 
   constructor(private readonly o: WebhookDelivererOptions) {
     this.byName = new Map(o.webhooks.map((w) => [w.name, w]));
+    this.channels = new Map((o.channels ?? []).map((c) => [c.name, c]));
   }
 
   /**
-   * Without webhooks only the sweep runs, marking events as handled (a webhook configured later
+   * Without webhooks or email only the sweep runs, marking events as handled (a webhook configured later
    * gets the events raised after it, not a backlog), and no connection is held for LISTEN.
    */
   async start(): Promise<void> {
-    if (this.o.webhooks.length > 0) {
+    if (this.o.webhooks.length + this.channels.size > 0) {
       try {
         this.stopWatching = await this.o.ledger.watchOutbox(() => this.wake());
       } catch (err) {
@@ -100,7 +118,7 @@ export class WebhookDeliverer {
   }
 
   private async round(): Promise<void> {
-    const subscriptions = this.o.webhooks.map((w) => ({ name: w.name, events: w.events }));
+    const subscriptions = [...this.o.webhooks, ...this.channels.values()].map((w) => ({ name: w.name, events: w.events }));
     while ((await this.o.ledger.fanOutEvents(subscriptions, this.o.clock.now(), BATCH)) === BATCH && !this.stopped);
     const room = this.o.settings.maxInFlight - this.inFlight;
     if (room <= 0 || this.stopped) return;
@@ -124,10 +142,14 @@ export class WebhookDeliverer {
 
   private async attempt(d: OutboxDelivery): Promise<void> {
     const webhook = this.byName.get(d.webhook);
+    const channel = this.channels.get(d.webhook);
     const attempt = d.attempts + 1;
-    let outcome: PostOutcome;
-    if (webhook === undefined) {
-      outcome = { ok: false, error: `no webhook named ${d.webhook} in notifications.webhooks` };
+    let outcome: AttemptOutcome;
+    if (channel !== undefined) {
+      outcome = await channel.deliver(d.event);
+    } else if (webhook === undefined) {
+      const missing = d.webhook === EMAIL_TARGET ? 'email is off (notifications.email)' : `no webhook named ${d.webhook} in notifications.webhooks`;
+      outcome = { ok: false, error: missing };
     } else {
       const request = webhookRequest(d.event, webhook.format, webhook.secret, this.o.clock.now(), this.o.source);
       outcome = await postWebhook(webhook.url, request, this.o.settings.timeoutMs);
@@ -135,12 +157,13 @@ export class WebhookDeliverer {
     const at = this.o.clock.now();
     let result: DeliveryResult;
     if (outcome.ok) {
-      result = { outcome: 'delivered' };
-    } else if (attempt >= this.o.settings.maxAttempts) {
+      result = outcome.note === undefined ? { outcome: 'delivered' } : { outcome: 'delivered', note: outcome.note };
+    } else if (attempt >= this.o.settings.maxAttempts || outcome.permanent === true) {
       result = { outcome: 'failed', error: outcome.error };
+      const why = outcome.permanent === true && attempt < this.o.settings.maxAttempts ? 'refused for good at attempt' : 'failed after';
       this.o.log.warn(
         { webhook: d.webhook, delivery: d.event.deliveryId, event: d.event.type, attempt, error: outcome.error },
-        `notifications: delivery failed after ${attempt} attempts; \`certmint notifications retry ${d.event.deliveryId}\` sends it again`,
+        `notifications: delivery ${why} ${attempt}${why === 'failed after' ? ' attempts' : ''}; \`certmint notifications retry ${d.event.deliveryId}\` sends it again`,
       );
     } else {
       const { backoffBaseMs, backoffMaxMs } = this.o.settings;

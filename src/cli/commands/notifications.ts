@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { ConfigError } from '../../config/config.js';
+import { ConfigError, type Config } from '../../config/config.js';
 import { systemClock } from '../../core/clock.js';
 import type { OutboxDelivery } from '../../ledger/ledger.js';
+import { heloNameOf, loadSmtpRelay } from '../../notify/email-channel.js';
+import { isMailboxAddress, testEmailMessage } from '../../notify/email-message.js';
 import { postWebhook } from '../../notify/post-webhook.js';
+import { sendMail } from '../../notify/smtp-client.js';
 import { loadWebhooks } from '../../notify/secrets.js';
 import { webhookRequest } from '../../notify/webhook-request.js';
 import { readConfig, withLedger } from '../admin.js';
@@ -21,6 +24,7 @@ function describe(d: OutboxDelivery) {
     nextAttemptAt: d.state === 'pending' ? d.nextAttemptAt.toISOString() : null,
     deliveredAt: d.deliveredAt?.toISOString() ?? null,
     lastError: d.lastError ?? null,
+    note: d.note ?? null,
   };
 }
 
@@ -36,15 +40,16 @@ export function listDeliveriesText(deliveries: readonly OutboxDelivery[], json: 
     d.state,
     String(d.attempts),
     d.state === 'delivered' ? (d.deliveredAt?.toISOString() ?? '-') : d.state === 'pending' ? `next ${d.nextAttemptAt.toISOString()}` : '-',
-    d.lastError ?? '',
+    d.lastError ?? d.note ?? '',
   ]);
-  const head = ['DELIVERY', 'EVENT', 'SUBJECT', 'WEBHOOK', 'STATE', 'ATTEMPTS', 'WHEN', 'LAST ERROR'];
+  // A delivered one's note (email: to whom, or why nothing was sent) shares the last column.
+  const head = ['DELIVERY', 'EVENT', 'SUBJECT', 'WEBHOOK', 'STATE', 'ATTEMPTS', 'WHEN', 'LAST ERROR / NOTE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 export function registerNotificationCommands(program: Command): void {
-  const n = program.command('notifications').description('webhook deliveries of the outbox (docs/monitoring.md#notifications)');
+  const n = program.command('notifications').description('webhook and email deliveries of the outbox (docs/monitoring.md#notifications)');
   n.command('list')
     .description('deliveries, newest event first')
     .option('--failed', 'only deliveries that gave up (maxAttempts reached)')
@@ -70,11 +75,15 @@ export function registerNotificationCommands(program: Command): void {
       process.stdout.write(`${count} ${count === 1 ? 'delivery' : 'deliveries'} pending again; a running certmint sends ${count === 1 ? 'it' : 'them'} within seconds\n`);
     });
   n.command('test')
-    .description("send a certmint.test event to one webhook now (not through the outbox) and print the receiver's answer")
-    .requiredOption('--webhook <name>', 'a name from notifications.webhooks')
+    .description("send a certmint.test event to one webhook, or a test message through the SMTP relay, now (not through the outbox) and print the answer")
+    .option('--webhook <name>', 'a name from notifications.webhooks')
+    .option('--email <address>', 'mail a test message to this address through notifications.email.smtp')
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
-    .action(async (o: { webhook: string; config?: string }) => {
+    .action(async (o: { webhook?: string; email?: string; config?: string }) => {
+      if ((o.webhook === undefined) === (o.email === undefined)) throw new UsageError('give --webhook NAME or --email ADDRESS');
       const config = readConfig(o.config);
+      if (o.email !== undefined) return testEmail(config, o.email);
+      if (o.webhook === undefined) return;
       const configured = config.notifications.webhooks.find((w) => w.name === o.webhook);
       if (!configured) {
         const names = config.notifications.webhooks.map((w) => w.name);
@@ -88,4 +97,21 @@ export function registerNotificationCommands(program: Command): void {
       process.stdout.write(`${answer.ok ? 'delivered' : `failed: ${answer.error}`}${status && !answer.ok ? '' : status ? ` (${status})` : ''}\n${answer.body ? `${answer.body}\n` : ''}`);
       if (!answer.ok) process.exitCode = 1;
     });
+}
+
+/** `notifications test --email`: one message through the relay, the relay's last answer printed. */
+async function testEmail(config: Config, address: string): Promise<void> {
+  const email = config.notifications.email;
+  if (!email) throw new ConfigError('notifications.email is off: set notifications.email.from and notifications.email.smtp.host');
+  if (!isMailboxAddress(address)) throw new UsageError(`--email: "${address}" is not a plain address (local@domain.example)`);
+  const relay = loadSmtpRelay(email, heloNameOf(config.server.baseUrl));
+  const now = systemClock.now();
+  const data = testEmailMessage({ from: email.from, to: address, now, deliveryId: randomUUID(), baseUrl: config.server.baseUrl });
+  const outcome = await sendMail(relay, { from: email.from, to: [address], data }, config.notifications.timeoutMs);
+  if (outcome.ok && outcome.accepted.length > 0) {
+    process.stdout.write(`delivered to the relay ${relay.host}:${relay.port} (${outcome.reply})\n`);
+  } else {
+    process.stdout.write(`failed: ${outcome.ok ? outcome.rejected.join('; ') : outcome.error}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -92,6 +92,20 @@ describeLedger('notification outbox', (backend) => {
     expect(await ledger.outbox.claimDeliveries('me', at(6_000), at(16_000), 10)).toMatchObject([{ attempts: 0, state: 'pending' }]);
   });
 
+  it('a delivery ended delivered with a note keeps it (email: why nothing was sent); a retry clears it', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(accountRecord('a1', 't1', now));
+    await ledger.outbox.fanOutEvents([ALL], now, 100);
+    let [d] = await ledger.outbox.claimDeliveries('me', now, at(10_000), 10);
+    await ledger.outbox.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'retry', error: 'relay down', nextAttemptAt: at(1_000) }, at(100));
+    [d] = await ledger.outbox.claimDeliveries('me', at(1_000), at(10_000), 10);
+    expect(d).toMatchObject({ lastError: 'relay down', note: undefined });
+    await ledger.outbox.recordDeliveryAttempt(d!.eventId, 'all', 'me', { outcome: 'delivered', note: 'account a1 has no mailto: contact; nothing sent' }, at(1_100));
+    expect(await ledger.outbox.listDeliveries({ limit: 10 })).toMatchObject([
+      { state: 'delivered', attempts: 2, lastError: undefined, note: 'account a1 has no mailto: contact; nothing sent', deliveredAt: at(1_100) },
+    ]);
+  });
+
   it('events survive a restart; a webhook added later gets only later events', async () => {
     let ledger = await backend.open();
     await ledger.createAccount(accountRecord('a1', 't1', now));

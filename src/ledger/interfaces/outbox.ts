@@ -26,6 +26,8 @@ export interface OutboxDelivery {
   readonly attempts: number;
   readonly nextAttemptAt: Date;
   readonly lastError: string | undefined;
+  /** Of a delivered one: what the target said of it (email: to whom it went, or why nothing was sent). */
+  readonly note: string | undefined;
   readonly deliveredAt: Date | undefined;
 }
 
@@ -37,7 +39,8 @@ export interface WebhookSubscription {
 
 /** How one attempt ended. */
 export type DeliveryResult =
-  | { readonly outcome: 'delivered' }
+  /** note: kept where a failed one keeps its error (an email with nothing to send says so). */
+  | { readonly outcome: 'delivered'; readonly note?: string }
   | { readonly outcome: 'retry'; readonly error: string; readonly nextAttemptAt: Date }
   | { readonly outcome: 'failed'; readonly error: string };
 

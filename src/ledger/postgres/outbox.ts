@@ -107,7 +107,7 @@ export class PostgresOutbox implements OutboxLedger {
   async recordDeliveryAttempt(eventId: number, webhook: string, holder: string, result: DeliveryResult, at: Date): Promise<boolean> {
     const state = result.outcome === 'retry' ? 'pending' : result.outcome;
     const next = result.outcome === 'retry' ? result.nextAttemptAt.getTime() : at.getTime();
-    const error = result.outcome === 'delivered' ? null : result.error;
+    const error = result.outcome === 'delivered' ? (result.note ?? null) : result.error;
     const deliveredAt = result.outcome === 'delivered' ? at.getTime() : null;
     const r = await this.db.query(S.record, [state, next, error, deliveredAt, eventId, webhook, holder]);
     return r.rowCount === 1;

@@ -95,7 +95,7 @@ export class SqliteOutbox implements OutboxLedger {
     const info = this.s.record.run({
       state,
       next: result.outcome === 'retry' ? result.nextAttemptAt.getTime() : at.getTime(),
-      error: result.outcome === 'delivered' ? null : result.error,
+      error: result.outcome === 'delivered' ? (result.note ?? null) : result.error,
       deliveredAt: result.outcome === 'delivered' ? at.getTime() : null,
       eventId,
       webhook,
