@@ -170,6 +170,21 @@ describe.skipIf(!available)('PKCS#11 token (SoftHSM)', () => {
     expect(results.every(Boolean)).toBe(true);
   });
 
+  it('closes only after the signatures in flight finish; later ones are refused, nothing crashes', async () => {
+    const t = await open();
+    const key = await t.generateKey('pkcs11:object=closing', 'ecdsa-p256');
+    const outcomes = Array.from({ length: 40 }, (_, i) => {
+      const data = Buffer.from(`closing ${i}`);
+      return key.sign(data).then((signature) => verifies(key, data, signature), (e: unknown) => e);
+    });
+    await t.close();
+    token = undefined;
+    const settled = await Promise.all(outcomes);
+    expect(settled.filter((o) => o === true).length).toBeGreaterThanOrEqual(1);
+    for (const o of settled) if (o !== true) expect(o).toBeInstanceOf(Pkcs11Error);
+    await expect(key.sign(Buffer.from('after close'))).rejects.toThrow('PKCS#11 token "certmint" is closed');
+  });
+
   it('turns a deleted token into CaKeyUnavailableError, then reconnects to the restored token without reopening', async () => {
     const t = await open();
     const key = await t.generateKey('pkcs11:object=survivor;id=%07', 'ecdsa-p256');

@@ -58,6 +58,8 @@ class TokenConnection implements Pkcs11Token {
   private reconnecting: Promise<void> | undefined;
   private closed = false;
   private lostInGeneration = -1;
+  /** Calls on this token's sessions, which close() lets finish before closing the sessions. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly tokenName: string;
 
   constructor(
@@ -118,9 +120,9 @@ class TokenConnection implements Pkcs11Token {
     clearTimeout(this.timer);
     await this.reconnecting;
     const reason = new Pkcs11Error(`PKCS#11 ${this.tokenName} is closed`, undefined);
-    // The pool lends no session once failed; the module's release waits for calls in flight.
+    // The pool lends no session once failed; sessions close only after the calls on them settle.
     this.pool?.fail(reason);
-    await this.module.run(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
     this.pool?.close(reason);
     this.pool = undefined;
     await this.module.release();
@@ -142,8 +144,10 @@ class TokenConnection implements Pkcs11Token {
 
   /** One call on a pooled session; a token-lost answer turns into CaKeyUnavailableError and starts the reconnect. */
   private async call<T>(pool: SessionPool, step: string, operation: (session: Handle) => Promise<T>): Promise<T> {
+    const running = pool.with((session) => this.module.run(() => operation(session)));
+    this.inFlight.add(running);
     try {
-      return await pool.with((session) => this.module.run(() => operation(session)));
+      return await running;
     } catch (e) {
       if (e instanceof CaKeyUnavailableError) throw e;
       if (isTokenLost(e)) {
@@ -151,6 +155,8 @@ class TokenConnection implements Pkcs11Token {
         throw this.unavailable();
       }
       throw pkcs11Failure(step, e);
+    } finally {
+      this.inFlight.delete(running);
     }
   }
 
