@@ -218,6 +218,26 @@ describe.skipIf(!available)('PKCS#11 token (SoftHSM)', () => {
     for (const line of warnings) expect(line).not.toContain(current.pin);
   });
 
+  it('finds a token deleted while nothing signs lost with probe(), and ready again once restored', async () => {
+    const t = await open();
+    const key = await t.generateKey('pkcs11:object=idle', 'ecdsa-p384');
+    const current = hsm as SoftHsmToken;
+    expect(await t.probe()).toEqual({ state: 'ready' });
+    const copy = path.join(current.dir, 'tokens-copy');
+    cpSync(current.tokenDir, copy, { recursive: true });
+    current.tool('softhsm2-util', ['--delete-token', '--token', 'certmint']);
+    const state = await t.probe();
+    expect(state.state === 'lost' && state.reason).toMatch(/^reading the token info failed: CKR_GENERAL_ERROR/);
+    expect(state.state === 'lost' && state.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    await expect(key.sign(Buffer.from('while lost'))).rejects.toBeInstanceOf(CaKeyUnavailableError);
+    const ready = nextState(t, 'ready');
+    rmSync(current.tokenDir, { recursive: true, force: true });
+    cpSync(copy, current.tokenDir, { recursive: true });
+    await ready;
+    const data = Buffer.from('idle again');
+    expect(verifies(key, data, await key.sign(data))).toBe(true);
+  });
+
   it('stays lost when the re-created token holds a different key under the same URI', async () => {
     const t = await open();
     const key = await t.generateKey('pkcs11:object=original', 'ecdsa-p256');

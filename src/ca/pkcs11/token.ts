@@ -39,7 +39,7 @@ export async function openPkcs11Token(options: Pkcs11TokenOptions & Pkcs11TokenT
     const tokenName = `token ${JSON.stringify(options.token)}`;
     const slot = findSlot(module.lib, options.token, options.module);
     const pool = SessionPool.open(module.lib, slot, options.sessions ?? 4, options.pin, tokenName);
-    return new TokenConnection(module, options, pool);
+    return new TokenConnection(module, options, pool, slot);
   } catch (e) {
     await module.release();
     throw e;
@@ -66,6 +66,7 @@ class TokenConnection implements Pkcs11Token {
     private readonly module: Pkcs11Module,
     private readonly options: Pkcs11TokenOptions & Pkcs11TokenTuning,
     pool: SessionPool,
+    private slot: Handle,
   ) {
     this.pool = pool;
     this.tokenName = `token ${JSON.stringify(options.token)}`;
@@ -85,8 +86,22 @@ class TokenConnection implements Pkcs11Token {
   async requireMechanisms(algorithm: CaKeyAlgorithm): Promise<void> {
     const pool = this.livePool();
     await this.call(pool, 'reading the mechanism list', async () => {
-      requireMechanisms(this.module.lib, findSlot(this.module.lib, this.options.token, this.options.module), algorithm, this.tokenName);
+      requireMechanisms(this.module.lib, this.slot, algorithm, this.tokenName);
     });
+  }
+
+  async probe(): Promise<Pkcs11TokenState> {
+    if (this.current.state === 'ready') {
+      // No session needed: token info is asked of the slot (SoftHSM answers CKR_GENERAL_ERROR for a deleted token).
+      try {
+        await this.call(this.livePool(), 'reading the token info', async () => {
+          this.module.lib.C_GetTokenInfo(this.slot);
+        });
+      } catch (e) {
+        if (!(e instanceof CaKeyUnavailableError)) throw e;
+      }
+    }
+    return this.state();
   }
 
   async findKey(uriText: string): Promise<CaSigningKey | undefined> {
@@ -254,7 +269,9 @@ class TokenConnection implements Pkcs11Token {
       if (this.module.generation === this.lostInGeneration) await this.module.reinitialize();
       this.lostInGeneration = this.module.generation;
       const lib = this.module.lib;
-      pool = SessionPool.open(lib, findSlot(lib, this.options.token, this.options.module), this.options.sessions ?? 4, this.options.pin, this.tokenName);
+      const slot = findSlot(lib, this.options.token, this.options.module);
+      pool = SessionPool.open(lib, slot, this.options.sessions ?? 4, this.options.pin, this.tokenName);
+      this.slot = slot;
       for (const entry of this.keys.values()) {
         const found = await pool.with((session) => this.module.run(() => this.locate(session, entry.uri, entry.uriText)));
         if (found === undefined) throw new Pkcs11Error(`key ${entry.uriText} is not on the token`, undefined);
