@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
 import { errorCode } from '../ca-file-io.js';
 import { Pkcs11Error, pkcs11Failure } from './errors.js';
@@ -29,10 +29,18 @@ export class Pkcs11Module {
 
   /** The module at `path`, loaded and initialised (with OS locking); pair with release(). */
   static acquire(path: string): Pkcs11Module {
-    let module = Pkcs11Module.loaded.get(path);
+    // Keyed by the real path: the same library named through a symlink is the same module, and
+    // a second C_Initialize of it would answer CKR_CRYPTOKI_ALREADY_INITIALIZED.
+    let real = path;
+    try {
+      real = realpathSync(path);
+    } catch {
+      // loadLibrary says why the path is unusable
+    }
+    let module = Pkcs11Module.loaded.get(real);
     if (module === undefined) {
       module = new Pkcs11Module(path, loadLibrary(path));
-      Pkcs11Module.loaded.set(path, module);
+      Pkcs11Module.loaded.set(real, module);
     }
     if (!module.initialized) module.initialize();
     module.users += 1;

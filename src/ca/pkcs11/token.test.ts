@@ -1,4 +1,4 @@
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, symlinkSync } from 'node:fs';
 import { verify } from 'node:crypto';
 import path from 'node:path';
 import pkcs11js from 'pkcs11js';
@@ -183,6 +183,24 @@ describe.skipIf(!available)('PKCS#11 token (SoftHSM)', () => {
     expect(settled.filter((o) => o === true).length).toBeGreaterThanOrEqual(1);
     for (const o of settled) if (o !== true) expect(o).toBeInstanceOf(Pkcs11Error);
     await expect(key.sign(Buffer.from('after close'))).rejects.toThrow('PKCS#11 token "certmint" is closed');
+  });
+
+  it('shares one initialised module between tokens, even through a symlink, and finalizes it only with the last', async () => {
+    const first = await open();
+    const key = await first.generateKey('pkcs11:object=shared', 'ecdsa-p256');
+    const current = hsm as SoftHsmToken;
+    const link = path.join(current.dir, 'libvendor-pkcs11.so');
+    symlinkSync(SOFTHSM_MODULE, link);
+    const second = await openPkcs11Token({ module: link, token: 'certmint', pin: current.pin });
+    try {
+      const again = (await second.findKey('pkcs11:object=shared')) as CaSigningKey;
+      await first.close();
+      token = undefined;
+      const data = Buffer.from('after the first closed');
+      expect(verifies(key, data, await again.sign(data))).toBe(true);
+    } finally {
+      await second.close();
+    }
   });
 
   it('turns a deleted token into CaKeyUnavailableError, then reconnects to the restored token without reopening', async () => {
