@@ -81,3 +81,21 @@ describe.skipIf(!available)('certmint ca check', () => {
     expect(noModule.code).toBe(1);
   });
 });
+
+describe('certmint ca check with ca.keyProvider file', () => {
+  it('loads the key files (a test signature each) and says ok; without a CA it fails with the reason', async () => {
+    requireBuiltCli();
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-ca-check-file-'));
+    try {
+      const before = await runCli(['ca', 'check'], { CERTMINT_DATA_DIR: dir });
+      expect(before.stdout).toMatch(/^FAIL ca\.keyProvider file: load the CA keys in .* and test-sign with each: /);
+      expect(before.code).toBe(1);
+      expect((await runCli(['ca', 'init'], { CERTMINT_DATA_DIR: dir })).code).toBe(0);
+      const after = await runCli(['ca', 'check'], { CERTMINT_DATA_DIR: dir });
+      expect(after.stdout).toBe(`ok   ca.keyProvider file: load the CA keys in ${dir}/ca and test-sign with each\n`);
+      expect(after.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
