@@ -25,7 +25,7 @@ export function requireMechanisms(lib: Pkcs11Library, slot: Buffer, algorithm: C
   const { mechanism, name } = mechanismFor(algorithm);
   if (!mechanisms.includes(mechanism)) {
     throw new Pkcs11Error(
-      `PKCS#11 ${tokenName} cannot sign ${algorithm}: its mechanism list lacks ${name} (CKR_MECHANISM_INVALID: the token does not support this mechanism; see pkcs11-tool -M)`,
+      `PKCS#11 ${tokenName} cannot sign ${algorithm}: its mechanism list lacks ${name} (CKR_MECHANISM_INVALID: the token does not support this mechanism; its list: pkcs11-tool -M)`,
       'CKR_MECHANISM_INVALID',
     );
   }
