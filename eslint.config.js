@@ -32,4 +32,13 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The vendor module is loaded in one place, once per process (docs/architecture.md: only ca/
+    // touches keys); anywhere else a second PKCS11 object would initialise it again or unload it.
+    files: ['src/**/*.ts'],
+    ignores: ['src/ca/pkcs11/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'pkcs11js', message: 'Only src/ca/pkcs11/ loads the PKCS#11 module: use openPkcs11Token.' }] }],
+    },
+  },
 );

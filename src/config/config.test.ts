@@ -185,3 +185,50 @@ describe('loadConfig', () => {
     expect(envName(['dataDir'])).toBe('CERTMINT_DATA_DIR');
   });
 });
+
+describe('ca.keyProvider and ca.pkcs11', () => {
+  const pkcs11Env = {
+    CERTMINT_CA_KEY_PROVIDER: 'pkcs11',
+    CERTMINT_CA_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+    CERTMINT_CA_PKCS11_TOKEN: 'certmint',
+    CERTMINT_CA_PKCS11_PIN_FILE: 'secrets/hsm-pin',
+    CERTMINT_CA_PKCS11_INTERMEDIATE_KEY: 'pkcs11:object=certmint-intermediate',
+  };
+
+  it('defaults to file keys with no token', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.ca.keyProvider).toBe('file');
+    expect(c.ca.pkcs11).toBeUndefined();
+  });
+
+  it('reads every key from the environment, paths resolved', () => {
+    const c = loadConfig({ env: { ...pkcs11Env, CERTMINT_CA_PKCS11_ROOT_KEY: 'pkcs11:object=certmint-root' }, cwd: '/srv' });
+    expect(c.ca.keyProvider).toBe('pkcs11');
+    expect(c.ca.pkcs11).toEqual({
+      module: '/usr/lib/softhsm/libsofthsm2.so',
+      token: 'certmint',
+      pinFile: '/srv/secrets/hsm-pin',
+      intermediateKey: 'pkcs11:object=certmint-intermediate',
+      rootKey: 'pkcs11:object=certmint-root',
+    });
+    expect(loadConfig({ env: pkcs11Env }).ca.pkcs11?.rootKey).toBeUndefined();
+  });
+
+  it('names the missing key when keyProvider is pkcs11', () => {
+    for (const key of ['module', 'token', 'pinFile', 'intermediateKey'] as const) {
+      const env: Record<string, string> = { ...pkcs11Env, [envName(['ca', 'pkcs11', key])]: '' };
+      expect(() => loadConfig({ env }), key).toThrow(ConfigError);
+      expect(() => loadConfig({ env }), key).toThrow(`ca.pkcs11.${key} is required when ca.keyProvider is pkcs11`);
+    }
+  });
+
+  it('refuses a slot number, a key that is not a pkcs11: URI, and a PIN in the config text', () => {
+    expect(() => loadConfig({ env: { ...pkcs11Env, CERTMINT_CA_PKCS11_TOKEN: 'slot:0' } })).toThrow(/looks like a slot number/);
+    expect(() => loadConfig({ env: { ...pkcs11Env, CERTMINT_CA_PKCS11_ROOT_KEY: 'certmint-root' } })).toThrow(/ca\.pkcs11\.rootKey "certmint-root" must be an RFC 7512 URI/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-config-'));
+    const f = path.join(dir, 'pin.yaml');
+    writeFileSync(f, 'ca:\n  keyProvider: pkcs11\n  pkcs11:\n    pin: "123456"\n');
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(ConfigError);
+    expect(() => loadConfig({ file: f, env: {} })).not.toThrow(/123456/);
+  });
+});

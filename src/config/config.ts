@@ -57,6 +57,9 @@ export interface Config {
     readonly leafLifetimeMs: number;
     /** Absolute; undefined when unset. The passphrase itself never enters the config. */
     readonly keyPassphraseFile: string | undefined;
+    readonly keyProvider: 'file' | 'pkcs11';
+    /** Set exactly when keyProvider is pkcs11. The PIN itself never enters the config. */
+    readonly pkcs11: Pkcs11Config | undefined;
   };
   readonly acme: { readonly termsOfService: string | undefined; readonly website: string | undefined };
   readonly validation: {
@@ -240,6 +243,46 @@ const MAX_TIMER_MS = 2_147_483_647;
 const MAX_DURATION_MS = 36_500 * 86_400_000;
 
 /** A path Node's fs can take: no NUL byte. */
+/** The token and keys of ca.keyProvider: pkcs11; paths absolute. */
+export interface Pkcs11Config {
+  readonly module: string;
+  /** A label, or serial:<n>. */
+  readonly token: string;
+  readonly pinFile: string;
+  readonly intermediateKey: string;
+  /** Undefined: the root key is a file (or offline). */
+  readonly rootKey: string | undefined;
+}
+
+function pkcs11Config(p: ConfigInput['ca']['pkcs11'], cwd: string): Pkcs11Config {
+  const required = (key: keyof ConfigInput['ca']['pkcs11']): string => {
+    const value = p[key].trim();
+    if (value === '') {
+      throw new ConfigError(`ca.pkcs11.${key} is required when ca.keyProvider is pkcs11 (or set ${envName(['ca', 'pkcs11', key])})`);
+    }
+    checkPath(`ca.pkcs11.${key}`, value);
+    return value;
+  };
+  const keyUri = (key: 'intermediateKey' | 'rootKey', value: string): string => {
+    if (!value.startsWith('pkcs11:')) {
+      throw new ConfigError(`ca.pkcs11.${key} ${JSON.stringify(value.split('?', 1)[0])} must be an RFC 7512 URI: pkcs11:object=<label> and/or id=<%-encoded bytes>`);
+    }
+    return value;
+  };
+  const token = required('token');
+  if (/^slot(-id)?[:=]\d+$/i.test(token)) {
+    throw new ConfigError(`ca.pkcs11.token ${JSON.stringify(token)} looks like a slot number; name the token by its label or serial:<n> (slot numbers change)`);
+  }
+  const rootKey = p.rootKey.trim();
+  return {
+    module: path.resolve(cwd, required('module')),
+    token,
+    pinFile: path.resolve(cwd, required('pinFile')),
+    intermediateKey: keyUri('intermediateKey', required('intermediateKey')),
+    rootKey: rootKey === '' ? undefined : keyUri('rootKey', rootKey),
+  };
+}
+
 function checkPath(key: string, value: string): void {
   if (value.includes('\0')) throw new ConfigError(`${key} ${JSON.stringify(value)} contains a NUL byte, which no file path may have`);
 }
@@ -367,6 +410,8 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       intermediateLifetimeMs: ms('ca.intermediateLifetime', c.ca.intermediateLifetime),
       leafLifetimeMs,
       keyPassphraseFile: c.ca.keyPassphraseFile.trim() ? path.resolve(cwd, c.ca.keyPassphraseFile.trim()) : undefined,
+      keyProvider: c.ca.keyProvider,
+      pkcs11: c.ca.keyProvider === 'pkcs11' ? pkcs11Config(c.ca.pkcs11, cwd) : undefined,
     },
     acme: { termsOfService: c.acme.termsOfService || undefined, website: c.acme.website || undefined },
     validation: {

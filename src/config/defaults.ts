@@ -33,6 +33,8 @@ export const DEFAULT_CONFIG: ConfigInput = {
     intermediateLifetime: '1825d',
     leafLifetime: '45d',
     keyPassphraseFile: '',
+    keyProvider: 'file',
+    pkcs11: { module: '', token: '', pinFile: '', intermediateKey: '', rootKey: '' },
   },
   acme: { termsOfService: '', website: '' },
   validation: {

@@ -55,6 +55,20 @@ export const ConfigSchema = Type.Object(
         description:
           'A file holding the passphrase of the encrypted CA keys (a Docker or Kubernetes secret; mode 0600/0400, one trailing newline dropped). Empty: CERTMINT_CA_KEY_PASSPHRASE, or none and keys are plain.',
       }),
+      keyProvider: Type.Union([Type.Literal('file'), Type.Literal('pkcs11')], {
+        description: 'Where the CA keys live: `file` (PEM files in the data directory) or `pkcs11` (a hardware token or HSM, ca.pkcs11; docs/hsm.md).',
+      }),
+      pkcs11: Section('The PKCS#11 token holding the CA keys when ca.keyProvider is pkcs11 (docs/hsm.md).', {
+        module: Type.String({ description: 'Path of the vendor\'s PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so. Required with keyProvider pkcs11.' }),
+        token: Type.String({ description: 'The token\'s label, or `serial:<n>` for its serial number; never a slot number. Required with keyProvider pkcs11.' }),
+        pinFile: Type.String({
+          description: 'A file holding the token\'s user PIN (a Docker or Kubernetes secret; mode 0600/0400, one trailing newline dropped). Required with keyProvider pkcs11; the PIN is never read from the config.',
+        }),
+        intermediateKey: Type.String({
+          description: 'RFC 7512 URI of the intermediate key (`pkcs11:object=<label>` and/or `id=<%-encoded bytes>`); created on the token at first start when it finds none. Required with keyProvider pkcs11.',
+        }),
+        rootKey: Type.String({ description: 'RFC 7512 URI of the root key on the token. Empty: the root key stays a file (or offline).' }),
+      }),
     }),
     acme: Section('What the ACME directory\'s meta says.', {
       termsOfService: Type.String({ description: 'URL of the terms of service; when set, new accounts must agree to them. Empty: none.' }),

@@ -39,6 +39,12 @@ export interface Pkcs11Token {
   requireMechanisms(algorithm: CaKeyAlgorithm): Promise<void>;
   /** Ready, or lost while it reconnects with backoff (keys then reject with CaKeyUnavailableError). */
   state(): Pkcs11TokenState;
+  /**
+   * Asks the token for its info (C_GetTokenInfo) and answers state() after: a token that went
+   * away while nothing signed is found lost here (for /ready), and starts reconnecting.
+   * Added by the token side (issue 23); rejects only with a Pkcs11Error for an unexpected code.
+   */
+  probe(): Promise<Pkcs11TokenState>;
   /** Called on every change of state(); returns the function that stops it. */
   onStateChange(listener: (state: Pkcs11TokenState) => void): () => void;
   /** Waits for signatures in flight, then closes sessions; finalizes the module when no token is open. */

@@ -11,6 +11,7 @@ import { writeFileAtomically } from '../../core/atomic-file.js';
 import { systemClock } from '../../core/clock.js';
 import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from '../admin.js';
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
+import { registerCaCheck } from './ca-check.js';
 import { caCsrReport, caImportReport, caStatusCommand, rotateIntermediateReport, rotateRootReport } from './ca.js';
 
 /** `certmint ca …` (main.ts registers them with this one call). Every change to the CA is audited. */
@@ -91,6 +92,8 @@ export function registerCaCommands(program: Command): void {
       const config = readConfig(opts.config);
       process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, systemClock.now(), opts)));
     });
+
+  registerCaCheck(ca);
 }
 
 /** The CA files are in place; the ledger (created if this is a new data dir) records who did it. */
