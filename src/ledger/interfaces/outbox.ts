@@ -29,6 +29,19 @@ export interface OutboxDelivery {
   readonly deliveredAt: Date | undefined;
 }
 
+/** The events the serve process's CA and CRL check raises, each once per subject (migration 0017's unique indexes). */
+export const ONCE_PER_SUBJECT_EVENTS = ['ca.expiring', 'crl.stale'] as const;
+export type OncePerSubjectEvent = (typeof ONCE_PER_SUBJECT_EVENTS)[number];
+
+/** An event raised at most once per type and subject, ever. */
+export interface OncePerSubjectEventInput {
+  readonly type: OncePerSubjectEvent;
+  /** "ca:root:<generation>", "ca:intermediate:<generation>", "crl:<issuer>:<CRL number>". */
+  readonly subject: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
 /** What a webhook wants (its name and events), for fanOutEvents. */
 export interface WebhookSubscription {
   readonly name: string;
@@ -78,6 +91,12 @@ export interface OutboxLedger extends OutboxReader {
    * at once write each event once between them.
    */
   raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number>;
+  /**
+   * Writes each event unless one of its type and subject was ever written (by this instance or
+   * another, at once or before), in one transaction; returns how many it wrote. Takes no write lock
+   * when every one was written before.
+   */
+  raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number>;
   /** Failed deliveries (all, or one event's) back to pending, due at `now`, attempts reset; how many. */
   retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number>;
   /**

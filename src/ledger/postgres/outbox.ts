@@ -1,4 +1,5 @@
-import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
+import { randomUUID } from 'node:crypto';
+import type { DeliveryResult, OncePerSubjectEventInput, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
 import { atRiskQuery, renewalRiskEvent, type AtRiskRow } from '../renewal-risk-events.js';
 import type { Int8 } from './rows.js';
@@ -44,6 +45,9 @@ const S = {
   // at once: this insert waits for that transaction, then does nothing.
   raiseOnce: statement('outbox.raiseOnce', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`),
+  // The type a literal: the event's partial unique index (migration 0017) serves it.
+  writtenCaExpiring: statement('outbox.writtenCaExpiring', "SELECT subject FROM outbox_events WHERE type = 'ca.expiring' AND subject = ANY($1::text[])"),
+  writtenCrlStale: statement('outbox.writtenCrlStale', "SELECT subject FROM outbox_events WHERE type = 'crl.stale' AND subject = ANY($1::text[])"),
   notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
   counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
     (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
@@ -96,6 +100,35 @@ export class PostgresOutbox implements OutboxLedger {
           events.map((e) => e.subject),
           events.map((e) => e.payload),
           events.map((e) => e.createdAt),
+        ]);
+        count += r.rowCount ?? 0;
+      }
+      if (count > 0) await tx.query(S.notify);
+      return count;
+    });
+  }
+
+  /**
+   * Only the events not written before are inserted: ON CONFLICT would do without the check, but
+   * the check keeps an instance from writing (and waiting on another's insert) every minute while
+   * a CA certificate stays near its expiry.
+   */
+  raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number> {
+    if (events.length === 0) return Promise.resolve(0);
+    return this.db.atomic(async (tx) => {
+      let count = 0;
+      for (const [type, query] of [['ca.expiring', S.writtenCaExpiring], ['crl.stale', S.writtenCrlStale]] as const) {
+        const ofType = events.filter((e) => e.type === type);
+        if (ofType.length === 0) continue;
+        const written = new Set((await tx.query<{ subject: string }>(query, [ofType.map((e) => e.subject)])).rows.map((r) => r.subject));
+        const fresh = ofType.filter((e) => !written.has(e.subject));
+        if (fresh.length === 0) continue;
+        const r = await tx.query(S.raiseOnce, [
+          fresh.map(() => randomUUID()),
+          fresh.map((e) => e.type),
+          fresh.map((e) => e.subject),
+          fresh.map((e) => JSON.stringify(e.payload)),
+          fresh.map((e) => e.createdAt.getTime()),
         ]);
         count += r.rowCount ?? 0;
       }

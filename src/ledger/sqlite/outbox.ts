@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
+import {
+  ONCE_PER_SUBJECT_EVENTS,
+  type DeliveryResult,
+  type OncePerSubjectEventInput,
+  type OutboxDelivery,
+  type OutboxLedger,
+  type WebhookSubscription,
+} from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
 import { atRiskQuery, renewalRiskEvent, RENEWAL_RISK_EVENTS, type AtRiskRow, type RenewalRiskEvent } from '../renewal-risk-events.js';
 
@@ -45,6 +53,8 @@ export class SqliteOutbox implements OutboxLedger {
       // ON CONFLICT: the event's unique index (migration 0016); delivery_id is random.
       raiseOnce: db.prepare(`INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
         VALUES (@deliveryId, @type, @subject, @payload, @createdAt) ON CONFLICT DO NOTHING`),
+      // The type is a literal: only then is the event's partial unique index (migration 0017) used.
+      written: new Map(ONCE_PER_SUBJECT_EVENTS.map((t) => [t, db.prepare(`SELECT 1 FROM outbox_events WHERE type = '${t}' AND subject = ?`)])),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
   }
@@ -118,6 +128,23 @@ export class SqliteOutbox implements OutboxLedger {
         for (const r of this.s.atRisk.get(type)!.all({ now: n, until, limit }) as AtRiskRow[]) {
           count += this.s.raiseOnce.run(renewalRiskEvent(type, r, now)).changes;
         }
+      }
+      return count;
+    }).immediate();
+    if (written > 0) this.raised();
+    return written;
+  }
+
+  async raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number> {
+    // Checked every minute, with the same events for as long as a CA certificate stays near expiry:
+    // when all were written before, no write lock is taken.
+    const unwritten = (): OncePerSubjectEventInput[] => events.filter((e) => this.s.written.get(e.type)!.get(e.subject) === undefined);
+    if (unwritten().length === 0) return 0;
+    const written = this.db.transaction(() => {
+      let count = 0;
+      for (const e of unwritten()) {
+        const row = { deliveryId: randomUUID(), type: e.type, subject: e.subject, payload: JSON.stringify(e.payload), createdAt: e.createdAt.getTime() };
+        count += this.s.raiseOnce.run(row).changes;
       }
       return count;
     }).immediate();
