@@ -78,6 +78,6 @@ export const DEFAULT_CONFIG: ConfigInput = {
   },
   policies: {},
   // Ten attempts over about 1.5 hours (5 s doubling, capped at 30 min) ride out a receiver's restart or deploy.
-  notifications: { webhooks: [], timeout: '10s', maxInFlight: 16, maxAttempts: 10, backoffBase: '5s', backoffMax: '30m', expiringWithin: '3d' },
+  notifications: { webhooks: [], timeout: '10s', maxInFlight: 16, maxAttempts: 10, backoffBase: '5s', backoffMax: '30m', expiringWithin: '3d', caExpiringWithin: '30d' },
   ledger: { url: '', passwordFile: '', poolSize: 10, retention: '30d' },
 };

@@ -22,6 +22,7 @@ describe('notifications config', () => {
       backoffBaseMs: 5_000,
       backoffMaxMs: 1_800_000,
       expiringWithinMs: 3 * 86_400_000,
+      caExpiringWithinMs: 30 * 86_400_000,
     });
   });
 
@@ -32,6 +33,7 @@ describe('notifications config', () => {
     ]);
     expect(c.notifications.maxAttempts).toBe(3);
     expect(c.notifications.timeoutMs).toBe(2000);
+    expect(load(hook(''), { CERTMINT_NOTIFICATIONS_CA_EXPIRING_WITHIN: '60d' }).notifications.caExpiringWithinMs).toBe(60 * 86_400_000);
   });
 
   it('a corrupt entry is a ConfigError naming its key', () => {

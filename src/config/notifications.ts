@@ -20,16 +20,18 @@ export interface NotificationsConfig {
   readonly backoffMaxMs: number;
   /** certificate.expiring-unrenewed: raised for an overdue certificate expiring within this. */
   readonly expiringWithinMs: number;
+  /** ca.expiring: raised for the CA certificates in use expiring within this. */
+  readonly caExpiringWithinMs: number;
 }
 
 /**
  * notifications.* resolved. `timer` parses a duration a timer can wait (naming the key when it
- * cannot); `fail` throws the caller's ConfigError with the message, which names the key.
+ * cannot), `duration` any duration (a margin, not waited for); `fail` throws the caller's ConfigError with the message, which names the key.
  */
 export function resolveNotifications(
   n: ConfigInput['notifications'],
   cwd: string,
-  timer: (key: string, v: string | number) => number,
+  parse: { readonly timer: (key: string, v: string | number) => number; readonly duration: (key: string, v: string | number) => number },
   fail: (message: string) => never,
 ): NotificationsConfig {
   const names = new Set<string>();
@@ -48,12 +50,13 @@ export function resolveNotifications(
     if (w.secretFile.includes('\0')) fail(`${key}.secretFile contains a NUL byte, which no file path may have`);
     return { name: w.name, url: url.href, events: [...new Set(w.events)], secretFile: path.resolve(cwd, w.secretFile), format: w.format };
   });
-  const ms = (key: string, v: string | number): number => timer(`notifications.${key}`, v);
+  const ms = (key: string, v: string | number): number => parse.timer(`notifications.${key}`, v);
   const backoffBaseMs = ms('backoffBase', n.backoffBase);
   const backoffMaxMs = ms('backoffMax', n.backoffMax);
   if (backoffMaxMs < backoffBaseMs) fail(`notifications.backoffMax (${n.backoffMax}) must not be shorter than notifications.backoffBase (${n.backoffBase})`);
   const timeoutMs = ms('timeout', n.timeout);
   if (timeoutMs <= 0) fail('notifications.timeout must be longer than 0');
   const expiringWithinMs = ms('expiringWithin', n.expiringWithin);
-  return { webhooks, timeoutMs, maxInFlight: n.maxInFlight, maxAttempts: n.maxAttempts, backoffBaseMs, backoffMaxMs, expiringWithinMs };
+  const caExpiringWithinMs = parse.duration('notifications.caExpiringWithin', n.caExpiringWithin);
+  return { webhooks, timeoutMs, maxInFlight: n.maxInFlight, maxAttempts: n.maxAttempts, backoffBaseMs, backoffMaxMs, expiringWithinMs, caExpiringWithinMs };
 }

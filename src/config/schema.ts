@@ -202,6 +202,9 @@ export const ConfigSchema = Type.Object(
       expiringWithin: Duration(
         'certificate.expiring-unrenewed is raised (once) for a renewal-overdue certificate this long before it expires; certificate.renewal-overdue when it becomes overdue. Checked every minute.',
       ),
+      caExpiringWithin: Duration(
+        'ca.expiring is raised (once per CA certificate) when the active intermediate or its root expires within this; the default is the margin of the shipped CertmintCaCertificateExpiring alert. Checked every minute.',
+      ),
     }),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
       url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),

@@ -25,7 +25,7 @@ export interface DelivererCounters {
 export interface WebhookDelivererOptions {
   readonly ledger: OutboxLedger;
   readonly webhooks: readonly Webhook[];
-  readonly settings: Omit<NotificationsConfig, 'webhooks' | 'expiringWithinMs'>;
+  readonly settings: Omit<NotificationsConfig, 'webhooks' | 'expiringWithinMs' | 'caExpiringWithinMs'>;
   readonly clock: Clock;
   /** CloudEvents `source`: server.baseUrl. */
   readonly source: string;
