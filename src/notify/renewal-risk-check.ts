@@ -33,9 +33,9 @@ export class RenewalRiskCheck {
     const now = this.o.clock.now();
     let total = 0;
     for (;;) {
-      const n = await this.o.ledger.raiseRenewalRiskEvents(now, this.o.expiringWithinMs, BATCH);
-      total += n;
-      if (n === 0) return total;
+      const { raised, handled } = await this.o.ledger.raiseRenewalRiskEvents(now, this.o.expiringWithinMs, BATCH);
+      total += raised;
+      if (handled === 0) return total;
       // Between batches, let requests through (SQLite's transactions hold the event loop).
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -87,10 +87,12 @@ export interface OutboxLedger extends OutboxReader {
    * Raises certificate.renewal-overdue for up to `limit` certificates newly renewal-overdue at `now`
    * (valid, not superseded, unexpired, past renewalDueAt) and certificate.expiring-unrenewed for up
    * to `limit` of those expiring within `expiringWithinMs`, each at most once per certificate ever,
-   * in one transaction; returns how many events it wrote (0: nothing new). Two instances checking
-   * at once write each event once between them.
+   * in one transaction. `raised`: the events it wrote; `handled`: the certificates it moved on,
+   * those events' and the ones that expired before they could be told of (0: nothing new; more may
+   * follow while it is not). Two instances checking at once write each event once between them.
+   * Its cost is what is new, not the certificates told of before.
    */
-  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number>;
+  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<{ readonly raised: number; readonly handled: number }>;
   /**
    * Writes each event unless one of its type and subject was ever written (by this instance or
    * another, at once or before), in one transaction; returns how many it wrote. Takes no write lock
