@@ -214,7 +214,7 @@ export const ConfigSchema = Type.Object(
       }),
       poolSize: Type.Integer({ minimum: 1, maximum: 1000, description: 'Connections each instance keeps to PostgreSQL at most.' }),
       retention: Duration(
-        'Expired orders, authorizations and challenges are purged this long after they expire (hourly, audited); never certificates, the orders they came from, accounts or audit entries. 0: never.',
+        'Expired orders, authorizations and challenges are purged this long after they expire (hourly, audited), and notification events this long after they were raised once every webhook has them; never certificates, the orders they came from, accounts or audit entries. 0: never.',
       ),
     }),
   },

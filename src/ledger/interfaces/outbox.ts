@@ -99,6 +99,15 @@ export interface OutboxLedger extends OutboxReader {
    * when every one was written before.
    */
   raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number>;
+  /**
+   * One batch of the retention purge (ledger.retention) of the outbox: looks at up to `limit` events
+   * after `afterId`, oldest first, up to the first one created after `cutoff`, and deletes each that
+   * was delivered to every webhook that wanted it (or that none wanted), with its deliveries. Kept:
+   * an event with a delivery pending or failed (`notifications retry`), and ca.expiring and
+   * crl.stale, whose rows are what keeps them from being raised again. `next`: where the next batch
+   * starts; undefined at the end. One short transaction.
+   */
+  purgeDeliveredEvents(cutoff: Date, limit: number, afterId?: number): Promise<{ readonly events: number; readonly next: number | undefined }>;
   /** Failed deliveries (all, or one event's) back to pending, due at `now`, attempts reset; how many. */
   retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number>;
   /**

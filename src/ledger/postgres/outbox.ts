@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeliveryResult, OncePerSubjectEventInput, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
+import { purgeCandidatesQuery, purgeSelection } from '../outbox-purge.js';
 import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from '../renewal-risk-events.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
@@ -53,6 +54,9 @@ const S = {
   // The type a literal: the event's partial unique index (migration 0017) serves it.
   writtenCaExpiring: statement('outbox.writtenCaExpiring', "SELECT subject FROM outbox_events WHERE type = 'ca.expiring' AND subject = ANY($1::text[])"),
   writtenCrlStale: statement('outbox.writtenCrlStale', "SELECT subject FROM outbox_events WHERE type = 'crl.stale' AND subject = ANY($1::text[])"),
+  purgeCandidates: statement('outbox.purgeCandidates', purgeCandidatesQuery({ after: '$1', limit: '$2', fannedOut: 'e.fanned_out' })),
+  purgeDeliveries: statement('outbox.purgeDeliveries', 'DELETE FROM outbox_deliveries WHERE event_id = ANY($1::bigint[])'),
+  purgeEvents: statement('outbox.purgeEvents', 'DELETE FROM outbox_events WHERE id = ANY($1::bigint[])'),
   notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
   counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
     (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
@@ -141,6 +145,17 @@ export class PostgresOutbox implements OutboxLedger {
       }
       if (count > 0) await tx.query(S.notify);
       return count;
+    });
+  }
+
+  purgeDeliveredEvents(cutoff: Date, limit: number, afterId = 0): Promise<{ events: number; next: number | undefined }> {
+    return this.db.atomic(async (tx) => {
+      const rows = (await tx.query<{ id: Int8; created_at: Int8; purgeable: boolean }>(S.purgeCandidates, [afterId, limit])).rows;
+      const { ids, next } = purgeSelection(rows.map((r) => ({ id: Number(r.id), createdAt: Number(r.created_at), purgeable: r.purgeable })), cutoff, limit);
+      if (ids.length === 0) return { events: 0, next };
+      // A delivered row is final (retry touches failed ones only): another instance's purge of the same rows deletes nothing more.
+      await tx.query(S.purgeDeliveries, [ids.map(String)]);
+      return { events: (await tx.query(S.purgeEvents, [ids.map(String)])).rowCount ?? 0, next };
     });
   }
 

@@ -9,6 +9,7 @@ import {
   type WebhookSubscription,
 } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
+import { purgeCandidatesQuery, purgeSelection } from '../outbox-purge.js';
 import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from '../renewal-risk-events.js';
 
 
@@ -59,6 +60,9 @@ export class SqliteOutbox implements OutboxLedger {
         VALUES (@deliveryId, @type, @subject, @payload, @createdAt) ON CONFLICT DO NOTHING`),
       // The type is a literal: only then is the event's partial unique index (migration 0017) used.
       written: new Map(ONCE_PER_SUBJECT_EVENTS.map((t) => [t, db.prepare(`SELECT 1 FROM outbox_events WHERE type = '${t}' AND subject = ?`)])),
+      purgeCandidates: db.prepare(purgeCandidatesQuery({ after: '@after', limit: '@limit', fannedOut: 'e.fanned_out = 1' })),
+      purgeDeliveries: db.prepare('DELETE FROM outbox_deliveries WHERE event_id IN (SELECT value FROM json_each(?))'),
+      purgeEvents: db.prepare('DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(?))'),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
   }
@@ -155,6 +159,16 @@ export class SqliteOutbox implements OutboxLedger {
     }).immediate();
     if (written > 0) this.raised();
     return written;
+  }
+
+  async purgeDeliveredEvents(cutoff: Date, limit: number, afterId = 0): Promise<{ events: number; next: number | undefined }> {
+    return this.db.transaction(() => {
+      const rows = this.s.purgeCandidates.all({ after: afterId, limit }) as { id: number; created_at: number; purgeable: number }[];
+      const { ids, next } = purgeSelection(rows.map((r) => ({ id: r.id, createdAt: r.created_at, purgeable: r.purgeable === 1 })), cutoff, limit);
+      if (ids.length === 0) return { events: 0, next };
+      this.s.purgeDeliveries.run(JSON.stringify(ids));
+      return { events: this.s.purgeEvents.run(JSON.stringify(ids)).changes, next };
+    }).immediate();
   }
 
   async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
