@@ -181,7 +181,7 @@ describe('CA and CRL check', () => {
         createdAt: at,
         payload: { role: 'intermediate', generation: 2, subject: 'CN=certmint intermediate', serial: '7f01', notAfter: '2026-01-20T00:00:00.000Z', run: 'certmint ca rotate-intermediate' },
       }),
-    ).toBe('certmint: the intermediate CA certificate (generation 2, CN=certmint intermediate, serial 7f01) expires 2026-01-20T00:00:00.000Z; run certmint ca rotate-intermediate');
+    ).toBe('certmint: the intermediate CA certificate (generation 2, CN=certmint intermediate, serial 7f01) expires 2026-01-20T00:00:00.000Z; next: certmint ca rotate-intermediate');
     expect(
       slackText({
         deliveryId: 'd',

@@ -35,8 +35,20 @@ export class CaCrlCheck {
     const until = now.getTime() + this.o.caExpiringWithinMs;
     const active = ca.generations.find((g) => g.generation === ca.activeGeneration);
     const root = ca.roots.find((r) => r.generation === active?.rootGeneration);
+    // Under an external root (certmint ca import) certmint holds neither that root's key nor the
+    // means to issue the next intermediate itself: the event says so instead of naming a command that would fail.
+    const external = root !== undefined && !root.keyHeld;
     const inUse = [
-      ...(active ? [{ role: 'intermediate', generation: active.generation, subject: active.subject, notAfter: active.notAfter, cert: active.der, run: 'certmint ca rotate-intermediate' }] : []),
+      ...(active
+        ? [{
+            role: 'intermediate',
+            generation: active.generation,
+            subject: active.subject,
+            notAfter: active.notAfter,
+            cert: active.der,
+            run: external ? 'a new intermediate from the holder of the external root (docs/ca-operations.md)' : 'certmint ca rotate-intermediate',
+          }]
+        : []),
       ...(root
         ? [{
             role: 'root',
@@ -44,8 +56,7 @@ export class CaCrlCheck {
             subject: root.subject,
             notAfter: root.notAfter,
             cert: root.pem,
-            // An external root's key is elsewhere: its holder issues the next one (then `ca import`).
-            run: root.keyHeld ? 'certmint ca rotate-root' : 'have the holder of the external root issue a new one, then certmint ca import',
+            run: external ? 'a new root from the holder of the external root (docs/ca-operations.md)' : 'certmint ca rotate-root',
           }]
         : []),
     ];
