@@ -109,6 +109,25 @@ describe('CA and CRL check', () => {
     expect(ofType('ca.expiring')).toEqual([]);
   });
 
+  it('a retired intermediate\'s last CRL going stale is no news; the active one\'s and the root\'s are', async () => {
+    const policy = { validityMs: DAY, refreshMs: HOUR, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000 };
+    await new CrlPublisher({ ledger, ca: await loadCa(options), clock, dir: path.join(dir, 'crl'), policy, log: silent }).check();
+    // Generation 1 signed no leaf: once rotated away its CRL is served but no longer renewed.
+    await rotateIntermediate(options);
+    const ca = await loadCa(options);
+    await new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log: silent }).check();
+    const check = new CaCrlCheck({ ledger, ca, clock, caExpiringWithinMs: 30 * DAY });
+    clock.advance(25 * HOUR);
+    expect(await check.checkOnce()).toBe(1);
+    const active = await ledger.crlState('intermediate-2', clock.now());
+    clock.advance(30 * DAY);
+    expect(await check.checkOnce()).toBe(1); // the root's (valid 30 days); intermediate-2's current episode is told already
+    const root = await ledger.crlState('root', clock.now());
+    await vi.waitFor(() => expect(ofType('crl.stale')).toHaveLength(2), { timeout: 10_000 });
+    expect(ofType('crl.stale').map((r) => r.json.subject)).toEqual([`crl:intermediate-2:${active.crlNumber}`, `crl:root:${root.crlNumber}`]);
+    expect(ofType('crl.stale')[1]!.json).toMatchObject({ data: { issuer: 'root', role: 'root', generation: 1 } });
+  });
+
   it('tells the webhook once that the active intermediate expires; not of one rotated away; of the new one in its time', async () => {
     const ca = await loadCa(options);
     const intermediate = ca.generations[0]!;
