@@ -61,8 +61,10 @@ for (const backend of backends) {
       t.clock.advance(2 * DAY);
       const live = await c.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type: 'dns', value: 'live.retention.test' }] });
       expect(live.statusCode).toBe(201);
+      // The account's and the certificate's events, handed to no webhook (none is configured): they go too.
+      await t.ledger.outbox.fanOutEvents([], t.clock.now(), 100);
       const run = await t.ra.purgeExpired(RETENTION_MS);
-      expect(run).toMatchObject({ orders: 1, authorizations: 2 });
+      expect(run).toMatchObject({ orders: 1, authorizations: 2, outboxEvents: 2 });
       expect(run.challenges).toBeGreaterThanOrEqual(2);
 
       // Gone, as if never created (404 like any unknown resource).
@@ -86,10 +88,10 @@ for (const backend of backends) {
       expect(purges[0]).toMatchObject({
         actor: 'certmint',
         subject: 'ledger',
-        detail: { orders: 1, authorizations: 2, challenges: run.challenges, spentNonces: run.spentNonces, retentionMs: RETENTION_MS },
+        detail: { orders: 1, authorizations: 2, challenges: run.challenges, outboxEvents: 2, spentNonces: run.spentNonces, retentionMs: RETENTION_MS },
       });
       // A run that finds nothing writes no entry.
-      expect(await t.ra.purgeExpired(RETENTION_MS)).toMatchObject({ orders: 0, authorizations: 0, challenges: 0, spentNonces: 0 });
+      expect(await t.ra.purgeExpired(RETENTION_MS)).toMatchObject({ orders: 0, authorizations: 0, challenges: 0, outboxEvents: 0, spentNonces: 0 });
       expect((await t.ledger.listAudit({ limit: 1000, action: 'purge' })).length).toBe(1);
     });
   });

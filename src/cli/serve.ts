@@ -22,6 +22,7 @@ import type { CertificateAuthority } from '../ca/types.js';
 import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import { EmailChannel, heloNameOf, loadSmtpRelay } from '../notify/email-channel.js';
 import { loadWebhooks } from '../notify/secrets.js';
+import { CaCrlCheck } from '../notify/ca-crl-check.js';
 import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
 import type { RaPolicy } from '../ra/deps.js';
@@ -291,8 +292,16 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     counters: metrics,
   });
   await deliverer.start();
-  // certificate.renewal-overdue and certificate.expiring-unrenewed, once per certificate, every minute.
-  const riskCheck = new RenewalRiskCheck({ ledger: ledger.outbox, clock, expiringWithinMs: config.notifications.expiringWithinMs, log });
+  // certificate.renewal-overdue and certificate.expiring-unrenewed, once per certificate, every
+  // minute; then ca.expiring and crl.stale, once per CA certificate and per stale CRL.
+  const caCrlCheck = new CaCrlCheck({ ledger, ca, clock, caExpiringWithinMs: config.notifications.caExpiringWithinMs });
+  const riskCheck = new RenewalRiskCheck({
+    ledger: ledger.outbox,
+    clock,
+    expiringWithinMs: config.notifications.expiringWithinMs,
+    log,
+    siblings: [{ name: 'CA and CRL', checkOnce: () => caCrlCheck.checkOnce() }],
+  });
   riskCheck.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),

@@ -487,7 +487,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       minIntervalMs: timer('crl.minInterval', c.crl.minInterval),
     },
     eab: { required: c.eab.required },
-    notifications: resolveNotifications(c.notifications, cwd, timer, (message) => {
+    notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, (message) => {
       throw new ConfigError(message);
     }),
     ledger: {

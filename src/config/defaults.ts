@@ -88,6 +88,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     backoffBase: '5s',
     backoffMax: '30m',
     expiringWithin: '3d',
+    caExpiringWithin: '30d',
     email: {
       from: '',
       events: ['certificate.renewal-overdue', 'certificate.expiring-unrenewed'],

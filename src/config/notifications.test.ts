@@ -23,6 +23,7 @@ describe('notifications config', () => {
       backoffMaxMs: 1_800_000,
       expiringWithinMs: 3 * 86_400_000,
       email: undefined,
+      caExpiringWithinMs: 30 * 86_400_000,
     });
   });
 
@@ -33,6 +34,7 @@ describe('notifications config', () => {
     ]);
     expect(c.notifications.maxAttempts).toBe(3);
     expect(c.notifications.timeoutMs).toBe(2000);
+    expect(load(hook(''), { CERTMINT_NOTIFICATIONS_CA_EXPIRING_WITHIN: '60d' }).notifications.caExpiringWithinMs).toBe(60 * 86_400_000);
   });
 
   it('a corrupt entry is a ConfigError naming its key', () => {

@@ -23,6 +23,8 @@ export interface NotificationsConfig {
   readonly expiringWithinMs: number;
   /** notifications.email; undefined: off. */
   readonly email: EmailConfig | undefined;
+  /** ca.expiring: raised for the CA certificates in use expiring within this. */
+  readonly caExpiringWithinMs: number;
 }
 
 export interface EmailConfig {
@@ -41,12 +43,12 @@ export interface EmailConfig {
 
 /**
  * notifications.* resolved. `timer` parses a duration a timer can wait (naming the key when it
- * cannot); `fail` throws the caller's ConfigError with the message, which names the key.
+ * cannot), `duration` any duration (a margin, not waited for); `fail` throws the caller's ConfigError with the message, which names the key.
  */
 export function resolveNotifications(
   n: ConfigInput['notifications'],
   cwd: string,
-  timer: (key: string, v: string | number) => number,
+  parse: { readonly timer: (key: string, v: string | number) => number; readonly duration: (key: string, v: string | number) => number },
   fail: (message: string) => never,
 ): NotificationsConfig {
   const names = new Set<string>();
@@ -66,15 +68,16 @@ export function resolveNotifications(
     if (w.secretFile.includes('\0')) fail(`${key}.secretFile contains a NUL byte, which no file path may have`);
     return { name: w.name, url: url.href, events: [...new Set(w.events)], secretFile: path.resolve(cwd, w.secretFile), format: w.format };
   });
-  const ms = (key: string, v: string | number): number => timer(`notifications.${key}`, v);
+  const ms = (key: string, v: string | number): number => parse.timer(`notifications.${key}`, v);
   const backoffBaseMs = ms('backoffBase', n.backoffBase);
   const backoffMaxMs = ms('backoffMax', n.backoffMax);
   if (backoffMaxMs < backoffBaseMs) fail(`notifications.backoffMax (${n.backoffMax}) must not be shorter than notifications.backoffBase (${n.backoffBase})`);
   const timeoutMs = ms('timeout', n.timeout);
   if (timeoutMs <= 0) fail('notifications.timeout must be longer than 0');
   const expiringWithinMs = ms('expiringWithin', n.expiringWithin);
+  const caExpiringWithinMs = parse.duration('notifications.caExpiringWithin', n.caExpiringWithin);
   const email = resolveEmail(n.email, cwd, fail);
-  return { webhooks, timeoutMs, maxInFlight: n.maxInFlight, maxAttempts: n.maxAttempts, backoffBaseMs, backoffMaxMs, expiringWithinMs, email };
+  return { webhooks, timeoutMs, maxInFlight: n.maxInFlight, maxAttempts: n.maxAttempts, backoffBaseMs, backoffMaxMs, expiringWithinMs, caExpiringWithinMs, email };
 }
 
 function resolveEmail(e: ConfigInput['notifications']['email'], cwd: string, fail: (message: string) => never): EmailConfig | undefined {

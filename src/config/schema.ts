@@ -216,6 +216,9 @@ export const ConfigSchema = Type.Object(
       expiringWithin: Duration(
         'certificate.expiring-unrenewed is raised (once) for a renewal-overdue certificate this long before it expires; certificate.renewal-overdue when it becomes overdue. Checked every minute.',
       ),
+      caExpiringWithin: Duration(
+        'ca.expiring is raised (once per CA certificate) when the active intermediate or its root expires within this; the default is the margin of the shipped CertmintCaCertificateExpiring alert. Checked every minute.',
+      ),
       email: Section(
         'Email to the `mailto:` contacts of the ACME account a certificate belongs to, through an SMTP relay, from the same outbox as the webhooks (shown as webhook `email` by `certmint notifications list`). Off until `from` and `smtp.host` are set.',
         {
@@ -250,7 +253,7 @@ export const ConfigSchema = Type.Object(
       }),
       poolSize: Type.Integer({ minimum: 1, maximum: 1000, description: 'Connections each instance keeps to PostgreSQL at most.' }),
       retention: Duration(
-        'Expired orders, authorizations and challenges are purged this long after they expire (hourly, audited); never certificates, the orders they came from, accounts or audit entries. 0: never.',
+        'Expired orders, authorizations and challenges are purged this long after they expire (hourly, audited), and notification events this long after they were raised once every webhook has them; never certificates, the orders they came from, accounts or audit entries. 0: never.',
       ),
     }),
   },

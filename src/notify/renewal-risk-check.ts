@@ -12,6 +12,8 @@ export interface RenewalRiskCheckOptions {
   /** notifications.expiringWithin. */
   readonly expiringWithinMs: number;
   readonly log: { warn(fields: Record<string, unknown>, message: string): void };
+  /** Checks run on the same timer after this one (ca-crl-check.ts), each failing on its own. */
+  readonly siblings?: readonly { readonly name: string; checkOnce(): Promise<number> }[];
 }
 
 /**
@@ -22,7 +24,7 @@ export interface RenewalRiskCheckOptions {
  */
 export class RenewalRiskCheck {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private running: Promise<void> | undefined;
 
   constructor(private readonly o: RenewalRiskCheckOptions) {}
 
@@ -31,21 +33,23 @@ export class RenewalRiskCheck {
     const now = this.o.clock.now();
     let total = 0;
     for (;;) {
-      const n = await this.o.ledger.raiseRenewalRiskEvents(now, this.o.expiringWithinMs, BATCH);
-      total += n;
-      if (n === 0) return total;
+      const { raised, handled } = await this.o.ledger.raiseRenewalRiskEvents(now, this.o.expiringWithinMs, BATCH);
+      total += raised;
+      if (handled === 0) return total;
       // Between batches, let requests through (SQLite's transactions hold the event loop).
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
   start(intervalMs = RENEWAL_RISK_CHECK_MS): void {
+    const checks = [{ name: 'renewal-risk', checkOnce: () => this.checkOnce() }, ...(this.o.siblings ?? [])];
     const tick = (): void => {
       if (this.running) return;
-      this.running = this.checkOnce();
-      this.running
-        .catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, 'the renewal-risk check failed; retrying at the next one'))
-        .finally(() => (this.running = undefined));
+      this.running = (async () => {
+        for (const c of checks) {
+          await c.checkOnce().catch((err: unknown) => this.o.log.warn({ err: (err as Error).message }, `the ${c.name} check failed; retrying at the next one`));
+        }
+      })().finally(() => (this.running = undefined));
     };
     tick();
     this.timer = setInterval(tick, intervalMs);
@@ -56,6 +60,6 @@ export class RenewalRiskCheck {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running?.catch(() => undefined);
+    await this.running;
   }
 }

@@ -41,7 +41,7 @@ export interface WebhookDelivererOptions {
   readonly ledger: OutboxLedger;
   readonly webhooks: readonly Webhook[];
   readonly channels?: readonly DeliveryChannel[];
-  readonly settings: Omit<NotificationsConfig, 'webhooks' | 'expiringWithinMs' | 'email'>;
+  readonly settings: Omit<NotificationsConfig, 'webhooks' | 'expiringWithinMs' | 'caExpiringWithinMs' | 'email'>;
   readonly clock: Clock;
   /** CloudEvents `source`: server.baseUrl. */
   readonly source: string;

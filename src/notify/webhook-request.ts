@@ -41,6 +41,10 @@ export function slackText(event: WebhookEvent): string {
       return `certmint: certificate ${event.subject}${names} is overdue for renewal (due ${String(p.renewalDueAt)}, expires ${String(p.notAfter)})`;
     case 'certificate.expiring-unrenewed':
       return `certmint: certificate ${event.subject}${names} expires ${String(p.notAfter)} and has not been renewed`;
+    case 'ca.expiring':
+      return `certmint: the ${String(p.role)} CA certificate (generation ${String(p.generation)}, ${String(p.subject)}, serial ${String(p.serial)}) expires ${String(p.notAfter)}; next: ${String(p.run)}`;
+    case 'crl.stale':
+      return `certmint: the CRL of ${String(p.issuer)} (number ${String(p.crlNumber)}) is stale: its nextUpdate ${String(p.nextUpdate)} has passed and no newer CRL was published; look for "CRL check failed" in the logs, or run certmint crl generate`;
     case 'account.created':
       return `certmint: new ACME ${event.subject}`;
     case 'certmint.test':

@@ -8,6 +8,9 @@ import type { RaDeps } from './deps.js';
  */
 export const PURGE_BATCH = 50;
 
+/** Outbox events a purge batch looks at: rows of a few hundred bytes and one delivery or two each. */
+export const OUTBOX_PURGE_BATCH = 500;
+
 /** What one purge run removed (the detail of its audit entry). */
 export interface PurgeRun {
   /** Rows that expired at or before this went. */
@@ -15,6 +18,8 @@ export interface PurgeRun {
   readonly orders: number;
   readonly authorizations: number;
   readonly challenges: number;
+  /** Notification events delivered (or wanted by no webhook) before the cutoff, with their deliveries. */
+  readonly outboxEvents: number;
   /** Spent nonces past their lifetime (refused on their age alone from then on). */
   readonly spentNonces: number;
   readonly batches: number;
@@ -27,7 +32,8 @@ const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmedia
  * ledger.retention: deletes what expired more than `retentionMs` ago and nothing needs any more
  * (CertificateLedger.purgeExpired says what stays: never certificates, accounts or audit entries,
  * nor an order a certificate or an ARI replacement names), in batches of `batchSize` with the
- * event loop free between them, then spent nonces past their lifetime. One audit entry ('purge')
+ * event loop free between them, then the outbox's delivered events (notifications), then spent
+ * nonces past their lifetime. One audit entry ('purge')
  * per run that removed ledger records, with the counts. Without it, an account's expired orders,
  * authorizations and challenges (about 1 kB each) stayed in the ledger for good.
  */
@@ -54,16 +60,27 @@ export async function purgeExpired(
     if (after) await yieldToRequests();
     // Shutting down: what was purged so far is audited below; the next start goes on from there.
   } while (after && !o.signal?.aborted);
+  // The outbox: delivered events would otherwise stay for good (one per issuance at least).
+  let outboxEvents = 0;
+  let afterEvent: number | undefined;
+  while (!o.signal?.aborted) {
+    const batch = await deps.ledger.outbox.purgeDeliveredEvents(cutoff, OUTBOX_PURGE_BATCH, afterEvent);
+    outboxEvents += batch.events;
+    batches++;
+    afterEvent = batch.next;
+    if (afterEvent === undefined) break;
+    await yieldToRequests();
+  }
   const spentNonces = await deps.ledger.nonces.purge();
-  const run = { cutoff, orders, authorizations, challenges, spentNonces, batches };
+  const run = { cutoff, orders, authorizations, challenges, outboxEvents, spentNonces, batches };
   // Spent nonces alone are no event anyone looks for in the audit log (a busy server forgets some every run).
-  if (orders + authorizations + challenges > 0) {
+  if (orders + authorizations + challenges + outboxEvents > 0) {
     await deps.ledger.appendAudit({
       at: now,
       actor: 'certmint',
       action: 'purge',
       subject: 'ledger',
-      detail: { cutoff: cutoff.toISOString(), retentionMs, orders, authorizations, challenges, spentNonces, batches },
+      detail: { cutoff: cutoff.toISOString(), retentionMs, orders, authorizations, challenges, outboxEvents, spentNonces, batches },
     });
   }
   return run;

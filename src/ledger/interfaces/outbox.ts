@@ -31,6 +31,19 @@ export interface OutboxDelivery {
   readonly deliveredAt: Date | undefined;
 }
 
+/** The events the serve process's CA and CRL check raises, each once per subject (migration 0017's unique indexes). */
+export const ONCE_PER_SUBJECT_EVENTS = ['ca.expiring', 'crl.stale'] as const;
+export type OncePerSubjectEvent = (typeof ONCE_PER_SUBJECT_EVENTS)[number];
+
+/** An event raised at most once per type and subject, ever. */
+export interface OncePerSubjectEventInput {
+  readonly type: OncePerSubjectEvent;
+  /** "ca:root:<generation>", "ca:intermediate:<generation>", "crl:<issuer>:<CRL number>". */
+  readonly subject: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
 /** What a webhook wants (its name and events), for fanOutEvents. */
 export interface WebhookSubscription {
   readonly name: string;
@@ -77,10 +90,27 @@ export interface OutboxLedger extends OutboxReader {
    * Raises certificate.renewal-overdue for up to `limit` certificates newly renewal-overdue at `now`
    * (valid, not superseded, unexpired, past renewalDueAt) and certificate.expiring-unrenewed for up
    * to `limit` of those expiring within `expiringWithinMs`, each at most once per certificate ever,
-   * in one transaction; returns how many events it wrote (0: nothing new). Two instances checking
-   * at once write each event once between them.
+   * in one transaction. `raised`: the events it wrote; `handled`: the certificates it moved on,
+   * those events' and the ones that expired before they could be told of (0: nothing new; more may
+   * follow while it is not). Two instances checking at once write each event once between them.
+   * Its cost is what is new, not the certificates told of before.
    */
-  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number>;
+  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<{ readonly raised: number; readonly handled: number }>;
+  /**
+   * Writes each event unless one of its type and subject was ever written (by this instance or
+   * another, at once or before), in one transaction; returns how many it wrote. Takes no write lock
+   * when every one was written before.
+   */
+  raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number>;
+  /**
+   * One batch of the retention purge (ledger.retention) of the outbox: looks at up to `limit` events
+   * after `afterId`, oldest first, up to the first one created after `cutoff`, and deletes each that
+   * was delivered to every webhook that wanted it (or that none wanted), with its deliveries. Kept:
+   * an event with a delivery pending or failed (`notifications retry`), and ca.expiring and
+   * crl.stale, whose rows are what keeps them from being raised again. `next`: where the next batch
+   * starts; undefined at the end. One short transaction.
+   */
+  purgeDeliveredEvents(cutoff: Date, limit: number, afterId?: number): Promise<{ readonly events: number; readonly next: number | undefined }>;
   /** Failed deliveries (all, or one event's) back to pending, due at `now`, attempts reset; how many. */
   retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number>;
   /**

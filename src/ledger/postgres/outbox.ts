@@ -1,10 +1,13 @@
-import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
+import { randomUUID } from 'node:crypto';
+import type { DeliveryResult, OncePerSubjectEventInput, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
-import { atRiskQuery, renewalRiskEvent, type AtRiskRow } from '../renewal-risk-events.js';
+import { purgeCandidatesQuery, purgeSelection } from '../outbox-purge.js';
+import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from '../renewal-risk-events.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 
-const P = { now: '$1', until: '$2', limit: '$3' };
+/** PostgreSQL refuses a parameter a statement does not use: the overdue query reads now, the expiring one until, as $1. */
+const TWO = { now: '$1', until: '$1', limit: '$2' };
 
 const S = {
   // Events not fanned out yet, locked so two instances never fan out the same one (SKIP LOCKED: the other takes the next).
@@ -38,12 +41,22 @@ const S = {
     ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
   listFailed: statement('outbox.listFailed', `SELECT ${OUTBOX_DELIVERY_COLUMNS} FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
     WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT $1`),
-  atRiskOverdue: statement('outbox.atRiskOverdue', atRiskQuery('certificate.renewal-overdue', 'certificates c', P)),
-  atRiskExpiring: statement('outbox.atRiskExpiring', atRiskQuery('certificate.expiring-unrenewed', 'certificates c', P)),
+  // SKIP LOCKED: two instances checking at once take different certificates instead of queueing on
+  // (and deadlocking over) the same ones; each certificate's state moves in one of them.
+  unreportedOverdue: statement('outbox.unreportedOverdue', unreportedQuery('overdue', 'certificates c', TWO, ' FOR UPDATE OF c SKIP LOCKED')),
+  unreportedExpiring: statement('outbox.unreportedExpiring', unreportedQuery('expiring', 'certificates c', TWO, ' FOR UPDATE OF c SKIP LOCKED')),
+  markReported: statement('outbox.markReported', `UPDATE certificates SET risk_reported = u.state FROM unnest($1::text[], $2::int[]) AS u(serial, state)
+    WHERE certificates.serial = u.serial AND certificates.risk_reported < u.state`),
   // ON CONFLICT: the event's unique index (migration 0016). Another instance writing the same event
   // at once: this insert waits for that transaction, then does nothing.
   raiseOnce: statement('outbox.raiseOnce', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`),
+  // The type a literal: the event's partial unique index (migration 0017) serves it.
+  writtenCaExpiring: statement('outbox.writtenCaExpiring', "SELECT subject FROM outbox_events WHERE type = 'ca.expiring' AND subject = ANY($1::text[])"),
+  writtenCrlStale: statement('outbox.writtenCrlStale', "SELECT subject FROM outbox_events WHERE type = 'crl.stale' AND subject = ANY($1::text[])"),
+  purgeCandidates: statement('outbox.purgeCandidates', purgeCandidatesQuery({ after: '$1', limit: '$2', fannedOut: 'e.fanned_out' })),
+  purgeDeliveries: statement('outbox.purgeDeliveries', 'DELETE FROM outbox_deliveries WHERE event_id = ANY($1::bigint[])'),
+  purgeEvents: statement('outbox.purgeEvents', 'DELETE FROM outbox_events WHERE id = ANY($1::bigint[])'),
   notify: statement('outbox.notify', "SELECT pg_notify('certmint_outbox', '')"),
   counts: statement('outbox.counts', `SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
     (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
@@ -78,29 +91,71 @@ export class PostgresOutbox implements OutboxLedger {
     });
   }
 
-  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number> {
+  raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<{ raised: number; handled: number }> {
     const n = now.getTime();
     return this.db.atomic(async (tx) => {
-      let count = 0;
-      const kinds = [
-        ['certificate.renewal-overdue', S.atRiskOverdue, Number.MAX_SAFE_INTEGER],
-        ['certificate.expiring-unrenewed', S.atRiskExpiring, n + expiringWithinMs],
-      ] as const;
-      for (const [type, query, until] of kinds) {
-        const rows = (await tx.query<AtRiskRow>(query, [n, until, limit])).rows;
+      let raised = 0;
+      let handled = 0;
+      // Overdue first: a certificate newly overdue and already within the margin gets both, in order.
+      for (const [kind, query, bound] of [['overdue', S.unreportedOverdue, n], ['expiring', S.unreportedExpiring, n + expiringWithinMs]] as const) {
+        const rows = (await tx.query<AtRiskRow>(query, [bound, limit])).rows;
         if (rows.length === 0) continue;
-        const events = rows.map((r) => renewalRiskEvent(type, r, now));
+        const next = rows.map((r) => ({ r, ...nextRiskState(kind, r, now) }));
+        const events = next.flatMap(({ r, event }) => (event ? [renewalRiskEvent(event, r, now)] : []));
+        if (events.length > 0) {
+          const r = await tx.query(S.raiseOnce, [
+            events.map((e) => e.deliveryId),
+            events.map((e) => e.type),
+            events.map((e) => e.subject),
+            events.map((e) => e.payload),
+            events.map((e) => e.createdAt),
+          ]);
+          raised += r.rowCount ?? 0;
+        }
+        handled += (await tx.query(S.markReported, [next.map((x) => x.r.serial), next.map((x) => x.state)])).rowCount ?? 0;
+      }
+      if (raised > 0) await tx.query(S.notify);
+      return { raised, handled };
+    });
+  }
+
+  /**
+   * Only the events not written before are inserted: ON CONFLICT would do without the check, but
+   * the check keeps an instance from writing (and waiting on another's insert) every minute while
+   * a CA certificate stays near its expiry.
+   */
+  raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number> {
+    if (events.length === 0) return Promise.resolve(0);
+    return this.db.atomic(async (tx) => {
+      let count = 0;
+      for (const [type, query] of [['ca.expiring', S.writtenCaExpiring], ['crl.stale', S.writtenCrlStale]] as const) {
+        const ofType = events.filter((e) => e.type === type);
+        if (ofType.length === 0) continue;
+        const written = new Set((await tx.query<{ subject: string }>(query, [ofType.map((e) => e.subject)])).rows.map((r) => r.subject));
+        const fresh = ofType.filter((e) => !written.has(e.subject));
+        if (fresh.length === 0) continue;
         const r = await tx.query(S.raiseOnce, [
-          events.map((e) => e.deliveryId),
-          events.map((e) => e.type),
-          events.map((e) => e.subject),
-          events.map((e) => e.payload),
-          events.map((e) => e.createdAt),
+          fresh.map(() => randomUUID()),
+          fresh.map((e) => e.type),
+          fresh.map((e) => e.subject),
+          fresh.map((e) => JSON.stringify(e.payload)),
+          fresh.map((e) => e.createdAt.getTime()),
         ]);
         count += r.rowCount ?? 0;
       }
       if (count > 0) await tx.query(S.notify);
       return count;
+    });
+  }
+
+  purgeDeliveredEvents(cutoff: Date, limit: number, afterId = 0): Promise<{ events: number; next: number | undefined }> {
+    return this.db.atomic(async (tx) => {
+      const rows = (await tx.query<{ id: Int8; created_at: Int8; purgeable: boolean }>(S.purgeCandidates, [afterId, limit])).rows;
+      const { ids, next } = purgeSelection(rows.map((r) => ({ id: Number(r.id), createdAt: Number(r.created_at), purgeable: r.purgeable })), cutoff, limit);
+      if (ids.length === 0) return { events: 0, next };
+      // A delivered row is final (retry touches failed ones only): another instance's purge of the same rows deletes nothing more.
+      await tx.query(S.purgeDeliveries, [ids.map(String)]);
+      return { events: (await tx.query(S.purgeEvents, [ids.map(String)])).rowCount ?? 0, next };
     });
   }
 

@@ -1,7 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { DeliveryResult, OutboxDelivery, OutboxLedger, WebhookSubscription } from '../interfaces/outbox.js';
+import {
+  ONCE_PER_SUBJECT_EVENTS,
+  type DeliveryResult,
+  type OncePerSubjectEventInput,
+  type OutboxDelivery,
+  type OutboxLedger,
+  type WebhookSubscription,
+} from '../interfaces/outbox.js';
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
-import { atRiskQuery, renewalRiskEvent, RENEWAL_RISK_EVENTS, type AtRiskRow, type RenewalRiskEvent } from '../renewal-risk-events.js';
+import { purgeCandidatesQuery, purgeSelection } from '../outbox-purge.js';
+import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from '../renewal-risk-events.js';
 
 
 const P = { now: '@now', until: '@until', limit: '@limit' };
@@ -41,10 +50,19 @@ export class SqliteOutbox implements OutboxLedger {
         WHERE d.state = 'failed' ORDER BY d.event_id DESC, d.webhook LIMIT ?`),
       counts: db.prepare(`SELECT (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending') AS pending,
         (SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'failed') AS failed`),
-      atRisk: new Map(RENEWAL_RISK_EVENTS.map((t) => [t, db.prepare(atRiskQuery(t, 'certificates c INDEXED BY certificates_unrenewed', P))])),
+      unreported: {
+        overdue: db.prepare(unreportedQuery('overdue', 'certificates c INDEXED BY certificates_overdue_unreported', P)),
+        expiring: db.prepare(unreportedQuery('expiring', 'certificates c INDEXED BY certificates_expiring_unreported', P)),
+      },
+      markReported: db.prepare('UPDATE certificates SET risk_reported = @state WHERE serial = @serial AND risk_reported < @state'),
       // ON CONFLICT: the event's unique index (migration 0016); delivery_id is random.
       raiseOnce: db.prepare(`INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
         VALUES (@deliveryId, @type, @subject, @payload, @createdAt) ON CONFLICT DO NOTHING`),
+      // The type is a literal: only then is the event's partial unique index (migration 0017) used.
+      written: new Map(ONCE_PER_SUBJECT_EVENTS.map((t) => [t, db.prepare(`SELECT 1 FROM outbox_events WHERE type = '${t}' AND subject = ?`)])),
+      purgeCandidates: db.prepare(purgeCandidatesQuery({ after: '@after', limit: '@limit', fannedOut: 'e.fanned_out = 1' })),
+      purgeDeliveries: db.prepare('DELETE FROM outbox_deliveries WHERE event_id IN (SELECT value FROM json_each(?))'),
+      purgeEvents: db.prepare('DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(?))'),
       nextDue: db.prepare(`SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM outbox_deliveries WHERE state = 'pending'`),
     };
   }
@@ -104,25 +122,53 @@ export class SqliteOutbox implements OutboxLedger {
     return info.changes === 1;
   }
 
-  async raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<number> {
-    const n = now.getTime();
-    const kinds: [RenewalRiskEvent, number][] = [
-      ['certificate.renewal-overdue', Number.MAX_SAFE_INTEGER],
-      ['certificate.expiring-unrenewed', n + expiringWithinMs],
-    ];
+  async raiseRenewalRiskEvents(now: Date, expiringWithinMs: number, limit: number): Promise<{ raised: number; handled: number }> {
+    const params = { now: now.getTime(), until: now.getTime() + expiringWithinMs };
+    const kinds = ['overdue', 'expiring'] as const;
     // Checked every minute, nearly always with nothing new: then no write lock is taken.
-    if (kinds.every(([type, until]) => this.s.atRisk.get(type)!.get({ now: n, until, limit: 1 }) === undefined)) return 0;
+    if (kinds.every((k) => this.s.unreported[k].get({ ...params, limit: 1 }) === undefined)) return { raised: 0, handled: 0 };
+    const result = this.db.transaction(() => {
+      let raised = 0;
+      let handled = 0;
+      // Overdue first: a certificate newly overdue and already within the margin gets both, in order.
+      for (const kind of kinds) {
+        for (const r of this.s.unreported[kind].all({ ...params, limit }) as AtRiskRow[]) {
+          const { event, state } = nextRiskState(kind, r, now);
+          if (event) raised += this.s.raiseOnce.run(renewalRiskEvent(event, r, now)).changes;
+          handled += this.s.markReported.run({ state, serial: r.serial }).changes;
+        }
+      }
+      return { raised, handled };
+    }).immediate();
+    if (result.raised > 0) this.raised();
+    return result;
+  }
+
+  async raiseOncePerSubject(events: readonly OncePerSubjectEventInput[]): Promise<number> {
+    // Checked every minute, with the same events for as long as a CA certificate stays near expiry:
+    // when all were written before, no write lock is taken.
+    const unwritten = (): OncePerSubjectEventInput[] => events.filter((e) => this.s.written.get(e.type)!.get(e.subject) === undefined);
+    if (unwritten().length === 0) return 0;
     const written = this.db.transaction(() => {
       let count = 0;
-      for (const [type, until] of kinds) {
-        for (const r of this.s.atRisk.get(type)!.all({ now: n, until, limit }) as AtRiskRow[]) {
-          count += this.s.raiseOnce.run(renewalRiskEvent(type, r, now)).changes;
-        }
+      for (const e of unwritten()) {
+        const row = { deliveryId: randomUUID(), type: e.type, subject: e.subject, payload: JSON.stringify(e.payload), createdAt: e.createdAt.getTime() };
+        count += this.s.raiseOnce.run(row).changes;
       }
       return count;
     }).immediate();
     if (written > 0) this.raised();
     return written;
+  }
+
+  async purgeDeliveredEvents(cutoff: Date, limit: number, afterId = 0): Promise<{ events: number; next: number | undefined }> {
+    return this.db.transaction(() => {
+      const rows = this.s.purgeCandidates.all({ after: afterId, limit }) as { id: number; created_at: number; purgeable: number }[];
+      const { ids, next } = purgeSelection(rows.map((r) => ({ id: r.id, createdAt: r.created_at, purgeable: r.purgeable === 1 })), cutoff, limit);
+      if (ids.length === 0) return { events: 0, next };
+      this.s.purgeDeliveries.run(JSON.stringify(ids));
+      return { events: this.s.purgeEvents.run(JSON.stringify(ids)).changes, next };
+    }).immediate();
   }
 
   async retryDeliveries(which: { readonly deliveryId?: string }, now: Date): Promise<number> {
