@@ -16,8 +16,13 @@ export interface NewCaKey {
   readonly files: readonly NewCaFile[];
 }
 
-/** Whether every key the CA holds can sign now; /ready reports the reason while one cannot. */
-export type CaKeyState = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+/**
+ * Whether every key the CA holds can sign now; /ready reports the reason while one cannot, and
+ * revocation answers 503 with Retry-After rather than commit one whose CRL cannot be signed.
+ */
+export type CaKeyState =
+  | { readonly ready: true }
+  | { readonly ready: false; readonly reason: string; readonly retryAfterSeconds: number };
 
 /**
  * Where the CA's keys live (ca.keyProvider): `file` (file-key-provider.ts) or a token. ca-files.ts
