@@ -7,8 +7,6 @@ import * as x509 from '@peculiar/x509';
 import type { CaSigningKey } from './ca-key.js';
 import { ecdsaSignatureToDer, signatureAlgorithmDer } from './crl/der.js';
 import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
-import type { KeyPassphrase } from './key-passphrase.js';
-import { privateKeyPemOf } from './key-pem.js';
 import { spkiParts } from './leaf-der.js';
 import { newSerialHex } from './serial.js';
 
@@ -24,7 +22,7 @@ function rootExtensions(): x509.Extension[] {
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING (what @peculiar/x509 computes too). */
-function subjectKeyIdExtension(spki: Uint8Array): x509.SubjectKeyIdentifierExtension {
+export function subjectKeyIdExtension(spki: Uint8Array): x509.SubjectKeyIdentifierExtension {
   return new x509.SubjectKeyIdentifierExtension(createHash('sha1').update(spkiParts(spki).subjectPublicKey).digest('hex'));
 }
 
@@ -137,16 +135,6 @@ export async function createIntermediate(
       new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.certificate)),
     ],
   });
-}
-
-/** A new key's file contents: PKCS#8 PEM, encrypted when a passphrase is configured. */
-export async function keyPemOf(key: CryptoKey, crypto: Crypto, passphrase: KeyPassphrase | undefined): Promise<string> {
-  const der = new Uint8Array(await crypto.subtle.exportKey('pkcs8', key));
-  try {
-    return privateKeyPemOf(der, passphrase);
-  } finally {
-    der.fill(0);
-  }
 }
 
 export function certificatePemOf(cert: x509.X509Certificate): string {

@@ -39,8 +39,8 @@ export async function generateCaKeyPair(spec: CaKeySpec, crypto: Crypto): Promis
           modulusLength: Number(spec.algorithm.slice('rsa-'.length)),
           publicExponent: new Uint8Array([1, 0, 1]),
         };
-  // Extractable: the new private keys are written to PKCS#8 files once, then imported again
-  // non-extractable for signing (loadCa). An HSM-backed CA will generate its keys in the token instead.
+  // Extractable: the file provider writes the new private key to a PKCS#8 file once, then loadCa
+  // imports it again non-extractable for signing. A token provider generates its keys on the token.
   return crypto.subtle.generateKey(params, true, ['sign', 'verify']);
 }
 

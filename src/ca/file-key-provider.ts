@@ -3,6 +3,7 @@ import type { CaSigningKey } from './ca-key.js';
 import { CaError, fileExists, readPrivateKeyFile } from './ca-file-io.js';
 import { caKeySpec, caKeySpecOf, generateCaKeyPair, importCaSigningKey, type CaKeySpec } from './ca-keys.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
+import { pendingIntermediateFiles } from './external-root.js';
 import { intermediateFilePaths } from './intermediate-generations.js';
 import type { KeyPassphrase } from './key-passphrase.js';
 import { privateKeyPemOf } from './key-pem.js';
@@ -20,6 +21,10 @@ export interface FileKeyProviderOptions {
 
 /** The key file of a (role, generation), and how messages name it. */
 export function caKeyFile(dir: string, role: CaKeyRole, generation: number): { readonly path: string; readonly certPath: string; readonly what: string } {
+  if (role === 'pending-intermediate') {
+    const files = pendingIntermediateFiles(dir);
+    return { path: files.key, certPath: files.csr, what: 'the pending intermediate private key (certmint ca csr)' };
+  }
   if (role === 'root') {
     const files = rootFilePaths(dir, generation);
     return { path: files.key, certPath: files.cert, what: generation === 1 ? 'the root CA private key' : `root CA ${generation} private key` };

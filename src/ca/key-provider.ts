@@ -3,8 +3,11 @@ import type { CaSigningKey } from './ca-key.js';
 import type { NewCaFile } from './ca-file-io.js';
 import type { CaKeyAlgorithm } from './types.js';
 
-/** Which CA key: a root or an intermediate, each numbered by its generation (1 is the one `ca init` made). */
-export type CaKeyRole = 'root' | 'intermediate';
+/**
+ * Which CA key: a root or an intermediate, each numbered by its generation (1 is the one `ca init`
+ * made), or the intermediate key `certmint ca csr` makes for an external CA to certify (generation 1).
+ */
+export type CaKeyRole = 'root' | 'intermediate' | 'pending-intermediate';
 
 /** A key just created, and what must be written with its certificate (none when the key lives on a token). */
 export interface NewCaKey {
