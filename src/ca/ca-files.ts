@@ -353,9 +353,13 @@ export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAut
  */
 export async function loadOrInitCa(o: CaOptions, refuseToCreate?: string): Promise<{ ca: X509CertificateAuthority; created: boolean }> {
   const paths = caFilePaths(o.dir);
-  // Under an external root there is no root key to find.
+  // Under an external root there is no root key to find; a key its provider keeps elsewhere (a token) is no file either.
   const external = await isExternallyRooted(o.dir);
-  const files = allCaFiles(paths).filter((f) => !(external && f === paths.rootKey));
+  const provider = keyProviderOf(o);
+  const keyIsFile = (role: CaKeyRole) => provider.keyIsFile?.(role) ?? true;
+  const files = allCaFiles(paths).filter(
+    (f) => !(f === paths.rootKey && (external || !keyIsFile('root'))) && !(f === paths.intermediateKey && !keyIsFile('intermediate')),
+  );
   const present = await Promise.all(files.map(fileExists));
   if (!external && present.every((p) => !p)) {
     if (refuseToCreate !== undefined) throw new CaError(refuseToCreate);

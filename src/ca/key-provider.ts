@@ -39,4 +39,10 @@ export interface CaKeyProvider {
   create(role: CaKeyRole, generation: number, algorithm: CaKeyAlgorithm): Promise<NewCaKey>;
   /** Absent: always ready (a file key never goes away while the process runs). */
   keyState?(): CaKeyState;
+  /**
+   * Whether the key of `role` is a file in the CA directory (root.key.pem, intermediate.key.pem),
+   * which a complete CA then has. Absent: true. A token provider answers false for the keys it
+   * holds, so that a CA whose keys are on the token is complete with its certificates alone.
+   */
+  keyIsFile?(role: CaKeyRole): boolean;
 }
