@@ -53,7 +53,8 @@ function options(name: string, keyProvider: CaKeyProvider, keyAlgorithm: CaOptio
   return { dir: join(base, name), name: 'provider test', keyAlgorithm, crlUrl: 'http://certmint.test/crl', caIssuersUrl: 'http://certmint.test/intermediate.der', keyProvider };
 }
 
-const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+// 64 characters a line, and no empty line when the base64 fills the last one (openssl refuses that).
+const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 
 /** A leaf of the active intermediate, checked by openssl against the newest root. */
 async function verifiedLeaf(ca: X509CertificateAuthority, dir: string): Promise<string> {
