@@ -5,30 +5,37 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaSigningKey } from './ca-key.js';
 import { CaError, loadOrInitCa, rotateIntermediate, rotateRoot, type CaOptions } from './ca-files.js';
 import { caKeySpec, generateCaKeyPair } from './ca-keys.js';
-import type { CaKeyProvider } from './key-provider.js';
+import { createIntermediateCsr } from './ca-csr.js';
+import { importCa } from './ca-import.js';
+import type { CaKeyProvider, CaKeyRole } from './key-provider.js';
 import { newSerialHex } from './serial.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
 
 // The seam a PKCS#11 token plugs into (issue 23): a key provider that keeps no files. Its keys
 // stand for keys on a token (outside certmint): generated, held and used by the provider only.
 
-/** Keys held by the provider (as a token holds them), by role and generation. */
+/**
+ * Keys held by the provider (as a token holds them), by role and generation; the pending key of
+ * `ca csr` is the intermediate's (as on a token, where both are the one URI of ca.pkcs11.intermediateKey).
+ */
 function keyStore(): CaKeyProvider & { readonly held: Map<string, CaSigningKey> } {
   const held = new Map<string, CaSigningKey>();
+  const name = (role: CaKeyRole, generation: number) => (role === 'pending-intermediate' ? 'intermediate-1' : `${role}-${generation}`);
   return {
     held,
     keyIsFile: () => false,
     async load(role, generation) {
-      const key = held.get(`${role}-${generation}`);
+      const key = held.get(name(role, generation));
       if (!key) throw new CaError(`the key store holds no ${role} key of generation ${generation}`);
       return key;
     },
     async create(role, generation, algorithm) {
-      if (held.has(`${role}-${generation}`)) throw new CaError(`the key store holds a ${role} key of generation ${generation} already`);
+      if (held.has(name(role, generation))) throw new CaError(`the key store holds a ${role} key of generation ${generation} already`);
       const spec = caKeySpec(algorithm);
       const pair = await generateCaKeyPair(spec, globalThis.crypto);
       const key: CaSigningKey = {
@@ -37,7 +44,7 @@ function keyStore(): CaKeyProvider & { readonly held: Map<string, CaSigningKey> 
         description: `key-store:${role}-${generation}`,
         sign: async (data) => new Uint8Array(await globalThis.crypto.subtle.sign(spec.signing, pair.privateKey, data as Uint8Array<ArrayBuffer>)),
       };
-      held.set(`${role}-${generation}`, key);
+      held.set(name(role, generation), key);
       return { key, files: [] };
     },
   };
@@ -99,5 +106,37 @@ describe('a key provider that keeps no files', () => {
     await expect(loadOrInitCa(o)).rejects.toThrow(
       `the key key-store:root-1 holds a key that does not match the certificate in ${join(o.dir, 'intermediate.pem')}`,
     );
+  });
+
+  it('makes the ca csr key with it, and ca import under an external root uses that key without any key file', async () => {
+    const store = keyStore();
+    const o = options('imported', store);
+    const csr = await createIntermediateCsr(o);
+    expect([...store.held.keys()]).toEqual(['intermediate-1']);
+
+    // The external root (a corporate CA) signs the request.
+    const now = Date.now();
+    const rootKeys = await generateCaKeyPair(caKeySpec('ecdsa-p256'), globalThis.crypto);
+    const caExtensions = (pathLength?: number) => [
+      new x509.BasicConstraintsExtension(true, pathLength, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+    ];
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01', name: 'CN=Corp Root', keys: rootKeys, notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000 * 365),
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: caExtensions(),
+    });
+    const request = new x509.Pkcs10CertificateRequest(csr.csrPem);
+    expect(await request.verify()).toBe(true);
+    const signed = await x509.X509CertificateGenerator.create({
+      serialNumber: '02', subject: request.subjectName, issuer: root.subjectName, publicKey: request.publicKey, signingKey: rootKeys.privateKey,
+      notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000 * 180), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: caExtensions(0),
+    });
+
+    const imported = await importCa(o, { cert: { file: 'signed.pem', pem: signed.toString('pem') }, chain: { file: 'corp-root.pem', pem: root.toString('pem') } });
+    expect(imported.usedPendingKey).toBe(true);
+    expect((await readdir(o.dir)).filter((f) => f.endsWith('.key.pem') || f.startsWith('pending-'))).toEqual([]);
+    expect(await verifiedLeaf(imported.ca, o.dir)).toMatch(/leaf\.pem: OK/);
+    expect((await loadOrInitCa(o)).created).toBe(false);
   });
 });
