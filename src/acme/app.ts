@@ -118,6 +118,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     ready: async () => {
       await o.ledger.checkWritable(o.clock.now());
     },
+    keyState: () => o.ca.keyState?.() ?? { ready: true },
   });
   if (o.metrics) await app.register(metricsRoutes, { prefix: urls.prefix, metrics: o.metrics });
   return app;

@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CaKeyUnavailableError } from '../ca/ca-key.js';
 import { AcmeProblem } from '../core/problem.js';
 import { ledgerStorageFailure, ledgerUnavailable } from '../ledger/storage-failure.js';
 import { drainOversizedBody } from './oversized-body.js';
+import { retryAfterHeader } from './retry-after.js';
 
 /** Retry-After of a request refused while the ledger's database cannot be reached. */
 const UNAVAILABLE_RETRY_SECONDS = 5;
@@ -47,10 +49,19 @@ export function problemErrorHandler(error: FastifyError | Error, request: Fastif
     });
     return undefined;
   }
-  let problem: AcmeProblem | undefined = error instanceof AcmeProblem ? error : fromFastifyError(error as FastifyError);
-  const unavailable = problem ? undefined : ledgerUnavailable(error);
+  let problem: AcmeProblem | undefined =
+    error instanceof AcmeProblem ? error : error instanceof CaKeyUnavailableError ? undefined : fromFastifyError(error as FastifyError);
+  const unavailable = problem || error instanceof CaKeyUnavailableError ? undefined : ledgerUnavailable(error);
   const storage = problem || unavailable ? undefined : ledgerStorageFailure(error);
-  if (unavailable) {
+  if (error instanceof CaKeyUnavailableError) {
+    // Expected while a token reconnects, and as frequent as finalizes: one line, no stack. The
+    // use case changed nothing (finalize gave its order back, revocation committed nothing).
+    request.log.warn(`the CA key is unavailable: ${error.message}`);
+    problem = new AcmeProblem('serverInternal', `the CA key is unavailable (${error.message}); nothing was changed, retry this request later`, {
+      status: 503,
+      headers: retryAfterHeader(error.retryAfterSeconds),
+    });
+  } else if (unavailable) {
     // Expected while the database restarts, and as frequent as requests: one line, no stack.
     request.log.warn({ err: (error as Error).message }, `the ledger cannot be reached: ${unavailable}`);
     problem = new AcmeProblem('serverInternal', `the server cannot serve this request now: ${unavailable}; retry in a few seconds`, {

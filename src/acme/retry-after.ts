@@ -19,3 +19,11 @@ export const POLL_RETRY_AFTER_SECONDS = 1;
 export function retryAfterWhileInProgress(reply: FastifyReply, status: ChallengeStatus | AuthorizationStatus | OrderStatus): FastifyReply {
   return status === 'pending' || status === 'processing' ? reply.header('Retry-After', String(POLL_RETRY_AFTER_SECONDS)) : reply;
 }
+
+/**
+ * Retry-After of a 503 (RFC 9110 §10.2.3: whole seconds): when a condition that passes by itself
+ * (a CA key's token reconnecting) has its next chance. Never 0, which clients read as "at once".
+ */
+export function retryAfterHeader(seconds: number): { readonly 'Retry-After': string } {
+  return { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) };
+}

@@ -1,10 +1,13 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
+import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1 from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
-import { generateCaKeyPair, type CaKeySpec } from './ca-keys.js';
-import { subjectKeyIdOf } from './issuer-fields.js';
-import type { KeyPassphrase } from './key-passphrase.js';
-import { privateKeyPemOf } from './key-pem.js';
+import type { CaSigningKey } from './ca-key.js';
+import { ecdsaSignatureToDer, signatureAlgorithmDer } from './crl/der.js';
+import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
+import { spkiParts } from './leaf-der.js';
 import { newSerialHex } from './serial.js';
 
 /** CA certificates start an hour in the past so clients whose clocks lag still accept them at once. */
@@ -18,34 +21,69 @@ function rootExtensions(): x509.Extension[] {
   ];
 }
 
-/** A new self-signed root: its key pair and certificate. */
-export async function createRoot(
-  spec: CaKeySpec,
-  o: { subject: x509.Name; notBefore: Date; notAfter: Date },
-  crypto: Crypto,
-): Promise<{ certificate: x509.X509Certificate; keys: CryptoKeyPair }> {
-  const keys = await generateCaKeyPair(spec, crypto);
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: newSerialHex(),
-      name: o.subject,
-      notBefore: o.notBefore,
-      notAfter: o.notAfter,
-      keys,
-      signingAlgorithm: spec.signing,
-      extensions: [...rootExtensions(), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto)],
-    },
-    crypto,
-  );
-  return { certificate, keys };
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING (what @peculiar/x509 computes too). */
+export function subjectKeyIdExtension(spki: Uint8Array): x509.SubjectKeyIdentifierExtension {
+  return new x509.SubjectKeyIdentifierExtension(createHash('sha1').update(spkiParts(spki).subjectPublicKey).digest('hex'));
+}
+
+function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+interface CaCertificateFields {
+  readonly subject: Uint8Array;
+  /** The issuer's subject Name, the exact bytes of its certificate (or the subject, self-signed). */
+  readonly issuer: Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** DER SubjectPublicKeyInfo of the certified key. */
+  readonly spki: Uint8Array;
+  readonly extensions: readonly x509.Extension[];
+}
+
+/**
+ * RFC 5280 §4.1: the TBSCertificate built here and signed through the CaSigningKey, so that a CA
+ * certificate is signed wherever its issuer's key lives (a file, a token), like leaves and CRLs.
+ */
+async function signCaCertificate(by: CaSigningKey, f: CaCertificateFields): Promise<x509.X509Certificate> {
+  const algorithm = (): asn1.AlgorithmIdentifier => AsnConvert.parse(signatureAlgorithmDer(by.spec.algorithm), asn1.AlgorithmIdentifier);
+  const tbsCertificate = new asn1.TBSCertificate({
+    version: asn1.Version.v3,
+    serialNumber: arrayBufferOf(Buffer.from(newSerialHex(), 'hex')),
+    signature: algorithm(),
+    issuer: AsnConvert.parse(f.issuer, asn1.Name),
+    validity: new asn1.Validity({ notBefore: f.notBefore, notAfter: f.notAfter }),
+    subject: AsnConvert.parse(f.subject, asn1.Name),
+    subjectPublicKeyInfo: AsnConvert.parse(f.spki, asn1.SubjectPublicKeyInfo),
+    extensions: new asn1.Extensions(f.extensions.map((e) => AsnConvert.parse(e.rawData, asn1.Extension))),
+  });
+  const tbs = new Uint8Array(AsnConvert.serialize(tbsCertificate));
+  const signature = await by.sign(tbs);
+  const certificate = new asn1.Certificate({
+    tbsCertificate,
+    signatureAlgorithm: algorithm(),
+    signatureValue: arrayBufferOf(by.spec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature),
+  });
+  return new x509.X509Certificate(AsnConvert.serialize(certificate));
+}
+
+/** A new self-signed root for `key` (made by the key provider). */
+export async function createRoot(key: CaSigningKey, o: { subject: x509.Name; notBefore: Date; notAfter: Date }): Promise<x509.X509Certificate> {
+  const subject = new Uint8Array(o.subject.toArrayBuffer());
+  return signCaCertificate(key, {
+    subject,
+    issuer: subject,
+    notBefore: o.notBefore,
+    notAfter: o.notAfter,
+    spki: key.spki,
+    extensions: [...rootExtensions(), subjectKeyIdExtension(key.spki)],
+  });
 }
 
 export interface CaSigner {
   /** The certificate of the CA that signs (its subject becomes the issuer, its SKI the AKI). */
   readonly certificate: x509.X509Certificate;
-  readonly privateKey: CryptoKey;
-  readonly spec: CaKeySpec;
-  readonly crypto: Crypto;
+  readonly key: CaSigningKey;
 }
 
 /**
@@ -59,68 +97,44 @@ export async function createCrossCertificate(
   newRoot: x509.X509Certificate,
   o: { notBefore: Date; notAfter: Date },
 ): Promise<x509.X509Certificate> {
-  return x509.X509CertificateGenerator.create(
-    {
-      serialNumber: newSerialHex(),
-      subject: newRoot.subjectName,
-      issuer: by.certificate.subjectName,
-      notBefore: o.notBefore,
-      notAfter: o.notAfter,
-      // The SPKI DER as the new root carries it, byte for byte.
-      publicKey: new Uint8Array(newRoot.publicKey.rawData),
-      signingKey: by.privateKey,
-      signingAlgorithm: by.spec.signing,
-      extensions: [
-        ...rootExtensions(),
-        new x509.SubjectKeyIdentifierExtension(subjectKeyIdOf(newRoot)),
-        new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.certificate)),
-      ],
-    },
-    by.crypto,
-  );
+  return signCaCertificate(by.key, {
+    subject: subjectNameDer(newRoot),
+    issuer: subjectNameDer(by.certificate),
+    notBefore: o.notBefore,
+    notAfter: o.notAfter,
+    // The SPKI DER as the new root carries it, byte for byte.
+    spki: new Uint8Array(newRoot.publicKey.rawData),
+    extensions: [
+      ...rootExtensions(),
+      new x509.SubjectKeyIdentifierExtension(subjectKeyIdOf(newRoot)),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.certificate)),
+    ],
+  });
 }
 
-/** A new intermediate key pair (of `spec`) and its certificate signed by a root. */
+/** The certificate of a new intermediate key (made by the key provider), signed by a root. */
 export async function createIntermediate(
   by: CaSigner,
-  spec: CaKeySpec,
+  key: CaSigningKey,
   o: { subject: x509.Name; notBefore: Date; notAfter: Date },
-): Promise<{ certificate: x509.X509Certificate; keys: CryptoKeyPair }> {
-  const keys = await generateCaKeyPair(spec, by.crypto);
-  const certificate = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: newSerialHex(),
-      subject: o.subject,
-      issuer: by.certificate.subjectName,
-      notBefore: o.notBefore,
-      notAfter: o.notAfter,
-      publicKey: keys.publicKey,
-      signingKey: by.privateKey,
-      signingAlgorithm: by.spec.signing,
-      extensions: [
-        // pathLen 0: the intermediate signs leaves, never another CA.
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-          true,
-        ),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, by.crypto),
-        new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.certificate)),
-      ],
-    },
-    by.crypto,
-  );
-  return { certificate, keys };
-}
-
-/** A new key's file contents: PKCS#8 PEM, encrypted when a passphrase is configured. */
-export async function keyPemOf(key: CryptoKey, crypto: Crypto, passphrase: KeyPassphrase | undefined): Promise<string> {
-  const der = new Uint8Array(await crypto.subtle.exportKey('pkcs8', key));
-  try {
-    return privateKeyPemOf(der, passphrase);
-  } finally {
-    der.fill(0);
-  }
+): Promise<x509.X509Certificate> {
+  return signCaCertificate(by.key, {
+    subject: new Uint8Array(o.subject.toArrayBuffer()),
+    issuer: subjectNameDer(by.certificate),
+    notBefore: o.notBefore,
+    notAfter: o.notAfter,
+    spki: key.spki,
+    extensions: [
+      // pathLen 0: the intermediate signs leaves, never another CA.
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
+      subjectKeyIdExtension(key.spki),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.certificate)),
+    ],
+  });
 }
 
 export function certificatePemOf(cert: x509.X509Certificate): string {

@@ -3,11 +3,30 @@ import 'reflect-metadata';
 import { readFile } from 'node:fs/promises';
 import * as x509 from '@peculiar/x509';
 import { allCaFiles, CaError, caFilePaths, errorText, fileExists, writeNewCaFiles } from './ca-file-io.js';
-import { CA_DEFAULTS, type CaOptions } from './ca-files.js';
-import { keyPemOf } from './ca-certificates.js';
-import { caKeySpec, generateCaKeyPair } from './ca-keys.js';
-import { nativeCryptoProvider } from './crypto-provider.js';
+import { CA_DEFAULTS, keyProviderOf, type CaOptions } from './ca-files.js';
+import { subjectKeyIdExtension } from './ca-certificates.js';
+import type { CaSigningKey } from './ca-key.js';
+import { derOid, derSequence, derTlv, ecdsaSignatureToDer, signatureAlgorithmDer } from './crl/der.js';
 import { isExternallyRooted, pendingIntermediateFiles } from './external-root.js';
+
+/** PKCS#9 extensionRequest (RFC 2985 §5.4.2): the extensions the request asks the CA to put in. */
+const OID_EXTENSION_REQUEST = derOid('1.2.840.113549.1.9.14');
+const VERSION_1 = Buffer.from([0x02, 0x01, 0x00]);
+
+/**
+ * RFC 2986 §4: CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm,
+ * signature BIT STRING }, signed through the CaSigningKey so that the pending key may live on a
+ * token as well as in a file.
+ */
+async function signedCertificationRequest(key: CaSigningKey, subject: x509.Name, extensions: readonly x509.Extension[]): Promise<x509.Pkcs10CertificateRequest> {
+  // attributes [0] IMPLICIT SET OF Attribute, one Attribute: extensionRequest, its one value Extensions.
+  const extensionRequest = derSequence(OID_EXTENSION_REQUEST, derTlv(0x31, derSequence(...extensions.map((e) => new Uint8Array(e.rawData)))));
+  const info = derSequence(VERSION_1, new Uint8Array(subject.toArrayBuffer()), key.spki, derTlv(0xa0, extensionRequest));
+  const signature = await key.sign(info);
+  const value = key.spec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature;
+  const der = derSequence(info, signatureAlgorithmDer(key.spec.algorithm), derTlv(0x03, Buffer.from([0]), value));
+  return new x509.Pkcs10CertificateRequest(new Uint8Array(der));
+}
 
 export interface IntermediateCsr {
   /** PKCS#10 PEM, for the external CA to sign. */
@@ -42,29 +61,16 @@ export async function createIntermediateCsr(o: CaOptions): Promise<IntermediateC
     return { csrPem, keyFile: pending.key, reused: true };
   }
 
-  const crypto = o.crypto ?? nativeCryptoProvider();
-  const spec = caKeySpec(o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm);
-  const keys = await generateCaKeyPair(spec, crypto);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
-    {
-      name: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA`] }]),
-      keys,
-      signingAlgorithm: spec.signing,
-      extensions: [
-        // What certmint's own intermediates carry (ca-certificates.ts); the signer may or may not copy them.
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-          true,
-        ),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      ],
-    },
-    crypto,
-  );
+  const created = await keyProviderOf(o).create('pending-intermediate', 1, o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm);
+  const csr = await signedCertificationRequest(created.key, new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA`] }]), [
+    // What certmint's own intermediates carry (ca-certificates.ts); the signer may or may not copy them.
+    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+    subjectKeyIdExtension(created.key.spki),
+  ]);
   const csrPem = csr.toString('pem').replace(/\r\n/g, '\n') + '\n';
   await writeNewCaFiles(o.dir, [
-    { path: pending.key, contents: await keyPemOf(keys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
+    ...created.files,
     { path: pending.csr, contents: csrPem, mode: 0o644 },
   ]);
   return { csrPem, keyFile: pending.key, reused: false };

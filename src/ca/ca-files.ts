@@ -8,20 +8,21 @@ import {
   createCrossCertificate,
   createIntermediate,
   createRoot,
-  keyPemOf,
   type CaSigner,
 } from './ca-certificates.js';
+import type { CaSigningKey } from './ca-key.js';
 import {
   allCaFiles,
   CaError,
   caFilePaths,
   fileExists,
   readCertificateFile,
-  readPrivateKeyFile,
   writeNewCaFiles,
   type NewCaFile,
 } from './ca-file-io.js';
-import { caKeySpec, caKeySpecOf, importCaPrivateKey, type CaKeySpec } from './ca-keys.js';
+import { caKeySpecOf, keyLocation, proveKeyMatches } from './ca-keys.js';
+import { fileKeyProvider } from './file-key-provider.js';
+import type { CaKeyProvider, CaKeyRole } from './key-provider.js';
 import {
   intermediateFilePaths,
   intermediateGenerations,
@@ -71,13 +72,20 @@ export interface CaOptions {
    * with it (key-pem.ts). Absent: keys are written plain, and an encrypted one refuses to load.
    */
   readonly keyPassphrase?: KeyPassphrase;
+  /** Where the CA keys live and are created (ca.keyProvider); default: files in `dir` (file-key-provider.ts). */
+  readonly keyProvider?: CaKeyProvider;
   readonly crypto?: Crypto;
   readonly clock?: Clock;
 }
 
+/** The key provider of `o`: the configured one, or the CA directory's key files. */
+export function keyProviderOf(o: CaOptions): CaKeyProvider {
+  return o.keyProvider ?? fileKeyProvider({ dir: o.dir, ...(o.keyPassphrase ? { keyPassphrase: o.keyPassphrase } : {}), ...(o.crypto ? { crypto: o.crypto } : {}) });
+}
+
 /** Creates a new root and intermediate in `o.dir`. Throws CaError if any CA file already exists. */
 export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
-  const crypto = o.crypto ?? nativeCryptoProvider();
+  const provider = keyProviderOf(o);
   const paths = caFilePaths(o.dir);
   for (const path of allCaFiles(paths)) {
     if (await fileExists(path)) {
@@ -91,7 +99,7 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
         `Finish with certmint ca import --cert <signed.pem> --chain <root.pem>, or remove ${pending} to create a CA of certmint's own`,
     );
   }
-  const spec = caKeySpec(o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm);
+  const algorithm = o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm;
   const now = (o.clock ?? systemClock).now().getTime();
   const notBefore = new Date(now - CA_BACKDATE_MS);
   const rootNotAfter = new Date(now + (o.rootLifetimeMs ?? CA_DEFAULTS.rootLifetimeMs));
@@ -99,20 +107,22 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
     Math.min(now + (o.intermediateLifetimeMs ?? CA_DEFAULTS.intermediateLifetimeMs), rootNotAfter.getTime()),
   );
 
-  const { certificate: root, keys: rootKeys } = await createRoot(
-    spec,
-    { subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA`] }]), notBefore, notAfter: rootNotAfter },
-    crypto,
-  );
-  const { certificate: intermediate, keys: intermediateKeys } = await createIntermediate(
-    { certificate: root, privateKey: rootKeys.privateKey, spec, crypto },
-    spec,
-    { subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA`] }]), notBefore, notAfter: intermediateNotAfter },
-  );
+  const rootKey = await provider.create('root', 1, algorithm);
+  const intermediateKey = await provider.create('intermediate', 1, algorithm);
+  const root = await createRoot(rootKey.key, {
+    subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA`] }]),
+    notBefore,
+    notAfter: rootNotAfter,
+  });
+  const intermediate = await createIntermediate({ certificate: root, key: rootKey.key }, intermediateKey.key, {
+    subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA`] }]),
+    notBefore,
+    notAfter: intermediateNotAfter,
+  });
 
   await writeNewCaFiles(o.dir, [
-    { path: paths.rootKey, contents: await keyPemOf(rootKeys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
-    { path: paths.intermediateKey, contents: await keyPemOf(intermediateKeys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
+    ...rootKey.files,
+    ...intermediateKey.files,
     { path: paths.rootCert, contents: root.toString('pem') + '\n', mode: 0o644 },
     { path: paths.intermediateCert, contents: intermediate.toString('pem') + '\n', mode: 0o644 },
   ]);
@@ -128,12 +138,13 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
  */
 export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   const crypto = o.crypto ?? nativeCryptoProvider();
+  const provider = keyProviderOf(o);
   const roots: RootParts[] = [];
   const external = (await isExternallyRooted(o.dir)) ? await loadExternalRoot(o.dir) : undefined;
   if (external) roots.push(external.root);
   else {
     for (const generation of await rootGenerations(o.dir)) {
-      roots.push(await loadRoot(o, generation, roots.at(-1), crypto));
+      roots.push(await loadRoot(o, provider, generation, roots.at(-1), crypto));
     }
   }
   const activeGeneration = await readActiveGeneration(o.dir);
@@ -143,9 +154,10 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
   }
   const intermediates: IntermediateParts[] = [];
   for (const generation of generations) {
-    intermediates.push(await loadIntermediate(o, roots, generation, crypto, external?.issuers));
+    intermediates.push(await loadIntermediate(o, provider, roots, generation, crypto, external?.issuers));
   }
-  return new X509CertificateAuthority({ roots, intermediates, activeGeneration, crypto });
+  const keyState = provider.keyState?.bind(provider);
+  return new X509CertificateAuthority({ roots, intermediates, activeGeneration, ...(keyState ? { keyState } : {}) });
 }
 
 /** Where the leaves of a generation point: generation 1 keeps the URLs its leaves carry since `ca init`. */
@@ -154,21 +166,17 @@ export function leafUrlsOf(o: Pick<CaOptions, 'crlUrl' | 'caIssuersUrl'>, genera
   return { crlUrl: `${o.crlUrl}/${generation}`, caIssuersUrl: `${o.caIssuersUrl.replace(/\.der$/, '')}/${generation}.der` };
 }
 
-/** Imports a key file's key for `certificate`, the plaintext DER zeroed as soon as it is imported. */
-async function importKeyFile(
-  o: CaOptions,
-  files: { readonly key: string; readonly cert: string },
-  what: string,
+/** The provider's key for `certificate`, proven to be its key (whatever the provider). */
+async function loadKey(
+  provider: CaKeyProvider,
+  role: CaKeyRole,
+  generation: number,
   certificate: x509.X509Certificate,
-  keySpec: CaKeySpec,
-  crypto: Crypto,
-): Promise<CryptoKey> {
-  const keyDer = await readPrivateKeyFile(files.key, what, o.keyPassphrase);
-  try {
-    return await importCaPrivateKey(keyDer, certificate, keySpec, files, crypto);
-  } finally {
-    keyDer.fill(0);
-  }
+  certPath: string,
+): Promise<CaSigningKey> {
+  const key = await provider.load(role, generation, certificate);
+  await proveKeyMatches(key, certificate, `${keyLocation(key)} holds a key that does not match the certificate in ${certPath}`);
+  return key;
 }
 
 /** The external root (certmint ca import): its certificate only, and the CAs between it and the intermediate. */
@@ -178,19 +186,19 @@ async function loadExternalRoot(dir: string): Promise<{ root: RootParts; issuers
     throw new CaError(`the CA in ${dir} has both ${files.key} and the external root marker external-chain.pem; remove the one that does not belong`);
   }
   const certificate = await readCertificateFile(files.cert, 'the external root CA certificate');
-  return { root: { generation: 1, certificate, key: undefined, keySpec: undefined, cross: undefined }, issuers: await readExternalChain(dir) };
+  return { root: { generation: 1, certificate, key: undefined, cross: undefined }, issuers: await readExternalChain(dir) };
 }
 
-async function loadRoot(o: CaOptions, generation: number, previous: RootParts | undefined, crypto: Crypto): Promise<RootParts> {
+async function loadRoot(o: CaOptions, provider: CaKeyProvider, generation: number, previous: RootParts | undefined, crypto: Crypto): Promise<RootParts> {
   const dir = o.dir;
   const files = rootFilePaths(dir, generation);
   const what = generation === 1 ? 'the root CA' : `root CA ${generation}`;
   const certificate = await readCertificateFile(files.cert, `${what} certificate`);
-  // The root key is kept (non-extractable) for one thing: the CRL that covers the intermediates,
-  // which RFC 5280 §6.3 wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
-  const keySpec = caKeySpecOf(certificate, files.cert);
-  const key = await importKeyFile(o, files, `${what} private key`, certificate, keySpec, crypto);
-  if (files.cross === undefined || previous === undefined) return { generation, certificate, key, keySpec, cross: undefined };
+  // The root key is kept for one thing: the CRL that covers the intermediates, which RFC 5280 §6.3
+  // wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
+  caKeySpecOf(certificate, files.cert);
+  const key = await loadKey(provider, 'root', generation, certificate, files.cert);
+  if (files.cross === undefined || previous === undefined) return { generation, certificate, key, cross: undefined };
   const cross = await readCertificateFile(files.cross, `the cross certificate of root CA ${generation}`);
   const sameKey = Buffer.from(cross.publicKey.rawData).equals(Buffer.from(certificate.publicKey.rawData));
   if (cross.subject !== certificate.subject || !sameKey) {
@@ -199,7 +207,7 @@ async function loadRoot(o: CaOptions, generation: number, previous: RootParts | 
   if (!(await issuedBy(cross, previous.certificate, crypto))) {
     throw new CaError(`CA file ${files.cross} was not issued by the root before it (${rootFilePaths(dir, previous.generation).cert})`);
   }
-  return { generation, certificate, key, keySpec, cross };
+  return { generation, certificate, key, cross };
 }
 
 async function issuedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate, crypto: Crypto): Promise<boolean> {
@@ -208,6 +216,7 @@ async function issuedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate
 
 async function loadIntermediate(
   o: CaOptions,
+  provider: CaKeyProvider,
   roots: readonly RootParts[],
   generation: number,
   crypto: Crypto,
@@ -216,12 +225,12 @@ async function loadIntermediate(
   const files = intermediateFilePaths(o.dir, generation);
   const what = generation === 1 ? 'the intermediate CA' : `the intermediate CA of generation ${generation}`;
   const certificate = await readCertificateFile(files.cert, `${what} certificate`);
-  const keySpec = caKeySpecOf(certificate, files.cert);
-  const key = await importKeyFile(o, files, `${what} private key`, certificate, keySpec, crypto);
+  caKeySpecOf(certificate, files.cert);
+  const key = await loadKey(provider, 'intermediate', generation, certificate, files.cert);
   if (externalIssuers) {
     const root = roots[0]!;
     checkExternalPath(certificate, externalIssuers, root.certificate, `${files.cert}, external-chain.pem and root.pem of ${o.dir}`);
-    return { generation, rootGeneration: root.generation, certificate, key, keySpec, upperChain: externalIssuers, ...leafUrlsOf(o, generation) };
+    return { generation, rootGeneration: root.generation, certificate, key, upperChain: externalIssuers, ...leafUrlsOf(o, generation) };
   }
   let rootGeneration: number | undefined;
   for (const root of roots) {
@@ -231,17 +240,17 @@ async function loadIntermediate(
     const rootFiles = roots.map((r) => rootFilePaths(o.dir, r.generation).cert).join(', ');
     throw new CaError(`CA certificate ${files.cert} was not issued by the root in ${rootFiles}`);
   }
-  return { generation, rootGeneration, certificate, key, keySpec, ...leafUrlsOf(o, generation) };
+  return { generation, rootGeneration, certificate, key, ...leafUrlsOf(o, generation) };
 }
 
 /** The newest root (the one that signs new intermediates) with its private key, for one signature. */
-async function newestRoot(o: CaOptions, ca: X509CertificateAuthority, crypto: Crypto): Promise<{ generation: number; signer: CaSigner }> {
+async function newestRoot(o: CaOptions, ca: X509CertificateAuthority): Promise<{ generation: number; signer: CaSigner }> {
   const generation = Math.max(...ca.roots.map((r) => r.generation));
   const files = rootFilePaths(o.dir, generation);
   const certificate = await readCertificateFile(files.cert, 'the root CA certificate');
-  const spec = caKeySpecOf(certificate, files.cert);
-  const privateKey = await importKeyFile(o, files, 'the root CA private key', certificate, spec, crypto);
-  return { generation, signer: { certificate, privateKey, spec, crypto } };
+  caKeySpecOf(certificate, files.cert);
+  const key = await loadKey(keyProviderOf(o), 'root', generation, certificate, files.cert);
+  return { generation, signer: { certificate, key } };
 }
 
 interface NewIntermediate {
@@ -249,12 +258,12 @@ interface NewIntermediate {
   readonly files: readonly NewCaFile[];
 }
 
-/** The next intermediate generation signed by `root`, with a key of `spec`, as files to write. */
-async function nextIntermediate(o: CaOptions, spec: CaKeySpec, root: CaSigner, now: number): Promise<NewIntermediate> {
-  const crypto = root.crypto;
+/** The next intermediate generation signed by `root`, with a new key of `algorithm`, as files to write. */
+async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: CaSigner, now: number): Promise<NewIntermediate> {
   const generation = Math.max(...(await intermediateGenerations(o.dir))) + 1;
   const notAfter = new Date(Math.min(now + (o.intermediateLifetimeMs ?? CA_DEFAULTS.intermediateLifetimeMs), root.certificate.notAfter.getTime()));
-  const { certificate, keys } = await createIntermediate(root, spec, {
+  const created = await keyProviderOf(o).create('intermediate', generation, algorithm);
+  const certificate = await createIntermediate(root, created.key, {
     subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA G${generation}`] }]),
     notBefore: new Date(now - CA_BACKDATE_MS),
     notAfter,
@@ -262,10 +271,7 @@ async function nextIntermediate(o: CaOptions, spec: CaKeySpec, root: CaSigner, n
   const paths = intermediateFilePaths(o.dir, generation);
   return {
     generation,
-    files: [
-      { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
-      { path: paths.cert, contents: certificatePemOf(certificate), mode: 0o644 },
-    ],
+    files: [...created.files, { path: paths.cert, contents: certificatePemOf(certificate), mode: 0o644 }],
   };
 }
 
@@ -276,7 +282,6 @@ async function nextIntermediate(o: CaOptions, spec: CaKeySpec, root: CaSigner, n
  * A running server goes on issuing from the generation it loaded until it is restarted.
  */
 export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509CertificateAuthority; generation: number }> {
-  const crypto = o.crypto ?? nativeCryptoProvider();
   // Everything there must load before anything is added to it.
   const current = await loadCa(o);
   if (await isExternallyRooted(o.dir)) {
@@ -286,13 +291,13 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
       'set up a new data dir with certmint ca csr and certmint ca import';
     throw e;
   }
-  const root = await newestRoot(o, current, crypto);
+  const root = await newestRoot(o, current);
   const now = (o.clock ?? systemClock).now().getTime();
   if (root.signer.certificate.notAfter.getTime() <= now) {
     throw new CaError(`the root CA in ${rootFilePaths(o.dir, root.generation).cert} has expired; it cannot sign a new intermediate`);
   }
   // The new intermediate keeps the key type of the one it replaces.
-  const next = await nextIntermediate(o, caKeySpec(current.keyAlgorithm), root.signer, now);
+  const next = await nextIntermediate(o, current.keyAlgorithm, root.signer, now);
   await writeNewCaFiles(o.dir, next.files);
   await writeActiveGeneration(o.dir, next.generation);
   return { ca: await loadCa(o), generation: next.generation };
@@ -306,36 +311,32 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
  * roots, intermediates and their files stay as they are.
  */
 export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAuthority; rootGeneration: number; generation: number }> {
-  const crypto = o.crypto ?? nativeCryptoProvider();
   const current = await loadCa(o);
   if (await isExternallyRooted(o.dir)) throw externalRootRefusal(o.dir, 'rotate the root');
-  const old = await newestRoot(o, current, crypto);
+  const old = await newestRoot(o, current);
   const now = (o.clock ?? systemClock).now().getTime();
   const oldCert = old.signer.certificate;
   if (oldCert.notAfter.getTime() <= now) {
     throw new CaError(`the root CA in ${rootFilePaths(o.dir, old.generation).cert} has expired; it cannot cross-sign a new root (create a new CA instead)`);
   }
   const rootGeneration = old.generation + 1;
-  const spec = caKeySpec(o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm);
+  const algorithm = o.keyAlgorithm ?? CA_DEFAULTS.keyAlgorithm;
   const notBefore = new Date(now - CA_BACKDATE_MS);
-  const { certificate: root, keys } = await createRoot(
-    spec,
-    {
-      subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA R${rootGeneration}`] }]),
-      notBefore,
-      notAfter: new Date(now + (o.rootLifetimeMs ?? CA_DEFAULTS.rootLifetimeMs)),
-    },
-    crypto,
-  );
+  const rootKey = await keyProviderOf(o).create('root', rootGeneration, algorithm);
+  const root = await createRoot(rootKey.key, {
+    subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Root CA R${rootGeneration}`] }]),
+    notBefore,
+    notAfter: new Date(now + (o.rootLifetimeMs ?? CA_DEFAULTS.rootLifetimeMs)),
+  });
   const cross = await createCrossCertificate(old.signer, root, {
     notBefore: new Date(Math.max(notBefore.getTime(), oldCert.notBefore.getTime())),
     notAfter: new Date(Math.min(root.notAfter.getTime(), oldCert.notAfter.getTime())),
   });
   // A new root is where the key type may change: root and intermediate take the configured one.
-  const next = await nextIntermediate(o, spec, { certificate: root, privateKey: keys.privateKey, spec, crypto }, now);
+  const next = await nextIntermediate(o, algorithm, { certificate: root, key: rootKey.key }, now);
   const paths = rootFilePaths(o.dir, rootGeneration);
   await writeNewCaFiles(o.dir, [
-    { path: paths.key, contents: await keyPemOf(keys.privateKey, crypto, o.keyPassphrase), mode: 0o600 },
+    ...rootKey.files,
     { path: paths.cert, contents: certificatePemOf(root), mode: 0o644 },
     { path: paths.cross!, contents: certificatePemOf(cross), mode: 0o644 },
     ...next.files,
@@ -352,9 +353,13 @@ export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAut
  */
 export async function loadOrInitCa(o: CaOptions, refuseToCreate?: string): Promise<{ ca: X509CertificateAuthority; created: boolean }> {
   const paths = caFilePaths(o.dir);
-  // Under an external root there is no root key to find.
+  // Under an external root there is no root key to find; a key its provider keeps elsewhere (a token) is no file either.
   const external = await isExternallyRooted(o.dir);
-  const files = allCaFiles(paths).filter((f) => !(external && f === paths.rootKey));
+  const provider = keyProviderOf(o);
+  const keyIsFile = (role: CaKeyRole) => provider.keyIsFile?.(role) ?? true;
+  const files = allCaFiles(paths).filter(
+    (f) => !(f === paths.rootKey && (external || !keyIsFile('root'))) && !(f === paths.intermediateKey && !keyIsFile('intermediate')),
+  );
   const present = await Promise.all(files.map(fileExists));
   if (!external && present.every((p) => !p)) {
     if (refuseToCreate !== undefined) throw new CaError(refuseToCreate);

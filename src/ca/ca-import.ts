@@ -3,9 +3,10 @@ import 'reflect-metadata';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import * as x509 from '@peculiar/x509';
-import { allCaFiles, CaError, caFilePaths, fileExists, readPrivateKeyFile, writeNewCaFiles } from './ca-file-io.js';
-import { loadCa, type CaOptions } from './ca-files.js';
-import { caKeySpecOf } from './ca-keys.js';
+import { allCaFiles, CaError, caFilePaths, fileExists, readPrivateKeyFile, writeNewCaFiles, type NewCaFile } from './ca-file-io.js';
+import type { CaSigningKey } from './ca-key.js';
+import { keyProviderOf, loadCa, type CaOptions } from './ca-files.js';
+import { caKeySpecOf, keyLocation, proveKeyMatches } from './ca-keys.js';
 import { systemClock } from '../core/clock.js';
 import {
   certificatesInPem,
@@ -52,11 +53,11 @@ export async function importCa(o: CaOptions, input: CaImportInput): Promise<CaIm
   const [certificate, ...following] = certificatesInPem(input.cert.pem, input.cert.file);
   if (!certificate) throw new CaError(`${input.cert.file} holds no "BEGIN CERTIFICATE" block`);
   const pending = pendingIntermediateFiles(o.dir);
-  const key = input.key ? keyOfPem(input.key.file, input.key.pem, o) : await pendingKey(pending.key, o);
+  const held = await keyHeldByProvider(o, input, certificate, pending.key);
+  const key = held ? undefined : input.key ? keyOfPem(input.key.file, input.key.pem, o) : await pendingKey(pending.key, o);
   const keyFile = input.key?.file ?? pending.key;
 
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-  if (!spki.equals(Buffer.from(certificate.publicKey.rawData))) {
+  if (key && !createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(Buffer.from(certificate.publicKey.rawData))) {
     throw new CaError(`the private key in ${keyFile} does not belong to the certificate in ${input.cert.file}`);
   }
   // A key certmint can sign with: ECDSA P-256/P-384, RSA 2048/3072/4096.
@@ -68,22 +69,43 @@ export async function importCa(o: CaOptions, input: CaImportInput): Promise<CaIm
   for (const issuer of issuers) checkCaCertificate(issuer, `the issuing CA in ${files}`, now);
   checkCaCertificate(root, `the root in ${files}`, now);
 
-  const pkcs8 = pkcs8DerOf(key);
-  let keyPem: string;
-  try {
-    keyPem = privateKeyPemOf(pkcs8, o.keyPassphrase);
-  } finally {
-    pkcs8.fill(0);
+  const keyFiles: NewCaFile[] = [];
+  if (key) {
+    const pkcs8 = pkcs8DerOf(key);
+    try {
+      keyFiles.push({ path: paths.intermediateKey, contents: privateKeyPemOf(pkcs8, o.keyPassphrase), mode: 0o600 });
+    } finally {
+      pkcs8.fill(0);
+    }
   }
   const pem = (c: x509.X509Certificate): string => c.toString('pem').replace(/\r\n/g, '\n') + '\n';
   await writeNewCaFiles(o.dir, [
-    { path: paths.intermediateKey, contents: keyPem, mode: 0o600 },
+    ...keyFiles,
     { path: paths.intermediateCert, contents: pem(certificate), mode: 0o644 },
     { path: paths.rootCert, contents: pem(root), mode: 0o644 },
     { path: externalChainFile(o.dir), contents: externalChainPem(issuers), mode: 0o644 },
   ]);
-  if (!input.key) await Promise.all([unlink(pending.key), unlink(pending.csr).catch(() => undefined)]);
+  if (!input.key) await Promise.all([key ? unlink(pending.key) : undefined, unlink(pending.csr).catch(() => undefined)]);
   return { ca: await loadCa(o), usedPendingKey: !input.key, root, issuers };
+}
+
+/**
+ * Without --key and without a pending key file, the key its provider keeps elsewhere (a token,
+ * where certmint ca csr made it): proven to be the certificate's by a signature. Undefined when the
+ * key is a file (given, or pending), as with the file provider always.
+ */
+async function keyHeldByProvider(
+  o: CaOptions,
+  input: CaImportInput,
+  certificate: x509.X509Certificate,
+  pendingKeyFile: string,
+): Promise<CaSigningKey | undefined> {
+  const provider = keyProviderOf(o);
+  if (input.key || provider.keyIsFile?.('intermediate') !== false || (await fileExists(pendingKeyFile))) return undefined;
+  caKeySpecOf(certificate, input.cert.file);
+  const held = await provider.load('intermediate', 1, certificate);
+  await proveKeyMatches(held, certificate, `${keyLocation(held)} does not belong to the certificate in ${input.cert.file}`);
+  return held;
 }
 
 function keyOfPem(file: string, pem: string, o: CaOptions): KeyObject {

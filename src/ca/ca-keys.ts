@@ -1,6 +1,8 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import type { CaSigningKey } from './ca-key.js';
 import { CaError, errorText } from './ca-file-io.js';
 import type { CaKeyAlgorithm } from './types.js';
 
@@ -37,8 +39,8 @@ export async function generateCaKeyPair(spec: CaKeySpec, crypto: Crypto): Promis
           modulusLength: Number(spec.algorithm.slice('rsa-'.length)),
           publicExponent: new Uint8Array([1, 0, 1]),
         };
-  // Extractable: the new private keys are written to PKCS#8 files once, then imported again
-  // non-extractable for signing (loadCa). An HSM-backed CA will generate its keys in the token instead.
+  // Extractable: the file provider writes the new private key to a PKCS#8 file once, then loadCa
+  // imports it again non-extractable for signing. A token provider generates its keys on the token.
   return crypto.subtle.generateKey(params, true, ['sign', 'verify']);
 }
 
@@ -57,6 +59,44 @@ export function caKeySpecOf(cert: x509.X509Certificate, path: string): CaKeySpec
   );
 }
 
+/** The hash a CA key's signatures use (caKeySpec): node:crypto's name for it. */
+function hashOf(spec: CaKeySpec): string {
+  const hash = spec.signing.name === 'ECDSA' ? (spec.signing as EcdsaParams).hash : (spec.keyParams as RsaHashedImportParams).hash;
+  return String(typeof hash === 'string' ? hash : hash.name).replace('-', '').toLowerCase();
+}
+
+/**
+ * Proves that `key` belongs to `cert`, wherever the key lives: signs a random message with it and
+ * verifies the signature with the certificate's public key. Throws CaError(`mismatch`) if not.
+ */
+export async function proveKeyMatches(key: CaSigningKey, cert: x509.X509Certificate, mismatch: string): Promise<void> {
+  const message = randomBytes(32);
+  const signature = await key.sign(message);
+  const publicKey = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
+  let valid: boolean;
+  try {
+    valid = verify(hashOf(key.spec), message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new CaError(mismatch);
+}
+
+/** How a mismatch names where the key lives: "CA file <path>" for a file key, its description otherwise. */
+export function keyLocation(key: CaSigningKey): string {
+  return key.description.startsWith('file ') ? `CA file ${key.description.slice('file '.length)}` : `the key ${key.description}`;
+}
+
+/** Imports a PKCS#8 private key (the file provider's) as a non-extractable signing key of `spec`. */
+export async function importCaSigningKey(pkcs8: Uint8Array, spec: CaKeySpec, keyPath: string, crypto: Crypto, certPath?: string): Promise<CryptoKey> {
+  try {
+    return await crypto.subtle.importKey('pkcs8', Uint8Array.from(pkcs8), spec.keyParams, false, ['sign']);
+  } catch (e) {
+    const needs = certPath === undefined ? '' : `, which ${certPath} needs`;
+    throw new CaError(`CA file ${keyPath} is not a ${spec.algorithm} private key${needs}: ${errorText(e)}`);
+  }
+}
+
 /**
  * Imports a PKCS#8 private key as a non-extractable signing key and proves it belongs to `cert`
  * by signing a random message and verifying it with the certificate's public key.
@@ -68,19 +108,13 @@ export async function importCaPrivateKey(
   paths: { readonly key: string; readonly cert: string },
   crypto: Crypto,
 ): Promise<CryptoKey> {
-  let privateKey: CryptoKey;
-  try {
-    privateKey = await crypto.subtle.importKey('pkcs8', Uint8Array.from(pkcs8), spec.keyParams, false, ['sign']);
-  } catch (e) {
-    throw new CaError(
-      `CA file ${paths.key} is not a ${spec.algorithm} private key, which ${paths.cert} needs: ${errorText(e)}`,
-    );
-  }
-  const message = crypto.getRandomValues(new Uint8Array(32));
-  const publicKey = await cert.publicKey.export(spec.keyParams, ['verify'], crypto);
-  const signature = await crypto.subtle.sign(spec.signing, privateKey, message);
-  if (!(await crypto.subtle.verify(spec.signing, publicKey, signature, message))) {
-    throw new CaError(`CA file ${paths.key} holds a key that does not match the certificate in ${paths.cert}`);
-  }
+  const privateKey = await importCaSigningKey(pkcs8, spec, paths.key, crypto, paths.cert);
+  const signingKey: CaSigningKey = {
+    spec,
+    spki: new Uint8Array(cert.publicKey.rawData),
+    description: `file ${paths.key}`,
+    sign: async (data) => new Uint8Array(await crypto.subtle.sign(spec.signing, privateKey, data as Uint8Array<ArrayBuffer>)),
+  };
+  await proveKeyMatches(signingKey, cert, `CA file ${paths.key} holds a key that does not match the certificate in ${paths.cert}`);
   return privateKey;
 }

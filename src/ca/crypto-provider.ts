@@ -3,8 +3,9 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 /**
- * Node's built-in WebCrypto. Every function in ca/ takes an optional `crypto` and falls back to
- * this one, so a PKCS#11 provider (node-webcrypto-p11 for an HSM) can be passed in instead.
+ * Node's built-in WebCrypto: the file key provider's (file-key-provider.ts), and what checks public
+ * signatures (CSRs, CA certificates). CA private keys sign through CaSigningKey (ca-key.ts), so a
+ * key on a PKCS#11 token comes in as a key provider, not as a WebCrypto provider.
  */
 export function nativeCryptoProvider(): Crypto {
   return globalThis.crypto;

@@ -1,6 +1,7 @@
 import type { Identifier } from '../core/identifier.js';
 import type { PublicKeyInfo } from '../core/public-key.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
+import type { CaKeyState } from './key-provider.js';
 
 /** Key algorithms the CA can create for its own root and intermediate. */
 export type CaKeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
@@ -130,6 +131,8 @@ export interface CaCertificates {
   readonly activeGeneration: number;
   /** Every intermediate loaded, ascending: the active one and those whose leaves may still be in use. */
   readonly generations: readonly IntermediateGeneration[];
+  /** Whether the CA's keys can sign now (a token may be lost); absent: always. */
+  keyState?(): CaKeyState;
 }
 
 /** The signing core. Only this module touches a CA private key. */

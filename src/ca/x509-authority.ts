@@ -6,7 +6,8 @@ import * as x509 from '@peculiar/x509';
 import { CaError } from './ca-file-io.js';
 import { ecdsaSignatureToDer, signatureAlgorithmDer } from './crl/der.js';
 import { encodeCertificate, encodeTbsCertificate, spkiParts, type LeafTemplate } from './leaf-der.js';
-import type { CaKeySpec } from './ca-keys.js';
+import type { CaSigningKey } from './ca-key.js';
+import type { CaKeyState } from './key-provider.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl/signer.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
 import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
@@ -23,11 +24,10 @@ export interface RootParts {
   readonly generation: number;
   readonly certificate: x509.X509Certificate;
   /**
-   * Non-extractable, usage "sign"; signs only the CRL of the intermediates this root issued.
-   * Undefined for an external root (certmint ca import): its holder signs its CRL.
+   * Signs only the CRL of the intermediates this root issued. Undefined for an external root
+   * (certmint ca import): its holder signs its CRL.
    */
-  readonly key: CryptoKey | undefined;
-  readonly keySpec: CaKeySpec | undefined;
+  readonly key: CaSigningKey | undefined;
   /** Root n >= 2: its subject and key, issued by root n-1 (the alternate chain's last link). */
   readonly cross: x509.X509Certificate | undefined;
 }
@@ -37,9 +37,7 @@ export interface IntermediateParts {
   /** The root that issued it. */
   readonly rootGeneration: number;
   readonly certificate: x509.X509Certificate;
-  /** Non-extractable, usage "sign". */
-  readonly key: CryptoKey;
-  readonly keySpec: CaKeySpec;
+  readonly key: CaSigningKey;
   /** The CRL distribution point put in the leaves this generation signs. */
   readonly crlUrl: string;
   /** AIA caIssuers in its leaves: where this generation's DER is served. */
@@ -54,15 +52,15 @@ export interface X509CertificateAuthorityParts {
   /** Every loaded generation; `activeGeneration` must be one of them. */
   readonly intermediates: readonly IntermediateParts[];
   readonly activeGeneration: number;
-  readonly crypto: Crypto;
+  /** Whether the keys can sign now (the key provider's); absent: always. */
+  readonly keyState?: () => CaKeyState;
 }
 
 /** What one intermediate needs to sign leaves and its CRL, built once. */
 interface SigningIntermediate {
   readonly info: IntermediateGeneration;
   readonly certificate: x509.X509Certificate;
-  readonly key: CryptoKey;
-  readonly signing: Algorithm;
+  readonly key: CaSigningKey;
   /** What it puts in every leaf, as DER. */
   readonly leafTemplate: LeafTemplate;
   readonly crlIssuer: CrlIssuer;
@@ -91,14 +89,14 @@ export class X509CertificateAuthority implements CertificateAuthority {
 
   readonly #active: SigningIntermediate;
   readonly #byGeneration: ReadonlyMap<number, SigningIntermediate>;
-  readonly #crypto: Crypto;
+  readonly #keyState: (() => CaKeyState) | undefined;
   readonly #keyUsageSignOnly: Uint8Array;
   readonly #keyUsageRsa: Uint8Array;
   readonly #extendedKeyUsage: Readonly<Record<'server' | 'client' | 'both', Uint8Array>>;
   readonly #rootCrlIssuers: ReadonlyMap<number, CrlIssuer>;
 
   constructor(parts: X509CertificateAuthorityParts) {
-    this.#crypto = parts.crypto;
+    this.#keyState = parts.keyState;
     const roots = [...parts.roots].sort((a, b) => a.generation - b.generation);
     const newestRoot = roots.at(-1);
     if (!newestRoot) throw new CaError('a CA needs a root');
@@ -123,9 +121,8 @@ export class X509CertificateAuthority implements CertificateAuthority {
         },
         certificate: p.certificate,
         key: p.key,
-        signing: p.keySpec.signing,
         leafTemplate: {
-          signatureAlgorithm: signatureAlgorithmDer(p.keySpec.algorithm),
+          signatureAlgorithm: signatureAlgorithmDer(p.key.spec.algorithm),
           issuer: subjectNameDer(p.certificate),
           fixedExtensions: [
             new x509.BasicConstraintsExtension(false, undefined, true),
@@ -134,7 +131,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
             new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
           ].map(extensionDer),
         },
-        crlIssuer: crlIssuerOf(p.certificate, p.key, p.keySpec, parts.crypto),
+        crlIssuer: crlIssuerOf(p.certificate, p.key),
       });
     }
     const active = byGeneration.get(parts.activeGeneration);
@@ -157,7 +154,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
     this.rootsPem = this.roots.map((r) => r.pem).join('');
     this.chainPem = active.info.chainPem;
     this.intermediateDer = active.info.der;
-    this.keyAlgorithm = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!.keySpec.algorithm;
+    this.keyAlgorithm = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!.key.spec.algorithm;
     this.#keyUsageSignOnly = extensionDer(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true));
     // RSA keys may also do RSA key transport in TLS 1.2 (RFC 5246 §7.4.7.1).
     this.#keyUsageRsa = extensionDer(
@@ -169,8 +166,13 @@ export class X509CertificateAuthority implements CertificateAuthority {
       both: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth])),
     };
     this.#rootCrlIssuers = new Map(
-      roots.flatMap((r) => (r.key && r.keySpec ? [[r.generation, crlIssuerOf(r.certificate, r.key, r.keySpec, parts.crypto)] as const] : [])),
+      roots.flatMap((r) => (r.key ? [[r.generation, crlIssuerOf(r.certificate, r.key)] as const] : [])),
     );
+  }
+
+  /** Whether every key can sign now: /ready turns 503 with the reason while one cannot. */
+  keyState(): CaKeyState {
+    return this.#keyState?.() ?? { ready: true };
   }
 
   signCrl(request: CrlRequest, generation: number = this.activeGeneration): Promise<Uint8Array> {
@@ -226,8 +228,9 @@ export class X509CertificateAuthority implements CertificateAuthority {
       subjectKeyId,
       sans,
     });
-    const signature = new Uint8Array(await this.#crypto.subtle.sign(signer.signing, signer.key, tbs));
-    const der = encodeCertificate(tbs, signer.leafTemplate, signer.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature);
+    // Rejects with CaKeyUnavailableError while the key's device cannot sign; nothing was issued then.
+    const signature = await signer.key.sign(tbs);
+    const der = encodeCertificate(tbs, signer.leafTemplate, signer.key.spec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature);
     return {
       der: new Uint8Array(der.buffer, der.byteOffset, der.byteLength),
       serialHex: request.serialHex,

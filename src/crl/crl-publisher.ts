@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { CaKeyUnavailableError } from '../ca/ca-key.js';
 import { crlNumberOf } from '../ca/crl/info.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import { writeFileAtomically } from '../core/atomic-file.js';
@@ -123,6 +124,8 @@ export class CrlPublisher {
   /** A stale CRL held back by crl.minInterval: the refresh that publishes it when the interval is over. */
   private deferred: { readonly at: number; readonly timer: NodeJS.Timeout } | undefined;
   private stopped = false;
+  /** Said once per outage: a CA key that cannot sign (its token lost) is retried quietly until it signs again. */
+  private keyUnavailableSaid = false;
 
   constructor(private readonly o: CrlPublisherOptions) {}
 
@@ -135,6 +138,7 @@ export class CrlPublisher {
     await this.check();
     const tick = () => {
       this.check().catch((e: unknown) => {
+        if (this.waitForKey(e)) return;
         const unavailable = ledgerUnavailable(e);
         // A shared ledger's database that is down is said by every request too: one line, no stack.
         if (unavailable) this.o.log.warn({ err: (e as Error).message }, `CRL check skipped: ${unavailable}; retrying at the next interval`);
@@ -161,15 +165,15 @@ export class CrlPublisher {
    * however many revocations ask meanwhile, and a leaf CRL is rebuilt for revocations at most once
    * per crl.minInterval (checkIssuer). Each build reads and signs every unexpired revocation; one
    * per revocation let a client revoking twice a second keep a 100,000-entry CRL rebuilding back
-   * to back.
+   * to back. Resolves when the refreshes asked for so far are done (never rejects: failures are logged).
    */
-  requestRefresh(): void {
-    if (this.stopped) return;
+  requestRefresh(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.refreshWanted = true;
-    if (this.refreshRunning) return;
-    this.refreshRunning = this.runRefreshes().finally(() => {
+    this.refreshRunning ??= this.runRefreshes().finally(() => {
       this.refreshRunning = undefined;
     });
+    return this.refreshRunning;
   }
 
   private async runRefreshes(): Promise<void> {
@@ -177,8 +181,24 @@ export class CrlPublisher {
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.refreshWanted && !this.stopped) {
       this.refreshWanted = false;
-      await this.check().catch((e: unknown) => this.o.log.error({ err: e }, 'CRL refresh after a revocation failed'));
+      await this.check().catch((e: unknown) => {
+        if (!this.waitForKey(e)) this.o.log.error({ err: e }, 'CRL refresh after a revocation failed');
+      });
     }
+  }
+
+  /**
+   * A CRL the CA key could not sign (CaKeyUnavailableError): nothing was stored and the ledger is
+   * still stale, so a refresh is due once the key has its next chance. One warn line per outage.
+   */
+  private waitForKey(e: unknown): boolean {
+    if (!(e instanceof CaKeyUnavailableError)) return false;
+    if (!this.keyUnavailableSaid) {
+      this.keyUnavailableSaid = true;
+      this.o.log.warn({}, `CRL signing waits for the CA key: ${e.message}; retrying every ${e.retryAfterSeconds} s until it signs`);
+    }
+    this.deferUntil(this.o.clock.now().getTime() + e.retryAfterSeconds * 1000);
+    return true;
   }
 
   /** Builds held back by crl.minInterval: a refresh when the interval is over (the periodic check may come first). */
@@ -187,7 +207,7 @@ export class CrlPublisher {
     if (this.deferred) clearTimeout(this.deferred.timer);
     const timer = setTimeout(() => {
       this.deferred = undefined;
-      this.requestRefresh();
+      void this.requestRefresh();
     }, Math.max(0, at - this.o.clock.now().getTime()));
     timer.unref();
     this.deferred = { at, timer };
@@ -294,6 +314,7 @@ export class CrlPublisher {
     const request = { crlNumber, thisUpdate, nextUpdate, entries };
     const der =
       generation === undefined ? await this.o.ca.signIntermediateCrl(request, rootGeneration) : await this.o.ca.signCrl(request, generation);
+    this.keyUnavailableSaid = false;
     await this.o.ledger.recordCrl(issuer, { crlNumber, thisUpdate, nextUpdate, der });
     const crl = this.withRefresh({ issuer, der, crlNumber, thisUpdate, nextUpdate });
     await this.adopt(crl);

@@ -1,3 +1,4 @@
+import { CaKeyUnavailableError } from '../ca/ca-key.js';
 import { parseCsr } from '../ca/csr.js';
 import type { ParsedCsr } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
@@ -116,6 +117,14 @@ export async function finalizeOrder(
       ...(order.profile !== undefined ? { profile: order.profile } : {}),
     }, deps.clock.now());
   } catch (e) {
+    if (e instanceof CaKeyUnavailableError) {
+      // Nothing was signed, so nothing was committed: the order reads ready again and the client
+      // finalizes it once the key is back (the answer is 503 with Retry-After). If the ledger
+      // cannot take even that, the order is failed once it can (UnsettledWork), not left processing.
+      const failure = new AcmeProblem('serverInternal', `the CA key is unavailable (${e.message}); create a new order and retry`);
+      await deps.ledger.abandonFinalize(order.id).catch(() => deps.unsettled.orders.set(order.id, failure.toDocument()));
+      throw e;
+    }
     const problem = new AcmeProblem('serverInternal', 'the certificate could not be issued; create a new order and retry');
     // When the ledger took nothing (its database went away), it cannot take this either: the
     // order is then failed once the ledger is back (UnsettledWork), not left processing.

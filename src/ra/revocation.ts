@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { CaKeyUnavailableError } from '../ca/ca-key.js';
 import { canonicalSpki } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord, CertificateRecord } from '../ledger/records.js';
@@ -133,6 +134,11 @@ export async function revokeIssued(
   // Counted only once the revoker is proven (a forged request spends nobody's allowance), and not
   // for a certificate already revoked (that changes nothing and builds no CRL).
   if (cert.status === 'revoked') throw new AcmeProblem('alreadyRevoked', `certificate ${cert.serial} is already revoked`);
+  // A revocation is answered once committed, and its CRL follows (the CRL publisher). While the
+  // CA key cannot sign, that CRL could not follow: refuse before anything is committed or counted,
+  // so every revocation a client was told about is in the ledger and on the next CRL.
+  const keyState = deps.ca.keyState?.();
+  if (keyState && !keyState.ready) throw new CaKeyUnavailableError(keyState.reason, keyState.retryAfterSeconds);
   const counted = revocationSubject(cert, who);
   if (counted !== undefined) await takeRevocationSlot(deps, counted);
   const actor = who.kind === 'account' ? `account:${who.account.id}` : who.kind === 'operator' ? `operator:${who.name}` : 'certificate-key';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../../src/acme/app.js';
-import { loadOrInitCa } from '../../src/ca/ca-files.js';
+import { loadOrInitCa, type CaOptions } from '../../src/ca/ca-files.js';
+import type { CaKeyProvider } from '../../src/ca/key-provider.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../../src/ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../../src/ca/x509-authority.js';
@@ -62,6 +63,8 @@ export interface TestAcmeAppOptions {
   readonly ledger?: (now: () => number) => Promise<CertificateLedger>;
   /** Build Prometheus metrics (GET /metrics); countsCacheMs 0 lets a test see every change at once. */
   readonly metrics?: { readonly countsCacheMs?: number };
+  /** Where the CA keys live, given the CA's options (default: the file provider on its directory). */
+  readonly keyProvider?: (ca: CaOptions) => CaKeyProvider;
 }
 
 /**
@@ -81,7 +84,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   const clock = new ManualClock();
   const now = () => clock.now().getTime();
   const ledger = o.ledger ? await o.ledger(now) : new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now });
-  const { ca } = await loadOrInitCa({
+  const caOptions: CaOptions = {
     dir: path.join(dir, 'ca'),
     keyAlgorithm: 'ecdsa-p256',
     rootLifetimeMs: 3650 * DAY,
@@ -90,7 +93,8 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     crlUrl: `${baseUrl}/crl`,
     caIssuersUrl: `${baseUrl}/intermediate.der`,
     crypto,
-  });
+  };
+  const { ca } = await loadOrInitCa(o.keyProvider ? { ...caOptions, keyProvider: o.keyProvider(caOptions) } : caOptions);
   const dns = await startChallTestSrv();
   const responder = await startHttp01Responder();
   const tlsResponder = await startTlsAlpn01Responder();

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PublishedCrl } from '../../crl/crl-publisher.js';
+import type { CaKeyState } from '../../ca/key-provider.js';
 import type { CaCertificates } from '../../ca/types.js';
 import type { Clock } from '../../core/clock.js';
 import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
@@ -13,6 +14,8 @@ export interface PublicRouteOptions {
   readonly urls: AcmeUrls;
   /** Resolves when the ledger answers; /ready fails while it throws. */
   readonly ready: () => Promise<void>;
+  /** Whether the CA's keys can sign; /ready fails with its reason while they cannot. */
+  readonly keyState: () => CaKeyState;
   /** The latest published CRL of an issuer, if any. */
   readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
   /** The clock the CRLs were scheduled by: max-age counts down to their refresh on it. */
@@ -62,7 +65,7 @@ function certificateDocument(der: Uint8Array): PreparedDocument {
 const CA_CACHE_CONTROL = 'public, max-age=3600';
 
 /** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
-export async function publicRoutes(app: FastifyInstance, { ca, ready, crl, clock }: PublicRouteOptions): Promise<void> {
+export async function publicRoutes(app: FastifyInstance, { ca, ready, keyState, crl, clock }: PublicRouteOptions): Promise<void> {
   // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate'), clock.now()));
   app.get('/crl/root', async (request, reply) =>
@@ -114,10 +117,16 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, crl, clock
   app.get('/ready', async (request, reply) => {
     try {
       await ready();
-      return reply.send({ status: 'ready' });
     } catch (e) {
       request.log.warn({ err: e }, 'not ready');
       return reply.code(503).send({ status: 'unavailable', detail: ledgerNotReadyReason(e) });
     }
+    // Issuance and revocation answer 503 while a CA key cannot sign: a balancer should send elsewhere.
+    const keys = keyState();
+    if (!keys.ready) {
+      request.log.warn(`not ready: the CA key is unavailable: ${keys.reason}`);
+      return reply.code(503).send({ status: 'unavailable', detail: `the CA key is unavailable: ${keys.reason}` });
+    }
+    return reply.send({ status: 'ready' });
   });
 }

@@ -1,7 +1,7 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
 import type * as x509 from '@peculiar/x509';
-import type { CaKeySpec } from '../ca-keys.js';
+import type { CaSigningKey } from '../ca-key.js';
 import { crlIssuerDer, ecdsaSignatureToDer, encodeCertificateList, encodeTbsCertList, type CrlIssuerDer } from './der.js';
 import { subjectKeyIdOf, subjectNameDer } from '../issuer-fields.js';
 import { Worker } from 'node:worker_threads';
@@ -13,15 +13,13 @@ import type { CrlRequest } from '../types.js';
 /** A CA certificate with its signing key, and the CRL parts that never change for it. */
 export interface CrlIssuer {
   readonly der: CrlIssuerDer;
-  /** Non-extractable, usage "sign". */
-  readonly key: CryptoKey;
-  readonly keySpec: CaKeySpec;
-  readonly crypto: Crypto;
+  /** The key of `cert`, wherever it lives (ca-key.ts). */
+  readonly key: CaSigningKey;
 }
 
-export function crlIssuerOf(cert: x509.X509Certificate, key: CryptoKey, keySpec: CaKeySpec, crypto: Crypto): CrlIssuer {
-  const der = crlIssuerDer(subjectNameDer(cert), Buffer.from(subjectKeyIdOf(cert), 'hex'), keySpec.algorithm);
-  return { der, key, keySpec, crypto };
+export function crlIssuerOf(cert: x509.X509Certificate, key: CaSigningKey): CrlIssuer {
+  const der = crlIssuerDer(subjectNameDer(cert), Buffer.from(subjectKeyIdOf(cert), 'hex'), key.spec.algorithm);
+  return { der, key };
 }
 
 /** Above this many entries the TBSCertList is encoded in a worker thread (100,000 take ~0.1 s). */
@@ -57,8 +55,9 @@ export async function signCrlAs(issuer: CrlIssuer, request: CrlRequest): Promise
       : entries;
     tbs = encodeTbsCertList(issuer.der, { ...request, entries: list });
   }
-  const signature = new Uint8Array(await issuer.crypto.subtle.sign(issuer.keySpec.signing, issuer.key, tbs));
-  const signatureValue = issuer.keySpec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature;
+  // Rejects with CaKeyUnavailableError while the key's device cannot sign: nothing is written then.
+  const signature = await issuer.key.sign(tbs);
+  const signatureValue = issuer.key.spec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature;
   const crl = encodeCertificateList(tbs, issuer.der, signatureValue);
   return new Uint8Array(crl.buffer, crl.byteOffset, crl.byteLength);
 }

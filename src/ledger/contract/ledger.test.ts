@@ -73,6 +73,34 @@ describeLedger('the ledger', (backend) => {
     expect(await ledger.findReusableAuthorizations('other', [{ type: 'dns', value: 'b.example' }], now)).toEqual([]);
   });
 
+  it('gives an abandoned finalize back (processing → pending, finalizable again), and only its own', async () => {
+    const ledger = await backend.open();
+    await ledger.createAccount(account('a1', 't1'));
+    await ledger.createOrder(
+      {
+        id: 'o1',
+        accountId: 'a1',
+        identifiers: [{ type: 'dns', value: 'a.example' }],
+        notBefore: undefined,
+        notAfter: undefined,
+        expires: new Date(now.getTime() + 3_600_000),
+        createdAt: now,
+        authorizationIds: ['z1'],
+      },
+      [authz('z1', 'a1', 'a.example')],
+    );
+    await validate(ledger, 'z1');
+    expect(await ledger.beginFinalize('o1')).toBe(true);
+    await ledger.abandonFinalize('o1');
+    expect((await ledger.getOrder('o1'))?.status).toBe('pending');
+    expect((await ledger.interruptedWork()).orderIds).toEqual([]);
+    expect(await ledger.beginFinalize('o1')).toBe(true);
+    // A restarted process does not give back the work of the one before (recovery fails that).
+    const restarted = await backend.reopen();
+    await restarted.abandonFinalize('o1');
+    expect((await restarted.getOrder('o1'))?.status).toBe('processing');
+  });
+
   it('commits a certificate and the order state together, and never twice', async () => {
     const ledger = await backend.open();
     await ledger.createAccount(account('a1', 't1'));

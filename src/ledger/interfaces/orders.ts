@@ -63,6 +63,12 @@ export interface OrdersLedger extends OrdersReader {
    * or waits for this commit (then it follows the certificate).
    */
   completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome>;
+  /**
+   * processing → as before beginFinalize, for this ledger object's own finalize that wrote nothing
+   * (its CA key could not sign: ca/ca-key.ts CaKeyUnavailableError); the order reads ready again,
+   * so the client finalizes it once more. An order no longer processing as its work is left alone.
+   */
+  abandonFinalize(orderId: string): Promise<void>;
   /** The order becomes invalid with this error. */
   failOrder(orderId: string, error: ProblemDocument): Promise<void>;
 }

@@ -244,6 +244,10 @@ export class PostgresLedger implements CertificateLedger {
     return this.orders.beginFinalize(orderId, this.owner, this.now());
   }
 
+  abandonFinalize(orderId: string): Promise<void> {
+    return this.orders.abandonFinalize(orderId, this.owner);
+  }
+
   completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
     return this.orders.completeFinalize(orderId, certificate, at);
   }

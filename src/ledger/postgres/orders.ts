@@ -38,6 +38,9 @@ const S = {
   recent: statement('orders.recent', 'SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = $1 AND created_at > $2'),
   beginFinalize: statement('orders.beginFinalize', `UPDATE orders SET status = 'processing', processing_by = $2, processing_since = $3
     WHERE id = $1 AND status IN ('pending', 'ready')`),
+  // Stored orders are 'pending' until finalize; 'ready' is read from their authorizations (ra/order-status.ts).
+  abandonFinalize: statement('orders.abandonFinalize', `UPDATE orders SET status = 'pending', processing_by = NULL, processing_since = NULL
+    WHERE id = $1 AND status = 'processing' AND processing_by = $2`),
   // What completeFinalize checks again, each row locked until it commits (see there).
   lockForCompletion: statement('orders.lockForCompletion', 'SELECT status, account_id FROM orders WHERE id = $1 FOR UPDATE'),
   accountForCompletion: statement('orders.accountForCompletion', 'SELECT status FROM accounts WHERE id = $1 FOR SHARE'),
@@ -138,6 +141,11 @@ export class PostgresOrders {
    */
   async beginFinalize(orderId: string, owner: string, at: number): Promise<boolean> {
     return (await this.db.query(S.beginFinalize, [orderId, owner, at])).rowCount === 1;
+  }
+
+  /** processing → pending, only if it is `owner`'s work. */
+  async abandonFinalize(orderId: string, owner: string): Promise<void> {
+    await this.db.query(S.abandonFinalize, [orderId, owner]);
   }
 
   /**

@@ -226,6 +226,11 @@ export class SqliteLedger implements CertificateLedger {
     return this.orders.beginFinalize(orderId, this.owner, this.now());
   }
 
+  async abandonFinalize(orderId: string): Promise<void> {
+    // Workflow state (see the class comment): committed, not waited for on disk.
+    this.orders.abandonFinalize(orderId, this.owner);
+  }
+
   async completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
     const outcome = this.orders.complete(orderId, certificate, at);
     // Only a committed certificate needs to be on disk before anyone hears of it.

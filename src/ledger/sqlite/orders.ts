@@ -37,6 +37,11 @@ export class SqliteOrders {
     return this.s.beginFinalize.run(owner, at, orderId).changes === 1;
   }
 
+  /** processing → pending, only if it is `owner`'s work. */
+  abandonFinalize(orderId: string, owner: string): void {
+    this.s.abandonFinalize.run(orderId, owner);
+  }
+
   /**
    * The certificate and the order's change to valid, in one transaction, if what finalize checked
    * when it began still holds (FinalizeOutcome). IMMEDIATE: the write lock is taken before the

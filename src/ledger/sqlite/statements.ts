@@ -60,6 +60,9 @@ export function prepareStatements(db: Database.Database) {
       FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing' AND c.processing_by IS NOT ?`),
     beginFinalize: db.prepare(`UPDATE orders SET status = 'processing', processing_by = ?, processing_since = ?
       WHERE id = ? AND status IN ('pending', 'ready')`),
+    // Stored orders are 'pending' until finalize; 'ready' is read from their authorizations (ra/order-status.ts).
+    abandonFinalize: db.prepare(`UPDATE orders SET status = 'pending', processing_by = NULL, processing_since = NULL
+      WHERE id = ? AND status = 'processing' AND processing_by = ?`),
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
     insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
