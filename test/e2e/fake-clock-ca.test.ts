@@ -8,9 +8,10 @@ import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 // ca.expiring raised by a running `certmint serve` (notify/ca-crl-check.ts), with the server's clock
 // moved by CERTMINT_FAKE_CLOCK to within notifications.caExpiringWithin of the intermediate's
-// notAfter. crl.stale stays with the unit tests: a server that starts past a CRL's nextUpdate
-// signs a new CRL before its first check (crl.refresh < crl.validity), so only a CA key lost while
-// it runs leaves a CRL stale, and no e2e harness can take a PKCS#11 token from a running server yet.
+// notAfter. crl.stale stays with the unit tests (notify/ca-crl-check.test.ts): a server that starts
+// past a CRL's nextUpdate signs a new one before its first check (crl.refresh < crl.validity), and
+// a fake clock cannot jump inside a running process; only a CA key that stops signing while serve
+// runs leaves a CRL stale, and file keys always sign (serve does not run on ca.keyProvider pkcs11 yet).
 const SECRET = 'e2e-fake-clock-ca-secret';
 const DAY_MS = 86_400_000;
 
