@@ -11,7 +11,8 @@ import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
 import type { SecretSealer } from '../ra/eab.js';
 import { SecretBox } from '../ca/secret-box.js';
 import { configuredKeyPassphrase } from '../ca/key-passphrase.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
+import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
 import { openLedger, type LedgerSettings } from '../ledger/open-ledger.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
@@ -189,6 +190,12 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   const smtpRelay = email ? loadSmtpRelay(email, heloNameOf(config.server.baseUrl)) : undefined;
   // One logger for fastify and everything built before it (CA creation, CRL publishing).
   const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
+  if (clock instanceof OffsetClock) {
+    log.warn(
+      { fakeClock: clock.now().toISOString(), offsetSeconds: Math.round(clock.offsetMs / 1000) },
+      `${FAKE_CLOCK_ENV} is set: this server runs on a fake clock, ${describeOffset(clock.offsetMs)} the host's (a test setting; production must never set it)`,
+    );
+  }
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
   const { ledger, files: ledgerFiles } = await openLedger({

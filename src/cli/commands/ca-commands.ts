@@ -8,7 +8,7 @@ import { KEY_PASSPHRASE_SETTINGS } from '../../ca/key-passphrase.js';
 import type { X509CertificateAuthority } from '../../ca/x509-authority.js';
 import type { Config } from '../../config/config.js';
 import { writeFileAtomically } from '../../core/atomic-file.js';
-import { systemClock } from '../../core/clock.js';
+import { processClock } from '../fake-clock.js';
 import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from '../admin.js';
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
 import { registerCaCheck } from './ca-check.js';
@@ -90,7 +90,7 @@ export function registerCaCommands(program: Command): void {
     .option('--json', 'JSON instead of a table')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const config = readConfig(opts.config);
-      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, systemClock.now(), opts)));
+      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, processClock().now(), opts)));
     });
 
   registerCaCheck(ca);
@@ -98,7 +98,7 @@ export function registerCaCommands(program: Command): void {
 
 /** The CA files are in place; the ledger (created if this is a new data dir) records who did it. */
 function audit(config: Config, event: CaEvent, ca: X509CertificateAuthority): Promise<void> {
-  return withLedger(config, (ledger) => auditCaEvent(ledger, event, ca, `operator:${operatorName()}`, systemClock.now()), true);
+  return withLedger(config, (ledger) => auditCaEvent(ledger, event, ca, `operator:${operatorName()}`, processClock().now()), true);
 }
 
 /** A file named on the command line; a missing one is a one-line error. */
