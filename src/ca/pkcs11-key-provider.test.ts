@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeSoftHsmToken, SOFTHSM_MODULE, softHsmAvailable, type SoftHsmToken } from '../../test/support/softhsm.js';
-import { CaError, loadOrInitCa, rotateIntermediate, type CaOptions } from './ca-files.js';
+import { CaError, loadOrInitCa, rotateIntermediate, rotateRoot, type CaOptions } from './ca-files.js';
 import { importCa } from './ca-import.js';
 import { createIntermediateCsr } from './ca-csr.js';
 import { caKeySpec, generateCaKeyPair } from './ca-keys.js';
@@ -130,6 +130,18 @@ describe.skipIf(!available)('the pkcs11 key provider (SoftHSM)', () => {
     expect((await loadOrInitCa(o)).ca.activeGeneration).toBe(2);
   });
 
+  it('rotate-root creates the new root key and the next intermediate key on the token', async () => {
+    const { o } = await setUp();
+    await loadOrInitCa(o);
+    const rotated = await rotateRoot(o);
+    expect(rotated).toMatchObject({ rootGeneration: 2, generation: 2 });
+    expect(await readFile(join(o.dir, 'root-2.key.pkcs11'), 'utf8')).toBe('pkcs11:object=certmint-root-g2\n');
+    expect(await readFile(join(o.dir, 'intermediate-2.key.pkcs11'), 'utf8')).toBe('pkcs11:object=certmint-intermediate-g2\n');
+    expect((await readdir(o.dir)).filter((f) => f.endsWith('.key.pem'))).toEqual([]);
+    expect(await verifiedLeaf(rotated.ca, o.dir)).toMatch(/leaf\.pem: OK/);
+    expect((await loadOrInitCa(o)).ca.roots).toHaveLength(2);
+  });
+
   it('refuses a token key that is not the certificate\'s, as for a file', async () => {
     const { o } = await setUp();
     await loadOrInitCa(o);
@@ -151,6 +163,7 @@ describe.skipIf(!available)('the pkcs11 key provider (SoftHSM)', () => {
   it('ca csr makes the pending key on the token, and ca import without --key uses it', async () => {
     const { o } = await setUp({ rootKey: null });
     const csr = await createIntermediateCsr(o);
+    expect(csr.keyFile).toBe('pkcs11:token=certmint;object=certmint-intermediate');
     expect(privateKeys().match(/label:\s+certmint-intermediate/g)).toHaveLength(1);
     expect((await readdir(o.dir)).filter((f) => f.includes('.key.'))).toEqual([]);
     // The external root (a corporate CA) signs the request.

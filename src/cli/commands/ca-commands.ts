@@ -55,15 +55,17 @@ export function registerCaCommands(program: Command): void {
       const config = readConfig(opts.config);
       const options = caOptionsOf(config);
       const input = (file: string) => ({ file, pem: readInputFile(file) });
-      const result = await withCaKeys(config, options, (withKeys) =>
-        importCa(withKeys, {
+      let keyOnToken = false;
+      const result = await withCaKeys(config, options, (withKeys) => {
+        keyOnToken = withKeys.keyProvider?.keyIsFile?.('intermediate') === false;
+        return importCa(withKeys, {
           cert: input(opts.cert),
           ...(opts.key ? { key: input(opts.key) } : {}),
           ...(opts.chain ? { chain: input(opts.chain) } : {}),
-        }),
-      );
+        });
+      });
       await audit(config, 'ca-import', result.ca);
-      process.stdout.write(caImportReport(result, options.dir, opts.key));
+      process.stdout.write(caImportReport(result, options.dir, opts.key, keyOnToken));
     });
 
   ca.command('rotate-intermediate')
