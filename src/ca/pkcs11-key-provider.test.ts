@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -92,6 +92,19 @@ describe.skipIf(!available)('the pkcs11 key provider (SoftHSM)', () => {
     expect(again.created).toBe(false);
     expect(await verifiedLeaf(again.ca, o.dir)).toMatch(/leaf\.pem: OK/);
     expect(again.ca.keyState()).toEqual({ ready: true });
+  });
+
+  it('a first start after one that crashed with the key records written and no certificate adopts the keys and their records', async () => {
+    const { o, provider } = await setUp();
+    await provider.create('root', 1, 'ecdsa-p256');
+    await provider.create('intermediate', 1, 'ecdsa-p256');
+    await mkdir(o.dir, { recursive: true });
+    await writeFile(join(o.dir, 'root.key.pkcs11'), 'pkcs11:object=certmint-root\n');
+    await writeFile(join(o.dir, 'intermediate.key.pkcs11'), 'pkcs11:object=certmint-intermediate\n');
+    const first = await loadOrInitCa(o);
+    expect(first.created).toBe(true);
+    expect(privateKeys().match(/Private Key Object/g)).toHaveLength(2);
+    expect(await verifiedLeaf(first.ca, o.dir)).toMatch(/leaf\.pem: OK/);
   });
 
   it('keeps the root key a file when ca.pkcs11.rootKey is not set', async () => {

@@ -101,7 +101,12 @@ export class Pkcs11KeyProvider implements CaKeyProvider {
     // The pending key of `ca csr` is generation 1's: ca import finds it under the configured URI.
     if (role === 'pending-intermediate') return { key, files: [] };
     const record: NewCaFile = { path: pkcs11KeyRecordFile(this.o.dir, role, generation), contents: `${uri}\n`, mode: 0o644 };
-    return { key, files: [record] };
+    // A start that crashed after linking the record but before the certificates left it: the key
+    // it names is the one adopted here, so it stays (writeNewCaFiles never replaces a file).
+    const existing = await this.readRecord(record.path);
+    if (existing === undefined) return { key, files: [record] };
+    if (existing === uri) return { key, files: [] };
+    throw new CaError(`cannot create ${caKeyFile(this.o.dir, role, generation).what}: ${record.path} exists and names ${existing}, not ${uri}; remove it if no certificate of this CA uses that key`);
   }
 
   private configuredUri(role: CaKeyRole): string {
@@ -113,12 +118,19 @@ export class Pkcs11KeyProvider implements CaKeyProvider {
   /** The URI the CA directory records for the key; generation 1 without a record (ca import): the configured one. */
   private async recordedUri(role: CaKeyRole, generation: number): Promise<string> {
     const file = pkcs11KeyRecordFile(this.o.dir, role, generation);
+    const uri = await this.readRecord(file);
+    if (uri !== undefined) return uri;
+    if (generation === 1) return this.configuredUri(role);
+    throw new CaError(`CA file ${file} is missing: it names the PKCS#11 key of ${caKeyFile(this.o.dir, role, generation).certPath}`);
+  }
+
+  /** The URI a record file holds; undefined when there is none. */
+  private async readRecord(file: string): Promise<string | undefined> {
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (e) {
-      if (errorCode(e) === 'ENOENT' && generation === 1) return this.configuredUri(role);
-      if (errorCode(e) === 'ENOENT') throw new CaError(`CA file ${file} is missing: it names the PKCS#11 key of ${caKeyFile(this.o.dir, role, generation).certPath}`);
+      if (errorCode(e) === 'ENOENT') return undefined;
       throw new CaError(`CA file ${file} cannot be read: ${errorText(e)}`);
     }
     const uri = text.trim();
