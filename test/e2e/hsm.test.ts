@@ -285,6 +285,8 @@ describe.skipIf(!available)('certmint serve with ca.keyProvider pkcs11 (SoftHSM)
     for (const serial of received) expect(await server.showCertificate(serial)).toMatchObject({ status: 'valid' });
     expect(server.output()).toMatch(/PKCS#11 token .{1,4}certmint.{1,4} lost: signing with/);
     expect(server.output()).toMatch(/PKCS#11 token .{1,4}certmint.{1,4} reconnected/);
+    // Also scanned with every log line of the run (registered secret); here in so many words.
+    expect(server.output()).not.toContain(hsm!.pin);
   });
 });
 
