@@ -243,6 +243,25 @@ describe.skipIf(!available)('certmint serve with ca.keyProvider pkcs11 (SoftHSM)
     expect(check.out).toMatch(/certificate revoked/);
   });
 
+  it('finds a token lost while nothing signs: /ready 503 with the reason, then 200 once it is back', { timeout: 90_000 }, async () => {
+    const server = await start();
+    const wire = new AcmeWire(server.baseUrl, server.rootPem);
+    expect((await wire.get('/ready')).status).toBe(200);
+    const backup = mkdtempSync(path.join(tmpdir(), 'certmint-token-backup-'));
+    try {
+      cpSync(hsm!.tokenDir, backup, { recursive: true });
+      hsm!.tool('softhsm2-util', ['--delete-token', '--token', hsm!.label]);
+      // certmint asks an idle token whether it is there every few seconds.
+      await vi.waitFor(async () => expect((await wire.get('/ready')).status).toBe(503), { timeout: 30_000, interval: 200 });
+      expect((await wire.get('/ready')).body).toMatch(/PKCS#11|token/);
+      rmSync(hsm!.tokenDir, { recursive: true, force: true });
+      cpSync(backup, hsm!.tokenDir, { recursive: true });
+      await vi.waitFor(async () => expect((await wire.get('/ready')).status).toBe(200), { timeout: 60_000, interval: 200 });
+    } finally {
+      rmSync(backup, { recursive: true, force: true });
+    }
+  });
+
   it('loses the token during a load and gets it back: 503 with Retry-After meanwhile, issuance resumes without a restart, every certificate received is in the ledger', { timeout: 180_000 }, async () => {
     const server = await start();
     const wire = new AcmeWire(server.baseUrl, server.rootPem);
