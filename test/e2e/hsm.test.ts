@@ -350,8 +350,8 @@ describe.skipIf(!available)('certmint serve with ca.keyProvider pkcs11 refuses t
     expect(lines[0]).toMatch(/^certmint: /);
     expect(lines[0]).toMatch(reason);
     expect(lines[0]).not.toContain(hsm.pin);
-    const caDir = path.join(result.dataDir, 'ca');
-    expect(existsSync(caDir) ? readdirSync(caDir) : []).toEqual([]);
+    // No ledger, no CA directory: the token is checked before either is opened.
+    expect(existsSync(result.dataDir) ? readdirSync(result.dataDir, { recursive: true }) : []).toEqual([]);
     expect((privateKeyObjects(hsm).match(/Private Key Object/g) ?? []).length).toBe(objectsBefore);
     console.log(`refused ${_}: ${lines[0]}`);
   });
