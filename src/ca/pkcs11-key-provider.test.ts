@@ -107,6 +107,14 @@ describe.skipIf(!available)('the pkcs11 key provider (SoftHSM)', () => {
     expect(await verifiedLeaf(first.ca, o.dir)).toMatch(/leaf\.pem: OK/);
   });
 
+  it.each(['ecdsa-p384', 'rsa-2048'] as const)('creates a %s CA on the token whose leaves verify', async (algorithm) => {
+    const { o, provider } = await setUp();
+    await provider.preflight(algorithm);
+    const { ca } = await loadOrInitCa({ ...o, keyAlgorithm: algorithm });
+    expect(ca.keyAlgorithm).toBe(algorithm);
+    expect(await verifiedLeaf(ca, o.dir)).toMatch(/leaf\.pem: OK/);
+  });
+
   it('keeps the root key a file when ca.pkcs11.rootKey is not set', async () => {
     const { o } = await setUp({ rootKey: null });
     await loadOrInitCa(o);
