@@ -1,8 +1,7 @@
-import type { CaOptions } from '../ca/ca-files.js';
+import { CA_DEFAULTS, type CaOptions } from '../ca/ca-files.js';
 import { fileKeyProvider } from '../ca/file-key-provider.js';
 import { openPkcs11Token, readPkcs11PinFile, type Pkcs11Token } from '../ca/pkcs11/index.js';
 import { Pkcs11KeyProvider } from '../ca/pkcs11-key-provider.js';
-import { CA_DEFAULTS } from '../ca/ca-files.js';
 import type { Config } from '../config/config.js';
 
 /** How often /ready asks an idle token whether it is still there (a token lost while nothing signs). */
