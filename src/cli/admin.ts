@@ -7,6 +7,7 @@ import { processClock } from './fake-clock.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
+import { withCaKeys } from './ca-key-source.js';
 import { caOptions, ledgerSettings, registrationAuthority, secretBox } from './serve.js';
 
 // What the admin commands share: the config, the ledger and CA of an existing data dir, and who runs them.
@@ -43,7 +44,7 @@ export async function withLedger<T>(config: Config, fn: (ledger: CertificateLedg
 export async function withAuthority<T>(config: Config, fn: (ledger: CertificateLedger, ca: X509CertificateAuthority) => Promise<T>): Promise<T> {
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
-  return withLedger(config, async (ledger) => fn(ledger, await loadCa({ ...caOptions(config, crypto), clock: processClock() })));
+  return withLedger(config, (ledger) => withCaKeys(config, { ...caOptions(config, crypto), clock: processClock() }, async (o) => fn(ledger, await loadCa(o))));
 }
 
 /** An RA over an existing data dir, with the secrets box, for the admin commands. */
