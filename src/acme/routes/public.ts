@@ -70,7 +70,7 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, keyState, 
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate'), clock.now()));
   app.get('/crl/root', async (request, reply) =>
     // Under an external root (certmint ca import) the root's holder publishes its CRL, not certmint.
-    ca.roots.some((r) => r.generation === 1 && !r.keyHeld)
+    ca.roots.some((r) => r.generation === 1 && !r.keyHeld && !r.keyOffline)
       ? reply.code(404).type('text/plain').send('this CA runs under an external root; its CRL is published by the root\'s operator\n')
       : sendCrl(request, reply, crl('root'), clock.now()),
   );
