@@ -262,6 +262,47 @@ describe.skipIf(!available)('certmint serve with ca.keyProvider pkcs11 (SoftHSM)
     }
   });
 
+  it('revocation while the token is gone answers 503 with Retry-After and commits nothing; after it is back the revocation goes through and the CRL lists it', { timeout: 120_000 }, async () => {
+    const server = await start();
+    const wire = new AcmeWire(server.baseUrl, server.rootPem);
+    const { account } = await wire.newAccount();
+    responder = await startHttp01Responder('127.0.0.1', server.http01Port);
+    const cert = await issue(wire, account!, responder, ['revoked-while-lost.hsm.test']);
+    const der = Buffer.from(splitPem(cert.pem)[0]!.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+    const revoke = () => wire.post(account!.key, `${server.baseUrl}/acme/revoke-cert`, { certificate: der.toString('base64url'), reason: 1 }, account!.url);
+    const backup = mkdtempSync(path.join(tmpdir(), 'certmint-token-backup-'));
+    try {
+      cpSync(hsm!.tokenDir, backup, { recursive: true });
+      hsm!.tool('softhsm2-util', ['--delete-token', '--token', hsm!.label]);
+      // The idle token's loss is found by the probe; from then on revocation refuses up front.
+      await vi.waitFor(async () => expect((await wire.get('/ready')).status).toBe(503), { timeout: 30_000, interval: 200 });
+      for (let i = 0; i < 3; i++) {
+        const refused = await revoke();
+        expect(refused.status, refused.body).toBe(503);
+        expect(refused.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
+        expect(JSON.parse(refused.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:serverInternal', detail: expect.stringMatching(/the CA key is unavailable/) as unknown });
+      }
+      expect(await server.showCertificate(cert.serial)).toMatchObject({ status: 'valid' });
+
+      rmSync(hsm!.tokenDir, { recursive: true, force: true });
+      cpSync(backup, hsm!.tokenDir, { recursive: true });
+      // Retried as a client honouring Retry-After would, until the token is found again.
+      let answer = await revoke();
+      for (let i = 0; answer.status === 503 && i < 60; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        answer = await revoke();
+      }
+      expect(answer.status, answer.body).toBe(200);
+    } finally {
+      rmSync(backup, { recursive: true, force: true });
+    }
+    expect(await server.showCertificate(cert.serial)).toMatchObject({ status: 'revoked' });
+    await servedCrl(server, server.tempDir, cert.serial, true);
+    // One warning for the outage, not one per refused request (the token's own lost/reconnected lines aside).
+    const refusals = server.output().split('\n').filter((line) => line.includes('"msg":"the CA key is unavailable: '));
+    expect(refusals, refusals.join('\n')).toHaveLength(1);
+  });
+
   it('loses the token during a load and gets it back: 503 with Retry-After meanwhile, issuance resumes without a restart, every certificate received is in the ledger', { timeout: 180_000 }, async () => {
     const server = await start();
     const wire = new AcmeWire(server.baseUrl, server.rootPem);
