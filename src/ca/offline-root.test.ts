@@ -121,6 +121,15 @@ describe('ca.offlineRoot', () => {
       const stale = db.prepare(`SELECT subject FROM outbox_events WHERE type = 'crl.stale' ORDER BY subject`).all() as { subject: string }[];
       db.close();
       expect(stale.map((e) => e.subject)).toContain(`crl:root:${signed.crlNumber}`);
+      // ca.expiring names the rotation, and that it needs the key brought back.
+      await new CaCrlCheck({ ledger, ca, clock, caExpiringWithinMs: 20 * 365 * DAY }).checkOnce();
+      const db2 = new Database(join(base, 'ledger.sqlite3'), { readonly: true });
+      const expiring = db2.prepare(`SELECT payload FROM outbox_events WHERE type = 'ca.expiring' ORDER BY subject`).all() as { payload: string }[];
+      db2.close();
+      expect(expiring.map((e) => (JSON.parse(e.payload) as { run: string }).run)).toEqual([
+        'certmint ca rotate-intermediate (with the root key brought back: ca.offlineRoot)',
+        'certmint ca rotate-root (with the root key brought back: ca.offlineRoot)',
+      ]);
 
       // The key brought back for one command signs the next; the server adopts it at its next check.
       const next = await held.generate('root');

@@ -64,6 +64,10 @@ describe('ca.offlineRoot with the root key moved away', () => {
 
   it('a first start creates the root key; crl generate --root signs the root CRL with it there', async () => {
     expect(existsSync(rootKey)).toBe(true);
+    // The server signs no root CRL: until one is signed where the key is, /crl/root says how to get one.
+    const none = await rootCrl();
+    expect(none.status).toBe(503);
+    expect(none.der.toString()).toContain('kept offline (ca.offlineRoot) and no CRL of it has been signed yet: run certmint crl generate --root');
     const r = await certmint.cli(['crl', 'generate', '--root']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
