@@ -1,14 +1,18 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { Agent, get } from 'node:https';
 import path from 'node:path';
 import acme from 'acme-client';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { crlNumberOf } from '../../src/ca/crl/info.js';
+import { AcmeWire } from '../support/acme-wire.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { opensslVerify } from '../support/issued-certificate.js';
+import { parsePrometheusText } from '../support/prometheus-text.js';
 
 // Issue 23, ca.offlineRoot: the root key made at first start is moved off the machine; `certmint
 // serve` starts and issues without it, serves the root CRL last signed where the key was
@@ -23,7 +27,8 @@ let away: string;
 /** GET <baseUrl>/crl/root over HTTPS trusting the CA's roots: the DER and its CRL number. */
 function rootCrl(): Promise<{ status: number; der: Buffer; crlNumber: bigint | undefined }> {
   return new Promise((resolve, reject) => {
-    get(`${certmint.baseUrl}/crl/root`, { ca: certmint.rootPem, agent: false }, (res) => {
+    const fetch = certmint.baseUrl.startsWith('https:') ? get : httpGet;
+    fetch(`${certmint.baseUrl}/crl/root`, { ca: certmint.rootPem, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -61,6 +66,7 @@ afterAll(async () => {
 
 describe('ca.offlineRoot with the root key moved away', () => {
   let signed: bigint;
+  let latest: bigint;
 
   it('a first start creates the root key; crl generate --root signs the root CRL with it there', async () => {
     expect(existsSync(rootKey)).toBe(true);
@@ -124,6 +130,7 @@ describe('ca.offlineRoot with the root key moved away', () => {
     expect(r.code).toBe(0);
     const next = publishedNumber(r.stdout);
     expect(next).toBeGreaterThan(signed);
+    latest = next;
     await rename(rootKey, away);
     // The server adopts it from the ledger at its next check (crl.checkInterval: 1s).
     await vi.waitFor(async () => expect((await rootCrl()).crlNumber).toBe(next), { timeout: 20_000, interval: 200 });
@@ -137,5 +144,28 @@ describe('ca.offlineRoot with the root key moved away', () => {
     );
     // The same handle starts it again as configured, for the cleanup.
     certmint = await certmint.restart();
+  });
+
+  it('nothing renews the root CRL kept offline: 31 days on, it is stale in /metrics and crl.stale is raised for it', { timeout: 60_000 }, async () => {
+    const scrape = async () => parsePrometheusText((await new AcmeWire(certmint.baseUrl, certmint.rootPem).get('/metrics')).body);
+    expect((await scrape()).value('certmint_crl_next_update_in_seconds', { issuer: 'root' })).toBeGreaterThan(0);
+    const later = new Date(Date.now() + 31 * 24 * 3_600_000).toISOString();
+    // Plain HTTP from here: a TLS certificate the server issues itself 31 days ahead is not valid yet for this process.
+    certmint = await certmint.restart(undefined, { env: { CERTMINT_FAKE_CLOCK: later, CERTMINT_SERVER_TLS_ENABLED: 'false' } });
+    const served = await rootCrl();
+    expect(served.crlNumber).toBe(latest);
+    expect((await scrape()).value('certmint_crl_next_update_in_seconds', { issuer: 'root' })).toBeLessThan(0);
+    const db = new Database(path.join(certmint.dataDir, 'ledger.sqlite3'), { readonly: true });
+    try {
+      await vi.waitFor(
+        () => {
+          const rows = db.prepare(`SELECT subject FROM outbox_events WHERE type = 'crl.stale'`).all() as { subject: string }[];
+          expect(rows.map((r) => r.subject)).toContain(`crl:root:${latest}`);
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+    } finally {
+      db.close();
+    }
   });
 });
