@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { Agent, get } from 'node:https';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import acme from 'acme-client';
 import Database from 'better-sqlite3';
@@ -10,11 +11,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { crlNumberOf } from '../../src/ca/crl/info.js';
 import { AcmeWire } from '../support/acme-wire.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { runCli } from '../support/cli.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { opensslVerify } from '../support/issued-certificate.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 
-// Issue 23, ca.offlineRoot: the root key made at first start is moved off the machine; `certmint
+// Issue 23, ca.offlineRoot: the root key `ca init` made is moved off the machine; `certmint
 // serve` starts and issues without it, serves the root CRL last signed where the key was
 // (`certmint crl generate --root`), and the rotations say what to bring back. The real server
 // process, the real CLI next to it, acme-client over HTTPS, openssl.
@@ -53,8 +55,14 @@ function opensslCrlVerify(der: Buffer, file: string): Promise<string> {
 
 const publishedNumber = (stdout: string) => BigInt(/published CRL number (\d+) of the root/.exec(stdout)?.[1] ?? 'x');
 
+let initDir: string;
+
 beforeAll(async () => {
-  certmint = await startCertmint({ config: { ca: { offlineRoot: true }, crl: { checkInterval: '1s' } } });
+  // The CA is made by `certmint ca init` (with ca.offlineRoot already set: the key is created all the same).
+  initDir = await mkdtemp(path.join(tmpdir(), 'certmint-offline-init-'));
+  const init = await runCli(['ca', 'init'], { CERTMINT_DATA_DIR: initDir, CERTMINT_CA_OFFLINE_ROOT: 'true' });
+  if (init.code !== 0) throw new Error(`certmint ca init failed: ${init.stderr}`);
+  certmint = await startCertmint({ seedCaFrom: path.join(initDir, 'ca'), config: { ca: { offlineRoot: true }, crl: { checkInterval: '1s' } } });
   rootKey = path.join(certmint.dataDir, 'ca', 'root.key.pem');
   away = path.join(certmint.tempDir, 'root.key.pem.offline');
   acme.axios.defaults.httpsAgent = new Agent({ ca: certmint.rootPem });
@@ -62,13 +70,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await responder?.stop();
   await certmint?.stop();
+  if (initDir) await rm(initDir, { recursive: true, force: true });
 });
 
 describe('ca.offlineRoot with the root key moved away', () => {
   let signed: bigint;
   let latest: bigint;
 
-  it('a first start creates the root key; crl generate --root signs the root CRL with it there', async () => {
+  it('ca init created the root key; crl generate --root signs the root CRL with it there', async () => {
     expect(existsSync(rootKey)).toBe(true);
     // The server signs no root CRL: until one is signed where the key is, /crl/root says how to get one.
     const none = await rootCrl();
