@@ -12,6 +12,9 @@ import { DEFAULT_CONFIG } from './defaults.js';
 import type { ConfigInput } from './schema.js';
 import { applyEnvironment, envName, FILE_ONLY_KEYS } from './env.js';
 import { resolveNotifications, type NotificationsConfig } from './notifications.js';
+import { resolvePkcs11, type Pkcs11Config } from './pkcs11.js';
+
+export type { Pkcs11Config } from './pkcs11.js';
 
 interface SchemaError {
   readonly keyword: string;
@@ -245,46 +248,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 const MAX_DURATION_MS = 36_500 * 86_400_000;
 
 /** A path Node's fs can take: no NUL byte. */
-/** The token and keys of ca.keyProvider: pkcs11; paths absolute. */
-export interface Pkcs11Config {
-  readonly module: string;
-  /** A label, or serial:<n>. */
-  readonly token: string;
-  readonly pinFile: string;
-  readonly intermediateKey: string;
-  /** Undefined: the root key is a file (or offline). */
-  readonly rootKey: string | undefined;
-}
-
-function pkcs11Config(p: ConfigInput['ca']['pkcs11'], cwd: string): Pkcs11Config {
-  const required = (key: keyof ConfigInput['ca']['pkcs11']): string => {
-    const value = p[key].trim();
-    if (value === '') {
-      throw new ConfigError(`ca.pkcs11.${key} is required when ca.keyProvider is pkcs11 (or set ${envName(['ca', 'pkcs11', key])})`);
-    }
-    checkPath(`ca.pkcs11.${key}`, value);
-    return value;
-  };
-  const keyUri = (key: 'intermediateKey' | 'rootKey', value: string): string => {
-    if (!value.startsWith('pkcs11:')) {
-      throw new ConfigError(`ca.pkcs11.${key} ${JSON.stringify(value.split('?', 1)[0])} must be an RFC 7512 URI: pkcs11:object=<label> and/or id=<%-encoded bytes>`);
-    }
-    return value;
-  };
-  const token = required('token');
-  if (/^slot(-id)?[:=]\d+$/i.test(token)) {
-    throw new ConfigError(`ca.pkcs11.token ${JSON.stringify(token)} looks like a slot number; name the token by its label or serial:<n> (slot numbers change)`);
-  }
-  const rootKey = p.rootKey.trim();
-  return {
-    module: path.resolve(cwd, required('module')),
-    token,
-    pinFile: path.resolve(cwd, required('pinFile')),
-    intermediateKey: keyUri('intermediateKey', required('intermediateKey')),
-    rootKey: rootKey === '' ? undefined : keyUri('rootKey', rootKey),
-  };
-}
-
 function checkPath(key: string, value: string): void {
   if (value.includes('\0')) throw new ConfigError(`${key} ${JSON.stringify(value)} contains a NUL byte, which no file path may have`);
 }
@@ -316,6 +279,10 @@ function trustedProxy(entry: string): string {
 }
 
 function resolveConfig(c: ConfigInput, cwd: string): Config {
+  // For the sections resolved in their own files (which cannot import ConfigError: it is defined here).
+  const fail = (message: string): never => {
+    throw new ConfigError(message);
+  };
   const { host, port } = parseListen(c.server.listen);
   const scheme = c.server.tls.enabled ? 'https' : 'http';
   let baseUrl = c.server.baseUrl.trim() || `${scheme}://localhost:${port}`;
@@ -414,7 +381,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       keyPassphraseFile: c.ca.keyPassphraseFile.trim() ? path.resolve(cwd, c.ca.keyPassphraseFile.trim()) : undefined,
       keyProvider: c.ca.keyProvider,
       offlineRoot: c.ca.offlineRoot,
-      pkcs11: c.ca.keyProvider === 'pkcs11' ? pkcs11Config(c.ca.pkcs11, cwd) : undefined,
+      pkcs11: c.ca.keyProvider === 'pkcs11' ? resolvePkcs11(c.ca.pkcs11, cwd, fail) : undefined,
     },
     acme: { termsOfService: c.acme.termsOfService || undefined, website: c.acme.website || undefined },
     validation: {
@@ -490,9 +457,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       minIntervalMs: timer('crl.minInterval', c.crl.minInterval),
     },
     eab: { required: c.eab.required },
-    notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, (message) => {
-      throw new ConfigError(message);
-    }),
+    notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, fail),
     ledger: {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
