@@ -137,9 +137,10 @@ export function certmintEnv(extra = {}) {
 /**
  * Writes a config for `certmint serve` on `port` (a free one unless given): TLS, validation through
  * `dnsAddress` on `http01Port`, rate limits off (a load run would hit them otherwise); with
- * `ledger: {url, poolSize}` on that PostgreSQL ledger instead of SQLite in dataDir.
+ * `ledger: {url, poolSize}` on that PostgreSQL ledger instead of SQLite in dataDir; `extraLines`
+ * are appended (top-level YAML, e.g. the `ca:` section of the HSM row).
  */
-export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port, port, baseUrl, ledger }) {
+export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port, port, baseUrl, ledger, extraLines = [] }) {
   port ??= await freePort();
   const file = path.join(dir, 'certmint.yaml');
   writeFileSync(
@@ -157,6 +158,7 @@ export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port
       `  dnsResolvers: [${JSON.stringify(dnsAddress)}]`,
       '  timeout: 10s',
       'limits: { newOrdersPerAccountPerHour: 0, newAccountsPerIpPerHour: 0, pendingAuthorizationsPerAccount: 0, newAuthorizationsPerAccountPerHour: 0 }',
+      ...extraLines,
       '',
     ].join('\n'),
   );

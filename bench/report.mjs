@@ -12,6 +12,8 @@ export const SETUPS = [
   { name: 'certmint-pg', key: 'certmintPg', label: 'PG-1' },
   { name: 'certmint-pg-2', key: 'certmintPg2', label: 'PG-2' },
   { name: 'step-ca', key: 'stepCa', label: 'step-ca' },
+  // Issue 23: SQLite, the intermediate key on a SoftHSM token (ca.keyProvider pkcs11).
+  { name: 'certmint-hsm', key: 'certmintHsm', label: 'HSM' },
 ];
 
 /**
@@ -27,6 +29,7 @@ export function issuanceRow(c, n, bySetup) {
     certmint,
     certmintPg: bySetup['certmint-pg'] ?? null,
     certmintPg2: bySetup['certmint-pg-2'] ?? null,
+    certmintHsm: bySetup['certmint-hsm'] ?? null,
     stepCa,
     ratios: stepCa
       ? { perSec: ratio(certmint?.per_sec, stepCa.per_sec), p50: ratio(certmint?.p50_ms, stepCa.p50_ms), p99: ratio(certmint?.p99_ms, stepCa.p99_ms) }
@@ -44,6 +47,8 @@ export function checkTargets(result) {
   const add = (name, target, value, pass, note) => targets.push({ name, target, value: value ?? null, pass: value === null || value === undefined ? null : pass, ...(note ? { note } : {}) });
   add('C=32 issuances/s, certmint ÷ step-ca', '≥ 2', at(32)?.ratios?.perSec, at(32)?.ratios?.perSec >= 2);
   add('C=1 p50, certmint ÷ step-ca', '≤ 0.5', at(1)?.ratios?.p50, at(1)?.ratios?.p50 <= 0.5);
+  const hsmShare = at(32)?.certmintHsm && at(32)?.certmint ? ratio(at(32).certmintHsm.per_sec, at(32).certmint.per_sec) : undefined;
+  add('C=32 issuances/s, intermediate on SoftHSM ÷ file key', '≥ 0.8', hsmShare, hsmShare >= 0.8, result.hsm?.skipped ?? undefined);
   const rss = result.rss;
   const last = rss?.samples.at(-1);
   const { rssIssuances, certs, revoked } = result.settings;
@@ -163,6 +168,7 @@ export function formatResult(result, { markdown = false } = {}) {
         on('certmint') && 'SQLite-1: one certmint on its SQLite ledger.',
         on('certmintPg') && `PG-1: one certmint on ${postgres}.`,
         on('certmintPg2') && `PG-2: two certmint instances on one database of ${on('certmintPg') ? 'that PostgreSQL' : postgres}, behind haproxy ${result.machine.haproxy ?? ''} (TLS terminated and re-encrypted, round robin per request).`,
+        on('certmintHsm') && 'HSM: SQLite-1 with its intermediate key on a SoftHSM2 token (ca.keyProvider pkcs11; every leaf signed through PKCS#11).',
         'CPU ms: per issuance, of everything but the load client (certmint or step-ca, and PostgreSQL and haproxy where they run).',
       ]
         .filter(Boolean)

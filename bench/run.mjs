@@ -17,6 +17,7 @@ import { measureOverdueQueries } from './ledger-overdue.mjs';
 import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
+import { softHsmCa, softHsmUnavailable } from './hsm.mjs';
 import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
 
@@ -29,6 +30,8 @@ const HELP = `Usage: npm run bench -- [options]
                           throw-away PostgreSQL, fsync on) and certmint-pg-2 (two instances on it behind
                           haproxy); default: on in a full run when PostgreSQL is installed, off with --quick
   --no-postgres           skip them
+  --no-hsm                skip the HSM row (certmint with its intermediate key on a SoftHSM token;
+                          default: on, also with --quick, when SoftHSM2 is installed)
   --pg-pool-size N        ledger.poolSize of each PostgreSQL instance (default 10, certmint's default)
   --loads C:N,...         issuance loads (default 1:200,8:1000,32:2000; quick 1:20,4:40; none skips them)
   --warmup N              untimed issuances per server before its loads (default 5)
@@ -55,6 +58,7 @@ const { values: opt } = parseArgs({
     postgres: { type: 'boolean', default: false },
     'with-postgres': { type: 'boolean', default: false },
     'no-postgres': { type: 'boolean', default: false },
+    'no-hsm': { type: 'boolean', default: false },
     'pg-pool-size': { type: 'string', default: '10' },
     loads: { type: 'string' },
     warmup: { type: 'string', default: '5' },
@@ -95,6 +99,7 @@ const settings = {
   // Asked for: a missing PostgreSQL or haproxy is a failure. By default: run when installed.
   postgres: opt['no-postgres'] ? false : opt.postgres || opt['with-postgres'] ? 'required' : !quick && postgresUnavailable() === null ? 'if-installed' : false,
   pgPoolSize: Number(opt['pg-pool-size']),
+  hsm: !opt['no-hsm'],
   warmup: Number(opt.warmup),
   rssIssuances: pick('rss-issuances', 20000, 300),
   rssBatch: pick('rss-batch', 5000, 100),
@@ -185,13 +190,13 @@ async function runLoads(server, target) {
  * A certmint on a fresh data dir, validating through its own challtestsrv; with `ledger` on that
  * PostgreSQL database, with `copyCaFrom` on the CA of an instance already started on it.
  */
-async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom } = {}) {
+async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, extraLines } = {}) {
   const dir = path.join(workDir, label);
   const dataDir = path.join(dir, 'data');
   mkdirSync(dir);
   // Instances on one ledger sign with one CA: the first one creates it, the others get a copy.
   if (copyCaFrom) cpSync(path.join(copyCaFrom, 'ca'), path.join(dataDir, 'ca'), { recursive: true });
-  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger });
+  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger, extraLines });
   const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log') });
   return { ...server, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
 }
@@ -318,7 +323,7 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, rss: null, ledger: null, overdue: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, restarts: null, ledgerCopy: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -335,6 +340,23 @@ async function main() {
         await server.stop();
       }
     });
+  }
+
+  if (dns && settings.hsm && settings.loads.length > 0) {
+    const missing = softHsmUnavailable();
+    result.hsm = { skipped: missing };
+    if (missing) log(`HSM row skipped: ${missing}`);
+    else {
+      await step('certmint-hsm loads', async () => {
+        log('certmint-hsm: fresh data dir, intermediate key on a fresh SoftHSM token');
+        const server = await freshCertmint('hsm', dns, { extraLines: softHsmCa(path.join(workDir, 'softhsm')) });
+        try {
+          for (const [c, r] of await runLoads('certmint-hsm', server)) loads['certmint-hsm'].set(c, r);
+        } finally {
+          await server.stop();
+        }
+      });
+    }
   }
 
   if (dns && settings.postgres && settings.loads.length > 0) {

@@ -31,7 +31,7 @@ async function signedCertificationRequest(key: CaSigningKey, subject: x509.Name,
 export interface IntermediateCsr {
   /** PKCS#10 PEM, for the external CA to sign. */
   readonly csrPem: string;
-  /** Where its private key waits for `certmint ca import` (pending-intermediate.key.pem). */
+  /** Where its private key waits for `certmint ca import`: pending-intermediate.key.pem, or the token key (its pkcs11: description). */
   readonly keyFile: string;
   /** True when an earlier `ca csr` made the key and this one only gives its request again. */
   readonly reused: boolean;
@@ -73,5 +73,6 @@ export async function createIntermediateCsr(o: CaOptions): Promise<IntermediateC
     ...created.files,
     { path: pending.csr, contents: csrPem, mode: 0o644 },
   ]);
-  return { csrPem, keyFile: pending.key, reused: false };
+  // A key a token holds came with no file to write.
+  return { csrPem, keyFile: created.files.length === 0 ? created.key.description : pending.key, reused: false };
 }

@@ -49,6 +49,14 @@ export async function importCa(o: CaOptions, input: CaImportInput): Promise<CaIm
   for (const path of [...allCaFiles(paths), externalChainFile(o.dir)]) {
     if (await fileExists(path)) throw new CaError(`cannot import into ${o.dir}: it holds a CA already (${path}); import into a data dir without one`);
   }
+  if (input.key && keyProviderOf(o).keyIsFile?.('intermediate') === false) {
+    // A key given as a file would be written as intermediate.key.pem, which a token provider never reads.
+    throw new CaError(
+      `ca.keyProvider is pkcs11: the intermediate key belongs on the token, not in ${paths.intermediateKey}. ` +
+        `Import ${input.key.file} onto the token under ca.pkcs11.intermediateKey (e.g. pkcs11-tool --write-object ${input.key.file} --type privkey --label <label>), ` +
+        'then run certmint ca import without --key',
+    );
+  }
   const now = (o.clock ?? systemClock).now();
   const [certificate, ...following] = certificatesInPem(input.cert.pem, input.cert.file);
   if (!certificate) throw new CaError(`${input.cert.file} holds no "BEGIN CERTIFICATE" block`);

@@ -15,6 +15,7 @@ import { importCa } from './ca-import.js';
 import type { CaKeyProvider, CaKeyRole } from './key-provider.js';
 import { newSerialHex } from './serial.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
+import { pemOf } from '../../test/support/pem.js';
 
 // The seam a PKCS#11 token plugs into (issue 23): a key provider that keeps no files. Its keys
 // stand for keys on a token (outside certmint): generated, held and used by the provider only.
@@ -60,15 +61,13 @@ function options(name: string, keyProvider: CaKeyProvider, keyAlgorithm: CaOptio
   return { dir: join(base, name), name: 'provider test', keyAlgorithm, crlUrl: 'http://certmint.test/crl', caIssuersUrl: 'http://certmint.test/intermediate.der', keyProvider };
 }
 
-// 64 characters a line, and no empty line when the base64 fills the last one (openssl refuses that).
-const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 
 /** A leaf of the active intermediate, checked by openssl against the newest root. */
 async function verifiedLeaf(ca: X509CertificateAuthority, dir: string): Promise<string> {
   const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
   const now = Date.now();
   const leaf = await ca.issueLeaf({ spki, identifiers: [{ type: 'dns', value: 'leaf.example' }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000), serialHex: newSerialHex() });
-  await writeFile(join(dir, 'leaf.pem'), pem(leaf.der));
+  await writeFile(join(dir, 'leaf.pem'), pemOf(leaf.der));
   await writeFile(join(dir, 'chain.pem'), leaf.chainPem);
   await writeFile(join(dir, 'newest-root.pem'), ca.roots.at(-1)!.pem);
   return execFileSync('openssl', ['verify', '-CAfile', join(dir, 'newest-root.pem'), '-untrusted', join(dir, 'chain.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });

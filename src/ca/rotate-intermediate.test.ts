@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaError, initCa, loadCa, loadOrInitCa, rotateIntermediate, type CaOptions } from './ca-files.js';
 import { newSerialHex } from './serial.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
+import { pemOf } from '../../test/support/pem.js';
 
 // certmint ca rotate-intermediate: a new intermediate under the same root signs new leaves; the
 // old one keeps signing the CRL of what it issued.
@@ -33,7 +34,6 @@ function openssl(args: string[]): string {
   return execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' });
 }
 
-const pem = (der: Uint8Array, label = 'CERTIFICATE') => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'certmint-rotate-'));
@@ -62,15 +62,15 @@ describe('rotateIntermediate', () => {
     const cert = new X509Certificate(leaf.der);
     expect(cert.checkIssued(new X509Certificate(ca.chainPem))).toBe(true);
     expect(cert.checkIssued(new X509Certificate(first.chainPem))).toBe(false);
-    const text = openssl(['x509', '-noout', '-text', '-in', await write('leaf2.pem', pem(leaf.der))]);
+    const text = openssl(['x509', '-noout', '-text', '-in', await write('leaf2.pem', pemOf(leaf.der))]);
     expect(text).toContain('URI:http://certmint.test/crl/2');
     expect(text).toContain('CA Issuers - URI:http://certmint.test/intermediate/2.der');
     const root = join(o.dir, 'root.pem');
-    expect(openssl(['verify', '-CAfile', root, '-untrusted', await write('chain2.pem', leaf.chainPem), await write('l2.pem', pem(leaf.der))])).toContain(': OK');
+    expect(openssl(['verify', '-CAfile', root, '-untrusted', await write('chain2.pem', leaf.chainPem), await write('l2.pem', pemOf(leaf.der))])).toContain(': OK');
     // The leaf from before still verifies with the chain it was issued with.
-    expect(openssl(['verify', '-CAfile', root, '-untrusted', await write('chain1.pem', oldLeaf.chainPem), await write('l1.pem', pem(oldLeaf.der))])).toContain(': OK');
+    expect(openssl(['verify', '-CAfile', root, '-untrusted', await write('chain1.pem', oldLeaf.chainPem), await write('l1.pem', pemOf(oldLeaf.der))])).toContain(': OK');
     expect(oldLeaf.issuerGeneration).toBe(1);
-    expect(openssl(['x509', '-noout', '-text', '-in', await write('l1b.pem', pem(oldLeaf.der))])).toContain('URI:http://certmint.test/crl\n');
+    expect(openssl(['x509', '-noout', '-text', '-in', await write('l1b.pem', pemOf(oldLeaf.der))])).toContain('URI:http://certmint.test/crl\n');
 
     // Each generation signs its own CRL; the active one by default.
     const request = { crlNumber: 1n, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 3_600_000), entries: [{ serialHex: oldLeaf.serialHex, revokedAt: new Date(), reason: 1 }] };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readActiveGeneration } from '../ca/intermediate-generations.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError } from '../config/config.js';
-import { systemClock } from '../core/clock.js';
+import { processClock } from './fake-clock.js';
 import { certmintVersion } from '../core/version.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -33,7 +33,7 @@ program
   .description('serve the ACME API (creates the CA in dataDir on first start)')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: { config?: string }) => {
-    const server = await startServer(readConfig(opts.config));
+    const server = await startServer(readConfig(opts.config), processClock());
     const stop = () => {
       server.close().then(
         () => process.exit(0),
@@ -45,6 +45,10 @@ program
   });
 
 registerCaCommands(program);
+// An unreadable CERTMINT_FAKE_CLOCK stops every command before it does anything (one line, below).
+program.hook('preAction', () => {
+  processClock();
+});
 
 /** A list's pages on stdout, each awaited so a slow reader (a pipe to jq) holds the ledger reads back. */
 const stdoutListing: ListingOutput = {
@@ -77,7 +81,7 @@ listingOptions(
   'certificates',
 ).action(async (opts: ListOptions & { config?: string }) => {
   const config = readConfig(opts.config);
-  await withLedger(config, (ledger) => listCommand(ledger, opts, systemClock.now(), stdoutListing, Object.keys(config.profiles)));
+  await withLedger(config, (ledger) => listCommand(ledger, opts, processClock().now(), stdoutListing, Object.keys(config.profiles)));
 });
 certs
   .command('show <serial>')
@@ -97,7 +101,7 @@ certs
   .action(async (serial: string | undefined, opts: RenewEarlyOptions & { config?: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
-      const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
+      const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await renewEarlyCommand(ra, serial, opts, operatorName()));
     });
   });
@@ -110,13 +114,13 @@ program
   .action(async (serial: string, opts: { config?: string; reason: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
-      const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
+      const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, operatorName()));
       // Publish the CRL of the generation that signed it now; a running server adopts the newer
       // CRL from the ledger within crl.checkInterval.
       const revoked = await ledger.getCertificate(normalizeSerial(serial));
       const generation = revoked?.issuerGeneration ?? ca.activeGeneration;
-      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), { generation }, ca.activeGeneration));
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), { generation }, ca.activeGeneration));
     });
   });
 
@@ -145,7 +149,7 @@ accounts
   .action(async (id: string, opts: { config?: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
-      const ra = registrationAuthority(config, { ledger, ca, clock: systemClock, crypto: nativeCryptoProvider() });
+      const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await accountsDeactivateCommand(ra, id, operatorName()));
     });
   });
@@ -160,7 +164,7 @@ crl
   .action(async (opts: { config?: string; root?: boolean | string; generation?: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
-      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, systemClock, quietLog), opts, ca.activeGeneration));
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), opts, ca.activeGeneration));
     });
   });
 crl
@@ -173,7 +177,7 @@ crl
   .action(async (opts: { config?: string; root?: boolean | string; generation?: string; pem?: boolean }) => {
     const config = readConfig(opts.config);
     const active = await readActiveGeneration(path.join(config.dataDir, 'ca'));
-    process.stdout.write(await withLedger(config, (ledger) => crlShowCommand(ledger, opts, active)));
+    process.stdout.write(await withLedger(config, (ledger) => crlShowCommand(ledger, opts, active, processClock())));
   });
 
 
@@ -190,7 +194,7 @@ listingOptions(
 )
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: AuditOptions & { config?: string }) => {
-    await withLedger(readConfig(opts.config), (ledger) => auditCommand(ledger, opts, systemClock.now(), stdoutListing));
+    await withLedger(readConfig(opts.config), (ledger) => auditCommand(ledger, opts, processClock().now(), stdoutListing));
   });
 
 const eab = program.command('eab').description('external account binding keys (RFC 8555 §7.3.4)');
@@ -212,7 +216,7 @@ eab
   .option('--json', 'JSON instead of a table')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: { config?: string; json?: boolean }) => {
-    process.stdout.write(await withRa(readConfig(opts.config), (ra) => eabListCommand(ra, opts, systemClock.now())));
+    process.stdout.write(await withRa(readConfig(opts.config), (ra) => eabListCommand(ra, opts, processClock().now())));
   });
 eab
   .command('revoke <kid>')

@@ -11,7 +11,8 @@ import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
 import type { SecretSealer } from '../ra/eab.js';
 import { SecretBox } from '../ca/secret-box.js';
 import { configuredKeyPassphrase } from '../ca/key-passphrase.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
+import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
 import { openLedger, type LedgerSettings } from '../ledger/open-ledger.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
@@ -34,6 +35,7 @@ import { ServerTls, ServerTlsRenewer } from './server-tls.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
 import type { IssuanceMetrics } from '../ra/metrics.js';
 import { auditCaEvent } from './ca-audit.js';
+import { openCaKeySource } from './ca-key-source.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
 
 export function caOptions(config: Config, crypto: Crypto): CaOptions {
@@ -189,19 +191,32 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   const smtpRelay = email ? loadSmtpRelay(email, heloNameOf(config.server.baseUrl)) : undefined;
   // One logger for fastify and everything built before it (CA creation, CRL publishing).
   const log = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
+  if (clock instanceof OffsetClock) {
+    log.warn(
+      { fakeClock: clock.now().toISOString(), offsetSeconds: Math.round(clock.offsetMs / 1000) },
+      `${FAKE_CLOCK_ENV} is set: this server runs on a fake clock, ${describeOffset(clock.offsetMs)} the host's (a test setting; production must never set it)`,
+    );
+  }
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
+  // The token (ca.keyProvider pkcs11) first: a wrong PIN or a missing key refuses the start before
+  // any ledger or CA file exists. Its state changes are one warn line each, never the PIN.
+  const keys = await openCaKeySource(config, { ...caOptions(config, crypto), clock }, (line) => log.warn(line));
   const { ledger, files: ledgerFiles } = await openLedger({
     ...ledgerSettings(config),
     now: () => clock.now().getTime(),
     // The pool replaces the connection; requests meanwhile get 503 and /ready says why.
     onIdleError: (err) => log.warn({ err: err.message }, 'a ledger connection broke while idle'),
+  }).catch(async (e: unknown) => {
+    await keys.close();
+    throw e;
   });
   let ca: X509CertificateAuthority;
   let created: boolean;
   try {
-    ({ ca, created } = await loadCaOfLedger(ledger, { ...caOptions(config, crypto), clock }));
+    ({ ca, created } = await loadCaOfLedger(ledger, { ...keys.options, clock }));
   } catch (e) {
+    await keys.close();
     await ledger.close();
     throw e;
   }
@@ -350,6 +365,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   renewer?.start();
 
   await app.listen({ host: config.server.host, port: config.server.port });
+  keys.watch((message) => app.log.warn(`asking the PKCS#11 token whether it is present failed: ${message}`));
   app.log.info(`ACME directory at ${config.server.baseUrl}/directory`);
   // ledger.retention: expired orders, authorizations and challenges leave the ledger in small
   // batches (ra/retention.ts). One run at a time; instances on a shared ledger may overlap, each
@@ -392,6 +408,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       await ra.settled();
       // A purge run stops after its current batch (aborted above): the ledger stays open until then.
       await purging;
+      // Signatures still in flight finish before the token's sessions close.
+      await keys.close();
       await ledger.close();
     },
   };

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type PeerCertificate } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initCa, rotateRoot } from '../ca/ca-files.js';
+import { initCa, loadCa, rotateRoot } from '../ca/ca-files.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
@@ -17,6 +17,7 @@ import { registrationAuthority } from './serve.js';
 import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
+import { SwitchableKeyDevice } from '../../test/support/switchable-key-device.js';
 
 const DAY = 86_400_000;
 let dir: string;
@@ -130,6 +131,41 @@ describe('certmint\'s own HTTPS certificate', () => {
       expect(renewer.material).toBe(next);
     } finally {
       server.close();
+    }
+  });
+
+  it('waits for a CA key that cannot sign (a token reconnecting) with one warn line and no stack, then renews', async () => {
+    const o = { dir: path.join(dir, 'ca'), name: 'tls test', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider() };
+    const device = new SwitchableKeyDevice();
+    const onDevice = await loadCa({ ...o, keyProvider: device.provider(o) });
+    const tls = new ServerTls({ dataDir: path.join(dir, 'device'), hostnames: ['localhost'], lifetimeMs: 30 * DAY, ra: ra(onDevice), ca: onDevice, clock });
+    const initial = await tls.current();
+    const lines: { level: string; o: object; m: string }[] = [];
+    const recording = {
+      info: (obj: object, m: string) => lines.push({ level: 'info', o: obj, m }),
+      warn: (obj: object, m: string) => lines.push({ level: 'warn', o: obj, m }),
+      error: (obj: object, m: string) => lines.push({ level: 'error', o: obj, m }),
+    };
+    let swapped: (value: unknown) => void = () => undefined;
+    const renewed = new Promise((resolve) => (swapped = resolve));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const renewer = new ServerTlsRenewer(tls, { setSecureContext: swapped }, initial, clock, recording);
+      clock.set(new Date(renewalTime(initial).getTime() + 1000));
+      device.switchOff();
+      renewer.start();
+      vi.advanceTimersByTime(0);
+      await vi.waitFor(() => expect(lines.map((l) => l.level)).toEqual(['warn']));
+      expect(lines[0]!.m).toBe(`server TLS certificate renewal waits for the CA key: ${device.reason}; retrying in 30 s`);
+      expect(JSON.stringify(lines[0]!.o)).not.toMatch(/stack|err/);
+      device.switchOn();
+      vi.advanceTimersByTime(30_000);
+      await renewed;
+      await vi.waitFor(() => expect(lines.at(-1)!.m).toBe('renewed the server TLS certificate'));
+      renewer.stop();
+    } finally {
+      vi.useRealTimers();
+      clock.set(new Date());
     }
   });
 

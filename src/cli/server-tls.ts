@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { writeFileAtomically } from '../core/atomic-file.js';
 import { canonicalIpAddress } from '../core/ip-address.js';
+import { CaKeyUnavailableError } from '../ca/ca-key.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
 import type { PublicKeyInfo } from '../core/public-key.js';
@@ -115,6 +116,8 @@ function newServerKey(type: 'ecdsa' | 'rsa' | 'ed25519'): { privateKey: KeyObjec
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RETRY_MS = 10 * 60_000;
+/** While the CA key's token reconnects: soon, but not in a tight loop. */
+const KEY_UNAVAILABLE_RETRY_MS = 30_000;
 
 /** Something whose TLS certificate can be replaced in place (node's https/tls Server). */
 export interface SecureContextTarget {
@@ -135,7 +138,7 @@ export class ServerTlsRenewer {
     private readonly target: SecureContextTarget,
     initial: ServerTlsMaterial,
     private readonly clock: Clock,
-    private readonly log: { info(o: object, m: string): void; error(o: object, m: string): void },
+    private readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void },
   ) {
     this.current = initial;
   }
@@ -168,6 +171,13 @@ export class ServerTlsRenewer {
       this.renewNow().then(
         () => this.start(),
         (e: unknown) => {
+          if (e instanceof CaKeyUnavailableError) {
+            // A token being reconnected: a condition that passes, one line and no stack.
+            const retryMs = Math.max(e.retryAfterSeconds * 1000, KEY_UNAVAILABLE_RETRY_MS);
+            this.log.warn({ retryInMs: retryMs }, `server TLS certificate renewal waits for the CA key: ${e.message}; retrying in ${Math.ceil(retryMs / 1000)} s`);
+            this.schedule(retryMs);
+            return;
+          }
           this.log.error({ err: e }, 'server TLS certificate renewal failed; retrying in 10 minutes');
           this.schedule(RETRY_MS);
         },

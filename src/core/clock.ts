@@ -21,3 +21,18 @@ export class ManualClock implements Clock {
     this.current = date.getTime();
   }
 }
+
+/**
+ * The host's time shifted by a fixed offset: it advances with real time from wherever it was set.
+ * What `CERTMINT_FAKE_CLOCK` (cli/fake-clock.ts, tests only) runs serve and the CLI on.
+ */
+export class OffsetClock implements Clock {
+  constructor(readonly offsetMs: number) {}
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  /** A clock that reads `start` now. */
+  static startingAt(start: Date): OffsetClock {
+    return new OffsetClock(start.getTime() - Date.now());
+  }
+}

@@ -203,8 +203,8 @@ if (!res.ok) { console.error('challtestsrv answered', res.status); process.exit(
     expect(await certmint.showCertificate(stuck)).toMatchObject({ replaces: null, replacedBy: null });
     expect(await overdue('--overdue')).toEqual([]);
 
-    // End the ARI windows of the first certificate and the stuck one now (the wall clock the CLI
-    // reads cannot be moved; renew-early moves the windows, and the overdue time with them).
+    // End the ARI windows of the first certificate and the stuck one now: renew-early moves the
+    // windows, and the overdue time with them (fake-clock-lineage.test.ts moves the clock instead).
     for (const serial of [first, stuck]) expect((await certmint.cli(['certs', 'renew-early', serial])).code).toBe(0);
     expect(await overdue('--overdue')).toEqual([stuck]); // the first one is superseded: never at risk
     expect(await overdue('--unrenewed-expiring-within', '60d')).toEqual([stuck]);

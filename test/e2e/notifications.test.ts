@@ -33,7 +33,7 @@ afterEach(async () => {
   certmint = undefined;
 });
 
-async function start(): Promise<AcmeWire> {
+async function start(notifications: Record<string, unknown> = {}): Promise<AcmeWire> {
   receiver = new WebhookReceiver(SECRET);
   await receiver.listen();
   certmint = await startCertmint({
@@ -43,6 +43,7 @@ async function start(): Promise<AcmeWire> {
         backoffBase: '20ms',
         backoffMax: '200ms',
         timeout: '2s',
+        ...notifications,
       },
     },
   });
@@ -74,6 +75,16 @@ async function newBoundAccount(wire: AcmeWire): Promise<{ id: string; kid: strin
   return { id: String(res.headers.location).split('/').pop()!, kid };
 }
 
+/** Waits for `check`; when it never passes, says what the outbox and the server said (a bare length mismatch does not). */
+async function waitForDeliveries(check: () => void, timeout: number): Promise<void> {
+  try {
+    await vi.waitFor(check, { timeout, interval: 100 });
+  } catch (e) {
+    const outbox = certmint ? (await certmint.cli(['notifications', 'list', '--json'])).stdout : '(no server)';
+    throw new Error(`${(e as Error).message}\nreceived: ${JSON.stringify(receiver.received.map((r) => [r.json.type, r.json.subject]))}\noutbox: ${outbox}\n--- certmint ---\n${certmint?.output() ?? ''}`);
+  }
+}
+
 /** What the receiver got about ACME clients' things (not the server's own HTTPS certificate, actor "certmint"). */
 const ofClients = (r: readonly ReceivedWebhook[]) => r.filter((x) => (x.json.data as { actor?: string }).actor !== 'certmint');
 
@@ -103,18 +114,28 @@ describe('notifications through certmint serve', () => {
     expect(metrics.body).toMatch(/^certmint_notification_attempts_total\{webhook="ops",outcome="delivered"\} 6$/m);
   });
 
-  it('kill -9 with events in the outbox and the receiver down: after the restart every event is delivered, none lost', { timeout: 120_000 }, async () => {
-    const wire = await start();
-    await vi.waitFor(() => expect(receiver.received).toHaveLength(1), { timeout: 30_000 }); // the server's own certificate
+  it('kill -9 with events in the outbox and the receiver down: after the restart every event is delivered, none lost', { timeout: 180_000 }, async () => {
+    // The receiver is down while two certificates are issued and the server is killed and started
+    // again: on a loaded machine that takes seconds. 10 attempts 20-200 ms apart (1.3 s) used to
+    // end account.created failed before the kill (a failed delivery is sent again only by
+    // `notifications retry`), and the test then waited out its timeout for an event that was never
+    // lost but given up. 100 attempts up to 1 s apart keep them pending through ~90 s of outage.
+    const wire = await start({ maxAttempts: 100, backoffMax: '1s' });
+    await waitForDeliveries(() => expect(receiver.received).toHaveLength(1), 60_000); // the server's own certificate
     await receiver.close();
     const account = (await wire.newAccount()).account!;
     const issued = [await issue(wire, account, 'a.notify.test'), await issue(wire, account, 'b.notify.test')];
+    // The precondition: all three are in the outbox, not delivered, not given up.
+    const before = JSON.parse((await certmint!.cli(['notifications', 'list', '--json'])).stdout) as { state: string; subject: string }[];
+    const subjects = [`account:${account.url.split('/').pop()}`, ...issued.map((i) => i.serial)].sort();
+    expect(before.filter((d) => subjects.includes(d.subject)).map((d) => d.state)).toEqual(['pending', 'pending', 'pending']);
     certmint = await certmint!.restart(undefined, { signal: 'SIGKILL' });
     await responder!.stop();
     responder = undefined;
     await receiver.listen();
-    await vi.waitFor(() => expect(ofClients(receiver.received)).toHaveLength(3), { timeout: 60_000 });
-    expect(ofClients(receiver.received).map((r) => r.json.subject).sort()).toEqual([`account:${account.url.split('/').pop()}`, ...issued.map((i) => i.serial)].sort());
+    // A delivery the killed server had claimed waits for its lease (2 × timeout + 10 s) to run out.
+    await waitForDeliveries(() => expect(ofClients(receiver.received)).toHaveLength(3), 120_000);
+    expect(ofClients(receiver.received).map((r) => r.json.subject).sort()).toEqual(subjects);
     expect(receiver.received.every((r) => r.signatureValid)).toBe(true);
   });
 });

@@ -49,7 +49,10 @@ export interface CertmintProcess {
   readonly process: ChildProcess;
   /** The tail of the server's stdout and stderr, for failure messages. */
   output(): string;
-  /** Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server (in its mount namespace with a dataDisk). */
+  /**
+   * Runs the admin CLI (`certmint <args> --config <the server's config>`) next to the running server
+   * (in its mount namespace with a dataDisk), with the server's CERTMINT_FAKE_CLOCK when it has one.
+   */
   cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `certmint certs show <serial> --json`, parsed. */
   showCertificate(serial: string): Promise<Record<string, unknown>>;
@@ -57,9 +60,13 @@ export interface CertmintProcess {
    * Stops the server (SIGTERM), runs `whileStopped` (e.g. an admin command on its data dir), and
    * starts `certmint serve` again on the same config, data dir (and its disk), ports and DNS server.
    * The process returned takes over: stop that one; this one's stop() then removes nothing.
-   * `{ signal: 'SIGKILL' }` stops it as a crash or a power cut would, without its shutdown.
+   * `{ signal: 'SIGKILL' }` stops it as a crash or a power cut would, without its shutdown; `env`
+   * (e.g. a new CERTMINT_FAKE_CLOCK) is merged over the environment it started with, for this and later restarts.
    */
-  restart(whileStopped?: () => Promise<void>, how?: { readonly signal?: 'SIGTERM' | 'SIGKILL' }): Promise<CertmintProcess>;
+  restart(
+    whileStopped?: () => Promise<void>,
+    how?: { readonly signal?: 'SIGTERM' | 'SIGKILL'; readonly env?: Readonly<Record<string, string>> },
+  ): Promise<CertmintProcess>;
   stop(): Promise<void>;
 }
 
@@ -306,7 +313,9 @@ async function startOnce(
   const cli = (args: readonly string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       const [file, ...rest] = inNamespace([process.execPath, CERTMINT_MAIN, ...args, '--config', configFile]);
-      execFile(file!, rest, { timeout: 30_000 }, (err, stdout, stderr) => {
+      const fakeClock = options.env?.CERTMINT_FAKE_CLOCK;
+      const env = { ...process.env, ...(fakeClock ? { CERTMINT_FAKE_CLOCK: fakeClock } : {}) };
+      execFile(file!, rest, { timeout: 30_000, env }, (err, stdout, stderr) => {
         logCliOutput(args, stdout, stderr);
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       });
@@ -336,7 +345,8 @@ async function startOnce(
       handedOver = true;
       await stopChild(how?.signal);
       await whileStopped?.();
-      return startOnce(options, tempDir, dns, server, namespace, files);
+      const next = how?.env ? { ...options, env: { ...options.env, ...how.env } } : options;
+      return startOnce(next, tempDir, dns, server, namespace, files);
     },
     stop: () =>
       (stopped ??= (async () => {

@@ -9,6 +9,7 @@ import { crlNumberOf, describeCrl } from './info.js';
 import { newSerialHex } from '../serial.js';
 import type { CaKeyAlgorithm, CrlRequest, RevokedEntry } from '../types.js';
 import type { X509CertificateAuthority } from '../x509-authority.js';
+import { pemOf } from '../../../test/support/pem.js';
 
 let base: string;
 let files = 0;
@@ -24,11 +25,6 @@ afterAll(async () => {
 function openssl(args: string[]): { status: number | null; out: string } {
   const r = spawnSync('openssl', args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   return { status: r.status, out: r.stdout + r.stderr };
-}
-
-function pem(der: Uint8Array, label: string): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
-  return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
 }
 
 async function write(name: string, contents: string | Uint8Array): Promise<string> {
@@ -97,7 +93,7 @@ async function issue(t: TestCa, serialHex = newSerialHex()): Promise<{ serialHex
     notAfter: new Date(now + 86_400_000),
     serialHex,
   });
-  return { serialHex: leaf.serialHex, path: await write('leaf.pem', pem(leaf.der, 'CERTIFICATE')) };
+  return { serialHex: leaf.serialHex, path: await write('leaf.pem', pemOf(leaf.der, 'CERTIFICATE')) };
 }
 
 function crlRequest(entries: RevokedEntry[], crlNumber = 42n): CrlRequest {
@@ -173,7 +169,7 @@ describe.each<[CaKeyAlgorithm, string]>([
         { serialHex: highBit.serialHex.slice(2), revokedAt: new Date(), reason: 0 },
       ]),
     );
-    const crlPem = await write('crl.pem', pem(crl, 'X509 CRL'));
+    const crlPem = await write('crl.pem', pemOf(crl, 'X509 CRL'));
     const verify = (leaf: string) =>
       openssl(['verify', '-crl_check', '-CRLfile', crlPem, '-CAfile', t.rootPem, '-untrusted', t.chainPem, leaf]);
 
@@ -190,7 +186,7 @@ describe.each<[CaKeyAlgorithm, string]>([
   it('the root (kept by loadCa) signs the intermediates CRL, empty or listing the intermediate', async () => {
     const loaded = await loadCa(t.options);
     const leaf = await issue(t);
-    const leafCrl = pem(await loaded.signCrl(crlRequest([])), 'X509 CRL');
+    const leafCrl = pemOf(await loaded.signCrl(crlRequest([])), 'X509 CRL');
 
     const empty = await loaded.signIntermediateCrl(crlRequest([], 7n));
     const emptyPath = await write('root-crl.der', empty);
@@ -207,7 +203,7 @@ describe.each<[CaKeyAlgorithm, string]>([
     // -crl_check_all needs a CRL for every CA in the path: the root's covers the intermediate.
     const verifyAll = async (rootCrl: Uint8Array) =>
       openssl([
-        'verify', '-crl_check_all', '-CRLfile', await write('crls.pem', leafCrl + pem(rootCrl, 'X509 CRL')),
+        'verify', '-crl_check_all', '-CRLfile', await write('crls.pem', leafCrl + pemOf(rootCrl, 'X509 CRL')),
         '-CAfile', t.rootPem, '-untrusted', t.chainPem, leaf.path,
       ]);
     expect((await verifyAll(empty)).out).toContain(': OK');

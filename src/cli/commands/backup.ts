@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/config.js';
 import { isAtomicWriteTemp } from '../../core/atomic-file.js';
 import { systemClock, type Clock } from '../../core/clock.js';
+import { processClock } from '../fake-clock.js';
 import { backupSqliteLedger, LedgerBackupError } from '../../ledger/sqlite/backup.js';
 import { ArchiveError, writeArchive, type ArchiveEntry } from '../backup-archive.js';
 import {
@@ -31,7 +32,7 @@ export function registerBackupCommands(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
     .action(async (opts: { out: string; config?: string }) => {
       const config = loadConfig(opts.config ? { file: opts.config } : {});
-      process.stdout.write(await operatorErrors(() => diskErrors(() => backupCommand(config, opts.out), opts.out)));
+      process.stdout.write(await operatorErrors(() => diskErrors(() => backupCommand(config, opts.out, processClock()), opts.out)));
     });
   program
     .command('restore <archive>')

@@ -8,9 +8,10 @@ import { KEY_PASSPHRASE_SETTINGS } from '../../ca/key-passphrase.js';
 import type { X509CertificateAuthority } from '../../ca/x509-authority.js';
 import type { Config } from '../../config/config.js';
 import { writeFileAtomically } from '../../core/atomic-file.js';
-import { systemClock } from '../../core/clock.js';
+import { processClock } from '../fake-clock.js';
 import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from '../admin.js';
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
+import { withCaKeys } from '../ca-key-source.js';
 import { registerCaCheck } from './ca-check.js';
 import { caCsrReport, caImportReport, caStatusCommand, rotateIntermediateReport, rotateRootReport } from './ca.js';
 
@@ -27,7 +28,7 @@ export function registerCaCommands(program: Command): void {
       if (opts.encrypt && !options.keyPassphrase) {
         throw new CaError(`--encrypt needs a passphrase: set ${KEY_PASSPHRASE_SETTINGS}`);
       }
-      const authority = await initCa(options);
+      const authority = await withCaKeys(config, options, initCa);
       await audit(config, 'ca-init', authority);
       process.stdout.write(`created a CA in ${options.dir}\n${authority.rootsPem}`);
     });
@@ -37,7 +38,8 @@ export function registerCaCommands(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
     .option('--out <file>', 'write the request there instead of to stdout')
     .action(async (opts: { config?: string; out?: string }) => {
-      const csr = await createIntermediateCsr(caOptionsOf(readConfig(opts.config)));
+      const config = readConfig(opts.config);
+      const csr = await withCaKeys(config, caOptionsOf(config), createIntermediateCsr);
       if (opts.out) await writeFileAtomically(opts.out, csr.csrPem, { mode: 0o644 });
       else process.stdout.write(csr.csrPem);
       process.stderr.write(caCsrReport(csr, opts.out));
@@ -53,13 +55,17 @@ export function registerCaCommands(program: Command): void {
       const config = readConfig(opts.config);
       const options = caOptionsOf(config);
       const input = (file: string) => ({ file, pem: readInputFile(file) });
-      const result = await importCa(options, {
-        cert: input(opts.cert),
-        ...(opts.key ? { key: input(opts.key) } : {}),
-        ...(opts.chain ? { chain: input(opts.chain) } : {}),
+      let keyOnToken = false;
+      const result = await withCaKeys(config, options, (withKeys) => {
+        keyOnToken = withKeys.keyProvider?.keyIsFile?.('intermediate') === false;
+        return importCa(withKeys, {
+          cert: input(opts.cert),
+          ...(opts.key ? { key: input(opts.key) } : {}),
+          ...(opts.chain ? { chain: input(opts.chain) } : {}),
+        });
       });
       await audit(config, 'ca-import', result.ca);
-      process.stdout.write(caImportReport(result, options.dir, opts.key));
+      process.stdout.write(caImportReport(result, options.dir, opts.key, keyOnToken));
     });
 
   ca.command('rotate-intermediate')
@@ -68,7 +74,7 @@ export function registerCaCommands(program: Command): void {
     .action(async (opts: { config?: string }) => {
       const config = readConfig(opts.config);
       const options = caOptionsOf(config);
-      const { ca: rotated } = await rotateIntermediate(options);
+      const { ca: rotated } = await withCaKeys(config, options, rotateIntermediate);
       await audit(config, 'ca-rotate-intermediate', rotated);
       process.stdout.write(rotateIntermediateReport(rotated, options.dir));
     });
@@ -79,7 +85,7 @@ export function registerCaCommands(program: Command): void {
     .action(async (opts: { config?: string }) => {
       const config = readConfig(opts.config);
       const options = caOptionsOf(config);
-      const { ca: rotated } = await rotateRoot(options);
+      const { ca: rotated } = await withCaKeys(config, options, rotateRoot);
       await audit(config, 'ca-rotate-root', rotated);
       process.stdout.write(rotateRootReport(rotated, options.dir));
     });
@@ -90,7 +96,7 @@ export function registerCaCommands(program: Command): void {
     .option('--json', 'JSON instead of a table')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const config = readConfig(opts.config);
-      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, systemClock.now(), opts)));
+      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, processClock().now(), opts)));
     });
 
   registerCaCheck(ca);
@@ -98,7 +104,7 @@ export function registerCaCommands(program: Command): void {
 
 /** The CA files are in place; the ledger (created if this is a new data dir) records who did it. */
 function audit(config: Config, event: CaEvent, ca: X509CertificateAuthority): Promise<void> {
-  return withLedger(config, (ledger) => auditCaEvent(ledger, event, ca, `operator:${operatorName()}`, systemClock.now()), true);
+  return withLedger(config, (ledger) => auditCaEvent(ledger, event, ca, `operator:${operatorName()}`, processClock().now()), true);
 }
 
 /** A file named on the command line; a missing one is a one-line error. */

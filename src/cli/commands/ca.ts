@@ -106,9 +106,10 @@ function tableText(table: readonly (readonly string[])[]): string {
 }
 
 /** What `certmint ca import` prints. */
-export function caImportReport(result: CaImportResult, dir: string, keyFile: string | undefined): string {
+export function caImportReport(result: CaImportResult, dir: string, keyFile: string | undefined, keyOnToken = false): string {
+  const key = keyOnToken ? 'its key on the PKCS#11 token, under ca.pkcs11.intermediateKey' : `its key in intermediate.key.pem${result.usedPendingKey ? ', the pending key of ca csr' : ''}`;
   return [
-    `imported the intermediate into ${dir}/intermediate.pem (its key in intermediate.key.pem${result.usedPendingKey ? ', the pending key of ca csr' : ''})`,
+    `imported the intermediate into ${dir}/intermediate.pem (${key})`,
     `  subject    ${result.ca.intermediateCertificate.subject}`,
     `  issuer     ${result.ca.intermediateCertificate.issuer}`,
     `  not after  ${result.ca.intermediateCertificate.notAfter.toISOString()}`,

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config/config.js';
-import { systemClock } from '../../core/clock.js';
+import { processClock } from '../fake-clock.js';
 import { redactUrlPassword } from '../../core/redact-url.js';
 import { LedgerConnectionError } from '../../ledger/connection-error.js';
 import { LedgerCopyError } from '../../ledger/copy/schema.js';
@@ -72,7 +72,7 @@ async function copyTo(connection: PostgresConnection, source: string, target: st
     const { copyLedgerFileToPostgres } = await import('../../ledger/copy/sqlite-to-postgres.js');
     return await copyLedgerFileToPostgres(source, connection, {
       audit: (tables, schemaVersion) => ({
-        at: systemClock.now(),
+        at: processClock().now(),
         actor: `operator:${operator}`,
         action: 'ledger-copy',
         subject: 'ledger',

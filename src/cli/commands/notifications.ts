@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { ConfigError, type Config } from '../../config/config.js';
-import { systemClock } from '../../core/clock.js';
+import { processClock } from '../fake-clock.js';
 import type { OutboxDelivery } from '../../ledger/ledger.js';
 import { heloNameOf, loadSmtpRelay } from '../../notify/email-channel.js';
 import { isMailboxAddress, testEmailMessage } from '../../notify/email-message.js';
@@ -70,7 +70,7 @@ export function registerNotificationCommands(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
     .action(async (id: string | undefined, o: { failed?: boolean; config?: string }) => {
       if ((id === undefined) === (o.failed !== true)) throw new UsageError('give one delivery id or --failed');
-      const count = await withLedger(readConfig(o.config), (ledger) => ledger.outbox.retryDeliveries(id === undefined ? {} : { deliveryId: id }, systemClock.now()));
+      const count = await withLedger(readConfig(o.config), (ledger) => ledger.outbox.retryDeliveries(id === undefined ? {} : { deliveryId: id }, processClock().now()));
       if (id !== undefined && count === 0) throw new UsageError(`no failed delivery ${id} (see certmint notifications list --failed)`);
       process.stdout.write(`${count} ${count === 1 ? 'delivery' : 'deliveries'} pending again; a running certmint sends ${count === 1 ? 'it' : 'them'} within seconds\n`);
     });
@@ -90,7 +90,7 @@ export function registerNotificationCommands(program: Command): void {
         throw new ConfigError(`no webhook named ${o.webhook} in notifications.webhooks (${names.length > 0 ? names.join(', ') : 'none configured'})`);
       }
       const [webhook] = loadWebhooks([configured]);
-      const now = systemClock.now();
+      const now = processClock().now();
       const event = { deliveryId: randomUUID(), type: 'certmint.test' as const, subject: `webhook:${webhook!.name}`, payload: { webhook: webhook!.name }, createdAt: now };
       const answer = await postWebhook(webhook!.url, webhookRequest(event, webhook!.format, webhook!.secret, now, config.server.baseUrl), config.notifications.timeoutMs);
       const status = answer.status === undefined ? '' : `HTTP ${answer.status}`;
@@ -105,7 +105,7 @@ async function testEmail(config: Config, address: string): Promise<void> {
   if (!email) throw new ConfigError('notifications.email is off: set notifications.email.from and notifications.email.smtp.host');
   if (!isMailboxAddress(address)) throw new UsageError(`--email: "${address}" is not a plain address (local@domain.example)`);
   const relay = loadSmtpRelay(email, heloNameOf(config.server.baseUrl));
-  const now = systemClock.now();
+  const now = processClock().now();
   const data = testEmailMessage({ from: email.from, to: address, now, deliveryId: randomUUID(), baseUrl: config.server.baseUrl });
   const outcome = await sendMail(relay, { from: email.from, to: [address], data }, config.notifications.timeoutMs);
   if (outcome.ok && outcome.accepted.length > 0) {
