@@ -250,7 +250,7 @@ export interface Pkcs11Config {
   readonly token: string;
   readonly pinFile: string;
   readonly intermediateKey: string;
-  /** Undefined: the root key is a file (or offline). */
+  /** Undefined: the root key is a file (root.key.pem; loaded at every start, so not offline yet). */
   readonly rootKey: string | undefined;
 }
 
