@@ -7,7 +7,7 @@ import type { CrlIssuer } from '../ledger/ledger.js';
 import type { AcmeLedger, AcmeUseCases, DirectoryMeta, RouteContext } from './context.js';
 import { boundRequestBodies } from './body-timeout.js';
 import { JwsVerifier, jwsPreHandler } from './jws.js';
-import { problemErrorHandler, sendProblem } from './problem-handler.js';
+import { KeyOutageLog, problemErrorHandler, sendProblem, signingProblemHandler } from './problem-handler.js';
 import { accountRoutes } from './routes/account.js';
 import { authorizationRoutes } from './routes/authorization.js';
 import { certificateRoutes } from './routes/certificate.js';
@@ -43,7 +43,7 @@ export interface AcmeServerOptions {
 }
 
 /** The ACME API as an encapsulated plugin: JWS checks, nonces and problem documents for everything under it. */
-async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: AcmeLedger; bodyLimit: number }) {
+async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: AcmeLedger; bodyLimit: number; outages: KeyOutageLog }) {
   const { ctx, ledger } = opts;
   const verifier = new JwsVerifier(ledger, ctx.urls);
   const indexLink = `<${ctx.urls.directory}>;rel="index"`;
@@ -71,7 +71,7 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
     reply.header('Link', [...links, indexLink]);
     return payload;
   });
-  app.setErrorHandler(problemErrorHandler);
+  app.setErrorHandler(signingProblemHandler(opts.outages));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new AcmeProblem('malformed', `no ACME resource at ${request.method} ${request.url}`, { status: 404 })),
   );
@@ -104,7 +104,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
   const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };
   if (o.bodyTimeoutMs) boundRequestBodies(app, o.bodyTimeoutMs);
   if (o.metrics) observeRequests(app, o.metrics);
-  await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit });
+  await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit, outages: new KeyOutageLog(o.clock) });
   await app.register(async (ari) => renewalInfoRoutes(ari, ctx), { prefix: urls.prefix });
   await app.register(publicRoutes, {
     prefix: urls.prefix,

@@ -10,6 +10,7 @@ import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.
 import { freePort } from '../../test/support/ports.js';
 import { SwitchableKeyDevice } from '../../test/support/switchable-key-device.js';
 import { leafCrlIssuer } from '../ledger/ledger.js';
+import { KEY_OUTAGE_LOG_INTERVAL_MS } from './problem-handler.js';
 
 // Issue 23: while a CA key cannot sign (its token removed, a session lost), finalize and
 // revocation answer 503 serverInternal with Retry-After and change nothing, the order is not left
@@ -82,6 +83,18 @@ function expectKeyUnavailable(answer: AxiosResponse | undefined): void {
 /** The CRL lists the serial (and was signed by the intermediate: X509Crl parses what the key signed). */
 function lists(der: Uint8Array, serial: string): boolean {
   return new x509.X509Crl(new Uint8Array(der)).findRevoked(serial) !== null;
+}
+
+/** An order issued while the key signs, switched on for it and back to how it was. */
+async function someValidOrder(): Promise<acme.Order> {
+  const wasOn = device.signing;
+  device.switchOn();
+  try {
+    const { order, csr } = await readyOrder('issued.hsm.test');
+    return await client.finalizeOrder(order, csr);
+  } finally {
+    if (!wasOn) device.switchOff();
+  }
 }
 
 async function readiness(): Promise<{ status: number; body: { status: string; detail?: string } }> {
@@ -158,5 +171,27 @@ describe('while the CA key cannot sign', () => {
     expect(crl.crlNumber).toBeGreaterThan(published);
     expect(lists(crl.der, serial)).toBe(true);
     expect(t.logText().match(/CRL signing waits for the CA key/g)?.length).toBe(1);
+  });
+
+  it('an outage is logged once, not once per refused request; an outage that goes on gets one line per interval with the count', async () => {
+    const { order, csr } = await readyOrder('quiet.hsm.test');
+    const lines = () => t.logText().match(/the CA key is unavailable: the test HSM is switched off/g)?.length ?? 0;
+    // Past the interval of whatever the tests before logged.
+    t.clock.advance(KEY_OUTAGE_LOG_INTERVAL_MS + 1);
+    const before = lines();
+    device.switchOff();
+    for (let i = 0; i < 3; i++) {
+      await expect(client.finalizeOrder(order, csr)).rejects.toThrow(/CA key is unavailable/);
+      expectKeyUnavailable(refused.at(-1));
+    }
+    await expect(client.revokeCertificate(await client.getCertificate(await someValidOrder()))).rejects.toThrow(/CA key is unavailable/);
+    expect(lines()).toBe(before + 1);
+
+    t.clock.advance(KEY_OUTAGE_LOG_INTERVAL_MS);
+    await expect(client.finalizeOrder(order, csr)).rejects.toThrow(/CA key is unavailable/);
+    expect(lines()).toBe(before + 2);
+    expect(t.logText()).toMatch(/the CA key is unavailable: the test HSM is switched off \(3 more requests refused for it since the last line\)/);
+    device.switchOn();
+    expect((await client.finalizeOrder(order, csr)).status).toBe('valid');
   });
 });

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CaKeyUnavailableError } from '../ca/ca-key.js';
+import type { Clock } from '../core/clock.js';
 import { AcmeProblem } from '../core/problem.js';
 import { ledgerStorageFailure, ledgerUnavailable } from '../ledger/storage-failure.js';
 import { drainOversizedBody } from './oversized-body.js';
@@ -7,6 +8,37 @@ import { retryAfterHeader } from './retry-after.js';
 
 /** Retry-After of a request refused while the ledger's database cannot be reached. */
 const UNAVAILABLE_RETRY_SECONDS = 5;
+
+/** How often a CA key outage that goes on is logged again by the requests it refuses. */
+export const KEY_OUTAGE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * One warning line per CA key outage instead of one per refused request: the token's provider
+ * already logs the loss and the reconnection, and a busy server refuses hundreds of finalizes a
+ * second meanwhile. The first refusal is logged; after that one line per interval, with the count.
+ */
+export class KeyOutageLog {
+  private lastLoggedAt: number | undefined;
+  private suppressed = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly intervalMs = KEY_OUTAGE_LOG_INTERVAL_MS,
+  ) {}
+
+  /** The line to log for this refusal, or undefined when one was logged less than an interval ago. */
+  line(error: CaKeyUnavailableError): string | undefined {
+    const now = this.clock.now().getTime();
+    if (this.lastLoggedAt !== undefined && now - this.lastLoggedAt < this.intervalMs) {
+      this.suppressed++;
+      return undefined;
+    }
+    const more = this.suppressed > 0 ? ` (${this.suppressed} more requests refused for it since the last line)` : '';
+    this.lastLoggedAt = now;
+    this.suppressed = 0;
+    return `the CA key is unavailable: ${error.message}${more}`;
+  }
+}
 
 /** fastify's own errors (body parsing, limits, content type) as the ACME problems they are. */
 function fromFastifyError(e: FastifyError): AcmeProblem | undefined {
@@ -38,7 +70,18 @@ export function sendProblem(reply: FastifyReply, problem: AcmeProblem): FastifyR
     .send(Buffer.from(JSON.stringify(problem.toDocument())));
 }
 
-export function problemErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+/** The error handler of the routes that sign: refusals for an unavailable CA key logged through `outages`. */
+export function signingProblemHandler(outages: KeyOutageLog) {
+  return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined =>
+    problemErrorHandler(error, request, reply, outages);
+}
+
+export function problemErrorHandler(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  outages?: KeyOutageLog,
+): FastifyReply | undefined {
   if ((error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     // Read the rest of the body (within a bound) so that a client still writing it can read the
     // answer; fastify has set Connection: close, so a connection drains at most once.
@@ -54,9 +97,11 @@ export function problemErrorHandler(error: FastifyError | Error, request: Fastif
   const unavailable = problem || error instanceof CaKeyUnavailableError ? undefined : ledgerUnavailable(error);
   const storage = problem || unavailable ? undefined : ledgerStorageFailure(error);
   if (error instanceof CaKeyUnavailableError) {
-    // Expected while a token reconnects, and as frequent as finalizes: one line, no stack. The
-    // use case changed nothing (finalize gave its order back, revocation committed nothing).
-    request.log.warn(`the CA key is unavailable: ${error.message}`);
+    // Expected while a token reconnects, and as frequent as finalizes: no stack, and one line per
+    // outage interval, not per request. The use case changed nothing (finalize gave its order
+    // back, revocation committed nothing).
+    const line = outages ? outages.line(error) : `the CA key is unavailable: ${error.message}`;
+    if (line !== undefined) request.log.warn(line);
     problem = new AcmeProblem('serverInternal', `the CA key is unavailable (${error.message}); nothing was changed, retry this request later`, {
       status: 503,
       headers: retryAfterHeader(error.retryAfterSeconds),

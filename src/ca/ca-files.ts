@@ -72,6 +72,12 @@ export interface CaOptions {
    * with it (key-pem.ts). Absent: keys are written plain, and an encrypted one refuses to load.
    */
   readonly keyPassphrase?: KeyPassphrase;
+  /**
+   * ca.offlineRoot: the root keys are kept off this machine. The CA loads without them (a complete
+   * CA needs the root certificates only) and never signs a root CRL; `certmint crl generate --root`
+   * and the rotations load them where they are brought back. A first start still creates them.
+   */
+  readonly offlineRoot?: boolean;
   /** Where the CA keys live and are created (ca.keyProvider); default: files in `dir` (file-key-provider.ts). */
   readonly keyProvider?: CaKeyProvider;
   readonly crypto?: Crypto;
@@ -197,8 +203,9 @@ async function loadRoot(o: CaOptions, provider: CaKeyProvider, generation: numbe
   // The root key is kept for one thing: the CRL that covers the intermediates, which RFC 5280 §6.3
   // wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
   caKeySpecOf(certificate, files.cert);
-  const key = await loadKey(provider, 'root', generation, certificate, files.cert);
-  if (files.cross === undefined || previous === undefined) return { generation, certificate, key, cross: undefined };
+  const key = o.offlineRoot ? undefined : await loadRootKey(provider, generation, certificate, files.cert);
+  const offline = o.offlineRoot === true;
+  if (files.cross === undefined || previous === undefined) return { generation, certificate, key, offline, cross: undefined };
   const cross = await readCertificateFile(files.cross, `the cross certificate of root CA ${generation}`);
   const sameKey = Buffer.from(cross.publicKey.rawData).equals(Buffer.from(certificate.publicKey.rawData));
   if (cross.subject !== certificate.subject || !sameKey) {
@@ -207,7 +214,21 @@ async function loadRoot(o: CaOptions, provider: CaKeyProvider, generation: numbe
   if (!(await issuedBy(cross, previous.certificate, crypto))) {
     throw new CaError(`CA file ${files.cross} was not issued by the root before it (${rootFilePaths(dir, previous.generation).cert})`);
   }
-  return { generation, certificate, key, cross };
+  return { generation, certificate, key, offline, cross };
+}
+
+/** What to do when a root key cannot be loaded: it may be kept off this machine on purpose. */
+const OFFLINE_ROOT_HINT =
+  'certmint needs the root key only to sign the root CRL (certmint crl generate --root) and to rotate (ca rotate-intermediate, ca rotate-root): ' +
+  'to run with it kept off this machine, set ca.offlineRoot: true (CERTMINT_CA_OFFLINE_ROOT=true) and bring it back for those commands';
+
+async function loadRootKey(provider: CaKeyProvider, generation: number, certificate: x509.X509Certificate, certPath: string): Promise<CaSigningKey> {
+  try {
+    return await loadKey(provider, 'root', generation, certificate, certPath);
+  } catch (e) {
+    if (e instanceof CaError && !e.message.includes('does not match')) throw new CaError(`${e.message}. ${OFFLINE_ROOT_HINT}`);
+    throw e;
+  }
 }
 
 async function issuedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate, crypto: Crypto): Promise<boolean> {
@@ -243,13 +264,27 @@ async function loadIntermediate(
   return { generation, rootGeneration, certificate, key, ...leafUrlsOf(o, generation) };
 }
 
-/** The newest root (the one that signs new intermediates) with its private key, for one signature. */
-async function newestRoot(o: CaOptions, ca: X509CertificateAuthority): Promise<{ generation: number; signer: CaSigner }> {
+/**
+ * The newest root (the one that signs new intermediates) with its private key, for one signature:
+ * the one time a CA kept with ca.offlineRoot needs it. `action` names what needs it in the error.
+ */
+async function newestRoot(o: CaOptions, ca: X509CertificateAuthority, action: string): Promise<{ generation: number; signer: CaSigner }> {
   const generation = Math.max(...ca.roots.map((r) => r.generation));
   const files = rootFilePaths(o.dir, generation);
   const certificate = await readCertificateFile(files.cert, 'the root CA certificate');
   caKeySpecOf(certificate, files.cert);
-  const key = await loadKey(keyProviderOf(o), 'root', generation, certificate, files.cert);
+  const provider = keyProviderOf(o);
+  let key: CaSigningKey;
+  try {
+    key = await loadKey(provider, 'root', generation, certificate, files.cert);
+  } catch (e) {
+    if (!(e instanceof CaError) || e.message.includes('does not match')) throw e;
+    const where = (provider.keyIsFile?.('root') ?? true) ? `the file ${files.key}` : 'the root key object on the token (ca.pkcs11.rootKey)';
+    throw new CaError(
+      `cannot ${action}: it needs the private key of ${generation === 1 ? 'the root CA' : `root CA ${generation}`}, which cannot be loaded here (${e.message}). ` +
+        `Bring back ${where} for this command (ca.offlineRoot keeps it off this machine between uses), then move it away again`,
+    );
+  }
   return { generation, signer: { certificate, key } };
 }
 
@@ -282,8 +317,8 @@ async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: C
  * A running server goes on issuing from the generation it loaded until it is restarted.
  */
 export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509CertificateAuthority; generation: number }> {
-  // Everything there must load before anything is added to it.
-  const current = await loadCa(o);
+  // Everything there must load before anything is added to it; the root key is loaded below, once.
+  const current = await loadCa({ ...o, offlineRoot: true });
   if (await isExternallyRooted(o.dir)) {
     const e = externalRootRefusal(o.dir, 'rotate the intermediate');
     e.message +=
@@ -291,7 +326,7 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
       'set up a new data dir with certmint ca csr and certmint ca import';
     throw e;
   }
-  const root = await newestRoot(o, current);
+  const root = await newestRoot(o, current, 'rotate the intermediate');
   const now = (o.clock ?? systemClock).now().getTime();
   if (root.signer.certificate.notAfter.getTime() <= now) {
     throw new CaError(`the root CA in ${rootFilePaths(o.dir, root.generation).cert} has expired; it cannot sign a new intermediate`);
@@ -311,9 +346,9 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
  * roots, intermediates and their files stay as they are.
  */
 export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAuthority; rootGeneration: number; generation: number }> {
-  const current = await loadCa(o);
+  const current = await loadCa({ ...o, offlineRoot: true });
   if (await isExternallyRooted(o.dir)) throw externalRootRefusal(o.dir, 'rotate the root');
-  const old = await newestRoot(o, current);
+  const old = await newestRoot(o, current, 'rotate the root');
   const now = (o.clock ?? systemClock).now().getTime();
   const oldCert = old.signer.certificate;
   if (oldCert.notAfter.getTime() <= now) {
@@ -357,8 +392,10 @@ export async function loadOrInitCa(o: CaOptions, refuseToCreate?: string): Promi
   const external = await isExternallyRooted(o.dir);
   const provider = keyProviderOf(o);
   const keyIsFile = (role: CaKeyRole) => provider.keyIsFile?.(role) ?? true;
+  // Nor with ca.offlineRoot, where the root key is kept elsewhere on purpose (a first start still creates it).
   const files = allCaFiles(paths).filter(
-    (f) => !(f === paths.rootKey && (external || !keyIsFile('root'))) && !(f === paths.intermediateKey && !keyIsFile('intermediate')),
+    (f) =>
+      !(f === paths.rootKey && (external || !keyIsFile('root') || o.offlineRoot)) && !(f === paths.intermediateKey && !keyIsFile('intermediate')),
   );
   const present = await Promise.all(files.map(fileExists));
   if (!external && present.every((p) => !p)) {
@@ -370,6 +407,9 @@ export async function loadOrInitCa(o: CaOptions, refuseToCreate?: string): Promi
   throw new CaError(
     `the CA in ${o.dir} is incomplete: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing. ` +
       'certmint will not create a new CA over part of an existing one. Restore the missing file from a backup; ' +
-      `or, if this CA never issued a certificate anyone relies on, remove ${o.dir} to create a fresh CA.`,
+      `or, if this CA never issued a certificate anyone relies on, remove ${o.dir} to create a fresh CA.` +
+      (missing.includes(paths.rootKey)
+        ? ` If the root key is kept off this machine on purpose, set ca.offlineRoot: true (CERTMINT_CA_OFFLINE_ROOT=true): certmint needs it only for certmint crl generate --root and the rotations.`
+        : ''),
   );
 }

@@ -91,6 +91,12 @@ export interface RootGeneration {
    * and serves no CRL for it (its holder publishes that one).
    */
   readonly keyHeld: boolean;
+  /**
+   * True for certmint's own root whose key is kept off this machine (ca.offlineRoot): its CRL is
+   * signed by `certmint crl generate --root` where the key is, and served from the ledger; it is
+   * still watched for going stale. keyHeld is false then too.
+   */
+  readonly keyOffline: boolean;
 }
 
 /** A certificate on a CRL (RFC 5280 §5.1.2.6). */

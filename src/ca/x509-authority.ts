@@ -28,6 +28,8 @@ export interface RootParts {
    * (certmint ca import): its holder signs its CRL.
    */
   readonly key: CaSigningKey | undefined;
+  /** certmint's own root with its key kept elsewhere (ca.offlineRoot): key is undefined, but it is no external root. */
+  readonly offline?: boolean;
   /** Root n >= 2: its subject and key, issued by root n-1 (the alternate chain's last link). */
   readonly cross: x509.X509Certificate | undefined;
 }
@@ -147,6 +149,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
       pem: pemOf(r.certificate),
       crossPem: r.cross ? pemOf(r.cross) : undefined,
       keyHeld: r.key !== undefined,
+      keyOffline: r.key === undefined && r.offline === true,
     }));
     this.rootCertificate = newestRoot.certificate;
     this.intermediateCertificate = active.certificate;
@@ -185,6 +188,13 @@ export class X509CertificateAuthority implements CertificateAuthority {
 
   signIntermediateCrl(request: CrlRequest, rootGeneration = 1): Promise<Uint8Array> {
     const root = this.#rootCrlIssuers.get(rootGeneration);
+    if (!root && this.roots.some((r) => r.generation === rootGeneration && r.keyOffline)) {
+      return Promise.reject(
+        new CaError(
+          `root ${rootGeneration}'s key is kept offline (ca.offlineRoot): its CRL is signed by certmint crl generate --root, run where the key is`,
+        ),
+      );
+    }
     if (!root && this.roots.some((r) => r.generation === rootGeneration)) {
       return Promise.reject(
         new CaError(`root ${rootGeneration} is an external root (certmint ca import): certmint does not hold its key, its holder publishes its CRL`),

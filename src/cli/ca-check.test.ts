@@ -74,6 +74,14 @@ describe.skipIf(!available)('certmint ca check', () => {
     expect(missingKey.stdout).toContain('ok   sign a test digest with the intermediate key');
     expect(missingKey.stdout).toContain('FAIL find the root key pkcs11:object=nowhere: no private key on the token matches pkcs11:object=nowhere');
     expect(missingKey.code).toBe(1);
+    // With ca.offlineRoot the root key's absence is expected, and said.
+    const offline = await check({ CERTMINT_CA_PKCS11_ROOT_KEY: 'pkcs11:object=nowhere', CERTMINT_CA_OFFLINE_ROOT: 'true' });
+    expect(offline.stdout).toContain(
+      'ok   the root key pkcs11:object=nowhere is not on the token: kept offline (ca.offlineRoot); bring it back for crl generate --root and the rotations',
+    );
+    expect(offline.code).toBe(0);
+    const offlinePresent = await check({ CERTMINT_CA_OFFLINE_ROOT: 'true' });
+    expect(offlinePresent.stdout).toContain('ok   sign a test digest with the root key and verify it with its public key');
     const noModule = await check({ CERTMINT_CA_PKCS11_MODULE: path.join(dir, 'libvendor.so') });
     expect(noModule.stdout.trimEnd().split('\n')).toEqual([
       expect.stringMatching(/^FAIL load module .*libvendor\.so and list its tokens: PKCS#11 module .*libvendor\.so \(ca\.pkcs11\.module\) cannot be loaded: no such file/),

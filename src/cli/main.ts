@@ -162,7 +162,10 @@ crl
   .option('--root [n]', "a root's CRL of intermediates (root 1, or root n after ca rotate-root) instead of the intermediate's CRL of leaves")
   .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
   .action(async (opts: { config?: string; root?: boolean | string; generation?: string }) => {
-    const config = readConfig(opts.config);
+    const read = readConfig(opts.config);
+    // A root's CRL is signed here, by its key: the one command besides the rotations that loads the
+    // root key of a CA kept with ca.offlineRoot (brought back for it).
+    const config = opts.root ? { ...read, ca: { ...read.ca, offlineRoot: false } } : read;
     await withAuthority(config, async (ledger, ca) => {
       process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), opts, ca.activeGeneration));
     });

@@ -50,6 +50,7 @@ export function caOptions(config: Config, crypto: Crypto): CaOptions {
     caIssuersUrl: urls.intermediate,
     crypto,
     keyPassphrase: configuredKeyPassphrase(config.ca.keyPassphraseFile, process.env),
+    offlineRoot: config.ca.offlineRoot,
   };
 }
 

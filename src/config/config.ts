@@ -58,6 +58,8 @@ export interface Config {
     /** Absolute; undefined when unset. The passphrase itself never enters the config. */
     readonly keyPassphraseFile: string | undefined;
     readonly keyProvider: 'file' | 'pkcs11';
+    /** The root key is kept off this machine: the CA loads without it (ca-files.ts, CaOptions.offlineRoot). */
+    readonly offlineRoot: boolean;
     /** Set exactly when keyProvider is pkcs11. The PIN itself never enters the config. */
     readonly pkcs11: Pkcs11Config | undefined;
   };
@@ -411,6 +413,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       leafLifetimeMs,
       keyPassphraseFile: c.ca.keyPassphraseFile.trim() ? path.resolve(cwd, c.ca.keyPassphraseFile.trim()) : undefined,
       keyProvider: c.ca.keyProvider,
+      offlineRoot: c.ca.offlineRoot,
       pkcs11: c.ca.keyProvider === 'pkcs11' ? pkcs11Config(c.ca.pkcs11, cwd) : undefined,
     },
     acme: { termsOfService: c.acme.termsOfService || undefined, website: c.acme.website || undefined },

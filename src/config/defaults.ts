@@ -34,6 +34,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     leafLifetime: '45d',
     keyPassphraseFile: '',
     keyProvider: 'file',
+    offlineRoot: false,
     pkcs11: { module: '', token: '', pinFile: '', intermediateKey: '', rootKey: '' },
   },
   acme: { termsOfService: '', website: '' },

@@ -58,6 +58,10 @@ export const ConfigSchema = Type.Object(
       keyProvider: Type.Union([Type.Literal('file'), Type.Literal('pkcs11')], {
         description: 'Where the CA keys live: `file` (PEM files in the data directory) or `pkcs11` (a hardware token or HSM, ca.pkcs11; docs/hsm.md).',
       }),
+      offlineRoot: Type.Boolean({
+        description:
+          'The root key is kept off this machine (moved away after `certmint ca init`): serve starts with the root certificates alone and never signs the root CRL; `certmint crl generate --root`, `ca rotate-intermediate` and `ca rotate-root` need it brought back (docs/ca-operations.md#an-offline-root-key).',
+      }),
       pkcs11: Section('The PKCS#11 token holding the CA keys when ca.keyProvider is pkcs11 (docs/hsm.md).', {
         module: Type.String({ description: 'Path of the vendor\'s PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so. Required with keyProvider pkcs11.' }),
         token: Type.String({ description: 'The token\'s label, or `serial:<n>` for its serial number; never a slot number. Required with keyProvider pkcs11.' }),

@@ -230,6 +230,15 @@ export class CrlPublisher {
     for (const { generation } of this.o.ca.roots.filter((r) => r.keyHeld)) {
       await this.checkIssuer(rootCrlIssuer(generation), this.o.policy.rootValidityMs / 2);
     }
+    // A root whose key is kept offline (ca.offlineRoot): its CRL is signed by certmint crl generate
+    // --root where the key is, into the ledger; this process serves the newest one it finds there.
+    for (const { generation } of this.o.ca.roots.filter((r) => r.keyOffline)) {
+      const issuer = rootCrlIssuer(generation);
+      const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
+      if (state.der && (this.published.get(issuer)?.crlNumber ?? -1n) < (crlNumberOf(state.der) ?? state.crlNumber)) {
+        await this.adopt(this.withRefresh(publishedOf(issuer, state)));
+      }
+    }
   }
 
   /** The active generation, or one that signed a certificate that has not expired yet. */

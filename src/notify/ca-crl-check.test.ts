@@ -212,5 +212,15 @@ describe('CA and CRL check', () => {
     ).toBe(
       'certmint: the CRL of intermediate-2 (number 17) is stale: its nextUpdate 2026-01-01T00:00:00.000Z has passed and no newer CRL was published; look for "CRL check failed" in the logs, or run certmint crl generate',
     );
+    // A root's CRL is signed where the root key is (it may be kept offline: ca.offlineRoot).
+    expect(
+      slackText({
+        deliveryId: 'd',
+        type: 'crl.stale',
+        subject: 'crl:root-2:4',
+        createdAt: at,
+        payload: { issuer: 'root-2', role: 'root', generation: 2, crlNumber: '4', nextUpdate: '2026-01-01T00:00:00.000Z' },
+      }),
+    ).toMatch(/or run certmint crl generate --root 2 where the root key is$/);
   });
 });

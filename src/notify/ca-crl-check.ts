@@ -37,7 +37,9 @@ export class CaCrlCheck {
     const root = ca.roots.find((r) => r.generation === active?.rootGeneration);
     // Under an external root (certmint ca import) certmint holds neither that root's key nor the
     // means to issue the next intermediate itself: the event says so instead of naming a command that would fail.
-    const external = root !== undefined && !root.keyHeld;
+    const external = root !== undefined && !root.keyHeld && !root.keyOffline;
+    // ca.offlineRoot: the command is right, but only where the root key is brought back.
+    const offline = root?.keyOffline === true ? ' (with the root key brought back: ca.offlineRoot)' : '';
     const inUse = [
       ...(active
         ? [{
@@ -46,7 +48,7 @@ export class CaCrlCheck {
             subject: active.subject,
             notAfter: active.notAfter,
             cert: active.der,
-            run: external ? 'a new intermediate from the holder of the external root (docs/ca-operations.md)' : 'certmint ca rotate-intermediate',
+            run: external ? 'a new intermediate from the holder of the external root (docs/ca-operations.md)' : `certmint ca rotate-intermediate${offline}`,
           }]
         : []),
       ...(root
@@ -56,7 +58,7 @@ export class CaCrlCheck {
             subject: root.subject,
             notAfter: root.notAfter,
             cert: root.pem,
-            run: external ? 'a new root from the holder of the external root (docs/ca-operations.md)' : 'certmint ca rotate-root',
+            run: external ? 'a new root from the holder of the external root (docs/ca-operations.md)' : `certmint ca rotate-root${offline}`,
           }]
         : []),
     ];
@@ -103,7 +105,8 @@ export class CaCrlCheck {
 
   /**
    * The issuers whose CRL is kept fresh: the active intermediate, a retired one until its last
-   * leaf expires, every root whose key certmint holds. A retired generation's last CRL is served
+   * leaf expires, every root whose key certmint holds, and every root whose key is kept offline
+   * (ca.offlineRoot): nothing here renews that CRL, so the operator must hear when it goes stale. A retired generation's last CRL is served
    * but no longer renewed: it going past nextUpdate is expected, not news.
    */
   private async publishedIssuers(now: Date): Promise<{ issuer: CrlIssuer; role: 'intermediate' | 'root'; generation: number }[]> {
@@ -115,7 +118,7 @@ export class CaCrlCheck {
         out.push({ issuer: leafCrlIssuer(generation), role: 'intermediate', generation });
       }
     }
-    for (const r of ca.roots) if (r.keyHeld) out.push({ issuer: rootCrlIssuer(r.generation), role: 'root', generation: r.generation });
+    for (const r of ca.roots) if (r.keyHeld || r.keyOffline) out.push({ issuer: rootCrlIssuer(r.generation), role: 'root', generation: r.generation });
     return out;
   }
 }

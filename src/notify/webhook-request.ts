@@ -44,7 +44,7 @@ export function slackText(event: WebhookEvent): string {
     case 'ca.expiring':
       return `certmint: the ${String(p.role)} CA certificate (generation ${String(p.generation)}, ${String(p.subject)}, serial ${String(p.serial)}) expires ${String(p.notAfter)}; next: ${String(p.run)}`;
     case 'crl.stale':
-      return `certmint: the CRL of ${String(p.issuer)} (number ${String(p.crlNumber)}) is stale: its nextUpdate ${String(p.nextUpdate)} has passed and no newer CRL was published; look for "CRL check failed" in the logs, or run certmint crl generate`;
+      return `certmint: the CRL of ${String(p.issuer)} (number ${String(p.crlNumber)}) is stale: its nextUpdate ${String(p.nextUpdate)} has passed and no newer CRL was published; look for "CRL check failed" in the logs, or run certmint crl generate${p.role === 'root' ? ` --root${p.generation === 1 ? '' : ` ${String(p.generation)}`} where the root key is` : ''}`;
     case 'account.created':
       return `certmint: new ACME ${event.subject}`;
     case 'certmint.test':

@@ -1,48 +1,22 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { RequestListener } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
+import type { ChallTestSrv } from '../../test/support/challtestsrv.js';
+import type { Identifier } from '../core/identifier.js';
 import { requireOrSkip } from '../../test/support/clients.js';
+import { activeTimers, CHALLENGE_PATH, dns, KEY_AUTHORIZATION, problemFrom, TOKEN, validationDns } from '../../test/support/http01-fixture.js';
 import { freePort } from '../../test/support/ports.js';
 import { allClosed, closeRecordingServers, listen, serve, type TestServer } from '../../test/support/recording-servers.js';
 import { selfSignedCertificate } from '../../test/support/tls.js';
-import type { Identifier } from '../core/identifier.js';
-import { parseIpRange } from '../core/ip-range.js';
-import { AcmeProblem, type ProblemType } from '../core/problem.js';
 import { validateHttp01, type Http01Options } from './http01.js';
 import { ownEndpoint } from './own-endpoint.js';
 import { createResolver, type NameResolver } from './resolver.js';
 
 const available = requireOrSkip('pebble-challtestsrv', 'apt-get install pebble');
 
-const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
-const KEY_AUTHORIZATION = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`;
-const CHALLENGE_PATH = `/.well-known/acme-challenge/${TOKEN}`;
-
-const dns = (value: string): Identifier => ({ type: 'dns', value });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-function activeTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
-
-async function problemFrom(promise: Promise<unknown>, type: ProblemType, identifier: Identifier): Promise<AcmeProblem> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AcmeProblem);
-  const problem = err as AcmeProblem;
-  expect({ type: problem.type, detail: problem.detail }).toMatchObject({ type });
-  expect(problem.identifier).toEqual(identifier);
-  return problem;
-}
-
+// Link-local addresses and validation.deniedNetworks: http01-address-guard.test.ts.
 describe.skipIf(!available)('validateHttp01', () => {
   let srv: ChallTestSrv;
   let resolver: NameResolver;
@@ -54,22 +28,7 @@ describe.skipIf(!available)('validateHttp01', () => {
   });
 
   beforeAll(async () => {
-    srv = await startChallTestSrv({ defaultIPv4: '', defaultIPv6: '' });
-    for (const name of ['ok.validation.test', 'hop.validation.test', 'final.validation.test', 'tls.validation.test']) {
-      await srv.addA(name, '127.0.0.1');
-    }
-    // 127.0.0.2 refuses every port, so the validation has to move on to 127.0.0.1.
-    await srv.addA('fallback.validation.test', ['127.0.0.2', '127.0.0.1']);
-    // An applicant's host beside the CA (127.0.0.1) on the same port, and a name on both.
-    await srv.addA('neighbour.validation.test', '127.0.0.2');
-    await srv.addA('both.validation.test', ['127.0.0.1', '127.0.0.2']);
-    // Names an applicant points at link-local addresses (cloud metadata, IPv6 link-local), and one
-    // whose other address is the applicant's. (pebble-challtestsrv cannot serve an IPv4-mapped
-    // AAAA; that spelling is covered by the literal below and by address-guard.test.ts.)
-    await srv.addA('metadata.validation.test', '169.254.169.254');
-    await srv.addAAAA('linklocal6.validation.test', 'fe80::1');
-    await srv.addA('mixed.validation.test', ['169.254.169.254', '127.0.0.1']);
-    resolver = createResolver([srv.dnsAddress], 2000);
+    ({ srv, resolver } = await validationDns());
   });
   afterEach(closeRecordingServers);
   afterAll(async () => {
@@ -270,132 +229,6 @@ describe.skipIf(!available)('validateHttp01', () => {
       await validateHttp01(dns('both.validation.test'), TOKEN, KEY_AUTHORIZATION, guarded);
       expect(applicant.requests).toHaveLength(1);
       expect(ca.requests).toHaveLength(0);
-    });
-  });
-
-  describe('link-local addresses and validation.deniedNetworks (issue 19)', () => {
-    /**
-     * A real HTTP server on host:port that answers every request with the key authorization and
-     * counts connections, so a test sees whether the validator connected at all.
-     */
-    async function countingServer(host = '127.0.0.1', port = 0): Promise<{ port: number; connections: () => number }> {
-      let connections = 0;
-      const server = createTcpServer((socket) => {
-        connections++;
-        socket.on('error', () => undefined);
-        socket.once('data', () =>
-          socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${KEY_AUTHORIZATION.length}\r\nConnection: close\r\n\r\n${KEY_AUTHORIZATION}`),
-        );
-      });
-      await new Promise<void>((resolve) => server.listen(port, host, resolve));
-      tcpServers.push(server);
-      return { port: (server.address() as AddressInfo).port, connections: () => connections };
-    }
-    const tcpServers: TcpServer[] = [];
-    afterEach(async () => {
-      await Promise.all(tcpServers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
-    });
-
-    const redirectTo = (location: string) =>
-      serve((_req, res) => {
-        res.writeHead(302, { Location: location });
-        res.end();
-      });
-
-    const linkLocal: [location: string, endpoint: string, range: string][] = [
-      ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', '169.254.169.254:80', '169.254.0.0/16'],
-      ['http://[fe80::1]/', '[fe80::1]:80', 'fe80::/10'],
-      ['http://[::ffff:169.254.169.254]/', '[::ffff:a9fe:a9fe]:80', '169.254.0.0/16'],
-      ['https://metadata.validation.test/computeMetadata/v1/', '169.254.169.254:443', '169.254.0.0/16'],
-      ['http://linklocal6.validation.test/', '[fe80::1]:80', 'fe80::/10'],
-    ];
-    it.each(linkLocal)('refuses a redirect to %s (%s) without connecting', async (location, endpoint, range) => {
-      const server = await redirectTo(location);
-      const problem = await problemFrom(
-        validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port, { timeoutMs: 5000 })),
-        'connection',
-        dns('ok.validation.test'),
-      );
-      const target = new URL(location).href;
-      expect(problem.detail).toMatch(new RegExp(`^Fetching ${escape(target)}: ${escape(endpoint)} is link-local \\(${escape(range)}[,)].*validation never connects there$`));
-      // Refused before any connection: a connection attempt would have ended in the 5 s deadline
-      // or a socket error, both worded otherwise than the detail above, so no clock is needed.
-      expect(server.requests).toHaveLength(1);
-    });
-
-    it('refuses a link-local identifier or a name resolving only to link-local, for the first request too', async () => {
-      for (const identifier of [{ type: 'ip', value: '169.254.169.254' } as const, { type: 'ip', value: 'fe80::1' } as const, dns('metadata.validation.test')]) {
-        const problem = await problemFrom(validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(80)), 'connection', identifier);
-        expect(problem.detail).toMatch(/:80 is link-local \((169\.254\.0\.0\/16|fe80::\/10)[,)]/);
-      }
-    });
-
-    it('connects only to the addresses it checked: of a name on link-local and 127.0.0.1, only 127.0.0.1 is asked', async () => {
-      const applicant = await countingServer('127.0.0.1');
-      await validateHttp01(dns('mixed.validation.test'), TOKEN, KEY_AUTHORIZATION, options(applicant.port));
-      expect(applicant.connections()).toBe(1);
-    });
-
-    it('refuses validation.deniedNetworks for the first request and for redirects, without connecting', async () => {
-      const denied = [parseIpRange('127.0.0.2/32')!];
-      const internal = await countingServer('127.0.0.2');
-      const identifier = dns('neighbour.validation.test'); // 127.0.0.2
-      // Without the setting the validator connects there (and the answer is right).
-      await validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(internal.port));
-      expect(internal.connections()).toBe(1);
-
-      const first = await problemFrom(
-        validateHttp01(identifier, TOKEN, KEY_AUTHORIZATION, options(internal.port, { deniedNetworks: denied })),
-        'connection',
-        identifier,
-      );
-      expect(first.detail).toBe(
-        `Fetching http://neighbour.validation.test:${internal.port}${CHALLENGE_PATH}: 127.0.0.2:${internal.port} is in a network this CA does not validate (validation.deniedNetworks)`,
-      );
-      const redirecting = await serve((_req, res) => {
-        res.writeHead(302, { Location: `http://[::ffff:127.0.0.2]:${internal.port}/admin` });
-        res.end();
-      }, '127.0.0.1', internal.port);
-      const viaRedirect = await problemFrom(
-        validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(redirecting.port, { deniedNetworks: denied })),
-        'connection',
-        dns('ok.validation.test'),
-      );
-      expect(viaRedirect.detail).toContain('is in a network this CA does not validate (validation.deniedNetworks)');
-      expect(internal.connections()).toBe(1);
-      expect(redirecting.requests).toHaveLength(1);
-    });
-
-    it('refuses a redirect to another port before connecting: the same words whether something listens there or not', async () => {
-      const listening = await countingServer('127.0.0.1');
-      const closed = await freePort();
-      const details: string[] = [];
-      for (const port of [listening.port, closed]) {
-        for (const scheme of ['http', 'https']) {
-          const server = await redirectTo(`${scheme}://ok.validation.test:${port}/probe`);
-          const problem = await problemFrom(
-            validateHttp01(dns('ok.validation.test'), TOKEN, KEY_AUTHORIZATION, options(server.port)),
-            'connection',
-            dns('ok.validation.test'),
-          );
-          details.push(problem.detail.replaceAll(String(server.port), 'FROM').replaceAll(String(port), 'PORT'));
-        }
-      }
-      expect(listening.connections()).toBe(0);
-      expect(details[0]).toBe(
-        `Fetching http://ok.validation.test:FROM${CHALLENGE_PATH}: Invalid port in redirect target http://ok.validation.test:PORT/probe. Only ports 80, 443 and FROM are supported, not PORT`,
-      );
-      expect(details.slice(2)).toEqual(details.slice(0, 2));
-    });
-
-    it('follows a redirect to http or https on 80, 443 or validation.http01Port', async () => {
-      const applicant = await countingServer('127.0.0.1');
-      const server = await serve((req, res) => {
-        if (req.url === CHALLENGE_PATH) res.writeHead(302, { Location: `http://127.0.0.1:${applicant.port}/moved` }).end();
-      }, '127.0.0.2', applicant.port);
-      await validateHttp01(dns('neighbour.validation.test'), TOKEN, KEY_AUTHORIZATION, options(applicant.port));
-      expect(server.requests).toHaveLength(1);
-      expect(applicant.connections()).toBe(1);
     });
   });
 

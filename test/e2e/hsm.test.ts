@@ -1,17 +1,17 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
+import { AcmeWire } from '../support/acme-wire.js';
 import { requireGoClientOrSkip, requireOrSkip } from '../support/clients.js';
 import { requireBuiltCli, runCli } from '../support/cli.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
+import { INTERMEDIATE_URI, issue, openssl, pinFileOf, pkcs11Config, privateKeyObjects, ROOT_URI, servedCrl } from '../support/hsm-serve.js';
 import { opensslVerify, splitPem } from '../support/issued-certificate.js';
 import { makeSoftHsmToken, SOFTHSM_MODULE, softHsmAvailable, type SoftHsmToken } from '../support/softhsm.js';
 import { buildGoClient } from '../interop/go-client.js';
@@ -23,92 +23,6 @@ const available = softHsmAvailable();
 const legoFound = requireOrSkip('lego', 'apt-get install lego');
 const acmego = await buildGoClient();
 const acmegoFound = requireGoClientOrSkip(acmego);
-
-const INTERMEDIATE_URI = 'pkcs11:object=certmint-intermediate';
-const ROOT_URI = 'pkcs11:object=certmint-root';
-
-function pinFileOf(hsm: SoftHsmToken, pin = hsm.pin): string {
-  const file = path.join(hsm.dir, 'pin');
-  rmSync(file, { force: true });
-  writeFileSync(file, `${pin}\n`, { mode: 0o600 });
-  return file;
-}
-
-function pkcs11Config(hsm: SoftHsmToken, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    keyProvider: 'pkcs11',
-    pkcs11: { module: SOFTHSM_MODULE, token: hsm.label, pinFile: pinFileOf(hsm), intermediateKey: INTERMEDIATE_URI, rootKey: ROOT_URI, ...over },
-  };
-}
-
-function privateKeyObjects(hsm: SoftHsmToken): string {
-  return hsm.pkcs11Tool(['--token-label', hsm.label, '--list-objects', '--type', 'privkey']);
-}
-
-function openssl(args: readonly string[]): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
-  } catch (e) {
-    const err = e as { status?: number; stdout?: string; stderr?: string };
-    return { code: err.status ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
-}
-
-/** The generation-1 CRL as served, PEM, once `serial` is (or is not) on it. */
-async function servedCrl(certmint: CertmintProcess, dir: string, serial: string, listed: boolean, crlPath = '/crl'): Promise<string> {
-  const der = path.join(dir, 'served.crl');
-  const pem = path.join(dir, 'served.crl.pem');
-  await vi.waitFor(
-    async () => {
-      await writeFile(der, await fetchDer(certmint, crlPath));
-      const text = openssl(['crl', '-in', der, '-inform', 'DER', '-noout', '-text']).out;
-      expect(text.includes(serial.toUpperCase())).toBe(listed);
-    },
-    { timeout: 15_000, interval: 200 },
-  );
-  openssl(['crl', '-in', der, '-inform', 'DER', '-out', pem]);
-  return pem;
-}
-
-function fetchDer(certmint: CertmintProcess, urlPath: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${certmint.baseUrl}${urlPath}`, { ca: certmint.rootPem, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.once('end', () => resolve(Buffer.concat(chunks)));
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
-
-/** One certificate over the wire: a ready order, finalize (retried while 503), the certificate PEM. */
-async function issue(
-  wire: AcmeWire,
-  account: WireAccount,
-  responder: Http01Responder,
-  names: readonly string[],
-  on503: (retryAfter: string | undefined) => Promise<void> = async () => {
-    throw new Error('finalize answered 503');
-  },
-): Promise<{ serial: string; pem: string }> {
-  const order = await wire.readyOrder(account, names, responder);
-  for (;;) {
-    const res = await wire.finalize(account, order.finalize, names);
-    if (res.status === 503) {
-      await on503(res.headers['retry-after'] as string | undefined);
-      continue;
-    }
-    if (res.status !== 200) throw new Error(`finalize: ${res.status} ${res.body}`);
-    let body = JSON.parse(res.body) as { status: string; certificate?: string };
-    for (let i = 0; body.status !== 'valid' && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      body = JSON.parse((await wire.postAsGet(account, order.url)).body) as typeof body;
-    }
-    const pem = (await wire.postAsGet(account, body.certificate!)).body;
-    return { serial: new X509Certificate(splitPem(pem)[0]!).serialNumber.toLowerCase(), pem };
-  }
-}
 
 describe.skipIf(!available)('certmint serve with ca.keyProvider pkcs11 (SoftHSM)', () => {
   let hsm: SoftHsmToken | undefined;
@@ -260,6 +174,47 @@ describe.skipIf(!available)('certmint serve with ca.keyProvider pkcs11 (SoftHSM)
     } finally {
       rmSync(backup, { recursive: true, force: true });
     }
+  });
+
+  it('revocation while the token is gone answers 503 with Retry-After and commits nothing; after it is back the revocation goes through and the CRL lists it', { timeout: 120_000 }, async () => {
+    const server = await start();
+    const wire = new AcmeWire(server.baseUrl, server.rootPem);
+    const { account } = await wire.newAccount();
+    responder = await startHttp01Responder('127.0.0.1', server.http01Port);
+    const cert = await issue(wire, account!, responder, ['revoked-while-lost.hsm.test']);
+    const der = Buffer.from(splitPem(cert.pem)[0]!.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+    const revoke = () => wire.post(account!.key, `${server.baseUrl}/acme/revoke-cert`, { certificate: der.toString('base64url'), reason: 1 }, account!.url);
+    const backup = mkdtempSync(path.join(tmpdir(), 'certmint-token-backup-'));
+    try {
+      cpSync(hsm!.tokenDir, backup, { recursive: true });
+      hsm!.tool('softhsm2-util', ['--delete-token', '--token', hsm!.label]);
+      // The idle token's loss is found by the probe; from then on revocation refuses up front.
+      await vi.waitFor(async () => expect((await wire.get('/ready')).status).toBe(503), { timeout: 30_000, interval: 200 });
+      for (let i = 0; i < 3; i++) {
+        const refused = await revoke();
+        expect(refused.status, refused.body).toBe(503);
+        expect(refused.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
+        expect(JSON.parse(refused.body)).toMatchObject({ type: 'urn:ietf:params:acme:error:serverInternal', detail: expect.stringMatching(/the CA key is unavailable/) as unknown });
+      }
+      expect(await server.showCertificate(cert.serial)).toMatchObject({ status: 'valid' });
+
+      rmSync(hsm!.tokenDir, { recursive: true, force: true });
+      cpSync(backup, hsm!.tokenDir, { recursive: true });
+      // Retried as a client honouring Retry-After would, until the token is found again.
+      let answer = await revoke();
+      for (let i = 0; answer.status === 503 && i < 60; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        answer = await revoke();
+      }
+      expect(answer.status, answer.body).toBe(200);
+    } finally {
+      rmSync(backup, { recursive: true, force: true });
+    }
+    expect(await server.showCertificate(cert.serial)).toMatchObject({ status: 'revoked' });
+    await servedCrl(server, server.tempDir, cert.serial, true);
+    // One warning for the outage, not one per refused request (the token's own lost/reconnected lines aside).
+    const refusals = server.output().split('\n').filter((line) => line.includes('"msg":"the CA key is unavailable: '));
+    expect(refusals, refusals.join('\n')).toHaveLength(1);
   });
 
   it('loses the token during a load and gets it back: 503 with Retry-After meanwhile, issuance resumes without a restart, every certificate received is in the ledger', { timeout: 180_000 }, async () => {

@@ -31,8 +31,13 @@ const preparedCrls = new WeakMap<PublishedCrl, PreparedDocument>();
  * bytes: /crl is the largest public answer, and a copy per request made parallel downloads
  * cost every other client.
  */
-function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl | undefined, now: Date) {
+/** What a root whose key is kept offline (ca.offlineRoot) answers before its first CRL: no process here will sign one. */
+const OFFLINE_ROOT_NO_CRL =
+  "this root's key is kept offline (ca.offlineRoot) and no CRL of it has been signed yet: run certmint crl generate --root where the key is\n";
+
+function sendCrl(request: FastifyRequest, reply: FastifyReply, crl: PublishedCrl | undefined, now: Date, missing?: string) {
   if (!crl) {
+    if (missing !== undefined) return reply.code(503).type('text/plain').send(missing);
     return reply.code(503).header('Retry-After', '5').type('text/plain').send('the CRL is being generated; retry shortly\n');
   }
   let doc = preparedCrls.get(crl);
@@ -66,13 +71,14 @@ const CA_CACHE_CONTROL = 'public, max-age=3600';
 
 /** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
 export async function publicRoutes(app: FastifyInstance, { ca, ready, keyState, crl, clock }: PublicRouteOptions): Promise<void> {
+  const offlineRoot = (generation: number) => (ca.roots.some((r) => r.generation === generation && r.keyOffline) ? OFFLINE_ROOT_NO_CRL : undefined);
   // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate'), clock.now()));
   app.get('/crl/root', async (request, reply) =>
     // Under an external root (certmint ca import) the root's holder publishes its CRL, not certmint.
-    ca.roots.some((r) => r.generation === 1 && !r.keyHeld)
+    ca.roots.some((r) => r.generation === 1 && !r.keyHeld && !r.keyOffline)
       ? reply.code(404).type('text/plain').send('this CA runs under an external root; its CRL is published by the root\'s operator\n')
-      : sendCrl(request, reply, crl('root'), clock.now()),
+      : sendCrl(request, reply, crl('root'), clock.now(), offlineRoot(1)),
   );
   // Root n >= 2 (certmint ca rotate-root) signs its own CRL of intermediates at /crl/root/<n>.
   app.get<{ Params: { generation: string } }>('/crl/root/:generation', async (request, reply) => {
@@ -80,7 +86,7 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, keyState, 
     if (generation === undefined || !ca.roots.some((r) => r.generation === generation)) {
       return reply.code(404).type('text/plain').send('no such root\n');
     }
-    return sendCrl(request, reply, crl(rootCrlIssuer(generation)), clock.now());
+    return sendCrl(request, reply, crl(rootCrlIssuer(generation)), clock.now(), offlineRoot(generation));
   });
   // Leaves of generation n >= 2 (certmint ca rotate-intermediate) point at /crl/<n>.
   app.get<{ Params: { generation: string } }>('/crl/:generation', async (request, reply) => {

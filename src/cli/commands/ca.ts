@@ -56,6 +56,8 @@ export interface RootStatus {
   readonly crossSigned: boolean;
   /** Present (true) only for an external root (certmint ca import): certmint holds no key for it. */
   readonly external?: true;
+  /** Present (true) only for a root of certmint's whose key is kept off this machine (ca.offlineRoot). */
+  readonly keyOffline?: true;
   readonly subject: string;
   readonly notAfter: string;
   /** Valid, unexpired certificates whose intermediate this root issued. */
@@ -83,7 +85,8 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
     root: r.generation,
     newest: r.generation === newest,
     crossSigned: r.crossPem !== undefined,
-    ...(r.keyHeld ? {} : { external: true as const }),
+    ...(r.keyHeld || r.keyOffline ? {} : { external: true as const }),
+    ...(r.keyOffline ? { keyOffline: true as const } : {}),
     subject: r.subject,
     notAfter: r.notAfter.toISOString(),
     liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
@@ -91,7 +94,7 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
   if (o.json) return `${JSON.stringify({ roots, intermediates } satisfies CaStatus, null, 2)}\n`;
   const rootTable = [['ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
   for (const r of roots) {
-    rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}${r.external ? ' (external)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
+    rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}${r.external ? ' (external)' : ''}${r.keyOffline ? ' (key offline)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
   }
   const generationTable = [['GENERATION', 'ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
   for (const g of intermediates) {
