@@ -6,7 +6,7 @@ import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
  * normalization and job dispatch, several times the signature check itself. A KeyObject made once
  * per account key (JwsVerifier caches it) and a synchronous verify do the same check for a
  * fraction of that. These are account keys, public and client-chosen: the CA's own keys stay
- * behind the injectable WebCrypto provider in ca/.
+ * in ca/, behind CaSigningKey (a file key or a key on a PKCS#11 token).
  */
 
 /** RFC 7518 §3.1 algorithms certmint accepts, and the key each needs. */

@@ -16,7 +16,7 @@ export interface Pkcs11KeyProviderOptions {
   readonly token: Pkcs11Token;
   /** ca.pkcs11.intermediateKey: generation 1's key (and the pending key of `ca csr`). */
   readonly intermediateKey: string;
-  /** ca.pkcs11.rootKey; undefined: the root key is `rootFiles`' (a file in the CA directory, or offline). */
+  /** ca.pkcs11.rootKey; undefined: the root key is `rootFiles`' (a file in the CA directory; absent with ca.offlineRoot). */
   readonly rootKey: string | undefined;
   /** The file provider, for the root key when ca.pkcs11.rootKey is not set. */
   readonly rootFiles: CaKeyProvider;

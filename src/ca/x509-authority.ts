@@ -216,7 +216,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
 
     const key = spkiParts(request.spki);
     // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. Public data, so
-    // hashed here rather than by the (possibly HSM) provider.
+    // hashed here rather than by the CA key (which may be on a token).
     const subjectKeyId = createHash('sha1').update(key.subjectPublicKey).digest();
     // Let's Encrypt's rule: a name longer than the CN upper bound goes only in the SAN.
     const commonName =

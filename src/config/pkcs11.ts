@@ -9,7 +9,7 @@ export interface Pkcs11Config {
   readonly token: string;
   readonly pinFile: string;
   readonly intermediateKey: string;
-  /** Undefined: the root key is a file (or offline). */
+  /** Undefined: the root key is a file (root.key.pem; absent with ca.offlineRoot). */
   readonly rootKey: string | undefined;
 }
 
