@@ -69,6 +69,13 @@ describe.skipIf(!available)('certmint ca check', () => {
     expect(result.code).toBe(1);
   });
 
+  it('never prints a pin-value a key URI carries in its query (RFC 7512 allows one; certmint refuses it)', async () => {
+    const result = await check({ CERTMINT_CA_PKCS11_INTERMEDIATE_KEY: 'pkcs11:object=certmint-intermediate?pin-value=s3cr3t-in-uri' });
+    expect(result.stdout).toContain('FAIL find the intermediate key pkcs11:object=certmint-intermediate: ');
+    expect(result.stdout + result.stderr).not.toContain('s3cr3t-in-uri');
+    expect(result.code).toBe(1);
+  });
+
   it('fails the steps that cannot pass: a key not on the token, a module that is not there', async () => {
     const missingKey = await check({ CERTMINT_CA_PKCS11_ROOT_KEY: 'pkcs11:object=nowhere' });
     expect(missingKey.stdout).toContain('ok   sign a test digest with the intermediate key');

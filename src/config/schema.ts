@@ -71,7 +71,7 @@ export const ConfigSchema = Type.Object(
         intermediateKey: Type.String({
           description: 'RFC 7512 URI of the intermediate key (`pkcs11:object=<label>` and/or `id=<%-encoded bytes>`); created on the token at first start when it finds none. Required with keyProvider pkcs11.',
         }),
-        rootKey: Type.String({ description: 'RFC 7512 URI of the root key on the token. Empty: the root key stays a file (or offline).' }),
+        rootKey: Type.String({ description: 'RFC 7512 URI of the root key on the token. Empty: the root key stays a file (root.key.pem, which ca.offlineRoot lets you keep off the machine).' }),
       }),
     }),
     acme: Section('What the ACME directory\'s meta says.', {

@@ -126,6 +126,8 @@ export async function generateKeyPair(
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_PRIVATE, value: false },
     { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
     ...named,
     ...(ec
       ? [{ type: pkcs11js.CKA_EC_PARAMS, value: ecParamsOf(algorithm) }]
@@ -140,6 +142,11 @@ export async function generateKeyPair(
     { type: pkcs11js.CKA_SENSITIVE, value: true },
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     { type: pkcs11js.CKA_SIGN, value: true },
+    // Sign-only: a token's defaults may let a key decrypt, unwrap or derive too, which a CA key
+    // must never do (one key, one purpose).
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
     ...named,
   ];
   const mechanism = { mechanism: ec ? pkcs11js.CKM_EC_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN };

@@ -93,8 +93,12 @@ describe.skipIf(!available)('PKCS#11 token (SoftHSM)', () => {
         { type: pkcs11js.CKA_EXTRACTABLE },
         { type: pkcs11js.CKA_TOKEN },
         { type: pkcs11js.CKA_SIGN },
+        { type: pkcs11js.CKA_DECRYPT },
+        { type: pkcs11js.CKA_UNWRAP },
+        { type: pkcs11js.CKA_DERIVE },
       ]);
-      expect(flags.map((a) => a.value[0])).toEqual([1, 0, 1, 1]);
+      // Sensitive, never extractable, on the token, and sign-only (SoftHSM's defaults allow decrypt and unwrap).
+      expect(flags.map((a) => a.value[0])).toEqual([1, 0, 1, 1, 0, 0, 0]);
       expect(() => lib.C_GetAttributeValue(session, key as Buffer, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
     } finally {
       lib.C_Finalize();

@@ -78,10 +78,12 @@ async function checkPkcs11(p: Pkcs11Config, out: CheckOutput, offlineRoot: boole
     const keys: [string, string][] = [['intermediate', p.intermediateKey]];
     if (p.rootKey !== undefined) keys.push(['root', p.rootKey]);
     for (const [role, uri] of keys) {
+      // Named without any query part, here and in checkKey: a pkcs11: URI may carry pin-value there.
+      const shown = uri.split('?', 1)[0]!;
       // ca.offlineRoot: the root key is off this token on purpose; checked when it is brought back.
       // A lookup that fails (two keys match) is checkKey's to report.
       if (role === 'root' && offlineRoot && !(await token.findKey(uri).then((key) => key !== undefined, () => true))) {
-        out.ok(`the root key ${uri} is not on the token`, 'kept offline (ca.offlineRoot); bring it back for crl generate --root and the rotations');
+        out.ok(`the root key ${shown} is not on the token`, 'kept offline (ca.offlineRoot); bring it back for crl generate --root and the rotations');
         continue;
       }
       await checkKey(token, role, uri, step);
@@ -97,11 +99,12 @@ async function checkKey(
   uri: string,
   step: <T>(name: string, run: () => Promise<T>, detail?: (value: T) => string) => Promise<T | undefined>,
 ): Promise<void> {
+  const shown = uri.split('?', 1)[0]!;
   const key = await step(
-    `find the ${role} key ${uri}`,
+    `find the ${role} key ${shown}`,
     async () => {
       const found = await token.findKey(uri);
-      if (found === undefined) throw new Error(`no private key on the token matches ${uri} (certmint serve creates it at first start)`);
+      if (found === undefined) throw new Error(`no private key on the token matches ${shown} (certmint serve creates it at first start)`);
       return found;
     },
     (found) => found.spec.algorithm,
