@@ -72,14 +72,21 @@ function hashOf(spec: CaKeySpec): string {
 export async function proveKeyMatches(key: CaSigningKey, cert: x509.X509Certificate, mismatch: string): Promise<void> {
   const message = randomBytes(32);
   const signature = await key.sign(message);
-  const publicKey = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
-  let valid: boolean;
+  if (!signatureVerifies(key.spec, new Uint8Array(cert.publicKey.rawData), message, signature)) throw new CaError(mismatch);
+}
+
+/**
+ * Whether `signature` (in CaSigningKey's form: r‖s for ECDSA) over `data` verifies with the DER
+ * SubjectPublicKeyInfo `spki`, as spec's algorithm signs. False, never a throw, for a key or
+ * signature that does not even parse.
+ */
+export function signatureVerifies(spec: CaKeySpec, spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   try {
-    valid = verify(hashOf(key.spec), message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+    const publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    return verify(hashOf(spec), data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
-    valid = false;
+    return false;
   }
-  if (!valid) throw new CaError(mismatch);
 }
 
 /** How a mismatch names where the key lives: "CA file <path>" for a file key, its description otherwise. */

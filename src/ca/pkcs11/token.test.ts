@@ -1,5 +1,4 @@
 import { cpSync, rmSync, symlinkSync } from 'node:fs';
-import { verify } from 'node:crypto';
 import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,16 +6,12 @@ import { CaKeyUnavailableError, type CaSigningKey } from '../ca-key.js';
 import type { CaKeyAlgorithm } from '../types.js';
 import { makeSoftHsmToken, SOFTHSM_MODULE, softHsmAvailable, type SoftHsmToken } from '../../../test/support/softhsm.js';
 import { openPkcs11Token, Pkcs11Error, type Pkcs11Token, type Pkcs11TokenState } from './index.js';
+import { signatureVerifies } from '../ca-keys.js';
 
 const available = softHsmAvailable();
 
-/** Verifies in Node with the SPKI the token gave, as an X.509 verifier would. */
 function verifies(key: CaSigningKey, data: Uint8Array, signature: Uint8Array): boolean {
-  const hash = key.spec.algorithm === 'ecdsa-p384' ? 'sha384' : 'sha256';
-  const publicKey = { key: Buffer.from(key.spki), format: 'der', type: 'spki' } as const;
-  return key.spec.algorithm.startsWith('ecdsa')
-    ? verify(hash, data, { ...publicKey, dsaEncoding: 'ieee-p1363' }, signature)
-    : verify(hash, data, publicKey, signature);
+  return signatureVerifies(key.spec, key.spki, data, signature);
 }
 
 function nextState(token: Pkcs11Token, wanted: Pkcs11TokenState['state'], reason?: RegExp): Promise<Pkcs11TokenState> {

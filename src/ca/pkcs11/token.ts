@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CaKeyUnavailableError, type CaSigningKey } from '../ca-key.js';
-import { caKeySpec } from '../ca-keys.js';
+import { caKeySpec, signatureVerifies } from '../ca-keys.js';
 import type { CaKeyAlgorithm } from '../types.js';
 import { describePkcs11Failure, isTokenLost, Pkcs11Error, pkcs11Failure } from './errors.js';
 import { findPrivateKey, generateKeyPair, publicKeyCandidates, type FoundKey } from './key-objects.js';
@@ -304,10 +304,5 @@ class TokenConnection implements Pkcs11Token {
 }
 
 function verifiesWith(candidate: FoundKey, message: Buffer, signature: Buffer): boolean {
-  const key = { key: Buffer.from(candidate.spki), format: 'der', type: 'spki' } as const;
-  const hash = candidate.algorithm === 'ecdsa-p384' ? 'sha384' : 'sha256';
-  if (candidate.algorithm.startsWith('ecdsa')) {
-    return verifySignature(hash, message, { ...key, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  return verifySignature(hash, message, key, signature);
+  return signatureVerifies(caKeySpec(candidate.algorithm), candidate.spki, message, signature);
 }

@@ -1,10 +1,11 @@
-import { randomBytes, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { CaSigningKey } from '../../ca/ca-key.js';
 import { loadCa } from '../../ca/ca-files.js';
 import { listPkcs11Tokens, openPkcs11Token, readPkcs11PinFile, type Pkcs11Token } from '../../ca/pkcs11/index.js';
 import type { Config, Pkcs11Config } from '../../config/config.js';
 import { caOptionsOf, readConfig } from '../admin.js';
+import { signatureVerifies } from '../../ca/ca-keys.js';
 
 /** One line per step: `ok   <step>[: detail]` or `FAIL <step>: <why>`; the exit code says whether all passed. */
 interface CheckOutput {
@@ -119,9 +120,5 @@ async function checkKey(
 }
 
 function verifies(key: CaSigningKey, data: Uint8Array, signature: Uint8Array): boolean {
-  const hash = key.spec.algorithm === 'ecdsa-p384' ? 'sha384' : 'sha256';
-  const publicKey = { key: Buffer.from(key.spki), format: 'der', type: 'spki' } as const;
-  return key.spec.algorithm.startsWith('ecdsa')
-    ? verify(hash, data, { ...publicKey, dsaEncoding: 'ieee-p1363' }, signature)
-    : verify(hash, data, publicKey, signature);
+  return signatureVerifies(key.spec, key.spki, data, signature);
 }
