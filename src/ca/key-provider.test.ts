@@ -1,11 +1,8 @@
-// Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
-import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaSigningKey } from './ca-key.js';
 import { CaError, loadOrInitCa, rotateIntermediate, rotateRoot, type CaOptions } from './ca-files.js';
@@ -16,6 +13,7 @@ import type { CaKeyProvider, CaKeyRole } from './key-provider.js';
 import { newSerialHex } from './serial.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
 import { pemOf } from '../../test/support/pem.js';
+import { signedByCorporateRoot } from '../../test/support/corporate-root.js';
 
 // The seam a PKCS#11 token plugs into (issue 23): a key provider that keeps no files. Its keys
 // stand for keys on a token (outside certmint): generated, held and used by the provider only.
@@ -114,23 +112,7 @@ describe('a key provider that keeps no files', () => {
     expect([...store.held.keys()]).toEqual(['intermediate-1']);
 
     // The external root (a corporate CA) signs the request.
-    const now = Date.now();
-    const rootKeys = await generateCaKeyPair(caKeySpec('ecdsa-p256'), globalThis.crypto);
-    const caExtensions = (pathLength?: number) => [
-      new x509.BasicConstraintsExtension(true, pathLength, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-    ];
-    const root = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '01', name: 'CN=Corp Root', keys: rootKeys, notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000 * 365),
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: caExtensions(),
-    });
-    const request = new x509.Pkcs10CertificateRequest(csr.csrPem);
-    expect(await request.verify()).toBe(true);
-    const signed = await x509.X509CertificateGenerator.create({
-      serialNumber: '02', subject: request.subjectName, issuer: root.subjectName, publicKey: request.publicKey, signingKey: rootKeys.privateKey,
-      notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000 * 180), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: caExtensions(0),
-    });
+    const { root, signed } = await signedByCorporateRoot(csr.csrPem);
 
     const imported = await importCa(o, { cert: { file: 'signed.pem', pem: signed.toString('pem') }, chain: { file: 'corp-root.pem', pem: root.toString('pem') } });
     expect(imported.usedPendingKey).toBe(true);

@@ -1,22 +1,19 @@
-// Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
-import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeSoftHsmToken, SOFTHSM_MODULE, softHsmAvailable, type SoftHsmToken } from '../../test/support/softhsm.js';
 import { CaError, loadOrInitCa, rotateIntermediate, rotateRoot, type CaOptions } from './ca-files.js';
 import { importCa } from './ca-import.js';
 import { createIntermediateCsr } from './ca-csr.js';
-import { caKeySpec, generateCaKeyPair } from './ca-keys.js';
 import { fileKeyProvider } from './file-key-provider.js';
 import { openPkcs11Token, type Pkcs11Token } from './pkcs11/index.js';
 import { Pkcs11KeyProvider, pkcs11KeyUriOf } from './pkcs11-key-provider.js';
 import { newSerialHex } from './serial.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
+import { signedByCorporateRoot } from '../../test/support/corporate-root.js';
 
 const available = softHsmAvailable();
 
@@ -188,23 +185,7 @@ describe.skipIf(!available)('the pkcs11 key provider (SoftHSM)', () => {
     expect(privateKeys().match(/label:\s+certmint-intermediate/g)).toHaveLength(1);
     expect((await readdir(o.dir)).filter((f) => f.includes('.key.'))).toEqual([]);
     // The external root (a corporate CA) signs the request.
-    const now = Date.now();
-    const rootKeys = await generateCaKeyPair(caKeySpec('ecdsa-p256'), globalThis.crypto);
-    const caExtensions = (pathLength?: number) => [
-      new x509.BasicConstraintsExtension(true, pathLength, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-    ];
-    const root = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '01', name: 'CN=Corp Root', keys: rootKeys, notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000 * 365),
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: caExtensions(),
-    });
-    const request = new x509.Pkcs10CertificateRequest(csr.csrPem);
-    expect(await request.verify()).toBe(true);
-    const signed = await x509.X509CertificateGenerator.create({
-      serialNumber: '02', subject: request.subjectName, issuer: root.subjectName, publicKey: request.publicKey, signingKey: rootKeys.privateKey,
-      notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000 * 180), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: caExtensions(0),
-    });
+    const { root, signed } = await signedByCorporateRoot(csr.csrPem);
     const imported = await importCa(o, { cert: { file: 'signed.pem', pem: signed.toString('pem') }, chain: { file: 'corp-root.pem', pem: root.toString('pem') } });
     expect((await readdir(o.dir)).filter((f) => f.endsWith('.key.pem'))).toEqual([]);
     expect(await verifiedLeaf(imported.ca, o.dir)).toMatch(/leaf\.pem: OK/);
