@@ -1,33 +1,16 @@
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ChallTestSrv } from '../../test/support/challtestsrv.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { requireOrSkip } from '../../test/support/clients.js';
-import { CHALLENGE_PATH, dns, escape, KEY_AUTHORIZATION, problemFrom, TOKEN, validationDns } from '../../test/support/http01-fixture.js';
+import { CHALLENGE_PATH, dns, escape, KEY_AUTHORIZATION, problemFrom, TOKEN, useValidationDns } from '../../test/support/http01-fixture.js';
 import { freePort } from '../../test/support/ports.js';
-import { closeRecordingServers, serve } from '../../test/support/recording-servers.js';
+import { serve } from '../../test/support/recording-servers.js';
 import { parseIpRange } from '../core/ip-range.js';
-import { validateHttp01, type Http01Options } from './http01.js';
-import type { NameResolver } from './resolver.js';
+import { validateHttp01 } from './http01.js';
 
 const available = requireOrSkip('pebble-challtestsrv', 'apt-get install pebble');
 
 describe.skipIf(!available)('validateHttp01', () => {
-  let srv: ChallTestSrv;
-  let resolver: NameResolver;
-  const options = (port: number, extra: Partial<Http01Options> = {}): Http01Options => ({
-    port,
-    timeoutMs: 2000,
-    resolver,
-    ...extra,
-  });
-
-  beforeAll(async () => {
-    ({ srv, resolver } = await validationDns());
-  });
-  afterEach(closeRecordingServers);
-  afterAll(async () => {
-    await srv?.stop();
-  });
+  const { options } = useValidationDns();
 
   describe('link-local addresses and validation.deniedNetworks (issue 19)', () => {
     /**

@@ -2,38 +2,22 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ChallTestSrv } from '../../test/support/challtestsrv.js';
+import { describe, expect, it } from 'vitest';
 import type { Identifier } from '../core/identifier.js';
 import { requireOrSkip } from '../../test/support/clients.js';
-import { activeTimers, CHALLENGE_PATH, dns, KEY_AUTHORIZATION, problemFrom, TOKEN, validationDns } from '../../test/support/http01-fixture.js';
+import { activeTimers, CHALLENGE_PATH, dns, KEY_AUTHORIZATION, problemFrom, TOKEN, useValidationDns } from '../../test/support/http01-fixture.js';
 import { freePort } from '../../test/support/ports.js';
-import { allClosed, closeRecordingServers, listen, serve, type TestServer } from '../../test/support/recording-servers.js';
+import { allClosed, listen, serve, type TestServer } from '../../test/support/recording-servers.js';
 import { selfSignedCertificate } from '../../test/support/tls.js';
-import { validateHttp01, type Http01Options } from './http01.js';
+import { validateHttp01 } from './http01.js';
 import { ownEndpoint } from './own-endpoint.js';
-import { createResolver, type NameResolver } from './resolver.js';
+import { createResolver } from './resolver.js';
 
 const available = requireOrSkip('pebble-challtestsrv', 'apt-get install pebble');
 
 // Link-local addresses and validation.deniedNetworks: http01-address-guard.test.ts.
 describe.skipIf(!available)('validateHttp01', () => {
-  let srv: ChallTestSrv;
-  let resolver: NameResolver;
-  const options = (port: number, extra: Partial<Http01Options> = {}): Http01Options => ({
-    port,
-    timeoutMs: 2000,
-    resolver,
-    ...extra,
-  });
-
-  beforeAll(async () => {
-    ({ srv, resolver } = await validationDns());
-  });
-  afterEach(closeRecordingServers);
-  afterAll(async () => {
-    await srv?.stop();
-  });
+  const { options } = useValidationDns();
 
   it('accepts the key authorization (a trailing newline is fine) and asks as certmint-va for the name', async () => {
     const server = await serve((_req, res) => res.end(`${KEY_AUTHORIZATION}\n`));

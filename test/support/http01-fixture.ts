@@ -1,8 +1,10 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { Identifier } from '../../src/core/identifier.js';
 import { AcmeProblem, type ProblemType } from '../../src/core/problem.js';
+import type { Http01Options } from '../../src/validation/http01.js';
 import { createResolver, type NameResolver } from '../../src/validation/resolver.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';
+import { closeRecordingServers } from './recording-servers.js';
 
 /** What src/validation/http01*.test.ts share: one challenge, the names its DNS answers, problem checks. */
 export const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
@@ -49,4 +51,21 @@ export async function validationDns(): Promise<{ srv: ChallTestSrv; resolver: Na
   await srv.addAAAA('linklocal6.validation.test', 'fe80::1');
   await srv.addA('mixed.validation.test', ['169.254.169.254', '127.0.0.1']);
   return { srv, resolver: createResolver([srv.dnsAddress], 2000) };
+}
+
+/**
+ * Inside a describe: validationDns() for its tests (started before them, stopped after), recording
+ * servers closed after each test; `options` gives validateHttp01's options on its resolver.
+ */
+export function useValidationDns(): { options: (port: number, extra?: Partial<Http01Options>) => Http01Options } {
+  let dnsServer: ChallTestSrv | undefined;
+  let resolver: NameResolver;
+  beforeAll(async () => {
+    ({ srv: dnsServer, resolver } = await validationDns());
+  });
+  afterEach(closeRecordingServers);
+  afterAll(async () => {
+    await dnsServer?.stop();
+  });
+  return { options: (port, extra = {}) => ({ port, timeoutMs: 2000, resolver, ...extra }) };
 }
