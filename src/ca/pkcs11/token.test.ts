@@ -1,4 +1,4 @@
-import { cpSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -149,6 +149,18 @@ describe.skipIf(!available)('PKCS#11 token (SoftHSM)', () => {
     // The right token by its serial opens.
     const serial = /serial ([0-9a-f]+)/.exec((failures[1][0] as Error).message)?.[1];
     expect((await open({ token: `serial:${serial}` })).state()).toEqual({ state: 'ready' });
+  });
+
+  it('refuses an algorithm whose mechanism the token lacks, naming it', async () => {
+    // SoftHSM offers only the mechanisms its slots.mechanisms lists: everything but CKM_ECDSA here.
+    hsm = makeSoftHsmToken();
+    appendFileSync(hsm.conf, 'slots.mechanisms = CKM_EC_KEY_PAIR_GEN,CKM_RSA_PKCS_KEY_PAIR_GEN,CKM_RSA_PKCS,CKM_SHA256_RSA_PKCS\n');
+    const t = await open();
+    await expect(t.requireMechanisms('ecdsa-p256')).rejects.toThrow(
+      /^PKCS#11 token "certmint" cannot sign ecdsa-p256: its mechanism list lacks CKM_ECDSA \(CKR_MECHANISM_INVALID: /,
+    );
+    await expect(t.requireMechanisms('ecdsa-p384')).rejects.toBeInstanceOf(Pkcs11Error);
+    await expect(t.requireMechanisms('rsa-2048')).resolves.toBeUndefined();
   });
 
   it('signs 200 times with 4 in flight through the session pool, every signature valid', async () => {
