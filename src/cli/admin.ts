@@ -8,7 +8,7 @@ import type { CertificateLedger } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import { withCaKeys } from './ca-key-source.js';
-import { caOptions, ledgerSettings, registrationAuthority, secretBox } from './serve.js';
+import { caOptions, ledgerSettings, registrationAuthority, secretBox } from './composition.js';
 
 // What the admin commands share: the config, the ledger and CA of an existing data dir, and who runs them.
 

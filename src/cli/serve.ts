@@ -2,173 +2,26 @@ import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
-import type { DirectoryMeta } from '../acme/context.js';
-import { AcmeUrls } from '../acme/urls.js';
-import type { CaOptions } from '../ca/ca-files.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
-import { ConfigError, type Config } from '../config/config.js';
-import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
-import type { SecretSealer } from '../ra/eab.js';
-import { SecretBox } from '../ca/secret-box.js';
-import { configuredKeyPassphrase } from '../ca/key-passphrase.js';
+import { type Config } from '../config/config.js';
 import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
 import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
-import { openLedger, type LedgerSettings } from '../ledger/open-ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { loadCaOfLedger } from './ca-identity.js';
-import type { CertificateLedger } from '../ledger/ledger.js';
 import { ledgerUnavailable } from '../ledger/storage-failure.js';
-import type { CertificateAuthority } from '../ca/types.js';
-import { CrlPublisher, type CrlPublisherOptions } from '../crl/crl-publisher.js';
 import { EmailChannel, heloNameOf, loadSmtpRelay } from '../notify/email-channel.js';
 import { loadWebhooks } from '../notify/secrets.js';
 import { CaCrlCheck } from '../notify/ca-crl-check.js';
 import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
-import type { RaPolicy } from '../ra/deps.js';
-import { RegistrationAuthority } from '../ra/registration-authority.js';
-import { createResolver } from '../validation/resolver.js';
-import { createValidator } from '../validation/validator.js';
-import { ownEndpoint } from '../validation/own-endpoint.js';
 import { ServerTls, ServerTlsRenewer } from './server-tls.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
-import type { IssuanceMetrics } from '../ra/metrics.js';
 import { auditCaEvent } from './ca-audit.js';
 import { openCaKeySource } from './ca-key-source.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
-
-export function caOptions(config: Config, crypto: Crypto): CaOptions {
-  const urls = new AcmeUrls(config.server.baseUrl);
-  return {
-    dir: path.join(config.dataDir, 'ca'),
-    keyAlgorithm: config.ca.keyAlgorithm,
-    rootLifetimeMs: config.ca.rootLifetimeMs,
-    intermediateLifetimeMs: config.ca.intermediateLifetimeMs,
-    name: config.ca.name,
-    crlUrl: urls.crl,
-    caIssuersUrl: urls.intermediate,
-    crypto,
-    keyPassphrase: configuredKeyPassphrase(config.ca.keyPassphraseFile, process.env),
-    offlineRoot: config.ca.offlineRoot,
-  };
-}
-
-export function raPolicy(config: Config): RaPolicy {
-  return {
-    defaultLifetimeMs: config.ca.leafLifetimeMs,
-    maxLifetimeMs: config.policy.maxLifetimeMs,
-    orderLifetimeMs: config.policy.orderLifetimeMs,
-    pendingAuthorizationLifetimeMs: config.policy.pendingAuthorizationLifetimeMs,
-    authorizationLifetimeMs: config.policy.authorizationLifetimeMs,
-    termsOfServiceRequired: config.acme.termsOfService !== undefined,
-    challengeAnswerWithinMs: config.validation.answerWithinMs,
-    validationBounds: { maxConcurrent: config.validation.maxConcurrent, maxConcurrentPerAccount: config.validation.maxConcurrentPerAccount },
-    eabRequired: config.eab.required,
-  };
-}
-
-/** The named access policies of the config. @throws ConfigError naming the key of a bad pattern. */
-export function accessPolicies(config: Config): Map<string, AccessPolicy> {
-  const out = new Map<string, AccessPolicy>();
-  for (const [name, p] of Object.entries(config.policies)) {
-    try {
-      out.set(name, new AccessPolicy(name, p));
-    } catch (e) {
-      if (e instanceof PolicyConfigError) throw new ConfigError(e.message);
-      throw e;
-    }
-  }
-  return out;
-}
-
-/** The box that seals EAB HMAC keys, keyed by a file beside the CA keys. */
-export function secretBox(config: Config): Promise<SecretBox> {
-  return SecretBox.open(path.join(config.dataDir, 'ca'));
-}
-
-export interface RaParts {
-  readonly ledger: CertificateLedger;
-  readonly ca: CertificateAuthority;
-  readonly clock: Clock;
-  readonly crypto?: Crypto;
-  readonly onRevoked?: (serial: string) => void;
-  readonly onBackgroundError?: (err: unknown) => void;
-  readonly secrets?: SecretSealer;
-  readonly metrics?: IssuanceMetrics;
-}
-
-/** The use cases as `certmint serve` runs them: validators, CAA and policy from the config. */
-export function registrationAuthority(config: Config, parts: RaParts): RegistrationAuthority {
-  const urls = new AcmeUrls(config.server.baseUrl);
-  const v = config.validation;
-  return new RegistrationAuthority({
-    ...parts,
-    policy: raPolicy(config),
-    policies: accessPolicies(config),
-    profiles: config.profiles,
-    limits: config.limits,
-    accountUrl: (id) => urls.account(id),
-    validator: createValidator({
-      resolver: createResolver(v.dnsResolvers, v.timeoutMs),
-      timeoutMs: v.timeoutMs,
-      http01Port: v.http01Port,
-      tlsAlpn01Port: v.tlsAlpn01Port,
-      isOwnEndpoint: ownEndpoint({ host: config.server.host, port: config.server.port }),
-      deniedNetworks: v.deniedNetworks,
-      ...(v.caa.enabled ? { caa: { identities: v.caa.identities, recheckAfterMs: v.caa.recheckAfterMs } } : {}),
-      failureRate: v.testFailureRate,
-    }),
-  });
-}
-
-/** Directory `meta` (RFC 8555 §7.1.1) from the config. */
-export function directoryMeta(config: Config): DirectoryMeta {
-  return {
-    ...(config.acme.termsOfService ? { termsOfService: config.acme.termsOfService } : {}),
-    ...(config.acme.website ? { website: config.acme.website } : {}),
-    ...(config.validation.caa.identities.length > 0 ? { caaIdentities: config.validation.caa.identities } : {}),
-    profiles: Object.fromEntries(Object.entries(config.profiles).map(([name, p]) => [name, p.description])),
-    externalAccountRequired: config.eab.required,
-  };
-}
-
-export function crlPublisher(
-  config: Config,
-  ledger: CertificateLedger,
-  ca: CertificateAuthority,
-  clock: Clock,
-  log: CrlPublisherOptions['log'],
-): CrlPublisher {
-  return new CrlPublisher({ ledger, ca, clock, dir: path.join(config.dataDir, 'crl'), policy: config.crl, log });
-}
-
-/**
- * Slow or idle clients (slowloris) cannot hold the server: a connection gets headersTimeout for its
- * TLS handshake and request headers, requestTimeout for a whole request, keepAliveTimeout between
- * requests. Node checks those every connectionsCheckingInterval (30 s by default: too coarse here).
- */
-function connectionBounds(config: Config) {
-  return {
-    headersTimeout: config.server.headersTimeoutMs,
-    requestTimeout: config.server.requestTimeoutMs,
-    keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    connectionsCheckingInterval: Math.min(1000, config.server.headersTimeoutMs),
-  };
-}
-
-export function ledgerFile(config: Config): string {
-  return path.join(config.dataDir, 'ledger.sqlite3');
-}
-
-/** Which ledger the config names (openLedger): SQLite in dataDir, or PostgreSQL at ledger.url. */
-export function ledgerSettings(config: Config): LedgerSettings {
-  const { url, passwordFile, poolSize } = config.ledger;
-  return {
-    sqliteFile: ledgerFile(config),
-    ...(url ? { postgres: { url, passwordFile, poolSize }, source: 'check ledger.url and ledger.passwordFile' } : {}),
-  };
-}
+import { accessPolicies, caOptions, connectionBounds, crlPublisher, directoryMeta, ledgerSettings, registrationAuthority, secretBox } from './composition.js';
 
 /** How often `serve` looks for work a stopped instance left (start-up looks first). */
 const RECOVERY_INTERVAL_MS = 60_000;

@@ -13,7 +13,7 @@ import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { loadConfig } from '../config/config.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
-import { registrationAuthority } from './serve.js';
+import { registrationAuthority } from './composition.js';
 import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireBuiltCli, runCli } from '../../test/support/cli.js';
-import { accessPolicies } from '../cli/serve.js';
+import { accessPolicies } from '../cli/composition.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { envName } from './env.js';
 import { DEFAULT_CONFIG } from './defaults.js';

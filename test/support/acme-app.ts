@@ -13,7 +13,7 @@ import { CrlPublisher } from '../../src/crl/crl-publisher.js';
 import type { CertificateLedger } from '../../src/ledger/ledger.js';
 import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import type { RegistrationAuthority } from '../../src/ra/registration-authority.js';
-import { directoryMeta, registrationAuthority } from '../../src/cli/serve.js';
+import { directoryMeta, registrationAuthority } from '../../src/cli/composition.js';
 import { PrometheusMetrics } from '../../src/cli/prometheus-metrics.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startChallTestSrv, type ChallTestSrv } from './challtestsrv.js';

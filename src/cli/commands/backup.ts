@@ -19,7 +19,7 @@ import {
   type BackupManifest,
   type ManifestFile,
 } from '../backup-manifest.js';
-import { ledgerFile } from '../serve.js';
+import { ledgerFile } from '../composition.js';
 import { UsageError } from './certs.js';
 import { restoreCommand, type RestoreOptions } from './restore.js';
 

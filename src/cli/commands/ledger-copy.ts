@@ -10,7 +10,7 @@ import type { PostgresConnection } from '../../ledger/postgres/connect.js';
 import { LedgerMissingError } from '../../ledger/sqlite/ledger.js';
 import type { LedgerCopyResult } from '../../ledger/copy/sqlite-to-postgres.js';
 import { operatorName, readConfig } from '../admin.js';
-import { ledgerFile } from '../serve.js';
+import { ledgerFile } from '../composition.js';
 import { UsageError } from './certs.js';
 
 export interface LedgerCopyCliOptions {
