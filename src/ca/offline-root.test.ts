@@ -9,7 +9,8 @@ import { ManualClock } from '../core/clock.js';
 import { CrlPublisher } from '../crl/crl-publisher.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { CaCrlCheck } from '../notify/ca-crl-check.js';
-import { initCa, loadCa, loadOrInitCa, rotateIntermediate, rotateRoot, type CaOptions } from './ca-files.js';
+import { initCa, loadCa, loadOrInitCa, type CaOptions } from './ca-files.js';
+import { rotateIntermediate, rotateRoot } from './rotation.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
 import { newSerialHex } from './serial.js';
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CaError, initCa, loadCa, rotateIntermediate, rotateRoot, type CaOptions } from './ca-files.js';
+import { CaError, initCa, loadCa, type CaOptions } from './ca-files.js';
+import { rotateIntermediate, rotateRoot } from './rotation.js';
 
 // certmint ca rotate-root: a new root, its cross certificate from the old one, and a new
 // intermediate under the new root.
