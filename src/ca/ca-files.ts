@@ -7,7 +7,7 @@ import type { CaSigningKey } from './ca-key.js';
 import { allCaFiles, CaError, caFilePaths, fileExists, readCertificateFile, writeNewCaFiles } from './ca-file-io.js';
 import { caKeySpecOf, keyLocation, proveKeyMatches } from './ca-keys.js';
 import { fileKeyProvider } from './file-key-provider.js';
-import type { CaKeyProvider, CaKeyRole } from './key-provider.js';
+import { CaKeyNotFoundError, type CaKeyProvider, type CaKeyRole } from './key-provider.js';
 import { intermediateFilePaths, intermediateGenerations, readActiveGeneration } from './intermediate-generations.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
 import { checkExternalPath, isExternallyRooted, pendingIntermediateFiles, readExternalChain } from './external-root.js';
@@ -183,7 +183,7 @@ async function loadRoot(o: CaOptions, provider: CaKeyProvider, generation: numbe
   // The root key is kept for one thing: the CRL that covers the intermediates, which RFC 5280 §6.3
   // wants from the intermediates' issuer. Leaves and their CRLs are the intermediates'.
   caKeySpecOf(certificate, files.cert);
-  const key = o.offlineRoot ? undefined : await loadRootKey(provider, generation, certificate, files.cert);
+  const key = o.offlineRoot ? undefined : await loadRootKey(provider, generation, certificate, files);
   const offline = o.offlineRoot === true;
   if (files.cross === undefined || previous === undefined) return { generation, certificate, key, offline, cross: undefined };
   const cross = await readCertificateFile(files.cross, `the cross certificate of root CA ${generation}`);
@@ -202,11 +202,19 @@ const OFFLINE_ROOT_HINT =
   'certmint needs the root key only to sign the root CRL (certmint crl generate --root) and to rotate (ca rotate-intermediate, ca rotate-root): ' +
   'to run with it kept off this machine, set ca.offlineRoot: true (CERTMINT_CA_OFFLINE_ROOT=true) and bring it back for those commands';
 
-async function loadRootKey(provider: CaKeyProvider, generation: number, certificate: x509.X509Certificate, certPath: string): Promise<CaSigningKey> {
+async function loadRootKey(
+  provider: CaKeyProvider,
+  generation: number,
+  certificate: x509.X509Certificate,
+  files: { readonly key: string; readonly cert: string },
+): Promise<CaSigningKey> {
   try {
-    return await loadKey(provider, 'root', generation, certificate, certPath);
+    return await loadKey(provider, 'root', generation, certificate, files.cert);
   } catch (e) {
-    if (e instanceof CaError && !e.message.includes('does not match')) throw new CaError(`${e.message}. ${OFFLINE_ROOT_HINT}`);
+    // Only a key that is not there at all may be meant to be offline; one that is there but cannot
+    // be used (encrypted without a passphrase, loose mode, another key) keeps its own message.
+    const absent = (provider.keyIsFile?.('root') ?? true) ? !(await fileExists(files.key)) : e instanceof CaKeyNotFoundError;
+    if (e instanceof CaError && absent) throw new CaError(`${e.message}. ${OFFLINE_ROOT_HINT}`);
     throw e;
   }
 }

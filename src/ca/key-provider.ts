@@ -1,6 +1,6 @@
 import type * as x509 from '@peculiar/x509';
 import type { CaSigningKey } from './ca-key.js';
-import type { NewCaFile } from './ca-file-io.js';
+import { CaError, type NewCaFile } from './ca-file-io.js';
 import type { CaKeyAlgorithm } from './types.js';
 
 /**
@@ -46,3 +46,6 @@ export interface CaKeyProvider {
    */
   keyIsFile?(role: CaKeyRole): boolean;
 }
+
+/** The provider holds no key for that (role, generation): not found, as opposed to found but unusable. */
+export class CaKeyNotFoundError extends CaError {}

@@ -4,7 +4,7 @@ import type { CaSigningKey } from './ca-key.js';
 import { CaError, errorCode, errorText, type NewCaFile } from './ca-file-io.js';
 import { caKeySpecOf } from './ca-keys.js';
 import { caKeyFile } from './file-key-provider.js';
-import type { CaKeyProvider, CaKeyRole, CaKeyState, NewCaKey } from './key-provider.js';
+import { CaKeyNotFoundError, type CaKeyProvider, type CaKeyRole, type CaKeyState, type NewCaKey } from './key-provider.js';
 import { parsePkcs11Uri, type Pkcs11Token } from './pkcs11/index.js';
 import { formatPkcs11Uri } from './pkcs11/uri.js';
 import type { CaKeyAlgorithm } from './types.js';
@@ -88,7 +88,7 @@ export class Pkcs11KeyProvider implements CaKeyProvider {
     const uri = await this.recordedUri(role, generation);
     const key = await this.o.token.findKey(uri);
     if (key === undefined) {
-      throw new CaError(`${what} is not on the PKCS#11 token: no private key matches ${uri} (the key of ${certPath})`);
+      throw new CaKeyNotFoundError(`${what} is not on the PKCS#11 token: no private key matches ${uri} (the key of ${certPath})`);
     }
     return key;
   }
