@@ -8,6 +8,7 @@ import type { CaSigningKey } from './ca-key.js';
 import { ecdsaSignatureToDer, signatureAlgorithmDer } from './crl/der.js';
 import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
 import { spkiParts } from './leaf-der.js';
+import { hasNameConstraints, nameConstraintsExtension, type NameConstraints } from './name-constraints.js';
 import { newSerialHex } from './serial.js';
 
 /** CA certificates start an hour in the past so clients whose clocks lag still accept them at once. */
@@ -112,29 +113,58 @@ export async function createCrossCertificate(
   });
 }
 
-/** The certificate of a new intermediate key (made by the key provider), signed by a root. */
-export async function createIntermediate(
-  by: CaSigner,
-  key: CaSigningKey,
-  o: { subject: x509.Name; notBefore: Date; notAfter: Date },
-): Promise<x509.X509Certificate> {
+/** Where relying parties fetch what a certificate's issuer publishes (RFC 5280 §4.2.1.13, §4.2.2.1). */
+export interface PublicationUrls {
+  /** CRL distribution point: the issuer's CRL. */
+  readonly crlUrl: string;
+  /** AIA caIssuers: the issuer's certificate, DER. */
+  readonly caIssuersUrl: string;
+}
+
+export interface CaCertificateOptions {
+  /** The subject: a Name, or the DER of one (an external CA's CSR subject, byte for byte). */
+  readonly subject: x509.Name | Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** BasicConstraints pathLenConstraint; default 0 (the CA signs leaves, never another CA). Null: no limit. */
+  readonly pathLength?: number | null;
+  /** Written as a critical NameConstraints extension when it constrains anything. */
+  readonly nameConstraints?: NameConstraints;
+  /** The issuing root's CRL and certificate: CRL distribution point and AIA caIssuers. */
+  readonly urls?: PublicationUrls;
+}
+
+/**
+ * A CA certificate for the public key `spki` (DER SubjectPublicKeyInfo), signed by a root: certmint's
+ * own intermediates and the subordinate CAs it signs for other systems (Vault, istiod).
+ */
+export async function createCaCertificate(by: CaSigner, spki: Uint8Array, o: CaCertificateOptions): Promise<x509.X509Certificate> {
+  const pathLength = o.pathLength === undefined ? 0 : o.pathLength;
   return signCaCertificate(by.key, {
-    subject: new Uint8Array(o.subject.toArrayBuffer()),
+    subject: o.subject instanceof Uint8Array ? o.subject : new Uint8Array(o.subject.toArrayBuffer()),
     issuer: subjectNameDer(by.certificate),
     notBefore: o.notBefore,
     notAfter: o.notAfter,
-    spki: key.spki,
+    spki,
     extensions: [
-      // pathLen 0: the intermediate signs leaves, never another CA.
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, pathLength ?? undefined, true),
       new x509.KeyUsagesExtension(
         x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
         true,
       ),
-      subjectKeyIdExtension(key.spki),
+      subjectKeyIdExtension(spki),
       new x509.AuthorityKeyIdentifierExtension(subjectKeyIdOf(by.certificate)),
+      ...(hasNameConstraints(o.nameConstraints) ? [nameConstraintsExtension(o.nameConstraints)] : []),
+      ...(o.urls
+        ? [new x509.CRLDistributionPointsExtension([o.urls.crlUrl]), new x509.AuthorityInfoAccessExtension({ caIssuers: o.urls.caIssuersUrl })]
+        : []),
     ],
   });
+}
+
+/** The certificate of a new intermediate key (made by the key provider), signed by a root. */
+export async function createIntermediate(by: CaSigner, key: CaSigningKey, o: CaCertificateOptions): Promise<x509.X509Certificate> {
+  return createCaCertificate(by, key.spki, o);
 }
 
 export function certificatePemOf(cert: x509.X509Certificate): string {

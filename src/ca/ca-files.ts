@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { systemClock, type Clock } from '../core/clock.js';
-import { CA_BACKDATE_MS, createIntermediate, createRoot } from './ca-certificates.js';
+import { CA_BACKDATE_MS, createIntermediate, createRoot, type PublicationUrls } from './ca-certificates.js';
 import type { CaSigningKey } from './ca-key.js';
 import { allCaFiles, CaError, caFilePaths, fileExists, readCertificateFile, writeNewCaFiles } from './ca-file-io.js';
 import { caKeySpecOf, keyLocation, proveKeyMatches } from './ca-keys.js';
@@ -150,6 +150,18 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
 export function leafUrlsOf(o: Pick<CaOptions, 'crlUrl' | 'caIssuersUrl'>, generation: number): { crlUrl: string; caIssuersUrl: string } {
   if (generation === 1) return { crlUrl: o.crlUrl, caIssuersUrl: o.caIssuersUrl };
   return { crlUrl: `${o.crlUrl}/${generation}`, caIssuersUrl: `${o.caIssuersUrl.replace(/\.der$/, '')}/${generation}.der` };
+}
+
+/**
+ * Where the CA certificates a root generation signs (certmint's intermediates, subordinate CAs)
+ * point relying parties: that root's CRL (of the CA certificates it issued) and that root's
+ * certificate, DER. Root 1: <base>/crl/root and <base>/root.der; root n >= 2: <base>/crl/root/<n>
+ * and <base>/root/<n>.der. <base> is where leaves' CRLs are published (crlUrl without "/crl").
+ */
+export function rootUrlsOf(o: Pick<CaOptions, 'crlUrl'>, rootGeneration: number): PublicationUrls {
+  const base = o.crlUrl.replace(/\/crl$/, '');
+  if (rootGeneration === 1) return { crlUrl: `${base}/crl/root`, caIssuersUrl: `${base}/root.der` };
+  return { crlUrl: `${base}/crl/root/${rootGeneration}`, caIssuersUrl: `${base}/root/${rootGeneration}.der` };
 }
 
 /** The provider's key for `certificate`, proven to be its key (whatever the provider). */
