@@ -26,6 +26,26 @@ async function validate(ledger: CertificateLedger, authorizationId: string): Pro
   });
 }
 
+/** Account a1 with order o1 for a.example, its one authorization z1 valid: ready to finalize. */
+async function readyOrder(ledger: CertificateLedger): Promise<CertificateLedger> {
+  await ledger.createAccount(account('a1', 't1'));
+  await ledger.createOrder(
+    {
+      id: 'o1',
+      accountId: 'a1',
+      identifiers: [{ type: 'dns', value: 'a.example' }],
+      notBefore: undefined,
+      notAfter: undefined,
+      expires: new Date(now.getTime() + 3_600_000),
+      createdAt: now,
+      authorizationIds: ['z1'],
+    },
+    [authz('z1', 'a1', 'a.example')],
+  );
+  await validate(ledger, 'z1');
+  return ledger;
+}
+
 describeLedger('the ledger', (backend) => {
   it('creates an account once per key and returns the existing one after', async () => {
     const ledger = await backend.open();
@@ -74,22 +94,7 @@ describeLedger('the ledger', (backend) => {
   });
 
   it('gives an abandoned finalize back (processing → pending, finalizable again), and only its own', async () => {
-    const ledger = await backend.open();
-    await ledger.createAccount(account('a1', 't1'));
-    await ledger.createOrder(
-      {
-        id: 'o1',
-        accountId: 'a1',
-        identifiers: [{ type: 'dns', value: 'a.example' }],
-        notBefore: undefined,
-        notAfter: undefined,
-        expires: new Date(now.getTime() + 3_600_000),
-        createdAt: now,
-        authorizationIds: ['z1'],
-      },
-      [authz('z1', 'a1', 'a.example')],
-    );
-    await validate(ledger, 'z1');
+    const ledger = await readyOrder(await backend.open());
     expect(await ledger.beginFinalize('o1')).toBe(true);
     await ledger.abandonFinalize('o1');
     expect((await ledger.getOrder('o1'))?.status).toBe('pending');
@@ -102,22 +107,7 @@ describeLedger('the ledger', (backend) => {
   });
 
   it('commits a certificate and the order state together, and never twice', async () => {
-    const ledger = await backend.open();
-    await ledger.createAccount(account('a1', 't1'));
-    await ledger.createOrder(
-      {
-        id: 'o1',
-        accountId: 'a1',
-        identifiers: [{ type: 'dns', value: 'a.example' }],
-        notBefore: undefined,
-        notAfter: undefined,
-        expires: new Date(now.getTime() + 3_600_000),
-        createdAt: now,
-        authorizationIds: ['z1'],
-      },
-      [authz('z1', 'a1', 'a.example')],
-    );
-    await validate(ledger, 'z1');
+    const ledger = await readyOrder(await backend.open());
     expect(await ledger.beginFinalize('o1')).toBe(true);
     expect(await ledger.beginFinalize('o1')).toBe(false);
     const cert = {
