@@ -202,7 +202,7 @@ export const ConfigSchema = Type.Object(
             }),
             secretFile: Type.String({
               minLength: 1,
-              description: 'A file holding the HMAC-SHA256 key of Certmint-Signature (one trailing newline dropped); read at start.',
+              description: 'A file holding the HMAC-SHA256 key of Certmint-Signature (mode 0600/0400, one trailing newline dropped); read at start.',
             }),
             format: Type.Union([Type.Literal('json'), Type.Literal('slack')], {
               description: '`json`: a CloudEvents 1.0 structured-mode object; `slack`: `{"text": …}`, what Slack and Mattermost incoming webhooks accept.',

@@ -38,7 +38,7 @@ beforeEach(async () => {
   ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
   receiver = new WebhookReceiver(SECRET);
   await receiver.listen();
-  writeFileSync(path.join(dir, 'secret'), SECRET);
+  writeFileSync(path.join(dir, 'secret'), SECRET, { mode: 0o600 });
   deliverer = new WebhookDeliverer({
     ledger: ledger.outbox,
     webhooks: loadWebhooks([{ name: 'pki', url: receiver.url, events: ['ca.expiring', 'crl.stale'], secretFile: path.join(dir, 'secret'), format: 'json' }]),

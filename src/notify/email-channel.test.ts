@@ -120,7 +120,7 @@ describe('email to account contacts', () => {
   });
 
   it('a webhook and email on the same event: each gets it once', async () => {
-    writeFileSync(path.join(dir, 'hook-secret'), 'hook-secret\n');
+    writeFileSync(path.join(dir, 'hook-secret'), 'hook-secret\n', { mode: 0o600 });
     const receiver = new WebhookReceiver('hook-secret');
     await receiver.listen();
     try {

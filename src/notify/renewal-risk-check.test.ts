@@ -41,7 +41,7 @@ describe('renewal-risk check', () => {
   it('tells the webhook once that a certificate is overdue, once that it expires unrenewed', async () => {
     const clock = new ManualClock(start);
     const secretFile = path.join(dir, 'secret');
-    writeFileSync(secretFile, SECRET);
+    writeFileSync(secretFile, SECRET, { mode: 0o600 });
     const webhooks = loadWebhooks([
       { name: 'ops', url: receiver.url, events: ['certificate.renewal-overdue', 'certificate.expiring-unrenewed'], secretFile, format: 'json' },
     ]);

@@ -8,9 +8,9 @@ import { loadWebhooks } from './secrets.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'certmint-webhook-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const hook = (secretFile: string) => ({ name: 'ops', url: 'https://h.example/', events: ['eab.bound' as const], secretFile, format: 'json' as const });
-const file = (name: string, content: string) => {
+const file = (name: string, content: string, mode = 0o600) => {
   const p = path.join(dir, name);
-  writeFileSync(p, content);
+  writeFileSync(p, content, { mode });
   return p;
 };
 
@@ -26,7 +26,14 @@ describe('webhook secrets', () => {
 
   it('a missing or empty secret file is a ConfigError naming the key and the webhook', () => {
     expect(() => loadWebhooks([hook(path.join(dir, 'absent'))])).toThrow(ConfigError);
-    expect(() => loadWebhooks([hook(path.join(dir, 'absent'))])).toThrow(/^notifications\.webhooks\[0\]\.secretFile \(webhook ops\): cannot read .*absent: ENOENT$/);
+    expect(() => loadWebhooks([hook(path.join(dir, 'absent'))])).toThrow(/^notifications\.webhooks\[0\]\.secretFile \(webhook ops\) .*absent cannot be read: ENOENT/);
     expect(() => loadWebhooks([hook(file('empty', '\n'))])).toThrow(/^notifications\.webhooks\[0\]\.secretFile \(webhook ops\): .*empty is empty$/);
+  });
+
+  it('a secret file group or others may read is refused, naming the file and the fix', () => {
+    const loose = file('loose', 's3cret\n', 0o644);
+    expect(() => loadWebhooks([hook(loose)])).toThrow(ConfigError);
+    expect(() => loadWebhooks([hook(loose)])).toThrow(/^notifications\.webhooks\[0\]\.secretFile \(webhook ops\) .*loose has mode 0644: .*Fix: chmod 600 .*loose$/);
+    expect(Buffer.from(loadWebhooks([hook(file('owner-only', 's3cret\n', 0o400))])[0]!.secret).toString()).toBe('s3cret');
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readPrivateFileSync } from '../ca/private-file.js';
 import { ConfigError } from '../config/config.js';
 import type { WebhookConfig } from '../config/notifications.js';
 
@@ -7,14 +7,17 @@ export interface Webhook extends WebhookConfig {
   readonly secret: Uint8Array;
 }
 
-/** @throws ConfigError naming the webhook's key when its secret file cannot be read or is empty. */
+/**
+ * @throws ConfigError naming the webhook's key when its secret file cannot be read, is empty, or
+ * may be read or written by group or others (whoever can read it can forge deliveries).
+ */
 export function loadWebhooks(webhooks: readonly WebhookConfig[]): Webhook[] {
   return webhooks.map((w, i) => {
     let text: Buffer;
     try {
-      text = readFileSync(w.secretFile);
+      text = readPrivateFileSync(w.secretFile, `notifications.webhooks[${i}].secretFile (webhook ${w.name}) ${w.secretFile}`);
     } catch (e) {
-      throw new ConfigError(`notifications.webhooks[${i}].secretFile (webhook ${w.name}): cannot read ${w.secretFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ConfigError((e as Error).message);
     }
     let end = text.length;
     if (text[end - 1] === 0x0a) end--;

@@ -23,7 +23,7 @@ const warnings: { fields: Record<string, unknown>; message: string }[] = [];
 
 function start(over: { maxAttempts?: number; timeoutMs?: number; secretText?: string; events?: NotificationEventType[]; format?: 'json' | 'slack' } = {}): WebhookDeliverer {
   const secretFile = path.join(dir, 'secret');
-  writeFileSync(secretFile, over.secretText ?? `${SECRET}\n`);
+  writeFileSync(secretFile, over.secretText ?? `${SECRET}\n`, { mode: 0o600 });
   const webhooks = loadWebhooks([{ name: 'ops', url: receiver.url, events: over.events ?? ALL, secretFile, format: over.format ?? 'json' }]);
   deliverer = new WebhookDeliverer({
     ledger: ledger.outbox,
