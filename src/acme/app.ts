@@ -102,7 +102,7 @@ export async function createAcmeServer(o: AcmeServerOptions): Promise<FastifyIns
     ...o.fastify,
   } as FastifyServerOptions);
   const ctx: RouteContext = { ra: o.ra, urls, meta: o.meta, ordersPageSize: o.ordersPageSize ?? 100 };
-  if (o.bodyTimeoutMs) boundRequestBodies(app, o.bodyTimeoutMs);
+  if (o.bodyTimeoutMs) boundRequestBodies(app, o.bodyTimeoutMs, () => o.ledger.nonces.issue());
   if (o.metrics) observeRequests(app, o.metrics);
   await app.register(acmeApi, { prefix: urls.prefix, ctx, ledger: o.ledger, bodyLimit: o.bodyLimit, outages: new KeyOutageLog(o.clock) });
   await app.register(async (ari) => renewalInfoRoutes(ari, ctx), { prefix: urls.prefix });

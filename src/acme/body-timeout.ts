@@ -10,9 +10,10 @@ import { AcmeProblem } from '../core/problem.js';
  * The clock stops when the body has arrived: what the handler does after (a challenge POST waits
  * up to validation.answerWithin for its validation) is not counted, as with requestTimeout.
  * A body still arriving when the bound passes gets 408 with a problem document and the
- * connection is closed, as Node does for requestTimeout.
+ * connection is closed, as Node does for requestTimeout. The problem carries a fresh Replay-Nonce
+ * like every other (RFC 8555 §6.5), when `issueNonce` gives one.
  */
-export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number): void {
+export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number, issueNonce?: () => Promise<string>): void {
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
     // Bodiless requests are complete once their headers are parsed.
@@ -32,8 +33,19 @@ export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number):
       }
       const problem = new AcmeProblem('malformed', `the request body did not arrive within ${bodyTimeoutMs} ms of its headers; send it at once`, { status: 408 });
       const body = JSON.stringify(problem.toDocument());
-      res.writeHead(408, { 'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
-      res.end(body, () => socket.destroy());
+      const send = (nonce: string | undefined) => {
+        if (res.headersSent || socket.destroyed) return;
+        res.writeHead(408, {
+          'Content-Type': 'application/problem+json',
+          'Content-Length': Buffer.byteLength(body),
+          Connection: 'close',
+          ...(nonce !== undefined ? { 'Replay-Nonce': nonce } : {}),
+        });
+        res.end(body, () => socket.destroy());
+      };
+      // A ledger that cannot give a nonce now still gets the slow body cut off.
+      if (issueNonce) issueNonce().then(send, () => send(undefined));
+      else send(undefined);
     }, bodyTimeoutMs);
     const stop = () => clearTimeout(timer);
     raw.once('end', stop);

@@ -159,6 +159,8 @@ describe('connection slots (issue 20, point 2)', () => {
     }
     expect(result.text).toMatch(/^HTTP\/1\.1 408 /);
     expect(result.text).toContain('urn:ietf:params:acme:error:malformed');
+    // RFC 8555 §6.5: error responses carry a fresh nonce too.
+    expect(result.text).toMatch(/\r\nreplay-nonce: [A-Za-z0-9_-]{22,}\r\n/i);
     expect(result.ms).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 100);
 
     // 64 kB in 16 pieces over about a second: well within the bound, so it reaches the JWS checks (400, not 408).
