@@ -107,6 +107,15 @@ const ipv4Spelling = fc.tuple(octets, fc.nat(8), fc.nat(3)).map(([o, how, at]): 
   return [canonical, spellings[how]!];
 });
 
+/** The model of addresses refused as no host's (link-local, unspecified, multicast, broadcast), from their octets. */
+function uncertifiableIpv4(canonical: string): boolean {
+  const [a, b] = canonical.split('.').map(Number) as [number, number];
+  return (a === 169 && b === 254) || a === 0 || (a >= 224 && a <= 239) || canonical === '255.255.255.255';
+}
+function uncertifiableIpv6(groups: readonly number[]): boolean {
+  return (groups[0]! & 0xffc0) === 0xfe80 || groups.every((g) => g === 0) || groups[0]! >> 8 === 0xff;
+}
+
 describe('IP identifiers (RFC 8738 §3: RFC 1123 §2.1 for IPv4, RFC 5952 §4 for IPv6)', () => {
   it('an IPv6 identifier is accepted exactly when it is in RFC 5952 canonical text; otherwise malformed, naming the canonical text', () => {
     const seen = { runs: 0, canonical: 0, otherIpv6: 0 };
@@ -117,6 +126,10 @@ describe('IP identifiers (RFC 8738 §3: RFC 1123 §2.1 for IPv4, RFC 5952 §4 fo
         if (text === canonical) seen.canonical += 1;
         else if (isIpv6Text) seen.otherIpv6 += 1;
         const problem = verdict('ip', text);
+        if (text === canonical && uncertifiableIpv6(groups)) {
+          expect(problem?.type, text).toBe('rejectedIdentifier');
+          return;
+        }
         if (text === canonical) {
           expect(problem?.detail, text).toBeUndefined();
           return;
@@ -136,7 +149,8 @@ describe('IP identifiers (RFC 8738 §3: RFC 1123 §2.1 for IPv4, RFC 5952 §4 fo
     fc.assert(
       fc.property(ipv4Spelling, ([canonical, text]) => {
         const problem = verdict('ip', text);
-        if (text === canonical) expect(problem?.detail, text).toBeUndefined();
+        if (text === canonical && uncertifiableIpv4(canonical)) expect(problem?.type, text).toBe('rejectedIdentifier');
+        else if (text === canonical) expect(problem?.detail, text).toBeUndefined();
         else if (text.startsWith('::ffff:')) expect(problem?.detail, text).toMatch(/send "::ffff:[0-9a-f]+:[0-9a-f]+"/);
         else expect(problem?.type, text).toBe('malformed');
       }),
@@ -275,12 +289,16 @@ describe('newOrder agrees with the models', () => {
   it('creates the order exactly for the identifiers the models accept, and otherwise answers the RFC problem type', async () => {
     const identifier = fc.oneof(
       dnsCase.map(({ name, valid }) => ({ type: 'dns', value: name, valid })),
-      ipv6Spelling.map(([groups, { text }]) => ({ type: 'ip', value: text, valid: text === rfc5952(groups) })),
-      ipv4Spelling.map(([canonical, text]) => ({ type: 'ip', value: text, valid: text === canonical })),
+      ipv6Spelling.map(([groups, { text }]) => ({ type: 'ip', value: text, valid: text === rfc5952(groups), uncertifiable: uncertifiableIpv6(groups) })),
+      ipv4Spelling.map(([canonical, text]) => ({ type: 'ip', value: text, valid: text === canonical, uncertifiable: uncertifiableIpv4(canonical) })),
     );
     const seen = { runs: 0, valid: 0 };
     await fc.assert(
-      fc.asyncProperty(identifier, async ({ type, value, valid }) => {
+      fc.asyncProperty(identifier, async (id) => {
+        const { type, value } = id;
+        // Canonical text of an address no host holds: refused as rejectedIdentifier.
+        const refused = 'uncertifiable' in id && id.uncertifiable && id.valid;
+        const valid = id.valid && !refused;
         seen.runs += 1;
         if (valid) seen.valid += 1;
         const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers: [{ type, value }] });
@@ -291,7 +309,7 @@ describe('newOrder agrees with the models', () => {
           return;
         }
         expect(res.headers['content-type'], context).toBe('application/problem+json');
-        expect(res.json().type, context).toBe(`${URN}${type === 'ip' || value === '' ? 'malformed' : 'rejectedIdentifier'}`);
+        expect(res.json().type, context).toBe(`${URN}${(type === 'ip' && !refused) || value === '' ? 'malformed' : 'rejectedIdentifier'}`);
         expect(res.statusCode, context).toBe(400);
       }),
       { numRuns: Math.ceil(RUNS / 4) },

@@ -79,6 +79,24 @@ describe('checkOrderIdentifiers', () => {
     }
   });
 
+  it('refuses addresses no host can be validated for (link-local, unspecified, multicast, broadcast) at newOrder', () => {
+    for (const [value, what] of [
+      ['169.254.169.254', 'link-local (169.254.0.0/16)'],
+      ['fe80::1', 'link-local (fe80::/10)'],
+      ['0.0.0.0', 'the unspecified network'],
+      ['::', 'the unspecified address'],
+      ['224.0.0.251', 'multicast (224.0.0.0/4)'],
+      ['ff02::1', 'multicast (ff00::/8)'],
+      ['255.255.255.255', 'the broadcast address'],
+    ] as const) {
+      const p = problem(() => checkOrderIdentifiers([{ type: 'ip', value }]));
+      expect(p.type).toBe('rejectedIdentifier');
+      expect(p.detail).toContain(`IP address ${value} is ${what}`);
+    }
+    // Neighbours of those ranges are ordinary addresses.
+    expect(checkOrderIdentifiers([{ type: 'ip', value: '169.255.0.1' }, { type: 'ip', value: '223.255.255.255' }, { type: 'ip', value: 'fec0::1' }])).toHaveLength(3);
+  });
+
   it('gives one subproblem per bad identifier', () => {
     const p = problem(() =>
       checkOrderIdentifiers([

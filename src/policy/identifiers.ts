@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import type { Identifier } from '../core/identifier.js';
 import { canonicalIpAddress } from '../core/ip-address.js';
+import { ipRangeContains, parseIpRange, type IpRange } from '../core/ip-range.js';
 import { AcmeProblem, type SubProblem } from '../core/problem.js';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -72,12 +73,31 @@ function labelIdnaProblem(label: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Addresses no host can prove it holds, refused at newOrder rather than after a challenge that
+ * could only fail: validation never connects to link-local or unspecified addresses (see
+ * validation/address-guard.ts), and multicast or broadcast addresses name no single host.
+ */
+const UNCERTIFIABLE: readonly { readonly range: IpRange; readonly what: string }[] = [
+  ['169.254.0.0/16', 'link-local (169.254.0.0/16)'],
+  ['fe80::/10', 'link-local (fe80::/10)'],
+  ['0.0.0.0/8', 'the unspecified network (0.0.0.0/8)'],
+  ['::/128', 'the unspecified address (::)'],
+  ['224.0.0.0/4', 'multicast (224.0.0.0/4)'],
+  ['ff00::/8', 'multicast (ff00::/8)'],
+  ['255.255.255.255/32', 'the broadcast address'],
+].map(([cidr, what]) => ({ range: parseIpRange(cidr!)!, what: what! }));
+
 /** RFC 8738 §3: an "ip" identifier is the address in its canonical text (RFC 5952 for IPv6). */
 export function ipAddressProblem(value: string): { type: 'malformed' | 'rejectedIdentifier'; detail: string } | undefined {
   const canonical = canonicalIpAddress(value);
   if (canonical === undefined) return { type: 'malformed', detail: `"${value}" is not an IPv4 or IPv6 address` };
   if (canonical !== value) {
     return { type: 'malformed', detail: `IP address "${value}" is not in canonical form; send "${canonical}" (RFC 8738, RFC 5952)` };
+  }
+  const uncertifiable = UNCERTIFIABLE.find((u) => ipRangeContains(u.range, value));
+  if (uncertifiable) {
+    return { type: 'rejectedIdentifier', detail: `IP address ${value} is ${uncertifiable.what}: no host can be validated for it, so this CA does not certify it` };
   }
   return undefined;
 }
