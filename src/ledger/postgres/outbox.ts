@@ -5,6 +5,11 @@ import { purgeCandidatesQuery, purgeSelection } from '../outbox-purge.js';
 import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from '../renewal-risk-events.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
+import type pg from 'pg';
+
+/** How soon a broken LISTEN connection is replaced, doubling up to the max while the database is away. */
+const WATCH_RETRY_MIN_MS = 1000;
+const WATCH_RETRY_MAX_MS = 30_000;
 
 /** PostgreSQL refuses a parameter a statement does not use: the overdue query reads now, the expiring one until, as $1. */
 const TWO = { now: '$1', until: '$1', limit: '$2' };
@@ -181,26 +186,68 @@ export class PostgresOutbox implements OutboxLedger {
     return (await this.db.query<OutboxDeliveryRow>(filter.failed ? S.listFailed : S.list, [filter.limit])).rows.map(toOutboxDelivery);
   }
 
-  /** LISTEN on a connection of its own, outside the pool. */
+  /**
+   * LISTEN on a connection of its own, outside the pool. A connection that breaks (a database
+   * restart, a failover, an idle-session timeout) is replaced with backoff (1 s doubling to 30 s)
+   * until the watch is stopped, and the listener is called once it listens again, for the events
+   * raised in between; the deliverer's sweep covers the gap meanwhile. The first connection's
+   * failure is thrown.
+   */
   async watchOutbox(listener: () => void): Promise<() => void> {
-    const client = await this.db.dedicatedClient();
     let stopped = false;
-    const stop = (): void => {
-      if (stopped) return;
-      stopped = true;
+    let current: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let delayMs = WATCH_RETRY_MIN_MS;
+    const drop = (client: pg.Client): void => {
       client.off('notification', listener);
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
       void client.end().catch(() => undefined);
+      if (current === client) current = undefined;
     };
-    // A broken connection stops the watch; the deliverer's sweep still finds the events.
-    client.on('error', stop);
-    client.on('notification', listener);
-    try {
-      await client.query('LISTEN certmint_outbox');
-    } catch (e) {
-      stop();
-      throw e;
-    }
-    return stop;
+    const connect = async (): Promise<void> => {
+      const client = await this.db.dedicatedClient();
+      if (stopped) {
+        drop(client);
+        return;
+      }
+      client.on('error', () => {
+        drop(client);
+        again();
+      });
+      client.on('notification', listener);
+      try {
+        await client.query('LISTEN certmint_outbox');
+      } catch (e) {
+        drop(client);
+        throw e;
+      }
+      current = client;
+    };
+    const again = (): void => {
+      if (stopped || retry) return;
+      retry = setTimeout(() => {
+        retry = undefined;
+        connect().then(
+          () => {
+            delayMs = WATCH_RETRY_MIN_MS;
+            if (!stopped) listener();
+          },
+          () => {
+            delayMs = Math.min(delayMs * 2, WATCH_RETRY_MAX_MS);
+            again();
+          },
+        );
+      }, delayMs);
+      retry.unref();
+    };
+    await connect();
+    return () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      retry = undefined;
+      if (current) drop(current);
+    };
   }
 
   async deliveryCounts(): Promise<{ pending: number; failed: number }> {
