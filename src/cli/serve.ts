@@ -213,6 +213,9 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
           http: connectionBounds(config),
           keepAliveTimeout: config.server.keepAliveTimeoutMs,
           requestTimeout: config.server.requestTimeoutMs,
+          // Without TLS no handshake timeout closes a connection that never sends a byte, and Node's
+          // headersTimeout starts only with the first one: an idle socket is closed after as long.
+          connectionTimeout: config.server.headersTimeoutMs,
           loggerInstance: log,
           logController: new LogController({ disableRequestLogging: true }),
         },

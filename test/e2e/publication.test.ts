@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -22,6 +23,8 @@ let responder: Http01Responder;
 let wire: AcmeWire;
 let account: WireAccount;
 let publicationUrl: string;
+/** server.maxConnectionsPerAddress, which the plain-HTTP listener keeps too. */
+const PER_ADDRESS = 4;
 
 const pemOf = (der: Uint8Array) => new X509Certificate(der).toString();
 
@@ -51,7 +54,14 @@ beforeAll(async () => {
   const port = await freePort();
   publicationUrl = `http://127.0.0.1:${port}`;
   // crl.minInterval: a revocation's CRL is published within 200 ms of the one before, not 10 s.
-  certmint = await startCertmint({ config: { publication: { listen: `127.0.0.1:${port}` }, crl: { minInterval: '200ms' } } });
+  // The connection bounds are small so the test can see them applied on the plain-HTTP listener.
+  certmint = await startCertmint({
+    config: {
+      publication: { listen: `127.0.0.1:${port}` },
+      crl: { minInterval: '200ms' },
+      server: { maxConnectionsPerAddress: PER_ADDRESS, headersTimeout: '3s' },
+    },
+  });
   responder = await startHttp01Responder('127.0.0.1', certmint.http01Port);
   wire = new AcmeWire(certmint.baseUrl, certmint.rootPem);
   account = (await wire.newAccount()).account!;
@@ -138,6 +148,29 @@ describe('publication over plain HTTP (a real certmint serve with publication.li
       expect((await wire.get(p)).status, p).toBe(200);
     }
     expect((await wire.get('/directory')).status).toBe(200);
+  });
+});
+
+/** A bare TCP connection to the publication listener from `localAddress`, and a promise of its close. */
+function bare(localAddress: string): Promise<{ socket: Socket; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(publicationUrl).port), localAddress }, () => resolve({ socket, closed }));
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    socket.once('error', reject);
+  });
+}
+
+describe('the plain-HTTP listener\'s connection bounds (those of server.*)', () => {
+  it('closes connections beyond server.maxConnectionsPerAddress at once, and idle ones after server.headersTimeout', { timeout: 30_000 }, async () => {
+    const held = [];
+    for (let i = 0; i < PER_ADDRESS; i++) held.push(await bare('127.0.0.9'));
+    const excess = [await bare('127.0.0.9'), await bare('127.0.0.9')];
+    await Promise.all(excess.map((c) => c.closed));
+    expect(held.every((c) => !c.socket.destroyed)).toBe(true);
+    // Another address is not held up by that one.
+    expect((await fetchPlain(`${publicationUrl}/roots.pem`)).status).toBe(200);
+    // Nothing sent: each held connection is closed once server.headersTimeout (3s) has passed.
+    await Promise.all(held.map((c) => c.closed));
   });
 });
 
