@@ -174,6 +174,20 @@ describe('the plain-HTTP listener\'s connection bounds (those of server.*)', () 
   });
 });
 
+// Last: it stops the server the tests above share.
+describe('stopping certmint serve', () => {
+  it('closes the plain-HTTP listener with the HTTPS one, open connections included, and exits 0 (SIGTERM)', { timeout: 30_000 }, async () => {
+    // A connection that never sent a request is not cut at once (a request may be on its way):
+    // server.headersTimeout closes it, and the shutdown waits for that at most.
+    const idle = await bare('127.0.0.1');
+    await certmint.stop();
+    expect(certmint.process.signalCode).toBeNull();
+    expect(certmint.process.exitCode).toBe(0);
+    await idle.closed;
+    await expect(fetch(`${publicationUrl}/roots.pem`)).rejects.toThrow();
+  });
+});
+
 describe('certmint serve with a publication config it cannot use', () => {
   it('exits 1 with one line naming the key, before creating anything', { timeout: 60_000 }, async () => {
     requireBuiltCli();
