@@ -235,7 +235,11 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
 
   // The plain-HTTP listener first: a port it cannot bind stops the start before ACME is served.
   if (publication && config.publication.listen) {
-    await publication.listen({ host: config.publication.listen.host, port: config.publication.listen.port });
+    await publication.listen({ host: config.publication.listen.host, port: config.publication.listen.port }).catch((e: unknown) => {
+      // Node's message names the address, not the key: say which listener could not bind.
+      if (e instanceof Error) e.message = `publication.listen: ${e.message}`;
+      throw e;
+    });
   }
   await app.listen({ host: config.server.host, port: config.server.port });
   keys.watch((message) => app.log.warn(`asking the PKCS#11 token whether it is present failed: ${message}`));
@@ -276,8 +280,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       await crl.stop();
       await riskCheck.stop();
       await deliverer.stop();
-      await publication?.close();
-      await app.close();
+      // Each waits for its open connections (at most server.headersTimeout for one that sent nothing).
+      await Promise.all([publication?.close(), app.close()]);
       // Validations answered `processing` record their outcome before the ledger closes; those
       // still waiting for a slot are left `processing`, for the next start to validate.
       ra.stopStartingValidations();

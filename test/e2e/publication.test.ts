@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -207,6 +207,26 @@ describe('certmint serve with a publication config it cannot use', () => {
         expect(existsSync(dataDir)).toBe(false);
       }
     } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 with one line naming publication.listen when its port is taken', { timeout: 60_000 }, async () => {
+    const base = await mkdtemp(path.join(tmpdir(), 'certmint-publication-port-'));
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const r = await runCli(['serve'], {
+        CERTMINT_DATA_DIR: path.join(base, 'data'),
+        CERTMINT_SERVER_LISTEN: `127.0.0.1:${await freePort()}`,
+        CERTMINT_PUBLICATION_LISTEN: `127.0.0.1:${port}`,
+      });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^certmint: publication\\.listen: listen EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
       await rm(base, { recursive: true, force: true });
     }
   });
