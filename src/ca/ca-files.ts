@@ -104,6 +104,7 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
     subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA`] }]),
     notBefore,
     notAfter: intermediateNotAfter,
+    urls: rootUrlsOf(o, 1),
   });
 
   await writeNewCaFiles(o.dir, [

@@ -19,7 +19,7 @@ import { externalRootRefusal, isExternallyRooted } from './external-root.js';
 import { rootFilePaths } from './root-generations.js';
 import type { CaKeyAlgorithm } from './types.js';
 import { X509CertificateAuthority } from './x509-authority.js';
-import { CA_DEFAULTS, keyProviderOf, loadCa, loadKey, type CaOptions } from './ca-files.js';
+import { CA_DEFAULTS, keyProviderOf, loadCa, loadKey, rootUrlsOf, type CaOptions } from './ca-files.js';
 
 /**
  * The newest root (the one that signs new intermediates) with its private key, for one signature:
@@ -50,8 +50,8 @@ interface NewIntermediate {
   readonly files: readonly NewCaFile[];
 }
 
-/** The next intermediate generation signed by `root`, with a new key of `algorithm`, as files to write. */
-async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: CaSigner, now: number): Promise<NewIntermediate> {
+/** The next intermediate generation signed by root `rootGeneration`, with a new key of `algorithm`, as files to write. */
+async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: CaSigner, rootGeneration: number, now: number): Promise<NewIntermediate> {
   const generation = Math.max(...(await intermediateGenerations(o.dir))) + 1;
   const notAfter = new Date(Math.min(now + (o.intermediateLifetimeMs ?? CA_DEFAULTS.intermediateLifetimeMs), root.certificate.notAfter.getTime()));
   const created = await keyProviderOf(o).create('intermediate', generation, algorithm);
@@ -59,6 +59,7 @@ async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: C
     subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA G${generation}`] }]),
     notBefore: new Date(now - CA_BACKDATE_MS),
     notAfter,
+    urls: rootUrlsOf(o, rootGeneration),
   });
   const paths = intermediateFilePaths(o.dir, generation);
   return {
@@ -89,7 +90,7 @@ export async function rotateIntermediate(o: CaOptions): Promise<{ ca: X509Certif
     throw new CaError(`the root CA in ${rootFilePaths(o.dir, root.generation).cert} has expired; it cannot sign a new intermediate`);
   }
   // The new intermediate keeps the key type of the one it replaces.
-  const next = await nextIntermediate(o, current.keyAlgorithm, root.signer, now);
+  const next = await nextIntermediate(o, current.keyAlgorithm, root.signer, root.generation, now);
   await writeNewCaFiles(o.dir, next.files);
   await writeActiveGeneration(o.dir, next.generation);
   return { ca: await loadCa(o), generation: next.generation };
@@ -125,7 +126,7 @@ export async function rotateRoot(o: CaOptions): Promise<{ ca: X509CertificateAut
     notAfter: new Date(Math.min(root.notAfter.getTime(), oldCert.notAfter.getTime())),
   });
   // A new root is where the key type may change: root and intermediate take the configured one.
-  const next = await nextIntermediate(o, algorithm, { certificate: root, key: rootKey.key }, now);
+  const next = await nextIntermediate(o, algorithm, { certificate: root, key: rootKey.key }, rootGeneration, now);
   const paths = rootFilePaths(o.dir, rootGeneration);
   await writeNewCaFiles(o.dir, [
     ...rootKey.files,

@@ -21,7 +21,9 @@ import { ownEndpoint } from '../validation/own-endpoint.js';
 import type { IssuanceMetrics } from '../ra/metrics.js';
 
 export function caOptions(config: Config, crypto: Crypto): CaOptions {
-  const urls = new AcmeUrls(config.server.baseUrl);
+  // What new certificates name as their CRL and issuer: the plain-HTTP publication URL when there
+  // is one (relying parties must not need TLS to check a chain), else the ACME server's.
+  const urls = new AcmeUrls(config.publication.baseUrl ?? config.server.baseUrl);
   return {
     dir: path.join(config.dataDir, 'ca'),
     keyAlgorithm: config.ca.keyAlgorithm,

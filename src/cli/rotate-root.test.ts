@@ -143,6 +143,12 @@ describe('certmint ca rotate-root', () => {
     expect(crlText('gen2.crl', crlGeneration2.rawPayload, intermediatePem + newRootPem).verify).toContain('verify OK');
     expect((await t.app.inject({ method: 'GET', url: '/crl/root/3' })).statusCode).toBe(404);
     expect((await t.app.inject({ method: 'GET', url: '/crl/root/1' })).statusCode).toBe(404);
+    // Each root's certificate, DER, where the intermediates it signs point (AIA caIssuers).
+    const rootDer = async (url: string) => (await t.app.inject({ method: 'GET', url })).rawPayload;
+    expect(sameCertificate(new X509Certificate(await rootDer('/root.der')).toString(), oldRootPem)).toBe(true);
+    expect(sameCertificate(new X509Certificate(await rootDer('/root/2.der')).toString(), newRootPem)).toBe(true);
+    expect(new X509Certificate(intermediatePem).infoAccess).toContain(`CA Issuers - URI:${t.baseUrl}/root/2.der`);
+    expect((await t.app.inject({ method: 'GET', url: '/root/3.der' })).statusCode).toBe(404);
     expect((await certmint(['crl', 'show', '--root', '2'])).stdout).toMatch(/^issuer\s+O=certmint, CN=certmint Root CA R2\n/);
     expect((await certmint(['crl', 'show', '--root'])).stdout).toMatch(/^issuer\s+O=certmint, CN=certmint Root CA\n/);
 

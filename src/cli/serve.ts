@@ -2,6 +2,7 @@ import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
+import { createPublicationServer } from '../acme/publication-app.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { type Config } from '../config/config.js';
 import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
@@ -32,6 +33,8 @@ const PURGE_INTERVAL_MS = 3_600_000;
 
 export interface RunningServer {
   readonly app: FastifyInstance;
+  /** The plain-HTTP listener of publication.listen, when configured. */
+  readonly publication: FastifyInstance | undefined;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -196,17 +199,29 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       trustProxy: config.server.trustedProxies.length > 0 ? [...config.server.trustedProxies] : false,
     },
   });
-  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
-  if (config.server.maxConnectionsPerAddress > 0) {
-    // Before TLS: a connection over the cap costs no handshake. A trusted proxy carries every client
-    // behind it; it is left to maxConnections (and to the proxy's own per-client limits).
-    capConnectionsPerAddress(app.server, {
-      max: config.server.maxConnectionsPerAddress,
-      exempt: config.server.trustedProxies,
-      onRefused: (refused, address) =>
-        app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
-    });
-  }
+  boundConnections(app, config);
+  // publication.listen: the same CRLs and CA certificates over plain HTTP, under the same bounds
+  // (it is as exposed as the HTTPS listener, and CRL downloads are its heaviest answers).
+  const publication = config.publication.listen
+    ? await createPublicationServer({
+        ca,
+        baseUrl: config.publication.baseUrl ?? config.server.baseUrl,
+        crl: (issuer) => crl.current(issuer),
+        clock,
+        metrics,
+        fastify: {
+          http: connectionBounds(config),
+          keepAliveTimeout: config.server.keepAliveTimeoutMs,
+          requestTimeout: config.server.requestTimeoutMs,
+          // Without TLS no handshake timeout closes a connection that never sends a byte, and Node's
+          // headersTimeout starts only with the first one: an idle socket is closed after as long.
+          connectionTimeout: config.server.headersTimeoutMs,
+          loggerInstance: log,
+          logController: new LogController({ disableRequestLogging: true }),
+        },
+      })
+    : undefined;
+  if (publication) boundConnections(publication, config);
   if (created) {
     await auditCaEvent(ledger, 'ca-init', ca, 'certmint', clock.now());
     app.log.info({ dir: path.join(config.dataDir, 'ca') }, 'created a new root and intermediate CA');
@@ -218,9 +233,18 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       : undefined;
   renewer?.start();
 
+  // The plain-HTTP listener first: a port it cannot bind stops the start before ACME is served.
+  if (publication && config.publication.listen) {
+    await publication.listen({ host: config.publication.listen.host, port: config.publication.listen.port }).catch((e: unknown) => {
+      // Node's message names the address, not the key: say which listener could not bind.
+      if (e instanceof Error) e.message = `publication.listen: ${e.message}`;
+      throw e;
+    });
+  }
   await app.listen({ host: config.server.host, port: config.server.port });
   keys.watch((message) => app.log.warn(`asking the PKCS#11 token whether it is present failed: ${message}`));
   app.log.info(`ACME directory at ${config.server.baseUrl}/directory`);
+  if (publication) app.log.info(`CRLs and CA certificates over plain HTTP at ${config.publication.baseUrl} (publication.listen)`);
   // ledger.retention: expired orders, authorizations and challenges leave the ledger in small
   // batches (ra/retention.ts). One run at a time; instances on a shared ledger may overlap, each
   // batch is a transaction of its own and a row is deleted once.
@@ -245,6 +269,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   purgeTimer.unref();
   return {
     app,
+    publication,
     url: config.server.baseUrl,
     async close() {
       clearInterval(recovery);
@@ -255,7 +280,8 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       await crl.stop();
       await riskCheck.stop();
       await deliverer.stop();
-      await app.close();
+      // Each waits for its open connections (at most server.headersTimeout for one that sent nothing).
+      await Promise.all([publication?.close(), app.close()]);
       // Validations answered `processing` record their outcome before the ledger closes; those
       // still waiting for a slot are left `processing`, for the next start to validate.
       ra.stopStartingValidations();
@@ -267,4 +293,22 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       await ledger.close();
     },
   };
+}
+
+/**
+ * server.maxConnections and server.maxConnectionsPerAddress on a listener: the HTTPS one and the
+ * plain-HTTP publication one each get them.
+ */
+function boundConnections(app: FastifyInstance, config: Config): void {
+  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
+  if (config.server.maxConnectionsPerAddress > 0) {
+    // Before TLS: a connection over the cap costs no handshake. A trusted proxy carries every client
+    // behind it; it is left to maxConnections (and to the proxy's own per-client limits).
+    capConnectionsPerAddress(app.server, {
+      max: config.server.maxConnectionsPerAddress,
+      exempt: config.server.trustedProxies,
+      onRefused: (refused, address) =>
+        app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
+    });
+  }
 }

@@ -13,8 +13,10 @@ import type { ConfigInput } from './schema.js';
 import { applyEnvironment, envName, FILE_ONLY_KEYS } from './env.js';
 import { resolveNotifications, type NotificationsConfig } from './notifications.js';
 import { resolvePkcs11, type Pkcs11Config } from './pkcs11.js';
+import { resolvePublication, type PublicationConfig } from './publication.js';
 
 export type { Pkcs11Config } from './pkcs11.js';
+export type { PublicationConfig } from './publication.js';
 
 interface SchemaError {
   readonly keyword: string;
@@ -110,6 +112,8 @@ export interface Config {
   };
   readonly eab: { readonly required: boolean };
   readonly notifications: NotificationsConfig;
+  /** The plain-HTTP listener of CRLs and CA certificates, and the URL new certificates name them under. */
+  readonly publication: PublicationConfig;
   readonly ledger: {
     /** undefined: SQLite in dataDir. Holds the password when the operator wrote one into it: print it only through redactLedgerUrl. */
     readonly url: string | undefined;
@@ -228,14 +232,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
   return resolveConfig(raw as unknown as ConfigInput, cwd);
 }
 
-function parseListen(listen: string): { host: string; port: number } {
+function parseListen(listen: string, key = 'server.listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen.trim());
   // In brackets an IPv6 literal (zone id allowed: a link-local address names its interface);
   // otherwise an IPv4 address or a host name, which listen() resolves.
   const hostOk = m && (m[1] !== undefined ? isIPv6(m[1]) : m[2] === '' || isIPv4(m[2]!) || isHostName(m[2]!));
-  if (!m || !hostOk) throw new ConfigError(`server.listen "${listen}" must be host:port (e.g. 0.0.0.0:8443 or [::]:8443)`);
+  if (!m || !hostOk) throw new ConfigError(`${key} "${listen}" must be host:port (e.g. 0.0.0.0:8443 or [::]:8443)`);
   const port = Number(m[3]);
-  if (port > 65535) throw new ConfigError(`server.listen port ${port} is out of range`);
+  if (port > 65535) throw new ConfigError(`${key} port ${port} is out of range`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -458,6 +462,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
     },
     eab: { required: c.eab.required },
     notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, fail),
+    publication: resolvePublication(c.publication, { host, port }, (key, value) => parseListen(value, key), fail),
     ledger: {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,

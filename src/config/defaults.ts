@@ -96,5 +96,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
       smtp: { host: '', port: 587, starttls: 'required', usernameFile: '', passwordFile: '', caFile: '' },
     },
   },
+  // No plain-HTTP listener unless asked for: new certificates keep naming server.baseUrl.
+  publication: { listen: '', baseUrl: '' },
   ledger: { url: '', passwordFile: '', poolSize: 10, retention: '30d' },
 };

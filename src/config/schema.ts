@@ -249,6 +249,19 @@ export const ConfigSchema = Type.Object(
         },
       ),
     }),
+    publication: Section(
+      'Plain-HTTP publication of CRLs and CA certificates (docs/revocation-and-crls.md#publication-over-plain-http): relying parties fetch them without TLS.',
+      {
+        listen: Type.String({
+          description:
+            'host:port of a second, plain-HTTP listener serving only /crl…, /intermediate…, /root… and /roots.pem ("[::]:8080" listens on every address). Empty: no such listener.',
+        }),
+        baseUrl: Type.String({
+          description:
+            'The http:// URL relying parties reach that listener at (or a proxy in front of it): new certificates name their CRL and issuer under it. Empty: derived from publication.listen (refused for a wildcard address); with neither set, certificates name server.baseUrl.',
+        }),
+      },
+    ),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
       url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),
       passwordFile: Type.String({

@@ -9,17 +9,21 @@ import { ledgerNotReadyReason } from '../../ledger/storage-failure.js';
 import { contentTag, prepareDocument, sendPrepared, type PreparedDocument } from '../conditional-get.js';
 import type { AcmeUrls } from '../urls.js';
 
-export interface PublicRouteOptions {
+/** What the publication paths serve: the CA certificates and the published CRLs. */
+export interface PublicationRouteOptions {
   readonly ca: CaCertificates;
+  /** The latest published CRL of an issuer, if any. */
+  readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
+  /** The clock the CRLs were scheduled by: max-age counts down to their refresh on it. */
+  readonly clock: Clock;
+}
+
+export interface PublicRouteOptions extends PublicationRouteOptions {
   readonly urls: AcmeUrls;
   /** Resolves when the ledger answers; /ready fails while it throws. */
   readonly ready: () => Promise<void>;
   /** Whether the CA's keys can sign; /ready fails with its reason while they cannot. */
   readonly keyState: () => CaKeyState;
-  /** The latest published CRL of an issuer, if any. */
-  readonly crl: (issuer: CrlIssuer) => PublishedCrl | undefined;
-  /** The clock the CRLs were scheduled by: max-age counts down to their refresh on it. */
-  readonly clock: Clock;
 }
 
 /** Each published CRL prepared once (a new CRL is a new object, so the old one's goes with it). */
@@ -69,8 +73,18 @@ function certificateDocument(der: Uint8Array): PreparedDocument {
 
 const CA_CACHE_CONTROL = 'public, max-age=3600';
 
-/** Unauthenticated GETs outside ACME: the trust bundle, the AIA issuer, liveness and readiness. */
-export async function publicRoutes(app: FastifyInstance, { ca, ready, keyState, crl, clock }: PublicRouteOptions): Promise<void> {
+/** Unauthenticated GETs outside ACME: the publication paths, liveness and readiness. */
+export async function publicRoutes(app: FastifyInstance, o: PublicRouteOptions): Promise<void> {
+  await publicationRoutes(app, o);
+  await probeRoutes(app, o);
+}
+
+/**
+ * What relying parties fetch while checking a chain: CRLs (CRL distribution points), the CA
+ * certificates (AIA caIssuers) and the trust bundle. The HTTPS listener and the plain-HTTP one
+ * (publication.listen) both serve exactly these.
+ */
+export async function publicationRoutes(app: FastifyInstance, { ca, crl, clock }: PublicationRouteOptions): Promise<void> {
   const offlineRoot = (generation: number) => (ca.roots.some((r) => r.generation === generation && r.keyOffline) ? OFFLINE_ROOT_NO_CRL : undefined);
   // The CRL distribution point of generation 1's leaves, and the root's CRL of intermediates.
   app.get('/crl', async (request, reply) => sendCrl(request, reply, crl('intermediate'), clock.now()));
@@ -119,6 +133,23 @@ export async function publicRoutes(app: FastifyInstance, { ca, ready, keyState, 
     const m = /^([0-9]+)\.der$/.exec(request.params.file);
     return sendIntermediate(request, reply, m ? generationParam(m[1]!) : undefined);
   });
+  // The caIssuers of certmint's intermediates (rootUrlsOf): root 1 at /root.der, root n >= 2 at /root/<n>.der.
+  const roots = new Map(ca.roots.map((r) => [r.generation, certificateDocument(new X509Certificate(r.pem).raw)]));
+  const sendRoot = (request: FastifyRequest, reply: FastifyReply, generation: number | undefined) => {
+    const doc = generation === undefined ? undefined : roots.get(generation);
+    return doc
+      ? sendPrepared(request, reply, doc, { contentType: 'application/pkix-cert', cacheControl: CA_CACHE_CONTROL })
+      : reply.code(404).type('text/plain').send('no such root\n');
+  };
+  app.get('/root.der', async (request, reply) => sendRoot(request, reply, 1));
+  app.get<{ Params: { file: string } }>('/root/:file', async (request, reply) => {
+    const m = /^([0-9]+)\.der$/.exec(request.params.file);
+    return sendRoot(request, reply, m ? generationParam(m[1]!) : undefined);
+  });
+}
+
+/** Liveness and readiness: for the operator's probes, on the HTTPS listener only. */
+async function probeRoutes(app: FastifyInstance, { ready, keyState }: Pick<PublicRouteOptions, 'ready' | 'keyState'>): Promise<void> {
   app.get('/health', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/ready', async (request, reply) => {
     try {
