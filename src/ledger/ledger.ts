@@ -1,4 +1,5 @@
 import type { AccountsLedger, AccountsReader } from './interfaces/accounts.js';
+import type { AdminTokensLedger, AdminTokensReader } from './interfaces/admin-tokens.js';
 import type { AuditLedger, AuditReader } from './interfaces/audit.js';
 import type { AuthorizationsLedger, AuthorizationsReader } from './interfaces/authorizations.js';
 import type { CertificatesLedger, CertificatesReader } from './interfaces/certificates.js';
@@ -15,6 +16,7 @@ import type { SharedStateLedger, SharedStateReader } from './interfaces/shared-s
 // Each aggregate's interface and record types live in interfaces/<aggregate>.ts; this module
 // re-exports them so that the rest of the code names one place.
 export * from './interfaces/accounts.js';
+export * from './interfaces/admin-tokens.js';
 export * from './interfaces/audit.js';
 export * from './interfaces/authorizations.js';
 export * from './interfaces/certificates.js';
@@ -49,6 +51,8 @@ export interface CertificateLedger
     MaintenanceLedger {
   /** The notification outbox (interfaces/outbox.ts): events written by the other aggregates' transactions. */
   readonly outbox: OutboxLedger;
+  /** The admin API's bearer tokens (interfaces/admin-tokens.ts). */
+  readonly adminTokens: AdminTokensLedger;
 }
 
 /**
@@ -68,4 +72,5 @@ export interface LedgerReader
     InventoryLedger,
     MetricsLedger {
   readonly outbox: OutboxReader;
+  readonly adminTokens: AdminTokensReader;
 }
