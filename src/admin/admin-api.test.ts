@@ -179,6 +179,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
         ['?revoked=maybe', /revoked must be true or false/],
         ['?expiringWithin=soon', /expiringWithin: invalid duration/],
         ['?expiring=1d', /unknown query parameter "expiring"/],
+        ['?identifier=a.test&identifier=b.test', /"identifier" is given more than once/],
       ] as const) {
         const res = await api('GET', `/certificates${query}`, `Bearer ${tokens.viewer}`);
         expect([query, res.statusCode]).toEqual([query, 400]);

@@ -80,6 +80,8 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     const query = request.query;
     const unknown = Object.keys(query).find((k) => !(CERTIFICATE_QUERY_KEYS as readonly string[]).includes(k));
     if (unknown !== undefined) throw new AcmeProblem('malformed', `unknown query parameter ${JSON.stringify(unknown)}; this list takes ${CERTIFICATE_QUERY_KEYS.join(', ')}`);
+    const repeated = Object.entries(query).find(([, v]) => typeof v !== 'string');
+    if (repeated !== undefined) throw new AcmeProblem('malformed', `query parameter ${JSON.stringify(repeated[0])} is given more than once`);
     const now = o.clock.now();
     const filter = filterOf(query, now);
     // One more than asked: whether there is a next page, without a COUNT.
