@@ -59,6 +59,7 @@ async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: C
     subject: new x509.Name([{ O: [o.name] }, { CN: [`${o.name} Intermediate CA G${generation}`] }]),
     notBefore: new Date(now - CA_BACKDATE_MS),
     notAfter,
+    ...(o.nameConstraints ? { nameConstraints: o.nameConstraints } : {}),
   });
   const paths = intermediateFilePaths(o.dir, generation);
   return {

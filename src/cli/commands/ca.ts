@@ -1,6 +1,7 @@
 import type { IntermediateCsr } from '../../ca/ca-csr.js';
 import type { CaImportResult } from '../../ca/ca-import.js';
 import type { CertificateAuthority } from '../../ca/types.js';
+import { describeNameConstraints, hasNameConstraints, nameConstraintsJson, NO_NAME_CONSTRAINTS, sameNameConstraints, type NameConstraints } from '../../ca/name-constraints.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
 
 /** What `certmint ca rotate-intermediate` prints. */
@@ -67,10 +68,20 @@ export interface RootStatus {
 export interface CaStatus {
   readonly roots: readonly RootStatus[];
   readonly intermediates: readonly GenerationStatus[];
+  /** The active intermediate's (what binds issuance); `configured` only when ca.nameConstraints differs. */
+  readonly nameConstraints: {
+    readonly active: { permitted: string[]; excluded: string[] };
+    readonly configured?: { permitted: string[]; excluded: string[] };
+  };
 }
 
 /** `certmint ca status`: every root and intermediate generation, with how many live certificates chain to each. */
-export async function caStatusCommand(ca: CertificateAuthority, ledger: CertificateLedger, now: Date, o: { json?: boolean }): Promise<string> {
+export async function caStatusCommand(
+  ca: CertificateAuthority,
+  ledger: CertificateLedger,
+  now: Date,
+  o: { json?: boolean; configuredConstraints?: NameConstraints },
+): Promise<string> {
   const live = await ledger.liveCertificatesByGeneration(now);
   const intermediates: GenerationStatus[] = ca.generations.map((g) => ({
     generation: g.generation,
@@ -91,7 +102,12 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
     notAfter: r.notAfter.toISOString(),
     liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
   }));
-  if (o.json) return `${JSON.stringify({ roots, intermediates } satisfies CaStatus, null, 2)}\n`;
+  const differs = o.configuredConstraints !== undefined && !sameNameConstraints(o.configuredConstraints, ca.nameConstraints ?? NO_NAME_CONSTRAINTS);
+  const nameConstraints = {
+    active: nameConstraintsJson(ca.nameConstraints),
+    ...(differs ? { configured: nameConstraintsJson(o.configuredConstraints) } : {}),
+  };
+  if (o.json) return `${JSON.stringify({ roots, intermediates, nameConstraints } satisfies CaStatus, null, 2)}\n`;
   const rootTable = [['ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
   for (const r of roots) {
     rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}${r.external ? ' (external)' : ''}${r.keyOffline ? ' (key offline)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
@@ -100,7 +116,12 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
   for (const g of intermediates) {
     generationTable.push([`${g.generation}${g.active ? ' (active)' : ''}`, String(g.root), g.notAfter, String(g.liveCertificates), g.subject]);
   }
-  return `${tableText(rootTable)}\n${tableText(generationTable)}`;
+  // Shown once there are any, so a CA without them reads as before.
+  const constraintLines = !hasNameConstraints(ca.nameConstraints) && !differs ? [] : [
+    `name constraints of the active intermediate: ${describeNameConstraints(ca.nameConstraints)}`,
+    ...(differs ? [`configured (ca.nameConstraints): ${describeNameConstraints(o.configuredConstraints)}; run certmint ca rotate-intermediate to apply them`] : []),
+  ];
+  return `${tableText(rootTable)}\n${tableText(generationTable)}${constraintLines.length > 0 ? `\n${constraintLines.join('\n')}\n` : ''}`;
 }
 
 function tableText(table: readonly (readonly string[])[]): string {
