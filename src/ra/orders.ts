@@ -1,5 +1,5 @@
-import { AcmeProblem, type SubProblem } from '../core/problem.js';
-import { hasNameConstraints, nameConstraintRefusal, type NameConstraints } from '../ca/name-constraints.js';
+import { AcmeProblem } from '../core/problem.js';
+import { checkIntermediateConstraints } from './intermediate-constraints.js';
 import { randomId } from '../core/ids.js';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeType } from '../core/status.js';
@@ -39,25 +39,6 @@ export function authorizationTarget(id: Identifier): { identifier: Identifier; w
     : { identifier: id, wildcard: false };
 }
 
-/**
- * Identifiers the active intermediate may not sign (its NameConstraints extension): refused before
- * any authorization exists, since a certificate for them would fail every verifier's path check.
- */
-function checkNameConstraints(nc: NameConstraints | undefined, identifiers: readonly Identifier[]): void {
-  if (!hasNameConstraints(nc)) return;
-  const problems: SubProblem[] = [];
-  for (const id of identifiers) {
-    const why = nameConstraintRefusal(nc, id);
-    if (why) problems.push({ type: 'rejectedIdentifier', detail: `${why} of certmint's intermediate CA`, identifier: id });
-  }
-  if (problems.length === 1) throw new AcmeProblem('rejectedIdentifier', problems[0]!.detail, { identifier: problems[0]!.identifier });
-  if (problems.length > 1) {
-    throw new AcmeProblem('rejectedIdentifier', `${problems.length} identifiers are outside the name constraints of certmint's intermediate CA; see subproblems`, {
-      subproblems: problems,
-    });
-  }
-}
-
 /** RFC 8555 §7.4 newOrder. Pending or valid authorizations the account already holds are reused. */
 export async function newOrder(
   deps: RaDeps,
@@ -69,7 +50,7 @@ export async function newOrder(
   const identifiers = checkOrderIdentifiers(payload.identifiers, MAX_IDENTIFIERS);
   const policy = accessPolicyOf(deps, account);
   policy.checkIdentifiers(identifiers);
-  checkNameConstraints(deps.ca.nameConstraints, identifiers);
+  checkIntermediateConstraints(deps.ca.nameConstraints, identifiers);
   const { name: profileName, profile } = chosenProfile(deps, account, payload.profile);
   const now = deps.clock.now();
   const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account, profile));

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../support/acme-app.js';
 import { goVerify, goVerifyAvailable, opensslVerifyStrict } from '../support/chain-verifiers.js';
 import { requireBuiltCli, runCli } from '../support/cli.js';
-import { issueCertificate } from '../support/issue-flow.js';
+import { issueCertificate, validateNames } from '../support/issue-flow.js';
+import { makeCsr } from '../support/csr.js';
 import { splitPem } from '../support/issued-certificate.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { InjectAcmeClient, newAccountKey } from '../support/jws-client.js';
@@ -223,5 +224,43 @@ describe('certmint serve with a constrained intermediate', () => {
     expect(server.output()).toContain(
       "ca.nameConstraints (permitted: localhost, 127.0.0.0/8; excluded: secret.localhost) differ from the active intermediate's (permitted: localhost, 127.0.0.0/8), which bind issuance: run certmint ca rotate-intermediate to apply them",
     );
+  });
+});
+
+describe('an order made before the intermediate was constrained', () => {
+  let before: string;
+  let t: TestAcmeApp | undefined;
+  afterAll(async () => {
+    await t?.close();
+    rmSync(before, { recursive: true, force: true });
+  });
+
+  it('is refused at finalize with rejectedIdentifier once a constrained generation is active; no certificate is written', { timeout: 60_000 }, async () => {
+    before = mkdtempSync(path.join(tmpdir(), 'certmint-nc-before-'));
+    const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { CERTMINT_DATA_DIR: before, CERTMINT_SERVER_BASE_URL: BASE_URL, ...env });
+    expect((await cli(['ca', 'init'])).code).toBe(0);
+    t = await startTestAcmeApp({ dir: before, baseUrl: BASE_URL });
+    const accountKey = await newAccountKey();
+    const client = new InjectAcmeClient(t.app, t.baseUrl, accountKey);
+    await client.register();
+    const order = await validateNames(t, client, ['web.before.test']);
+    await t.close();
+    t = undefined;
+
+    expect((await cli(['ca', 'rotate-intermediate'], { CERTMINT_CA_NAME_CONSTRAINTS_PERMITTED: 'nc.test' })).code).toBe(0);
+    t = await startTestAcmeApp({ dir: before, baseUrl: BASE_URL });
+    const again = new InjectAcmeClient(t.app, t.baseUrl, accountKey);
+    await again.register();
+    const csr = await makeCsr(['web.before.test']);
+    const refused = await again.post(order.finalize, { csr: Buffer.from(csr.der).toString('base64url') });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({
+      type: `${ERR}rejectedIdentifier`,
+      detail: `"web.before.test" is outside the permitted name constraints (nc.test) of certmint's intermediate CA`,
+    });
+    const orderId = String(order.finalize).split('/').at(-2)!;
+    const stored = await t.ledger.getOrder(orderId);
+    expect(stored?.certificateSerial ?? null).toBeNull();
+    expect((await t.ledger.liveCertificatesByGeneration(t.clock.now())).size).toBe(0);
   });
 });
