@@ -196,6 +196,7 @@ describe('ca.nameConstraints on the command line', () => {
     const rotated = await run(['ca', 'rotate-intermediate'], { CERTMINT_CA_NAME_CONSTRAINTS_PERMITTED: 'svc.nc.test', CERTMINT_CA_NAME_CONSTRAINTS_EXCLUDED: '10.9.0.0/16' });
     expect(rotated.stderr).toBe('');
     expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain('  name constraints (critical)  permitted: svc.nc.test; excluded: 10.9.0.0/16\n');
     const text = execFileSync('openssl', ['x509', '-in', path.join(cliDir, 'ca', 'intermediate-2.pem'), '-noout', '-text'], { encoding: 'utf8' });
     expect(text).toMatch(/X509v3 Name Constraints: critical\s+Permitted:\s+DNS:svc\.nc\.test\s+Excluded:\s+IP:10\.9\.0\.0\/255\.255\.0\.0\n/);
     const status = await run(['ca', 'status', '--json'], { CERTMINT_CA_NAME_CONSTRAINTS_PERMITTED: 'svc.nc.test', CERTMINT_CA_NAME_CONSTRAINTS_EXCLUDED: '10.9.0.0/16' });

@@ -4,6 +4,11 @@ import type { CertificateAuthority } from '../../ca/types.js';
 import { describeNameConstraints, hasNameConstraints, nameConstraintsJson, NO_NAME_CONSTRAINTS, sameNameConstraints, type NameConstraints } from '../../ca/name-constraints.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
 
+/** The name constraints (ca.nameConstraints) the new intermediate carries, when it carries any. */
+function constraintsLine(ca: CertificateAuthority): string[] {
+  return hasNameConstraints(ca.nameConstraints) ? [`  name constraints (critical)  ${describeNameConstraints(ca.nameConstraints)}`] : [];
+}
+
 /** What `certmint ca rotate-intermediate` prints. */
 export function rotateIntermediateReport(ca: CertificateAuthority, dir: string): string {
   const active = ca.generations.find((g) => g.generation === ca.activeGeneration)!;
@@ -12,6 +17,7 @@ export function rotateIntermediateReport(ca: CertificateAuthority, dir: string):
     `created intermediate generation ${active.generation} in ${dir}/${files} (and its key)`,
     `  subject    ${active.subject}`,
     `  not after  ${active.notAfter.toISOString()}`,
+    ...constraintsLine(ca),
     'It signs every new certificate from the next start of certmint serve on; the older generations keep',
     'signing the CRLs of the certificates they issued until the last of those expires.',
     'Restart certmint serve now: a running server goes on issuing from the generation it loaded.',
@@ -30,6 +36,7 @@ export function rotateRootReport(ca: CertificateAuthority, dir: string): string 
     `and intermediate generation ${active.generation} under it in ${dir}/intermediate-${active.generation}.pem (and its key), now active:`,
     `  subject    ${active.subject}`,
     `  not after  ${active.notAfter.toISOString()}`,
+    ...constraintsLine(ca),
     'Restart certmint serve now: a running server goes on issuing from the generation it loaded.',
     '/roots.pem then holds every root, oldest first. New certificates come with the chain to the new root;',
     'clients that trust only the old root take the alternate chain (Link rel="alternate"), which ends in the',
