@@ -35,6 +35,13 @@ describe('nameConstraintsDrift', () => {
     expect(nameConstraintsDrift({ permitted: [], excluded: [] }, nc)).toContain("(none) differ from the active intermediate's (permitted: example.internal");
   });
 
+  it('under an external root, speaks only of constraints configured (certmint writes none there)', () => {
+    expect(nameConstraintsDrift({ permitted: [], excluded: [] }, nc, true)).toBeUndefined();
+    expect(nameConstraintsDrift(parseNameConstraints({ permitted: ['example.internal'] }), nc, true)).toContain(
+      'under an external root they are written by its operator; ask for an intermediate carrying them (certmint ca csr and ca import in a new data dir)',
+    );
+  });
+
   it('is silent when they agree, in whatever order they are written', () => {
     expect(nameConstraintsDrift(parseNameConstraints({ permitted: ['10.0.0.0/8', '.example.internal'], excluded: ['secret.example.internal'] }), nc)).toBeUndefined();
     expect(nameConstraintsDrift({ permitted: [], excluded: [] }, undefined)).toBeUndefined();

@@ -1,6 +1,7 @@
 // What `certmint serve` checks at start about the intermediate's name constraints (docs/ca-operations.md#name-constraints).
 import { isIP } from 'node:net';
 import { describeNameConstraints, hasNameConstraints, nameConstraintRefusal, sameNameConstraints, type NameConstraints } from '../ca/name-constraints.js';
+import type { CaCertificates } from '../ca/types.js';
 import type { Identifier } from '../core/identifier.js';
 
 /**
@@ -20,12 +21,27 @@ export function serverHostnamesRefusal(hostnames: readonly string[], nc: NameCon
   );
 }
 
+/**
+ * Whether ca.nameConstraints asks for something the active intermediate does not carry. Under an
+ * external root (ca import) certmint writes no intermediate: only constraints configured there count.
+ */
+export function constraintsDiffer(configured: NameConstraints, active: NameConstraints | undefined, externalRoot = false): boolean {
+  if (externalRoot && !hasNameConstraints(configured)) return false;
+  return !sameNameConstraints(configured, active ?? { permitted: [], excluded: [] });
+}
+
 /** The warning when ca.nameConstraints is not what the active intermediate carries; undefined when they agree. */
-export function nameConstraintsDrift(configured: NameConstraints, active: NameConstraints | undefined): string | undefined {
-  const activeOrNone = active ?? { permitted: [], excluded: [] };
-  if (sameNameConstraints(configured, activeOrNone)) return undefined;
+export function nameConstraintsDrift(configured: NameConstraints, active: NameConstraints | undefined, externalRoot = false): string | undefined {
+  if (!constraintsDiffer(configured, active, externalRoot)) return undefined;
   return (
     `ca.nameConstraints (${describeNameConstraints(configured)}) differ from the active intermediate's (${describeNameConstraints(active)}), which bind issuance: ` +
-    'run certmint ca rotate-intermediate to apply them, then restart certmint serve'
+    (externalRoot
+      ? 'under an external root they are written by its operator; ask for an intermediate carrying them (certmint ca csr and ca import in a new data dir)'
+      : 'run certmint ca rotate-intermediate to apply them, then restart certmint serve')
   );
+}
+
+/** Whether the CA runs under an external root (ca import): a root whose key certmint neither holds nor keeps offline. */
+export function underExternalRoot(ca: CaCertificates): boolean {
+  return ca.roots.some((r) => !r.keyHeld && !r.keyOffline);
 }

@@ -5,7 +5,7 @@ import { createAcmeServer } from '../acme/app.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { caFilePaths, fileExists } from '../ca/ca-file-io.js';
-import { nameConstraintsDrift, serverHostnamesRefusal } from './name-constraints-check.js';
+import { nameConstraintsDrift, serverHostnamesRefusal, underExternalRoot } from './name-constraints-check.js';
 import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
 import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
@@ -91,7 +91,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     await ledger.close();
     throw new ConfigError(hostnamesRefusal);
   }
-  const drift = nameConstraintsDrift(configuredConstraints, ca.nameConstraints);
+  const drift = nameConstraintsDrift(configuredConstraints, ca.nameConstraints, underExternalRoot(ca));
   if (drift) log.warn(drift);
   const crl = crlPublisher(config, ledger, ca, clock, log);
   const metrics = new PrometheusMetrics({

@@ -192,6 +192,25 @@ describe('ca.nameConstraints on the command line', () => {
     expect(later.stderr).toContain('IP address 127.0.0.1 is outside the permitted name constraints (10.0.0.0/8)');
   });
 
+  it("an imported intermediate's own constraints are the ones shown and checked", async () => {
+    const importDir = path.join(cliDir, 'imported');
+    const at = (name: string) => path.join(cliDir, name);
+    const env = { CERTMINT_DATA_DIR: importDir };
+    execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/O=Corp/CN=Corp Root', '-keyout', at('corp-root.key'), '-out', at('corp-root.pem')], { stdio: 'pipe' });
+    expect((await run(['ca', 'csr', '--out', at('certmint.csr')], env)).code).toBe(0);
+    writeFileSync(at('ca-ext.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nnameConstraints=critical,permitted;DNS:corp.internal,excluded;IP:10.66.0.0/255.255.0.0\n');
+    execFileSync('openssl', ['x509', '-req', '-in', at('certmint.csr'), '-CA', at('corp-root.pem'), '-CAkey', at('corp-root.key'), '-set_serial', '7', '-days', '20', '-extfile', at('ca-ext.cnf'), '-out', at('imported.pem')], { stdio: 'pipe' });
+    expect((await run(['ca', 'import', '--cert', at('imported.pem'), '--chain', at('corp-root.pem')], env)).code).toBe(0);
+    // Whatever ca.nameConstraints says (nothing here), the intermediate's extension binds.
+    const status = await run(['ca', 'status', '--json'], env);
+    expect(JSON.parse(status.stdout).nameConstraints).toEqual({ active: { permitted: ['corp.internal'], excluded: ['10.66.0.0/16'] } });
+    const asked = await run(['ca', 'status'], { ...env, CERTMINT_CA_NAME_CONSTRAINTS_PERMITTED: 'corp.internal,10.0.0.0/8' });
+    expect(asked.stdout).toContain("configured (ca.nameConstraints): permitted: corp.internal, 10.0.0.0/8; the external root's operator writes them into the intermediate\n");
+    const serve = await run(['serve'], { ...env, CERTMINT_SERVER_TLS_HOSTNAMES: 'certmint.corp.internal,10.66.0.1' });
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain('IP address 10.66.0.1 falls under the excluded name constraint 10.66.0.0/16');
+  });
+
   it('rotate-intermediate writes the constraints configured now into the new intermediate', async () => {
     const rotated = await run(['ca', 'rotate-intermediate'], { CERTMINT_CA_NAME_CONSTRAINTS_PERMITTED: 'svc.nc.test', CERTMINT_CA_NAME_CONSTRAINTS_EXCLUDED: '10.9.0.0/16' });
     expect(rotated.stderr).toBe('');

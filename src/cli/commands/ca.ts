@@ -1,7 +1,8 @@
 import type { IntermediateCsr } from '../../ca/ca-csr.js';
 import type { CaImportResult } from '../../ca/ca-import.js';
 import type { CertificateAuthority } from '../../ca/types.js';
-import { describeNameConstraints, hasNameConstraints, nameConstraintsJson, NO_NAME_CONSTRAINTS, sameNameConstraints, type NameConstraints } from '../../ca/name-constraints.js';
+import { describeNameConstraints, hasNameConstraints, nameConstraintsJson, type NameConstraints } from '../../ca/name-constraints.js';
+import { constraintsDiffer, underExternalRoot } from '../name-constraints-check.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
 
 /** The name constraints (ca.nameConstraints) the new intermediate carries, when it carries any. */
@@ -109,7 +110,8 @@ export async function caStatusCommand(
     notAfter: r.notAfter.toISOString(),
     liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
   }));
-  const differs = o.configuredConstraints !== undefined && !sameNameConstraints(o.configuredConstraints, ca.nameConstraints ?? NO_NAME_CONSTRAINTS);
+  const external = underExternalRoot(ca);
+  const differs = o.configuredConstraints !== undefined && constraintsDiffer(o.configuredConstraints, ca.nameConstraints, external);
   const nameConstraints = {
     active: nameConstraintsJson(ca.nameConstraints),
     ...(differs ? { configured: nameConstraintsJson(o.configuredConstraints) } : {}),
@@ -126,7 +128,9 @@ export async function caStatusCommand(
   // Shown once there are any, so a CA without them reads as before.
   const constraintLines = !hasNameConstraints(ca.nameConstraints) && !differs ? [] : [
     `name constraints of the active intermediate: ${describeNameConstraints(ca.nameConstraints)}`,
-    ...(differs ? [`configured (ca.nameConstraints): ${describeNameConstraints(o.configuredConstraints)}; run certmint ca rotate-intermediate to apply them`] : []),
+    ...(differs
+      ? [`configured (ca.nameConstraints): ${describeNameConstraints(o.configuredConstraints)}; ${external ? "the external root's operator writes them into the intermediate" : 'run certmint ca rotate-intermediate to apply them'}`]
+      : []),
   ];
   return `${tableText(rootTable)}\n${tableText(generationTable)}${constraintLines.length > 0 ? `\n${constraintLines.join('\n')}\n` : ''}`;
 }
