@@ -5,6 +5,7 @@ import { createAcmeServer } from '../acme/app.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { caFilePaths, fileExists } from '../ca/ca-file-io.js';
+import { NO_NAME_CONSTRAINTS } from '../ca/name-constraints.js';
 import { nameConstraintsDrift, serverHostnamesRefusal, underExternalRoot } from './name-constraints-check.js';
 import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
 import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
@@ -23,7 +24,7 @@ import { PrometheusMetrics } from './prometheus-metrics.js';
 import { auditCaEvent } from './ca-audit.js';
 import { openCaKeySource } from './ca-key-source.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
-import { accessPolicies, caOptions, configuredNameConstraints, connectionBounds, crlPublisher, directoryMeta, ledgerSettings, registrationAuthority, secretBox } from './composition.js';
+import { accessPolicies, caOptions, connectionBounds, crlPublisher, directoryMeta, ledgerSettings, registrationAuthority, secretBox } from './composition.js';
 
 /** How often `serve` looks for work a stopped instance left (start-up looks first). */
 const RECOVERY_INTERVAL_MS = 60_000;
@@ -55,17 +56,18 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   }
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
-  const configuredConstraints = configuredNameConstraints(config);
+  // Parses ca.nameConstraints: a bad entry stops the start here, naming it.
+  const options = caOptions(config, crypto);
+  const configuredConstraints = options.nameConstraints ?? NO_NAME_CONSTRAINTS;
   // A first start creates the intermediate with ca.nameConstraints: refuse before anything is written.
-  const caOptionsNow = caOptions(config, crypto);
   const refusedAtCreation = config.server.tls.enabled ? serverHostnamesRefusal(config.server.tls.hostnames, configuredConstraints) : undefined;
   // An unreadable CA directory is reported by the CA's loading below, with its own message.
-  if (refusedAtCreation && !(await fileExists(caFilePaths(caOptionsNow.dir).intermediateCert).catch(() => true))) {
+  if (refusedAtCreation && !(await fileExists(caFilePaths(options.dir).intermediateCert).catch(() => true))) {
     throw new ConfigError(refusedAtCreation);
   }
   // The token (ca.keyProvider pkcs11) first: a wrong PIN or a missing key refuses the start before
   // any ledger or CA file exists. Its state changes are one warn line each, never the PIN.
-  const keys = await openCaKeySource(config, { ...caOptionsNow, clock }, (line) => log.warn(line));
+  const keys = await openCaKeySource(config, { ...options, clock }, (line) => log.warn(line));
   const { ledger, files: ledgerFiles } = await openLedger({
     ...ledgerSettings(config),
     now: () => clock.now().getTime(),
