@@ -60,6 +60,7 @@ async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: C
     notBefore: new Date(now - CA_BACKDATE_MS),
     notAfter,
     urls: rootUrlsOf(o, rootGeneration),
+    ...(o.nameConstraints ? { nameConstraints: o.nameConstraints } : {}),
   });
   const paths = intermediateFilePaths(o.dir, generation);
   return {

@@ -13,6 +13,7 @@ import { processClock } from '../fake-clock.js';
 import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from '../admin.js';
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
 import { withCaKeys } from '../ca-key-source.js';
+import { configuredNameConstraints } from '../composition.js';
 import { registerCaCheck } from './ca-check.js';
 import { caCsrReport, caImportReport, caStatusCommand, rotateIntermediateReport, rotateRootReport } from './ca.js';
 
@@ -97,7 +98,7 @@ export function registerCaCommands(program: Command): void {
     .option('--json', 'JSON instead of a table')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const config = readConfig(opts.config);
-      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, processClock().now(), opts)));
+      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, processClock().now(), { ...opts, configuredConstraints: configuredNameConstraints(config) })));
     });
 
   registerCaCheck(ca);
