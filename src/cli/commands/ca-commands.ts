@@ -14,6 +14,7 @@ import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
 import { withCaKeys } from '../ca-key-source.js';
 import { registerCaCheck } from './ca-check.js';
+import { registerSubordinateCommands } from './subordinates.js';
 import { caCsrReport, caImportReport, caStatusCommand, rotateIntermediateReport, rotateRootReport } from './ca.js';
 
 /** `certmint ca …` (main.ts registers them with this one call). Every change to the CA is audited. */
@@ -101,6 +102,7 @@ export function registerCaCommands(program: Command): void {
     });
 
   registerCaCheck(ca);
+  registerSubordinateCommands(ca);
 }
 
 /** The CA files are in place; the ledger (created if this is a new data dir) records who did it. */
