@@ -92,12 +92,16 @@ function secretYaml(files: Readonly<Record<string, string>>): string {
 
 function subordinatesText(rows: readonly SubordinateRecord[], now: Date): string {
   if (rows.length === 0) return 'no subordinate CAs\n';
-  const lines = rows.map((s) => {
-    const state = s.status === 'revoked' ? `revoked ${s.revokedAt!.toISOString()}` : s.notAfter <= now ? 'expired' : 'valid';
-    const constraints = [...s.constraints.permitted, ...s.constraints.excluded.map((e) => `!${e}`)].join(',') || '-';
-    return [s.serial, s.label, s.kind, `root ${s.rootGeneration}`, s.notAfter.toISOString(), state, constraints].join('  ');
-  });
-  return ['serial  label  kind  root  not-after  status  constraints (!excluded)', ...lines, ''].join('\n');
+  const table = [
+    ['SERIAL', 'LABEL', 'KIND', 'ROOT', 'NOT AFTER', 'STATUS', 'CONSTRAINTS (!excluded)'],
+    ...rows.map((s) => {
+      const state = s.status === 'revoked' ? 'revoked' : s.notAfter <= now ? 'expired' : 'valid';
+      const constraints = [...s.constraints.permitted, ...s.constraints.excluded.map((e) => `!${e}`)].join(',') || '-';
+      return [s.serial, s.label, s.kind, String(s.rootGeneration), s.notAfter.toISOString(), state, constraints];
+    }),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
 function subordinateJson(s: SubordinateRecord) {
