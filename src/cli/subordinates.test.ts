@@ -152,6 +152,25 @@ describe('certmint ca sign-subordinate (a Vault intermediate)', () => {
   });
 });
 
+describe('certmint revoke of a subordinate with ca.offlineRoot', () => {
+  it('records the revocation and says where to sign the root CRL; crl generate --root there lists it', { timeout: 60_000 }, async () => {
+    mustOpenssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'off.key', '-subj', '/CN=Offline Revoked', '-out', 'off.csr']);
+    expect((await certmint(['ca', 'sign-subordinate', '--csr', at('off.csr'), '--label', 'offline-revoked', '--out', at('off.pem')])).code).toBe(0);
+    const serial = (await subordinates()).find((s) => s.label === 'offline-revoked')!.serial;
+    const crlBefore = readFileSync(at('data', 'crl', 'root.crl'));
+    const offline = { CERTMINT_DATA_DIR: at('data'), CERTMINT_SERVER_BASE_URL: 'https://acme.test:8443', CERTMINT_CA_OFFLINE_ROOT: 'true' };
+    const r = await runCli(['revoke', serial, '--reason', 'superseded'], offline);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('run certmint crl generate --root where the key is');
+    expect((await subordinates()).find((s) => s.serial === serial)!.status).toBe('revoked');
+    // Nothing signed here: the root's CRL file is the one before.
+    expect(readFileSync(at('data', 'crl', 'root.crl')).equals(crlBefore)).toBe(true);
+    expect((await runCli(['crl', 'generate', '--root'], offline)).code).toBe(0);
+    expect(mustOpenssl(['crl', '-inform', 'DER', '-in', at('data', 'crl', 'root.crl'), '-noout', '-text']).toLowerCase()).toContain(serial);
+  });
+});
+
 describe('certmint ca issue-istio-ca', () => {
   it("writes istiod's plug-in files; a workload certificate in the trust domain verifies, one outside it does not", { timeout: 60_000 }, async () => {
     const out = at('istio', 'cacerts');
