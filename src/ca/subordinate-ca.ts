@@ -79,13 +79,9 @@ export async function readCaCsr(pem: string, file: string): Promise<{ spki: Uint
 
 /** Every CA certificate in the CA directory: roots, intermediates, cross certificates of every generation. */
 async function caCertificates(dir: string): Promise<x509.X509Certificate[]> {
-  const names = (await readdir(dir)).filter((n) => /^(root|intermediate)(-\d+)?(-cross)?\.pem$/.test(n) || n === 'chain.pem');
-  const out: x509.X509Certificate[] = [];
-  for (const name of names) {
-    if (name === 'chain.pem') continue;
-    out.push(await readCertificateFile(path.join(dir, name), 'a CA certificate'));
-  }
-  return out;
+  // root.pem, root-<n>.pem, root-<n>-cross.pem, intermediate.pem, intermediate-<n>.pem (ca-file-io.ts).
+  const names = (await readdir(dir)).filter((n) => /^(root|intermediate)(-\d+)?(-cross)?\.pem$/.test(n));
+  return Promise.all(names.map((name) => readCertificateFile(path.join(dir, name), 'a CA certificate')));
 }
 
 /** Refuses a key certmint's own CA already certifies: a subordinate must not hold a key of the hierarchy above it. */
