@@ -137,10 +137,11 @@ describe('certmint ca sign-subordinate (a Vault intermediate)', () => {
 
   it('refuses without the root key, naming the file, and signs nothing', { timeout: 60_000 }, async () => {
     const before = await subordinates();
+    mustOpenssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'nokey.key', '-subj', '/CN=No Root Key', '-out', 'nokey.csr']);
     const key = at('data', 'ca', 'root.key.pem');
     renameSync(key, at('root.key.pem.away'));
     try {
-      const r = await certmint(['ca', 'sign-subordinate', '--csr', at('ok.csr'), '--label', 'offline', '--out', at('never.pem')]);
+      const r = await certmint(['ca', 'sign-subordinate', '--csr', at('nokey.csr'), '--label', 'offline', '--out', at('never.pem')]);
       expectOneLine(r, /cannot sign a subordinate CA: it needs the private key of the root CA.*root\.key\.pem/);
       expectOneLine(await certmint(['ca', 'issue-istio-ca', '--trust-domain', 'cluster.local', '--out', at('istio-offline')]), /cannot issue an Istio CA/);
     } finally {
@@ -225,5 +226,30 @@ describe('certmint ca issue-istio-ca', () => {
     const within = await certmint(['ca', 'subordinates', '--expiring-within', '30d', '--json']);
     expect((JSON.parse(within.stdout) as { label: string }[]).map((s) => s.label)).toEqual(['istio-mesh.internal']);
     expectOneLine(await certmint(['ca', 'subordinates', '--expiring-within', 'soon']), /not a duration/);
+  });
+});
+
+describe('subordinates after ca rotate-root', () => {
+  it('are signed by the newest root, name its CRL and certificate URLs, and land on its CRL', { timeout: 90_000 }, async () => {
+    const rotated = path.join(dir, 'rotated');
+    const env = { CERTMINT_DATA_DIR: rotated, CERTMINT_SERVER_BASE_URL: 'https://acme.test:8443' };
+    expect((await runCli(['ca', 'init'], env)).code).toBe(0);
+    expect((await runCli(['ca', 'rotate-root'], env)).code).toBe(0);
+    mustOpenssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'rot.key', '-subj', '/CN=After Rotation', '-out', 'rot.csr']);
+    const r = await runCli(['ca', 'sign-subordinate', '--csr', at('rot.csr'), '--label', 'after-rotation', '--out', at('rotated.pem')], env);
+    expect(r.code).toBe(0);
+    const [sub, root] = splitPem(readFileSync(at('rotated.pem'), 'utf8'));
+    expect(root).toBe(readFileSync(path.join(rotated, 'ca', 'root-2.pem'), 'utf8'));
+    writeFileSync(at('rotated-sub.pem'), sub!);
+    const text = mustOpenssl(['x509', '-in', at('rotated-sub.pem'), '-noout', '-text']);
+    expect(text).toContain('URI:https://acme.test:8443/crl/root/2');
+    expect(text).toContain('CA Issuers - URI:https://acme.test:8443/root/2.der');
+    expect(openssl(['verify', '-x509_strict', '-CAfile', path.join(rotated, 'ca', 'root-2.pem'), at('rotated-sub.pem')]).code).toBe(0);
+
+    const serial = /serial\s+([0-9a-f]+)/.exec(r.stderr)![1]!;
+    const revoked = await runCli(['revoke', serial, '--reason', 'cessationOfOperation'], env);
+    expect(revoked.stdout).toContain("it goes on root 2's CRL");
+    expect(revoked.stdout).toContain('of the root-2');
+    expect(mustOpenssl(['crl', '-inform', 'DER', '-in', path.join(rotated, 'crl', 'root-2.crl'), '-noout', '-text']).toLowerCase()).toContain(serial);
   });
 });
