@@ -9,6 +9,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import * as x509 from '@peculiar/x509';
 import { canonicalKeyHashOfSpki, keyHashOfSpki } from '../core/canonical-key.js';
 import { systemClock } from '../core/clock.js';
+import type { PublicKeyInfo } from '../core/public-key.js';
 import { CA_BACKDATE_MS, createCaCertificate } from './ca-certificates.js';
 import { CaError, readCertificateFile } from './ca-file-io.js';
 import { loadCa, rootUrlsOf, type CaOptions } from './ca-files.js';
@@ -53,7 +54,7 @@ export function subordinateConstraints(permitted: readonly string[], excluded: r
 }
 
 /** A CA's CSR from PEM: its signature checked, its subject and key. */
-export async function readCaCsr(pem: string, file: string): Promise<{ spki: Uint8Array; subject: Uint8Array; subjectText: string }> {
+export async function readCaCsr(pem: string, file: string): Promise<{ spki: Uint8Array; key: PublicKeyInfo; subject: Uint8Array; subjectText: string }> {
   let der: Uint8Array;
   try {
     const blocks = x509.PemConverter.decodeWithHeaders(pem).filter((b) => b.type === 'CERTIFICATE REQUEST' || b.type === 'NEW CERTIFICATE REQUEST');
@@ -74,7 +75,7 @@ export async function readCaCsr(pem: string, file: string): Promise<{ spki: Uint
   }
   const request = AsnConvert.parse(der, CertificationRequest);
   const subject = new Uint8Array(AsnConvert.serialize(request.certificationRequestInfo.subject));
-  return { spki: parsed.spki, subject, subjectText: new x509.Name(subject).toString() };
+  return { spki: parsed.spki, key: parsed.key, subject, subjectText: new x509.Name(subject).toString() };
 }
 
 /** Every CA certificate in the CA directory: roots, intermediates, cross certificates of every generation. */

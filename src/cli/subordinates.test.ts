@@ -110,7 +110,7 @@ describe('certmint ca sign-subordinate (a Vault intermediate)', () => {
     expect(audit.stdout).toContain('"subordinate-revoke"');
   });
 
-  it('refuses bad input with one line and writes nothing', { timeout: 60_000 }, async () => {
+  it("refuses bad input (broken signature, certmint's key, weak key, non-CIDR range, validity past the root, trust domains) with one line and writes nothing", { timeout: 60_000 }, async () => {
     const before = await subordinates();
     mustOpenssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'b.key', '-subj', '/CN=Broken', '-outform', 'DER', '-out', 'b.der']);
     const der = readFileSync(at('b.der'));
@@ -126,6 +126,9 @@ describe('certmint ca sign-subordinate (a Vault intermediate)', () => {
     mustOpenssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ok.key', '-subj', '/CN=Fine', '-out', 'ok.csr']);
     expectOneLine(await certmint(['ca', 'sign-subordinate', '--csr', at('ok.csr'), '--label', 'x', '--permit', '10.0.0.0-10.0.0.255', '--out', out]), /not an IP range in CIDR notation/);
     expectOneLine(await certmint(['ca', 'sign-subordinate', '--csr', at('ok.csr'), '--label', 'x', '--validity', '20y', '--out', out]), /after the root CA's notAfter \d{4}-/);
+
+    mustOpenssl(['req', '-new', '-newkey', 'rsa:1024', '-nodes', '-keyout', 'weak.key', '-subj', '/CN=Weak', '-out', 'weak.csr']);
+    expectOneLine(await certmint(['ca', 'sign-subordinate', '--csr', at('weak.csr'), '--label', 'x', '--out', out]), /RSA key of 1024 bits is too small/);
 
     for (const [domain, why] of [['cluster.local/ns/default', /has a path/], ['*.cluster.local', /has a wildcard/], ['spiffe://cluster.local', /has a scheme/]] as const) {
       expectOneLine(await certmint(['ca', 'issue-istio-ca', '--trust-domain', domain, '--out', at('istio-bad')]), why);

@@ -9,6 +9,7 @@ import type { Config } from '../../config/config.js';
 import { writeFileAtomically } from '../../core/atomic-file.js';
 import { parseDuration } from '../../core/duration.js';
 import type { CertificateLedger, SubordinateKind, SubordinateRecord } from '../../ledger/ledger.js';
+import { subjectKeyProblem } from '../../policy/keys.js';
 import { processClock } from '../fake-clock.js';
 import { caOptionsOf, operatorName, readConfig, withLedger } from '../admin.js';
 import { withCaKeys } from '../ca-key-source.js';
@@ -148,8 +149,11 @@ export function registerSubordinateCommands(ca: Command): void {
       subordinateConstraints(opts.permit, opts.exclude);
       if (!/^\d+$/.test(opts.pathLength)) throw new UsageError(`--path-length ${JSON.stringify(opts.pathLength)} is not a whole number (0: it signs leaves only)`);
       const csr = await readCaCsr(readCsrFile(opts.csr), opts.csr);
+      // The same keys certmint certifies for leaves: a weak CA key would be worse than a weak leaf.
+      const weak = subjectKeyProblem(csr.key);
+      if (weak) throw new UsageError(`${opts.csr}: ${weak}; nothing was signed`);
       const signed = await withCaKeys(config, caOptionsOf(config), (o) =>
-        signSubordinate(o, { ...csr, permitted: opts.permit, excluded: opts.exclude, pathLength: Number(opts.pathLength), validityMs, action: 'sign a subordinate CA' }),
+        signSubordinate(o, { spki: csr.spki, subject: csr.subject, permitted: opts.permit, excluded: opts.exclude, pathLength: Number(opts.pathLength), validityMs, action: 'sign a subordinate CA' }),
       );
       await withLedger(config, (ledger) => record(ledger, signed, label, 'subordinate'));
       const pem = certificatePemOf(signed.certificate) + certificatePemOf(signed.root);
