@@ -15,6 +15,7 @@ import { auditCaEvent, type CaEvent } from '../ca-audit.js';
 import { withCaKeys } from '../ca-key-source.js';
 import { configuredNameConstraints } from '../composition.js';
 import { registerCaCheck } from './ca-check.js';
+import { registerSubordinateCommands } from './subordinates.js';
 import { caCsrReport, caImportReport, caStatusCommand, rotateIntermediateReport, rotateRootReport } from './ca.js';
 
 /** `certmint ca …` (main.ts registers them with this one call). Every change to the CA is audited. */
@@ -102,6 +103,7 @@ export function registerCaCommands(program: Command): void {
     });
 
   registerCaCheck(ca);
+  registerSubordinateCommands(ca);
 }
 
 /** The CA files are in place; the ledger (created if this is a new data dir) records who did it. */

@@ -36,6 +36,7 @@ import type {
 import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
 import { PostgresOutbox } from './outbox.js';
+import { PostgresSubordinates } from './subordinates.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresAuthorizations } from './authorizations.js';
 import { PostgresCertificates } from './certificates.js';
@@ -105,6 +106,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly shared: PostgresSharedState;
   private readonly retention: PostgresRetention;
   readonly outbox: PostgresOutbox;
+  readonly subordinates: PostgresSubordinates;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
@@ -130,6 +132,7 @@ export class PostgresLedger implements CertificateLedger {
     this.shared = new PostgresSharedState(this.db);
     this.retention = new PostgresRetention(this.db);
     this.outbox = new PostgresOutbox(this.db);
+    this.subordinates = new PostgresSubordinates(this.db, this.audit);
     this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
     this.housekeeping.unref();
   }

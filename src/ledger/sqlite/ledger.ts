@@ -48,6 +48,7 @@ import { SqliteRenewal } from './renewal.js';
 import { SqliteSharedState } from './shared-state.js';
 import { SqliteOrders } from './orders.js';
 import { SqliteOutbox } from './outbox.js';
+import { SqliteSubordinates } from './subordinates.js';
 import { SqliteRetention } from './retention.js';
 import { takesOf } from '../rate-limit-window.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -105,6 +106,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly orders: SqliteOrders;
   private readonly retention: SqliteRetention;
   readonly outbox: SqliteOutbox;
+  readonly subordinates: SqliteSubordinates;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
@@ -131,6 +133,7 @@ export class SqliteLedger implements CertificateLedger {
     this.retention = new SqliteRetention(this.db);
     this.outbox = new SqliteOutbox(this.db);
     this.audit.onRaise = () => this.outbox.raised();
+    this.subordinates = new SqliteSubordinates(this.db, this.audit, (r) => this.durable(r));
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {

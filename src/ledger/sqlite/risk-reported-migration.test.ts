@@ -42,7 +42,9 @@ describe('migration 0017 on a ledger the 0016 check reported from', () => {
     raise.run('d3', 'certificate.expiring-unrenewed', '0b');
     db.exec(`DROP INDEX certificates_overdue_unreported; DROP INDEX certificates_expiring_unreported;
       DROP INDEX outbox_events_ca_expiring_once; DROP INDEX outbox_events_crl_stale_once;
-      ALTER TABLE certificates DROP COLUMN risk_reported; DELETE FROM schema_migrations WHERE version = 17`);
+      ALTER TABLE certificates DROP COLUMN risk_reported;
+      DROP TABLE subordinate_cas; -- and what the migrations after 0017 made (0018)
+      DELETE FROM schema_migrations WHERE version >= 17`);
     db.close();
 
     ledger = new SqliteLedger({ file });
