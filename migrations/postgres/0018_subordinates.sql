@@ -1,3 +1,26 @@
--- Placeholder on branch h25-adm only: migration numbers must be contiguous (ledger/migrate.ts), and
--- 0018 belongs to the subordinate-CA work (branch h24-sub). At merge, take that branch's file.
-SELECT 1;
+-- certmint ledger on PostgreSQL, version 18 (port of migrations/0018_subordinates.sql, issue 24).
+-- Subordinate CAs: CA certificates a root of certmint's signed for another system (certmint ca
+-- sign-subordinate: Vault's intermediate, any CA's CSR; certmint ca issue-istio-ca: istiod's plug-in
+-- CA). Not leaves: they are on the root's CRL (crl_state 'root' / 'root-<n>'), not an
+-- intermediate's, so they get a table of their own rather than rows in certificates.
+CREATE TABLE subordinate_cas (
+  serial            TEXT PRIMARY KEY,            -- lower-case hex, as in certificates
+  label             TEXT NOT NULL,               -- the operator's name for it (--label; istio-<trust domain>)
+  kind              TEXT NOT NULL CONSTRAINT subordinate_cas_kind_check CHECK (kind IN ('subordinate', 'istio')),
+  root_generation   INTEGER NOT NULL,            -- the root that signed it: whose CRL lists it once revoked
+  subject           TEXT NOT NULL,
+  not_before        BIGINT NOT NULL,
+  not_after         BIGINT NOT NULL,
+  der               BYTEA NOT NULL,
+  pem               TEXT NOT NULL,
+  constraints       TEXT NOT NULL,               -- JSON {permitted: [...], excluded: [...]} in the text form of ca.nameConstraints
+  key_hash          TEXT NOT NULL,               -- SHA-256 of the subject SPKI, hex
+  created_at        BIGINT NOT NULL,
+  status            TEXT NOT NULL CONSTRAINT subordinate_cas_status_check CHECK (status IN ('valid', 'revoked')),
+  revoked_at        BIGINT,
+  revocation_reason INTEGER,
+  CONSTRAINT subordinate_cas_revoked_at_check CHECK ((status = 'revoked') = (revoked_at IS NOT NULL))
+);
+CREATE INDEX subordinate_cas_by_expiry ON subordinate_cas (not_after);
+-- What a root's CRL reads: the revoked subordinates of one root generation.
+CREATE INDEX subordinate_cas_revoked ON subordinate_cas (root_generation, not_after) WHERE status = 'revoked';

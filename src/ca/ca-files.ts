@@ -12,6 +12,7 @@ import { intermediateFilePaths, intermediateGenerations, readActiveGeneration } 
 import { nativeCryptoProvider } from './crypto-provider.js';
 import { checkExternalPath, isExternallyRooted, pendingIntermediateFiles, readExternalChain } from './external-root.js';
 import type { KeyPassphrase } from './key-passphrase.js';
+import type { NameConstraints } from './name-constraints.js';
 import { rootFilePaths, rootGenerations } from './root-generations.js';
 import type { CaKeyAlgorithm } from './types.js';
 import { X509CertificateAuthority, type IntermediateParts, type RootParts } from './x509-authority.js';
@@ -58,6 +59,11 @@ export interface CaOptions {
    * and the rotations load them where they are brought back. A first start still creates them.
    */
   readonly offlineRoot?: boolean;
+  /**
+   * ca.nameConstraints: written (critical) into every intermediate certmint creates from now on.
+   * What binds issuance is the active intermediate's own extension (X509CertificateAuthority.nameConstraints).
+   */
+  readonly nameConstraints?: NameConstraints;
   /** Where the CA keys live and are created (ca.keyProvider); default: files in `dir` (file-key-provider.ts). */
   readonly keyProvider?: CaKeyProvider;
   readonly crypto?: Crypto;
@@ -105,6 +111,7 @@ export async function initCa(o: CaOptions): Promise<X509CertificateAuthority> {
     notBefore,
     notAfter: intermediateNotAfter,
     urls: rootUrlsOf(o, 1),
+    ...(o.nameConstraints ? { nameConstraints: o.nameConstraints } : {}),
   });
 
   await writeNewCaFiles(o.dir, [

@@ -25,7 +25,7 @@ import { CA_DEFAULTS, keyProviderOf, loadCa, loadKey, rootUrlsOf, type CaOptions
  * The newest root (the one that signs new intermediates) with its private key, for one signature:
  * the one time a CA kept with ca.offlineRoot needs it. `action` names what needs it in the error.
  */
-async function newestRoot(o: CaOptions, ca: X509CertificateAuthority, action: string): Promise<{ generation: number; signer: CaSigner }> {
+export async function newestRoot(o: CaOptions, ca: X509CertificateAuthority, action: string): Promise<{ generation: number; signer: CaSigner }> {
   const generation = Math.max(...ca.roots.map((r) => r.generation));
   const files = rootFilePaths(o.dir, generation);
   const certificate = await readCertificateFile(files.cert, 'the root CA certificate');
@@ -60,6 +60,7 @@ async function nextIntermediate(o: CaOptions, algorithm: CaKeyAlgorithm, root: C
     notBefore: new Date(now - CA_BACKDATE_MS),
     notAfter,
     urls: rootUrlsOf(o, rootGeneration),
+    ...(o.nameConstraints ? { nameConstraints: o.nameConstraints } : {}),
   });
   const paths = intermediateFilePaths(o.dir, generation);
   return {

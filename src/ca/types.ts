@@ -2,6 +2,7 @@ import type { Identifier } from '../core/identifier.js';
 import type { PublicKeyInfo } from '../core/public-key.js';
 import type { RevokedColumns } from '../core/revoked-columns.js';
 import type { CaKeyState } from './key-provider.js';
+import type { NameConstraints } from './name-constraints.js';
 
 /** Key algorithms the CA can create for its own root and intermediate. */
 export type CaKeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
@@ -75,6 +76,8 @@ export interface IntermediateGeneration {
   readonly notAfter: Date;
   /** Its SKI, lower-case hex: the AKI keyIdentifier of its leaves (RFC 9773 certIDs). */
   readonly keyIdHex: string;
+  /** Its NameConstraints extension (RFC 5280 §4.2.1.10); undefined when it has none. */
+  readonly nameConstraints: NameConstraints | undefined;
 }
 
 /** One root the CA has loaded (certmint ca rotate-root adds them; all stay trusted). */
@@ -135,6 +138,11 @@ export interface CaCertificates {
   readonly intermediateDer: Uint8Array;
   /** The generation that signs new leaves. */
   readonly activeGeneration: number;
+  /**
+   * The active intermediate's name constraints, read from its certificate (an imported one's
+   * count too): what it may sign, whatever ca.nameConstraints says now. Undefined: none.
+   */
+  readonly nameConstraints?: NameConstraints | undefined;
   /** Every intermediate loaded, ascending: the active one and those whose leaves may still be in use. */
   readonly generations: readonly IntermediateGeneration[];
   /** Whether the CA's keys can sign now (a token may be lost); absent: always. */

@@ -11,6 +11,7 @@ import type { CaKeyState } from './key-provider.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl/signer.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
 import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
+import { nameConstraintsOf, type NameConstraints } from './name-constraints.js';
 import type { CaKeyAlgorithm, CertificateAuthority, CrlRequest, IntermediateGeneration, IssuedLeaf, LeafRequest, RootGeneration } from './types.js';
 
 /** The DER OBJECT IDENTIFIER rsaEncryption (1.2.840.113549.1.1.1). */
@@ -80,6 +81,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly chainPem: string;
   readonly intermediateDer: Uint8Array;
   readonly activeGeneration: number;
+  readonly nameConstraints: NameConstraints | undefined;
   readonly generations: readonly IntermediateGeneration[];
   readonly roots: readonly RootGeneration[];
   /** The newest root: the one that signs new intermediates. */
@@ -120,6 +122,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
           subject: p.certificate.subject,
           notAfter: p.certificate.notAfter,
           keyIdHex,
+          nameConstraints: nameConstraintsOf(p.certificate),
         },
         certificate: p.certificate,
         key: p.key,
@@ -153,6 +156,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
     }));
     this.rootCertificate = newestRoot.certificate;
     this.intermediateCertificate = active.certificate;
+    this.nameConstraints = active.info.nameConstraints;
     // Oldest first: a tool that reads only the first certificate keeps the root it always had.
     this.rootsPem = this.roots.map((r) => r.pem).join('');
     this.chainPem = active.info.chainPem;

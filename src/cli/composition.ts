@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DirectoryMeta } from '../acme/context.js';
 import { AcmeUrls } from '../acme/urls.js';
 import type { CaOptions } from '../ca/ca-files.js';
+import { NameConstraintError, parseNameConstraint, type NameConstraints } from '../ca/name-constraints.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { AccessPolicy, PolicyConfigError } from '../policy/access.js';
 import type { SecretSealer } from '../ra/eab.js';
@@ -35,7 +36,22 @@ export function caOptions(config: Config, crypto: Crypto): CaOptions {
     crypto,
     keyPassphrase: configuredKeyPassphrase(config.ca.keyPassphraseFile, process.env),
     offlineRoot: config.ca.offlineRoot,
+    nameConstraints: configuredNameConstraints(config),
   };
+}
+
+/** ca.nameConstraints, parsed. @throws ConfigError naming the key and the entry of a bad one. */
+export function configuredNameConstraints(config: Config): NameConstraints {
+  const parse = (list: 'permitted' | 'excluded') =>
+    config.ca.nameConstraints[list].map((text, i) => {
+      try {
+        return parseNameConstraint(text);
+      } catch (e) {
+        if (e instanceof NameConstraintError) throw new ConfigError(`ca.nameConstraints.${list}[${i}]: ${e.message}`);
+        throw e;
+      }
+    });
+  return { permitted: parse('permitted'), excluded: parse('excluded') };
 }
 
 export function raPolicy(config: Config): RaPolicy {

@@ -7,7 +7,7 @@ import { ConfigError } from '../config/config.js';
 import { processClock } from './fake-clock.js';
 import { certmintVersion } from '../core/version.js';
 import { listCommand, showCommand, type ListOptions } from './commands/certs.js';
-import { revokeCommand } from './commands/revoke.js';
+import { revokeCommand, revokeSubordinateCommand } from './commands/revoke.js';
 import { normalizeSerial } from './commands/certs.js';
 import { renewEarlyCommand, type RenewEarlyOptions } from './commands/renew-early.js';
 import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
@@ -110,12 +110,20 @@ certs
 
 program
   .command('revoke <serial>')
-  .description('revoke a certificate (audited as the operator; the CRL is regenerated)')
+  .description("revoke a certificate or a subordinate CA (audited as the operator; the CRL, or the root's CRL, is regenerated)")
   .requiredOption('--reason <reason>', 'unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (serial: string, opts: { config?: string; reason: string }) => {
     const config = readConfig(opts.config);
     await withAuthority(config, async (ledger, ca) => {
+      const subordinate = await ledger.subordinates.getSubordinate(normalizeSerial(serial));
+      if (subordinate) {
+        const root = ca.roots.find((r) => r.generation === subordinate.rootGeneration);
+        const rootKey = root?.keyHeld ? 'held' : root?.keyOffline || config.ca.offlineRoot ? 'offline' : 'external';
+        const signRootCrl = (n: number) => crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), { root: n }, ca.activeGeneration);
+        process.stdout.write(await revokeSubordinateCommand(ledger, subordinate, opts.reason, operatorName(), { now: processClock().now(), rootKey, signRootCrl }));
+        return;
+      }
       const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, operatorName()));
       // Publish the CRL of the generation that signed it now; a running server adopts the newer

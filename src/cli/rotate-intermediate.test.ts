@@ -124,6 +124,7 @@ describe('certmint ca rotate-intermediate', () => {
         { generation: 1, root: 1, active: false, subject: 'O=certmint, CN=certmint Intermediate CA', notAfter: expect.any(String), liveCertificates: 0 },
         { generation: 2, root: 1, active: true, subject: 'O=certmint, CN=certmint Intermediate CA G2', notAfter: expect.any(String), liveCertificates: 1 },
       ],
+      nameConstraints: { active: { permitted: [], excluded: [] } },
     });
     const table = await certmint(['ca', 'status']);
     expect(table.stdout).toMatch(

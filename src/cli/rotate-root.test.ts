@@ -163,6 +163,7 @@ describe('certmint ca rotate-root', () => {
         { generation: 1, root: 1, active: false, subject: 'O=certmint, CN=certmint Intermediate CA', notAfter: expect.any(String), liveCertificates: 1 },
         { generation: 2, root: 2, active: true, subject: 'O=certmint, CN=certmint Intermediate CA G2', notAfter: expect.any(String), liveCertificates: 1 },
       ],
+      nameConstraints: { active: { permitted: [], excluded: [] } },
     });
     expect((await certmint(['ca', 'status'])).stdout).toMatch(/^ROOT\s+NOT AFTER\s+LIVE\s+SUBJECT\n1\s+\S+\s+1\s+O=certmint, CN=certmint Root CA\n2 \(newest\) \(cross-signed\)\s+\S+\s+1\s+O=certmint, CN=certmint Root CA R2\n\n/);
   });

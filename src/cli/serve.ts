@@ -7,7 +7,10 @@ import { AcmeUrls } from '../acme/urls.js';
 import { registerAdminApi } from '../admin/admin-api.js';
 import { createAdminServer } from '../admin/admin-server.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
-import { type Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
+import { caFilePaths, fileExists } from '../ca/ca-file-io.js';
+import { NO_NAME_CONSTRAINTS } from '../ca/name-constraints.js';
+import { nameConstraintsDrift, serverHostnamesRefusal, underExternalRoot } from './name-constraints-check.js';
 import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
 import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
@@ -61,9 +64,18 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   }
   const crypto = nativeCryptoProvider();
   useCryptoProvider(crypto);
+  // Parses ca.nameConstraints: a bad entry stops the start here, naming it.
+  const options = caOptions(config, crypto);
+  const configuredConstraints = options.nameConstraints ?? NO_NAME_CONSTRAINTS;
+  // A first start creates the intermediate with ca.nameConstraints: refuse before anything is written.
+  const refusedAtCreation = config.server.tls.enabled ? serverHostnamesRefusal(config.server.tls.hostnames, configuredConstraints) : undefined;
+  // An unreadable CA directory is reported by the CA's loading below, with its own message.
+  if (refusedAtCreation && !(await fileExists(caFilePaths(options.dir).intermediateCert).catch(() => true))) {
+    throw new ConfigError(refusedAtCreation);
+  }
   // The token (ca.keyProvider pkcs11) first: a wrong PIN or a missing key refuses the start before
   // any ledger or CA file exists. Its state changes are one warn line each, never the PIN.
-  const keys = await openCaKeySource(config, { ...caOptions(config, crypto), clock }, (line) => log.warn(line));
+  const keys = await openCaKeySource(config, { ...options, clock }, (line) => log.warn(line));
   const { ledger, files: ledgerFiles } = await openLedger({
     ...ledgerSettings(config),
     now: () => clock.now().getTime(),
@@ -82,6 +94,15 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     await ledger.close();
     throw e;
   }
+  // The active intermediate's constraints bind, whatever the config says now (an imported one's too).
+  const hostnamesRefusal = config.server.tls.enabled ? serverHostnamesRefusal(config.server.tls.hostnames, ca.nameConstraints) : undefined;
+  if (hostnamesRefusal) {
+    await keys.close();
+    await ledger.close();
+    throw new ConfigError(hostnamesRefusal);
+  }
+  const drift = nameConstraintsDrift(configuredConstraints, ca.nameConstraints, underExternalRoot(ca));
+  if (drift) log.warn(drift);
   const crl = crlPublisher(config, ledger, ca, clock, log);
   const metrics = new PrometheusMetrics({
     ledger,

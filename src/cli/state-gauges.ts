@@ -154,6 +154,20 @@ export function registerStateGauges(registry: Registry, s: StateGaugeSources): v
       for (const g of s.ca.generations) this.set({ cert: 'intermediate', generation: g.generation }, secondsUntil(g.notAfter));
     },
   });
+  // Issue 24: the subordinate CAs the roots signed for Vault, istiod, … expire on their own
+  // schedule; nothing in certmint renews them, so each one is a series to alert on.
+  new Gauge({
+    name: 'certmint_subordinate_not_after_seconds',
+    help: 'notAfter (Unix seconds) of each valid, unexpired subordinate CA (ca sign-subordinate, ca issue-istio-ca).',
+    labelNames: ['label', 'serial', 'kind'],
+    registers,
+    async collect() {
+      const now = s.clock.now().getTime();
+      const live = (await s.ledger.subordinates.listSubordinates()).filter((c) => c.status === 'valid' && c.notAfter.getTime() > now);
+      this.reset();
+      for (const c of live) this.set({ label: c.label, serial: c.serial, kind: c.kind }, c.notAfter.getTime() / 1000);
+    },
+  });
   new Gauge({
     name: 'certmint_ledger_size_bytes',
     help: 'Size of the ledger on disk (SQLite: the database file plus its write-ahead log).',

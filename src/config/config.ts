@@ -67,6 +67,8 @@ export interface Config {
     readonly offlineRoot: boolean;
     /** Set exactly when keyProvider is pkcs11. The PIN itself never enters the config. */
     readonly pkcs11: Pkcs11Config | undefined;
+    /** Their text form; cli/composition.ts parses them (ca/name-constraints.ts), naming a bad entry's key. */
+    readonly nameConstraints: { readonly permitted: readonly string[]; readonly excluded: readonly string[] };
   };
   readonly acme: { readonly termsOfService: string | undefined; readonly website: string | undefined };
   readonly validation: {
@@ -388,6 +390,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       keyProvider: c.ca.keyProvider,
       offlineRoot: c.ca.offlineRoot,
       pkcs11: c.ca.keyProvider === 'pkcs11' ? resolvePkcs11(c.ca.pkcs11, cwd, fail) : undefined,
+      nameConstraints: { permitted: c.ca.nameConstraints.permitted, excluded: c.ca.nameConstraints.excluded },
     },
     acme: { termsOfService: c.acme.termsOfService || undefined, website: c.acme.website || undefined },
     validation: {

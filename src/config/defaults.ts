@@ -35,6 +35,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     keyPassphraseFile: '',
     keyProvider: 'file',
     offlineRoot: false,
+    nameConstraints: { permitted: [], excluded: [] },
     pkcs11: { module: '', token: '', pinFile: '', intermediateKey: '', rootKey: '' },
   },
   acme: { termsOfService: '', website: '' },

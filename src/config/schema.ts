@@ -62,6 +62,15 @@ export const ConfigSchema = Type.Object(
         description:
           'The root key is kept off this machine (moved away after `certmint ca init`): serve starts with the root certificates alone and never signs the root CRL; `certmint crl generate --root`, `ca rotate-intermediate` and `ca rotate-root` need it brought back (docs/ca-operations.md#an-offline-root-key).',
       }),
+      nameConstraints: Section(
+        'RFC 5280 name constraints written into the intermediates certmint creates (`ca init`, first start, `ca rotate-intermediate`, `ca rotate-root`), and checked at newOrder (docs/ca-operations.md#name-constraints).',
+        {
+          permitted: Strings(
+            'Names the intermediate may sign: DNS names (`example.internal`: that name and every name under it), CIDR ranges (`10.0.0.0/8`), URI hosts (`uri:cluster.local`). Empty: every name of a kind not listed.',
+          ),
+          excluded: Strings('Names the intermediate may never sign, in the same forms; an excluded name wins over a permitted one.'),
+        },
+      ),
       pkcs11: Section('The PKCS#11 token holding the CA keys when ca.keyProvider is pkcs11 (docs/hsm.md).', {
         module: Type.String({ description: 'Path of the vendor\'s PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so. Required with keyProvider pkcs11.' }),
         token: Type.String({ description: 'The token\'s label, or `serial:<n>` for its serial number; never a slot number. Required with keyProvider pkcs11.' }),

@@ -279,6 +279,30 @@ describe('CrlPublisher', () => {
     expect(listed).toContain(revoked.serial.toUpperCase());
   });
 
+  it("the root's CRL lists a revoked subordinate CA at the next check (its stale mark), until the subordinate expires", async () => {
+    const p = publisher();
+    await p.check();
+    const before = p.current('root')!.crlNumber;
+    const serial = '01c0ffee';
+    await ledger.subordinates.recordSubordinate({
+      serial, label: 'vault', kind: 'subordinate', rootGeneration: 1, subject: 'CN=Vault', notBefore: clock.now(),
+      notAfter: new Date(clock.now().getTime() + 20 * 24 * HOUR), der: new Uint8Array([0x30, 0]), pem: '', constraints: { permitted: [], excluded: [] },
+      keyHash: 'k-vault', createdAt: clock.now(), actor: 'test',
+    });
+    await p.check();
+    expect(p.current('root')!.crlNumber).toBe(before); // issuing one changes nothing
+    await ledger.subordinates.revokeSubordinate({ serial, reason: 1, revokedAt: clock.now(), actor: 'test' });
+    await p.check();
+    expect(p.current('root')!.crlNumber).toBe(before + 1n);
+    const pemFile = path.join(dir, 'crl', 'root.crl.pem');
+    expect(crlText(pemFile)).toContain(serial.toUpperCase());
+    expect(crlText(pemFile)).toContain('Key Compromise');
+    // The root's CRL is renewed at half its validity (15 days), then past the subordinate's notAfter (20 days).
+    clock.advance(21 * 24 * HOUR);
+    await p.check();
+    expect(crlText(pemFile)).not.toContain(serial.toUpperCase());
+  });
+
   it('shares one build between concurrent requests', async () => {
     const p = publisher();
     const [a, b] = await Promise.all([p.generate(), p.generate()]);

@@ -259,7 +259,8 @@ export class CrlPublisher {
     const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
     const now = this.o.clock.now().getTime();
     const due = !state.der || !state.thisUpdate || state.thisUpdate.getTime() + refreshMs <= now;
-    const stale = rootGenerationOfCrlIssuer(issuer) === undefined && state.dirty;
+    // A root's CRL is marked stale by the revocation of a subordinate CA it signed (ca sign-subordinate).
+    const stale = state.dirty;
     if (!due && stale) {
       // Revocations are published at most crl.minInterval after the previous build: the ones in
       // between are in the ledger already (answered, audited) and all go into the next build.
@@ -315,11 +316,14 @@ export class CrlPublisher {
     const rootGeneration = rootGenerationOfCrlIssuer(issuer);
     const validity = rootGeneration !== undefined ? this.o.policy.rootValidityMs : this.o.policy.validityMs;
     const nextUpdate = new Date(thisUpdate.getTime() + validity);
-    // Intermediates are not revoked by certmint yet: the root's CRL is signed, and empty.
-    // Entries travel as columns, read and encoded in worker threads: a 100,000-entry CRL does not
-    // hold the event loop that serves ACME requests.
+    // A root's CRL lists the revoked subordinate CAs it signed (certmint's own intermediates are
+    // retired by rotation, not revoked). A leaf CRL's entries travel as columns, read and encoded in
+    // worker threads: a 100,000-entry CRL does not hold the event loop that serves ACME requests.
     const generation = generationOfCrlIssuer(issuer);
-    const entries = generation === undefined ? [] : await this.o.ledger.listRevokedUnexpired(now, generation);
+    const entries =
+      generation === undefined
+        ? await this.o.ledger.subordinates.revokedSubordinates(now, rootGeneration!)
+        : await this.o.ledger.listRevokedUnexpired(now, generation);
     const request = { crlNumber, thisUpdate, nextUpdate, entries };
     const der =
       generation === undefined ? await this.o.ca.signIntermediateCrl(request, rootGeneration) : await this.o.ca.signCrl(request, generation);

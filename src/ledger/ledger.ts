@@ -12,6 +12,7 @@ import type { OrdersLedger, OrdersReader } from './interfaces/orders.js';
 import type { OutboxLedger, OutboxReader } from './interfaces/outbox.js';
 import type { RenewalLedger, RenewalReader } from './interfaces/renewal.js';
 import type { SharedStateLedger, SharedStateReader } from './interfaces/shared-state.js';
+import type { SubordinatesLedger, SubordinatesReader } from './interfaces/subordinates.js';
 
 // Each aggregate's interface and record types live in interfaces/<aggregate>.ts; this module
 // re-exports them so that the rest of the code names one place.
@@ -29,6 +30,7 @@ export * from './interfaces/orders.js';
 export * from './interfaces/outbox.js';
 export * from './interfaces/renewal.js';
 export * from './interfaces/shared-state.js';
+export * from './interfaces/subordinates.js';
 
 /**
  * The certificate ledger: the only code with SQL sits behind this interface, one aggregate per
@@ -53,6 +55,8 @@ export interface CertificateLedger
   readonly outbox: OutboxLedger;
   /** The admin API's bearer tokens (interfaces/admin-tokens.ts). */
   readonly adminTokens: AdminTokensLedger;
+  /** Subordinate CAs (interfaces/subordinates.ts): the CA certificates certmint's roots signed for other systems. */
+  readonly subordinates: SubordinatesLedger;
 }
 
 /**
@@ -73,4 +77,5 @@ export interface LedgerReader
     MetricsLedger {
   readonly outbox: OutboxReader;
   readonly adminTokens: AdminTokensReader;
+  readonly subordinates: SubordinatesReader;
 }

@@ -2,6 +2,7 @@ import { CaKeyUnavailableError } from '../ca/ca-key.js';
 import { parseCsr } from '../ca/csr.js';
 import type { ParsedCsr } from '../ca/types.js';
 import { AcmeProblem } from '../core/problem.js';
+import { checkIntermediateConstraints } from './intermediate-constraints.js';
 import type { Identifier } from '../core/identifier.js';
 import type { FinalizeOutcome } from '../ledger/ledger.js';
 import type { AccountRecord } from '../ledger/records.js';
@@ -83,6 +84,8 @@ export async function finalizeOrder(
   }
   const csr = await checkedCsr(deps, account, payload?.csr);
   checkCsrIdentifiers(csr, order.identifiers);
+  // An order made before ca rotate-intermediate (and a restart) may ask for more than the intermediate now signs.
+  checkIntermediateConstraints(deps.ca.nameConstraints, order.identifiers);
   const { name: profileName, profile } = chosenProfile(deps, account, order.profile);
   const keyTypeProblem = profileKeyProblem(profileName, profile, csr.key);
   if (keyTypeProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyTypeProblem}`);

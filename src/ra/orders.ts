@@ -1,4 +1,5 @@
 import { AcmeProblem } from '../core/problem.js';
+import { checkIntermediateConstraints } from './intermediate-constraints.js';
 import { randomId } from '../core/ids.js';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeType } from '../core/status.js';
@@ -49,6 +50,7 @@ export async function newOrder(
   const identifiers = checkOrderIdentifiers(payload.identifiers, MAX_IDENTIFIERS);
   const policy = accessPolicyOf(deps, account);
   policy.checkIdentifiers(identifiers);
+  checkIntermediateConstraints(deps.ca.nameConstraints, identifiers);
   const { name: profileName, profile } = chosenProfile(deps, account, payload.profile);
   const now = deps.clock.now();
   const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account, profile));

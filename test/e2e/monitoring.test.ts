@@ -76,6 +76,9 @@ describe('monitoring a running certmint', () => {
     issued = { serial: new X509Certificate(pem).serialNumber.toLowerCase(), pem };
     await expect(client.createOrder({ identifiers: [{ type: 'dns', value: 'x.forbidden.test' }] })).rejects.toThrow(/forbidden\.test/);
     await client.revokeCertificate(pem, { reason: 4 });
+    // A subordinate CA, for certmint_subordinate_not_after_seconds (read by an alert rule).
+    const subordinate = await certmint.cli(['ca', 'issue-istio-ca', '--trust-domain', 'monitoring.test', '--out', `${certmint.tempDir}/istio`]);
+    expect(subordinate.code).toBe(0);
     const res = await get(`${certmint.baseUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -182,7 +185,7 @@ describe('monitoring a running certmint', () => {
     expect(all.map((r) => r.alert)).toEqual(
       expect.arrayContaining([
         'CertmintDown', 'CertmintCaCertificateExpiring', 'CertmintCrlStale', 'CertmintIssuanceFailuresRising',
-        'CertmintRenewalOverdue', 'CertmintCertificateExpiringUnrenewed',
+        'CertmintRenewalOverdue', 'CertmintCertificateExpiringUnrenewed', 'CertmintSubordinateCaExpiring',
       ]),
     );
     for (const rule of all) {

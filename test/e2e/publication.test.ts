@@ -151,6 +151,49 @@ describe('publication over plain HTTP (a real certmint serve with publication.li
   });
 });
 
+describe('a subordinate CA signed while certmint serves with publication.listen', () => {
+  it('names the root CRL and root certificate on the plain-HTTP listener; after certmint revoke that CRL lists it', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'certmint-pub-sub-'));
+    try {
+      // A CA request as Vault's intermediate/generate sends one.
+      const key = path.join(dir, 'vault.key');
+      const csr = path.join(dir, 'vault.csr');
+      const made = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', '/CN=Vault Intermediate',
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-out', csr]);
+      expect(made.code, made.out).toBe(0);
+      const signed = await certmint.cli(['ca', 'sign-subordinate', '--csr', csr, '--label', 'vault-pub', '--permit', 'vault.example.internal']);
+      expect(signed.code, signed.stderr).toBe(0);
+      const subordinate = new X509Certificate(signed.stdout.slice(0, signed.stdout.indexOf('-----END CERTIFICATE-----') + 25));
+      const urls = urlsOf(new Uint8Array(subordinate.raw));
+      expect(urls).toEqual({ crl: `${publicationUrl}/crl/root`, caIssuers: `${publicationUrl}/root.der` });
+      // The issuer it names, over plain HTTP, is the root that signed it.
+      const root = new X509Certificate((await fetchPlain(urls.caIssuers)).body);
+      expect(subordinate.verify(root.publicKey)).toBe(true);
+
+      const revoked = await certmint.cli(['revoke', subordinate.serialNumber, '--reason', 'keyCompromise']);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      // The running server adopts the root CRL the command signed (crl.checkInterval), and serves it over plain HTTP.
+      const crlFile = path.join(dir, 'root.crl');
+      await vi.waitFor(
+        async () => {
+          const crl = await fetchPlain(urls.crl);
+          expect(crl.status).toBe(200);
+          await writeFile(crlFile, crl.body);
+          const text = await openssl(['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text']);
+          expect(text.out).toContain(`Serial Number: ${subordinate.serialNumber}`);
+        },
+        { timeout: 30_000, interval: 250 },
+      );
+      const rootFile = path.join(dir, 'root.pem');
+      await writeFile(rootFile, root.toString());
+      const verified = await openssl(['crl', '-inform', 'DER', '-in', crlFile, '-CAfile', rootFile, '-noout']);
+      expect(verified.out).toMatch(/verify OK/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** A bare TCP connection to the publication listener from `localAddress`, and a promise of its close. */
 function bare(localAddress: string): Promise<{ socket: Socket; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {

@@ -53,6 +53,14 @@ export function buildX509Check(): Promise<string | null> {
   return buildOnce('x509check', false);
 }
 
+/**
+ * Builds test/interop/x509verify (crypto/x509 only), which runs x509.Verify on a leaf with given
+ * roots and intermediates, name constraints included, and exits 1 with Go's error. Null when `go` is missing.
+ */
+export function buildX509Verify(): Promise<string | null> {
+  return buildOnce('x509verify', false);
+}
+
 async function build(program: string, needsXCrypto: boolean): Promise<string | null> {
   const binary = join(interopDir, 'bin', program);
   const go = findOnPath('go');

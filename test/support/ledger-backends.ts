@@ -34,7 +34,7 @@ export type LedgerBackendName = 'sqlite' | 'postgres';
 export type LedgerTable =
   | 'accounts' | 'admin_tokens' | 'audit_log' | 'authorizations' | 'blocked_keys' | 'ca_identity' | 'certificate_identifiers' | 'certificates'
   | 'challenges' | 'crl_state' | 'eab_keys' | 'order_authorizations' | 'orders' | 'rate_limit_events' | 'readiness_probe'
-  | 'renew_early' | 'replacements' | 'outbox_events' | 'outbox_deliveries';
+  | 'renew_early' | 'replacements' | 'outbox_events' | 'outbox_deliveries' | 'subordinate_cas';
 
 export interface LedgerBackend {
   readonly name: LedgerBackendName;

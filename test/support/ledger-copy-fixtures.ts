@@ -78,6 +78,13 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
       { id: 'order-3', accountId: 'acct-eab', identifiers: [www3.identifier], notBefore: undefined, notAfter: undefined, expires: later(DAY), createdAt: later(50), authorizationIds: ['authz-www-3'], replacement: { certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.CgssPU5fYHGCkw', serial: cert1.serial } },
       [www3],
     );
+    // A subordinate CA (issue 24), revoked: its row, its two audit entries, the root's CRL marked stale.
+    await ledger.subordinates.recordSubordinate({
+      serial: '01aa', label: 'vault-prod', kind: 'subordinate', rootGeneration: 1, subject: 'CN=Vault', notBefore: later(50), notAfter: later(365 * DAY),
+      der: randomBytes(400), pem: '-----BEGIN CERTIFICATE-----\n', constraints: { permitted: ['example.internal'], excluded: [] }, keyHash: 'ab'.repeat(32),
+      createdAt: later(50), actor: 'operator:alice',
+    });
+    await ledger.subordinates.revokeSubordinate({ serial: '01aa', reason: 1, revokedAt: later(55), actor: 'operator:alice' });
     await ledger.appendAudit({ at: later(60), actor: 'operator:alice', action: 'ca-rotate-intermediate', subject: 'ca:intermediate-2', detail: { note: 'ünïcode ✓' } });
 
     // No API sets a CRL number: the ledger only counts up from 0. Put it past 2^53 as a CA after

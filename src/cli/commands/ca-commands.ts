@@ -13,7 +13,9 @@ import { processClock } from '../fake-clock.js';
 import { caOptionsOf, operatorName, readConfig, withAuthority, withLedger } from '../admin.js';
 import { auditCaEvent, type CaEvent } from '../ca-audit.js';
 import { withCaKeys } from '../ca-key-source.js';
+import { configuredNameConstraints } from '../composition.js';
 import { registerCaCheck } from './ca-check.js';
+import { registerSubordinateCommands } from './subordinates.js';
 import { caCsrReport, caImportReport, caStatusCommand, rotateIntermediateReport, rotateRootReport } from './ca.js';
 
 /** `certmint ca …` (main.ts registers them with this one call). Every change to the CA is audited. */
@@ -97,10 +99,11 @@ export function registerCaCommands(program: Command): void {
     .option('--json', 'JSON instead of a table')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const config = readConfig(opts.config);
-      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, processClock().now(), opts)));
+      process.stdout.write(await withAuthority(config, (ledger, authority) => caStatusCommand(authority, ledger, processClock().now(), { ...opts, configuredConstraints: configuredNameConstraints(config) })));
     });
 
   registerCaCheck(ca);
+  registerSubordinateCommands(ca);
 }
 
 /** The CA files are in place; the ledger (created if this is a new data dir) records who did it. */

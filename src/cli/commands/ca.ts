@@ -1,7 +1,14 @@
 import type { IntermediateCsr } from '../../ca/ca-csr.js';
 import type { CaImportResult } from '../../ca/ca-import.js';
 import type { CertificateAuthority } from '../../ca/types.js';
+import { describeNameConstraints, hasNameConstraints, nameConstraintsJson, type NameConstraints } from '../../ca/name-constraints.js';
+import { constraintsDiffer, underExternalRoot } from '../name-constraints-check.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
+
+/** The name constraints (ca.nameConstraints) the new intermediate carries, when it carries any. */
+function constraintsLine(ca: CertificateAuthority): string[] {
+  return hasNameConstraints(ca.nameConstraints) ? [`  name constraints (critical)  ${describeNameConstraints(ca.nameConstraints)}`] : [];
+}
 
 /** What `certmint ca rotate-intermediate` prints. */
 export function rotateIntermediateReport(ca: CertificateAuthority, dir: string): string {
@@ -11,6 +18,7 @@ export function rotateIntermediateReport(ca: CertificateAuthority, dir: string):
     `created intermediate generation ${active.generation} in ${dir}/${files} (and its key)`,
     `  subject    ${active.subject}`,
     `  not after  ${active.notAfter.toISOString()}`,
+    ...constraintsLine(ca),
     'It signs every new certificate from the next start of certmint serve on; the older generations keep',
     'signing the CRLs of the certificates they issued until the last of those expires.',
     'Restart certmint serve now: a running server goes on issuing from the generation it loaded.',
@@ -29,6 +37,7 @@ export function rotateRootReport(ca: CertificateAuthority, dir: string): string 
     `and intermediate generation ${active.generation} under it in ${dir}/intermediate-${active.generation}.pem (and its key), now active:`,
     `  subject    ${active.subject}`,
     `  not after  ${active.notAfter.toISOString()}`,
+    ...constraintsLine(ca),
     'Restart certmint serve now: a running server goes on issuing from the generation it loaded.',
     '/roots.pem then holds every root, oldest first. New certificates come with the chain to the new root;',
     'clients that trust only the old root take the alternate chain (Link rel="alternate"), which ends in the',
@@ -67,10 +76,20 @@ export interface RootStatus {
 export interface CaStatus {
   readonly roots: readonly RootStatus[];
   readonly intermediates: readonly GenerationStatus[];
+  /** The active intermediate's (what binds issuance); `configured` only when ca.nameConstraints differs. */
+  readonly nameConstraints: {
+    readonly active: { permitted: string[]; excluded: string[] };
+    readonly configured?: { permitted: string[]; excluded: string[] };
+  };
 }
 
 /** `certmint ca status`: every root and intermediate generation, with how many live certificates chain to each. */
-export async function caStatusCommand(ca: CertificateAuthority, ledger: CertificateLedger, now: Date, o: { json?: boolean }): Promise<string> {
+export async function caStatusCommand(
+  ca: CertificateAuthority,
+  ledger: CertificateLedger,
+  now: Date,
+  o: { json?: boolean; configuredConstraints?: NameConstraints },
+): Promise<string> {
   const live = await ledger.liveCertificatesByGeneration(now);
   const intermediates: GenerationStatus[] = ca.generations.map((g) => ({
     generation: g.generation,
@@ -91,7 +110,13 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
     notAfter: r.notAfter.toISOString(),
     liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
   }));
-  if (o.json) return `${JSON.stringify({ roots, intermediates } satisfies CaStatus, null, 2)}\n`;
+  const external = underExternalRoot(ca);
+  const differs = o.configuredConstraints !== undefined && constraintsDiffer(o.configuredConstraints, ca.nameConstraints, external);
+  const nameConstraints = {
+    active: nameConstraintsJson(ca.nameConstraints),
+    ...(differs ? { configured: nameConstraintsJson(o.configuredConstraints) } : {}),
+  };
+  if (o.json) return `${JSON.stringify({ roots, intermediates, nameConstraints } satisfies CaStatus, null, 2)}\n`;
   const rootTable = [['ROOT', 'NOT AFTER', 'LIVE', 'SUBJECT']];
   for (const r of roots) {
     rootTable.push([`${r.root}${r.newest ? ' (newest)' : ''}${r.crossSigned ? ' (cross-signed)' : ''}${r.external ? ' (external)' : ''}${r.keyOffline ? ' (key offline)' : ''}`, r.notAfter, String(r.liveCertificates), r.subject]);
@@ -100,7 +125,14 @@ export async function caStatusCommand(ca: CertificateAuthority, ledger: Certific
   for (const g of intermediates) {
     generationTable.push([`${g.generation}${g.active ? ' (active)' : ''}`, String(g.root), g.notAfter, String(g.liveCertificates), g.subject]);
   }
-  return `${tableText(rootTable)}\n${tableText(generationTable)}`;
+  // Shown once there are any, so a CA without them reads as before.
+  const constraintLines = !hasNameConstraints(ca.nameConstraints) && !differs ? [] : [
+    `name constraints of the active intermediate: ${describeNameConstraints(ca.nameConstraints)}`,
+    ...(differs
+      ? [`configured (ca.nameConstraints): ${describeNameConstraints(o.configuredConstraints)}; ${external ? "the external root's operator writes them into the intermediate" : 'run certmint ca rotate-intermediate to apply them'}`]
+      : []),
+  ];
+  return `${tableText(rootTable)}\n${tableText(generationTable)}${constraintLines.length > 0 ? `\n${constraintLines.join('\n')}\n` : ''}`;
 }
 
 function tableText(table: readonly (readonly string[])[]): string {

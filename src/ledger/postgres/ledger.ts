@@ -37,6 +37,7 @@ import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
 import { PostgresAdminTokens } from './admin-tokens.js';
 import { PostgresOutbox } from './outbox.js';
+import { PostgresSubordinates } from './subordinates.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresAuthorizations } from './authorizations.js';
 import { PostgresCertificates } from './certificates.js';
@@ -107,6 +108,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly retention: PostgresRetention;
   readonly outbox: PostgresOutbox;
   readonly adminTokens: PostgresAdminTokens;
+  readonly subordinates: PostgresSubordinates;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
   private closed = false;
@@ -133,6 +135,7 @@ export class PostgresLedger implements CertificateLedger {
     this.retention = new PostgresRetention(this.db);
     this.outbox = new PostgresOutbox(this.db);
     this.adminTokens = new PostgresAdminTokens(this.db, this.audit);
+    this.subordinates = new PostgresSubordinates(this.db, this.audit);
     this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
     this.housekeeping.unref();
   }

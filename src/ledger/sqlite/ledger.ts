@@ -49,6 +49,7 @@ import { SqliteRenewal } from './renewal.js';
 import { SqliteSharedState } from './shared-state.js';
 import { SqliteOrders } from './orders.js';
 import { SqliteOutbox } from './outbox.js';
+import { SqliteSubordinates } from './subordinates.js';
 import { SqliteRetention } from './retention.js';
 import { takesOf } from '../rate-limit-window.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -107,6 +108,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly retention: SqliteRetention;
   readonly outbox: SqliteOutbox;
   readonly adminTokens: SqliteAdminTokens;
+  readonly subordinates: SqliteSubordinates;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
@@ -134,6 +136,7 @@ export class SqliteLedger implements CertificateLedger {
     this.outbox = new SqliteOutbox(this.db);
     this.adminTokens = new SqliteAdminTokens(this.db, this.audit, () => this.wal.afterCommit());
     this.audit.onRaise = () => this.outbox.raised();
+    this.subordinates = new SqliteSubordinates(this.db, this.audit, (r) => this.durable(r));
   }
 
   async createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
