@@ -19,6 +19,7 @@ import { registerCaCommands } from './commands/ca-commands.js';
 import { crlPublisher, registrationAuthority } from './composition.js';
 import { startServer } from './serve.js';
 import { auditCommand, type AuditOptions } from './commands/audit.js';
+import { registerAdminCommands } from './commands/admin-tokens.js';
 import { eabCreateCommand, eabListCommand, eabRevokeCommand, type EabCreateOptions } from './commands/eab.js';
 import { listingOptions, type ListingOptions, type ListingOutput } from './commands/listing.js';
 import { operatorName, readConfig, withAuthority, withLedger, withRa } from './admin.js';
@@ -239,6 +240,7 @@ eab
   });
 
 registerBackupCommands(program);
+registerAdminCommands(program);
 registerLedgerCommands(program);
 registerNotificationCommands(program);
 

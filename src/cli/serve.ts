@@ -3,6 +3,9 @@ import { LogController, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import { createPublicationServer } from '../acme/publication-app.js';
+import { AcmeUrls } from '../acme/urls.js';
+import { registerAdminApi } from '../admin/admin-api.js';
+import { createAdminServer } from '../admin/admin-server.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { caFilePaths, fileExists } from '../ca/ca-file-io.js';
@@ -38,6 +41,8 @@ export interface RunningServer {
   readonly app: FastifyInstance;
   /** The plain-HTTP listener of publication.listen, when configured. */
   readonly publication: FastifyInstance | undefined;
+  /** The admin API's own listener (admin.listen), when configured and admin.enabled. */
+  readonly admin: FastifyInstance | undefined;
   readonly url: string;
   close(): Promise<void>;
 }
@@ -221,6 +226,25 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     },
   });
   boundConnections(app, config);
+  // admin.enabled: the admin API on the ACME listener, or alone on admin.listen (an internal
+  // address), with the same TLS certificate and the same connection bounds.
+  const adminApi = { ra, ledger, clock };
+  if (config.admin.enabled && !config.admin.listen) await registerAdminApi(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
+  const admin =
+    config.admin.enabled && config.admin.listen
+      ? await createAdminServer({
+          ...adminApi,
+          fastify: {
+            https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
+            ...(tls ? {} : { http: connectionBounds(config) }),
+            keepAliveTimeout: config.server.keepAliveTimeoutMs,
+            requestTimeout: config.server.requestTimeoutMs,
+            loggerInstance: log,
+            logController: new LogController({ disableRequestLogging: true }),
+          },
+        })
+      : undefined;
+  if (admin) boundConnections(admin, config);
   // publication.listen: the same CRLs and CA certificates over plain HTTP, under the same bounds
   // (it is as exposed as the HTTPS listener, and CRL downloads are its heaviest answers).
   const publication = config.publication.listen
@@ -250,7 +274,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
 
   const renewer =
     serverTls && tls
-      ? new ServerTlsRenewer(serverTls, app.server as import('node:https').Server, tls, clock, app.log)
+      ? new ServerTlsRenewer(serverTls, secureContextsOf([app, admin]), tls, clock, app.log)
       : undefined;
   renewer?.start();
 
@@ -259,6 +283,13 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     await publication.listen({ host: config.publication.listen.host, port: config.publication.listen.port }).catch((e: unknown) => {
       // Node's message names the address, not the key: say which listener could not bind.
       if (e instanceof Error) e.message = `publication.listen: ${e.message}`;
+      throw e;
+    });
+  }
+  if (admin && config.admin.listen) {
+    await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port }).catch(async (e: unknown) => {
+      if (e instanceof Error) e.message = `admin.listen: ${e.message}`;
+      await publication?.close();
       throw e;
     });
   }
@@ -291,6 +322,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   return {
     app,
     publication,
+    admin,
     url: config.server.baseUrl,
     async close() {
       clearInterval(recovery);
@@ -302,7 +334,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       await riskCheck.stop();
       await deliverer.stop();
       // Each waits for its open connections (at most server.headersTimeout for one that sent nothing).
-      await Promise.all([publication?.close(), app.close()]);
+      await Promise.all([publication?.close(), admin?.close(), app.close()]);
       // Validations answered `processing` record their outcome before the ledger closes; those
       // still waiting for a slot are left `processing`, for the next start to validate.
       ra.stopStartingValidations();
@@ -332,4 +364,10 @@ function boundConnections(app: FastifyInstance, config: Config): void {
         app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
     });
   }
+}
+
+/** The HTTPS listeners that serve the server's certificate: a renewal reaches each. */
+function secureContextsOf(apps: readonly (FastifyInstance | undefined)[]): { setSecureContext(c: import('node:tls').SecureContextOptions): void } {
+  const servers = apps.filter((a) => a !== undefined).map((a) => a.server as import('node:https').Server);
+  return { setSecureContext: (c) => servers.forEach((s) => s.setSecureContext(c)) };
 }

@@ -116,6 +116,8 @@ export interface Config {
   readonly notifications: NotificationsConfig;
   /** The plain-HTTP listener of CRLs and CA certificates, and the URL new certificates name them under. */
   readonly publication: PublicationConfig;
+  /** The admin API: off unless enabled; listen undefined: on the ACME listener. */
+  readonly admin: { readonly enabled: boolean; readonly listen: { readonly host: string; readonly port: number } | undefined };
   readonly ledger: {
     /** undefined: SQLite in dataDir. Holds the password when the operator wrote one into it: print it only through redactLedgerUrl. */
     readonly url: string | undefined;
@@ -466,6 +468,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
     eab: { required: c.eab.required },
     notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, fail),
     publication: resolvePublication(c.publication, { host, port }, (key, value) => parseListen(value, key), fail),
+    admin: resolveAdmin(c.admin, { host, port }),
     ledger: {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
@@ -473,4 +476,14 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       retentionMs: ms('ledger.retention', c.ledger.retention),
     },
   };
+}
+
+/** admin.*: a listener of its own must not be server.listen's (the ACME listener would not start). */
+function resolveAdmin(a: ConfigInput['admin'], server: { readonly host: string; readonly port: number }): Config['admin'] {
+  const text = a.listen.trim();
+  const listen = text === '' ? undefined : parseListen(text, 'admin.listen');
+  if (listen && listen.port === server.port && listen.host === server.host) {
+    throw new ConfigError(`admin.listen "${text}" is server.listen's address: leave admin.listen empty to serve the admin API there, or give it a port of its own`);
+  }
+  return { enabled: a.enabled, listen };
 }

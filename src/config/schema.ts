@@ -271,6 +271,13 @@ export const ConfigSchema = Type.Object(
         }),
       },
     ),
+    admin: Section('The admin API under /api/v1/ (docs/console-and-admin-api.md): JSON for automation, authenticated with tokens from `certmint admin token create`.', {
+      enabled: Type.Boolean({ description: 'Serve the admin API. Off: /api/ answers 404 on every listener.' }),
+      listen: Type.String({
+        description:
+          'host:port of a listener of its own for the admin API (HTTPS with the server\'s certificate when server.tls.enabled), so it can stay on an internal network; the ACME listener then answers 404 on /api/. Empty: served on the ACME listener.',
+      }),
+    }),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
       url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),
       passwordFile: Type.String({

@@ -1,4 +1,5 @@
 import type { AccountsLedger, AccountsReader } from './interfaces/accounts.js';
+import type { AdminTokensLedger, AdminTokensReader } from './interfaces/admin-tokens.js';
 import type { AuditLedger, AuditReader } from './interfaces/audit.js';
 import type { AuthorizationsLedger, AuthorizationsReader } from './interfaces/authorizations.js';
 import type { CertificatesLedger, CertificatesReader } from './interfaces/certificates.js';
@@ -16,6 +17,7 @@ import type { SubordinatesLedger, SubordinatesReader } from './interfaces/subord
 // Each aggregate's interface and record types live in interfaces/<aggregate>.ts; this module
 // re-exports them so that the rest of the code names one place.
 export * from './interfaces/accounts.js';
+export * from './interfaces/admin-tokens.js';
 export * from './interfaces/audit.js';
 export * from './interfaces/authorizations.js';
 export * from './interfaces/certificates.js';
@@ -51,6 +53,8 @@ export interface CertificateLedger
     MaintenanceLedger {
   /** The notification outbox (interfaces/outbox.ts): events written by the other aggregates' transactions. */
   readonly outbox: OutboxLedger;
+  /** The admin API's bearer tokens (interfaces/admin-tokens.ts). */
+  readonly adminTokens: AdminTokensLedger;
   /** Subordinate CAs (interfaces/subordinates.ts): the CA certificates certmint's roots signed for other systems. */
   readonly subordinates: SubordinatesLedger;
 }
@@ -72,5 +76,6 @@ export interface LedgerReader
     InventoryLedger,
     MetricsLedger {
   readonly outbox: OutboxReader;
+  readonly adminTokens: AdminTokensReader;
   readonly subordinates: SubordinatesReader;
 }

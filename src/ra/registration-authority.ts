@@ -10,7 +10,9 @@ import { getOrder, newOrder } from './orders.js';
 import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
-import { revokeCertificate, type Revoker } from './revocation.js';
+import { authenticateAdmin, noteAdminTokenUse } from './admin-tokens.js';
+import type { AdminTokenRecord } from '../ledger/ledger.js';
+import { revokeBySerial, revokeCertificate, type Revoker } from './revocation.js';
 import { issueServerCertificate, serverKeyType, type ServerCertificateRequest } from './server-certificate.js';
 import { ValidationQueue } from './validation-queue.js';
 
@@ -116,6 +118,18 @@ export class RegistrationAuthority {
   }
   revokeCertificate(certificate: unknown, reason: unknown, who: Revoker) {
     return revokeCertificate(this.deps, certificate, reason, who);
+  }
+  /** The admin API's and the admin CLI's revocation: by serial, audited as the operator or admin named. */
+  revokeBySerial(serial: string, reason: number, who: Extract<Revoker, { kind: 'operator' | 'admin' }>) {
+    return revokeBySerial(this.deps, serial, reason, who);
+  }
+  /** The admin API's bearer token: the admin it names, or a 401 problem (ra/admin-tokens.ts). */
+  authenticateAdmin(authorization: string | undefined) {
+    return authenticateAdmin(this.deps, authorization);
+  }
+  /** After the admin API answered a token's request: when it was last used. */
+  noteAdminTokenUse(token: AdminTokenRecord) {
+    return noteAdminTokenUse(this.deps, token);
   }
   /** Chain 0: the one it was issued with; 1, 2, …: the alternates (RFC 8555 §7.4.2). */
   certificateDownload(account: AccountRecord, serial: string, chain = 0) {

@@ -26,7 +26,9 @@ export function reasonName(code: number): string {
 export type Revoker =
   | { readonly kind: 'account'; readonly account: AccountRecord }
   | { readonly kind: 'certificate-key'; readonly jwk: Readonly<Record<string, unknown>> }
-  | { readonly kind: 'operator'; readonly name: string };
+  | { readonly kind: 'operator'; readonly name: string }
+  /** A holder of an operator admin token, through the admin API. */
+  | { readonly kind: 'admin'; readonly name: string };
 
 export function checkReason(reason: unknown): number {
   if (reason === undefined) return REVOCATION_REASONS.unspecified;
@@ -45,6 +47,7 @@ export function checkReason(reason: unknown): number {
 async function checkRevoker(deps: RaDeps, cert: CertificateRecord, der: Buffer, who: Revoker): Promise<void> {
   switch (who.kind) {
     case 'operator':
+    case 'admin':
       return;
     case 'certificate-key': {
       // Both sides canonical (core/canonical-key.ts): a certificate issued before keys were
@@ -110,17 +113,25 @@ export async function revokeCertificate(
  * certificate, because that account is who can make such keys in bulk (every order brings a new
  * key), so signing with certificate keys instead of the account key does not step around the limit.
  * A certificate without an account (issued outside ACME) spends its own key's, once at most.
- * The operator (admin CLI) is never limited: undefined.
+ * The operator (admin CLI) and an admin (admin API, operator role) are never limited: undefined.
  */
 function revocationSubject(cert: CertificateRecord, who: Revoker): string | undefined {
   switch (who.kind) {
     case 'operator':
+    case 'admin':
       return undefined;
     case 'account':
       return who.account.id;
     case 'certificate-key':
       return cert.accountId ?? `key:${cert.keyHash}`;
   }
+}
+
+/** Revocation of the certificate with this serial (lower-case hex), by an operator or an admin: 404 when the ledger has none. */
+export async function revokeBySerial(deps: RaDeps, serial: string, reason: number, who: Extract<Revoker, { kind: 'operator' | 'admin' }>): Promise<CertificateRecord> {
+  const cert = await deps.ledger.getCertificate(serial);
+  if (!cert) throw new AcmeProblem('malformed', `no certificate with serial ${serial} in this ledger; nothing was revoked`, { status: 404 });
+  return revokeIssued(deps, cert, reason, who);
 }
 
 /** Revocation of a certificate already found in the ledger (the admin CLI goes straight here). */
@@ -141,7 +152,7 @@ export async function revokeIssued(
   if (keyState && !keyState.ready) throw new CaKeyUnavailableError(keyState.reason, keyState.retryAfterSeconds);
   const counted = revocationSubject(cert, who);
   if (counted !== undefined) await takeRevocationSlot(deps, counted);
-  const actor = who.kind === 'account' ? `account:${who.account.id}` : who.kind === 'operator' ? `operator:${who.name}` : 'certificate-key';
+  const actor = who.kind === 'account' ? `account:${who.account.id}` : who.kind === 'certificate-key' ? 'certificate-key' : `${who.kind}:${who.name}`;
   const outcome = await deps.ledger.revokeCertificate({
     serial: cert.serial,
     reason,

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../../src/acme/app.js';
+import { AcmeUrls } from '../../src/acme/urls.js';
+import { registerAdminApi } from '../../src/admin/admin-api.js';
 import { loadOrInitCa, type CaOptions } from '../../src/ca/ca-files.js';
 import type { CaKeyProvider } from '../../src/ca/key-provider.js';
 import { SecretBox } from '../../src/ca/secret-box.js';
@@ -65,6 +67,8 @@ export interface TestAcmeAppOptions {
   readonly metrics?: { readonly countsCacheMs?: number };
   /** Where the CA keys live, given the CA's options (default: the file provider on its directory). */
   readonly keyProvider?: (ca: CaOptions) => CaKeyProvider;
+  /** Serve the admin API on the app, as `certmint serve` does with admin.enabled and no admin.listen. */
+  readonly admin?: boolean;
 }
 
 /**
@@ -146,6 +150,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     ra, ledger, ca, clock, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
     fastify: { loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) },
   });
+  if (o.admin) await registerAdminApi(app, new AcmeUrls(baseUrl).prefix, { ra, ledger, clock });
   return {
     app,
     baseUrl,

@@ -16,7 +16,8 @@ export const BIG_CRL_NUMBER = 2n ** 53n + 5n;
  * (one single-use, one reusable and later revoked), an order whose two authorizations (one a
  * wildcard) carry all three challenge types, two of them passed, a failed order, certificates with identifiers
  * (one the server's own, without account), a keyCompromise revocation that blocked the key,
- * a renew-early mark, an order replacing a certificate, CRL state past 2^53, audit entries.
+ * a renew-early mark, an order replacing a certificate, CRL state past 2^53, admin tokens (one
+ * revoked), audit entries.
  */
 export async function buildRealisticLedger(dataDir: string): Promise<void> {
   const file = path.join(dataDir, 'ledger.sqlite3');
@@ -30,6 +31,11 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
     await ledger.createAccount({ ...accountRecord('acct-shared', 'thumb-shared', later(1)), eabKid: 'kid-shared', policy: 'internal' });
     await ledger.createAccount({ ...accountRecord('acct-plain', 'thumb-plain', later(2)), termsOfServiceAgreed: false, contact: [] });
     await ledger.revokeEabKey('kid-shared', later(3), 'operator:alice');
+    // Admin tokens: bytes (the hash), a revoked one and one that was used.
+    await ledger.adminTokens.createAdminToken({ id: 'tok-old', name: 'ops', role: 'operator', tokenHash: createHash('sha256').update('a').digest(), createdAt: now, expiresAt: later(90 * DAY) }, 'operator:alice');
+    await ledger.adminTokens.revokeAdminToken('ops', later(4), 'operator:alice');
+    await ledger.adminTokens.createAdminToken({ id: 'tok-new', name: 'ops', role: 'viewer', tokenHash: createHash('sha256').update('b').digest(), createdAt: later(5) }, 'operator:alice');
+    await ledger.adminTokens.recordAdminTokenUse('tok-new', later(6));
 
     const www = authorizationRecord('authz-www', 'acct-eab', 'www.example.internal', now);
     const wild = {

@@ -38,6 +38,7 @@ import { MemoryNonceStore } from './memory-nonces.js';
 import { countCertificates, listCertificates } from './inventory.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteEabKeys } from './eab.js';
+import { SqliteAdminTokens } from './admin-tokens.js';
 import { SqliteCrlState } from './crl.js';
 import { SqliteMetrics } from './metrics.js';
 import { SqliteAuditLog } from './audit.js';
@@ -106,6 +107,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly orders: SqliteOrders;
   private readonly retention: SqliteRetention;
   readonly outbox: SqliteOutbox;
+  readonly adminTokens: SqliteAdminTokens;
   readonly subordinates: SqliteSubordinates;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
@@ -132,6 +134,7 @@ export class SqliteLedger implements CertificateLedger {
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
     this.retention = new SqliteRetention(this.db);
     this.outbox = new SqliteOutbox(this.db);
+    this.adminTokens = new SqliteAdminTokens(this.db, this.audit, () => this.wal.afterCommit());
     this.audit.onRaise = () => this.outbox.raised();
     this.subordinates = new SqliteSubordinates(this.db, this.audit, (r) => this.durable(r));
   }

@@ -1,0 +1,37 @@
+import type { AdminRole, AdminTokenRecord } from './interfaces/admin-tokens.js';
+import { ms, optMs, type Millis } from './rows.js';
+
+/** An admin_tokens row as either backend returns it (PostgreSQL BIGINT as text). */
+export interface AdminTokenRow {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly token_hash: Buffer;
+  readonly created_at: Millis;
+  readonly expires_at: Millis | null;
+  readonly revoked_at: Millis | null;
+  readonly last_used_at: Millis | null;
+}
+
+export const ADMIN_TOKEN_COLUMNS = 'id, name, role, token_hash, created_at, expires_at, revoked_at, last_used_at';
+
+/** How seldom a token's last use is written (recordAdminTokenUse). */
+export const LAST_USE_RESOLUTION_MS = 60_000;
+
+export function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role as AdminRole,
+    tokenHash: new Uint8Array(r.token_hash),
+    createdAt: ms(r.created_at),
+    expiresAt: optMs(r.expires_at),
+    revokedAt: optMs(r.revoked_at),
+    lastUsedAt: optMs(r.last_used_at),
+  };
+}
+
+/** The audit entry's detail for a new token: never the token or its hash. */
+export function createdDetail(t: { role: AdminRole; expiresAt?: Date }) {
+  return { role: t.role, expires: t.expiresAt?.toISOString() ?? null };
+}
