@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { LogController, type FastifyInstance } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import { createPublicationServer } from '../acme/publication-app.js';
@@ -213,13 +213,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     bodyTimeoutMs: config.server.bodyTimeoutMs,
     meta: directoryMeta(config),
     fastify: {
-      https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
-      ...(tls ? {} : { http: connectionBounds(config) }),
-      keepAliveTimeout: config.server.keepAliveTimeoutMs,
-      requestTimeout: config.server.requestTimeoutMs,
-      loggerInstance: log,
-      // One line per request would cost more than the request itself under load.
-      logController: new LogController({ disableRequestLogging: true }),
+      ...listenerOptions(config, log, tls),
       // X-Forwarded-For names the client only when a listed proxy sent the request: anyone else
       // could spell a new address per request and never meet the per-address limits.
       trustProxy: config.server.trustedProxies.length > 0 ? [...config.server.trustedProxies] : false,
@@ -234,14 +228,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     config.admin.enabled && config.admin.listen
       ? await createAdminServer({
           ...adminApi,
-          fastify: {
-            https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
-            ...(tls ? {} : { http: connectionBounds(config) }),
-            keepAliveTimeout: config.server.keepAliveTimeoutMs,
-            requestTimeout: config.server.requestTimeoutMs,
-            loggerInstance: log,
-            logController: new LogController({ disableRequestLogging: true }),
-          },
+          fastify: listenerOptions(config, log, tls),
         })
       : undefined;
   if (admin) boundConnections(admin, config);
@@ -255,14 +242,10 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
         clock,
         metrics,
         fastify: {
-          http: connectionBounds(config),
-          keepAliveTimeout: config.server.keepAliveTimeoutMs,
-          requestTimeout: config.server.requestTimeoutMs,
+          ...listenerOptions(config, log, undefined),
           // Without TLS no handshake timeout closes a connection that never sends a byte, and Node's
           // headersTimeout starts only with the first one: an idle socket is closed after as long.
           connectionTimeout: config.server.headersTimeoutMs,
-          loggerInstance: log,
-          logController: new LogController({ disableRequestLogging: true }),
         },
       })
     : undefined;
@@ -352,6 +335,22 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
  * server.maxConnections and server.maxConnectionsPerAddress on a listener: the HTTPS one and the
  * plain-HTTP publication one each get them.
  */
+/**
+ * What every listener of serve shares: HTTPS with the server's certificate (or plain HTTP without
+ * it), the connection bounds of server.*, and the logger without a line per request (one would
+ * cost more than the request itself under load).
+ */
+function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { key: string | Buffer; cert: string | Buffer } | undefined) {
+  return {
+    https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
+    ...(tls ? {} : { http: connectionBounds(config) }),
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    requestTimeout: config.server.requestTimeoutMs,
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+  };
+}
+
 function boundConnections(app: FastifyInstance, config: Config): void {
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
   if (config.server.maxConnectionsPerAddress > 0) {
