@@ -1,10 +1,6 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
@@ -12,6 +8,7 @@ import { startCertmint, type CertmintProcess } from '../support/certmint-process
 import { requireBuiltCli, runCli } from '../support/cli.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { freePort } from '../support/ports.js';
+import { serveOnTakenPort } from '../support/taken-port.js';
 import { registerSecrets } from '../support/suite-log.js';
 
 // Issue 25, the admin API: a real `certmint serve` with admin.enabled and admin.listen, tokens made
@@ -141,23 +138,9 @@ describe('the admin API on admin.listen (a real certmint serve)', () => {
   });
 
   it('exits 1 with one line naming admin.listen when its port is taken', { timeout: 60_000 }, async () => {
-    const base = await mkdtemp(path.join(tmpdir(), 'certmint-admin-port-'));
-    const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (taken.address() as AddressInfo).port;
-      const r = await runCli(['serve'], {
-        CERTMINT_DATA_DIR: path.join(base, 'data'),
-        CERTMINT_SERVER_LISTEN: `127.0.0.1:${await freePort()}`,
-        CERTMINT_ADMIN_ENABLED: 'true',
-        CERTMINT_ADMIN_LISTEN: `127.0.0.1:${port}`,
-      });
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
-      expect(r.stderr).toMatch(new RegExp(`^certmint: admin\\.listen: listen EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
-    } finally {
-      await new Promise((resolve) => taken.close(resolve));
-      await rm(base, { recursive: true, force: true });
-    }
+    const { port, result: r } = await serveOnTakenPort((port) => ({ CERTMINT_ADMIN_ENABLED: 'true', CERTMINT_ADMIN_LISTEN: `127.0.0.1:${port}` }));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^certmint: admin\\.listen: listen EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
   });
 });

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -14,6 +14,7 @@ import { startCertmint, type CertmintProcess } from '../support/certmint-process
 import { requireBuiltCli, runCli } from '../support/cli.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { freePort } from '../support/ports.js';
+import { serveOnTakenPort } from '../support/taken-port.js';
 
 // Issue 24, "Publication over plain HTTP": a real `certmint serve` with publication.listen. Its new
 // leaves name an http:// CRL and issuer on that listener, which OpenSSL fetches by itself
@@ -255,22 +256,9 @@ describe('certmint serve with a publication config it cannot use', () => {
   });
 
   it('exits 1 with one line naming publication.listen when its port is taken', { timeout: 60_000 }, async () => {
-    const base = await mkdtemp(path.join(tmpdir(), 'certmint-publication-port-'));
-    const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (taken.address() as AddressInfo).port;
-      const r = await runCli(['serve'], {
-        CERTMINT_DATA_DIR: path.join(base, 'data'),
-        CERTMINT_SERVER_LISTEN: `127.0.0.1:${await freePort()}`,
-        CERTMINT_PUBLICATION_LISTEN: `127.0.0.1:${port}`,
-      });
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
-      expect(r.stderr).toMatch(new RegExp(`^certmint: publication\\.listen: listen EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
-    } finally {
-      await new Promise((resolve) => taken.close(resolve));
-      await rm(base, { recursive: true, force: true });
-    }
+    const { port, result: r } = await serveOnTakenPort((port) => ({ CERTMINT_PUBLICATION_LISTEN: `127.0.0.1:${port}` }));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^certmint: publication\\.listen: listen EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
   });
 });
