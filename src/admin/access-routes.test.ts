@@ -17,6 +17,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
   let t: TestAcmeApp;
   let viewer = '';
   let operator = '';
+  let expired = '';
   const accountIds: string[] = [];
 
   let cluster: PostgresCluster | undefined;
@@ -28,11 +29,12 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       env: { CERTMINT_EAB_REQUIRED: 'true' },
       ...(url ? { ledger: async (now: () => number) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger } : {}),
     });
-    for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator']] as const) {
-      const issued = await createAdminToken(t.ra.deps, { name, role }, 'operator:test');
+    for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator'], ['old', 'operator']] as const) {
+      const issued = await createAdminToken(t.ra.deps, { name, role, ...(name === 'old' ? { expiresInMs: 1000 } : {}) }, 'operator:test');
       registerSecrets([issued.token]);
-      if (role === 'viewer') viewer = `Bearer ${issued.token}`;
-      else operator = `Bearer ${issued.token}`;
+      if (name === 'vera') viewer = `Bearer ${issued.token}`;
+      else if (name === 'alice') operator = `Bearer ${issued.token}`;
+      else expired = `Bearer ${issued.token}`;
     }
     // Three accounts, bound with keys the CLI's use case made, a second apart.
     for (let i = 0; i < 3; i++) {
@@ -71,10 +73,11 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       accounts: (await t.ledger.listAccounts(100)).map((a) => [a.id, a.status]),
       eab: (await t.ledger.listEabKeys()).map((k) => [k.kid, k.revokedAt?.getTime() ?? null]),
       audit: await t.ledger.countAudit({ limit: 1 }),
+      tokens: await t.ledger.adminTokens.listAdminTokens(),
     };
   }
 
-  it('every route: 401 without a token; a viewer reads and gets 403 on each action, which changes nothing', async () => {
+  it('every route: 401 without a token, with an expired or a wrong one; a viewer reads and gets 403 on each action, which changes nothing', async () => {
     const kid = (await t.ledger.listEabKeys())[0]!.kid;
     const reads = ['/accounts', `/accounts/${accountIds[0]}`, '/eab-keys', '/audit'];
     const actions: [string, unknown][] = [
@@ -84,15 +87,21 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       ['/accounts/unknown/deactivate', undefined],
       ['/eab-keys/unknown/revoke', undefined],
     ];
-    const before = await ledgerState();
+    const wrong = `Bearer cm_admin_${Buffer.alloc(32, 9).toString('base64url')}`;
     for (const url of reads) {
-      expect([url, (await api('GET', url)).statusCode]).toEqual([url, 401]);
+      for (const bearer of [undefined, expired, wrong]) expect([url, bearer, (await api('GET', url, bearer)).statusCode]).toEqual([url, bearer, 401]);
       const res = await api('GET', url, viewer);
       expect([url, res.statusCode]).toEqual([url, 200]);
       expect(res.headers['cache-control']).toBe('no-store');
     }
+    // After the reads, which noted the viewer's use: the refusals below note nothing.
+    const before = await ledgerState();
     for (const [url, body] of actions) {
-      expect([url, (await api('POST', url, undefined, body)).statusCode]).toEqual([url, 401]);
+      for (const bearer of [undefined, expired, wrong]) {
+        const res = await api('POST', url, bearer, body);
+        expect([url, bearer, res.statusCode]).toEqual([url, bearer, 401]);
+        expect(res.json()).toMatchObject({ type: `${URN}unauthorized`, status: 401 });
+      }
       const res = await api('POST', url, viewer, body);
       expect([url, res.statusCode]).toEqual([url, 403]);
       expect(res.json()).toMatchObject({ type: `${URN}unauthorized`, detail: expect.stringMatching(/needs an operator token; vera is a viewer$/) });
@@ -113,6 +122,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
         cursor = body.next;
       }
       expect(seen.slice(0, 3)).toEqual(accountIds);
+      expect(new Set(seen).size).toBe(seen.length);
       for (const [query, detail] of [
         ['?limit=0', /limit must be a whole number from 1 to 1000/],
         ['?cursor=bm9wZQ', /cursor is not one this API gave/],
@@ -123,6 +133,24 @@ function suite(backend: 'sqlite' | 'postgres'): void {
         expect([query, res.statusCode]).toEqual([query, 400]);
         expect(res.json()).toMatchObject({ type: `${URN}malformed`, detail: expect.stringMatching(detail) });
       }
+    });
+
+    it('stays stable while accounts are created between pages: none twice, the new one last', async () => {
+      const first = (await api('GET', '/accounts?limit=1', viewer)).json() as { accounts: { id: string }[]; next: string };
+      t.clock.advance(1000);
+      const eab = await t.ra.createEabKey({ label: 'between-pages' }, 'operator:test');
+      const { res } = await register(await newAccountKey(), eab);
+      const added = String(res.headers.location).split('/').pop()!;
+      const rest: string[] = [];
+      for (let cursor: string | null = first.next; cursor !== null; ) {
+        const page = (await api('GET', `/accounts?limit=1&cursor=${cursor}`, viewer)).json() as { accounts: { id: string }[]; next: string | null };
+        rest.push(...page.accounts.map((a) => a.id));
+        cursor = page.next;
+      }
+      const all = [...first.accounts.map((a) => a.id), ...rest];
+      expect(new Set(all).size).toBe(all.length);
+      expect(all.at(-1)).toBe(added);
+      expect(all.slice(0, 3)).toEqual(accountIds);
     });
 
     it('shows one account as accounts show --json does; 404 for an unknown one', async () => {
