@@ -6,6 +6,7 @@ import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import { checkReason, REVOCATION_REASONS } from '../ra/revocation.js';
 import { problemErrorHandler, sendProblem } from '../acme/problem-handler.js';
+import { accessRoutes } from './access-routes.js';
 import {
   CERTIFICATE_QUERY_KEYS,
   certificateDetailJson,
@@ -20,7 +21,10 @@ import {
 export const ADMIN_API_PREFIX = '/api/v1';
 
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
-export type AdminUseCases = Pick<RegistrationAuthority, 'authenticateAdmin' | 'noteAdminTokenUse' | 'revokeBySerial'>;
+export type AdminUseCases = Pick<
+  RegistrationAuthority,
+  'authenticateAdmin' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey'
+>;
 
 export interface AdminApiOptions {
   readonly ra: AdminUseCases;
@@ -75,6 +79,8 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   app.addHook('onResponse', async (request, reply) => {
     if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
   });
+
+  await accessRoutes(app, o);
 
   app.get('/certificates', async (request: FastifyRequest<{ Querystring: CertificateQuery }>, reply: FastifyReply) => {
     const query = request.query;

@@ -72,10 +72,10 @@ export async function changeAccountKey(deps: RaDeps, account: AccountRecord, req
   }
 }
 
-/** Who deactivates an account: the account itself over ACME, or an operator with the admin CLI. */
+/** Who deactivates an account: the account itself over ACME, an operator with the admin CLI, or an admin over the admin API. */
 export type AccountDeactivator =
   | { readonly kind: 'account' }
-  | { readonly kind: 'operator'; readonly name: string };
+  | { readonly kind: 'operator' | 'admin'; readonly name: string };
 
 /**
  * RFC 8555 §7.3.6: the account is deactivated for good, its pending authorizations with it, and
@@ -90,7 +90,7 @@ export async function deactivateAccount(
   const result = await deps.ledger.deactivateAccount({
     accountId,
     at: deps.clock.now(),
-    actor: by.kind === 'account' ? `account:${accountId}` : `operator:${by.name}`,
+    actor: by.kind === 'account' ? `account:${accountId}` : `${by.kind}:${by.name}`,
     ...(contact ? { contact } : {}),
   });
   if (result) return result;

@@ -58,6 +58,19 @@ export async function createEabKey(deps: RaDeps, req: NewEabKeyRequest, actor: s
   return { kid, hmacKey: hmac.toString('base64url'), record: { ...record, bindings: 0 } };
 }
 
+/**
+ * `certmint eab revoke` and the admin API's revocation: no new account can bind with the key
+ * (accounts bound already keep working). 404 for an unknown key, 409 when it was revoked already.
+ */
+export async function revokeEabKey(deps: RaDeps, kid: string, actor: string): Promise<EabKeyRecord> {
+  const key = await deps.ledger.getEabKey(kid);
+  if (!key) throw new AcmeProblem('malformed', `no external account binding key "${kid}" in this ledger`, { status: 404 });
+  if (!(await deps.ledger.revokeEabKey(kid, deps.clock.now(), actor))) {
+    throw new AcmeProblem('malformed', `key ${kid} was already revoked`, { status: 409 });
+  }
+  return (await deps.ledger.getEabKey(kid)) ?? key;
+}
+
 function decodeJson(part: string, what: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));

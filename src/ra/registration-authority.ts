@@ -10,6 +10,7 @@ import { getOrder, newOrder } from './orders.js';
 import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from './renewal-info.js';
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
+import { createEabKey, revokeEabKey, type NewEabKeyRequest } from './eab.js';
 import { authenticateAdmin, noteAdminTokenUse } from './admin-tokens.js';
 import type { AdminTokenRecord } from '../ledger/ledger.js';
 import { revokeBySerial, revokeCertificate, type Revoker } from './revocation.js';
@@ -88,6 +89,14 @@ export class RegistrationAuthority {
   /** RFC 8555 §7.3.6 deactivation as the admin CLI asks for it (the account asks through updateAccount). */
   deactivateAccount(accountId: string, by: AccountDeactivator) {
     return deactivateAccount(this.deps, accountId, by);
+  }
+  /** `certmint eab create` and the admin API's: the HMAC key is in the answer once and never again. */
+  createEabKey(req: NewEabKeyRequest, actor: string) {
+    return createEabKey(this.deps, req, actor);
+  }
+  /** `certmint eab revoke` and the admin API's: no new account can bind with the key. */
+  revokeEabKey(kid: string, actor: string) {
+    return revokeEabKey(this.deps, kid, actor);
   }
   /** RFC 8555 §7.1.2.1: one page of the account's orders, and the cursor of the next page if any. */
   async listOrders(account: AccountRecord, pageSize: number, after?: string): Promise<{ ids: string[]; next?: string }> {

@@ -1,6 +1,7 @@
 import type { AccountSummary, CertificateLedger } from '../../ledger/ledger.js';
 import { AcmeProblem } from '../../core/problem.js';
 import type { RegistrationAuthority } from '../../ra/registration-authority.js';
+import { accountDetailJson, accountJson } from '../../admin/access-views.js';
 import { UsageError } from './certs.js';
 import { parseLimit, printListing, type ListingOptions, type ListingOutput } from './listing.js';
 
@@ -11,16 +12,6 @@ export function normalizeAccountId(input: string): string {
   const id = input.includes('/') ? input.slice(input.lastIndexOf('/') + 1) : input;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError(`${JSON.stringify(input)} is not an account id or account URL`);
   return id;
-}
-
-function accountJson(a: AccountSummary) {
-  return {
-    id: a.id,
-    status: a.status,
-    contacts: a.contact,
-    created: a.createdAt.toISOString(),
-    certificates: a.certificates,
-  };
 }
 
 /** `certmint accounts list`: oldest first, as a table, a JSON array or JSON Lines. */
@@ -46,13 +37,7 @@ export async function accountsShowCommand(ledger: CertificateLedger, input: stri
   const account = await ledger.getAccountSummary(id);
   if (!account) throw new UsageError(`no account ${id} in this ledger`);
   const audit = await ledger.auditTrail(`account:${id}`);
-  const info = {
-    ...accountJson(account),
-    termsOfServiceAgreed: account.termsOfServiceAgreed,
-    keyType: [account.jwk.kty, account.jwk.crv].filter((v) => typeof v === 'string').join(' '),
-    keyThumbprint: account.keyThumbprint,
-    audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, ...a.detail })),
-  };
+  const info = accountDetailJson(account, audit);
   if (o.json) return `${JSON.stringify(info, null, 2)}\n`;
   return (
     Object.entries(info)

@@ -1,4 +1,4 @@
-import { parseDuration } from '../../core/duration.js';
+import { pointInTime as sharedPointInTime, auditEntryJson } from '../../admin/access-views.js';
 import type { AuditEntry, AuditFilter, CertificateLedger } from '../../ledger/ledger.js';
 import { UsageError } from './certs.js';
 import { printListing, type ListingOptions, type ListingOutput } from './listing.js';
@@ -10,14 +10,9 @@ export interface AuditOptions extends ListingOptions {
   readonly subject?: string;
 }
 
-/** A point in time: an ISO 8601 date ("2026-11-01", "2026-11-23T10:00:00Z") or a duration back from now ("24h", "7d"). */
+/** A point in time: an ISO 8601 date or a duration back from now (admin/access-views.ts). */
 export function pointInTime(option: string, value: string, now: Date): Date {
-  if (/^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)\s*$/.test(value)) return new Date(now.getTime() - parseDuration(value));
-  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(NaN);
-  if (Number.isNaN(at.getTime())) {
-    throw new UsageError(`${option} "${value}" is neither a date (2026-11-01, 2026-11-01T08:00:00Z) nor a duration back from now (24h, 7d)`);
-  }
-  return at;
+  return sharedPointInTime(option, value, now, (m) => new UsageError(m));
 }
 
 export function auditFilter(o: AuditOptions, now: Date): AuditFilter {
@@ -32,10 +27,6 @@ export function auditFilter(o: AuditOptions, now: Date): AuditFilter {
   };
 }
 
-function entryJson(e: AuditEntry) {
-  return { id: e.id, at: e.at.toISOString(), actor: e.actor, action: e.action, subject: e.subject, detail: e.detail };
-}
-
 /** `certmint audit`: the audit log in time order, as a table, a JSON array or JSON Lines. */
 export async function auditCommand(ledger: CertificateLedger, o: AuditOptions, now: Date, out: ListingOutput): Promise<void> {
   const filter = auditFilter(o, now);
@@ -44,7 +35,7 @@ export async function auditCommand(ledger: CertificateLedger, o: AuditOptions, n
       page: (limit, after) => ledger.listAudit({ ...filter, limit, ...(after ? { after } : {}) }),
       cursor: (e) => ({ at: e.at, id: e.id }),
       count: () => ledger.countAudit(filter),
-      json: entryJson,
+      json: auditEntryJson,
       cells: (e) => [e.at.toISOString(), e.actor, e.action, e.subject, JSON.stringify(e.detail)],
       empty: 'no audit entries\n',
     },
