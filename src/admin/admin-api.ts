@@ -18,6 +18,7 @@ import {
 } from './certificate-views.js';
 import { caRoutes } from './ca-routes.js';
 import { notificationRoutes } from './notification-routes.js';
+import { summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
 export const ADMIN_API_PREFIX = '/api/v1';
@@ -117,6 +118,7 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
 
   if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
   await notificationRoutes(app, o);
+  await summaryRoutes(app, o);
 }
 
 /** Registers the admin API on an app (the ACME listener's, or admin.listen's) under `prefix` + /api/v1. */

@@ -1,4 +1,5 @@
-import type { CertificateCounts } from '../ledger.js';
+import type { CertificateCounts, DailyCounts } from '../ledger.js';
+import { dailyWindow, perDay } from '../daily-counts.js';
 import { overdueByProfile } from '../lineage.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession, type Statement } from './transaction.js';
@@ -53,6 +54,24 @@ export class PostgresMetrics {
         renewalOverdue: overdueByProfile(overdue.map((r) => ({ profile: r.profile, n: Number(r.n) }))),
         expiringUnrenewedWithin: withinMs.map((_, i) => overdue.reduce((sum, r) => sum + Number(r[`w${i}`] ?? 0), 0)),
       };
+    });
+  }
+
+  /** As SQLite's (sqlite/metrics.ts), in one snapshot. $1 now, $2 the end of the days ahead, $3 the start of those behind. */
+  async dailyCounts(now: Date, days: number): Promise<DailyCounts> {
+    const { today, end, start } = dailyWindow(now, days);
+    return this.db.repeatableRead(async (tx) => {
+      const expiries = await tx.query<{ day: string; n: string }>(
+        statement('expiries-per-day', `SELECT not_after / 86400000 AS day, COUNT(*) AS n FROM certificates
+          WHERE status = 'valid' AND not_after > $1 AND not_after < $2 GROUP BY day`),
+        [now.getTime(), end],
+      );
+      const issuances = await tx.query<{ day: string; n: string }>(
+        statement('issuances-per-day', `SELECT at / 86400000 AS day, COUNT(*) AS n FROM audit_log
+          WHERE at >= $2 AND at <= $1 AND action = 'issue' GROUP BY day`),
+        [now.getTime(), start],
+      );
+      return { expiries: perDay(expiries.rows, today, days), issuances: perDay(issuances.rows, today - days + 1, days) };
     });
   }
 
