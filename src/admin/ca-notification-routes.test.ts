@@ -76,7 +76,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
 
   const deliveryStates = async () => (await t.ledger.outbox.listDeliveries({ limit: 100 })).map((d) => [d.event.deliveryId, d.state, d.attempts]);
 
-  it('no token: 401 on every route, nothing retried', async () => {
+  it('no token: 401 on every route, nothing retried; viewer and operator read', async () => {
     const before = await deliveryStates();
     for (const [method, url] of [['GET', '/ca'], ['GET', '/notifications?failed=true'], ['POST', `/notifications/${failed[0]}/retry`]] as const) {
       const res = await api(method, url);
@@ -84,6 +84,10 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       expect(res.json()).toMatchObject({ type: `${URN}unauthorized` });
     }
     expect(await deliveryStates()).toEqual(before);
+    // Either role reads.
+    for (const token of [tokens.viewer, tokens.operator]) {
+      for (const url of ['/ca', '/notifications', '/notifications?failed=true&limit=1']) expect([url, (await api('GET', url, token)).statusCode]).toEqual([url, 200]);
+    }
   });
 
   it('GET /ca after a rotation: both generations (the new one active), the root, the CRL issuers, for a viewer', async () => {
