@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CaCertificates } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AdminTokenRecord, LedgerReader } from '../ledger/ledger.js';
@@ -16,6 +17,9 @@ import {
   serialOf,
   type CertificateQuery,
 } from './certificate-views.js';
+import { caRoutes } from './ca-routes.js';
+import { notificationRoutes } from './notification-routes.js';
+import { summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
 export const ADMIN_API_PREFIX = '/api/v1';
@@ -23,13 +27,15 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey'
+  'authenticateAdmin' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
 >;
 
 export interface AdminApiOptions {
   readonly ra: AdminUseCases;
   readonly ledger: LedgerReader;
   readonly clock: Clock;
+  /** The CA's certificates (read-only) for GET /api/v1/ca; without them that route is absent. */
+  readonly ca?: CaCertificates;
 }
 
 declare module 'fastify' {
@@ -115,6 +121,10 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     const revoked = await o.ra.revokeBySerial(serial, reason, { kind: 'admin', name: admin(request).name });
     return reply.send(certificateDetailJson(revoked, await o.ledger.auditTrail(serial), o.clock.now()));
   });
+
+  if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
+  await notificationRoutes(app, o);
+  await summaryRoutes(app, o);
 }
 
 /** Registers the admin API on an app (the ACME listener's, or admin.listen's) under `prefix` + /api/v1. */

@@ -222,7 +222,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   boundConnections(app, config);
   // admin.enabled: the admin API on the ACME listener, or alone on admin.listen (an internal
   // address), with the same TLS certificate and the same connection bounds.
-  const adminApi = { ra, ledger, clock };
+  const adminApi = { ra, ledger, clock, ca };
   if (config.admin.enabled && !config.admin.listen) await registerAdminApi(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
   const admin =
     config.admin.enabled && config.admin.listen

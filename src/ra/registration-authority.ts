@@ -140,6 +140,13 @@ export class RegistrationAuthority {
   noteAdminTokenUse(token: AdminTokenRecord) {
     return noteAdminTokenUse(this.deps, token);
   }
+  /**
+   * `certmint notifications retry` and POST /api/v1/notifications/<id>/retry: a failed delivery
+   * (or, without an id, every failed one) pending again now; how many. Not audited, as the CLI's.
+   */
+  retryDeliveries(which: { readonly deliveryId?: string }) {
+    return this.deps.ledger.outbox.retryDeliveries(which, this.deps.clock.now());
+  }
   /** Chain 0: the one it was issued with; 1, 2, …: the alternates (RFC 8555 §7.4.2). */
   certificateDownload(account: AccountRecord, serial: string, chain = 0) {
     return certificateDownload(this.deps, account, serial, chain);

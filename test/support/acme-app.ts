@@ -150,7 +150,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     ra, ledger, ca, clock, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
     fastify: { loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) },
   });
-  if (o.admin) await registerAdminApi(app, new AcmeUrls(baseUrl).prefix, { ra, ledger, clock });
+  if (o.admin) await registerAdminApi(app, new AcmeUrls(baseUrl).prefix, { ra, ledger, clock, ca });
   return {
     app,
     baseUrl,

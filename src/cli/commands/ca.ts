@@ -4,6 +4,9 @@ import type { CertificateAuthority } from '../../ca/types.js';
 import { describeNameConstraints, hasNameConstraints, nameConstraintsJson, type NameConstraints } from '../../ca/name-constraints.js';
 import { constraintsDiffer, underExternalRoot } from '../name-constraints-check.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
+import { caGenerations, type GenerationStatus, type RootStatus } from '../../ra/ca-status.js';
+
+export type { GenerationStatus, RootStatus };
 
 /** The name constraints (ca.nameConstraints) the new intermediate carries, when it carries any. */
 function constraintsLine(ca: CertificateAuthority): string[] {
@@ -46,33 +49,6 @@ export function rotateRootReport(ca: CertificateAuthority, dir: string): string 
   ].join('\n');
 }
 
-export interface GenerationStatus {
-  readonly generation: number;
-  /** The root that issued it. */
-  readonly root: number;
-  readonly active: boolean;
-  readonly subject: string;
-  readonly notAfter: string;
-  /** Valid (not revoked), unexpired certificates it signed. */
-  readonly liveCertificates: number;
-}
-
-export interface RootStatus {
-  readonly root: number;
-  /** Signs new intermediates (the newest root). */
-  readonly newest: boolean;
-  /** Root n >= 2: a cross certificate from root n-1 lets clients that trust only that one verify it. */
-  readonly crossSigned: boolean;
-  /** Present (true) only for an external root (certmint ca import): certmint holds no key for it. */
-  readonly external?: true;
-  /** Present (true) only for a root of certmint's whose key is kept off this machine (ca.offlineRoot). */
-  readonly keyOffline?: true;
-  readonly subject: string;
-  readonly notAfter: string;
-  /** Valid, unexpired certificates whose intermediate this root issued. */
-  readonly liveCertificates: number;
-}
-
 export interface CaStatus {
   readonly roots: readonly RootStatus[];
   readonly intermediates: readonly GenerationStatus[];
@@ -90,26 +66,7 @@ export async function caStatusCommand(
   now: Date,
   o: { json?: boolean; configuredConstraints?: NameConstraints },
 ): Promise<string> {
-  const live = await ledger.liveCertificatesByGeneration(now);
-  const intermediates: GenerationStatus[] = ca.generations.map((g) => ({
-    generation: g.generation,
-    root: g.rootGeneration,
-    active: g.generation === ca.activeGeneration,
-    subject: g.subject,
-    notAfter: g.notAfter.toISOString(),
-    liveCertificates: live.get(g.generation) ?? 0,
-  }));
-  const newest = Math.max(...ca.roots.map((r) => r.generation));
-  const roots: RootStatus[] = ca.roots.map((r) => ({
-    root: r.generation,
-    newest: r.generation === newest,
-    crossSigned: r.crossPem !== undefined,
-    ...(r.keyHeld || r.keyOffline ? {} : { external: true as const }),
-    ...(r.keyOffline ? { keyOffline: true as const } : {}),
-    subject: r.subject,
-    notAfter: r.notAfter.toISOString(),
-    liveCertificates: intermediates.filter((g) => g.root === r.generation).reduce((sum, g) => sum + g.liveCertificates, 0),
-  }));
+  const { roots, intermediates } = await caGenerations(ca, ledger, now);
   const external = underExternalRoot(ca);
   const differs = o.configuredConstraints !== undefined && constraintsDiffer(o.configuredConstraints, ca.nameConstraints, external);
   const nameConstraints = {

@@ -11,26 +11,11 @@ import { loadWebhooks } from '../../notify/secrets.js';
 import { webhookRequest } from '../../notify/webhook-request.js';
 import { readConfig, withLedger } from '../admin.js';
 import { UsageError } from './certs.js';
-
-function describe(d: OutboxDelivery) {
-  return {
-    delivery: d.event.deliveryId,
-    type: d.event.type,
-    subject: d.event.subject,
-    webhook: d.webhook,
-    state: d.state,
-    attempts: d.attempts,
-    createdAt: d.event.createdAt.toISOString(),
-    nextAttemptAt: d.state === 'pending' ? d.nextAttemptAt.toISOString() : null,
-    deliveredAt: d.deliveredAt?.toISOString() ?? null,
-    lastError: d.lastError ?? null,
-    note: d.note ?? null,
-  };
-}
+import { deliveryJson } from '../../admin/notification-routes.js';
 
 /** `certmint notifications list`: newest event first. */
 export function listDeliveriesText(deliveries: readonly OutboxDelivery[], json: boolean): string {
-  if (json) return `${JSON.stringify(deliveries.map(describe), null, 2)}\n`;
+  if (json) return `${JSON.stringify(deliveries.map(deliveryJson), null, 2)}\n`;
   if (deliveries.length === 0) return 'no deliveries\n';
   const rows = deliveries.map((d) => [
     d.event.deliveryId,

@@ -14,6 +14,7 @@ import { processClock } from '../fake-clock.js';
 import { caOptionsOf, operatorName, readConfig, withLedger } from '../admin.js';
 import { withCaKeys } from '../ca-key-source.js';
 import { UsageError } from './certs.js';
+import { subordinateJson } from '../../ra/ca-status.js';
 
 const YEAR_MS = 365 * 86_400_000;
 
@@ -103,15 +104,6 @@ function subordinatesText(rows: readonly SubordinateRecord[], now: Date): string
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   return table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
-}
-
-function subordinateJson(s: SubordinateRecord) {
-  return {
-    serial: s.serial, label: s.label, kind: s.kind, rootGeneration: s.rootGeneration, subject: s.subject,
-    notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), status: s.status,
-    revokedAt: s.revokedAt?.toISOString() ?? null, revocationReason: s.revocationReason ?? null,
-    permitted: s.constraints.permitted, excluded: s.constraints.excluded, createdAt: s.createdAt.toISOString(),
-  };
 }
 
 /** `certmint ca subordinates`: soonest expiry first. */

@@ -13,8 +13,21 @@ export interface CertificateCounts {
   readonly expiringUnrenewedWithin: readonly number[];
 }
 
+/** Per UTC day, for the admin API's summary charts (MetricsLedger.dailyCounts). */
+export interface DailyCounts {
+  /** Valid certificates expiring on each day, from now's day (still to come) for the days asked. */
+  readonly expiries: readonly number[];
+  /** Certificates issued ('issue' audit entries) on each day, ending with now's day (so far). */
+  readonly issuances: readonly number[];
+}
+
 /** The inventory in numbers, for /metrics: reads only. */
 export interface MetricsLedger {
+  /**
+   * Expiries ahead and issuances behind, per UTC day for `days` days each: range scans of
+   * certificates_by_status and audit_log_by_time, so their cost grows with the rows counted.
+   */
+  dailyCounts(now: Date, days: number): Promise<DailyCounts>;
   /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts>;
 }

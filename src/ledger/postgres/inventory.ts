@@ -55,7 +55,9 @@ export function inventoryQuery(f: CertificateFilter): { text: string; values: (s
   const { where, values, param } = inventoryWhere(f);
   if (f.after) {
     const notAfter = param(f.after.notAfter.getTime());
-    where.push(`(c.not_after > ${notAfter} OR (c.not_after = ${notAfter} AND c.serial COLLATE "C" > ${param(f.after.serial)}))`);
+    // A row value: PostgreSQL bounds an index scan with it, where the OR of its parts (measured at
+    // about a second deep into a million rows) filters every row after the first (inventory-plans.test.ts).
+    where.push(`(c.not_after, c.serial COLLATE "C") > (${notAfter}, ${param(f.after.serial)})`);
   }
   const text = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
       c.revoked_at, c.revocation_reason, c.created_at, c.profile, c.replaces, c.replaced_by, c.renewal_due_at

@@ -12,6 +12,7 @@ import type {
   AuditFilter,
   AuthorizationDeactivation,
   CertificateCounts,
+  DailyCounts,
   CertificateFilter,
   CertificateLedger,
   CertificateSummary,
@@ -332,6 +333,10 @@ export class PostgresLedger implements CertificateLedger {
 
   countCertificates(filter: CertificateFilter): Promise<number> {
     return countCertificates(this.db, filter);
+  }
+
+  dailyCounts(now: Date, days: number): Promise<DailyCounts> {
+    return this.metrics.dailyCounts(now, days);
   }
 
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {

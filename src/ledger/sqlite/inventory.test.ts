@@ -50,6 +50,17 @@ describe('inventory query plans (fast on millions of certificates)', () => {
     expect(plan.join('\n')).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY|PRIMARY KEY/);
   });
 
+  // The next page (`after`): a row value bounds the expiry index's range, with or without a filter.
+  it.each<Partial<CertificateFilter>>([{}, { overdue: true }, { expiringWithinMs: 7 * DAY }])('%o after a cursor: the row value bounds an index range', (f) => {
+    const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
+    const { sql, params } = inventoryQuery({ now, limit: 100, after: { notAfter: now, serial: '0a' }, ...f });
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail);
+    db.close();
+    expect(sql).toContain('(c.not_after, c.serial) > (@afterNotAfter, @afterSerial)');
+    expect(plan.join('\n')).toMatch(/SEARCH c USING INDEX certificates_(by_expiry|unrenewed|by_status) \((status=\? AND )?not_after>\?/);
+    expect(plan.filter((d) => /^SCAN c\b/.test(d))).toEqual([]);
+  });
+
   it.each<Partial<CertificateFilter>>([
     { overdue: true },
     { unrenewedExpiringWithinMs: 3 * DAY },

@@ -15,6 +15,7 @@ import type {
   InterruptedWork,
   NewAuditEntry,
   CertificateCounts,
+  DailyCounts,
   CertificateFilter,
   CertificateLedger,
   CertificateSummary,
@@ -305,6 +306,10 @@ export class SqliteLedger implements CertificateLedger {
 
   async countCertificates(filter: CertificateFilter): Promise<number> {
     return countCertificates(this.db, filter);
+  }
+
+  async dailyCounts(now: Date, days: number): Promise<DailyCounts> {
+    return this.metrics.dailyCounts(now, days);
   }
 
   async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
-import { EXPIRING_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
+import { EXPIRING_SQL, EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
 import { SqliteLedger } from './ledger.js';
 
 // The SQLite query plans; the counts themselves are in contract/metrics.test.ts, run on every backend.
@@ -51,6 +51,10 @@ describe('certificateCounts on SQLite', () => {
       expect(revoked).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_(revoked|by_status) \((status=\? AND )?not_after>\?\)$/);
       // Renewal-overdue: a range of the partial index of valid, unsuperseded certificates, which holds every column it reads.
       expect(plan(OVERDUE_SQL(2))).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_unrenewed \(not_after>\?\)\nUSE TEMP B-TREE FOR GROUP BY$/);
+      // The admin API's summary charts: a range of the expiry index ahead, of the audit log's time index behind.
+      const daily = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ now: 0, end: 1, start: 0 }) as { detail: string }[]).map((r) => r.detail).join('\n');
+      expect(daily(EXPIRIES_PER_DAY_SQL)).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_by_status \(status=\? AND not_after>\? AND not_after<\?\)/);
+      expect(daily(ISSUANCES_PER_DAY_SQL)).toMatch(/^SEARCH audit_log USING INDEX audit_log_by_time \(at>\? AND at<\?\)/);
     } finally {
       db.close();
     }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { CertificateCounts } from '../ledger.js';
+import type { CertificateCounts, DailyCounts } from '../ledger.js';
 import { overdueByProfile } from '../lineage.js';
+import { dailyWindow, perDay } from '../daily-counts.js';
 
 /**
  * The counts /metrics reports. Both are range scans of one covering index, never of the table:
@@ -22,6 +23,12 @@ export const OVERDUE_SQL = (windows: number): string =>
   `SELECT profile, COUNT(*) AS n${Array.from({ length: windows }, (_, i) => `, COALESCE(SUM(not_after <= @until${i}), 0) AS w${i}`).join('')}
     FROM certificates INDEXED BY certificates_unrenewed
     WHERE status = 'valid' AND replaced_by IS NULL AND not_after > @now AND renewal_due_at <= @now GROUP BY profile`;
+
+/** Per UTC day (integer division of the epoch milliseconds), counted on certificates_by_status and audit_log_by_time. */
+export const EXPIRIES_PER_DAY_SQL = `SELECT not_after / 86400000 AS day, COUNT(*) AS n FROM certificates
+    WHERE status = 'valid' AND not_after > @now AND not_after < @end GROUP BY day`;
+export const ISSUANCES_PER_DAY_SQL = `SELECT at / 86400000 AS day, COUNT(*) AS n FROM audit_log
+    WHERE at >= @start AND at <= @now AND action = 'issue' GROUP BY day`;
 
 export class SqliteMetrics {
   private readonly expiring = new Map<number, Database.Statement>();
@@ -47,6 +54,15 @@ export class SqliteMetrics {
         expiringUnrenewedWithin: withinMs.map((_, i) => overdue.reduce((sum, r) => sum + (r[`w${i}`] ?? 0), 0)),
       };
     })();
+  }
+
+  dailyCounts(now: Date, days: number): DailyCounts {
+    const { today, end, start } = dailyWindow(now, days);
+    const params = { now: now.getTime(), end, start };
+    return this.db.transaction(() => ({
+      expiries: perDay(this.db.prepare(EXPIRIES_PER_DAY_SQL).all(params) as { day: number; n: number }[], today, days),
+      issuances: perDay(this.db.prepare(ISSUANCES_PER_DAY_SQL).all(params) as { day: number; n: number }[], today - days + 1, days),
+    }))();
   }
 
   private overdueStatement(windows: number): Database.Statement {

@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresAvailable, startPostgres, type PostgresCluster } from '../../../test/support/postgres.js';
+import type { CertificateFilter } from '../ledger.js';
+import { createPostgresPool } from './connect.js';
+import { inventoryQuery } from './inventory.js';
+import { EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL } from './metrics.js';
+import { PostgresLedger } from './ledger.js';
+import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
+
+// The inventory's next page on PostgreSQL (the SQLite plans: sqlite/inventory.test.ts): the keyset
+// condition is a row value, which the planner turns into an index condition on not_after; the OR
+// of its parts it can only filter row by row (measured at about a second deep into a million
+// rows). Sequential scans are priced out, as they are on a large ledger.
+const available = postgresAvailable();
+const now = new Date('2026-06-01T00:00:00Z');
+const DAY = 86_400_000;
+
+describe.skipIf(!available)('inventory keyset plans on PostgreSQL', () => {
+  let cluster: PostgresCluster;
+  let client: pg.Client;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    const url = await cluster.createDatabase();
+    // Certificates spread over two years, with their audit entries, and the statistics of them: an
+    // empty table leaves the planner no reason to prefer one index over another.
+    const ledger = await PostgresLedger.open({ connection: createPostgresPool({ url, passwordFile: undefined, poolSize: 1 }) });
+    await ledger.createAccount(accountRecord('a1', 't1', now));
+    for (let i = 0; i < 400; i++) {
+      const issued = new Date(now.getTime() - (i % 365) * DAY);
+      await ledger.insertCertificate(certificateRecord(i.toString(16).padStart(4, '0'), [`n${i}.plans.test`], 1 + ((i * 7) % 700), issued));
+    }
+    await ledger.close();
+    client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('ANALYZE');
+    await client.query('SET enable_seqscan = off');
+  }, 120_000);
+  afterAll(async () => {
+    await client?.end();
+    await cluster?.stop();
+  }, 60_000);
+
+  // Which index (the expiry one, or the partial one of unsuperseded certificates) is the planner's
+  // choice by the statistics; either way the cursor bounds the range it reads.
+  it.each<Partial<CertificateFilter>>([{}, { overdue: true }])('%o after a cursor: an index range bounded by the row value', async (f) => {
+    const { text, values } = inventoryQuery({ now, limit: 100, after: { notAfter: new Date(now.getTime() + DAY), serial: '0a' }, ...f });
+    expect(text).toMatch(/\(c\.not_after, c\.serial COLLATE "C"\) > \(\$\d+, \$\d+\)/);
+    const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Index Scan (using|on) certificates_(by_expiry|unrenewed)/);
+    expect(plan).toMatch(/Index Cond: \(.*not_after >= '?\d+/);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  // The admin API's summary charts (GET /api/v1/summary): ranges of the status-and-expiry index and
+  // of the audit log's time index.
+  it.each([
+    ['expiries', EXPIRIES_PER_DAY_SQL, /Index (Only )?Scan (using|on) certificates_by_(status|expiry)[\s\S]*Index Cond: .*not_after > .*not_after < /],
+    ['issuances', ISSUANCES_PER_DAY_SQL, /Index (Only )?Scan (using|on) audit_log_by_time[\s\S]*Index Cond: .*at >= .*at <= /],
+  ] as const)('the summary\'s %s per day: an index range', async (_kind, sql, index) => {
+    const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [now.getTime(), now.getTime() + 90 * DAY])).rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(index);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
+});
