@@ -6,7 +6,6 @@ import type { AdminTokenRecord, LedgerReader } from '../ledger/ledger.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import { checkReason, REVOCATION_REASONS } from '../ra/revocation.js';
-import { problemErrorHandler, sendProblem } from '../acme/problem-handler.js';
 import { accessRoutes } from './access-routes.js';
 import {
   CERTIFICATE_QUERY_KEYS,
@@ -30,7 +29,18 @@ export type AdminUseCases = Pick<
   'authenticateAdmin' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
 >;
 
+/**
+ * How refusals become problem documents: the ACME API's own mapping (ledger outages and CA key
+ * outages as 503, storage failures, unexpected errors), handed in by the composition root so both
+ * HTTP front-ends answer alike without admin/ reaching sideways into acme/.
+ */
+export interface ProblemResponder {
+  readonly send: (reply: FastifyReply, problem: AcmeProblem) => FastifyReply;
+  readonly errorHandler: (error: Error, request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
+}
+
 export interface AdminApiOptions {
+  readonly problems: ProblemResponder;
   readonly ra: AdminUseCases;
   readonly ledger: LedgerReader;
   readonly clock: Clock;
@@ -72,9 +82,9 @@ function reasonOf(body: unknown): number {
  */
 export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promise<void> {
   app.decorateRequest('admin', null);
-  app.setErrorHandler((error: Error, request, reply) => problemErrorHandler(error, request, reply));
+  app.setErrorHandler((error: Error, request, reply) => o.problems.errorHandler(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new AcmeProblem('malformed', `no admin API resource at ${request.method} ${request.url.split('?')[0]}`, { status: 404 })),
+    o.problems.send(reply, new AcmeProblem('malformed', `no admin API resource at ${request.method} ${request.url.split('?')[0]}`, { status: 404 })),
   );
   // Before the body is read: an unauthenticated request learns nothing from how its body parses.
   app.addHook('onRequest', async (request, reply) => {

@@ -1,6 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
-import { problemErrorHandler, sendProblem } from '../acme/problem-handler.js';
 import { ADMIN_API_PREFIX, registerAdminApi, type AdminApiOptions } from './admin-api.js';
 
 export interface AdminServerOptions extends AdminApiOptions {
@@ -14,9 +13,9 @@ export interface AdminServerOptions extends AdminApiOptions {
  * reach it directly, not through server.baseUrl.
  */
 export async function createAdminServer(o: AdminServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ ...(o.fastify?.loggerInstance ? {} : { logger: false }), frameworkErrors: problemErrorHandler, ...o.fastify } as FastifyServerOptions);
+  const app = Fastify({ ...(o.fastify?.loggerInstance ? {} : { logger: false }), frameworkErrors: o.problems.errorHandler, ...o.fastify } as FastifyServerOptions);
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new AcmeProblem('malformed', `not found: this listener (admin.listen) serves only the admin API under ${ADMIN_API_PREFIX}/`, { status: 404 })),
+    o.problems.send(reply, new AcmeProblem('malformed', `not found: this listener (admin.listen) serves only the admin API under ${ADMIN_API_PREFIX}/`, { status: 404 })),
   );
   await registerAdminApi(app, '', o);
   return app;
