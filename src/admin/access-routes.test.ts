@@ -1,11 +1,10 @@
 import 'reflect-metadata';
 import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
-import { openLedger } from '../ledger/open-ledger.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 
 // The accounts, EAB keys and audit routes of the admin API on a real app (real ledger, real ACME
@@ -27,7 +26,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     t = await startTestAcmeApp({
       admin: true,
       env: { CERTMINT_EAB_REQUIRED: 'true' },
-      ...(url ? { ledger: async (now: () => number) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger } : {}),
+      ...postgresLedgerOption(url),
     });
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator'], ['old', 'operator']] as const) {
       const issued = await createAdminToken(t.ra.deps, { name, role, ...(name === 'old' ? { expiresInMs: 1000 } : {}) }, 'operator:test');

@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { X509Crl } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken, revokeAdminToken } from '../ra/admin-tokens.js';
-import { openLedger } from '../ledger/open-ledger.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 
 // The admin API on a real app (real ledger, real CA, real ACME issuance), through inject:
@@ -32,7 +31,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     const url = await cluster?.createDatabase();
     t = await startTestAcmeApp({
       admin: true,
-      ...(url ? { ledger: async (now: () => number) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger } : {}),
+      ...postgresLedgerOption(url),
     });
     const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     await client.register({ termsOfServiceAgreed: true });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
@@ -10,7 +10,6 @@ import { postgresAvailable, startPostgres, type PostgresCluster } from '../../te
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
 import { rotateIntermediate } from '../ca/rotation.js';
 import type { CertificateLedger } from '../ledger/ledger.js';
-import { openLedger } from '../ledger/open-ledger.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
 
 // GET /api/v1/ca and the notifications routes on a real app whose CA was rotated (restarted on its
@@ -31,9 +30,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     dir = mkdtempSync(path.join(tmpdir(), 'certmint-admin-ca-'));
     if (backend === 'postgres') cluster = await startPostgres();
     const url = await cluster?.createDatabase();
-    const ledger = url
-      ? { ledger: async (now: () => number) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger }
-      : {};
+    const ledger = postgresLedgerOption(url);
     // Generation 1 issues one certificate, then the intermediate is rotated and the app restarted.
     const first = await startTestAcmeApp({ dir, ...ledger });
     const client = new InjectAcmeClient(first.app, first.baseUrl, await newAccountKey());

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { openLedger } from '../ledger/open-ledger.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
 import { REVOCATION_REASONS } from '../ra/revocation.js';
 
@@ -31,7 +30,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     const url = await cluster?.createDatabase();
     t = await startTestAcmeApp({
       admin: true,
-      ...(url ? { ledger: async (now: () => number) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger } : {}),
+      ...postgresLedgerOption(url),
     });
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator']] as const) {
       const issued = await createAdminToken(t.ra.deps, { name, role }, 'operator:test');

@@ -15,6 +15,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { CrlPublisher } from '../../src/crl/crl-publisher.js';
 import type { CertificateLedger } from '../../src/ledger/ledger.js';
 import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import type { RegistrationAuthority } from '../../src/ra/registration-authority.js';
 import { directoryMeta, registrationAuthority } from '../../src/cli/composition.js';
 import { PrometheusMetrics } from '../../src/cli/prometheus-metrics.js';
@@ -70,6 +71,12 @@ export interface TestAcmeAppOptions {
   readonly keyProvider?: (ca: CaOptions) => CaKeyProvider;
   /** Serve the admin API on the app, as `certmint serve` does with admin.enabled and no admin.listen. */
   readonly admin?: boolean;
+}
+
+/** The `ledger` option for a PostgreSQL database at `url`; none (SQLite in the data dir) without one. */
+export function postgresLedgerOption(url: string | undefined): Pick<TestAcmeAppOptions, 'ledger'> {
+  if (url === undefined) return {};
+  return { ledger: async (now) => (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger };
 }
 
 /**

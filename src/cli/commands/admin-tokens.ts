@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { parseDuration } from '../../core/duration.js';
 import { AcmeProblem } from '../../core/problem.js';
 import type { AdminTokenRecord, CertificateLedger } from '../../ledger/ledger.js';
 import { adminTokenState, createAdminToken, revokeAdminToken } from '../../ra/admin-tokens.js';
 import type { Clock } from '../../core/clock.js';
 import { operatorName, readConfig, withLedger } from '../admin.js';
 import { processClock } from '../fake-clock.js';
-import { UsageError } from './certs.js';
+import { durationOption, UsageError } from './certs.js';
 
 export interface AdminTokenCreateOptions {
   readonly name: string;
@@ -27,15 +26,8 @@ async function asUsage<T>(work: Promise<T>): Promise<T> {
 
 /** `certmint admin token create`: the token is printed here, once; the ledger keeps its SHA-256. */
 export async function adminTokenCreateCommand(ledger: CertificateLedger, clock: Clock, o: AdminTokenCreateOptions, operator: string): Promise<string> {
-  let expiresInMs: number | undefined;
-  if (o.expires !== undefined) {
-    try {
-      expiresInMs = parseDuration(o.expires);
-    } catch (e) {
-      throw new UsageError(`--expires: ${(e as Error).message}`);
-    }
-    if (expiresInMs <= 0) throw new UsageError(`--expires: "${o.expires}" is no time at all; give e.g. 90d`);
-  }
+  const expiresInMs = durationOption(o.expires, '--expires');
+  if (expiresInMs !== undefined && expiresInMs <= 0) throw new UsageError(`--expires: "${o.expires}" is no time at all; give e.g. 90d`);
   const issued = await asUsage(
     createAdminToken({ ledger, clock }, { name: o.name, role: o.role, ...(expiresInMs !== undefined ? { expiresInMs } : {}) }, `operator:${operator}`),
   );

@@ -25,7 +25,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function durationOption(text: string | undefined, option: string): number | undefined {
+/** A duration flag (`--expires 90d`), or undefined when absent; a bad one is a UsageError naming the flag. */
+export function durationOption(text: string | undefined, option: string): number | undefined {
   if (text === undefined) return undefined;
   try {
     return parseDuration(text);

@@ -1,10 +1,9 @@
-import { parseDuration } from '../../core/duration.js';
 import { AcmeProblem } from '../../core/problem.js';
 import type { EabKeyRecord } from '../../ledger/records.js';
 import type { IssuedEabKey } from '../../ra/eab.js';
 import type { RegistrationAuthority } from '../../ra/registration-authority.js';
 import { eabKeyJson, eabKeyState } from '../../admin/access-views.js';
-import { UsageError } from './certs.js';
+import { durationOption, UsageError } from './certs.js';
 
 export interface EabCreateOptions {
   readonly label: string;
@@ -16,14 +15,7 @@ export interface EabCreateOptions {
 
 /** `certmint eab create`: the HMAC key is printed once here and never again. */
 export async function eabCreateCommand(ra: RegistrationAuthority, o: EabCreateOptions, operator: string): Promise<string> {
-  let expiresInMs: number | undefined;
-  if (o.expires !== undefined) {
-    try {
-      expiresInMs = parseDuration(o.expires);
-    } catch (e) {
-      throw new UsageError(`--expires: ${(e as Error).message}`);
-    }
-  }
+  const expiresInMs = durationOption(o.expires, '--expires');
   let issued: IssuedEabKey;
   try {
     issued = await ra.createEabKey(
