@@ -7,6 +7,8 @@ import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import { checkReason, REVOCATION_REASONS } from '../ra/revocation.js';
 import { accessRoutes } from './access-routes.js';
+import { authenticateRequest } from './authenticate.js';
+import type { ConsoleSessions } from './sessions.js';
 import {
   CERTIFICATE_QUERY_KEYS,
   certificateDetailJson,
@@ -26,7 +28,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
+  'authenticateAdmin' | 'authenticateAdminTokenHash' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
 >;
 
 /**
@@ -46,6 +48,8 @@ export interface AdminApiOptions {
   readonly clock: Clock;
   /** The CA's certificates (read-only) for GET /api/v1/ca; without them that route is absent. */
   readonly ca?: CaCertificates;
+  /** The console's sessions: with them the API also accepts the console's cookie (and its CSRF token). */
+  readonly sessions?: ConsoleSessions;
 }
 
 declare module 'fastify' {
@@ -89,7 +93,7 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   // Before the body is read: an unauthenticated request learns nothing from how its body parses.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('Cache-Control', 'no-store');
-    request.admin = await o.ra.authenticateAdmin(request.headers.authorization);
+    request.admin = await authenticateRequest(o, request);
   });
   // Noted once answered: a refused request (403 included) leaves the ledger as it was.
   app.addHook('onResponse', async (request, reply) => {
@@ -135,9 +139,4 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
   await notificationRoutes(app, o);
   await summaryRoutes(app, o);
-}
-
-/** Registers the admin API on an app (the ACME listener's, or admin.listen's) under `prefix` + /api/v1. */
-export async function registerAdminApi(app: FastifyInstance, prefix: string, o: AdminApiOptions): Promise<void> {
-  await app.register(adminApi, { prefix: `${prefix}${ADMIN_API_PREFIX}`, ...o });
 }

@@ -4,8 +4,7 @@ import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import { createPublicationServer } from '../acme/publication-app.js';
 import { AcmeUrls } from '../acme/urls.js';
-import { registerAdminApi } from '../admin/admin-api.js';
-import { createAdminServer } from '../admin/admin-server.js';
+import { createAdminServer, registerAdmin } from '../admin/admin-server.js';
 import { problemErrorHandler, sendProblem } from '../acme/problem-handler.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, type Config } from '../config/config.js';
@@ -224,7 +223,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   // admin.enabled: the admin API on the ACME listener, or alone on admin.listen (an internal
   // address), with the same TLS certificate and the same connection bounds.
   const adminApi = { ra, ledger, clock, ca, problems: { send: sendProblem, errorHandler: problemErrorHandler } };
-  if (config.admin.enabled && !config.admin.listen) await registerAdminApi(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
+  if (config.admin.enabled && !config.admin.listen) await registerAdmin(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
   const admin =
     config.admin.enabled && config.admin.listen
       ? await createAdminServer({

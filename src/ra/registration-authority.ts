@@ -11,7 +11,7 @@ import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from 
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
 import { createEabKey, revokeEabKey, type NewEabKeyRequest } from './eab.js';
-import { authenticateAdmin, noteAdminTokenUse } from './admin-tokens.js';
+import { authenticateAdmin, authenticateAdminTokenHash, noteAdminTokenUse } from './admin-tokens.js';
 import type { AdminTokenRecord } from '../ledger/ledger.js';
 import { revokeBySerial, revokeCertificate, type Revoker } from './revocation.js';
 import { issueServerCertificate, serverKeyType, type ServerCertificateRequest } from './server-certificate.js';
@@ -135,6 +135,10 @@ export class RegistrationAuthority {
   /** The admin API's bearer token: the admin it names, or a 401 problem (ra/admin-tokens.ts). */
   authenticateAdmin(authorization: string | undefined) {
     return authenticateAdmin(this.deps, authorization);
+  }
+  /** A console session's token, by the SHA-256 the session keeps: the admin, or a 401 problem. */
+  authenticateAdminTokenHash(hash: Buffer) {
+    return authenticateAdminTokenHash(this.deps, hash);
   }
   /** After the admin API answered a token's request: when it was last used. */
   noteAdminTokenUse(token: AdminTokenRecord) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { LogController, type FastifyInstance } from 'fastify';
 import { createAcmeServer } from '../../src/acme/app.js';
 import { AcmeUrls } from '../../src/acme/urls.js';
-import { registerAdminApi } from '../../src/admin/admin-api.js';
+import { registerAdmin } from '../../src/admin/admin-server.js';
 import { problemErrorHandler, sendProblem } from '../../src/acme/problem-handler.js';
 import { loadOrInitCa, type CaOptions } from '../../src/ca/ca-files.js';
 import type { CaKeyProvider } from '../../src/ca/key-provider.js';
@@ -158,7 +158,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
     ra, ledger, ca, clock, baseUrl, bodyLimit: 65536, meta: directoryMeta(config), ordersPageSize: 2, crl: (issuer) => crl.current(issuer), metrics,
     fastify: { loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) },
   });
-  if (o.admin) await registerAdminApi(app, new AcmeUrls(baseUrl).prefix, { ra, ledger, clock, ca, problems: { send: sendProblem, errorHandler: problemErrorHandler } });
+  if (o.admin) await registerAdmin(app, new AcmeUrls(baseUrl).prefix, { ra, ledger, clock, ca, problems: { send: sendProblem, errorHandler: problemErrorHandler } });
   return {
     app,
     baseUrl,

@@ -1,0 +1,5 @@
+import type { ConsolePages } from './console-app.js';
+import { overviewPages } from './overview-page.js';
+
+/** Every group of console pages, registered in the signed-in scope (console-app.ts). */
+export const CONSOLE_PAGES: readonly ConsolePages[] = [overviewPages];
