@@ -13,6 +13,13 @@ import { createAdminToken } from '../../ra/admin-tokens.js';
 // a browser without JavaScript uses them.
 const HOSTILE_LABEL = '<script>alert("x")</script> & \'team\'';
 const QUOTED_CONTACT = "mailto:o'brien&co@example.com";
+const POLICIES = `
+policies:
+  payments:
+    allow: ["*.payments.internal"]
+  default:
+    deny: ["*.payments.internal"]
+`;
 
 describe('console: accounts, EAB keys, audit log', () => {
   let t: TestAcmeApp;
@@ -34,7 +41,7 @@ describe('console: accounts, EAB keys, audit log', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestAcmeApp({ admin: true, env: { CERTMINT_EAB_REQUIRED: 'true' } });
+    t = await startTestAcmeApp({ admin: true, env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES });
     const tokens: Record<string, string> = {};
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator']] as const) {
       tokens[name] = (await createAdminToken(t.ra.deps, { name, role }, 'operator:test')).token;
@@ -89,6 +96,7 @@ describe('console: accounts, EAB keys, audit log', () => {
     const eab = (await operator.get('/console/eab-keys')).body;
     for (const label of ['Label', 'Policy', 'Expires in']) expect(eab).toMatch(new RegExp(`<label>${label} <(input|select) name=`));
     expect(eab).toContain('<label class="check"><input type="checkbox" name="reusable" value="true"> Reusable</label>');
+    expect(eab).toContain('<label>Policy <select name="policy"><option value="">default</option><option>payments</option></select></label>');
     expect(eab).toContain('<button type="submit">Create EAB key</button>');
     expect(eab.match(/>Revoke<\/button>/g)).toHaveLength(3);
     const viewerEab = (await viewer.get('/console/eab-keys')).body;
@@ -184,7 +192,7 @@ describe('console: accounts, EAB keys, audit log', () => {
   });
 
   it('EAB keys: an operator creates one (shown once, audited as admin:alice) that binds a new account, then revokes it', async () => {
-    const res = await operator.post('/console/eab-keys', { label: 'team-c', reusable: 'true', expires: '30d', policy: '' });
+    const res = await operator.post('/console/eab-keys', { label: 'team-c', reusable: 'true', expires: '30d', policy: 'payments' });
     expect(res.statusCode, res.body).toBe(200);
     expectCleanPage(res.body, 'created');
     const kid = /<div class="secret" data-field="kid">([^<]+)<\/div>/.exec(res.body)?.[1];
@@ -193,7 +201,7 @@ describe('console: accounts, EAB keys, audit log', () => {
     registerSecrets([hmacKey!]);
     expect(res.body).toContain(`lego --server &lt;directory URL&gt; --eab --kid ${kid} --hmac ${hmacKey}`);
     const key = (await t.ledger.getEabKey(kid!))!;
-    expect(key).toMatchObject({ label: 'team-c', reusable: true });
+    expect(key).toMatchObject({ label: 'team-c', reusable: true, policy: 'payments' });
     expect(key.expiresAt!.getTime() - key.createdAt.getTime()).toBe(30 * 86_400_000);
     expect((await t.ledger.auditTrail(`eab:${kid}`)).map((e) => [e.actor, e.action])).toEqual([['admin:alice', 'eab-create']]);
     // Never again: the list shows the key, not its HMAC key.

@@ -7,7 +7,7 @@ import { certificateSummaryJson } from '../certificate-views.js';
 import type { ConsoleOptions, FormBody } from './console-app.js';
 import { html } from './html.js';
 import { csrfField } from './layout.js';
-import { filledIn, nextPageLink, sendPage, setNotice, takeNotice, when } from './page-kit.js';
+import { filledIn, nextPageLink, sendPage, when, NoticeBoard } from './page-elements.js';
 
 /** Certificates listed on an account's page; the rest are one search away (the certificates page). */
 const ACCOUNT_CERTIFICATES_SHOWN = 50;
@@ -20,6 +20,7 @@ type IdRequest = FastifyRequest<{ Params: { id: string } }>;
  */
 export async function accountsPages(app: FastifyInstance, o: ConsoleOptions): Promise<void> {
   const base = o.site.base;
+  const notices = new NoticeBoard();
 
   async function accountOf(request: IdRequest): Promise<AccountSummary> {
     const id = accountIdOf(request.params.id);
@@ -32,7 +33,7 @@ export async function accountsPages(app: FastifyInstance, o: ConsoleOptions): Pr
     const query = filledIn(request.query);
     const { page, next } = await accountsPageOf(o.ledger, query);
     const { cursor: _cursor, ...kept } = query;
-    const body = html`${takeNotice(request)}
+    const body = html`${notices.take(request)}
 ${page.length === 0 ? html`<p class="muted">No accounts${query.cursor !== undefined ? ' after this page' : ''}.</p>` : html`<table class="cards">
 <thead><tr><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Contacts</th><th scope="col">Created</th><th scope="col">Certificates</th></tr></thead>
 <tbody>
@@ -56,7 +57,7 @@ ${nextPageLink(`${base}/accounts`, kept, next)}`;
     const now = o.clock.now();
     const certificates = await o.ledger.listCertificates({ now, accountId: account.id, limit: ACCOUNT_CERTIFICATES_SHOWN + 1 });
     const operator = request.admin!.role === 'operator';
-    const body = html`${takeNotice(request)}
+    const body = html`${notices.take(request)}
 <div class="panel"><dl class="facts">
 <dt>Status</dt><dd><span class="state ${info.status}">${info.status}</span></dd>
 <dt>Contacts</dt><dd>${info.contacts.length === 0 ? html`<span class="muted">none</span>` : info.contacts.map((c, i) => html`${i > 0 && html`<br>`}${c}`)}</dd>
@@ -122,10 +123,10 @@ ${csrfField(request)}
     const id = accountIdOf(request.params.id);
     try {
       const { deactivatedAuthorizations: n } = await deactivateAsAdmin(o, id, request.admin!.name);
-      setNotice(request, 'ok', `Account ${id} deactivated (${n} pending authorization${n === 1 ? '' : 's'} deactivated with it).`);
+      notices.set(request, 'ok', `Account ${id} deactivated (${n} pending authorization${n === 1 ? '' : 's'} deactivated with it).`);
     } catch (e) {
       if (!(e instanceof AcmeProblem) || e.status !== 409) throw e;
-      setNotice(request, 'info', `Account ${id} was deactivated already; nothing was changed.`);
+      notices.set(request, 'info', `Account ${id} was deactivated already; nothing was changed.`);
     }
     return reply.redirect(`${base}/accounts/${id}`, 303);
   });

@@ -3,7 +3,7 @@ import { AcmeProblem } from '../../core/problem.js';
 import { auditPageOf } from '../access-views.js';
 import type { ConsoleOptions } from './console-app.js';
 import { html, type Html } from './html.js';
-import { filledIn, nextPageLink, sendPage, when } from './page-kit.js';
+import { filledIn, nextPageLink, sendPage, when } from './page-elements.js';
 
 /**
  * /console/audit: `certmint audit` and GET /api/v1/audit (auditPageOf: the same filters and keyset

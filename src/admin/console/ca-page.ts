@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { caStatusOf } from '../ca-routes.js';
 import type { ConsoleOptions } from './console-app.js';
 import { html, type Html } from './html.js';
-import { sendPage, when } from './page-kit.js';
+import { sendPage, when } from './page-elements.js';
 
 /** A duration in seconds as a person reads an age: the largest unit or two. */
 function age(seconds: number): string {

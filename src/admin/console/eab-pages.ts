@@ -6,7 +6,7 @@ import { eabKeysOf, eabRequestOf, queryOf } from '../access-views.js';
 import type { ConsoleOptions, FormBody } from './console-app.js';
 import { html, type Html } from './html.js';
 import { csrfField } from './layout.js';
-import { actionButton, sendPage, setNotice, takeNotice, when } from './page-kit.js';
+import { actionButton, sendPage, when, NoticeBoard } from './page-elements.js';
 
 type EabForm = { label?: string; policy?: string; reusable?: boolean; expires?: string };
 
@@ -17,16 +17,18 @@ type EabForm = { label?: string; policy?: string; reusable?: boolean; expires?: 
  */
 export async function eabPages(app: FastifyInstance, o: ConsoleOptions): Promise<void> {
   const base = o.site.base;
+  const notices = new NoticeBoard();
 
   function createForm(request: FastifyRequest, values: EabForm, error?: string): Html {
-    const policies = o.ra.eabPolicyNames();
+    // No policy is the "default" policy (when one is configured): offered once, as the empty choice.
+    const policies = o.ra.eabPolicyNames().filter((name) => name !== 'default');
     return html`<section class="panel" aria-labelledby="create-eab">
 <h2 id="create-eab">New key</h2>
 ${error !== undefined && html`<p class="notice error" role="alert">${error}</p>`}
 <form method="post" action="${base}/eab-keys" class="filters">
 ${csrfField(request)}
 <label>Label <input name="label" required maxlength="200" value="${values.label ?? ''}" placeholder="team-a"></label>
-${policies.length > 0
+${o.ra.eabPolicyNames().length > 0
   ? html`<label>Policy <select name="policy"><option value="">default</option>${policies.map((p) => html`<option${p === values.policy ? html` selected` : ''}>${p}</option>`)}</select></label>`
   : html`<label>Policy <input name="policy" value="${values.policy ?? ''}" placeholder="optional"></label>`}
 <label class="check"><input type="checkbox" name="reusable" value="true"${values.reusable ? html` checked` : ''}> Reusable</label>
@@ -80,7 +82,7 @@ certbot certonly --server &lt;directory URL&gt; --eab-kid ${issued.kid} --eab-hm
   app.get('/eab-keys', async (request, reply) => {
     queryOf(request.query, [] as const);
     const operator = request.admin!.role === 'operator';
-    const body = html`${takeNotice(request)}
+    const body = html`${notices.take(request)}
 ${operator && createForm(request, {})}
 <h2>Keys</h2>
 ${await keyList(request)}`;
@@ -119,10 +121,10 @@ ${await keyList(request)}`;
     const { kid } = request.params;
     try {
       const key = await o.ra.revokeEabKey(kid, `admin:${request.admin!.name}`);
-      setNotice(request, 'ok', `EAB key ${kid} (${key.label}) revoked: no new account can bind with it; accounts bound already keep working.`);
+      notices.set(request, 'ok', `EAB key ${kid} (${key.label}) revoked: no new account can bind with it; accounts bound already keep working.`);
     } catch (e) {
       if (!(e instanceof AcmeProblem) || e.status !== 409) throw e;
-      setNotice(request, 'info', `EAB key ${kid} was revoked already; nothing was changed.`);
+      notices.set(request, 'info', `EAB key ${kid} was revoked already; nothing was changed.`);
     }
     return reply.redirect(`${base}/eab-keys`, 303);
   });

@@ -5,7 +5,7 @@ import { deliveriesOf, deliveryJson, retryDelivery } from '../notification-route
 import type { ConsoleOptions, FormBody } from './console-app.js';
 import { html } from './html.js';
 import { csrfField } from './layout.js';
-import { actionButton, filledIn, sendPage, setNotice, takeNotice, when } from './page-kit.js';
+import { actionButton, filledIn, sendPage, when, NoticeBoard } from './page-elements.js';
 
 /**
  * /console/notifications: `certmint notifications list` (GET /api/v1/notifications's deliveries and
@@ -13,13 +13,14 @@ import { actionButton, filledIn, sendPage, setNotice, takeNotice, when } from '.
  */
 export async function notificationsPage(app: FastifyInstance, o: ConsoleOptions): Promise<void> {
   const base = o.site.base;
+  const notices = new NoticeBoard();
 
   app.get('/notifications', async (request, reply) => {
     const query = filledIn(request.query);
     const deliveries = (await deliveriesOf(o.ledger, query)).map(deliveryJson);
     const operator = request.admin!.role === 'operator';
     const csrf = csrfField(request);
-    const body = html`${takeNotice(request)}
+    const body = html`${notices.take(request)}
 <form method="get" action="${base}/notifications" class="filters">
 <label class="check"><input type="checkbox" name="failed" value="true"${query.failed === 'true' ? html` checked` : ''}> Failed only</label>
 ${query.limit !== undefined && html`<input type="hidden" name="limit" value="${query.limit}">`}
@@ -52,10 +53,10 @@ ${operator && html`<td data-label="Action">${d.state === 'failed' && actionButto
     const id = request.params.delivery;
     try {
       await retryDelivery(o, id);
-      setNotice(request, 'ok', `Delivery ${id} is pending again; a running certmint sends it within seconds.`);
+      notices.set(request, 'ok', `Delivery ${id} is pending again; a running certmint sends it within seconds.`);
     } catch (e) {
       if (!(e instanceof AcmeProblem) || e.status !== 404) throw e;
-      setNotice(request, 'error', `There is no failed delivery ${id} (it may have been retried already); nothing was changed.`);
+      notices.set(request, 'error', `There is no failed delivery ${id} (it may have been retried already); nothing was changed.`);
     }
     return reply.redirect(`${base}/notifications`, 303);
   });

@@ -4,28 +4,30 @@ import { html, type Html } from './html.js';
 import { page, type PageParts, type ConsoleSite } from './layout.js';
 
 // What the accounts, EAB keys, CA, audit and notifications pages share: the notice an action
-// leaves for the page it redirects to, dates, pager links and query cleaning.
+// leaves for the page it redirects to, instants, the pager link, query cleaning, a row's action.
 
 export type NoticeKind = 'ok' | 'error' | 'info';
 
 /**
  * The notice an action's 303 leaves for the next page (post/redirect/get), kept beside the session
- * rather than in the URL, so no link can make the console claim something happened.
+ * rather than in the URL, so no link can make the console claim something happened. In memory,
+ * as the sessions are; one board per page group (its actions redirect to its own pages).
  */
-const notices = new WeakMap<ConsoleSession, { kind: NoticeKind; text: string }>();
+export class NoticeBoard {
+  private readonly notices = new WeakMap<ConsoleSession, { kind: NoticeKind; text: string }>();
 
-export function setNotice(request: FastifyRequest, kind: NoticeKind, text: string): void {
-  if (request.consoleSession) notices.set(request.consoleSession, { kind, text });
-}
+  set(request: FastifyRequest, kind: NoticeKind, text: string): void {
+    if (request.consoleSession) this.notices.set(request.consoleSession, { kind, text });
+  }
 
-/** The pending notice (shown once), as a status region. */
-export function takeNotice(request: FastifyRequest): Html | false {
-  const session = request.consoleSession;
-  const notice = session ? notices.get(session) : undefined;
-  if (!session || !notice) return false;
-  notices.delete(session);
-  const role = notice.kind === 'error' ? 'alert' : 'status';
-  return html`<p class="${`notice ${notice.kind === 'info' ? '' : notice.kind}`.trim()}" role="${role}">${notice.text}</p>`;
+  /** The pending notice, shown once, as a status region (an alert for an error). */
+  take(request: FastifyRequest): Html | false {
+    const session = request.consoleSession;
+    const notice = session ? this.notices.get(session) : undefined;
+    if (!session || !notice) return false;
+    this.notices.delete(session);
+    return html`<p class="${notice.kind === 'info' ? 'notice' : `notice ${notice.kind}`}" role="${notice.kind === 'error' ? 'alert' : 'status'}">${notice.text}</p>`;
+  }
 }
 
 export function sendPage(site: ConsoleSite, request: FastifyRequest, reply: FastifyReply, parts: PageParts, status = 200): FastifyReply {
