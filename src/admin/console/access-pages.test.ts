@@ -230,7 +230,8 @@ describe('console: accounts, EAB keys, audit log', () => {
   });
 
   it('audit log: the API\'s filters (empty fields dropped) select the right rows, keyset "Next page"; a bad date is a 400 page', async () => {
-    const rows = (body: string) => [...body.matchAll(/<td data-label="Action">([^<]*)<\/td>\s*<td data-label="Subject" class="mono">([^<]*)<\/td>/g)].map((m) => [m[1], m[2]]);
+    const rows = (body: string) =>
+      [...body.matchAll(/<td data-label="Action">([^<]*)<\/td>\s*<td data-label="Subject" class="mono">(.*?)<\/td>/g)].map((m) => [m[1], m[2]!.replace(/<[^>]+>/g, '')]);
     const creates = rows((await viewer.get('/console/audit?since=&until=&action=eab-create&subject=')).body);
     const api = await t.app.inject({ method: 'GET', url: '/api/v1/audit?action=eab-create', headers: { authorization: operatorBearer } });
     expect(creates).toEqual((api.json().entries as { action: string; subject: string }[]).map((e) => [e.action, e.subject]));
@@ -242,6 +243,10 @@ describe('console: accounts, EAB keys, audit log', () => {
       ['account-create', subject],
       ['account-deactivate', subject],
     ]);
+    // Subjects link to their pages.
+    const issues = (await viewer.get('/console/audit?action=issue')).body;
+    expect(issues).toContain(`<a href="/console/certificates/${serial}">${serial}</a>`);
+    expect((await viewer.get(`/console/audit?subject=${encodeURIComponent(subject)}`)).body).toContain(`<a href="/console/accounts/${accountIds[2]}">${subject}</a>`);
     // Until before everything: nothing.
     expect((await viewer.get('/console/audit?until=2000-01-01')).body).toContain('No audit entries match.');
 

@@ -5,6 +5,14 @@ import type { ConsoleOptions } from './console-app.js';
 import { html, type Html } from './html.js';
 import { filledIn, nextPageLink, sendPage, when } from './page-elements.js';
 
+/** An entry's subject, linked to its console page when it has one (an account, a certificate by serial). */
+function subjectCell(base: string, subject: string): Html | string {
+  const account = /^account:([A-Za-z0-9_-]{1,64})$/.exec(subject)?.[1];
+  if (account !== undefined) return html`<a href="${base}/accounts/${account}">${subject}</a>`;
+  if (/^[0-9a-f]{2,40}$/.test(subject)) return html`<a href="${base}/certificates/${subject}">${subject}</a>`;
+  return subject;
+}
+
 /**
  * /console/audit: `certmint audit` and GET /api/v1/audit (auditPageOf: the same filters and keyset
  * pages); an empty filter field is no filter. A bad date is a 400 page with the form and the message.
@@ -45,7 +53,7 @@ ${page.map(
 <td data-label="At">${when(e.at)}</td>
 <td data-label="Actor">${e.actor}</td>
 <td data-label="Action">${e.action}</td>
-<td data-label="Subject" class="mono">${e.subject}</td>
+<td data-label="Subject" class="mono">${subjectCell(base, e.subject)}</td>
 <td data-label="Detail" class="mono">${Object.keys(e.detail).length > 0 ? JSON.stringify(e.detail) : ''}</td>
 </tr>`,
 )}

@@ -87,7 +87,7 @@ ${ca.crls.map(
 <td data-label="Next update">${when(c.nextUpdate)}</td>
 <td data-label="Age">${c.ageSeconds === null ? '—' : age(c.ageSeconds)}</td>
 <td data-label="Size">${c.sizeBytes === null ? '—' : `${c.sizeBytes} bytes`}</td>
-<td data-label="State">${c.stale ? html`<span class="state pending">stale</span>` : html`<span class="state valid">current</span>`}</td>
+<td data-label="State">${c.stale ? html`<span class="state pending">stale</span>` : html`<span class="state current">current</span>`}</td>
 </tr>`,
 )}
 </tbody></table>
