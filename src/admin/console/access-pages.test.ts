@@ -129,6 +129,10 @@ describe('console: accounts, EAB keys, audit log', () => {
     expect([...first.matchAll(/href="\/console\/accounts\/([^"/]+)"/g)].map((m) => m[1])).toEqual(accountIds.slice(0, 2));
     expect([...second.matchAll(/href="\/console\/accounts\/([^"/]+)"/g)].map((m) => m[1])).toEqual(accountIds.slice(2));
     expect(second).not.toContain('rel="next"');
+    const missing = await viewer.get('/console/accounts/NoSuchAccount');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.body).toContain('There is no account NoSuchAccount in this ledger.');
+    expect((await operator.post('/console/accounts/NoSuchAccount/deactivate')).statusCode).toBe(404);
     const bad = await viewer.get('/console/accounts?cursor=nonsense');
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toContain('cursor is not one this API gave');
