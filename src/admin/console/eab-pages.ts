@@ -51,14 +51,14 @@ ${o.ra.eabPolicyNames().length > 0
 <tbody>
 ${keys.map(
   (k) => html`<tr>
-<td data-label="Key ID" class="mono">${k.kid}</td>
+<td data-label="Key ID" class="mono" id="kid-${k.kid}">${k.kid}</td>
 <td data-label="Label">${k.label}</td>
 <td data-label="Policy">${k.policy ?? html`<span class="muted">default</span>`}</td>
 <td data-label="State"><span class="state ${k.state}">${k.state}</span></td>
 <td data-label="Bindings">${k.bindings}${k.boundAccount !== null && html` (<a class="mono" href="${base}/accounts/${k.boundAccount}">${k.boundAccount}</a>)`}</td>
 <td data-label="Created">${when(k.createdAt)}</td>
 <td data-label="Expires">${k.expiresAt === null ? html`<span class="muted">never</span>` : when(k.expiresAt)}</td>
-${operator && html`<td data-label="Action">${k.revokedAt === null ? actionButton(`${base}/eab-keys/${k.kid}/revoke`, csrf, 'Revoke', { danger: true }) : ''}</td>`}
+${operator && html`<td data-label="Action">${k.revokedAt === null ? actionButton(`${base}/eab-keys/${k.kid}/revoke`, csrf, 'Revoke', { danger: true, describedBy: `kid-${k.kid}` }) : ''}</td>`}
 </tr>`,
 )}
 </tbody></table>`;

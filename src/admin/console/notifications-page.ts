@@ -33,7 +33,7 @@ ${deliveries.length === 0 ? html`<p class="muted">No deliveries${query.failed ==
 <tbody>
 ${deliveries.map(
   (d) => html`<tr>
-<td data-label="Delivery" class="mono">${d.delivery}</td>
+<td data-label="Delivery" class="mono" id="delivery-${d.delivery}">${d.delivery}</td>
 <td data-label="Event">${d.type}</td>
 <td data-label="Subject" class="mono">${d.subject}</td>
 <td data-label="Webhook">${d.webhook}</td>
@@ -41,7 +41,7 @@ ${deliveries.map(
 <td data-label="Attempts">${d.attempts}</td>
 <td data-label="When">${d.state === 'delivered' ? when(d.deliveredAt) : d.state === 'pending' ? html`next ${when(d.nextAttemptAt)}` : html`created ${when(d.createdAt)}`}</td>
 <td data-label="Last error / note">${d.lastError ?? d.note ?? ''}</td>
-${operator && html`<td data-label="Action">${d.state === 'failed' && actionButton(`${base}/notifications/${encodeURIComponent(d.delivery)}/retry`, csrf, 'Retry')}</td>`}
+${operator && html`<td data-label="Action">${d.state === 'failed' && actionButton(`${base}/notifications/${encodeURIComponent(d.delivery)}/retry`, csrf, 'Retry', { describedBy: `delivery-${d.delivery}` })}</td>`}
 </tr>`,
 )}
 </tbody></table>`}`;

@@ -59,7 +59,12 @@ export function nextPageLink(path: string, query: Record<string, string>, next: 
   return html`<nav class="pager" aria-label="Pages"><span></span><a rel="next" href="${path}?${params.toString()}">Next page</a></nav>`;
 }
 
-/** A small POST form with one button (and the CSRF field), for an action on one row. */
-export function actionButton(action: string, csrf: Html, label: string, opts: { danger?: boolean } = {}): Html {
-  return html`<form method="post" action="${action}" class="inline">${csrf}<button type="submit"${opts.danger ? html` class="danger"` : ''}>${label}</button></form>`;
+/**
+ * A small POST form with one button (and the CSRF field), for an action on one row; `describedBy`
+ * names the cell that says which row, so a screen reader hears "Revoke, <key id>".
+ */
+export function actionButton(action: string, csrf: Html, label: string, opts: { danger?: boolean; describedBy?: string } = {}): Html {
+  return html`<form method="post" action="${action}" class="inline">${csrf}<button type="submit"${opts.danger ? html` class="danger"` : ''}${
+    opts.describedBy !== undefined ? html` aria-describedby="${opts.describedBy}"` : ''
+  }>${label}</button></form>`;
 }
