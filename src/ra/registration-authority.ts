@@ -11,6 +11,7 @@ import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from 
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
 import { createEabKey, revokeEabKey, type NewEabKeyRequest } from './eab.js';
+import { authenticateAdminCertificate } from './admin-certificates.js';
 import { authenticateAdmin, authenticateAdminTokenHash, noteAdminTokenUse } from './admin-tokens.js';
 import type { AdminTokenRecord } from '../ledger/ledger.js';
 import { revokeBySerial, revokeCertificate, type Revoker } from './revocation.js';
@@ -139,6 +140,10 @@ export class RegistrationAuthority {
   /** A console session's token, by the SHA-256 the session keeps: the admin, or a 401 problem. */
   authenticateAdminTokenHash(hash: Buffer) {
     return authenticateAdminTokenHash(this.deps, hash);
+  }
+  /** admin.clientCertificates: the holder of the client certificate with this serial, or a 401 problem (ra/admin-certificates.ts). */
+  authenticateAdminCertificate(serialHex: string) {
+    return authenticateAdminCertificate(this.deps, serialHex);
   }
   /** After the admin API answered a token's request: when it was last used. */
   noteAdminTokenUse(token: AdminTokenRecord) {
