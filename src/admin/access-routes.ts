@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseDuration } from '../core/duration.js';
 import { AcmeProblem } from '../core/problem.js';
-import type { AdminTokenRecord, AuditFilter } from '../ledger/ledger.js';
+import type { AuditFilter } from '../ledger/ledger.js';
+import type { AdminPrincipal } from '../ra/admin-certificates.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import type { AdminApiOptions } from './admin-api.js';
 import {
@@ -22,7 +23,7 @@ import {
 
 const bad = (detail: string) => new AcmeProblem('malformed', detail);
 const notFound = (detail: string) => new AcmeProblem('malformed', detail, { status: 404 });
-const admin = (request: FastifyRequest): AdminTokenRecord => request.admin!;
+const admin = (request: FastifyRequest): AdminPrincipal => request.admin!;
 const actor = (request: FastifyRequest) => `admin:${admin(request).name}`;
 
 /** An account id as `certmint accounts` takes it: the id, or the account URL a client logged. */
