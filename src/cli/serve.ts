@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
 import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -25,7 +26,7 @@ import { loadWebhooks } from '../notify/secrets.js';
 import { CaCrlCheck } from '../notify/ca-crl-check.js';
 import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
-import { ServerTls, ServerTlsRenewer } from './server-tls.js';
+import { secureContextTargets, ServerTls, ServerTlsRenewer } from './server-tls.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
 import { auditCaEvent } from './ca-audit.js';
 import { openCaKeySource } from './ca-key-source.js';
@@ -265,7 +266,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
 
   const renewer =
     serverTls && tls
-      ? new ServerTlsRenewer(serverTls, secureContextsOf([{ app }, { app: admin, ca: clientCa }]), tls, clock, app.log)
+      ? new ServerTlsRenewer(serverTls, secureContextTargets([{ server: app.server as HttpsServer }, { server: admin?.server as HttpsServer | undefined, ca: clientCa }]), tls, clock, app.log)
       : undefined;
   renewer?.start();
 
@@ -371,17 +372,6 @@ function boundConnections(app: FastifyInstance, config: Config): void {
         app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
     });
   }
-}
-
-/**
- * The HTTPS listeners that serve the server's certificate: a renewal reaches each. setSecureContext
- * replaces the whole context, so the admin listener's client CA (the admin issuer) goes with it.
- */
-function secureContextsOf(
-  listeners: readonly { app: FastifyInstance | undefined; ca?: string }[],
-): { setSecureContext(c: import('node:tls').SecureContextOptions): void } {
-  const servers = listeners.filter((l) => l.app !== undefined).map((l) => ({ server: l.app!.server as import('node:https').Server, ca: l.ca }));
-  return { setSecureContext: (c) => servers.forEach(({ server, ca }) => server.setSecureContext(ca ? { ...c, ca: [ca] } : c)) };
 }
 
 /** The admin issuer's certificate (PEM), which `certmint admin cert create` made; the server never reads its key. */
