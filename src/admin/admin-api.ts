@@ -19,6 +19,7 @@ import {
   type CertificateQuery,
 } from './certificate-views.js';
 import { caRoutes } from './ca-routes.js';
+import { certificateRoutes } from './certificate-routes.js';
 import { notificationRoutes } from './notification-routes.js';
 import { summaryRoutes } from './summary-routes.js';
 
@@ -28,7 +29,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'authenticateAdminTokenHash' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
+  'authenticateAdmin' | 'authenticateAdminTokenHash' | 'noteAdminTokenUse' | 'revokeBySerial' | 'renewEarly' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
 >;
 
 /**
@@ -136,6 +137,7 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     return reply.send(certificateDetailJson(revoked, await o.ledger.auditTrail(serial), o.clock.now()));
   });
 
+  await certificateRoutes(app, o);
   if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
   await notificationRoutes(app, o);
   await summaryRoutes(app, o);
