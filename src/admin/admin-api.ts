@@ -21,7 +21,7 @@ import {
 import { caRoutes } from './ca-routes.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { notificationRoutes } from './notification-routes.js';
-import { summaryRoutes } from './summary-routes.js';
+import { SummaryCache, summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
 export const ADMIN_API_PREFIX = '/api/v1';
@@ -51,6 +51,8 @@ export interface AdminApiOptions {
   readonly ca?: CaCertificates;
   /** The console's sessions: with them the API also accepts the console's cookie (and its CSRF token). */
   readonly sessions?: ConsoleSessions;
+  /** The overview's figures, shared with the console (registerAdmin makes one per app); absent, the API makes its own. */
+  readonly summary?: SummaryCache;
 }
 
 declare module 'fastify' {
@@ -140,5 +142,5 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   await certificateRoutes(app, o);
   if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
   await notificationRoutes(app, o);
-  await summaryRoutes(app, o);
+  await summaryRoutes(app, { summary: o.summary ?? new SummaryCache(o) });
 }

@@ -36,23 +36,37 @@ async function summaryOf(ledger: LedgerReader, now: Date) {
   };
 }
 
+/** The overview's figures as GET /api/v1/summary answers them. */
+export type Summary = Awaited<ReturnType<typeof summaryOf>>;
+
+/**
+ * The figures, computed at most once a minute (by the injected clock) per app: created once by
+ * registerAdmin and shared by GET /api/v1/summary and the console's overview, so every reader of
+ * either sees the same figures (generatedAt says when) and one computation serves them all.
+ */
+export class SummaryCache {
+  private cached: { at: number; body: Promise<Summary> } | undefined;
+
+  constructor(private readonly o: SummaryRoutesOptions) {}
+
+  get(): Promise<Summary> {
+    const now = this.o.clock.now();
+    const cached = this.cached;
+    if (cached && now.getTime() - cached.at < SUMMARY_CACHE_MS && now.getTime() >= cached.at) return cached.body;
+    const body = summaryOf(this.o.ledger, now);
+    this.cached = { at: now.getTime(), body };
+    // A failed computation is not served again.
+    body.catch(() => {
+      if (this.cached?.body === body) this.cached = undefined;
+    });
+    return body;
+  }
+}
+
 /**
  * GET /api/v1/summary: counts (valid, expiring within 7 days, renewal-overdue, revoked and not yet
- * expired) and expiries and issuances per UTC day. Computed at most once a minute (by the injected
- * clock) per listener: every viewer of the overview reads the same figures, generatedAt says when.
+ * expired) and expiries and issuances per UTC day, from the app's SummaryCache.
  */
-export async function summaryRoutes(app: FastifyInstance, o: SummaryRoutesOptions): Promise<void> {
-  let cached: { at: number; body: Promise<Awaited<ReturnType<typeof summaryOf>>> } | undefined;
-  app.get('/summary', async (_request, reply) => {
-    const now = o.clock.now();
-    if (!cached || now.getTime() - cached.at >= SUMMARY_CACHE_MS || now.getTime() < cached.at) {
-      const body = summaryOf(o.ledger, now);
-      cached = { at: now.getTime(), body };
-      // A failed computation is not served again.
-      body.catch(() => {
-        if (cached?.body === body) cached = undefined;
-      });
-    }
-    return reply.send(await cached.body);
-  });
+export async function summaryRoutes(app: FastifyInstance, o: { readonly summary: SummaryCache }): Promise<void> {
+  app.get('/summary', async (_request, reply) => reply.send(await o.summary.get()));
 }

@@ -3,6 +3,7 @@ import { AcmeProblem } from '../../core/problem.js';
 import type { AdminApiOptions } from '../admin-api.js';
 import { authenticateRequest, sessionOf } from '../authenticate.js';
 import { ConsoleSessions, CSRF_FIELD, LoginThrottle, SESSION_COOKIE } from '../sessions.js';
+import type { SummaryCache } from '../summary-routes.js';
 import { html } from './html.js';
 import { barePage, type ConsoleSite } from './layout.js';
 
@@ -12,6 +13,8 @@ export interface ConsoleOptions extends AdminApiOptions {
   readonly site: ConsoleSite;
   /** Where the session cookie is sent: the listener's base path, so both /console and /api/v1 get it. */
   readonly cookiePath: string;
+  /** The overview's figures: the same cache as GET /api/v1/summary. */
+  readonly summary: SummaryCache;
 }
 
 /** A group of console pages: registered inside the signed-in scope (request.admin is set). */
