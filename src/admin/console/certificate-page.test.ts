@@ -3,6 +3,7 @@ import { X509Crl } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../../test/support/acme-app.js';
 import { expectCspClean, FORM_HEADERS, signInConsole, type ConsoleSignIn } from '../../../test/support/console-pages.js';
+import { certIdOf } from '../../../test/support/cert-id.js';
 import { issueCertificate } from '../../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../../test/support/jws-client.js';
 import { registerSecrets } from '../../../test/support/suite-log.js';
@@ -16,14 +17,17 @@ describe('console certificate detail', () => {
   let client: InjectAcmeClient;
   let account = '';
   const sessions: Record<'viewer' | 'operator', ConsoleSignIn> = {} as never;
-  const serials = { first: '', doomed: '', early: '' };
+  const serials = { first: '', renewal: '', doomed: '', early: '' };
 
   beforeAll(async () => {
     t = await startTestAcmeApp({ admin: true });
     client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     await client.register({ termsOfServiceAgreed: true });
     account = client.accountUrl!.split('/').pop()!;
-    serials.first = (await issueCertificate(t, client, ['detail.page.test', 'www.detail.page.test'])).serial;
+    const first = await issueCertificate(t, client, ['detail.page.test', 'www.detail.page.test']);
+    serials.first = first.serial;
+    // Its renewal, through ARI's replaces (RFC 9773 §5).
+    serials.renewal = (await issueCertificate(t, client, ['detail.page.test', 'www.detail.page.test'], { replaces: certIdOf(first.der) })).serial;
     serials.doomed = (await issueCertificate(t, client, ['doomed.page.test'])).serial;
     serials.early = (await issueCertificate(t, client, ['early.page.test'])).serial;
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator']] as const) {
@@ -61,6 +65,8 @@ describe('console certificate detail', () => {
       expect(res.body).toContain(`<a class="button secondary" href="/api/v1/certificates/${serials.first}/pem" download>Download PEM</a>`);
       expect(res.body).toContain(`<a class="button secondary" href="/api/v1/certificates/${serials.first}/chain" download>Download chain</a>`);
       expect(res.body).toContain('<h2 id="lineage-title">Lineage</h2>');
+      expect(res.body).toContain(`<dt>Replaced by</dt><dd><a class="mono" href="/console/certificates/${serials.renewal}">${serials.renewal}</a></dd>`);
+      expect(res.body).toContain('<dt>Replaces</dt><dd><span class="muted">nothing (a first issuance)</span></dd>');
       expect(res.body).toContain('<h2 id="audit-title">Audit trail</h2>');
       expect(res.body).toMatch(/<td data-label="Action">issue<\/td>/);
       expect(res.body).toContain(`<pre class="pem">${derToPem(cert.der)}</pre>`);
@@ -69,6 +75,9 @@ describe('console certificate detail', () => {
       expect(pem.statusCode).toBe(200);
       expect(pem.body).toBe(derToPem(cert.der));
     }
+    const renewal = (await get(`/console/certificates/${serials.renewal}`)).body;
+    expect(renewal).toContain(`<dt>Replaces</dt><dd><a class="mono" href="/console/certificates/${serials.first}">${serials.first}</a></dd>`);
+    expect(renewal).toContain('<dt>Replaced by</dt><dd><span class="muted">not yet renewed</span></dd>');
     expect((await get('/console/certificates/00ff')).statusCode).toBe(404);
     expect((await get('/console/certificates/xyz')).statusCode).toBe(400);
   });

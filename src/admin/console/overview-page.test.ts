@@ -86,9 +86,16 @@ describe('console overview', () => {
     expect(figure(await overview(), 'valid')).toBe(String(valid + 1));
   });
 
-  it('says when no notification delivery has failed (no webhook is configured here), and links none', async () => {
+  it('counts failed notification deliveries and links them', async () => {
+    expect(await overview()).toContain('No failed deliveries.');
+    // As the deliverer leaves them when a webhook keeps failing (ca-notification-routes.test.ts does the same).
+    const outbox = t.ledger.outbox;
+    const now = t.clock.now();
+    await outbox.fanOutEvents([{ name: 'hook', events: ['certificate.issued'] }], now, 100);
+    const claimed = await outbox.claimDeliveries('test', now, new Date(now.getTime() + 60_000), 100);
+    expect(claimed.length).toBeGreaterThan(1);
+    for (const d of claimed) await outbox.recordDeliveryAttempt(d.eventId, d.webhook, 'test', { outcome: 'failed', error: 'HTTP 500' }, now);
     const body = await overview();
-    expect(body).toContain('No failed deliveries.');
-    expect(body).not.toContain('/console/notifications?failed=true');
+    expect(body).toContain(`${claimed.length} failed deliveries: <a href="/console/notifications?failed=true">see the failed deliveries</a>`);
   });
 });
