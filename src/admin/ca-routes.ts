@@ -46,10 +46,13 @@ async function crlJson(ledger: LedgerReader, issuer: CrlIssuer, now: Date) {
 /**
  * The CA as GET /api/v1/ca and the console's overview describe it: the roots and intermediate
  * generations of `certmint ca status --json` (with notBefore and each intermediate's name
- * constraints), the subordinates of `ca subordinates --json`, and every CRL issuer's number and age.
+ * constraints), the subordinates of `ca subordinates --json`, and every CRL issuer's number and age;
+ * `live`: the live certificates per generation, when the caller has them already.
  */
-export async function caStatusJson(o: CaRoutesOptions, now: Date) {
-  const { roots, intermediates } = await caGenerations(o.ca, o.ledger, now);
+export async function caStatusJson(o: CaRoutesOptions, now: Date, live?: ReadonlyMap<number, number>) {
+  // The overview hands in the live counts its cached summary already has: counting them is a scan of every live certificate.
+  const counts = live ? { liveCertificatesByGeneration: async () => live } : o.ledger;
+  const { roots, intermediates } = await caGenerations(o.ca, counts, now);
   const generations = new Map(o.ca.generations.map((g) => [g.generation, g]));
   const loadedRoots = new Map(o.ca.roots.map((r) => [r.generation, r]));
   // certmint signs the CRL of each root whose key it holds or keeps offline; an external root's holder signs its own.

@@ -23,6 +23,16 @@ async function summaryOf(ledger: LedgerReader, now: Date) {
     ledger.dailyCounts(now, SUMMARY_DAYS),
   ]);
   const today = Math.floor(now.getTime() / DAY) * DAY;
+  return { live, body: summaryBody(now, today, live, counts, daily) };
+}
+
+function summaryBody(
+  now: Date,
+  today: number,
+  live: ReadonlyMap<number, number>,
+  counts: Awaited<ReturnType<LedgerReader['certificateCounts']>>,
+  daily: Awaited<ReturnType<LedgerReader['dailyCounts']>>,
+) {
   return {
     generatedAt: now.toISOString(),
     counts: {
@@ -37,7 +47,13 @@ async function summaryOf(ledger: LedgerReader, now: Date) {
 }
 
 /** The overview's figures as GET /api/v1/summary answers them. */
-export type Summary = Awaited<ReturnType<typeof summaryOf>>;
+export type Summary = ReturnType<typeof summaryBody>;
+
+/** The figures, and the live certificates per intermediate generation they were counted from (the CA health's figure too). */
+export interface SummaryFigures {
+  readonly body: Summary;
+  readonly live: ReadonlyMap<number, number>;
+}
 
 /**
  * The figures, computed at most once a minute (by the injected clock) per app: created once by
@@ -45,21 +61,25 @@ export type Summary = Awaited<ReturnType<typeof summaryOf>>;
  * either sees the same figures (generatedAt says when) and one computation serves them all.
  */
 export class SummaryCache {
-  private cached: { at: number; body: Promise<Summary> } | undefined;
+  private cached: { at: number; figures: Promise<SummaryFigures> } | undefined;
 
   constructor(private readonly o: SummaryRoutesOptions) {}
 
-  get(): Promise<Summary> {
+  async get(): Promise<Summary> {
+    return (await this.figures()).body;
+  }
+
+  figures(): Promise<SummaryFigures> {
     const now = this.o.clock.now();
     const cached = this.cached;
-    if (cached && now.getTime() - cached.at < SUMMARY_CACHE_MS && now.getTime() >= cached.at) return cached.body;
-    const body = summaryOf(this.o.ledger, now);
-    this.cached = { at: now.getTime(), body };
+    if (cached && now.getTime() - cached.at < SUMMARY_CACHE_MS && now.getTime() >= cached.at) return cached.figures;
+    const figures = summaryOf(this.o.ledger, now);
+    this.cached = { at: now.getTime(), figures };
     // A failed computation is not served again.
-    body.catch(() => {
-      if (this.cached?.body === body) this.cached = undefined;
+    figures.catch(() => {
+      if (this.cached?.figures === figures) this.cached = undefined;
     });
-    return body;
+    return figures;
   }
 }
 

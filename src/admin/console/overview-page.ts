@@ -41,9 +41,9 @@ ${jsonBlock(id, { title, days: days.map((d) => Date.parse(`${d.day}T00:00:00Z`) 
 </section>`;
 }
 
-async function caHealth(o: ConsoleOptions, now: Date): Promise<Html> {
+async function caHealth(o: ConsoleOptions, now: Date, live: ReadonlyMap<number, number>): Promise<Html> {
   if (!o.ca) return html`<p class="muted">The CA's certificates are not loaded on this listener.</p>`;
-  const ca = await caStatusJson({ ca: o.ca, ledger: o.ledger, clock: o.clock }, now);
+  const ca = await caStatusJson({ ca: o.ca, ledger: o.ledger, clock: o.clock }, now, live);
   const soon = now.getTime() + 90 * DAY;
   return html`<table class="cards">
 <caption>CRLs</caption>
@@ -74,12 +74,15 @@ async function caHealth(o: ConsoleOptions, now: Date): Promise<Html> {
 
 /**
  * The overview (/console/): the counts and charts of GET /api/v1/summary (the same one-minute
- * cache), the CA's CRLs and intermediates as GET /api/v1/ca reports them, and failed notifications.
+ * cache), the CA's CRLs and intermediates as GET /api/v1/ca reports them (their live counts from
+ * that cache too, so a page view scans no certificates), and failed notifications.
  */
 export async function overviewPages(app: FastifyInstance, o: ConsoleOptions): Promise<void> {
   app.get('/', async (request, reply) => {
     const now = o.clock.now();
-    const [summary, ca, deliveries] = await Promise.all([o.summary.get(), caHealth(o, now), o.ledger.outbox.deliveryCounts()]);
+    const cached = await o.summary.figures();
+    const summary = cached.body;
+    const [ca, deliveries] = await Promise.all([caHealth(o, now, cached.live), o.ledger.outbox.deliveryCounts()]);
     const body = html`${figures(summary)}
 <p class="muted">Figures as of ${summary.generatedAt} (recomputed at most once a minute).</p>
 ${chart('expiries', 'Expiries, next 90 days', 'Expiring', summary.expiriesPerDay)}
