@@ -7,6 +7,7 @@ import { REVOCATION_REASONS } from '../../ra/revocation.js';
 import { certificateDetailJson, serialOf } from '../certificate-views.js';
 import type { ConsoleOptions, FormBody } from './console-app.js';
 import { html, type Html } from './html.js';
+import { when } from './format.js';
 import { csrfField, page } from './layout.js';
 
 type SerialRequest = FastifyRequest<{ Params: { serial: string }; Querystring: { done?: string }; Body: FormBody | undefined }>;
@@ -33,7 +34,6 @@ async function certificateOf(o: ConsoleOptions, input: string): Promise<Certific
 }
 
 const admin = (request: FastifyRequest): AdminTokenRecord => request.admin!;
-const when = (iso: string) => html`<time datetime="${iso}">${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time>`;
 
 function lineage(o: ConsoleOptions, d: ReturnType<typeof certificateDetailJson>, marked: { at: Date; explanationUrl: string | undefined } | undefined): Html {
   const link = (serial: string) => html`<a class="mono" href="${o.site.base}/certificates/${serial}">${serial}</a>`;

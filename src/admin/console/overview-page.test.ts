@@ -81,7 +81,7 @@ describe('console overview', () => {
     // The API computed the figures just now: the page shows them, not a count of its own.
     const body = await overview();
     expect(figure(body, 'valid')).toBe(String(valid));
-    expect(body).toContain(`Figures as of ${api.json().generatedAt}`);
+    expect(body).toContain(`Figures as of <time datetime="${api.json().generatedAt}">`);
     // The intermediate's live count too: the page scans no certificates of its own.
     expect(body).toContain(`<td data-label="Live certificates">${valid}</td>`);
     t.clock.advance(60_000);

@@ -3,19 +3,12 @@ import { caStatusJson } from '../ca-routes.js';
 import type { Summary } from '../summary-routes.js';
 import type { ConsoleOptions } from './console-app.js';
 import { html, jsonBlock, type Html } from './html.js';
+import { ageText, when } from './format.js';
 import { page } from './layout.js';
 
 const DAY = 86_400_000;
 
 const date = (iso: string): string => iso.slice(0, 10);
-
-/** A duration in seconds as a person reads an age: "40 s", "12 min", "5 h", "3 d". */
-export function ageText(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
-  if (seconds < 2 * 86_400) return `${Math.floor(seconds / 3600)} h`;
-  return `${Math.floor(seconds / 86_400)} d`;
-}
 
 function figures(s: Summary): Html {
   const figure = (n: number, label: string, tone: string) => html`<div class="figure${n > 0 && tone ? ` ${tone}` : ''}"><span class="n">${n}</span> <span class="label">${label}</span></div>`;
@@ -53,7 +46,7 @@ async function caHealth(o: ConsoleOptions, now: Date, live: ReadonlyMap<number, 
   <td data-label="Issuer" class="mono">${c.issuer}</td>
   <td data-label="CRL number">${c.crlNumber ?? html`<span class="muted">none yet</span>`}</td>
   <td data-label="Age">${c.ageSeconds === null ? '—' : ageText(c.ageSeconds)}</td>
-  <td data-label="Next update">${c.nextUpdate ?? '—'}</td>
+  <td data-label="Next update">${c.nextUpdate !== null ? when(c.nextUpdate) : '—'}</td>
   <td data-label="State">${c.stale ? html`<span class="state pending">stale</span>` : html`<span class="state valid">current</span>`}</td>
 </tr>`,
   )}</tbody>
@@ -84,7 +77,7 @@ export async function overviewPages(app: FastifyInstance, o: ConsoleOptions): Pr
     const summary = cached.body;
     const [ca, deliveries] = await Promise.all([caHealth(o, now, cached.live), o.ledger.outbox.deliveryCounts()]);
     const body = html`${figures(summary)}
-<p class="muted">Figures as of ${summary.generatedAt} (recomputed at most once a minute).</p>
+<p class="muted">Figures as of ${when(summary.generatedAt)} (recomputed at most once a minute).</p>
 ${chart('expiries', 'Expiries, next 90 days', 'Expiring', summary.expiriesPerDay)}
 ${chart('issuances', 'Issuances, last 90 days', 'Issued', summary.issuancesPerDay)}
 <section class="panel" aria-labelledby="ca-title">
