@@ -93,6 +93,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
 
   it('the chain download is what the ACME certificate URL served, and verifies to the root', async () => {
     const { serial, pem } = issued[1]!;
+    expect((await api('GET', `/certificates/${serial}/chain`, `Bearer ${tokens.operator}`)).body).toBe(pem);
     const res = await api('GET', `/certificates/${serial}/chain`, `Bearer ${tokens.viewer}`);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/pem-certificate-chain');
