@@ -69,7 +69,8 @@ describe('console certificate detail', () => {
       expect(res.body).toContain('<dt>Replaces</dt><dd><span class="muted">nothing (a first issuance)</span></dd>');
       expect(res.body).toContain('<h2 id="audit-title">Audit trail</h2>');
       expect(res.body).toMatch(/<td data-label="Action">issue<\/td>/);
-      expect(res.body).toContain(`<pre class="pem">${derToPem(cert.der)}</pre>`);
+      // Focusable: on a phone it scrolls sideways, and a keyboard must reach it.
+      expect(res.body).toContain(`<pre class="pem" tabindex="0" aria-labelledby="pem-title">${derToPem(cert.der)}</pre>`);
       // The downloads work with the page's own session cookie.
       const pem = await get(`/api/v1/certificates/${serials.first}/pem`, role);
       expect(pem.statusCode).toBe(200);

@@ -128,7 +128,7 @@ ${lineage(o, d, marked)}
 ${auditTrail(d)}
 <section class="panel" aria-labelledby="pem-title">
 <h2 id="pem-title">PEM</h2>
-<pre class="pem">${d.pem}</pre>
+<pre class="pem" tabindex="0" aria-labelledby="pem-title">${d.pem}</pre>
 </section>`;
     return reply.type('text/html; charset=utf-8').send(page(o.site, request, { title: `Certificate ${d.serial}`, section: 'certificates', body }));
   });

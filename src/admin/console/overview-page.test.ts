@@ -38,7 +38,7 @@ describe('console overview', () => {
     expect(res.statusCode).toBe(200);
     return res.body;
   };
-  const figure = (body: string, label: string) => new RegExp(`<span class="n">(\\d+)</span> <span class="label">${label}</span>`).exec(body)?.[1];
+  const figure = (body: string, label: string) => new RegExp(`role="group" aria-labelledby="(figure-[a-z]+)"><span class="n">(\\d+)</span> <span class="label" id="\\1">${label}</span>`).exec(body)?.[2];
 
   it('shows the four counts, the two charts, the CA and CRLs and notifications, for a viewer and an operator', async () => {
     for (const role of ['viewer', 'operator'] as const) {

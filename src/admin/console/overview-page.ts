@@ -11,12 +11,14 @@ const DAY = 86_400_000;
 const date = (iso: string): string => iso.slice(0, 10);
 
 function figures(s: Summary): Html {
-  const figure = (n: number, label: string, tone: string) => html`<div class="figure${n > 0 && tone ? ` ${tone}` : ''}"><span class="n">${n}</span> <span class="label">${label}</span></div>`;
+  // Each figure is a group named by its label, so a reader (or a test) finds "renewal overdue" by name.
+  const figure = (id: string, n: number, label: string, tone: string) =>
+    html`<div class="figure${n > 0 && tone ? ` ${tone}` : ''}" role="group" aria-labelledby="figure-${id}"><span class="n">${n}</span> <span class="label" id="figure-${id}">${label}</span></div>`;
   return html`<div class="figures">
-  ${figure(s.counts.valid, 'valid', 'ok')}
-  ${figure(s.counts.expiringWithin7d, 'expiring within 7 days', 'warn')}
-  ${figure(s.counts.overdue, 'renewal overdue', 'bad')}
-  ${figure(s.counts.revoked, 'revoked, not yet expired', 'bad')}
+  ${figure('valid', s.counts.valid, 'valid', 'ok')}
+  ${figure('expiring', s.counts.expiringWithin7d, 'expiring within 7 days', 'warn')}
+  ${figure('overdue', s.counts.overdue, 'renewal overdue', 'bad')}
+  ${figure('revoked', s.counts.revoked, 'revoked, not yet expired', 'bad')}
 </div>`;
 }
 
