@@ -20,8 +20,9 @@ import {
   type CertificateQuery,
 } from './certificate-views.js';
 import { caRoutes } from './ca-routes.js';
+import { certificateRoutes } from './certificate-routes.js';
 import { notificationRoutes } from './notification-routes.js';
-import { summaryRoutes } from './summary-routes.js';
+import { SummaryCache, summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
 export const ADMIN_API_PREFIX = '/api/v1';
@@ -29,7 +30,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'authenticateAdminCertificate' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'eabPolicyNames' | 'retryDeliveries'
+  'authenticateAdmin' | 'authenticateAdminCertificate' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'renewEarly' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'eabPolicyNames' | 'retryDeliveries'
 >;
 
 /**
@@ -53,6 +54,8 @@ export interface AdminApiOptions {
   readonly sessions?: SessionLimits;
   /** admin.clientCertificates: the listener asked for a client certificate from the admin issuer (authenticate.ts). */
   readonly clientCertificates?: boolean;
+  /** The overview's figures, shared with the console (registerAdmin makes one per app); absent, the API makes its own. */
+  readonly summary?: SummaryCache;
 }
 
 declare module 'fastify' {
@@ -140,7 +143,8 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     return reply.send(certificateDetailJson(revoked, await o.ledger.auditTrail(serial), o.clock.now()));
   });
 
+  await certificateRoutes(app, o);
   if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
   await notificationRoutes(app, o);
-  await summaryRoutes(app, o);
+  await summaryRoutes(app, { summary: o.summary ?? new SummaryCache(o) });
 }
