@@ -20,6 +20,7 @@ import {
 } from './certificate-views.js';
 import { caRoutes } from './ca-routes.js';
 import { notificationRoutes } from './notification-routes.js';
+import { openApiDocument } from './openapi.js';
 import { summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
@@ -93,8 +94,13 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   // Before the body is read: an unauthenticated request learns nothing from how its body parses.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('Cache-Control', 'no-store');
+    if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
     request.admin = await authenticateRequest(o, request);
   });
+
+  // The API's description holds no data: a client (or a person) reads it before holding a token.
+  const document = openApiDocument(app.prefix);
+  app.get('/openapi.json', { config: { public: true } }, async (_request, reply) => reply.send(document));
   // Noted once answered: a refused request (403 included) leaves the ledger as it was.
   app.addHook('onResponse', async (request, reply) => {
     if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
