@@ -36,23 +36,68 @@ async function summaryOf(ledger: LedgerReader, now: Date) {
   };
 }
 
+/** The overview's figures as GET /api/v1/summary answers them. */
+export type Summary = Awaited<ReturnType<typeof summaryOf>>;
+
+/**
+ * The figures, computed at most once a minute (by the injected clock) and never older than that
+ * when served. A computation reads most of a large ledger (2.2 s on 1,000,000 certificates,
+ * docs/benchmarks.md), so no request should wait for one: the first is started when the app is
+ * ready, and a request that finds the figures past half their life gets them at once and starts
+ * the next computation meanwhile. A viewer who looks at least once a minute never waits; a request
+ * after a longer quiet spell (or while the first computation runs) waits for a fresh one.
+ */
+export class SummaryCache {
+  private cached: { at: number; body: Promise<Summary> } | undefined;
+  private next: { at: number; body: Promise<Summary> } | undefined;
+
+  constructor(private readonly o: SummaryRoutesOptions) {}
+
+  get(): Promise<Summary> {
+    const now = this.o.clock.now().getTime();
+    // A newer computation takes over once done (or, when the one held has expired, is waited for).
+    const age = (c: { at: number } | undefined) => (c && now >= c.at ? now - c.at : Infinity);
+    const cached = this.cached;
+    if (age(cached) < SUMMARY_CACHE_MS) {
+      if (age(cached) >= SUMMARY_CACHE_MS / 2) this.refresh(now);
+      return cached!.body;
+    }
+    if (this.next && age(this.next) < SUMMARY_CACHE_MS) return this.next.body;
+    return this.refresh(now);
+  }
+
+  /** Starts the first computation (when the app is ready), so the first viewer finds it done. */
+  warm(): void {
+    if (!this.cached && !this.next) void this.refresh(this.o.clock.now().getTime()).catch(() => undefined);
+  }
+
+  private refresh(now: number): Promise<Summary> {
+    if (this.next) return this.next.body;
+    // Begun after this turn of the event loop: the request that started it is answered first
+    // (SQLite's reads hold the thread while they run).
+    const next = { at: now, body: new Promise((resolve) => setImmediate(resolve)).then(() => summaryOf(this.o.ledger, new Date(now))) };
+    this.next = next;
+    next.body.then(
+      () => {
+        if (!this.cached || this.cached.at <= next.at) this.cached = next;
+      },
+      // A failed computation is not served; the next request starts another.
+      () => undefined,
+    ).finally(() => {
+      if (this.next === next) this.next = undefined;
+    });
+    return next.body;
+  }
+}
+
 /**
  * GET /api/v1/summary: counts (valid, expiring within 7 days, renewal-overdue, revoked and not yet
- * expired) and expiries and issuances per UTC day. Computed at most once a minute (by the injected
- * clock) per listener: every viewer of the overview reads the same figures, generatedAt says when.
+ * expired) and expiries and issuances per UTC day, from a SummaryCache: every viewer of the
+ * overview reads the same figures, generatedAt says when.
  */
 export async function summaryRoutes(app: FastifyInstance, o: SummaryRoutesOptions): Promise<void> {
-  let cached: { at: number; body: Promise<Awaited<ReturnType<typeof summaryOf>>> } | undefined;
-  app.get('/summary', async (_request, reply) => {
-    const now = o.clock.now();
-    if (!cached || now.getTime() - cached.at >= SUMMARY_CACHE_MS || now.getTime() < cached.at) {
-      const body = summaryOf(o.ledger, now);
-      cached = { at: now.getTime(), body };
-      // A failed computation is not served again.
-      body.catch(() => {
-        if (cached?.body === body) cached = undefined;
-      });
-    }
-    return reply.send(await cached.body);
-  });
+  const cache = new SummaryCache(o);
+  // After ready, not in it: a start-up does not wait for the figures either.
+  app.addHook('onReady', async () => void setImmediate(() => cache.warm()));
+  app.get('/summary', async (_request, reply) => reply.send(await cache.get()));
 }

@@ -44,7 +44,7 @@ describe('migration 0017 on a ledger the 0016 check reported from', () => {
       DROP INDEX outbox_events_ca_expiring_once; DROP INDEX outbox_events_crl_stale_once;
       ALTER TABLE certificates DROP COLUMN risk_reported;
       DROP TABLE subordinate_cas; DROP TABLE admin_tokens; -- and what the migrations after 0017 made (0018, 0019, 0021)
-      DROP INDEX certificates_by_expiry_serial; CREATE INDEX certificates_by_expiry ON certificates (not_after);
+      DROP INDEX certificates_by_expiry_serial; DROP INDEX certificates_live_by_generation; CREATE INDEX certificates_by_expiry ON certificates (not_after);
       DELETE FROM schema_migrations WHERE version >= 17`);
     db.close();
 
