@@ -69,7 +69,7 @@ export function checkTargets(result) {
   const con = result.console;
   const n = con?.certs ?? certs;
   for (const [label, part] of [['GET /api/v1/certificates?limit=50', con?.api], ['GET /console/certificates', con?.console]]) {
-    for (const [which, page] of [['first page', part?.firstPage], [`deep page (${part?.deepPage?.rowsIn ?? ''} rows in)`, part?.deepPage]]) {
+    for (const [which, page] of [['first page', part?.firstPage], [`deep page${part?.deepPage ? ` (${part.deepPage.rowsIn} rows in)` : ''}`, part?.deepPage]]) {
       add(`${label}, ${which}, ${n} certificates (ms, median)`, '≤ 100', page?.medianMs, page?.medianMs <= 100, part?.skipped ?? (page ? `max ${page.maxMs} ms` : undefined));
     }
   }
