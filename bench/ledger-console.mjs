@@ -8,7 +8,7 @@
 // 90 days (so the expiries and issuances charts each read most of the ledger, their worst case),
 // 5% revoked, with the audit entry of each issuance. bench/run.mjs imports measureConsole; it also
 // runs on its own:
-// Usage: node bench/ledger-console.mjs [--certs 1000000] [--json FILE] [--keep DIR (the ledger is kept there, and reused when there)]
+// Usage: node bench/ledger-console.mjs [--certs 1000000] [--backend sqlite|postgres] [--json FILE] [--keep DIR (the ledger is kept there, and reused when there)]
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,12 +17,16 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { problemErrorHandler, sendProblem } from '../dist/acme/problem-handler.js';
 import { createAdminServer } from '../dist/admin/admin-server.js';
 import { encodeCursor } from '../dist/admin/certificate-views.js';
 import { reverseLabels } from '../dist/ledger/names.js';
+import { createPostgresPool } from '../dist/ledger/postgres/connect.js';
+import { PostgresLedger } from '../dist/ledger/postgres/ledger.js';
 import { SqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { authenticateAdmin, authenticateAdminTokenHash, createAdminToken, noteAdminTokenUse } from '../dist/ra/admin-tokens.js';
+import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { REPO } from './processes.mjs';
 
 const DAY = 86_400_000;
@@ -44,6 +48,20 @@ export function consoleAssetsGzipped(dir = path.join(REPO, 'dist', 'console', 'a
   return { files, totalKb: ms(files.reduce((sum, f) => sum + f.gzipBytes, 0) / 1024), ...(stale.length ? { notServed: stale } : {}) };
 }
 
+/** Certificates `from` to `to` of `certs`: in issuance order, as a ledger is written, evenly over 90 days (to the minute, so equal expiries are rare but not absent); 5% revoked. */
+function fleetRows(from, to, certs, now) {
+  const rows = [];
+  for (let i = from; i < to; i++) {
+    rows.push({
+      serial: `02${i.toString(16).padStart(32, '0')}`,
+      name: `host${i}.ns${i % 1000}.example.internal`,
+      issued: now - 90 * DAY + Math.floor((i / certs) * 90 * DAY / 60_000) * 60_000,
+      revoked: i % 20 === 7,
+    });
+  }
+  return rows;
+}
+
 function generate(file, certs, now) {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -55,17 +73,13 @@ function generate(file, certs, now) {
   const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
   const audit = db.prepare(`INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, 'account:bench', 'issue', ?, '{}')`);
   db.transaction(() => {
-    for (let i = 0; i < certs; i++) {
-      const serial = `02${i.toString(16).padStart(32, '0')}`;
-      const name = `host${i}.ns${i % 1000}.example.internal`;
-      // In issuance order, as a ledger is written, evenly over 90 days (to the minute, so equal
-      // expiries are rare but not absent).
-      const issued = now - 90 * DAY + Math.floor((i / certs) * 90 * DAY / 60_000) * 60_000;
-      const revoked = i % 20 === 7;
-      cert.run(serial, JSON.stringify([{ type: 'dns', value: name }]), serial, issued, issued + 90 * DAY, revoked ? 'revoked' : 'valid',
-        revoked ? issued + DAY : null, revoked ? 4 : null, issued, `dns:${name}`, issued + 60 * DAY);
-      ident.run(name, serial, reverseLabels(name));
-      audit.run(issued, serial);
+    for (let from = 0; from < certs; from += 10_000) {
+      for (const { serial, name, issued, revoked } of fleetRows(from, Math.min(certs, from + 10_000), certs, now)) {
+        cert.run(serial, JSON.stringify([{ type: 'dns', value: name }]), serial, issued, issued + 90 * DAY, revoked ? 'revoked' : 'valid',
+          revoked ? issued + DAY : null, revoked ? 4 : null, issued, `dns:${name}`, issued + 60 * DAY);
+        ident.run(name, serial, reverseLabels(name));
+        audit.run(issued, serial);
+      }
     }
   })();
   db.exec('ANALYZE');
@@ -84,29 +98,82 @@ async function timed(app, request, runs = 7) {
   return { res, medianMs: ms(median(times)), maxMs: ms(Math.max(...times)) };
 }
 
-export async function measureConsole({ certs = 1_000_000, log = () => {}, keep } = {}) {
+/** The row about 90% in, by the list's order: the previous row's (not_after, serial) is the cursor. */
+function deepCursor(before, expected) {
+  return { cursor: encodeCursor({ notAfter: new Date(Number(before.not_after)), serial: before.serial }), expected };
+}
+
+async function sqliteLedger(dir, certs, keep, log, results) {
+  const file = path.join(dir, 'ledger.sqlite3');
+  if (!keep || !existsSync(file)) {
+    new SqliteLedger({ file }).close(); // migrations
+    const t = performance.now();
+    generate(file, certs, Date.now());
+    results.generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
+    log(`console/sqlite: generated ${certs} certificates and their issuance audit entries in ${results.generateSeconds} s`);
+  }
+  const db = new Database(file, { readonly: true });
+  const deepAt = Math.floor(certs * 0.9);
+  const before = db.prepare('SELECT not_after, serial FROM certificates ORDER BY not_after, serial LIMIT 1 OFFSET ?').get(deepAt - 1);
+  const expected = db.prepare('SELECT serial FROM certificates ORDER BY not_after, serial LIMIT 1 OFFSET ?').get(deepAt).serial;
+  db.close();
+  return { ledger: new SqliteLedger({ file, mustExist: true }), deepAt, ...deepCursor(before, expected), stop: async () => {} };
+}
+
+/** The same ledger on a throw-away PostgreSQL, loaded 10,000 rows a statement. */
+async function postgresLedger(certs, log, results) {
+  const cluster = await startPostgres();
+  try {
+    const url = await cluster.createDatabase('console');
+    results.version = cluster.version;
+    const ledger = await PostgresLedger.open({ connection: createPostgresPool({ url, passwordFile: undefined, poolSize: 4 }) });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const t = performance.now();
+      await client.query(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', true, 0)`);
+      const now = Date.now();
+      for (let from = 0; from < certs; from += 10_000) {
+        const rows = fleetRows(from, Math.min(certs, from + 10_000), certs, now);
+        const col = (f) => rows.map(f);
+        await client.query(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status,
+            revoked_at, revocation_reason, created_at, identifier_set, renewal_due_at)
+          SELECT s, 'bench', '\\x00', '', i, s, nb, nb + ${90 * DAY}, st, ra, rr, nb, k, nb + ${60 * DAY}
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[]) AS u(s, i, nb, st, ra, rr, k)`, [
+          col((r) => r.serial), col((r) => JSON.stringify([{ type: 'dns', value: r.name }])), col((r) => r.issued), col((r) => (r.revoked ? 'revoked' : 'valid')),
+          col((r) => (r.revoked ? r.issued + DAY : null)), col((r) => (r.revoked ? 4 : null)), col((r) => `dns:${r.name}`),
+        ]);
+        await client.query(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value)
+          SELECT 'dns', v, s, r FROM unnest($1::text[], $2::text[], $3::text[]) AS u(v, s, r)`, [col((r) => r.name), col((r) => r.serial), col((r) => reverseLabels(r.name))]);
+        await client.query(`INSERT INTO audit_log (at, actor, action, subject, detail)
+          SELECT a, 'account:bench', 'issue', s, '{}' FROM unnest($1::bigint[], $2::text[]) AS u(a, s)`, [col((r) => r.issued), col((r) => r.serial)]);
+      }
+      await client.query('VACUUM ANALYZE');
+      results.generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
+      log(`console/postgres: generated ${certs} certificates and their issuance audit entries in ${results.generateSeconds} s`);
+      const deepAt = Math.floor(certs * 0.9);
+      const order = 'ORDER BY not_after, serial COLLATE "C" LIMIT 1 OFFSET $1';
+      const before = (await client.query(`SELECT not_after, serial FROM certificates ${order}`, [deepAt - 1])).rows[0];
+      const expected = (await client.query(`SELECT serial FROM certificates ${order}`, [deepAt])).rows[0].serial;
+      return { ledger, deepAt, ...deepCursor(before, expected), stop: () => cluster.stop() };
+    } finally {
+      await client.end();
+    }
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+export async function measureConsole({ certs = 1_000_000, log = () => {}, keep, backend = 'sqlite' } = {}) {
   const dir = keep ?? mkdtempSync(path.join(tmpdir(), 'certmint-bench-console-'));
-  const results = { certs, backend: 'sqlite', timing: 'fastify inject on createAdminServer (server side, in process)', targets: CONSOLE_TARGETS };
+  const results = { certs, backend, timing: 'fastify inject on createAdminServer (server side, in process)', targets: CONSOLE_TARGETS };
   try {
     results.assets = consoleAssetsGzipped();
-    const file = path.join(dir, 'ledger.sqlite3');
-    if (!keep || !existsSync(file)) {
-      new SqliteLedger({ file }).close(); // migrations
-      const t = performance.now();
-      generate(file, certs, Date.now());
-      results.generateSeconds = +((performance.now() - t) / 1000).toFixed(1);
-      log(`console: generated ${certs} certificates and their issuance audit entries in ${results.generateSeconds} s`);
-    }
-
-    // The row about 90% in, by the list's order: the previous row's (not_after, serial) is the cursor.
-    const db = new Database(file, { readonly: true });
-    const deepAt = Math.floor(certs * 0.9);
-    const before = db.prepare('SELECT not_after, serial FROM certificates ORDER BY not_after, serial LIMIT 1 OFFSET ?').get(deepAt - 1);
-    const expected = db.prepare('SELECT serial FROM certificates ORDER BY not_after, serial LIMIT 1 OFFSET ?').get(deepAt).serial;
-    db.close();
-    const cursor = encodeCursor({ notAfter: new Date(before.not_after), serial: before.serial });
-
-    const ledger = new SqliteLedger({ file, mustExist: true });
+    const missing = backend === 'postgres' ? postgresUnavailable() : null;
+    if (missing) return { ...results, skipped: missing };
+    const opened = backend === 'postgres' ? await postgresLedger(certs, log, results) : await sqliteLedger(dir, certs, keep, log, results);
+    const { ledger, deepAt, cursor, expected } = opened;
     // The system clock, moved forward by hand to see the summary's cache age.
     const clock = { offsetMs: 0, now: () => new Date(Date.now() + clock.offsetMs) };
     const deps = { ledger, clock };
@@ -187,6 +254,7 @@ export async function measureConsole({ certs = 1_000_000, log = () => {}, keep }
     } finally {
       await app.close();
       await ledger.close();
+      await opened.stop();
     }
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
@@ -195,9 +263,9 @@ export async function measureConsole({ certs = 1_000_000, log = () => {}, keep }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000000' }, json: { type: 'string' }, keep: { type: 'string' } } });
+  const { values } = parseArgs({ options: { certs: { type: 'string', default: '1000000' }, json: { type: 'string' }, keep: { type: 'string' }, backend: { type: 'string', default: 'sqlite' } } });
   if (values.keep) mkdirSync(values.keep, { recursive: true });
-  const results = await measureConsole({ certs: Number(values.certs), log: (m) => console.error(m), keep: values.keep });
+  const results = await measureConsole({ certs: Number(values.certs), log: (m) => console.error(m), keep: values.keep, backend: values.backend });
   const text = JSON.stringify(results, null, 2);
   if (values.json) writeFileSync(values.json, `${text}\n`);
   console.log(text);

@@ -325,7 +325,7 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, console: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, console: null, consolePostgres: null, restarts: null, ledgerCopy: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -441,9 +441,10 @@ async function main() {
     result.overdue = (await step('renewal-overdue queries', () => measureOverdueQueries({ certs: settings.certs, log }))) ?? null;
   }
 
-  // Issue 25: the console's certificate list and its API call, the overview figures and the assets, on the same number of certificates (SQLite).
+  // Issue 25: the console's certificate list and its API call, the overview figures and the assets, on the same number of certificates (SQLite; PostgreSQL when installed).
   if (settings.certs > 0) {
     result.console = (await step('console and admin API', () => measureConsole({ certs: settings.certs, log }))) ?? null;
+    result.consolePostgres = (await step('console and admin API on PostgreSQL', () => measureConsole({ certs: settings.certs, log, backend: 'postgres' }))) ?? null;
   }
 
   if (isStopping()) return 130; // interrupted: no half result in latest.json
