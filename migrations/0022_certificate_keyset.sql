@@ -1,4 +1,4 @@
--- certmint ledger, version 21 (issue 25): the inventory's keyset index.
+-- certmint ledger, version 22 (issue 25): the inventory's keyset index.
 -- The certificate list (certs list, GET /api/v1/certificates, the console) pages with a row value,
 -- WHERE (not_after, serial) > (?, ?) ORDER BY not_after, serial LIMIT n (ledger/sqlite/inventory.ts):
 -- on this index a page is a range read in order, with no sort of every certificate after the cursor.

@@ -1,4 +1,4 @@
--- certmint ledger, version 21 (issue 25): the inventory's keyset index.
+-- certmint ledger, version 22 (issue 25): the inventory's keyset index.
 -- The certificate list (certs list, GET /api/v1/certificates, the console) pages with a row value,
 -- WHERE (not_after, serial COLLATE "C") > ($1, $2) ORDER BY not_after, serial COLLATE "C" LIMIT n
 -- (ledger/postgres/inventory.ts): the serial in the index has the query's collation, or the planner

@@ -8,7 +8,7 @@ import { requireOperator } from '../ra/admin-tokens.js';
 import { checkReason, REVOCATION_REASONS } from '../ra/revocation.js';
 import { accessRoutes } from './access-routes.js';
 import { authenticateRequest } from './authenticate.js';
-import type { ConsoleSessions } from './sessions.js';
+import type { SessionLimits } from '../ra/admin-sessions.js';
 import {
   CERTIFICATE_QUERY_KEYS,
   certificateDetailJson,
@@ -29,7 +29,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'authenticateAdminTokenHash' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
+  'authenticateAdmin' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'eabPolicyNames' | 'retryDeliveries'
 >;
 
 /**
@@ -49,8 +49,8 @@ export interface AdminApiOptions {
   readonly clock: Clock;
   /** The CA's certificates (read-only) for GET /api/v1/ca; without them that route is absent. */
   readonly ca?: CaCertificates;
-  /** The console's sessions: with them the API also accepts the console's cookie (and its CSRF token). */
-  readonly sessions?: ConsoleSessions;
+  /** The console's session limits: with them the API also accepts the console's cookie (and its CSRF token). */
+  readonly sessions?: SessionLimits;
 }
 
 declare module 'fastify' {
@@ -101,6 +101,7 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   // The API's description holds no data: a client (or a person) reads it before holding a token.
   const document = openApiDocument(app.prefix);
   app.get('/openapi.json', { config: { public: true } }, async (_request, reply) => reply.send(document));
+
   // Noted once answered: a refused request (403 included) leaves the ledger as it was.
   app.addHook('onResponse', async (request, reply) => {
     if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
