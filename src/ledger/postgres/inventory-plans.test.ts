@@ -53,7 +53,7 @@ describe.skipIf(!available)('inventory keyset plans on PostgreSQL', () => {
   });
 
   // The certificate list's pages (certs list, GET /api/v1/certificates, the console) on the keyset
-  // index (0021, serial COLLATE "C" as the query orders it): the row value is the index condition
+  // index (0022, serial COLLATE "C" as the query orders it): the row value is the index condition
   // and the rows come in order. Without it the page read not_after's range and sorted it.
   it.each<[string, Partial<CertificateFilter>]>([
     ['the first page', {}],

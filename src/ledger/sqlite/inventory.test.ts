@@ -62,7 +62,7 @@ describe('inventory query plans (fast on millions of certificates)', () => {
   });
 
   // The certificate list's pages (certs list, GET /api/v1/certificates, the console) read the
-  // keyset index (0021) in its order: no sort of every certificate after the cursor, which on a
+  // keyset index (0022) in its order: no sort of every certificate after the cursor, which on a
   // million rows is most of a page's time. With not_after alone a page sorted its equal expiries
   // ("USE TEMP B-TREE FOR LAST TERM OF ORDER BY").
   it.each<[string, Partial<CertificateFilter>]>([
