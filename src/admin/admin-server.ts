@@ -25,7 +25,8 @@ export async function registerAdmin(app: FastifyInstance, prefix: string, o: Adm
   const throttle = o.throttle ?? new LoginThrottle(o.clock);
   await app.register(adminApi, { prefix: `${prefix}${ADMIN_API_PREFIX}`, ...o, sessions });
   const site = { base: `${prefix}${CONSOLE_PREFIX}`, api: `${prefix}${ADMIN_API_PREFIX}`, assets: o.consoleAssets ?? loadConsoleAssets() };
-  await app.register(consoleApp, { prefix: site.base, ...o, sessions, throttle, site, cookiePath: prefix === '' ? '/' : prefix, pages: CONSOLE_PAGES });
+  // The console signs in with a token: a client certificate (sent by a browser on its own) never opens it.
+  await app.register(consoleApp, { prefix: site.base, ...o, clientCertificates: false, sessions, throttle, site, cookiePath: prefix === '' ? '/' : prefix, pages: CONSOLE_PAGES });
 }
 
 export interface AdminServerOptions extends AdminOptions {

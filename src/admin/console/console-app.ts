@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../../core/problem.js';
 import type { AdminApiOptions } from '../admin-api.js';
+import { isAdminToken } from '../../ra/admin-certificates.js';
 import { authenticateRequest, sessionOf } from '../authenticate.js';
 import type { SessionLimits } from '../../ra/admin-sessions.js';
 import { CSRF_FIELD, LoginThrottle, SESSION_COOKIE } from '../sessions.js';
@@ -176,7 +177,7 @@ export async function consoleApp(app: FastifyInstance, o: ConsoleOptions & { pag
       request.consoleSession = found;
     });
     pages.addHook('onResponse', async (request, reply) => {
-      if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
+      if (request.admin && isAdminToken(request.admin) && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
     });
     for (const register of o.pages) await register(pages, o);
   });
