@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
-import type { AuditFilter } from '../ledger/ledger.js';
 import type { AdminPrincipal } from '../ra/admin-certificates.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import type { AdminApiOptions } from './admin-api.js';

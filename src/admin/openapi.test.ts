@@ -82,7 +82,7 @@ async function checked(method: 'GET' | 'POST', url: string, role?: 'viewer' | 'o
 }
 
 describe('the OpenAPI document of the admin API', () => {
-  it('is served without authentication as OpenAPI 3.1, with the bearer and the console-session schemes', async () => {
+  it('is served without authentication as OpenAPI 3.1, with the bearer, console-session and client-certificate schemes', async () => {
     const res = await t.app.inject({ method: 'GET', url: `${ADMIN_API_PREFIX}/openapi.json` });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -91,6 +91,7 @@ describe('the OpenAPI document of the admin API', () => {
     expect(schemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(schemes.cookieAuth).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'certmint_console' });
     expect(schemes.csrfToken).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-CSRF-Token' });
+    expect(schemes.mutualTLS).toMatchObject({ type: 'mutualTLS' });
     // Everything else still needs a token.
     expect((await t.app.inject({ method: 'GET', url: `${ADMIN_API_PREFIX}/summary` })).statusCode).toBe(401);
   });

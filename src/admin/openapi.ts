@@ -16,7 +16,7 @@ const problem = (description: string): Json => ({ $ref: '#/components/responses/
 /** What every authenticated route may answer besides its success. */
 const REFUSALS = {
   '400': problem('Malformed: an unknown or repeated query parameter, a bad value or body.'),
-  '401': problem('No, a wrong, expired or revoked admin token, or an ended console session (WWW-Authenticate: Bearer).'),
+  '401': problem('No, a wrong, expired or revoked admin token or client certificate, or an ended console session (WWW-Authenticate: Bearer).'),
 };
 const FORBIDDEN = { '403': problem('A viewer token, or a console request that changes something without its CSRF token.') };
 const NOT_FOUND = (what: string) => ({ '404': problem(`No such ${what} in this ledger.`) });
@@ -170,12 +170,13 @@ export function openApiDocument(server: string): Json {
       description: 'The JSON API behind certmint\'s console (docs/console-and-admin-api.md). Actions go through the same use cases as the CLI and are audited as `admin:<name>`.',
     },
     servers: [{ url: server }],
-    security: [{ bearerAuth: [] }, { cookieAuth: [], csrfToken: [] }],
+    security: [{ bearerAuth: [] }, { cookieAuth: [], csrfToken: [] }, { mutualTLS: [] }],
     paths,
     components: {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'An admin token (`certmint admin token create --role viewer|operator`); needs no CSRF token.' },
         cookieAuth: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'The console\'s session (POST /console/login); a request that changes something also needs the session\'s CSRF token.' },
+        mutualTLS: { type: 'mutualTLS', description: 'An admin client certificate from the admin issuer (`certmint admin cert create`), on the admin listener with `admin.clientCertificates`.' },
         csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'The console session\'s CSRF token, with cookieAuth on anything but GET and HEAD.' },
       },
       responses: { Problem: { description: 'A problem document.', content: { 'application/problem+json': { schema: ref('Problem') } } } },
