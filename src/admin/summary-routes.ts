@@ -41,7 +41,7 @@ export type Summary = Awaited<ReturnType<typeof summaryOf>>;
 
 /**
  * The figures, computed at most once a minute (by the injected clock) and never older than that
- * when served. A computation reads most of a large ledger (2.2 s on 1,000,000 certificates,
+ * when served. A computation reads most of a large ledger (1–2 s on 1,000,000 certificates,
  * docs/benchmarks.md), so no request should wait for one: the first is started when the app is
  * ready, and a request that finds the figures past half their life gets them at once and starts
  * the next computation meanwhile. A viewer who looks at least once a minute never waits; a request
