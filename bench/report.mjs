@@ -65,6 +65,24 @@ export function checkTargets(result) {
     add(`renewal-overdue queries on ${backend}, ${result.overdue?.certs ?? certs} certificates (ms, slowest median)`, '≤ 100', slowest?.[1].medianMs,
       slowest?.[1].medianMs <= 100, result.overdue?.postgres?.skipped && backend === 'postgres' ? result.overdue.postgres.skipped : slowest?.[0]);
   }
+  // Issue 25: the certificate list (API and console page), first and deep page, the overview figures (per backend) and the console assets.
+  for (const con of [result.console, result.consolePostgres]) {
+    if (!con) continue;
+    const on = `${con.certs} certificates on ${con.backend}`;
+    for (const [label, part] of [['GET /api/v1/certificates?limit=50', con.api], ['GET /console/certificates', con.console]]) {
+      for (const [which, page] of [['first page', part?.firstPage], [`deep page${part?.deepPage ? ` (${part.deepPage.rowsIn} rows in)` : ''}`, part?.deepPage]]) {
+        add(`${label}, ${which}, ${on} (ms, median)`, '≤ 100', page?.medianMs, page?.medianMs <= 100, con.skipped ?? part?.skipped ?? (page ? `max ${page.maxMs} ms` : undefined));
+      }
+    }
+    const sum = con.summary;
+    add(`GET /api/v1/summary, first computation (at start-up, in the background), ${on} (ms)`, '≤ 200', sum?.coldMs, sum?.coldMs <= 200,
+      con.skipped ?? (sum?.readsMs ? `reads: ${Object.entries(sum.readsMs).map(([k, v]) => `${k} ${v} ms`).join(', ')}` : undefined));
+    const later = sum ? Math.max(sum.cachedMedianMs, sum.refreshAheadMs) : undefined;
+    add(`GET /api/v1/summary, every later request, ${con.backend} (ms; cached, or past half its life while the next is computed)`, '≤ 200', later, later <= 200,
+      sum ? `cached median ${sum.cachedMedianMs} ms, past half its life ${sum.refreshAheadMs} ms` : undefined);
+  }
+  const assets = result.console?.assets;
+  add('console assets, gzipped (kB)', '≤ 150', assets?.totalKb, assets?.totalKb <= 150, assets ? assets.files.map((f) => `${f.name} ${f.gzipBytes} B`).join(', ') : undefined);
   // Once limits inside test/crash/kill9.test.ts (2 s) and src/cli/ledger-copy.test.ts (30 s for 20,000).
   const restarts = result.restarts;
   add(`restart after kill -9 under load (ms, slowest of ${restarts?.kills ?? result.settings.restartKills})`, '≤ 2000', restarts?.maxMs, restarts?.maxMs <= 2000, restarts?.restartsMs ? `${restarts.restartsMs.join(', ')} ms` : undefined);

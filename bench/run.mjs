@@ -14,6 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
 import { measureOverdueQueries } from './ledger-overdue.mjs';
+import { measureConsole } from './ledger-console.mjs';
 import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
@@ -38,7 +39,8 @@ const HELP = `Usage: npm run bench -- [options]
   --rss-issuances N       issuances of the RSS run (default 20000; quick 300; 0 skips it)
   --rss-batch N           issuances between RSS samples (default 5000; quick 100)
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
-  --certs N --revoked N   ledger scale (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips it)
+  --certs N --revoked N   ledger scale, renewal-overdue queries and the console's list and summary (issue 25)
+                          (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips them)
   --start-runs N          server starts timed on that ledger (default 5; quick 3)
   --restart-kills N       kill -9 of certmint under load, restart timed each time (default 6; quick 2; 0 skips)
   --copy-certs N          certmint ledger copy of N certificates into PostgreSQL, timed (default 20000;
@@ -323,7 +325,7 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, console: null, consolePostgres: null, restarts: null, ledgerCopy: null, targets: [], failures };
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
@@ -437,6 +439,12 @@ async function main() {
   // Issue 22: the renewal-overdue queries on the same number of certificates, SQLite and (when installed) PostgreSQL.
   if (settings.certs > 0) {
     result.overdue = (await step('renewal-overdue queries', () => measureOverdueQueries({ certs: settings.certs, log }))) ?? null;
+  }
+
+  // Issue 25: the console's certificate list and its API call, the overview figures and the assets, on the same number of certificates (SQLite; PostgreSQL when installed).
+  if (settings.certs > 0) {
+    result.console = (await step('console and admin API', () => measureConsole({ certs: settings.certs, log }))) ?? null;
+    result.consolePostgres = (await step('console and admin API on PostgreSQL', () => measureConsole({ certs: settings.certs, log, backend: 'postgres' }))) ?? null;
   }
 
   if (isStopping()) return 130; // interrupted: no half result in latest.json

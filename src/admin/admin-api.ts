@@ -22,6 +22,7 @@ import {
 import { caRoutes } from './ca-routes.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { notificationRoutes } from './notification-routes.js';
+import { openApiDocument } from './openapi.js';
 import { SummaryCache, summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
@@ -99,8 +100,14 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
   // Before the body is read: an unauthenticated request learns nothing from how its body parses.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('Cache-Control', 'no-store');
+    if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
     request.admin = await authenticateRequest(o, request);
   });
+
+  // The API's description holds no data: a client (or a person) reads it before holding a token.
+  const document = openApiDocument(app.prefix);
+  app.get('/openapi.json', { config: { public: true } }, async (_request, reply) => reply.send(document));
+
   // Noted once answered: a refused request (403 included) leaves the ledger as it was. A token's
   // use only: a client certificate's is not recorded (the ledger is only read for it).
   app.addHook('onResponse', async (request, reply) => {

@@ -60,6 +60,13 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     return res.json() as Summary;
   };
 
+  it('a minute after, with no request meanwhile: computed again before answering', async () => {
+    const first = await summary();
+    t.clock.advance(61_000);
+    expect((await summary()).generatedAt).toBe(t.clock.now().toISOString());
+    expect((await summary()).generatedAt).not.toBe(first.generatedAt);
+  });
+
   it('no token: 401', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/summary' });
     expect(res.statusCode).toBe(401);
@@ -86,14 +93,19 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     expect(await summary(tokens.operator)).toEqual(s);
   });
 
-  it('is served from a cache for a minute of the injected clock, then computed again', async () => {
+  it('is served from a cache for a minute of the injected clock, computed again meanwhile, never older', async () => {
     const before = await summary();
     await issueCertificate(t, client, ['e.summary.test'], { notAfter: new Date(t.clock.now().getTime() + 5 * DAY) });
-    t.clock.advance(59_000);
+    t.clock.advance(29_000);
     expect(await summary()).toEqual(before);
+    // Past half its life: still served at once, and the next computation starts now.
+    t.clock.advance(30_000);
+    expect(await summary()).toEqual(before);
+    const refreshedAt = t.clock.now().toISOString();
+    // A minute old: never served again; the one started meanwhile is.
     t.clock.advance(1_000);
     const after = await summary();
-    expect(after.generatedAt).toBe(t.clock.now().toISOString());
+    expect(after.generatedAt).toBe(refreshedAt);
     expect(after.counts.valid).toBe(before.counts.valid + 1);
     expect(after.counts.expiringWithin7d).toBe(before.counts.expiringWithin7d + 1);
     // Summed: the minute may have crossed midnight (the clock starts at the wall clock's time).

@@ -56,12 +56,18 @@ export interface SummaryFigures {
 }
 
 /**
- * The figures, computed at most once a minute (by the injected clock) per app: created once by
- * registerAdmin and shared by GET /api/v1/summary and the console's overview, so every reader of
- * either sees the same figures (generatedAt says when) and one computation serves them all.
+ * The figures, computed at most once a minute (by the injected clock) and never older than that
+ * when served; one per app (registerAdmin), shared by GET /api/v1/summary and the console's
+ * overview, so one computation serves every reader (generatedAt says when). A computation reads
+ * most of a large ledger (1–2 s on 1,000,000 certificates, docs/benchmarks.md), so no request
+ * should wait for one: the first is started when the app is ready, and a request that finds the
+ * figures past half their life gets them at once and starts the next computation meanwhile. A
+ * viewer who looks at least once a minute never waits; a request after a longer quiet spell (or
+ * while the first computation runs) waits for a fresh one.
  */
 export class SummaryCache {
   private cached: { at: number; figures: Promise<SummaryFigures> } | undefined;
+  private next: { at: number; figures: Promise<SummaryFigures> } | undefined;
 
   constructor(private readonly o: SummaryRoutesOptions) {}
 
@@ -70,16 +76,41 @@ export class SummaryCache {
   }
 
   figures(): Promise<SummaryFigures> {
-    const now = this.o.clock.now();
+    const now = this.o.clock.now().getTime();
+    // A newer computation takes over once done (or, when the one held has expired, is waited for).
+    const age = (c: { at: number } | undefined) => (c && now >= c.at ? now - c.at : Infinity);
     const cached = this.cached;
-    if (cached && now.getTime() - cached.at < SUMMARY_CACHE_MS && now.getTime() >= cached.at) return cached.figures;
-    const figures = summaryOf(this.o.ledger, now);
-    this.cached = { at: now.getTime(), figures };
-    // A failed computation is not served again.
-    figures.catch(() => {
-      if (this.cached?.figures === figures) this.cached = undefined;
-    });
-    return figures;
+    if (age(cached) < SUMMARY_CACHE_MS) {
+      if (age(cached) >= SUMMARY_CACHE_MS / 2) void this.refresh(now).catch(() => undefined);
+      return cached!.figures;
+    }
+    if (this.next && age(this.next) < SUMMARY_CACHE_MS) return this.next.figures;
+    return this.refresh(now);
+  }
+
+  /** Starts the first computation (when the app is ready), so the first viewer finds it done. */
+  warm(): void {
+    if (!this.cached && !this.next) void this.refresh(this.o.clock.now().getTime()).catch(() => undefined);
+  }
+
+  private refresh(now: number): Promise<SummaryFigures> {
+    if (this.next) return this.next.figures;
+    // Begun after this turn of the event loop: the request that started it is answered first
+    // (SQLite's reads hold the thread while they run).
+    const next = { at: now, figures: new Promise((resolve) => setImmediate(resolve)).then(() => summaryOf(this.o.ledger, new Date(now))) };
+    this.next = next;
+    next.figures
+      .then(
+        () => {
+          if (!this.cached || this.cached.at <= next.at) this.cached = next;
+        },
+        // A failed computation is not served; the next request starts another.
+        () => undefined,
+      )
+      .finally(() => {
+        if (this.next === next) this.next = undefined;
+      });
+    return next.figures;
   }
 }
 
@@ -88,5 +119,7 @@ export class SummaryCache {
  * expired) and expiries and issuances per UTC day, from the app's SummaryCache.
  */
 export async function summaryRoutes(app: FastifyInstance, o: { readonly summary: SummaryCache }): Promise<void> {
+  // After ready, not in it: a start-up does not wait for the figures either.
+  app.addHook('onReady', async () => void setImmediate(() => o.summary.warm()));
   app.get('/summary', async (_request, reply) => reply.send(await o.summary.get()));
 }

@@ -47,9 +47,23 @@ describe.skipIf(!available)('inventory keyset plans on PostgreSQL', () => {
     const { text, values } = inventoryQuery({ now, limit: 100, after: { notAfter: new Date(now.getTime() + DAY), serial: '0a' }, ...f });
     expect(text).toMatch(/\(c\.not_after, c\.serial COLLATE "C"\) > \(\$\d+, \$\d+\)/);
     const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Index Scan (using|on) certificates_(by_expiry|unrenewed)/);
-    expect(plan).toMatch(/Index Cond: \(.*not_after >= '?\d+/);
+    expect(plan).toMatch(/Index Scan (using|on) certificates_(by_expiry_serial|unrenewed)/);
+    expect(plan).toMatch(/Index Cond: \(.*(not_after >= '?\d+|ROW\(not_after, \(?serial\)?(::text)?( COLLATE "C")?\) > ROW\()/);
     expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  // The certificate list's pages (certs list, GET /api/v1/certificates, the console) on the keyset
+  // index (0022, serial COLLATE "C" as the query orders it): the row value is the index condition
+  // and the rows come in order. Without it the page read not_after's range and sorted it.
+  it.each<[string, Partial<CertificateFilter>]>([
+    ['the first page', {}],
+    ['a page after a cursor', { after: { notAfter: new Date(now.getTime() + DAY), serial: '0a' } }],
+  ])('%s: an index scan in (not_after, serial) order, no sort', async (_label, f) => {
+    const { text, values } = inventoryQuery({ now, limit: 50, ...f });
+    const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Index Scan (using|on) certificates_by_expiry_serial/);
+    if (f.after) expect(plan).toMatch(/Index Cond: \(ROW\(not_after, /);
+    expect(plan).not.toMatch(/Sort|Seq Scan/);
   });
 
   // The admin API's summary charts (GET /api/v1/summary): ranges of the status-and-expiry index and

@@ -4,6 +4,14 @@ import type { RevokedColumns } from '../../core/revoked-columns.js';
 import { workerUrl } from '../../core/worker-url.js';
 import type { CrlIssuer, CrlLease, CrlState } from '../ledger.js';
 
+/**
+ * Valid, unexpired certificates per issuer generation: only the partial index
+ * certificates_live_by_generation is read (named: without statistics SQLite would walk the status
+ * index and read every certificate's row for its generation, 0.8 s on 1,000,000).
+ */
+export const LIVE_BY_GENERATION_SQL = `SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates INDEXED BY certificates_live_by_generation
+  WHERE status = 'valid' AND not_after > ? GROUP BY issuer_generation`;
+
 /** CRL numbers, the last CRL each issuer signed, and the revoked list they are built from. */
 export class SqliteCrlState {
   private readonly s;
@@ -15,8 +23,7 @@ export class SqliteCrlState {
     this.s = {
       createCrlState: db.prepare('INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO NOTHING'),
       lastNotAfter: db.prepare('SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = ?'),
-      liveByGeneration: db.prepare(`SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
-        WHERE status = 'valid' AND not_after > ? GROUP BY issuer_generation`),
+      liveByGeneration: db.prepare(LIVE_BY_GENERATION_SQL),
       // Only while no other builder holds the lease (or it ran out).
       claimCrlNumber: db.prepare(`UPDATE crl_state SET crl_number = crl_number + 1, dirty = 0, lease_holder = @holder, lease_until = @until
         WHERE issuer = @issuer AND (lease_until IS NULL OR lease_until <= @now OR lease_holder = @holder) RETURNING crl_number`),

@@ -132,7 +132,7 @@ export class SqliteLedger implements CertificateLedger {
     this.eab = new SqliteEabKeys(this.db, this.audit);
     this.crl = new SqliteCrlState(this.db, this.file);
     this.renewal = new SqliteRenewal(this.db, this.audit);
-    this.metrics = new SqliteMetrics(this.db);
+    this.metrics = new SqliteMetrics(this.db, this.file);
     this.shared = new SqliteSharedState(this.db);
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
     this.retention = new SqliteRetention(this.db);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
+import { LIVE_BY_GENERATION_SQL } from './crl.js';
 import { EXPIRING_SQL, EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
 import { SqliteLedger } from './ledger.js';
 
@@ -55,6 +56,9 @@ describe('certificateCounts on SQLite', () => {
       const daily = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ now: 0, end: 1, start: 0 }) as { detail: string }[]).map((r) => r.detail).join('\n');
       expect(daily(EXPIRIES_PER_DAY_SQL)).toMatch(/^SEARCH certificates USING COVERING INDEX certificates_by_status \(status=\? AND not_after>\? AND not_after<\?\)/);
       expect(daily(ISSUANCES_PER_DAY_SQL)).toMatch(/^SEARCH audit_log USING INDEX audit_log_by_time \(at>\? AND at<\?\)/);
+      // The valid certificates per generation (summary, /metrics, ca status): the index alone, not a row per certificate.
+      const live = (db.prepare(`EXPLAIN QUERY PLAN ${LIVE_BY_GENERATION_SQL}`).all(0) as { detail: string }[]).map((r) => r.detail).join('\n');
+      expect(live).toMatch(/^(SCAN|SEARCH) certificates USING COVERING INDEX certificates_live_by_generation\b/);
     } finally {
       db.close();
     }

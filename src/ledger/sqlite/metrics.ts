@@ -1,4 +1,6 @@
+import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { workerUrl } from '../../core/worker-url.js';
 import type { CertificateCounts, DailyCounts } from '../ledger.js';
 import { overdueByProfile } from '../lineage.js';
 import { dailyWindow, perDay } from '../daily-counts.js';
@@ -25,17 +27,18 @@ export const OVERDUE_SQL = (windows: number): string =>
     WHERE status = 'valid' AND replaced_by IS NULL AND not_after > @now AND renewal_due_at <= @now GROUP BY profile`;
 
 /** Per UTC day (integer division of the epoch milliseconds), counted on certificates_by_status and audit_log_by_time. */
-export const EXPIRIES_PER_DAY_SQL = `SELECT not_after / 86400000 AS day, COUNT(*) AS n FROM certificates
-    WHERE status = 'valid' AND not_after > @now AND not_after < @end GROUP BY day`;
-export const ISSUANCES_PER_DAY_SQL = `SELECT at / 86400000 AS day, COUNT(*) AS n FROM audit_log
-    WHERE at >= @start AND at <= @now AND action = 'issue' GROUP BY day`;
+export { EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL } from './daily-counts-sql.js';
 
 export class SqliteMetrics {
   private readonly expiring = new Map<number, Database.Statement>();
   private readonly overdue = new Map<number, Database.Statement>();
   private readonly revoked: Database.Statement;
 
-  constructor(private readonly db: Database.Database) {
+  /** `file`: the ledger's file, which the summary's daily counts read from a worker thread. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly file: string,
+  ) {
     this.revoked = db.prepare(REVOKED_UNEXPIRED_SQL);
   }
 
@@ -56,13 +59,18 @@ export class SqliteMetrics {
     })();
   }
 
-  dailyCounts(now: Date, days: number): DailyCounts {
+  /** Off the server's thread (daily-counts-worker.ts): it reads up to every certificate of 90 days. */
+  dailyCounts(now: Date, days: number): Promise<DailyCounts> {
     const { today, end, start } = dailyWindow(now, days);
-    const params = { now: now.getTime(), end, start };
-    return this.db.transaction(() => ({
-      expiries: perDay(this.db.prepare(EXPIRIES_PER_DAY_SQL).all(params) as { day: number; n: number }[], today, days),
-      issuances: perDay(this.db.prepare(ISSUANCES_PER_DAY_SQL).all(params) as { day: number; n: number }[], today - days + 1, days),
-    }))();
+    type Rows = { day: number; n: number }[];
+    return new Promise<{ expiries: Rows; issuances: Rows }>((resolve, reject) => {
+      const worker = new Worker(workerUrl(import.meta.url, 'daily-counts-worker'), { workerData: { file: this.file, params: { now: now.getTime(), end, start } } });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => {
+        if (code !== 0) reject(new Error(`the daily counts reader exited with code ${code}`));
+      });
+    }).then((rows) => ({ expiries: perDay(rows.expiries, today, days), issuances: perDay(rows.issuances, today - days + 1, days) }));
   }
 
   private overdueStatement(windows: number): Database.Statement {
