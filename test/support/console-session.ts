@@ -1,5 +1,6 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import { expectCspClean } from './console-pages.js';
 import type { TestAcmeApp } from './acme-app.js';
 
 // A signed-in console session through inject, and the checks every console page must pass: the
@@ -41,9 +42,7 @@ export async function signIn(t: TestAcmeApp, token: string): Promise<ConsoleSess
 /** A console page as the CSP and the layout require it: one h1, no inline script or style, no handler attributes. */
 export function expectCleanPage(body: string, where: string): void {
   expect(body.match(/<h1[\s>]/g), where).toHaveLength(1);
-  expect(body, where).not.toMatch(/\sstyle=|<style|\son[a-z]+=/i);
-  // The one script is the built bundle (src, defer); a JSON data block is never executed.
-  for (const tag of body.match(/<script[^>]*>/g) ?? []) expect(tag, where).toMatch(/^<script (src="[^"]+" defer|type="application\/json" id="[^"]+")>$/);
+  expectCspClean(body);
 }
 
 /** The forms on a page that change something, other than signing out. */
