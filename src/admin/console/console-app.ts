@@ -20,14 +20,16 @@ export type ConsolePages = (app: FastifyInstance, o: ConsoleOptions) => Promise<
 /**
  * Every console answer: no script, style, frame or connection from anywhere but this origin, no
  * inline script or style (htmx and uPlot are configured for it: console/client/app.ts), never
- * framed, no referrer sent on. Pages are never cached: they show the ledger as it is.
+ * framed, no referrer sent to another site. Pages are never cached: they show the ledger as it is.
  */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: under it a browser sends `Origin: null` on the console's own form POSTs
+  // (Fetch, "serializing a request origin"), which the same-origin check below must refuse.
+  'Referrer-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
