@@ -366,7 +366,7 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
       const { page } = operator;
       await page.goto(`${consoleUrl}/`);
       await Promise.all([page.waitForURL(/\/console\/login$/), page.getByRole('button', { name: 'Sign out' }).click()]);
-      await page.goto(`${consoleUrl}/certificates`);
+      await page.goto(`${consoleUrl}/`);
       expect(new URL(page.url()).pathname).toBe('/console/login');
       await page.getByLabel('Admin token').waitFor();
     });
