@@ -253,6 +253,13 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
       const shop = [cert('a.shop.console.test').serial, cert('b.shop.console.test').serial].sort();
       await vi.waitFor(async () => expect(await serialsShown()).toEqual(shop), { timeout: 10_000, interval: 50 });
       for (const header of ['Serial', 'Names', 'Not after', 'State', 'Profile']) await page.getByRole('columnheader', { name: header, exact: true }).waitFor();
+      // One row a page: "Next page" (rel=next) goes on to the other.
+      await page.goto(`${consoleUrl}/certificates?identifier=${encodeURIComponent('*.shop.console.test')}&limit=1`);
+      const first = await serialsShown();
+      const next = page.getByRole('link', { name: 'Next page' });
+      expect(await next.getAttribute('rel')).toBe('next');
+      await Promise.all([page.waitForURL(/[?&]cursor=/), next.click()]);
+      expect([...first, ...(await serialsShown())].sort()).toEqual(shop);
 
       // Back to the exact search (the shareable URL), then to the detail by Tab and Enter.
       await page.goto(`${consoleUrl}/certificates?identifier=revoke.console.test`);
