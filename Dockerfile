@@ -13,6 +13,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The console's browser assets are bundled by esbuild during `npm run build`.
+COPY console ./console
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
 # No package runs install scripts except better-sqlite3 (package.json allowScripts), which is
 # built from source here; `npm run build` stands in for the skipped `prepare`.
 RUN npm ci --ignore-scripts --no-audit --no-fund \

@@ -8,7 +8,7 @@ import { requireOperator } from '../ra/admin-tokens.js';
 import { checkReason, REVOCATION_REASONS } from '../ra/revocation.js';
 import { accessRoutes } from './access-routes.js';
 import { authenticateRequest } from './authenticate.js';
-import type { ConsoleSessions } from './sessions.js';
+import type { SessionLimits } from '../ra/admin-sessions.js';
 import {
   CERTIFICATE_QUERY_KEYS,
   certificateDetailJson,
@@ -28,7 +28,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'authenticateAdminTokenHash' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
+  'authenticateAdmin' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
 >;
 
 /**
@@ -48,8 +48,8 @@ export interface AdminApiOptions {
   readonly clock: Clock;
   /** The CA's certificates (read-only) for GET /api/v1/ca; without them that route is absent. */
   readonly ca?: CaCertificates;
-  /** The console's sessions: with them the API also accepts the console's cookie (and its CSRF token). */
-  readonly sessions?: ConsoleSessions;
+  /** The console's session limits: with them the API also accepts the console's cookie (and its CSRF token). */
+  readonly sessions?: SessionLimits;
 }
 
 declare module 'fastify' {

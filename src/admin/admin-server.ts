@@ -4,7 +4,8 @@ import { ADMIN_API_PREFIX, adminApi, type AdminApiOptions } from './admin-api.js
 import { loadConsoleAssets, type ConsoleAssets } from './console/assets.js';
 import { consoleApp } from './console/console-app.js';
 import { CONSOLE_PAGES } from './console/pages.js';
-import { ConsoleSessions, LoginThrottle } from './sessions.js';
+import { DEFAULT_SESSION_LIMITS } from '../ra/admin-sessions.js';
+import { LoginThrottle } from './sessions.js';
 
 /** Where the console lives under a listener's base path. */
 export const CONSOLE_PREFIX = '/console';
@@ -12,7 +13,6 @@ export const CONSOLE_PREFIX = '/console';
 export interface AdminOptions extends AdminApiOptions {
   /** The console's built assets; by default those `npm run build` wrote (dist/console/assets). */
   readonly consoleAssets?: ConsoleAssets;
-  readonly sessions?: ConsoleSessions;
   readonly throttle?: LoginThrottle;
 }
 
@@ -21,7 +21,7 @@ export interface AdminOptions extends AdminApiOptions {
  * console's sessions: the API accepts the console's cookie (with its CSRF token) as well as bearer tokens.
  */
 export async function registerAdmin(app: FastifyInstance, prefix: string, o: AdminOptions): Promise<void> {
-  const sessions = o.sessions ?? new ConsoleSessions(o.clock);
+  const sessions = o.sessions ?? DEFAULT_SESSION_LIMITS;
   const throttle = o.throttle ?? new LoginThrottle(o.clock);
   await app.register(adminApi, { prefix: `${prefix}${ADMIN_API_PREFIX}`, ...o, sessions });
   const site = { base: `${prefix}${CONSOLE_PREFIX}`, api: `${prefix}${ADMIN_API_PREFIX}`, assets: o.consoleAssets ?? loadConsoleAssets() };

@@ -1,26 +1,35 @@
 import type { FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
 import type { AdminTokenRecord } from '../ledger/ledger.js';
+import type { ConsoleSession, SessionLimits } from '../ra/admin-sessions.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
-import { ConsoleSessions, cookieValue, CSRF_FIELD, CSRF_HEADER, csrfMatches, SESSION_COOKIE, type ConsoleSession } from './sessions.js';
+import { cookieValue, CSRF_FIELD, CSRF_HEADER, csrfMatches, SESSION_COOKIE } from './sessions.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface Authenticator {
-  readonly ra: Pick<RegistrationAuthority, 'authenticateAdmin' | 'authenticateAdminTokenHash'>;
-  /** The console's sessions; absent, only bearer tokens are accepted. */
-  readonly sessions?: ConsoleSessions;
+  readonly ra: Pick<RegistrationAuthority, 'authenticateAdmin' | 'resumeConsoleSession'>;
+  /** The console's session limits; absent, only bearer tokens are accepted (no cookie is read). */
+  readonly sessions?: SessionLimits;
 }
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="certmint-admin"' };
 
-/** The console session this request's cookie names, if it is live; never when it sent a bearer token. */
-export function sessionOf(a: Authenticator, request: FastifyRequest): { id: string; session: ConsoleSession } | undefined {
-  if (!a.sessions || request.headers.authorization !== undefined) return undefined;
-  const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
-  if (id === undefined) return undefined;
-  const session = a.sessions.get(id);
-  return session ? { id, session } : undefined;
+/** A request's console session, once looked up (the console's guard and the API both ask). */
+const resolved = new WeakMap<FastifyRequest, Promise<(ConsoleSession & { id: string }) | undefined>>();
+
+/**
+ * The live console session this request's cookie names, or undefined (no cookie, an ended
+ * session, or a bearer token sent: then the cookie is not read at all).
+ */
+export function sessionOf(a: Authenticator, request: FastifyRequest): Promise<(ConsoleSession & { id: string }) | undefined> {
+  let found = resolved.get(request);
+  if (!found) {
+    const id = a.sessions && request.headers.authorization === undefined ? cookieValue(request.headers.cookie, SESSION_COOKIE) : undefined;
+    found = id === undefined || !a.sessions ? Promise.resolve(undefined) : a.ra.resumeConsoleSession(id, a.sessions).then((s) => s && { ...s, id });
+    resolved.set(request, found);
+  }
+  return found;
 }
 
 /**
@@ -32,15 +41,15 @@ export function sessionOf(a: Authenticator, request: FastifyRequest): { id: stri
 export async function authenticateRequest(a: Authenticator, request: FastifyRequest, csrfFromBody?: unknown): Promise<AdminTokenRecord> {
   const cookie = a.sessions && request.headers.authorization === undefined ? cookieValue(request.headers.cookie, SESSION_COOKIE) : undefined;
   if (cookie === undefined) return a.ra.authenticateAdmin(request.headers.authorization);
-  const found = sessionOf(a, request);
-  if (!found) {
-    throw new AcmeProblem('unauthorized', 'the console session has ended (signed out, idle too long, or the server restarted): sign in again', { status: 401, headers: CHALLENGE });
+  const session = await sessionOf(a, request);
+  if (!session) {
+    throw new AcmeProblem('unauthorized', 'the console session has ended (signed out, idle too long, or its admin token revoked): sign in again', { status: 401, headers: CHALLENGE });
   }
   if (!SAFE_METHODS.has(request.method)) {
     const presented = request.headers[CSRF_HEADER] ?? csrfFromBody;
-    if (!csrfMatches(found.session, presented)) {
+    if (!csrfMatches(session.csrf, presented)) {
       throw new AcmeProblem('unauthorized', `a request that changes something and is sent with the console's session cookie must carry the session's CSRF token (the ${CSRF_HEADER} header or the ${CSRF_FIELD} field)`, { status: 403 });
     }
   }
-  return a.ra.authenticateAdminTokenHash(found.session.tokenHash);
+  return session.admin;
 }

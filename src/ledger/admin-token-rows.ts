@@ -1,4 +1,4 @@
-import type { AdminRole, AdminTokenRecord } from './interfaces/admin-tokens.js';
+import type { AdminRole, AdminTokenRecord, ConsoleSessionRecord } from './interfaces/admin-tokens.js';
 import { ms, optMs, type Millis } from './rows.js';
 
 /** An admin_tokens row as either backend returns it (PostgreSQL BIGINT as text). */
@@ -34,4 +34,27 @@ export function toAdminToken(r: AdminTokenRow): AdminTokenRecord {
 /** The audit entry's detail for a new token: never the token or its hash. */
 export function createdDetail(t: { role: AdminRole; expiresAt?: Date }) {
   return { role: t.role, expires: t.expiresAt?.toISOString() ?? null };
+}
+
+/** A console_sessions row joined with its admin_tokens row (the token's columns prefixed `t.`, unaliased). */
+export interface ConsoleSessionRow extends AdminTokenRow {
+  readonly session_id_hash: Buffer;
+  readonly session_csrf: string;
+  readonly session_created_at: Millis;
+  readonly session_last_seen_at: Millis;
+}
+
+/** The join both backends run: one read per console request finds the session and its token. */
+export const CONSOLE_SESSION_SELECT = `SELECT s.id_hash AS session_id_hash, s.csrf AS session_csrf, s.created_at AS session_created_at,
+  s.last_seen_at AS session_last_seen_at, ${ADMIN_TOKEN_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}
+  FROM console_sessions s JOIN admin_tokens t ON t.id = s.token_id`;
+
+export function toConsoleSession(r: ConsoleSessionRow): ConsoleSessionRecord {
+  return {
+    idHash: new Uint8Array(r.session_id_hash),
+    csrf: r.session_csrf,
+    createdAt: ms(r.session_created_at),
+    lastSeenAt: ms(r.session_last_seen_at),
+    token: toAdminToken(r),
+  };
 }

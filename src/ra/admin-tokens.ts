@@ -87,15 +87,7 @@ export async function authenticateAdmin(deps: TokenDeps, authorization: string |
   if (!m) throw refused('the Authorization header must be "Bearer <token>" with a token from certmint admin token create');
   const presented = m[1]!;
   if (!TOKEN_SHAPE.test(presented)) throw refused('this is not an admin token');
-  return authenticateAdminTokenHash(deps, adminTokenHash(presented));
-}
-
-/**
- * The admin whose token has this SHA-256, if the token is still active: how a console session
- * (admin/sessions.ts, which keeps the hash, never the token) is checked on every request, so a
- * token revoked or expired ends its sessions at once.
- */
-export async function authenticateAdminTokenHash(deps: TokenDeps, hash: Buffer): Promise<AdminTokenRecord> {
+  const hash = adminTokenHash(presented);
   const token = await deps.ledger.adminTokens.findAdminToken(hash);
   // The lookup is by an index on the hash; the comparison that decides is constant-time anyway.
   if (!token || !timingSafeEqual(Buffer.from(token.tokenHash), hash)) throw refused('this admin token is not known here');

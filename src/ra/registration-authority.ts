@@ -11,7 +11,8 @@ import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from 
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
 import { createEabKey, revokeEabKey, type NewEabKeyRequest } from './eab.js';
-import { authenticateAdmin, authenticateAdminTokenHash, noteAdminTokenUse } from './admin-tokens.js';
+import { authenticateAdmin, noteAdminTokenUse } from './admin-tokens.js';
+import { endConsoleSession, resumeConsoleSession, startConsoleSession, type SessionLimits } from './admin-sessions.js';
 import type { AdminTokenRecord } from '../ledger/ledger.js';
 import { revokeBySerial, revokeCertificate, type Revoker } from './revocation.js';
 import { issueServerCertificate, serverKeyType, type ServerCertificateRequest } from './server-certificate.js';
@@ -136,9 +137,16 @@ export class RegistrationAuthority {
   authenticateAdmin(authorization: string | undefined) {
     return authenticateAdmin(this.deps, authorization);
   }
-  /** A console session's token, by the SHA-256 the session keeps: the admin, or a 401 problem. */
-  authenticateAdminTokenHash(hash: Buffer) {
-    return authenticateAdminTokenHash(this.deps, hash);
+  /** The console's sign-in, for an admin its token authenticated (ra/admin-sessions.ts). */
+  startConsoleSession(admin: AdminTokenRecord, limits: SessionLimits) {
+    return startConsoleSession(this.deps, admin, limits);
+  }
+  /** The console session of a cookie, if it is live (its token too). */
+  resumeConsoleSession(id: string, limits: SessionLimits) {
+    return resumeConsoleSession(this.deps, id, limits);
+  }
+  endConsoleSession(id: string) {
+    return endConsoleSession(this.deps, id);
   }
   /** After the admin API answered a token's request: when it was last used. */
   noteAdminTokenUse(token: AdminTokenRecord) {

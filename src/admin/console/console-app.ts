@@ -2,12 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../../core/problem.js';
 import type { AdminApiOptions } from '../admin-api.js';
 import { authenticateRequest, sessionOf } from '../authenticate.js';
-import { ConsoleSessions, CSRF_FIELD, LoginThrottle, SESSION_COOKIE } from '../sessions.js';
+import type { SessionLimits } from '../../ra/admin-sessions.js';
+import { CSRF_FIELD, LoginThrottle, SESSION_COOKIE } from '../sessions.js';
 import { html } from './html.js';
 import { barePage, type ConsoleSite } from './layout.js';
 
 export interface ConsoleOptions extends AdminApiOptions {
-  readonly sessions: ConsoleSessions;
+  readonly sessions: SessionLimits;
   readonly throttle: LoginThrottle;
   readonly site: ConsoleSite;
   /** Where the session cookie is sent: the listener's base path, so both /console and /api/v1 get it. */
@@ -150,19 +151,17 @@ export async function consoleApp(app: FastifyInstance, o: ConsoleOptions & { pag
       request.log.warn({ address }, 'console sign-in refused');
       return reply.code(401).type('text/html; charset=utf-8').send(loginPage(o, { next, error: `That token was not accepted: ${error.detail}.` }));
     }
-    const { id } = o.sessions.create(admin.tokenHash);
+    const { id } = await o.ra.startConsoleSession(admin, o.sessions);
     request.log.info({ admin: admin.name }, 'console sign-in');
     return reply.header('Set-Cookie', sessionCookie(o, id)).redirect(next, 303);
   });
 
   app.post('/logout', async (request: FastifyRequest<{ Body: FormBody | undefined }>, reply) => {
-    const found = sessionOf(o, request);
+    const found = await sessionOf(o, request);
     if (found) {
-      await authenticateRequest(o, request, request.body?.[CSRF_FIELD]).catch((error: unknown) => {
-        // A stale session's sign-out still signs out; only a missing CSRF token keeps it.
-        if (error instanceof AcmeProblem && error.status === 403) throw error;
-      });
-      o.sessions.end(found.id);
+      // Only with the session's CSRF token: another site must not be able to sign anyone out.
+      await authenticateRequest(o, request, request.body?.[CSRF_FIELD]);
+      await o.ra.endConsoleSession(found.id);
     }
     return reply.header('Set-Cookie', sessionCookie(o, '', 0)).redirect(`${o.site.base}/login`, 303);
   });
@@ -171,17 +170,12 @@ export async function consoleApp(app: FastifyInstance, o: ConsoleOptions & { pag
   // anything but GET the session's CSRF token (form field or header).
   await app.register(async (pages) => {
     pages.addHook('preHandler', async (request: FastifyRequest<{ Body: FormBody | undefined }>) => {
-      const found = sessionOf(o, request);
+      // A page is only ever shown to a live session (its token still active: ra/admin-sessions.ts).
+      const found = await sessionOf(o, request);
       if (!found) throw new AcmeProblem('unauthorized', 'sign in first', { status: 401 });
       const body = request.body as FormBody | undefined;
-      try {
-        request.admin = await authenticateRequest(o, request, body?.[CSRF_FIELD]);
-      } catch (error) {
-        // The token was revoked or expired since sign-in: the session ends with it.
-        if (error instanceof AcmeProblem && error.status === 401) o.sessions.end(found.id);
-        throw error;
-      }
-      request.consoleSession = found.session;
+      request.admin = await authenticateRequest(o, request, body?.[CSRF_FIELD]);
+      request.consoleSession = found;
     });
     pages.addHook('onResponse', async (request, reply) => {
       if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);

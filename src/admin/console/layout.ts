@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AdminTokenRecord } from '../../ledger/ledger.js';
-import type { ConsoleSession } from '../sessions.js';
+import type { ConsoleSession } from '../../ra/admin-sessions.js';
 import type { ConsoleAssets } from './assets.js';
 import { html, type Html } from './html.js';
 

@@ -44,4 +44,38 @@ export interface AdminTokensLedger extends AdminTokensReader {
    * busy client does not turn every read into a write; not audited.
    */
   recordAdminTokenUse(id: string, at: Date): Promise<void>;
+  /**
+   * Starts a console session for an admin token, audits `console-sign-in` (actor `admin:<name>`)
+   * in the same transaction, and deletes the sessions that ended by `expired` (last seen or created
+   * before its bounds).
+   */
+  createConsoleSession(session: NewConsoleSession, expired: SessionBounds): Promise<void>;
+  /** The session with this SHA-256 of its cookie, with its token whatever the token's state. */
+  findConsoleSession(idHash: Uint8Array): Promise<ConsoleSessionRecord | undefined>;
+  /** Notes that the session was used at `at`; written at most once a minute, like a token's last use. */
+  touchConsoleSession(idHash: Uint8Array, at: Date): Promise<void>;
+  /** Ends the session (sign-out); false when there was none. */
+  endConsoleSession(idHash: Uint8Array): Promise<boolean>;
+}
+
+export interface NewConsoleSession {
+  /** SHA-256 of the cookie's value: the value itself is never stored. */
+  readonly idHash: Uint8Array;
+  readonly token: AdminTokenRecord;
+  readonly csrf: string;
+  readonly createdAt: Date;
+}
+
+/** A session ends when last seen before `idleBefore` or created before `createdBefore`. */
+export interface SessionBounds {
+  readonly idleBefore: Date;
+  readonly createdBefore: Date;
+}
+
+export interface ConsoleSessionRecord {
+  readonly idHash: Uint8Array;
+  readonly csrf: string;
+  readonly createdAt: Date;
+  readonly lastSeenAt: Date;
+  readonly token: AdminTokenRecord;
 }

@@ -1,6 +1,15 @@
 import type Database from 'better-sqlite3';
-import { ADMIN_TOKEN_COLUMNS, createdDetail, LAST_USE_RESOLUTION_MS, toAdminToken, type AdminTokenRow } from '../admin-token-rows.js';
-import type { AdminTokenRecord, AdminTokensLedger, NewAdminToken } from '../interfaces/admin-tokens.js';
+import {
+  ADMIN_TOKEN_COLUMNS,
+  CONSOLE_SESSION_SELECT,
+  createdDetail,
+  LAST_USE_RESOLUTION_MS,
+  toAdminToken,
+  toConsoleSession,
+  type AdminTokenRow,
+  type ConsoleSessionRow,
+} from '../admin-token-rows.js';
+import type { AdminTokenRecord, AdminTokensLedger, ConsoleSessionRecord, NewAdminToken, NewConsoleSession, SessionBounds } from '../interfaces/admin-tokens.js';
 import type { SqliteAuditLog } from './audit.js';
 
 /**
@@ -23,6 +32,11 @@ export class SqliteAdminTokens implements AdminTokensLedger {
       all: db.prepare(`SELECT ${ADMIN_TOKEN_COLUMNS} FROM admin_tokens ORDER BY created_at, id`),
       revoke: db.prepare('UPDATE admin_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
       used: db.prepare('UPDATE admin_tokens SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @before)'),
+      sessionInsert: db.prepare('INSERT INTO console_sessions (id_hash, token_id, csrf, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)'),
+      sessionPurge: db.prepare('DELETE FROM console_sessions WHERE last_seen_at < ? OR created_at < ?'),
+      sessionFind: db.prepare(`${CONSOLE_SESSION_SELECT} WHERE s.id_hash = ?`),
+      sessionTouch: db.prepare('UPDATE console_sessions SET last_seen_at = @at WHERE id_hash = @idHash AND last_seen_at <= @before'),
+      sessionEnd: db.prepare('DELETE FROM console_sessions WHERE id_hash = ?'),
     };
   }
 
@@ -65,5 +79,28 @@ export class SqliteAdminTokens implements AdminTokensLedger {
 
   async listAdminTokens(): Promise<AdminTokenRecord[]> {
     return (this.s.all.all() as AdminTokenRow[]).map(toAdminToken);
+  }
+
+  async createConsoleSession(c: NewConsoleSession, expired: SessionBounds): Promise<void> {
+    this.db.transaction(() => {
+      this.s.sessionPurge.run(expired.idleBefore.getTime(), expired.createdBefore.getTime());
+      const at = c.createdAt.getTime();
+      this.s.sessionInsert.run(Buffer.from(c.idHash), c.token.id, c.csrf, at, at);
+      this.audit.append({ at: c.createdAt, actor: `admin:${c.token.name}`, action: 'console-sign-in', subject: `admin-token:${c.token.name}` });
+    })();
+    await this.durable();
+  }
+
+  async findConsoleSession(idHash: Uint8Array): Promise<ConsoleSessionRecord | undefined> {
+    const row = this.s.sessionFind.get(Buffer.from(idHash)) as ConsoleSessionRow | undefined;
+    return row && toConsoleSession(row);
+  }
+
+  async touchConsoleSession(idHash: Uint8Array, at: Date): Promise<void> {
+    this.s.sessionTouch.run({ idHash: Buffer.from(idHash), at: at.getTime(), before: at.getTime() - LAST_USE_RESOLUTION_MS });
+  }
+
+  async endConsoleSession(idHash: Uint8Array): Promise<boolean> {
+    return this.s.sessionEnd.run(Buffer.from(idHash)).changes === 1;
   }
 }
