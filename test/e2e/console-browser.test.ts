@@ -1,7 +1,8 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { request } from 'node:https';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -157,11 +158,20 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
     const tokens = { operator: '', viewer: '' };
     let issued: Map<string, Issued>;
     let operator: GuardedPage;
+    let secretDir = '';
     const cert = (name: string): Issued => issued.get(name)!;
 
     beforeAll(async () => {
       requireBuiltCli();
-      certmint = await startCertmint({ config: { admin: { enabled: true }, crl: { minInterval: '200ms', checkInterval: '200ms' } } });
+      // A webhook nobody listens at, tried once: the account below leaves a failed delivery, so
+      // the notification pages have something to show and an operator something to retry.
+      secretDir = await mkdtemp(path.join(tmpdir(), 'console-browser-'));
+      await writeFile(path.join(secretDir, 'secret'), 'webhook-secret-of-the-console-test\n', { mode: 0o600 });
+      registerSecrets(['webhook-secret-of-the-console-test']);
+      const webhook = { name: 'nobody', url: `http://127.0.0.1:${await freePort()}/hook`, events: ['account.created'], secretFile: path.join(secretDir, 'secret'), format: 'json' };
+      certmint = await startCertmint({
+        config: { admin: { enabled: true }, crl: { minInterval: '200ms', checkInterval: '200ms' }, notifications: { webhooks: [webhook], maxAttempts: 1 } },
+      });
       consoleUrl = `${certmint.baseUrl}/console`;
       tokens.operator = await createToken(certmint, 'ops', 'operator');
       tokens.viewer = await createToken(certmint, 'audit', 'viewer');
@@ -171,6 +181,7 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
     }, 120_000);
     afterAll(async () => {
       await certmint?.stop();
+      if (secretDir) await rm(secretDir, { recursive: true, force: true });
     });
 
     it('signs in by keyboard alone; the overview shows the figures and draws two charts', async () => {
@@ -357,7 +368,24 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
       const { serial } = cert('www.console.test');
       await page.goto(`${consoleUrl}/accounts`);
       const accountHref = await page.locator(`main a[href^="/console/accounts/"]`).first().getAttribute('href');
-      for (const route of ['/', '/certificates', `/certificates/${serial}`, '/accounts', accountHref!.slice('/console'.length), '/eab-keys', '/ca', '/audit', '/notifications']) {
+      const routes = ['/', '/certificates', `/certificates/${serial}`, '/accounts', accountHref!.slice('/console'.length), '/eab-keys', '/ca', '/audit', '/notifications'];
+      // The same pages show an operator the actions (the failed delivery's Retry among them), so
+      // their absence for the viewer means something.
+      await vi.waitFor(
+        async () => {
+          await operator.page.goto(`${consoleUrl}/notifications`);
+          expect(await operator.page.getByRole('button', { name: 'Retry', exact: true }).count()).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      const seen = new Set<string>();
+      for (const route of routes) {
+        await openConsolePage(operator.page, `${consoleUrl}${route}`);
+        for (const [role, name] of OPERATOR_ONLY) if ((await operator.page.getByRole(role, { name, exact: true }).count()) > 0) seen.add(name);
+      }
+      const onPages = ['Revoke…', 'Renew early', 'Create EAB key', ...(legoAvailable ? ['Revoke'] : []), 'Deactivate account', 'Retry'];
+      expect([...seen].sort()).toEqual(expect.arrayContaining(onPages.sort()));
+      for (const route of routes) {
         await openConsolePage(page, `${consoleUrl}${route}`);
         for (const [role, name] of OPERATOR_ONLY) expect(await page.getByRole(role, { name, exact: true }).count(), `${role} "${name}" on ${route} for a viewer`).toBe(0);
       }
