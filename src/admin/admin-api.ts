@@ -28,7 +28,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'retryDeliveries'
+  'authenticateAdmin' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'eabPolicyNames' | 'retryDeliveries'
 >;
 
 /**

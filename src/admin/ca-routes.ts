@@ -44,33 +44,35 @@ async function crlJson(ledger: LedgerReader, issuer: CrlIssuer, now: Date) {
 }
 
 /**
- * GET /api/v1/ca: the roots and intermediate generations of `certmint ca status --json` (with
- * notBefore and each intermediate's name constraints), the subordinates of `ca subordinates
- * --json`, and every CRL issuer's number and age. Read-only: viewers see it all.
+ * The roots and intermediate generations of `certmint ca status --json` (with notBefore and each
+ * intermediate's name constraints), the subordinates of `ca subordinates --json`, and every CRL
+ * issuer's number and age: GET /api/v1/ca's answer and the console's CA page.
  */
+export async function caStatusOf(o: CaRoutesOptions, now: Date) {
+  const { roots, intermediates } = await caGenerations(o.ca, o.ledger, now);
+  const generations = new Map(o.ca.generations.map((g) => [g.generation, g]));
+  const loadedRoots = new Map(o.ca.roots.map((r) => [r.generation, r]));
+  // certmint signs the CRL of each root whose key it holds or keeps offline; an external root's holder signs its own.
+  const crlIssuers = [
+    ...o.ca.roots.filter((r) => r.keyHeld || r.keyOffline).map((r) => rootCrlIssuer(r.generation)),
+    ...o.ca.generations.map((g) => leafCrlIssuer(g.generation)),
+  ];
+  return {
+    roots: roots.map((r) => {
+      const root = loadedRoots.get(r.root)!;
+      return { ...r, notBefore: notBeforeOf(root, root.pem) };
+    }),
+    intermediates: intermediates.map((g) => {
+      const generation = generations.get(g.generation)!;
+      return { ...g, notBefore: notBeforeOf(generation, generation.der), nameConstraints: nameConstraintsJson(generation.nameConstraints) };
+    }),
+    nameConstraints: nameConstraintsJson(o.ca.nameConstraints),
+    subordinates: (await o.ledger.subordinates.listSubordinates()).map(subordinateJson),
+    crls: await Promise.all(crlIssuers.map((issuer) => crlJson(o.ledger, issuer, now))),
+  };
+}
+
+/** GET /api/v1/ca (caStatusOf). Read-only: viewers see it all. */
 export async function caRoutes(app: FastifyInstance, o: CaRoutesOptions): Promise<void> {
-  app.get('/ca', async (_request, reply) => {
-    const now = o.clock.now();
-    const { roots, intermediates } = await caGenerations(o.ca, o.ledger, now);
-    const generations = new Map(o.ca.generations.map((g) => [g.generation, g]));
-    const loadedRoots = new Map(o.ca.roots.map((r) => [r.generation, r]));
-    // certmint signs the CRL of each root whose key it holds or keeps offline; an external root's holder signs its own.
-    const crlIssuers = [
-      ...o.ca.roots.filter((r) => r.keyHeld || r.keyOffline).map((r) => rootCrlIssuer(r.generation)),
-      ...o.ca.generations.map((g) => leafCrlIssuer(g.generation)),
-    ];
-    return reply.send({
-      roots: roots.map((r) => {
-        const root = loadedRoots.get(r.root)!;
-        return { ...r, notBefore: notBeforeOf(root, root.pem) };
-      }),
-      intermediates: intermediates.map((g) => {
-        const generation = generations.get(g.generation)!;
-        return { ...g, notBefore: notBeforeOf(generation, generation.der), nameConstraints: nameConstraintsJson(generation.nameConstraints) };
-      }),
-      nameConstraints: nameConstraintsJson(o.ca.nameConstraints),
-      subordinates: (await o.ledger.subordinates.listSubordinates()).map(subordinateJson),
-      crls: await Promise.all(crlIssuers.map((issuer) => crlJson(o.ledger, issuer, now))),
-    });
-  });
+  app.get('/ca', async (_request, reply) => reply.send(await caStatusOf(o, o.clock.now())));
 }

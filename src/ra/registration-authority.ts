@@ -95,6 +95,10 @@ export class RegistrationAuthority {
   createEabKey(req: NewEabKeyRequest, actor: string) {
     return createEabKey(this.deps, req, actor);
   }
+  /** The access policies an EAB key may name (the config's `policies`), for the console's form. */
+  eabPolicyNames(): string[] {
+    return [...this.deps.policies.keys()];
+  }
   /** `certmint eab revoke` and the admin API's: no new account can bind with the key. */
   revokeEabKey(kid: string, actor: string) {
     return revokeEabKey(this.deps, kid, actor);
