@@ -209,7 +209,7 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
       await vi.waitFor(async () => expect(await drawnCanvases(page)).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 50 });
     });
 
-    it('every page passes axe-core (no serious or critical violation) and is photographed at desktop and phone widths', async () => {
+    it('every page passes axe-core (no serious or critical violation) and is photographed at desktop and phone widths', { timeout: 90_000 }, async () => {
       const phone = await open(certmint.baseUrl, PHONE);
       await phone.page.goto(`${consoleUrl}/login`);
       await assertAccessible(phone.page, 'the sign-in page on a phone');
@@ -232,14 +232,16 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
         ['audit', '/audit'],
         ['notifications', '/notifications'],
       ];
-      for (const [g, device] of [[operator, 'desktop'], [phone, 'phone']] as const) {
+      // Both widths at once, each in its own context: the browser works on the two pages in parallel.
+      const walk = async (g: GuardedPage, device: 'desktop' | 'phone') => {
         for (const [name, route] of pages) {
           await openConsolePage(g.page, `${consoleUrl}${route}`);
           if (name === 'overview') await vi.waitFor(async () => expect(await drawnCanvases(g.page)).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 50 });
           await assertAccessible(g.page, `${name} (${device})`);
           await screenshot(g.page, `${name}-${device}`);
         }
-      }
+      };
+      await Promise.all([walk(operator, 'desktop'), walk(phone, 'phone')]);
       if (process.env.CERTMINT_UPDATE_SCREENSHOTS === '1') {
         await mkdir(DOCS_IMAGES, { recursive: true });
         await copyFile(path.join(SCREENSHOT_DIR, 'overview-desktop.png'), path.join(DOCS_IMAGES, 'console-overview.png'));
@@ -247,7 +249,7 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
       }
     });
 
-    it('searches by exact name and *.suffix with the keyboard, downloads the PEM, revokes with a reason, and the served CRL lists it', async () => {
+    it('searches by exact name and *.suffix with the keyboard, downloads the PEM, revokes with a reason, and the served CRL lists it', { timeout: 60_000 }, async () => {
       const { page } = operator;
       const target = cert('revoke.console.test');
       await page.goto(`${consoleUrl}/certificates`);
@@ -361,7 +363,7 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
       expect(key).toMatchObject({ state: 'used', bindings: 1 });
     });
 
-    it('a viewer sees no action anywhere, and a revocation it sends anyway gets 403 from the page and from Node', async () => {
+    it('a viewer sees no action anywhere, and a revocation it sends anyway gets 403 from the page and from Node', { timeout: 60_000 }, async () => {
       const viewer = await open(certmint.baseUrl);
       const { page } = viewer;
       await signIn(page, consoleUrl, tokens.viewer);
