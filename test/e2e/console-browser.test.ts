@@ -238,6 +238,9 @@ describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
           await openConsolePage(g.page, `${consoleUrl}${route}`);
           if (name === 'overview') await vi.waitFor(async () => expect(await drawnCanvases(g.page)).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 50 });
           await assertAccessible(g.page, `${name} (${device})`);
+          // Readable on a phone: nothing wider than the screen (tables become cards, long serials wrap).
+          const widths = await g.page.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: document.documentElement.clientWidth }));
+          expect(widths.page, `${name} (${device}) is ${widths.page} px wide on a ${widths.screen} px screen`).toBeLessThanOrEqual(widths.screen);
           await screenshot(g.page, `${name}-${device}`);
         }
       };
