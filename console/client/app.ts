@@ -10,6 +10,14 @@ htmx.config.includeIndicatorStyles = false;
 htmx.config.allowEval = false;
 htmx.config.allowScriptTags = false;
 htmx.config.selfRequestsOnly = true;
+// A 400 page is an answer to show (the certificate search's notice for a bad filter), as it is
+// without script; other errors keep htmx's default of not swapping.
+htmx.config.responseHandling = [
+  { code: '204', swap: false },
+  { code: '[23]..', swap: true },
+  { code: '400', swap: true, error: false },
+  { code: '[45]..', swap: false, error: true },
+];
 
 /** The session's CSRF token (a meta tag the server writes), sent with every htmx request that changes something. */
 document.body.addEventListener('htmx:configRequest', (event) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
-import type { AdminTokenRecord } from '../ledger/ledger.js';
+import type { AdminPrincipal } from '../ra/admin-certificates.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import type { AdminApiOptions } from './admin-api.js';
 import {
@@ -21,7 +21,7 @@ import {
 /** Who may hold and use the CA: accounts, EAB keys and the audit log (docs/console-and-admin-api.md). */
 
 const notFound = (detail: string) => new AcmeProblem('malformed', detail, { status: 404 });
-const admin = (request: FastifyRequest): AdminTokenRecord => request.admin!;
+const admin = (request: FastifyRequest): AdminPrincipal => request.admin!;
 const actor = (request: FastifyRequest) => `admin:${admin(request).name}`;
 
 export async function accessRoutes(app: FastifyInstance, o: AdminApiOptions): Promise<void> {

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CaCertificates } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
 import { AcmeProblem } from '../core/problem.js';
-import type { AdminTokenRecord, LedgerReader } from '../ledger/ledger.js';
+import type { LedgerReader } from '../ledger/ledger.js';
+import { isAdminToken, type AdminPrincipal } from '../ra/admin-certificates.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import { checkReason, REVOCATION_REASONS } from '../ra/revocation.js';
@@ -19,8 +20,9 @@ import {
   type CertificateQuery,
 } from './certificate-views.js';
 import { caRoutes } from './ca-routes.js';
+import { certificateRoutes } from './certificate-routes.js';
 import { notificationRoutes } from './notification-routes.js';
-import { summaryRoutes } from './summary-routes.js';
+import { SummaryCache, summaryRoutes } from './summary-routes.js';
 
 /** Where the admin API lives under a listener's base path. */
 export const ADMIN_API_PREFIX = '/api/v1';
@@ -28,7 +30,7 @@ export const ADMIN_API_PREFIX = '/api/v1';
 /** What the admin API may do: read the ledger, and change it only through these ra/ use cases. */
 export type AdminUseCases = Pick<
   RegistrationAuthority,
-  'authenticateAdmin' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'eabPolicyNames' | 'retryDeliveries'
+  'authenticateAdmin' | 'authenticateAdminCertificate' | 'startConsoleSession' | 'resumeConsoleSession' | 'endConsoleSession' | 'noteAdminTokenUse' | 'revokeBySerial' | 'renewEarly' | 'deactivateAccount' | 'createEabKey' | 'revokeEabKey' | 'eabPolicyNames' | 'retryDeliveries'
 >;
 
 /**
@@ -50,16 +52,20 @@ export interface AdminApiOptions {
   readonly ca?: CaCertificates;
   /** The console's session limits: with them the API also accepts the console's cookie (and its CSRF token). */
   readonly sessions?: SessionLimits;
+  /** admin.clientCertificates: the listener asked for a client certificate from the admin issuer (authenticate.ts). */
+  readonly clientCertificates?: boolean;
+  /** The overview's figures, shared with the console (registerAdmin makes one per app); absent, the API makes its own. */
+  readonly summary?: SummaryCache;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The admin token that authenticated this request (admin API routes only). */
-    admin: AdminTokenRecord | null;
+    /** Who this request authenticated as: a token's holder or a client certificate's (admin API and console routes only). */
+    admin: AdminPrincipal | null;
   }
 }
 
-const admin = (request: FastifyRequest): AdminTokenRecord => request.admin!;
+const admin = (request: FastifyRequest): AdminPrincipal => request.admin!;
 
 /** A reason by name (keyCompromise) or by its RFC 5280 code, as `certmint revoke --reason` takes it. */
 function reasonOf(body: unknown): number {
@@ -95,9 +101,10 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     reply.header('Cache-Control', 'no-store');
     request.admin = await authenticateRequest(o, request);
   });
-  // Noted once answered: a refused request (403 included) leaves the ledger as it was.
+  // Noted once answered: a refused request (403 included) leaves the ledger as it was. A token's
+  // use only: a client certificate's is not recorded (the ledger is only read for it).
   app.addHook('onResponse', async (request, reply) => {
-    if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
+    if (request.admin && isAdminToken(request.admin) && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
   });
 
   await accessRoutes(app, o);
@@ -136,7 +143,8 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     return reply.send(certificateDetailJson(revoked, await o.ledger.auditTrail(serial), o.clock.now()));
   });
 
+  await certificateRoutes(app, o);
   if (o.ca) await caRoutes(app, { ...o, ca: o.ca });
   await notificationRoutes(app, o);
-  await summaryRoutes(app, o);
+  await summaryRoutes(app, { summary: o.summary ?? new SummaryCache(o) });
 }

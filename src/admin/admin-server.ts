@@ -6,6 +6,7 @@ import { consoleApp } from './console/console-app.js';
 import { CONSOLE_PAGES } from './console/pages.js';
 import { DEFAULT_SESSION_LIMITS } from '../ra/admin-sessions.js';
 import { LoginThrottle } from './sessions.js';
+import { SummaryCache } from './summary-routes.js';
 
 /** Where the console lives under a listener's base path. */
 export const CONSOLE_PREFIX = '/console';
@@ -23,9 +24,12 @@ export interface AdminOptions extends AdminApiOptions {
 export async function registerAdmin(app: FastifyInstance, prefix: string, o: AdminOptions): Promise<void> {
   const sessions = o.sessions ?? DEFAULT_SESSION_LIMITS;
   const throttle = o.throttle ?? new LoginThrottle(o.clock);
-  await app.register(adminApi, { prefix: `${prefix}${ADMIN_API_PREFIX}`, ...o, sessions });
+  // One cache for the API's summary and the console's overview: one computation serves both.
+  const summary = o.summary ?? new SummaryCache(o);
+  await app.register(adminApi, { prefix: `${prefix}${ADMIN_API_PREFIX}`, ...o, sessions, summary });
   const site = { base: `${prefix}${CONSOLE_PREFIX}`, api: `${prefix}${ADMIN_API_PREFIX}`, assets: o.consoleAssets ?? loadConsoleAssets() };
-  await app.register(consoleApp, { prefix: site.base, ...o, sessions, throttle, site, cookiePath: prefix === '' ? '/' : prefix, pages: CONSOLE_PAGES });
+  // The console signs in with a token: a client certificate (sent by a browser on its own) never opens it.
+  await app.register(consoleApp, { prefix: site.base, ...o, clientCertificates: false, sessions, throttle, summary, site, cookiePath: prefix === '' ? '/' : prefix, pages: CONSOLE_PAGES });
 }
 
 export interface AdminServerOptions extends AdminOptions {

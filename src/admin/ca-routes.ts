@@ -44,12 +44,15 @@ async function crlJson(ledger: LedgerReader, issuer: CrlIssuer, now: Date) {
 }
 
 /**
- * The roots and intermediate generations of `certmint ca status --json` (with notBefore and each
- * intermediate's name constraints), the subordinates of `ca subordinates --json`, and every CRL
- * issuer's number and age: GET /api/v1/ca's answer and the console's CA page.
+ * The CA as GET /api/v1/ca, the console's CA page and its overview describe it: the roots and intermediate
+ * generations of `certmint ca status --json` (with notBefore and each intermediate's name
+ * constraints), the subordinates of `ca subordinates --json`, and every CRL issuer's number and age;
+ * `live`: the live certificates per generation, when the caller has them already.
  */
-export async function caStatusOf(o: CaRoutesOptions, now: Date) {
-  const { roots, intermediates } = await caGenerations(o.ca, o.ledger, now);
+export async function caStatusJson(o: CaRoutesOptions, now: Date, live?: ReadonlyMap<number, number>) {
+  // The overview hands in the live counts its cached summary already has: counting them is a scan of every live certificate.
+  const counts = live ? { liveCertificatesByGeneration: async () => live } : o.ledger;
+  const { roots, intermediates } = await caGenerations(o.ca, counts, now);
   const generations = new Map(o.ca.generations.map((g) => [g.generation, g]));
   const loadedRoots = new Map(o.ca.roots.map((r) => [r.generation, r]));
   // certmint signs the CRL of each root whose key it holds or keeps offline; an external root's holder signs its own.
@@ -72,7 +75,7 @@ export async function caStatusOf(o: CaRoutesOptions, now: Date) {
   };
 }
 
-/** GET /api/v1/ca (caStatusOf). Read-only: viewers see it all. */
+/** GET /api/v1/ca: caStatusJson. Read-only: viewers see it all. */
 export async function caRoutes(app: FastifyInstance, o: CaRoutesOptions): Promise<void> {
-  app.get('/ca', async (_request, reply) => reply.send(await caStatusOf(o, o.clock.now())));
+  app.get('/ca', async (_request, reply) => reply.send(await caStatusJson(o, o.clock.now())));
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../core/problem.js';
-import type { AdminTokenRecord, LedgerReader, OutboxDelivery } from '../ledger/ledger.js';
+import type { LedgerReader, OutboxDelivery } from '../ledger/ledger.js';
 import { requireOperator } from '../ra/admin-tokens.js';
 import type { RegistrationAuthority } from '../ra/registration-authority.js';
 
@@ -64,7 +64,7 @@ export async function notificationRoutes(app: FastifyInstance, o: NotificationRo
   });
 
   app.post('/notifications/:delivery/retry', async (request: FastifyRequest<{ Params: { delivery: string } }>, reply) => {
-    requireOperator(request.admin as AdminTokenRecord, 'retrying a delivery');
+    requireOperator(request.admin!, 'retrying a delivery');
     return reply.send({ retried: await retryDelivery(o, request.params.delivery) });
   });
 }

@@ -23,6 +23,16 @@ async function summaryOf(ledger: LedgerReader, now: Date) {
     ledger.dailyCounts(now, SUMMARY_DAYS),
   ]);
   const today = Math.floor(now.getTime() / DAY) * DAY;
+  return { live, body: summaryBody(now, today, live, counts, daily) };
+}
+
+function summaryBody(
+  now: Date,
+  today: number,
+  live: ReadonlyMap<number, number>,
+  counts: Awaited<ReturnType<LedgerReader['certificateCounts']>>,
+  daily: Awaited<ReturnType<LedgerReader['dailyCounts']>>,
+) {
   return {
     generatedAt: now.toISOString(),
     counts: {
@@ -36,23 +46,47 @@ async function summaryOf(ledger: LedgerReader, now: Date) {
   };
 }
 
+/** The overview's figures as GET /api/v1/summary answers them. */
+export type Summary = ReturnType<typeof summaryBody>;
+
+/** The figures, and the live certificates per intermediate generation they were counted from (the CA health's figure too). */
+export interface SummaryFigures {
+  readonly body: Summary;
+  readonly live: ReadonlyMap<number, number>;
+}
+
+/**
+ * The figures, computed at most once a minute (by the injected clock) per app: created once by
+ * registerAdmin and shared by GET /api/v1/summary and the console's overview, so every reader of
+ * either sees the same figures (generatedAt says when) and one computation serves them all.
+ */
+export class SummaryCache {
+  private cached: { at: number; figures: Promise<SummaryFigures> } | undefined;
+
+  constructor(private readonly o: SummaryRoutesOptions) {}
+
+  async get(): Promise<Summary> {
+    return (await this.figures()).body;
+  }
+
+  figures(): Promise<SummaryFigures> {
+    const now = this.o.clock.now();
+    const cached = this.cached;
+    if (cached && now.getTime() - cached.at < SUMMARY_CACHE_MS && now.getTime() >= cached.at) return cached.figures;
+    const figures = summaryOf(this.o.ledger, now);
+    this.cached = { at: now.getTime(), figures };
+    // A failed computation is not served again.
+    figures.catch(() => {
+      if (this.cached?.figures === figures) this.cached = undefined;
+    });
+    return figures;
+  }
+}
+
 /**
  * GET /api/v1/summary: counts (valid, expiring within 7 days, renewal-overdue, revoked and not yet
- * expired) and expiries and issuances per UTC day. Computed at most once a minute (by the injected
- * clock) per listener: every viewer of the overview reads the same figures, generatedAt says when.
+ * expired) and expiries and issuances per UTC day, from the app's SummaryCache.
  */
-export async function summaryRoutes(app: FastifyInstance, o: SummaryRoutesOptions): Promise<void> {
-  let cached: { at: number; body: Promise<Awaited<ReturnType<typeof summaryOf>>> } | undefined;
-  app.get('/summary', async (_request, reply) => {
-    const now = o.clock.now();
-    if (!cached || now.getTime() - cached.at >= SUMMARY_CACHE_MS || now.getTime() < cached.at) {
-      const body = summaryOf(o.ledger, now);
-      cached = { at: now.getTime(), body };
-      // A failed computation is not served again.
-      body.catch(() => {
-        if (cached?.body === body) cached = undefined;
-      });
-    }
-    return reply.send(await cached.body);
-  });
+export async function summaryRoutes(app: FastifyInstance, o: { readonly summary: SummaryCache }): Promise<void> {
+  app.get('/summary', async (_request, reply) => reply.send(await o.summary.get()));
 }

@@ -31,7 +31,7 @@ function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-interface CaCertificateFields {
+export interface CaCertificateFields {
   readonly subject: Uint8Array;
   /** The issuer's subject Name, the exact bytes of its certificate (or the subject, self-signed). */
   readonly issuer: Uint8Array;
@@ -45,8 +45,9 @@ interface CaCertificateFields {
 /**
  * RFC 5280 §4.1: the TBSCertificate built here and signed through the CaSigningKey, so that a CA
  * certificate is signed wherever its issuer's key lives (a file, a token), like leaves and CRLs.
+ * Also how the admin issuer (admin-issuer.ts) signs its own certificate and admin client certificates.
  */
-async function signCaCertificate(by: CaSigningKey, f: CaCertificateFields): Promise<x509.X509Certificate> {
+export async function signCaCertificate(by: CaSigningKey, f: CaCertificateFields): Promise<x509.X509Certificate> {
   const algorithm = (): asn1.AlgorithmIdentifier => AsnConvert.parse(signatureAlgorithmDer(by.spec.algorithm), asn1.AlgorithmIdentifier);
   const tbsCertificate = new asn1.TBSCertificate({
     version: asn1.Version.v3,

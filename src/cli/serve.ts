@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
 import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -8,7 +9,9 @@ import { createAdminServer, registerAdmin } from '../admin/admin-server.js';
 import { problemErrorHandler, sendProblem } from '../acme/problem-handler.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, type Config } from '../config/config.js';
-import { caFilePaths, fileExists } from '../ca/ca-file-io.js';
+import { adminIssuerFiles, readAdminIssuerCertificate } from '../ca/admin-issuer.js';
+import { certificatePemOf } from '../ca/ca-certificates.js';
+import { CaError, caFilePaths, fileExists } from '../ca/ca-file-io.js';
 import { NO_NAME_CONSTRAINTS } from '../ca/name-constraints.js';
 import { nameConstraintsDrift, serverHostnamesRefusal, underExternalRoot } from './name-constraints-check.js';
 import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
@@ -23,7 +26,7 @@ import { loadWebhooks } from '../notify/secrets.js';
 import { CaCrlCheck } from '../notify/ca-crl-check.js';
 import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
-import { ServerTls, ServerTlsRenewer } from './server-tls.js';
+import { secureContextTargets, ServerTls, ServerTlsRenewer } from './server-tls.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
 import { auditCaEvent } from './ca-audit.js';
 import { openCaKeySource } from './ca-key-source.js';
@@ -224,11 +227,17 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   // address), with the same TLS certificate and the same connection bounds.
   const adminApi = { ra, ledger, clock, ca, problems: { send: sendProblem, errorHandler: problemErrorHandler } };
   if (config.admin.enabled && !config.admin.listen) await registerAdmin(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
+  // admin.clientCertificates (only with admin.listen and TLS, config.ts): that listener asks for a
+  // client certificate and trusts the admin issuer alone for it; an unverified one is let through
+  // the handshake (rejectUnauthorized: false) so a token still works, and refused by the API.
+  const clientCa = config.admin.enabled && config.admin.clientCertificates ? await adminClientCa(config.dataDir) : undefined;
+  const adminListener = listenerOptions(config, log, tls);
   const admin =
     config.admin.enabled && config.admin.listen
       ? await createAdminServer({
           ...adminApi,
-          fastify: listenerOptions(config, log, tls),
+          clientCertificates: clientCa !== undefined,
+          fastify: clientCa && adminListener.https ? { ...adminListener, https: { ...adminListener.https, requestCert: true, rejectUnauthorized: false, ca: [clientCa] } } : adminListener,
         })
       : undefined;
   if (admin) boundConnections(admin, config);
@@ -257,7 +266,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
 
   const renewer =
     serverTls && tls
-      ? new ServerTlsRenewer(serverTls, secureContextsOf([app, admin]), tls, clock, app.log)
+      ? new ServerTlsRenewer(serverTls, secureContextTargets([{ server: app.server as HttpsServer }, { server: admin?.server as HttpsServer | undefined, ca: clientCa }]), tls, clock, app.log)
       : undefined;
   renewer?.start();
 
@@ -365,8 +374,11 @@ function boundConnections(app: FastifyInstance, config: Config): void {
   }
 }
 
-/** The HTTPS listeners that serve the server's certificate: a renewal reaches each. */
-function secureContextsOf(apps: readonly (FastifyInstance | undefined)[]): { setSecureContext(c: import('node:tls').SecureContextOptions): void } {
-  const servers = apps.filter((a) => a !== undefined).map((a) => a.server as import('node:https').Server);
-  return { setSecureContext: (c) => servers.forEach((s) => s.setSecureContext(c)) };
+/** The admin issuer's certificate (PEM), which `certmint admin cert create` made; the server never reads its key. */
+async function adminClientCa(dataDir: string): Promise<string> {
+  const issuer = await readAdminIssuerCertificate(dataDir);
+  if (!issuer) {
+    throw new CaError(`admin.clientCertificates is true but ${adminIssuerFiles(dataDir).cert} does not exist yet: create the first admin certificate with certmint admin cert create`);
+  }
+  return certificatePemOf(issuer);
 }

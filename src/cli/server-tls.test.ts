@@ -15,7 +15,9 @@ import { ManualClock } from '../core/clock.js';
 import { loadConfig } from '../config/config.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { registrationAuthority } from './composition.js';
-import { ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
+import { secureContextTargets, ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
+import { openAdminIssuer } from '../ca/admin-issuer.js';
+import { request as httpsRequest } from 'node:https';
 import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
 import { SwitchableKeyDevice } from '../../test/support/switchable-key-device.js';
@@ -130,6 +132,41 @@ describe('certmint\'s own HTTPS certificate', () => {
       const { X509Certificate } = await import('node:crypto');
       expect(after.serialNumber).toBe(new X509Certificate(next.cert).serialNumber);
       expect(renewer.material).toBe(next);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("keeps the admin listener's client CA (admin.clientCertificates) across a renewal", async () => {
+    const tls = serverTls();
+    const initial = await tls.current();
+    const { issuer } = await openAdminIssuer({ dataDir: path.join(dir, 'admin-issuer'), caName: 'tls test', crypto: nativeCryptoProvider(), now: clock.now() });
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const cert = await issuer.issue({ name: 'alice', spki: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })), notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + DAY) });
+    const client = { cert: cert.toString('pem'), key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+    const server: Server = createServer(
+      { key: initial.key, cert: initial.cert, requestCert: true, rejectUnauthorized: false, ca: [issuer.certificatePem] },
+      (req, res) => res.end(String((req.socket as import('node:tls').TLSSocket).authorized)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const authorized = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.rootsPem, agent: false, ...client }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await authorized()).toBe('true');
+      // The server alone as the target loses the client CA: what a renewal did before the CA was carried.
+      await new ServerTlsRenewer(tls, server, initial, clock, log).renewNow();
+      expect(await authorized()).toBe('false');
+      await new ServerTlsRenewer(tls, secureContextTargets([{ server, ca: issuer.certificatePem }, { server: undefined }]), initial, clock, log).renewNow();
+      expect(await authorized()).toBe('true');
     } finally {
       server.close();
     }

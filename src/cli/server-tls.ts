@@ -125,6 +125,17 @@ export interface SecureContextTarget {
 }
 
 /**
+ * The HTTPS listeners that serve the server's certificate, as one target: a renewal reaches each.
+ * setSecureContext replaces the whole context, so a listener's client CA (the admin listener's
+ * admin issuer, admin.clientCertificates) is given again with the new key and certificate, or
+ * every client certificate would stop verifying after the first renewal.
+ */
+export function secureContextTargets(listeners: readonly { server: import('node:https').Server | undefined; ca?: string | undefined }[]): SecureContextTarget {
+  const targets = listeners.filter((l) => l.server !== undefined);
+  return { setSecureContext: (c) => targets.forEach(({ server, ca }) => server!.setSecureContext(ca ? { ...c, ca: [ca] } : c)) };
+}
+
+/**
  * Keeps the server certificate fresh: at two thirds of its life a new one is issued and swapped
  * into the listening server with setSecureContext, so connections never see an expired one and
  * no restart is needed. A failed renewal is retried every ten minutes.

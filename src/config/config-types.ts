@@ -88,8 +88,8 @@ export interface Config {
   readonly notifications: NotificationsConfig;
   /** The plain-HTTP listener of CRLs and CA certificates, and the URL new certificates name them under. */
   readonly publication: PublicationConfig;
-  /** The admin API: off unless enabled; listen undefined: on the ACME listener. */
-  readonly admin: { readonly enabled: boolean; readonly listen: { readonly host: string; readonly port: number } | undefined };
+  /** The admin API: off unless enabled; listen undefined: on the ACME listener; clientCertificates: mTLS on admin.listen only. */
+  readonly admin: { readonly enabled: boolean; readonly listen: { readonly host: string; readonly port: number } | undefined; readonly clientCertificates: boolean };
   readonly ledger: {
     /** undefined: SQLite in dataDir. Holds the password when the operator wrote one into it: print it only through redactLedgerUrl. */
     readonly url: string | undefined;

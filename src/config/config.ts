@@ -355,7 +355,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
     eab: { required: c.eab.required },
     notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, fail),
     publication: resolvePublication(c.publication, { host, port }, (key, value) => parseListen(value, key), fail),
-    admin: resolveAdmin(c.admin, { host, port }),
+    admin: resolveAdmin(c.admin, { host, port, tls: c.server.tls.enabled }),
     ledger: {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
@@ -366,11 +366,17 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
 }
 
 /** admin.*: a listener of its own must not be server.listen's (the ACME listener would not start). */
-function resolveAdmin(a: ConfigInput['admin'], server: { readonly host: string; readonly port: number }): Config['admin'] {
+function resolveAdmin(a: ConfigInput['admin'], server: { readonly host: string; readonly port: number; readonly tls: boolean }): Config['admin'] {
   const text = a.listen.trim();
   const listen = text === '' ? undefined : parseListen(text, 'admin.listen');
   if (listen && listen.port === server.port && listen.host === server.host) {
     throw new ConfigError(`admin.listen "${text}" is server.listen's address: leave admin.listen empty to serve the admin API there, or give it a port of its own`);
   }
-  return { enabled: a.enabled, listen };
+  // Client certificates are asked for on a listener of the admin API's own: the ACME listener must
+  // not ask ACME clients for one, and without TLS there is no handshake to ask in.
+  if (a.clientCertificates && !listen) {
+    throw new ConfigError('admin.clientCertificates needs admin.listen: client certificates are asked for on the admin API\'s own listener, never on the ACME listener');
+  }
+  if (a.clientCertificates && !server.tls) throw new ConfigError('admin.clientCertificates needs server.tls.enabled: the admin listener serves plain HTTP without it');
+  return { enabled: a.enabled, listen, clientCertificates: a.clientCertificates };
 }

@@ -100,6 +100,6 @@ export const DEFAULT_CONFIG: ConfigInput = {
   // No plain-HTTP listener unless asked for: new certificates keep naming server.baseUrl.
   publication: { listen: '', baseUrl: '' },
   // No admin API unless asked for: tokens alone do not open it.
-  admin: { enabled: false, listen: '' },
+  admin: { enabled: false, listen: '', clientCertificates: false },
   ledger: { url: '', passwordFile: '', poolSize: 10, retention: '30d' },
 };

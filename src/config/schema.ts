@@ -277,6 +277,10 @@ export const ConfigSchema = Type.Object(
         description:
           'host:port of a listener of its own for the admin API (HTTPS with the server\'s certificate when server.tls.enabled), so it can stay on an internal network; the ACME listener then answers 404 on /api/. Empty: served on the ACME listener.',
       }),
+      clientCertificates: Type.Boolean({
+        description:
+          'The admin listener (admin.listen, with server.tls.enabled) also asks for a TLS client certificate and accepts one from the admin issuer (`certmint admin cert create`), mapped to its name and role and checked against the ledger on every request; bearer tokens keep working beside it. The ACME listener never asks for one.',
+      }),
     }),
     ledger: Section('Where certificates, accounts, orders and the audit log are kept.', {
       url: Type.String({ description: 'Empty: SQLite in dataDir. postgres://user@host:5432/db: the shared PostgreSQL ledger of several instances (docs/scale-out.md).' }),

@@ -1,4 +1,5 @@
 import type { AccountsLedger, AccountsReader } from './interfaces/accounts.js';
+import type { AdminCertificatesLedger, AdminCertificatesReader } from './interfaces/admin-certificates.js';
 import type { AdminTokensLedger, AdminTokensReader } from './interfaces/admin-tokens.js';
 import type { AuditLedger, AuditReader } from './interfaces/audit.js';
 import type { AuthorizationsLedger, AuthorizationsReader } from './interfaces/authorizations.js';
@@ -17,6 +18,7 @@ import type { SubordinatesLedger, SubordinatesReader } from './interfaces/subord
 // Each aggregate's interface and record types live in interfaces/<aggregate>.ts; this module
 // re-exports them so that the rest of the code names one place.
 export * from './interfaces/accounts.js';
+export * from './interfaces/admin-certificates.js';
 export * from './interfaces/admin-tokens.js';
 export * from './interfaces/audit.js';
 export * from './interfaces/authorizations.js';
@@ -55,6 +57,8 @@ export interface CertificateLedger
   readonly outbox: OutboxLedger;
   /** The admin API's bearer tokens (interfaces/admin-tokens.ts). */
   readonly adminTokens: AdminTokensLedger;
+  /** The admin listener's mTLS client certificates (interfaces/admin-certificates.ts). */
+  readonly adminCertificates: AdminCertificatesLedger;
   /** Subordinate CAs (interfaces/subordinates.ts): the CA certificates certmint's roots signed for other systems. */
   readonly subordinates: SubordinatesLedger;
 }
@@ -77,5 +81,6 @@ export interface LedgerReader
     MetricsLedger {
   readonly outbox: OutboxReader;
   readonly adminTokens: AdminTokensReader;
+  readonly adminCertificates: AdminCertificatesReader;
   readonly subordinates: SubordinatesReader;
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { randomId } from '../core/ids.js';
 import { AcmeProblem } from '../core/problem.js';
 import { ADMIN_ROLES, type AdminRole, type AdminTokenRecord } from '../ledger/interfaces/admin-tokens.js';
+import type { AdminPrincipal } from './admin-certificates.js';
 import type { RaDeps } from './deps.js';
 
 /**
@@ -14,7 +15,7 @@ export const ADMIN_TOKEN_PREFIX = 'cm_admin_';
 const TOKEN_BYTES = 32;
 const TOKEN_SHAPE = /^cm_admin_[A-Za-z0-9_-]{43}$/;
 /** Names end up in actors ("admin:<name>") and on command lines: no spaces, no colons, no leading "-". */
-const NAME_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export const NAME_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 type TokenDeps = Pick<RaDeps, 'ledger' | 'clock'>;
 
@@ -102,9 +103,10 @@ export async function noteAdminTokenUse(deps: TokenDeps, token: AdminTokenRecord
   await deps.ledger.adminTokens.recordAdminTokenUse(token.id, deps.clock.now());
 }
 
-/** 403 unless the token's role allows an action that changes something. */
-export function requireOperator(token: AdminTokenRecord, action: string): void {
-  if (token.role !== 'operator') {
-    throw new AcmeProblem('unauthorized', `${action} needs an operator token; ${token.name} is a ${token.role}`, { status: 403 });
+/** 403 unless the admin's role (a token's or a client certificate's) allows an action that changes something. */
+export function requireOperator(admin: AdminPrincipal, action: string): void {
+  if (admin.role !== 'operator') {
+    const credential = 'kind' in admin ? admin.kind : 'token';
+    throw new AcmeProblem('unauthorized', `${action} needs an operator ${credential}; ${admin.name} is a ${admin.role}`, { status: 403 });
   }
 }

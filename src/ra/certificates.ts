@@ -2,7 +2,7 @@ import { newSerialHex } from '../ca/serial.js';
 import type { IssuedLeaf } from '../ca/types.js';
 import type { Identifier } from '../core/identifier.js';
 import { AcmeProblem } from '../core/problem.js';
-import type { AccountRecord } from '../ledger/records.js';
+import type { AccountRecord, CertificateRecord } from '../ledger/records.js';
 import type { ProfileConfig } from '../config/config.js';
 import type { RaDeps } from './deps.js';
 
@@ -37,6 +37,14 @@ export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
   return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
 }
 
+/**
+ * The leaf then the chain it was issued with: what the ACME certificate URL serves (chain 0) and
+ * the admin API's chain download, so both hand out the same bytes.
+ */
+export function leafAndChainPem(cert: Pick<CertificateRecord, 'der' | 'chainPem'>): string {
+  return derToPem(cert.der) + cert.chainPem;
+}
+
 export interface CertificateDownload {
   /** application/pem-certificate-chain: the leaf, then the chain asked for. */
   readonly pem: string;
@@ -58,5 +66,5 @@ export async function certificateDownload(deps: RaDeps, account: AccountRecord, 
   const alternates = deps.ca.generations.find((g) => g.generation === cert.issuerGeneration)?.alternateChainPems ?? [];
   const chainPem = chain === 0 ? cert.chainPem : alternates[chain - 1];
   if (chainPem === undefined) throw new AcmeProblem('malformed', `certificate ${serial} has no alternate chain ${chain}`, { status: 404 });
-  return { pem: derToPem(cert.der) + chainPem, chains: 1 + alternates.length };
+  return { pem: leafAndChainPem({ der: cert.der, chainPem }), chains: 1 + alternates.length };
 }

@@ -11,6 +11,7 @@ import { renewalInfo, issuerKeyIdsOf, renewEarly, type RenewEarlyRequest } from 
 import { recoverInterruptedWork, settleUnsettledWork } from './recovery.js';
 import { purgeExpired } from './retention.js';
 import { createEabKey, revokeEabKey, type NewEabKeyRequest } from './eab.js';
+import { authenticateAdminCertificate } from './admin-certificates.js';
 import { authenticateAdmin, noteAdminTokenUse } from './admin-tokens.js';
 import { endConsoleSession, resumeConsoleSession, startConsoleSession, type SessionLimits } from './admin-sessions.js';
 import type { AdminTokenRecord } from '../ledger/ledger.js';
@@ -151,6 +152,10 @@ export class RegistrationAuthority {
   }
   endConsoleSession(id: string) {
     return endConsoleSession(this.deps, id);
+  }
+  /** admin.clientCertificates: the holder of the client certificate with this serial, or a 401 problem (ra/admin-certificates.ts). */
+  authenticateAdminCertificate(serialHex: string) {
+    return authenticateAdminCertificate(this.deps, serialHex);
   }
   /** After the admin API answered a token's request: when it was last used. */
   noteAdminTokenUse(token: AdminTokenRecord) {

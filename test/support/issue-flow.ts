@@ -27,9 +27,9 @@ export async function issueCertificate(
   t: TestAcmeApp,
   client: InjectAcmeClient,
   names: readonly string[],
-  o: { keys?: CryptoKeyPair; notAfter?: Date } = {},
+  o: { keys?: CryptoKeyPair; notAfter?: Date; replaces?: string } = {},
 ) {
-  const order = await validateNames(t, client, names, o.notAfter ? { notAfter: o.notAfter.toISOString() } : {});
+  const order = await validateNames(t, client, names, { ...(o.notAfter ? { notAfter: o.notAfter.toISOString() } : {}), ...(o.replaces ? { replaces: o.replaces } : {}) });
   const csr = await makeCsr(names, o.keys ? { keys: o.keys } : {});
   const finalize = await client.post(order.finalize, { csr: b64(csr.der) });
   const pem = (await client.post(finalize.json().certificate, '')).body;

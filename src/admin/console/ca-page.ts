@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { caStatusOf } from '../ca-routes.js';
+import { caStatusJson } from '../ca-routes.js';
 import type { ConsoleOptions } from './console-app.js';
 import { html, type Html } from './html.js';
 import { sendPage, when } from './page-elements.js';
@@ -21,13 +21,13 @@ function constraints(nc: { permitted: readonly string[]; excluded: readonly stri
   }${nc.excluded.length > 0 && html`excluded: <span class="mono">${nc.excluded.join(', ')}</span>`}`;
 }
 
-/** /console/ca: what GET /api/v1/ca answers (caStatusOf), read-only for every role. */
+/** /console/ca: what GET /api/v1/ca answers (caStatusJson), read-only for every role. */
 export async function caPage(app: FastifyInstance, o: ConsoleOptions): Promise<void> {
   app.get('/ca', async (request, reply) => {
     if (!o.ca) {
       return sendPage(o.site, request, reply, { title: 'CA', section: 'ca', body: html`<p class="notice">This server was started without its CA certificates: nothing to show.</p>` });
     }
-    const ca = await caStatusOf({ ...o, ca: o.ca }, o.clock.now());
+    const ca = await caStatusJson({ ...o, ca: o.ca }, o.clock.now());
     const body = html`<h2>Roots</h2>
 <table class="cards">
 <thead><tr><th scope="col">Root</th><th scope="col">Subject</th><th scope="col">Not before</th><th scope="col">Not after</th><th scope="col">Live certificates</th><th scope="col">Notes</th></tr></thead>

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AcmeProblem } from '../../core/problem.js';
 import type { AdminApiOptions } from '../admin-api.js';
+import { isAdminToken } from '../../ra/admin-certificates.js';
 import { authenticateRequest, sessionOf } from '../authenticate.js';
 import type { SessionLimits } from '../../ra/admin-sessions.js';
 import { CSRF_FIELD, LoginThrottle, SESSION_COOKIE } from '../sessions.js';
+import type { SummaryCache } from '../summary-routes.js';
 import { html } from './html.js';
 import { barePage, type ConsoleSite } from './layout.js';
 
@@ -13,6 +15,8 @@ export interface ConsoleOptions extends AdminApiOptions {
   readonly site: ConsoleSite;
   /** Where the session cookie is sent: the listener's base path, so both /console and /api/v1 get it. */
   readonly cookiePath: string;
+  /** The overview's figures: the same cache as GET /api/v1/summary. */
+  readonly summary: SummaryCache;
 }
 
 /** A group of console pages: registered inside the signed-in scope (request.admin is set). */
@@ -21,15 +25,14 @@ export type ConsolePages = (app: FastifyInstance, o: ConsoleOptions) => Promise<
 /**
  * Every console answer: no script, style, frame or connection from anywhere but this origin, no
  * inline script or style (htmx and uPlot are configured for it: console/client/app.ts), never
- * framed, no referrer sent to another site. Pages are never cached: they show the ledger as it is.
+ * framed, no referrer sent to another site (same-origin: a form post must still carry its Origin,
+ * or the same-origin check below would refuse it). Pages are never cached: they show the ledger as it is.
  */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  // Not no-referrer: under it a browser sends `Origin: null` on the console's own form POSTs
-  // (Fetch, "serializing a request origin"), which the same-origin check below must refuse.
   'Referrer-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
@@ -178,7 +181,7 @@ export async function consoleApp(app: FastifyInstance, o: ConsoleOptions & { pag
       request.consoleSession = found;
     });
     pages.addHook('onResponse', async (request, reply) => {
-      if (request.admin && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
+      if (request.admin && isAdminToken(request.admin) && reply.statusCode < 400) await o.ra.noteAdminTokenUse(request.admin).catch(() => undefined);
     });
     for (const register of o.pages) await register(pages, o);
   });

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AdminTokenRecord } from '../../ledger/ledger.js';
+import type { AdminPrincipal } from '../../ra/admin-certificates.js';
 import type { ConsoleSession } from '../../ra/admin-sessions.js';
 import type { ConsoleAssets } from './assets.js';
 import { html, type Html } from './html.js';
@@ -53,7 +53,7 @@ export interface PageParts {
 
 /** A whole console page: navigation, who is signed in (and a sign-out form), then the body. */
 export function page(site: ConsoleSite, request: FastifyRequest, parts: PageParts): string {
-  const admin: AdminTokenRecord = request.admin!;
+  const admin: AdminPrincipal = request.admin!;
   const csrf = request.consoleSession?.csrf;
   return (
     '<!doctype html>\n' +

@@ -5,6 +5,7 @@ import { adminTokenState, createAdminToken, revokeAdminToken } from '../../ra/ad
 import type { Clock } from '../../core/clock.js';
 import { operatorName, readConfig, withLedger } from '../admin.js';
 import { processClock } from '../fake-clock.js';
+import { registerAdminCertCommands } from './admin-certs.js';
 import { durationOption, UsageError } from './certs.js';
 
 export interface AdminTokenCreateOptions {
@@ -71,11 +72,9 @@ export async function adminTokenRevokeCommand(ledger: CertificateLedger, clock: 
 }
 
 export function registerAdminCommands(program: Command): void {
-  const token = program
-    .command('admin')
-    .description('the admin API (docs/console-and-admin-api.md)')
-    .command('token')
-    .description('bearer tokens of the admin API: created, listed and revoked here, stored hashed');
+  const admin = program.command('admin').description('the admin API (docs/console-and-admin-api.md)');
+  const token = admin.command('token').description('bearer tokens of the admin API: created, listed and revoked here, stored hashed');
+  registerAdminCertCommands(admin);
   token
     .command('create')
     .description('a new token: printed once, never again')

@@ -36,6 +36,7 @@ import type {
 } from '../ledger.js';
 import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
+import { PostgresAdminCertificates } from './admin-certificates.js';
 import { PostgresAdminTokens } from './admin-tokens.js';
 import { PostgresOutbox } from './outbox.js';
 import { PostgresSubordinates } from './subordinates.js';
@@ -109,6 +110,7 @@ export class PostgresLedger implements CertificateLedger {
   private readonly retention: PostgresRetention;
   readonly outbox: PostgresOutbox;
   readonly adminTokens: PostgresAdminTokens;
+  readonly adminCertificates: PostgresAdminCertificates;
   readonly subordinates: PostgresSubordinates;
   /** Marks the work this ledger object begins (processing_by), so interruptedWork never returns it. */
   private readonly owner = randomUUID();
@@ -136,6 +138,7 @@ export class PostgresLedger implements CertificateLedger {
     this.retention = new PostgresRetention(this.db);
     this.outbox = new PostgresOutbox(this.db);
     this.adminTokens = new PostgresAdminTokens(this.db, this.audit);
+    this.adminCertificates = new PostgresAdminCertificates(this.db, this.audit);
     this.subordinates = new PostgresSubordinates(this.db, this.audit);
     this.housekeeping = setInterval(() => void this.shared.forgetExpired(this.now()).catch(() => undefined), HOUSEKEEPING_INTERVAL_MS);
     this.housekeeping.unref();

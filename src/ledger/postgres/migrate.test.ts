@@ -76,7 +76,7 @@ describe.skipIf(!available)('PostgreSQL migrations (a throw-away cluster)', () =
     await withPool(url, async (pool) => {
       expect(await migratePostgres(pool, migrations, now)).toBe(migrations.length);
       expect(Object.keys(await postgresColumns(pool)).sort()).toEqual([
-        'accounts', 'admin_tokens', 'audit_log', 'authorizations', 'blocked_keys', 'ca_identity', 'certificate_identifiers', 'certificates', 'challenges',
+        'accounts', 'admin_certificates', 'admin_tokens', 'audit_log', 'authorizations', 'blocked_keys', 'ca_identity', 'certificate_identifiers', 'certificates', 'challenges',
         'console_sessions', 'crl_state', 'eab_keys', 'nonce_secret', 'order_authorizations', 'orders', 'outbox_deliveries', 'outbox_events', 'rate_limit_events', 'rate_limit_subjects', 'readiness_probe',
         'renew_early', 'replacements', 'schema_migrations', 'subordinate_cas', 'used_nonces',
       ]);

@@ -39,6 +39,7 @@ import { MemoryNonceStore } from './memory-nonces.js';
 import { countCertificates, listCertificates } from './inventory.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteEabKeys } from './eab.js';
+import { SqliteAdminCertificates } from './admin-certificates.js';
 import { SqliteAdminTokens } from './admin-tokens.js';
 import { SqliteCrlState } from './crl.js';
 import { SqliteMetrics } from './metrics.js';
@@ -109,6 +110,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly retention: SqliteRetention;
   readonly outbox: SqliteOutbox;
   readonly adminTokens: SqliteAdminTokens;
+  readonly adminCertificates: SqliteAdminCertificates;
   readonly subordinates: SqliteSubordinates;
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
@@ -136,6 +138,7 @@ export class SqliteLedger implements CertificateLedger {
     this.retention = new SqliteRetention(this.db);
     this.outbox = new SqliteOutbox(this.db);
     this.adminTokens = new SqliteAdminTokens(this.db, this.audit, () => this.wal.afterCommit());
+    this.adminCertificates = new SqliteAdminCertificates(this.db, this.audit, () => this.wal.afterCommit());
     this.audit.onRaise = () => this.outbox.raised();
     this.subordinates = new SqliteSubordinates(this.db, this.audit, (r) => this.durable(r));
   }

@@ -43,7 +43,7 @@ describe('migration 0017 on a ledger the 0016 check reported from', () => {
     db.exec(`DROP INDEX certificates_overdue_unreported; DROP INDEX certificates_expiring_unreported;
       DROP INDEX outbox_events_ca_expiring_once; DROP INDEX outbox_events_crl_stale_once;
       ALTER TABLE certificates DROP COLUMN risk_reported;
-      DROP TABLE subordinate_cas; DROP TABLE console_sessions; DROP TABLE admin_tokens; -- and what the migrations after 0017 made (0018-0020)
+      DROP TABLE subordinate_cas; DROP TABLE console_sessions; DROP TABLE admin_tokens; DROP TABLE admin_certificates; -- and what the migrations after 0017 made (0018-0021)
       DELETE FROM schema_migrations WHERE version >= 17`);
     db.close();
 
