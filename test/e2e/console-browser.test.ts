@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { request } from 'node:https';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AcmeWire, type WireAccount } from '../support/acme-wire.js';
 import {
   assertAccessible, DESKTOP, launchChromium, openGuardedPage, PHONE, requireChromiumOrSkip, screenshot, SCREENSHOT_DIR, signIn, tabTo, type GuardedPage,
 } from '../support/browser.js';
 import { certIdOf } from '../support/cert-id.js';
+import { actionsOn, atPath, drawnCanvases, openConsolePage } from '../support/console-browser-pages.js';
 import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { requireBuiltCli } from '../support/cli.js';
 import { requireOrSkip } from '../support/clients.js';
@@ -89,48 +90,7 @@ async function issueAll(certmint: CertmintProcess, names: readonly string[]): Pr
   }
 }
 
-/** A waitForURL predicate: the page is at `pathname`, whatever its query (a notice's `?done=…`). */
-const atPath = (pathname: string) => (url: URL) => url.pathname === pathname;
-
 const serialOfPem = (pem: string): string => new x509.X509Certificate(pem).serialNumber.toLowerCase();
-
-/** Whether a uPlot canvas has anything drawn on it (a non-transparent pixel). */
-async function drawnCanvases(page: Page): Promise<number> {
-  const canvases = page.locator('.uplot canvas');
-  let drawn = 0;
-  for (const canvas of await canvases.all()) {
-    const painted = await canvas.evaluate((c: HTMLCanvasElement) => {
-      const ctx = c.getContext('2d');
-      if (!ctx || c.width === 0 || c.height === 0) return false;
-      const data = ctx.getImageData(0, 0, c.width, c.height).data;
-      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
-      return false;
-    });
-    if (painted) drawn++;
-  }
-  return drawn;
-}
-
-const SECTION_LINKS = ['Overview', 'Certificates', 'Accounts', 'EAB keys', 'CA', 'Audit log', 'Notifications'];
-/** What only an operator may do, by role and accessible name (docs: the console markup contract). */
-const OPERATOR_LINKS = ['Revoke…'];
-const OPERATOR_BUTTONS = ['Revoke certificate', 'Renew early', 'Create EAB key', 'Revoke', 'Deactivate account', 'Deactivate', 'Retry'];
-const exactly = (names: readonly string[]) => new RegExp(`^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
-
-/** The operator-only actions on the page, by name (two lookups, not one per action). */
-async function actionsOn(page: Page): Promise<string[]> {
-  const links = await page.getByRole('link', { name: exactly(OPERATOR_LINKS) }).allInnerTexts();
-  const buttons = await page.getByRole('button', { name: exactly(OPERATOR_BUTTONS) }).allInnerTexts();
-  return [...links, ...buttons].map((t) => t.trim());
-}
-
-/** A signed-in page as the contract has it: 200, one h1, every section in the navigation. */
-async function openConsolePage(page: Page, url: string): Promise<void> {
-  const res = await page.goto(url);
-  expect(res?.status(), `GET ${url}`).toBe(200);
-  expect(await page.locator('h1').count(), `h1 on ${url}`).toBe(1);
-  for (const name of SECTION_LINKS) expect(await page.getByRole('link', { name, exact: true }).count(), `nav link ${name} on ${url}`).toBeGreaterThan(0);
-}
 
 describe.skipIf(!chromiumAvailable)('the console in chromium', () => {
   let browser: Browser;
