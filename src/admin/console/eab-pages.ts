@@ -73,7 +73,7 @@ ${operator && html`<td data-label="Action">${k.revokedAt === null ? actionButton
 <dt>HMAC key</dt><dd><div class="secret" data-field="hmacKey">${issued.hmacKey}</div></dd>
 </dl>
 <p>Use it like this:</p>
-<pre class="pem">lego --server &lt;directory URL&gt; --eab --kid ${issued.kid} --hmac ${issued.hmacKey} --email you@example.com -d example.com run
+<pre class="pem" tabindex="0" aria-label="Usage examples">lego --server &lt;directory URL&gt; --eab --kid ${issued.kid} --hmac ${issued.hmacKey} --email you@example.com -d example.com run
 certbot certonly --server &lt;directory URL&gt; --eab-kid ${issued.kid} --eab-hmac-key ${issued.hmacKey} -d example.com</pre>
 <p class="muted">cert-manager: put the HMAC key in a Secret and name it in the Issuer's <code>spec.acme.externalAccountBinding</code> (<code>keyID: ${issued.kid}</code>, <code>keySecretRef</code>).</p>
 </section>`;

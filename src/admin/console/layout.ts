@@ -37,6 +37,7 @@ function head(site: ConsoleSite, title: string, csrf: string | undefined): Html 
   return html`<meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
+<link rel="icon" href="data:,">
 <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true}'>
 ${csrf !== undefined && html`<meta name="csrf-token" content="${csrf}">`}
 <title>${title} · certmint</title>
