@@ -67,10 +67,10 @@ describe.skipIf(!available)('inventory keyset plans on PostgreSQL', () => {
   });
 
   // The admin API's summary charts (GET /api/v1/summary): ranges of the status-and-expiry index and
-  // of the audit log's time index.
+  // of the partial index of the audit log's issue entries (migration 0023).
   it.each([
     ['expiries', EXPIRIES_PER_DAY_SQL, /Index (Only )?Scan (using|on) certificates_by_(status|expiry)[\s\S]*Index Cond: .*not_after > .*not_after < /],
-    ['issuances', ISSUANCES_PER_DAY_SQL, /Index (Only )?Scan (using|on) audit_log_by_time[\s\S]*Index Cond: .*at >= .*at <= /],
+    ['issuances', ISSUANCES_PER_DAY_SQL, /Index (Only )?Scan (using|on) audit_log_issues_by_time[\s\S]*Index Cond: .*at >= .*at <= /],
   ] as const)('the summary\'s %s per day: an index range', async (_kind, sql, index) => {
     const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [now.getTime(), now.getTime() + 90 * DAY])).rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(index);

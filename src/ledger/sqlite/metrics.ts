@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { workerUrl } from '../../core/worker-url.js';
 import type { CertificateCounts, DailyCounts } from '../ledger.js';
 import { overdueByProfile } from '../lineage.js';
-import { dailyWindow, perDay } from '../daily-counts.js';
+import { dailyWindow } from '../daily-counts.js';
 
 /**
  * The counts /metrics reports. Both are range scans of one covering index, never of the table:
@@ -27,7 +27,7 @@ export const OVERDUE_SQL = (windows: number): string =>
     WHERE status = 'valid' AND replaced_by IS NULL AND not_after > @now AND renewal_due_at <= @now GROUP BY profile`;
 
 /** Per UTC day (integer division of the epoch milliseconds), counted on certificates_by_status and audit_log_by_time. */
-export { EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL } from './daily-counts-sql.js';
+export { EXPIRIES_IN_RANGE_SQL, ISSUANCES_IN_RANGE_SQL } from './daily-counts-sql.js';
 
 export class SqliteMetrics {
   private readonly expiring = new Map<number, Database.Statement>();
@@ -61,16 +61,15 @@ export class SqliteMetrics {
 
   /** Off the server's thread (daily-counts-worker.ts): it reads up to every certificate of 90 days. */
   dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    const { today, end, start } = dailyWindow(now, days);
-    type Rows = { day: number; n: number }[];
-    return new Promise<{ expiries: Rows; issuances: Rows }>((resolve, reject) => {
-      const worker = new Worker(workerUrl(import.meta.url, 'daily-counts-worker'), { workerData: { file: this.file, params: { now: now.getTime(), end, start } } });
+    const { today } = dailyWindow(now, days);
+    return new Promise<DailyCounts>((resolve, reject) => {
+      const worker = new Worker(workerUrl(import.meta.url, 'daily-counts-worker'), { workerData: { file: this.file, params: { now: now.getTime(), today, days } } });
       worker.once('message', resolve);
       worker.once('error', reject);
       worker.once('exit', (code) => {
         if (code !== 0) reject(new Error(`the daily counts reader exited with code ${code}`));
       });
-    }).then((rows) => ({ expiries: perDay(rows.expiries, today, days), issuances: perDay(rows.issuances, today - days + 1, days) }));
+    });
   }
 
   private overdueStatement(windows: number): Database.Statement {
