@@ -143,6 +143,23 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       expect(seen).toEqual(['c10.admin.test', 'c20.admin.test', 'c30.admin.test', 'c40.admin.test', 'c50.admin.test']);
     });
 
+    it('pages latest expiry first with order=desc; a cursor continues only in its own order', async () => {
+      const seen: string[] = [];
+      let page = await list('?identifier=*.admin.test&order=desc&limit=2');
+      const ascendingCursor = (await list('?identifier=*.admin.test&limit=2')).next!;
+      for (;;) {
+        seen.push(...page.certificates.map((c) => c.identifiers[0]!));
+        if (page.next === null) break;
+        page = await list(`?identifier=*.admin.test&order=desc&limit=2&cursor=${page.next}`);
+      }
+      expect(seen).toEqual(['c50.admin.test', 'c40.admin.test', 'c30.admin.test', 'c20.admin.test', 'c10.admin.test']);
+      for (const query of [`?order=desc&cursor=${ascendingCursor}`, `?order=asc&cursor=${(await list('?order=desc&limit=1')).next}`, '?order=newest']) {
+        const res = await api('GET', `/certificates${query}`, `Bearer ${tokens.viewer}`);
+        expect([query, res.statusCode]).toEqual([query, 400]);
+        expect(res.json().detail).toMatch(/order/);
+      }
+    });
+
     it("takes the CLI's filters", async () => {
       expect((await list('?identifier=c20.admin.test')).certificates.map((c) => c.identifiers[0])).toEqual(['c20.admin.test']);
       expect((await list('?identifier=*.admin.test')).certificates).toHaveLength(5);

@@ -130,7 +130,7 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions): Promis
     const last = page[page.length - 1];
     return reply.send({
       certificates: page.map((c) => certificateSummaryJson(c, now)),
-      next: rows.length > filter.limit && last ? encodeCursor({ notAfter: last.notAfter, serial: last.serial }) : null,
+      next: rows.length > filter.limit && last ? encodeCursor({ notAfter: last.notAfter, serial: last.serial, latestFirst: filter.latestFirst ?? false }) : null,
     });
   });
 

@@ -23,10 +23,12 @@ export interface CertificateQuery {
   readonly profile?: string;
   readonly limit?: string;
   readonly cursor?: string;
+  /** `asc` (default): soonest expiry first; `desc`: latest first. */
+  readonly order?: string;
 }
 
 export const CERTIFICATE_QUERY_KEYS = [
-  'expiringWithin', 'expired', 'revoked', 'overdue', 'unrenewedExpiringWithin', 'identifier', 'account', 'profile', 'limit', 'cursor',
+  'expiringWithin', 'expired', 'revoked', 'overdue', 'unrenewedExpiringWithin', 'identifier', 'account', 'profile', 'limit', 'cursor', 'order',
 ] as const;
 
 const bad = (detail: string) => new AcmeProblem('malformed', detail);
@@ -46,22 +48,28 @@ function flag(name: string, text: string | undefined): boolean {
   throw bad(`${name} must be true or false, not ${JSON.stringify(text)}`);
 }
 
-type Cursor = NonNullable<CertificateFilter['after']>;
+type Cursor = NonNullable<CertificateFilter['after']> & { readonly latestFirst?: boolean };
 
 /**
  * The keyset cursor: the (not_after, serial) of a page's last certificate, which the inventory
- * query continues after (ledger/*\/inventory.ts). Opaque to clients (base64url JSON), so its form
- * may change; a cursor from before a change is refused, never misread.
+ * query continues after (ledger/*\/inventory.ts), and the order it was read in. Opaque to clients
+ * (base64url JSON), so its form may change; a cursor from before a change is refused, never misread.
  */
 export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.notAfter.getTime(), c.serial])).toString('base64url');
+  return Buffer.from(JSON.stringify(c.latestFirst ? [c.notAfter.getTime(), c.serial, 'desc'] : [c.notAfter.getTime(), c.serial])).toString('base64url');
 }
 
 export function decodeCursor(text: string): Cursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string' && /^[0-9a-f]{2,40}$/.test(v[1])) {
-      return { notAfter: new Date(v[0] as number), serial: v[1] };
+    if (
+      Array.isArray(v) &&
+      (v.length === 2 || (v.length === 3 && v[2] === 'desc')) &&
+      Number.isSafeInteger(v[0]) &&
+      typeof v[1] === 'string' &&
+      /^[0-9a-f]{2,40}$/.test(v[1])
+    ) {
+      return { notAfter: new Date(v[0] as number), serial: v[1], ...(v.length === 3 ? { latestFirst: true } : {}) };
     }
   } catch {
     // Refused below.
@@ -69,11 +77,21 @@ export function decodeCursor(text: string): Cursor {
   throw bad('cursor is not one this API gave: pass the "next" of the previous page unchanged');
 }
 
+function orderOf(text: string | undefined): boolean {
+  if (text === undefined || text === 'asc') return false;
+  if (text === 'desc') return true;
+  throw bad(`order must be asc (soonest expiry first) or desc (latest first), not ${JSON.stringify(text)}`);
+}
+
 export function filterOf(q: CertificateQuery, now: Date): CertificateFilter {
   const limit = q.limit === undefined ? DEFAULT_PAGE_SIZE : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw bad(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}, not ${JSON.stringify(q.limit)}`);
   const expiringWithinMs = duration('expiringWithin', q.expiringWithin);
   const unrenewedExpiringWithinMs = duration('unrenewedExpiringWithin', q.unrenewedExpiringWithin);
+  const latestFirst = orderOf(q.order);
+  const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+  // A page continues in the order the cursor was read in: the other order would skip or repeat rows.
+  if (after && (after.latestFirst ?? false) !== latestFirst) throw bad(`this cursor continues a list in ${latestFirst ? 'ascending' : 'descending'} order: pass the same order as the page it came from`);
   return {
     now,
     limit,
@@ -85,7 +103,8 @@ export function filterOf(q: CertificateQuery, now: Date): CertificateFilter {
     ...(q.identifier !== undefined ? { identifier: q.identifier } : {}),
     ...(q.account !== undefined ? { accountId: q.account } : {}),
     ...(q.profile !== undefined ? { profile: q.profile } : {}),
-    ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
+    ...(latestFirst ? { latestFirst } : {}),
+    ...(after ? { after: { notAfter: after.notAfter, serial: after.serial } } : {}),
   };
 }
 

@@ -40,6 +40,7 @@ const CERTIFICATE_PARAMETERS: Record<(typeof CERTIFICATE_QUERY_KEYS)[number], Js
   profile: query('profile', 'A profile name (`default` for certificates whose order named none).'),
   limit,
   cursor,
+  order: query('order', '`asc` (default): soonest expiry first; `desc`: latest expiry first. A cursor continues only in the order it was read in.', { type: 'string', enum: ['asc', 'desc'] }),
 };
 
 const readOp = (summary: string, ok: Json, extra: Json = {}): Json => ({ summary, ...extra, responses: { '200': ok, ...REFUSALS } });

@@ -17,10 +17,12 @@ const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** The overview's figures, computed with indexed reads (MetricsLedger, CrlReader). */
 async function summaryOf(ledger: LedgerReader, now: Date) {
-  const [live, counts, daily] = await Promise.all([
+  // The per-day series first: on SQLite they are read in a worker thread, which then runs while
+  // the two counts after it hold this one (they are synchronous reads there), not after them.
+  const [daily, live, counts] = await Promise.all([
+    ledger.dailyCounts(now, SUMMARY_DAYS),
     ledger.liveCertificatesByGeneration(now),
     ledger.certificateCounts(now, [7 * DAY]),
-    ledger.dailyCounts(now, SUMMARY_DAYS),
   ]);
   const today = Math.floor(now.getTime() / DAY) * DAY;
   return { live, body: summaryBody(now, today, live, counts, daily) };

@@ -59,7 +59,9 @@ describe('console certificate list', () => {
       for (const label of ['Name', 'Serial', 'Account', 'Profile', 'Expiring within']) expect(res.body).toMatch(new RegExp(`<label>${label} <(input|select) name=`));
       for (const label of ['Renewal overdue', 'Revoked', 'Expired']) expect(res.body).toMatch(new RegExp(`<label class="check"><input name="[a-z]+" type="checkbox" value="true"> ${label}</label>`));
       expect(res.body).toContain('<button type="submit">Search</button>');
-      for (const col of ['Serial', 'Names', 'Not after', 'State', 'Profile']) expect(res.body).toContain(`<th scope="col">${col}</th>`);
+      for (const col of ['Serial', 'Names', 'State', 'Profile']) expect(res.body).toContain(`<th scope="col">${col}</th>`);
+      expect(res.body).toContain('<th scope="col" aria-sort="ascending">Not after</th>');
+      expect(res.body).toMatch(/<label>Order <select name="order">\s*<option value="asc" selected>Soonest expiry first<\/option>\s*<option value="desc">Latest expiry first<\/option>/);
       expect(serialsOf(res.body)).toEqual(names('soon.list.test', 'bob.other.test', 'web.list.test', 'gone.list.test', 'api.list.test'));
     }
     const body = (await list()).body;
@@ -124,6 +126,22 @@ describe('console certificate list', () => {
     }
     expect(pages).toBe(3);
     expect(seen).toEqual(names('soon.list.test', 'bob.other.test', 'web.list.test', 'gone.list.test', 'api.list.test'));
+  });
+
+  it('sorts latest expiry first with "Order", and its "Next page" keeps that order', async () => {
+    const first = await list('?order=desc&limit=3');
+    expect(first.statusCode).toBe(200);
+    expect(first.body).toContain('<option value="desc" selected>Latest expiry first</option>');
+    expect(first.body).toContain('<th scope="col" aria-sort="descending">Not after</th>');
+    const next = /<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first.body)![1]!.replace(/&amp;/g, '&');
+    expect(next).toMatch(/^\/console\/certificates\?order=desc&limit=3&cursor=/);
+    const second = await t.app.inject({ method: 'GET', url: next, headers: { cookie: sessions.viewer.cookie } });
+    expect([...serialsOf(first.body), ...serialsOf(second.body)]).toEqual(names('api.list.test', 'gone.list.test', 'web.list.test', 'bob.other.test', 'soon.list.test'));
+    // A cursor of one order used with the other is a 400 notice, not a page that skips rows.
+    const cursor = new URL(next, 'https://console.test').searchParams.get('cursor')!;
+    const mixed = await list(`?order=asc&cursor=${cursor}`);
+    expect(mixed.statusCode).toBe(400);
+    expect(mixed.body).toContain('this cursor continues a list in descending order');
   });
 
   it('a bad filter is a notice on the page with status 400, its text escaped; an expired certificate shows once time has passed', async () => {

@@ -74,14 +74,18 @@ function searchForm(site: ConsoleSite, q: Record<string, string | undefined>): H
   ${check('overdue', 'Renewal overdue')}
   ${check('revoked', 'Revoked')}
   ${check('expired', 'Expired')}
+  <label>Order <select name="order">
+    <option value="asc"${q.order !== 'desc' ? html` selected` : ''}>Soonest expiry first</option>
+    <option value="desc"${q.order === 'desc' ? html` selected` : ''}>Latest expiry first</option>
+  </select></label>
   ${q.limit !== undefined && html`<input type="hidden" name="limit" value="${q.limit}">`}
   <button type="submit">Search</button>
 </form>`;
 }
 
-function table(site: ConsoleSite, rows: readonly CertificateSummary[], now: Date): Html {
+function table(site: ConsoleSite, rows: readonly CertificateSummary[], now: Date, latestFirst = false): Html {
   return html`<table class="cards">
-<thead><tr><th scope="col">Serial</th><th scope="col">Names</th><th scope="col">Not after</th><th scope="col">State</th><th scope="col">Profile</th></tr></thead>
+<thead><tr><th scope="col">Serial</th><th scope="col">Names</th><th scope="col" aria-sort="${latestFirst ? 'descending' : 'ascending'}">Not after</th><th scope="col">State</th><th scope="col">Profile</th></tr></thead>
 <tbody>${rows.map((c) => row(site, c, now))}</tbody>
 </table>`;
 }
@@ -104,10 +108,10 @@ async function results(o: ConsoleOptions, q: PageQuery, now: Date): Promise<Html
   let next: string | undefined;
   if (rows.length > filter.limit && last) {
     const params = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== 'cursor'));
-    params.set('cursor', encodeCursor({ notAfter: last.notAfter, serial: last.serial }));
+    params.set('cursor', encodeCursor({ notAfter: last.notAfter, serial: last.serial, latestFirst: filter.latestFirst ?? false }));
     next = `${site.base}/certificates?${params.toString()}`;
   }
-  return html`${table(site, shown, now)}
+  return html`${table(site, shown, now, filter.latestFirst ?? false)}
 <nav class="pager" aria-label="Pages">
   ${q.cursor !== undefined ? html`<a href="${site.base}/certificates?${new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== 'cursor')).toString()}">First page</a>` : html`<span></span>`}
   ${next !== undefined && html`<a href="${next}" rel="next">Next page</a>`}

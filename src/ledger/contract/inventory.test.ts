@@ -64,6 +64,19 @@ describeLedger('list pages (keyset) and counts, as the CLI pages through them', 
     expect(await ledger.countCertificates({ now, limit: 1, revoked: true, accountId: 'a1' })).toBe(1);
     const next = await ledger.listCertificates({ now, limit: 100, identifier: '*.internal', after: { notAfter: new Date(now.getTime() + 3 * DAY), serial: '00' } });
     expect(next.map((c) => c.serial)).toEqual(['0a', '05', '02']);
+
+    // Latest first: the same rows the other way round, and pages that continue backwards.
+    expect((await ledger.listCertificates({ now, limit: 100, latestFirst: true })).map((c) => c.serial)).toEqual([...everything].reverse());
+    const backwards: string[] = [];
+    after = undefined;
+    for (;;) {
+      const page = await ledger.listCertificates({ now, limit: 2, latestFirst: true, ...(after ? { after } : {}) });
+      if (page.length === 0) break;
+      backwards.push(...page.map((c) => c.serial));
+      const last = page.at(-1)!;
+      after = { notAfter: last.notAfter, serial: last.serial };
+    }
+    expect(backwards).toEqual([...everything].reverse());
   });
 
   it('accounts: oldest first, pages continue after the last one (ties on createdAt broken by id); one count', async () => {

@@ -20,6 +20,8 @@ export interface CertificateFilter {
   readonly limit: number;
   /** Only certificates after this one in list order: the next page (keyset pagination, as `certmint certs list --all` reads). */
   readonly after?: { readonly notAfter: Date; readonly serial: string };
+  /** Latest expiry first (the console's and the API's `order=desc`); soonest first otherwise. */
+  readonly latestFirst?: boolean;
 }
 
 export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;

@@ -58,10 +58,12 @@ describe.skipIf(!available)('inventory keyset plans on PostgreSQL', () => {
   it.each<[string, Partial<CertificateFilter>]>([
     ['the first page', {}],
     ['a page after a cursor', { after: { notAfter: new Date(now.getTime() + DAY), serial: '0a' } }],
+    ['latest first, the first page', { latestFirst: true }],
+    ['latest first, after a cursor', { latestFirst: true, after: { notAfter: new Date(now.getTime() + DAY), serial: '0a' } }],
   ])('%s: an index scan in (not_after, serial) order, no sort', async (_label, f) => {
     const { text, values } = inventoryQuery({ now, limit: 50, ...f });
     const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Index Scan (using|on) certificates_by_expiry_serial/);
+    expect(plan).toMatch(f.latestFirst ? /Index Scan Backward (using|on) certificates_by_expiry_serial/ : /Index Scan (using|on) certificates_by_expiry_serial/);
     if (f.after) expect(plan).toMatch(/Index Cond: \(ROW\(not_after, /);
     expect(plan).not.toMatch(/Sort|Seq Scan/);
   });

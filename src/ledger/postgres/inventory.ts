@@ -48,8 +48,8 @@ function inventoryWhere(f: CertificateFilter): { where: string[]; values: (strin
 }
 
 /**
- * One page of the inventory, soonest expiry first; `after` continues from the previous page's
- * last row. The same columns as SQLite's, so both backends list the same summaries.
+ * One page of the inventory, soonest expiry first (latest first with `latestFirst`: the same
+ * index read backwards); `after` continues from the previous page's last row. The same columns as SQLite's, so both backends list the same summaries.
  */
 export function inventoryQuery(f: CertificateFilter): { text: string; values: (string | number)[] } {
   const { where, values, param } = inventoryWhere(f);
@@ -57,12 +57,12 @@ export function inventoryQuery(f: CertificateFilter): { text: string; values: (s
     const notAfter = param(f.after.notAfter.getTime());
     // A row value: PostgreSQL bounds an index scan with it, where the OR of its parts (measured at
     // about a second deep into a million rows) filters every row after the first (inventory-plans.test.ts).
-    where.push(`(c.not_after, c.serial COLLATE "C") > (${notAfter}, ${param(f.after.serial)})`);
+    where.push(`(c.not_after, c.serial COLLATE "C") ${f.latestFirst ? '<' : '>'} (${notAfter}, ${param(f.after.serial)})`);
   }
   const text = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
       c.revoked_at, c.revocation_reason, c.created_at, c.profile, c.replaces, c.replaced_by, c.renewal_due_at
     FROM certificates c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY c.not_after, c.serial COLLATE "C" LIMIT ${param(f.limit)}`;
+    ORDER BY ${f.latestFirst ? 'c.not_after DESC, c.serial COLLATE "C" DESC' : 'c.not_after, c.serial COLLATE "C"'} LIMIT ${param(f.limit)}`;
   return { text, values };
 }
 

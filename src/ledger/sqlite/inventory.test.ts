@@ -70,6 +70,8 @@ describe('inventory query plans (fast on millions of certificates)', () => {
     ['a page after a cursor', { after: { notAfter: now, serial: '0a' } }],
     ['the expired ones after a cursor', { expired: true, after: { notAfter: now, serial: '0a' } }],
     ['one profile', { profile: 'default', after: { notAfter: now, serial: '0a' } }],
+    ['latest first, the first page', { latestFirst: true }],
+    ['latest first, after a cursor', { latestFirst: true, after: { notAfter: now, serial: '0a' } }],
   ])('%s: read in the order of (not_after, serial), no sort', (_label, f) => {
     const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
     const { sql, params } = inventoryQuery({ now, limit: 100, ...f });

@@ -60,20 +60,23 @@ function unrenewedIndex(f: CertificateFilter): string {
   return f.overdue || f.unrenewedExpiringWithinMs !== undefined ? ' INDEXED BY certificates_unrenewed' : '';
 }
 
-/** One page of the inventory, soonest expiry first; `after` continues from the previous page's last row. */
+/**
+ * One page of the inventory, soonest expiry first (latest first with `latestFirst`: the same index
+ * read backwards); `after` continues from the previous page's last row.
+ */
 export function inventoryQuery(f: CertificateFilter): { sql: string; params: Record<string, string | number> } {
   const { where, params } = inventoryWhere(f);
   params.limit = f.limit;
   if (f.after) {
     // A row value, not the OR of its parts: the planner bounds the expiry index with it (sqlite/inventory.test.ts).
-    where.push('(c.not_after, c.serial) > (@afterNotAfter, @afterSerial)');
+    where.push(`(c.not_after, c.serial) ${f.latestFirst ? '<' : '>'} (@afterNotAfter, @afterSerial)`);
     params.afterNotAfter = f.after.notAfter.getTime();
     params.afterSerial = f.after.serial;
   }
   const sql = `SELECT c.serial, c.account_id, c.identifiers, c.common_name, c.not_before, c.not_after, c.status,
       c.revoked_at, c.revocation_reason, c.created_at, c.profile, c.replaces, c.replaced_by, c.renewal_due_at
     FROM certificates c${unrenewedIndex(f)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY c.not_after, c.serial LIMIT @limit`;
+    ORDER BY ${f.latestFirst ? 'c.not_after DESC, c.serial DESC' : 'c.not_after, c.serial'} LIMIT @limit`;
   return { sql, params };
 }
 
