@@ -36,6 +36,16 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
     await ledger.adminTokens.revokeAdminToken('ops', later(4), 'operator:alice');
     await ledger.adminTokens.createAdminToken({ id: 'tok-new', name: 'ops', role: 'viewer', tokenHash: createHash('sha256').update('b').digest(), createdAt: later(5) }, 'operator:alice');
     await ledger.adminTokens.recordAdminTokenUse('tok-new', later(6));
+    // Admin client certificates: a revoked one and a live one.
+    await ledger.adminCertificates.createAdminCertificate({ serial: '01ab', name: 'deploy', role: 'operator', createdAt: now, notAfter: later(90 * DAY) }, 'operator:alice');
+    await ledger.adminCertificates.revokeAdminCertificate('deploy', later(4), 'operator:alice');
+    await ledger.adminCertificates.createAdminCertificate({ serial: '01cd', name: 'deploy', role: 'viewer', createdAt: later(5), notAfter: later(30 * DAY) }, 'operator:alice');
+    // A console session of it (bytes again: the SHA-256 of the cookie).
+    const tokNew = (await ledger.adminTokens.findAdminToken(createHash('sha256').update('b').digest()))!;
+    await ledger.adminTokens.createConsoleSession(
+      { idHash: createHash('sha256').update('cookie').digest(), token: tokNew, csrf: 'csrf-token', createdAt: later(6) },
+      { idleBefore: now, createdBefore: now },
+    );
 
     const www = authorizationRecord('authz-www', 'acct-eab', 'www.example.internal', now);
     const wild = {
