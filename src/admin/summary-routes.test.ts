@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
@@ -6,6 +6,7 @@ import { registerSecrets } from '../../test/support/suite-log.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
 import { REVOCATION_REASONS } from '../ra/revocation.js';
+import { SUMMARY_REFRESH_MS, SummaryCache } from './summary-routes.js';
 
 // GET /api/v1/summary on a ledger whose contents the test knows (issued through ACME on the
 // injected clock, one revoked), and its one-minute cache; on SQLite and on PostgreSQL.
@@ -111,6 +112,28 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     // Summed: the minute may have crossed midnight (the clock starts at the wall clock's time).
     const issued = (x: Summary) => x.issuancesPerDay.reduce((sum, d) => sum + d.count, 0);
     expect(issued(after)).toBe(issued(before) + 1);
+  });
+
+  it('while started, recomputes in the background before the figures are a minute old: no request waits', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const cache = new SummaryCache({ ledger: t.ledger, clock: t.clock });
+    try {
+      cache.start();
+      const first = await cache.get();
+      await issueCertificate(t, client, ['f.summary.test'], { notAfter: new Date(t.clock.now().getTime() + 5 * DAY) });
+      t.clock.advance(SUMMARY_REFRESH_MS + 1_000);
+      const refreshedAt = t.clock.now().toISOString();
+      // The timer's turn: a computation starts with no request asking.
+      vi.advanceTimersByTime(SUMMARY_REFRESH_MS);
+      // 61 s after the first figures: a request gets the timer's (begun 15 s ago), not a new computation.
+      t.clock.advance(15_000);
+      const later = await cache.get();
+      expect(later.generatedAt).toBe(refreshedAt);
+      expect(later.counts.valid).toBe(first.counts.valid + 1);
+    } finally {
+      cache.stop();
+      vi.useRealTimers();
+    }
   });
 }
 

@@ -7,6 +7,8 @@ const DAY = 86_400_000;
 export const SUMMARY_DAYS = 90;
 /** How long one computation of the figures is served (a 90-day histogram over a million rows takes about 0.3 s). */
 export const SUMMARY_CACHE_MS = 60_000;
+/** How often the figures are recomputed in the background: before they are a minute old, with room for one computation. */
+export const SUMMARY_REFRESH_MS = 45_000;
 
 export interface SummaryRoutesOptions {
   readonly ledger: LedgerReader;
@@ -61,11 +63,11 @@ export interface SummaryFigures {
  * The figures, computed at most once a minute (by the injected clock) and never older than that
  * when served; one per app (registerAdmin), shared by GET /api/v1/summary and the console's
  * overview, so one computation serves every reader (generatedAt says when). A computation reads
- * most of a large ledger (1–2 s on 1,000,000 certificates, docs/benchmarks.md), so no request
- * should wait for one: the first is started when the app is ready, and a request that finds the
- * figures past half their life gets them at once and starts the next computation meanwhile. A
- * viewer who looks at least once a minute never waits; a request after a longer quiet spell (or
- * while the first computation runs) waits for a fresh one.
+ * most of a large ledger (about 0.3 s on 1,000,000 certificates, docs/benchmarks.md), so no
+ * request should wait for one: the first starts when the app is ready, and while the app runs
+ * the figures are recomputed in the background before they are 60 s old (every 45 s), so a
+ * request only waits while the very first computation runs. A request that finds the figures past
+ * half their life also starts the next computation (when the timer is not running: tests).
  */
 export class SummaryCache {
   private cached: { at: number; figures: Promise<SummaryFigures> } | undefined;
@@ -95,6 +97,25 @@ export class SummaryCache {
     if (!this.cached && !this.next) void this.refresh(this.o.clock.now().getTime()).catch(() => undefined);
   }
 
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  /** Computes now, then keeps the figures fresh in the background until stop(). */
+  start(): void {
+    if (this.stopped) return;
+    this.warm();
+    this.timer ??= setInterval(() => {
+      const now = this.o.clock.now().getTime();
+      if (!this.cached || now - this.cached.at >= SUMMARY_REFRESH_MS) void this.refresh(now).catch(() => undefined);
+    }, SUMMARY_REFRESH_MS).unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
   private refresh(now: number): Promise<SummaryFigures> {
     if (this.next) return this.next.figures;
     // Begun after this turn of the event loop: the request that started it is answered first
@@ -122,6 +143,7 @@ export class SummaryCache {
  */
 export async function summaryRoutes(app: FastifyInstance, o: { readonly summary: SummaryCache }): Promise<void> {
   // After ready, not in it: a start-up does not wait for the figures either.
-  app.addHook('onReady', async () => void setImmediate(() => o.summary.warm()));
+  app.addHook('onReady', async () => void setImmediate(() => o.summary.start()));
+  app.addHook('onClose', async () => o.summary.stop());
   app.get('/summary', async (_request, reply) => reply.send(await o.summary.get()));
 }
