@@ -118,6 +118,11 @@ for (const backend of backends) {
       expect(all.stdout).toBe(`${JSON.stringify(rows, null, 2)}\n`);
       const table = await certmint('certs', 'list', '--all');
       expect(tableRows(table.stdout).map((l) => l.split(/\s+/)[0])).toEqual(expectedOrder);
+      // Latest first: the same rows the other way round, paged backwards on the same index.
+      const latest = await certmint('certs', 'list', '--all', '--order', 'desc', '--json');
+      expect((JSON.parse(latest.stdout) as { serial: string }[]).map((r) => r.serial)).toEqual([...expectedOrder].reverse());
+      const bad = await runCli(['certs', 'list', '--order', 'newest'], env);
+      expect([bad.code, bad.stderr]).toEqual([1, 'certmint: --order must be asc (soonest expiry first) or desc (latest first), not "newest"\n']);
     });
 
     it('certs list --jsonl: one object per line, the --json objects; with --all every one', async () => {

@@ -70,7 +70,7 @@ const certs = program.command('certs').description('the certificate inventory');
 listingOptions(
   certs
     .command('list')
-    .description('list certificates, soonest expiry first')
+    .description('list certificates, soonest expiry first (--order desc: latest first)')
     .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
     .option('--expiring-within <duration>', 'valid certificates expiring within e.g. 7d, 12h')
     .option('--expired', 'only certificates past notAfter')
@@ -79,7 +79,8 @@ listingOptions(
     .option('--unrenewed-expiring-within <duration>', 'renewal-overdue and expiring within e.g. 3d, 12h')
     .option('--identifier <name>', 'an exact name, or *.suffix for every name under it')
     .option('--account <id>', 'only certificates of this ACME account')
-    .option('--profile <name>', 'only certificates issued under this profile (default: also those whose order named none)'),
+    .option('--profile <name>', 'only certificates issued under this profile (default: also those whose order named none)')
+    .option('--order <asc|desc>', 'asc: soonest expiry first (the default); desc: latest first'),
   'certificates',
 ).action(async (opts: ListOptions & { config?: string }) => {
   const config = readConfig(opts.config);

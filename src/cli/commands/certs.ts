@@ -19,6 +19,8 @@ export interface ListOptions extends ListingOptions {
   readonly account?: string;
   /** Issued under this profile (one the config offers). */
   readonly profile?: string;
+  /** `asc` (default): soonest expiry first; `desc`: latest first (the admin API's `order`). */
+  readonly order?: string;
 }
 
 export class UsageError extends Error {
@@ -40,6 +42,7 @@ export function filterFrom(o: ListOptions, now: Date): CertificateFilter {
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not "${o.limit}"`);
   const expiringWithinMs = durationOption(o.expiringWithin, '--expiring-within');
   const unrenewedExpiringWithinMs = durationOption(o.unrenewedExpiringWithin, '--unrenewed-expiring-within');
+  if (o.order !== undefined && o.order !== 'asc' && o.order !== 'desc') throw new UsageError(`--order must be asc (soonest expiry first) or desc (latest first), not "${o.order}"`);
   return {
     now,
     limit,
@@ -51,6 +54,7 @@ export function filterFrom(o: ListOptions, now: Date): CertificateFilter {
     ...(o.identifier !== undefined ? { identifier: o.identifier } : {}),
     ...(o.account !== undefined ? { accountId: o.account } : {}),
     ...(o.profile !== undefined ? { profile: o.profile } : {}),
+    ...(o.order === 'desc' ? { latestFirst: true } : {}),
   };
 }
 
@@ -79,7 +83,7 @@ function displayStatus(c: CertificateSummary, now: Date): string {
   return c.notAfter <= now ? 'expired' : 'valid';
 }
 
-/** `certmint certs list`: soonest expiry first, as a table, a JSON array or JSON Lines. */
+/** `certmint certs list`: soonest expiry first (or latest, --order desc), as a table, a JSON array or JSON Lines. */
 export async function listCommand(
   ledger: CertificateLedger,
   o: ListOptions,
