@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { adminApiRequest, postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
@@ -59,13 +59,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     return { client, res: await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding }) };
   }
 
-  const api = (method: 'GET' | 'POST', url: string, bearer?: string, body?: unknown) =>
-    t.app.inject({
-      method,
-      url: `/api/v1${url}`,
-      headers: { ...(bearer !== undefined ? { authorization: bearer } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-    });
+  const api = (method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) => adminApiRequest(t.app, method, url, authorization, body);
 
   async function ledgerState() {
     return {

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { X509Crl } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { adminApiRequest, postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
@@ -52,13 +52,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     await cluster?.stop();
   }, 60_000);
 
-  const api = (method: 'GET' | 'POST', url: string, bearer?: string, body?: unknown) =>
-    t.app.inject({
-      method,
-      url: `/api/v1${url}`,
-      headers: { ...(bearer !== undefined ? { authorization: bearer } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-    });
+  const api = (method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) => adminApiRequest(t.app, method, url, authorization, body);
 
   /** What a refused request must leave as it was. */
   async function ledgerState() {

@@ -73,6 +73,16 @@ export interface TestAcmeAppOptions {
   readonly admin?: boolean;
 }
 
+/** A request to the app's admin API through inject: `authorization` sent as given ("Bearer …"), a body as JSON. */
+export function adminApiRequest(app: FastifyInstance, method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) {
+  return app.inject({
+    method,
+    url: `/api/v1${url}`,
+    headers: { ...(authorization !== undefined ? { authorization } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+  });
+}
+
 /** The `ledger` option for a PostgreSQL database at `url`; none (SQLite in the data dir) without one. */
 export function postgresLedgerOption(url: string | undefined): Pick<TestAcmeAppOptions, 'ledger'> {
   if (url === undefined) return {};
