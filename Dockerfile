@@ -13,9 +13,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The console's browser assets are bundled by esbuild during `npm run build`.
+# The console's browser assets, and the server itself (one file: it starts in half the time), are
+# bundled by esbuild during `npm run build`.
 COPY console ./console
-COPY scripts/build-console.mjs ./scripts/build-console.mjs
+COPY scripts/build-console.mjs scripts/build-server.mjs ./scripts/
 # No package runs install scripts except better-sqlite3 (package.json allowScripts), which is
 # built from source here; `npm run build` stands in for the skipped `prepare`.
 RUN npm ci --ignore-scripts --no-audit --no-fund \

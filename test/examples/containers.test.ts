@@ -91,9 +91,11 @@ describe('Dockerfile (the certmint image)', () => {
     expect(buildRuns).toContain('better-sqlite3 --build-from-source');
     expect(buildRuns).toContain('npm run build');
     expect(buildRuns).toContain('npm prune --omit=dev');
-    // What `npm run build` reads: the TypeScript, and the console's assets and their build script.
+    // What `npm run build` reads: the TypeScript, the console's assets, and every script the build runs.
     const built = contextCopies(instructions.filter((i) => i.stage === 0)).flatMap((c) => c.sources);
-    for (const input of ['src', 'tsconfig.build.json', 'console', 'scripts/build-console.mjs']) expect(built, input).toContain(input);
+    const buildScripts = [...(JSON.parse(read('package.json')) as { scripts: { build: string } }).scripts.build.matchAll(/node (scripts\/[\w-]+\.mjs)/g)].map((m) => m[1]!);
+    expect(buildScripts).toEqual(['scripts/build-console.mjs', 'scripts/build-server.mjs']);
+    for (const input of ['src', 'tsconfig.build.json', 'console', ...buildScripts]) expect(built, input).toContain(input);
     expect(final.filter((i) => i.keyword === 'COPY' && i.args.startsWith('--from=build')).map((i) => i.args)).toEqual([
       '--from=build /app/node_modules ./node_modules',
       '--from=build /app/dist ./dist',

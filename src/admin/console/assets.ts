@@ -18,10 +18,15 @@ export interface ConsoleAssets {
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
-/** dist/console/assets beside the compiled server (dist/admin/console/), or the repository's dist/ when running from src/. */
+/**
+ * dist/console/assets beside the compiled server: from dist/admin/console/ (tsc's modules), from
+ * dist/cli/ (the bundle, scripts/build-server.mjs), or the repository's dist/ when running from src/.
+ */
 function assetsDir(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return [path.join(here, '../../console/assets'), path.join(here, '../../../dist/console/assets')].find((dir) => existsSync(path.join(dir, 'manifest.json')));
+  return [path.join(here, '../../console/assets'), path.join(here, '../console/assets'), path.join(here, '../../../dist/console/assets')].find((dir) =>
+    existsSync(path.join(dir, 'manifest.json')),
+  );
 }
 
 /** The built assets, read once; undefined when they were never built (the pages then say so). */
