@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeIssuerDomainName } from '../core/issuer-domain-name.js';
-import { parsePersistRecord, persistRecordFor, refusalOf, type ParsedPersistRecord } from './dns-persist-record.js';
+import { parsePersistRecord, persistRecordFor, quote, refusalOf, type ParsedPersistRecord } from './dns-persist-record.js';
 
 const ACCOUNT = 'https://ca.example.internal/acme/acct/Abc123';
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -63,6 +63,11 @@ describe('parsePersistRecord and refusalOf (draft-ietf-acme-dns-persist-01 §4, 
     for (const bad of ['', '.', '-a.example', 'a-.example', 'a b.example', '*.example', '1.2.3.4/8', 'a'.repeat(64)]) {
       expect(normalizeIssuerDomainName(bad), bad).toBeUndefined();
     }
+  });
+
+  it('quotes record text JSON-escaped and cut to 255 characters', () => {
+    expect(quote('a"b\u0000')).toBe('"a\\"b\\u0000"');
+    expect(quote('x'.repeat(300))).toBe(`"${'x'.repeat(255)}…"`);
   });
 
   it('prints the record an operator adds', () => {
