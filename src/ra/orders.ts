@@ -22,7 +22,7 @@ export interface OrderView {
 /**
  * Challenge types offered for an identifier: a wildcard can only be proven in DNS (RFC 8555
  * §7.1.3); an IP address never in DNS (RFC 8738 §7). dns-persist-01 comes last, for DNS names
- * only (draft-ietf-acme-dns-persist-01 §8 registers it for the `dns` type).
+ * only (draft-ietf-acme-dns-persist-01 registers it for the `dns` identifier type).
  */
 function challengeTypesFor(deps: RaDeps, policy: AccessPolicy, id: Identifier, wildcard: boolean): ChallengeType[] {
   const types: readonly ChallengeType[] = wildcard

@@ -138,6 +138,11 @@ describe('validateDnsPersist01 (draft-ietf-acme-dns-persist-01)', () => {
     // records is unit-tested (dns-persist-record.test.ts, quote).
     await dns.addTxt('_validation-persist.twice.persist.test', `ca.persist.test; accounturi=${ACCOUNT}; persistUntil=1; PersistUntil=2`);
     expect((await problem('twice.persist.test')).detail).toMatch(/: parameter "PersistUntil" appears twice$/);
+    // Many records naming us: a few are quoted, the rest counted.
+    for (let i = 0; i < 5; i++) await dns.addTxt('_validation-persist.many.persist.test', `ca.persist.test; accounturi=${ACCOUNT}; n=${i};`);
+    const many = await problem('many.persist.test');
+    expect(many.detail.match(/empty parameter/g)).toHaveLength(3);
+    expect(many.detail).toMatch(/; and 2 more$/);
   });
 
   it('is a dns problem when the lookup fails (SERVFAIL), as dns-01 is', async () => {

@@ -14,9 +14,10 @@ export interface DnsPersist01Options {
 }
 
 /**
- * How many names up the tree a record with policy=wildcard is looked for (draft §6, "the validated
- * FQDN is a proper suffix"): a.b.c.example.internal is authorized by a record at any of its
- * parents down to two labels, at most this many, nearest first.
+ * How many names up the tree a record with policy=wildcard is looked for (the draft's subdomain
+ * validation: "the validated FQDN is a proper suffix" of the requested one): a.b.c.example.internal
+ * is authorized by such a record at any of its parents down to two labels, at most this many,
+ * nearest first. Boulder looks at the name's own record only.
  */
 export const MAX_PARENT_LOOKUPS = 6;
 
@@ -45,9 +46,8 @@ export async function validateDnsPersist01(identifier: Identifier, wildcard: boo
   }
   const name = identifier.value.toLowerCase().replace(/\.$/, '');
   const now = o.clock.now();
-  // The name's own record first, then its parents' (plain names only): never a single-label parent.
-  const labels = name.split('.');
-  const candidates = [name, ...(wildcard ? [] : labels.slice(1, -1).map((_, i) => labels.slice(i + 1).join('.')).slice(0, MAX_PARENT_LOOKUPS))];
+  // The name's own record first, then its parents' (plain names only; a wildcard's is its base name's).
+  const candidates = [name, ...(wildcard ? [] : parentsOf(name))];
   const controller = new AbortController();
   const deadline = setTimeout(() => controller.abort(), o.timeoutMs);
   const outcomes: NameOutcome[] = [];
@@ -69,6 +69,14 @@ export async function validateDnsPersist01(identifier: Identifier, wildcard: boo
     clearTimeout(deadline);
   }
   throw problemOf(outcomes, { name, wildcard, issuers: o.issuerDomainNames }, identifier);
+}
+
+/** a.b.example.internal → b.example.internal, example.internal: never a single label, at most MAX_PARENT_LOOKUPS. */
+function parentsOf(name: string): string[] {
+  const labels = name.split('.');
+  const parents: string[] = [];
+  for (let i = 1; i < labels.length - 1 && parents.length < MAX_PARENT_LOOKUPS; i++) parents.push(labels.slice(i).join('.'));
+  return parents;
 }
 
 function judge(
@@ -99,6 +107,12 @@ function judge(
   return { owner, empty: values.length === 0, otherIssuers: [...new Set(otherIssuers)], malformed, refused };
 }
 
+/** A zone can hold hundreds of records naming us: the detail shows a few and counts the rest. */
+function listed(items: readonly string[], max = 3): string {
+  const more = items.length - max;
+  return items.slice(0, max).join('; ') + (more > 0 ? `; and ${more} more` : '');
+}
+
 const REASON_ORDER: readonly PersistRefusal[] = ['account', 'expired', 'wildcard'];
 
 function problemOf(
@@ -114,7 +128,7 @@ function problemOf(
   const parentNote = telling === own ? '' : ` (a record at a parent of ${r.name} must carry policy=wildcard to authorize it)`;
   // Boulder's order: a malformed record naming us first, then the refusals.
   if (telling.malformed.length > 0) {
-    return new AcmeProblem('malformed', `dns-persist-01 record ${at} does not parse: ${telling.malformed.join('; ')}`, { identifier });
+    return new AcmeProblem('malformed', `dns-persist-01 record ${at} does not parse: ${listed(telling.malformed)}`, { identifier });
   }
   if (telling.refused.length > 0) {
     const reasons = new Set(telling.refused.map((x) => x.reason));
@@ -126,7 +140,7 @@ function problemOf(
     }[first];
     return new AcmeProblem(
       'unauthorized',
-      `dns-persist-01 record ${at} ${what}: ${telling.refused.map((x) => x.text).join('; ')}${parentNote}`,
+      `dns-persist-01 record ${at} ${what}: ${listed(telling.refused.map((x) => x.text))}${parentNote}`,
       { identifier },
     );
   }

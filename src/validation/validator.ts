@@ -30,8 +30,6 @@ export type CaaRecheckRequest = Omit<ValidationRequest, 'token' | 'keyAuthorizat
 export interface ChallengeValidator {
   /** The challenge types this validator can check, and so the ones authorizations offer. */
   readonly challengeTypes: readonly ChallengeType[];
-  /** dns-persist-01's issuer domain names, for the challenge object; empty when it is not offered. */
-  readonly issuerDomainNames: readonly string[];
   validate(request: ValidationRequest): Promise<void>;
   /**
    * Present when CAA is checked: an authorization validated more than `afterMs` ago is checked
@@ -111,7 +109,6 @@ export function createValidator(o: ValidatorOptions): ChallengeValidator {
     : undefined;
   return {
     challengeTypes,
-    issuerDomainNames,
     ...(caa && checkCaaOf ? { caaRecheck: { afterMs: caa.recheckAfterMs, check: checkCaaOf } } : {}),
     async validate(r) {
       if (!challengeTypes.includes(r.type)) {
