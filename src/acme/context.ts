@@ -14,6 +14,11 @@ export interface DirectoryMeta {
   readonly caaIdentities?: readonly string[];
   /** draft-ietf-acme-profiles: profile name → description. */
   readonly profiles?: Readonly<Record<string, string>>;
+  /**
+   * Not a directory field: the `issuer-domain-names` of dns-persist-01 challenge objects
+   * (draft-ietf-acme-dns-persist-01 §3.1), kept beside caaIdentities, which lists them too.
+   */
+  readonly dnsPersistIssuerDomainNames?: readonly string[];
 }
 
 /**

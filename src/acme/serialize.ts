@@ -36,18 +36,28 @@ export function orderBody(v: OrderView, urls: AcmeUrls): Record<string, unknown>
   };
 }
 
-export function challengeBody(c: ChallengeRecord, urls: AcmeUrls): Record<string, unknown> {
+/** What a dns-persist-01 challenge object adds: the names the record may use and the account it must name. */
+export interface PersistChallengeFields {
+  readonly issuerDomainNames: readonly string[];
+  readonly accountUri: string;
+}
+
+export function challengeBody(c: ChallengeRecord, urls: AcmeUrls, persist?: PersistChallengeFields): Record<string, unknown> {
   return {
     type: c.type,
     url: urls.challenge(c.id),
     status: c.status,
-    token: c.token,
+    // draft-ietf-acme-dns-persist-01 §3.1: no token; `accounturi` as Boulder sends it, so a client
+    // can print the record without knowing its account URL.
+    ...(c.type === 'dns-persist-01'
+      ? { 'issuer-domain-names': persist?.issuerDomainNames ?? [], ...(persist ? { accounturi: persist.accountUri } : {}) }
+      : { token: c.token }),
     ...(c.validatedAt && c.status === 'valid' ? { validated: rfc3339(c.validatedAt) } : {}),
     ...(c.error ? { error: c.error } : {}),
   };
 }
 
-export function authorizationBody(v: AuthorizationView, urls: AcmeUrls): Record<string, unknown> {
+export function authorizationBody(v: AuthorizationView, urls: AcmeUrls, persist?: PersistChallengeFields): Record<string, unknown> {
   const a = v.authz;
   // RFC 8555 §7.1.4: a valid authorization lists the challenge that validated it; we list all,
   // as Boulder did for years and every client accepts.
@@ -55,7 +65,7 @@ export function authorizationBody(v: AuthorizationView, urls: AcmeUrls): Record<
     identifier: a.identifier,
     status: v.status,
     expires: rfc3339(a.expires),
-    challenges: a.challenges.map((c) => challengeBody(c, urls)),
+    challenges: a.challenges.map((c) => challengeBody(c, urls, persist)),
     ...(a.wildcard ? { wildcard: true } : {}),
   };
 }

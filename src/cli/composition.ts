@@ -116,10 +116,22 @@ export function registrationAuthority(config: Config, parts: RaParts): Registrat
       tlsAlpn01Port: v.tlsAlpn01Port,
       isOwnEndpoint: ownEndpoint({ host: config.server.host, port: config.server.port }),
       deniedNetworks: v.deniedNetworks,
-      ...(v.caa.enabled ? { caa: { identities: v.caa.identities, recheckAfterMs: v.caa.recheckAfterMs } } : {}),
+      ...(v.caa.enabled ? { caa: { identities: caaIdentities(config), recheckAfterMs: v.caa.recheckAfterMs } } : {}),
+      dnsPersist: { issuerDomainNames: v.dnsPersist.issuerDomainNames },
+      clock: parts.clock,
       failureRate: v.testFailureRate,
     }),
   });
+}
+
+/**
+ * What this CA calls itself in CAA records: validation.caa.identities and dns-persist-01's issuer
+ * domain names. draft-ietf-acme-dns-persist-01 §2 lets issuer-domain-names be drawn from
+ * meta.caaIdentities, so the directory lists both and the CAA check accepts both: what the
+ * directory says is then true.
+ */
+export function caaIdentities(config: Config): string[] {
+  return [...new Set([...config.validation.caa.identities, ...config.validation.dnsPersist.issuerDomainNames])];
 }
 
 /** Directory `meta` (RFC 8555 §7.1.1) from the config. */
@@ -127,7 +139,8 @@ export function directoryMeta(config: Config): DirectoryMeta {
   return {
     ...(config.acme.termsOfService ? { termsOfService: config.acme.termsOfService } : {}),
     ...(config.acme.website ? { website: config.acme.website } : {}),
-    ...(config.validation.caa.identities.length > 0 ? { caaIdentities: config.validation.caa.identities } : {}),
+    ...(caaIdentities(config).length > 0 ? { caaIdentities: caaIdentities(config) } : {}),
+    ...(config.validation.dnsPersist.issuerDomainNames.length > 0 ? { dnsPersistIssuerDomainNames: config.validation.dnsPersist.issuerDomainNames } : {}),
     profiles: Object.fromEntries(Object.entries(config.profiles).map(([name, p]) => [name, p.description])),
     externalAccountRequired: config.eab.required,
   };

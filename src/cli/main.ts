@@ -10,7 +10,8 @@ import { listCommand, showCommand, type ListOptions } from './commands/certs.js'
 import { revokeCommand, revokeSubordinateCommand } from './commands/revoke.js';
 import { normalizeSerial } from './commands/certs.js';
 import { renewEarlyCommand, type RenewEarlyOptions } from './commands/renew-early.js';
-import { accountsDeactivateCommand, accountsListCommand, accountsShowCommand } from './commands/accounts.js';
+import { accountsDeactivateCommand, accountsListCommand, accountsPersistRecordCommand, accountsShowCommand } from './commands/accounts.js';
+import { AcmeUrls } from '../acme/urls.js';
 import { crlGenerateCommand, crlShowCommand } from './commands/crl.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerLedgerCommands } from './commands/ledger-copy.js';
@@ -163,6 +164,19 @@ accounts
       const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await accountsDeactivateCommand(ra, id, operatorName()));
     });
+  });
+
+accounts
+  .command('persist-record <id> <name>')
+  .description('the dns-persist-01 TXT record that lets an account (id or account URL) get certificates for a name (*.name: with --wildcard)')
+  .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
+  .option('--wildcard', 'policy=wildcard: also *.name and every name under it')
+  .option('--json', 'JSON instead of a zone-file line')
+  .action(async (id: string, name: string, opts: { config?: string; wildcard?: boolean; json?: boolean }) => {
+    const config = readConfig(opts.config);
+    const urls = new AcmeUrls(config.server.baseUrl);
+    const server = { issuerDomainNames: config.validation.dnsPersist.issuerDomainNames, accountUrl: (a: string) => urls.account(a) };
+    process.stdout.write(await withLedger(config, (ledger) => accountsPersistRecordCommand(ledger, server, id, name, opts)));
   });
 
 const crl = program.command('crl').description('certificate revocation lists');

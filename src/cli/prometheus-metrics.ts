@@ -7,7 +7,7 @@ import type { IssuanceMetrics } from '../ra/metrics.js';
 import type { DelivererCounters } from '../notify/webhook-deliverer.js';
 import { registerStateGauges, type StateGaugeSources } from './state-gauges.js';
 
-const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
+const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01', 'dns-persist-01'];
 
 export interface PrometheusMetricsOptions extends StateGaugeSources {
   /** The configured profile names: their issuance counters exist (at 0) from the start. */

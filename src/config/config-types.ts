@@ -56,6 +56,8 @@ export interface Config {
     /** Validations one account may have running at once. */
     readonly maxConcurrentPerAccount: number;
     readonly caa: { readonly enabled: boolean; readonly identities: readonly string[]; readonly recheckAfterMs: number };
+    /** Normalized (lowercase A-labels, no trailing dot), at most 10; empty: dns-persist-01 not offered. */
+    readonly dnsPersist: { readonly issuerDomainNames: readonly string[] };
     readonly testFailureRate: number;
   };
   readonly limits: {
@@ -116,7 +118,7 @@ export interface ProfileConfig {
 export interface PolicyConfig {
   readonly allow: readonly string[];
   readonly deny: readonly string[];
-  readonly challenges: readonly ('http-01' | 'dns-01' | 'tls-alpn-01')[];
+  readonly challenges: readonly ('http-01' | 'dns-01' | 'tls-alpn-01' | 'dns-persist-01')[];
   readonly maxLifetimeMs?: number;
   readonly profiles: readonly string[];
 }

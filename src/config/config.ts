@@ -9,6 +9,7 @@ import { withoutTrailingSlashes } from '../core/trailing-slashes.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
 import { DEFAULT_CONFIG } from './defaults.js';
+import { MAX_ISSUER_DOMAIN_NAMES, normalizeIssuerDomainName } from '../core/issuer-domain-name.js';
 import type { ConfigInput } from './schema.js';
 import { applyEnvironment, envName, FILE_ONLY_KEYS } from './env.js';
 import { resolveNotifications } from './notifications.js';
@@ -173,6 +174,34 @@ function trustedProxy(entry: string): string {
   return text;
 }
 
+/**
+ * validation.dnsPersist.issuerDomainNames, normalized as the record parser normalizes what it
+ * reads (draft-ietf-acme-dns-persist-01 §3.1: lowercase A-labels, no trailing dot, at most 10).
+ */
+function resolveIssuerDomainNames(c: ConfigInput): string[] {
+  const key = 'validation.dnsPersist.issuerDomainNames';
+  const names = c.validation.dnsPersist.issuerDomainNames;
+  if (names.length > MAX_ISSUER_DOMAIN_NAMES) {
+    throw new ConfigError(`${key} lists ${names.length} names; a dns-persist-01 challenge may carry at most ${MAX_ISSUER_DOMAIN_NAMES} (draft-ietf-acme-dns-persist-01 §3.1)`);
+  }
+  const normalized = names.map((name, i) => {
+    const n = normalizeIssuerDomainName(name);
+    if (n === undefined) {
+      throw new ConfigError(`${key}[${i}] ${JSON.stringify(name)} is not a DNS name of at most 253 octets (letters, digits, inner hyphens; e.g. ca.example.internal)`);
+    }
+    return n;
+  });
+  if (normalized.length === 0) {
+    const requiring = Object.entries(c.policies).find(([, p]) => p.challenges?.includes('dns-persist-01'));
+    if (requiring) {
+      throw new ConfigError(
+        `policies.${requiring[0]}.challenges lists dns-persist-01 but ${key} is empty: set ${key} (e.g. ["ca.example.internal"]) or remove dns-persist-01 from the list`,
+      );
+    }
+  }
+  return [...new Set(normalized)];
+}
+
 function resolveConfig(c: ConfigInput, cwd: string): Config {
   // For the sections resolved in their own files (which cannot import ConfigError: it is defined here).
   const fail = (message: string): never => {
@@ -247,6 +276,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       'validation.caa.enabled is true but validation.caa.identities is empty: list the issuer domain names your CAA records use for this CA (e.g. ["ca.example.internal"])',
     );
   }
+  const issuerDomainNames = resolveIssuerDomainNames(c);
   return {
     server: {
       host,
@@ -302,6 +332,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
         identities: c.validation.caa.identities.map((d) => d.toLowerCase()),
         recheckAfterMs: ms('validation.caa.recheckAfter', c.validation.caa.recheckAfter),
       },
+      dnsPersist: { issuerDomainNames },
       testFailureRate: c.validation.testFailureRate,
     },
     limits: { ...c.limits },

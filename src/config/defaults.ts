@@ -52,6 +52,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     maxConcurrent: 200,
     maxConcurrentPerAccount: 20,
     caa: { enabled: false, identities: [], recheckAfter: '7h' },
+    dnsPersist: { issuerDomainNames: [] },
     testFailureRate: 0,
   },
   policy: {

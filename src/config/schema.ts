@@ -103,6 +103,11 @@ export const ConfigSchema = Type.Object(
         identities: Strings('Issuer domain names CAA records use for this CA; also the directory\'s meta.caaIdentities. Required when CAA is enabled.'),
         recheckAfter: Duration('Finalize checks CAA again for an authorization validated longer ago than this (Boulder: 7h).'),
       }),
+      dnsPersist: Section('dns-persist-01 (draft-ietf-acme-dns-persist-01): a standing TXT record per name instead of a fresh one per validation (docs/challenges.md#dns-persist-01).', {
+        issuerDomainNames: Strings(
+          'What this CA calls itself in `_validation-persist` records (1 to 10 DNS names; the first is the one `certmint accounts persist-record` prints); also listed in the directory\'s meta.caaIdentities. Empty: dns-persist-01 is not offered.',
+        ),
+      }),
       testFailureRate: Type.Number({
         minimum: 0,
         maximum: 1,
@@ -185,7 +190,7 @@ export const ConfigSchema = Type.Object(
           allow: Type.Optional(Strings('Identifiers its accounts may order: exact names, `*.suffix` (names under it, any depth), IP addresses, CIDRs. Absent: any.')),
           deny: Type.Optional(Strings('Identifiers refused even when allowed (deny wins); a wildcard covering a denied name is refused too.')),
           challenges: Type.Optional(
-            Type.Array(Type.Union([Type.Literal('http-01'), Type.Literal('dns-01'), Type.Literal('tls-alpn-01')]), {
+            Type.Array(Type.Union([Type.Literal('http-01'), Type.Literal('dns-01'), Type.Literal('tls-alpn-01'), Type.Literal('dns-persist-01')]), {
               description: 'Challenge types offered to its accounts; absent: all.',
             }),
           ),

@@ -21,15 +21,26 @@ export interface OrderView {
 
 /**
  * Challenge types offered for an identifier: a wildcard can only be proven in DNS (RFC 8555
- * §7.1.3); an IP address never in DNS (RFC 8738 §7).
+ * §7.1.3); an IP address never in DNS (RFC 8738 §7). dns-persist-01 comes last, for DNS names
+ * only (draft-ietf-acme-dns-persist-01 registers it for the `dns` identifier type).
  */
 function challengeTypesFor(deps: RaDeps, policy: AccessPolicy, id: Identifier, wildcard: boolean): ChallengeType[] {
   const types: readonly ChallengeType[] = wildcard
-    ? ['dns-01']
+    ? ['dns-01', 'dns-persist-01']
     : id.type === 'ip'
       ? ['http-01', 'tls-alpn-01']
-      : ['http-01', 'dns-01', 'tls-alpn-01'];
+      : ['http-01', 'dns-01', 'tls-alpn-01', 'dns-persist-01'];
   return types.filter((t) => deps.validator.challengeTypes.includes(t) && policy.allowsChallenge(t));
+}
+
+/**
+ * Whether a later order may use this authorization instead of a new one. Never one validated by
+ * dns-persist-01: draft-ietf-acme-dns-persist-01 §7.8 caps its reuse at the record's TTL, which
+ * the resolver does not tell us, so every order looks at the record again (as Boulder does); a
+ * removed record then de-authorizes at once.
+ */
+function mayBeReused(authz: AuthorizationRecord): boolean {
+  return !authz.challenges.some((c) => c.status === 'valid' && c.type === 'dns-persist-01');
 }
 
 /** "*.example.internal" is authorized as example.internal with wildcard: true (RFC 8555 §7.1.4). */
@@ -56,7 +67,7 @@ export async function newOrder(
   const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account, profile));
   const replaces = await checkReplaces(deps, account, identifiers, payload.replaces);
 
-  const reusable = await deps.ledger.findReusableAuthorizations(account.id, identifiers, now);
+  const reusable = (await deps.ledger.findReusableAuthorizations(account.id, identifiers, now)).filter(mayBeReused);
   const key = (wildcard: boolean, value: string) => `${wildcard ? '*.' : ''}${value.toLowerCase()}`;
   const byValue = new Map(reusable.map((a) => [key(a.wildcard, a.identifier.value), a] as const));
   const newAuthzs: NewAuthorization[] = [];
@@ -80,7 +91,8 @@ export async function newOrder(
         id: randomId(),
         authorizationId: id,
         type,
-        token: randomId(32),
+        // dns-persist-01 has no token (draft §3.1): the record names the account instead.
+        token: type === 'dns-persist-01' ? '' : randomId(32),
         status: 'pending' as const,
         validatedAt: undefined,
         error: undefined,

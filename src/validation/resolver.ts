@@ -9,10 +9,19 @@ import { ResolvConf, searchNames } from './resolv-conf.js';
 export interface NameResolver {
   /** @throws AcmeProblem('dns') when the name has no address or the lookup fails. */
   resolve(name: string, signal?: AbortSignal): Promise<string[]>;
-  /** The TXT values at name (each record's strings joined), CNAMEs followed. @throws AcmeProblem('dns') */
-  resolveTxt(name: string, signal?: AbortSignal): Promise<string[]>;
+  /**
+   * The TXT values at name (each record's strings joined), CNAMEs followed. NXDOMAIN and NODATA
+   * throw too, unless `absentAsEmpty` (dns-persist-01 tells "no record" from a failed lookup).
+   * @throws AcmeProblem('dns')
+   */
+  resolveTxt(name: string, signal?: AbortSignal, o?: TxtOptions): Promise<string[]>;
   /** The CAA records at name itself (CNAMEs followed); [] for NXDOMAIN or NODATA. @throws AcmeProblem('dns') */
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]>;
+}
+
+export interface TxtOptions {
+  /** NXDOMAIN or NODATA answer [] instead of throwing. */
+  readonly absentAsEmpty?: boolean;
 }
 
 /** Where the system resolver's files are: the system's unless a test gives its own. */
@@ -54,8 +63,8 @@ class ServerResolver implements NameResolver {
     private readonly timeoutMs: number,
   ) {}
 
-  resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
-    return queryTxt(this.servers, this.timeoutMs, name, signal);
+  resolveTxt(name: string, signal?: AbortSignal, o?: TxtOptions): Promise<string[]> {
+    return queryTxt(this.servers, this.timeoutMs, name, signal, o);
   }
 
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
@@ -111,8 +120,21 @@ class ServerResolver implements NameResolver {
 }
 
 /** One TXT query through `servers` (undefined: the system's), bounded by timeoutMs and the signal. */
-async function queryTxt(servers: readonly string[] | undefined, timeoutMs: number, name: string, signal?: AbortSignal): Promise<string[]> {
-  const records = await query(servers, timeoutMs, name, 'TXT', signal, (r) => r.resolveTxt(name));
+async function queryTxt(
+  servers: readonly string[] | undefined,
+  timeoutMs: number,
+  name: string,
+  signal?: AbortSignal,
+  o: TxtOptions = {},
+): Promise<string[]> {
+  const records = await query(servers, timeoutMs, name, 'TXT', signal, async (r) => {
+    try {
+      return await r.resolveTxt(name);
+    } catch (err) {
+      if (o.absentAsEmpty && isAbsent(err)) return [];
+      throw err;
+    }
+  });
   return records.map((chunks) => chunks.join(''));
 }
 
@@ -166,8 +188,8 @@ class SystemResolver implements NameResolver {
     private readonly dns: ServerResolver,
   ) {}
 
-  resolveTxt(name: string, signal?: AbortSignal): Promise<string[]> {
-    return this.dns.resolveTxt(name, signal);
+  resolveTxt(name: string, signal?: AbortSignal, o?: TxtOptions): Promise<string[]> {
+    return this.dns.resolveTxt(name, signal, o);
   }
 
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]> {

@@ -2,8 +2,10 @@ import type { Identifier } from '../core/identifier.js';
 import type { IpRange } from '../core/ip-range.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { ChallengeType } from '../core/status.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { checkCaa } from './caa.js';
 import { validateDns01 } from './dns01.js';
+import { validateDnsPersist01 } from './dns-persist01.js';
 import { validateHttp01 } from './http01.js';
 import type { OwnEndpoint } from './own-endpoint.js';
 import type { NameResolver } from './resolver.js';
@@ -49,8 +51,15 @@ export interface ValidatorOptions {
   readonly isOwnEndpoint?: OwnEndpoint;
   /** validation.deniedNetworks: http-01 and tls-alpn-01 never connect there (nor, whatever this says, to link-local addresses). */
   readonly deniedNetworks?: readonly IpRange[];
-  /** Only these types are offered; all three when absent. */
+  /** Only these types are offered; absent: http-01, dns-01, tls-alpn-01, and dns-persist-01 when dnsPersist is set. */
   readonly challengeTypes?: readonly ChallengeType[];
+  /**
+   * dns-persist-01 (draft-ietf-acme-dns-persist-01): what this CA calls itself in the record,
+   * normalized, 1 to 10 names (validation.dnsPersist.issuerDomainNames). Absent or empty: not offered.
+   */
+  readonly dnsPersist?: { readonly issuerDomainNames: readonly string[] };
+  /** persistUntil is compared with this clock's time. */
+  readonly clock?: Clock;
   /** RFC 8659 CAA checking; off when absent (private zones rarely publish CAA). */
   readonly caa?: {
     readonly identities: readonly string[];
@@ -66,17 +75,28 @@ export interface ValidatorOptions {
   readonly random?: () => number;
 }
 
-const ALL_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
+const CLASSIC_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
 
-/** The validator `certmint serve` uses: http-01, dns-01 and tls-alpn-01, then CAA when enabled. */
+/** The validator `certmint serve` uses: http-01, dns-01, tls-alpn-01 and dns-persist-01, then CAA when enabled. */
 export function createValidator(o: ValidatorOptions): ChallengeValidator {
   const connecting = { timeoutMs: o.timeoutMs, resolver: o.resolver, isOwnEndpoint: o.isOwnEndpoint, deniedNetworks: o.deniedNetworks };
   const checks: Record<ChallengeType, (r: ValidationRequest) => Promise<void>> = {
     'http-01': (r) => validateHttp01(r.identifier, r.token, r.keyAuthorization, { port: o.http01Port, ...connecting }),
     'dns-01': (r) => validateDns01(r.identifier, r.keyAuthorization, { resolver: o.resolver, timeoutMs: o.timeoutMs }),
     'tls-alpn-01': (r) => validateTlsAlpn01(r.identifier, r.keyAuthorization, { port: o.tlsAlpn01Port, ...connecting }),
+    'dns-persist-01': (r) =>
+      validateDnsPersist01(r.identifier, r.wildcard, r.accountUri, {
+        resolver: o.resolver,
+        timeoutMs: o.timeoutMs,
+        issuerDomainNames,
+        clock: o.clock ?? systemClock,
+      }),
   };
-  const challengeTypes = o.challengeTypes ?? ALL_TYPES;
+  const issuerDomainNames = o.dnsPersist?.issuerDomainNames ?? [];
+  // Never offered without a name to put in the record, whatever challengeTypes says.
+  const challengeTypes = (o.challengeTypes ?? [...CLASSIC_TYPES, 'dns-persist-01']).filter(
+    (t) => t !== 'dns-persist-01' || issuerDomainNames.length > 0,
+  );
   const failureRate = o.failureRate ?? 0;
   const random = o.random ?? Math.random;
   const caa = o.caa;

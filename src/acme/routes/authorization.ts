@@ -5,14 +5,16 @@ import { retryAfterWhileInProgress } from '../retry-after.js';
 import { authorizationBody, challengeBody } from '../serialize.js';
 
 /** RFC 8555 §7.5 authorizations and challenges. */
-export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: RouteContext): Promise<void> {
+export async function authorizationRoutes(app: FastifyInstance, { ra, urls, meta }: RouteContext): Promise<void> {
+  // Only the owner reads an authorization or challenge (ra/ checks), so the account URL is the signer's.
+  const persist = (accountId: string) => ({ issuerDomainNames: meta.dnsPersistIssuerDomainNames ?? [], accountUri: urls.account(accountId) });
   app.post<{ Params: { id: string } }>('/acme/authz/:id', { config: { jws: 'kid' } }, async (request, reply) => {
     // An empty payload reads it; {"status": "deactivated"} is the client's deactivation (RFC 8555 §7.5.2).
     const payload = verified(request).payload;
     const view = payload === undefined
       ? await ra.getAuthorization(signer(request), request.params.id)
       : await ra.updateAuthorization(signer(request), request.params.id, payload);
-    return retryAfterWhileInProgress(reply, view.status).send(authorizationBody(view, urls));
+    return retryAfterWhileInProgress(reply, view.status).send(authorizationBody(view, urls, persist(view.authz.accountId)));
   });
 
   app.post<{ Params: { id: string } }>('/acme/chall/:id', { config: { jws: 'kid' } }, async (request, reply) => {
@@ -26,6 +28,6 @@ export async function authorizationRoutes(app: FastifyInstance, { ra, urls }: Ro
       ? await ra.getChallenge(account, request.params.id)
       : await ra.respondToChallenge(account, request.params.id);
     reply.header('Link', `<${urls.authorization(view.authorizationId)}>;rel="up"`);
-    return retryAfterWhileInProgress(reply, view.challenge.status).send(challengeBody(view.challenge, urls));
+    return retryAfterWhileInProgress(reply, view.challenge.status).send(challengeBody(view.challenge, urls, persist(account.id)));
   });
 }

@@ -3,6 +3,9 @@ import { AcmeProblem } from '../../core/problem.js';
 import type { RegistrationAuthority } from '../../ra/registration-authority.js';
 import { accountDetailJson, accountJson } from '../../admin/access-views.js';
 import { UsageError } from './certs.js';
+import { isIP } from 'node:net';
+import { dnsNameProblem } from '../../policy/identifiers.js';
+import { persistRecordFor } from '../../validation/dns-persist-record.js';
 import { parseLimit, printListing, type ListingOptions, type ListingOutput } from './listing.js';
 
 const ISO_SECONDS = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -59,4 +62,63 @@ export async function accountsDeactivateCommand(ra: RegistrationAuthority, input
     }
     throw e;
   }
+}
+
+export interface PersistRecordOptions {
+  readonly wildcard?: boolean;
+  readonly json?: boolean;
+}
+
+/**
+ * `certmint accounts persist-record ACCOUNT_ID NAME [--wildcard]`: the one dns-persist-01 record
+ * (draft-ietf-acme-dns-persist-01 §4) an operator adds so the account can get certificates for
+ * NAME without a record per validation. Printed as a zone-file line with the first issuer domain
+ * name; comment lines (';') say what it authorizes, so the whole output pastes into a zone file.
+ */
+export async function accountsPersistRecordCommand(
+  ledger: Pick<CertificateLedger, 'getAccount'>,
+  server: { readonly issuerDomainNames: readonly string[]; readonly accountUrl: (id: string) => string },
+  input: string,
+  nameInput: string,
+  o: PersistRecordOptions,
+): Promise<string> {
+  const issuer = server.issuerDomainNames[0];
+  if (issuer === undefined) {
+    throw new UsageError('dns-persist-01 is not configured: set validation.dnsPersist.issuerDomainNames (e.g. ["ca.example.internal"]) first');
+  }
+  const { name, wildcard } = persistName(nameInput, o.wildcard ?? false);
+  const id = normalizeAccountId(input);
+  const account = await ledger.getAccount(id);
+  if (!account) throw new UsageError(`no account ${id} in this ledger`);
+  if (account.status !== 'valid') throw new UsageError(`account ${id} is ${account.status}: a record naming it would authorize nothing`);
+  const accountUri = server.accountUrl(id);
+  const { owner, value } = persistRecordFor({ name, issuer, accountUri, wildcard });
+  const authorizes = wildcard ? [name, `*.${name}`, `every name under ${name}`] : [name];
+  if (o.json) {
+    return `${JSON.stringify({ owner, type: 'TXT', value, issuerDomainName: issuer, accountUri, name, wildcard, authorizes }, null, 2)}\n`;
+  }
+  return [
+    `; dns-persist-01 (draft-ietf-acme-dns-persist-01): account ${id} may get certificates for ${authorizes.join(', ')}`,
+    '; until this record is removed; it stands for the account key, so protect that key.',
+    `${owner}. IN TXT ${zoneFileStrings(value)}`,
+    '',
+  ].join('\n');
+}
+
+/** NAME as the operator typed it: `*.x` means x with --wildcard; a trailing dot is dropped. */
+function persistName(input: string, wildcardFlag: boolean): { name: string; wildcard: boolean } {
+  const trimmed = input.endsWith('.') ? input.slice(0, -1) : input;
+  const wildcard = wildcardFlag || trimmed.startsWith('*.');
+  const name = (trimmed.startsWith('*.') ? trimmed.slice(2) : trimmed).toLowerCase();
+  if (isIP(name) !== 0) throw new UsageError(`${JSON.stringify(input)} is an IP address: dns-persist-01 proves control of DNS names only (use http-01 or tls-alpn-01)`);
+  const problem = dnsNameProblem(name);
+  if (problem || name.includes('*')) throw new UsageError(`${JSON.stringify(input)} is not a DNS name: ${problem?.detail ?? '"*" only as "*.name"'}`);
+  return { name, wildcard };
+}
+
+/** RFC 1035 §3.3: a TXT character-string holds at most 255 octets; a longer value is several strings, which resolvers join. */
+function zoneFileStrings(value: string): string {
+  const chunks: string[] = [];
+  for (let i = 0; i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
+  return chunks.map((c) => JSON.stringify(c)).join(' ');
 }

@@ -11,7 +11,7 @@ import { optMs, toChallenge, type ChallengeRow } from '../rows.js';
  * column, so they are listed in the order ra/ creates them (orders.ts challengeTypesFor), which is
  * the same for every authorization certmint makes.
  */
-const CHALLENGE_ORDER = `CASE c.type WHEN 'http-01' THEN 0 WHEN 'dns-01' THEN 1 WHEN 'tls-alpn-01' THEN 2 END, c.id COLLATE "C"`;
+const CHALLENGE_ORDER = `CASE c.type WHEN 'http-01' THEN 0 WHEN 'dns-01' THEN 1 WHEN 'tls-alpn-01' THEN 2 WHEN 'dns-persist-01' THEN 3 END, c.id COLLATE "C"`;
 
 /** Authorizations `a` numbered `n`, each joined with its challenges, in order. */
 const withChallenges = (from: string): string => `SELECT i.n, a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,

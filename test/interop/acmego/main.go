@@ -9,6 +9,9 @@
 // IP identifier (SNI = its reverse-DNS name, RFC 8738 §6) x/crypto v0.4.0 writes the address as a
 // dNSName SAN, so acmego builds the iPAddress certificate itself unless -tls-alpn01-xcrypto-ip-cert.
 //
+// -challenge dns-persist-01 accepts dns-persist-01 (x/crypto knows no such type) and writes the
+// standing record into pebble-challtestsrv from -persist-record (see persist.go).
+//
 // -mode single issues one certificate for -names and writes chain.pem and key.pem to -out; with
 // -rollover-and-deactivate it then rolls the account key over and deactivates the account.
 // -rate-limit-probe orders the first of two -names, leaves its authorization pending and orders
@@ -59,6 +62,8 @@ type options struct {
 	rateLimitProbe              bool
 	probeTimeout                time.Duration
 	notAfter                    time.Duration
+	challtestsrv                string
+	persistRecord, persistOwner string
 }
 
 // receivedLog appends one serial per line and fsyncs, so a crash test can compare what the
@@ -96,6 +101,9 @@ func runSingle(ctx context.Context, o *options, hc *http.Client, s solver, log *
 	client, account, err := register(ctx, hc, o.directory, o.email, o.eab)
 	if err != nil {
 		return err
+	}
+	if p, ok := s.(*dnsPersist01Solver); ok {
+		p.account = account
 	}
 	var orderOpts []acme.OrderOption
 	if o.notAfter > 0 {
@@ -300,7 +308,10 @@ func main() {
 	flag.StringVar(&o.directory, "directory", "", "ACME directory URL (required)")
 	flag.StringVar(&o.caBundle, "ca-bundle", "", "PEM file: the only roots trusted for the ACME server's TLS (default: system roots)")
 	flag.StringVar(&o.listen, "http01-listen", "127.0.0.1:5002", "address of the http-01 challenge listener")
-	flag.StringVar(&o.challenge, "challenge", "http-01", "http-01 | tls-alpn-01: the challenge type to answer")
+	flag.StringVar(&o.challenge, "challenge", "http-01", "http-01 | tls-alpn-01 | dns-persist-01: the challenge type to answer")
+	flag.StringVar(&o.challtestsrv, "challtestsrv", "", "dns-persist-01: pebble-challtestsrv's management URL, where -persist-record is written")
+	flag.StringVar(&o.persistRecord, "persist-record", "", "dns-persist-01, single mode: TXT value to write, {account} = the account URL (e.g. 'ca.example; accounturi={account}'); empty: write none")
+	flag.StringVar(&o.persistOwner, "persist-owner", "_validation-persist.{name}", "dns-persist-01: where -persist-record goes, {name} = the authorization's name")
 	flag.StringVar(&o.tlsALPN01Listen, "tls-alpn01-listen", "127.0.0.1:5001", "address of the tls-alpn-01 challenge listener")
 	flag.BoolVar(&o.xcryptoIPCert, "tls-alpn01-xcrypto-ip-cert", false, "tls-alpn-01: present x/crypto's certificate for IP identifiers as is, even with the address in a dNSName SAN")
 	flag.StringVar(&o.mode, "mode", "single", "single | load")
@@ -329,7 +340,8 @@ func main() {
 			o.names = append(o.names, n)
 		}
 	}
-	if o.directory == "" || (o.mode != "single" && o.mode != "load") || (o.challenge != "http-01" && o.challenge != "tls-alpn-01") ||
+	if o.directory == "" || (o.mode != "single" && o.mode != "load") || (o.challenge != "http-01" && o.challenge != "tls-alpn-01" && o.challenge != "dns-persist-01") ||
+		(o.challenge == "dns-persist-01" && o.persistRecord != "" && o.challtestsrv == "") ||
 		(o.mode == "single" && len(o.names) == 0) || (o.mode == "load" && (o.n < 0 || o.c < 1)) ||
 		(o.rateLimitProbe && (o.mode != "single" || len(o.names) != 2)) || (eabKID == "") != (eabHMAC == "") {
 		flag.Usage()
@@ -360,7 +372,11 @@ func run(o *options) error {
 	}
 	var s solver
 	var stopListener func()
-	if o.challenge == "tls-alpn-01" {
+	if o.challenge == "dns-persist-01" {
+		p := newDNSPersist01Solver(o.challtestsrv, o.persistRecord, o.persistOwner)
+		s = p
+		stopListener, err = p.listen()
+	} else if o.challenge == "tls-alpn-01" {
 		t := newTLSALPN01Responder(o.xcryptoIPCert)
 		s = t
 		stopListener, err = t.listen(o.tlsALPN01Listen)

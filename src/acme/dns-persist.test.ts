@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { makeCsr } from '../../test/support/csr.js';
+import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import type { Identifier } from '../core/identifier.js';
+
+// dns-persist-01 (draft-ietf-acme-dns-persist-01) through the API: the challenge object, the
+// directory, validation against pebble-challtestsrv, and no reuse by later orders.
+interface Challenge {
+  readonly type: string;
+  readonly url: string;
+  readonly status: string;
+  readonly token?: string;
+  readonly error?: { type: string; detail: string };
+}
+
+async function clientOf(t: TestAcmeApp): Promise<InjectAcmeClient> {
+  const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
+  await client.register();
+  return client;
+}
+
+async function order(t: TestAcmeApp, client: InjectAcmeClient, identifiers: Identifier[]) {
+  const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers });
+  expect(res.statusCode).toBe(201);
+  const body = res.json();
+  const authzUrls = body.authorizations as string[];
+  const authzs = await Promise.all(authzUrls.map(async (u) => (await client.post(u, '')).json() as { status: string; challenges: Challenge[] }));
+  return { order: body, authzUrls, authzs };
+}
+
+const persistOf = (authz: { challenges: Challenge[] }) => authz.challenges.find((c) => c.type === 'dns-persist-01')!;
+
+describe('dns-persist-01 not configured', () => {
+  let t: TestAcmeApp;
+  beforeAll(async () => {
+    t = await startTestAcmeApp();
+  });
+  afterAll(async () => t?.close());
+
+  it('is not offered, and the directory names no CAA identities', async () => {
+    const client = await clientOf(t);
+    const { authzs } = await order(t, client, [{ type: 'dns', value: 'off.persist.test' }]);
+    expect(authzs[0]!.challenges.map((c) => c.type)).toEqual(['http-01', 'dns-01', 'tls-alpn-01']);
+    expect((await t.app.inject({ url: '/directory' })).json().meta.caaIdentities).toBeUndefined();
+  });
+});
+
+describe('dns-persist-01 through the API', () => {
+  let t: TestAcmeApp;
+  beforeAll(async () => {
+    t = await startTestAcmeApp({
+      env: {
+        CERTMINT_VALIDATION_DNS_PERSIST_ISSUER_DOMAIN_NAMES: 'CA.Persist.Test.,alt.persist.test',
+        CERTMINT_VALIDATION_CAA_ENABLED: 'true',
+        CERTMINT_VALIDATION_CAA_IDENTITIES: 'caa.persist.test,ca.persist.test',
+      },
+    });
+  });
+  afterAll(async () => t?.close());
+
+  it('lists the issuer domain names in meta.caaIdentities with the CAA identities, once each', async () => {
+    expect((await t.app.inject({ url: '/directory' })).json().meta.caaIdentities).toEqual(['caa.persist.test', 'ca.persist.test', 'alt.persist.test']);
+  });
+
+  it('offers dns-persist-01 last, with issuer-domain-names and accounturi and no token; for wildcards too, never for IPs', async () => {
+    const client = await clientOf(t);
+    const { authzs } = await order(t, client, [
+      { type: 'dns', value: 'Web.Persist.Test' },
+      { type: 'dns', value: '*.wild.persist.test' },
+      { type: 'ip', value: '10.20.30.40' },
+    ]);
+    expect(authzs.map((a) => a.challenges.map((c) => c.type))).toEqual([
+      ['http-01', 'dns-01', 'tls-alpn-01', 'dns-persist-01'],
+      ['dns-01', 'dns-persist-01'],
+      ['http-01', 'tls-alpn-01'],
+    ]);
+    const challenge = persistOf(authzs[0]!);
+    expect(challenge).toEqual({
+      type: 'dns-persist-01',
+      url: expect.stringMatching(/\/acme\/chall\//),
+      status: 'pending',
+      'issuer-domain-names': ['ca.persist.test', 'alt.persist.test'],
+      accounturi: client.accountUrl,
+    });
+    const alone = await client.post(challenge.url, '');
+    expect(alone.json()).toEqual(challenge);
+  });
+
+  it('validates from the standing record, checks CAA against the issuer names, and never reuses the authorization', async () => {
+    const client = await clientOf(t);
+    await t.dns.addTxt('_validation-persist.app.persist.test', `ca.persist.test; accounturi=${client.accountUrl}`);
+    // CAA naming only the dns-persist issuer name: accepted, as meta.caaIdentities says.
+    await t.dns.addCaa('app.persist.test', [{ tag: 'issue', value: 'alt.persist.test' }]);
+    const first = await order(t, client, [{ type: 'dns', value: 'app.persist.test' }]);
+    const res = await client.post(persistOf(first.authzs[0]!).url, {});
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ type: 'dns-persist-01', status: 'valid' });
+    const { der } = await makeCsr(['app.persist.test']);
+    const fin = await client.post(first.order.finalize, { csr: Buffer.from(der).toString('base64url') });
+    expect(fin.json().status).toBe('valid');
+
+    // The next order looks at the record again: a new, pending authorization.
+    const second = await order(t, client, [{ type: 'dns', value: 'app.persist.test' }]);
+    expect(second.authzUrls[0]).not.toBe(first.authzUrls[0]);
+    expect(second.authzs[0]!.status).toBe('pending');
+    // Removing the record de-authorizes at once.
+    await t.dns.clearTxt('_validation-persist.app.persist.test');
+    const refused = await client.post(persistOf(second.authzs[0]!).url, {});
+    expect(refused.json()).toMatchObject({
+      status: 'invalid',
+      error: {
+        type: 'urn:ietf:params:acme:error:unauthorized',
+        detail: 'no TXT record at _validation-persist.app.persist.test (nor at the 1 parent name looked at): add the dns-persist-01 record naming ca.persist.test and this account',
+      },
+    });
+  });
+
+  it('still reuses an authorization validated by dns-01', async () => {
+    const client = await clientOf(t);
+    const first = await order(t, client, [{ type: 'dns', value: 'classic.persist.test' }]);
+    const dns01 = first.authzs[0]!.challenges.find((c) => c.type === 'dns-01')!;
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(await client.keyAuthorization(dns01.token!)).digest('base64url');
+    await t.dns.addTxt('_acme-challenge.classic.persist.test', digest);
+    await t.dns.addTxt('_validation-persist.classic.persist.test', `ca.persist.test; accounturi=${client.accountUrl}`);
+    expect((await client.post(dns01.url, {})).json().status).toBe('valid');
+    const second = await order(t, client, [{ type: 'dns', value: 'classic.persist.test' }]);
+    expect(second.authzUrls[0]).toBe(first.authzUrls[0]);
+  });
+});
