@@ -1,7 +1,10 @@
 // `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode (certmint
 // on its SQLite ledger, on PostgreSQL, and two instances on one PostgreSQL behind haproxy), the RSS
 // of certmint over many issuances, the ledger at scale, restarts after kill -9 under load and
-// `ledger copy` time (bench/recovery.mjs); one table, also written as JSON.
+// `ledger copy` time (bench/recovery.mjs); one table, also written as JSON. Issue 27: the same
+// loads with the client pinned to one CPU and each server to the rest (bench/pinning.mjs,
+// bench/fair.mjs), certmint's workers side by side, start-up on an existing data dir, and with
+// --profile where certmint's JavaScript thread spends its time (bench/profile.mjs).
 // `npm run bench -- --quick` is the smoke run CI keeps working. See docs/benchmarks.md.
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
@@ -21,9 +24,21 @@ import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
 import { softHsmCa, softHsmUnavailable } from './hsm.mjs';
 import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
+import { cpuSplit, defaultPinned, treeCpuMs } from './pinning.mjs';
+import { SCALING_WORKERS, fairRow, scalingRows, workersSupported } from './fair.mjs';
+import { profileCertmint } from './profile.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
-  --quick                 smoke run (< ~60 s): certmint on SQLite only, C=1 and C=4, small N, small ledger
+  --quick                 smoke run (< ~60 s): certmint on SQLite only, C=1 and C=4, small N, small ledger,
+                          unpinned only unless --pinned
+  --pinned                pinned loads too: the load client on CPU <first>, each server (certmint, step-ca)
+                          on the other CPUs (taskset); default in a full run when the machine has ≥ 2
+                          cores and taskset exists; a full run does the pinned and the unpinned loads
+  --no-pinned, --unpinned-only
+                          the unpinned loads only (client and servers on every core, as before issue 27)
+  --pinned-only           the pinned loads only (no PostgreSQL, HSM or scaling rows)
+  --profile               also profile certmint (bench/profile.mjs: --cpu-prof, pinned, C=32)
+  --profile-issuances N   issuances of the profiled load (default 1000; quick 100)
   --with-step-ca          with --quick: run step-ca too
   --no-step-ca            skip step-ca
   --postgres, --with-postgres
@@ -61,6 +76,12 @@ const { values: opt } = parseArgs({
     'with-postgres': { type: 'boolean', default: false },
     'no-postgres': { type: 'boolean', default: false },
     'no-hsm': { type: 'boolean', default: false },
+    pinned: { type: 'boolean', default: false },
+    'no-pinned': { type: 'boolean', default: false },
+    'pinned-only': { type: 'boolean', default: false },
+    'unpinned-only': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-issuances': { type: 'string' },
     'pg-pool-size': { type: 'string', default: '10' },
     loads: { type: 'string' },
     warmup: { type: 'string', default: '5' },
@@ -91,6 +112,22 @@ if (opt.from) {
 }
 const quick = opt.quick;
 const pick = (name, full, small) => Number(opt[name] ?? (quick ? small : full));
+const cpus = cpuSplit();
+/**
+ * Which loads run: pinned (client on its CPU, servers on the rest) and/or unpinned. --quick stays
+ * unpinned (CI time) unless --pinned; asked-for pinning on a machine that cannot pin is a failure.
+ */
+function pinningModes() {
+  if (opt['no-pinned'] || opt['unpinned-only']) return { pinned: false, unpinned: true };
+  if (opt['pinned-only']) return { pinned: true, unpinned: false };
+  if (opt.pinned) return { pinned: true, unpinned: true };
+  return { pinned: !quick && defaultPinned({ split: cpus }), unpinned: true };
+}
+const modes = pinningModes();
+if (modes.pinned && !cpus.split) {
+  console.error(`bench: pinned loads asked for but not possible: ${cpus.reason}`);
+  process.exit(1);
+}
 const settings = {
   loads: (opt.loads ?? (quick ? '1:20,4:40' : '1:200,8:1000,32:2000')).split(',').filter((s) => s !== '' && s !== 'none').map((s) => {
     const [c, n] = s.split(':').map(Number);
@@ -112,6 +149,11 @@ const settings = {
   restartKills: pick('restart-kills', 6, 2),
   copyCerts: pick('copy-certs', 20_000, 2_000),
   http01Port: Number(opt['http01-port']),
+  pinned: modes.pinned,
+  unpinned: modes.unpinned,
+  cpuSplit: cpus.split,
+  profile: opt.profile,
+  profileIssuances: pick('profile-issuances', 1000, 100),
   // ECDSA P-256 account keys (lego's default): with RSA-2048 (cert-manager's) the Go client's own
   // signing takes a core at ~100 issuances/s on a 2-core machine, and both servers then measure the client.
   accountKey: opt['account-key'],
@@ -160,27 +202,30 @@ function checkLoad(server, r) {
   return r;
 }
 
-/** CPU so far (ms) of certmint processes: all threads, and their JavaScript (main) threads. */
+/**
+ * CPU so far (ms) of certmint processes: all threads of each and of its descendants (workers), and
+ * their JavaScript (main) threads.
+ */
 function certmintCpu(pids) {
-  return { server_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0), server_main_thread_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid, pid), 0) };
+  return { server_cpu_ms: pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0), server_main_thread_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid, pid), 0) };
 }
 
 /**
  * Warm-up (untimed), then every load against one server. `target.sample()` returns counters (CPU
  * ms of each process group, responses per instance) whose growth over a load is stored with it.
  */
-async function runLoads(server, target) {
+async function runLoads(server, target, { clientCpus } = {}) {
   const listen = `127.0.0.1:${settings.http01Port}`;
   const results = new Map();
   if (settings.warmup > 0) {
-    const w = await runAcmegoLoad({ ...target, n: settings.warmup, c: 1, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-warmup`) });
+    const w = await runAcmegoLoad({ ...target, n: settings.warmup, c: 1, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-warmup`) });
     if (w.errors > 0) throw new Error(`${server} warm-up: ${w.errors} errors, first: ${w.first_error}`);
   }
   for (const { c, n } of settings.loads) {
     // The servers' CPU over the whole client run (its workers' account registrations included);
     // the client reports its own over the timed part. For certmint also its JavaScript thread.
     const before = await target.sample();
-    const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-c${c}`) });
+    const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-c${c}`) });
     const after = await target.sample();
     for (const [k, v] of Object.entries(after)) r[k] = Math.round(v - before[k]);
     results.set(c, checkLoad(server, r));
@@ -192,15 +237,15 @@ async function runLoads(server, target) {
  * A certmint on a fresh data dir, validating through its own challtestsrv; with `ledger` on that
  * PostgreSQL database, with `copyCaFrom` on the CA of an instance already started on it.
  */
-async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, extraLines } = {}) {
+async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, extraLines, workers, cpus: serverCpus } = {}) {
   const dir = path.join(workDir, label);
   const dataDir = path.join(dir, 'data');
   mkdirSync(dir);
   // Instances on one ledger sign with one CA: the first one creates it, the others get a copy.
   if (copyCaFrom) cpSync(path.join(copyCaFrom, 'ca'), path.join(dataDir, 'ca'), { recursive: true });
-  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger, extraLines });
-  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log') });
-  return { ...server, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
+  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger, extraLines, workers });
+  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), cpus: serverCpus });
+  return { ...server, configFile, dir, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
 }
 
 /** One certmint on PostgreSQL (database certmint_pg1). */
@@ -258,6 +303,33 @@ async function balancedLoads(cluster, dns) {
   } finally {
     for (const i of instances) await i.stop();
   }
+}
+
+/** Median of a list of numbers. */
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+/** certmint started `startRuns` times on the data dir a load left (spawn → serving), on `cpus` if given. */
+async function certmintStarts(server, cpus) {
+  const runsMs = [];
+  for (let i = 0; i < settings.startRuns; i++) {
+    const again = await startCertmint(server.configFile, { logFile: path.join(server.dir, `start-${i}.log`), cpus });
+    runsMs.push(Math.round(again.startMs));
+    await again.stop();
+  }
+  log(`certmint start to serving on its existing data dir: ${runsMs.join(', ')} ms`);
+  return { medianMs: median(runsMs), runsMs };
+}
+
+/** step-ca restarted `startRuns` times on the database its loads left (its script times spawn → directory answering). */
+async function stepCaStarts(cpus) {
+  const runsMs = [];
+  for (let i = 0; i < settings.startRuns; i++) {
+    const peer = await startStepCa({ cpus, freshDb: false });
+    runsMs.push(peer.readyMs);
+    peer.stop();
+  }
+  log(`step-ca start to serving on its existing database: ${runsMs.join(', ')} ms`);
+  return runsMs.every((ms) => typeof ms === 'number') ? { medianMs: median(runsMs), runsMs } : null;
 }
 
 /** Issues `total` certificates in batches, sampling the server's RSS before and after each. */
@@ -325,13 +397,18 @@ async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, console: null, consolePostgres: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const pinnedLoads = { certmint: new Map(), 'step-ca': new Map() };
+  const notPinned = !settings.pinned ? (cpus.reason ?? (quick ? '--quick runs unpinned unless --pinned' : 'asked for with --no-pinned')) : null;
+  const fair = { pinning: { split: settings.pinned ? settings.cpuSplit : null, reason: notPinned, verified: {} }, rows: [], scaling: null, startup: null };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, fair, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, profile: null, rss: null, ledger: null, overdue: null, console: null, consolePostgres: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const startup = (mode) => (fair.startup ??= { runs: settings.startRuns, mode, certmint: null, stepCa: null });
+  const unpinnedLoads = settings.unpinned && settings.loads.length > 0;
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
   if (acmego) dns = await step('start pebble-challtestsrv', () => startChallTestSrv(workDir));
 
-  if (dns && settings.loads.length > 0) {
+  if (dns && unpinnedLoads) {
     await step('certmint loads', async () => {
       log('certmint: fresh data dir, loads ' + settings.loads.map((l) => `C=${l.c} N=${l.n}`).join(', '));
       const server = await freshCertmint('loads', dns);
@@ -341,10 +418,11 @@ async function main() {
       } finally {
         await server.stop();
       }
+      if (settings.startRuns > 0) startup('unpinned').certmint = await certmintStarts(server);
     });
   }
 
-  if (dns && settings.hsm && settings.loads.length > 0) {
+  if (dns && settings.hsm && unpinnedLoads) {
     const missing = softHsmUnavailable();
     result.hsm = { skipped: missing };
     if (missing) log(`HSM row skipped: ${missing}`);
@@ -361,7 +439,7 @@ async function main() {
     }
   }
 
-  if (dns && settings.postgres && settings.loads.length > 0) {
+  if (dns && settings.postgres && unpinnedLoads) {
     const cluster = await step('start PostgreSQL', async () => {
       log('PostgreSQL: throw-away cluster (initdb, fsync on)');
       return startPostgres();
@@ -391,18 +469,89 @@ async function main() {
     }
   }
 
-  if (acmego && settings.stepCa && settings.loads.length > 0) {
+  if (acmego && settings.stepCa && unpinnedLoads) {
     await step('step-ca loads', async () => {
       log('step-ca: starting (bench/step-ca.sh start; the first build takes minutes)');
       const peer = await startStepCa();
       result.stepCa = { startSeconds: peer.startSeconds, directoryUrl: peer.directoryUrl };
       try {
-        for (const [c, r] of await runLoads('step-ca', { ...peer, sample: async () => ({ server_cpu_ms: cpuMsOf(peer.pid) }) })) loads['step-ca'].set(c, r);
+        for (const [c, r] of await runLoads('step-ca', { ...peer, sample: async () => ({ server_cpu_ms: treeCpuMs(peer.pid) }) })) loads['step-ca'].set(c, r);
         result.stepCa.rssAfterLoadsMb = memoryOf(peer.pid).rssMb;
       } finally {
         peer.stop();
       }
+      if (settings.startRuns > 0) startup('unpinned').stepCa = await stepCaStarts();
     });
+  }
+
+  // Issue 27: certmint's workers on the same unpinned loads, side by side (not with --quick: CI time).
+  if (dns && unpinnedLoads && !quick) {
+    if (!workersSupported(REPO)) {
+      log('scaling rows: workers: not supported by this build');
+      fair.scaling = { supported: false, note: 'workers: not supported by this build (dist/config/schema.js has no server.workers)', rows: [] };
+    } else {
+      const byWorkers = new Map();
+      for (const workers of SCALING_WORKERS) {
+        await step(`certmint workers=${workers} loads`, async () => {
+          log(`certmint with server.workers ${workers}: fresh data dir`);
+          const server = await freshCertmint(`workers-${workers}`, dns, { workers });
+          try {
+            byWorkers.set(workers, await runLoads(`certmint-workers-${workers}`, server));
+          } finally {
+            await server.stop();
+          }
+        });
+      }
+      fair.scaling = { supported: true, note: null, rows: scalingRows(settings.loads, byWorkers) };
+    }
+  }
+
+  // Issue 27: the same loads with the client on its CPU and each server on the rest.
+  if (settings.pinned && settings.loads.length > 0) {
+    const { client, servers } = settings.cpuSplit;
+    if (dns) {
+      await step('certmint pinned loads', async () => {
+        log(`certmint pinned: fresh data dir, server on CPU ${servers}, client on CPU ${client}`);
+        const server = await freshCertmint('pinned', dns, { cpus: servers });
+        fair.pinning.verified.certmint = server.cpusAllowed;
+        try {
+          for (const [c, r] of await runLoads('certmint-pinned', server, { clientCpus: client })) {
+            pinnedLoads.certmint.set(c, r);
+            fair.pinning.verified.client ??= r.client_cpus_allowed;
+          }
+        } finally {
+          await server.stop();
+        }
+        if (!settings.unpinned && settings.startRuns > 0) startup('pinned').certmint = await certmintStarts(server, servers);
+      });
+    }
+    if (acmego && settings.stepCa) {
+      await step('step-ca pinned loads', async () => {
+        log(`step-ca pinned: fresh database, server on CPU ${servers}, client on CPU ${client}`);
+        const peer = await startStepCa({ cpus: servers });
+        fair.pinning.verified.stepCa = peer.cpusAllowed;
+        try {
+          for (const [c, r] of await runLoads('step-ca-pinned', { ...peer, sample: async () => ({ server_cpu_ms: treeCpuMs(peer.pid) }) }, { clientCpus: client })) pinnedLoads['step-ca'].set(c, r);
+        } finally {
+          peer.stop();
+        }
+        if (!settings.unpinned && settings.startRuns > 0) startup('pinned').stepCa = await stepCaStarts(servers);
+      });
+    }
+  }
+  for (const [mode, byServer] of [['pinned', pinnedLoads], ['unpinned', loads]]) {
+    for (const { c, n } of settings.loads) {
+      const certmint = byServer.certmint.get(c);
+      const stepCa = byServer['step-ca'].get(c);
+      if (certmint || stepCa) fair.rows.push(fairRow(mode, c, n, certmint, stepCa));
+    }
+  }
+
+  if (dns && settings.profile) {
+    result.profile =
+      (await step('profile', () =>
+        profileCertmint({ dir: path.join(workDir, 'profile'), dns, n: settings.profileIssuances, c: 32, cpus: settings.pinned ? settings.cpuSplit : null, http01Port: settings.http01Port, accountKey: settings.accountKey, nameTemplate: nameTemplate('profile'), outDir: opt.out, log }),
+      )) ?? null;
   }
 
   for (const { c, n } of settings.loads) {
