@@ -51,8 +51,10 @@ export async function profileCertmint({ dir, dns, n = 1000, c = 32, warmup = 20,
   }
   const { code, signal } = await server.exited;
   if (code !== 0) throw new Error(`certmint serve did not exit cleanly after SIGTERM (${code ?? signal}), so Node wrote no profile`);
-  const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
-  if (files.length !== 1) throw new Error(`expected one .cpuprofile in ${profileDir}, found ${files.length}`);
+  // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: each worker thread (CRL encoding, the
+  // ledger's revoked-list reader) writes its own; the JavaScript (main) thread is thread 0.
+  const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${server.pid}.0.`));
+  if (files.length !== 1) throw new Error(`expected one main-thread .cpuprofile of pid ${server.pid} in ${profileDir}, found ${readdirSync(profileDir).join(', ') || 'none'}`);
   const cpuprofile = path.join(profileDir, files[0]);
   const attribution = attributeProfile(JSON.parse(readFileSync(cpuprofile, 'utf8')), { issuances: load.ok, fromUs, toUs });
   const result = {
