@@ -117,6 +117,8 @@ export function profileNote(profile) {
     `Profile: certmint under node --cpu-prof, ${profile.cpus ? `server on CPU ${profile.cpus.servers}, client on CPU ${profile.cpus.client}` : 'unpinned'}, ` +
     `C=${profile.c}, ${a.issuances} issuances (${profile.perSec}/s; the load's ${a.windowMs} ms only, start-up and warm-up left out); ` +
     `the JavaScript thread's CPU for the same load from /proc: ${show(profile.mainThreadCpuMsPerIssuance)} ms per issuance. ` +
-    `Categories by the innermost frame that has one (bench/profile-report.mjs). Top "other" functions (ms per issuance): ${others || 'none'}.`
+    `Categories by the innermost frame that has one (bench/profile-report.mjs). The profiler samples the thread's wall time: ` +
+    `time blocked in a synchronous call (SQLite's fsync at commit, under ledger) or preempted on a shared core counts to the frame it was in, ` +
+    `so the busy sum exceeds the CPU figure. Top "other" functions (ms per issuance): ${others || 'none'}.`
   );
 }

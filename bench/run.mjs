@@ -9,7 +9,6 @@
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
 // because a target was missed: machine noise must not fail CI.
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,14 +17,17 @@ import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
 import { measureOverdueQueries } from './ledger-overdue.mjs';
 import { measureConsole } from './ledger-console.mjs';
-import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
+import { haproxyUnavailable } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
 import { softHsmCa, softHsmUnavailable } from './hsm.mjs';
-import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
+import { REPO, buildAcmego, cleanup, cpuMsOf, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
 import { cpuSplit, defaultPinned, treeCpuMs } from './pinning.mjs';
-import { SCALING_WORKERS, fairRow, scalingRows, workersSupported } from './fair.mjs';
+import { fairRow } from './fair.mjs';
+import { certmintStarts, pinnedRuns, scalingLoads, stepCaStarts } from './fair-loads.mjs';
+import { machine } from './machine.mjs';
+import { balancedLoads, postgresLoads } from './postgres-loads.mjs';
 import { profileCertmint } from './profile.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -248,89 +250,8 @@ async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, ex
   return { ...server, configFile, dir, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
 }
 
-/** One certmint on PostgreSQL (database certmint_pg1). */
-async function postgresLoads(cluster, dns) {
-  const ledger = { url: await cluster.createDatabase('certmint_pg1'), poolSize: settings.pgPoolSize };
-  const server = await freshCertmint('pg-1', dns, { ledger });
-  try {
-    const loads = await runLoads('certmint-pg', { ...server, sample: async () => ({ ...certmintCpu([server.pid]), postgres_cpu_ms: cluster.cpuMs() }) });
-    return { loads, rssAfterLoadsMb: memoryOf(server.pid).rssMb };
-  } finally {
-    await server.stop();
-  }
-}
-
-/**
- * Two certmint instances on one PostgreSQL database (certmint_pg2) behind haproxy, as issue 12
- * deploys them: both name the balancer's URL, the client trusts the CA's root and talks to haproxy only.
- */
-async function balancedLoads(cluster, dns) {
-  const ledger = { url: await cluster.createDatabase('certmint_pg2'), poolSize: settings.pgPoolSize };
-  const lbPort = await freePort();
-  const baseUrl = `https://localhost:${lbPort}`;
-  const ports = [await freePort(), await freePort()];
-  const first = await freshCertmint('pg-2a', dns, { ledger, baseUrl, port: ports[0] });
-  const instances = [first];
-  try {
-    instances.push(await freshCertmint('pg-2b', dns, { ledger, baseUrl, port: ports[1], copyCaFrom: first.dataDir }));
-    // haproxy presents instance 1's own server certificate (written by serve to <dataDir>/tls).
-    const lb = await startHaproxy({
-      dir: path.join(workDir, 'pg-2a'),
-      port: lbPort,
-      backends: ports.map((port, i) => ({ name: `certmint-${i + 1}`, port })),
-      certPem: readFileSync(path.join(first.dataDir, 'tls', 'server.pem'), 'utf8'),
-      keyPem: readFileSync(path.join(first.dataDir, 'tls', 'server.key.pem'), 'utf8'),
-      caFile: first.caBundle,
-    });
-    try {
-      const sample = async () => {
-        const stats = await lb.serverStats();
-        return {
-          ...certmintCpu(instances.map((i) => i.pid)),
-          certmint_1_cpu_ms: cpuMsOf(instances[0].pid),
-          certmint_2_cpu_ms: cpuMsOf(instances[1].pid),
-          postgres_cpu_ms: cluster.cpuMs(),
-          haproxy_cpu_ms: cpuMsOf(lb.pid),
-          responses_certmint_1: stats['certmint-1'].responses,
-          responses_certmint_2: stats['certmint-2'].responses,
-        };
-      };
-      const loads = await runLoads('certmint-pg-2', { directoryUrl: first.directoryUrl, caBundle: first.caBundle, sample });
-      return { loads, rssAfterLoadsMb: instances.map((i) => memoryOf(i.pid).rssMb) };
-    } finally {
-      await lb.stop();
-    }
-  } finally {
-    for (const i of instances) await i.stop();
-  }
-}
-
-/** Median of a list of numbers. */
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-
-/** certmint started `startRuns` times on the data dir a load left (spawn → serving), on `cpus` if given. */
-async function certmintStarts(server, cpus) {
-  const runsMs = [];
-  for (let i = 0; i < settings.startRuns; i++) {
-    const again = await startCertmint(server.configFile, { logFile: path.join(server.dir, `start-${i}.log`), cpus });
-    runsMs.push(Math.round(again.startMs));
-    await again.stop();
-  }
-  log(`certmint start to serving on its existing data dir: ${runsMs.join(', ')} ms`);
-  return { medianMs: median(runsMs), runsMs };
-}
-
-/** step-ca restarted `startRuns` times on the database its loads left (its script times spawn → directory answering). */
-async function stepCaStarts(cpus) {
-  const runsMs = [];
-  for (let i = 0; i < settings.startRuns; i++) {
-    const peer = await startStepCa({ cpus, freshDb: false });
-    runsMs.push(peer.readyMs);
-    peer.stop();
-  }
-  log(`step-ca start to serving on its existing database: ${runsMs.join(', ')} ms`);
-  return runsMs.every((ms) => typeof ms === 'number') ? { medianMs: median(runsMs), runsMs } : null;
-}
+/** What bench/fair-loads.mjs and bench/postgres-loads.mjs need of this run. */
+const fairContext = (dns) => ({ settings, log, step, runLoads, freshCertmint, certmintCpu, workDir, dns });
 
 /** Issues `total` certificates in batches, sampling the server's RSS before and after each. */
 async function rssRun(dns) {
@@ -361,38 +282,6 @@ async function rssRun(dns) {
   };
 }
 
-function sh(cmd, args) {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], cwd: REPO }).trim();
-  } catch {
-    return null;
-  }
-}
-
-function machine() {
-  const cpus = os.cpus();
-  let debian = null;
-  try {
-    debian = readFileSync('/etc/debian_version', 'utf8').trim();
-  } catch {
-    // not Debian
-  }
-  return {
-    cpuModel: cpus[0]?.model ?? 'unknown',
-    cpuCount: cpus.length,
-    totalMemoryGb: +(os.totalmem() / 2 ** 30).toFixed(1),
-    os: `${os.type()} ${os.release()}`,
-    debian,
-    node: process.version,
-    go: sh('go', ['version']),
-    stepCaPackage: sh('dpkg-query', ['-W', '-f=${Version}', 'golang-github-smallstep-certificates-dev']),
-    postgresqlPackage: sh('dpkg-query', ['-W', '-f=${Version}', 'postgresql']),
-    haproxy: haproxyUnavailable() === null ? haproxyVersion() : null,
-    gitCommit: sh('git', ['rev-parse', '--short=12', 'HEAD']),
-    gitDirty: (sh('git', ['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
-  };
-}
-
 async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
@@ -418,7 +307,7 @@ async function main() {
       } finally {
         await server.stop();
       }
-      if (settings.startRuns > 0) startup('unpinned').certmint = await certmintStarts(server);
+      if (settings.startRuns > 0) startup('unpinned').certmint = await certmintStarts(fairContext(dns), server);
     });
   }
 
@@ -448,7 +337,7 @@ async function main() {
       result.postgres = { version: cluster.version, fsync: 'on', synchronousCommit: 'on', poolSize: settings.pgPoolSize, pg1RssAfterLoadsMb: null, pg2RssAfterLoadsMb: null, skipped: null };
       await step('certmint-pg loads', async () => {
         log('certmint-pg: one instance on PostgreSQL, fresh database');
-        const pg1 = await postgresLoads(cluster, dns);
+        const pg1 = await postgresLoads(fairContext(dns), cluster);
         for (const [c, r] of pg1.loads) loads['certmint-pg'].set(c, r);
         result.postgres.pg1RssAfterLoadsMb = pg1.rssAfterLoadsMb;
       });
@@ -460,7 +349,7 @@ async function main() {
         await step('certmint-pg-2 loads', async () => {
           if (noHaproxy) throw new Error(noHaproxy);
           log('certmint-pg-2: two instances on one PostgreSQL database behind haproxy');
-          const pg2 = await balancedLoads(cluster, dns);
+          const pg2 = await balancedLoads(fairContext(dns), cluster);
           for (const [c, r] of pg2.loads) loads['certmint-pg-2'].set(c, r);
           result.postgres.pg2RssAfterLoadsMb = pg2.rssAfterLoadsMb;
         });
@@ -480,65 +369,13 @@ async function main() {
       } finally {
         peer.stop();
       }
-      if (settings.startRuns > 0) startup('unpinned').stepCa = await stepCaStarts();
+      if (settings.startRuns > 0) startup('unpinned').stepCa = await stepCaStarts(fairContext());
     });
   }
 
-  // Issue 27: certmint's workers on the same unpinned loads, side by side (not with --quick: CI time).
-  if (dns && unpinnedLoads && !quick) {
-    if (!workersSupported(REPO)) {
-      log('scaling rows: workers: not supported by this build');
-      fair.scaling = { supported: false, note: 'workers: not supported by this build (dist/config/schema.js has no server.workers)', rows: [] };
-    } else {
-      const byWorkers = new Map();
-      for (const workers of SCALING_WORKERS) {
-        await step(`certmint workers=${workers} loads`, async () => {
-          log(`certmint with server.workers ${workers}: fresh data dir`);
-          const server = await freshCertmint(`workers-${workers}`, dns, { workers });
-          try {
-            byWorkers.set(workers, await runLoads(`certmint-workers-${workers}`, server));
-          } finally {
-            await server.stop();
-          }
-        });
-      }
-      fair.scaling = { supported: true, note: null, rows: scalingRows(settings.loads, byWorkers) };
-    }
-  }
-
-  // Issue 27: the same loads with the client on its CPU and each server on the rest.
-  if (settings.pinned && settings.loads.length > 0) {
-    const { client, servers } = settings.cpuSplit;
-    if (dns) {
-      await step('certmint pinned loads', async () => {
-        log(`certmint pinned: fresh data dir, server on CPU ${servers}, client on CPU ${client}`);
-        const server = await freshCertmint('pinned', dns, { cpus: servers });
-        fair.pinning.verified.certmint = server.cpusAllowed;
-        try {
-          for (const [c, r] of await runLoads('certmint-pinned', server, { clientCpus: client })) {
-            pinnedLoads.certmint.set(c, r);
-            fair.pinning.verified.client ??= r.client_cpus_allowed;
-          }
-        } finally {
-          await server.stop();
-        }
-        if (!settings.unpinned && settings.startRuns > 0) startup('pinned').certmint = await certmintStarts(server, servers);
-      });
-    }
-    if (acmego && settings.stepCa) {
-      await step('step-ca pinned loads', async () => {
-        log(`step-ca pinned: fresh database, server on CPU ${servers}, client on CPU ${client}`);
-        const peer = await startStepCa({ cpus: servers });
-        fair.pinning.verified.stepCa = peer.cpusAllowed;
-        try {
-          for (const [c, r] of await runLoads('step-ca-pinned', { ...peer, sample: async () => ({ server_cpu_ms: treeCpuMs(peer.pid) }) }, { clientCpus: client })) pinnedLoads['step-ca'].set(c, r);
-        } finally {
-          peer.stop();
-        }
-        if (!settings.unpinned && settings.startRuns > 0) startup('pinned').stepCa = await stepCaStarts(servers);
-      });
-    }
-  }
+  // Issue 27: certmint's workers side by side on the unpinned loads, then the pinned loads.
+  if (dns && unpinnedLoads && !quick) fair.scaling = await scalingLoads(fairContext(dns));
+  if (settings.pinned && settings.loads.length > 0) await pinnedRuns(fairContext(dns), { acmego, fair, pinnedLoads, startup });
   for (const [mode, byServer] of [['pinned', pinnedLoads], ['unpinned', loads]]) {
     for (const { c, n } of settings.loads) {
       const certmint = byServer.certmint.get(c);
