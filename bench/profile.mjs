@@ -90,9 +90,9 @@ async function main() {
       keep: { type: 'boolean', default: false },
     },
   });
-  const log = (m) => console.error(`profile: ${m}`);
+  const log = (m) => console.error(m);
   const split = cpuSplit();
-  if (!opt['no-pinned'] && !split.split) log(`unpinned: ${split.reason}`);
+  if (!opt['no-pinned'] && !split.split) log(`profile: unpinned: ${split.reason}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-profile-'));
   try {
     buildAcmego();
@@ -103,7 +103,7 @@ async function main() {
     console.log(`\n${profileNote(result)}\nJSON: ${path.relative(process.cwd(), result.file)}${opt.keep ? `; profile: ${result.cpuprofile}` : ''}`);
   } finally {
     await cleanup();
-    if (opt.keep) log(`kept ${dir}`);
+    if (opt.keep) log(`profile: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }
