@@ -83,7 +83,7 @@ export function startupLine(fair) {
   const s = fair.startup;
   if (!s) return null;
   const one = (name, x) => (x ? `${name} ${x.medianMs} ms median (${x.runsMs.join(', ')})` : `${name} not measured`);
-  return `Start to serving on an existing data dir (${s.runs} starts, ${s.mode}): ${one('certmint', s.certmint)} (spawn → "ACME directory at", after listen); ${one('step-ca', s.stepCa)} (spawn → directory answering, polled every 20 ms).`;
+  return `Start to serving on an existing data dir (${s.runs} start${s.runs === 1 ? '' : 's'}, ${s.mode}): ${one('certmint', s.certmint)} (spawn → "ACME directory at", after listen); ${one('step-ca', s.stepCa)} (spawn → directory answering, polled every 20 ms).`;
 }
 
 /**

@@ -58,7 +58,8 @@ const HELP = `Usage: npm run bench -- [options]
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
   --certs N --revoked N   ledger scale, renewal-overdue queries and the console's list and summary (issue 25)
                           (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips them)
-  --start-runs N          server starts timed on that ledger (default 5; quick 3)
+  --start-runs N          server starts timed on that ledger, and certmint's and step-ca's start to serving
+                          on the data dir their loads left (default 5; quick 3)
   --restart-kills N       kill -9 of certmint under load, restart timed each time (default 6; quick 2; 0 skips)
   --copy-certs N          certmint ledger copy of N certificates into PostgreSQL, timed (default 20000;
                           quick 2000; 0 skips; runs whenever PostgreSQL is installed, --quick too)

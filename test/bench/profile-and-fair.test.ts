@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -140,6 +140,26 @@ describe('bench/fair.mjs', () => {
       writeFileSync(path.join(dir, 'dist', 'config', 'schema.js'), 'export const server = { listen: 1, workers: 2 };');
       expect(fair.workersSupported(dir)).toBe(true);
       expect(fair.workersSupported(path.join(dir, 'missing'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench/processes.mjs writeCertmintConfig', () => {
+  interface Processes {
+    writeCertmintConfig(dir: string, o: { dataDir: string; dnsAddress: string; http01Port: number; port: number; workers?: number | string }): Promise<string>;
+  }
+  it('puts the scaling rows\' workers under server:, and nothing when not asked', async () => {
+    const { parse } = await import('yaml');
+    const { writeCertmintConfig } = await load<Processes>('processes.mjs');
+    const dir = mkdtempSync(path.join(tmpdir(), 'certmint-fair-'));
+    try {
+      const base = { dataDir: path.join(dir, 'data'), dnsAddress: '127.0.0.1:8053', http01Port: 80, port: 14000 };
+      const withWorkers = parse(readFileSync(await writeCertmintConfig(dir, { ...base, workers: 'auto' }), 'utf8')) as { server: Record<string, unknown> };
+      expect(withWorkers.server).toMatchObject({ listen: '127.0.0.1:14000', workers: 'auto' });
+      const without = parse(readFileSync(await writeCertmintConfig(dir, base), 'utf8')) as { server: Record<string, unknown> };
+      expect(without.server).not.toHaveProperty('workers');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
