@@ -11,6 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { cpusAllowedList, pinnedCommand, statFields, ticksToMs } from './pinning.mjs';
+
+export { ticksToMs };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CERTMINT_MAIN = path.join(REPO, 'dist', 'cli', 'main.js');
@@ -137,10 +140,11 @@ export function certmintEnv(extra = {}) {
 /**
  * Writes a config for `certmint serve` on `port` (a free one unless given): TLS, validation through
  * `dnsAddress` on `http01Port`, rate limits off (a load run would hit them otherwise); with
- * `ledger: {url, poolSize}` on that PostgreSQL ledger instead of SQLite in dataDir; `extraLines`
- * are appended (top-level YAML, e.g. the `ca:` section of the HSM row).
+ * `ledger: {url, poolSize}` on that PostgreSQL ledger instead of SQLite in dataDir; with `workers`,
+ * `server.workers` set to it; `extraLines` are appended (top-level YAML, e.g. the `ca:` section of
+ * the HSM row).
  */
-export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port, port, baseUrl, ledger, extraLines = [] }) {
+export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port, port, baseUrl, ledger, extraLines = [], workers }) {
   port ??= await freePort();
   const file = path.join(dir, 'certmint.yaml');
   writeFileSync(
@@ -150,6 +154,8 @@ export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port
       `  listen: "127.0.0.1:${port}"`,
       // Behind a load balancer, every instance names the balancer's URL in its directory.
       ...(baseUrl ? [`  baseUrl: ${JSON.stringify(baseUrl)}`] : []),
+      // Issue 27's scaling rows: only when the build knows the key (bench/fair.mjs workersSupported).
+      ...(workers !== undefined ? [`  workers: ${workers}`] : []),
       '  tls: { enabled: true, hostnames: [localhost, 127.0.0.1] }',
       `dataDir: ${JSON.stringify(dataDir)}`,
       ...(ledger ? ['ledger:', `  url: ${JSON.stringify(ledger.url)}`, `  poolSize: ${ledger.poolSize}`] : []),
@@ -166,14 +172,17 @@ export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port
 }
 
 /**
- * `node dist/cli/main.js serve --config FILE`, resolved when it logs "ACME directory at".
- * startMs is spawn → that line.
+ * `node dist/cli/main.js serve --config FILE`, resolved when it logs "ACME directory at" (after
+ * its listen() returned: it serves). startMs is spawn → that line. With `cpus`, under
+ * `taskset -c cpus` (its workers and threads inherit the affinity); `nodeArgs` go to node
+ * (e.g. --cpu-prof).
  */
-export async function startCertmint(configFile, { logFile, timeoutMs = 60_000 } = {}) {
+export async function startCertmint(configFile, { logFile, timeoutMs = 60_000, cpus, nodeArgs = [] } = {}) {
   let resolveReady;
   const ready = new Promise((resolve) => (resolveReady = resolve));
   const t0 = performance.now();
-  const p = spawnLogged(process.execPath, [CERTMINT_MAIN, 'serve', '--config', configFile], {
+  const run = pinnedCommand(cpus, process.execPath, [...nodeArgs, CERTMINT_MAIN, 'serve', '--config', configFile]);
+  const p = spawnLogged(run.command, run.args, {
     logFile,
     env: certmintEnv(),
     onLine: (line) => {
@@ -192,7 +201,7 @@ export async function startCertmint(configFile, { logFile, timeoutMs = 60_000 } 
       timer = setTimeout(() => reject(new Error(`certmint serve did not log "ACME directory at" within ${timeoutMs} ms:\n${p.tail()}`)), timeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
-  return { ...result, pid: p.child.pid, stop: p.stop, tail: p.tail, exited: p.exited };
+  return { ...result, pid: p.child.pid, cpusAllowed: cpusAllowedList(p.child.pid), stop: p.stop, tail: p.tail, exited: p.exited };
 }
 
 /** Resident set size and its peak of a process, in MB, from /proc/<pid>/status. */
@@ -202,21 +211,12 @@ export function memoryOf(pid) {
   return { rssMb: +(kb('VmRSS') / 1024).toFixed(1), peakRssMb: +(kb('VmHWM') / 1024).toFixed(1) };
 }
 
-let clockTicksPerSecond;
-/** /proc/<pid>/stat counts CPU time in clock ticks. */
-export function ticksToMs(ticks) {
-  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return (ticks * 1000) / clockTicksPerSecond;
-}
-
 /**
  * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; with `thread`, of
  * that one thread (/proc/<pid>/task/<tid>/stat: the main thread's tid is the pid).
  */
 export function cpuMsOf(pid, thread) {
-  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
-  // Fields after "(comm)", which may itself hold spaces: state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8'));
   return ticksToMs(Number(fields[11]) + Number(fields[12]));
 }
 
@@ -239,18 +239,20 @@ export function buildAcmego() {
 
 /**
  * One `acmego -mode load` run: n issuances over c workers (one account each), the shared http-01
- * listener on `listen`. Resolves with its JSON summary line.
+ * listener on `listen`; with `clientCpus`, under `taskset -c clientCpus`. Resolves with its JSON
+ * summary line, plus `client_cpus_allowed` (read from /proc right after the spawn) when pinned.
  */
-export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTemplate, accountKey = 'ec256', timeoutMs = 3_600_000 }) {
+export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTemplate, accountKey = 'ec256', timeoutMs = 3_600_000, clientCpus }) {
   if (stopping) return Promise.reject(new Error('stopped'));
-  const args = ['-mode', 'load', '-directory', directoryUrl, '-ca-bundle', caBundle, '-n', String(n), '-c', String(c), '-http01-listen', listen, '-name-template', nameTemplate, '-account-key', accountKey];
+  const run = pinnedCommand(clientCpus, ACMEGO, ['-mode', 'load', '-directory', directoryUrl, '-ca-bundle', caBundle, '-n', String(n), '-c', String(c), '-http01-listen', listen, '-name-template', nameTemplate, '-account-key', accountKey]);
+  let allowed;
   return new Promise((resolve, reject) => {
-    const child = execFile(ACMEGO, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
+    const child = execFile(run.command, run.args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
       if (stops.includes(kill)) stops.splice(stops.indexOf(kill), 1);
       const line = stdout.trim().split('\n').pop();
       try {
         const r = JSON.parse(line);
-        if (r.mode === 'load') return resolve(r);
+        if (r.mode === 'load') return resolve(clientCpus ? { ...r, client_cpus_allowed: allowed } : r);
       } catch {
         // fall through to the error below
       }
@@ -260,6 +262,19 @@ export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTempla
       child.kill('SIGKILL');
     };
     onCleanup(kill);
+    // The forked child has this process's affinity until taskset sets its own and execs acmego:
+    // read it once the process is acmego.
+    if (clientCpus) {
+      const check = (tries) => {
+        try {
+          if (readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim() === 'acmego') return void (allowed = cpusAllowedList(child.pid));
+        } catch {
+          return void (allowed = null); // exited already (a failed start): the error above says why
+        }
+        if (tries > 0) setTimeout(() => check(tries - 1), 10);
+      };
+      check(200);
+    }
   });
 }
 
@@ -269,23 +284,36 @@ export const STEP_CA_SCRIPT = process.env.STEPCA_SCRIPT ?? path.join(REPO, 'benc
 const STEP_CA_HOME = process.env.STEPCA_HOME ?? path.join(tmpdir(), 'certmint-bench', 'step-ca');
 
 /**
- * Starts step-ca with an empty database (as certmint gets a fresh data dir); the script validates
- * http-01 on port 80 and resolves every name to 127.0.0.1 through its own challtestsrv.
+ * Starts step-ca with an empty database (as certmint gets a fresh data dir), or on the one it has
+ * with `freshDb: false`; the script validates http-01 on port 80 and resolves every name to
+ * 127.0.0.1 through its own challtestsrv. With `cpus`, the script runs under `taskset -c cpus`,
+ * so step-ca (and its DNS answerer) inherit that affinity. `readyMs`: the script's own spawn →
+ * directory answering, without its set-up.
  */
-export async function startStepCa() {
+export async function startStepCa({ cpus, freshDb = true } = {}) {
   const stop = () => execFileSync('bash', [STEP_CA_SCRIPT, 'stop'], { stdio: 'ignore' });
   onCleanup(stop);
   stop();
   // A step-ca just killed may still be closing its database: ENOTEMPTY is retried.
-  rmSync(path.join(STEP_CA_HOME, 'db'), { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+  if (freshDb) rmSync(path.join(STEP_CA_HOME, 'db'), { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   const t0 = performance.now();
+  const run = pinnedCommand(cpus, 'bash', [STEP_CA_SCRIPT, 'start']);
   const out = await new Promise((resolve, reject) => {
-    execFile('bash', [STEP_CA_SCRIPT, 'start'], { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile(run.command, run.args, { encoding: 'utf8', timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
       err ? reject(new Error(`${STEP_CA_SCRIPT} start failed: ${err.message}\n${stdout.slice(-2000)}${stderr.slice(-2000)}`)) : resolve(stdout),
     );
   });
   if (stopping) stop(); // Ctrl-C while the script started it: its pid files exist only now
-  const fields = Object.fromEntries([...out.matchAll(/(DIR|CA|PID)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  const fields = Object.fromEntries([...out.matchAll(/(DIR|CA|PID|READY_MS)=(\S+)/g)].map((m) => [m[1], m[2]]));
   if (!fields.DIR || !fields.CA || !fields.PID) throw new Error(`step-ca.sh start printed no DIR=/CA=/PID=:\n${out}`);
-  return { directoryUrl: fields.DIR, caBundle: fields.CA, pid: Number(fields.PID), startSeconds: +((performance.now() - t0) / 1000).toFixed(1), stop };
+  const pid = Number(fields.PID);
+  return {
+    directoryUrl: fields.DIR,
+    caBundle: fields.CA,
+    pid,
+    cpusAllowed: cpusAllowedList(pid),
+    startSeconds: +((performance.now() - t0) / 1000).toFixed(1),
+    readyMs: fields.READY_MS === undefined ? null : Number(fields.READY_MS),
+    stop,
+  };
 }

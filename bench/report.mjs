@@ -1,5 +1,7 @@
 // The benchmark's result: targets checked against the measurements, and the table printed as
 // plain text or Markdown (bench/run.mjs --markdown, for docs/benchmarks.md).
+import { addFairTargets, fairTable, pinningLine, scalingTable, startupLine } from './fair.mjs';
+import { profileNote, profileTable } from './profile-report.mjs';
 
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? +(a / b).toFixed(2) : null);
 
@@ -45,8 +47,11 @@ export function checkTargets(result) {
   const at = (c) => result.issuance.find((r) => r.c === c);
   const targets = [];
   const add = (name, target, value, pass, note) => targets.push({ name, target, value: value ?? null, pass: value === null || value === undefined ? null : pass, ...(note ? { note } : {}) });
-  add('C=32 issuances/s, certmint ÷ step-ca', '≥ 2', at(32)?.ratios?.perSec, at(32)?.ratios?.perSec >= 2);
-  add('C=1 p50, certmint ÷ step-ca', '≤ 0.5', at(1)?.ratios?.p50, at(1)?.ratios?.p50 <= 0.5);
+  if (result.fair) addFairTargets(result.fair, add);
+  else {
+    add('C=32 issuances/s, certmint ÷ step-ca', '≥ 2', at(32)?.ratios?.perSec, at(32)?.ratios?.perSec >= 2);
+    add('C=1 p50, certmint ÷ step-ca', '≤ 0.5', at(1)?.ratios?.p50, at(1)?.ratios?.p50 <= 0.5);
+  }
   const hsmShare = at(32)?.certmintHsm && at(32)?.certmint ? ratio(at(32).certmintHsm.per_sec, at(32).certmint.per_sec) : undefined;
   add('C=32 issuances/s, intermediate on SoftHSM ÷ file key', '≥ 0.8', hsmShare, hsmShare >= 0.8, result.hsm?.skipped ?? undefined);
   const rss = result.rss;
@@ -175,6 +180,32 @@ export function formatResult(result, { markdown = false } = {}) {
   out.push(`${markdown ? '' : 'certmint benchmark, '}${result.at}${result.quick ? ' (quick smoke run: tiny loads, not for comparison)' : ''}`);
   out.push(`${m.cpuCount} × ${m.cpuModel}, ${m.totalMemoryGb} GB, Debian ${m.debian}, Node ${m.node}, commit ${m.gitCommit}${m.gitDirty ? ' (+ uncommitted changes)' : ''}`);
   out.push('');
+  const fair = result.fair;
+  if (fair?.rows.length > 0) {
+    out.push(table(fairTable(fair)));
+    out.push('');
+    out.push(pinningLine(fair));
+    out.push('');
+  }
+  if (fair?.scaling) {
+    if (fair.scaling.rows.length > 0) {
+      out.push(table(scalingTable(fair)));
+      out.push('');
+      out.push('Scaling: certmint on the same unpinned loads with server.workers 1, 2 and auto (fresh data dir each); CPU ms of all its processes.');
+    } else out.push(`Scaling: ${fair.scaling.note}`);
+    out.push('');
+  }
+  const startup = fair ? startupLine(fair) : null;
+  if (startup) {
+    out.push(startup);
+    out.push('');
+  }
+  if (result.profile) {
+    out.push(table(profileTable(result.profile)));
+    out.push('');
+    out.push(profileNote(result.profile));
+    out.push('');
+  }
   if (result.issuance.length > 0) {
     out.push(table(issuanceTable(result)));
     out.push('');
@@ -233,4 +264,9 @@ export function formatResult(result, { markdown = false } = {}) {
     for (const f of result.failures) out.push(`- ${f}`);
   }
   return out.join('\n');
+}
+
+/** One table as plain text (default) or Markdown, for the scripts that print a table of their own. */
+export function formatTable(rows, { markdown = false } = {}) {
+  return markdown ? markdownTable(rows) : textTable(rows);
 }

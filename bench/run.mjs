@@ -1,12 +1,14 @@
 // `npm run bench`: certmint against step-ca with the Go x/crypto/acme client in load mode (certmint
 // on its SQLite ledger, on PostgreSQL, and two instances on one PostgreSQL behind haproxy), the RSS
 // of certmint over many issuances, the ledger at scale, restarts after kill -9 under load and
-// `ledger copy` time (bench/recovery.mjs); one table, also written as JSON.
+// `ledger copy` time (bench/recovery.mjs); one table, also written as JSON. Issue 27: the same
+// loads with the client pinned to one CPU and each server to the rest (bench/pinning.mjs,
+// bench/fair.mjs), certmint's workers side by side, start-up on an existing data dir, and with
+// --profile where certmint's JavaScript thread spends its time (bench/profile.mjs).
 // `npm run bench -- --quick` is the smoke run CI keeps working. See docs/benchmarks.md.
 //
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
 // because a target was missed: machine noise must not fail CI.
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,15 +17,30 @@ import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
 import { measureOverdueQueries } from './ledger-overdue.mjs';
 import { measureConsole } from './ledger-console.mjs';
-import { haproxyUnavailable, haproxyVersion, startHaproxy } from './haproxy.mjs';
+import { haproxyUnavailable } from './haproxy.mjs';
 import { postgresUnavailable, startPostgres } from './postgres.mjs';
 import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
 import { softHsmCa, softHsmUnavailable } from './hsm.mjs';
-import { REPO, buildAcmego, cleanup, cpuMsOf, freePort, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
+import { REPO, buildAcmego, cleanup, cpuMsOf, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
+import { cpuSplit, defaultPinned, treeCpuMs } from './pinning.mjs';
+import { fairRow } from './fair.mjs';
+import { certmintStarts, pinnedRuns, scalingLoads, stepCaStarts } from './fair-loads.mjs';
+import { machine } from './machine.mjs';
+import { balancedLoads, postgresLoads } from './postgres-loads.mjs';
+import { profileCertmint } from './profile.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
-  --quick                 smoke run (< ~60 s): certmint on SQLite only, C=1 and C=4, small N, small ledger
+  --quick                 smoke run (< ~60 s): certmint on SQLite only, C=1 and C=4, small N, small ledger,
+                          unpinned only unless --pinned
+  --pinned                pinned loads too: the load client on CPU <first>, each server (certmint, step-ca)
+                          on the other CPUs (taskset); default in a full run when the machine has ≥ 2
+                          cores and taskset exists; a full run does the pinned and the unpinned loads
+  --no-pinned, --unpinned-only
+                          the unpinned loads only (client and servers on every core, as before issue 27)
+  --pinned-only           the pinned loads only (no PostgreSQL, HSM or scaling rows)
+  --profile               also profile certmint (bench/profile.mjs: --cpu-prof, pinned, C=32)
+  --profile-issuances N   issuances of the profiled load (default 1000; quick 100)
   --with-step-ca          with --quick: run step-ca too
   --no-step-ca            skip step-ca
   --postgres, --with-postgres
@@ -41,7 +58,8 @@ const HELP = `Usage: npm run bench -- [options]
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
   --certs N --revoked N   ledger scale, renewal-overdue queries and the console's list and summary (issue 25)
                           (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips them)
-  --start-runs N          server starts timed on that ledger (default 5; quick 3)
+  --start-runs N          server starts timed on that ledger, and certmint's and step-ca's start to serving
+                          on the data dir their loads left (default 5; quick 3)
   --restart-kills N       kill -9 of certmint under load, restart timed each time (default 6; quick 2; 0 skips)
   --copy-certs N          certmint ledger copy of N certificates into PostgreSQL, timed (default 20000;
                           quick 2000; 0 skips; runs whenever PostgreSQL is installed, --quick too)
@@ -61,6 +79,12 @@ const { values: opt } = parseArgs({
     'with-postgres': { type: 'boolean', default: false },
     'no-postgres': { type: 'boolean', default: false },
     'no-hsm': { type: 'boolean', default: false },
+    pinned: { type: 'boolean', default: false },
+    'no-pinned': { type: 'boolean', default: false },
+    'pinned-only': { type: 'boolean', default: false },
+    'unpinned-only': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-issuances': { type: 'string' },
     'pg-pool-size': { type: 'string', default: '10' },
     loads: { type: 'string' },
     warmup: { type: 'string', default: '5' },
@@ -91,6 +115,22 @@ if (opt.from) {
 }
 const quick = opt.quick;
 const pick = (name, full, small) => Number(opt[name] ?? (quick ? small : full));
+const cpus = cpuSplit();
+/**
+ * Which loads run: pinned (client on its CPU, servers on the rest) and/or unpinned. --quick stays
+ * unpinned (CI time) unless --pinned; asked-for pinning on a machine that cannot pin is a failure.
+ */
+function pinningModes() {
+  if (opt['no-pinned'] || opt['unpinned-only']) return { pinned: false, unpinned: true };
+  if (opt['pinned-only']) return { pinned: true, unpinned: false };
+  if (opt.pinned) return { pinned: true, unpinned: true };
+  return { pinned: !quick && defaultPinned({ split: cpus }), unpinned: true };
+}
+const modes = pinningModes();
+if (modes.pinned && !cpus.split) {
+  console.error(`bench: pinned loads asked for but not possible: ${cpus.reason}`);
+  process.exit(1);
+}
 const settings = {
   loads: (opt.loads ?? (quick ? '1:20,4:40' : '1:200,8:1000,32:2000')).split(',').filter((s) => s !== '' && s !== 'none').map((s) => {
     const [c, n] = s.split(':').map(Number);
@@ -112,6 +152,11 @@ const settings = {
   restartKills: pick('restart-kills', 6, 2),
   copyCerts: pick('copy-certs', 20_000, 2_000),
   http01Port: Number(opt['http01-port']),
+  pinned: modes.pinned,
+  unpinned: modes.unpinned,
+  cpuSplit: cpus.split,
+  profile: opt.profile,
+  profileIssuances: pick('profile-issuances', 1000, 100),
   // ECDSA P-256 account keys (lego's default): with RSA-2048 (cert-manager's) the Go client's own
   // signing takes a core at ~100 issuances/s on a 2-core machine, and both servers then measure the client.
   accountKey: opt['account-key'],
@@ -160,27 +205,30 @@ function checkLoad(server, r) {
   return r;
 }
 
-/** CPU so far (ms) of certmint processes: all threads, and their JavaScript (main) threads. */
+/**
+ * CPU so far (ms) of certmint processes: all threads of each and of its descendants (workers), and
+ * their JavaScript (main) threads.
+ */
 function certmintCpu(pids) {
-  return { server_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0), server_main_thread_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid, pid), 0) };
+  return { server_cpu_ms: pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0), server_main_thread_cpu_ms: pids.reduce((sum, pid) => sum + cpuMsOf(pid, pid), 0) };
 }
 
 /**
  * Warm-up (untimed), then every load against one server. `target.sample()` returns counters (CPU
  * ms of each process group, responses per instance) whose growth over a load is stored with it.
  */
-async function runLoads(server, target) {
+async function runLoads(server, target, { clientCpus } = {}) {
   const listen = `127.0.0.1:${settings.http01Port}`;
   const results = new Map();
   if (settings.warmup > 0) {
-    const w = await runAcmegoLoad({ ...target, n: settings.warmup, c: 1, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-warmup`) });
+    const w = await runAcmegoLoad({ ...target, n: settings.warmup, c: 1, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-warmup`) });
     if (w.errors > 0) throw new Error(`${server} warm-up: ${w.errors} errors, first: ${w.first_error}`);
   }
   for (const { c, n } of settings.loads) {
     // The servers' CPU over the whole client run (its workers' account registrations included);
     // the client reports its own over the timed part. For certmint also its JavaScript thread.
     const before = await target.sample();
-    const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, nameTemplate: nameTemplate(`${server}-c${c}`) });
+    const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-c${c}`) });
     const after = await target.sample();
     for (const [k, v] of Object.entries(after)) r[k] = Math.round(v - before[k]);
     results.set(c, checkLoad(server, r));
@@ -192,73 +240,19 @@ async function runLoads(server, target) {
  * A certmint on a fresh data dir, validating through its own challtestsrv; with `ledger` on that
  * PostgreSQL database, with `copyCaFrom` on the CA of an instance already started on it.
  */
-async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, extraLines } = {}) {
+async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, extraLines, workers, cpus: serverCpus } = {}) {
   const dir = path.join(workDir, label);
   const dataDir = path.join(dir, 'data');
   mkdirSync(dir);
   // Instances on one ledger sign with one CA: the first one creates it, the others get a copy.
   if (copyCaFrom) cpSync(path.join(copyCaFrom, 'ca'), path.join(dataDir, 'ca'), { recursive: true });
-  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger, extraLines });
-  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log') });
-  return { ...server, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
+  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger, extraLines, workers });
+  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), cpus: serverCpus });
+  return { ...server, configFile, dir, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
 }
 
-/** One certmint on PostgreSQL (database certmint_pg1). */
-async function postgresLoads(cluster, dns) {
-  const ledger = { url: await cluster.createDatabase('certmint_pg1'), poolSize: settings.pgPoolSize };
-  const server = await freshCertmint('pg-1', dns, { ledger });
-  try {
-    const loads = await runLoads('certmint-pg', { ...server, sample: async () => ({ ...certmintCpu([server.pid]), postgres_cpu_ms: cluster.cpuMs() }) });
-    return { loads, rssAfterLoadsMb: memoryOf(server.pid).rssMb };
-  } finally {
-    await server.stop();
-  }
-}
-
-/**
- * Two certmint instances on one PostgreSQL database (certmint_pg2) behind haproxy, as issue 12
- * deploys them: both name the balancer's URL, the client trusts the CA's root and talks to haproxy only.
- */
-async function balancedLoads(cluster, dns) {
-  const ledger = { url: await cluster.createDatabase('certmint_pg2'), poolSize: settings.pgPoolSize };
-  const lbPort = await freePort();
-  const baseUrl = `https://localhost:${lbPort}`;
-  const ports = [await freePort(), await freePort()];
-  const first = await freshCertmint('pg-2a', dns, { ledger, baseUrl, port: ports[0] });
-  const instances = [first];
-  try {
-    instances.push(await freshCertmint('pg-2b', dns, { ledger, baseUrl, port: ports[1], copyCaFrom: first.dataDir }));
-    // haproxy presents instance 1's own server certificate (written by serve to <dataDir>/tls).
-    const lb = await startHaproxy({
-      dir: path.join(workDir, 'pg-2a'),
-      port: lbPort,
-      backends: ports.map((port, i) => ({ name: `certmint-${i + 1}`, port })),
-      certPem: readFileSync(path.join(first.dataDir, 'tls', 'server.pem'), 'utf8'),
-      keyPem: readFileSync(path.join(first.dataDir, 'tls', 'server.key.pem'), 'utf8'),
-      caFile: first.caBundle,
-    });
-    try {
-      const sample = async () => {
-        const stats = await lb.serverStats();
-        return {
-          ...certmintCpu(instances.map((i) => i.pid)),
-          certmint_1_cpu_ms: cpuMsOf(instances[0].pid),
-          certmint_2_cpu_ms: cpuMsOf(instances[1].pid),
-          postgres_cpu_ms: cluster.cpuMs(),
-          haproxy_cpu_ms: cpuMsOf(lb.pid),
-          responses_certmint_1: stats['certmint-1'].responses,
-          responses_certmint_2: stats['certmint-2'].responses,
-        };
-      };
-      const loads = await runLoads('certmint-pg-2', { directoryUrl: first.directoryUrl, caBundle: first.caBundle, sample });
-      return { loads, rssAfterLoadsMb: instances.map((i) => memoryOf(i.pid).rssMb) };
-    } finally {
-      await lb.stop();
-    }
-  } finally {
-    for (const i of instances) await i.stop();
-  }
-}
+/** What bench/fair-loads.mjs and bench/postgres-loads.mjs need of this run. */
+const fairContext = (dns) => ({ settings, log, step, runLoads, freshCertmint, certmintCpu, workDir, dns });
 
 /** Issues `total` certificates in batches, sampling the server's RSS before and after each. */
 async function rssRun(dns) {
@@ -289,49 +283,22 @@ async function rssRun(dns) {
   };
 }
 
-function sh(cmd, args) {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], cwd: REPO }).trim();
-  } catch {
-    return null;
-  }
-}
-
-function machine() {
-  const cpus = os.cpus();
-  let debian = null;
-  try {
-    debian = readFileSync('/etc/debian_version', 'utf8').trim();
-  } catch {
-    // not Debian
-  }
-  return {
-    cpuModel: cpus[0]?.model ?? 'unknown',
-    cpuCount: cpus.length,
-    totalMemoryGb: +(os.totalmem() / 2 ** 30).toFixed(1),
-    os: `${os.type()} ${os.release()}`,
-    debian,
-    node: process.version,
-    go: sh('go', ['version']),
-    stepCaPackage: sh('dpkg-query', ['-W', '-f=${Version}', 'golang-github-smallstep-certificates-dev']),
-    postgresqlPackage: sh('dpkg-query', ['-W', '-f=${Version}', 'postgresql']),
-    haproxy: haproxyUnavailable() === null ? haproxyVersion() : null,
-    gitCommit: sh('git', ['rev-parse', '--short=12', 'HEAD']),
-    gitDirty: (sh('git', ['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
-  };
-}
-
 async function main() {
   const at = new Date();
   /** Per setup (report.mjs SETUPS: certmint, certmint-pg, certmint-pg-2, step-ca), its loads by C. */
   const loads = Object.fromEntries(SETUPS.map((s) => [s.name, new Map()]));
-  const result = { at: at.toISOString(), quick, machine: machine(), settings, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, rss: null, ledger: null, overdue: null, console: null, consolePostgres: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const pinnedLoads = { certmint: new Map(), 'step-ca': new Map() };
+  const notPinned = !settings.pinned ? (cpus.reason ?? (quick ? '--quick runs unpinned unless --pinned' : 'asked for with --no-pinned')) : null;
+  const fair = { pinning: { split: settings.pinned ? settings.cpuSplit : null, reason: notPinned, verified: {} }, rows: [], scaling: null, startup: null };
+  const result = { at: at.toISOString(), quick, machine: machine(), settings, fair, issuance: [], certmintRssAfterLoadsMb: null, postgres: null, stepCa: null, hsm: null, profile: null, rss: null, ledger: null, overdue: null, console: null, consolePostgres: null, restarts: null, ledgerCopy: null, targets: [], failures };
+  const startup = (mode) => (fair.startup ??= { runs: settings.startRuns, mode, certmint: null, stepCa: null });
+  const unpinnedLoads = settings.unpinned && settings.loads.length > 0;
 
   const acmego = await step('build acmego', async () => buildAcmego());
   let dns;
   if (acmego) dns = await step('start pebble-challtestsrv', () => startChallTestSrv(workDir));
 
-  if (dns && settings.loads.length > 0) {
+  if (dns && unpinnedLoads) {
     await step('certmint loads', async () => {
       log('certmint: fresh data dir, loads ' + settings.loads.map((l) => `C=${l.c} N=${l.n}`).join(', '));
       const server = await freshCertmint('loads', dns);
@@ -341,10 +308,11 @@ async function main() {
       } finally {
         await server.stop();
       }
+      if (settings.startRuns > 0) startup('unpinned').certmint = await certmintStarts(fairContext(dns), server);
     });
   }
 
-  if (dns && settings.hsm && settings.loads.length > 0) {
+  if (dns && settings.hsm && unpinnedLoads) {
     const missing = softHsmUnavailable();
     result.hsm = { skipped: missing };
     if (missing) log(`HSM row skipped: ${missing}`);
@@ -361,7 +329,7 @@ async function main() {
     }
   }
 
-  if (dns && settings.postgres && settings.loads.length > 0) {
+  if (dns && settings.postgres && unpinnedLoads) {
     const cluster = await step('start PostgreSQL', async () => {
       log('PostgreSQL: throw-away cluster (initdb, fsync on)');
       return startPostgres();
@@ -370,7 +338,7 @@ async function main() {
       result.postgres = { version: cluster.version, fsync: 'on', synchronousCommit: 'on', poolSize: settings.pgPoolSize, pg1RssAfterLoadsMb: null, pg2RssAfterLoadsMb: null, skipped: null };
       await step('certmint-pg loads', async () => {
         log('certmint-pg: one instance on PostgreSQL, fresh database');
-        const pg1 = await postgresLoads(cluster, dns);
+        const pg1 = await postgresLoads(fairContext(dns), cluster);
         for (const [c, r] of pg1.loads) loads['certmint-pg'].set(c, r);
         result.postgres.pg1RssAfterLoadsMb = pg1.rssAfterLoadsMb;
       });
@@ -382,7 +350,7 @@ async function main() {
         await step('certmint-pg-2 loads', async () => {
           if (noHaproxy) throw new Error(noHaproxy);
           log('certmint-pg-2: two instances on one PostgreSQL database behind haproxy');
-          const pg2 = await balancedLoads(cluster, dns);
+          const pg2 = await balancedLoads(fairContext(dns), cluster);
           for (const [c, r] of pg2.loads) loads['certmint-pg-2'].set(c, r);
           result.postgres.pg2RssAfterLoadsMb = pg2.rssAfterLoadsMb;
         });
@@ -391,18 +359,37 @@ async function main() {
     }
   }
 
-  if (acmego && settings.stepCa && settings.loads.length > 0) {
+  if (acmego && settings.stepCa && unpinnedLoads) {
     await step('step-ca loads', async () => {
       log('step-ca: starting (bench/step-ca.sh start; the first build takes minutes)');
       const peer = await startStepCa();
       result.stepCa = { startSeconds: peer.startSeconds, directoryUrl: peer.directoryUrl };
       try {
-        for (const [c, r] of await runLoads('step-ca', { ...peer, sample: async () => ({ server_cpu_ms: cpuMsOf(peer.pid) }) })) loads['step-ca'].set(c, r);
+        for (const [c, r] of await runLoads('step-ca', { ...peer, sample: async () => ({ server_cpu_ms: treeCpuMs(peer.pid) }) })) loads['step-ca'].set(c, r);
         result.stepCa.rssAfterLoadsMb = memoryOf(peer.pid).rssMb;
       } finally {
         peer.stop();
       }
+      if (settings.startRuns > 0) startup('unpinned').stepCa = await stepCaStarts(fairContext());
     });
+  }
+
+  // Issue 27: certmint's workers side by side on the unpinned loads, then the pinned loads.
+  if (dns && unpinnedLoads && !quick) fair.scaling = await scalingLoads(fairContext(dns));
+  if (settings.pinned && settings.loads.length > 0) await pinnedRuns(fairContext(dns), { acmego, fair, pinnedLoads, startup });
+  for (const [mode, byServer] of [['pinned', pinnedLoads], ['unpinned', loads]]) {
+    for (const { c, n } of settings.loads) {
+      const certmint = byServer.certmint.get(c);
+      const stepCa = byServer['step-ca'].get(c);
+      if (certmint || stepCa) fair.rows.push(fairRow(mode, c, n, certmint, stepCa));
+    }
+  }
+
+  if (dns && settings.profile) {
+    result.profile =
+      (await step('profile', () =>
+        profileCertmint({ dir: path.join(workDir, 'profile'), dns, n: settings.profileIssuances, c: 32, cpus: settings.pinned ? settings.cpuSplit : null, http01Port: settings.http01Port, accountKey: settings.accountKey, nameTemplate: nameTemplate('profile'), outDir: opt.out, log }),
+      )) ?? null;
   }
 
   for (const { c, n } of settings.loads) {
