@@ -17,6 +17,11 @@ export { ticksToMs };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CERTMINT_MAIN = path.join(REPO, 'dist', 'cli', 'main.js');
+/**
+ * tsc's unbundled entry (scripts/build-server.mjs keeps it): the same server, its modules loaded one
+ * by one, so a CPU profile names each source file where the bundle shows one URL.
+ */
+export const CERTMINT_MODULES_MAIN = path.join(REPO, 'dist', 'cli', 'main-modules.js');
 const ACMEGO = path.join(REPO, 'test', 'interop', 'bin', 'acmego');
 
 /** Stop actions, newest first; run once, on success, failure or signal. */
@@ -175,13 +180,13 @@ export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port
  * `node dist/cli/main.js serve --config FILE`, resolved when it logs "ACME directory at" (after
  * its listen() returned: it serves). startMs is spawn → that line. With `cpus`, under
  * `taskset -c cpus` (its workers and threads inherit the affinity); `nodeArgs` go to node
- * (e.g. --cpu-prof).
+ * (e.g. --cpu-prof); `main` the entry (CERTMINT_MODULES_MAIN for a profile).
  */
-export async function startCertmint(configFile, { logFile, timeoutMs = 60_000, cpus, nodeArgs = [] } = {}) {
+export async function startCertmint(configFile, { logFile, timeoutMs = 60_000, cpus, nodeArgs = [], main = CERTMINT_MAIN } = {}) {
   let resolveReady;
   const ready = new Promise((resolve) => (resolveReady = resolve));
   const t0 = performance.now();
-  const run = pinnedCommand(cpus, process.execPath, [...nodeArgs, CERTMINT_MAIN, 'serve', '--config', configFile]);
+  const run = pinnedCommand(cpus, process.execPath, [...nodeArgs, main, 'serve', '--config', configFile]);
   const p = spawnLogged(run.command, run.args, {
     logFile,
     env: certmintEnv(),

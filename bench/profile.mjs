@@ -1,4 +1,5 @@
-// Issue 27: the profile that guides the work. certmint under `node --cpu-prof` (pinned like the
+// Issue 27: the profile that guides the work. certmint (tsc's unbundled entry, so each frame names
+// its source file) under `node --cpu-prof` (pinned like the
 // benchmark's pinned loads when the machine allows), a C=32 load of N issuances from the Go
 // client, SIGTERM (serve closes and exits; Node writes the profile at exit), then the JavaScript
 // thread's self time per issuance by category (bench/profile-report.mjs), printed and written to
@@ -13,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { REPO, buildAcmego, cleanup, cpuMsOf, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
+import { CERTMINT_MODULES_MAIN, REPO, buildAcmego, cleanup, cpuMsOf, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
 import { cpuSplit } from './pinning.mjs';
 import { attributeProfile, profileNote, profileTable } from './profile-report.mjs';
 
@@ -30,7 +31,7 @@ export async function profileCertmint({ dir, dns, n = 1000, c = 32, warmup = 20,
   const dataDir = path.join(dir, 'data');
   const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port });
   log(`profile: certmint under --cpu-prof${cpus ? ` on CPU ${cpus.servers}, client on CPU ${cpus.client}` : ', unpinned'}, C=${c} N=${n}`);
-  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), cpus: cpus?.servers, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), cpus: cpus?.servers, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`], main: CERTMINT_MODULES_MAIN });
   const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}`, accountKey, clientCpus: cpus?.client };
   let load;
   let fromUs;
