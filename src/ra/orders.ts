@@ -11,6 +11,7 @@ import { accessPolicyOf, chosenProfile, validityFor, type RaDeps } from './deps.
 import { checkOrderLimits, takeOrderSlots } from './rate-limits.js';
 import { checkReplaces } from './renewal-info.js';
 import { currentOrderState, type OrderState } from './order-status.js';
+import { preAuthorizerFor } from './pre-authorization.js';
 
 const MAX_IDENTIFIERS = 1000;
 
@@ -56,7 +57,9 @@ export async function newOrder(
   const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account, profile));
   const replaces = await checkReplaces(deps, account, identifiers, payload.replaces);
 
-  const reusable = await deps.ledger.findReusableAuthorizations(account.id, identifiers, now);
+  const preAuthorizer = await preAuthorizerFor(deps, account, policy, now);
+  // A pre-authorized authorization is never reused: each order asks its EAB key again, so a revoked key stops the next one.
+  const reusable = (await deps.ledger.findReusableAuthorizations(account.id, identifiers, now)).filter((a) => a.preAuthorizedEabKid === undefined);
   const key = (wildcard: boolean, value: string) => `${wildcard ? '*.' : ''}${value.toLowerCase()}`;
   const byValue = new Map(reusable.map((a) => [key(a.wildcard, a.identifier.value), a] as const));
   const newAuthzs: NewAuthorization[] = [];
@@ -69,6 +72,21 @@ export async function newOrder(
       continue;
     }
     const id = randomId();
+    if (preAuthorizer && (!wildcard || preAuthorizer.wildcards)) {
+      newAuthzs.push({
+        id,
+        accountId: account.id,
+        identifier,
+        wildcard,
+        expires: new Date(now.getTime() + deps.policy.authorizationLifetimeMs),
+        createdAt: now,
+        challenges: [],
+        preAuthorizedEabKid: preAuthorizer.eabKid,
+        preAuthorizedPolicy: preAuthorizer.policy,
+      });
+      authzIds.push(id);
+      continue;
+    }
     newAuthzs.push({
       id,
       accountId: account.id,
@@ -88,10 +106,12 @@ export async function newOrder(
     });
     authzIds.push(id);
   }
-  await checkOrderLimits(deps, account, identifiers.length, newAuthzs.length);
+  const pending = newAuthzs.filter((a) => a.preAuthorizedEabKid === undefined);
+  await checkOrderLimits(deps, account, identifiers.length, pending.length);
   await takeOrderSlots(deps, account, newAuthzs.length);
   // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
-  const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...reusable.map((a) => a.expires.getTime())];
+  const preAuthorized = newAuthzs.filter((a) => a.preAuthorizedEabKid !== undefined);
+  const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...[...reusable, ...preAuthorized].map((a) => a.expires.getTime())];
   const order = {
     id: randomId(),
     accountId: account.id,
@@ -105,6 +125,7 @@ export async function newOrder(
     ...(payload.profile !== undefined ? { profile: profileName } : {}),
   };
   await deps.ledger.createOrder(order, newAuthzs);
+  if (preAuthorizer && preAuthorized.length > 0) deps.metrics?.preAuthorized(preAuthorizer.policy, preAuthorized.length);
   return getOrder(deps, account, order.id);
 }
 
