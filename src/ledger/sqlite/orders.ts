@@ -81,16 +81,16 @@ export class SqliteOrders {
     this.db.transaction(() => {
       this.s.insertOrder.run(...orderInsertValues(order));
       for (const a of newAuthorizations) {
-        this.s.insertAuthz.run(
-          a.id,
-          a.accountId,
-          a.identifier.type,
-          a.identifier.value,
-          a.wildcard ? 1 : 0,
-          a.expires.getTime(),
-          a.createdAt.getTime(),
-          a.preAuthorizedEabKid ?? null,
-        );
+        this.s.insertAuthz.run({
+          id: a.id,
+          accountId: a.accountId,
+          type: a.identifier.type,
+          value: a.identifier.value,
+          wildcard: a.wildcard ? 1 : 0,
+          expires: a.expires.getTime(),
+          createdAt: a.createdAt.getTime(),
+          eabKid: a.preAuthorizedEabKid ?? null,
+        });
         for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);
       }
       order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));

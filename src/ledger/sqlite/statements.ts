@@ -30,7 +30,7 @@ export function prepareStatements(db: Database.Database) {
     // Pre-authorized (an EAB key named): valid at once; otherwise pending until a challenge settles it.
     insertAuthz: db.prepare(`INSERT INTO authorizations
       (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at, preauthorized_eab_kid)
-      VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'valid' END, ?6, ?7, ?8)`),
+      VALUES (@id, @accountId, @type, @value, @wildcard, CASE WHEN @eabKid IS NULL THEN 'pending' ELSE 'valid' END, @expires, @createdAt, @eabKid)`),
     insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
       VALUES (?, ?, ?, ?, 'pending')`),
     linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
