@@ -3,6 +3,7 @@ import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
+import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
 import { showCommand } from '../cli/commands/certs.js';
@@ -122,11 +123,13 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     expect(await t.ledger.auditTrail(`authorization:${wildcard!.id}`)).toMatchObject([{ detail: { identifier: '*.apps.fleet.internal', policy: 'fleet' } }]);
   });
 
-  it('leaves accounts of a policy without preAuthorized to challenges', async () => {
+  it('leaves accounts of a policy without preAuthorized to challenges; certs show names the challenge type', async () => {
     const { client } = await boundAccount('plain');
     const order = (await newOrder(client, ['x.plain.internal'])).json();
     expect(order.status).toBe('pending');
     expect((await t.ledger.getAuthorizations(authzIdsOf(order)))[0]!.challenges.length).toBeGreaterThan(0);
+    const { serial } = await issueCertificate(t, client, ['y.plain.internal']);
+    expect(await showCommand(t.ledger, serial, {})).toContain('authorizedBy       y.plain.internal: http-01\n');
   });
 
   it('never reuses a pre-authorized authorization: each order asks the EAB key again', async () => {
