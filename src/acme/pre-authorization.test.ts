@@ -1,4 +1,7 @@
 import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
@@ -182,6 +185,49 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     expect((await newOrder(client, ['race.ci.internal'])).json().status).toBe('pending');
   });
 }
+
+describe('pre-authorized orders after the operator takes preAuthorized off the policy', () => {
+  let dir: string;
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses to finalize an order made while the policy pre-authorized (restart in between): unauthorized, naming the config key', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'certmint-preauth-'));
+    const before = await startTestAcmeApp({ dir, env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES });
+    let orders: { finalize: string }[];
+    const key = await newAccountKey();
+    try {
+      const eab = await before.ra.createEabKey({ label: 'fleet', policy: 'fleet' }, 'operator:test');
+      const url = `${before.baseUrl}/acme/new-account`;
+      const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
+        .setProtectedHeader({ alg: 'HS256', kid: eab.kid, url })
+        .sign(Buffer.from(eab.hmacKey, 'base64url'));
+      const client = new InjectAcmeClient(before.app, before.baseUrl, key);
+      expect((await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding })).statusCode).toBe(201);
+      const post = (names: string[]) => client.post(`${before.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
+      orders = [(await post(['a.fleet.internal'])).json(), (await post(['*.w.fleet.internal'])).json()];
+      for (const order of orders) expect(order).toMatchObject({ status: 'ready' });
+    } finally {
+      await before.close();
+    }
+    // The same data dir, the policies edited: fleet keeps its names but pre-authorizes no wildcard, then nothing.
+    const configs = [
+      ['fleet:\n    allow: ["*.fleet.internal"]\n    preAuthorized: true\n', orders[1]!, ['*.w.fleet.internal'], 'no longer pre-authorizes wildcards (policies.fleet.preAuthorizedWildcards is not true)'],
+      ['fleet:\n    allow: ["*.fleet.internal"]\n', orders[0]!, ['a.fleet.internal'], 'no longer pre-authorizes names (policies.fleet.preAuthorized is not true)'],
+    ] as const;
+    for (const [policy, order, names, why] of configs) {
+      const after = await startTestAcmeApp({ dir, env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: `policies:\n  ${policy}` });
+      try {
+        const client = new InjectAcmeClient(after.app, after.baseUrl, key);
+        expect((await client.register({ onlyReturnExisting: true })).statusCode).toBe(200);
+        const res = await client.post(order.finalize, { csr: b64((await makeCsr([...names])).der) });
+        expect(res.json()).toMatchObject({ type: `${ERR}unauthorized`, status: 403, detail: expect.stringContaining(why) });
+        expect(await after.ledger.listCertificates({ now: after.clock.now(), limit: 10 })).toEqual([]);
+      } finally {
+        await after.close();
+      }
+    }
+  }, 60_000);
+});
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe.skipIf(backend === 'postgres' && !postgresAvailable())(`pre-authorized policies [${backend}]`, () => suite(backend));

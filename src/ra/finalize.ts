@@ -103,7 +103,7 @@ export async function finalizeOrder(
   // Refused here, the order stays ready: once the zone allows this CA again, finalize succeeds.
   await recheckCaa(deps, account, authzs);
   // Refused here the order stays ready but can never issue: its client makes a new order, which gets challenges.
-  await checkPreAuthorizations(deps, authzs, deps.clock.now());
+  await checkPreAuthorizations(deps, account, authzs, deps.clock.now());
   if (!(await deps.ledger.beginFinalize(order.id))) {
     throw new AcmeProblem('orderNotReady', 'the order is already being finalized');
   }

@@ -1,7 +1,7 @@
 import { AcmeProblem } from '../core/problem.js';
 import type { AccountRecord, AuthorizationRecord, EabKeyRecord } from '../ledger/records.js';
 import type { AccessPolicy } from '../policy/access.js';
-import type { RaDeps } from './deps.js';
+import { accessPolicyOf, type RaDeps } from './deps.js';
 
 /**
  * Pre-authorized policies (docs/access.md#pre-authorized-policies): an account bound through an
@@ -36,10 +36,19 @@ export async function preAuthorizerFor(deps: RaDeps, account: AccountRecord, pol
 
 /**
  * finalize: an order whose authorizations rest on an EAB key revoked or expired since is refused,
- * so even an order made a second before `certmint eab revoke` issues nothing after it.
+ * so even an order made a second before `certmint eab revoke` issues nothing after it; likewise
+ * once the operator took `preAuthorized` off the account's policy (and restarted).
  */
-export async function checkPreAuthorizations(deps: RaDeps, authzs: readonly AuthorizationRecord[], now: Date): Promise<void> {
+export async function checkPreAuthorizations(deps: RaDeps, account: AccountRecord, authzs: readonly AuthorizationRecord[], now: Date): Promise<void> {
   const kids = new Set(authzs.flatMap((a) => (a.preAuthorizedEabKid !== undefined ? [a.preAuthorizedEabKid] : [])));
+  if (kids.size === 0) return;
+  const policy = accessPolicyOf(deps, account);
+  if (!policy.preAuthorized) {
+    throw preAuthorizationWithdrawn(`policy "${policy.name}" no longer pre-authorizes names (policies.${policy.name}.preAuthorized is not true)`);
+  }
+  if (!policy.preAuthorizedWildcards && authzs.some((a) => a.preAuthorizedEabKid !== undefined && a.wildcard)) {
+    throw preAuthorizationWithdrawn(`policy "${policy.name}" no longer pre-authorizes wildcards (policies.${policy.name}.preAuthorizedWildcards is not true)`);
+  }
   for (const kid of kids) {
     const why = eabKeyWithdrawal(await deps.ledger.getEabKey(kid), kid, now);
     if (why) throw preAuthorizationWithdrawn(why);
