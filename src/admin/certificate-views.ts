@@ -3,6 +3,7 @@ import { parseDuration } from '../core/duration.js';
 import { AcmeProblem } from '../core/problem.js';
 import type { AuditEntry, CertificateFilter, CertificateSummary } from '../ledger/ledger.js';
 import type { CertificateRecord } from '../ledger/records.js';
+import { authorizedByOf } from '../ledger/audit-entries.js';
 import { DEFAULT_PROFILE } from '../policy/profiles.js';
 import { derToPem } from '../ra/certificates.js';
 import { reasonName } from '../ra/revocation.js';
@@ -144,6 +145,8 @@ export function certificateDetailJson(c: CertificateRecord, audit: readonly Audi
     issuerGeneration: c.issuerGeneration,
     sha256Fingerprint: x.fingerprint256,
     order: c.orderId ?? null,
+    /** How each identifier was authorized; null for certificates issued before it was recorded. */
+    authorizedBy: authorizedByOf(audit) ?? null,
     audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, detail: a.detail })),
     pem: derToPem(c.der),
     chainPem: c.chainPem,

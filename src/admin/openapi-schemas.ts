@@ -72,6 +72,18 @@ export const SCHEMAS: Record<string, Schema> = {
       issuerGeneration: integer,
       sha256Fingerprint: string,
       order: nullable(string),
+      authorizedBy: {
+        ...nullable({ type: 'array' }),
+        items: object(
+          {
+            identifier: { ...string, description: 'As ordered ("*.apps.internal" for a wildcard).' },
+            method: { ...string, description: 'The challenge type that validated it (http-01, dns-01, tls-alpn-01, …) or "policy" (a preAuthorized policy).' },
+            eabKid: { ...string, description: 'method "policy": the EAB key the pre-authorization rested on.' },
+          },
+          ['eabKid'],
+        ),
+        description: 'How each identifier was authorized; null for certificates issued before this was recorded.',
+      },
       audit: array(auditEntryOfSubject),
       pem: string,
       chainPem: string,

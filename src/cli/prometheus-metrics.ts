@@ -12,6 +12,8 @@ const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alp
 export interface PrometheusMetricsOptions extends StateGaugeSources {
   /** The configured profile names: their issuance counters exist (at 0) from the start. */
   readonly profiles: readonly string[];
+  /** The configured `preAuthorized` policy names: their pre-authorization counters exist (at 0) from the start. */
+  readonly preAuthorizedPolicies?: readonly string[];
   /** The configured webhook names: their delivery counters exist (at 0) from the start. */
   readonly webhooks?: readonly string[];
 }
@@ -29,6 +31,7 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
   private readonly validation: Histogram<'challenge_type' | 'outcome'>;
   private readonly http: Histogram<'route' | 'method' | 'status_code'>;
   private readonly deliveries: Counter<'webhook' | 'outcome'>;
+  private readonly preAuthorizations: Counter<'policy'>;
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
@@ -51,6 +54,13 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
       labelNames: ['reason'],
       registers,
     });
+    this.preAuthorizations = new Counter({
+      name: 'certmint_preauthorizations_total',
+      help: 'Authorizations made valid without a challenge by a preAuthorized policy (on the strength of the account\'s EAB key), by policy.',
+      labelNames: ['policy'],
+      registers,
+    });
+    for (const policy of options.preAuthorizedPolicies ?? []) this.preAuthorizations.inc({ policy }, 0);
     this.validation = new Histogram({
       name: 'certmint_validation_duration_seconds',
       help: 'Time to validate a challenge (http-01 fetch, DNS lookup, TLS handshake, CAA), by challenge type and outcome.',
@@ -101,6 +111,10 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
 
   validationFinished(type: ChallengeType, outcome: 'valid' | 'invalid', seconds: number): void {
     this.validation.observe({ challenge_type: type, outcome }, seconds);
+  }
+
+  preAuthorized(policy: string, count: number): void {
+    this.preAuthorizations.inc({ policy }, count);
   }
 
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void {

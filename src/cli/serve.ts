@@ -114,6 +114,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     crl: (issuer) => crl.current(issuer),
     ledgerFiles,
     profiles: Object.keys(config.profiles),
+    preAuthorizedPolicies: Object.entries(config.policies).flatMap(([name, p]) => (p.preAuthorized ? [name] : [])),
     webhooks: [...webhooks.map((w) => w.name), ...(email ? [EMAIL_TARGET] : [])],
   });
   const ra = registrationAuthority(config, {

@@ -121,4 +121,8 @@ export interface PolicyConfig {
   readonly challenges: readonly ('http-01' | 'dns-01' | 'tls-alpn-01' | 'dns-persist-01')[];
   readonly maxLifetimeMs?: number;
   readonly profiles: readonly string[];
+  /** Authorizations for allowed names are valid without a challenge while the account's EAB key holds. */
+  readonly preAuthorized: boolean;
+  /** With preAuthorized: wildcards too. */
+  readonly preAuthorizedWildcards: boolean;
 }

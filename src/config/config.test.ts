@@ -130,6 +130,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: badRef, env: {} })).toThrow(/policies.team.profiles names gold, not in profiles/);
   });
 
+  it('policies.<name>.preAuthorized: off by default; needs a non-empty allow; preAuthorizedWildcards needs preAuthorized', () => {
+    const ok = file('preauth.yaml', 'policies:\n  ci:\n    allow: ["*.ci.internal"]\n    preAuthorized: true\n    preAuthorizedWildcards: true\n  team:\n    allow: [a.internal]\n');
+    const c = loadConfig({ file: ok, env: {} });
+    expect(c.policies.ci).toMatchObject({ preAuthorized: true, preAuthorizedWildcards: true });
+    expect(c.policies.team).toMatchObject({ preAuthorized: false, preAuthorizedWildcards: false });
+    for (const allow of ['', '    allow: []\n']) {
+      const noAllow = file('no-allow.yaml', `policies:\n  ci:\n${allow}    preAuthorized: true\n`);
+      expect(() => loadConfig({ file: noAllow, env: {} })).toThrow(/^policies\.ci\.preAuthorized is true but policies\.ci\.allow is empty: list the names .*$/);
+    }
+    const alone = file('alone.yaml', 'policies:\n  ci:\n    allow: ["*.ci.internal"]\n    preAuthorizedWildcards: true\n');
+    expect(() => loadConfig({ file: alone, env: {} })).toThrow(/^policies\.ci\.preAuthorizedWildcards is true but policies\.ci\.preAuthorized is not: set preAuthorized: true/);
+  });
+
   it('config/certmint.example.yaml loads and states the defaults', () => {
     const example = loadConfig({ file: path.join(import.meta.dirname, '../../config/certmint.example.yaml'), env: {}, cwd: '/srv' });
     expect(example).toEqual(loadConfig({ env: {}, cwd: '/srv' }));

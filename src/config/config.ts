@@ -270,6 +270,15 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
     if (unknown.length > 0) {
       throw new ConfigError(`policies.${name}.profiles names ${unknown.join(', ')}, not in profiles (${Object.keys(c.profiles).join(', ')})`);
     }
+    // An empty allow list means "any name": pre-authorizing that would make the EAB key a credential for every name.
+    if (p.preAuthorized === true && (p.allow ?? []).length === 0) {
+      throw new ConfigError(
+        `policies.${name}.preAuthorized is true but policies.${name}.allow is empty: list the names its accounts may get without a challenge (e.g. allow: ["*.apps.internal"]), or remove preAuthorized`,
+      );
+    }
+    if (p.preAuthorizedWildcards === true && p.preAuthorized !== true) {
+      throw new ConfigError(`policies.${name}.preAuthorizedWildcards is true but policies.${name}.preAuthorized is not: set preAuthorized: true as well, or remove preAuthorizedWildcards (alone it does nothing)`);
+    }
   }
   if (c.validation.caa.enabled && c.validation.caa.identities.length === 0) {
     throw new ConfigError(
@@ -365,6 +374,8 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
           deny: p.deny ?? [],
           challenges: p.challenges ?? [],
           profiles: p.profiles ?? [],
+          preAuthorized: p.preAuthorized ?? false,
+          preAuthorizedWildcards: p.preAuthorizedWildcards ?? false,
           ...(maxLifetime !== undefined ? { maxLifetimeMs: maxLifetime } : {}),
         };
         return [name, resolved];

@@ -196,6 +196,15 @@ export const ConfigSchema = Type.Object(
           ),
           maxLifetime: Type.Optional(Duration('Longest certificate lifetime for its accounts; at most policy.maxLifetime.')),
           profiles: Type.Optional(Strings('Profiles its accounts may choose; absent or empty: all.')),
+          preAuthorized: Type.Optional(
+            Type.Boolean({
+              description:
+                'true: its accounts\' authorizations for names in `allow` are valid at once, without a challenge, while their EAB key is neither revoked nor expired (docs/access.md#pre-authorized-policies); needs `allow`. Default false.',
+            }),
+          ),
+          preAuthorizedWildcards: Type.Optional(
+            Type.Boolean({ description: 'With `preAuthorized`: wildcard identifiers are pre-authorized too; otherwise they need a dns-01 challenge. Default false.' }),
+          ),
         },
         { additionalProperties: false },
       ),

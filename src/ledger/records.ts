@@ -42,6 +42,11 @@ export interface AuthorizationRecord {
   readonly expires: Date;
   readonly createdAt: Date;
   readonly challenges: readonly ChallengeRecord[];
+  /**
+   * Set: made valid without a challenge by the account's `preAuthorized` policy, on the strength
+   * of this EAB key (docs/access.md#pre-authorized-policies); never reused by a later order.
+   */
+  readonly preAuthorizedEabKid?: string;
 }
 
 /** An order as stored. `status` is the stored one; ra/ derives the current one from the authorizations. */
@@ -100,7 +105,11 @@ export interface CertificateRecord {
 }
 
 export type NewAccount = Omit<AccountRecord, 'status'>;
-export type NewAuthorization = Omit<AuthorizationRecord, 'status'>;
+/** Stored `pending`, or `valid` when pre-authorized (preAuthorizedEabKid and preAuthorizedPolicy set, no challenges). */
+export type NewAuthorization = Omit<AuthorizationRecord, 'status'> & {
+  /** The policy that pre-authorized it, for its `authorize` audit entry. */
+  readonly preAuthorizedPolicy?: string;
+};
 export type NewOrder = Omit<OrderRecord, 'status' | 'error' | 'certificateSerial' | 'replaces'> & {
   readonly replacement?: OrderReplacement;
 };
@@ -110,7 +119,18 @@ export type NewCertificate = Omit<
 > & {
   /** Default 1. */
   readonly issuerGeneration?: number;
+  /** How each ordered identifier was authorized; kept in the `issue` audit entry (`certs show`). */
+  readonly authorizedBy?: readonly IdentifierAuthorization[];
 };
+
+/** How one identifier of a certificate was authorized: the challenge type that validated it, or its account's policy. */
+export interface IdentifierAuthorization {
+  /** As ordered ("*.apps.internal" for a wildcard). */
+  readonly identifier: string;
+  readonly method: ChallengeType | 'policy';
+  /** method 'policy': the EAB key the pre-authorization rested on. */
+  readonly eabKid?: string;
+}
 
 /** An external account binding key handed out by an operator (RFC 8555 §7.3.4). */
 export interface EabKeyRecord {

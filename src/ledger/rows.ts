@@ -172,6 +172,7 @@ export interface AuthorizationRow {
   status: AuthorizationStatus;
   expires: Millis;
   created_at: Millis;
+  preauthorized_eab_kid: string | null;
 }
 
 export function toAuthorization(r: AuthorizationRow, challenges: readonly ChallengeRecord[]): AuthorizationRecord {
@@ -184,6 +185,7 @@ export function toAuthorization(r: AuthorizationRow, challenges: readonly Challe
     expires: ms(r.expires),
     createdAt: ms(r.created_at),
     challenges,
+    ...(r.preauthorized_eab_kid !== null ? { preAuthorizedEabKid: r.preauthorized_eab_kid } : {}),
   };
 }
 

@@ -16,6 +16,10 @@ export interface AccessPolicyConfig {
   readonly maxLifetimeMs?: number;
   /** Profiles its accounts may choose; empty or absent: all. */
   readonly profiles?: readonly string[];
+  /** Authorizations for allowed names are valid without a challenge (while the account's EAB key holds). */
+  readonly preAuthorized?: boolean;
+  /** With preAuthorized: wildcard identifiers too. */
+  readonly preAuthorizedWildcards?: boolean;
 }
 
 /**
@@ -44,6 +48,14 @@ export class AccessPolicy {
 
   get profiles(): readonly string[] {
     return this.config.profiles ?? [];
+  }
+
+  get preAuthorized(): boolean {
+    return this.config.preAuthorized ?? false;
+  }
+
+  get preAuthorizedWildcards(): boolean {
+    return this.preAuthorized && (this.config.preAuthorizedWildcards ?? false);
   }
 
   allowsProfile(name: string): boolean {

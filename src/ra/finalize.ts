@@ -5,7 +5,7 @@ import { AcmeProblem } from '../core/problem.js';
 import { checkIntermediateConstraints } from './intermediate-constraints.js';
 import type { Identifier } from '../core/identifier.js';
 import type { FinalizeOutcome } from '../ledger/ledger.js';
-import type { AccountRecord } from '../ledger/records.js';
+import type { AccountRecord, AuthorizationRecord, IdentifierAuthorization } from '../ledger/records.js';
 import { subjectKeyProblem } from '../policy/keys.js';
 import { profileKeyProblem } from '../policy/profiles.js';
 import { leafValidity } from '../policy/validity.js';
@@ -14,6 +14,7 @@ import { currentOrderState } from './order-status.js';
 import { getOrder, loadOrder, type OrderView } from './orders.js';
 import { keyHashOfSpki, spkiOfJwk } from './keys.js';
 import { recheckCaa } from './caa-recheck.js';
+import { checkPreAuthorizations, preAuthorizationWithdrawn } from './pre-authorization.js';
 import { certifiedIdentifiers, signLeaf } from './certificates.js';
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -67,6 +68,16 @@ async function checkedCsr(deps: RaDeps, account: AccountRecord, csrInput: unknow
   return csr;
 }
 
+/** How each authorization of the order was won, for the `issue` audit entry (`certmint certs show`). */
+function authorizedBy(authzs: readonly AuthorizationRecord[]): IdentifierAuthorization[] {
+  return authzs.flatMap((a): IdentifierAuthorization[] => {
+    const identifier = `${a.wildcard ? '*.' : ''}${a.identifier.value}`;
+    if (a.preAuthorizedEabKid !== undefined) return [{ identifier, method: 'policy', eabKid: a.preAuthorizedEabKid }];
+    const validated = a.challenges.find((c) => c.status === 'valid');
+    return validated ? [{ identifier, method: validated.type }] : [];
+  });
+}
+
 /**
  * RFC 8555 §7.4 finalize. The certificate is signed and committed to the ledger before this
  * returns, so the order comes back valid with its certificate URL (no client needs to poll).
@@ -91,6 +102,8 @@ export async function finalizeOrder(
   if (keyTypeProblem) throw new AcmeProblem('badCSR', `the CSR public key is refused: ${keyTypeProblem}`);
   // Refused here, the order stays ready: once the zone allows this CA again, finalize succeeds.
   await recheckCaa(deps, account, authzs);
+  // Refused here the order stays ready but can never issue: its client makes a new order, which gets challenges.
+  await checkPreAuthorizations(deps, account, authzs, deps.clock.now());
   if (!(await deps.ledger.beginFinalize(order.id))) {
     throw new AcmeProblem('orderNotReady', 'the order is already being finalized');
   }
@@ -117,6 +130,7 @@ export async function finalizeOrder(
       notBefore: leaf.notBefore,
       notAfter: leaf.notAfter,
       createdAt: now,
+      authorizedBy: authorizedBy(authzs),
       ...(order.profile !== undefined ? { profile: order.profile } : {}),
     }, deps.clock.now());
   } catch (e) {
@@ -158,6 +172,13 @@ async function refuseAtCommit(deps: RaDeps, orderId: string, refusal: Exclude<Fi
       break;
     case 'accountNotValid':
       problem = new AcmeProblem('unauthorized', `the account became ${refusal.status} ${notIssued}`);
+      break;
+    case 'eabKeyWithdrawn':
+      problem = preAuthorizationWithdrawn(
+        refusal.revokedAt
+          ? `EAB key ${refusal.kid} was revoked at ${refusal.revokedAt.toISOString()} ${notIssued}`
+          : `EAB key ${refusal.kid} expired at ${refusal.expiredAt?.toISOString() ?? 'that moment'} ${notIssued}`,
+      );
       break;
     case 'keyBlocked':
       problem = new AcmeProblem(

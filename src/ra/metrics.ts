@@ -12,6 +12,8 @@ export interface IssuanceMetrics {
   issuanceFailed(reason: ProblemType): void;
   /** A challenge validation finished (its outcome recorded), after this many seconds. */
   validationFinished(type: ChallengeType, outcome: 'valid' | 'invalid', seconds: number): void;
+  /** `count` authorizations of one new order were made valid without a challenge by this `preAuthorized` policy. */
+  preAuthorized(policy: string, count: number): void;
 }
 
 /** For the admin CLI and tests that do not watch metrics. */
@@ -19,4 +21,5 @@ export const noIssuanceMetrics: IssuanceMetrics = {
   certificateIssued: () => undefined,
   issuanceFailed: () => undefined,
   validationFinished: () => undefined,
+  preAuthorized: () => undefined,
 };

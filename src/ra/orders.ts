@@ -11,6 +11,7 @@ import { accessPolicyOf, chosenProfile, validityFor, type RaDeps } from './deps.
 import { checkOrderLimits, takeOrderSlots } from './rate-limits.js';
 import { checkReplaces } from './renewal-info.js';
 import { currentOrderState, type OrderState } from './order-status.js';
+import { preAuthorizerFor } from './pre-authorization.js';
 
 const MAX_IDENTIFIERS = 1000;
 
@@ -37,10 +38,11 @@ function challengeTypesFor(deps: RaDeps, policy: AccessPolicy, id: Identifier, w
  * Whether a later order may use this authorization instead of a new one. Never one validated by
  * dns-persist-01: draft-ietf-acme-dns-persist-01 §7.8 caps its reuse at the record's TTL, which
  * the resolver does not tell us, so every order looks at the record again (as Boulder does); a
- * removed record then de-authorizes at once.
+ * removed record then de-authorizes at once. Never a pre-authorized one either: each order asks
+ * its EAB key again, so a revoked key stops the next order.
  */
 function mayBeReused(authz: AuthorizationRecord): boolean {
-  return !authz.challenges.some((c) => c.status === 'valid' && c.type === 'dns-persist-01');
+  return authz.preAuthorizedEabKid === undefined && !authz.challenges.some((c) => c.status === 'valid' && c.type === 'dns-persist-01');
 }
 
 /** "*.example.internal" is authorized as example.internal with wildcard: true (RFC 8555 §7.1.4). */
@@ -67,6 +69,7 @@ export async function newOrder(
   const validity = checkRequestedValidity(now, payload.notBefore, payload.notAfter, validityFor(deps, account, profile));
   const replaces = await checkReplaces(deps, account, identifiers, payload.replaces);
 
+  const preAuthorizer = await preAuthorizerFor(deps, account, policy, now);
   const reusable = (await deps.ledger.findReusableAuthorizations(account.id, identifiers, now)).filter(mayBeReused);
   const key = (wildcard: boolean, value: string) => `${wildcard ? '*.' : ''}${value.toLowerCase()}`;
   const byValue = new Map(reusable.map((a) => [key(a.wildcard, a.identifier.value), a] as const));
@@ -80,6 +83,21 @@ export async function newOrder(
       continue;
     }
     const id = randomId();
+    if (preAuthorizer && (!wildcard || preAuthorizer.wildcards)) {
+      newAuthzs.push({
+        id,
+        accountId: account.id,
+        identifier,
+        wildcard,
+        expires: new Date(now.getTime() + deps.policy.authorizationLifetimeMs),
+        createdAt: now,
+        challenges: [],
+        preAuthorizedEabKid: preAuthorizer.eabKid,
+        preAuthorizedPolicy: preAuthorizer.policy,
+      });
+      authzIds.push(id);
+      continue;
+    }
     newAuthzs.push({
       id,
       accountId: account.id,
@@ -100,10 +118,12 @@ export async function newOrder(
     });
     authzIds.push(id);
   }
-  await checkOrderLimits(deps, account, identifiers.length, newAuthzs.length);
+  const pending = newAuthzs.filter((a) => a.preAuthorizedEabKid === undefined);
+  await checkOrderLimits(deps, account, identifiers.length, pending.length);
   await takeOrderSlots(deps, account, newAuthzs.length);
   // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
-  const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...reusable.map((a) => a.expires.getTime())];
+  const preAuthorized = newAuthzs.filter((a) => a.preAuthorizedEabKid !== undefined);
+  const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...[...reusable, ...preAuthorized].map((a) => a.expires.getTime())];
   const order = {
     id: randomId(),
     accountId: account.id,
@@ -117,6 +137,7 @@ export async function newOrder(
     ...(payload.profile !== undefined ? { profile: profileName } : {}),
   };
   await deps.ledger.createOrder(order, newAuthzs);
+  if (preAuthorizer && preAuthorized.length > 0) deps.metrics?.preAuthorized(preAuthorizer.policy, preAuthorized.length);
   return getOrder(deps, account, order.id);
 }
 

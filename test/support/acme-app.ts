@@ -151,6 +151,7 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
         crl: (issuer) => crl.current(issuer),
         ledgerFiles: [ledgerFile, `${ledgerFile}-wal`],
         profiles: Object.keys(config.profiles),
+        preAuthorizedPolicies: Object.entries(config.policies).flatMap(([name, p]) => (p.preAuthorized ? [name] : [])),
         ...o.metrics,
       })
     : undefined;

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { parseDuration } from '../../core/duration.js';
 import type { CertificateFilter, CertificateSummary } from '../../ledger/ledger.js';
 import type { CertificateLedger } from '../../ledger/ledger.js';
+import { authorizedByOf, describeAuthorization } from '../../ledger/audit-entries.js';
 import { derToPem } from '../../ra/certificates.js';
 import { reasonName } from '../../ra/revocation.js';
 import { DEFAULT_PROFILE } from '../../policy/profiles.js';
@@ -140,14 +141,20 @@ export async function showCommand(ledger: CertificateLedger, serialInput: string
     issuerGeneration: cert.issuerGeneration,
     sha256Fingerprint: x.fingerprint256,
     order: cert.orderId,
+    authorizedBy: authorizedByOf(audit),
     audit: audit.map((a) => ({ at: a.at.toISOString(), actor: a.actor, action: a.action, ...a.detail })),
   };
   if (o.json) return `${JSON.stringify(info, null, 2)}\n`;
-  const text = { ...info, replaces: info.replaces ?? 'none', replacedBy: info.replacedBy ?? 'none (not superseded)' };
+  // One line per identifier; certificates issued before it was recorded say nothing.
+  const authorizations = (info.authorizedBy ?? []).map(describeAuthorization);
+  const text = { ...info, replaces: info.replaces ?? 'none', replacedBy: info.replacedBy ?? 'none (not superseded)', authorizedBy: undefined };
   return (
     Object.entries(text)
       .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
-      .map(([k, v]) => `${k.padEnd(18)} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .flatMap(([k, v]) => [
+        `${k.padEnd(18)} ${typeof v === 'string' ? v : JSON.stringify(v)}`,
+        ...(k === 'order' ? authorizations.map((line, i) => `${(i === 0 ? 'authorizedBy' : '').padEnd(18)} ${line}`) : []),
+      ])
       .join('\n') + '\n'
   );
 }

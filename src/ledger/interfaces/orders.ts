@@ -17,7 +17,9 @@ export type FinalizeOutcome =
   /** An authorization of the order is no longer valid, or expired, at `at`. */
   | { readonly outcome: 'authorizationNotValid'; readonly identifier: Identifier; readonly status: AuthorizationStatus }
   | { readonly outcome: 'accountNotValid'; readonly status: AccountStatus }
-  | { readonly outcome: 'keyBlocked' };
+  | { readonly outcome: 'keyBlocked' }
+  /** An authorization of the order was pre-authorized on an EAB key revoked or expired at `at`. */
+  | { readonly outcome: 'eabKeyWithdrawn'; readonly kid: string; readonly revokedAt?: Date; readonly expiredAt?: Date };
 
 export interface InterruptedWork {
   readonly orderIds: readonly string[];

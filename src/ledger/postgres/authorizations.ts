@@ -15,7 +15,7 @@ const CHALLENGE_ORDER = `CASE c.type WHEN 'http-01' THEN 0 WHEN 'dns-01' THEN 1 
 
 /** Authorizations `a` numbered `n`, each joined with its challenges, in order. */
 const withChallenges = (from: string): string => `SELECT i.n, a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,
-    a.status, a.expires, a.created_at, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
+    a.status, a.expires, a.created_at, a.preauthorized_eab_kid, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
     c.validated_at AS c_validated_at, c.error AS c_error
   FROM ${from}
   LEFT JOIN challenges c ON c.authorization_id = a.id
@@ -27,7 +27,8 @@ const withChallenges = (from: string): string => `SELECT i.n, a.id, a.account_id
  */
 const perIdentifier = (condition: string, pick: string): string =>
   withChallenges(`unnest($2::text[], $3::text[], $4::boolean[]) WITH ORDINALITY AS i(identifier_type, identifier_value, wildcard, n)
-  CROSS JOIN LATERAL (SELECT x.id, x.account_id, x.identifier_type, x.identifier_value, x.wildcard, x.status, x.expires, x.created_at
+  CROSS JOIN LATERAL (SELECT x.id, x.account_id, x.identifier_type, x.identifier_value, x.wildcard, x.status, x.expires, x.created_at,
+      x.preauthorized_eab_kid
     FROM authorizations x WHERE x.account_id = $1 AND x.identifier_type = i.identifier_type
       AND x.identifier_value = i.identifier_value AND x.wildcard = i.wildcard AND ${condition} AND x.expires > $5
     ORDER BY ${pick} LIMIT 1) a`);

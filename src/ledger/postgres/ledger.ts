@@ -131,7 +131,7 @@ export class PostgresLedger implements CertificateLedger {
     this.authorizations = new PostgresAuthorizations(this.db);
     this.certificates = new PostgresCertificates(this.db, this.audit);
     this.renewal = new PostgresRenewal(this.db, this.audit);
-    this.orders = new PostgresOrders(this.db, this.certificates, this.renewal);
+    this.orders = new PostgresOrders(this.db, this.certificates, this.renewal, this.audit);
     this.crl = new PostgresCrlState(this.db);
     this.metrics = new PostgresMetrics(this.db);
     this.shared = new PostgresSharedState(this.db);

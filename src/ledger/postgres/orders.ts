@@ -2,6 +2,8 @@ import type { ProblemDocument } from '../../core/problem.js';
 import type { AccountStatus, OrderStatus } from '../../core/status.js';
 import { finalizeRefusal, type FinalizeAuthorizationRow } from '../finalize-check.js';
 import type { FinalizeOutcome, InterruptedWork } from '../ledger.js';
+import { preAuthorizationAuditEntries } from '../audit-entries.js';
+import type { PostgresAuditLog } from './audit.js';
 import type { PostgresCertificates } from './certificates.js';
 import type { PostgresRenewal } from './renewal.js';
 import type { Int8 } from './rows.js';
@@ -13,11 +15,12 @@ const S = {
   insertOrder: statement('orders.insert', `INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)`),
   // Every new authorization, challenge and link in one statement each, whatever the order's size.
+  // Pre-authorized (an EAB key named): valid at once; otherwise pending until a challenge settles it.
   insertAuthzs: statement('orders.insertAuthzs', `INSERT INTO authorizations
-      (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
-    SELECT id, a, t, v, w, 'pending', e, c
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[])
-        WITH ORDINALITY AS u(id, a, t, v, w, e, c, n)
+      (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at, preauthorized_eab_kid)
+    SELECT id, a, t, v, w, CASE WHEN p IS NULL THEN 'pending' ELSE 'valid' END, e, c, p
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[], $8::text[])
+        WITH ORDINALITY AS u(id, a, t, v, w, e, c, p, n)
      ORDER BY n`),
   insertChallenges: statement('orders.insertChallenges', `INSERT INTO challenges (id, authorization_id, type, token, status)
     SELECT id, a, t, k, 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(id, a, t, k, n)
@@ -44,8 +47,12 @@ const S = {
   // What completeFinalize checks again, each row locked until it commits (see there).
   lockForCompletion: statement('orders.lockForCompletion', 'SELECT status, account_id FROM orders WHERE id = $1 FOR UPDATE'),
   accountForCompletion: statement('orders.accountForCompletion', 'SELECT status FROM accounts WHERE id = $1 FOR SHARE'),
-  authzsForCompletion: statement('orders.authzsForCompletion', `SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires
-    FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id WHERE x.order_id = $1 ORDER BY x.position FOR SHARE OF a`),
+  // eab_keys is not locked (the nullable side of an outer join cannot be): a revocation committed before this reads is seen.
+  authzsForCompletion: statement('orders.authzsForCompletion', `SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires,
+      a.preauthorized_eab_kid, k.revoked_at AS eab_revoked_at, k.expires_at AS eab_expires_at
+    FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id
+    LEFT JOIN eab_keys k ON k.kid = a.preauthorized_eab_kid
+    WHERE x.order_id = $1 ORDER BY x.position FOR SHARE OF a`),
   complete: statement('orders.complete', `UPDATE orders SET status = 'valid', certificate_serial = $1 WHERE id = $2 AND status = 'processing'`),
   fail: statement('orders.fail', `UPDATE orders SET status = 'invalid', error = $1 WHERE id = $2 AND status <> 'valid'`),
   // Both lists from one snapshot, each in id order as SQLite's partial indexes give them: work
@@ -76,6 +83,7 @@ export class PostgresOrders {
     private readonly db: PostgresSession,
     private readonly certificates: PostgresCertificates,
     private readonly renewal: PostgresRenewal,
+    private readonly audit: PostgresAuditLog,
   ) {}
 
   /**
@@ -98,6 +106,7 @@ export class PostgresOrders {
           a.map((x) => x.wildcard),
           a.map((x) => x.expires.getTime()),
           a.map((x) => x.createdAt.getTime()),
+          a.map((x) => x.preAuthorizedEabKid ?? null),
         ]);
         const challenges = a.flatMap((x) => x.challenges.map((c) => ({ ...c, authorizationId: x.id })));
         if (challenges.length > 0) {
@@ -110,6 +119,8 @@ export class PostgresOrders {
         }
       }
       if (order.authorizationIds.length > 0) await tx.query(S.linkAuthzs, [order.id, order.authorizationIds]);
+      const preAuthorized = preAuthorizationAuditEntries(order, newAuthorizations);
+      if (preAuthorized.length > 0) await this.audit.appendMany(tx, preAuthorized);
       if (order.replacement) await this.renewal.recordReplacement(tx, order.id, order.replacement);
     });
   }

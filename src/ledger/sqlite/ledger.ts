@@ -134,7 +134,7 @@ export class SqliteLedger implements CertificateLedger {
     this.renewal = new SqliteRenewal(this.db, this.audit);
     this.metrics = new SqliteMetrics(this.db, this.file);
     this.shared = new SqliteSharedState(this.db);
-    this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates);
+    this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates, this.audit);
     this.retention = new SqliteRetention(this.db);
     this.outbox = new SqliteOutbox(this.db);
     this.adminTokens = new SqliteAdminTokens(this.db, this.audit, () => this.wal.afterCommit());

@@ -4,6 +4,8 @@ import { finalizeRefusal, type FinalizeAuthorizationRow } from '../finalize-chec
 import type { ProblemDocument } from '../../core/problem.js';
 import type { FinalizeOutcome, InterruptedWork } from '../ledger.js';
 import type { NewAuthorization, NewCertificate, NewOrder, OrderRecord } from '../records.js';
+import { preAuthorizationAuditEntries } from '../audit-entries.js';
+import type { SqliteAuditLog } from './audit.js';
 import type { SqliteCertificates } from './certificates.js';
 import type { SqliteRenewal } from './renewal.js';
 import { orderInsertValues, toOrder, type OrderRow } from '../rows.js';
@@ -22,12 +24,16 @@ export class SqliteOrders {
     private readonly s: Statements,
     private readonly renewal: SqliteRenewal,
     private readonly certificates: SqliteCertificates,
+    private readonly audit: SqliteAuditLog,
   ) {
     this.facts = {
       order: db.prepare(`SELECT o.status AS order_status, (SELECT a.status FROM accounts a WHERE a.id = o.account_id) AS account_status
         FROM orders o WHERE o.id = ?`),
-      authorizations: db.prepare(`SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires
-        FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id WHERE x.order_id = ? ORDER BY x.position`),
+      authorizations: db.prepare(`SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires, a.preauthorized_eab_kid,
+          k.revoked_at AS eab_revoked_at, k.expires_at AS eab_expires_at
+        FROM order_authorizations x JOIN authorizations a ON a.id = x.authorization_id
+        LEFT JOIN eab_keys k ON k.kid = a.preauthorized_eab_kid
+        WHERE x.order_id = ? ORDER BY x.position`),
     };
     this.recentCount = db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?');
   }
@@ -75,10 +81,20 @@ export class SqliteOrders {
     this.db.transaction(() => {
       this.s.insertOrder.run(...orderInsertValues(order));
       for (const a of newAuthorizations) {
-        this.s.insertAuthz.run(a.id, a.accountId, a.identifier.type, a.identifier.value, a.wildcard ? 1 : 0, a.expires.getTime(), a.createdAt.getTime());
+        this.s.insertAuthz.run({
+          id: a.id,
+          accountId: a.accountId,
+          type: a.identifier.type,
+          value: a.identifier.value,
+          wildcard: a.wildcard ? 1 : 0,
+          expires: a.expires.getTime(),
+          createdAt: a.createdAt.getTime(),
+          eabKid: a.preAuthorizedEabKid ?? null,
+        });
         for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);
       }
       order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
+      for (const entry of preAuthorizationAuditEntries(order, newAuthorizations)) this.audit.append(entry);
       if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
     })();
   }

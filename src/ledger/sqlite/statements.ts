@@ -27,8 +27,10 @@ export function prepareStatements(db: Database.Database) {
       ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
     insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`),
-    insertAuthz: db.prepare(`INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at)
-      VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`),
+    // Pre-authorized (an EAB key named): valid at once; otherwise pending until a challenge settles it.
+    insertAuthz: db.prepare(`INSERT INTO authorizations
+      (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at, preauthorized_eab_kid)
+      VALUES (@id, @accountId, @type, @value, @wildcard, CASE WHEN @eabKid IS NULL THEN 'pending' ELSE 'valid' END, @expires, @createdAt, @eabKid)`),
     insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
       VALUES (?, ?, ?, ?, 'pending')`),
     linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
