@@ -203,7 +203,7 @@ export const ConfigSchema = Type.Object(
             }),
           ),
           preAuthorizedWildcards: Type.Optional(
-            Type.Boolean({ description: 'With `preAuthorized`: wildcard identifiers are pre-authorized too; otherwise they need a dns-01 challenge. Default false.' }),
+            Type.Boolean({ description: 'With `preAuthorized`: wildcard identifiers are pre-authorized too; otherwise they need a DNS challenge (dns-01, or dns-persist-01 when offered). Default false.' }),
           ),
         },
         { additionalProperties: false },
