@@ -110,6 +110,11 @@ export type NewCertificate = Omit<
 > & {
   /** Default 1. */
   readonly issuerGeneration?: number;
+  /**
+   * The CRL partition its distribution point names (crl.partitions > 1, ca/crl/partitions.ts);
+   * undefined: none, its generation's whole CRL.
+   */
+  readonly crlPartition?: number;
 };
 
 /** An external account binding key handed out by an operator (RFC 8555 §7.3.4). */

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { RevokedColumns } from '../../core/revoked-columns.js';
 import { workerUrl } from '../../core/worker-url.js';
-import type { CrlIssuer, CrlLease, CrlState } from '../ledger.js';
+import { partitionOfCrlIssuer, type CrlIssuer, type CrlLease, type CrlState } from '../ledger.js';
 
 /**
  * Valid, unexpired certificates per issuer generation: only the partial index
@@ -32,13 +32,15 @@ export class SqliteCrlState {
       releaseLease: db.prepare(`UPDATE crl_state SET dirty = 1, lease_holder = NULL, lease_until = NULL
         WHERE issuer = ? AND lease_holder = ?`),
       crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der, lease_until FROM crl_state WHERE issuer = ?'),
+      // A range of the primary key: 'intermediate-<n>-partition-' .. 'intermediate-<n>-partition.' ('.' follows '-').
+      partitionIssuers: db.prepare('SELECT issuer FROM crl_state WHERE issuer > ? AND issuer < ?').pluck(),
     };
   }
 
-  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
+  listRevokedUnexpired(now: Date, issuerGeneration: number, partition?: number): Promise<RevokedColumns> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerUrl(import.meta.url, 'revoked-worker'), {
-        workerData: { file: this.file, nowMs: now.getTime(), issuerGeneration },
+        workerData: { file: this.file, nowMs: now.getTime(), issuerGeneration, partition },
       });
       worker.once('message', (columns: RevokedColumns) => resolve(columns));
       worker.once('error', reject);
@@ -46,6 +48,15 @@ export class SqliteCrlState {
         if (code !== 0) reject(new Error(`the revoked-certificates reader exited with code ${code}`));
       });
     });
+  }
+
+  async crlPartitions(issuerGeneration: number): Promise<readonly number[]> {
+    const prefix = `intermediate-${issuerGeneration}-partition`;
+    const issuers = this.s.partitionIssuers.all(`${prefix}-`, `${prefix}.`) as CrlIssuer[];
+    return issuers
+      .map(partitionOfCrlIssuer)
+      .filter((p): p is number => p !== undefined)
+      .sort((a, b) => a - b);
   }
 
   async lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
