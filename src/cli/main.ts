@@ -127,11 +127,12 @@ program
       }
       const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, operatorName()));
-      // Publish the CRL of the generation that signed it now; a running server adopts the newer
-      // CRL from the ledger within crl.checkInterval.
+      // Publish the CRL that lists it now (its generation's, or its partition's with crl.partitions);
+      // a running server adopts the newer CRL from the ledger within crl.checkInterval.
       const revoked = await ledger.getCertificate(normalizeSerial(serial));
       const generation = revoked?.issuerGeneration ?? ca.activeGeneration;
-      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), { generation }, ca.activeGeneration));
+      const crlOptions = { generation, ...(revoked?.crlPartition !== undefined ? { partition: revoked.crlPartition } : {}) };
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), crlOptions, ca.activeGeneration));
     });
   });
 

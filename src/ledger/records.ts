@@ -91,6 +91,11 @@ export interface CertificateRecord {
   readonly profile?: string;
   /** The intermediate generation that signed it (1: the intermediate `ca init` made). */
   readonly issuerGeneration: number;
+  /**
+   * The CRL partition its distribution point names (crl.partitions > 1, ca/crl/partitions.ts);
+   * undefined: none, its generation's whole CRL (every certificate issued with crl.partitions 1).
+   */
+  readonly crlPartition?: number;
   /** Lineage (ledger/lineage.ts): the serial of the certificate this one replaced, if any. */
   readonly replaces?: string;
   /** The serial of the first certificate that replaced this one: set, this one is superseded. */
@@ -110,11 +115,6 @@ export type NewCertificate = Omit<
 > & {
   /** Default 1. */
   readonly issuerGeneration?: number;
-  /**
-   * The CRL partition its distribution point names (crl.partitions > 1, ca/crl/partitions.ts);
-   * undefined: none, its generation's whole CRL.
-   */
-  readonly crlPartition?: number;
 };
 
 /** An external account binding key handed out by an operator (RFC 8555 §7.3.4). */

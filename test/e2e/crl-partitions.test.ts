@@ -110,7 +110,8 @@ describe.skipIf(!available)('partitioned CRLs (a real certmint serve with crl.pa
 
     const cli = await certmint.cli(['revoke', revoked.serial, '--reason', 'keyCompromise']);
     expect(cli.code, cli.stderr).toBe(0);
-    // certmint revoke is another process: the server finds the stale partition at its next check.
+    // certmint revoke signs the partition's CRL itself (only that one); the server adopts it from the ledger at its next check.
+    expect(cli.stdout).toContain(`of the intermediate-1-partition-${revoked.partition} (`);
     let after!: x509.X509Crl;
     await vi.waitFor(
       async () => {

@@ -36,6 +36,9 @@ describeLedger('CRL partitions in the ledger', (backend) => {
     await ledger.insertCertificate(certificate('05', 2, 3));
     await ledger.insertCertificate(certificate('06', 1, 3, SECOND)); // expired by the time it is listed
 
+    expect((await ledger.getCertificate('03'))?.crlPartition).toBe(3);
+    expect((await ledger.getCertificate('02'))?.crlPartition).toBe(0);
+    expect(await ledger.getCertificate('01')).not.toHaveProperty('crlPartition');
     // A partition's CRL state exists from its first certificate on: the publisher refreshes it.
     expect(await ledger.crlPartitions(1)).toEqual([0, 3]);
     expect(await ledger.crlPartitions(2)).toEqual([3]);
