@@ -155,6 +155,17 @@ describe('a CA with crl.partitions 4', () => {
     expect(outOfScope.status).not.toBe(0);
   });
 
+  it('puts the Issuing Distribution Point in a CRL large enough to be encoded in a worker thread', async () => {
+    const count = 3000;
+    const serials = Array.from({ length: count }, () => newSerialHex());
+    const entries = { count, serials: serials.join(','), revokedAtMs: new Float64Array(count).fill(Date.now() - 1000), reasons: new Uint8Array(count).fill(4) };
+    const crl = await ca.signCrl({ ...request([]), entries }, 1, 2);
+    const crlPath = await write('large-partition.crl', crl);
+    const text = openssl(['crl', '-in', crlPath, '-inform', 'DER', '-noout', '-text']).out;
+    expect(text).toMatch(/X509v3 Issuing Distribution Point: critical\s+Full Name:\s+URI:http:\/\/certmint.test\/crl\/1\/2\s+Only User Certificates/);
+    expect(text.match(/Serial Number: /g)).toHaveLength(count);
+  });
+
   it('signs the whole generation\'s CRL without an Issuing Distribution Point, as with one partition', async () => {
     const crlPath = await write('whole.crl.pem', pemOf(await ca.signCrl(request([])), 'X509 CRL'));
     expect(openssl(['crl', '-in', crlPath, '-noout', '-text']).out).not.toContain('Issuing Distribution Point');
