@@ -1,4 +1,4 @@
-import { CaError } from '../ca-file-io.js';
+import { CaError } from '../ca-error.js';
 import type { CaKeyAlgorithm, CrlRequest, RevokedEntry } from '../types.js';
 
 /*

@@ -1,4 +1,4 @@
-import { CaError } from '../ca-file-io.js';
+import { CaError } from '../ca-error.js';
 import { derOid, derSequence, derTlv, type Der } from './der.js';
 
 /*
