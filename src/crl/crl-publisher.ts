@@ -110,8 +110,10 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
  * intermediates it issued (certmint ca rotate-root adds roots). A generation that no longer signs
  * leaves (certmint ca rotate-intermediate) keeps its CRL refreshed until the last certificate it
  * signed expires; after that its last CRL is still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
- * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl, root-<n>.crl) replaced
- * atomically.
+ * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl, root-<n>.crl, and with
+ * crl.partitions intermediate-<n>-partition-<p>.crl) replaced atomically. With crl.partitions each
+ * partition is an issuer of its own here (number, lease, minInterval): a revocation marks only
+ * its certificate's partition stale, so only that CRL is rebuilt.
  */
 export class CrlPublisher {
   /** This process as a CRL builder (the ledger's lease names it). */
