@@ -15,12 +15,15 @@ import { initCa } from '../dist/ca/ca-files.js';
 import { nativeCryptoProvider } from '../dist/ca/crypto-provider.js';
 import { systemClock } from '../dist/core/clock.js';
 import { CrlPublisher } from '../dist/crl/crl-publisher.js';
+import { partitionCrlIssuer } from '../dist/ledger/ledger.js';
 import { SqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { reverseLabels } from '../dist/ledger/names.js';
 import { CERTMINT_MAIN, certmintEnv, startCertmint, writeCertmintConfig } from './processes.mjs';
 
 const execFileAsync = promisify(execFile);
 const DAY = 86_400_000;
+/** crl.partitions of the partitioned-CRL case (issue 27). */
+const PARTITIONS = 16;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -43,8 +46,8 @@ export async function measureLedgerScale({ certs: CERTS = 1_000_000, revoked: RE
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
-    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at)
-      VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at, crl_partition)
+      VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
     const now = Date.now();
     // 80 of every 90 certificates are unexpired; revoke REVOKED of those, spread evenly.
@@ -57,7 +60,10 @@ export async function measureLedgerScale({ certs: CERTS = 1_000_000, revoked: RE
         const notAfter = now + ((i % 90) - 10) * DAY; // some expired, spread over 80 days ahead
         const revoked = notAfter > now && revokedSoFar < REVOKED && i % every === 0;
         if (revoked) revokedSoFar++;
-        cert.run(serial, JSON.stringify([{ type: 'dns', value: name }]), serial, now - DAY, notAfter, revoked ? 'revoked' : 'valid', revoked ? now - 1000 : null, revoked ? (i % 2 ? 1 : 4) : null, now);
+        // Issued with crl.partitions 16: spread so that the revoked ones (every `every`-th) fill the 16 partitions evenly,
+        // as random serials modulo 16 do (these serials are sequential, so serial mod 16 would not).
+        const partition = Math.floor(i / every) % PARTITIONS;
+        cert.run(serial, JSON.stringify([{ type: 'dns', value: name }]), serial, now - DAY, notAfter, revoked ? 'revoked' : 'valid', revoked ? now - 1000 : null, revoked ? (i % 2 ? 1 : 4) : null, now, partition);
         ident.run(name, serial, reverseLabels(name));
       }
     })();
@@ -69,7 +75,7 @@ export async function measureLedgerScale({ certs: CERTS = 1_000_000, revoked: RE
     const ledger = new SqliteLedger({ file, mustExist: true });
     const revokedCount = (await ledger.listRevokedUnexpired(new Date(), 1)).count;
     const crypto = nativeCryptoProvider();
-    const ca = await initCa({ dir: path.join(dir, 'crl-bench-ca'), name: 'bench', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i', crypto });
+    const ca = await initCa({ dir: path.join(dir, 'crl-bench-ca'), name: 'bench', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i', crypto, crlPartitions: PARTITIONS });
     const publisher = new CrlPublisher({
       ledger, ca, clock: systemClock, dir: path.join(dir, 'crl-bench'),
       policy: { validityMs: DAY, refreshMs: 3_600_000, rootValidityMs: 30 * DAY, checkIntervalMs: 5000 },
@@ -98,6 +104,34 @@ export async function measureLedgerScale({ certs: CERTS = 1_000_000, revoked: RE
       sizeBytes: crl.der.length,
       eventLoopMaxStallMs: Math.round(maxGap),
     };
+
+    // Partitioned CRLs (crl.partitions, issue 27): what a revocation rebuilds. N = 1: the whole
+    // generation's CRL (every entry); N = 16: the revoked certificate's partition only (~1/16 of
+    // the entries, with its Issuing Distribution Point). Median of 3 builds each, after a warm-up.
+    const buildMedian = async (issuer) => {
+      await publisher.generate(issuer);
+      const runs = [];
+      let built;
+      for (let i = 0; i < 3; i++) {
+        const s = performance.now();
+        built = await publisher.generate(issuer);
+        runs.push(performance.now() - s);
+      }
+      return { medianMs: Math.round(median(runs)), sizeBytes: built.der.length };
+    };
+    const whole = await buildMedian('intermediate');
+    const onePartition = await buildMedian(partitionCrlIssuer(1, 5));
+    results.crlPartitions = [
+      { partitions: 1, rebuilds: 'the whole generation\'s CRL', entries: revokedCount, buildAndSignMs: whole.medianMs, sizeBytes: whole.sizeBytes },
+      {
+        partitions: PARTITIONS,
+        rebuilds: 'one partition\'s CRL',
+        entries: (await ledger.listRevokedUnexpired(new Date(), 1, 5)).count,
+        buildAndSignMs: onePartition.medianMs,
+        sizeBytes: onePartition.sizeBytes,
+      },
+    ];
+    log(`ledger: a revocation rebuilds ${revokedCount} entries in ${whole.medianMs} ms with crl.partitions 1, ${results.crlPartitions[1].entries} in ${onePartition.medianMs} ms with ${PARTITIONS}`);
 
     const time = async (label, filter) => {
       const runs = [];

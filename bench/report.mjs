@@ -61,6 +61,10 @@ export function checkTargets(result) {
   add('RSS growth, first batch → last (%)', '≤ 10, flat', rss?.growthPercent, rss?.growthPercent <= 10, rss ? `${rss.samples.map((s) => `${s.issued}: ${s.rssMb}`).join(', ')} MB` : undefined);
   const ledger = result.ledger;
   add(`CRL build + sign, ${ledger?.crl?.entries ?? revoked} entries (ms)`, '≤ 2000', ledger?.crl?.buildAndSignMs, ledger?.crl?.buildAndSignMs <= 2000);
+  // Issue 27: what one revocation rebuilds, crl.partitions 1 (the whole CRL) against 16 (one partition).
+  const [wholeCrl, partitionCrl] = ledger?.crlPartitions ?? [];
+  add(`CRL rebuilt by a revocation, crl.partitions 1: ${wholeCrl?.entries ?? revoked} entries (ms)`, '≤ 2000', wholeCrl?.buildAndSignMs, wholeCrl?.buildAndSignMs <= 2000);
+  add(`CRL rebuilt by a revocation, crl.partitions ${partitionCrl?.partitions ?? 16}: one partition, ${partitionCrl?.entries ?? '~1/16 of the'} entries (ms)`, '< partitions 1', partitionCrl?.buildAndSignMs, partitionCrl?.buildAndSignMs < wholeCrl?.buildAndSignMs);
   add(`certs list --expiring-within 7d query, ${ledger?.certificates ?? certs} certificates (ms)`, '≤ 100', ledger?.list?.['--expiring-within 7d']?.medianMs, ledger?.list?.['--expiring-within 7d']?.medianMs <= 100);
   add(`certmint serve start, ${ledger?.certificates ?? certs} certificates (ms, median)`, '≤ 2000', ledger?.serverStart?.medianMs, ledger?.serverStart?.medianMs <= 2000);
   // Issue 22: every renewal-overdue list, count and the metrics' read, per backend: the slowest median.

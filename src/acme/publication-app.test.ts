@@ -56,6 +56,17 @@ describe('the plain-HTTP publication listener (publication.listen)', () => {
     }
   });
 
+  it('serves CRL partitions at /crl/<generation>/<partition> only in their canonical spelling (crl.partitions)', async () => {
+    // Partitions of loaded generations, 0-255, written as a leaf's distribution point writes them.
+    for (const path of ['/crl/1/256', '/crl/1/07', '/crl/1/x', '/crl/1/-1', '/crl/2/0', '/crl/0/0', '/crl/01/0']) {
+      expect((await get(path)).status, path).toBe(404);
+    }
+    // This server has crl.partitions 1: no partition CRL is published, one may be soon (another instance's).
+    const unpublished = await get('/crl/1/0');
+    expect(unpublished.status).toBe(503);
+    expect(unpublished.headers.get('retry-after')).toBe('5');
+  });
+
   it('serves nothing else: ACME, metrics and the probes are 404 there (and still served over HTTPS)', async () => {
     for (const [method, path] of [
       ['GET', '/directory'],

@@ -7,11 +7,9 @@ import { createSyncedFile, syncDirectory, tempPathFor } from '../core/atomic-fil
 import type { KeyPassphrase } from './key-passphrase.js';
 import { pkcs8DerOf, privateKeyObjectOf } from './key-pem.js';
 import { readPrivateFile } from './private-file.js';
+import { CaError } from './ca-error.js';
 
-/** A CA that cannot be created or loaded. The message names the file and what to do about it. */
-export class CaError extends Error {
-  override readonly name = 'CaError';
-}
+export { CaError };
 
 /**
  * The files of a CA directory, all PEM:

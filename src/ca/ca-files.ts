@@ -15,6 +15,7 @@ import type { KeyPassphrase } from './key-passphrase.js';
 import type { NameConstraints } from './name-constraints.js';
 import { rootFilePaths, rootGenerations } from './root-generations.js';
 import type { CaKeyAlgorithm } from './types.js';
+import { partitionCrlUrl } from './crl/partitions.js';
 import { X509CertificateAuthority, type IntermediateParts, type RootParts } from './x509-authority.js';
 
 export { CaError } from './ca-file-io.js';
@@ -43,6 +44,11 @@ export interface CaOptions {
    * generation n >= 2 get `${crlUrl}/${n}` (see leafUrlsOf).
    */
   readonly crlUrl: string;
+  /**
+   * crl.partitions (default 1): N > 1 puts each new leaf in partition serial mod N, with the CRL
+   * distribution point `${crlUrl}/<generation>/<partition>` (ca/crl/partitions.ts).
+   */
+  readonly crlPartitions?: number;
   /**
    * AIA caIssuers in every leaf of generation 1: where its DER is served (e.g.
    * <baseUrl>/intermediate.der); generation n >= 2: the same with ".der" replaced by "/<n>.der".
@@ -151,13 +157,27 @@ export async function loadCa(o: CaOptions): Promise<X509CertificateAuthority> {
     intermediates.push(await loadIntermediate(o, provider, roots, generation, crypto, external?.issuers));
   }
   const keyState = provider.keyState?.bind(provider);
-  return new X509CertificateAuthority({ roots, intermediates, activeGeneration, ...(keyState ? { keyState } : {}) });
+  return new X509CertificateAuthority({
+    roots,
+    intermediates,
+    activeGeneration,
+    ...(o.crlPartitions !== undefined ? { crlPartitions: o.crlPartitions } : {}),
+    ...(keyState ? { keyState } : {}),
+  });
 }
 
 /** Where the leaves of a generation point: generation 1 keeps the URLs its leaves carry since `ca init`. */
-export function leafUrlsOf(o: Pick<CaOptions, 'crlUrl' | 'caIssuersUrl'>, generation: number): { crlUrl: string; caIssuersUrl: string } {
-  if (generation === 1) return { crlUrl: o.crlUrl, caIssuersUrl: o.caIssuersUrl };
-  return { crlUrl: `${o.crlUrl}/${generation}`, caIssuersUrl: `${o.caIssuersUrl.replace(/\.der$/, '')}/${generation}.der` };
+export function leafUrlsOf(
+  o: Pick<CaOptions, 'crlUrl' | 'caIssuersUrl'>,
+  generation: number,
+): { crlUrl: string; caIssuersUrl: string; partitionCrlUrl: (partition: number) => string } {
+  const partitionUrl = (partition: number) => partitionCrlUrl(o.crlUrl, generation, partition);
+  if (generation === 1) return { crlUrl: o.crlUrl, caIssuersUrl: o.caIssuersUrl, partitionCrlUrl: partitionUrl };
+  return {
+    crlUrl: `${o.crlUrl}/${generation}`,
+    caIssuersUrl: `${o.caIssuersUrl.replace(/\.der$/, '')}/${generation}.der`,
+    partitionCrlUrl: partitionUrl,
+  };
 }
 
 /**

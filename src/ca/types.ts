@@ -53,6 +53,11 @@ export interface IssuedLeaf {
   readonly notAfter: Date;
   /** The intermediate generation that signed it (its CRL is that generation's). */
   readonly issuerGeneration: number;
+  /**
+   * The CRL partition its distribution point names (crl.partitions > 1): the ledger records it,
+   * so its revocation rebuilds that partition's CRL. Undefined: the generation's whole CRL.
+   */
+  readonly crlPartition?: number;
   /** The chain that follows it in a download: its own intermediate. */
   readonly chainPem: string;
 }
@@ -155,9 +160,11 @@ export interface CertificateAuthority extends CaCertificates {
   issueLeaf(request: LeafRequest): Promise<IssuedLeaf>;
   /**
    * DER CRL signed by an intermediate (default: the active one), for the leaves it issued (its CRL
-   * distribution point). Throws CaError for a generation that is not loaded.
+   * distribution point); with `partition`, for the leaves of that partition only, with a critical
+   * Issuing Distribution Point naming their distribution point. Throws CaError for a generation
+   * that is not loaded.
    */
-  signCrl(request: CrlRequest, generation?: number): Promise<Uint8Array>;
+  signCrl(request: CrlRequest, generation?: number, partition?: number): Promise<Uint8Array>;
   /**
    * DER CRL signed by a root (default: root 1), for the intermediates it issued (RFC 5280 §6.3:
    * each issuer signs its own CRL). Throws CaError for a root that is not loaded.

@@ -9,6 +9,7 @@ import { encodeCertificate, encodeTbsCertificate, spkiParts, type LeafTemplate }
 import type { CaSigningKey } from './ca-key.js';
 import type { CaKeyState } from './key-provider.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl/signer.js';
+import { crlPartitionOf, issuingDistributionPointExtension } from './crl/partitions.js';
 import { canonicalIpAddress, ipAddressForEncoding } from './ip-address.js';
 import { subjectKeyIdOf, subjectNameDer } from './issuer-fields.js';
 import { nameConstraintsOf, type NameConstraints } from './name-constraints.js';
@@ -41,8 +42,10 @@ export interface IntermediateParts {
   readonly rootGeneration: number;
   readonly certificate: x509.X509Certificate;
   readonly key: CaSigningKey;
-  /** The CRL distribution point put in the leaves this generation signs. */
+  /** The CRL distribution point put in the leaves this generation signs (crl.partitions 1). */
   readonly crlUrl: string;
+  /** The distribution point of one of its CRL partitions (crl.partitions > 1); its CRL's Issuing Distribution Point names the same. */
+  readonly partitionCrlUrl: (partition: number) => string;
   /** AIA caIssuers in its leaves: where this generation's DER is served. */
   readonly caIssuersUrl: string;
   /** Under an external root: the CAs between this intermediate and the root, nearest first, sent after it in every chain. */
@@ -55,6 +58,8 @@ export interface X509CertificateAuthorityParts {
   /** Every loaded generation; `activeGeneration` must be one of them. */
   readonly intermediates: readonly IntermediateParts[];
   readonly activeGeneration: number;
+  /** crl.partitions: N > 1 puts each new leaf in partition serial mod N (ca/crl/partitions.ts); default 1. */
+  readonly crlPartitions?: number;
   /** Whether the keys can sign now (the key provider's); absent: always. */
   readonly keyState?: () => CaKeyState;
 }
@@ -64,8 +69,11 @@ interface SigningIntermediate {
   readonly info: IntermediateGeneration;
   readonly certificate: x509.X509Certificate;
   readonly key: CaSigningKey;
-  /** What it puts in every leaf, as DER. */
+  /** What it puts in every leaf, as DER (crl.partitions 1: the generation's CRL distribution point). */
   readonly leafTemplate: LeafTemplate;
+  /** The template of each CRL partition's leaves (crl.partitions > 1), made when first used. */
+  readonly partitionTemplates: Map<number, LeafTemplate>;
+  readonly partitionCrlUrl: (partition: number) => string;
   readonly crlIssuer: CrlIssuer;
 }
 
@@ -92,6 +100,8 @@ export class X509CertificateAuthority implements CertificateAuthority {
   readonly keyAlgorithm: CaKeyAlgorithm;
 
   readonly #active: SigningIntermediate;
+  readonly #activeParts: IntermediateParts;
+  readonly #crlPartitions: number;
   readonly #byGeneration: ReadonlyMap<number, SigningIntermediate>;
   readonly #keyState: (() => CaKeyState) | undefined;
   readonly #keyUsageSignOnly: Uint8Array;
@@ -126,22 +136,18 @@ export class X509CertificateAuthority implements CertificateAuthority {
         },
         certificate: p.certificate,
         key: p.key,
-        leafTemplate: {
-          signatureAlgorithm: signatureAlgorithmDer(p.key.spec.algorithm),
-          issuer: subjectNameDer(p.certificate),
-          fixedExtensions: [
-            new x509.BasicConstraintsExtension(false, undefined, true),
-            new x509.AuthorityKeyIdentifierExtension(keyIdHex),
-            new x509.CRLDistributionPointsExtension([p.crlUrl]),
-            new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
-          ].map(extensionDer),
-        },
+        leafTemplate: leafTemplateOf(p, keyIdHex, p.crlUrl),
+        partitionTemplates: new Map(),
+        partitionCrlUrl: p.partitionCrlUrl,
         crlIssuer: crlIssuerOf(p.certificate, p.key),
       });
     }
     const active = byGeneration.get(parts.activeGeneration);
     if (!active) throw new CaError(`the active intermediate generation ${parts.activeGeneration} is not loaded`);
     this.#active = active;
+    this.#activeParts = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!;
+    this.#crlPartitions = parts.crlPartitions ?? 1;
+    crlPartitionOf('01', this.#crlPartitions); // refuses a count out of range at load, not at the first issuance
     this.#byGeneration = byGeneration;
     this.activeGeneration = parts.activeGeneration;
     this.generations = [...byGeneration.values()].map((g) => g.info);
@@ -182,12 +188,25 @@ export class X509CertificateAuthority implements CertificateAuthority {
     return this.#keyState?.() ?? { ready: true };
   }
 
-  signCrl(request: CrlRequest, generation: number = this.activeGeneration): Promise<Uint8Array> {
+  signCrl(request: CrlRequest, generation: number = this.activeGeneration, partition?: number): Promise<Uint8Array> {
     const intermediate = this.#byGeneration.get(generation);
     if (!intermediate) {
       return Promise.reject(new CaError(`no intermediate of generation ${generation} is loaded; it cannot sign a CRL`));
     }
-    return signCrlAs(intermediate.crlIssuer, request);
+    if (partition === undefined) return signCrlAs(intermediate.crlIssuer, request);
+    // RFC 5280 §5.2.5: the partition's scope, matched by relying parties against the leaf's CRL distribution point.
+    return signCrlAs(intermediate.crlIssuer, request, [issuingDistributionPointExtension(intermediate.partitionCrlUrl(partition))]);
+  }
+
+  /** The leaf template of a CRL partition of the active generation (its distribution point differs), built once. */
+  #partitionTemplate(partition: number): LeafTemplate {
+    const signer = this.#active;
+    let template = signer.partitionTemplates.get(partition);
+    if (!template) {
+      template = leafTemplateOf(this.#activeParts, signer.info.keyIdHex, signer.partitionCrlUrl(partition));
+      signer.partitionTemplates.set(partition, template);
+    }
+    return template;
   }
 
   signIntermediateCrl(request: CrlRequest, rootGeneration = 1): Promise<Uint8Array> {
@@ -229,7 +248,10 @@ export class X509CertificateAuthority implements CertificateAuthority {
       id.type === 'dns' ? { type: 'dns' as const, value: id.value } : { type: 'ip' as const, bytes: ipAddressBytes(id.value) },
     );
     const rsaKey = Buffer.from(key.algorithmOid).equals(OID_RSA_DER);
-    const tbs = encodeTbsCertificate(signer.leafTemplate, {
+    // crl.partitions 1: the generation's CRL, as every leaf before partitions; N > 1: one of N.
+    const crlPartition = this.#crlPartitions > 1 ? crlPartitionOf(request.serialHex, this.#crlPartitions) : undefined;
+    const template = crlPartition === undefined ? signer.leafTemplate : this.#partitionTemplate(crlPartition);
+    const tbs = encodeTbsCertificate(template, {
       serialHex: request.serialHex,
       // X.509 times have whole seconds.
       notBefore: wholeSeconds(request.notBefore),
@@ -244,7 +266,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
     });
     // Rejects with CaKeyUnavailableError while the key's device cannot sign; nothing was issued then.
     const signature = await signer.key.sign(tbs);
-    const der = encodeCertificate(tbs, signer.leafTemplate, signer.key.spec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature);
+    const der = encodeCertificate(tbs, template, signer.key.spec.signing.name === 'ECDSA' ? ecdsaSignatureToDer(signature) : signature);
     return {
       der: new Uint8Array(der.buffer, der.byteOffset, der.byteLength),
       serialHex: request.serialHex,
@@ -252,9 +274,24 @@ export class X509CertificateAuthority implements CertificateAuthority {
       notBefore: wholeSeconds(request.notBefore),
       notAfter: wholeSeconds(notAfter),
       issuerGeneration: signer.info.generation,
+      ...(crlPartition !== undefined ? { crlPartition } : {}),
       chainPem: signer.info.chainPem,
     };
   }
+}
+
+/** Everything that is the same in every leaf of an intermediate that names `crlUrl` as its CRL. */
+function leafTemplateOf(p: IntermediateParts, keyIdHex: string, crlUrl: string): LeafTemplate {
+  return {
+    signatureAlgorithm: signatureAlgorithmDer(p.key.spec.algorithm),
+    issuer: subjectNameDer(p.certificate),
+    fixedExtensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.AuthorityKeyIdentifierExtension(keyIdHex),
+      new x509.CRLDistributionPointsExtension([crlUrl]),
+      new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
+    ].map(extensionDer),
+  };
 }
 
 function checkRequest(request: LeafRequest): void {

@@ -161,4 +161,21 @@ describe('certmint crl', () => {
     const root = await certmint(['crl', 'generate', '--root']);
     expect(root.stdout).toContain('of the root');
   });
+  it('--partition names one CRL partition of a generation (crl.partitions), and refuses what is none', async () => {
+    const gen = await certmint(['crl', 'generate', '--partition', '3']);
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(gen.stdout).toContain('published CRL number 1 of the intermediate-1-partition-3');
+    const show = await certmint(['crl', 'show', '--generation', '1', '--partition', '3']);
+    expect(show.stdout).toMatch(/crl number\s+1\n/);
+    expect(show.stdout).toMatch(/entries\s+0\n/);
+    for (const [args, message] of [
+      [['--partition', '256'], /--partition must be a CRL partition \(0, 1, … 255; crl.partitions\), not "256"/],
+      [['--partition', 'x'], /not "x"/],
+      [['--root', '--partition', '1'], /--root and --generation\/--partition name different CRLs/],
+    ] as const) {
+      const r = await certmint(['crl', 'show', ...args]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+    }
+  });
 });

@@ -32,6 +32,7 @@ export function caOptions(config: Config, crypto: Crypto): CaOptions {
     intermediateLifetimeMs: config.ca.intermediateLifetimeMs,
     name: config.ca.name,
     crlUrl: urls.crl,
+    crlPartitions: config.crl.partitions,
     caIssuersUrl: urls.intermediate,
     crypto,
     keyPassphrase: configuredKeyPassphrase(config.ca.keyPassphraseFile, process.env),

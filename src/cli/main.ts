@@ -128,11 +128,12 @@ program
       }
       const ra = registrationAuthority(config, { ledger, ca, clock: processClock(), crypto: nativeCryptoProvider() });
       process.stdout.write(await revokeCommand(ra, serial, opts.reason, operatorName()));
-      // Publish the CRL of the generation that signed it now; a running server adopts the newer
-      // CRL from the ledger within crl.checkInterval.
+      // Publish the CRL that lists it now (its generation's, or its partition's with crl.partitions);
+      // a running server adopts the newer CRL from the ledger within crl.checkInterval.
       const revoked = await ledger.getCertificate(normalizeSerial(serial));
       const generation = revoked?.issuerGeneration ?? ca.activeGeneration;
-      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), { generation }, ca.activeGeneration));
+      const crlOptions = { generation, ...(revoked?.crlPartition !== undefined ? { partition: revoked.crlPartition } : {}) };
+      process.stdout.write(await crlGenerateCommand(crlPublisher(config, ledger, ca, processClock(), quietLog), crlOptions, ca.activeGeneration));
     });
   });
 
@@ -186,7 +187,8 @@ crl
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .option('--root [n]', "a root's CRL of intermediates (root 1, or root n after ca rotate-root) instead of the intermediate's CRL of leaves")
   .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
-  .action(async (opts: { config?: string; root?: boolean | string; generation?: string }) => {
+  .option('--partition <p>', 'one CRL partition of that generation (crl.partitions > 1) instead of its whole CRL')
+  .action(async (opts: { config?: string; root?: boolean | string; generation?: string; partition?: string }) => {
     const read = readConfig(opts.config);
     // A root's CRL is signed here, by its key: the one command besides the rotations that loads the
     // root key of a CA kept with ca.offlineRoot (brought back for it).
@@ -201,8 +203,9 @@ crl
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .option('--root [n]', "a root's CRL of intermediates (root 1, or root n after ca rotate-root)")
   .option('--generation <n>', 'the CRL of this intermediate generation (default: the active one)')
+  .option('--partition <p>', 'one CRL partition of that generation (crl.partitions > 1) instead of its whole CRL')
   .option('--pem', 'print the CRL as PEM')
-  .action(async (opts: { config?: string; root?: boolean | string; generation?: string; pem?: boolean }) => {
+  .action(async (opts: { config?: string; root?: boolean | string; generation?: string; partition?: string; pem?: boolean }) => {
     const config = readConfig(opts.config);
     const active = await readActiveGeneration(path.join(config.dataDir, 'ca'));
     process.stdout.write(await withLedger(config, (ledger) => crlShowCommand(ledger, opts, active, processClock())));

@@ -3,7 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
 import type { PublishedCrl } from '../crl/crl-publisher.js';
-import { leafCrlIssuer, rootCrlIssuer, type CertificateCounts, type CertificateLedger, type CrlIssuer } from '../ledger/ledger.js';
+import { leafCrlIssuer, partitionCrlIssuer, rootCrlIssuer, type CertificateCounts, type CertificateLedger, type CrlIssuer } from '../ledger/ledger.js';
 
 const DAY_MS = 86_400_000;
 /** The `within` windows of certmint_certificates_expiring. */
@@ -117,9 +117,13 @@ export function registerStateGauges(registry: Registry, s: StateGaugeSources): v
     },
   });
 
-  // Every intermediate generation's CRL and every root's, once published.
+  // Every intermediate generation's CRL, each of its partitions (crl.partitions: 0-255, a map
+  // lookup each), and every root's, once published.
   const crlIssuers = (): CrlIssuer[] => [
-    ...s.ca.generations.map((g) => leafCrlIssuer(g.generation)),
+    ...s.ca.generations.flatMap((g) => [
+      leafCrlIssuer(g.generation),
+      ...Array.from({ length: 256 }, (_, p) => partitionCrlIssuer(g.generation, p)),
+    ]),
     ...s.ca.roots.map((r) => rootCrlIssuer(r.generation)),
   ];
   /** A gauge per issuer of the CRL it published last, once there is one. */

@@ -85,6 +85,8 @@ export interface Config {
     readonly checkIntervalMs: number;
     /** Least time between two leaf CRL builds that revocations ask for (crl.minInterval). */
     readonly minIntervalMs: number;
+    /** crl.partitions: CRLs per intermediate generation (1: one, as before partitions). */
+    readonly partitions: number;
   };
   readonly eab: { readonly required: boolean };
   readonly notifications: NotificationsConfig;

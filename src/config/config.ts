@@ -393,6 +393,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       rootValidityMs: ms('crl.rootValidity', c.crl.rootValidity),
       checkIntervalMs: Math.max(timer('crl.checkInterval', c.crl.checkInterval), 100),
       minIntervalMs: timer('crl.minInterval', c.crl.minInterval),
+      partitions: c.crl.partitions,
     },
     eab: { required: c.eab.required },
     notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, fail),

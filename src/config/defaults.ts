@@ -61,7 +61,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     pendingAuthorizationLifetime: '7d',
     authorizationLifetime: '30d',
   },
-  crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s', minInterval: '10s' },
+  crl: { validity: '24h', refresh: '1h', rootValidity: '30d', checkInterval: '5s', minInterval: '10s', partitions: 1 },
   eab: { required: false },
   // Generous for a private CA: one cert-manager account may order for a whole cluster, and pods
   // behind one node address may each register at boot.

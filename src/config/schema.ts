@@ -128,6 +128,12 @@ export const ConfigSchema = Type.Object(
       minInterval: Duration(
         'Least time between two leaf CRL builds a revocation asks for; revocations in between share the next build. Shorter than crl.refresh.',
       ),
+      partitions: Type.Integer({
+        minimum: 1,
+        maximum: 256,
+        description:
+          'CRLs per intermediate generation: N > 1 puts each new certificate in one of N partitions (serial mod N), named by its CRL distribution point <base>/crl/<generation>/<partition>; a revocation rebuilds only its partition\'s CRL (docs/revocation-and-crls.md#partitioned-crls). 1: one CRL per generation.',
+      }),
     }),
     eab: Section('External account binding (RFC 8555 §7.3.4, docs/access.md).', {
       required: Type.Boolean({ description: 'New accounts need a binding made with a key from `certmint eab create`; the directory says externalAccountRequired.' }),

@@ -10,6 +10,8 @@ import type { Clock } from '../core/clock.js';
 import {
   generationOfCrlIssuer,
   leafCrlIssuer,
+  partitionCrlIssuer,
+  partitionOfCrlIssuer,
   rootCrlIssuer,
   rootGenerationOfCrlIssuer,
   type CertificateLedger,
@@ -49,6 +51,11 @@ export interface CrlPolicy {
    * never waits for it.
    */
   readonly minIntervalMs?: number;
+  /**
+   * crl.partitions (absent: 1): with N > 1 the active generation's partitions 0..N-1 are built
+   * before a certificate names them, besides every partition the ledger has a CRL state for.
+   */
+  readonly partitions?: number;
 }
 
 export interface CrlPublisherOptions {
@@ -103,8 +110,10 @@ async function pemSlices(der: Uint8Array): Promise<string[]> {
  * intermediates it issued (certmint ca rotate-root adds roots). A generation that no longer signs
  * leaves (certmint ca rotate-intermediate) keeps its CRL refreshed until the last certificate it
  * signed expires; after that its last CRL is still served. The latest CRLs are kept in memory for GET /crl and /crl/<n>, in the ledger, and
- * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl, root-<n>.crl) replaced
- * atomically.
+ * in dataDir/crl as files (intermediate.crl, intermediate-<n>.crl, root.crl, root-<n>.crl, and with
+ * crl.partitions intermediate-<n>-partition-<p>.crl) replaced atomically. With crl.partitions each
+ * partition is an issuer of its own here (number, lease, minInterval): a revocation marks only
+ * its certificate's partition stale, so only that CRL is rebuilt.
  */
 export class CrlPublisher {
   /** This process as a CRL builder (the ledger's lease names it). */
@@ -216,13 +225,15 @@ export class CrlPublisher {
   /** Signs whatever is stale, due or missing; adopts a newer CRL another process signed. */
   async check(): Promise<void> {
     for (const { generation } of this.o.ca.generations) {
-      const issuer = leafCrlIssuer(generation);
-      if (await this.inUse(generation)) {
-        await this.checkIssuer(issuer, this.o.policy.refreshMs);
-      } else if (!this.published.has(issuer)) {
-        // Retired and all its leaves expired: serve the last CRL it signed, sign no more.
-        const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
-        if (state.der) await this.adopt(this.withRefresh(publishedOf(issuer, state)));
+      const inUse = await this.inUse(generation);
+      for (const issuer of await this.leafIssuers(generation)) {
+        if (inUse) {
+          await this.checkIssuer(issuer, this.o.policy.refreshMs);
+        } else if (!this.published.has(issuer)) {
+          // Retired and all its leaves expired: serve the last CRL it signed, sign no more.
+          const state = await this.o.ledger.crlState(issuer, this.o.clock.now());
+          if (state.der) await this.adopt(this.withRefresh(publishedOf(issuer, state)));
+        }
       }
     }
     // Every root signs the CRL of the intermediates it issued for as long as it is loaded.
@@ -239,6 +250,19 @@ export class CrlPublisher {
         await this.adopt(this.withRefresh(publishedOf(issuer, state)));
       }
     }
+  }
+
+  /**
+   * A generation's leaf CRLs: the whole generation's (complete, no Issuing Distribution Point: what
+   * leaves issued with crl.partitions 1 name) and each partition's. Partitions stay as long as the
+   * ledger has them, so changing crl.partitions strands no certificate; the active generation's
+   * 0..N-1 are there before their first certificate, so a new leaf's CRL is already served.
+   */
+  private async leafIssuers(generation: number): Promise<CrlIssuer[]> {
+    const partitions = new Set(await this.o.ledger.crlPartitions(generation));
+    const configured = this.o.policy.partitions ?? 1;
+    if (generation === this.o.ca.activeGeneration && configured > 1) for (let p = 0; p < configured; p++) partitions.add(p);
+    return [leafCrlIssuer(generation), ...[...partitions].sort((a, b) => a - b).map((p) => partitionCrlIssuer(generation, p))];
   }
 
   /** The active generation, or one that signed a certificate that has not expired yet. */
@@ -319,14 +343,18 @@ export class CrlPublisher {
     // A root's CRL lists the revoked subordinate CAs it signed (certmint's own intermediates are
     // retired by rotation, not revoked). A leaf CRL's entries travel as columns, read and encoded in
     // worker threads: a 100,000-entry CRL does not hold the event loop that serves ACME requests.
+    // A partition's CRL (crl.partitions) lists only the leaves issued into it.
     const generation = generationOfCrlIssuer(issuer);
+    const partition = partitionOfCrlIssuer(issuer);
     const entries =
       generation === undefined
         ? await this.o.ledger.subordinates.revokedSubordinates(now, rootGeneration!)
-        : await this.o.ledger.listRevokedUnexpired(now, generation);
+        : await this.o.ledger.listRevokedUnexpired(now, generation, partition);
     const request = { crlNumber, thisUpdate, nextUpdate, entries };
     const der =
-      generation === undefined ? await this.o.ca.signIntermediateCrl(request, rootGeneration) : await this.o.ca.signCrl(request, generation);
+      generation === undefined
+        ? await this.o.ca.signIntermediateCrl(request, rootGeneration)
+        : await this.o.ca.signCrl(request, generation, partition);
     this.keyUnavailableSaid = false;
     await this.o.ledger.recordCrl(issuer, { crlNumber, thisUpdate, nextUpdate, der });
     const crl = this.withRefresh({ issuer, der, crlNumber, thisUpdate, nextUpdate });

@@ -96,6 +96,11 @@ export interface CertificateRecord {
   readonly profile?: string;
   /** The intermediate generation that signed it (1: the intermediate `ca init` made). */
   readonly issuerGeneration: number;
+  /**
+   * The CRL partition its distribution point names (crl.partitions > 1, ca/crl/partitions.ts);
+   * undefined: none, its generation's whole CRL (every certificate issued with crl.partitions 1).
+   */
+  readonly crlPartition?: number;
   /** Lineage (ledger/lineage.ts): the serial of the certificate this one replaced, if any. */
   readonly replaces?: string;
   /** The serial of the first certificate that replaced this one: set, this one is superseded. */

@@ -206,13 +206,14 @@ export interface CertificateRow {
   created_at: Millis;
   profile: string | null;
   issuer_generation: number;
+  crl_partition: number | null;
   replaces: string | null;
   replaced_by: string | null;
   renewal_due_at: Millis;
 }
 
 /** The columns of a certificate the inventory lists (everything but the DER, chain and key hash). */
-export type CertificateSummaryRow = Omit<CertificateRow, 'der' | 'chain_pem' | 'key_hash' | 'order_id' | 'issuer_generation'>;
+export type CertificateSummaryRow = Omit<CertificateRow, 'der' | 'chain_pem' | 'key_hash' | 'order_id' | 'issuer_generation' | 'crl_partition'>;
 
 export function toCertificateSummary(r: CertificateSummaryRow): CertificateSummary {
   return {
@@ -241,5 +242,6 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
     chainPem: r.chain_pem,
     keyHash: r.key_hash,
     issuerGeneration: r.issuer_generation,
+    ...(r.crl_partition !== null ? { crlPartition: r.crl_partition } : {}),
   };
 }

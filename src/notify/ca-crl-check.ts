@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import type { CaCertificates } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
-import { leafCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer, type OncePerSubjectEventInput, type OutboxLedger } from '../ledger/ledger.js';
+import { leafCrlIssuer, partitionCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer, type OncePerSubjectEventInput, type OutboxLedger } from '../ledger/ledger.js';
 
 export interface CaCrlCheckOptions {
-  readonly ledger: Pick<CertificateLedger, 'crlState' | 'lastNotAfter'> & { readonly outbox: Pick<OutboxLedger, 'raiseOncePerSubject'> };
+  readonly ledger: Pick<CertificateLedger, 'crlState' | 'lastNotAfter' | 'crlPartitions'> & { readonly outbox: Pick<OutboxLedger, 'raiseOncePerSubject'> };
   readonly ca: CaCertificates;
   readonly clock: Clock;
   /** notifications.caExpiringWithin: the margin of the shipped CertmintCaCertificateExpiring alert. */
@@ -116,6 +116,10 @@ export class CaCrlCheck {
       const last = generation === ca.activeGeneration ? undefined : await this.o.ledger.lastNotAfter(generation);
       if (generation === ca.activeGeneration || (last !== undefined && last.getTime() > now.getTime())) {
         out.push({ issuer: leafCrlIssuer(generation), role: 'intermediate', generation });
+        // crl.partitions: each partition's CRL is kept fresh as the whole generation's is.
+        for (const p of await this.o.ledger.crlPartitions(generation)) {
+          out.push({ issuer: partitionCrlIssuer(generation, p), role: 'intermediate', generation });
+        }
       }
     }
     for (const r of ca.roots) if (r.keyHeld || r.keyOffline) out.push({ issuer: rootCrlIssuer(r.generation), role: 'root', generation: r.generation });

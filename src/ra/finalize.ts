@@ -124,6 +124,7 @@ export async function finalizeOrder(
       // The chain of the intermediate that signed it (the active one), as it was at issuance.
       chainPem: leaf.chainPem,
       issuerGeneration: leaf.issuerGeneration,
+      ...(leaf.crlPartition !== undefined ? { crlPartition: leaf.crlPartition } : {}),
       identifiers,
       commonName,
       keyHash: keyHashOfSpki(csr.spki),

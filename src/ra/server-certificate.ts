@@ -68,6 +68,7 @@ export async function issueServerCertificate(deps: RaDeps, request: ServerCertif
     der: leaf.der,
     chainPem: leaf.chainPem,
     issuerGeneration: leaf.issuerGeneration,
+    ...(leaf.crlPartition !== undefined ? { crlPartition: leaf.crlPartition } : {}),
     identifiers,
     commonName,
     keyHash: keyHashOfSpki(request.spki),

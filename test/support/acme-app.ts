@@ -106,17 +106,6 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   const clock = new ManualClock();
   const now = () => clock.now().getTime();
   const ledger = o.ledger ? await o.ledger(now) : new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now });
-  const caOptions: CaOptions = {
-    dir: path.join(dir, 'ca'),
-    keyAlgorithm: 'ecdsa-p256',
-    rootLifetimeMs: 3650 * DAY,
-    intermediateLifetimeMs: 1825 * DAY,
-    name: 'certmint test',
-    crlUrl: `${baseUrl}/crl`,
-    caIssuersUrl: `${baseUrl}/intermediate.der`,
-    crypto,
-  };
-  const { ca } = await loadOrInitCa(o.keyProvider ? { ...caOptions, keyProvider: o.keyProvider(caOptions) } : caOptions);
   const dns = await startChallTestSrv();
   const responder = await startHttp01Responder();
   const tlsResponder = await startTlsAlpn01Responder();
@@ -133,12 +122,24 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
       ...o.env,
     },
   });
+  const caOptions: CaOptions = {
+    dir: path.join(dir, 'ca'),
+    keyAlgorithm: 'ecdsa-p256',
+    rootLifetimeMs: 3650 * DAY,
+    intermediateLifetimeMs: 1825 * DAY,
+    name: 'certmint test',
+    crlUrl: `${baseUrl}/crl`,
+    crlPartitions: config.crl.partitions,
+    caIssuersUrl: `${baseUrl}/intermediate.der`,
+    crypto,
+  };
+  const { ca } = await loadOrInitCa(o.keyProvider ? { ...caOptions, keyProvider: o.keyProvider(caOptions) } : caOptions);
   const crl = new CrlPublisher({
     ledger,
     ca,
     clock,
     dir: path.join(dir, 'crl'),
-    policy: { validityMs: DAY, refreshMs: DAY / 24, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000, minIntervalMs: config.crl.minIntervalMs },
+    policy: { validityMs: DAY, refreshMs: DAY / 24, rootValidityMs: 30 * DAY, checkIntervalMs: 60_000, minIntervalMs: config.crl.minIntervalMs, partitions: config.crl.partitions },
     log,
   });
   await crl.check();

@@ -77,7 +77,7 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
     await ledger.completeChallenge({ challengeId: 'authz-ip-c', authorizationId: 'authz-ip', challengeStatus: 'invalid', authorizationStatus: 'invalid', validatedAt: later(21), authorizationExpires: later(DAY), error: problem });
     await ledger.failOrder('order-2', problem);
 
-    const cert2 = { ...certificateRecord('7fedcba987654321', ['api.example.internal'], 30, now, 'acct-shared'), der: randomBytes(650), issuerGeneration: 2 };
+    const cert2 = { ...certificateRecord('7fedcba987654321', ['api.example.internal'], 30, now, 'acct-shared'), der: randomBytes(650), issuerGeneration: 2, crlPartition: 5 };
     const server = { ...certificateRecord('1234', ['certmint.example.internal'], 14, now), accountId: undefined, der: randomBytes(600) };
     await ledger.insertCertificate(cert2);
     await ledger.insertCertificate(server);

@@ -15,7 +15,7 @@ export async function issueRecordedLeaf(
   o: { ca: CertificateAuthority; ledger: CertificateLedger; clock: Clock; dir: string },
   name: string,
   lifetimeMs: number,
-): Promise<{ serial: string; file: string; chain: string }> {
+): Promise<{ serial: string; file: string; chain: string; crlPartition: number | undefined }> {
   const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
   const now = o.clock.now();
   const issued = await o.ca.issueLeaf({
@@ -26,10 +26,11 @@ export async function issueRecordedLeaf(
     serial: issued.serialHex, accountId: undefined, orderId: undefined, der: issued.der, chainPem: issued.chainPem,
     identifiers: [{ type: 'dns', value: name }], commonName: undefined, keyHash: issued.serialHex,
     notBefore: issued.notBefore, notAfter: issued.notAfter, createdAt: now, issuerGeneration: issued.issuerGeneration,
+    ...(issued.crlPartition !== undefined ? { crlPartition: issued.crlPartition } : {}),
   });
   const file = path.join(o.dir, `${name}.pem`);
   const chain = path.join(o.dir, `${name}.chain.pem`);
   writeFileSync(file, derToPem(issued.der));
   writeFileSync(chain, issued.chainPem);
-  return { serial: issued.serialHex, file, chain };
+  return { serial: issued.serialHex, file, chain, crlPartition: issued.crlPartition };
 }

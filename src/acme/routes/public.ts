@@ -4,7 +4,7 @@ import type { PublishedCrl } from '../../crl/crl-publisher.js';
 import type { CaKeyState } from '../../ca/key-provider.js';
 import type { CaCertificates } from '../../ca/types.js';
 import type { Clock } from '../../core/clock.js';
-import { leafCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
+import { leafCrlIssuer, partitionCrlIssuer, rootCrlIssuer, type CrlIssuer } from '../../ledger/ledger.js';
 import { ledgerNotReadyReason } from '../../ledger/storage-failure.js';
 import { contentTag, prepareDocument, sendPrepared, type PreparedDocument } from '../conditional-get.js';
 import type { AcmeUrls } from '../urls.js';
@@ -62,6 +62,11 @@ function generationParam(text: string): number | undefined {
   return /^[1-9][0-9]{0,5}$/.test(text) && text !== '1' ? Number(text) : undefined;
 }
 
+/** "0" … "255": a CRL partition (crl.partitions), in its canonical spelling only. */
+function partitionParam(text: string): number | undefined {
+  return /^(?:0|[1-9][0-9]{0,2})$/.test(text) && Number(text) < 256 ? Number(text) : undefined;
+}
+
 function notFound(reply: FastifyReply) {
   return reply.code(404).type('text/plain').send('no such intermediate generation\n');
 }
@@ -107,6 +112,14 @@ export async function publicationRoutes(app: FastifyInstance, { ca, crl, clock }
     const generation = generationParam(request.params.generation);
     if (generation === undefined || !ca.generations.some((g) => g.generation === generation)) return notFound(reply);
     return sendCrl(request, reply, crl(leafCrlIssuer(generation)), clock.now());
+  });
+  // Leaves issued with crl.partitions > 1 point at /crl/<generation>/<partition>, generation 1 included.
+  // Not published here yet (a partition another instance issued into first): 503, retried, as /crl/<n>.
+  app.get<{ Params: { generation: string; partition: string } }>('/crl/:generation/:partition', async (request, reply) => {
+    const generation = /^[1-9][0-9]{0,5}$/.test(request.params.generation) ? Number(request.params.generation) : undefined;
+    const partition = partitionParam(request.params.partition);
+    if (generation === undefined || partition === undefined || !ca.generations.some((g) => g.generation === generation)) return notFound(reply);
+    return sendCrl(request, reply, crl(partitionCrlIssuer(generation, partition)), clock.now());
   });
   // What clients trust before their first request (`curl <server>/roots.pem`, cert-manager caBundle):
   // every root, oldest first (after certmint ca rotate-root, the old and the new).

@@ -1,4 +1,4 @@
-import { CaError } from '../ca-file-io.js';
+import { CaError } from '../ca-error.js';
 import type { CaKeyAlgorithm, CrlRequest, RevokedEntry } from '../types.js';
 
 /*
@@ -229,8 +229,15 @@ export function signatureAlgorithmDer(algorithm: CaKeyAlgorithm): Der {
   }
 }
 
-/** RFC 5280 §5.1.2: the TBSCertList, v2, ready to be signed. */
-export function encodeTbsCertList(issuer: CrlIssuerDer, request: CrlRequest & { entries: readonly RevokedEntry[] }): Der {
+/**
+ * RFC 5280 §5.1.2: the TBSCertList, v2, ready to be signed. `extensions`: crlExtensions after the
+ * AKI and the CRL number (a partition's Issuing Distribution Point, partitions.ts).
+ */
+export function encodeTbsCertList(
+  issuer: CrlIssuerDer,
+  request: CrlRequest & { entries: readonly RevokedEntry[] },
+  extensions: readonly Uint8Array[] = [],
+): Der {
   if (!(request.thisUpdate < request.nextUpdate)) {
     throw new CaError(`CRL nextUpdate ${String(request.nextUpdate)} is not after thisUpdate ${String(request.thisUpdate)}`);
   }
@@ -254,7 +261,7 @@ export function encodeTbsCertList(issuer: CrlIssuerDer, request: CrlRequest & { 
     parts.push(Buffer.from([SEQUENCE]), derLength(end), body.subarray(0, end));
   }
   const crlNumberExtension = derSequence(derOid(OID_CRL_NUMBER), derTlv(OCTET_STRING, crlNumber));
-  parts.push(derTlv(CONTEXT_0_CONSTRUCTED, derSequence(issuer.authorityKeyId, crlNumberExtension)));
+  parts.push(derTlv(CONTEXT_0_CONSTRUCTED, derSequence(issuer.authorityKeyId, crlNumberExtension, ...extensions)));
   return derSequence(...parts);
 }
 

@@ -10,6 +10,7 @@ interface EncodeJob {
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
   readonly columns: RevokedColumns;
+  readonly extensions: readonly Uint8Array[];
 }
 
 const job = workerData as EncodeJob;
@@ -19,7 +20,7 @@ const entries = serials.map((serialHex, i) => ({
   revokedAt: new Date(job.columns.revokedAtMs[i]!),
   reason: job.columns.reasons[i]!,
 }));
-const tbs = encodeTbsCertList(job.issuer, { ...job, entries });
+const tbs = encodeTbsCertList(job.issuer, { ...job, entries }, job.extensions);
 // A copy that owns its ArrayBuffer, so it can be transferred rather than cloned.
 const out = new Uint8Array(tbs.length);
 out.set(tbs);

@@ -30,10 +30,15 @@ function isColumns(entries: CrlRequest['entries']): entries is RevokedColumns {
 }
 
 /** Encodes the TBSCertList in a worker thread, so a large CRL does not hold the event loop. */
-function encodeInWorker(issuer: CrlIssuer, request: CrlRequest, columns: RevokedColumns): Promise<Uint8Array<ArrayBuffer>> {
+function encodeInWorker(
+  issuer: CrlIssuer,
+  request: CrlRequest,
+  columns: RevokedColumns,
+  extensions: readonly Uint8Array[],
+): Promise<Uint8Array<ArrayBuffer>> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerUrl(import.meta.url, 'encode-worker'), {
-      workerData: { issuer: issuer.der, crlNumber: request.crlNumber, thisUpdate: request.thisUpdate, nextUpdate: request.nextUpdate, columns },
+      workerData: { issuer: issuer.der, crlNumber: request.crlNumber, thisUpdate: request.thisUpdate, nextUpdate: request.nextUpdate, columns, extensions },
     });
     worker.once('message', (tbs: Uint8Array<ArrayBuffer>) => resolve(tbs));
     worker.once('error', (e) => reject(new CaError(`encoding the CRL failed: ${e.message}`)));
@@ -43,17 +48,20 @@ function encodeInWorker(issuer: CrlIssuer, request: CrlRequest, columns: Revoked
   });
 }
 
-/** RFC 5280 §5: a DER CertificateList signed by `issuer`. */
-export async function signCrlAs(issuer: CrlIssuer, request: CrlRequest): Promise<Uint8Array> {
+/**
+ * RFC 5280 §5: a DER CertificateList signed by `issuer`. `extensions`: crlExtensions besides the
+ * AKI and the CRL number (a partition's Issuing Distribution Point).
+ */
+export async function signCrlAs(issuer: CrlIssuer, request: CrlRequest, extensions: readonly Uint8Array[] = []): Promise<Uint8Array> {
   const entries = request.entries;
   let tbs: Uint8Array<ArrayBuffer>;
   if (isColumns(entries) && entries.count > WORKER_THRESHOLD) {
-    tbs = await encodeInWorker(issuer, request, entries);
+    tbs = await encodeInWorker(issuer, request, entries, extensions);
   } else {
     const list = isColumns(entries)
       ? serialsOf(entries).map((serialHex, i) => ({ serialHex, revokedAt: new Date(entries.revokedAtMs[i]!), reason: entries.reasons[i]! }))
       : entries;
-    tbs = encodeTbsCertList(issuer.der, { ...request, entries: list });
+    tbs = encodeTbsCertList(issuer.der, { ...request, entries: list }, extensions);
   }
   // Rejects with CaKeyUnavailableError while the key's device cannot sign: nothing is written then.
   const signature = await issuer.key.sign(tbs);

@@ -1,7 +1,7 @@
 import { describeCrl } from '../../ca/crl/info.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { CrlBuildBusy, type CrlPublisher } from '../../crl/crl-publisher.js';
-import { leafCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
+import { leafCrlIssuer, partitionCrlIssuer, rootCrlIssuer, type CertificateLedger, type CrlIssuer } from '../../ledger/ledger.js';
 import { derToPem } from '../../ra/certificates.js';
 import { UsageError } from './certs.js';
 
@@ -10,11 +10,13 @@ export interface CrlIssuerOptions {
   readonly root?: boolean | string | number;
   /** An intermediate generation (ca rotate-intermediate); default: the active one. */
   readonly generation?: string | number;
+  /** A CRL partition of that generation (crl.partitions > 1): 0, 1, …; absent: the whole generation's CRL. */
+  readonly partition?: string | number;
 }
 
 function issuerOf(o: CrlIssuerOptions, defaultGeneration: number): CrlIssuer {
   if (o.root) {
-    if (o.generation !== undefined) throw new UsageError('--root and --generation name different CRLs: give one');
+    if (o.generation !== undefined || o.partition !== undefined) throw new UsageError('--root and --generation/--partition name different CRLs: give one');
     if (o.root === true) return 'root';
     const rootGeneration = Number(o.root);
     if (!Number.isInteger(rootGeneration) || rootGeneration < 1) {
@@ -22,12 +24,16 @@ function issuerOf(o: CrlIssuerOptions, defaultGeneration: number): CrlIssuer {
     }
     return rootCrlIssuer(rootGeneration);
   }
-  if (o.generation === undefined) return leafCrlIssuer(defaultGeneration);
-  const generation = Number(o.generation);
+  const generation = o.generation === undefined ? defaultGeneration : Number(o.generation);
   if (!Number.isInteger(generation) || generation < 1) {
     throw new UsageError(`--generation must be an intermediate generation (1, 2, …), not "${o.generation}"`);
   }
-  return leafCrlIssuer(generation);
+  if (o.partition === undefined) return leafCrlIssuer(generation);
+  const partition = Number(o.partition);
+  if (!/^[0-9]+$/.test(String(o.partition)) || partition > 255) {
+    throw new UsageError(`--partition must be a CRL partition (0, 1, … 255; crl.partitions), not "${o.partition}"`);
+  }
+  return partitionCrlIssuer(generation, partition);
 }
 
 export async function crlGenerateCommand(publisher: CrlPublisher, o: CrlIssuerOptions, activeGeneration: number): Promise<string> {

@@ -24,7 +24,7 @@ export interface CertificateFilter {
   readonly latestFirst?: boolean;
 }
 
-export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration'>;
+export type CertificateSummary = Omit<CertificateRecord, 'der' | 'chainPem' | 'keyHash' | 'orderId' | 'issuerGeneration' | 'crlPartition'>;
 
 /** The operator's view of every certificate (certmint certs list): reads only. */
 export interface InventoryLedger {

@@ -1,5 +1,5 @@
 import { issueAuditEntry } from '../audit-entries.js';
-import { leafCrlIssuer, type RevocationOutcome, type RevocationRecord } from '../ledger.js';
+import { crlIssuerOfCertificate, partitionCrlIssuer, type RevocationOutcome, type RevocationRecord } from '../ledger.js';
 import { reverseLabels } from '../names.js';
 import type { PostgresAuditLog } from './audit.js';
 import { CERTIFICATE_COLUMNS } from './rows.js';
@@ -10,8 +10,9 @@ import { toCertificate, type CertificateRow } from '../rows.js';
 
 const S = {
   insert: statement('certs.insert', `INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13, $14, $15, $16)`),
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at,
+      crl_partition)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13, $14, $15, $16, $17)`),
   // Lineage (ledger/lineage.ts, migrations/postgres/0014_lineage.sql): the certificate the order
   // named in ARI "replaces", else the newest still-valid one of the account with the same
   // identifier set, or for the server's own certificate (no account) the newest server certificate.
@@ -33,7 +34,7 @@ const S = {
     ON CONFLICT (identifier_type, identifier_value, serial) DO NOTHING`),
   bySerial: statement('certs.bySerial', `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = $1`),
   revoke: statement('certs.revoke', `UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2
-    WHERE serial = $3 AND status = 'valid' RETURNING key_hash, issuer_generation`),
+    WHERE serial = $3 AND status = 'valid' RETURNING key_hash, issuer_generation, crl_partition`),
   exists: statement('certs.exists', 'SELECT 1 FROM certificates WHERE serial = $1'),
   blockKey: statement('certs.blockKey', `INSERT INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES ($1, $2, $3)
     ON CONFLICT (key_hash) DO NOTHING`),
@@ -43,6 +44,9 @@ const S = {
   lockKey: statement('certs.lockKey', 'SELECT pg_advisory_xact_lock($1::integer, hashtext($2))'),
   // The row of a generation's CRL is created by its first revocation or its first CRL.
   markCrlDirty: statement('certs.markCrlDirty', 'INSERT INTO crl_state (issuer) VALUES ($1) ON CONFLICT (issuer) DO UPDATE SET dirty = TRUE'),
+  // A partition's row is created by its first certificate (stale, so its first CRL is built): the
+  // publisher refreshes every partition that has one, whatever crl.partitions says now.
+  createCrlState: statement('certs.createCrlState', 'INSERT INTO crl_state (issuer) VALUES ($1) ON CONFLICT (issuer) DO NOTHING'),
 };
 
 /**
@@ -84,7 +88,9 @@ export class PostgresCertificates {
       identifierSet,
       replaces ?? null,
       defaultRenewalDueAt(c.notBefore, c.notAfter).getTime(),
+      c.crlPartition ?? null,
     ]);
+    if (c.crlPartition !== undefined) await tx.query(S.createCrlState, [partitionCrlIssuer(c.issuerGeneration ?? 1, c.crlPartition)]);
     if (replaces !== undefined) await tx.query(S.markReplaced, [c.serial, replaces]);
     if (c.identifiers.length > 0) {
       await tx.query(S.insertIdentifiers, [
@@ -125,14 +131,17 @@ export class PostgresCertificates {
   revoke(r: RevocationRecord): Promise<RevocationOutcome> {
     return this.db.atomic(async (tx): Promise<RevocationOutcome> => {
       const at = r.revokedAt.getTime();
-      const revoked = (await tx.query<{ key_hash: string; issuer_generation: number }>(S.revoke, [at, r.reason, r.serial])).rows[0];
+      const revoked = (
+        await tx.query<{ key_hash: string; issuer_generation: number; crl_partition: number | null }>(S.revoke, [at, r.reason, r.serial])
+      ).rows[0];
       if (revoked === undefined) return (await tx.query(S.exists, [r.serial])).rowCount === 0 ? 'unknown' : 'alreadyRevoked';
       // A finalize committing a certificate for this key waits for this commit and then sees the
       // block; one that holds the lock first commits its certificate before this goes on.
       if (r.blockKey) await this.lockKey(tx, revoked.key_hash);
       await this.audit.append(tx, { at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
       if (r.blockKey) await tx.query(S.blockKey, [revoked.key_hash, at, r.serial]);
-      await tx.query(S.markCrlDirty, [leafCrlIssuer(revoked.issuer_generation)]);
+      // Only the CRL its distribution point names: a partition's revocation leaves the others alone.
+      await tx.query(S.markCrlDirty, [crlIssuerOfCertificate(revoked.issuer_generation, revoked.crl_partition)]);
       return 'revoked';
     });
   }

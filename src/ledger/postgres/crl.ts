@@ -1,5 +1,5 @@
 import type { RevokedColumns } from '../../core/revoked-columns.js';
-import type { CrlIssuer, CrlLease, CrlState } from '../ledger.js';
+import { partitionOfCrlIssuer, type CrlIssuer, type CrlLease, type CrlState } from '../ledger.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import { optMs } from '../rows.js';
@@ -8,6 +8,12 @@ const S = {
   // A CRL's entries: revoked certificates until they expire (RFC 5280 §5), serials in byte order as SQLite sorts them.
   revokedUnexpired: statement('crl.revokedUnexpired', `SELECT serial, revoked_at, revocation_reason FROM certificates
     WHERE status = 'revoked' AND not_after > $1 AND issuer_generation = $2 ORDER BY serial COLLATE "C"`),
+  // One partition's entries (crl.partitions), through certificates_revoked_by_partition.
+  revokedUnexpiredInPartition: statement('crl.revokedUnexpiredInPartition', `SELECT serial, revoked_at, revocation_reason FROM certificates
+    WHERE status = 'revoked' AND crl_partition IS NOT NULL AND issuer_generation = $2 AND crl_partition = $3 AND not_after > $1
+    ORDER BY serial COLLATE "C"`),
+  // A range of the primary key: 'intermediate-<n>-partition-' .. 'intermediate-<n>-partition.' ('.' follows '-' in "C").
+  partitionIssuers: statement('crl.partitionIssuers', `SELECT issuer FROM crl_state WHERE issuer COLLATE "C" > $1 AND issuer COLLATE "C" < $2`),
   lastNotAfter: statement('crl.lastNotAfter', 'SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = $1'),
   liveByGeneration: statement('crl.liveByGeneration', `SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
     WHERE status = 'valid' AND not_after > $1 GROUP BY issuer_generation ORDER BY issuer_generation`),
@@ -41,8 +47,11 @@ export class PostgresCrlState {
    * Rows as arrays, converted straight into the columns: 100,000 entries cost no object each.
    * pg parses them as they arrive, chunk by chunk, so the event loop is never held for the whole list.
    */
-  async listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
-    const { rows } = await this.db.queryArrays<[string, Int8, number]>(S.revokedUnexpired, [now.getTime(), issuerGeneration]);
+  async listRevokedUnexpired(now: Date, issuerGeneration: number, partition?: number): Promise<RevokedColumns> {
+    const { rows } =
+      partition === undefined
+        ? await this.db.queryArrays<[string, Int8, number]>(S.revokedUnexpired, [now.getTime(), issuerGeneration])
+        : await this.db.queryArrays<[string, Int8, number]>(S.revokedUnexpiredInPartition, [now.getTime(), issuerGeneration, partition]);
     const revokedAtMs = new Float64Array(rows.length);
     const reasons = new Uint8Array(rows.length);
     const serials = new Array<string>(rows.length);
@@ -53,6 +62,15 @@ export class PostgresCrlState {
       reasons[i] = row[2];
     }
     return { count: rows.length, serials: serials.join(','), revokedAtMs, reasons };
+  }
+
+  async crlPartitions(issuerGeneration: number): Promise<readonly number[]> {
+    const prefix = `intermediate-${issuerGeneration}-partition`;
+    const { rows } = await this.db.query<{ issuer: CrlIssuer }>(S.partitionIssuers, [`${prefix}-`, `${prefix}.`]);
+    return rows
+      .map((r) => partitionOfCrlIssuer(r.issuer))
+      .filter((p): p is number => p !== undefined)
+      .sort((a, b) => a - b);
   }
 
   async lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { issueAuditEntry } from '../audit-entries.js';
 import type { RevocationOutcome, RevocationRecord } from '../ledger.js';
-import { leafCrlIssuer } from '../ledger.js';
+import { crlIssuerOfCertificate, partitionCrlIssuer } from '../ledger.js';
 import type { CertificateRecord, NewCertificate } from '../records.js';
 import type { SqliteAuditLog } from './audit.js';
 import { reverseLabels } from '../names.js';
@@ -71,10 +71,12 @@ export class SqliteCertificates {
       createdAt: c.createdAt.getTime(),
       profile: c.profile ?? null,
       issuerGeneration: c.issuerGeneration ?? 1,
+      crlPartition: c.crlPartition ?? null,
       identifierSet,
       replaces: replaces ?? null,
       renewalDueAt: defaultRenewalDueAt(c.notBefore, c.notAfter).getTime(),
     });
+    if (c.crlPartition !== undefined) this.s.createCrlState.run(partitionCrlIssuer(c.issuerGeneration ?? 1, c.crlPartition));
     if (replaces !== undefined) this.lineage.markReplaced.run(c.serial, replaces);
     for (const id of c.identifiers) {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
@@ -94,12 +96,15 @@ export class SqliteCertificates {
    */
   revoke(r: RevocationRecord): RevocationOutcome {
     return this.db.transaction((): RevocationOutcome => {
-      const row = this.s.certificateStatus.get(r.serial) as { status: string; key_hash: string; issuer_generation: number } | undefined;
+      const row = this.s.certificateStatus.get(r.serial) as
+        | { status: string; key_hash: string; issuer_generation: number; crl_partition: number | null }
+        | undefined;
       if (!row) return 'unknown';
       if (this.s.revoke.run(r.revokedAt.getTime(), r.reason, r.serial).changes !== 1) return 'alreadyRevoked';
       this.audit.append({ at: r.revokedAt, actor: r.actor, action: 'revoke', subject: r.serial, detail: { reason: r.reason } });
       if (r.blockKey) this.s.blockKey.run(row.key_hash, r.revokedAt.getTime(), r.serial);
-      this.s.markCrlDirty.run(leafCrlIssuer(row.issuer_generation));
+      // Only the CRL its distribution point names: a partition's revocation leaves the others alone.
+      this.s.markCrlDirty.run(crlIssuerOfCertificate(row.issuer_generation, row.crl_partition));
       return 'revoked';
     }).immediate();
   }

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { RevokedColumns } from '../../core/revoked-columns.js';
 import { workerUrl } from '../../core/worker-url.js';
-import type { CrlIssuer, CrlLease, CrlState } from '../ledger.js';
+import { REVOKED_UNEXPIRED_IN_PARTITION_SQL } from './statements.js';
+import { partitionOfCrlIssuer, type CrlIssuer, type CrlLease, type CrlState } from '../ledger.js';
 
 /**
  * Valid, unexpired certificates per issuer generation: only the partial index
@@ -11,6 +12,23 @@ import type { CrlIssuer, CrlLease, CrlState } from '../ledger.js';
  */
 export const LIVE_BY_GENERATION_SQL = `SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates INDEXED BY certificates_live_by_generation
   WHERE status = 'valid' AND not_after > ? GROUP BY issuer_generation`;
+
+/** Revoked entries read on the caller's thread at most (about 5 ms); more are read by revoked-worker.ts. */
+const IN_PROCESS_ROWS = 5000;
+
+/** Rows of (serial, revoked_at, revocation_reason) as the columns a CRL is encoded from. */
+export function columnsOf(rows: readonly (readonly [string, number, number])[]): RevokedColumns {
+  const revokedAtMs = new Float64Array(rows.length);
+  const reasons = new Uint8Array(rows.length);
+  const serials = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    serials[i] = row[0];
+    revokedAtMs[i] = row[1];
+    reasons[i] = row[2];
+  }
+  return { count: rows.length, serials: serials.join(','), revokedAtMs, reasons };
+}
 
 /** CRL numbers, the last CRL each issuer signed, and the revoked list they are built from. */
 export class SqliteCrlState {
@@ -32,13 +50,24 @@ export class SqliteCrlState {
       releaseLease: db.prepare(`UPDATE crl_state SET dirty = 1, lease_holder = NULL, lease_until = NULL
         WHERE issuer = ? AND lease_holder = ?`),
       crlState: db.prepare('SELECT crl_number, dirty, this_update, next_update, der, lease_until FROM crl_state WHERE issuer = ?'),
+      // A range of the primary key: 'intermediate-<n>-partition-' .. 'intermediate-<n>-partition.' ('.' follows '-').
+      partitionIssuers: db.prepare('SELECT issuer FROM crl_state WHERE issuer > ? AND issuer < ?').pluck(),
+      // A count of the partial index's range only: a few milliseconds for tens of thousands of entries.
+      countInPartition: db.prepare(`SELECT COUNT(*) FROM certificates INDEXED BY certificates_revoked_by_partition
+        WHERE status = 'revoked' AND crl_partition IS NOT NULL AND issuer_generation = ? AND crl_partition = ? AND not_after > ?`).pluck(),
+      revokedInPartition: db.prepare(REVOKED_UNEXPIRED_IN_PARTITION_SQL).raw(),
     };
   }
 
-  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
+  listRevokedUnexpired(now: Date, issuerGeneration: number, partition?: number): Promise<RevokedColumns> {
+    // A small partition is read here: a worker thread costs 0.1-0.2 s to start, which N partitions
+    // (crl.partitions, up to 256) would pay at every scheduled refresh for a few entries each.
+    if (partition !== undefined && (this.s.countInPartition.get(issuerGeneration, partition, now.getTime()) as number) <= IN_PROCESS_ROWS) {
+      return Promise.resolve(columnsOf(this.s.revokedInPartition.all(issuerGeneration, partition, now.getTime()) as [string, number, number][]));
+    }
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerUrl(import.meta.url, 'revoked-worker'), {
-        workerData: { file: this.file, nowMs: now.getTime(), issuerGeneration },
+        workerData: { file: this.file, nowMs: now.getTime(), issuerGeneration, partition },
       });
       worker.once('message', (columns: RevokedColumns) => resolve(columns));
       worker.once('error', reject);
@@ -46,6 +75,15 @@ export class SqliteCrlState {
         if (code !== 0) reject(new Error(`the revoked-certificates reader exited with code ${code}`));
       });
     });
+  }
+
+  async crlPartitions(issuerGeneration: number): Promise<readonly number[]> {
+    const prefix = `intermediate-${issuerGeneration}-partition`;
+    const issuers = this.s.partitionIssuers.all(`${prefix}-`, `${prefix}.`) as CrlIssuer[];
+    return issuers
+      .map(partitionOfCrlIssuer)
+      .filter((p): p is number => p !== undefined)
+      .sort((a, b) => a - b);
   }
 
   async lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {

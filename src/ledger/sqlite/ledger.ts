@@ -275,8 +275,12 @@ export class SqliteLedger implements CertificateLedger {
     return this.authorizations.findValid(accountId, identifiers, now);
   }
 
-  listRevokedUnexpired(now: Date, issuerGeneration: number): Promise<RevokedColumns> {
-    return this.crl.listRevokedUnexpired(now, issuerGeneration);
+  listRevokedUnexpired(now: Date, issuerGeneration: number, partition?: number): Promise<RevokedColumns> {
+    return this.crl.listRevokedUnexpired(now, issuerGeneration, partition);
+  }
+
+  crlPartitions(issuerGeneration: number): Promise<readonly number[]> {
+    return this.crl.crlPartitions(issuerGeneration);
   }
 
   lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {

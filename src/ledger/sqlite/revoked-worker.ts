@@ -3,13 +3,17 @@
 // consistent snapshot while the server keeps writing.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { REVOKED_UNEXPIRED_SQL } from './statements.js';
+import { REVOKED_UNEXPIRED_IN_PARTITION_SQL, REVOKED_UNEXPIRED_SQL } from './statements.js';
 
-const { file, nowMs, issuerGeneration } = workerData as { file: string; nowMs: number; issuerGeneration: number };
+const { file, nowMs, issuerGeneration, partition } = workerData as { file: string; nowMs: number; issuerGeneration: number; partition: number | undefined };
 const db = new Database(file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 try {
-  const rows = db.prepare(REVOKED_UNEXPIRED_SQL).raw().all(nowMs, issuerGeneration) as [string, number, number][];
+  const rows = (
+    partition === undefined
+      ? db.prepare(REVOKED_UNEXPIRED_SQL).raw().all(nowMs, issuerGeneration)
+      : db.prepare(REVOKED_UNEXPIRED_IN_PARTITION_SQL).raw().all(issuerGeneration, partition, nowMs)
+  ) as [string, number, number][];
   const revokedAtMs = new Float64Array(rows.length);
   const reasons = new Uint8Array(rows.length);
   const serials: string[] = new Array<string>(rows.length);

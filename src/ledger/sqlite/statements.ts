@@ -8,6 +8,10 @@ const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
 export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
   WHERE status = 'revoked' AND not_after > ? AND issuer_generation = ? ORDER BY serial`;
 
+/** One partition's CRL entries (crl.partitions): read through certificates_revoked_by_partition. */
+export const REVOKED_UNEXPIRED_IN_PARTITION_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
+  WHERE status = 'revoked' AND crl_partition IS NOT NULL AND issuer_generation = ? AND crl_partition = ? AND not_after > ? ORDER BY serial`;
+
 /** Every statement the SQLite ledger runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
   return {
@@ -68,21 +72,25 @@ export function prepareStatements(db: Database.Database) {
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
     insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
-      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at)
+      common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at,
+      crl_partition)
       VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt,
-        @profile, @issuerGeneration, @identifierSet, @replaces, @renewalDueAt)`),
+        @profile, @issuerGeneration, @identifierSet, @replaces, @renewalDueAt, @crlPartition)`),
     insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
     certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
       WHERE serial = ? AND status = 'valid'`),
-    certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation FROM certificates WHERE serial = ?'),
+    certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation, crl_partition FROM certificates WHERE serial = ?'),
     readinessProbe: db.prepare(`INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?)
       ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`),
     blockKey: db.prepare('INSERT OR IGNORE INTO blocked_keys (key_hash, blocked_at, source_serial) VALUES (?, ?, ?)'),
     keyBlocked: db.prepare('SELECT 1 FROM blocked_keys WHERE key_hash = ?'),
     // The row of a generation's CRL is created by its first revocation or its first CRL.
     markCrlDirty: db.prepare(`INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO UPDATE SET dirty = 1`),
+    // A partition's row is created by its first certificate (stale, so its first CRL is built):
+    // the publisher refreshes every partition that has one, whatever crl.partitions says now.
+    createCrlState: db.prepare('INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO NOTHING'),
     validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
       AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
   };
