@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,20 @@ describe('CrlPublisher', () => {
     expect(Buffer.from(readFileSync(path.join(dir, 'crl', 'intermediate.crl'))).equals(Buffer.from(p.current('intermediate')!.der))).toBe(true);
     expect((await ledger.crlState('intermediate', new Date())).der).toEqual(p.current('intermediate')!.der);
     expect(p.current('intermediate')!.nextUpdate.getTime() - p.current('intermediate')!.thisUpdate.getTime()).toBe(24 * HOUR);
+  });
+
+  it('a restart leaves CRL files that hold the ledger\'s CRL as they are, and rewrites one that does not', async () => {
+    await publisher().check();
+    const file = (name: string) => path.join(dir, 'crl', name);
+    const inode = (name: string) => statSync(file(name)).ino;
+    const before = { der: inode('intermediate.crl'), pem: inode('intermediate.crl.pem'), root: inode('root.crl') };
+    await publisher().check(); // the next start: the ledger's CRLs are adopted, nothing is signed
+    expect({ der: inode('intermediate.crl'), pem: inode('intermediate.crl.pem'), root: inode('root.crl') }).toEqual(before);
+    // A crash between the two writes of an earlier run left the PEM behind its DER.
+    writeFileSync(file('intermediate.crl.pem'), '-----BEGIN X509 CRL-----\nstale\n-----END X509 CRL-----\n');
+    const p = publisher();
+    await p.check();
+    expect(readFileSync(file('intermediate.crl.pem'), 'utf8')).toContain(Buffer.from(p.current('intermediate')!.der).toString('base64').slice(0, 64));
   });
 
   it('lists a revocation at the next check, with its reason, so openssl -crl_check rejects the leaf', async () => {

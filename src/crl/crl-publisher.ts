@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { CaKeyUnavailableError } from '../ca/ca-key.js';
@@ -377,10 +377,26 @@ export class CrlPublisher {
     this.published.set(crl.issuer, crl);
     await mkdir(this.o.dir, { recursive: true });
     const base = path.join(this.o.dir, crl.issuer);
+    // Every start adopts the CRLs the ledger stores: the files a previous run wrote usually hold
+    // them already, and rewriting them is two fsyncs each plus the directory's (issue 27: start-up).
+    if (await holdsAlready(base, crl.der)) return;
     await Promise.all([
       writeFileAtomically(`${base}.crl`, crl.der, { mode: 0o644 }),
       pemSlices(crl.der).then((slices) => writeFileAtomically(`${base}.crl.pem`, slices.join(''), { mode: 0o644 })),
     ]);
+  }
+}
+
+/**
+ * Whether `<base>.crl` holds exactly `der` and `<base>.crl.pem` exactly its PEM (both are checked:
+ * a crash between the two writes leaves one of them older).
+ */
+async function holdsAlready(base: string, der: Uint8Array): Promise<boolean> {
+  try {
+    const [file, pem] = await Promise.all([readFile(`${base}.crl`), readFile(`${base}.crl.pem`, 'utf8')]);
+    return Buffer.compare(file, der) === 0 && pem === (await pemSlices(der)).join('');
+  } catch {
+    return false;
   }
 }
 
