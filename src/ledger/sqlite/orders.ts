@@ -106,11 +106,12 @@ export class SqliteOrders {
     return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
   }
 
-  /** One server process serves an SQLite ledger: work any connection but `owner`'s began was interrupted. */
-  interruptedWork(owner: string): InterruptedWork {
+  /** Work in `processing` that no connection of `live` began: its process stopped in the middle. */
+  interruptedWork(live: readonly string[]): InterruptedWork {
+    const owners = JSON.stringify(live);
     return this.db.transaction(() => ({
-      orderIds: (this.s.processingOrders.all(owner) as { id: string }[]).map((r) => r.id),
-      challenges: this.s.processingChallenges.all(owner) as InterruptedWork['challenges'][number][],
+      orderIds: (this.s.processingOrders.all(owners) as { id: string }[]).map((r) => r.id),
+      challenges: this.s.processingChallenges.all(owners) as InterruptedWork['challenges'][number][],
     }))();
   }
 }
