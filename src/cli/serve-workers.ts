@@ -76,6 +76,8 @@ class WorkerPrimary {
   private readonly startedAt = new Map<Worker, number>();
   private readonly listening = new Set<Worker>();
   private stopping = false;
+  /** Until the first worker listens: its exit ends the start (start()), it is not restarted. */
+  private starting = true;
   private restartDelayMs = RESTART_BACKOFF_MIN_MS;
   private failed = false;
 
@@ -93,9 +95,10 @@ class WorkerPrimary {
       first.once('exit', () => resolve(false));
     });
     if (!started) {
-      // Its error is on stderr already (main.ts); its exit code says what kind.
+      // Its error is on stderr already (main.ts), once; its exit code says what kind.
       process.exit(first.process.exitCode || 1);
     }
+    this.starting = false;
     for (let i = 1; i < this.count; i++) this.fork(false);
     this.log.info({ workers: this.count }, `serving with ${this.count} worker processes (server.workers)`);
   }
@@ -114,6 +117,7 @@ class WorkerPrimary {
     const ran = performance.now() - (this.startedAt.get(worker) ?? 0);
     const wasListening = this.listening.delete(worker);
     this.startedAt.delete(worker);
+    if (this.starting && !this.stopping) return;
     if (this.stopping) {
       if (code !== 0) this.failed = true;
       if (this.startedAt.size === 0) process.exit(this.failed ? 1 : 0);
