@@ -401,7 +401,8 @@ export class SqliteLedger implements CertificateLedger {
    * holders gone (ledger_holders: no row, silent, or their pid gone from this host).
    */
   async interruptedWork(): Promise<InterruptedWork> {
-    return this.orders.interruptedWork(this.holders ? this.holders.live() : [this.owner]);
+    if (!this.holders) return this.orders.interruptedWork([this.owner]);
+    return this.orders.interruptedWork(this.holders.live(), { owner: this.owner, at: this.now() });
   }
 
   async takeRateLimit(

@@ -121,6 +121,10 @@ describe('work in flight among worker processes', () => {
     // a is killed (kill -9 runs no cleanup: its row stays), and its pid no longer exists.
     onFile('UPDATE ledger_holders SET pid = ? WHERE pid = ? AND holder IN (SELECT processing_by FROM orders WHERE id = ?)', deadPid(), process.pid, 'o1');
     expect(await b.interruptedWork()).toEqual({ orderIds: ['o1'], challenges: [{ challengeId: 'z1-c', authorizationId: 'z1', accountId: 'a1' }] });
+    // b recovers it now: another live worker's sweep (and b's own next one) leaves it to b.
+    const c = worker(false);
+    expect(await c.interruptedWork()).toEqual({ orderIds: [], challenges: [] });
+    expect(await b.interruptedWork()).toEqual({ orderIds: [], challenges: [] });
   });
 
   it('takes over the work of a holder silent past the lease even if its pid was reused', async () => {
