@@ -38,6 +38,8 @@ import { accessPolicies, caOptions, connectionBounds, crlPublisher, directoryMet
 const RECOVERY_INTERVAL_MS = 60_000;
 /** How often `serve` tries again to end its own work the ledger refused (while there is any). */
 const SETTLE_INTERVAL_MS = 5_000;
+/** Workers renew the server's TLS certificate this far apart, so the later ones take the first one's. */
+const TLS_RENEWAL_STAGGER_MS = 60_000;
 /** How often `serve` purges what expired past ledger.retention (and once when it starts listening). */
 const PURGE_INTERVAL_MS = 3_600_000;
 
@@ -280,7 +282,7 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
 
   const renewer =
     serverTls && tls
-      ? new ServerTlsRenewer(serverTls, secureContextTargets([{ server: app.server as HttpsServer }, { server: admin?.server as HttpsServer | undefined, ca: clientCa }]), tls, clock, app.log)
+      ? new ServerTlsRenewer(serverTls, secureContextTargets([{ server: app.server as HttpsServer }, { server: admin?.server as HttpsServer | undefined, ca: clientCa }]), tls, clock, app.log, worker && { staggerMs: TLS_RENEWAL_STAGGER_MS * ((worker.id - 1) % 16) })
       : undefined;
   renewer?.start();
 
