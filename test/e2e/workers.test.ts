@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FlattenedSign } from 'jose';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoClient } from '../interop/go-client.js';
 import { AcmeWire, problemOf, type WireResponse } from '../support/acme-wire.js';
 import { requireGoClientOrSkip } from '../support/clients.js';
-import { startCertmint, type CertmintProcess } from '../support/certmint-process.js';
+import { CERTMINT_MAIN, startCertmint, type CertmintProcess } from '../support/certmint-process.js';
 import { startHttp01Responder, type Http01Responder } from '../support/http01-responder.js';
 import { newAccountKey } from '../support/jws-client.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
@@ -129,6 +129,22 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     expect(issued).toBe(6);
     // One build, however many workers: not summed.
     expect(scrape.samples.filter((s) => s.name === 'certmint_build_info').map((s) => s.value)).toEqual([1]);
+  });
+
+  it('exits 1 with the first worker\'s error, once, when the workers cannot start (the port is taken)', { timeout: 60_000 }, async () => {
+    const dataDir = mkdtempSync(path.join(certmint.tempDir, 'taken-'));
+    const child = spawn(process.execPath, [CERTMINT_MAIN, 'serve'], {
+      env: { ...process.env, CERTMINT_SERVER_WORKERS: '2', CERTMINT_SERVER_LISTEN: `127.0.0.1:${new URL(certmint.directUrl).port}`, CERTMINT_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stdout + stderr).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/^certmint: .*EADDRINUSE/)]);
+    expect(stdout).not.toMatch(/exited unexpectedly|starting another/);
   });
 
   it.skipIf(!acmegoFound)('kill -9 of one worker under load: the primary starts another, the load goes on, every certificate received is in the ledger', { timeout: 120_000 }, async () => {
