@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { FlattenedSign } from 'jose';
+import { calculateJwkThumbprint, FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoClient } from '../interop/go-client.js';
 import { AcmeWire, problemOf, type WireResponse } from '../support/acme-wire.js';
@@ -147,7 +147,7 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     expect(stdout).not.toMatch(/exited unexpectedly|starting another/);
   });
 
-  it.skipIf(!acmegoFound)('kill -9 of one worker under load: the primary starts another, the load goes on, every certificate received is in the ledger', { timeout: 120_000 }, async () => {
+  it.skipIf(!acmegoFound)('kill -9 of one worker under load: the primary starts another, the load goes on, every certificate received is in the ledger; SIGTERM drains a validation in flight', { timeout: 120_000 }, async () => {
     const received = path.join(certmint.tempDir, 'received.log');
     const count = () => (existsSync(received) ? readFileSync(received, 'utf8').split('\n').filter(Boolean).length : 0);
     let loadOutput = '';
@@ -184,13 +184,27 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     await loadDone;
     load = undefined;
 
-    // SIGTERM: every worker drains, then the primary exits 0.
+    // SIGTERM with a validation in flight: every worker drains (the validation records its
+    // outcome, the request is answered), then the primary exits 0.
+    responder = await startHttp01Responder('127.0.0.1', certmint.http01Port);
+    const { account } = await wire.newAccount();
+    const order = JSON.parse((await wire.newOrder(account!, ['drain.workers.test'])).body) as { authorizations: string[] };
+    const authz = JSON.parse((await wire.postAsGet(account!, order.authorizations[0]!)).body) as { challenges: { type: string; url: string; token: string }[] };
+    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+    responder.set(challenge.token, `${challenge.token}.${await calculateJwkThumbprint(account!.key.jwk, 'sha256')}`);
+    const release = responder.hold();
+    const answered = wire.post(account!.key, challenge.url, {}, account!.url);
+    await until('the validation did not start', () => responder!.requests > 0);
     const server = certmint.process;
     const pids = workerPids();
     const exit = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
     server.kill('SIGTERM');
+    await sleep(300);
+    release();
+    expect((await answered).status).toBe(200);
     expect(await exit).toBe(0);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    expect(ledger((db) => db.prepare('SELECT status FROM challenges WHERE token = ?').pluck().get(challenge.token))).toBe('valid');
 
     const serials = readFileSync(received, 'utf8').split('\n').filter(Boolean).map(normalized);
     ledger((db) => {
