@@ -124,8 +124,8 @@ class WorkerPrimary {
       return;
     }
     // A worker that ran well waits the least; one that died young (crashing in a loop) twice as long as the last.
-    const delay = ran >= HEALTHY_RUN_MS && wasListening ? RESTART_BACKOFF_MIN_MS : this.restartDelayMs;
-    this.restartDelayMs = ran >= HEALTHY_RUN_MS && wasListening ? RESTART_BACKOFF_MIN_MS * 2 : Math.min(delay * 2, RESTART_BACKOFF_MAX_MS);
+    const { delay, next } = restartDelay(this.restartDelayMs, ran >= HEALTHY_RUN_MS && wasListening);
+    this.restartDelayMs = next;
     this.log.error(
       { worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: delay },
       `worker ${worker.id} (pid ${worker.process.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}); starting another in ${delay} ms`,
@@ -142,6 +142,15 @@ class WorkerPrimary {
     if (this.startedAt.size === 0) process.exit(0);
     for (const worker of this.startedAt.keys()) worker.process.kill('SIGTERM');
   }
+}
+
+/**
+ * The wait before replacing a worker that died, and the one after it: the least after a worker
+ * that served for a while, doubling (to 10 s at most) while workers keep dying young.
+ */
+export function restartDelay(pending: number, diedHealthy: boolean): { delay: number; next: number } {
+  const delay = diedHealthy ? RESTART_BACKOFF_MIN_MS : pending;
+  return { delay, next: Math.min(delay * 2, RESTART_BACKOFF_MAX_MS) };
 }
 
 const isListening = (m: unknown): boolean => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === LISTENING;
