@@ -130,9 +130,10 @@ class WorkerPrimary {
       { worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: delay },
       `worker ${worker.id} (pid ${worker.process.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}); starting another in ${delay} ms`,
     );
+    // Not unref'd: with every worker dead, this timer is what keeps the primary alive to replace them.
     setTimeout(() => {
       if (!this.stopping) this.fork(false);
-    }, delay).unref();
+    }, delay);
   }
 
   private stop(signal: NodeJS.Signals): void {
