@@ -71,7 +71,7 @@ function secretFile(text: string, mode = 0o600): string {
 function sqliteTables(file: string): string[] {
   const db = new Database(file, { readonly: true });
   try {
-    return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid`).pluck().all() as string[]).filter((t) => t !== 'schema_migrations');
+    return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid`).pluck().all() as string[]).filter((t) => t !== 'schema_migrations' && t !== 'ledger_holders');
   } finally {
     db.close();
   }

@@ -18,7 +18,7 @@ import { registerLedgerCommands } from './commands/ledger-copy.js';
 import { registerNotificationCommands } from './commands/notifications.js';
 import { registerCaCommands } from './commands/ca-commands.js';
 import { crlPublisher, registrationAuthority } from './composition.js';
-import { startServer } from './serve.js';
+import { serve } from './serve-workers.js';
 import { auditCommand, type AuditOptions } from './commands/audit.js';
 import { registerAdminCommands } from './commands/admin-tokens.js';
 import { eabCreateCommand, eabListCommand, eabRevokeCommand, type EabCreateOptions } from './commands/eab.js';
@@ -36,15 +36,7 @@ program
   .description('serve the ACME API (creates the CA in dataDir on first start)')
   .option('-c, --config <file>', 'YAML config file (also CERTMINT_CONFIG)')
   .action(async (opts: { config?: string }) => {
-    const server = await startServer(readConfig(opts.config), processClock());
-    const stop = () => {
-      server.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    await serve(readConfig(opts.config), processClock());
   });
 
 registerCaCommands(program);

@@ -16,6 +16,13 @@ export interface PrometheusMetricsOptions extends StateGaugeSources {
   readonly preAuthorizedPolicies?: readonly string[];
   /** The configured webhook names: their delivery counters exist (at 0) from the start. */
   readonly webhooks?: readonly string[];
+  /** server.workers > 1: scrapes answer for every worker process (worker-metrics.ts). */
+  readonly workers?: (processRegistry: Registry) => WorkerScrape;
+}
+
+/** How a worker's /metrics gathers every worker's metrics. */
+export interface WorkerScrape {
+  scrape(ledger: Awaited<ReturnType<Registry['getMetricsAsJSON']>>): Promise<string>;
 }
 
 /**
@@ -25,7 +32,11 @@ export interface PrometheusMetricsOptions extends StateGaugeSources {
  * CRLs is read when Prometheus scrapes (state-gauges.ts).
  */
 export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, DelivererCounters {
+  /** What this process counts and measures (requests, issuances, its heap): summed across workers. */
   readonly registry = new Registry();
+  /** What is read from the ledger, the CA and the CRLs at each scrape: the same in every worker. */
+  private readonly ledgerRegistry = new Registry();
+  private readonly workers: WorkerScrape | undefined;
   private readonly issued: Counter<'profile'>;
   private readonly failures: Counter<'reason'>;
   private readonly validation: Histogram<'challenge_type' | 'outcome'>;
@@ -37,7 +48,14 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     // The Prometheus convention for what is running: a constant 1 labelled with the version.
-    new Gauge({ name: 'certmint_build_info', help: 'certmint build information: always 1, labelled with the version.', labelNames: ['version'], registers }).set(
+    new Gauge({
+      name: 'certmint_build_info',
+      help: 'certmint build information: always 1, labelled with the version.',
+      labelNames: ['version'],
+      registers,
+      // One per server, however many worker processes serve it.
+      aggregator: 'first',
+    }).set(
       { version: certmintVersion() },
       1,
     );
@@ -86,19 +104,21 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
     });
     for (const webhook of options.webhooks ?? []) for (const outcome of ['delivered', 'retry', 'failed']) this.deliveries.inc({ webhook, outcome }, 0);
     const ledger = options.ledger;
+    const ledgerRegisters = [this.ledgerRegistry];
     // Read at each scrape (two counts on partial indexes); the same on every instance of a shared ledger.
     new Gauge({
       name: 'certmint_notification_deliveries',
       help: 'Webhook deliveries in the outbox not delivered yet (state="pending") and given up after notifications.maxAttempts (state="failed").',
       labelNames: ['state'],
-      registers,
+      registers: ledgerRegisters,
       async collect() {
         const counts = await ledger.outbox.deliveryCounts();
         this.set({ state: 'pending' }, counts.pending);
         this.set({ state: 'failed' }, counts.failed);
       },
     });
-    registerStateGauges(this.registry, options);
+    registerStateGauges(this.ledgerRegistry, options);
+    this.workers = options.workers?.(this.registry);
   }
 
   certificateIssued(profile: string): void {
@@ -126,6 +146,9 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
   }
 
   async scrape(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const body = this.workers
+      ? await this.workers.scrape(await this.ledgerRegistry.getMetricsAsJSON())
+      : await Registry.merge([this.registry, this.ledgerRegistry]).metrics();
+    return { contentType: this.registry.contentType, body };
   }
 }

@@ -27,7 +27,8 @@ import { CaCrlCheck } from '../notify/ca-crl-check.js';
 import { RenewalRiskCheck } from '../notify/renewal-risk-check.js';
 import { WebhookDeliverer } from '../notify/webhook-deliverer.js';
 import { secureContextTargets, ServerTls, ServerTlsRenewer } from './server-tls.js';
-import { PrometheusMetrics } from './prometheus-metrics.js';
+import type { Registry } from 'prom-client';
+import { PrometheusMetrics, type WorkerScrape } from './prometheus-metrics.js';
 import { auditCaEvent } from './ca-audit.js';
 import { openCaKeySource } from './ca-key-source.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
@@ -37,6 +38,8 @@ import { accessPolicies, caOptions, connectionBounds, crlPublisher, directoryMet
 const RECOVERY_INTERVAL_MS = 60_000;
 /** How often `serve` tries again to end its own work the ledger refused (while there is any). */
 const SETTLE_INTERVAL_MS = 5_000;
+/** Workers renew the server's TLS certificate this far apart, so the later ones take the first one's. */
+const TLS_RENEWAL_STAGGER_MS = 60_000;
 /** How often `serve` purges what expired past ledger.retention (and once when it starts listening). */
 const PURGE_INTERVAL_MS = 3_600_000;
 
@@ -50,8 +53,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** This process is one of server.workers > 1 worker processes (serve-workers.ts). */
+export interface WorkerRole {
+  /** The cluster's worker id: a restarted worker gets a new one. Sent as Certmint-Worker on every response. */
+  readonly id: number;
+  /** The first worker of a start: no other process serves the ledger yet (it forgets the last start's holders). */
+  readonly first: boolean;
+  readonly metrics: (processRegistry: Registry) => WorkerScrape;
+}
+
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
-export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
+export async function startServer(config: Config, clock: Clock = systemClock, worker?: WorkerRole): Promise<RunningServer> {
   // Refuse a policy, a webhook secret or an SMTP credential that cannot be read before anything is created on disk.
   accessPolicies(config);
   const webhooks = loadWebhooks(config.notifications.webhooks);
@@ -84,6 +96,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     now: () => clock.now().getTime(),
     // The pool replaces the connection; requests meanwhile get 503 and /ready says why.
     onIdleError: (err) => log.warn({ err: err.message }, 'a ledger connection broke while idle'),
+    ...(worker ? { workers: { first: worker.first } } : {}),
   }).catch(async (e: unknown) => {
     await keys.close();
     throw e;
@@ -116,6 +129,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     profiles: Object.keys(config.profiles),
     preAuthorizedPolicies: Object.entries(config.policies).flatMap(([name, p]) => (p.preAuthorized ? [name] : [])),
     webhooks: [...webhooks.map((w) => w.name), ...(email ? [EMAIL_TARGET] : [])],
+    ...(worker ? { workers: worker.metrics } : {}),
   });
   const ra = registrationAuthority(config, {
     metrics,
@@ -224,6 +238,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     },
   });
   boundConnections(app, config);
+  if (worker) tellWorker(app, worker.id);
   // admin.enabled: the admin API on the ACME listener, or alone on admin.listen (an internal
   // address), with the same TLS certificate and the same connection bounds.
   const adminApi = { ra, ledger, clock, ca, problems: { send: sendProblem, errorHandler: problemErrorHandler } };
@@ -242,6 +257,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
         })
       : undefined;
   if (admin) boundConnections(admin, config);
+  if (admin && worker) tellWorker(admin, worker.id);
   // publication.listen: the same CRLs and CA certificates over plain HTTP, under the same bounds
   // (it is as exposed as the HTTPS listener, and CRL downloads are its heaviest answers).
   const publication = config.publication.listen
@@ -267,7 +283,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
 
   const renewer =
     serverTls && tls
-      ? new ServerTlsRenewer(serverTls, secureContextTargets([{ server: app.server as HttpsServer }, { server: admin?.server as HttpsServer | undefined, ca: clientCa }]), tls, clock, app.log)
+      ? new ServerTlsRenewer(serverTls, secureContextTargets([{ server: app.server as HttpsServer }, { server: admin?.server as HttpsServer | undefined, ca: clientCa }]), tls, clock, app.log, worker && { staggerMs: TLS_RENEWAL_STAGGER_MS * ((worker.id - 1) % 16) })
       : undefined;
   renewer?.start();
 
@@ -373,6 +389,15 @@ function boundConnections(app: FastifyInstance, config: Config): void {
         app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
     });
   }
+}
+
+/** Which worker answered (/health and /ready are each worker's own; a test sees them spread). */
+function tellWorker(app: FastifyInstance, id: number): void {
+  const value = String(id);
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('certmint-worker', value);
+    return payload;
+  });
 }
 
 /** The admin issuer's certificate (PEM), which `certmint admin cert create` made; the server never reads its key. */

@@ -117,6 +117,25 @@ describe('certmint\'s own HTTPS certificate', () => {
     expect(new X509Certificate(next.cert).checkPrivateKey(createPrivateKey(next.key))).toBe(true);
   });
 
+  it('is renewed once by several workers: a later one serves the pair the first stored (server.workers)', async () => {
+    const initial = await serverTls().current();
+    const served: string[][] = [[], []];
+    const renewers = [0, 1].map((i) => new ServerTlsRenewer(serverTls(), { setSecureContext: (c) => served[i]!.push(String(c.cert)) }, initial, clock, log, { staggerMs: i * 60_000 }));
+    clock.set(new Date(renewalTime(initial).getTime() + 1000));
+    try {
+      const first = await renewers[0]!.renewDue();
+      expect(first.cert).not.toBe(initial.cert);
+      clock.set(new Date(renewalTime(initial).getTime() + 61_000));
+      const second = await renewers[1]!.renewDue();
+      expect(second.cert).toBe(first.cert);
+      expect(served).toEqual([[first.cert], [first.cert]]);
+    } finally {
+      clock.set(new Date());
+      // Issued on the moved clock (not valid yet now): the next tests start without it.
+      rmSync(path.join(dir, 'tls'), { recursive: true, force: true });
+    }
+  });
+
   it('is swapped into a listening server without a restart', async () => {
     const tls = serverTls();
     const initial = await tls.current();

@@ -150,6 +150,11 @@ export class ServerTlsRenewer {
     initial: ServerTlsMaterial,
     private readonly clock: Clock,
     private readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void },
+    /**
+     * server.workers > 1: every worker renews from the same files. Each waits `staggerMs` past the
+     * renewal time, and takes the pair another worker stored since instead of issuing its own.
+     */
+    private readonly shared?: { readonly staggerMs: number },
   ) {
     this.current = initial;
   }
@@ -159,7 +164,7 @@ export class ServerTlsRenewer {
   }
 
   start(): void {
-    this.schedule(renewalTime(this.current).getTime() - this.clock.now().getTime());
+    this.schedule(renewalTime(this.current).getTime() - this.clock.now().getTime() + (this.shared?.staggerMs ?? 0));
   }
 
   stop(): void {
@@ -169,17 +174,27 @@ export class ServerTlsRenewer {
 
   /** Issues a new certificate and serves it from now on. */
   async renewNow(): Promise<ServerTlsMaterial> {
-    const next = await this.tls.issue();
+    return this.serve(await this.tls.issue());
+  }
+
+  /** What the timer runs: renewNow, or among workers the stored pair when another worker renewed it first. */
+  async renewDue(): Promise<ServerTlsMaterial> {
+    if (!this.shared) return this.renewNow();
+    return this.serve(await this.tls.current());
+  }
+
+  private serve(next: ServerTlsMaterial): ServerTlsMaterial {
     this.target.setSecureContext({ key: next.key, cert: next.cert });
+    const renewed = next.cert !== this.current.cert;
     this.current = next;
-    this.log.info({ notAfter: next.notAfter.toISOString() }, 'renewed the server TLS certificate');
+    if (renewed) this.log.info({ notAfter: next.notAfter.toISOString() }, 'renewed the server TLS certificate');
     return next;
   }
 
   private schedule(delayMs: number): void {
     this.stop();
     this.timer = setTimeout(() => {
-      this.renewNow().then(
+      this.renewDue().then(
         () => this.start(),
         (e: unknown) => {
           if (e instanceof CaKeyUnavailableError) {

@@ -24,6 +24,8 @@ export interface Config {
     readonly maxConnectionsPerAddress: number;
     /** Proxies (addresses, CIDR networks) whose X-Forwarded-For names the client; empty: none is believed. */
     readonly trustedProxies: readonly string[];
+    /** Worker processes (server.workers, `auto` resolved): 1 is one process and no cluster at all. */
+    readonly workers: number;
   };
   readonly dataDir: string;
   readonly ca: {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../core/duration.js';
@@ -8,7 +9,7 @@ import { redactUrlPassword } from '../core/redact-url.js';
 import { withoutTrailingSlashes } from '../core/trailing-slashes.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
-import { DEFAULT_CONFIG } from './defaults.js';
+import { DEFAULT_CONFIG, MAX_WORKERS } from './defaults.js';
 import { MAX_ISSUER_DOMAIN_NAMES, normalizeIssuerDomainName } from '../core/issuer-domain-name.js';
 import type { ConfigInput } from './schema.js';
 import { applyEnvironment, envName, FILE_ONLY_KEYS } from './env.js';
@@ -304,6 +305,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       maxConnections: c.server.maxConnections,
       maxConnectionsPerAddress: c.server.maxConnectionsPerAddress,
       trustedProxies: c.server.trustedProxies.map((entry) => trustedProxy(entry)),
+      workers: c.server.workers === 'auto' ? autoWorkers() : c.server.workers,
     },
     dataDir: path.resolve(cwd, c.dataDir),
     ca: {
@@ -422,4 +424,9 @@ function resolveAdmin(a: ConfigInput['admin'], server: { readonly host: string; 
   }
   if (a.clientCertificates && !server.tls) throw new ConfigError('admin.clientCertificates needs server.tls.enabled: the admin listener serves plain HTTP without it');
   return { enabled: a.enabled, listen, clientCertificates: a.clientCertificates };
+}
+
+/** server.workers `auto`: the cores this process may run on (the affinity mask: taskset, a container's cpuset), at most MAX_WORKERS. */
+function autoWorkers(): number {
+  return Math.max(1, Math.min(os.availableParallelism(), MAX_WORKERS));
 }

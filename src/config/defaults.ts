@@ -1,5 +1,8 @@
 import type { ConfigInput } from './schema.js';
 
+/** server.workers at most: past this, SQLite's single writer is the limit, not the cores. */
+export const MAX_WORKERS = 64;
+
 /**
  * Every key's default (config/certmint.example.yaml lists them). Kept apart from schema.ts, whose
  * typebox builders `certmint` does not load at start (config-schema.generated.ts checks instead).
@@ -24,6 +27,8 @@ export const DEFAULT_CONFIG: ConfigInput = {
     maxConnectionsPerAddress: 100,
     // A client's address is the socket's unless a listed proxy forwarded the request.
     trustedProxies: [],
+    // One process, as before server.workers existed; `auto` uses every core (docs/scale-out.md).
+    workers: 1,
   },
   dataDir: './data',
   ca: {

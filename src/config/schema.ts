@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { MAX_WORKERS } from './defaults.js';
 import { EMAIL_EVENTS, NOTIFICATION_EVENTS } from '../core/notification-events.js';
 
 // Every key carries its description here, in the schema: docs/configuration.md is generated from
@@ -40,6 +41,9 @@ export const ConfigSchema = Type.Object(
       trustedProxies: Strings(
         'Addresses or CIDR networks of proxies whose X-Forwarded-For is believed (for limits.newAccountsPerIpPerHour); from any other peer it is ignored. Empty: none.',
       ),
+      workers: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: MAX_WORKERS })], {
+        description: `Worker processes serving the listeners and the one ledger: 1 (one process), a number up to ${MAX_WORKERS}, or \`auto\` (the cores this process may run on). docs/scale-out.md#every-core-of-one-machine.`,
+      }),
     }),
     dataDir: Type.String({ minLength: 1, description: 'Where the CA (ca/), the SQLite ledger, CRL files (crl/) and the server\'s TLS files (tls/) live.' }),
     ca: Section('The CA that certmint creates on first start (or `certmint ca init`).', {

@@ -24,7 +24,8 @@ export interface OpenedNonce {
  * HMAC under a secret. Issuing one stores nothing; whoever holds the secret tells its own nonces
  * from forgeries and old ones by reading them. Only spending needs memory (a spent set, kept until
  * the nonce expires), and that is each store's business: PostgresNonceStore keeps it in the ledger
- * for every instance, MemoryNonceStore in the one SQLite process.
+ * for every instance, SqliteSharedNonceStore in the SQLite file for server.workers, MemoryNonceStore
+ * in the one SQLite process.
  */
 export class NonceFormat {
   constructor(

@@ -16,6 +16,8 @@ export interface LedgerSettings {
   readonly source?: string;
   /** A pooled PostgreSQL connection that broke while idle (the database restarted); already redacted. */
   readonly onIdleError?: (e: LedgerConnectionError) => void;
+  /** server.workers > 1 on SQLite: this process is one of several on the file (SqliteLedgerOptions.workers). */
+  readonly workers?: { readonly first: boolean };
 }
 
 export interface OpenedLedger {
@@ -36,6 +38,7 @@ export async function openLedger(settings: LedgerSettings): Promise<OpenedLedger
       file: settings.sqliteFile,
       ...(settings.now ? { now: settings.now } : {}),
       ...(settings.mustExist ? { mustExist: true } : {}),
+      ...(settings.workers ? { workers: settings.workers } : {}),
     });
     return { ledger, files: [settings.sqliteFile, `${settings.sqliteFile}-wal`] };
   }

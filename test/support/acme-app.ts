@@ -105,7 +105,10 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   useCryptoProvider(crypto);
   const clock = new ManualClock();
   const now = () => clock.now().getTime();
-  const ledger = o.ledger ? await o.ledger(now) : new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now });
+  // CERTMINT_TEST_SQLITE_WORKERS=1: the ledger as a worker of server.workers opens it (signed nonces
+  // spent in used_nonces, a ledger_holders row), to run an inject suite in that configuration.
+  const asWorker = process.env.CERTMINT_TEST_SQLITE_WORKERS === '1' ? { workers: { first: true } } : {};
+  const ledger = o.ledger ? await o.ledger(now) : new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now, ...asWorker });
   const dns = await startChallTestSrv();
   const responder = await startHttp01Responder();
   const tlsResponder = await startTlsAlpn01Responder();

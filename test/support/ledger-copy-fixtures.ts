@@ -118,6 +118,13 @@ export async function buildRealisticLedger(dataDir: string): Promise<void> {
   } finally {
     await ledger.close();
   }
+  // Worker processes (server.workers > 1, migration 0025) share signed nonces: the secret and a spent one.
+  const worker = new SqliteLedger({ file, workers: { first: true } });
+  try {
+    if (!(await worker.nonces.consume(await worker.nonces.issue()))) throw new Error('a fresh nonce was refused');
+  } finally {
+    await worker.close();
+  }
 }
 
 /** `count` certificates of about 2.3 kB each (DER and chain), two names each, inserted as concurrent commits share their fsyncs. */

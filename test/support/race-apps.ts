@@ -51,7 +51,12 @@ export function gatedLedger<K extends keyof CertificateLedger>(ledger: Certifica
   });
 }
 
-export type RaceBackend = { readonly name: 'sqlite' } | { readonly name: 'postgres'; readonly cluster: () => PostgresCluster };
+/**
+ * `sqlite-workers`: the two connections are two worker processes of server.workers (issue 27):
+ * nonces signed under the ledger's secret and spent in used_nonces, each connection a holder in
+ * ledger_holders, exactly as two workers open the file.
+ */
+export type RaceBackend = { readonly name: 'sqlite' } | { readonly name: 'sqlite-workers' } | { readonly name: 'postgres'; readonly cluster: () => PostgresCluster };
 
 /**
  * Two ACME apps on one ledger through two connections (SQLite: two connections to one file;
@@ -75,9 +80,14 @@ export async function startRaceApps(backend: RaceBackend, options: TestAcmeAppOp
   const url = backend.name === 'postgres' ? await backend.cluster().createDatabase() : undefined;
   // One data dir (one CA) for both apps, removed once both are closed.
   const dir = mkdtempSync(path.join(tmpdir(), 'certmint-race-'));
+  let opened = 0;
   const open = async (now: () => number): Promise<CertificateLedger> =>
     url === undefined
-      ? new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now })
+      ? new SqliteLedger({
+          file: path.join(dir, 'ledger.sqlite3'),
+          now,
+          ...(backend.name === 'sqlite-workers' ? { workers: { first: opened++ === 0 } } : {}),
+        })
       : (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger;
   const a = await startTestAcmeApp({ ...options, dir, ledger: async (now) => gatedLedger(await open(now), 'completeFinalize', gate) });
   const b = await startTestAcmeApp({ ...options, dir, ledger: open });
@@ -132,6 +142,7 @@ export function raceBackends(): RaceBackends {
     postgres,
     list: [
       { backend: { name: 'sqlite' }, skip: false },
+      { backend: { name: 'sqlite-workers' }, skip: false },
       { backend: postgres, skip: !pgAvailable },
     ],
     startCluster: async () => {

@@ -32,8 +32,11 @@ export class LedgerCopyError extends Error {
   override name = 'LedgerCopyError';
 }
 
-/** Each ledger records its own migrations; `ledger copy` compares their versions instead of copying them. */
-export const OWN_TABLES = ['schema_migrations'];
+/**
+ * Each ledger records its own migrations (`ledger copy` compares their versions instead of copying
+ * them) and, on SQLite, the worker processes serving it (ledger_holders: nothing to carry over).
+ */
+export const OWN_TABLES = ['schema_migrations', 'ledger_holders'];
 
 /** The tables of the connection's current schema (where migratePostgres created the ledger). */
 export async function readTargetTables(client: PoolClient): Promise<Map<string, TargetTable>> {

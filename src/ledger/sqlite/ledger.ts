@@ -36,6 +36,8 @@ import type {
   RevocationRecord,
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
+import { SqliteSharedNonceStore } from './shared-nonces.js';
+import { SqliteHolders } from './holders.js';
 import { countCertificates, listCertificates } from './inventory.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteEabKeys } from './eab.js';
@@ -78,6 +80,13 @@ export interface SqliteLedgerOptions {
   readonly nonces?: NonceStore;
   /** Admin commands open an existing ledger only; a missing file is an error, not a new ledger. */
   readonly mustExist?: boolean;
+  /**
+   * server.workers > 1: other worker processes serve this file too. Nonces are signed under the
+   * ledger's secret and spent in used_nonces (SqliteSharedNonceStore), and this connection is a
+   * holder (ledger_holders) whose work in flight no other live worker takes over. `first`: the
+   * first worker of a start, when no other serves the file yet.
+   */
+  readonly workers?: { readonly first: boolean };
 }
 
 /**
@@ -115,6 +124,8 @@ export class SqliteLedger implements CertificateLedger {
   private readonly now: () => number;
   /** Marks the work this connection begins (processing_by): what another process finds of it was interrupted. */
   private readonly owner = randomUUID();
+  /** Worker processes on this file (options.workers); undefined when this process serves it alone. */
+  private readonly holders: SqliteHolders | undefined;
 
   constructor(options: SqliteLedgerOptions) {
     // The system clock when none is injected (CLI commands, tests); serve passes its Clock.
@@ -122,7 +133,11 @@ export class SqliteLedger implements CertificateLedger {
     this.now = options.now ?? Date.now;
     this.file = options.file;
     this.db = openLedgerFile(options.file, options.mustExist ?? false, this.now);
-    this.nonces = options.nonces ?? new MemoryNonceStore({ now: this.now });
+    this.nonces = options.nonces ?? (options.workers ? new SqliteSharedNonceStore({ db: this.db, now: this.now }) : new MemoryNonceStore({ now: this.now }));
+    if (options.workers) {
+      this.holders = new SqliteHolders(this.db, this.owner, this.now);
+      this.holders.enter(options.workers.first);
+    }
     this.s = prepareStatements(this.db);
     this.wal = new WalDurability(`${options.file}-wal`);
     this.audit = new SqliteAuditLog(this.db);
@@ -385,9 +400,13 @@ export class SqliteLedger implements CertificateLedger {
     return value;
   }
 
-  /** One server process serves an SQLite ledger: work any other connection began was interrupted. */
+  /**
+   * Work no live process holds: alone on the file, any other connection's; among workers, that of
+   * holders gone (ledger_holders: no row, silent, or their pid gone from this host).
+   */
   async interruptedWork(): Promise<InterruptedWork> {
-    return this.orders.interruptedWork(this.owner);
+    if (!this.holders) return this.orders.interruptedWork([this.owner]);
+    return this.orders.interruptedWork(this.holders.live(), { owner: this.owner, at: this.now() });
   }
 
   async takeRateLimit(
@@ -424,6 +443,9 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async close(): Promise<void> {
+    if (this.nonces instanceof SqliteSharedNonceStore) this.nonces.close();
+    // Closed cleanly (after serve settled its work): nothing of this holder's is left in flight.
+    this.holders?.leave();
     await this.wal.close();
     if (this.db.open) this.db.close();
   }

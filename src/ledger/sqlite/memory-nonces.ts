@@ -26,8 +26,9 @@ export interface MemoryNonceOptions {
  * The secret is this process's own, made at start and never stored: the spent set lives in this
  * process's memory, and a stored secret would let a restarted process accept a nonce spent before
  * the restart. A restart therefore invalidates outstanding nonces; clients retry badNonce with the
- * fresh nonce the error carries (RFC 8555 §6.5). One process serves an SQLite file
- * (docs/architecture.md#only-ledger-holds-sql), so nothing else needs to read these nonces.
+ * fresh nonce the error carries (RFC 8555 §6.5). With server.workers 1 one process serves the
+ * SQLite file, so nothing else needs to read these nonces; several workers share
+ * SqliteSharedNonceStore instead (shared-nonces.ts).
  */
 export class MemoryNonceStore implements NonceStore {
   private readonly format: NonceFormat;

@@ -18,6 +18,7 @@ import type { Statements } from './statements.js';
 export class SqliteOrders {
   private readonly facts;
   private readonly recentCount: Database.Statement;
+  private readonly adopt: { readonly order: Database.Statement; readonly challenge: Database.Statement };
 
   constructor(
     private readonly db: Database.Database,
@@ -36,6 +37,10 @@ export class SqliteOrders {
         WHERE x.order_id = ? ORDER BY x.position`),
     };
     this.recentCount = db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM orders WHERE account_id = ? AND created_at > ?');
+    this.adopt = {
+      order: db.prepare(`UPDATE orders SET processing_by = ?, processing_since = ? WHERE id = ? AND status = 'processing'`),
+      challenge: db.prepare(`UPDATE challenges SET processing_by = ?, processing_since = ? WHERE id = ? AND status = 'processing'`),
+    };
   }
 
   /** ready → processing, marked as `owner`'s work; false if the order was not ready. */
@@ -122,11 +127,25 @@ export class SqliteOrders {
     return { count: r.n, ...(r.oldest !== null ? { oldest: new Date(r.oldest) } : {}) };
   }
 
-  /** One server process serves an SQLite ledger: work any connection but `owner`'s began was interrupted. */
-  interruptedWork(owner: string): InterruptedWork {
-    return this.db.transaction(() => ({
-      orderIds: (this.s.processingOrders.all(owner) as { id: string }[]).map((r) => r.id),
-      challenges: this.s.processingChallenges.all(owner) as InterruptedWork['challenges'][number][],
-    }))();
+  /**
+   * Work in `processing` that no connection of `live` began: its process stopped in the middle.
+   * `adoptAs` (worker processes): the work found becomes that holder's in the same transaction, so
+   * the other workers' next sweeps leave it to the one that recovers it (until that one dies too).
+   */
+  interruptedWork(live: readonly string[], adoptAs?: { readonly owner: string; readonly at: number }): InterruptedWork {
+    const owners = JSON.stringify(live);
+    const find = (): InterruptedWork => {
+      const work = {
+        orderIds: (this.s.processingOrders.all(owners) as { id: string }[]).map((r) => r.id),
+        challenges: this.s.processingChallenges.all(owners) as InterruptedWork['challenges'][number][],
+      };
+      if (adoptAs) {
+        for (const id of work.orderIds) this.adopt.order.run(adoptAs.owner, adoptAs.at, id);
+        for (const c of work.challenges) this.adopt.challenge.run(adoptAs.owner, adoptAs.at, c.challengeId);
+      }
+      return work;
+    };
+    // IMMEDIATE when adopting: two workers sweeping at once cannot both take the same work.
+    return adoptAs ? this.db.transaction(find).immediate() : this.db.transaction(find)();
   }
 }

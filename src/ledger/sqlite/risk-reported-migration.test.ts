@@ -46,6 +46,7 @@ describe('migration 0017 on a ledger the 0016 check reported from', () => {
       DROP TABLE subordinate_cas; DROP TABLE console_sessions; DROP TABLE admin_tokens; DROP TABLE admin_certificates; -- and what the migrations after 0017 made (0018-0026)
       DROP INDEX certificates_by_expiry_serial; DROP INDEX certificates_live_by_generation; CREATE INDEX certificates_by_expiry ON certificates (not_after);
       DROP INDEX audit_log_issues_by_time; ALTER TABLE authorizations DROP COLUMN preauthorized_eab_kid;
+      DROP TABLE nonce_secret; DROP TABLE used_nonces; DROP TABLE ledger_holders;
       DROP INDEX certificates_revoked_by_partition; ALTER TABLE certificates DROP COLUMN crl_partition;
       DELETE FROM schema_migrations WHERE version >= 17`);
     db.close();

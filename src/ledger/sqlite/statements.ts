@@ -61,9 +61,11 @@ export function prepareStatements(db: Database.Database) {
     setAuthzStatus: db.prepare(`UPDATE authorizations SET status = ?, expires = ? WHERE id = ? AND status = 'pending'`),
     expireAuthz: db.prepare(`UPDATE authorizations SET status = 'expired' WHERE id = ? AND status IN ('pending', 'valid')`),
     // Work begun by another connection (a process that stopped): rows of this one are in flight.
-    processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing' AND processing_by IS NOT ?`),
+    processingOrders: db.prepare(`SELECT id FROM orders WHERE status = 'processing'
+      AND (processing_by IS NULL OR processing_by NOT IN (SELECT value FROM json_each(?)))`),
     processingChallenges: db.prepare(`SELECT c.id AS challengeId, c.authorization_id AS authorizationId, a.account_id AS accountId
-      FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing' AND c.processing_by IS NOT ?`),
+      FROM challenges c JOIN authorizations a ON a.id = c.authorization_id WHERE c.status = 'processing'
+      AND (c.processing_by IS NULL OR c.processing_by NOT IN (SELECT value FROM json_each(?)))`),
     beginFinalize: db.prepare(`UPDATE orders SET status = 'processing', processing_by = ?, processing_since = ?
       WHERE id = ? AND status IN ('pending', 'ready')`),
     // Stored orders are 'pending' until finalize; 'ready' is read from their authorizations (ra/order-status.ts).

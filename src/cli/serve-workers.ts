@@ -1,0 +1,157 @@
+import { performance } from 'node:perf_hooks';
+import cluster, { type Worker } from 'node:cluster';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
+import { startServer } from './serve.js';
+import { answerMetricScrapes, WorkerMetricsChannel } from './worker-metrics.js';
+
+/** The first worker of a start is told so by this variable (it alone may forget the last start's holders). */
+const FIRST_WORKER_ENV = 'CERTMINT_WORKER_FIRST';
+/** A worker tells the primary it listens with this message. */
+const LISTENING = 'certmint:listening';
+/** A worker that crashes again within this of its start doubles the wait before the next restart. */
+const RESTART_BACKOFF_MIN_MS = 100;
+const RESTART_BACKOFF_MAX_MS = 10_000;
+/** A worker that ran this long before it died was healthy: the next restart waits the least again. */
+const HEALTHY_RUN_MS = 10_000;
+
+/**
+ * `certmint serve`: one process (server.workers 1, exactly as before the key existed), or a primary
+ * that forks server.workers worker processes. Each worker is the whole server (startServer) on the
+ * shared listeners (node:cluster hands connections round-robin) and the one ledger; the primary
+ * holds no ledger and no key, only the workers.
+ */
+export async function serve(config: Config, clock: Clock): Promise<void> {
+  if (config.server.workers <= 1) {
+    const server = await startServer(config, clock);
+    onStopSignal(() => server.close());
+    return;
+  }
+  if (cluster.isWorker) return serveAsWorker(config, clock);
+  return new WorkerPrimary(config.server.workers).start();
+}
+
+async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
+  const id = cluster.worker?.id ?? 0;
+  const server = await startServer(config, clock, {
+    id,
+    first: process.env[FIRST_WORKER_ENV] === '1',
+    metrics: (registry) => new WorkerMetricsChannel(registry),
+  });
+  process.send?.({ type: LISTENING });
+  // SIGTERM from the primary (or the terminal's SIGINT to the group); a primary gone (its IPC
+  // channel closed: it was killed) leaves nobody to restart or stop this worker: drain and exit.
+  const stop = onStopSignal(() => server.close());
+  process.once('disconnect', stop);
+}
+
+/** SIGTERM/SIGINT: drain (in-flight requests finish, work settles), then exit 0; 1 if closing failed. */
+function onStopSignal(close: () => Promise<void>): () => void {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return stop;
+}
+
+/**
+ * The primary of server.workers > 1. The first worker starts alone: it migrates the ledger,
+ * creates the CA on a first start and the server's TLS certificate, and binds the ports, so those
+ * happen once, and a start that cannot succeed (a port taken, a bad CA file) fails once with that
+ * worker's error and exit code, not N times forever. Then the others start. A worker that exits
+ * unexpectedly is replaced (its interrupted work is recovered by the replacement: ledger_holders),
+ * after a wait that doubles while workers keep crashing young. SIGTERM/SIGINT go to every worker;
+ * the primary exits once all have drained.
+ */
+class WorkerPrimary {
+  private readonly log: Logger = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
+  private readonly startedAt = new Map<Worker, number>();
+  private readonly listening = new Set<Worker>();
+  private stopping = false;
+  /** Until the first worker listens: its exit ends the start (start()), it is not restarted. */
+  private starting = true;
+  private restartDelayMs = RESTART_BACKOFF_MIN_MS;
+  private failed = false;
+
+  constructor(private readonly count: number) {}
+
+  async start(): Promise<void> {
+    answerMetricScrapes(cluster, () => [...this.listening]);
+    process.once('SIGINT', () => this.stop('SIGINT'));
+    process.once('SIGTERM', () => this.stop('SIGTERM'));
+    const first = this.fork(true);
+    const started = await new Promise<boolean>((resolve) => {
+      first.on('message', (m: unknown) => {
+        if (isListening(m)) resolve(true);
+      });
+      first.once('exit', () => resolve(false));
+    });
+    if (!started) {
+      // Its error is on stderr already (main.ts), once; its exit code says what kind.
+      process.exit(first.process.exitCode || 1);
+    }
+    this.starting = false;
+    for (let i = 1; i < this.count; i++) this.fork(false);
+    this.log.info({ workers: this.count }, `serving with ${this.count} worker processes (server.workers)`);
+  }
+
+  private fork(first: boolean): Worker {
+    const worker = cluster.fork(first ? { [FIRST_WORKER_ENV]: '1' } : {});
+    this.startedAt.set(worker, performance.now());
+    worker.on('message', (m: unknown) => {
+      if (isListening(m)) this.listening.add(worker);
+    });
+    worker.once('exit', (code, signal) => this.exited(worker, code, signal));
+    return worker;
+  }
+
+  private exited(worker: Worker, code: number | null, signal: string | null): void {
+    const ran = performance.now() - (this.startedAt.get(worker) ?? 0);
+    const wasListening = this.listening.delete(worker);
+    this.startedAt.delete(worker);
+    if (this.starting && !this.stopping) return;
+    if (this.stopping) {
+      if (code !== 0) this.failed = true;
+      if (this.startedAt.size === 0) process.exit(this.failed ? 1 : 0);
+      return;
+    }
+    // A worker that ran well waits the least; one that died young (crashing in a loop) twice as long as the last.
+    const { delay, next } = restartDelay(this.restartDelayMs, ran >= HEALTHY_RUN_MS && wasListening);
+    this.restartDelayMs = next;
+    this.log.error(
+      { worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: delay },
+      `worker ${worker.id} (pid ${worker.process.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}); starting another in ${delay} ms`,
+    );
+    // Not unref'd: with every worker dead, this timer is what keeps the primary alive to replace them.
+    setTimeout(() => {
+      if (!this.stopping) this.fork(false);
+    }, delay);
+  }
+
+  private stop(signal: NodeJS.Signals): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info({ signal }, `${signal}: draining ${this.startedAt.size} worker processes`);
+    if (this.startedAt.size === 0) process.exit(0);
+    for (const worker of this.startedAt.keys()) worker.process.kill('SIGTERM');
+  }
+}
+
+/**
+ * The wait before replacing a worker that died, and the one after it: the least after a worker
+ * that served for a while, doubling (to 10 s at most) while workers keep dying young.
+ */
+export function restartDelay(pending: number, diedHealthy: boolean): { delay: number; next: number } {
+  const delay = diedHealthy ? RESTART_BACKOFF_MIN_MS : pending;
+  return { delay, next: Math.min(delay * 2, RESTART_BACKOFF_MAX_MS) };
+}
+
+const isListening = (m: unknown): boolean => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === LISTENING;

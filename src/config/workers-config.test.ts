@@ -1,0 +1,35 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+// server.workers: 1 (one process, the default), a number, or `auto` (the cores the affinity mask allows).
+describe('server.workers', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-workers-config-'));
+  const file = (name: string, yaml: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, yaml);
+    return f;
+  };
+
+  it('is 1 by default: one process, no cluster', () => {
+    expect(loadConfig({ env: {} }).server.workers).toBe(1);
+  });
+
+  it('takes a number from the file or CERTMINT_SERVER_WORKERS, the variable winning', () => {
+    expect(loadConfig({ file: file('four.yaml', 'server:\n  workers: 4\n'), env: {} }).server.workers).toBe(4);
+    expect(loadConfig({ file: file('four-env.yaml', 'server:\n  workers: 4\n'), env: { CERTMINT_SERVER_WORKERS: '3' } }).server.workers).toBe(3);
+  });
+
+  it('resolves auto to the cores this process may run on', () => {
+    const expected = Math.min(os.availableParallelism(), 64);
+    expect(loadConfig({ env: { CERTMINT_SERVER_WORKERS: 'auto' } }).server.workers).toBe(expected);
+    expect(loadConfig({ file: file('auto.yaml', 'server:\n  workers: auto\n'), env: {} }).server.workers).toBe(expected);
+  });
+
+  it.each(['0', '-2', '1.5', '65', 'many', 'AUTO', ''])('refuses %j naming the key', (value) => {
+    expect(() => loadConfig({ env: { CERTMINT_SERVER_WORKERS: value } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { CERTMINT_SERVER_WORKERS: value } })).toThrow(/server\.workers/);
+  });
+});

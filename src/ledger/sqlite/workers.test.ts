@@ -1,0 +1,157 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteLedger } from './ledger.js';
+import { HOLDER_LEASE_MS } from './holders.js';
+import { NONCE_LIFETIME_MS } from '../nonce-format.js';
+import { accountRecord, authorizationRecord } from '../../../test/support/ledger-records.js';
+
+// server.workers > 1: several processes, each its own SqliteLedger connection, on one file. Two
+// connections in this process are two workers as far as the file can tell (each has its own
+// holder id); only the pid check needs another process, and a dead one is spawned for it.
+const start = new Date('2026-01-01T00:00:00Z');
+let dir: string;
+let file: string;
+let clock: { t: number };
+const now = () => clock.t;
+const opened: SqliteLedger[] = [];
+
+const worker = (first: boolean) => {
+  const ledger = new SqliteLedger({ file, now, workers: { first } });
+  opened.push(ledger);
+  return ledger;
+};
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'certmint-workers-ledger-'));
+  file = path.join(dir, 'ledger.sqlite3');
+  clock = { t: start.getTime() };
+});
+afterEach(async () => {
+  for (const l of opened.splice(0)) await l.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs SQL on the file from outside any worker (what another process, or a crash, left). */
+function onFile(sql: string, ...params: unknown[]): void {
+  const db = new Database(file);
+  try {
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+/** A pid that existed and has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(child.stdout);
+}
+
+describe('nonces shared by worker processes on one SQLite file', () => {
+  it('a nonce one worker issued is spent once, at any worker', async () => {
+    const a = worker(true);
+    const b = worker(false);
+    const nonces = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).nonces.issue()));
+    for (const [i, n] of nonces.entries()) expect(await (i % 3 ? a : b).nonces.consume(n)).toBe(true);
+    for (const [i, n] of nonces.entries()) expect(await (i % 2 ? a : b).nonces.consume(n)).toBe(false);
+  });
+
+  it('keeps the secret across restarts, so a spent nonce stays spent and an unspent one stays good', async () => {
+    const a = worker(true);
+    const spent = await a.nonces.issue();
+    const unspent = await a.nonces.issue();
+    expect(await a.nonces.consume(spent)).toBe(true);
+    await a.close();
+    const restarted = worker(true);
+    expect(await restarted.nonces.consume(spent)).toBe(false);
+    expect(await restarted.nonces.consume(unspent)).toBe(true);
+  });
+
+  it('refuses forged, foreign and expired nonces without a write, and purges expired spends', async () => {
+    const a = worker(true);
+    const b = worker(false);
+    const nonce = await a.nonces.issue();
+    const flipped = Buffer.from(nonce, 'base64url');
+    flipped[20]! ^= 1;
+    // A single process's memory nonces are under a secret of its own: foreign here.
+    const alone = new SqliteLedger({ file: path.join(dir, 'other.sqlite3'), now });
+    opened.push(alone);
+    for (const bad of [flipped.toString('base64url'), await alone.nonces.issue(), '', 'x'.repeat(43)]) expect(await b.nonces.consume(bad)).toBe(false);
+    const old = await a.nonces.issue();
+    expect(await b.nonces.consume(old)).toBe(true);
+    clock.t += NONCE_LIFETIME_MS;
+    expect(await b.nonces.consume(nonce)).toBe(false);
+    expect(await a.nonces.purge()).toBe(1);
+    // Purged, and still refused on its age alone.
+    expect(await b.nonces.consume(old)).toBe(false);
+  });
+});
+
+describe('work in flight among worker processes', () => {
+  async function readyOrder(ledger: SqliteLedger): Promise<void> {
+    await ledger.createAccount(accountRecord('a1', 't1', start));
+    await ledger.createOrder(
+      {
+        id: 'o1',
+        accountId: 'a1',
+        identifiers: [{ type: 'dns', value: 'a.example' }],
+        notBefore: undefined,
+        notAfter: undefined,
+        expires: new Date(start.getTime() + 3_600_000),
+        createdAt: start,
+        authorizationIds: ['z1', 'z2'],
+      },
+      [authorizationRecord('z1', 'a1', 'a.example', start), authorizationRecord('z2', 'a1', 'a.example', start)],
+    );
+    onFile(`UPDATE orders SET status = 'ready' WHERE id = 'o1'`);
+  }
+
+  it('is never taken over from a live worker; a dead one\'s is, at once', async () => {
+    const a = worker(true);
+    const b = worker(false);
+    await readyOrder(a);
+    expect(await a.beginFinalize('o1')).toBe(true);
+    expect(await a.beginChallenge('z1-c')).toBe(true);
+    expect(await b.interruptedWork()).toEqual({ orderIds: [], challenges: [] });
+    expect(await a.interruptedWork()).toEqual({ orderIds: [], challenges: [] });
+    // a is killed (kill -9 runs no cleanup: its row stays), and its pid no longer exists.
+    onFile('UPDATE ledger_holders SET pid = ? WHERE pid = ? AND holder IN (SELECT processing_by FROM orders WHERE id = ?)', deadPid(), process.pid, 'o1');
+    expect(await b.interruptedWork()).toEqual({ orderIds: ['o1'], challenges: [{ challengeId: 'z1-c', authorizationId: 'z1', accountId: 'a1' }] });
+    // b recovers it now: another live worker's sweep (and b's own next one) leaves it to b.
+    const c = worker(false);
+    expect(await c.interruptedWork()).toEqual({ orderIds: [], challenges: [] });
+    expect(await b.interruptedWork()).toEqual({ orderIds: [], challenges: [] });
+  });
+
+  it('takes over the work of a holder silent past the lease even if its pid was reused', async () => {
+    const a = worker(true);
+    const b = worker(false);
+    await readyOrder(a);
+    expect(await a.beginFinalize('o1')).toBe(true);
+    clock.t += HOLDER_LEASE_MS - 1;
+    onFile('UPDATE ledger_holders SET heartbeat_at = ? WHERE holder IN (SELECT processing_by FROM orders WHERE id = ?)', start.getTime(), 'o1');
+    expect((await b.interruptedWork()).orderIds).toEqual([]);
+    clock.t += 1;
+    expect((await b.interruptedWork()).orderIds).toEqual(['o1']);
+  });
+
+  it('the first worker of a start forgets the holders of the last one; a clean close leaves no row', async () => {
+    const a = worker(true);
+    await readyOrder(a);
+    expect(await a.beginFinalize('o1')).toBe(true);
+    // The whole process group was killed: the rows stay, their pids may be reused by the new start.
+    const next = worker(true);
+    expect((await next.interruptedWork()).orderIds).toEqual(['o1']);
+    await next.close();
+    const rows = new Database(file, { readonly: true });
+    try {
+      expect(rows.prepare('SELECT COUNT(*) FROM ledger_holders').pluck().get()).toBe(0);
+    } finally {
+      rows.close();
+    }
+  });
+});
