@@ -10,7 +10,8 @@ import { withoutTrailingSlashes } from '../core/trailing-slashes.js';
 import { createRequire } from 'node:module';
 import { CONFIG_SCHEMA, matchesConfigSchema } from './config-schema.generated.js';
 import { DEFAULT_CONFIG, MAX_WORKERS } from './defaults.js';
-import { MAX_ISSUER_DOMAIN_NAMES, normalizeIssuerDomainName } from '../core/issuer-domain-name.js';
+import { resolveAdmin } from './admin.js';
+import { resolveIssuerDomainNames } from './dns-persist.js';
 import type { ConfigInput } from './schema.js';
 import { applyEnvironment, envName, FILE_ONLY_KEYS } from './env.js';
 import { resolveNotifications } from './notifications.js';
@@ -175,34 +176,6 @@ function trustedProxy(entry: string): string {
   return text;
 }
 
-/**
- * validation.dnsPersist.issuerDomainNames, normalized as the record parser normalizes what it
- * reads (draft-ietf-acme-dns-persist-01 §3.1: lowercase A-labels, no trailing dot, at most 10).
- */
-function resolveIssuerDomainNames(c: ConfigInput): string[] {
-  const key = 'validation.dnsPersist.issuerDomainNames';
-  const names = c.validation.dnsPersist.issuerDomainNames;
-  if (names.length > MAX_ISSUER_DOMAIN_NAMES) {
-    throw new ConfigError(`${key} lists ${names.length} names; a dns-persist-01 challenge may carry at most ${MAX_ISSUER_DOMAIN_NAMES} (draft-ietf-acme-dns-persist-01 §3.1)`);
-  }
-  const normalized = names.map((name, i) => {
-    const n = normalizeIssuerDomainName(name);
-    if (n === undefined) {
-      throw new ConfigError(`${key}[${i}] ${JSON.stringify(name)} is not a DNS name of at most 253 octets (letters, digits, inner hyphens; e.g. ca.example.internal)`);
-    }
-    return n;
-  });
-  if (normalized.length === 0) {
-    const requiring = Object.entries(c.policies).find(([, p]) => p.challenges?.includes('dns-persist-01'));
-    if (requiring) {
-      throw new ConfigError(
-        `policies.${requiring[0]}.challenges lists dns-persist-01 but ${key} is empty: set ${key} (e.g. ["ca.example.internal"]) or remove dns-persist-01 from the list`,
-      );
-    }
-  }
-  return [...new Set(normalized)];
-}
-
 function resolveConfig(c: ConfigInput, cwd: string): Config {
   // For the sections resolved in their own files (which cannot import ConfigError: it is defined here).
   const fail = (message: string): never => {
@@ -286,7 +259,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       'validation.caa.enabled is true but validation.caa.identities is empty: list the issuer domain names your CAA records use for this CA (e.g. ["ca.example.internal"])',
     );
   }
-  const issuerDomainNames = resolveIssuerDomainNames(c);
+  const issuerDomainNames = resolveIssuerDomainNames(c, fail);
   return {
     server: {
       host,
@@ -400,7 +373,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
     eab: { required: c.eab.required },
     notifications: resolveNotifications(c.notifications, cwd, { timer, duration: ms }, fail),
     publication: resolvePublication(c.publication, { host, port }, (key, value) => parseListen(value, key), fail),
-    admin: resolveAdmin(c.admin, { host, port, tls: c.server.tls.enabled }),
+    admin: resolveAdmin(c.admin, { host, port, tls: c.server.tls.enabled }, (key, value) => parseListen(value, key), fail),
     ledger: {
       url: ledgerUrl || undefined,
       passwordFile: c.ledger.passwordFile.trim() ? path.resolve(cwd, c.ledger.passwordFile.trim()) : undefined,
@@ -408,22 +381,6 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       retentionMs: ms('ledger.retention', c.ledger.retention),
     },
   };
-}
-
-/** admin.*: a listener of its own must not be server.listen's (the ACME listener would not start). */
-function resolveAdmin(a: ConfigInput['admin'], server: { readonly host: string; readonly port: number; readonly tls: boolean }): Config['admin'] {
-  const text = a.listen.trim();
-  const listen = text === '' ? undefined : parseListen(text, 'admin.listen');
-  if (listen && listen.port === server.port && listen.host === server.host) {
-    throw new ConfigError(`admin.listen "${text}" is server.listen's address: leave admin.listen empty to serve the admin API there, or give it a port of its own`);
-  }
-  // Client certificates are asked for on a listener of the admin API's own: the ACME listener must
-  // not ask ACME clients for one, and without TLS there is no handshake to ask in.
-  if (a.clientCertificates && !listen) {
-    throw new ConfigError('admin.clientCertificates needs admin.listen: client certificates are asked for on the admin API\'s own listener, never on the ACME listener');
-  }
-  if (a.clientCertificates && !server.tls) throw new ConfigError('admin.clientCertificates needs server.tls.enabled: the admin listener serves plain HTTP without it');
-  return { enabled: a.enabled, listen, clientCertificates: a.clientCertificates };
 }
 
 /** server.workers `auto`: the cores this process may run on (the affinity mask: taskset, a container's cpuset), at most MAX_WORKERS. */
