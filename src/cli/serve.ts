@@ -1,6 +1,6 @@
 import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
-import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import { createPublicationServer } from '../acme/publication-app.js';
@@ -31,8 +31,8 @@ import type { Registry } from 'prom-client';
 import { PrometheusMetrics, type WorkerScrape } from './prometheus-metrics.js';
 import { auditCaEvent } from './ca-audit.js';
 import { openCaKeySource } from './ca-key-source.js';
-import { capConnectionsPerAddress } from './connections-per-address.js';
-import { accessPolicies, caOptions, connectionBounds, crlPublisher, directoryMeta, ledgerSettings, registrationAuthority, secretBox } from './composition.js';
+import { boundConnections, listenerOptions, tellWorker } from './listeners.js';
+import { accessPolicies, caOptions, crlPublisher, directoryMeta, ledgerSettings, registrationAuthority, secretBox } from './composition.js';
 
 /** How often `serve` looks for work a stopped instance left (start-up looks first). */
 const RECOVERY_INTERVAL_MS = 60_000;
@@ -355,49 +355,6 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
       await ledger.close();
     },
   };
-}
-
-/**
- * server.maxConnections and server.maxConnectionsPerAddress on a listener: the HTTPS one and the
- * plain-HTTP publication one each get them.
- */
-/**
- * What every listener of serve shares: HTTPS with the server's certificate (or plain HTTP without
- * it), the connection bounds of server.*, and the logger without a line per request (one would
- * cost more than the request itself under load).
- */
-function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { key: string | Buffer; cert: string | Buffer } | undefined) {
-  return {
-    https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
-    ...(tls ? {} : { http: connectionBounds(config) }),
-    keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    requestTimeout: config.server.requestTimeoutMs,
-    loggerInstance: log,
-    logController: new LogController({ disableRequestLogging: true }),
-  };
-}
-
-function boundConnections(app: FastifyInstance, config: Config): void {
-  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
-  if (config.server.maxConnectionsPerAddress > 0) {
-    // Before TLS: a connection over the cap costs no handshake. A trusted proxy carries every client
-    // behind it; it is left to maxConnections (and to the proxy's own per-client limits).
-    capConnectionsPerAddress(app.server, {
-      max: config.server.maxConnectionsPerAddress,
-      exempt: config.server.trustedProxies,
-      onRefused: (refused, address) =>
-        app.log.warn({ refused, address }, `closed connections beyond server.maxConnectionsPerAddress (${config.server.maxConnectionsPerAddress}) from one client address`),
-    });
-  }
-}
-
-/** Which worker answered (/health and /ready are each worker's own; a test sees them spread). */
-function tellWorker(app: FastifyInstance, id: number): void {
-  const value = String(id);
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('certmint-worker', value);
-    return payload;
-  });
 }
 
 /** The admin issuer's certificate (PEM), which `certmint admin cert create` made; the server never reads its key. */
