@@ -1,12 +1,29 @@
-import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createRequire } from 'node:module';
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/config.js';
 import { connectionBounds } from './composition.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
 
 /**
+ * fastify loads ajv and fast-json-stringify to build its schema compilers when an instance is made,
+ * unless it is given factories. certmint's routes declare no JSON schemas (payloads are checked once
+ * where they enter: acme/jws.ts and the use cases), so loading them at start-up bought nothing but
+ * ~0.1 s of the server's start (issue 27). Should a route ever declare a schema, the real compilers
+ * are loaded then, by the same packages fastify would have used.
+ */
+const load = createRequire(import.meta.url);
+type CompilerFactory = (...args: unknown[]) => unknown;
+const loadedWhenCalled = (pkg: string): CompilerFactory => (...args) => (load(pkg) as () => CompilerFactory)()(...args);
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
+export const LAZY_SCHEMA_COMPILERS = {
+  buildValidator: loadedWhenCalled('@fastify/ajv-compiler'),
+  buildSerializer: loadedWhenCalled('@fastify/fast-json-stringify-compiler'),
+} as unknown as CompilersFactory;
+
+/**
  * What every listener of serve shares: HTTPS with the server's certificate (or plain HTTP without
- * it), the connection bounds of server.*, and the logger without a line per request (one would
- * cost more than the request itself under load).
+ * it), the connection bounds of server.*, the logger without a line per request (one would cost
+ * more than the request itself under load), and schema compilers loaded only if ever needed.
  */
 export function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { key: string | Buffer; cert: string | Buffer } | undefined) {
   return {
@@ -16,6 +33,7 @@ export function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { k
     requestTimeout: config.server.requestTimeoutMs,
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: { compilersFactory: LAZY_SCHEMA_COMPILERS },
   };
 }
 
