@@ -1,4 +1,4 @@
-import type { RevokedColumns } from '../../core/revoked-columns.js';
+import { revokedColumnsOf, type RevokedColumns } from '../../core/revoked-columns.js';
 import { partitionOfCrlIssuer, type CrlIssuer, type CrlLease, type CrlState } from '../ledger.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
@@ -52,16 +52,7 @@ export class PostgresCrlState {
       partition === undefined
         ? await this.db.queryArrays<[string, Int8, number]>(S.revokedUnexpired, [now.getTime(), issuerGeneration])
         : await this.db.queryArrays<[string, Int8, number]>(S.revokedUnexpiredInPartition, [now.getTime(), issuerGeneration, partition]);
-    const revokedAtMs = new Float64Array(rows.length);
-    const reasons = new Uint8Array(rows.length);
-    const serials = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      serials[i] = row[0];
-      revokedAtMs[i] = Number(row[1]);
-      reasons[i] = row[2];
-    }
-    return { count: rows.length, serials: serials.join(','), revokedAtMs, reasons };
+    return revokedColumnsOf(rows);
   }
 
   async crlPartitions(issuerGeneration: number): Promise<readonly number[]> {

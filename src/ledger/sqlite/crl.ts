@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import type { RevokedColumns } from '../../core/revoked-columns.js';
+import { revokedColumnsOf, type RevokedColumns } from '../../core/revoked-columns.js';
 import { workerUrl } from '../../core/worker-url.js';
 import { REVOKED_UNEXPIRED_IN_PARTITION_SQL } from './statements.js';
 import { partitionOfCrlIssuer, type CrlIssuer, type CrlLease, type CrlState } from '../ledger.js';
@@ -15,20 +15,6 @@ export const LIVE_BY_GENERATION_SQL = `SELECT issuer_generation AS generation, C
 
 /** Revoked entries read on the caller's thread at most (about 5 ms); more are read by revoked-worker.ts. */
 const IN_PROCESS_ROWS = 5000;
-
-/** Rows of (serial, revoked_at, revocation_reason) as the columns a CRL is encoded from. */
-export function columnsOf(rows: readonly (readonly [string, number, number])[]): RevokedColumns {
-  const revokedAtMs = new Float64Array(rows.length);
-  const reasons = new Uint8Array(rows.length);
-  const serials = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    serials[i] = row[0];
-    revokedAtMs[i] = row[1];
-    reasons[i] = row[2];
-  }
-  return { count: rows.length, serials: serials.join(','), revokedAtMs, reasons };
-}
 
 /** CRL numbers, the last CRL each issuer signed, and the revoked list they are built from. */
 export class SqliteCrlState {
@@ -63,7 +49,7 @@ export class SqliteCrlState {
     // A small partition is read here: a worker thread costs 0.1-0.2 s to start, which N partitions
     // (crl.partitions, up to 256) would pay at every scheduled refresh for a few entries each.
     if (partition !== undefined && (this.s.countInPartition.get(issuerGeneration, partition, now.getTime()) as number) <= IN_PROCESS_ROWS) {
-      return Promise.resolve(columnsOf(this.s.revokedInPartition.all(issuerGeneration, partition, now.getTime()) as [string, number, number][]));
+      return Promise.resolve(revokedColumnsOf(this.s.revokedInPartition.all(issuerGeneration, partition, now.getTime()) as [string, number, number][]));
     }
     return new Promise((resolve, reject) => {
       const worker = new Worker(workerUrl(import.meta.url, 'revoked-worker'), {

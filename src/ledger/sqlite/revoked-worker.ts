@@ -3,6 +3,7 @@
 // consistent snapshot while the server keeps writing.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { revokedColumnsOf } from '../../core/revoked-columns.js';
 import { REVOKED_UNEXPIRED_IN_PARTITION_SQL, REVOKED_UNEXPIRED_SQL } from './statements.js';
 
 const { file, nowMs, issuerGeneration, partition } = workerData as { file: string; nowMs: number; issuerGeneration: number; partition: number | undefined };
@@ -14,19 +15,9 @@ try {
       ? db.prepare(REVOKED_UNEXPIRED_SQL).raw().all(nowMs, issuerGeneration)
       : db.prepare(REVOKED_UNEXPIRED_IN_PARTITION_SQL).raw().all(issuerGeneration, partition, nowMs)
   ) as [string, number, number][];
-  const revokedAtMs = new Float64Array(rows.length);
-  const reasons = new Uint8Array(rows.length);
-  const serials: string[] = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    serials[i] = row[0];
-    revokedAtMs[i] = row[1];
-    reasons[i] = row[2];
-  }
-  parentPort!.postMessage({ count: rows.length, serials: serials.join(','), revokedAtMs, reasons }, [
-    revokedAtMs.buffer,
-    reasons.buffer,
-  ]);
+  const columns = revokedColumnsOf(rows);
+  // Made here from new arrays, never shared: their buffers move to the server's thread without a copy.
+  parentPort!.postMessage(columns, [columns.revokedAtMs.buffer as ArrayBuffer, columns.reasons.buffer as ArrayBuffer]);
 } finally {
   db.close();
 }
