@@ -2,16 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp, type TestAcmeAppOptions } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
-import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { registeredClient, type InjectAcmeClient } from '../../test/support/jws-client.js';
 import type { Identifier } from '../core/identifier.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 
-async function clientOf(t: TestAcmeApp): Promise<InjectAcmeClient> {
-  const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
-  await client.register();
-  return client;
-}
 
 /** newOrder; returns the order, its URL and its authorizations (POST-as-GET). */
 async function order(t: TestAcmeApp, client: InjectAcmeClient, identifiers: Identifier[]) {
@@ -40,7 +35,7 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
   afterAll(async () => t?.close());
 
   it('issues for a name validated by tls-alpn-01; the certificate carries it lower case', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { order: o, authzs } = await order(t, client, [{ type: 'dns', value: 'Alpn.API.test' }]);
     const ch = challengeOf(authzs[0], 'tls-alpn-01');
     await t.tlsResponder.set({ type: 'dns', value: 'alpn.api.test' }, await client.keyAuthorization(ch.token));
@@ -52,7 +47,7 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
   });
 
   it('issues for an IP address validated by tls-alpn-01 with its reverse-DNS name in SNI', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { order: o, authzs } = await order(t, client, [{ type: 'ip', value: '127.0.0.1' }]);
     const ch = challengeOf(authzs[0], 'tls-alpn-01');
     await t.tlsResponder.set({ type: 'ip', value: '127.0.0.1' }, await client.keyAuthorization(ch.token));
@@ -62,7 +57,7 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
   });
 
   it('marks the authorization invalid with the problem on the challenge when the certificate is wrong', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { order: o, authzs } = await order(t, client, [{ type: 'dns', value: 'wrong.alpn.api.test' }]);
     const ch = challengeOf(authzs[0], 'tls-alpn-01');
     await t.tlsResponder.set({ type: 'dns', value: 'wrong.alpn.api.test' }, await client.keyAuthorization(ch.token), { critical: false });
@@ -83,7 +78,7 @@ describe('validation timing: concurrent, bounded, answered processing when slow'
   afterAll(async () => t?.close());
 
   it("validates an order's identifiers concurrently: neither answer is sent until both requests arrived", async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { authzs } = await order(t, client, [
       { type: 'dns', value: 'one.together.test' },
       { type: 'dns', value: 'two.together.test' },
@@ -103,7 +98,7 @@ describe('validation timing: concurrent, bounded, answered processing when slow'
   });
 
   it('answers processing with Retry-After when validation outlasts validation.answerWithin, then records the outcome', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { order: o, authzs } = await order(t, client, [{ type: 'dns', value: 'slow.timing.test' }]);
     const ch = challengeOf(authzs[0], 'http-01');
     t.responder.set(ch.token, await client.keyAuthorization(ch.token));
@@ -133,7 +128,7 @@ describe('validation.testFailureRate (a Pebble-like test setting)', () => {
   it('at 1, fails every validation on purpose with a detail saying so; at the default 0, never', async () => {
     const failing = await startTestAcmeApp({ env: { CERTMINT_VALIDATION_TEST_FAILURE_RATE: '1' } });
     try {
-      const client = await clientOf(failing);
+      const client = await registeredClient(failing);
       const { authzs } = await order(failing, client, [{ type: 'dns', value: 'flaky.test' }]);
       const ch = challengeOf(authzs[0], 'http-01');
       failing.responder.set(ch.token, await client.keyAuthorization(ch.token));
@@ -172,7 +167,7 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
   });
 
   it('validates a name whose CAA names this CA, refuses one whose CAA names another', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     await t.dns.addCaa('ours.caa.test', [{ tag: 'issue', value: 'ca.example.internal' }]);
     await t.dns.addCaa('theirs.caa.test', [{ tag: 'issue', value: 'other-ca.example' }]);
     expect((await validate(client, 'web.ours.caa.test')).status).toBe('valid');
@@ -186,8 +181,8 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
   });
 
   it('honours accounturi: the named account gets through, another does not', async () => {
-    const owner = await clientOf(t);
-    const other = await clientOf(t);
+    const owner = await registeredClient(t);
+    const other = await registeredClient(t);
     await t.dns.addCaa('pinned.caa.test', [{ tag: 'issue', value: `certmint.test; accounturi=${owner.accountUrl}` }]);
     expect((await validate(owner, 'pinned.caa.test')).status).toBe('valid');
     expect(await validate(other, 'pinned.caa.test')).toMatchObject({
@@ -197,7 +192,7 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
   });
 
   it('checks CAA again at finalize when a reused authorization was validated more than validation.caa.recheckAfter (7h) ago', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const name = 'reuse.caa.test';
     const allow = async (issuer: string) => {
       await t.dns.clearCaa(name);
@@ -246,7 +241,7 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
   });
 
   it('honours validationmethods', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     await t.dns.addCaa('methods.caa.test', [{ tag: 'issue', value: 'certmint.test; validationmethods=dns-01' }]);
     expect(await validate(client, 'methods.caa.test')).toMatchObject({
       status: 'invalid',

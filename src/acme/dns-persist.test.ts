@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
-import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { registeredClient, type InjectAcmeClient } from '../../test/support/jws-client.js';
 import type { Identifier } from '../core/identifier.js';
 
 // dns-persist-01 (draft-ietf-acme-dns-persist-01) through the API: the challenge object, the
@@ -14,11 +14,6 @@ interface Challenge {
   readonly error?: { type: string; detail: string };
 }
 
-async function clientOf(t: TestAcmeApp): Promise<InjectAcmeClient> {
-  const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
-  await client.register();
-  return client;
-}
 
 async function order(t: TestAcmeApp, client: InjectAcmeClient, identifiers: Identifier[]) {
   const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers });
@@ -39,7 +34,7 @@ describe('dns-persist-01 not configured', () => {
   afterAll(async () => t?.close());
 
   it('is not offered, and the directory names no CAA identities', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { authzs } = await order(t, client, [{ type: 'dns', value: 'off.persist.test' }]);
     expect(authzs[0]!.challenges.map((c) => c.type)).toEqual(['http-01', 'dns-01', 'tls-alpn-01']);
     expect((await t.app.inject({ url: '/directory' })).json().meta.caaIdentities).toBeUndefined();
@@ -64,7 +59,7 @@ describe('dns-persist-01 through the API', () => {
   });
 
   it('offers dns-persist-01 last, with issuer-domain-names and accounturi and no token; for wildcards too, never for IPs', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const { authzs } = await order(t, client, [
       { type: 'dns', value: 'Web.Persist.Test' },
       { type: 'dns', value: '*.wild.persist.test' },
@@ -88,7 +83,7 @@ describe('dns-persist-01 through the API', () => {
   });
 
   it('validates from the standing record, checks CAA against the issuer names, and never reuses the authorization', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     await t.dns.addTxt('_validation-persist.app.persist.test', `ca.persist.test; accounturi=${client.accountUrl}`);
     // CAA naming only the dns-persist issuer name: accepted, as meta.caaIdentities says.
     await t.dns.addCaa('app.persist.test', [{ tag: 'issue', value: 'alt.persist.test' }]);
@@ -117,7 +112,7 @@ describe('dns-persist-01 through the API', () => {
   });
 
   it('still reuses an authorization validated by dns-01', async () => {
-    const client = await clientOf(t);
+    const client = await registeredClient(t);
     const first = await order(t, client, [{ type: 'dns', value: 'classic.persist.test' }]);
     const dns01 = first.authzs[0]!.challenges.find((c) => c.type === 'dns-01')!;
     const { createHash } = await import('node:crypto');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { makeCsr } from '../../test/support/csr.js';
-import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
+import { registeredClient, type InjectAcmeClient } from '../../test/support/jws-client.js';
 import { POLL_RETRY_AFTER_SECONDS } from './retry-after.js';
 
 // Issue 21, a rough edge: a client polling a resource that is not final waits its own default
@@ -22,11 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-async function clientOf(): Promise<InjectAcmeClient> {
-  const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
-  await client.register();
-  return client;
-}
+const clientOf = (): Promise<InjectAcmeClient> => registeredClient(t);
 
 /** newOrder for one name; its answer, URLs and the http-01 challenge of its authorization. */
 async function orderFor(client: InjectAcmeClient, name: string) {

@@ -127,3 +127,10 @@ export class InjectAcmeClient {
 export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+/** A client with a new account key, registered (terms agreed): what most route tests start from. */
+export async function registeredClient(target: { readonly app: FastifyInstance; readonly baseUrl: string }): Promise<InjectAcmeClient> {
+  const client = new InjectAcmeClient(target.app, target.baseUrl, await newAccountKey());
+  await client.register();
+  return client;
+}
