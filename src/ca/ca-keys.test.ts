@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
-import { caKeySpec, caKeySpecOf, generateCaKeyPair, importCaPrivateKey } from './ca-keys.js';
+import { caKeySpec, caKeySpecOf, generateCaKeyPair, importCaPrivateKey, nodeSigner, signatureVerifies } from './ca-keys.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
 import type { CaKeyAlgorithm } from './types.js';
 
@@ -32,6 +32,29 @@ describe('CA keys', () => {
       await expect(crypto.subtle.exportKey('pkcs8', key)).rejects.toThrow();
     },
   );
+
+  it.each<CaKeyAlgorithm>(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048'])(
+    'signs with a non-extractable %s key through node:crypto in WebCrypto\'s form (r‖s for ECDSA)',
+    async (algorithm) => {
+      const { spec, cert, pkcs8 } = await selfSigned(algorithm);
+      const key = await importCaPrivateKey(pkcs8, cert, spec, paths, crypto);
+      const signNow = nodeSigner(key, spec);
+      expect(signNow).toBeDefined();
+      const data = new TextEncoder().encode('to be signed');
+      const signature = signNow!(data);
+      const spki = new Uint8Array(cert.publicKey.rawData);
+      expect(signatureVerifies(spec, spki, data, signature)).toBe(true);
+      // WebCrypto verifies it as its own: the same encoding, hash and padding.
+      const pub = await cert.publicKey.export(spec.keyParams, ['verify'], crypto);
+      expect(await crypto.subtle.verify(spec.signing, pub, signature as Uint8Array<ArrayBuffer>, data)).toBe(true);
+      expect(signatureVerifies(spec, spki, new TextEncoder().encode('something else'), signature)).toBe(false);
+    },
+  );
+
+  it('leaves a key of another WebCrypto implementation to that implementation', () => {
+    const foreign = { type: 'private', algorithm: { name: 'ECDSA' }, extractable: false, usages: ['sign'] } as unknown as CryptoKey;
+    expect(nodeSigner(foreign, caKeySpec('ecdsa-p256'))).toBeUndefined();
+  });
 
   it('refuses a key of another certificate and a key of another type', async () => {
     const a = await selfSigned('ecdsa-p256');

@@ -1,7 +1,7 @@
 import type * as x509 from '@peculiar/x509';
 import type { CaSigningKey } from './ca-key.js';
 import { CaError, fileExists, readPrivateKeyFile } from './ca-file-io.js';
-import { caKeySpec, caKeySpecOf, generateCaKeyPair, importCaSigningKey, type CaKeySpec } from './ca-keys.js';
+import { caKeySpec, caKeySpecOf, generateCaKeyPair, importCaSigningKey, nodeSigner, type CaKeySpec } from './ca-keys.js';
 import { nativeCryptoProvider } from './crypto-provider.js';
 import { pendingIntermediateFiles } from './external-root.js';
 import { intermediateFilePaths } from './intermediate-generations.js';
@@ -43,13 +43,16 @@ function bytesOf(signature: ArrayBuffer): Uint8Array {
  * that holds a CryptoKey of a CA.
  */
 export function fileSigningKey(privateKey: CryptoKey, spec: CaKeySpec, spki: Uint8Array, path: string, crypto: Crypto): CaSigningKey {
+  const signNow = nodeSigner(privateKey, spec);
   return {
     spec,
     spki,
     description: `file ${path}`,
-    // Node's WebCrypto reads any view (a leaf's TBS is signed without a copy); the cast only narrows
-    // the type. No async frame of its own: this is every leaf's path.
-    sign: (data) => crypto.subtle.sign(spec.signing, privateKey, data as Uint8Array<ArrayBuffer>).then(bytesOf),
+    // Every leaf's path: node:crypto when the key is Node's, else the provider's WebCrypto (which
+    // reads any view: a leaf's TBS is signed without a copy; the cast only narrows the type).
+    sign: signNow
+      ? async (data) => signNow(data)
+      : (data) => crypto.subtle.sign(spec.signing, privateKey, data as Uint8Array<ArrayBuffer>).then(bytesOf),
   };
 }
 

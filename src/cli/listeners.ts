@@ -3,6 +3,7 @@ import { LogController, type FastifyBaseLogger, type FastifyInstance, type Fasti
 import type { Config } from '../config/config.js';
 import { connectionBounds } from './composition.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
+import { lazyChildLoggers } from './lazy-child-logger.js';
 
 /**
  * fastify loads ajv and fast-json-stringify to build its schema compilers when an instance is made,
@@ -23,7 +24,8 @@ export const LAZY_SCHEMA_COMPILERS = {
 /**
  * What every listener of serve shares: HTTPS with the server's certificate (or plain HTTP without
  * it), the connection bounds of server.*, the logger without a line per request (one would cost
- * more than the request itself under load), and schema compilers loaded only if ever needed.
+ * more than the request itself under load) and with request loggers made only when they write,
+ * and schema compilers loaded only if ever needed.
  */
 export function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { key: string | Buffer; cert: string | Buffer } | undefined) {
   return {
@@ -33,6 +35,7 @@ export function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { k
     requestTimeout: config.server.requestTimeoutMs,
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLoggers,
     schemaController: { compilersFactory: LAZY_SCHEMA_COMPILERS },
   };
 }
