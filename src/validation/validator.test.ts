@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AcmeProblem } from '../core/problem.js';
 import type { NameResolver } from './resolver.js';
 import { createValidator, type ValidationRequest } from './validator.js';
@@ -38,5 +38,36 @@ describe('createValidator', () => {
     // Without the setting nothing is drawn.
     const never = createValidator({ ...base, random: () => { throw new Error('drawn'); } });
     await expect(never.validate(request)).resolves.toBeUndefined();
+  });
+
+  it('looks up CAA beside the challenge, not after it; both must pass, and the challenge\'s problem is told first', async () => {
+    const started: string[] = [];
+    let releaseTxt!: () => void;
+    const txtHeld = new Promise<void>((r) => (releaseTxt = r));
+    let txtAnswer = [createHash('sha256').update(KEY_AUTH).digest('base64url')];
+    let caaAnswer = [{ critical: 0, issue: 'certmint.test' }];
+    const slow: NameResolver = {
+      resolve: async () => ['127.0.0.1'],
+      resolveTxt: async () => {
+        started.push('txt');
+        await txtHeld;
+        return txtAnswer;
+      },
+      resolveCaa: async () => {
+        started.push('caa');
+        return caaAnswer;
+      },
+    };
+    const v = createValidator({ ...base, resolver: slow, caa: { identities: ['certmint.test'], recheckAfterMs: 0 } });
+    const first = v.validate(request);
+    // The CAA lookup ran while the TXT answer was still outstanding.
+    await vi.waitFor(() => expect(started).toEqual(['txt', 'caa']));
+    releaseTxt();
+    await expect(first).resolves.toBeUndefined();
+
+    caaAnswer = [{ critical: 0, issue: 'other.example' }];
+    await expect(v.validate(request)).rejects.toMatchObject({ type: 'caa' });
+    txtAnswer = ['wrong'];
+    await expect(v.validate(request)).rejects.toMatchObject({ type: 'incorrectResponse' });
   });
 });

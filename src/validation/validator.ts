@@ -40,7 +40,7 @@ export interface ChallengeValidator {
 
 export interface ValidatorOptions {
   readonly resolver: NameResolver;
-  /** Bound on each step (the challenge, then the CAA lookup). */
+  /** Bound on each step (the challenge, and the CAA lookup beside it). */
   readonly timeoutMs: number;
   readonly http01Port: number;
   readonly tlsAlpn01Port: number;
@@ -121,8 +121,12 @@ export function createValidator(o: ValidatorOptions): ChallengeValidator {
           { identifier: r.identifier },
         );
       }
-      await checks[r.type](r);
-      await checkCaaOf?.(r);
+      if (!checkCaaOf) return checks[r.type](r);
+      // Side by side, as Boulder's VA does: the CAA lookups no longer add their round trips to every
+      // validation's time. Both must pass; when both fail, the challenge's problem is the one told.
+      const [challenge, caaCheck] = await Promise.allSettled([checks[r.type](r), checkCaaOf(r)]);
+      if (challenge.status === 'rejected') throw challenge.reason;
+      if (caaCheck.status === 'rejected') throw caaCheck.reason;
     },
   };
 }
