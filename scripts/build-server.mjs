@@ -74,7 +74,12 @@ await build({
 const bundled = readFileSync(server, 'utf8');
 if (!bundled.startsWith('#!')) throw new Error(`${server} does not start with main.ts's #! line`);
 const buildId = randomUUID();
-writeFileSync(server, `//certmint-build ${buildId}${bundled.slice(bundled.indexOf('\n'))}`);
+// ASCII only, as esbuild writes everything but a tagged template's text (the console's `html`…``,
+// which reads the cooked strings, where \uXXXX is the same character): Node then reads the 2.9 MB
+// as Latin-1 and V8 keeps it one byte a character, ~12 ms less of each start than UTF-8. (The source
+// map's columns after such a character, on its line, are 5 off.)
+const ascii = bundled.slice(bundled.indexOf('\n')).replace(/[^\t\n\r\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+writeFileSync(server, `//certmint-build ${buildId}${ascii}`);
 
 // dist/cli/main.js (bin: certmint): src/cli/start.ts, one ES module that runs the server bundle.
 await build({ ...common, entryPoints: ['dist/cli/start.js'], outfile: path.join(cli, 'main.js'), format: 'esm', sourcemap: false });

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
@@ -32,7 +33,9 @@ export interface CompiledBundle {
  * code. A cache V8 refuses (the image runs another Node) only costs the compile it would have saved.
  */
 export function compileServerBundle(bundle: string, o: { ignoreCache?: boolean } = {}): CompiledBundle {
-  const source = readFileSync(bundle, 'utf8');
+  const bytes = readFileSync(bundle);
+  // The build writes it ASCII-only: decoded as Latin-1 it is V8's one-byte string, with no UTF-8 to decode.
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const buildId = BUILD_LINE.exec(source)?.[1];
   const cacheFile = buildId === undefined ? undefined : codeCacheFile(bundle, buildId);
   let cachedData: Buffer | undefined;

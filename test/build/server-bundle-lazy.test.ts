@@ -37,6 +37,8 @@ describe('the built server, admin.enabled on the ACME listener', () => {
     const login = await get(`${certmint.directUrl}/console/login`);
     expect(login.status).toBe(200);
     expect(login.type).toContain('text/html');
+    // The bundle is ASCII: the console's own characters come out of its escapes as they were.
+    expect(login.body).toContain('· certmint</title>');
     const assets = [...login.body.matchAll(/(?:href|src)="(\/console\/assets\/[^"]+)"/g)].map((m) => m[1]!);
     expect(assets.length).toBeGreaterThan(0);
     for (const asset of assets) expect((await get(`${certmint.directUrl}${asset}`)).status, asset).toBe(200);

@@ -24,6 +24,8 @@ describe('dist/cli/server.cjs and main.js', () => {
     expect(bundle).toMatch(/\brequire\(["']better-sqlite3["']\)/);
     // Strict, as the ES modules it was built from: the directive is the first statement.
     expect(bundle.split('\n')[1]).toMatch(/^'use strict';/);
+    // ASCII (the console's "—" and "…" escaped): read as Latin-1, a one-byte string for V8.
+    expect(bundle).toMatch(/^[\t\n\r\x20-\x7e]*$/);
   });
 
   it('main.js (bin: certmint) is the one loader file: Node modules only, then the bundle', () => {
