@@ -14,9 +14,11 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The console's browser assets, and the server itself (one file: it starts in half the time), are
-# bundled by esbuild during `npm run build`.
+# bundled by esbuild during `npm run build`, which then starts the server twice on a throw-away data
+# dir (its migrations too) to make V8's code cache of it with this Node (the final stage's).
 COPY console ./console
-COPY scripts/build-console.mjs scripts/build-server.mjs ./scripts/
+COPY migrations ./migrations
+COPY scripts/build-console.mjs scripts/build-server.mjs scripts/write-code-cache.mjs ./scripts/
 # No package runs install scripts except better-sqlite3 (package.json allowScripts), which is
 # built from source here; `npm run build` stands in for the skipped `prepare`.
 RUN npm ci --ignore-scripts --no-audit --no-fund \

@@ -1,7 +1,6 @@
 import { CA_DEFAULTS, type CaOptions } from '../ca/ca-files.js';
 import { fileKeyProvider } from '../ca/file-key-provider.js';
-import { openPkcs11Token, readPkcs11PinFile, type Pkcs11Token } from '../ca/pkcs11/index.js';
-import { Pkcs11KeyProvider } from '../ca/pkcs11-key-provider.js';
+import type { Pkcs11Token } from '../ca/pkcs11/index.js';
 import type { Config } from '../config/config.js';
 
 /** How often /ready asks an idle token whether it is still there (a token lost while nothing signs). */
@@ -26,6 +25,8 @@ export interface CaKeySource {
 export async function openCaKeySource(config: Config, o: CaOptions, warn: (message: string) => void): Promise<CaKeySource> {
   const p = config.ca.pkcs11;
   if (p === undefined) return { options: o, watch: () => undefined, close: async () => undefined };
+  // Loaded only with a token: the PKCS#11 binding (a native addon) stays out of a file-key start.
+  const [{ openPkcs11Token, readPkcs11PinFile }, { Pkcs11KeyProvider }] = await Promise.all([import('../ca/pkcs11/index.js'), import('../ca/pkcs11-key-provider.js')]);
   const pin = readPkcs11PinFile(p.pinFile);
   const token: Pkcs11Token = await openPkcs11Token({ module: p.module, token: p.token, pin, warn });
   let probe: NodeJS.Timeout | undefined;

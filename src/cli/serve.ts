@@ -5,7 +5,6 @@ import { pino } from 'pino';
 import { createAcmeServer } from '../acme/app.js';
 import { createPublicationServer } from '../acme/publication-app.js';
 import { AcmeUrls } from '../acme/urls.js';
-import { createAdminServer, registerAdmin } from '../admin/admin-server.js';
 import { problemErrorHandler, sendProblem } from '../acme/problem-handler.js';
 import { nativeCryptoProvider, useCryptoProvider } from '../ca/crypto-provider.js';
 import { ConfigError, type Config } from '../config/config.js';
@@ -207,7 +206,6 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
     log,
     counters: metrics,
   });
-  await deliverer.start();
   // certificate.renewal-overdue and certificate.expiring-unrenewed, once per certificate, every
   // minute; then ca.expiring and crl.stale, once per CA certificate and per stale CRL.
   const caCrlCheck = new CaCrlCheck({ ledger, ca, clock, caExpiringWithinMs: config.notifications.caExpiringWithinMs });
@@ -218,7 +216,6 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
     log,
     siblings: [{ name: 'CA and CRL', checkOnce: () => caCrlCheck.checkOnce() }],
   });
-  riskCheck.start();
   const app = await createAcmeServer({
     crl: (issuer) => crl.current(issuer),
     clock,
@@ -242,14 +239,16 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
   // admin.enabled: the admin API on the ACME listener, or alone on admin.listen (an internal
   // address), with the same TLS certificate and the same connection bounds.
   const adminApi = { ra, ledger, clock, ca, problems: { send: sendProblem, errorHandler: problemErrorHandler } };
-  if (config.admin.enabled && !config.admin.listen) await registerAdmin(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
+  // Loaded only with admin.enabled: the admin API and the console stay out of an ACME-only start.
+  const { createAdminServer, registerAdmin } = config.admin.enabled ? await import('../admin/admin-server.js') : {};
+  if (registerAdmin && !config.admin.listen) await registerAdmin(app, new AcmeUrls(config.server.baseUrl).prefix, adminApi);
   // admin.clientCertificates (only with admin.listen and TLS, config.ts): that listener asks for a
   // client certificate and trusts the admin issuer alone for it; an unverified one is let through
   // the handshake (rejectUnauthorized: false) so a token still works, and refused by the API.
   const clientCa = config.admin.enabled && config.admin.clientCertificates ? await adminClientCa(config.dataDir) : undefined;
   const adminListener = listenerOptions(config, log, tls);
   const admin =
-    config.admin.enabled && config.admin.listen
+    createAdminServer && config.admin.listen
       ? await createAdminServer({
           ...adminApi,
           clientCertificates: clientCa !== undefined,
@@ -306,6 +305,11 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
   keys.watch((message) => app.log.warn(`asking the PKCS#11 token whether it is present failed: ${message}`));
   app.log.info(`ACME directory at ${config.server.baseUrl}/directory`);
   if (publication) app.log.info(`CRLs and CA certificates over plain HTTP at ${config.publication.baseUrl} (publication.listen)`);
+  // Background work starts once the API is served: its first rounds (the outbox, the risk and CA
+  // checks' ledger reads) no longer hold the start back (issue 27), and a start that cannot listen
+  // delivers nothing.
+  await deliverer.start();
+  riskCheck.start();
   // ledger.retention: expired orders, authorizations and challenges leave the ledger in small
   // batches (ra/retention.ts). One run at a time; instances on a shared ledger may overlap, each
   // batch is a transaction of its own and a row is deleted once.

@@ -95,7 +95,8 @@ describe('Dockerfile (the certmint image)', () => {
     const built = contextCopies(instructions.filter((i) => i.stage === 0)).flatMap((c) => c.sources);
     const buildScripts = [...(JSON.parse(read('package.json')) as { scripts: { build: string } }).scripts.build.matchAll(/node (scripts\/[\w-]+\.mjs)/g)].map((m) => m[1]!);
     expect(buildScripts).toEqual(['scripts/build-console.mjs', 'scripts/build-server.mjs']);
-    for (const input of ['src', 'tsconfig.build.json', 'console', ...buildScripts]) expect(built, input).toContain(input);
+    // build-server.mjs's warm-up starts (the code cache) run scripts/write-code-cache.mjs and apply the migrations.
+    for (const input of ['src', 'tsconfig.build.json', 'console', 'migrations', 'scripts/write-code-cache.mjs', ...buildScripts]) expect(built, input).toContain(input);
     expect(final.filter((i) => i.keyword === 'COPY' && i.args.startsWith('--from=build')).map((i) => i.args)).toEqual([
       '--from=build /app/node_modules ./node_modules',
       '--from=build /app/dist ./dist',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { CaSigningKey } from '../../ca/ca-key.js';
 import { loadCa } from '../../ca/ca-files.js';
-import { listPkcs11Tokens, openPkcs11Token, readPkcs11PinFile, type Pkcs11Token } from '../../ca/pkcs11/index.js';
+import type { Pkcs11Token } from '../../ca/pkcs11/index.js';
 import type { Config, Pkcs11Config } from '../../config/config.js';
 import { caOptionsOf, readConfig } from '../admin.js';
 import { signatureVerifies } from '../../ca/ca-keys.js';
@@ -55,6 +55,8 @@ async function checkFileKeys(config: Config, out: CheckOutput): Promise<void> {
 }
 
 async function checkPkcs11(p: Pkcs11Config, out: CheckOutput, offlineRoot: boolean): Promise<void> {
+  // The PKCS#11 binding (a native addon) is loaded by the commands that use a token, not by every start.
+  const { listPkcs11Tokens, openPkcs11Token, readPkcs11PinFile } = await import('../../ca/pkcs11/index.js');
   const step = async <T>(name: string, run: () => Promise<T>, detail?: (value: T) => string): Promise<T | undefined> => {
     try {
       const value = await run();
