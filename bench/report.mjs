@@ -257,6 +257,8 @@ export function formatResult(result, { markdown = false } = {}) {
   if (rss) {
     out.push('');
     out.push(`RSS of certmint (MB) by issued count, C=${rss.concurrency}: ${rss.samples.map((s) => `${s.issued} → ${s.rssMb}`).join(', ')} (peak ${rss.samples.at(-1).peakRssMb})`);
+    // server.workers > 1 (--rss-workers): every process of each sample, primary first.
+    if (rss.workers > 1) out.push(`  per process (primary / workers), server.workers ${rss.workers}: ${rss.samples.map((s) => `${s.issued} → ${s.processes.map((p) => p.rssMb).join(' / ')}`).join(', ')}`);
   }
   if (result.restarts) out.push(`certmint serve ready again after kill -9 under a C=${result.restarts.workers} load: ${result.restarts.restartsMs.join(', ')} ms (spawn → "ACME directory at"; ${result.restarts.certificates} certificates issued across the kills)`);
   if (result.ledgerCopy?.commandMs !== undefined) out.push(`certmint ledger copy of ${result.ledgerCopy.certificates} certificates (${result.ledgerCopy.names} names) to PostgreSQL: ${result.ledgerCopy.commandMs} ms in the command, ${result.ledgerCopy.wallMs} ms with node start-up`);

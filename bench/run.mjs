@@ -23,7 +23,7 @@ import { measureKill9Restarts, measureLedgerCopy } from './recovery.mjs';
 import { softHsmCa, softHsmUnavailable } from './hsm.mjs';
 import { REPO, buildAcmego, cleanup, cpuMsOf, isStopping, memoryOf, runAcmegoLoad, startCertmint, startChallTestSrv, startStepCa, writeCertmintConfig } from './processes.mjs';
 import { SETUPS, checkTargets, formatResult, issuanceRow } from './report.mjs';
-import { cpuSplit, defaultPinned, treeCpuMs } from './pinning.mjs';
+import { cpuSplit, defaultPinned, processTree, treeCpuMs } from './pinning.mjs';
 import { fairRow } from './fair.mjs';
 import { certmintStarts, pinnedRuns, scalingLoads, stepCaStarts } from './fair-loads.mjs';
 import { machine } from './machine.mjs';
@@ -56,6 +56,8 @@ const HELP = `Usage: npm run bench -- [options]
   --rss-issuances N       issuances of the RSS run (default 20000; quick 300; 0 skips it)
   --rss-batch N           issuances between RSS samples (default 5000; quick 100)
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
+  --rss-workers N         server.workers of the certmint of the RSS run (default 1: the key unset); with
+                          N > 1 each sample reads every process (primary and workers): rssMb is the largest
   --certs N --revoked N   ledger scale, renewal-overdue queries and the console's list and summary (issue 25)
                           (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips them)
   --start-runs N          server starts timed on that ledger, and certmint's and step-ca's start to serving
@@ -91,6 +93,7 @@ const { values: opt } = parseArgs({
     'rss-issuances': { type: 'string' },
     'rss-batch': { type: 'string' },
     'rss-concurrency': { type: 'string' },
+    'rss-workers': { type: 'string' },
     certs: { type: 'string' },
     revoked: { type: 'string' },
     'start-runs': { type: 'string' },
@@ -146,6 +149,7 @@ const settings = {
   rssIssuances: pick('rss-issuances', 20000, 300),
   rssBatch: pick('rss-batch', 5000, 100),
   rssConcurrency: pick('rss-concurrency', 8, 4),
+  rssWorkers: pick('rss-workers', 1, 1),
   certs: pick('certs', 1_000_000, 20_000),
   revoked: pick('revoked', 100_000, 2_000),
   startRuns: pick('start-runs', 5, 3),
@@ -254,10 +258,32 @@ async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, ex
 /** What bench/fair-loads.mjs and bench/postgres-loads.mjs need of this run. */
 const fairContext = (dns) => ({ settings, log, step, runLoads, freshCertmint, certmintCpu, workDir, dns });
 
-/** Issues `total` certificates in batches, sampling the server's RSS before and after each. */
+/**
+ * RSS of certmint's processes: the server and, with server.workers > 1, its primary and every worker
+ * (issue 27 asks ≤ 200 MB per process). rssMb/peakRssMb are the largest process's; `processes` each one's.
+ */
+function certmintMemory(pid) {
+  const processes = [];
+  for (const p of processTree(pid)) {
+    try {
+      processes.push({ pid: p, ...memoryOf(p) });
+    } catch {
+      // Exited between listing and reading (a worker being replaced): not part of this sample.
+    }
+  }
+  return {
+    rssMb: Math.max(...processes.map((p) => p.rssMb)),
+    peakRssMb: Math.max(...processes.map((p) => p.peakRssMb)),
+    totalRssMb: +processes.reduce((sum, p) => sum + p.rssMb, 0).toFixed(1),
+    processes,
+  };
+}
+
+/** Issues `total` certificates in batches, sampling the server's RSS (every process of it) before and after each. */
 async function rssRun(dns) {
-  const server = await freshCertmint('rss', dns);
-  const samples = [{ issued: 0, ...memoryOf(server.pid) }];
+  const workers = settings.rssWorkers;
+  const server = await freshCertmint('rss', dns, workers > 1 ? { workers } : {});
+  const samples = [{ issued: 0, ...certmintMemory(server.pid) }];
   let issued = 0;
   while (issued < settings.rssIssuances) {
     const n = Math.min(settings.rssBatch, settings.rssIssuances - issued);
@@ -265,8 +291,9 @@ async function rssRun(dns) {
     if (r.errors > 0) failures.push(`RSS run batch at ${issued}: ${r.errors} errors, first: ${r.first_error}`);
     issued += r.ok;
     await delay(500); // let the last responses' buffers go
-    samples.push({ issued, ...memoryOf(server.pid), batchPerSec: r.per_sec, batchP50Ms: r.p50_ms, batchErrors: r.errors });
-    log(`RSS after ${issued} issuances: ${samples.at(-1).rssMb} MB (batch: ${r.per_sec}/s, p50 ${r.p50_ms} ms)`);
+    samples.push({ issued, ...certmintMemory(server.pid), batchPerSec: r.per_sec, batchP50Ms: r.p50_ms, batchErrors: r.errors });
+    const each = samples.at(-1).processes.map((p) => p.rssMb).join(' / ');
+    log(`RSS after ${issued} issuances: ${samples.at(-1).rssMb} MB${workers > 1 ? ` the largest of ${each} (primary / workers)` : ''} (batch: ${r.per_sec}/s, p50 ${r.p50_ms} ms)`);
     if (r.ok === 0) break;
   }
   await server.stop();
@@ -277,6 +304,7 @@ async function rssRun(dns) {
     server: 'certmint',
     concurrency: settings.rssConcurrency,
     batch: settings.rssBatch,
+    workers,
     samples,
     growthMb: +(last.rssMb - first.rssMb).toFixed(1),
     growthPercent: +(((last.rssMb - first.rssMb) / first.rssMb) * 100).toFixed(1),

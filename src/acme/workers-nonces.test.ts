@@ -6,8 +6,9 @@ import type { InjectAcmeClient } from '../../test/support/jws-client.js';
 // server.workers > 1 (issue 27): the nonce rules of RFC 8555 §6.5 across worker processes. Two
 // apps in this process on one SQLite file through two SqliteLedger connections opened as two
 // workers open it (race-apps `sqlite-workers`): the nonce store, the JWS check and the ledger are
-// the ones each worker runs; only the process boundary is missing, and the file lock and the
-// used_nonces row that decide are the same with or without it.
+// the ones each worker runs; only the process boundary is missing (the IPC hop through the
+// primary is an event-loop turn here; test/e2e/workers.test.ts crosses real processes), and the
+// owner's spent set that decides is the same with or without it.
 
 const BAD_NONCE = 'urn:ietf:params:acme:error:badNonce';
 let r: RaceApps;

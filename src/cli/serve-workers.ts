@@ -4,10 +4,14 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { startServer } from './serve.js';
+import { WorkerNonceStore } from '../ledger/sqlite/worker-nonces.js';
 import { answerMetricScrapes, WorkerMetricsChannel } from './worker-metrics.js';
+import { routeNonceRedemptions, WorkerNonceChannel } from './worker-nonces.js';
 
 /** The first worker of a start is told so by this variable (it alone may forget the last start's holders). */
 const FIRST_WORKER_ENV = 'CERTMINT_WORKER_FIRST';
+/** A worker's slot (0 … workers-1): a replacement takes the slot of the worker that died. Its nonces name it. */
+const WORKER_SLOT_ENV = 'CERTMINT_WORKER_SLOT';
 /** A worker tells the primary it listens with this message. */
 const LISTENING = 'certmint:listening';
 /** A worker that crashes again within this of its start doubles the wait before the next restart. */
@@ -34,10 +38,13 @@ export async function serve(config: Config, clock: Clock): Promise<void> {
 
 async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   const id = cluster.worker?.id ?? 0;
+  const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
+  const route = new WorkerNonceChannel();
   const server = await startServer(config, clock, {
     id,
     first: process.env[FIRST_WORKER_ENV] === '1',
     metrics: (registry) => new WorkerMetricsChannel(registry),
+    nonces: (secret) => new WorkerNonceStore({ secret, slot, route, now: () => clock.now().getTime() }),
   });
   process.send?.({ type: LISTENING });
   // SIGTERM from the primary (or the terminal's SIGINT to the group); a primary gone (its IPC
@@ -75,6 +82,7 @@ class WorkerPrimary {
   private readonly log: Logger = pino({ level: process.env.CERTMINT_LOG_LEVEL ?? 'info' });
   private readonly startedAt = new Map<Worker, number>();
   private readonly listening = new Set<Worker>();
+  private readonly slots = new Map<Worker, number>();
   private stopping = false;
   /** Until the first worker listens: its exit ends the start (start()), it is not restarted. */
   private starting = true;
@@ -85,9 +93,10 @@ class WorkerPrimary {
 
   async start(): Promise<void> {
     answerMetricScrapes(cluster, () => [...this.listening]);
+    routeNonceRedemptions(cluster, (slot) => [...this.listening].find((w) => this.slots.get(w) === slot));
     process.once('SIGINT', () => this.stop('SIGINT'));
     process.once('SIGTERM', () => this.stop('SIGTERM'));
-    const first = this.fork(true);
+    const first = this.fork(0);
     const started = await new Promise<boolean>((resolve) => {
       first.on('message', (m: unknown) => {
         if (isListening(m)) resolve(true);
@@ -99,13 +108,16 @@ class WorkerPrimary {
       process.exit(first.process.exitCode || 1);
     }
     this.starting = false;
-    for (let i = 1; i < this.count; i++) this.fork(false);
+    for (let slot = 1; slot < this.count; slot++) this.fork(slot);
     this.log.info({ workers: this.count }, `serving with ${this.count} worker processes (server.workers)`);
   }
 
-  private fork(first: boolean): Worker {
-    const worker = cluster.fork(first ? { [FIRST_WORKER_ENV]: '1' } : {});
+  /** Slot 0 of a start is the first worker (it starts alone); a replacement takes its predecessor's slot. */
+  private fork(slot: number): Worker {
+    const first = this.starting && slot === 0;
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot), ...(first ? { [FIRST_WORKER_ENV]: '1' } : {}) });
     this.startedAt.set(worker, performance.now());
+    this.slots.set(worker, slot);
     worker.on('message', (m: unknown) => {
       if (isListening(m)) this.listening.add(worker);
     });
@@ -116,6 +128,8 @@ class WorkerPrimary {
   private exited(worker: Worker, code: number | null, signal: string | null): void {
     const ran = performance.now() - (this.startedAt.get(worker) ?? 0);
     const wasListening = this.listening.delete(worker);
+    const slot = this.slots.get(worker) ?? 0;
+    this.slots.delete(worker);
     this.startedAt.delete(worker);
     if (this.starting && !this.stopping) return;
     if (this.stopping) {
@@ -132,7 +146,7 @@ class WorkerPrimary {
     );
     // Not unref'd: with every worker dead, this timer is what keeps the primary alive to replace them.
     setTimeout(() => {
-      if (!this.stopping) this.fork(false);
+      if (!this.stopping) this.fork(slot);
     }, delay);
   }
 

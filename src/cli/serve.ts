@@ -17,6 +17,7 @@ import { OffsetClock, systemClock, type Clock } from '../core/clock.js';
 import { describeOffset, FAKE_CLOCK_ENV } from './fake-clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
 import { openLedger } from '../ledger/open-ledger.js';
+import type { NonceStore } from '../ledger/ledger.js';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { loadCaOfLedger } from './ca-identity.js';
 import { ledgerUnavailable } from '../ledger/storage-failure.js';
@@ -59,6 +60,8 @@ export interface WorkerRole {
   /** The first worker of a start: no other process serves the ledger yet (it forgets the last start's holders). */
   readonly first: boolean;
   readonly metrics: (processRegistry: Registry) => WorkerScrape;
+  /** The worker's nonce store under the ledger's nonce secret (SQLite; a PostgreSQL ledger shares its own). */
+  readonly nonces: (secret: Buffer) => NonceStore;
 }
 
 /** Builds every object from the config and starts listening. The composition root of `certmint serve`. */
@@ -95,7 +98,7 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
     now: () => clock.now().getTime(),
     // The pool replaces the connection; requests meanwhile get 503 and /ready says why.
     onIdleError: (err) => log.warn({ err: err.message }, 'a ledger connection broke while idle'),
-    ...(worker ? { workers: { first: worker.first } } : {}),
+    ...(worker ? { workers: { first: worker.first, nonces: worker.nonces } } : {}),
   }).catch(async (e: unknown) => {
     await keys.close();
     throw e;

@@ -2,7 +2,7 @@ import type { CertificateLedger } from './ledger.js';
 import { SchemaError } from './migrate.js';
 import type { LedgerConnectionError } from './connection-error.js';
 import type { PostgresLedgerSettings } from './postgres/connect.js';
-import { SqliteLedger } from './sqlite/ledger.js';
+import { SqliteLedger, type SqliteLedgerOptions } from './sqlite/ledger.js';
 
 export interface LedgerSettings {
   /** The embedded ledger's file (dataDir/ledger.sqlite3): used when `postgres` is undefined. */
@@ -17,7 +17,7 @@ export interface LedgerSettings {
   /** A pooled PostgreSQL connection that broke while idle (the database restarted); already redacted. */
   readonly onIdleError?: (e: LedgerConnectionError) => void;
   /** server.workers > 1 on SQLite: this process is one of several on the file (SqliteLedgerOptions.workers). */
-  readonly workers?: { readonly first: boolean };
+  readonly workers?: SqliteLedgerOptions['workers'];
 }
 
 export interface OpenedLedger {

@@ -64,6 +64,13 @@ function workerPids(): number[] {
   return out.split('\n').filter((l) => l.includes('main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
+/** A new-account request of a fresh key, signed with `nonce`. */
+async function newAccountJws(nonce: string, url: string): Promise<string> {
+  const key = await newAccountKey();
+  const payload = new TextEncoder().encode(JSON.stringify({ termsOfServiceAgreed: true }));
+  return JSON.stringify(await new FlattenedSign(payload).setProtectedHeader({ alg: key.alg, nonce, url, jwk: key.jwk }).sign(key.privateKey));
+}
+
 function ledger<T>(read: (db: Database.Database) => T): T {
   const db = new Database(path.join(certmint.dataDir, 'ledger.sqlite3'), { readonly: true, fileMustExist: true });
   try {
@@ -83,11 +90,7 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     }
     expect(new Set(nonces.map((n) => n.issuer)).size).toBe(2);
     const url = `${certmint.baseUrl}/acme/new-account`;
-    const signed = async (nonce: string) => {
-      const key = await newAccountKey();
-      const payload = new TextEncoder().encode(JSON.stringify({ termsOfServiceAgreed: true }));
-      return JSON.stringify(await new FlattenedSign(payload).setProtectedHeader({ alg: key.alg, nonce, url, jwk: key.jwk }).sign(key.privateKey));
-    };
+    const signed = (nonce: string) => newAccountJws(nonce, url);
     let crossed = 0;
     // In reverse: with strict round-robin, the k-th HEAD and the k-th POST would meet the same worker.
     for (const { nonce, issuer } of [...nonces].reverse()) {
@@ -101,6 +104,35 @@ describe('server.workers: 2 on one SQLite ledger', () => {
       const again = await wire.send('POST', url, await signed(nonce));
       expect(again.status).toBe(400);
       expect(problemOf(again).type).toBe('urn:ietf:params:acme:error:badNonce');
+    }
+  });
+
+  it('a nonce one worker issued is spent once at the other; replayed at either worker it is badNonce', { timeout: 60_000 }, async () => {
+    const [one, other] = [...(await workersAnswering(2))] as [string, string];
+    const url = `${certmint.baseUrl}/acme/new-account`;
+    /** The next connection goes to `target`: round-robin hands it the one after a connection the other worker answered. */
+    const at = async (target: string, request: () => Promise<WireResponse>) => {
+      while (workerOf(await wire.get('/health')) === target);
+      const res = await request();
+      expect(workerOf(res), 'round-robin sent the request elsewhere').toBe(target);
+      return res;
+    };
+    for (const [issuer, spender] of [[one, other], [other, one]] as const) {
+      let nonce = '';
+      while (!nonce) {
+        const res = await wire.send('HEAD', `${certmint.baseUrl}/acme/new-nonce`);
+        if (workerOf(res) === issuer) nonce = String(res.headers['replay-nonce']);
+      }
+      const body = await newAccountJws(nonce, url);
+      const spent = await at(spender, () => wire.send('POST', url, body));
+      expect(spent.status, spent.body).toBe(201);
+      for (const replayAt of [issuer, spender]) {
+        const again = await at(replayAt, () => wire.send('POST', url, body));
+        expect(again.status, again.body).toBe(400);
+        expect(problemOf(again).type).toBe('urn:ietf:params:acme:error:badNonce');
+        // RFC 8555 §6.5: the refusal carries a fresh nonce to retry with.
+        expect(String(again.headers['replay-nonce'])).toMatch(/^[A-Za-z0-9_-]{54}$/);
+      }
     }
   });
 

@@ -25,6 +25,7 @@ import { startHttp01Responder, type Http01Responder } from './http01-responder.j
 import { startTlsAlpn01Responder, type TlsAlpn01Responder } from './tls-alpn01-responder.js';
 import { checkCapturedLog } from './secret-scan.js';
 import { capturedLogger } from './suite-log.js';
+import { twoWorkerNonces } from './in-process-nonce-routes.js';
 
 const DAY = 86_400_000;
 
@@ -105,9 +106,10 @@ export async function startTestAcmeApp(o: TestAcmeAppOptions = {}): Promise<Test
   useCryptoProvider(crypto);
   const clock = new ManualClock();
   const now = () => clock.now().getTime();
-  // CERTMINT_TEST_SQLITE_WORKERS=1: the ledger as a worker of server.workers opens it (signed nonces
-  // spent in used_nonces, a ledger_holders row), to run an inject suite in that configuration.
-  const asWorker = process.env.CERTMINT_TEST_SQLITE_WORKERS === '1' ? { workers: { first: true } } : {};
+  // CERTMINT_TEST_SQLITE_WORKERS=1: the ledger as a worker of server.workers opens it (a
+  // ledger_holders row; nonces under the ledger's secret, issued and spent by two workers in turn,
+  // half of them redeemed at the other worker), to run an inject suite in that configuration.
+  const asWorker = process.env.CERTMINT_TEST_SQLITE_WORKERS === '1' ? { workers: { first: true, nonces: twoWorkerNonces(now) } } : {};
   const ledger = o.ledger ? await o.ledger(now) : new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now, ...asWorker });
   const dns = await startChallTestSrv();
   const responder = await startHttp01Responder();

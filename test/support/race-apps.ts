@@ -7,6 +7,8 @@ import { SqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { startTestAcmeApp, type TestAcmeApp, type TestAcmeAppOptions } from './acme-app.js';
 import { InjectAcmeClient, newAccountKey } from './jws-client.js';
 import { afterAll } from 'vitest';
+import { WorkerNonceStore } from '../../src/ledger/sqlite/worker-nonces.js';
+import { InProcessNonceRoutes } from './in-process-nonce-routes.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from './postgres.js';
 
 /**
@@ -53,8 +55,9 @@ export function gatedLedger<K extends keyof CertificateLedger>(ledger: Certifica
 
 /**
  * `sqlite-workers`: the two connections are two worker processes of server.workers (issue 27):
- * nonces signed under the ledger's secret and spent in used_nonces, each connection a holder in
- * ledger_holders, exactly as two workers open the file.
+ * each a holder in ledger_holders, exactly as two workers open the file, with WorkerNonceStores in
+ * slots 0 and 1 under the ledger's secret, joined in this process where `certmint serve` joins them
+ * over IPC (each spends its own nonces and asks the other about the other's).
  */
 export type RaceBackend = { readonly name: 'sqlite' } | { readonly name: 'sqlite-workers' } | { readonly name: 'postgres'; readonly cluster: () => PostgresCluster };
 
@@ -81,12 +84,17 @@ export async function startRaceApps(backend: RaceBackend, options: TestAcmeAppOp
   // One data dir (one CA) for both apps, removed once both are closed.
   const dir = mkdtempSync(path.join(tmpdir(), 'certmint-race-'));
   let opened = 0;
+  const routes = new InProcessNonceRoutes();
+  const asWorker = (now: () => number) => {
+    const slot = opened++;
+    return { workers: { first: slot === 0, nonces: (secret: Buffer) => new WorkerNonceStore({ secret, slot, route: routes.route(slot), now }) } };
+  };
   const open = async (now: () => number): Promise<CertificateLedger> =>
     url === undefined
       ? new SqliteLedger({
           file: path.join(dir, 'ledger.sqlite3'),
           now,
-          ...(backend.name === 'sqlite-workers' ? { workers: { first: opened++ === 0 } } : {}),
+          ...(backend.name === 'sqlite-workers' ? asWorker(now) : {}),
         })
       : (await openLedger({ sqliteFile: '', postgres: { url, passwordFile: undefined, poolSize: 4 }, now })).ledger;
   const a = await startTestAcmeApp({ ...options, dir, ledger: async (now) => gatedLedger(await open(now), 'completeFinalize', gate) });

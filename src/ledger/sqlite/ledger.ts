@@ -36,7 +36,7 @@ import type {
   RevocationRecord,
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
-import { SqliteSharedNonceStore } from './shared-nonces.js';
+import { nonceSecret } from './nonce-secret.js';
 import { SqliteHolders } from './holders.js';
 import { countCertificates, listCertificates } from './inventory.js';
 import { SqliteAccounts } from './accounts.js';
@@ -81,12 +81,13 @@ export interface SqliteLedgerOptions {
   /** Admin commands open an existing ledger only; a missing file is an error, not a new ledger. */
   readonly mustExist?: boolean;
   /**
-   * server.workers > 1: other worker processes serve this file too. Nonces are signed under the
-   * ledger's secret and spent in used_nonces (SqliteSharedNonceStore), and this connection is a
-   * holder (ledger_holders) whose work in flight no other live worker takes over. `first`: the
-   * first worker of a start, when no other serves the file yet.
+   * server.workers > 1: other worker processes serve this file too. This connection is a holder
+   * (ledger_holders) whose work in flight no other live worker takes over. `first`: the first
+   * worker of a start, when no other serves the file yet. `nonces`: the worker's nonce store, made
+   * with the ledger's nonce_secret (every worker authenticates every worker's nonces); cli/ makes
+   * a WorkerNonceStore routed over IPC. Without it, nonces are this process's own (MemoryNonceStore).
    */
-  readonly workers?: { readonly first: boolean };
+  readonly workers?: { readonly first: boolean; readonly nonces?: (secret: Buffer) => NonceStore };
 }
 
 /**
@@ -133,7 +134,8 @@ export class SqliteLedger implements CertificateLedger {
     this.now = options.now ?? Date.now;
     this.file = options.file;
     this.db = openLedgerFile(options.file, options.mustExist ?? false, this.now);
-    this.nonces = options.nonces ?? (options.workers ? new SqliteSharedNonceStore({ db: this.db, now: this.now }) : new MemoryNonceStore({ now: this.now }));
+    const workerNonces = options.workers?.nonces;
+    this.nonces = options.nonces ?? (workerNonces ? workerNonces(nonceSecret(this.db, this.now())) : new MemoryNonceStore({ now: this.now }));
     if (options.workers) {
       this.holders = new SqliteHolders(this.db, this.owner, this.now);
       this.holders.enter(options.workers.first);
@@ -443,7 +445,6 @@ export class SqliteLedger implements CertificateLedger {
   }
 
   async close(): Promise<void> {
-    if (this.nonces instanceof SqliteSharedNonceStore) this.nonces.close();
     // Closed cleanly (after serve settled its work): nothing of this holder's is left in flight.
     this.holders?.leave();
     await this.wal.close();

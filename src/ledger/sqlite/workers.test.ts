@@ -8,6 +8,8 @@ import { SqliteLedger } from './ledger.js';
 import { HOLDER_LEASE_MS } from './holders.js';
 import { NONCE_LIFETIME_MS } from '../nonce-format.js';
 import { accountRecord, authorizationRecord } from '../../../test/support/ledger-records.js';
+import { InProcessNonceRoutes } from '../../../test/support/in-process-nonce-routes.js';
+import { WorkerNonceStore } from './worker-nonces.js';
 
 // server.workers > 1: several processes, each its own SqliteLedger connection, on one file. Two
 // connections in this process are two workers as far as the file can tell (each has its own
@@ -51,43 +53,108 @@ function deadPid(): number {
   return Number(child.stdout);
 }
 
-describe('nonces shared by worker processes on one SQLite file', () => {
-  it('a nonce one worker issued is spent once, at any worker', async () => {
-    const a = worker(true);
-    const b = worker(false);
+describe('nonces of worker processes on one SQLite file (WorkerNonceStore)', () => {
+  /** A worker in `slot`, its nonce store joined to the others' through `routes` (IPC in `certmint serve`). */
+  const nonceWorker = (routes: InProcessNonceRoutes, slot: number, o: { first?: boolean; maxSpent?: number } = {}) => {
+    const ledger = new SqliteLedger({
+      file,
+      now,
+      workers: { first: o.first ?? slot === 0, nonces: (secret) => new WorkerNonceStore({ secret, slot, route: routes.route(slot), now, ...(o.maxSpent ? { maxSpent: o.maxSpent } : {}) }) },
+    });
+    opened.push(ledger);
+    return ledger;
+  };
+
+  it('a nonce one worker issued is spent once, at any worker, and refused at every worker after', async () => {
+    const routes = new InProcessNonceRoutes();
+    const [a, b] = [nonceWorker(routes, 0), nonceWorker(routes, 1)];
     const nonces = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).nonces.issue()));
     for (const [i, n] of nonces.entries()) expect(await (i % 3 ? a : b).nonces.consume(n)).toBe(true);
-    for (const [i, n] of nonces.entries()) expect(await (i % 2 ? a : b).nonces.consume(n)).toBe(false);
+    for (const n of nonces) {
+      expect(await a.nonces.consume(n)).toBe(false);
+      expect(await b.nonces.consume(n)).toBe(false);
+    }
   });
 
-  it('keeps the secret across restarts, so a spent nonce stays spent and an unspent one stays good', async () => {
-    const a = worker(true);
+  it('the same nonce presented at both workers at once is accepted exactly once', async () => {
+    const routes = new InProcessNonceRoutes();
+    const [a, b] = [nonceWorker(routes, 0), nonceWorker(routes, 1)];
+    for (const issuer of [a, b, a, b]) {
+      const nonce = await issuer.nonces.issue();
+      const results = await Promise.all([a.nonces.consume(nonce), b.nonces.consume(nonce), b.nonces.consume(nonce), a.nonces.consume(nonce)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+    }
+  });
+
+  it('refuses the nonces of a worker that is gone, and a replacement in its slot refuses its predecessor\'s', async () => {
+    const routes = new InProcessNonceRoutes();
+    const [a, b] = [nonceWorker(routes, 0), nonceWorker(routes, 1)];
+    const ofDead = await b.nonces.issue();
+    const ofDeadToo = await b.nonces.issue();
+    routes.gone(1);
+    expect(await a.nonces.consume(ofDead)).toBe(false);
+    // Its replacement: same slot and secret, a new incarnation, an empty spent set.
+    const replacement = nonceWorker(routes, 1);
+    expect(await replacement.nonces.consume(ofDeadToo)).toBe(false);
+    expect(await a.nonces.consume(ofDeadToo)).toBe(false);
+    const fresh = await replacement.nonces.issue();
+    expect(await a.nonces.consume(fresh)).toBe(true);
+    expect(await replacement.nonces.consume(fresh)).toBe(false);
+  });
+
+  it('a later start (the same secret, new incarnations) refuses the last start\'s nonces, spent or not', async () => {
+    const routes = new InProcessNonceRoutes();
+    const a = nonceWorker(routes, 0);
     const spent = await a.nonces.issue();
     const unspent = await a.nonces.issue();
     expect(await a.nonces.consume(spent)).toBe(true);
     await a.close();
-    const restarted = worker(true);
+    const restarted = nonceWorker(new InProcessNonceRoutes(), 0);
     expect(await restarted.nonces.consume(spent)).toBe(false);
-    expect(await restarted.nonces.consume(unspent)).toBe(true);
+    expect(await restarted.nonces.consume(unspent)).toBe(false);
+    expect(await restarted.nonces.consume(await restarted.nonces.issue())).toBe(true);
   });
 
-  it('refuses forged, foreign and expired nonces without a write, and purges expired spends', async () => {
-    const a = worker(true);
-    const b = worker(false);
+  it('refuses forged, foreign and expired nonces without asking their owner, and purges expired spends', async () => {
+    const routes = new InProcessNonceRoutes();
+    const [a, b] = [nonceWorker(routes, 0), nonceWorker(routes, 1)];
     const nonce = await a.nonces.issue();
     const flipped = Buffer.from(nonce, 'base64url');
     flipped[20]! ^= 1;
-    // A single process's memory nonces are under a secret of its own: foreign here.
-    const alone = new SqliteLedger({ file: path.join(dir, 'other.sqlite3'), now });
-    opened.push(alone);
-    for (const bad of [flipped.toString('base64url'), await alone.nonces.issue(), '', 'x'.repeat(43)]) expect(await b.nonces.consume(bad)).toBe(false);
+    // Another ledger's workers (another secret), and a single process's memory nonces: foreign here.
+    const otherFile = path.join(dir, 'other.sqlite3');
+    const other = new SqliteLedger({ file: otherFile, now, workers: { first: true, nonces: (secret) => new WorkerNonceStore({ secret, slot: 0, route: new InProcessNonceRoutes().route(0), now }) } });
+    const alone = new SqliteLedger({ file: path.join(dir, 'alone.sqlite3'), now });
+    opened.push(other, alone);
+    let asked = 0;
+    const counting = new InProcessNonceRoutes();
+    const route = counting.route(1);
+    const c = new WorkerNonceStore({ secret: Buffer.alloc(32), slot: 1, now, route: { ...route, redeemAt: (slot, n) => (asked++, route.redeemAt(slot, n)) } });
+    for (const bad of [flipped.toString('base64url'), await other.nonces.issue(), await alone.nonces.issue(), '', 'x'.repeat(54)]) {
+      expect(await b.nonces.consume(bad)).toBe(false);
+      expect(await c.consume(bad)).toBe(false);
+    }
+    expect(asked).toBe(0);
     const old = await a.nonces.issue();
     expect(await b.nonces.consume(old)).toBe(true);
-    clock.t += NONCE_LIFETIME_MS;
+    clock.t += NONCE_LIFETIME_MS + 1000;
     expect(await b.nonces.consume(nonce)).toBe(false);
     expect(await a.nonces.purge()).toBe(1);
     // Purged, and still refused on its age alone.
     expect(await b.nonces.consume(old)).toBe(false);
+  });
+
+  it('keeps at most maxSpent spent nonces at the owner; older ones are refused, never replayed', async () => {
+    const routes = new InProcessNonceRoutes();
+    const [a, b] = [nonceWorker(routes, 0, { maxSpent: 3 }), nonceWorker(routes, 1)];
+    const old = await a.nonces.issue();
+    expect(await b.nonces.consume(old)).toBe(true);
+    clock.t += 1000;
+    const fresh = [await a.nonces.issue(), await a.nonces.issue(), await a.nonces.issue()];
+    for (const n of fresh) expect(await b.nonces.consume(n)).toBe(true);
+    expect((a.nonces as WorkerNonceStore).size).toBe(3);
+    expect(await b.nonces.consume(old)).toBe(false);
+    expect(await a.nonces.consume(old)).toBe(false);
   });
 });
 
