@@ -1,9 +1,9 @@
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
-import { toAuthorizations, type AuthorizationChallengeRow, type Int8 } from './rows.js';
+import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { optMs, toChallenge, type ChallengeRow } from '../rows.js';
+import { optMs, toAuthorizations, toChallenge, type AuthorizationChallengeRow, type ChallengeRow } from '../rows.js';
 
 /**
  * The order of an authorization's challenges. SQLite lists them in insertion order (rowid);

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { toAuthorization, toChallenge, type AuthorizationRow, type ChallengeRow } from '../rows.js';
+import { toAuthorization, toAuthorizations, toChallenge, type AuthorizationChallengeRow, type AuthorizationRow, type ChallengeRow } from '../rows.js';
 import type { Statements } from './statements.js';
 
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
@@ -27,19 +27,18 @@ export class SqliteAuthorizations {
   }
 
   get(id: string): AuthorizationRecord | undefined {
-    const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
-    return row && this.fromRow(row);
+    return toAuthorizations(this.s.authzById.all(id) as AuthorizationChallengeRow[]).get(1);
   }
 
-  /** All of them, read in one transaction so an order's authorizations are seen at one moment. */
+  /** All of them, in one statement, so an order's authorizations are seen at one moment. */
   getMany(ids: readonly string[]): AuthorizationRecord[] {
-    return this.db.transaction(() =>
-      ids.map((id) => {
-        const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
-        if (!row) throw new Error(`authorization ${id} is missing from the ledger`);
-        return this.fromRow(row);
-      }),
-    )();
+    if (ids.length === 0) return [];
+    const found = toAuthorizations(this.s.authzByIds.all(JSON.stringify(ids)) as AuthorizationChallengeRow[]);
+    return ids.map((id, i) => {
+      const a = found.get(i + 1);
+      if (!a) throw new Error(`authorization ${id} is missing from the ledger`);
+      return a;
+    });
   }
 
   getChallenge(id: string): ChallengeRecord | undefined {

@@ -4,6 +4,18 @@ const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
   (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
   FROM orders o WHERE o.id = ?`;
 
+/**
+ * Authorizations `a` numbered `n`, each joined with its challenges in insertion order (rowid): one
+ * statement where a read of the authorization and one of its challenges took two, and the rows of
+ * several authorizations seen at one moment without a read transaction (rows.ts toAuthorizations).
+ */
+const withChallenges = (from: string): string => `SELECT i.n, a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,
+    a.status, a.expires, a.created_at, a.preauthorized_eab_kid, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
+    c.validated_at AS c_validated_at, c.error AS c_error
+  FROM ${from}
+  LEFT JOIN challenges c ON c.authorization_id = a.id
+  ORDER BY i.n, c.rowid`;
+
 /** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by revoked-worker.ts. */
 export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
   WHERE status = 'revoked' AND not_after > ? AND issuer_generation = ? ORDER BY serial`;
@@ -45,7 +57,9 @@ export function prepareStatements(db: Database.Database) {
     accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
       AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
       ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
-    authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
+    authzById: db.prepare(withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = ?')),
+    // The ids as a JSON array, numbered from 1 in their order.
+    authzByIds: db.prepare(withChallenges('(SELECT key + 1 AS n, value AS id FROM json_each(?)) i JOIN authorizations a ON a.id = i.id')),
     challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
     challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
     // RFC 8555 §7.1.6: one outcome per authorization. A challenge begins only while its
