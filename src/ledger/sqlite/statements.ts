@@ -6,17 +6,29 @@ const ORDER_SELECT = `SELECT o.id, o.account_id, o.status, o.identifiers, o.not_
   (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
   FROM orders o WHERE o.id = ?`;
 
+const AUTHZ_WITH_CHALLENGE_COLUMNS = `a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires,
+  a.created_at, a.preauthorized_eab_kid, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
+  c.validated_at AS c_validated_at, c.error AS c_error`;
+
 /**
- * Authorizations `a` numbered `n`, each joined with its challenges in insertion order (rowid): one
- * statement where a read of the authorization and one of its challenges took two, and the rows of
- * several authorizations seen at one moment without a read transaction (rows.ts toAuthorizations).
+ * Authorizations `a` numbered `n`, each joined with its challenges in insertion order (rowid): the
+ * rows of several authorizations in one statement, so seen at one moment without a read
+ * transaction (rows.ts toAuthorizations).
  */
-const withChallenges = (from: string): string => `SELECT i.n, a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard,
-    a.status, a.expires, a.created_at, a.preauthorized_eab_kid, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
-    c.validated_at AS c_validated_at, c.error AS c_error
+const withChallenges = (from: string): string => `SELECT i.n, ${AUTHZ_WITH_CHALLENGE_COLUMNS}
   FROM ${from}
   LEFT JOIN challenges c ON c.authorization_id = a.id
   ORDER BY i.n, c.rowid`;
+
+/**
+ * One authorization (`where` picks it) joined with its challenges: one statement where a read of
+ * the authorization and one of its challenges took two. challenges_by_authz holds a row's
+ * challenges in rowid order, so SQLite walks it without sorting.
+ */
+const oneWithChallenges = (where: string): string => `SELECT 1 AS n, ${AUTHZ_WITH_CHALLENGE_COLUMNS}
+  FROM authorizations a LEFT JOIN challenges c ON c.authorization_id = a.id
+  WHERE ${where}
+  ORDER BY c.rowid`;
 
 /**
  * The account's authorization for one identifier (type, value, wildcard, now), the one `pick`
@@ -67,10 +79,8 @@ export function prepareStatements(db: Database.Database) {
     accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
       AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
       ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
-    authzById: db.prepare(withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = ?')),
-    authzOfChallenge: db.prepare(
-      withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = (SELECT x.authorization_id FROM challenges x WHERE x.id = ?)'),
-    ),
+    authzById: db.prepare(oneWithChallenges('a.id = ?')),
+    authzOfChallenge: db.prepare(oneWithChallenges('a.id = (SELECT x.authorization_id FROM challenges x WHERE x.id = ?)')),
     // The ids as a JSON array, numbered from 1 in their order.
     authzByIds: db.prepare(withChallenges('(SELECT key + 1 AS n, value AS id FROM json_each(?)) i JOIN authorizations a ON a.id = i.id')),
     challengeById: db.prepare('SELECT id, authorization_id, type, token, status, validated_at, error FROM challenges WHERE id = ?'),
