@@ -245,3 +245,47 @@ export function toCertificate(r: CertificateRow): CertificateRecord {
     ...(r.crl_partition !== null ? { crlPartition: r.crl_partition } : {}),
   };
 }
+
+/**
+ * An authorization joined with one of its challenges (c_* NULL when it has none), numbered by
+ * the position `n` of what was asked for, so one query answers a list in the caller's order
+ * (and, being one statement, sees every row at one moment).
+ */
+export interface AuthorizationChallengeRow extends AuthorizationRow {
+  n: number | string;
+  c_id: string | null;
+  c_type: ChallengeType | null;
+  c_token: string | null;
+  c_status: ChallengeStatus | null;
+  c_validated_at: Millis | null;
+  c_error: string | null;
+}
+
+/** Rows ordered by n then challenge → one authorization per n, keyed by n. */
+export function toAuthorizations(rows: readonly AuthorizationChallengeRow[]): Map<number, AuthorizationRecord> {
+  const out = new Map<number, AuthorizationRecord>();
+  const challengesOf = new Map<number, ChallengeRecord[]>();
+  for (const r of rows) {
+    const n = Number(r.n);
+    let challenges = challengesOf.get(n);
+    if (challenges === undefined) {
+      challenges = [];
+      challengesOf.set(n, challenges);
+      out.set(n, toAuthorization(r, challenges));
+    }
+    if (r.c_id !== null) {
+      challenges.push(
+        toChallenge({
+          id: r.c_id,
+          authorization_id: r.id,
+          type: r.c_type as ChallengeType,
+          token: r.c_token as string,
+          status: r.c_status as ChallengeStatus,
+          validated_at: r.c_validated_at,
+          error: r.c_error,
+        }),
+      );
+    }
+  }
+  return out;
+}

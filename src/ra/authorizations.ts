@@ -12,6 +12,10 @@ export interface AuthorizationView {
 async function ownedAuthorization(deps: RaDeps, account: AccountRecord, id: string): Promise<AuthorizationRecord> {
   const authz = await deps.ledger.getAuthorization(id);
   if (!authz) throw new AcmeProblem('malformed', `authorization ${id} does not exist`, { status: 404 });
+  return owned(authz, account);
+}
+
+function owned(authz: AuthorizationRecord, account: AccountRecord): AuthorizationRecord {
   if (authz.accountId !== account.id) {
     throw new AcmeProblem('unauthorized', 'this authorization belongs to another account');
   }
@@ -66,10 +70,10 @@ async function ownedChallenge(
   account: AccountRecord,
   challengeId: string,
 ): Promise<{ challenge: ChallengeRecord; authz: AuthorizationRecord }> {
-  const challenge = await deps.ledger.getChallenge(challengeId);
-  if (!challenge) throw new AcmeProblem('malformed', `challenge ${challengeId} does not exist`, { status: 404 });
-  const authz = await ownedAuthorization(deps, account, challenge.authorizationId);
-  return { challenge, authz };
+  const authz = await deps.ledger.getAuthorizationOfChallenge(challengeId);
+  const challenge = authz?.challenges.find((c) => c.id === challengeId);
+  if (!authz || !challenge) throw new AcmeProblem('malformed', `challenge ${challengeId} does not exist`, { status: 404 });
+  return { challenge, authz: owned(authz, account) };
 }
 
 export async function getChallenge(deps: RaDeps, account: AccountRecord, challengeId: string): Promise<ChallengeView> {

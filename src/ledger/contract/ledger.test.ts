@@ -278,5 +278,9 @@ describeLedger('the ledger', (backend) => {
     expect(await ledger.deactivateAuthorization({ authorizationId: 'z2', at: now, actor: 'account:a1' })).toBe(true);
     await outcome('z2-d', 'z2', 'valid');
     expect(await statuses('z2')).toEqual(['deactivated', 'http-01 pending', 'dns-01 valid']);
+    // A challenge's authorization, read by the challenge: the same record as by its own id.
+    expect(await ledger.getAuthorizationOfChallenge('z2-d')).toEqual(await ledger.getAuthorization('z2'));
+    expect(await ledger.getAuthorizationOfChallenge('z1-c')).toEqual(await ledger.getAuthorization('z1'));
+    expect(await ledger.getAuthorizationOfChallenge('no-such-challenge')).toBeUndefined();
   });
 });

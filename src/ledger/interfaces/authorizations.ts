@@ -23,6 +23,11 @@ export interface AuthorizationsReader {
   getAuthorization(id: string): Promise<AuthorizationRecord | undefined>;
   getAuthorizations(ids: readonly string[]): Promise<AuthorizationRecord[]>;
   getChallenge(id: string): Promise<ChallengeRecord | undefined>;
+  /**
+   * The authorization a challenge belongs to, with its challenges (that one among them): what a
+   * request for the challenge needs, in one read instead of getChallenge and getAuthorization.
+   */
+  getAuthorizationOfChallenge(challengeId: string): Promise<AuthorizationRecord | undefined>;
   /** Pending or valid, unexpired authorizations of this account for these identifiers. */
   findReusableAuthorizations(
     accountId: string,

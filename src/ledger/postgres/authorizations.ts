@@ -1,9 +1,9 @@
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
-import { toAuthorizations, type AuthorizationChallengeRow, type Int8 } from './rows.js';
+import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { optMs, toChallenge, type ChallengeRow } from '../rows.js';
+import { optMs, toAuthorizations, toChallenge, type AuthorizationChallengeRow, type ChallengeRow } from '../rows.js';
 
 /**
  * The order of an authorization's challenges. SQLite lists them in insertion order (rowid);
@@ -37,6 +37,10 @@ const S = {
   reusable: statement('authz.reusable', perIdentifier(`x.status IN ('valid', 'pending')`, `x.status = 'valid' DESC, x.expires DESC`)),
   valid: statement('authz.valid', perIdentifier(`x.status = 'valid'`, 'x.expires DESC')),
   byId: statement('authz.byId', withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = $1')),
+  ofChallenge: statement(
+    'authz.ofChallenge',
+    withChallenges('(SELECT 1 AS n) i JOIN authorizations a ON a.id = (SELECT x.authorization_id FROM challenges x WHERE x.id = $1)'),
+  ),
   byIds: statement('authz.byIds', withChallenges('unnest($1::text[]) WITH ORDINALITY AS i(id, n) JOIN authorizations a ON a.id = i.id')),
   pending: statement('authz.pending', `SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
     WHERE account_id = $1 AND status = 'pending' AND expires > $2`),
@@ -80,6 +84,10 @@ export class PostgresAuthorizations {
 
   async get(id: string): Promise<AuthorizationRecord | undefined> {
     return toAuthorizations((await this.db.query<AuthorizationChallengeRow>(S.byId, [id])).rows).get(1);
+  }
+
+  async ofChallenge(challengeId: string): Promise<AuthorizationRecord | undefined> {
+    return toAuthorizations((await this.db.query<AuthorizationChallengeRow>(S.ofChallenge, [challengeId])).rows).get(1);
   }
 
   /** All of them, in one statement, so an order's authorizations are seen at one moment. */

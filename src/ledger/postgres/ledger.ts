@@ -238,6 +238,10 @@ export class PostgresLedger implements CertificateLedger {
     return this.authorizations.getChallenge(id);
   }
 
+  getAuthorizationOfChallenge(challengeId: string): Promise<AuthorizationRecord | undefined> {
+    return this.authorizations.ofChallenge(challengeId);
+  }
+
   beginChallenge(challengeId: string): Promise<boolean> {
     return this.authorizations.beginChallenge(challengeId, this.owner, this.now());
   }

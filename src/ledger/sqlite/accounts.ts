@@ -12,6 +12,7 @@ import type { AccountStatus } from '../../core/status.js';
 import type { AccountRecord, NewAccount } from '../records.js';
 import type { Statements } from './statements.js';
 import { toAccount, type AccountRow } from '../rows.js';
+import { AccountCache } from './account-cache.js';
 
 type AccountSummaryRow = AccountRow & { certificates: number };
 
@@ -29,6 +30,7 @@ function toSummary(r: AccountSummaryRow): AccountSummary {
  */
 export class SqliteAccounts {
   private readonly s;
+  private readonly cache: AccountCache;
 
   constructor(
     private readonly db: Database.Database,
@@ -54,11 +56,14 @@ export class SqliteAccounts {
       count: db.prepare('SELECT COUNT(*) AS n FROM accounts'),
       summary: db.prepare(`${SUMMARY_SELECT} WHERE a.id = ?`),
     };
+    this.cache = new AccountCache(db);
   }
 
   get(id: string): AccountRecord | undefined {
-    const row = this.shared.accountById.get(id) as AccountRow | undefined;
-    return row && toAccount(row);
+    return this.cache.get(id, () => {
+      const row = this.shared.accountById.get(id) as AccountRow | undefined;
+      return row && toAccount(row);
+    });
   }
 
   getByThumbprint(thumbprint: string): AccountRecord | undefined {
@@ -104,7 +109,7 @@ export class SqliteAccounts {
     changes: { readonly contact?: readonly string[]; readonly status?: AccountStatus },
     at: Date,
   ): AccountRecord {
-    return this.db.transaction(() => {
+    return this.changing(() => this.db.transaction(() => {
       if (changes.contact) this.shared.updateContact.run(JSON.stringify(changes.contact), id);
       if (changes.status) this.shared.updateAccountStatus.run(changes.status, id);
       const row = this.shared.accountById.get(id) as AccountRow | undefined;
@@ -112,13 +117,13 @@ export class SqliteAccounts {
       const detail = { ...(changes.contact ? { contacts: changes.contact.length } : {}), ...(changes.status ? { status: changes.status } : {}) };
       this.audit.append({ at, actor: `account:${id}`, action: 'account-update', subject: `account:${id}`, detail });
       return toAccount(row);
-    })();
+    })());
   }
 
   changeAccountKey(c: AccountKeyChange): AccountKeyChangeOutcome {
     // IMMEDIATE: the write lock is taken before the conflict check, so another process cannot give
     // the new key to an account between the check and the update.
-    return this.db.transaction((): AccountKeyChangeOutcome => {
+    return this.changing(() => this.db.transaction((): AccountKeyChangeOutcome => {
       const holder = this.s.accountIdByThumbprint.get(c.newThumbprint) as { id: string } | undefined;
       if (holder) return { outcome: 'conflict', accountId: holder.id };
       const changed = this.s.changeKey.run({
@@ -131,11 +136,11 @@ export class SqliteAccounts {
       const detail = { oldKeyThumbprint: c.oldThumbprint, newKeyThumbprint: c.newThumbprint };
       this.audit.append({ at: c.at, actor: c.actor, action: 'account-key-change', subject: `account:${c.accountId}`, detail });
       return { outcome: 'changed', account: this.account(c.accountId) };
-    }).immediate();
+    }).immediate());
   }
 
   deactivateAccount(d: AccountDeactivation): { account: AccountRecord; deactivatedAuthorizations: number } | undefined {
-    return this.db.transaction(() => {
+    return this.changing(() => this.db.transaction(() => {
       if (this.s.deactivateAccount.run(d.accountId).changes !== 1) return undefined;
       if (d.contact) this.s.updateContact.run(JSON.stringify(d.contact), d.accountId);
       // RFC 8555 §7.3.6: nothing of a deactivated account is pending any more.
@@ -143,7 +148,7 @@ export class SqliteAccounts {
       const detail = { deactivatedAuthorizations: authorizations };
       this.audit.append({ at: d.at, actor: d.actor, action: 'account-deactivate', subject: `account:${d.accountId}`, detail });
       return { account: this.account(d.accountId), deactivatedAuthorizations: authorizations };
-    })();
+    })());
   }
 
   deactivateAuthorization(d: AuthorizationDeactivation): boolean {
@@ -168,6 +173,15 @@ export class SqliteAccounts {
   getAccountSummary(id: string): AccountSummary | undefined {
     const row = this.s.summary.get(id) as AccountSummaryRow | undefined;
     return row && toSummary(row);
+  }
+
+  /** A change of accounts by this connection: what the cache holds may be stale once it is over. */
+  private changing<T>(change: () => T): T {
+    try {
+      return change();
+    } finally {
+      this.cache.changed();
+    }
   }
 
   private account(id: string): AccountRecord {

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { toAuthorization, toChallenge, type AuthorizationRow, type ChallengeRow } from '../rows.js';
+import { toAuthorizations, toChallenge, type AuthorizationChallengeRow, type ChallengeRow } from '../rows.js';
 import type { Statements } from './statements.js';
 
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
@@ -27,19 +27,22 @@ export class SqliteAuthorizations {
   }
 
   get(id: string): AuthorizationRecord | undefined {
-    const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
-    return row && this.fromRow(row);
+    return toAuthorizations(this.s.authzById.all(id) as AuthorizationChallengeRow[]).get(1);
   }
 
-  /** All of them, read in one transaction so an order's authorizations are seen at one moment. */
+  ofChallenge(challengeId: string): AuthorizationRecord | undefined {
+    return toAuthorizations(this.s.authzOfChallenge.all(challengeId) as AuthorizationChallengeRow[]).get(1);
+  }
+
+  /** All of them, in one statement, so an order's authorizations are seen at one moment. */
   getMany(ids: readonly string[]): AuthorizationRecord[] {
-    return this.db.transaction(() =>
-      ids.map((id) => {
-        const row = this.s.authzById.get(id) as AuthorizationRow | undefined;
-        if (!row) throw new Error(`authorization ${id} is missing from the ledger`);
-        return this.fromRow(row);
-      }),
-    )();
+    if (ids.length === 0) return [];
+    const found = toAuthorizations(this.s.authzByIds.all(JSON.stringify(ids)) as AuthorizationChallengeRow[]);
+    return ids.map((id, i) => {
+      const a = found.get(i + 1);
+      if (!a) throw new Error(`authorization ${id} is missing from the ledger`);
+      return a;
+    });
   }
 
   getChallenge(id: string): ChallengeRecord | undefined {
@@ -82,14 +85,10 @@ export class SqliteAuthorizations {
       // An order's "*.example.internal" is authorized by example.internal with wildcard set.
       const wildcard = id.value.startsWith('*.');
       const value = wildcard ? id.value.slice(2) : id.value;
-      const row = statement.get(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationRow | undefined;
-      if (row) found.push(this.fromRow(row));
+      const rows = statement.all(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationChallengeRow[];
+      const authorization = toAuthorizations(rows).get(1);
+      if (authorization) found.push(authorization);
     }
     return found;
-  }
-
-  private fromRow(row: AuthorizationRow): AuthorizationRecord {
-    const challenges = (this.s.challengesOfAuthz.all(row.id) as ChallengeRow[]).map(toChallenge);
-    return toAuthorization(row, challenges);
   }
 }

@@ -233,6 +233,10 @@ export class SqliteLedger implements CertificateLedger {
     return this.authorizations.getChallenge(id);
   }
 
+  async getAuthorizationOfChallenge(challengeId: string): Promise<AuthorizationRecord | undefined> {
+    return this.authorizations.ofChallenge(challengeId);
+  }
+
   async beginChallenge(challengeId: string): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
     return this.authorizations.beginChallenge(challengeId, this.owner, this.now());

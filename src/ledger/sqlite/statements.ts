@@ -1,8 +1,44 @@
 import type Database from 'better-sqlite3';
 
-const ORDER_SELECT = `SELECT o.*, (SELECT group_concat(authorization_id) FROM
+// Named columns: processing_by/_since are the ledger's own bookkeeping, read by no caller.
+const ORDER_SELECT = `SELECT o.id, o.account_id, o.status, o.identifiers, o.not_before, o.not_after, o.expires, o.error,
+  o.certificate_serial, o.created_at, o.profile, o.replaces, (SELECT group_concat(authorization_id) FROM
   (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
   FROM orders o WHERE o.id = ?`;
+
+const AUTHZ_WITH_CHALLENGE_COLUMNS = `a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires,
+  a.created_at, a.preauthorized_eab_kid, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
+  c.validated_at AS c_validated_at, c.error AS c_error`;
+
+/**
+ * Authorizations `a` numbered `n`, each joined with its challenges in insertion order (rowid): the
+ * rows of several authorizations in one statement, so seen at one moment without a read
+ * transaction (rows.ts toAuthorizations).
+ */
+const withChallenges = (from: string): string => `SELECT i.n, ${AUTHZ_WITH_CHALLENGE_COLUMNS}
+  FROM ${from}
+  LEFT JOIN challenges c ON c.authorization_id = a.id
+  ORDER BY i.n, c.rowid`;
+
+/**
+ * One authorization (`where` picks it) joined with its challenges: one statement where a read of
+ * the authorization and one of its challenges took two. challenges_by_authz holds a row's
+ * challenges in rowid order, so SQLite walks it without sorting.
+ */
+const oneWithChallenges = (where: string): string => `SELECT 1 AS n, ${AUTHZ_WITH_CHALLENGE_COLUMNS}
+  FROM authorizations a LEFT JOIN challenges c ON c.authorization_id = a.id
+  WHERE ${where}
+  ORDER BY c.rowid`;
+
+/**
+ * The account's authorization for one identifier (type, value, wildcard, now), the one `pick`
+ * orders first among those `condition` allows, with its challenges.
+ */
+const perIdentifier = (condition: string, pick: string): string =>
+  withChallenges(`(SELECT 1 AS n) i JOIN (SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at,
+      preauthorized_eab_kid
+    FROM authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ? AND wildcard = ? AND ${condition} AND expires > ?
+    ORDER BY ${pick} LIMIT 1) a`);
 
 /** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by revoked-worker.ts. */
 export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
@@ -26,9 +62,7 @@ export function prepareStatements(db: Database.Database) {
     accountByThumbprint: db.prepare('SELECT * FROM accounts WHERE key_thumbprint = ?'),
     updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
     updateAccountStatus: db.prepare('UPDATE accounts SET status = ? WHERE id = ?'),
-    reusableAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
-      AND identifier_value = ? AND wildcard = ? AND status IN ('valid', 'pending') AND expires > ?
-      ORDER BY status = 'valid' DESC, expires DESC LIMIT 1`),
+    reusableAuthz: db.prepare(perIdentifier(`status IN ('valid', 'pending')`, `status = 'valid' DESC, expires DESC`)),
     insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`),
     // Pre-authorized (an EAB key named): valid at once; otherwise pending until a challenge settles it.
@@ -45,9 +79,11 @@ export function prepareStatements(db: Database.Database) {
     accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
       AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
       ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
-    authzById: db.prepare('SELECT * FROM authorizations WHERE id = ?'),
-    challengesOfAuthz: db.prepare('SELECT * FROM challenges WHERE authorization_id = ? ORDER BY rowid'),
-    challengeById: db.prepare('SELECT * FROM challenges WHERE id = ?'),
+    authzById: db.prepare(oneWithChallenges('a.id = ?')),
+    authzOfChallenge: db.prepare(oneWithChallenges('a.id = (SELECT x.authorization_id FROM challenges x WHERE x.id = ?)')),
+    // The ids as a JSON array, numbered from 1 in their order.
+    authzByIds: db.prepare(withChallenges('(SELECT key + 1 AS n, value AS id FROM json_each(?)) i JOIN authorizations a ON a.id = i.id')),
+    challengeById: db.prepare('SELECT id, authorization_id, type, token, status, validated_at, error FROM challenges WHERE id = ?'),
     // RFC 8555 §7.1.6: one outcome per authorization. A challenge begins only while its
     // authorization is pending and no other challenge of it is being validated; one statement,
     // so under SQLite's write lock no other connection begins a sibling in between.
@@ -93,8 +129,7 @@ export function prepareStatements(db: Database.Database) {
     // A partition's row is created by its first certificate (stale, so its first CRL is built):
     // the publisher refreshes every partition that has one, whatever crl.partitions says now.
     createCrlState: db.prepare('INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO NOTHING'),
-    validAuthz: db.prepare(`SELECT * FROM authorizations WHERE account_id = ? AND identifier_type = ?
-      AND identifier_value = ? AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`),
+    validAuthz: db.prepare(perIdentifier(`status = 'valid'`, 'expires DESC')),
   };
 }
 
