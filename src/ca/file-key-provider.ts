@@ -43,12 +43,13 @@ function bytesOf(signature: ArrayBuffer): Uint8Array {
  * that holds a CryptoKey of a CA.
  */
 export function fileSigningKey(privateKey: CryptoKey, spec: CaKeySpec, spki: Uint8Array, path: string, crypto: Crypto): CaSigningKey {
-  const signNow = nodeSigner(privateKey, spec);
+  // A provider passed in (a test's, a recording one) signs itself; Node's own is bypassed for node:crypto.
+  const signNow = crypto === nativeCryptoProvider() ? nodeSigner(privateKey, spec) : undefined;
   return {
     spec,
     spki,
     description: `file ${path}`,
-    // Every leaf's path: node:crypto when the key is Node's, else the provider's WebCrypto (which
+    // Every leaf's path: node:crypto for Node's WebCrypto, else the provider's subtle.sign (which
     // reads any view: a leaf's TBS is signed without a copy; the cast only narrows the type).
     sign: signNow
       ? async (data) => signNow(data)

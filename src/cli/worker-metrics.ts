@@ -1,5 +1,6 @@
 import type { Cluster, Worker } from 'node:cluster';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import { isMessage } from './ipc-message.js';
 
 /** One registry's metrics as getMetricsAsJSON gives them: what crosses the IPC channel. */
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -30,9 +31,6 @@ interface Scraped {
   readonly id: number;
   readonly text: string;
 }
-
-const isMessage = <T extends { type: string }>(m: unknown, type: T['type']): m is T =>
-  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type;
 
 /**
  * /metrics of a worker (server.workers > 1): any worker may get Prometheus's connection, and the

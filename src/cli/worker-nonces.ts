@@ -1,5 +1,6 @@
 import type { Cluster, Worker } from 'node:cluster';
 import type { NonceRoute } from '../ledger/sqlite/worker-nonces.js';
+import { isMessage } from './ipc-message.js';
 
 /**
  * How long a worker waits for another worker's answer about a nonce. Over: refused (badNonce),
@@ -27,9 +28,6 @@ interface RedeemAnswer {
   readonly id: number;
   readonly spent: boolean;
 }
-
-const isMessage = <T extends { type: string }>(m: unknown, type: T['type']): m is T =>
-  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type;
 
 /**
  * A worker's NonceRoute (WorkerNonceStore) over node:cluster IPC, the channel style of
