@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminApiRequest, postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
-import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
+import { registerWithEab, type EabKeyPair } from '../../test/support/eab-binding.js';
+import { newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
@@ -49,15 +49,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     await cluster?.stop();
   }, 60_000);
 
-  /** newAccount with an external account binding (RFC 8555 §7.3.4), as a client builds it. */
-  async function register(key: AccountKey, eab: { kid: string; hmacKey: string }) {
-    const url = `${t.baseUrl}/acme/new-account`;
-    const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
-      .setProtectedHeader({ alg: 'HS256', kid: eab.kid, url })
-      .sign(Buffer.from(eab.hmacKey, 'base64url'));
-    const client = new InjectAcmeClient(t.app, t.baseUrl, key);
-    return { client, res: await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding }) };
-  }
+  const register = (key: AccountKey, eab: EabKeyPair) => registerWithEab(t, key, eab);
 
   const api = (method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) => adminApiRequest(t.app, method, url, authorization, body);
 
