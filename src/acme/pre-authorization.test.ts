@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
 import { makeCsr } from '../../test/support/csr.js';
 import { registerWithEab, type EabKeyPair } from '../../test/support/eab-binding.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresAvailable } from '../../test/support/postgres.js';
 import { showCommand } from '../cli/commands/certs.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
@@ -33,16 +34,9 @@ const b64 = (der: Uint8Array) => Buffer.from(der).toString('base64url');
 
 function suite(backend: 'sqlite' | 'postgres'): void {
   let t: TestAcmeApp;
-  let cluster: PostgresCluster | undefined;
-  beforeAll(async () => {
-    if (backend === 'postgres') cluster = await startPostgres();
-    const url = await cluster?.createDatabase();
-    t = await startTestAcmeApp({ env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES, metrics: { countsCacheMs: 0 }, ...postgresLedgerOption(url) });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await cluster?.stop();
-  }, 60_000);
+  useTestAcmeApp({ backend, env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES, metrics: { countsCacheMs: 0 } }, (app) => {
+    t = app;
+  });
 
   /** A new EAB key of the policy and an account bound with it (RFC 8555 §7.3.4). */
   async function boundAccount(policy: string, o: { expiresInMs?: number } = {}) {
