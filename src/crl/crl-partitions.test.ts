@@ -1,16 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCa } from '../ca/ca-files.js';
-import { nativeCryptoProvider } from '../ca/crypto-provider.js';
+import { describe, expect, it } from 'vitest';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { partitionCrlIssuer, type CrlIssuer } from '../ledger/ledger.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
 import { crlPartitionOf } from '../ca/crl/partitions.js';
+import { useCaWithLedger } from '../../test/support/ca-with-ledger.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
 import { goSerial, goX509Available, parseCrlsWithGo } from '../../test/support/x509-check.js';
@@ -26,20 +23,10 @@ let ca: X509CertificateAuthority;
 let ledger: SqliteLedger;
 const clock = new ManualClock(new Date());
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'certmint-crl-partitions-'));
-  ca = await initCa({
-    dir: path.join(dir, 'ca'), name: 'crl partitions', crlUrl: 'http://x/crl', caIssuersUrl: 'http://x/i.der',
-    crlPartitions: PARTITIONS, crypto: nativeCryptoProvider(),
-  });
-  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
-  writeFileSync(path.join(dir, 'root.pem'), ca.rootsPem);
-  writeFileSync(path.join(dir, 'chain.pem'), ca.chainPem);
-});
-afterAll(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+useCaWithLedger(
+  { prefix: 'crl-partitions', name: 'crl partitions', clock, ca: { crlUrl: 'http://x/crl', caIssuersUrl: 'http://x/i.der', crlPartitions: PARTITIONS } },
+  (made) => ({ dir, ca, ledger } = made),
+);
 
 const leaf = (name: string) => issueRecordedLeaf({ ca, ledger, clock, dir }, name, 24 * HOUR);
 const partitions: CrlIssuer[] = Array.from({ length: PARTITIONS }, (_, p) => partitionCrlIssuer(1, p));
