@@ -1,24 +1,19 @@
 import { X509Certificate } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp, type TestAcmeAppOptions } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
 import { makeCsr } from '../../test/support/csr.js';
+import { orderWithAuthorizations, type AuthorizationBody, type ChallengeBody } from '../../test/support/issue-flow.js';
 import { registeredClient, type InjectAcmeClient } from '../../test/support/jws-client.js';
-import type { Identifier } from '../core/identifier.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 
-
-/** newOrder; returns the order, its URL and its authorizations (POST-as-GET). */
-async function order(t: TestAcmeApp, client: InjectAcmeClient, identifiers: Identifier[]) {
-  const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers });
-  expect(res.statusCode).toBe(201);
-  const body = res.json();
-  const authzs = await Promise.all((body.authorizations as string[]).map(async (u) => (await client.post(u, '')).json()));
-  return { order: body, authzs };
+/** The authorization's challenge of `type`, which carries a token (RFC 8555 §8.3, §8.4; RFC 8737 §3). */
+function challengeOf(authz: AuthorizationBody | undefined, type: string): ChallengeBody & { readonly token: string } {
+  const challenge = authz?.challenges.find((c) => c.type === type);
+  if (challenge?.token === undefined) throw new Error(`no ${type} challenge with a token in ${JSON.stringify(authz)}`);
+  return { ...challenge, token: challenge.token };
 }
-
-const challengeOf = (authz: { challenges: { type: string; url: string; token: string }[] }, type: string) =>
-  authz.challenges.find((c) => c.type === type)!;
 
 async function finalize(t: TestAcmeApp, client: InjectAcmeClient, finalizeUrl: string, names: string[], ips: string[] = []) {
   const { der } = await makeCsr(names, { extraSans: ips.map((value) => ({ type: 'ip' as const, value })), ...(names.length ? {} : { commonName: null }) });
@@ -29,14 +24,13 @@ async function finalize(t: TestAcmeApp, client: InjectAcmeClient, finalizeUrl: s
 
 describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
   let t: TestAcmeApp;
-  beforeAll(async () => {
-    t = await startTestAcmeApp();
+  useTestAcmeApp({}, (app) => {
+    t = app;
   });
-  afterAll(async () => t?.close());
 
   it('issues for a name validated by tls-alpn-01; the certificate carries it lower case', async () => {
     const client = await registeredClient(t);
-    const { order: o, authzs } = await order(t, client, [{ type: 'dns', value: 'Alpn.API.test' }]);
+    const { order: o, authzs } = await orderWithAuthorizations(t, client, [{ type: 'dns', value: 'Alpn.API.test' }]);
     const ch = challengeOf(authzs[0], 'tls-alpn-01');
     await t.tlsResponder.set({ type: 'dns', value: 'alpn.api.test' }, await client.keyAuthorization(ch.token));
     const res = await client.post(ch.url, {});
@@ -48,7 +42,7 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
 
   it('issues for an IP address validated by tls-alpn-01 with its reverse-DNS name in SNI', async () => {
     const client = await registeredClient(t);
-    const { order: o, authzs } = await order(t, client, [{ type: 'ip', value: '127.0.0.1' }]);
+    const { order: o, authzs } = await orderWithAuthorizations(t, client, [{ type: 'ip', value: '127.0.0.1' }]);
     const ch = challengeOf(authzs[0], 'tls-alpn-01');
     await t.tlsResponder.set({ type: 'ip', value: '127.0.0.1' }, await client.keyAuthorization(ch.token));
     expect((await client.post(ch.url, {})).json().status).toBe('valid');
@@ -58,7 +52,7 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
 
   it('marks the authorization invalid with the problem on the challenge when the certificate is wrong', async () => {
     const client = await registeredClient(t);
-    const { order: o, authzs } = await order(t, client, [{ type: 'dns', value: 'wrong.alpn.api.test' }]);
+    const { order: o, authzs } = await orderWithAuthorizations(t, client, [{ type: 'dns', value: 'wrong.alpn.api.test' }]);
     const ch = challengeOf(authzs[0], 'tls-alpn-01');
     await t.tlsResponder.set({ type: 'dns', value: 'wrong.alpn.api.test' }, await client.keyAuthorization(ch.token), { critical: false });
     const res = await client.post(ch.url, {});
@@ -66,20 +60,19 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
       status: 'invalid',
       error: { type: `${ERR}unauthorized`, detail: expect.stringContaining('must be critical'), identifier: { type: 'dns', value: 'wrong.alpn.api.test' } },
     });
-    expect((await client.post(o.authorizations[0], '')).json().status).toBe('invalid');
+    expect((await client.post(o.authorizations[0]!, '')).json().status).toBe('invalid');
   });
 });
 
 describe('validation timing: concurrent, bounded, answered processing when slow', () => {
   let t: TestAcmeApp;
-  beforeAll(async () => {
-    t = await startTestAcmeApp({ validationTimeoutMs: 5000, env: { CERTMINT_VALIDATION_ANSWER_WITHIN: '300ms' } });
+  useTestAcmeApp({ validationTimeoutMs: 5000, env: { CERTMINT_VALIDATION_ANSWER_WITHIN: '300ms' } }, (app) => {
+    t = app;
   });
-  afterAll(async () => t?.close());
 
   it("validates an order's identifiers concurrently: neither answer is sent until both requests arrived", async () => {
     const client = await registeredClient(t);
-    const { authzs } = await order(t, client, [
+    const { authzs } = await orderWithAuthorizations(t, client, [
       { type: 'dns', value: 'one.together.test' },
       { type: 'dns', value: 'two.together.test' },
     ]);
@@ -99,7 +92,7 @@ describe('validation timing: concurrent, bounded, answered processing when slow'
 
   it('answers processing with Retry-After when validation outlasts validation.answerWithin, then records the outcome', async () => {
     const client = await registeredClient(t);
-    const { order: o, authzs } = await order(t, client, [{ type: 'dns', value: 'slow.timing.test' }]);
+    const { order: o, authzs } = await orderWithAuthorizations(t, client, [{ type: 'dns', value: 'slow.timing.test' }]);
     const ch = challengeOf(authzs[0], 'http-01');
     t.responder.set(ch.token, await client.keyAuthorization(ch.token));
     const before = t.responder.requests;
@@ -111,7 +104,7 @@ describe('validation timing: concurrent, bounded, answered processing when slow'
       expect(res.headers['retry-after']).toBe('1');
       expect(res.headers.link).toContain(`<${o.authorizations[0]}>;rel="up"`);
       // The authorization stays pending while its challenge is processing (RFC 8555 §7.1.6).
-      expect((await client.post(o.authorizations[0], '')).json().status).toBe('pending');
+      expect((await client.post(o.authorizations[0]!, '')).json().status).toBe('pending');
       // Asking again neither restarts nor duplicates the validation.
       expect((await client.post(ch.url, {})).json().status).toBe('processing');
     } finally {
@@ -129,7 +122,7 @@ describe('validation.testFailureRate (a Pebble-like test setting)', () => {
     const failing = await startTestAcmeApp({ env: { CERTMINT_VALIDATION_TEST_FAILURE_RATE: '1' } });
     try {
       const client = await registeredClient(failing);
-      const { authzs } = await order(failing, client, [{ type: 'dns', value: 'flaky.test' }]);
+      const { authzs } = await orderWithAuthorizations(failing, client, [{ type: 'dns', value: 'flaky.test' }]);
       const ch = challengeOf(authzs[0], 'http-01');
       failing.responder.set(ch.token, await client.keyAuthorization(ch.token));
       const before = failing.responder.requests;
@@ -149,13 +142,12 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
   const options: TestAcmeAppOptions = {
     env: { CERTMINT_VALIDATION_CAA_ENABLED: 'true', CERTMINT_VALIDATION_CAA_IDENTITIES: 'certmint.test,ca.example.internal' },
   };
-  beforeAll(async () => {
-    t = await startTestAcmeApp(options);
+  useTestAcmeApp(options, (app) => {
+    t = app;
   });
-  afterAll(async () => t?.close());
 
   async function validate(client: InjectAcmeClient, name: string) {
-    const { authzs } = await order(t, client, [{ type: 'dns', value: name }]);
+    const { authzs } = await orderWithAuthorizations(t, client, [{ type: 'dns', value: name }]);
     const ch = challengeOf(authzs[0], 'http-01');
     t.responder.set(ch.token, await client.keyAuthorization(ch.token));
     return (await client.post(ch.url, {})).json();
@@ -201,7 +193,7 @@ describe('CAA (RFC 8659, RFC 8657) when validation.caa.enabled', () => {
     await allow('certmint.test');
     expect((await validate(client, name)).status).toBe('valid');
     const readyOrder = async () => {
-      const { order: o } = await order(t, client, [{ type: 'dns', value: name }]);
+      const { order: o } = await orderWithAuthorizations(t, client, [{ type: 'dns', value: name }]);
       expect(o.status).toBe('ready'); // the valid authorization is reused, no new validation
       return o;
     };

@@ -1,27 +1,14 @@
-import { FlattenedSign } from 'jose';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { eabBinding } from '../../test/support/eab-binding.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { createEabKey, type IssuedEabKey } from '../ra/eab.js';
 import { auditAfterCreation } from '../../test/support/ledger-records.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 const DAY = 86_400_000;
-
-/** The binding a client builds (RFC 8555 §7.3.4): the account JWK, MACed with the operator's key. */
-async function binding(
-  key: AccountKey,
-  eab: { kid: string; hmacKey: string },
-  url: string,
-  o: { alg?: string; extraHeader?: Record<string, unknown>; payloadJwk?: object } = {},
-) {
-  const payload = new TextEncoder().encode(JSON.stringify(o.payloadJwk ?? key.jwk));
-  return new FlattenedSign(payload)
-    .setProtectedHeader({ alg: o.alg ?? 'HS256', kid: eab.kid, url, ...o.extraHeader })
-    .sign(Buffer.from(eab.hmacKey, 'base64url'));
-}
 
 const POLICIES = `
 policies:
@@ -64,9 +51,9 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
   it('binds an account with a valid binding; the same key and binding again get the same account (200)', async () => {
     const eab = await issue();
     const key = await newAccountKey('RS256');
-    const first = await register(key, { externalAccountBinding: await binding(key, eab, newAccountUrl) });
+    const first = await register(key, { externalAccountBinding: await eabBinding(key, eab, newAccountUrl) });
     expect(first.res.statusCode).toBe(201);
-    const again = await register(key, { externalAccountBinding: await binding(key, eab, newAccountUrl) });
+    const again = await register(key, { externalAccountBinding: await eabBinding(key, eab, newAccountUrl) });
     expect(again.res.statusCode).toBe(200);
     expect(again.res.headers.location).toBe(first.res.headers.location);
     // cert-manager after a restart: onlyReturnExisting, no binding.
@@ -83,27 +70,27 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
   it('refuses a single-use key for a second account; a reusable key binds several', async () => {
     const single = await issue();
     const a = await newAccountKey();
-    expect((await register(a, { externalAccountBinding: await binding(a, single, newAccountUrl) })).res.statusCode).toBe(201);
+    expect((await register(a, { externalAccountBinding: await eabBinding(a, single, newAccountUrl) })).res.statusCode).toBe(201);
     const before = count('accounts').n;
     const b = await newAccountKey();
-    const refused = await register(b, { externalAccountBinding: await binding(b, single, newAccountUrl) });
+    const refused = await register(b, { externalAccountBinding: await eabBinding(b, single, newAccountUrl) });
     expect(refused.res.json()).toMatchObject({ type: `${ERR}unauthorized`, detail: expect.stringContaining('already used') });
     expect(count('accounts').n).toBe(before);
 
     const shared = await issue({ reusable: true });
     for (const k of [await newAccountKey(), await newAccountKey()]) {
-      expect((await register(k, { externalAccountBinding: await binding(k, shared, newAccountUrl) })).res.statusCode).toBe(201);
+      expect((await register(k, { externalAccountBinding: await eabBinding(k, shared, newAccountUrl) })).res.statusCode).toBe(201);
     }
     expect(await t.ledger.getEabKey(shared.kid)).toMatchObject({ bindings: 2 });
   });
 
   it.each([
-    ['a wrong MAC', async (k: AccountKey, e: IssuedEabKey) => binding(k, { ...e, hmacKey: Buffer.alloc(32, 7).toString('base64url') }, newAccountUrl), 'unauthorized', 'MAC does not verify'],
-    ['another URL', async (k: AccountKey, e: IssuedEabKey) => binding(k, e, 'https://elsewhere.test/new-account'), 'unauthorized', "protected header's url must be"],
-    ['another key in the payload', async (k: AccountKey, e: IssuedEabKey) => binding(k, e, newAccountUrl, { payloadJwk: (await newAccountKey()).jwk }), 'unauthorized', 'different key'],
-    ['an unknown key id', async (k: AccountKey, e: IssuedEabKey) => binding(k, { ...e, kid: 'nope' }, newAccountUrl), 'unauthorized', 'there is no key "nope"'],
-    ['a non-MAC alg', async (k: AccountKey, e: IssuedEabKey) => ({ ...(await binding(k, e, newAccountUrl)), protected: Buffer.from(JSON.stringify({ alg: 'RS256', kid: e.kid, url: newAccountUrl })).toString('base64url') }), 'malformed', 'alg must be HS256'],
-    ['a nonce in the header', async (k: AccountKey, e: IssuedEabKey) => binding(k, e, newAccountUrl, { extraHeader: { nonce: 'abc' } }), 'malformed', 'must not carry a nonce'],
+    ['a wrong MAC', async (k: AccountKey, e: IssuedEabKey) => eabBinding(k, { ...e, hmacKey: Buffer.alloc(32, 7).toString('base64url') }, newAccountUrl), 'unauthorized', 'MAC does not verify'],
+    ['another URL', async (k: AccountKey, e: IssuedEabKey) => eabBinding(k, e, 'https://elsewhere.test/new-account'), 'unauthorized', "protected header's url must be"],
+    ['another key in the payload', async (k: AccountKey, e: IssuedEabKey) => eabBinding(k, e, newAccountUrl, { payloadJwk: (await newAccountKey()).jwk }), 'unauthorized', 'different key'],
+    ['an unknown key id', async (k: AccountKey, e: IssuedEabKey) => eabBinding(k, { ...e, kid: 'nope' }, newAccountUrl), 'unauthorized', 'there is no key "nope"'],
+    ['a non-MAC alg', async (k: AccountKey, e: IssuedEabKey) => ({ ...(await eabBinding(k, e, newAccountUrl)), protected: Buffer.from(JSON.stringify({ alg: 'RS256', kid: e.kid, url: newAccountUrl })).toString('base64url') }), 'malformed', 'alg must be HS256'],
+    ['a nonce in the header', async (k: AccountKey, e: IssuedEabKey) => eabBinding(k, e, newAccountUrl, { extraHeader: { nonce: 'abc' } }), 'malformed', 'must not carry a nonce'],
     ['not a JWS', async () => 'just a string', 'malformed', 'must be a flattened JWS'],
   ])('refuses a binding with %s, writing nothing', async (_what, make, type, detail) => {
     const eab = await issue();
@@ -119,11 +106,11 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
     const revoked = await issue();
     await t.ledger.revokeEabKey(revoked.kid, t.clock.now(), 'operator:test');
     const k1 = await newAccountKey();
-    expect((await register(k1, { externalAccountBinding: await binding(k1, revoked, newAccountUrl) })).res.json().detail).toContain('was revoked');
+    expect((await register(k1, { externalAccountBinding: await eabBinding(k1, revoked, newAccountUrl) })).res.json().detail).toContain('was revoked');
     const expiring = await issue({ expiresInMs: DAY });
     t.clock.advance(DAY + 1);
     const k2 = await newAccountKey();
-    expect((await register(k2, { externalAccountBinding: await binding(k2, expiring, newAccountUrl) })).res.json().detail).toContain('expired at');
+    expect((await register(k2, { externalAccountBinding: await eabBinding(k2, expiring, newAccountUrl) })).res.json().detail).toContain('expired at');
   });
 
   it('never hands out a key id or HMAC key that a command line would read as an option', async () => {
@@ -153,7 +140,7 @@ describe('external account binding (RFC 8555 §7.3.4) with eab.required', () => 
     async function boundClient(policy?: string): Promise<InjectAcmeClient> {
       const eab = await issue(policy ? { policy } : {});
       const key = await newAccountKey();
-      const { client, res } = await register(key, { externalAccountBinding: await binding(key, eab, newAccountUrl) });
+      const { client, res } = await register(key, { externalAccountBinding: await eabBinding(key, eab, newAccountUrl) });
       expect(res.statusCode).toBe(201);
       return client;
     }

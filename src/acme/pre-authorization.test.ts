@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FlattenedSign } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
 import { makeCsr } from '../../test/support/csr.js';
+import { registerWithEab, type EabKeyPair } from '../../test/support/eab-binding.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresAvailable } from '../../test/support/postgres.js';
 import { showCommand } from '../cli/commands/certs.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
@@ -33,16 +34,9 @@ const b64 = (der: Uint8Array) => Buffer.from(der).toString('base64url');
 
 function suite(backend: 'sqlite' | 'postgres'): void {
   let t: TestAcmeApp;
-  let cluster: PostgresCluster | undefined;
-  beforeAll(async () => {
-    if (backend === 'postgres') cluster = await startPostgres();
-    const url = await cluster?.createDatabase();
-    t = await startTestAcmeApp({ env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES, metrics: { countsCacheMs: 0 }, ...postgresLedgerOption(url) });
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await cluster?.stop();
-  }, 60_000);
+  useTestAcmeApp({ backend, env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES, metrics: { countsCacheMs: 0 } }, (app) => {
+    t = app;
+  });
 
   /** A new EAB key of the policy and an account bound with it (RFC 8555 §7.3.4). */
   async function boundAccount(policy: string, o: { expiresInMs?: number } = {}) {
@@ -53,14 +47,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     return { ...res, eab, key };
   }
 
-  async function register(key: AccountKey, eab: { kid: string; hmacKey: string }) {
-    const url = `${t.baseUrl}/acme/new-account`;
-    const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
-      .setProtectedHeader({ alg: 'HS256', kid: eab.kid, url })
-      .sign(Buffer.from(eab.hmacKey, 'base64url'));
-    const client = new InjectAcmeClient(t.app, t.baseUrl, key);
-    return { client, res: await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding }) };
-  }
+  const register = (key: AccountKey, eab: EabKeyPair) => registerWithEab(t, key, eab);
 
   const newOrder = (client: InjectAcmeClient, names: string[]) =>
     client.post(`${t.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
@@ -197,12 +184,8 @@ describe('pre-authorized orders after the operator takes preAuthorized off the p
     const key = await newAccountKey();
     try {
       const eab = await before.ra.createEabKey({ label: 'fleet', policy: 'fleet' }, 'operator:test');
-      const url = `${before.baseUrl}/acme/new-account`;
-      const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
-        .setProtectedHeader({ alg: 'HS256', kid: eab.kid, url })
-        .sign(Buffer.from(eab.hmacKey, 'base64url'));
-      const client = new InjectAcmeClient(before.app, before.baseUrl, key);
-      expect((await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding })).statusCode).toBe(201);
+      const { client, res } = await registerWithEab(before, key, eab);
+      expect(res.statusCode).toBe(201);
       const post = (names: string[]) => client.post(`${before.baseUrl}/acme/new-order`, { identifiers: names.map((value) => ({ type: 'dns', value })) });
       orders = [(await post(['a.fleet.internal'])).json(), (await post(['*.w.fleet.internal'])).json()];
       for (const order of orders) expect(order).toMatchObject({ status: 'ready' });

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
-import { FlattenedSign } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminApiRequest, postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
-import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
+import { describe, expect, it } from 'vitest';
+import { adminApiRequest, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
+import { registerWithEab, type EabKeyPair } from '../../test/support/eab-binding.js';
+import { newAccountKey, type AccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresAvailable } from '../../test/support/postgres.js';
 
 // The accounts, EAB keys and audit routes of the admin API on a real app (real ledger, real ACME
 // accounts), through inject, on SQLite and on PostgreSQL: every route with every role, refusals
@@ -19,15 +20,8 @@ function suite(backend: 'sqlite' | 'postgres'): void {
   let expired = '';
   const accountIds: string[] = [];
 
-  let cluster: PostgresCluster | undefined;
-  beforeAll(async () => {
-    if (backend === 'postgres') cluster = await startPostgres();
-    const url = await cluster?.createDatabase();
-    t = await startTestAcmeApp({
-      admin: true,
-      env: { CERTMINT_EAB_REQUIRED: 'true' },
-      ...postgresLedgerOption(url),
-    });
+  useTestAcmeApp({ backend, admin: true, env: { CERTMINT_EAB_REQUIRED: 'true' } }, async (app) => {
+    t = app;
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator'], ['old', 'operator']] as const) {
       const issued = await createAdminToken(t.ra.deps, { name, role, ...(name === 'old' ? { expiresInMs: 1000 } : {}) }, 'operator:test');
       registerSecrets([issued.token]);
@@ -43,21 +37,9 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       accountIds.push(String(res.headers.location).split('/').pop()!);
       t.clock.advance(1000);
     }
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await cluster?.stop();
-  }, 60_000);
+  });
 
-  /** newAccount with an external account binding (RFC 8555 §7.3.4), as a client builds it. */
-  async function register(key: AccountKey, eab: { kid: string; hmacKey: string }) {
-    const url = `${t.baseUrl}/acme/new-account`;
-    const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
-      .setProtectedHeader({ alg: 'HS256', kid: eab.kid, url })
-      .sign(Buffer.from(eab.hmacKey, 'base64url'));
-    const client = new InjectAcmeClient(t.app, t.baseUrl, key);
-    return { client, res: await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding }) };
-  }
+  const register = (key: AccountKey, eab: EabKeyPair) => registerWithEab(t, key, eab);
 
   const api = (method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) => adminApiRequest(t.app, method, url, authorization, body);
 

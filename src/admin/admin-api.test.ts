@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { X509Crl } from '@peculiar/x509';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { adminApiRequest, postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { describe, expect, it, vi } from 'vitest';
+import { adminApiRequest, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken, revokeAdminToken } from '../ra/admin-tokens.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresAvailable } from '../../test/support/postgres.js';
 
 // The admin API on a real app (real ledger, real CA, real ACME issuance), through inject:
 // every route with every kind of credential, and what an operator's revocation leaves behind; on
@@ -25,14 +26,8 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     return issued.token;
   }
 
-  let cluster: PostgresCluster | undefined;
-  beforeAll(async () => {
-    if (backend === 'postgres') cluster = await startPostgres();
-    const url = await cluster?.createDatabase();
-    t = await startTestAcmeApp({
-      admin: true,
-      ...postgresLedgerOption(url),
-    });
+  useTestAcmeApp({ backend, admin: true }, async (app) => {
+    t = app;
     const client = new InjectAcmeClient(t.app, t.baseUrl, await newAccountKey());
     await client.register({ termsOfServiceAgreed: true });
     // Five certificates, expiring 10..50 days from now, issued out of expiry order.
@@ -46,11 +41,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     tokens.revoked = await token('gone', 'operator');
     await revokeAdminToken(t.ra.deps, 'gone', 'operator:test');
     t.clock.advance(61_000);
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await cluster?.stop();
-  }, 60_000);
+  });
 
   const api = (method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) => adminApiRequest(t.app, method, url, authorization, body);
 

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminApiRequest, postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { describe, expect, it } from 'vitest';
+import { adminApiRequest, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
 import { certIdOf } from '../../test/support/cert-id.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresAvailable } from '../../test/support/postgres.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
 import { REVOCATION_REASONS } from '../ra/revocation.js';
@@ -19,14 +20,12 @@ const DAY = 86_400_000;
 
 function suite(backend: 'sqlite' | 'postgres'): void {
   let t: TestAcmeApp;
-  let cluster: PostgresCluster | undefined;
   let client: InjectAcmeClient;
   const tokens = { viewer: '', operator: '' };
   const issued: { serial: string; pem: string }[] = [];
 
-  beforeAll(async () => {
-    if (backend === 'postgres') cluster = await startPostgres();
-    t = await startTestAcmeApp({ admin: true, ...postgresLedgerOption(await cluster?.createDatabase()) });
+  useTestAcmeApp({ backend, admin: true }, async (app) => {
+    t = app;
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator']] as const) {
       const made = await createAdminToken(t.ra.deps, { name, role }, 'operator:test');
       registerSecrets([made.token]);
@@ -38,11 +37,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       const cert = await issueCertificate(t, client, [name], { notAfter: new Date(t.clock.now().getTime() + 30 * DAY) });
       issued.push({ serial: cert.serial, pem: cert.pem });
     }
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await cluster?.stop();
-  }, 60_000);
+  });
 
   const api = (method: 'GET' | 'POST', url: string, authorization?: string, body?: unknown) => adminApiRequest(t.app, method, url, authorization, body);
 

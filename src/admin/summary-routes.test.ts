@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { postgresLedgerOption, startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { TestAcmeApp } from '../../test/support/acme-app.js';
+import { useTestAcmeApp } from '../../test/support/acme-app-suite.js';
 import { issueCertificate } from '../../test/support/issue-flow.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
 import { registerSecrets } from '../../test/support/suite-log.js';
-import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresAvailable } from '../../test/support/postgres.js';
 import { createAdminToken } from '../ra/admin-tokens.js';
 import { REVOCATION_REASONS } from '../ra/revocation.js';
 import { SUMMARY_REFRESH_MS, SummaryCache } from './summary-routes.js';
@@ -22,17 +23,11 @@ interface Summary {
 
 function suite(backend: 'sqlite' | 'postgres'): void {
   let t: TestAcmeApp;
-  let cluster: PostgresCluster | undefined;
   let client: InjectAcmeClient;
   const tokens = { viewer: '', operator: '' };
 
-  beforeAll(async () => {
-    if (backend === 'postgres') cluster = await startPostgres();
-    const url = await cluster?.createDatabase();
-    t = await startTestAcmeApp({
-      admin: true,
-      ...postgresLedgerOption(url),
-    });
+  useTestAcmeApp({ backend, admin: true }, async (app) => {
+    t = app;
     for (const [name, role] of [['vera', 'viewer'], ['alice', 'operator']] as const) {
       const issued = await createAdminToken(t.ra.deps, { name, role }, 'operator:test');
       registerSecrets([issued.token]);
@@ -49,11 +44,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
     await t.ra.revokeBySerial(c, REVOCATION_REASONS.keyCompromise, { kind: 'operator', name: 'test' });
     t.clock.advance(DAY);
     await issue('d.summary.test', 10);
-  }, 120_000);
-  afterAll(async () => {
-    await t?.close();
-    await cluster?.stop();
-  }, 60_000);
+  });
 
   const summary = async (token = tokens.viewer) => {
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/summary', headers: { authorization: `Bearer ${token}` } });

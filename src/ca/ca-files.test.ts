@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +8,10 @@ import { KeyPassphrase } from './key-passphrase.js';
 import { newSerialHex } from './serial.js';
 import type { CaKeyAlgorithm } from './types.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
+import { issueTestLeaf, openssl } from '../../test/support/ca-scratch.js';
 
 let base: string;
 let n = 0;
-
-function openssl(args: string[]): string {
-  return execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' });
-}
 
 /** Options for a CA in a fresh directory under the test's temp dir. */
 function options(extra: Partial<CaOptions> = {}): CaOptions {
@@ -32,15 +27,7 @@ function options(extra: Partial<CaOptions> = {}): CaOptions {
 
 /** Issues a leaf and checks it with `openssl verify` against the files a user would have. */
 async function expectLeafVerifies(ca: X509CertificateAuthority, dir: string): Promise<void> {
-  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-  const now = Date.now();
-  const leaf = await ca.issueLeaf({
-    spki,
-    identifiers: [{ type: 'dns', value: 'leaf.example' }],
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 86_400_000),
-    serialHex: newSerialHex(),
-  });
+  const leaf = await issueTestLeaf(ca);
   const leafPem = join(dir, `leaf-${newSerialHex()}.pem`);
   const chainPem = join(dir, `chain-${newSerialHex()}.pem`);
   await writeFile(leafPem, `-----BEGIN CERTIFICATE-----\n${Buffer.from(leaf.der).toString('base64')}\n-----END CERTIFICATE-----\n`);

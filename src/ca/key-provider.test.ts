@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +9,7 @@ import { caKeySpec, generateCaKeyPair } from './ca-keys.js';
 import { createIntermediateCsr } from './ca-csr.js';
 import { importCa } from './ca-import.js';
 import type { CaKeyProvider, CaKeyRole } from './key-provider.js';
-import { newSerialHex } from './serial.js';
-import type { X509CertificateAuthority } from './x509-authority.js';
-import { pemOf } from '../../test/support/pem.js';
+import { verifiedLeaf } from '../../test/support/ca-scratch.js';
 import { signedByCorporateRoot } from '../../test/support/corporate-root.js';
 
 // The seam a PKCS#11 token plugs into (issue 23): a key provider that keeps no files. Its keys
@@ -58,18 +54,6 @@ afterAll(async () => rm(base, { recursive: true, force: true }));
 
 function options(name: string, keyProvider: CaKeyProvider, keyAlgorithm: CaOptions['keyAlgorithm'] = 'ecdsa-p256'): CaOptions {
   return { dir: join(base, name), name: 'provider test', keyAlgorithm, crlUrl: 'http://certmint.test/crl', caIssuersUrl: 'http://certmint.test/intermediate.der', keyProvider };
-}
-
-
-/** A leaf of the active intermediate, checked by openssl against the newest root. */
-async function verifiedLeaf(ca: X509CertificateAuthority, dir: string): Promise<string> {
-  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-  const now = Date.now();
-  const leaf = await ca.issueLeaf({ spki, identifiers: [{ type: 'dns', value: 'leaf.example' }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000), serialHex: newSerialHex() });
-  await writeFile(join(dir, 'leaf.pem'), pemOf(leaf.der));
-  await writeFile(join(dir, 'chain.pem'), leaf.chainPem);
-  await writeFile(join(dir, 'newest-root.pem'), ca.roots.at(-1)!.pem);
-  return execFileSync('openssl', ['verify', '-CAfile', join(dir, 'newest-root.pem'), '-untrusted', join(dir, 'chain.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
 }
 
 describe('a key provider that keeps no files', () => {

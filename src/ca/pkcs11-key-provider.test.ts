@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +10,10 @@ import { createIntermediateCsr } from './ca-csr.js';
 import { fileKeyProvider } from './file-key-provider.js';
 import { openPkcs11Token, type Pkcs11Token } from './pkcs11/index.js';
 import { Pkcs11KeyProvider, pkcs11KeyUriOf } from './pkcs11-key-provider.js';
-import { newSerialHex } from './serial.js';
-import type { X509CertificateAuthority } from './x509-authority.js';
+import { verifiedLeaf } from '../../test/support/ca-scratch.js';
 import { signedByCorporateRoot } from '../../test/support/corporate-root.js';
 
 const available = softHsmAvailable();
-
-const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-
-/** A leaf of the active intermediate, checked by openssl against the newest root. */
-async function verifiedLeaf(ca: X509CertificateAuthority, dir: string): Promise<string> {
-  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-  const now = Date.now();
-  const leaf = await ca.issueLeaf({ spki, identifiers: [{ type: 'dns', value: 'leaf.example' }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000), serialHex: newSerialHex() });
-  await writeFile(join(dir, 'leaf.pem'), pem(leaf.der));
-  await writeFile(join(dir, 'chain.pem'), leaf.chainPem);
-  await writeFile(join(dir, 'newest-root.pem'), ca.roots.at(-1)!.pem);
-  return execFileSync('openssl', ['verify', '-CAfile', join(dir, 'newest-root.pem'), '-untrusted', join(dir, 'chain.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
-}
 
 describe('pkcs11KeyUriOf', () => {
   it('keeps generation 1 and derives later generations from label and id', () => {

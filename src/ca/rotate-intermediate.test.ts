@@ -1,7 +1,6 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +8,7 @@ import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaError, initCa, loadCa, loadOrInitCa, type CaOptions } from './ca-files.js';
 import { rotateIntermediate } from './rotation.js';
-import { newSerialHex } from './serial.js';
-import type { X509CertificateAuthority } from './x509-authority.js';
+import { issueTestLeaf, openssl } from '../../test/support/ca-scratch.js';
 import { pemOf } from '../../test/support/pem.js';
 
 // certmint ca rotate-intermediate: a new intermediate under the same root signs new leaves; the
@@ -23,19 +21,6 @@ function options(): CaOptions {
   return { dir: join(base, `ca-${n}`), name: 'rot test', crlUrl: 'http://certmint.test/crl', caIssuersUrl: 'http://certmint.test/intermediate.der' };
 }
 
-async function leafOf(ca: X509CertificateAuthority) {
-  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-  const now = Date.now();
-  return ca.issueLeaf({
-    spki, identifiers: [{ type: 'dns', value: 'leaf.example' }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000), serialHex: newSerialHex(),
-  });
-}
-
-function openssl(args: string[]): string {
-  return execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' });
-}
-
-
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'certmint-rotate-'));
 });
@@ -45,7 +30,7 @@ describe('rotateIntermediate', () => {
   it('adds generation 2 (key 0600) whose leaves chain to it and name /crl/2 and /intermediate/2.der', async () => {
     const o = options();
     const first = await initCa(o);
-    const oldLeaf = await leafOf(first);
+    const oldLeaf = await issueTestLeaf(first);
     const { ca, generation } = await rotateIntermediate(o);
     expect(generation).toBe(2);
     expect((await stat(join(o.dir, 'intermediate-2.key.pem'))).mode & 0o777).toBe(0o600);
@@ -57,7 +42,7 @@ describe('rotateIntermediate', () => {
     expect(ca.generations[0]!.chainPem).toBe(first.chainPem);
     expect(ca.chainPem).not.toBe(first.chainPem);
 
-    const leaf = await leafOf(ca);
+    const leaf = await issueTestLeaf(ca);
     expect(leaf.issuerGeneration).toBe(2);
     expect(leaf.chainPem).toBe(ca.chainPem);
     const cert = new X509Certificate(leaf.der);

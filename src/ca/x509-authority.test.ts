@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,14 +8,11 @@ import { CaError, initCa } from './ca-files.js';
 import { newSerialHex } from './serial.js';
 import type { IssuedLeaf, LeafRequest } from './types.js';
 import type { X509CertificateAuthority } from './x509-authority.js';
+import { openssl } from '../../test/support/ca-scratch.js';
 
 let dir: string;
 let ca: X509CertificateAuthority;
 let files = 0;
-
-function openssl(args: string[]): string {
-  return execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' });
-}
 
 async function writePem(der: Uint8Array): Promise<string> {
   files += 1;

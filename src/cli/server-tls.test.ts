@@ -1,12 +1,11 @@
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type PeerCertificate } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { initCa, loadCa } from '../ca/ca-files.js';
 import { rotateRoot } from '../ca/rotation.js';
 import { nativeCryptoProvider } from '../ca/crypto-provider.js';
@@ -18,7 +17,7 @@ import { registrationAuthority } from './composition.js';
 import { secureContextTargets, ServerTls, ServerTlsRenewer, renewalTime } from './server-tls.js';
 import { openAdminIssuer } from '../ca/admin-issuer.js';
 import { request as httpsRequest } from 'node:https';
-import { checkCapturedLog } from '../../test/support/secret-scan.js';
+import { useCaWithLedger } from '../../test/support/ca-with-ledger.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
 import { SwitchableKeyDevice } from '../../test/support/switchable-key-device.js';
 
@@ -31,19 +30,7 @@ const clock = new ManualClock(new Date());
 const captured = capturedLogger('server-tls.test');
 const log = captured.log;
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'certmint-tls-'));
-  ca = await initCa({ dir: path.join(dir, 'ca'), name: 'tls test', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider() });
-  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3') });
-});
-afterAll(async () => {
-  await ledger.close();
-  try {
-    await checkCapturedLog(captured, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+useCaWithLedger({ prefix: 'tls', name: 'tls test', captured }, (made) => ({ dir, ca, ledger } = made));
 
 /** The RA as `certmint serve` composes it (config defaults, or these CERTMINT_* settings). */
 function ra(authority: X509CertificateAuthority = ca, env: Record<string, string> = {}) {

@@ -1,17 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCa } from '../ca/ca-files.js';
-import { nativeCryptoProvider } from '../ca/crypto-provider.js';
+import { describe, expect, it } from 'vitest';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { partitionCrlIssuer, type CrlIssuer } from '../ledger/ledger.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { CrlPublisher, type CrlPolicy } from './crl-publisher.js';
+import { crlPartitionOf } from '../ca/crl/partitions.js';
+import { useCaWithLedger } from '../../test/support/ca-with-ledger.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
+import { goSerial, goX509Available, parseCrlsWithGo } from '../../test/support/x509-check.js';
 
 // crl.partitions 4 (issue 27): the publisher keeps every partition's CRL, and a revocation
 // rebuilds its own partition's and nothing else.
@@ -24,20 +23,10 @@ let ca: X509CertificateAuthority;
 let ledger: SqliteLedger;
 const clock = new ManualClock(new Date());
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'certmint-crl-partitions-'));
-  ca = await initCa({
-    dir: path.join(dir, 'ca'), name: 'crl partitions', crlUrl: 'http://x/crl', caIssuersUrl: 'http://x/i.der',
-    crlPartitions: PARTITIONS, crypto: nativeCryptoProvider(),
-  });
-  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
-  writeFileSync(path.join(dir, 'root.pem'), ca.rootsPem);
-  writeFileSync(path.join(dir, 'chain.pem'), ca.chainPem);
-});
-afterAll(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+useCaWithLedger(
+  { prefix: 'crl-partitions', name: 'crl partitions', clock, ca: { crlUrl: 'http://x/crl', caIssuersUrl: 'http://x/i.der', crlPartitions: PARTITIONS } },
+  (made) => ({ dir, ca, ledger } = made),
+);
 
 const leaf = (name: string) => issueRecordedLeaf({ ca, ledger, clock, dir }, name, 24 * HOUR);
 const partitions: CrlIssuer[] = Array.from({ length: PARTITIONS }, (_, p) => partitionCrlIssuer(1, p));
@@ -82,6 +71,25 @@ describe('CrlPublisher with crl.partitions 4', () => {
     for (const [issuer, number] of before) expect(p.current(issuer)!.crlNumber).toBe(issuer === partitionCrlIssuer(1, partition) ? number + 2n : number + 1n);
     const whole = verifyWithCrl(revoked.file, path.join(dir, 'crl', 'intermediate.crl.pem'));
     expect(whole.out).toContain('certificate revoked');
+  });
+
+  // Go relying parties (cert-manager, Kubernetes, Caddy) fetch the leaf's own partition CRL: Go's
+  // parser must take the critical Issuing Distribution Point (RFC 5280 §5.2.5) and the signature.
+  it.skipIf(!goX509Available)('every partition\'s CRL parses with Go\'s x509.ParseRevocationList, verifies against the intermediate, and lists a revoked serial in its partition only', async () => {
+    const p = new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl-go'), policy, log });
+    await p.check();
+    const revoked = await leaf('revoked.go.partitions.test');
+    await ledger.revokeCertificate({ serial: revoked.serial, reason: 1, revokedAt: clock.now(), blockKey: false, actor: 'test' });
+    await p.requestRefresh();
+
+    const files = partitions.map((_, n) => path.join(dir, 'crl-go', `intermediate-1-partition-${n}.crl.pem`));
+    const read = parseCrlsWithGo(path.join(dir, 'chain.pem'), files);
+    expect(read.map((crl) => crl.idpCritical)).toEqual([true, true, true, true]);
+    expect(read.filter((crl) => crl.serials.includes(goSerial(revoked.serial))).map((crl) => crl.file)).toEqual([files[revoked.crlPartition!]]);
+    // Whatever else is revoked by now (the test above's leaf) sits in its own partition's CRL too.
+    read.forEach((crl, n) => {
+      for (const serial of crl.serials) expect([serial, crlPartitionOf(serial, PARTITIONS)]).toEqual([serial, n]);
+    });
   });
 
   it('keeps refreshing a partition the ledger has after crl.partitions shrinks', async () => {

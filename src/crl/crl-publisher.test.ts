@@ -1,16 +1,13 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCa } from '../ca/ca-files.js';
-import { nativeCryptoProvider } from '../ca/crypto-provider.js';
+import { describe, expect, it } from 'vitest';
 import type { X509CertificateAuthority } from '../ca/x509-authority.js';
 import { ManualClock } from '../core/clock.js';
 import { SqliteLedger } from '../ledger/sqlite/ledger.js';
 import { CRL_LEASE_MS, CrlBuildBusy, CrlPublisher, type CrlPolicy } from './crl-publisher.js';
+import { useCaWithLedger } from '../../test/support/ca-with-ledger.js';
 import { issueRecordedLeaf } from '../../test/support/recorded-leaf.js';
-import { checkCapturedLog } from '../../test/support/secret-scan.js';
 import { capturedLogger } from '../../test/support/suite-log.js';
 
 const HOUR = 3_600_000;
@@ -23,22 +20,7 @@ let ca: X509CertificateAuthority;
 let ledger: SqliteLedger;
 const clock = new ManualClock(new Date());
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'certmint-crl-'));
-  ca = await initCa({ dir: path.join(dir, 'ca'), name: 'crl test', crlUrl: 'https://x/crl', caIssuersUrl: 'https://x/i.der', crypto: nativeCryptoProvider() });
-  ledger = new SqliteLedger({ file: path.join(dir, 'ledger.sqlite3'), now: () => clock.now().getTime() });
-  writeFileSync(path.join(dir, 'root.pem'), ca.rootsPem);
-  writeFileSync(path.join(dir, 'chain.pem'), ca.chainPem);
-  writeFileSync(path.join(dir, 'bundle.pem'), ca.chainPem + ca.rootsPem);
-});
-afterAll(async () => {
-  await ledger.close();
-  try {
-    await checkCapturedLog(captured, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+useCaWithLedger({ prefix: 'crl', name: 'crl test', clock, captured }, (made) => ({ dir, ca, ledger } = made));
 
 const publisher = () => new CrlPublisher({ ledger, ca, clock, dir: path.join(dir, 'crl'), policy, log });
 

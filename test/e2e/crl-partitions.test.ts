@@ -12,6 +12,7 @@ import { requireOrSkip } from '../support/clients.js';
 import { requireBuiltCli } from '../support/cli.js';
 import { splitPem } from '../support/issued-certificate.js';
 import { freePort } from '../support/ports.js';
+import { goSerial, goX509Available, parseCrlsWithGo } from '../support/x509-check.js';
 
 // Issue 27, "Partitioned CRLs": a real `certmint serve` with crl.partitions 4 and the plain-HTTP
 // publication listener. lego gets certificates; each names its partition's CRL; `certmint revoke`
@@ -52,6 +53,8 @@ describe.skipIf(!available)('partitioned CRLs (a real certmint serve with crl.pa
   let certmint: CertmintProcess;
   let publicationUrl: string;
   let legoDir: string;
+  /** What the first test revoked, and the intermediate lego got with it, for the Go test after it. */
+  let revocation: { readonly leaf: Leaf; readonly issuerFile: string } | undefined;
 
   beforeAll(async () => {
     requireBuiltCli();
@@ -147,6 +150,7 @@ describe.skipIf(!available)('partitioned CRLs (a real certmint serve with crl.pa
     const outOfScope = await verify(other);
     expect(outOfScope.code).toBe(1);
     expect(outOfScope.out).toContain('different CRL scope');
+    revocation = { leaf: revoked, issuerFile: chainFile };
 
     // The whole generation's CRL stays at /crl (leaves issued with crl.partitions 1 name it); the
     // partition CRLs are shown and signed by the CRL commands too.
@@ -157,5 +161,22 @@ describe.skipIf(!available)('partitioned CRLs (a real certmint serve with crl.pa
     const generated = await certmint.cli(['crl', 'generate', '--partition', String(revoked.partition)]);
     expect(generated.code, generated.stderr).toBe(0);
     expect(generated.stdout).toContain(`of the intermediate-1-partition-${revoked.partition}`);
+  });
+
+  // Go relying parties (cert-manager, Kubernetes, Caddy) read the CRL the leaf names with
+  // x509.ParseRevocationList; the critical Issuing Distribution Point must not make them refuse it.
+  it.skipIf(!goX509Available)('every partition\'s CRL as served parses with Go, verifies against the intermediate, and lists the revoked serial in its partition only', async () => {
+    expect(revocation, 'the test above revokes a leaf first').toBeDefined();
+    const { leaf, issuerFile } = revocation!;
+    const files = await Promise.all(
+      [0, 1, 2, 3].map(async (n) => {
+        const file = path.join(certmint.tempDir, `go-partition-${n}.crl`);
+        await writeFile(file, Buffer.from((await fetchCrl(`${publicationUrl}/crl/1/${n}`)).rawData));
+        return file;
+      }),
+    );
+    const read = parseCrlsWithGo(issuerFile, files);
+    expect(read.map((crl) => crl.idpCritical)).toEqual([true, true, true, true]);
+    expect(read.map((crl) => crl.serials.includes(goSerial(leaf.serial)))).toEqual([0, 1, 2, 3].map((n) => n === leaf.partition));
   });
 });

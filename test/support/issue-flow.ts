@@ -37,3 +37,39 @@ export async function issueCertificate(
   const certKey: AccountKey = { alg: 'ES256', privateKey: KeyObject.from(csr.keys.privateKey), jwk: await exportJWK(csr.keys.publicKey) };
   return { der, pem, serial: String(finalize.json().certificate).split('/').pop()!, certKey, keys: csr.keys, finalize };
 }
+
+/** A challenge object as the server sends it (RFC 8555 §8); dns-persist-01 carries no token. */
+export interface ChallengeBody {
+  readonly type: string;
+  readonly url: string;
+  readonly status: string;
+  readonly token?: string;
+  readonly error?: { readonly type: string; readonly detail: string };
+}
+
+/** An authorization object as the server sends it (RFC 8555 §7.1.4). */
+export interface AuthorizationBody {
+  readonly status: string;
+  readonly identifier: { readonly type: string; readonly value: string };
+  readonly challenges: readonly ChallengeBody[];
+}
+
+/** An order object as the server sends it (RFC 8555 §7.1.3). */
+export interface OrderBody {
+  readonly status: string;
+  readonly finalize: string;
+  readonly authorizations: readonly string[];
+}
+
+/** newOrder (201 expected); returns the order, its authorization URLs and each authorization (POST-as-GET). */
+export async function orderWithAuthorizations(
+  t: Pick<TestAcmeApp, 'baseUrl'>,
+  client: InjectAcmeClient,
+  identifiers: readonly { readonly type: string; readonly value: string }[],
+): Promise<{ order: OrderBody; authzUrls: readonly string[]; authzs: AuthorizationBody[] }> {
+  const res = await client.post(`${t.baseUrl}/acme/new-order`, { identifiers });
+  if (res.statusCode !== 201) throw new Error(`newOrder answered ${res.statusCode}: ${res.body}`);
+  const order = res.json() as OrderBody;
+  const authzs = await Promise.all(order.authorizations.map(async (u) => (await client.post(u, '')).json() as AuthorizationBody));
+  return { order, authzUrls: order.authorizations, authzs };
+}

@@ -31,6 +31,51 @@ export function authorizationRecord(id: string, accountId: string, value: string
 }
 
 /**
+ * Account a1 (key t1) with order o1 for a.example, created at `now` and expiring an hour later, and
+ * a pending authorization for a.example under each of `authorizationIds` (each with its pending
+ * http-01 challenge `<id>-c`): what the finalize and recovery tests of the ledger start from.
+ */
+export async function accountWithOrder(ledger: CertificateLedger, now: Date, authorizationIds: readonly string[] = ['z1']): Promise<void> {
+  await ledger.createAccount(accountRecord('a1', 't1', now));
+  await ledger.createOrder(
+    {
+      id: 'o1',
+      accountId: 'a1',
+      identifiers: [{ type: 'dns', value: 'a.example' }],
+      notBefore: undefined,
+      notAfter: undefined,
+      expires: new Date(now.getTime() + 3_600_000),
+      createdAt: now,
+      authorizationIds: [...authorizationIds],
+    },
+    authorizationIds.map((id) => authorizationRecord(id, 'a1', 'a.example', now)),
+  );
+}
+
+/**
+ * A challenge's validation succeeded at `validatedAt`: the challenge (authorizationRecord's `<id>-c`
+ * unless `challengeId` names another) and its authorization valid, the authorization until `expires`.
+ * Throws when the ledger will not begin the challenge (another validation holds it, or it is done).
+ */
+export async function validateChallenge(
+  ledger: CertificateLedger,
+  authorizationId: string,
+  o: { readonly validatedAt: Date; readonly expires: Date; readonly challengeId?: string },
+): Promise<void> {
+  const challengeId = o.challengeId ?? `${authorizationId}-c`;
+  if (!(await ledger.beginChallenge(challengeId))) throw new Error(`the ledger did not begin challenge ${challengeId}`);
+  await ledger.completeChallenge({
+    challengeId,
+    authorizationId,
+    challengeStatus: 'valid',
+    authorizationStatus: 'valid',
+    validatedAt: o.validatedAt,
+    authorizationExpires: o.expires,
+    error: undefined,
+  });
+}
+
+/**
  * A subject's audit trail without the entry that records its creation ('issue' of a certificate,
  * 'account-create' of an account): what tests of later events (revoke, renew-early, key change) check.
  */

@@ -1,11 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CertificateAuthority } from '../../src/ca/types.js';
-import { newSerialHex } from '../../src/ca/serial.js';
 import type { Clock } from '../../src/core/clock.js';
 import type { CertificateLedger } from '../../src/ledger/ledger.js';
 import { derToPem } from '../../src/ra/certificates.js';
+import { issueTestLeaf } from './ca-scratch.js';
 
 /**
  * Issues a real leaf for `name` with a fresh P-256 key and records it in the ledger, as finalize
@@ -16,12 +15,8 @@ export async function issueRecordedLeaf(
   name: string,
   lifetimeMs: number,
 ): Promise<{ serial: string; file: string; chain: string; crlPartition: number | undefined }> {
-  const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
   const now = o.clock.now();
-  const issued = await o.ca.issueLeaf({
-    spki, identifiers: [{ type: 'dns', value: name }], notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + lifetimeMs), serialHex: newSerialHex(),
-  });
+  const issued = await issueTestLeaf(o.ca, { name, now, lifetimeMs });
   await o.ledger.insertCertificate({
     serial: issued.serialHex, accountId: undefined, orderId: undefined, der: issued.der, chainPem: issued.chainPem,
     identifiers: [{ type: 'dns', value: name }], commonName: undefined, keyHash: issued.serialHex,

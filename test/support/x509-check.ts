@@ -32,3 +32,34 @@ export function parseWithOpensslAndGo(der: Uint8Array): Buffer {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** What Go's x509.ParseRevocationList made of one CRL (test/interop/x509check/crl.go). */
+export interface GoCrl {
+  readonly file: string;
+  readonly number: string;
+  /** Revoked serials as lowercase hex without leading zeros (big.Int.Text(16)). */
+  readonly serials: readonly string[];
+  /** The Issuing Distribution Point's critical flag as Go read it; null when the CRL has none. */
+  readonly idpCritical: boolean | null;
+}
+
+/**
+ * Parses each CRL file (DER or PEM) with Go's x509.ParseRevocationList and checks its signature
+ * with CheckSignatureFrom against the first certificate of issuerFile, as a Go relying party
+ * would; throws with Go's own error for the first CRL it refuses. Callers skip on goX509Available.
+ */
+export function parseCrlsWithGo(issuerFile: string, crlFiles: readonly string[]): GoCrl[] {
+  if (x509check === null) throw new Error('x509check was not built: `go` is not on PATH');
+  let out: string;
+  try {
+    out = execFileSync(x509check, ['-crl-issuer', issuerFile, ...crlFiles], { stdio: 'pipe' }).toString();
+  } catch (e) {
+    throw new Error(`Go's crypto/x509 refuses the CRL: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
+  }
+  return out.trim().split('\n').map((line) => JSON.parse(line) as GoCrl);
+}
+
+/** A serial (any case, leading zeros or not) the way GoCrl.serials spells it. */
+export function goSerial(serialHex: string): string {
+  return BigInt(`0x${serialHex}`).toString(16);
+}

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../../test/support/acme-app.js';
 import { actionForms, expectCleanPage, signIn, type ConsoleSession } from '../../../test/support/console-session.js';
+import { registerWithEab, type EabKeyPair } from '../../../test/support/eab-binding.js';
 import { issueCertificate } from '../../../test/support/issue-flow.js';
-import { InjectAcmeClient, newAccountKey, type AccountKey } from '../../../test/support/jws-client.js';
+import { newAccountKey, type AccountKey } from '../../../test/support/jws-client.js';
 import { registerSecrets } from '../../../test/support/suite-log.js';
 import { createAdminToken } from '../../ra/admin-tokens.js';
 
@@ -29,16 +29,7 @@ describe('console: accounts, EAB keys, audit log', () => {
   const accountIds: string[] = [];
   let serial = '';
 
-  /** newAccount with an external account binding (RFC 8555 §7.3.4), as a client builds it. */
-  async function register(key: AccountKey, eab: { kid: string; hmacKey: string }, contact?: string[]) {
-    const url = `${t.baseUrl}/acme/new-account`;
-    const binding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(key.jwk)))
-      .setProtectedHeader({ alg: 'HS256', kid: eab.kid, url })
-      .sign(Buffer.from(eab.hmacKey, 'base64url'));
-    const client = new InjectAcmeClient(t.app, t.baseUrl, key);
-    const res = await client.register({ termsOfServiceAgreed: true, externalAccountBinding: binding, ...(contact ? { contact } : {}) });
-    return { client, res };
-  }
+  const register = (key: AccountKey, eab: EabKeyPair, contact?: string[]) => registerWithEab(t, key, eab, contact ? { contact } : {});
 
   beforeAll(async () => {
     t = await startTestAcmeApp({ admin: true, env: { CERTMINT_EAB_REQUIRED: 'true' }, configYaml: POLICIES });

@@ -1,12 +1,8 @@
 // Before @peculiar/x509: its DI container (tsyringe) throws at import time without it.
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   crlIssuerDer,
   derBigInteger,
@@ -18,23 +14,13 @@ import {
   encodeTbsCertList,
 } from './der.js';
 import type { CrlRequest, RevokedEntry } from '../types.js';
+import { openssl, useScratchDir } from '../../../test/support/ca-scratch.js';
 
-let dir: string;
-let files = 0;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'certmint-crl-der-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const { write } = useScratchDir('crl-der');
 
 /** `openssl asn1parse` of DER: what a user runs to see what was encoded. */
 async function asn1parse(der: Uint8Array): Promise<string> {
-  files += 1;
-  const path = join(dir, `${files}.der`);
-  await writeFile(path, der);
-  return execFileSync('openssl', ['asn1parse', '-inform', 'DER', '-in', path], { encoding: 'utf8', stdio: 'pipe' });
+  return openssl(['asn1parse', '-inform', 'DER', '-in', await write('asn1.der', der)]);
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

@@ -1,38 +1,17 @@
-import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { DistributionPointName, Extension, GeneralName, IssuingDistributionPoint } from '@peculiar/asn1-x509';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { initCa } from '../ca-files.js';
 import { newSerialHex } from '../serial.js';
 import type { CrlRequest, IssuedLeaf } from '../types.js';
 import type { X509CertificateAuthority } from '../x509-authority.js';
+import { issueTestLeaf, opensslStatus, useScratchDir } from '../../../test/support/ca-scratch.js';
 import { pemOf } from '../../../test/support/pem.js';
 import { crlPartitionOf, issuingDistributionPointExtension, partitionCrlUrl } from './partitions.js';
 
-let base: string;
-let files = 0;
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'certmint-crl-partitions-'));
-});
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
-
-function openssl(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('openssl', args, { encoding: 'utf8' });
-  return { status: r.status, out: r.stdout + r.stderr };
-}
-
-async function write(name: string, contents: string | Uint8Array): Promise<string> {
-  files += 1;
-  const path = join(base, `${files}-${name}`);
-  await writeFile(path, contents);
-  return path;
-}
+const scratch = useScratchDir('crl-partitions');
+const { write } = scratch;
 
 describe('crlPartitionOf', () => {
   it('is the serial modulo N: stable, in range, and even over random serials', () => {
@@ -85,7 +64,7 @@ describe('a CA with crl.partitions 4', () => {
   let rootPem: string;
   let chainPem: string;
   beforeAll(async () => {
-    const dir = join(base, 'ca');
+    const dir = join(scratch.dir, 'ca');
     ca = await initCa({
       dir,
       name: 'certmint partitions',
@@ -98,15 +77,7 @@ describe('a CA with crl.partitions 4', () => {
   });
 
   async function issue(): Promise<IssuedLeaf & { path: string }> {
-    const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-    const now = Date.now();
-    const leaf = await ca.issueLeaf({
-      spki,
-      identifiers: [{ type: 'dns', value: 'leaf.example' }],
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 86_400_000),
-      serialHex: newSerialHex(),
-    });
+    const leaf = await issueTestLeaf(ca);
     return { ...leaf, path: await write('leaf.pem', pemOf(leaf.der, 'CERTIFICATE')) };
   }
 
@@ -128,7 +99,7 @@ describe('a CA with crl.partitions 4', () => {
     }
     for (const leaf of leaves) {
       expect(leaf.crlPartition).toBe(crlPartitionOf(leaf.serialHex, 4));
-      const text = openssl(['x509', '-in', leaf.path, '-noout', '-ext', 'crlDistributionPoints']).out;
+      const text = opensslStatus(['x509', '-in', leaf.path, '-noout', '-ext', 'crlDistributionPoints']).out;
       expect(text).toContain(`URI:http://certmint.test/crl/1/${leaf.crlPartition}\n`);
     }
     const revoked = leaves.find((l) => leaves.filter((m) => m.crlPartition === l.crlPartition).length >= 2)!;
@@ -138,10 +109,10 @@ describe('a CA with crl.partitions 4', () => {
 
     const crl = await ca.signCrl(request([revoked]), 1, p);
     const crlPath = await write('partition.crl.pem', pemOf(crl, 'X509 CRL'));
-    const text = openssl(['crl', '-in', crlPath, '-noout', '-text']).out;
+    const text = opensslStatus(['crl', '-in', crlPath, '-noout', '-text']).out;
     expect(text).toMatch(new RegExp(`X509v3 Issuing Distribution Point: critical\\s+Full Name:\\s+URI:http://certmint.test/crl/1/${p}\\s+Only User Certificates`));
 
-    const verify = (leaf: string) => openssl(['verify', '-crl_check', '-CRLfile', crlPath, '-CAfile', rootPem, '-untrusted', chainPem, leaf]);
+    const verify = (leaf: string) => opensslStatus(['verify', '-crl_check', '-CRLfile', crlPath, '-CAfile', rootPem, '-untrusted', chainPem, leaf]);
     const refused = verify(revoked.path);
     expect(refused.out).toContain('certificate revoked');
     expect(refused.status).not.toBe(0);
@@ -161,13 +132,13 @@ describe('a CA with crl.partitions 4', () => {
     const entries = { count, serials: serials.join(','), revokedAtMs: new Float64Array(count).fill(Date.now() - 1000), reasons: new Uint8Array(count).fill(4) };
     const crl = await ca.signCrl({ ...request([]), entries }, 1, 2);
     const crlPath = await write('large-partition.crl', crl);
-    const text = openssl(['crl', '-in', crlPath, '-inform', 'DER', '-noout', '-text']).out;
+    const text = opensslStatus(['crl', '-in', crlPath, '-inform', 'DER', '-noout', '-text']).out;
     expect(text).toMatch(/X509v3 Issuing Distribution Point: critical\s+Full Name:\s+URI:http:\/\/certmint.test\/crl\/1\/2\s+Only User Certificates/);
     expect(text.match(/Serial Number: /g)).toHaveLength(count);
   });
 
   it('signs the whole generation\'s CRL without an Issuing Distribution Point, as with one partition', async () => {
     const crlPath = await write('whole.crl.pem', pemOf(await ca.signCrl(request([])), 'X509 CRL'));
-    expect(openssl(['crl', '-in', crlPath, '-noout', '-text']).out).not.toContain('Issuing Distribution Point');
+    expect(opensslStatus(['crl', '-in', crlPath, '-noout', '-text']).out).not.toContain('Issuing Distribution Point');
   });
 });

@@ -1,38 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { initCa, loadCa, type CaOptions } from '../ca-files.js';
 import { crlNumberOf, describeCrl } from './info.js';
 import { newSerialHex } from '../serial.js';
 import type { CaKeyAlgorithm, CrlRequest, RevokedEntry } from '../types.js';
 import type { X509CertificateAuthority } from '../x509-authority.js';
+import { issueTestLeaf, opensslStatus, useScratchDir } from '../../../test/support/ca-scratch.js';
 import { pemOf } from '../../../test/support/pem.js';
 
-let base: string;
-let files = 0;
-
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'certmint-crl-'));
-});
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
-
-/** Runs openssl and returns its exit status and everything it printed (it reports on stderr too). */
-function openssl(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('openssl', args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  return { status: r.status, out: r.stdout + r.stderr };
-}
-
-async function write(name: string, contents: string | Uint8Array): Promise<string> {
-  files += 1;
-  const path = join(base, `${files}-${name}`);
-  await writeFile(path, contents);
-  return path;
-}
+const scratch = useScratchDir('crl');
+const { write } = scratch;
 
 /** How openssl prints an ASN.1 time: "Jan  2 03:04:05 2030 GMT". */
 function opensslTime(date: Date): string {
@@ -42,7 +19,7 @@ function opensslTime(date: Date): string {
 }
 
 function skiOf(certPath: string): string {
-  const text = openssl(['x509', '-in', certPath, '-noout', '-text']).out;
+  const text = opensslStatus(['x509', '-in', certPath, '-noout', '-text']).out;
   const ski = /Subject Key Identifier: ?\n\s+([0-9A-F:]+)\n/.exec(text)?.[1];
   if (ski === undefined) throw new Error(`no SKI in ${certPath}`);
   return ski;
@@ -64,9 +41,8 @@ interface TestCa {
 }
 
 async function newCa(keyAlgorithm: CaKeyAlgorithm): Promise<TestCa> {
-  files += 1;
   const options: CaOptions = {
-    dir: join(base, `ca-${files}`),
+    dir: join(scratch.dir, `ca-${newSerialHex()}`),
     name: 'certmint test',
     keyAlgorithm,
     crlUrl: 'http://certmint.test/crl',
@@ -84,15 +60,7 @@ async function newCa(keyAlgorithm: CaKeyAlgorithm): Promise<TestCa> {
 
 /** Issues a leaf the way finalize does and writes it as PEM. */
 async function issue(t: TestCa, serialHex = newSerialHex()): Promise<{ serialHex: string; path: string }> {
-  const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
-  const now = Date.now();
-  const leaf = await t.ca.issueLeaf({
-    spki,
-    identifiers: [{ type: 'dns', value: 'leaf.example' }],
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 86_400_000),
-    serialHex,
-  });
+  const leaf = await issueTestLeaf(t.ca, { serialHex });
   return { serialHex: leaf.serialHex, path: await write('leaf.pem', pemOf(leaf.der, 'CERTIFICATE')) };
 }
 
@@ -137,11 +105,11 @@ describe.each<[CaKeyAlgorithm, string]>([
     const der = await t.ca.signCrl(request);
     const path = await write('crl.der', der);
 
-    const checked = openssl(['crl', '-in', path, '-inform', 'DER', '-CAfile', t.bundlePem, '-noout']);
+    const checked = opensslStatus(['crl', '-in', path, '-inform', 'DER', '-CAfile', t.bundlePem, '-noout']);
     expect(checked.out).toContain('verify OK');
     expect(checked.status).toBe(0);
 
-    const text = openssl(['crl', '-in', path, '-inform', 'DER', '-noout', '-text']).out;
+    const text = opensslStatus(['crl', '-in', path, '-inform', 'DER', '-noout', '-text']).out;
     expect(text).toContain('Version 2 (0x1)');
     expect(text).toContain(`Signature Algorithm: ${signatureAlgorithm}`);
     expect(text).toContain('Issuer: O = certmint test, CN = certmint test Intermediate CA');
@@ -171,7 +139,7 @@ describe.each<[CaKeyAlgorithm, string]>([
     );
     const crlPem = await write('crl.pem', pemOf(crl, 'X509 CRL'));
     const verify = (leaf: string) =>
-      openssl(['verify', '-crl_check', '-CRLfile', crlPem, '-CAfile', t.rootPem, '-untrusted', t.chainPem, leaf]);
+      opensslStatus(['verify', '-crl_check', '-CRLfile', crlPem, '-CAfile', t.rootPem, '-untrusted', t.chainPem, leaf]);
 
     for (const leaf of [revoked, highBit]) {
       const result = verify(leaf.path);
@@ -190,19 +158,19 @@ describe.each<[CaKeyAlgorithm, string]>([
 
     const empty = await loaded.signIntermediateCrl(crlRequest([], 7n));
     const emptyPath = await write('root-crl.der', empty);
-    expect(openssl(['crl', '-in', emptyPath, '-inform', 'DER', '-CAfile', t.rootPem, '-noout']).out).toContain('verify OK');
-    const text = openssl(['crl', '-in', emptyPath, '-inform', 'DER', '-noout', '-text']).out;
+    expect(opensslStatus(['crl', '-in', emptyPath, '-inform', 'DER', '-CAfile', t.rootPem, '-noout']).out).toContain('verify OK');
+    const text = opensslStatus(['crl', '-in', emptyPath, '-inform', 'DER', '-noout', '-text']).out;
     expect(text).toContain('Issuer: O = certmint test, CN = certmint test Root CA');
     expect(text).toContain(`Signature Algorithm: ${signatureAlgorithm}`);
     expect(text).toMatch(new RegExp(`X509v3 Authority Key Identifier: ?\\n\\s+(keyid:)?${skiOf(t.rootPem)}\\n`));
     expect(text).toMatch(/X509v3 CRL Number: ?\n\s+7\n/);
     expect(text).toContain('No Revoked Certificates.');
     // The intermediate cannot pass for the root: its CRL does not verify against the intermediate.
-    expect(openssl(['crl', '-in', emptyPath, '-inform', 'DER', '-CAfile', t.chainPem, '-noout']).out).not.toContain('verify OK');
+    expect(opensslStatus(['crl', '-in', emptyPath, '-inform', 'DER', '-CAfile', t.chainPem, '-noout']).out).not.toContain('verify OK');
 
     // -crl_check_all needs a CRL for every CA in the path: the root's covers the intermediate.
     const verifyAll = async (rootCrl: Uint8Array) =>
-      openssl([
+      opensslStatus([
         'verify', '-crl_check_all', '-CRLfile', await write('crls.pem', leafCrl + pemOf(rootCrl, 'X509 CRL')),
         '-CAfile', t.rootPem, '-untrusted', t.chainPem, leaf.path,
       ]);
@@ -214,7 +182,7 @@ describe.each<[CaKeyAlgorithm, string]>([
     const revoked = await verifyAll(listing);
     expect(revoked.out).toMatch(/error 23 at 1 depth lookup: certificate revoked/);
     expect(revoked.status).not.toBe(0);
-    expect(revokedBlocks(openssl(['crl', '-in', await write('c.der', listing), '-inform', 'DER', '-noout', '-text']).out).get(
+    expect(revokedBlocks(opensslStatus(['crl', '-in', await write('c.der', listing), '-inform', 'DER', '-noout', '-text']).out).get(
       intermediateSerial.toUpperCase(),
     )).toMatch(/CA Compromise\n/);
   });
@@ -233,14 +201,14 @@ describe('CRL times', () => {
       ],
     };
     const path = await write('crl.der', await t.ca.signCrl(request));
-    expect(openssl(['crl', '-in', path, '-inform', 'DER', '-CAfile', t.bundlePem, '-noout']).out).toContain('verify OK');
-    const text = openssl(['crl', '-in', path, '-inform', 'DER', '-noout', '-text']).out;
+    expect(opensslStatus(['crl', '-in', path, '-inform', 'DER', '-CAfile', t.bundlePem, '-noout']).out).toContain('verify OK');
+    const text = opensslStatus(['crl', '-in', path, '-inform', 'DER', '-noout', '-text']).out;
     expect(text).toContain('Last Update: Dec 31 23:59:59 2049 GMT\n');
     expect(text).toContain('Next Update: Jan  7 00:00:00 2050 GMT\n');
     const blocks = revokedBlocks(text);
     expect(blocks.get('01')).toContain('Revocation Date: Dec 31 23:59:59 2049 GMT');
     expect(blocks.get('02')).toContain('Revocation Date: Jan  1 00:00:00 2050 GMT');
-    const asn1 = openssl(['asn1parse', '-inform', 'DER', '-in', path]).out;
+    const asn1 = opensslStatus(['asn1parse', '-inform', 'DER', '-in', path]).out;
     expect(asn1.match(/(UTCTIME|GENERALIZEDTIME) +:\d+Z/g)).toEqual([
       'UTCTIME           :491231235959Z',
       'GENERALIZEDTIME   :20500107000000Z',
@@ -270,8 +238,8 @@ describe('a CRL of 100,000 certificates', () => {
         `${(der.length / 1e6).toFixed(2)} MB DER (${(der.length / count).toFixed(1)} bytes per entry)`,
     );
     const path = await write('big.der', der);
-    expect(openssl(['crl', '-in', path, '-inform', 'DER', '-CAfile', t.bundlePem, '-noout']).out).toContain('verify OK');
-    const text = openssl(['crl', '-in', path, '-inform', 'DER', '-noout', '-text']).out;
+    expect(opensslStatus(['crl', '-in', path, '-inform', 'DER', '-CAfile', t.bundlePem, '-noout']).out).toContain('verify OK');
+    const text = opensslStatus(['crl', '-in', path, '-inform', 'DER', '-noout', '-text']).out;
     expect(text.match(/Serial Number: /g)?.length).toBe(count);
     expect(text).toContain(`Serial Number: ${entries[count - 1]?.serialHex.toUpperCase()}\n`);
   });

@@ -1,7 +1,7 @@
 import { beforeEach, expect, it } from 'vitest';
 import type { CertificateLedger } from '../ledger.js';
 import { describeLedger } from '../../../test/support/ledger-backends.js';
-import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
+import { accountRecord, authorizationRecord, auditAfterCreation, validateChallenge } from '../../../test/support/ledger-records.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const DAY = 86_400_000;
@@ -54,11 +54,7 @@ describeLedger('account lifecycle in the ledger', (backend) => {
       { id: 'o2', accountId: 'a2', identifiers: [], notBefore: undefined, notAfter: undefined, expires: new Date(now.getTime() + DAY), createdAt: now, authorizationIds: ['z3'] },
       [authz('z3', 'a2', 'three.test')],
     );
-    expect(await ledger.beginChallenge('z2-c')).toBe(true);
-    await ledger.completeChallenge({
-      challengeId: 'z2-c', authorizationId: 'z2', challengeStatus: 'valid', authorizationStatus: 'valid',
-      validatedAt: now, authorizationExpires: new Date(now.getTime() + DAY), error: undefined,
-    });
+    await validateChallenge(ledger, 'z2', { validatedAt: now, expires: new Date(now.getTime() + DAY) });
 
     const result = await ledger.deactivateAccount({ accountId: 'a1', at: now, actor: 'operator:alice', contact: ['mailto:gone@example.com'] });
     expect(result).toMatchObject({ account: { status: 'deactivated', contact: ['mailto:gone@example.com'] }, deactivatedAuthorizations: 1 });

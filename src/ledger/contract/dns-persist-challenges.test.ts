@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import type { ChallengeType } from '../../core/status.js';
 import { describeLedger } from '../../../test/support/ledger-backends.js';
-import { accountRecord, authorizationRecord } from '../../../test/support/ledger-records.js';
+import { accountRecord, authorizationRecord, validateChallenge } from '../../../test/support/ledger-records.js';
 
 // Migration 0024 admits dns-persist-01 (token ''); both backends keep it, list it after the other
 // types whatever the insertion order, and record its validation.
@@ -23,11 +23,7 @@ describeLedger('dns-persist-01 challenges', (backend) => {
     expect(stored?.challenges.map((c) => c.type)).toEqual(order);
     expect(stored?.challenges.find((c) => c.type === 'dns-persist-01')?.token).toBe('');
 
-    expect(await ledger.beginChallenge('z1-0')).toBe(true);
-    await ledger.completeChallenge({
-      challengeId: 'z1-0', authorizationId: 'z1', challengeStatus: 'valid', authorizationStatus: 'valid',
-      validatedAt: now, authorizationExpires: new Date(now.getTime() + 86_400_000), error: undefined,
-    });
+    await validateChallenge(ledger, 'z1', { challengeId: 'z1-0', validatedAt: now, expires: new Date(now.getTime() + 86_400_000) });
     const valid = await ledger.getAuthorization('z1');
     expect(valid?.challenges.find((c) => c.status === 'valid')?.type).toBe('dns-persist-01');
   });

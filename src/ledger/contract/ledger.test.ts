@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { serialsOf } from '../../core/revoked-columns.js';
 import type { CertificateLedger } from '../ledger.js';
 import { describeLedger, type LedgerTable } from '../../../test/support/ledger-backends.js';
-import { accountRecord, authorizationRecord, auditAfterCreation } from '../../../test/support/ledger-records.js';
+import { accountRecord, accountWithOrder, authorizationRecord, auditAfterCreation, validateChallenge } from '../../../test/support/ledger-records.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 /** The CRL builder's lease every claim here takes: one holder, running well past the test's `now`. */
@@ -13,35 +13,12 @@ const account = (id: string, thumb: string) => accountRecord(id, thumb, now);
 const authz = (id: string, accountId: string, value: string) => authorizationRecord(id, accountId, value, now);
 
 /** The authorization's http-01 challenge validated: the authorization valid for 30 days from `now`. */
-async function validate(ledger: CertificateLedger, authorizationId: string): Promise<void> {
-  expect(await ledger.beginChallenge(`${authorizationId}-c`)).toBe(true);
-  await ledger.completeChallenge({
-    challengeId: `${authorizationId}-c`,
-    authorizationId,
-    challengeStatus: 'valid',
-    authorizationStatus: 'valid',
-    validatedAt: now,
-    authorizationExpires: new Date(now.getTime() + 30 * 86_400_000),
-    error: undefined,
-  });
-}
+const validate = (ledger: CertificateLedger, authorizationId: string) =>
+  validateChallenge(ledger, authorizationId, { validatedAt: now, expires: new Date(now.getTime() + 30 * 86_400_000) });
 
 /** Account a1 with order o1 for a.example, its one authorization z1 valid: ready to finalize. */
 async function readyOrder(ledger: CertificateLedger): Promise<CertificateLedger> {
-  await ledger.createAccount(account('a1', 't1'));
-  await ledger.createOrder(
-    {
-      id: 'o1',
-      accountId: 'a1',
-      identifiers: [{ type: 'dns', value: 'a.example' }],
-      notBefore: undefined,
-      notAfter: undefined,
-      expires: new Date(now.getTime() + 3_600_000),
-      createdAt: now,
-      authorizationIds: ['z1'],
-    },
-    [authz('z1', 'a1', 'a.example')],
-  );
+  await accountWithOrder(ledger, now);
   await validate(ledger, 'z1');
   return ledger;
 }

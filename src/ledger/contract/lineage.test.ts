@@ -3,7 +3,7 @@ import type { CertificateFilter, CertificateLedger } from '../ledger.js';
 import { defaultRenewalDueAt } from '../lineage.js';
 import type { NewCertificate } from '../records.js';
 import { describeLedger } from '../../../test/support/ledger-backends.js';
-import { accountRecord, authorizationRecord } from '../../../test/support/ledger-records.js';
+import { accountRecord, authorizationRecord, validateChallenge } from '../../../test/support/ledger-records.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -73,9 +73,7 @@ describeLedger('certificate lineage (issue 22)', (backend) => {
         expires: at(2), createdAt: at(1), authorizationIds: ['z1'], replacement: { certId: 'x.y', serial: '31' } },
       [z],
     );
-    expect(await ledger.beginChallenge('z1-c')).toBe(true);
-    await ledger.completeChallenge({ challengeId: 'z1-c', authorizationId: 'z1', challengeStatus: 'valid', authorizationStatus: 'valid',
-      validatedAt: at(1), authorizationExpires: at(30), error: undefined });
+    await validateChallenge(ledger, 'z1', { validatedAt: at(1), expires: at(30) });
     expect(await ledger.beginFinalize('o1')).toBe(true);
     expect(await ledger.completeFinalize('o1', { ...cert('33', ['e.example'], 1), orderId: 'o1' }, at(1))).toEqual({ outcome: 'issued' });
     expect(await lineage('33')).toEqual({ replaces: '31', replacedBy: undefined });

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { describeLedger } from '../../../test/support/ledger-backends.js';
-import { accountRecord, authorizationRecord, certificateRecord } from '../../../test/support/ledger-records.js';
+import { accountRecord, authorizationRecord, certificateRecord, validateChallenge } from '../../../test/support/ledger-records.js';
 import type { CertificateLedger, PurgeCursor } from '../ledger.js';
 import type { NewAuthorization, NewOrder } from '../records.js';
 
@@ -53,16 +53,7 @@ describeLedger('retention purge (ledger.retention)', (backend) => {
     // Kept: it has a certificate (certs show, the inventory and ARI read the order through it).
     await ledger.createOrder(order('issued', -40, ['zi']), [authz('zi', -40)]);
     // Validated (good until 40 days ago) and finalized while that held: finalize commits only then.
-    expect(await ledger.beginChallenge('zi-c')).toBe(true);
-    await ledger.completeChallenge({
-      challengeId: 'zi-c',
-      authorizationId: 'zi',
-      challengeStatus: 'valid',
-      authorizationStatus: 'valid',
-      validatedAt: at(-46),
-      authorizationExpires: at(-40),
-      error: undefined,
-    });
+    await validateChallenge(ledger, 'zi', { validatedAt: at(-46), expires: at(-40) });
     expect(await ledger.beginFinalize('issued')).toBe(true);
     expect(await ledger.completeFinalize('issued', { ...certificateRecord('0a', ['zi.example'], -35, at(-45)), orderId: 'issued' }, at(-45))).toEqual({
       outcome: 'issued',

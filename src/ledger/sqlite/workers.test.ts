@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteLedger } from './ledger.js';
 import { HOLDER_LEASE_MS } from './holders.js';
 import { NONCE_LIFETIME_MS } from '../nonce-format.js';
-import { accountRecord, authorizationRecord } from '../../../test/support/ledger-records.js';
+import { accountWithOrder } from '../../../test/support/ledger-records.js';
 import { InProcessNonceRoutes } from '../../../test/support/in-process-nonce-routes.js';
 import { WorkerNonceStore } from './worker-nonces.js';
 
@@ -159,21 +159,9 @@ describe('nonces of worker processes on one SQLite file (WorkerNonceStore)', () 
 });
 
 describe('work in flight among worker processes', () => {
+  /** Order o1 marked ready with its two authorizations still pending, so their challenges can begin. */
   async function readyOrder(ledger: SqliteLedger): Promise<void> {
-    await ledger.createAccount(accountRecord('a1', 't1', start));
-    await ledger.createOrder(
-      {
-        id: 'o1',
-        accountId: 'a1',
-        identifiers: [{ type: 'dns', value: 'a.example' }],
-        notBefore: undefined,
-        notAfter: undefined,
-        expires: new Date(start.getTime() + 3_600_000),
-        createdAt: start,
-        authorizationIds: ['z1', 'z2'],
-      },
-      [authorizationRecord('z1', 'a1', 'a.example', start), authorizationRecord('z2', 'a1', 'a.example', start)],
-    );
+    await accountWithOrder(ledger, start, ['z1', 'z2']);
     onFile(`UPDATE orders SET status = 'ready' WHERE id = 'o1'`);
   }
 
