@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import cluster, { type Worker } from 'node:cluster';
+import { rmSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
@@ -41,7 +42,8 @@ export async function serve(config: Config, clock: Clock): Promise<void> {
 async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   const id = cluster.worker?.id ?? 0;
   const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
-  const route = new WorkerNonceSockets(process.env[WORKER_SOCKETS_ENV] ?? '', slot);
+  const socketDir = process.env[WORKER_SOCKETS_ENV] ?? '';
+  const route = new WorkerNonceSockets(socketDir, slot);
   const server = await startServer(config, clock, {
     id,
     first: process.env[FIRST_WORKER_ENV] === '1',
@@ -52,7 +54,11 @@ async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   // SIGTERM from the primary (or the terminal's SIGINT to the group); a primary gone (its IPC
   // channel closed: it was killed) leaves nobody to restart or stop this worker: drain and exit.
   const stop = onStopSignal(() => server.close());
-  process.once('disconnect', stop);
+  process.once('disconnect', () => {
+    // The primary that would have removed the nonce sockets' directory at its exit was killed.
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+    stop();
+  });
 }
 
 /** SIGTERM/SIGINT: drain (in-flight requests finish, work settles), then exit 0; 1 if closing failed. */
