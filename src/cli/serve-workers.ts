@@ -54,10 +54,11 @@ async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   // SIGTERM from the primary (or the terminal's SIGINT to the group); a primary gone (its IPC
   // channel closed: it was killed) leaves nobody to restart or stop this worker: drain and exit.
   const stop = onStopSignal(() => server.close());
-  process.once('disconnect', () => {
-    // The primary that would have removed the nonce sockets' directory at its exit was killed.
-    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
-    stop();
+  process.once('disconnect', stop);
+  // Exiting without a primary (it was killed; node:cluster exits a worker at once then): nobody else
+  // removes the nonce sockets' directory, which the primary does at its own exit.
+  process.once('exit', () => {
+    if (!process.connected && socketDir) rmSync(socketDir, { recursive: true, force: true });
   });
 }
 

@@ -66,7 +66,9 @@ export class WorkerNonceSockets implements NonceRoute {
         socket.write(`${line.slice(0, space)} ${space > 0 && redeem(line.slice(space + 1)) ? 1 : 0}\n`);
       });
     });
-    this.server.listen(file);
+    // exclusive: this worker binds the socket itself. Without it, node:cluster has the primary bind
+    // it and hand each connection over, and a replacement would join the dead worker's handle.
+    this.server.listen({ path: file, exclusive: true });
     // Never what keeps a worker alive: it exits when its HTTP server has drained.
     this.server.unref();
   }
