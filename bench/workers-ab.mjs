@@ -11,7 +11,7 @@
 // type, with their JSON bytes) through a preload (bench/ipc-count.mjs); it costs CPU itself, so
 // read the CPU columns of a run without it. --strace: the server tree under `strace -c -f` (system
 // calls per issuance; slows the server a lot: read only the counts).
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { setTimeout } from 'node:timers';
 import os from 'node:os';
@@ -29,6 +29,7 @@ const { values: opt } = parseArgs({
     c: { type: 'string', short: 'c', default: '32' },
     ipc: { type: 'boolean', default: false },
     strace: { type: 'boolean', default: false },
+    'server-line': { type: 'string', multiple: true, default: [] },
   },
 });
 const builds = opt.builds.split(',').map((b) => {
@@ -54,6 +55,10 @@ async function oneRun(dir, dns, build, workers) {
   mkdirSync(ipcDir);
   const http01Port = await freePort();
   const configFile = await writeCertmintConfig(runDir, { dataDir, dnsAddress: dns.dnsAddress, http01Port, ...(workers > 1 ? { workers } : {}) });
+  // --server-line 'key: value': more keys under `server:` (e.g. maxConnectionsPerAddress: 0).
+  if (opt['server-line'].length > 0) {
+    writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('server:\n', `server:\n${opt['server-line'].map((l) => `  ${l}\n`).join('')}`));
+  }
   const nodeArgs = opt.ipc ? ['--import', path.resolve('bench/ipc-count.mjs')] : [];
   if (opt.ipc) process.env.BENCH_IPC_DIR = ipcDir;
   const server = await startCertmint(configFile, { logFile: path.join(runDir, 'serve.log'), nodeArgs, main: build.main });
@@ -85,6 +90,7 @@ async function oneRun(dir, dns, build, workers) {
       primaryMs: workers > 1 ? perProcess[0] : 0,
       perProcess,
     };
+    row.refusedPerAddress = (readFileSync(path.join(runDir, 'serve.log'), 'utf8').match(/beyond server\.maxConnectionsPerAddress/g) ?? []).length;
     if (strace) row.syscalls = readStrace(path.join(runDir, 'strace.txt'));
     return { row, ipcDir };
   } finally {
