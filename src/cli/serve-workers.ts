@@ -1,17 +1,20 @@
 import { performance } from 'node:perf_hooks';
 import cluster, { type Worker } from 'node:cluster';
+import { rmSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { startServer } from './serve.js';
 import { WorkerNonceStore } from '../ledger/sqlite/worker-nonces.js';
 import { answerMetricScrapes, WorkerMetricsChannel } from './worker-metrics.js';
-import { routeNonceRedemptions, WorkerNonceChannel } from './worker-nonces.js';
+import { WorkerNonceSockets, workerSocketDir } from './worker-nonces.js';
 
 /** The first worker of a start is told so by this variable (it alone may forget the last start's holders). */
 const FIRST_WORKER_ENV = 'CERTMINT_WORKER_FIRST';
 /** A worker's slot (0 … workers-1): a replacement takes the slot of the worker that died. Its nonces name it. */
 const WORKER_SLOT_ENV = 'CERTMINT_WORKER_SLOT';
+/** Where the workers listen for each other's nonce redemptions (worker-nonces.ts), made by the primary. */
+const WORKER_SOCKETS_ENV = 'CERTMINT_WORKER_SOCKETS';
 /** A worker tells the primary it listens with this message. */
 const LISTENING = 'certmint:listening';
 /** A worker that crashes again within this of its start doubles the wait before the next restart. */
@@ -39,7 +42,8 @@ export async function serve(config: Config, clock: Clock): Promise<void> {
 async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   const id = cluster.worker?.id ?? 0;
   const slot = Number(process.env[WORKER_SLOT_ENV] ?? 0);
-  const route = new WorkerNonceChannel();
+  const socketDir = process.env[WORKER_SOCKETS_ENV] ?? '';
+  const route = new WorkerNonceSockets(socketDir, slot);
   const server = await startServer(config, clock, {
     id,
     first: process.env[FIRST_WORKER_ENV] === '1',
@@ -51,6 +55,11 @@ async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   // channel closed: it was killed) leaves nobody to restart or stop this worker: drain and exit.
   const stop = onStopSignal(() => server.close());
   process.once('disconnect', stop);
+  // Exiting without a primary (it was killed; node:cluster exits a worker at once then): nobody else
+  // removes the nonce sockets' directory, which the primary does at its own exit.
+  process.once('exit', () => {
+    if (!process.connected && socketDir) rmSync(socketDir, { recursive: true, force: true });
+  });
 }
 
 /** SIGTERM/SIGINT: drain (in-flight requests finish, work settles), then exit 0; 1 if closing failed. */
@@ -88,12 +97,12 @@ class WorkerPrimary {
   private starting = true;
   private restartDelayMs = RESTART_BACKOFF_MIN_MS;
   private failed = false;
+  private readonly socketDir = workerSocketDir();
 
   constructor(private readonly count: number) {}
 
   async start(): Promise<void> {
     answerMetricScrapes(cluster, () => [...this.listening]);
-    routeNonceRedemptions(cluster, (slot) => [...this.listening].find((w) => this.slots.get(w) === slot));
     process.once('SIGINT', () => this.stop('SIGINT'));
     process.once('SIGTERM', () => this.stop('SIGTERM'));
     const first = this.fork(0);
@@ -115,7 +124,7 @@ class WorkerPrimary {
   /** Slot 0 of a start is the first worker (it starts alone); a replacement takes its predecessor's slot. */
   private fork(slot: number): Worker {
     const first = this.starting && slot === 0;
-    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot), ...(first ? { [FIRST_WORKER_ENV]: '1' } : {}) });
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot), [WORKER_SOCKETS_ENV]: this.socketDir, ...(first ? { [FIRST_WORKER_ENV]: '1' } : {}) });
     this.startedAt.set(worker, performance.now());
     this.slots.set(worker, slot);
     worker.on('message', (m: unknown) => {

@@ -1,111 +1,127 @@
-import type { Cluster, Worker } from 'node:cluster';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { NonceRoute } from '../ledger/sqlite/worker-nonces.js';
-import { isMessage } from './ipc-message.js';
 
 /**
  * How long a worker waits for another worker's answer about a nonce. Over: refused (badNonce),
  * the client retries with the fresh nonce the problem carries (RFC 8555 §6.5). An answer takes well
  * under a millisecond on an idle machine; this only bounds a dead, restarting or stuck owner.
  */
-const REDEEM_TIMEOUT_MS = 1_000;
+export const REDEEM_TIMEOUT_MS = 1_000;
+/** A line longer than this is not one of ours (a nonce is ~60 characters): the connection is dropped. */
+const MAX_LINE = 1024;
 
-/** worker → primary: have the worker in `slot` spend `nonce`. */
-interface RedeemRequest {
-  readonly type: 'certmint:nonce-redeem';
-  readonly id: number;
-  readonly slot: number;
-  readonly nonce: string;
+/**
+ * The primary's half: a private directory (mode 0700, mkdtemp) where each worker listens for the
+ * others' redemptions on `<slot>.sock`; removed when the primary exits. Under the temporary
+ * directory, not dataDir, because a Unix socket's path has ~100 bytes at most.
+ */
+export function workerSocketDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certmint-workers-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
-/** primary → the owning worker: spend `nonce` if it is yours. */
-interface RedeemAsk {
-  readonly type: 'certmint:nonce-ask';
-  readonly id: number;
-  readonly nonce: string;
-}
-/** owner → primary, and primary → the asking worker: whether it was spent now. */
-interface RedeemAnswer {
-  readonly type: 'certmint:nonce-answer';
-  readonly id: number;
-  readonly spent: boolean;
+
+const socketOf = (dir: string, slot: number) => path.join(dir, `${slot}.sock`);
+
+interface Pending {
+  readonly peer: Socket;
+  readonly finish: (spent: boolean) => void;
 }
 
 /**
- * A worker's NonceRoute (WorkerNonceStore) over node:cluster IPC, the channel style of
- * worker-metrics.ts: worker → primary → owner → primary → worker, each hop matched by a request id.
+ * A worker's NonceRoute (WorkerNonceStore) over Unix sockets, worker to worker: the asker writes
+ * `<id> <nonce>\n` on its connection to the owner's slot socket, the owner answers `<id> 1|0\n`. One
+ * write and one read each way, no JSON, and the primary is not on the path (over node:cluster IPC it
+ * relayed both: four messages and two wake-ups of the primary per redemption, issue 27). A slot with
+ * no worker listening (dead, its replacement still starting) refuses the connection: refused at once.
+ * A connection that closes fails what is pending on it; a late answer finds nothing pending: the
+ * nonce may be spent at its owner and refused here, never accepted twice.
  */
-export class WorkerNonceChannel implements NonceRoute {
+export class WorkerNonceSockets implements NonceRoute {
   private nextId = 0;
-  private readonly pending = new Map<number, (spent: boolean) => void>();
-  private redeem: (nonce: string) => boolean = () => false;
+  private readonly pending = new Map<number, Pending>();
+  private readonly peers = new Map<number, Socket>();
+  private server: Server | undefined;
+  private readonly askers = new Set<Socket>();
 
-  constructor() {
-    process.on('message', (m: unknown) => {
-      if (isMessage<RedeemAsk>(m, 'certmint:nonce-ask')) {
-        send<RedeemAnswer>({ type: 'certmint:nonce-answer', id: m.id, spent: this.redeem(m.nonce) });
-      } else if (isMessage<RedeemAnswer>(m, 'certmint:nonce-answer')) {
-        this.pending.get(m.id)?.(m.spent);
-      }
-    });
-  }
+  constructor(
+    private readonly dir: string,
+    private readonly slot: number,
+    private readonly timeoutMs = REDEEM_TIMEOUT_MS,
+  ) {}
 
   answerWith(redeem: (nonce: string) => boolean): void {
-    this.redeem = redeem;
+    const file = socketOf(this.dir, this.slot);
+    // The predecessor in this slot (it died) left its socket file; its nonces died with it.
+    rmSync(file, { force: true });
+    this.server = createServer((socket) => {
+      this.askers.add(socket);
+      socket.once('close', () => this.askers.delete(socket));
+      socket.on('error', () => socket.destroy());
+      onLines(socket, (line) => {
+        const space = line.indexOf(' ');
+        socket.write(`${line.slice(0, space)} ${space > 0 && redeem(line.slice(space + 1)) ? 1 : 0}\n`);
+      });
+    });
+    // exclusive: this worker binds the socket itself. Without it, node:cluster has the primary bind
+    // it and hand each connection over, and a replacement would join the dead worker's handle.
+    this.server.listen({ path: file, exclusive: true });
+    // Never what keeps a worker alive: it exits when its HTTP server has drained.
+    this.server.unref();
   }
 
   redeemAt(slot: number, nonce: string): Promise<boolean> {
-    if (!process.connected) return Promise.resolve(false);
+    const peer = this.peer(slot);
     const id = this.nextId++;
     return new Promise((resolve) => {
-      // A late answer finds nothing pending: the nonce may be spent at its owner and refused here, never accepted twice.
-      const timer = setTimeout(() => finish(false), REDEEM_TIMEOUT_MS);
+      const timer = setTimeout(() => finish(false), this.timeoutMs);
       const finish = (spent: boolean) => {
         clearTimeout(timer);
         this.pending.delete(id);
         resolve(spent);
       };
-      this.pending.set(id, finish);
-      send<RedeemRequest>({ type: 'certmint:nonce-redeem', id, slot, nonce });
+      this.pending.set(id, { peer, finish });
+      peer.write(`${id} ${nonce}\n`);
     });
+  }
+
+  /** Stops answering and drops every connection (what a worker's exit does; tests). */
+  close(): void {
+    this.server?.close();
+    for (const socket of [...this.askers, ...this.peers.values()]) socket.destroy();
+  }
+
+  private peer(slot: number): Socket {
+    const known = this.peers.get(slot);
+    if (known && !known.destroyed) return known;
+    const peer = createConnection(socketOf(this.dir, slot));
+    peer.unref();
+    this.peers.set(slot, peer);
+    onLines(peer, (line) => {
+      const [id, spent] = line.split(' ');
+      const p = this.pending.get(Number(id));
+      if (p?.peer === peer) p.finish(spent === '1');
+    });
+    // Refused (nobody in the slot) or the owner gone: what waits on this connection is refused now.
+    peer.on('error', () => peer.destroy());
+    peer.on('close', () => {
+      if (this.peers.get(slot) === peer) this.peers.delete(slot);
+      for (const p of [...this.pending.values()]) if (p.peer === peer) p.finish(false);
+    });
+    return peer;
   }
 }
 
-function send<T>(message: T): void {
-  // The channel is gone when the primary is: a redemption times out, refused; nothing else to do here.
-  if (process.connected) process.send?.(message);
-}
-
-/**
- * The primary's half: passes each redemption to the worker now serving the nonce's slot and its
- * answer back. No worker listening in that slot (dead, or its replacement still starting): refused
- * at once. An owner that does not answer leaves the asker to its timeout; the entry here goes then too.
- */
-export function routeNonceRedemptions(cluster: Cluster, ownerOf: (slot: number) => Worker | undefined): void {
-  let nextAsk = 0;
-  const asked = new Map<number, { readonly asker: Worker; readonly id: number; readonly timer: NodeJS.Timeout }>();
-  const answer = (asker: Worker, id: number, spent: boolean) => {
-    if (asker.isConnected()) asker.send({ type: 'certmint:nonce-answer', id, spent } satisfies RedeemAnswer);
-  };
-  cluster.on('message', (worker: Worker, m: unknown) => {
-    if (isMessage<RedeemAnswer>(m, 'certmint:nonce-answer')) {
-      const ask = asked.get(m.id);
-      if (!ask) return;
-      clearTimeout(ask.timer);
-      asked.delete(m.id);
-      answer(ask.asker, ask.id, m.spent);
-      return;
-    }
-    if (!isMessage<RedeemRequest>(m, 'certmint:nonce-redeem')) return;
-    const owner = ownerOf(m.slot);
-    if (!owner?.isConnected()) return answer(worker, m.id, false);
-    const id = nextAsk++;
-    const timer = setTimeout(() => asked.delete(id), REDEEM_TIMEOUT_MS);
-    asked.set(id, { asker: worker, id: m.id, timer });
-    try {
-      owner.send({ type: 'certmint:nonce-ask', id, nonce: m.nonce } satisfies RedeemAsk);
-    } catch {
-      clearTimeout(timer);
-      asked.delete(id);
-      answer(worker, m.id, false);
-    }
+function onLines(socket: Socket, each: (line: string) => void): void {
+  let rest = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    if (rest.length > MAX_LINE) return void socket.destroy();
+    for (const line of lines) each(line);
   });
 }

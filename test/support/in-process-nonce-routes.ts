@@ -3,7 +3,7 @@ import { WorkerNonceStore, type NonceRoute } from '../../src/ledger/sqlite/worke
 
 /**
  * WorkerNonceStores of several "workers" in one process, joined directly instead of over
- * node:cluster IPC (src/cli/worker-nonces.ts): the store's logic in unit tests, and the
+ * their Unix sockets (src/cli/worker-nonces.ts): the store's logic in unit tests, and the
  * sqlite-workers inject suites.
  */
 export class InProcessNonceRoutes {
@@ -13,7 +13,7 @@ export class InProcessNonceRoutes {
   route(slot: number): NonceRoute {
     return {
       redeemAt: async (at, nonce) => {
-        // A turn of the event loop, as over IPC: two redemptions in flight really interleave.
+        // A turn of the event loop, as over a socket: two redemptions in flight really interleave.
         await new Promise((resolve) => setImmediate(resolve));
         return this.answers.get(at)?.(nonce) ?? false;
       },

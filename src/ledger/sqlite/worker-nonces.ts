@@ -8,8 +8,8 @@ const SLOT_BYTES = 2;
 const INCARNATION_BYTES = 6;
 
 /**
- * How a worker reaches the others (server.workers > 1): cli/ wires it to node:cluster IPC through
- * the primary; tests join stores in one process. The ledger layer knows no more than this.
+ * How a worker reaches the others (server.workers > 1): cli/ wires it to a Unix socket per worker
+ * (cli/worker-nonces.ts); tests join stores in one process. The ledger layer knows no more than this.
  */
 export interface NonceRoute {
   /**
