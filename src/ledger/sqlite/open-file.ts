@@ -4,9 +4,6 @@ import Database from 'better-sqlite3';
 import { migrateSqlite, readMigrations } from '../migrate.js';
 import { reverseLabels } from '../names.js';
 
-/** How much of the ledger file is mapped (SQLite caps it at its build's SQLITE_MAX_MMAP_SIZE, 2 GB). */
-const MMAP_BYTES = 1024 * 1024 * 1024;
-
 export class LedgerMissingError extends Error {
   override name = 'LedgerMissingError';
 }
@@ -26,10 +23,6 @@ export function openLedgerFile(file: string, mustExist: boolean, now: () => numb
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  // A commit by another connection (server.workers > 1) empties this connection's page cache: with
-  // the file mapped, re-reading those pages is a memory access instead of a pread() each (issue 27).
-  // The WAL itself is still read with read(). Address space only; pages come from the OS page cache.
-  db.pragma(`mmap_size = ${MMAP_BYTES}`);
   // Used by migrations (backfill) as well as at insert time.
   db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? reverseLabels(v) : null));
   migrateSqlite(db, readMigrations(), now);
