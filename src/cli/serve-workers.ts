@@ -54,9 +54,12 @@ async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
   // SIGTERM from the primary (or the terminal's SIGINT to the group); a primary gone (its IPC
   // channel closed: it was killed) leaves nobody to restart or stop this worker: drain and exit.
   const stop = onStopSignal(() => server.close());
+  // node:cluster's own listener (lib/internal/cluster/child.js) exits a worker the moment its
+  // primary's channel closes, cutting the requests in flight; this worker drains first instead.
+  process.removeAllListeners('disconnect');
   process.once('disconnect', stop);
-  // Exiting without a primary (it was killed; node:cluster exits a worker at once then): nobody else
-  // removes the nonce sockets' directory, which the primary does at its own exit.
+  // Exiting without a primary (it was killed): nobody else removes the nonce sockets' directory,
+  // which the primary does at its own exit.
   process.once('exit', () => {
     if (!process.connected && socketDir) rmSync(socketDir, { recursive: true, force: true });
   });

@@ -252,3 +252,55 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     expect(certmint.output()).not.toMatch(/"level":60/);
   });
 });
+
+describe('a primary killed with kill -9', () => {
+  let orphaned: CertmintProcess | undefined;
+  let held: Http01Responder | undefined;
+  afterAll(async () => {
+    await held?.stop();
+    await orphaned?.stop();
+  });
+
+  it('leaves its workers to drain what is in flight (a validation records its outcome, the request is answered), exit, and remove the nonce sockets', { timeout: 60_000 }, async () => {
+    orphaned = await startCertmint({ config: { server: { workers: 2 } }, env: NO_LIMITS });
+    const client = new AcmeWire(orphaned.baseUrl, orphaned.rootPem);
+    const pids = execFileSync('ps', ['--ppid', String(orphaned.process.pid), '-o', 'pid=,args='], { encoding: 'utf8' })
+      .split('\n').filter((l) => l.includes('main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
+    expect(pids).toHaveLength(2);
+    const socketDir = /(?:^|\0)CERTMINT_WORKER_SOCKETS=([^\0]*)/.exec(readFileSync(`/proc/${pids[0]}/environ`, 'latin1'))?.[1];
+    expect(socketDir && existsSync(socketDir)).toBe(true);
+
+    held = await startHttp01Responder('127.0.0.1', orphaned.http01Port);
+    const { account } = await client.newAccount();
+    const order = JSON.parse((await client.newOrder(account!, ['orphan.workers.test'])).body) as { authorizations: string[] };
+    const authz = JSON.parse((await client.postAsGet(account!, order.authorizations[0]!)).body) as { challenges: { type: string; url: string; token: string }[] };
+    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+    held.set(challenge.token, `${challenge.token}.${await calculateJwkThumbprint(account!.key.jwk, 'sha256')}`);
+    const release = held.hold();
+    const answered = client.post(account!.key, challenge.url, {}, account!.url);
+    for (let i = 0; i < 200 && held.requests === 0; i++) await sleep(25);
+    expect(held.requests).toBeGreaterThan(0);
+
+    orphaned.process.kill('SIGKILL');
+    await sleep(300);
+    release();
+    expect((await answered).status).toBe(200);
+    const alive = () => pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    for (let i = 0; i < 200 && alive().length > 0; i++) await sleep(50);
+    expect(alive()).toEqual([]);
+    expect(existsSync(socketDir!)).toBe(false);
+    const db = new Database(path.join(orphaned.dataDir, 'ledger.sqlite3'), { readonly: true, fileMustExist: true });
+    try {
+      expect(db.prepare('SELECT status FROM challenges WHERE token = ?').pluck().get(challenge.token)).toBe('valid');
+    } finally {
+      db.close();
+    }
+  });
+});
