@@ -16,7 +16,8 @@ import { toAccount, type AccountRow } from '../rows.js';
 
 type AccountSummaryRow = AccountRow & { certificates: Int8 };
 
-const SUMMARY_SELECT = `SELECT ${ACCOUNT_COLUMNS.replace(/(\w+)/g, 'a.$1')},
+/** An account with its certificates counted: an index-only range of certificates_lineage (account_id leads it). */
+export const SUMMARY_SELECT = `SELECT ${ACCOUNT_COLUMNS.replace(/(\w+)/g, 'a.$1')},
   (SELECT COUNT(*) FROM certificates c WHERE c.account_id = a.id) AS certificates FROM accounts a`;
 
 const S = {

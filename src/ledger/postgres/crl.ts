@@ -4,6 +4,13 @@ import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import { optMs } from '../rows.js';
 
+/** A generation's last expiry: the end of its range of certificates_by_generation_status. */
+export const LAST_NOT_AFTER_SQL = 'SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = $1';
+
+/** Valid, unexpired certificates per generation: an index-only scan of certificates_by_generation_status. */
+export const LIVE_BY_GENERATION_SQL = `SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
+    WHERE status = 'valid' AND not_after > $1 GROUP BY issuer_generation ORDER BY issuer_generation`;
+
 const S = {
   // A CRL's entries: revoked certificates until they expire (RFC 5280 §5), serials in byte order as SQLite sorts them.
   revokedUnexpired: statement('crl.revokedUnexpired', `SELECT serial, revoked_at, revocation_reason FROM certificates
@@ -14,9 +21,8 @@ const S = {
     ORDER BY serial COLLATE "C"`),
   // A range of the primary key: 'intermediate-<n>-partition-' .. 'intermediate-<n>-partition.' ('.' follows '-' in "C").
   partitionIssuers: statement('crl.partitionIssuers', `SELECT issuer FROM crl_state WHERE issuer COLLATE "C" > $1 AND issuer COLLATE "C" < $2`),
-  lastNotAfter: statement('crl.lastNotAfter', 'SELECT MAX(not_after) AS last FROM certificates WHERE issuer_generation = $1'),
-  liveByGeneration: statement('crl.liveByGeneration', `SELECT issuer_generation AS generation, COUNT(*) AS live FROM certificates
-    WHERE status = 'valid' AND not_after > $1 GROUP BY issuer_generation ORDER BY issuer_generation`),
+  lastNotAfter: statement('crl.lastNotAfter', LAST_NOT_AFTER_SQL),
+  liveByGeneration: statement('crl.liveByGeneration', LIVE_BY_GENERATION_SQL),
   // The issuer's row is created by its first revocation or its first CRL (a new row gets number 1);
   // an existing one is claimed only while no other builder's lease runs. No row back: not claimed.
   claim: statement('crl.claim', `INSERT INTO crl_state (issuer, crl_number, dirty, lease_holder, lease_until) VALUES ($1, 1, FALSE, $2, $4)

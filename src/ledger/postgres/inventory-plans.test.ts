@@ -5,6 +5,8 @@ import type { CertificateFilter } from '../ledger.js';
 import { createPostgresPool } from './connect.js';
 import { inventoryQuery } from './inventory.js';
 import { EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL } from './metrics.js';
+import { SUMMARY_SELECT } from './accounts.js';
+import { LAST_NOT_AFTER_SQL, LIVE_BY_GENERATION_SQL } from './crl.js';
 import { PostgresLedger } from './ledger.js';
 import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
 
@@ -77,5 +79,29 @@ describe.skipIf(!available)('inventory keyset plans on PostgreSQL', () => {
     const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [now.getTime(), now.getTime() + 90 * DAY])).rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(index);
     expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  // Migration 0027 dropped certificates_by_account and merged the two per-generation indexes into
+  // certificates_by_generation_status: their readers still read an index only, never the table. After
+  // a VACUUM, as autovacuum keeps a live ledger's visibility map (an index-only scan needs it).
+  describe('the readers of the indexes 0027 dropped', () => {
+    beforeAll(async () => {
+      await client.query('VACUUM ANALYZE certificates');
+    });
+    it.each([
+      ['an account with its certificates counted', `${SUMMARY_SELECT} WHERE a.id = $1`, ['a1'], /Index Only Scan using certificates_lineage on certificates c[^\n]*\n\s+Index Cond: \(account_id = /],
+      ["a generation's last expiry", LAST_NOT_AFTER_SQL, [1], /Index Only Scan Backward using certificates_by_generation_status on certificates[^\n]*\n\s+Index Cond: \(\(issuer_generation = 1\)/],
+    ] as const)('%s: an index-only scan', async (_what, sql, values, index) => {
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [...values])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(index);
+      expect(plan).not.toMatch(/Seq Scan|Heap Scan/);
+    });
+    // The planner's choice by the statistics: the whole of certificates_by_generation_status read
+    // alone, or the unexpired range of the expiry index (on these few hundred rows).
+    it('the valid certificates per generation: an index, never a scan of the table', async () => {
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${LIVE_BY_GENERATION_SQL}`, [now.getTime()])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/Index Only Scan using certificates_by_generation_status|Index Scan using certificates_by_expiry_serial[^\n]*\n\s+Index Cond: \(not_after > |Bitmap Index Scan on certificates_by_expiry_serial[^\n]*\n\s+Index Cond: \(not_after > /);
+      expect(plan).not.toMatch(/Seq Scan/);
+    });
   });
 });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Identifier } from '../../core/identifier.js';
 import type { ProblemDocument } from '../../core/problem.js';
-import type { RevokedColumns } from '../../core/revoked-columns.js';
 import type { AccountStatus } from '../../core/status.js';
 import type {
   AccountDeactivation,
@@ -11,15 +10,8 @@ import type {
   AuditEntry,
   AuditFilter,
   AuthorizationDeactivation,
-  CertificateCounts,
-  DailyCounts,
-  CertificateFilter,
   CertificateLedger,
-  CertificateSummary,
   ChallengeOutcome,
-  CrlIssuer,
-  CrlLease,
-  CrlState,
   FinalizeOutcome,
   InterruptedWork,
   NewAuditEntry,
@@ -29,10 +21,6 @@ import type {
   RateLimitResult,
   RateLimitTake,
   RateLimitScope,
-  RenewalState,
-  RenewEarlyMark,
-  RevocationOutcome,
-  RevocationRecord,
 } from '../ledger.js';
 import { readMigrations, SchemaError } from '../migrate.js';
 import { PostgresAccounts } from './accounts.js';
@@ -46,7 +34,7 @@ import { PostgresCertificates } from './certificates.js';
 import type { PostgresConnection } from './connect.js';
 import { PostgresCrlState } from './crl.js';
 import { PostgresEabKeys } from './eab.js';
-import { countCertificates, listCertificates } from './inventory.js';
+import { PostgresCertificateMethods } from './certificate-methods.js';
 import { PostgresMetrics } from './metrics.js';
 import { migratePostgres, POSTGRES_MIGRATIONS_DIR } from './migrate.js';
 import { PostgresNonceStore } from './nonces.js';
@@ -59,7 +47,6 @@ import { PostgresSession, statement } from './transaction.js';
 import type {
   AccountRecord,
   AuthorizationRecord,
-  CertificateRecord,
   ChallengeRecord,
   EabKeyRecord,
   NewAccount,
@@ -94,18 +81,18 @@ const READINESS_PROBE = statement('readinessProbe', `INSERT INTO readiness_probe
  * without the password (PostgresConnection.redact); `ledgerUnreachable` tells a lost database
  * from a refused statement.
  */
-export class PostgresLedger implements CertificateLedger {
+export class PostgresLedger extends PostgresCertificateMethods implements CertificateLedger {
   readonly nonces: NonceStore;
-  private readonly db: PostgresSession;
+  protected readonly db: PostgresSession;
   private readonly audit: PostgresAuditLog;
   private readonly accounts: PostgresAccounts;
   private readonly eab: PostgresEabKeys;
   private readonly authorizations: PostgresAuthorizations;
-  private readonly certificates: PostgresCertificates;
+  protected readonly certificates: PostgresCertificates;
   private readonly orders: PostgresOrders;
-  private readonly crl: PostgresCrlState;
-  private readonly renewal: PostgresRenewal;
-  private readonly metrics: PostgresMetrics;
+  protected readonly crl: PostgresCrlState;
+  protected readonly renewal: PostgresRenewal;
+  protected readonly metrics: PostgresMetrics;
   private readonly shared: PostgresSharedState;
   private readonly retention: PostgresRetention;
   readonly outbox: PostgresOutbox;
@@ -123,6 +110,7 @@ export class PostgresLedger implements CertificateLedger {
     private readonly now: () => number,
     nonces: NonceStore,
   ) {
+    super();
     this.nonces = nonces;
     this.db = new PostgresSession(connection);
     this.audit = new PostgresAuditLog(this.db);
@@ -168,7 +156,6 @@ export class PostgresLedger implements CertificateLedger {
   get retriedTransactions(): number {
     return this.db.retries;
   }
-
 
   createAccount(a: NewAccount): Promise<{ account: AccountRecord; created: boolean }> {
     return this.accounts.create(a);
@@ -270,40 +257,8 @@ export class PostgresLedger implements CertificateLedger {
     return this.orders.fail(orderId, error);
   }
 
-  insertCertificate(certificate: NewCertificate): Promise<void> {
-    return this.certificates.insert(certificate);
-  }
-
-  getCertificate(serial: string): Promise<CertificateRecord | undefined> {
-    return this.certificates.get(serial);
-  }
-
-  revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
-    return this.certificates.revoke(r);
-  }
-
-  isKeyBlocked(keyHash: string): Promise<boolean> {
-    return this.certificates.isKeyBlocked(keyHash);
-  }
-
   findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
     return this.authorizations.findValid(accountId, identifiers, now);
-  }
-
-  listRevokedUnexpired(now: Date, issuerGeneration: number, partition?: number): Promise<RevokedColumns> {
-    return this.crl.listRevokedUnexpired(now, issuerGeneration, partition);
-  }
-
-  crlPartitions(issuerGeneration: number): Promise<readonly number[]> {
-    return this.crl.crlPartitions(issuerGeneration);
-  }
-
-  lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
-    return this.crl.lastNotAfter(issuerGeneration);
-  }
-
-  liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>> {
-    return this.crl.liveCertificatesByGeneration(now);
   }
 
   auditTrail(subject: string): Promise<AuditEntry[]> {
@@ -320,38 +275,6 @@ export class PostgresLedger implements CertificateLedger {
 
   countAudit(filter: AuditFilter): Promise<number> {
     return this.audit.count(filter);
-  }
-
-  claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
-    return this.crl.claimCrlNumber(issuer, lease);
-  }
-
-  releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void> {
-    return this.crl.releaseCrlLease(issuer, holder);
-  }
-
-  recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void> {
-    return this.crl.recordCrl(issuer, crl);
-  }
-
-  crlState(issuer: CrlIssuer, now: Date): Promise<CrlState> {
-    return this.crl.crlState(issuer, now);
-  }
-
-  listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
-    return listCertificates(this.db, filter);
-  }
-
-  countCertificates(filter: CertificateFilter): Promise<number> {
-    return countCertificates(this.db, filter);
-  }
-
-  dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    return this.metrics.dailyCounts(now, days);
-  }
-
-  certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
-    return this.metrics.certificateCounts(now, withinMs);
   }
 
   changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome> {
@@ -376,18 +299,6 @@ export class PostgresLedger implements CertificateLedger {
 
   getAccountSummary(id: string): Promise<AccountSummary | undefined> {
     return this.accounts.getAccountSummary(id);
-  }
-
-  getRenewalState(serial: string): Promise<RenewalState | undefined> {
-    return this.renewal.getRenewalState(serial);
-  }
-
-  markRenewEarly(mark: RenewEarlyMark): Promise<string[]> {
-    return this.renewal.markRenewEarly(mark);
-  }
-
-  replacingOrder(serial: string): Promise<string | undefined> {
-    return this.renewal.replacingOrder(serial);
   }
 
   /** Another instance's work is in flight until it has been processing for PROCESSING_LEASE_MS (orders.ts). */

@@ -16,7 +16,8 @@ import { AccountCache } from './account-cache.js';
 
 type AccountSummaryRow = AccountRow & { certificates: number };
 
-const SUMMARY_SELECT = `SELECT a.*, (SELECT COUNT(*) FROM certificates c WHERE c.account_id = a.id) AS certificates
+/** An account with its certificates counted: a covering range of certificates_lineage (account_id leads it). */
+export const SUMMARY_SELECT = `SELECT a.*, (SELECT COUNT(*) FROM certificates c WHERE c.account_id = a.id) AS certificates
   FROM accounts a`;
 
 function toSummary(r: AccountSummaryRow): AccountSummary {

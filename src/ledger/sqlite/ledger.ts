@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Identifier } from '../../core/identifier.js';
 import type { ProblemDocument } from '../../core/problem.js';
-import type { RevokedColumns } from '../../core/revoked-columns.js';
 import type { AccountStatus } from '../../core/status.js';
 import type {
   AccountDeactivation,
@@ -14,31 +13,20 @@ import type {
   AuditFilter,
   InterruptedWork,
   NewAuditEntry,
-  CertificateCounts,
-  DailyCounts,
-  CertificateFilter,
   CertificateLedger,
-  CertificateSummary,
   ChallengeOutcome,
-  CrlIssuer,
   FinalizeOutcome,
-  CrlLease,
-  CrlState,
   RateLimitResult,
   RateLimitTake,
   RateLimitScope,
   NonceStore,
   PurgeBatch,
   PurgeCursor,
-  RenewalState,
-  RenewEarlyMark,
-  RevocationOutcome,
-  RevocationRecord,
 } from '../ledger.js';
 import { MemoryNonceStore } from './memory-nonces.js';
 import { nonceSecret } from './nonce-secret.js';
 import { SqliteHolders } from './holders.js';
-import { countCertificates, listCertificates } from './inventory.js';
+import { SqliteCertificateMethods } from './certificate-methods.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteEabKeys } from './eab.js';
 import { SqliteAdminCertificates } from './admin-certificates.js';
@@ -61,7 +49,6 @@ import { openLedgerFile } from './open-file.js';
 import type {
   AccountRecord,
   AuthorizationRecord,
-  CertificateRecord,
   ChallengeRecord,
   EabKeyRecord,
   NewAccount,
@@ -101,20 +88,20 @@ export interface SqliteLedgerOptions {
  * puts it on disk with everything before it. better-sqlite3 is synchronous; the Promise interface is the seam for a
  * shared PostgreSQL ledger.
  */
-export class SqliteLedger implements CertificateLedger {
+export class SqliteLedger extends SqliteCertificateMethods implements CertificateLedger {
   readonly nonces: NonceStore;
-  private readonly db: Database.Database;
+  protected readonly db: Database.Database;
   private readonly s: Statements;
   private readonly file: string;
   private readonly accounts: SqliteAccounts;
   private readonly eab: SqliteEabKeys;
-  private readonly crl: SqliteCrlState;
-  private readonly renewal: SqliteRenewal;
+  protected readonly crl: SqliteCrlState;
+  protected readonly renewal: SqliteRenewal;
   private readonly audit: SqliteAuditLog;
-  private readonly wal: WalDurability;
+  protected readonly wal: WalDurability;
   private readonly authorizations: SqliteAuthorizations;
-  private readonly certificates: SqliteCertificates;
-  private readonly metrics: SqliteMetrics;
+  protected readonly certificates: SqliteCertificates;
+  protected readonly metrics: SqliteMetrics;
   private readonly shared: SqliteSharedState;
   private readonly orders: SqliteOrders;
   private readonly retention: SqliteRetention;
@@ -129,6 +116,7 @@ export class SqliteLedger implements CertificateLedger {
   private readonly holders: SqliteHolders | undefined;
 
   constructor(options: SqliteLedgerOptions) {
+    super();
     // The system clock when none is injected (CLI commands, tests); serve passes its Clock.
     // eslint-disable-next-line no-restricted-properties
     this.now = options.now ?? Date.now;
@@ -274,74 +262,8 @@ export class SqliteLedger implements CertificateLedger {
     this.orders.fail(orderId, error);
   }
 
-  async insertCertificate(certificate: NewCertificate): Promise<void> {
-    this.certificates.insert(certificate);
-    await this.wal.afterCommit();
-  }
-
-  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
-    return this.certificates.get(serial);
-  }
-
-
-  async revokeCertificate(r: RevocationRecord): Promise<RevocationOutcome> {
-    return this.durable(this.certificates.revoke(r));
-  }
-
-  async isKeyBlocked(keyHash: string): Promise<boolean> {
-    return this.certificates.isKeyBlocked(keyHash);
-  }
-
   async findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
     return this.authorizations.findValid(accountId, identifiers, now);
-  }
-
-  listRevokedUnexpired(now: Date, issuerGeneration: number, partition?: number): Promise<RevokedColumns> {
-    return this.crl.listRevokedUnexpired(now, issuerGeneration, partition);
-  }
-
-  crlPartitions(issuerGeneration: number): Promise<readonly number[]> {
-    return this.crl.crlPartitions(issuerGeneration);
-  }
-
-  lastNotAfter(issuerGeneration: number): Promise<Date | undefined> {
-    return this.crl.lastNotAfter(issuerGeneration);
-  }
-
-  liveCertificatesByGeneration(now: Date): Promise<ReadonlyMap<number, number>> {
-    return this.crl.liveCertificatesByGeneration(now);
-  }
-
-  claimCrlNumber(issuer: CrlIssuer, lease: CrlLease): Promise<bigint | undefined> {
-    return this.durable(this.crl.claimCrlNumber(issuer, lease));
-  }
-
-  releaseCrlLease(issuer: CrlIssuer, holder: string): Promise<void> {
-    return this.durable(this.crl.releaseCrlLease(issuer, holder));
-  }
-
-  recordCrl(issuer: CrlIssuer, crl: { crlNumber: bigint; thisUpdate: Date; nextUpdate: Date; der: Uint8Array }): Promise<void> {
-    return this.durable(this.crl.recordCrl(issuer, crl));
-  }
-
-  crlState(issuer: CrlIssuer, now: Date): Promise<CrlState> {
-    return this.crl.crlState(issuer, now);
-  }
-
-  async listCertificates(filter: CertificateFilter): Promise<CertificateSummary[]> {
-    return listCertificates(this.db, filter);
-  }
-
-  async countCertificates(filter: CertificateFilter): Promise<number> {
-    return countCertificates(this.db, filter);
-  }
-
-  async dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    return this.metrics.dailyCounts(now, days);
-  }
-
-  async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
-    return this.metrics.certificateCounts(now, withinMs);
   }
 
   async changeAccountKey(change: AccountKeyChange): Promise<AccountKeyChangeOutcome> {
@@ -370,18 +292,6 @@ export class SqliteLedger implements CertificateLedger {
     return this.accounts.getAccountSummary(id);
   }
 
-  getRenewalState(serial: string): Promise<RenewalState | undefined> {
-    return this.renewal.getRenewalState(serial);
-  }
-
-  markRenewEarly(mark: RenewEarlyMark): Promise<string[]> {
-    return this.durable(this.renewal.markRenewEarly(mark));
-  }
-
-  replacingOrder(serial: string): Promise<string | undefined> {
-    return this.renewal.replacingOrder(serial);
-  }
-
   async auditTrail(subject: string): Promise<AuditEntry[]> {
     return this.audit.trail(subject);
   }
@@ -397,13 +307,6 @@ export class SqliteLedger implements CertificateLedger {
 
   async countAudit(filter: AuditFilter): Promise<number> {
     return this.audit.count(filter);
-  }
-
-  /** A write's result, once it is on disk (the write itself committed before this is called). */
-  private async durable<T>(result: T | Promise<T>): Promise<T> {
-    const value = await result;
-    await this.wal.afterCommit();
-    return value;
   }
 
   /**

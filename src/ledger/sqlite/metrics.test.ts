@@ -4,7 +4,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
-import { LIVE_BY_GENERATION_SQL } from './crl.js';
+import { SUMMARY_SELECT } from './accounts.js';
+import { LAST_NOT_AFTER_SQL, LIVE_BY_GENERATION_SQL } from './crl.js';
 import { EXPIRING_SQL, EXPIRIES_IN_RANGE_SQL, ISSUANCES_IN_RANGE_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
 import { SqliteLedger } from './ledger.js';
 
@@ -59,7 +60,23 @@ describe('certificateCounts on SQLite', () => {
       expect(daily(ISSUANCES_IN_RANGE_SQL)).toBe('SEARCH audit_log USING COVERING INDEX audit_log_issues_by_time (at>? AND at<?)');
       // The valid certificates per generation (summary, /metrics, ca status): the index alone, not a row per certificate.
       const live = (db.prepare(`EXPLAIN QUERY PLAN ${LIVE_BY_GENERATION_SQL}`).all(0) as { detail: string }[]).map((r) => r.detail).join('\n');
-      expect(live).toMatch(/^(SCAN|SEARCH) certificates USING COVERING INDEX certificates_live_by_generation\b/);
+      expect(live).toMatch(/^(SCAN|SEARCH) certificates USING COVERING INDEX certificates_by_generation_status\b/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+// Migration 0027 dropped certificates_by_account and merged the two per-generation indexes into
+// certificates_by_generation_status: their readers still read an index only, never the table.
+describe('the readers of the indexes 0027 dropped', () => {
+  it.each([
+    ['an account with its certificates counted', `${SUMMARY_SELECT} WHERE a.id = ?`, 'a1', /\nSEARCH c USING COVERING INDEX certificates_lineage \(account_id=\?\)$/],
+    ["a generation's last expiry", LAST_NOT_AFTER_SQL, 1, /^SEARCH certificates USING COVERING INDEX certificates_by_generation_status \(issuer_generation=\?\)$/],
+  ] as const)('%s: a covering index', (_what, sql, value, index) => {
+    const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
+    try {
+      expect((db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(value) as { detail: string }[]).map((r) => r.detail).join('\n')).toMatch(index);
     } finally {
       db.close();
     }
