@@ -82,7 +82,10 @@ export function pinningLine(fair) {
 export function startupLine(fair) {
   const s = fair.startup;
   if (!s) return null;
-  const one = (name, x) => (x ? `${name} ${x.medianMs} ms median (${x.runsMs.join(', ')})` : `${name} not measured`);
+  // The spread beside the median: a median of a few starts on a shared VM moves by as much.
+  const spread = (xs) => `${Math.min(...xs)}-${Math.max(...xs)}`;
+  const cpu = (x) => (x.cpuRunsMs ? `; its CPU ${x.cpuMedianMs} ms median, ${spread(x.cpuRunsMs)}` : '');
+  const one = (name, x) => (x ? `${name} ${x.medianMs} ms median, ${spread(x.runsMs)} (${x.runsMs.join(', ')})${cpu(x)}` : `${name} not measured`);
   return `Start to serving on an existing data dir (${s.runs} start${s.runs === 1 ? '' : 's'}, ${s.mode}): ${one('certmint', s.certmint)} (spawn → "ACME directory at", after listen); ${one('step-ca', s.stepCa)} (spawn → directory answering, polled every 20 ms).`;
 }
 

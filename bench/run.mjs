@@ -61,7 +61,7 @@ const HELP = `Usage: npm run bench -- [options]
   --certs N --revoked N   ledger scale, renewal-overdue queries and the console's list and summary (issue 25)
                           (default 1000000 / 100000; quick 20000 / 2000; --certs 0 skips them)
   --start-runs N          server starts timed on that ledger, and certmint's and step-ca's start to serving
-                          on the data dir their loads left (default 5; quick 3)
+                          on the data dir their loads left (default 9; quick 3)
   --restart-kills N       kill -9 of certmint under load, restart timed each time (default 6; quick 2; 0 skips)
   --copy-certs N          certmint ledger copy of N certificates into PostgreSQL, timed (default 20000;
                           quick 2000; 0 skips; runs whenever PostgreSQL is installed, --quick too)
@@ -152,7 +152,7 @@ const settings = {
   rssWorkers: pick('rss-workers', 1, 1),
   certs: pick('certs', 1_000_000, 20_000),
   revoked: pick('revoked', 100_000, 2_000),
-  startRuns: pick('start-runs', 5, 3),
+  startRuns: pick('start-runs', 9, 3),
   restartKills: pick('restart-kills', 6, 2),
   copyCerts: pick('copy-certs', 20_000, 2_000),
   http01Port: Number(opt['http01-port']),

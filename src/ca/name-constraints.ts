@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import type { Identifier } from '../core/identifier.js';
 import { formatIp, ipRangeContains, parseIpRange, type IpRange } from '../core/ip-range.js';
-import { readTlv } from './issuer-fields.js';
+import { extensionValueOf, NAME_CONSTRAINTS_OID_DER, readTlv } from './issuer-fields.js';
 
 /*
  * RFC 5280 §4.2.1.10 name constraints of a CA certificate: what certmint writes into its own
@@ -280,9 +280,8 @@ function subtreesOf(der: Uint8Array, field: { contentStart: number; end: number 
 
 /** The constraints a certificate carries; undefined when it has no NameConstraints extension. */
 export function nameConstraintsOf(cert: x509.X509Certificate): NameConstraints | undefined {
-  const ext = cert.extensions.find((e) => e.type === NAME_CONSTRAINTS_OID);
-  if (!ext) return undefined;
-  const der = new Uint8Array(ext.value);
+  const der = extensionValueOf(cert, NAME_CONSTRAINTS_OID_DER);
+  if (!der) return undefined;
   const outer = readTlv(der, 0, 'a NameConstraints extension');
   let permitted: NameConstraint[] = [];
   let excluded: NameConstraint[] = [];

@@ -6,6 +6,7 @@ import * as x509 from '@peculiar/x509';
 import { CaError } from './ca-file-io.js';
 import { ecdsaSignatureToDer, signatureAlgorithmDer } from './crl/der.js';
 import { encodeCertificate, encodeTbsCertificate, spkiParts, type LeafTemplate } from './leaf-der.js';
+import { leafExtendedKeyUsage, leafFixedExtensions, leafKeyUsage } from './leaf-fixed-extensions.js';
 import type { CaSigningKey } from './ca-key.js';
 import type { CaKeyState } from './key-provider.js';
 import { crlIssuerOf, signCrlAs, type CrlIssuer } from './crl/signer.js';
@@ -168,16 +169,9 @@ export class X509CertificateAuthority implements CertificateAuthority {
     this.chainPem = active.info.chainPem;
     this.intermediateDer = active.info.der;
     this.keyAlgorithm = parts.intermediates.find((p) => p.generation === parts.activeGeneration)!.key.spec.algorithm;
-    this.#keyUsageSignOnly = extensionDer(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true));
-    // RSA keys may also do RSA key transport in TLS 1.2 (RFC 5246 §7.4.7.1).
-    this.#keyUsageRsa = extensionDer(
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    );
-    this.#extendedKeyUsage = {
-      server: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])),
-      client: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])),
-      both: extensionDer(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth])),
-    };
+    this.#keyUsageSignOnly = leafKeyUsage(false);
+    this.#keyUsageRsa = leafKeyUsage(true);
+    this.#extendedKeyUsage = { server: leafExtendedKeyUsage('server'), client: leafExtendedKeyUsage('client'), both: leafExtendedKeyUsage('both') };
     this.#rootCrlIssuers = new Map(
       roots.flatMap((r) => (r.key ? [[r.generation, crlIssuerOf(r.certificate, r.key)] as const] : [])),
     );
@@ -285,12 +279,7 @@ function leafTemplateOf(p: IntermediateParts, keyIdHex: string, crlUrl: string):
   return {
     signatureAlgorithm: signatureAlgorithmDer(p.key.spec.algorithm),
     issuer: subjectNameDer(p.certificate),
-    fixedExtensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.AuthorityKeyIdentifierExtension(keyIdHex),
-      new x509.CRLDistributionPointsExtension([crlUrl]),
-      new x509.AuthorityInfoAccessExtension({ caIssuers: p.caIssuersUrl }),
-    ].map(extensionDer),
+    fixedExtensions: leafFixedExtensions(keyIdHex, crlUrl, p.caIssuersUrl),
   };
 }
 
@@ -319,10 +308,6 @@ function isDerPositiveSerial(hex: string): boolean {
 }
 
 /** The DER of an Extension built by @peculiar/x509 (once per CA, not per leaf). */
-function extensionDer(extension: x509.Extension): Uint8Array {
-  return new Uint8Array(extension.rawData);
-}
-
 function wholeSeconds(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
