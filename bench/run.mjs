@@ -10,9 +10,11 @@
 // Exit code: 1 when the benchmark itself broke (a step failed or a load had errors), never
 // because a target was missed: machine noise must not fail CI.
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { URL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measureLedgerScale } from './ledger-crl.mjs';
 import { measureOverdueQueries } from './ledger-overdue.mjs';
@@ -205,7 +207,9 @@ function checkLoad(server, r) {
   const perIssuance = (ms) => (typeof ms === 'number' && r.ok > 0 ? (ms / r.ok).toFixed(2) : '–');
   const more = [['postgres', r.postgres_cpu_ms], ['haproxy', r.haproxy_cpu_ms]].filter(([, ms]) => ms !== undefined).map(([name, ms]) => `, ${name} ${perIssuance(ms)}`).join('');
   const spread = r.responses_certmint_1 !== undefined ? `; responses per instance ${r.responses_certmint_1} / ${r.responses_certmint_2}` : '';
-  log(`${server} C=${r.c} N=${r.n}: ${r.per_sec}/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms errors ${r.errors}; CPU ms/issuance: server ${perIssuance(r.server_cpu_ms)}${more}, client ${perIssuance(r.cpu_ms)}${spread}`);
+  // The closing sample's scrape is one of the connections counted.
+  const connections = Number.isFinite(r.connections) && r.ok > 0 ? `; connections accepted per issuance ${((r.connections - 1) / r.ok).toFixed(2)}` : '';
+  log(`${server} C=${r.c} N=${r.n}: ${r.per_sec}/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms errors ${r.errors}; CPU ms/issuance: server ${perIssuance(r.server_cpu_ms)}${more}, client ${perIssuance(r.cpu_ms)}${spread}${connections}`);
   return r;
 }
 
@@ -252,7 +256,26 @@ async function freshCertmint(label, dns, { ledger, port, baseUrl, copyCaFrom, ex
   if (copyCaFrom) cpSync(path.join(copyCaFrom, 'ca'), path.join(dataDir, 'ca'), { recursive: true });
   const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port: settings.http01Port, port, baseUrl, ledger, extraLines, workers });
   const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), cpus: serverCpus });
-  return { ...server, configFile, dir, dataDir, caBundle: path.join(dataDir, 'ca', 'root.pem'), sample: async () => certmintCpu([server.pid]) };
+  const caBundle = path.join(dataDir, 'ca', 'root.pem');
+  const metricsUrl = new URL('/metrics', server.directoryUrl);
+  return { ...server, configFile, dir, dataDir, caBundle, sample: async () => ({ ...certmintCpu([server.pid]), connections: await acceptedConnections(metricsUrl, caBundle) }) };
+}
+
+/**
+ * certmint_http_connections_total of a server (over TLS, each one a full handshake): how many
+ * connections a load made it accept. The scrape's own connection is counted too (one per sample).
+ */
+function acceptedConnections(url, caBundle) {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca: readFileSync(caBundle), agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.once('end', () => resolve(Number(/^certmint_http_connections_total (\S+)$/m.exec(body)?.[1] ?? NaN)));
+    });
+    req.once('timeout', () => req.destroy(new Error(`${url} did not answer`)));
+    req.once('error', reject);
+  });
 }
 
 /** What bench/fair-loads.mjs and bench/postgres-loads.mjs need of this run. */

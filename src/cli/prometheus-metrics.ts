@@ -41,6 +41,7 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
   private readonly failures: Counter<'reason'>;
   private readonly validation: Histogram<'challenge_type' | 'outcome'>;
   private readonly http: Histogram<'route' | 'method' | 'status_code'>;
+  private readonly connections: Counter;
   private readonly deliveries: Counter<'webhook' | 'outcome'>;
   private readonly preAuthorizations: Counter<'policy'>;
 
@@ -96,6 +97,11 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     });
+    this.connections = new Counter({
+      name: 'certmint_http_connections_total',
+      help: 'Connections accepted by the HTTP listeners (over TLS each one a full handshake); far more than requests in a while means clients are not keeping their connections.',
+      registers,
+    });
     this.deliveries = new Counter({
       name: 'certmint_notification_attempts_total',
       help: 'Webhook delivery attempts by this instance, by webhook and outcome: delivered, retry (failed, tried again later) or failed (gave up).',
@@ -135,6 +141,10 @@ export class PrometheusMetrics implements IssuanceMetrics, HttpMetrics, Delivere
 
   preAuthorized(policy: string, count: number): void {
     this.preAuthorizations.inc({ policy }, count);
+  }
+
+  connectionAccepted(): void {
+    this.connections.inc();
   }
 
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void {

@@ -199,6 +199,29 @@ describe('monitoring a running certmint', () => {
     expect(metricNames('sum by (le) (rate(certmint_x_bucket{a="b"}[5m] offset 1d)) > 2 * 86400 and on (job) up')).toEqual(['certmint_x_bucket', 'up']);
   });
 
+  it('counts the connections it accepts: one per new connection, none for a request on a kept one', async () => {
+    const accepted = async () => parsePrometheusText((await get(`${certmint.baseUrl}/metrics`)).body).value('certmint_http_connections_total');
+    const start = await accepted();
+    // Each get() opens a connection of its own (agent: false), the scrape too.
+    for (let i = 0; i < 3; i++) expect((await get(`${certmint.baseUrl}/health`)).status).toBe(200);
+    const afterNew = await accepted();
+    expect(afterNew - start).toBe(3 + 1);
+    const kept = new Agent({ ca: certmint.rootPem, keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve, reject) => {
+          request(`${certmint.baseUrl}/health`, { agent: kept }, (res) => {
+            res.resume();
+            res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+          }).once('error', reject).end();
+        });
+      }
+    } finally {
+      kept.destroy();
+    }
+    expect((await accepted()) - afterNew).toBe(1 + 1);
+  });
+
   it('answers /health and /ready next to /metrics', async () => {
     expect((await get(`${certmint.baseUrl}/health`)).body).toBe('{"status":"ok"}');
     expect((await get(`${certmint.baseUrl}/ready`)).body).toBe('{"status":"ready"}');

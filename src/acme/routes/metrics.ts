@@ -7,6 +7,8 @@ export interface HttpMetrics {
    * pattern ("/acme/order/:id"), never the raw URL, so label values stay few.
    */
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void;
+  /** One connection accepted by the listener (over TLS, each one a full handshake). */
+  connectionAccepted(): void;
   /** Everything measured, in the Prometheus text exposition format. */
   scrape(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -14,8 +16,13 @@ export interface HttpMetrics {
 /** Requests that matched no route share one label value instead of one per URL probed. */
 const UNMATCHED_ROUTE = 'unmatched';
 
-/** Times every request of `app` (a root hook, so encapsulated plugins are timed too). */
+/**
+ * Times every request of `app` (a root hook, so encapsulated plugins are timed too) and counts the
+ * connections its server accepts: a client that does not keep its connections (Go's HTTP/1.1 pool
+ * racing its dials under load, issue 27) shows as many connections per request, each a handshake.
+ */
 export function observeRequests(app: FastifyInstance, metrics: HttpMetrics): void {
+  app.server.on('connection', () => metrics.connectionAccepted());
   app.addHook('onResponse', (request, reply, done) => {
     metrics.requestFinished(request.routeOptions.url ?? UNMATCHED_ROUTE, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
