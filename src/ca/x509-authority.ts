@@ -307,7 +307,6 @@ function isDerPositiveSerial(hex: string): boolean {
   return true;
 }
 
-/** The DER of an Extension built by @peculiar/x509 (once per CA, not per leaf). */
 function wholeSeconds(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
