@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
 import { requireOrSkip } from '../../test/support/clients.js';
-import { startNxdomainDnsServer, startSilentDnsServer } from '../../test/support/dns-responders.js';
+import { startFaultyDnsServer, startNxdomainDnsServer, startSilentDnsServer } from '../../test/support/dns-responders.js';
 import { AcmeProblem } from '../core/problem.js';
 import { createResolver } from './resolver.js';
 
@@ -145,6 +145,43 @@ describe('createResolver with DNS servers (hand-made responders)', () => {
     const problem = await dnsProblem(resolver.resolve('refused.test'));
     // Says whose side the fault is on: the applicant's zone is fine, the CA cannot reach its resolver.
     expect(problem.detail).toBe("DNS problem: the CA's DNS resolver is unreachable (connection refused) looking up A for refused.test");
+  });
+
+  it('an aborted lookup leaves a lookup running beside it alone, on a channel kept from an earlier one', async () => {
+    const server = await startFaultyDnsServer({ silentSuffix: '.silent.test', slowSuffix: '.slow.test', slowMs: 300 });
+    try {
+      const resolver = createResolver([server.address], 5000);
+      // Done, so its channel is idle and the next lookup gets it.
+      expect(await resolver.resolve('earlier.test')).toEqual(['127.0.0.1']);
+      const answered = resolver.resolve('answered.slow.test');
+      const controller = new AbortController();
+      const aborted = resolver.resolve('aborted.silent.test', controller.signal);
+      await Promise.all([server.askedFor('answered.slow.test'), server.askedFor('aborted.silent.test')]);
+      controller.abort();
+      const problem = await dnsProblem(aborted);
+      expect(problem.detail).toBe('DNS problem: query timed out looking up A for aborted.silent.test');
+      // Had both lookups shared a channel, the abort's cancel() would have ended this one too.
+      expect(await answered).toEqual(['127.0.0.1']);
+      expect(await resolver.resolve('after.test')).toEqual(['127.0.0.1']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('sends each lookup from a new source port although channels are kept (spoofed answers must guess it)', async () => {
+    const server = await startFaultyDnsServer({ silentSuffix: '.silent.test', slowSuffix: '.slow.test', slowMs: 0 });
+    try {
+      const resolver = createResolver([server.address], 2000);
+      const names = ['one.test', 'two.test', 'three.test', 'four.test'];
+      for (const name of names) expect(await resolver.resolve(name)).toEqual(['127.0.0.1']);
+      await expect(resolver.resolveTxt('five.test', undefined, { absentAsEmpty: true })).resolves.toEqual([]);
+      const ports = [...names, 'five.test'].map((name) => [...(server.sourcePorts.get(name) ?? [])]);
+      // One socket per lookup (its A and AAAA share it), none shared between lookups.
+      for (const p of ports) expect(p).toHaveLength(1);
+      expect(new Set(ports.flat()).size).toBe(ports.length);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('accepts IPv6 server addresses and rejects malformed ones at construction', () => {
