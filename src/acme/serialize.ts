@@ -7,8 +7,7 @@ import type { AcmeUrls } from './urls.js';
 
 /** RFC 3339 in UTC, whole seconds. */
 export function rfc3339(d: Date): string {
-  // toISOString always ends in ".sssZ"; a slice, not a regular expression, as bodies carry several of these.
-  return `${d.toISOString().slice(0, -5)}Z`;
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function accountBody(a: AccountRecord, urls: AcmeUrls): Record<string, unknown> {
