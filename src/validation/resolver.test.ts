@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { open } from 'node:fs/promises';
@@ -181,6 +182,34 @@ describe('createResolver with DNS servers (hand-made responders)', () => {
       expect(new Set(ports.flat()).size).toBe(ports.length);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('caches no answer on a kept channel: a record changed since the last lookup is seen at once, whatever its TTL', async () => {
+    // Answers A with 127.0.0.<n> for its n-th A query, with a TTL of an hour; NODATA for the rest.
+    const socket = createSocket('udp4');
+    let aQueries = 0;
+    socket.on('message', (query, from) => {
+      let end = 12;
+      while (end < query.length && query[end] !== 0) end += (query[end] ?? 0) + 1;
+      end += 5;
+      const header = Buffer.from(query.subarray(0, end));
+      header[2] = 0x80 | ((query[2] ?? 0) & 0x79);
+      header[3] = 0x80;
+      header.writeUInt16BE(1, 4);
+      header.fill(0, 6, 12);
+      if (query.readUInt16BE(end - 4) !== 1) return void socket.send(header, from.port, from.address);
+      header.writeUInt16BE(1, 6);
+      const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, ++aQueries]);
+      socket.send(Buffer.concat([header, answer]), from.port, from.address);
+    });
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    try {
+      const resolver = createResolver([`127.0.0.1:${socket.address().port}`], 2000);
+      expect(await resolver.resolve('changing.test')).toEqual(['127.0.0.1']);
+      expect(await resolver.resolve('changing.test')).toEqual(['127.0.0.2']);
+    } finally {
+      socket.close();
     }
   });
 
