@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
+import { FlattenedSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAcmeApp, type TestAcmeApp } from '../../test/support/acme-app.js';
 import { InjectAcmeClient, newAccountKey } from '../../test/support/jws-client.js';
@@ -133,6 +134,16 @@ describe('the JWS preHandler refuses bad requests with the RFC problem and chang
 
   it('malformed for a payload that is not a JSON object', async () => {
     expectProblem(await client.post(`${t.baseUrl}/acme/new-order`, [1, 2]), 'malformed', 400, /JSON object/);
+  });
+
+  it('malformed for a signed payload that is not JSON, and its nonce is spent (it was authentic)', async () => {
+    const url = `${t.baseUrl}/acme/new-order`;
+    const nonce = await client.freshNonce();
+    const notJson = await new FlattenedSign(new TextEncoder().encode('{"identifiers": '))
+      .setProtectedHeader({ alg: client.key.alg, nonce, url, kid: client.accountUrl })
+      .sign(client.key.privateKey);
+    expectProblem(await raw(JSON.stringify(notJson)), 'malformed', 400, /^JWS payload is not valid JSON$/);
+    expectProblem(await client.post(url, { identifiers: [{ type: 'dns', value: 'spent.example' }] }, { nonce }), 'badNonce', 400);
   });
 
   it('404 for resources that do not exist, unauthorized for another account\'s', async () => {

@@ -91,19 +91,26 @@ function refuseCrit(header: Record<string, unknown>, what: string): void {
   );
 }
 
+/** A payload's JSON, parsed once: the value, or the error its parse threw (reported only after the nonce is spent). */
+type ParsedPayload = { readonly value: unknown } | { readonly invalid: true };
+
+function parsePayload(payloadText: string): ParsedPayload | undefined {
+  if (payloadText === '') return undefined;
+  try {
+    return { value: JSON.parse(payloadText) as unknown };
+  } catch {
+    return { invalid: true };
+  }
+}
+
 /**
  * The nested JWS a request carries (keyChange's inner JWS, newAccount's externalAccountBinding)
  * are verified after the outer nonce is used; their "crit" is refused before it, so a client can
  * retry with the same nonce. Anything else wrong with them is for their own parser to say.
  */
-function refuseNestedCrit(payloadText: string, innerJws: boolean): void {
-  if (payloadText === '') return;
-  let payload: unknown;
-  try {
-    payload = JSON.parse(payloadText);
-  } catch {
-    return;
-  }
+function refuseNestedCrit(parsed: ParsedPayload | undefined, innerJws: boolean): void {
+  if (parsed === undefined || !('value' in parsed)) return;
+  const payload = parsed.value;
   if (typeof payload !== 'object' || payload === null) return;
   const nested: { jws: unknown; what: string }[] = innerJws
     ? [{ jws: payload, what: 'inner JWS' }]
@@ -135,6 +142,10 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
   } catch {
     throw new AcmeProblem('malformed', `JWS ${what} is not valid JSON`);
   }
+  return jsonObject(v, what);
+}
+
+function jsonObject(v: unknown, what: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new AcmeProblem('malformed', `JWS ${what} must be a JSON object`);
   }
@@ -217,7 +228,8 @@ export class JwsVerifier {
     private readonly keyCacheSize = 10_000,
   ) {}
 
-  async verify(request: FastifyRequest, mode: KeyMode): Promise<VerifiedJws> {
+  /** `innerJws`: the route's payload is itself a JWS (keyChange), whose "crit" is refused before the nonce is spent. */
+  async verify(request: FastifyRequest, mode: KeyMode, innerJws = false): Promise<VerifiedJws> {
     const { jws, header, payloadText, alg } = parseFlattened(request.body, 'JWS');
     const expectedUrl = this.urls.requestUrl(request.url);
     if (header.url !== expectedUrl) {
@@ -248,11 +260,14 @@ export class JwsVerifier {
     }
 
     verifySignature(jws, key, 'JWS');
-    refuseNestedCrit(payloadText, request.routeOptions.config.innerJws === true);
+    // Parsed once for both: the nested "crit" check before the nonce, the payload's own problem after it.
+    const parsed = parsePayload(payloadText);
+    refuseNestedCrit(parsed, innerJws);
     if (!(await this.ledger.nonces.consume(header.nonce))) {
       throw new AcmeProblem('badNonce', 'JWS has an invalid or already used nonce; retry with the one in Replay-Nonce');
     }
-    const payload = payloadText === '' ? undefined : parseJsonObject(payloadText, 'payload');
+    if (parsed !== undefined && !('value' in parsed)) throw new AcmeProblem('malformed', 'JWS payload is not valid JSON');
+    const payload = parsed === undefined ? undefined : jsonObject(parsed.value, 'payload');
     const thumbprint = jwk ? await calculateJwkThumbprint(jwk as JWK, 'sha256') : account?.keyThumbprint;
     return { payload, account, jwk, thumbprint };
   }
@@ -313,13 +328,12 @@ export class JwsVerifier {
 /** fastify preHandler for routes with `config: { jws }`. */
 export function jwsPreHandler(verifier: JwsVerifier) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const mode = request.routeOptions.config.jws;
+    // Read once: fastify builds a new routeOptions object on every read.
+    const { jws: mode, innerJws } = request.routeOptions.config;
     if (!mode) return;
-    const v = await verifier.verify(request, mode);
+    const v = await verifier.verify(request, mode, innerJws === true);
     // Every later line of this request (the handler's, the error handler's) names the account.
     if (v.account) request.log = request.log.child({ account: v.account.id });
-    request.acme = request.routeOptions.config.innerJws
-      ? { ...v, inner: await verifier.verifyInner(v.payload, verifier.requestUrl(request)) }
-      : v;
+    request.acme = innerJws ? { ...v, inner: await verifier.verifyInner(v.payload, verifier.requestUrl(request)) } : v;
   };
 }

@@ -37,7 +37,12 @@ export function parseIpRange(input: string): IpRange | undefined {
 /** True when `address` (an IP literal; an IPv6 zone is ignored) lies in `range`. */
 export function ipRangeContains(range: IpRange, address: string): boolean {
   const bytes = ipBytes(address);
-  if (!bytes || bytes.length !== range.bytes.length) return false;
+  return bytes !== undefined && ipRangeContainsBytes(range, bytes);
+}
+
+/** ipRangeContains for an address already parsed by ipBytes, for callers that test it against many ranges. */
+export function ipRangeContainsBytes(range: IpRange, bytes: Uint8Array): boolean {
+  if (bytes.length !== range.bytes.length) return false;
   return bytes.every((byte, i) => (byte & maskByte(range.prefix, i)) === range.bytes[i]);
 }
 

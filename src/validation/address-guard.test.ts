@@ -69,6 +69,13 @@ describe('addressGuard', () => {
     for (const address of ['11.0.0.1', '9.255.255.255', '192.0.2.8', 'fe00::1', '127.0.0.1']) expect(withDenied(address), address).toBeUndefined();
     // Link-local is refused on top of any list, and says so.
     expect(withDenied('169.254.169.254')).toMatch(/link-local/);
+    // And the other way: an IPv4 address is in an IPv6 range that holds its mapped form, as BlockList reads it.
+    const mappedRange = new BlockList();
+    mappedRange.addSubnet('::ffff:10.0.0.0', 104, 'ipv6');
+    for (const address of ['10.1.2.3', '11.1.2.3']) {
+      expect(addressGuard([range('::ffff:10.0.0.0/104')])(address) !== undefined, address).toBe(mappedRange.check(address, 'ipv4'));
+    }
+    expect(addressGuard([range('::ffff:10.0.0.0/104')])('10.1.2.3')).toBe('is in a network this CA does not validate (validation.deniedNetworks)');
   });
 
   it('agrees with Node’s BlockList on random ranges and addresses', () => {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { open } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChallTestSrv, type ChallTestSrv } from '../../test/support/challtestsrv.js';
 import { requireOrSkip } from '../../test/support/clients.js';
-import { startNxdomainDnsServer, startSilentDnsServer } from '../../test/support/dns-responders.js';
+import { startFaultyDnsServer, startNxdomainDnsServer, startSilentDnsServer } from '../../test/support/dns-responders.js';
 import { AcmeProblem } from '../core/problem.js';
 import { createResolver } from './resolver.js';
 
@@ -145,6 +146,71 @@ describe('createResolver with DNS servers (hand-made responders)', () => {
     const problem = await dnsProblem(resolver.resolve('refused.test'));
     // Says whose side the fault is on: the applicant's zone is fine, the CA cannot reach its resolver.
     expect(problem.detail).toBe("DNS problem: the CA's DNS resolver is unreachable (connection refused) looking up A for refused.test");
+  });
+
+  it('an aborted lookup leaves a lookup running beside it alone, on a channel kept from an earlier one', async () => {
+    const server = await startFaultyDnsServer({ silentSuffix: '.silent.test', slowSuffix: '.slow.test', slowMs: 300 });
+    try {
+      const resolver = createResolver([server.address], 5000);
+      // Done, so its channel is idle and the next lookup gets it.
+      expect(await resolver.resolve('earlier.test')).toEqual(['127.0.0.1']);
+      const answered = resolver.resolve('answered.slow.test');
+      const controller = new AbortController();
+      const aborted = resolver.resolve('aborted.silent.test', controller.signal);
+      await Promise.all([server.askedFor('answered.slow.test'), server.askedFor('aborted.silent.test')]);
+      controller.abort();
+      const problem = await dnsProblem(aborted);
+      expect(problem.detail).toBe('DNS problem: query timed out looking up A for aborted.silent.test');
+      // Had both lookups shared a channel, the abort's cancel() would have ended this one too.
+      expect(await answered).toEqual(['127.0.0.1']);
+      expect(await resolver.resolve('after.test')).toEqual(['127.0.0.1']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('sends each lookup from a new source port although channels are kept (spoofed answers must guess it)', async () => {
+    const server = await startFaultyDnsServer({ silentSuffix: '.silent.test', slowSuffix: '.slow.test', slowMs: 0 });
+    try {
+      const resolver = createResolver([server.address], 2000);
+      const names = ['one.test', 'two.test', 'three.test', 'four.test'];
+      for (const name of names) expect(await resolver.resolve(name)).toEqual(['127.0.0.1']);
+      await expect(resolver.resolveTxt('five.test', undefined, { absentAsEmpty: true })).resolves.toEqual([]);
+      const ports = [...names, 'five.test'].map((name) => [...(server.sourcePorts.get(name) ?? [])]);
+      // One socket per lookup (its A and AAAA share it), none shared between lookups.
+      for (const p of ports) expect(p).toHaveLength(1);
+      expect(new Set(ports.flat()).size).toBe(ports.length);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('caches no answer on a kept channel: a record changed since the last lookup is seen at once, whatever its TTL', async () => {
+    // Answers A with 127.0.0.<n> for its n-th A query, with a TTL of an hour; NODATA for the rest.
+    const socket = createSocket('udp4');
+    let aQueries = 0;
+    socket.on('message', (query, from) => {
+      let end = 12;
+      while (end < query.length && query[end] !== 0) end += (query[end] ?? 0) + 1;
+      end += 5;
+      const header = Buffer.from(query.subarray(0, end));
+      header[2] = 0x80 | ((query[2] ?? 0) & 0x79);
+      header[3] = 0x80;
+      header.writeUInt16BE(1, 4);
+      header.fill(0, 6, 12);
+      if (query.readUInt16BE(end - 4) !== 1) return void socket.send(header, from.port, from.address);
+      header.writeUInt16BE(1, 6);
+      const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, ++aQueries]);
+      socket.send(Buffer.concat([header, answer]), from.port, from.address);
+    });
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    try {
+      const resolver = createResolver([`127.0.0.1:${socket.address().port}`], 2000);
+      expect(await resolver.resolve('changing.test')).toEqual(['127.0.0.1']);
+      expect(await resolver.resolve('changing.test')).toEqual(['127.0.0.2']);
+    } finally {
+      socket.close();
+    }
   });
 
   it('accepts IPv6 server addresses and rejects malformed ones at construction', () => {

@@ -47,28 +47,81 @@ export interface ResolverOptions {
  */
 export function createResolver(dnsResolvers: readonly string[], timeoutMs: number, o: ResolverOptions = {}): NameResolver {
   if (dnsResolvers.length === 0) {
-    return new SystemResolver(new HostsFile(o.hostsFile), new ResolvConf(o.resolvConf), new ServerResolver(o.nameservers, timeoutMs));
+    const resolvConf = new ResolvConf(o.resolvConf);
+    // c-ares reads resolv.conf's nameservers when a channel is made: an edit retires the kept ones.
+    const channels = new Channels(o.nameservers, timeoutMs, () => resolvConf.rules());
+    return new SystemResolver(new HostsFile(o.hostsFile), resolvConf, new ServerResolver(channels));
   }
   // Fail at start-up, not at the first validation, when a server address is malformed.
   new Resolver().setServers([...dnsResolvers]);
-  return new ServerResolver([...dnsResolvers], timeoutMs);
+  return new ServerResolver(new Channels([...dnsResolvers], timeoutMs));
+}
+
+/** Idle channels kept at most: about the validations a busy server runs at once. */
+const MAX_IDLE_CHANNELS = 64;
+
+/** A channel lent to one lookup; `done` gives it back unless the lookup cancelled it. */
+interface ChannelLease {
+  readonly resolver: Resolver;
+  done(cancelled: boolean): void;
+}
+
+/**
+ * c-ares channels, each serving one lookup at a time. Resolver.cancel() cancels everything on its
+ * channel, and an aborted validation must not cancel another one's queries, so no two lookups
+ * share a channel at once; a cancelled channel is dropped. Between lookups a channel is kept:
+ * making one (ares_init, reading resolv.conf, setting servers) cost about 0.13 ms of the event
+ * loop per validation (issue 27). Reuse does not reuse the socket: without ARES_FLAG_STAYOPEN
+ * c-ares closes a channel's UDP socket when its last query ends, so every lookup still leaves
+ * from a fresh source port (resolver.test.ts checks both).
+ */
+class Channels {
+  private idle: Resolver[] = [];
+  private generation: unknown;
+
+  constructor(
+    /** undefined: the nameservers of /etc/resolv.conf. */
+    private readonly servers: readonly string[] | undefined,
+    readonly timeoutMs: number,
+    /** Changes when channels made before are stale (resolv.conf edited); idle ones are then dropped. */
+    private readonly currentGeneration: () => unknown = () => undefined,
+  ) {}
+
+  lease(): ChannelLease {
+    const generation = this.currentGeneration();
+    if (generation !== this.generation) {
+      this.idle = [];
+      this.generation = generation;
+    }
+    const resolver = this.idle.pop() ?? this.create();
+    return {
+      resolver,
+      done: (cancelled) => {
+        if (!cancelled && generation === this.generation && this.idle.length < MAX_IDLE_CHANNELS) this.idle.push(resolver);
+      },
+    };
+  }
+
+  private create(): Resolver {
+    // Two tries, so one lost UDP packet is not a failed validation. c-ares backs off (and
+    // jitters) between tries, so a timer of the lookup's own holds it to timeoutMs.
+    const resolver = new Resolver({ timeout: Math.max(1, Math.floor(this.timeoutMs / 3)), tries: 2 });
+    if (this.servers) resolver.setServers([...this.servers]);
+    return resolver;
+  }
 }
 
 type RecordType = 'A' | 'AAAA' | 'TXT' | 'CAA';
 
 class ServerResolver implements NameResolver {
-  constructor(
-    /** undefined: the nameservers of /etc/resolv.conf. */
-    private readonly servers: readonly string[] | undefined,
-    private readonly timeoutMs: number,
-  ) {}
+  constructor(private readonly channels: Channels) {}
 
   resolveTxt(name: string, signal?: AbortSignal, o?: TxtOptions): Promise<string[]> {
-    return queryTxt(this.servers, this.timeoutMs, name, signal, o);
+    return queryTxt(this.channels, name, signal, o);
   }
 
   resolveCaa(name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
-    return queryCaa(this.servers, this.timeoutMs, name, signal);
+    return queryCaa(this.channels, name, signal);
   }
 
   async resolve(name: string, signal?: AbortSignal): Promise<string[]> {
@@ -84,15 +137,15 @@ class ServerResolver implements NameResolver {
    */
   async addressesOf(name: string, signal?: AbortSignal): Promise<{ addresses: string[] } | { absent: AcmeProblem }> {
     throwIfAborted(name, signal, 'A');
-    // One channel per lookup: Resolver.cancel() cancels everything on its channel, and an
-    // aborted validation must not cancel another one's queries.
-    // Two tries, so one lost UDP packet is not a failed validation. c-ares backs off (and
-    // jitters) between tries, so a timer of our own holds the lookup to timeoutMs.
-    const resolver = new Resolver({ timeout: Math.max(1, Math.floor(this.timeoutMs / 3)), tries: 2 });
-    if (this.servers) resolver.setServers([...this.servers]);
-    const onAbort = (): void => resolver.cancel();
+    const channel = this.channels.lease();
+    const resolver = channel.resolver;
+    let cancelled = false;
+    const onAbort = (): void => {
+      cancelled = true;
+      resolver.cancel();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const deadline = setTimeout(onAbort, this.timeoutMs);
+    const deadline = setTimeout(onAbort, this.channels.timeoutMs);
     try {
       const [a, aaaa] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
       throwIfAborted(name, signal, 'A');
@@ -115,19 +168,14 @@ class ServerResolver implements NameResolver {
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
+      channel.done(cancelled);
     }
   }
 }
 
-/** One TXT query through `servers` (undefined: the system's), bounded by timeoutMs and the signal. */
-async function queryTxt(
-  servers: readonly string[] | undefined,
-  timeoutMs: number,
-  name: string,
-  signal?: AbortSignal,
-  o: TxtOptions = {},
-): Promise<string[]> {
-  const records = await query(servers, timeoutMs, name, 'TXT', signal, async (r) => {
+/** One TXT query through a channel of `channels`, bounded by their timeoutMs and the signal. */
+async function queryTxt(channels: Channels, name: string, signal?: AbortSignal, o: TxtOptions = {}): Promise<string[]> {
+  const records = await query(channels, name, 'TXT', signal, async (r) => {
     try {
       return await r.resolveTxt(name);
     } catch (err) {
@@ -139,8 +187,8 @@ async function queryTxt(
 }
 
 /** RFC 8659 §3: a name without CAA records (NXDOMAIN or NODATA) is an empty set, not a failure. */
-async function queryCaa(servers: readonly string[] | undefined, timeoutMs: number, name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
-  return query(servers, timeoutMs, name, 'CAA', signal, async (r) => {
+async function queryCaa(channels: Channels, name: string, signal?: AbortSignal): Promise<CaaRecord[]> {
+  return query(channels, name, 'CAA', signal, async (r) => {
     try {
       return await r.resolveCaa(name);
     } catch (err) {
@@ -152,27 +200,30 @@ async function queryCaa(servers: readonly string[] | undefined, timeoutMs: numbe
 }
 
 async function query<T>(
-  servers: readonly string[] | undefined,
-  timeoutMs: number,
+  channels: Channels,
   name: string,
   type: RecordType,
   signal: AbortSignal | undefined,
   run: (resolver: Resolver) => Promise<T>,
 ): Promise<T> {
   throwIfAborted(name, signal, type);
-  const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 3)), tries: 2 });
-  if (servers) resolver.setServers([...servers]);
-  const onAbort = (): void => resolver.cancel();
+  const channel = channels.lease();
+  let cancelled = false;
+  const onAbort = (): void => {
+    cancelled = true;
+    channel.resolver.cancel();
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
-  const deadline = setTimeout(onAbort, timeoutMs);
+  const deadline = setTimeout(onAbort, channels.timeoutMs);
   try {
-    return await run(resolver);
+    return await run(channel.resolver);
   } catch (err) {
     throwIfAborted(name, signal, type);
     throw dnsProblem(name, type, err);
   } finally {
     clearTimeout(deadline);
     signal?.removeEventListener('abort', onAbort);
+    channel.done(cancelled);
   }
 }
 

@@ -37,6 +37,8 @@ export interface FaultyDnsServer extends DnsResponder {
   askedFor(name: string): Promise<void>;
   /** Every name asked for so far (lower case, no trailing dot). */
   readonly asked: ReadonlySet<string>;
+  /** The UDP source ports the queries for each name came from. */
+  readonly sourcePorts: ReadonlyMap<string, ReadonlySet<number>>;
 }
 
 /**
@@ -45,12 +47,14 @@ export interface FaultyDnsServer extends DnsResponder {
  */
 export async function startFaultyDnsServer(faults: DnsFaults, at: ListenAt = {}): Promise<FaultyDnsServer> {
   const asked = new Set<string>();
+  const sourcePorts = new Map<string, Set<number>>();
   const waiting: { name: string; resolve: () => void }[] = [];
   const late = new Set<NodeJS.Timeout>();
   const responder = await listen((socket, query, rinfo) => {
     const name = questionName(query);
     if (name === undefined) return;
     asked.add(name);
+    sourcePorts.set(name, (sourcePorts.get(name) ?? new Set<number>()).add(rinfo.port));
     for (const w of waiting.filter((w) => w.name === name)) {
       waiting.splice(waiting.indexOf(w), 1);
       w.resolve();
@@ -72,6 +76,7 @@ export async function startFaultyDnsServer(faults: DnsFaults, at: ListenAt = {})
     ...responder,
     askedFor: (name) => (asked.has(name) ? Promise.resolve() : new Promise((resolve) => waiting.push({ name, resolve }))),
     asked,
+    sourcePorts,
     stop: () => {
       for (const timer of late) clearTimeout(timer);
       return responder.stop();
