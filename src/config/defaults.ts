@@ -27,6 +27,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     maxConnectionsPerAddress: 100,
     // A client's address is the socket's unless a listed proxy forwarded the request.
     trustedProxies: [],
+    http2: true,
     // One process, as before server.workers existed; `auto` uses every core (docs/scale-out.md).
     workers: 1,
   },
