@@ -9,7 +9,7 @@ import { startCertmint, type CertmintProcess } from '../support/certmint-process
 import { requireGoClientOrSkip } from '../support/clients.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 
-// server.http2 (default true): the HTTPS listener offers h2 by ALPN beside HTTP/1.1 (issue 27:
+// server.http2 (default false): the HTTPS listener offers h2 by ALPN beside HTTP/1.1 (issue 27:
 // Go's default transport then multiplexes its requests instead of a TLS handshake every few
 // requests). Through a running `certmint serve`, with Node's own HTTP/2 client and the Go client.
 
@@ -21,7 +21,7 @@ const BODY_TIMEOUT_MS = 1_000;
 let certmint: CertmintProcess;
 beforeAll(async () => {
   // keepAliveTimeout far beyond the test: a session that ends did so because the server ended it.
-  certmint = await startCertmint({ config: { server: { bodyTimeout: `${BODY_TIMEOUT_MS}ms`, keepAliveTimeout: '120s' } } });
+  certmint = await startCertmint({ config: { server: { http2: true, bodyTimeout: `${BODY_TIMEOUT_MS}ms`, keepAliveTimeout: '120s' } } });
 });
 afterAll(async () => certmint?.stop());
 
@@ -257,7 +257,7 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
   });
 
   it('exits at once on SIGTERM while an h2 session sits idle (GOAWAY, not server.keepAliveTimeout)', async () => {
-    const own = await startCertmint();
+    const own = await startCertmint({ env: { CERTMINT_SERVER_HTTP2: 'true' } });
     const s = await session(own);
     s.on('error', () => undefined);
     const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
@@ -272,12 +272,33 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
     await own.stop();
   });
 
-  it('server.http2: false (CERTMINT_SERVER_HTTP2=false) offers no h2; HTTP/1.1 is served', async () => {
-    const own = await startCertmint({ env: { CERTMINT_SERVER_HTTP2: 'false' } });
+  it('by default (server.http2: false) offers no h2; HTTP/1.1 is served', async () => {
+    const own = await startCertmint();
     try {
       expect(await alpn(own, ['h2', 'http/1.1'])).not.toBe('h2');
       expect(await alpn(own, ['http/1.1'])).not.toBe('h2');
       expect(await https1('/directory', own)).toMatchObject({ status: 200, httpVersion: '1.1' });
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it.skipIf(!acmegoFound)('serves the Go client over h2 with server.workers: 2', { timeout: 120_000 }, async () => {
+    const own = await startCertmint({ config: { server: { http2: true, workers: 2 } } });
+    try {
+      expect(await alpn(own, ['h2', 'http/1.1'])).toBe('h2');
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile(
+          acmego!,
+          [
+            '-mode', 'load', '-n', '60', '-c', '16', '-account-key', 'ec256', '-directory', own.directoryUrl, '-ca-bundle', own.rootFile,
+            '-http01-listen', `127.0.0.1:${own.http01Port}`, '-name-template', 'w%d-i%d.h2-workers.test',
+          ],
+          { timeout: 100_000 },
+          (err, out, stderr) => (err ? reject(new Error(`acmego: ${err.message}\n${out}\n${stderr}\n${own.output()}`)) : resolve(out)),
+        );
+      });
+      expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({ ok: 60, errors: 0 });
     } finally {
       await own.stop();
     }
