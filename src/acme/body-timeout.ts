@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { constants as http2, type Http2ServerRequest } from 'node:http2';
 import { AcmeProblem } from '../core/problem.js';
 
 /**
@@ -12,6 +13,10 @@ import { AcmeProblem } from '../core/problem.js';
  * A body still arriving when the bound passes gets 408 with a problem document and the
  * connection is closed, as Node does for requestTimeout. The problem carries a fresh Replay-Nonce
  * like every other (RFC 8555 §6.5), when `issueNonce` gives one.
+ *
+ * Over HTTP/2 only the request's stream is ended, never the connection other streams share: the
+ * 408 ends the response, then RST_STREAM NO_ERROR asks the client to stop sending the body
+ * (RFC 9113 §8.1: a complete response before the whole request); HTTP/2 has no Connection header.
  */
 export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number, issueNonce?: () => Promise<string>): void {
   app.addHook('onRequest', (request, reply, done) => {
@@ -26,22 +31,23 @@ export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number, 
       // Fastify must not answer too when the body's stream then fails.
       reply.hijack();
       const res = reply.raw;
-      const socket = raw.socket;
+      const stream = raw.httpVersionMajor === 2 ? (raw as unknown as Http2ServerRequest).stream : undefined;
+      const close = stream ? (code: number) => stream.close(code) : () => raw.socket.destroy();
       if (res.headersSent) {
-        socket.destroy();
+        close(http2.NGHTTP2_CANCEL);
         return;
       }
       const problem = new AcmeProblem('malformed', `the request body did not arrive within ${bodyTimeoutMs} ms of its headers; send it at once`, { status: 408 });
       const body = JSON.stringify(problem.toDocument());
       const send = (nonce: string | undefined) => {
-        if (res.headersSent || socket.destroyed) return;
+        if (res.headersSent || (stream ? stream.closed : raw.socket.destroyed)) return;
         res.writeHead(408, {
           'Content-Type': 'application/problem+json',
           'Content-Length': Buffer.byteLength(body),
-          Connection: 'close',
+          ...(stream ? {} : { Connection: 'close' }),
           ...(nonce !== undefined ? { 'Replay-Nonce': nonce } : {}),
         });
-        res.end(body, () => socket.destroy());
+        res.end(body, () => close(http2.NGHTTP2_NO_ERROR));
       };
       // A ledger that cannot give a nonce now still gets the slow body cut off.
       if (issueNonce) issueNonce().then(send, () => send(undefined));

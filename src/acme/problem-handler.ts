@@ -86,6 +86,9 @@ export function problemErrorHandler(
     // Read the rest of the body (within a bound) so that a client still writing it can read the
     // answer; fastify has set Connection: close, so a connection drains at most once.
     const problem = fromFastifyError(error as FastifyError)!;
+    // HTTP/2 has no Connection header (RFC 9113 §8.2.2; Node drops it with a process warning): the
+    // stream ends with the answer, and the client's other streams go on.
+    if (request.raw.httpVersionMajor === 2) reply.removeHeader('connection');
     void drainOversizedBody(request.raw).then(() => {
       // The body's own bound (server.bodyTimeout) may have answered 408 meanwhile.
       if (!reply.sent) sendProblem(reply, problem);

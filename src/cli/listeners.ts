@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
+import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/config.js';
 import { connectionBounds } from './composition.js';
+import { WholeHttp2Response } from './http2-response.js';
 import { capConnectionsPerAddress } from './connections-per-address.js';
 import { lazyChildLoggers } from './lazy-child-logger.js';
 
@@ -22,14 +24,62 @@ export const LAZY_SCHEMA_COMPILERS = {
 } as unknown as CompilersFactory;
 
 /**
+ * HTTP/2 streams one connection may carry at once (SETTINGS_MAX_CONCURRENT_STREAMS; Go's server
+ * advertises 250, nginx 128). Kept small on purpose: a client with more requests in flight opens
+ * another connection (Go's transport does, unless StrictMaxConcurrentStreams), so one busy client
+ * such as cert-manager is spread over several connections, and with server.workers over several
+ * workers, instead of pinning all its load to the one worker its first connection reached.
+ */
+export const HTTP2_MAX_CONCURRENT_STREAMS = 8;
+
+/**
+ * Streams one HTTP/2 connection may carry before the server ends it gracefully (GOAWAY NO_ERROR
+ * naming the last stream it took; those finish, and the client opens a new connection for the
+ * next), as nginx's keepalive_requests does. Below nghttp2's stream-reset allowance (CVE-2023-44487's
+ * rapid-reset defence: a burst of 1,000 RST_STREAMs per session, refilled 33 per second, counted even
+ * for streams already answered), so that no client can reach it: past it nghttp2 ends the session
+ * with GOAWAY INTERNAL_ERROR and refuses streams Node had already handed to the application, which
+ * the client then sends again (RFC 9113 §8.7): a finalize twice, "orderNotReady". Go's client met it
+ * when it reset ~70 % of its streams (before WholeHttp2Response); a client that abandons its requests
+ * would still. The margin below 1,000 covers resets of streams the server refused itself. Costs one
+ * handshake per 900 requests; with server.workers it also lets a busy client's next connection land
+ * on another worker.
+ */
+export const HTTP2_MAX_STREAMS_PER_SESSION = 900;
+
+/**
  * What every listener of serve shares: HTTPS with the server's certificate (or plain HTTP without
  * it), the connection bounds of server.*, the logger without a line per request (one would cost
  * more than the request itself under load) and with request loggers made only when they write,
  * and schema compilers loaded only if ever needed.
+ *
+ * `http2` (the ACME listener with server.http2): ALPN offers h2 before http/1.1. x/crypto/acme
+ * (cert-manager, lego) then multiplexes on a connection or a few; over HTTP/1.1 Go's pool dials a
+ * new connection whenever no idle one is free and closes those it cannot keep, so a busy client
+ * paid a TLS handshake every few requests (issue 27: 829 handshakes per 100 issuances at 32 in
+ * flight, 32 over HTTP/2). HTTP/1.1 clients (certbot, acme-client, curl) are served as before,
+ * with the same bounds (http1Bounds). No h2c: without TLS there is no ALPN to offer it with.
  */
-export function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { key: string | Buffer; cert: string | Buffer } | undefined) {
+export function listenerOptions(
+  config: Config,
+  log: FastifyBaseLogger,
+  tls: { key: string | Buffer; cert: string | Buffer } | undefined,
+  { http2 = false }: { http2?: boolean } = {},
+) {
+  const h2 = tls !== undefined && http2;
   return {
-    https: tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: config.server.headersTimeoutMs, ...connectionBounds(config) } : null,
+    ...(h2 ? { http2: true as const, http2SessionTimeout: config.server.keepAliveTimeoutMs } : {}),
+    https: tls
+      ? {
+          key: tls.key,
+          cert: tls.cert,
+          minVersion: 'TLSv1.2' as const,
+          handshakeTimeout: config.server.headersTimeoutMs,
+          ...(h2
+            ? { allowHTTP1: true, settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS }, Http2ServerResponse: WholeHttp2Response }
+            : connectionBounds(config)),
+        }
+      : null,
     ...(tls ? {} : { http: connectionBounds(config) }),
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
     requestTimeout: config.server.requestTimeoutMs,
@@ -41,10 +91,39 @@ export function listenerOptions(config: Config, log: FastifyBaseLogger, tls: { k
 }
 
 /**
+ * An HTTP/2 listener's own bounds, before it listens. Its HTTP/1.1 connections (allowHTTP1) are
+ * served by node:http's connection handling, which reads the timeouts from the server object: the
+ * HTTP/2 server has its own defaults (headers 60 s, request 300 s, keep-alive none), so server.*
+ * is copied onto it as an HTTP/1.1 listener gets it. A session is closed gracefully after
+ * HTTP2_MAX_STREAMS_PER_SESSION streams, and every session (GOAWAY; streams in flight finish) when
+ * the app closes: fastify closes them only when it may also
+ * destroy busy HTTP/1.1 connections (forceCloseConnections), which would break serve's drain.
+ */
+function http2Bounds(app: FastifyInstance, config: Config): void {
+  if (!app.initialConfig.http2) return;
+  const server = app.server as unknown as Http2SecureServer;
+  Object.assign(server, connectionBounds(config));
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    let streams = 0;
+    session.on('stream', () => {
+      if (++streams === HTTP2_MAX_STREAMS_PER_SESSION) session.close();
+    });
+  });
+  app.addHook('preClose', (done) => {
+    for (const session of sessions) session.close();
+    done();
+  });
+}
+
+/**
  * server.maxConnections and server.maxConnectionsPerAddress on a listener: the HTTPS one and the
  * plain-HTTP publication one each get them.
  */
 export function boundConnections(app: FastifyInstance, config: Config): void {
+  http2Bounds(app, config);
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
   if (config.server.maxConnectionsPerAddress > 0) {
     // Before TLS: a connection over the cap costs no handshake. A trusted proxy carries every client

@@ -231,7 +231,7 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
     bodyTimeoutMs: config.server.bodyTimeoutMs,
     meta: directoryMeta(config),
     fastify: {
-      ...listenerOptions(config, log, tls),
+      ...listenerOptions(config, log, tls, { http2: config.server.http2 }),
       // X-Forwarded-For names the client only when a listed proxy sent the request: anyone else
       // could spell a new address per request and never meet the per-address limits.
       trustProxy: config.server.trustedProxies.length > 0 ? [...config.server.trustedProxies] : false,

@@ -278,6 +278,7 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       maxConnections: c.server.maxConnections,
       maxConnectionsPerAddress: c.server.maxConnectionsPerAddress,
       trustedProxies: c.server.trustedProxies.map((entry) => trustedProxy(entry)),
+      http2: c.server.http2,
       workers: c.server.workers === 'auto' ? autoWorkers() : c.server.workers,
     },
     dataDir: path.resolve(cwd, c.dataDir),
