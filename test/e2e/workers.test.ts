@@ -58,10 +58,28 @@ async function workersAnswering(count: number, after = 0): Promise<Set<string>> 
   throw new Error(`fewer than ${count} workers answered /health: ${[...seen].join(', ')}\n${certmint.output()}`);
 }
 
-/** The worker processes of the primary: its children running main.js. */
-function workerPids(): number[] {
-  const out = execFileSync('ps', ['--ppid', String(certmint.process.pid), '-o', 'pid=,args='], { encoding: 'utf8' });
+/** The worker processes of `server`'s primary: its children running main.js. */
+function workerPids(server: CertmintProcess = certmint): number[] {
+  const out = execFileSync('ps', ['--ppid', String(server.process.pid), '-o', 'pid=,args='], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.includes('main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+/**
+ * A challenge POST of a new account's order for `name` whose http-01 validation `responder` has
+ * received and holds unanswered: the validation is in flight until `release()`; `answered` is the
+ * POST's response.
+ */
+async function validationInFlight(client: AcmeWire, responder: Http01Responder, name: string) {
+  const { account } = await client.newAccount();
+  const order = JSON.parse((await client.newOrder(account!, [name])).body) as { authorizations: string[] };
+  const authz = JSON.parse((await client.postAsGet(account!, order.authorizations[0]!)).body) as { challenges: { type: string; url: string; token: string }[] };
+  const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
+  responder.set(challenge.token, `${challenge.token}.${await calculateJwkThumbprint(account!.key.jwk, 'sha256')}`);
+  const release = responder.hold();
+  const answered = client.post(account!.key, challenge.url, {}, account!.url);
+  for (let i = 0; i < 200 && responder.requests === 0; i++) await sleep(25);
+  expect(responder.requests, 'the validation did not start').toBeGreaterThan(0);
+  return { token: challenge.token, release, answered };
 }
 
 /** A new-account request of a fresh key, signed with `nonce`. */
@@ -71,8 +89,8 @@ async function newAccountJws(nonce: string, url: string): Promise<string> {
   return JSON.stringify(await new FlattenedSign(payload).setProtectedHeader({ alg: key.alg, nonce, url, jwk: key.jwk }).sign(key.privateKey));
 }
 
-function ledger<T>(read: (db: Database.Database) => T): T {
-  const db = new Database(path.join(certmint.dataDir, 'ledger.sqlite3'), { readonly: true, fileMustExist: true });
+function ledger<T>(read: (db: Database.Database) => T, server: CertmintProcess = certmint): T {
+  const db = new Database(path.join(server.dataDir, 'ledger.sqlite3'), { readonly: true, fileMustExist: true });
   try {
     return read(db);
   } finally {
@@ -219,14 +237,7 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     // SIGTERM with a validation in flight: every worker drains (the validation records its
     // outcome, the request is answered), then the primary exits 0.
     responder = await startHttp01Responder('127.0.0.1', certmint.http01Port);
-    const { account } = await wire.newAccount();
-    const order = JSON.parse((await wire.newOrder(account!, ['drain.workers.test'])).body) as { authorizations: string[] };
-    const authz = JSON.parse((await wire.postAsGet(account!, order.authorizations[0]!)).body) as { challenges: { type: string; url: string; token: string }[] };
-    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
-    responder.set(challenge.token, `${challenge.token}.${await calculateJwkThumbprint(account!.key.jwk, 'sha256')}`);
-    const release = responder.hold();
-    const answered = wire.post(account!.key, challenge.url, {}, account!.url);
-    await until('the validation did not start', () => responder!.requests > 0);
+    const { token, release, answered } = await validationInFlight(wire, responder, 'drain.workers.test');
     const server = certmint.process;
     const pids = workerPids();
     const exit = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
@@ -236,7 +247,7 @@ describe('server.workers: 2 on one SQLite ledger', () => {
     expect((await answered).status).toBe(200);
     expect(await exit).toBe(0);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
-    expect(ledger((db) => db.prepare('SELECT status FROM challenges WHERE token = ?').pluck().get(challenge.token))).toBe('valid');
+    expect(ledger((db) => db.prepare('SELECT status FROM challenges WHERE token = ?').pluck().get(token))).toBe('valid');
 
     const serials = readFileSync(received, 'utf8').split('\n').filter(Boolean).map(normalized);
     ledger((db) => {
@@ -263,23 +274,13 @@ describe('a primary killed with kill -9', () => {
 
   it('leaves its workers to drain what is in flight (a validation records its outcome, the request is answered), exit, and remove the nonce sockets', { timeout: 60_000 }, async () => {
     orphaned = await startCertmint({ config: { server: { workers: 2 } }, env: NO_LIMITS });
-    const client = new AcmeWire(orphaned.baseUrl, orphaned.rootPem);
-    const pids = execFileSync('ps', ['--ppid', String(orphaned.process.pid), '-o', 'pid=,args='], { encoding: 'utf8' })
-      .split('\n').filter((l) => l.includes('main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
+    const pids = workerPids(orphaned);
     expect(pids).toHaveLength(2);
     const socketDir = /(?:^|\0)CERTMINT_WORKER_SOCKETS=([^\0]*)/.exec(readFileSync(`/proc/${pids[0]}/environ`, 'latin1'))?.[1];
     expect(socketDir && existsSync(socketDir)).toBe(true);
 
     held = await startHttp01Responder('127.0.0.1', orphaned.http01Port);
-    const { account } = await client.newAccount();
-    const order = JSON.parse((await client.newOrder(account!, ['orphan.workers.test'])).body) as { authorizations: string[] };
-    const authz = JSON.parse((await client.postAsGet(account!, order.authorizations[0]!)).body) as { challenges: { type: string; url: string; token: string }[] };
-    const challenge = authz.challenges.find((c) => c.type === 'http-01')!;
-    held.set(challenge.token, `${challenge.token}.${await calculateJwkThumbprint(account!.key.jwk, 'sha256')}`);
-    const release = held.hold();
-    const answered = client.post(account!.key, challenge.url, {}, account!.url);
-    for (let i = 0; i < 200 && held.requests === 0; i++) await sleep(25);
-    expect(held.requests).toBeGreaterThan(0);
+    const { token, release, answered } = await validationInFlight(new AcmeWire(orphaned.baseUrl, orphaned.rootPem), held, 'orphan.workers.test');
 
     orphaned.process.kill('SIGKILL');
     await sleep(300);
@@ -296,11 +297,6 @@ describe('a primary killed with kill -9', () => {
     for (let i = 0; i < 200 && alive().length > 0; i++) await sleep(50);
     expect(alive()).toEqual([]);
     expect(existsSync(socketDir!)).toBe(false);
-    const db = new Database(path.join(orphaned.dataDir, 'ledger.sqlite3'), { readonly: true, fileMustExist: true });
-    try {
-      expect(db.prepare('SELECT status FROM challenges WHERE token = ?').pluck().get(challenge.token)).toBe('valid');
-    } finally {
-      db.close();
-    }
+    expect(ledger((db) => db.prepare('SELECT status FROM challenges WHERE token = ?').pluck().get(token), orphaned)).toBe('valid');
   });
 });
