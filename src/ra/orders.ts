@@ -10,7 +10,7 @@ import { checkRequestedValidity } from '../policy/validity.js';
 import { accessPolicyOf, chosenProfile, validityFor, type RaDeps } from './deps.js';
 import { checkOrderLimits, takeOrderSlots } from './rate-limits.js';
 import { checkReplaces } from './renewal-info.js';
-import { currentOrderState, type OrderState } from './order-status.js';
+import { currentOrderState, isRecordedStatus, type OrderState } from './order-status.js';
 import { preAuthorizerFor } from './pre-authorization.js';
 
 const MAX_IDENTIFIERS = 1000;
@@ -146,16 +146,25 @@ export async function loadOrder(
   account: AccountRecord,
   orderId: string,
 ): Promise<{ order: OrderRecord; authzs: AuthorizationRecord[] }> {
-  const order = await deps.ledger.getOrder(orderId);
-  if (!order) throw new AcmeProblem('malformed', `order ${orderId} does not exist`, { status: 404 });
-  if (order.accountId !== account.id) {
-    throw new AcmeProblem('unauthorized', 'this order belongs to another account');
-  }
+  const order = await ownedOrder(deps, account, orderId);
   const authzs = await deps.ledger.getAuthorizations(order.authorizationIds);
   return { order, authzs };
 }
 
 export async function getOrder(deps: RaDeps, account: AccountRecord, orderId: string): Promise<OrderView> {
-  const { order, authzs } = await loadOrder(deps, account, orderId);
+  const order = await ownedOrder(deps, account, orderId);
+  // A recorded status (processing, valid, invalid) is the order's whatever its authorizations say
+  // (currentOrderState): their read is needed only before finalize (issue 27: one read fewer per
+  // issuance for the order a client fetches after finalize).
+  const authzs = isRecordedStatus(order.status) ? [] : await deps.ledger.getAuthorizations(order.authorizationIds);
   return { order, state: currentOrderState(order, authzs, deps.clock.now()) };
+}
+
+async function ownedOrder(deps: RaDeps, account: AccountRecord, orderId: string): Promise<OrderRecord> {
+  const order = await deps.ledger.getOrder(orderId);
+  if (!order) throw new AcmeProblem('malformed', `order ${orderId} does not exist`, { status: 404 });
+  if (order.accountId !== account.id) {
+    throw new AcmeProblem('unauthorized', 'this order belongs to another account');
+  }
+  return order;
 }
