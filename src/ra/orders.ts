@@ -3,7 +3,7 @@ import { checkIntermediateConstraints } from './intermediate-constraints.js';
 import { randomId } from '../core/ids.js';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeType } from '../core/status.js';
-import type { AccountRecord, AuthorizationRecord, NewAuthorization, OrderRecord } from '../ledger/records.js';
+import type { AccountRecord, AuthorizationRecord, NewAuthorization, NewOrder, OrderRecord } from '../ledger/records.js';
 import type { AccessPolicy } from '../policy/access.js';
 import { checkOrderIdentifiers } from '../policy/identifiers.js';
 import { checkRequestedValidity } from '../policy/validity.js';
@@ -124,7 +124,7 @@ export async function newOrder(
   // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
   const preAuthorized = newAuthzs.filter((a) => a.preAuthorizedEabKid !== undefined);
   const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...[...reusable, ...preAuthorized].map((a) => a.expires.getTime())];
-  const order = {
+  const order: NewOrder = {
     id: randomId(),
     accountId: account.id,
     identifiers,
@@ -138,7 +138,41 @@ export async function newOrder(
   };
   await deps.ledger.createOrder(order, newAuthzs);
   if (preAuthorizer && preAuthorized.length > 0) deps.metrics?.preAuthorized(preAuthorizer.policy, preAuthorized.length);
-  return getOrder(deps, account, order.id);
+  // The order as createOrder committed it, not read back with its authorizations (issue 27: two
+  // reads fewer per issuance): pending, no error or certificate yet, its state following from the
+  // authorizations this request just read (reused) or made (new), as a read would give them.
+  const created: OrderRecord = {
+    id: order.id,
+    accountId: order.accountId,
+    status: 'pending',
+    identifiers: order.identifiers,
+    notBefore: order.notBefore,
+    notAfter: order.notAfter,
+    expires: order.expires,
+    error: undefined,
+    certificateSerial: undefined,
+    createdAt: order.createdAt,
+    authorizationIds: order.authorizationIds,
+    ...(order.profile !== undefined ? { profile: order.profile } : {}),
+    ...(order.replacement !== undefined ? { replaces: order.replacement.certId } : {}),
+  };
+  const authzs = new Map<string, AuthorizationRecord>([...reusable, ...newAuthzs.map(createdAuthorization)].map((a) => [a.id, a]));
+  return { order: created, state: currentOrderState(created, authzIds.map((id) => authzs.get(id)!), now) };
+}
+
+/** A new authorization as createOrder commits it: valid when pre-authorized, else pending. */
+function createdAuthorization(a: NewAuthorization): AuthorizationRecord {
+  return {
+    id: a.id,
+    accountId: a.accountId,
+    identifier: a.identifier,
+    wildcard: a.wildcard,
+    status: a.preAuthorizedEabKid === undefined ? 'pending' : 'valid',
+    expires: a.expires,
+    createdAt: a.createdAt,
+    challenges: a.challenges,
+    ...(a.preAuthorizedEabKid !== undefined ? { preAuthorizedEabKid: a.preAuthorizedEabKid } : {}),
+  };
 }
 
 export async function loadOrder(
