@@ -87,6 +87,15 @@ describeLedger('notification outbox', (backend) => {
     expect(await backend.rawCount('outbox_deliveries')).toBe(6);
   });
 
+  it('fanOutOnRaise with no webhook: events are written handled, nothing for the sweep, no delivery', async () => {
+    const ledger = await backend.open();
+    ledger.outbox.fanOutOnRaise([]);
+    await raiseEveryKind(ledger);
+    expect(await backend.rawCount('outbox_events')).toBe(4);
+    expect(await ledger.outbox.fanOutEvents([ALL], now, 100)).toBe(0);
+    expect(await backend.rawCount('outbox_deliveries')).toBe(0);
+  });
+
   it('a lease that runs out is claimed again; the old holder can no longer record', async () => {
     const ledger = await backend.open();
     await ledger.createAccount(accountRecord('a1', 't1', now));
