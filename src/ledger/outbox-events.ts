@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NewAuditEntry } from './interfaces/audit.js';
-import type { NotificationEventType } from './interfaces/outbox.js';
+import type { NotificationEventType, WebhookSubscription } from './interfaces/outbox.js';
 
 /** The audit actions that raise an event, written beside their entry in the same transaction. */
 const EVENT_OF_ACTION: Readonly<Record<string, NotificationEventType>> = {
@@ -29,4 +29,9 @@ export function outboxEventOf(e: NewAuditEntry): NewOutboxEvent | undefined {
   const serial = type.startsWith('certificate.') ? { serial: e.subject } : {};
   const payload = { ...serial, actor: e.actor, ...(e.detail ?? {}) };
   return { deliveryId: randomUUID(), type, subject: e.subject, payload: JSON.stringify(payload), createdAt: e.at.getTime() };
+}
+
+/** The names of the webhooks (and channels) that want events of `type`: one delivery each. */
+export function subscribersOf(webhooks: readonly WebhookSubscription[], type: string): string[] {
+  return webhooks.filter((w) => (w.events as readonly string[]).includes(type)).map((w) => w.name);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NotificationsConfig } from '../config/notifications.js';
 import type { Clock } from '../core/clock.js';
 import { EMAIL_TARGET } from '../core/notification-events.js';
-import type { DeliveryResult, NotificationEventType, OutboxDelivery, OutboxEvent, OutboxLedger } from '../ledger/ledger.js';
+import type { DeliveryResult, NotificationEventType, OutboxDelivery, OutboxEvent, OutboxLedger, WebhookSubscription } from '../ledger/ledger.js';
 import { postWebhook } from './post-webhook.js';
 import type { Webhook } from './secrets.js';
 import { webhookRequest } from './webhook-request.js';
@@ -77,6 +77,9 @@ export class WebhookDeliverer {
    * gets the events raised after it, not a backlog), and no connection is held for LISTEN.
    */
   async start(): Promise<void> {
+    // This process's events are fanned out in the transaction that raises them (no write of the
+    // sweep's per event); round() still fans out the events of other writers (the certmint CLI).
+    this.o.ledger.fanOutOnRaise(this.subscriptions());
     if (this.o.webhooks.length + this.channels.size > 0) {
       try {
         this.stopWatching = await this.o.ledger.watchOutbox(() => this.wake());
@@ -117,8 +120,12 @@ export class WebhookDeliverer {
       });
   }
 
+  private subscriptions(): WebhookSubscription[] {
+    return [...this.o.webhooks, ...this.channels.values()].map((w) => ({ name: w.name, events: w.events }));
+  }
+
   private async round(): Promise<void> {
-    const subscriptions = [...this.o.webhooks, ...this.channels.values()].map((w) => ({ name: w.name, events: w.events }));
+    const subscriptions = this.subscriptions();
     while ((await this.o.ledger.fanOutEvents(subscriptions, this.o.clock.now(), BATCH)) === BATCH && !this.stopped);
     const room = this.o.settings.maxInFlight - this.inFlight;
     if (room <= 0 || this.stopped) return;

@@ -11,7 +11,7 @@ import { profileKeyProblem } from '../policy/profiles.js';
 import { leafValidity } from '../policy/validity.js';
 import { chosenProfile, validityFor, type RaDeps } from './deps.js';
 import { currentOrderState } from './order-status.js';
-import { getOrder, loadOrder, type OrderView } from './orders.js';
+import { loadOrder, type OrderView } from './orders.js';
 import { keyHashOfSpki, spkiOfJwk } from './keys.js';
 import { recheckCaa } from './caa-recheck.js';
 import { checkPreAuthorizations, preAuthorizationWithdrawn } from './pre-authorization.js';
@@ -113,8 +113,10 @@ export async function finalizeOrder(
   const commonName =
     profile.commonName && csr.commonName !== undefined ? identifiers.find((i) => i.value === csr.commonName!.toLowerCase())?.value : undefined;
   let outcome: FinalizeOutcome;
+  let serial: string;
   try {
     const leaf = await signLeaf(deps, profile, { spki: csr.spki, identifiers, commonName, notBefore, notAfter });
+    serial = leaf.serialHex;
     // Committed only if what was checked above still holds now (FinalizeOutcome).
     outcome = await deps.ledger.completeFinalize(order.id, {
       serial: leaf.serialHex,
@@ -151,7 +153,10 @@ export async function finalizeOrder(
   }
   if (outcome.outcome !== 'issued') await refuseAtCommit(deps, order.id, outcome);
   deps.metrics?.certificateIssued(profileName);
-  return getOrder(deps, account, order.id);
+  // The order as the commit left it, without reading it back: completeFinalize changed its status
+  // and certificate serial and nothing else, and nothing changes a valid order after (failOrder
+  // spares it, retention keeps orders with a certificate).
+  return { order: { ...order, status: 'valid', certificateSerial: serial, error: undefined }, state: { status: 'valid', error: undefined } };
 }
 
 /**

@@ -15,13 +15,18 @@ export interface OrderState {
   readonly error: ProblemDocument | undefined;
 }
 
+/** processing, valid and invalid are recorded in the ledger; pending (and ready) follow from the authorizations. */
+export function isRecordedStatus(status: OrderStatus): status is 'processing' | 'valid' | 'invalid' {
+  return status === 'valid' || status === 'invalid' || status === 'processing';
+}
+
 /**
  * The order's status as RFC 8555 §7.1.6 defines it. processing/valid/invalid are recorded; before
  * finalize the status follows from the authorizations (all valid → ready, any failed → invalid),
  * which is how Boulder reads it too, so no cascade of writes is needed when a challenge completes.
  */
 export function currentOrderState(order: OrderRecord, authzs: readonly AuthorizationRecord[], now: Date): OrderState {
-  if (order.status === 'valid' || order.status === 'invalid' || order.status === 'processing') {
+  if (isRecordedStatus(order.status)) {
     return { status: order.status, error: order.error };
   }
   if (order.expires.getTime() <= now.getTime()) {

@@ -3,14 +3,14 @@ import { checkIntermediateConstraints } from './intermediate-constraints.js';
 import { randomId } from '../core/ids.js';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeType } from '../core/status.js';
-import type { AccountRecord, AuthorizationRecord, NewAuthorization, OrderRecord } from '../ledger/records.js';
+import type { AccountRecord, AuthorizationRecord, NewAuthorization, NewOrder, OrderRecord } from '../ledger/records.js';
 import type { AccessPolicy } from '../policy/access.js';
 import { checkOrderIdentifiers } from '../policy/identifiers.js';
 import { checkRequestedValidity } from '../policy/validity.js';
 import { accessPolicyOf, chosenProfile, validityFor, type RaDeps } from './deps.js';
 import { checkOrderLimits, takeOrderSlots } from './rate-limits.js';
 import { checkReplaces } from './renewal-info.js';
-import { currentOrderState, type OrderState } from './order-status.js';
+import { currentOrderState, isRecordedStatus, type OrderState } from './order-status.js';
 import { preAuthorizerFor } from './pre-authorization.js';
 
 const MAX_IDENTIFIERS = 1000;
@@ -124,7 +124,7 @@ export async function newOrder(
   // The order cannot outlive its authorizations (RFC 8555 §7.1.3 "expires").
   const preAuthorized = newAuthzs.filter((a) => a.preAuthorizedEabKid !== undefined);
   const expiries = [now.getTime() + deps.policy.orderLifetimeMs, ...[...reusable, ...preAuthorized].map((a) => a.expires.getTime())];
-  const order = {
+  const order: NewOrder = {
     id: randomId(),
     accountId: account.id,
     identifiers,
@@ -138,7 +138,41 @@ export async function newOrder(
   };
   await deps.ledger.createOrder(order, newAuthzs);
   if (preAuthorizer && preAuthorized.length > 0) deps.metrics?.preAuthorized(preAuthorizer.policy, preAuthorized.length);
-  return getOrder(deps, account, order.id);
+  // The order as createOrder committed it, not read back with its authorizations (issue 27: two
+  // reads fewer per issuance): pending, no error or certificate yet, its state following from the
+  // authorizations this request just read (reused) or made (new), as a read would give them.
+  const created: OrderRecord = {
+    id: order.id,
+    accountId: order.accountId,
+    status: 'pending',
+    identifiers: order.identifiers,
+    notBefore: order.notBefore,
+    notAfter: order.notAfter,
+    expires: order.expires,
+    error: undefined,
+    certificateSerial: undefined,
+    createdAt: order.createdAt,
+    authorizationIds: order.authorizationIds,
+    ...(order.profile !== undefined ? { profile: order.profile } : {}),
+    ...(order.replacement !== undefined ? { replaces: order.replacement.certId } : {}),
+  };
+  const authzs = new Map<string, AuthorizationRecord>([...reusable, ...newAuthzs.map(createdAuthorization)].map((a) => [a.id, a]));
+  return { order: created, state: currentOrderState(created, authzIds.map((id) => authzs.get(id)!), now) };
+}
+
+/** A new authorization as createOrder commits it: valid when pre-authorized, else pending. */
+function createdAuthorization(a: NewAuthorization): AuthorizationRecord {
+  return {
+    id: a.id,
+    accountId: a.accountId,
+    identifier: a.identifier,
+    wildcard: a.wildcard,
+    status: a.preAuthorizedEabKid === undefined ? 'pending' : 'valid',
+    expires: a.expires,
+    createdAt: a.createdAt,
+    challenges: a.challenges,
+    ...(a.preAuthorizedEabKid !== undefined ? { preAuthorizedEabKid: a.preAuthorizedEabKid } : {}),
+  };
 }
 
 export async function loadOrder(
@@ -146,16 +180,25 @@ export async function loadOrder(
   account: AccountRecord,
   orderId: string,
 ): Promise<{ order: OrderRecord; authzs: AuthorizationRecord[] }> {
-  const order = await deps.ledger.getOrder(orderId);
-  if (!order) throw new AcmeProblem('malformed', `order ${orderId} does not exist`, { status: 404 });
-  if (order.accountId !== account.id) {
-    throw new AcmeProblem('unauthorized', 'this order belongs to another account');
-  }
+  const order = await ownedOrder(deps, account, orderId);
   const authzs = await deps.ledger.getAuthorizations(order.authorizationIds);
   return { order, authzs };
 }
 
 export async function getOrder(deps: RaDeps, account: AccountRecord, orderId: string): Promise<OrderView> {
-  const { order, authzs } = await loadOrder(deps, account, orderId);
+  const order = await ownedOrder(deps, account, orderId);
+  // A recorded status (processing, valid, invalid) is the order's whatever its authorizations say
+  // (currentOrderState): their read is needed only before finalize (issue 27: one read fewer per
+  // issuance for the order a client fetches after finalize).
+  const authzs = isRecordedStatus(order.status) ? [] : await deps.ledger.getAuthorizations(order.authorizationIds);
   return { order, state: currentOrderState(order, authzs, deps.clock.now()) };
+}
+
+async function ownedOrder(deps: RaDeps, account: AccountRecord, orderId: string): Promise<OrderRecord> {
+  const order = await deps.ledger.getOrder(orderId);
+  if (!order) throw new AcmeProblem('malformed', `order ${orderId} does not exist`, { status: 404 });
+  if (order.accountId !== account.id) {
+    throw new AcmeProblem('unauthorized', 'this order belongs to another account');
+  }
+  return order;
 }

@@ -57,6 +57,45 @@ describeLedger('notification outbox', (backend) => {
     expect(next[0]!.event.payload).toMatchObject({ serial: '0a', reason: 1 });
   });
 
+  it("fanOutOnRaise: this ledger's events are fanned out in the transaction that raises them; another writer's wait for the sweep", async () => {
+    let ledger = await backend.open();
+    ledger.outbox.fanOutOnRaise([ALL, { name: 'certs', events: ['certificate.issued'] }]);
+    await raiseEveryKind(ledger);
+    // A refused change: no event, no delivery.
+    await expect(ledger.createAccount({ ...accountRecord('a2', 't2', now), eabKid: 'k1' })).rejects.toThrow(/cannot bind/);
+    expect(await backend.rawCount('outbox_events')).toBe(4);
+    expect(await backend.rawCount('outbox_deliveries')).toBe(5);
+    expect(await ledger.outbox.fanOutEvents([ALL], now, 100)).toBe(0); // nothing left for the sweep
+    const claimed = await ledger.outbox.claimDeliveries('me', now, at(60_000), 100);
+    expect(claimed.map((d) => [d.event.type, d.webhook])).toEqual([
+      ['account.created', 'all'],
+      ['eab.bound', 'all'],
+      ['certificate.issued', 'all'],
+      ['certificate.issued', 'certs'],
+    ]);
+    expect(claimed.map((d) => d.nextAttemptAt)).toEqual([now, now, now, now]); // due at the event's time
+    for (const d of claimed) await ledger.outbox.recordDeliveryAttempt(d.eventId, d.webhook, 'me', { outcome: 'delivered' }, at(500));
+    // The revocation's delivery was due when it was raised.
+    expect((await ledger.outbox.claimDeliveries('me', at(1000), at(60_000), 100)).map((d) => [d.event.type, d.webhook])).toEqual([
+      ['certificate.revoked', 'all'],
+    ]);
+    // Another writer (the certmint CLI; here the ledger reopened, which nobody told): the sweep fans its event out.
+    ledger = await backend.reopen();
+    await ledger.createAccount(accountRecord('a3', 't3', now));
+    expect(await backend.rawCount('outbox_deliveries')).toBe(5);
+    expect(await ledger.outbox.fanOutEvents([ALL], now, 100)).toBe(1);
+    expect(await backend.rawCount('outbox_deliveries')).toBe(6);
+  });
+
+  it('fanOutOnRaise with no webhook: events are written handled, nothing for the sweep, no delivery', async () => {
+    const ledger = await backend.open();
+    ledger.outbox.fanOutOnRaise([]);
+    await raiseEveryKind(ledger);
+    expect(await backend.rawCount('outbox_events')).toBe(4);
+    expect(await ledger.outbox.fanOutEvents([ALL], now, 100)).toBe(0);
+    expect(await backend.rawCount('outbox_deliveries')).toBe(0);
+  });
+
   it('a lease that runs out is claimed again; the old holder can no longer record', async () => {
     const ledger = await backend.open();
     await ledger.createAccount(accountRecord('a1', 't1', now));

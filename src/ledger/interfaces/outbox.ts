@@ -79,6 +79,14 @@ export interface OutboxLedger extends OutboxReader {
    */
   fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number>;
   /**
+   * The webhooks (and channels) this process's deliverer fans out to. From then on each event this
+   * ledger object raises is fanned out in the transaction that raises it, as fanOutEvents would
+   * (a pending delivery per webhook that wants it, due at the event's time; the event marked), so
+   * the fan-out is no write of its own (issue 27). Events of other writers (the certmint CLI, an
+   * instance without it) stay for fanOutEvents.
+   */
+  fanOutOnRaise(webhooks: readonly WebhookSubscription[]): void;
+  /**
    * Up to `limit` due pending deliveries, oldest event first, leased to `holder` until `leaseUntil`:
    * none whose lease another holder still has, and none while an earlier event of the same
    * subject to the same webhook is pending (per-certificate order).

@@ -2,6 +2,7 @@ import type { AuditEntry, AuditFilter, NewAuditEntry } from '../ledger.js';
 import type { Int8 } from './rows.js';
 import { statement, type Queryable } from './transaction.js';
 import { ms } from '../rows.js';
+import type { WebhookSubscription } from '../interfaces/outbox.js';
 import { outboxEventOf } from '../outbox-events.js';
 
 interface AuditRow {
@@ -27,6 +28,15 @@ const S = {
   ),
   raise: statement('audit.raise', `INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`),
+  // The events and, in the same statement, a delivery per (webhook, event type) pair that matches
+  // ($6, $7: the pairs of the subscriptions), due at the event's time: fanned out as they are raised.
+  raiseFannedOut: statement('audit.raiseFannedOut', `WITH e AS (
+      INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at, fanned_out)
+      SELECT d, t, s, p, c, TRUE FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(d, t, s, p, c)
+      RETURNING id, type, subject, created_at)
+    INSERT INTO outbox_deliveries (event_id, webhook, subject, next_attempt_at)
+    SELECT e.id, w.name, e.subject, e.created_at FROM e JOIN unnest($6::text[], $7::text[]) AS w(name, type) ON w.type = e.type
+    ON CONFLICT DO NOTHING`),
   // Delivered to every LISTENing instance when the transaction commits (never if it rolls back).
   notify: statement('audit.notify', "SELECT pg_notify('certmint_outbox', '')"),
   bySubject: statement('audit.bySubject', `SELECT ${COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY at, id`),
@@ -39,12 +49,15 @@ const S = {
  * Read by (at, id): on CockroachDB and YugabyteDB ids are unique but not in commit order.
  */
 export class PostgresAuditLog {
+  /** Set by PostgresOutbox.fanOutOnRaise: events are fanned out to these as they are raised. */
+  fanOutTo: readonly WebhookSubscription[] | undefined;
+
   constructor(private readonly db: Queryable) {}
 
   /** On `tx`, the caller's transaction (or the pool, for an entry on its own). */
   async append(tx: Queryable, e: NewAuditEntry): Promise<void> {
     await tx.query(S.append, [e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {})]);
-    await raiseEvents(tx, [e]);
+    await this.raiseEvents(tx, [e]);
   }
 
   /** Entries in this order, in one statement. */
@@ -58,7 +71,27 @@ export class PostgresAuditLog {
       entries.map((e) => e.subject),
       entries.map((e) => JSON.stringify(e.detail ?? {})),
     ]);
-    await raiseEvents(tx, entries);
+    await this.raiseEvents(tx, entries);
+  }
+
+  /** The notification events the entries raise, into the outbox on the same transaction (one statement, in order). */
+  private async raiseEvents(tx: Queryable, entries: readonly NewAuditEntry[]): Promise<void> {
+    const events = entries.map(outboxEventOf).filter((e) => e !== undefined);
+    if (events.length === 0) return;
+    const columns = [
+      events.map((e) => e.deliveryId),
+      events.map((e) => e.type),
+      events.map((e) => e.subject),
+      events.map((e) => e.payload),
+      events.map((e) => e.createdAt),
+    ];
+    const webhooks = this.fanOutTo;
+    if (webhooks === undefined) await tx.query(S.raise, columns);
+    else {
+      const pairs = webhooks.flatMap((w) => w.events.map((type) => [w.name, type] as const));
+      await tx.query(S.raiseFannedOut, [...columns, pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+    }
+    await tx.query(S.notify);
   }
 
   async trail(subject: string): Promise<AuditEntry[]> {
@@ -87,19 +120,6 @@ export class PostgresAuditLog {
   }
 }
 
-/** The notification events the entries raise, into the outbox on the same transaction (one statement, in order). */
-async function raiseEvents(tx: Queryable, entries: readonly NewAuditEntry[]): Promise<void> {
-  const events = entries.map(outboxEventOf).filter((e) => e !== undefined);
-  if (events.length === 0) return;
-  await tx.query(S.raise, [
-    events.map((e) => e.deliveryId),
-    events.map((e) => e.type),
-    events.map((e) => e.subject),
-    events.map((e) => e.payload),
-    events.map((e) => e.createdAt),
-  ]);
-  await tx.query(S.notify);
-}
 
 function auditWhere(f: AuditFilter): { where: string[]; params: (number | string)[]; shape: string } {
   const conditions: [string, number | string | undefined][] = [

@@ -124,7 +124,7 @@ export class PostgresLedger extends PostgresCertificateMethods implements Certif
     this.metrics = new PostgresMetrics(this.db);
     this.shared = new PostgresSharedState(this.db);
     this.retention = new PostgresRetention(this.db);
-    this.outbox = new PostgresOutbox(this.db);
+    this.outbox = new PostgresOutbox(this.db, this.audit);
     this.adminTokens = new PostgresAdminTokens(this.db, this.audit);
     this.adminCertificates = new PostgresAdminCertificates(this.db, this.audit);
     this.subordinates = new PostgresSubordinates(this.db, this.audit);

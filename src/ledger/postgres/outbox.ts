@@ -6,6 +6,8 @@ import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 import type pg from 'pg';
+import { subscribersOf } from '../outbox-events.js';
+import type { PostgresAuditLog } from './audit.js';
 
 /** How soon a broken LISTEN connection is replaced, doubling up to the max while the database is away. */
 const WATCH_RETRY_MIN_MS = 1000;
@@ -71,7 +73,10 @@ const S = {
 
 /** The notification outbox in the PostgreSQL ledger (interfaces/outbox.ts): instances share it, each delivery sent by one. */
 export class PostgresOutbox implements OutboxLedger {
-  constructor(private readonly db: PostgresSession) {}
+  constructor(
+    private readonly db: PostgresSession,
+    private readonly audit: PostgresAuditLog,
+  ) {}
 
   fanOutEvents(webhooks: readonly WebhookSubscription[], now: Date, limit: number): Promise<number> {
     return this.db.atomic(async (tx) => {
@@ -79,12 +84,17 @@ export class PostgresOutbox implements OutboxLedger {
       if (events.length === 0) return 0;
       const rows: [string, string, string, number][] = [];
       for (const e of events) {
-        for (const w of webhooks) if ((w.events as readonly string[]).includes(e.type)) rows.push([String(e.id), w.name, e.subject, now.getTime()]);
+        for (const name of subscribersOf(webhooks, e.type)) rows.push([String(e.id), name, e.subject, now.getTime()]);
       }
       if (rows.length > 0) await tx.query(S.addDeliveries, [0, 1, 2, 3].map((i) => rows.map((r) => r[i])));
       await tx.query(S.markFanned, [events.map((e) => String(e.id))]);
       return events.length;
     });
+  }
+
+  fanOutOnRaise(webhooks: readonly WebhookSubscription[]): void {
+    // The audit log writes the events (audit.ts raiseEvents): it fans them out as it writes them.
+    this.audit.fanOutTo = [...webhooks];
   }
 
   claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {

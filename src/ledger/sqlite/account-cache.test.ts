@@ -22,10 +22,29 @@ beforeEach(async () => {
   await server.createAccount(accountRecord('a1', 't1', now));
 });
 afterEach(async () => {
+  for (const restore of afterEachRestore.splice(0)) restore();
   await other.close();
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Resolves in a later turn of the event loop, after the immediates queued before it. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** How many times `PRAGMA data_version` ran on the ledger's connection since this call. */
+function countDataVersionReads(ledger: SqliteLedger): () => number {
+  const db = (ledger as unknown as { db: Database.Database }).db;
+  let reads = 0;
+  const statement = Object.getPrototypeOf(db.prepare('SELECT 1')) as { get: (...a: unknown[]) => unknown };
+  const get = statement.get;
+  statement.get = function (this: Database.Statement, ...a: unknown[]) {
+    if (this.source === 'PRAGMA data_version' && this.database === db) reads++;
+    return get.apply(this, a);
+  };
+  afterEachRestore.push(() => (statement.get = get));
+  return () => reads;
+}
+const afterEachRestore: (() => void)[] = [];
 
 describe('SqliteLedger account reads', () => {
   it('see a deactivation committed by another process on the same file at once', async () => {
@@ -44,7 +63,22 @@ describe('SqliteLedger account reads', () => {
     const raw = new Database(file);
     raw.prepare(`UPDATE accounts SET status = 'revoked' WHERE id = 'a1'`).run();
     raw.close();
+    // data_version is read once per event-loop turn (account-cache.ts): the next turn sees it.
+    await nextTurn();
     expect((await server.getAccount('a1'))?.status).toBe('revoked');
+  });
+
+  it('read data_version once per event-loop turn, and see a commit made during a turn from the next one', async () => {
+    const versionReads = countDataVersionReads(server);
+    await nextTurn();
+    for (let i = 0; i < 5; i++) expect((await server.getAccount('a1'))?.status).toBe('valid');
+    expect(versionReads()).toBe(1);
+    const raw = new Database(file);
+    raw.prepare(`UPDATE accounts SET status = 'deactivated' WHERE id = 'a1'`).run();
+    raw.close();
+    await nextTurn();
+    expect((await server.getAccount('a1'))?.status).toBe('deactivated');
+    expect(versionReads()).toBe(2);
   });
 
   it("see this connection's own changes at once", async () => {

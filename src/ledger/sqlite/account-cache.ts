@@ -13,11 +13,21 @@ const MAX_ACCOUNTS = 4096;
  * the WAL index each time, so it sees other processes), and empties the cache whatever it changed.
  * This connection's own account changes do not bump it: SqliteAccounts calls `changed()` after
  * each of them. Nothing is cached inside a transaction, whose writes may yet be rolled back.
+ *
+ * data_version is read once per turn of the event loop, not once per read (7 reads per issuance,
+ * most of them in a turn that read it already): within one turn this process waits for nothing,
+ * so another connection's commit that lands during the turn is indistinguishable, to anyone
+ * outside, from one landing just after it, and the next turn sees it.
  */
 export class AccountCache {
   private readonly dataVersion: Database.Statement;
   private readonly accounts = new Map<string, AccountRecord>();
   private version: number | undefined;
+  /** data_version was read in this turn of the event loop (reset by a setImmediate). */
+  private checkedThisTurn = false;
+  private readonly turnOver = (): void => {
+    this.checkedThisTurn = false;
+  };
 
   constructor(private readonly db: Database.Database) {
     this.dataVersion = db.prepare('PRAGMA data_version').pluck();
@@ -26,10 +36,14 @@ export class AccountCache {
   /** The cached account, or the one `read` returns (cached when the cache may hold it). */
   get(id: string, read: () => AccountRecord | undefined): AccountRecord | undefined {
     if (this.db.inTransaction) return read();
-    const version = this.dataVersion.get() as number;
-    if (version !== this.version) {
-      this.accounts.clear();
-      this.version = version;
+    if (!this.checkedThisTurn) {
+      this.checkedThisTurn = true;
+      setImmediate(this.turnOver);
+      const version = this.dataVersion.get() as number;
+      if (version !== this.version) {
+        this.accounts.clear();
+        this.version = version;
+      }
     }
     const cached = this.accounts.get(id);
     if (cached) return cached;

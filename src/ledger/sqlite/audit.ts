@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { AuditEntry, AuditFilter, NewAuditEntry } from '../ledger.js';
-import { outboxEventOf } from '../outbox-events.js';
+import type { WebhookSubscription } from '../interfaces/outbox.js';
+import { outboxEventOf, subscribersOf, type NewOutboxEvent } from '../outbox-events.js';
 
 interface AuditRow {
   readonly id: number;
@@ -20,13 +21,20 @@ export class SqliteAuditLog {
   private readonly insert: Database.Statement;
   private readonly bySubject: Database.Statement;
   private readonly raise: Database.Statement;
+  private readonly raiseFannedOut: Database.Statement;
+  private readonly addDelivery: Database.Statement;
   /** Told of each event written (inside the transaction: act on it only after the current task). */
   onRaise: (() => void) | undefined;
+  /** Set by SqliteOutbox.fanOutOnRaise: events are fanned out to these as they are raised. */
+  fanOutTo: readonly WebhookSubscription[] | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.insert = db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)');
     this.bySubject = db.prepare('SELECT * FROM audit_log WHERE subject = ? ORDER BY at, id');
     this.raise = db.prepare('INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at) VALUES (?, ?, ?, ?, ?)');
+    this.raiseFannedOut = db.prepare(`INSERT INTO outbox_events (delivery_id, type, subject, payload, created_at, fanned_out)
+      VALUES (?, ?, ?, ?, ?, 1)`);
+    this.addDelivery = db.prepare('INSERT OR IGNORE INTO outbox_deliveries (event_id, webhook, subject, next_attempt_at) VALUES (?, ?, ?, ?)');
   }
 
   /** Call inside the caller's transaction. An entry that raises a notification event writes it to the outbox too. */
@@ -34,9 +42,18 @@ export class SqliteAuditLog {
     this.insert.run(e.at.getTime(), e.actor, e.action, e.subject, JSON.stringify(e.detail ?? {}));
     const event = outboxEventOf(e);
     if (event) {
-      this.raise.run(event.deliveryId, event.type, event.subject, event.payload, event.createdAt);
+      const webhooks = this.fanOutTo;
+      if (webhooks === undefined) this.raise.run(event.deliveryId, event.type, event.subject, event.payload, event.createdAt);
+      // Event and deliveries commit together: inside the caller's transaction, or one of their own.
+      else if (this.db.inTransaction) this.raiseFannedOutTo(webhooks, event);
+      else this.db.transaction(() => this.raiseFannedOutTo(webhooks, event))();
       this.onRaise?.();
     }
+  }
+
+  private raiseFannedOutTo(webhooks: readonly WebhookSubscription[], event: NewOutboxEvent): void {
+    const id = this.raiseFannedOut.run(event.deliveryId, event.type, event.subject, event.payload, event.createdAt).lastInsertRowid;
+    for (const name of subscribersOf(webhooks, event.type)) this.addDelivery.run(id, name, event.subject, event.createdAt);
   }
 
   trail(subject: string): AuditEntry[] {

@@ -141,7 +141,7 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
     this.shared = new SqliteSharedState(this.db);
     this.orders = new SqliteOrders(this.db, this.s, this.renewal, this.certificates, this.audit);
     this.retention = new SqliteRetention(this.db);
-    this.outbox = new SqliteOutbox(this.db);
+    this.outbox = new SqliteOutbox(this.db, this.audit);
     this.adminTokens = new SqliteAdminTokens(this.db, this.audit, () => this.wal.afterCommit());
     this.adminCertificates = new SqliteAdminCertificates(this.db, this.audit, () => this.wal.afterCommit());
     this.audit.onRaise = () => this.outbox.raised();

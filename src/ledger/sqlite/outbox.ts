@@ -11,6 +11,8 @@ import {
 import { OUTBOX_DELIVERY_COLUMNS, toOutboxDelivery, type OutboxDeliveryRow } from '../outbox-rows.js';
 import { purgeCandidatesQuery, purgeSelection } from '../outbox-purge.js';
 import { nextRiskState, renewalRiskEvent, unreportedQuery, type AtRiskRow } from '../renewal-risk-events.js';
+import { subscribersOf } from '../outbox-events.js';
+import type { SqliteAuditLog } from './audit.js';
 
 
 const P = { now: '@now', until: '@until', limit: '@limit' };
@@ -25,7 +27,10 @@ export class SqliteOutbox implements OutboxLedger {
   private readonly listeners = new Set<() => void>();
   private wakeScheduled = false;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly audit: SqliteAuditLog,
+  ) {
     this.s = {
       anyUnfanned: db.prepare('SELECT 1 FROM outbox_events WHERE fanned_out = 0 LIMIT 1'),
       unfanned: db.prepare('SELECT id, type, subject FROM outbox_events WHERE fanned_out = 0 ORDER BY id LIMIT ?'),
@@ -91,13 +96,16 @@ export class SqliteOutbox implements OutboxLedger {
     return this.db.transaction(() => {
       const events = this.s.unfanned.all(limit) as { id: number; type: string; subject: string }[];
       for (const e of events) {
-        for (const w of webhooks) {
-          if ((w.events as readonly string[]).includes(e.type)) this.s.addDelivery.run(e.id, w.name, e.subject, now.getTime());
-        }
+        for (const name of subscribersOf(webhooks, e.type)) this.s.addDelivery.run(e.id, name, e.subject, now.getTime());
         this.s.markFanned.run(e.id);
       }
       return events.length;
     }).immediate();
+  }
+
+  fanOutOnRaise(webhooks: readonly WebhookSubscription[]): void {
+    // The audit log writes the events (audit.ts append): it fans them out as it writes them.
+    this.audit.fanOutTo = [...webhooks];
   }
 
   async claimDeliveries(holder: string, now: Date, leaseUntil: Date, limit: number): Promise<OutboxDelivery[]> {
