@@ -288,7 +288,7 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *re
 	close(startGate)
 	done.Wait()
 	elapsed := time.Since(start).Seconds()
-	cpuMs := float64((cpuTime()-cpuStart).Microseconds()) / 1000
+	cpuMs := float64((cpuTime() - cpuStart).Microseconds()) / 1000
 
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	perSec := 0.0
