@@ -248,10 +248,12 @@ export function buildAcmego() {
  * One `acmego -mode load` run: n issuances over c workers (one account each), the shared http-01
  * listener on `listen`; with `clientCpus`, under `taskset -c clientCpus`. Resolves with its JSON
  * summary line, plus `client_cpus_allowed` (read from /proc right after the spawn) when pinned.
+ * With `traceFile`, acmego writes its per-request timeline there (-trace; bench/timeline.mjs).
  */
-export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTemplate, accountKey = 'ec256', timeoutMs = 3_600_000, clientCpus }) {
+export function runAcmegoLoad({ directoryUrl, caBundle, n, c, listen, nameTemplate, accountKey = 'ec256', timeoutMs = 3_600_000, clientCpus, traceFile }) {
   if (stopping) return Promise.reject(new Error('stopped'));
-  const run = pinnedCommand(clientCpus, ACMEGO, ['-mode', 'load', '-directory', directoryUrl, '-ca-bundle', caBundle, '-n', String(n), '-c', String(c), '-http01-listen', listen, '-name-template', nameTemplate, '-account-key', accountKey]);
+  const traceArgs = traceFile ? ['-trace', traceFile] : [];
+  const run = pinnedCommand(clientCpus, ACMEGO, ['-mode', 'load', '-directory', directoryUrl, '-ca-bundle', caBundle, '-n', String(n), '-c', String(c), '-http01-listen', listen, '-name-template', nameTemplate, '-account-key', accountKey, ...traceArgs]);
   let allowed;
   return new Promise((resolve, reject) => {
     const child = execFile(run.command, run.args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGINT' }, (err, stdout, stderr) => {

@@ -53,7 +53,7 @@ const HELP = `Usage: npm run bench -- [options]
   --no-hsm                skip the HSM row (certmint with its intermediate key on a SoftHSM token;
                           default: on, also with --quick, when SoftHSM2 is installed)
   --pg-pool-size N        ledger.poolSize of each PostgreSQL instance (default 10, certmint's default)
-  --loads C:N,...         issuance loads (default 1:200,8:1000,32:2000; quick 1:20,4:40; none skips them)
+  --loads C:N,...         issuance loads (default 1:1000,8:1000,32:2000; quick 1:20,4:40; none skips them)
   --warmup N              untimed issuances per server before its loads (default 5)
   --rss-issuances N       issuances of the RSS run (default 20000; quick 300; 0 skips it)
   --rss-batch N           issuances between RSS samples (default 5000; quick 100)
@@ -136,8 +136,13 @@ if (modes.pinned && !cpus.split) {
   console.error(`bench: pinned loads asked for but not possible: ${cpus.reason}`);
   process.exit(1);
 }
+// C=1: 1,000 issuances, not 200. certmint's first ~100 flows after the 5-issuance warm-up run
+// ~10-20 % slower while V8 optimizes the request path (bench/timeline.mjs, pinned: p50 of flows
+// 1-200 13.4, 12.0, 14.9 ms against 12.1, 10.7, 13.5 for flows 201-600 of the same runs), so a
+// 200-issuance median measured mostly that; and a C=1 load of 200 lasts ~4 s, which a neighbour's
+// burst on a shared VM covers whole.
 const settings = {
-  loads: (opt.loads ?? (quick ? '1:20,4:40' : '1:200,8:1000,32:2000')).split(',').filter((s) => s !== '' && s !== 'none').map((s) => {
+  loads: (opt.loads ?? (quick ? '1:20,4:40' : '1:1000,8:1000,32:2000')).split(',').filter((s) => s !== '' && s !== 'none').map((s) => {
     const [c, n] = s.split(':').map(Number);
     if (!(c >= 1 && n >= 1)) throw new Error(`--loads: "${s}" is not C:N`);
     return { c, n };

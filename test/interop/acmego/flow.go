@@ -35,6 +35,7 @@ type solver interface {
 type http01Responder struct {
 	mu      sync.Mutex
 	answers map[string]string
+	tracer  *requestTracer // nil unless -trace
 }
 
 func newHTTP01Responder() *http01Responder {
@@ -73,6 +74,7 @@ func (r *http01Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.Write([]byte(answer))
+	r.tracer.http01Served(req.URL.Path)
 }
 
 // listen starts the http-01 listener; the returned func stops it.

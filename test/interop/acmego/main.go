@@ -58,6 +58,7 @@ type options struct {
 	errorPause                  time.Duration
 	revokeWithCertKey           bool
 	rolloverAndDeactivate       bool
+	trace                       string
 	eab                         *acme.ExternalAccountBinding
 	rateLimitProbe              bool
 	probeTimeout                time.Duration
@@ -287,7 +288,7 @@ func runLoad(ctx context.Context, o *options, hc *http.Client, s solver, log *re
 	close(startGate)
 	done.Wait()
 	elapsed := time.Since(start).Seconds()
-	cpuMs := float64((cpuTime()-cpuStart).Microseconds()) / 1000
+	cpuMs := float64((cpuTime() - cpuStart).Microseconds()) / 1000
 
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	perSec := 0.0
@@ -333,6 +334,7 @@ func main() {
 	flag.DurationVar(&o.notAfter, "not-after", 0, "single mode: ask for notAfter = now + this duration in newOrder, as cert-manager's duration does")
 	flag.BoolVar(&o.rateLimitProbe, "rate-limit-probe", false, "single mode, two -names: order the first and leave it pending, then order the second, letting x/crypto wait out 429 rateLimited")
 	flag.DurationVar(&o.probeTimeout, "probe-timeout", 30*time.Second, "-rate-limit-probe: limit for the whole probe")
+	flag.StringVar(&o.trace, "trace", "", "write one tab-separated line per ACME request and per http-01 fetch answered (client-side times, µs) to this file")
 	flag.Parse()
 
 	for _, n := range strings.Split(names, ",") {
@@ -370,6 +372,14 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
+	tracer, err := openRequestTracer(o.trace)
+	if err != nil {
+		return err
+	}
+	if tracer != nil {
+		defer tracer.close()
+		hc.Transport = tracer.wrap(hc.Transport)
+	}
 	var s solver
 	var stopListener func()
 	if o.challenge == "dns-persist-01" {
@@ -382,6 +392,7 @@ func run(o *options) error {
 		stopListener, err = t.listen(o.tlsALPN01Listen)
 	} else {
 		h := newHTTP01Responder()
+		h.tracer = tracer
 		s = h
 		stopListener, err = h.listen(o.listen)
 	}
