@@ -54,7 +54,7 @@ const HELP = `Usage: npm run bench -- [options]
                           default: on, also with --quick, when SoftHSM2 is installed)
   --pg-pool-size N        ledger.poolSize of each PostgreSQL instance (default 10, certmint's default)
   --loads C:N,...         issuance loads (default 1:1000,8:1000,32:2000; quick 1:20,4:40; none skips them)
-  --warmup N              untimed issuances per server before its loads (default 5)
+  --warmup N              untimed issuances per server before its loads (default 100; --quick 5)
   --rss-issuances N       issuances of the RSS run (default 20000; quick 300; 0 skips it)
   --rss-batch N           issuances between RSS samples (default 5000; quick 100)
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
@@ -91,7 +91,7 @@ const { values: opt } = parseArgs({
     'profile-issuances': { type: 'string' },
     'pg-pool-size': { type: 'string', default: '10' },
     loads: { type: 'string' },
-    warmup: { type: 'string', default: '5' },
+    warmup: { type: 'string' },
     'rss-issuances': { type: 'string' },
     'rss-batch': { type: 'string' },
     'rss-concurrency': { type: 'string' },
@@ -136,7 +136,7 @@ if (modes.pinned && !cpus.split) {
   console.error(`bench: pinned loads asked for but not possible: ${cpus.reason}`);
   process.exit(1);
 }
-// C=1: 1,000 issuances, not 200. certmint's first ~100 flows after the 5-issuance warm-up run
+// C=1: 1,000 issuances, not 200. certmint's first ~100 flows after a 5-issuance warm-up ran
 // ~10-20 % slower while V8 optimizes the request path (bench/timeline.mjs, pinned: p50 of flows
 // 1-200 13.4, 12.0, 14.9 ms against 12.1, 10.7, 13.5 for flows 201-600 of the same runs), so a
 // 200-issuance median measured mostly that; and a C=1 load of 200 lasts ~4 s, which a neighbour's
@@ -152,7 +152,8 @@ const settings = {
   postgres: opt['no-postgres'] ? false : opt.postgres || opt['with-postgres'] ? 'required' : !quick && postgresUnavailable() === null ? 'if-installed' : false,
   pgPoolSize: Number(opt['pg-pool-size']),
   hsm: !opt['no-hsm'],
-  warmup: Number(opt.warmup),
+  // 100: a server that has run a while, as one in service has (V8 has optimized the request path).
+  warmup: Number(opt.warmup ?? (quick ? 5 : 100)),
   rssIssuances: pick('rss-issuances', 20000, 300),
   rssBatch: pick('rss-batch', 5000, 100),
   rssConcurrency: pick('rss-concurrency', 8, 4),
