@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkerNonceStore } from '../ledger/sqlite/worker-nonces.js';
-import { WorkerNonceSockets } from './worker-nonces.js';
+import { WorkerNonceSockets, workerSocketDir } from './worker-nonces.js';
 
 // The route of server.workers' nonces over real Unix sockets (the processes are test/e2e/workers.test.ts's):
 // here two or three "workers" in this process, each its own WorkerNonceSockets on one directory.
@@ -82,3 +83,30 @@ describe('nonce redemptions worker to worker over Unix sockets (WorkerNonceSocke
     }
   });
 });
+
+describe('workerSocketDir', () => {
+  it('removes the socket directories of primaries that are gone (kill -9 of the group), and only those', () => {
+    // A pid no process has: a child that has exited.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = path.join(dir, `certmint-workers-${dead}-AbC123`);
+    mkdirSync(stale);
+    writeFileSync(path.join(stale, '0.sock'), '');
+    const living = path.join(dir, `certmint-workers-${process.ppid}-XyZ789`);
+    mkdirSync(living);
+    const other = path.join(dir, 'certmint-workers-config-Qw1234');
+    mkdirSync(other);
+    // A symlink named like a dead primary's directory is not followed nor removed.
+    const target = path.join(dir, 'target');
+    mkdirSync(target);
+    const link = path.join(dir, `certmint-workers-${dead}-LnK000`);
+    symlinkSync(target, link);
+
+    const made = workerSocketDir(dir);
+    expect(path.basename(made)).toMatch(new RegExp(`^certmint-workers-${process.pid}-`));
+    expect(existsSync(made)).toBe(true);
+    expect(existsSync(stale)).toBe(false);
+    expect([living, other, link, target].filter((p) => !existsSync(p))).toEqual([]);
+    rmSync(made, { recursive: true, force: true });
+  });
+});
+

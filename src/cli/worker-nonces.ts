@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,12 +16,48 @@ const MAX_LINE = 1024;
 /**
  * The primary's half: a private directory (mode 0700, mkdtemp) where each worker listens for the
  * others' redemptions on `<slot>.sock`; removed when the primary exits. Under the temporary
- * directory, not dataDir, because a Unix socket's path has ~100 bytes at most.
+ * directory, not dataDir, because a Unix socket's path has ~100 bytes at most. Its name carries the
+ * primary's pid, so that a later primary can remove the directories of primaries that died without
+ * their exit handler (kill -9 of the whole process group): only this user's, only a directory
+ * itself (no symlink), only when no process has that pid.
  */
-export function workerSocketDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'certmint-workers-'));
+export function workerSocketDir(base: string = tmpdir()): string {
+  removeDeadPrimariesDirs(base);
+  const dir = mkdtempSync(path.join(base, `certmint-workers-${process.pid}-`));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+const PRIMARY_DIR = /^certmint-workers-(\d+)-[A-Za-z0-9]{6}$/;
+
+function removeDeadPrimariesDirs(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(PRIMARY_DIR.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    const dir = path.join(base, name);
+    try {
+      const stat = lstatSync(dir);
+      if (stat.isDirectory() && stat.uid === process.getuid?.()) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Gone meanwhile, or not ours to remove: left as it is.
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: a process of another user has that pid.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 const socketOf = (dir: string, slot: number) => path.join(dir, `${slot}.sock`);
