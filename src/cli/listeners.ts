@@ -53,12 +53,12 @@ export const HTTP2_MAX_STREAMS_PER_SESSION = 900;
  * more than the request itself under load) and with request loggers made only when they write,
  * and schema compilers loaded only if ever needed.
  *
- * `http2` (the ACME listener with server.http2): ALPN offers h2 before http/1.1. x/crypto/acme
- * (cert-manager, lego) then multiplexes on a connection or a few; over HTTP/1.1 Go's pool dials a
- * new connection whenever no idle one is free and closes those it cannot keep, so a busy client
- * paid a TLS handshake every few requests (issue 27: 829 handshakes per 100 issuances at 32 in
- * flight, 32 over HTTP/2). HTTP/1.1 clients (certbot, acme-client, curl) are served as before,
- * with the same bounds (http1Bounds). No h2c: without TLS there is no ALPN to offer it with.
+ * `http2` (the ACME listener with server.http2): ALPN offers h2 before http/1.1. A client on Go's
+ * default transport then multiplexes on a connection or a few; over HTTP/1.1 Go's pool dials a new
+ * connection whenever no idle one is free and closes those it cannot keep, so a busy client pays a
+ * TLS handshake every few requests. Off by default: Node 20's HTTP/2 costs more per request than
+ * those handshakes (docs/scale-out.md#http2). HTTP/1.1 clients are served as before, with the same
+ * bounds (http2Bounds). No h2c: without TLS there is no ALPN to offer it with.
  */
 export function listenerOptions(
   config: Config,
