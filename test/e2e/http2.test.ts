@@ -79,6 +79,23 @@ function https1(path: string, server: CertmintProcess = certmint): Promise<{ sta
   });
 }
 
+/** acmego -mode load against `server` (x/crypto/acme on Go's default transport, which offers h2). */
+function goLoad(server: CertmintProcess, n: number, c: number, names: string, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      acmego!,
+      [
+        '-mode', 'load', '-n', String(n), '-c', String(c), '-account-key', 'ec256', '-directory', server.directoryUrl, '-ca-bundle', server.rootFile,
+        '-http01-listen', `127.0.0.1:${server.http01Port}`, '-name-template', `w%d-i%d.${names}`,
+      ],
+      { timeout: 100_000, env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(`acmego: ${err.message}\n${stdout}\n${stderr.slice(-4000)}\n${server.output()}`)) : resolve({ stdout, stderr })),
+    );
+  });
+}
+
+const lastLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as { ok: number; errors: number; first_error?: string };
+
 const closed = (s: ClientHttp2Session) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())));
 
 describe('HTTP/2 on the ACME listener (server.http2)', () => {
@@ -146,17 +163,7 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
   });
 
   it.skipIf(!acmegoFound)('ends each response with its last DATA frame, so the Go client has no stream to reset (its own frame log)', { timeout: 60_000 }, async () => {
-    const { stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-      execFile(
-        acmego!,
-        [
-          '-mode', 'load', '-n', '10', '-c', '2', '-account-key', 'ec256', '-directory', certmint.directoryUrl, '-ca-bundle', certmint.rootFile,
-          '-http01-listen', `127.0.0.1:${certmint.http01Port}`, '-name-template', 'w%d-i%d.frames.test',
-        ],
-        { timeout: 50_000, env: { ...process.env, GODEBUG: 'http2debug=2' }, maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => (err ? reject(new Error(`acmego: ${err.message}\n${stdout}\n${stderr.slice(-4000)}`)) : resolve({ stdout, stderr })),
-      );
-    });
+    const { stderr } = await goLoad(certmint, 10, 2, 'frames.test', { ...process.env, GODEBUG: 'http2debug=2' });
     const frames = stderr.split('\n').filter((line) => line.includes('http2: Framer'));
     const data = frames.filter((line) => / read DATA /.test(line));
     const emptyEnd = data.filter((line) => /flags=END_STREAM stream=\d+ len=0 /.test(line));
@@ -230,22 +237,8 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
       }
     };
     const before = await metric();
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        acmego!,
-        [
-          '-mode', 'load', '-n', '300', '-c', '32', '-account-key', 'ec256', '-directory', certmint.directoryUrl, '-ca-bundle', certmint.rootFile,
-          '-http01-listen', `127.0.0.1:${certmint.http01Port}`, '-name-template', 'w%d-i%d.h2.test',
-        ],
-        { timeout: 100_000 },
-        (err, out, stderr) => (err ? reject(new Error(`acmego: ${err.message}\n${out}\n${stderr}\n${certmint.output()}`)) : resolve(out)),
-      );
-    });
-    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { ok: number; errors: number; first_error?: string };
+    const result = lastLine((await goLoad(certmint, 300, 32, 'h2.test')).stdout);
     expect(result).toMatchObject({ ok: 300, errors: 0 });
-    // About 2,300 requests. Over HTTP/1.1 Go's pool opened 60–240 connections for this load; over
-    // h2 it opens one per 8 streams in flight (SETTINGS_MAX_CONCURRENT_STREAMS), more while the
-    // first are still in their handshakes, and the metric's own scrape counts one.
     const opened = (await metric()) - before;
     console.log(`h2 connections opened for 300 issuances: ${opened}`);
     // The bench's Go client opened 0.7–1.5 connections per issuance over HTTP/1.1 and 0.03–0.11
@@ -287,18 +280,7 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
     const own = await startCertmint({ config: { server: { http2: true, workers: 2 } } });
     try {
       expect(await alpn(own, ['h2', 'http/1.1'])).toBe('h2');
-      const stdout = await new Promise<string>((resolve, reject) => {
-        execFile(
-          acmego!,
-          [
-            '-mode', 'load', '-n', '60', '-c', '16', '-account-key', 'ec256', '-directory', own.directoryUrl, '-ca-bundle', own.rootFile,
-            '-http01-listen', `127.0.0.1:${own.http01Port}`, '-name-template', 'w%d-i%d.h2-workers.test',
-          ],
-          { timeout: 100_000 },
-          (err, out, stderr) => (err ? reject(new Error(`acmego: ${err.message}\n${out}\n${stderr}\n${own.output()}`)) : resolve(out)),
-        );
-      });
-      expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({ ok: 60, errors: 0 });
+      expect(lastLine((await goLoad(own, 60, 16, 'h2-workers.test')).stdout)).toMatchObject({ ok: 60, errors: 0 });
     } finally {
       await own.stop();
     }
