@@ -56,8 +56,8 @@ export const HTTP2_MAX_STREAMS_PER_SESSION = 900;
  * `http2` (the ACME listener with server.http2): ALPN offers h2 before http/1.1. A client on Go's
  * default transport then multiplexes on a connection or a few; over HTTP/1.1 Go's pool dials a new
  * connection whenever no idle one is free and closes those it cannot keep, so a busy client pays a
- * TLS handshake every few requests. Off by default: Node 20's HTTP/2 costs more per request than
- * those handshakes (docs/scale-out.md#http2). HTTP/1.1 clients are served as before, with the same
+ * TLS handshake every few requests. Node 20's HTTP/2 costs more per request than its HTTP/1.1, so
+ * `auto` offers it only with several workers, where those handshakes are many (docs/scale-out.md#http2). HTTP/1.1 clients are served as before, with the same
  * bounds (http2Bounds). No h2c: without TLS there is no ALPN to offer it with.
  */
 export function listenerOptions(

@@ -24,7 +24,7 @@ export interface Config {
     readonly maxConnectionsPerAddress: number;
     /** Proxies (addresses, CIDR networks) whose X-Forwarded-For names the client; empty: none is believed. */
     readonly trustedProxies: readonly string[];
-    /** server.http2: the HTTPS listener offers h2 by ALPN (no effect without TLS). */
+    /** server.http2 (`auto` resolved: true with more than one worker): the HTTPS listener offers h2 by ALPN (no effect without TLS). */
     readonly http2: boolean;
     /** Worker processes (server.workers, `auto` resolved): 1 is one process and no cluster at all. */
     readonly workers: number;

@@ -177,6 +177,7 @@ function trustedProxy(entry: string): string {
 }
 
 function resolveConfig(c: ConfigInput, cwd: string): Config {
+  const workers = c.server.workers === 'auto' ? autoWorkers() : c.server.workers;
   // For the sections resolved in their own files (which cannot import ConfigError: it is defined here).
   const fail = (message: string): never => {
     throw new ConfigError(message);
@@ -278,8 +279,8 @@ function resolveConfig(c: ConfigInput, cwd: string): Config {
       maxConnections: c.server.maxConnections,
       maxConnectionsPerAddress: c.server.maxConnectionsPerAddress,
       trustedProxies: c.server.trustedProxies.map((entry) => trustedProxy(entry)),
-      http2: c.server.http2,
-      workers: c.server.workers === 'auto' ? autoWorkers() : c.server.workers,
+      http2: c.server.http2 === 'auto' ? workers > 1 : c.server.http2,
+      workers,
     },
     dataDir: path.resolve(cwd, c.dataDir),
     ca: {

@@ -27,8 +27,9 @@ export const DEFAULT_CONFIG: ConfigInput = {
     maxConnectionsPerAddress: 100,
     // A client's address is the socket's unless a listed proxy forwarded the request.
     trustedProxies: [],
-    // Node's HTTP/2 costs more CPU per request than its HTTP/1.1; it pays only where many handshakes are saved (docs/scale-out.md#http2).
-    http2: false,
+    // On with several workers: Node's HTTP/2 costs more CPU per request than its HTTP/1.1 and pays
+    // only where many handshakes are saved (docs/scale-out.md#http2).
+    http2: 'auto',
     // One process, as before server.workers existed; `auto` uses every core (docs/scale-out.md).
     workers: 1,
   },

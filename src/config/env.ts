@@ -32,6 +32,9 @@ export function applyEnvironment(config: Plain, env: NodeJS.ProcessEnv, prefix: 
       out[key] = /^(true|1|yes)$/i.test(raw) ? true : /^(false|0|no)$/i.test(raw) ? false : raw;
     } else if (typeof value === 'number') {
       out[key] = raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    } else if (value === 'auto') {
+      // A key whose default is `auto` and that also takes a boolean (server.http2).
+      out[key] = /^(true|1|yes)$/i.test(raw) ? true : /^(false|0|no)$/i.test(raw) ? false : raw;
     } else {
       out[key] = raw;
     }

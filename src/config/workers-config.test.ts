@@ -33,3 +33,39 @@ describe('server.workers', () => {
     expect(() => loadConfig({ env: { CERTMINT_SERVER_WORKERS: value } })).toThrow(/server\.workers/);
   });
 });
+
+// server.http2: `auto` (the default) is on exactly when several workers run (docs/scale-out.md#http2).
+describe('server.http2', () => {
+  it('auto by default: off for one process, on with several workers (a number or auto on more than one core)', () => {
+    expect(loadConfig({ env: {} }).server.http2).toBe(false);
+    expect(loadConfig({ env: { CERTMINT_SERVER_WORKERS: '2' } }).server.http2).toBe(true);
+    expect(loadConfig({ env: { CERTMINT_SERVER_WORKERS: 'auto' } }).server.http2).toBe(Math.min(os.availableParallelism(), 64) > 1);
+  });
+
+  it.each([
+    ['true', '1', true],
+    ['1', '1', true],
+    ['false', '4', false],
+    ['no', '4', false],
+    ['auto', '4', true],
+    ['auto', '1', false],
+  ] as const)('CERTMINT_SERVER_HTTP2=%s with %s workers: %s', (value, workers, expected) => {
+    expect(loadConfig({ env: { CERTMINT_SERVER_HTTP2: value, CERTMINT_SERVER_WORKERS: workers } }).server.http2).toBe(expected);
+  });
+
+  it('takes true, false or auto from the file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-http2-config-'));
+    const at = (yaml: string) => {
+      const f = path.join(dir, 'c.yaml');
+      writeFileSync(f, yaml);
+      return loadConfig({ file: f, env: {} }).server.http2;
+    };
+    expect(at('server:\n  http2: true\n')).toBe(true);
+    expect(at('server:\n  http2: false\n  workers: 2\n')).toBe(false);
+    expect(at('server:\n  http2: auto\n  workers: 2\n')).toBe(true);
+  });
+
+  it.each(['maybe', 'AUTO', '2', ''])('refuses %j naming the key', (value) => {
+    expect(() => loadConfig({ env: { CERTMINT_SERVER_HTTP2: value } })).toThrow(/server\.http2/);
+  });
+});

@@ -9,7 +9,7 @@ import { startCertmint, type CertmintProcess } from '../support/certmint-process
 import { requireGoClientOrSkip } from '../support/clients.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 
-// server.http2 (default false): the HTTPS listener offers h2 by ALPN beside HTTP/1.1 (issue 27:
+// server.http2 (default auto: on with several workers): the HTTPS listener offers h2 by ALPN beside HTTP/1.1 (issue 27:
 // Go's default transport then multiplexes its requests instead of a TLS handshake every few
 // requests). Through a running `certmint serve`, with Node's own HTTP/2 client and the Go client.
 
@@ -265,7 +265,7 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
     await own.stop();
   });
 
-  it('by default (server.http2: false) offers no h2; HTTP/1.1 is served', async () => {
+  it('by default (server.http2: auto) one process offers no h2; HTTP/1.1 is served', async () => {
     const own = await startCertmint();
     try {
       expect(await alpn(own, ['h2', 'http/1.1'])).not.toBe('h2');
@@ -276,8 +276,8 @@ describe('HTTP/2 on the ACME listener (server.http2)', () => {
     }
   });
 
-  it.skipIf(!acmegoFound)('serves the Go client over h2 with server.workers: 2', { timeout: 120_000 }, async () => {
-    const own = await startCertmint({ config: { server: { http2: true, workers: 2 } } });
+  it.skipIf(!acmegoFound)('by default (server.http2: auto) server.workers: 2 offers h2, and serves the Go client over it', { timeout: 120_000 }, async () => {
+    const own = await startCertmint({ config: { server: { workers: 2 } } });
     try {
       expect(await alpn(own, ['h2', 'http/1.1'])).toBe('h2');
       expect(lastLine((await goLoad(own, 60, 16, 'h2-workers.test')).stdout)).toMatchObject({ ok: 60, errors: 0 });
