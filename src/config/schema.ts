@@ -43,7 +43,7 @@ export const ConfigSchema = Type.Object(
       ),
       http2: Type.Union([Type.Literal('auto'), Type.Boolean()], {
         description:
-          'Offer HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS listener: clients that offer it (Go programs on Go\'s default transport, such as x/crypto/acme given no client of its own; curl; browsers on the console) multiplex their requests on a few connections instead of a TLS handshake every few requests. HTTP/1.1 clients (certbot, cert-manager\'s own transport) are served as before. `auto`: on when server.workers runs more than one process, where it saves far more than Node\'s HTTP/2 costs per request. Needs server.tls.enabled (no h2c). docs/scale-out.md#http2.',
+          'Offer HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS listener: clients that offer it (Go programs on Go\'s default transport, such as x/crypto/acme given no client of its own; curl; browsers on the console) multiplex their requests on a few connections instead of a TLS handshake every few requests. HTTP/1.1 clients (certbot, cert-manager, lego) are served as before. `auto`: on when server.workers runs more than one process, where it saves far more than Node\'s HTTP/2 costs per request. Needs server.tls.enabled (no h2c). docs/scale-out.md#http2.',
       }),
       workers: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: MAX_WORKERS })], {
         description: `Worker processes serving the listeners and the one ledger: 1 (one process), a number up to ${MAX_WORKERS}, or \`auto\` (the cores this process may run on). docs/scale-out.md#every-core-of-one-machine.`,
