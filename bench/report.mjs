@@ -1,6 +1,7 @@
 // The benchmark's result: targets checked against the measurements, and the table printed as
 // plain text or Markdown (bench/run.mjs --markdown, for docs/benchmarks.md).
 import { addFairTargets, fairTable, pinningLine, scalingTable, startupLine } from './fair.mjs';
+import { addAlternatingTargets, alternatingTable } from './alternating.mjs';
 import { profileNote, profileTable } from './profile-report.mjs';
 
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? +(a / b).toFixed(2) : null);
@@ -47,8 +48,10 @@ export function checkTargets(result) {
   const at = (c) => result.issuance.find((r) => r.c === c);
   const targets = [];
   const add = (name, target, value, pass, note) => targets.push({ name, target, value: value ?? null, pass: value === null || value === undefined ? null : pass, ...(note ? { note } : {}) });
-  if (result.fair) addFairTargets(result.fair, add);
-  else {
+  if (result.fair) {
+    addFairTargets(result.fair, add);
+    addAlternatingTargets(result.fair.alternating, add);
+  } else {
     add('C=32 issuances/s, certmint ÷ step-ca', '≥ 2', at(32)?.ratios?.perSec, at(32)?.ratios?.perSec >= 2);
     add('C=1 p50, certmint ÷ step-ca', '≤ 0.5', at(1)?.ratios?.p50, at(1)?.ratios?.p50 <= 0.5);
   }
@@ -197,6 +200,12 @@ export function formatResult(result, { markdown = false } = {}) {
       out.push('');
       out.push('Scaling: certmint on the same unpinned loads with server.workers 1, 2 and auto (fresh data dir each); CPU ms of all its processes.');
     } else out.push(`Scaling: ${fair.scaling.note}`);
+    out.push('');
+  }
+  if (fair?.alternating?.length > 0) {
+    out.push(table(alternatingTable(fair.alternating)));
+    out.push('');
+    out.push(`C=1 in alternating rounds: a fresh certmint and a fresh step-ca up side by side, ${fair.alternating[0].n} issuances per server per round, the order swapped each round; the ratio is certmint's p50 ÷ step-ca's in the same round.`);
     out.push('');
   }
   const startup = fair ? startupLine(fair) : null;

@@ -31,6 +31,7 @@ import { certmintStarts, pinnedRuns, scalingLoads, stepCaStarts } from './fair-l
 import { machine } from './machine.mjs';
 import { balancedLoads, postgresLoads } from './postgres-loads.mjs';
 import { profileCertmint } from './profile.mjs';
+import { alternatingRounds } from './alternating.mjs';
 
 const HELP = `Usage: npm run bench -- [options]
   --quick                 smoke run (< ~60 s): certmint on SQLite only, C=1 and C=4, small N, small ledger,
@@ -55,6 +56,10 @@ const HELP = `Usage: npm run bench -- [options]
   --pg-pool-size N        ledger.poolSize of each PostgreSQL instance (default 10, certmint's default)
   --loads C:N,...         issuance loads (default 1:1000,8:1000,32:2000; quick 1:20,4:40; none skips them)
   --warmup N              untimed issuances per server before its loads (default 100; --quick 5)
+  --c1-rounds R           C=1 in R alternating rounds per CPU mode, certmint and step-ca up side by side
+                          and taking turns (order swapped each round; bench/alternating.mjs); the target
+                          is also checked on the median of the round ratios (default 5; --quick 0; 0 skips)
+  --c1-round-issuances N  issuances per server per round (default 300)
   --rss-issuances N       issuances of the RSS run (default 20000; quick 300; 0 skips it)
   --rss-batch N           issuances between RSS samples (default 5000; quick 100)
   --rss-concurrency C     workers of the RSS run (default 8; quick 4)
@@ -92,6 +97,8 @@ const { values: opt } = parseArgs({
     'pg-pool-size': { type: 'string', default: '10' },
     loads: { type: 'string' },
     warmup: { type: 'string' },
+    'c1-rounds': { type: 'string' },
+    'c1-round-issuances': { type: 'string' },
     'rss-issuances': { type: 'string' },
     'rss-batch': { type: 'string' },
     'rss-concurrency': { type: 'string' },
@@ -154,6 +161,8 @@ const settings = {
   hsm: !opt['no-hsm'],
   // 100: a server that has run a while, as one in service has (V8 has optimized the request path).
   warmup: Number(opt.warmup ?? (quick ? 5 : 100)),
+  c1Rounds: pick('c1-rounds', 5, 0),
+  c1RoundIssuances: pick('c1-round-issuances', 300, 20),
   rssIssuances: pick('rss-issuances', 20000, 300),
   rssBatch: pick('rss-batch', 5000, 100),
   rssConcurrency: pick('rss-concurrency', 8, 4),
@@ -232,22 +241,27 @@ function certmintCpu(pids) {
  * ms of each process group, responses per instance) whose growth over a load is stored with it.
  */
 async function runLoads(server, target, { clientCpus } = {}) {
-  const listen = `127.0.0.1:${settings.http01Port}`;
   const results = new Map();
   if (settings.warmup > 0) {
-    const w = await runAcmegoLoad({ ...target, n: settings.warmup, c: 1, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-warmup`) });
+    const w = await runLoad(`${server}-warmup`, target, { c: 1, n: settings.warmup, clientCpus, check: false });
     if (w.errors > 0) throw new Error(`${server} warm-up: ${w.errors} errors, first: ${w.first_error}`);
   }
-  for (const { c, n } of settings.loads) {
-    // The servers' CPU over the whole client run (its workers' account registrations included);
-    // the client reports its own over the timed part. For certmint also its JavaScript thread.
-    const before = await target.sample();
-    const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-c${c}`) });
-    const after = await target.sample();
-    for (const [k, v] of Object.entries(after)) r[k] = Math.round(v - before[k]);
-    results.set(c, checkLoad(server, r));
-  }
+  for (const { c, n } of settings.loads) results.set(c, await runLoad(server, target, { c, n, clientCpus }));
   return results;
+}
+
+/**
+ * One load of `n` issuances at `c` against one server. The server's CPU over the whole client run
+ * (its workers' account registrations included); the client reports its own over the timed part.
+ * For certmint also its JavaScript thread. `check: false` (warm-ups) leaves errors to the caller.
+ */
+async function runLoad(server, target, { c, n, clientCpus, check = true }) {
+  const listen = `127.0.0.1:${settings.http01Port}`;
+  const before = await target.sample();
+  const r = await runAcmegoLoad({ ...target, n, c, listen, accountKey: settings.accountKey, clientCpus, nameTemplate: nameTemplate(`${server}-c${c}`) });
+  const after = await target.sample();
+  for (const [k, v] of Object.entries(after)) r[k] = Math.round(v - before[k]);
+  return check ? checkLoad(server, r) : r;
 }
 
 /**
@@ -285,7 +299,7 @@ function acceptedConnections(url, caBundle) {
 }
 
 /** What bench/fair-loads.mjs and bench/postgres-loads.mjs need of this run. */
-const fairContext = (dns) => ({ settings, log, step, runLoads, freshCertmint, certmintCpu, workDir, dns });
+const fairContext = (dns) => ({ settings, log, step, runLoads, runLoad, freshCertmint, certmintCpu, workDir, dns });
 
 /**
  * RSS of certmint's processes: the server and, with server.workers > 1, its primary and every worker
@@ -434,6 +448,14 @@ async function main() {
   // Issue 27: certmint's workers side by side on the unpinned loads, then the pinned loads.
   if (dns && unpinnedLoads && !quick) fair.scaling = await scalingLoads(fairContext(dns));
   if (settings.pinned && settings.loads.length > 0) await pinnedRuns(fairContext(dns), { acmego, fair, pinnedLoads, startup });
+  if (dns && settings.stepCa && settings.c1Rounds > 0) {
+    for (const [mode, on] of [['unpinned', settings.unpinned], ['pinned', settings.pinned]]) {
+      if (!on) continue;
+      const cpus = mode === 'pinned' ? { cpus: settings.cpuSplit.servers, clientCpus: settings.cpuSplit.client } : {};
+      const rounds = await step(`C=1 alternating rounds (${mode})`, () => alternatingRounds(fairContext(dns), { mode, ...cpus }));
+      if (rounds) (fair.alternating ??= []).push(rounds);
+    }
+  }
   for (const [mode, byServer] of [['pinned', pinnedLoads], ['unpinned', loads]]) {
     for (const { c, n } of settings.loads) {
       const certmint = byServer.certmint.get(c);

@@ -91,7 +91,7 @@ function refuseCrit(header: Record<string, unknown>, what: string): void {
   );
 }
 
-/** A payload's JSON, parsed once: the value, or the error its parse threw (reported only after the nonce is spent). */
+/** A payload's JSON, parsed once: the value, or `invalid` when it is not JSON (reported as malformed only after the nonce is spent). */
 type ParsedPayload = { readonly value: unknown } | { readonly invalid: true };
 
 function parsePayload(payloadText: string): ParsedPayload | undefined {
