@@ -48,20 +48,25 @@ export async function alternatingRounds(ctx, { mode, cpus, clientCpus }) {
       round.p50Ratio = ratio(round.certmint.p50_ms, round.stepCa.p50_ms);
       rounds.push(round);
     }
-    const ratios = rounds.map((r) => r.p50Ratio).filter((x) => x !== null);
-    const result = {
-      mode,
-      n,
-      rounds,
-      medianP50Ratio: ratios.length > 0 ? median(ratios) : null,
-      medianP50Ms: { certmint: median(rounds.map((r) => r.certmint.p50_ms)), stepCa: median(rounds.map((r) => r.stepCa.p50_ms)) },
-    };
-    log(`C=1 alternating (${mode}): p50 ratios ${ratios.join(', ')}; median ${result.medianP50Ratio}`);
+    const result = summarizeRounds(mode, n, rounds);
+    log(`C=1 alternating (${mode}): p50 ratios ${rounds.map((r) => r.p50Ratio).join(', ')}; median ${result.medianP50Ratio}`);
     return result;
   } finally {
     peer?.stop();
     await certmint.stop();
   }
+}
+
+/** One mode's rounds with their medians: of the per-round p50 ratios (the figure), and of each server's p50s. */
+export function summarizeRounds(mode, n, rounds) {
+  const ratios = rounds.map((r) => r.p50Ratio).filter((x) => x !== null);
+  return {
+    mode,
+    n,
+    rounds,
+    medianP50Ratio: ratios.length > 0 ? median(ratios) : null,
+    medianP50Ms: { certmint: median(rounds.map((r) => r.certmint.p50_ms)), stepCa: median(rounds.map((r) => r.stepCa.p50_ms)) },
+  };
 }
 
 const show = (v) => (v === null || v === undefined ? '–' : v);

@@ -17,6 +17,7 @@ interface Rounds {
   medianP50Ms: { certmint: number; stepCa: number };
 }
 interface Alternating {
+  summarizeRounds(mode: string, n: number, rounds: Round[]): Rounds;
   alternatingTable(rows: Rounds[]): (string | number)[][];
   addAlternatingTargets(rows: Rounds[] | undefined, add: (name: string, target: string, value: number | null, pass: boolean, note?: string) => void): void;
 }
@@ -26,9 +27,19 @@ const repo = path.resolve(import.meta.dirname, '../..');
 const alternating = (await import(pathToFileURL(path.join(repo, 'bench', 'alternating.mjs')).href)) as Alternating;
 
 const round = (first: string, cm: number, sc: number): Round => ({ first, certmint: { p50_ms: cm, cpuMsPerIssuance: 11 }, stepCa: { p50_ms: sc, cpuMsPerIssuance: 14 }, p50Ratio: +(cm / sc).toFixed(2) });
-const rows: Rounds[] = [{ mode: 'pinned', n: 300, rounds: [round('certmint', 12, 20), round('step-ca', 12, 30), round('certmint', 13, 18)], medianP50Ratio: 0.6, medianP50Ms: { certmint: 12, stepCa: 20 } }];
+const rows: Rounds[] = [alternating.summarizeRounds('pinned', 300, [round('certmint', 12, 20), round('step-ca', 12, 30), round('certmint', 13, 18)])];
 
 describe('bench/alternating.mjs', () => {
+  it('takes the median of the round ratios, not the ratio of the median p50s', () => {
+    // Round ratios 0.6, 0.4, 0.72 → 0.6; the p50 medians (12 and 20) would also give 0.6, so a
+    // fourth round tells them apart: ratios 0.4, 0.6, 0.72, 0.75 → 0.66; p50s 12, 12, 13, 15 over
+    // 18, 20, 20, 30 → 12.5 ÷ 20 = 0.63.
+    const four = alternating.summarizeRounds('unpinned', 300, [...rows[0]!.rounds, round('step-ca', 15, 20)]);
+    expect(four.medianP50Ratio).toBe(0.66);
+    expect(four.medianP50Ms).toEqual({ certmint: 12.5, stepCa: 20 });
+    expect(alternating.summarizeRounds('unpinned', 300, []).medianP50Ratio).toBeNull();
+  });
+
   it('prints each round with who went first, then the medians', () => {
     const table = alternating.alternatingTable(rows);
     expect(table).toHaveLength(1 + 3 + 1);
