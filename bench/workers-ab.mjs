@@ -5,7 +5,11 @@
 // (the primary apart from the workers). Hold the bench lock around it:
 //
 //   flock /tmp/certmint-bench.lock node bench/workers-ab.mjs --builds main=/work/main,this=. \
-//     --workers 1,2 --rounds 3 [-n 300] [-c 32] [--ipc] [--strace]
+//     --workers 1,2 --rounds 3 [-n 300] [-c 32] [--warmup 20] [--ipc] [--strace]
+//
+// --warmup N: the C=1 issuances before each load (default 20). They run on one connection, so with
+// several workers one worker alone is warm; with server.http2 (sessions end after 900 streams) a
+// load then moves to a cold worker: a C=1 comparison of workers wants a warm-up past 115 issuances.
 //
 // --ipc: every process counts the IPC messages it sends (node:cluster's own and certmint's, by
 // type, with their JSON bytes) through a preload (bench/ipc-count.mjs); it costs CPU itself, so
@@ -30,6 +34,7 @@ const { values: opt } = parseArgs({
     ipc: { type: 'boolean', default: false },
     strace: { type: 'boolean', default: false },
     'server-line': { type: 'string', multiple: true, default: [] },
+    warmup: { type: 'string', default: '20' },
   },
 });
 const builds = opt.builds.split(',').map((b) => {
@@ -64,7 +69,7 @@ async function oneRun(dir, dns, build, workers) {
   const server = await startCertmint(configFile, { logFile: path.join(runDir, 'serve.log'), nodeArgs, main: build.main });
   const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}` };
   try {
-    const w = await runAcmegoLoad({ ...target, n: 20, c: 1, nameTemplate: 'warm-w%d-i%d.load.test' });
+    const w = await runAcmegoLoad({ ...target, n: Number(opt.warmup), c: 1, nameTemplate: 'warm-w%d-i%d.load.test' });
     if (w.errors > 0) throw new Error(`warm-up: ${w.first_error}`);
     const pids = processTree(server.pid);
     const before = pids.map(cpuOf);
