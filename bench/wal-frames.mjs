@@ -7,8 +7,11 @@
 // commit frame), the header's salts) and their page numbers named through the `dbstat` virtual
 // table (pages in no b-tree: freelist/pointer-map, named "(free)"). Prints frames and bytes per
 // issuance, by b-tree, and the transactions by the set of b-trees they wrote.
+// --size: no snapshot (the WAL is checkpointed as usual); prints the ledger's size per certificate
+// after the run instead, by b-tree (dbstat), the file checkpointed and its free pages counted apart.
 //
 //   flock /tmp/certmint-bench.lock node bench/wal-frames.mjs [-n 300] [-c 8] [--main dist/cli/main.js] [--json]
+//   flock /tmp/certmint-bench.lock node bench/wal-frames.mjs --size -n 10000 -c 32
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +42,29 @@ export function pageOwners(db) {
   const owners = new Map();
   for (const r of db.prepare('SELECT name, pageno FROM dbstat').iterate()) owners.set(r.pageno, r.name);
   return owners;
+}
+
+/** The ledger file's bytes per certificate in it, by b-tree, after a full checkpoint. */
+export function ledgerSize(file) {
+  const db = new Database(file);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const certificates = db.prepare('SELECT COUNT(*) FROM certificates').pluck().get();
+    const pageSize = db.pragma('page_size', { simple: true });
+    const fileBytes = db.pragma('page_count', { simple: true }) * pageSize;
+    const freeBytes = db.pragma('freelist_count', { simple: true }) * pageSize;
+    const trees = db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all();
+    const per = (b) => Math.round(b / certificates);
+    return {
+      certificates,
+      fileBytes,
+      freeBytes,
+      bytesPerCertificate: per(fileBytes - freeBytes),
+      byTree: trees.slice(0, 12).map((t) => ({ name: t.name, bytesPerCertificate: per(t.bytes) })),
+    };
+  } finally {
+    db.close();
+  }
 }
 
 /** Frames grouped into transactions (a commit frame ends one), each named by the b-trees it wrote. */
@@ -85,6 +111,7 @@ async function main() {
       main: { type: 'string', default: CERTMINT_MAIN },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      size: { type: 'boolean', default: false },
       'http01-port': { type: 'string', default: '80' },
     },
   });
@@ -100,6 +127,14 @@ async function main() {
     const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}` };
     await runAcmegoLoad({ ...target, n: Number(values.warmup), c: Math.min(Number(values.c), Number(values.warmup)), nameTemplate: 'warm-w%d-i%d.wal.test' });
     const file = path.join(dataDir, 'ledger.sqlite3');
+    if (values.size) {
+      const load = await runAcmegoLoad({ ...target, n: Number(values.n), c: Number(values.c), nameTemplate: 'w%d-i%d.wal.test' });
+      await server.stop();
+      const result = { main: values.main, ...ledgerSize(file), issuances: load.ok };
+      if (values.json) console.log(JSON.stringify(result));
+      else console.log(result);
+      return;
+    }
     reader = new Database(file, { readonly: true });
     reader.prepare('BEGIN').run();
     reader.prepare('SELECT count(*) FROM sqlite_schema').get();
