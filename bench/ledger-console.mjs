@@ -68,9 +68,11 @@ function generate(file, certs, now) {
   db.pragma('journal_mode = WAL');
   db.pragma('cache_size = -400000'); // the indexes stay in memory while they are written
   db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
-  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status,
+  // One chain for every certificate, as one intermediate generation (migrations/0028_certificate_chains.sql).
+  db.prepare(`INSERT INTO certificate_chains (id, pem) VALUES (1, '')`).run();
+  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status,
       revoked_at, revocation_reason, created_at, identifier_set, renewal_due_at)
-    VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    VALUES (?, 'bench', x'00', 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
   const audit = db.prepare(`INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, 'account:bench', 'issue', ?, '{}')`);
   db.transaction(() => {
@@ -134,12 +136,13 @@ async function postgresLedger(certs, log, results) {
       const t = performance.now();
       await client.query(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', true, 0)`);
       const now = Date.now();
+      await client.query(`INSERT INTO certificate_chains (id, pem) VALUES (1, '')`);
       for (let from = 0; from < certs; from += 10_000) {
         const rows = fleetRows(from, Math.min(certs, from + 10_000), certs, now);
         const col = (f) => rows.map(f);
-        await client.query(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status,
+        await client.query(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status,
             revoked_at, revocation_reason, created_at, identifier_set, renewal_due_at)
-          SELECT s, 'bench', '\\x00', '', i, s, nb, nb + ${90 * DAY}, st, ra, rr, nb, k, nb + ${60 * DAY}
+          SELECT s, 'bench', '\\x00', 1, i, s, nb, nb + ${90 * DAY}, st, ra, rr, nb, k, nb + ${60 * DAY}
             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::int[], $7::text[]) AS u(s, i, nb, st, ra, rr, k)`, [
           col((r) => r.serial), col((r) => JSON.stringify([{ type: 'dns', value: r.name }])), col((r) => r.issued), col((r) => (r.revoked ? 'revoked' : 'valid')),
           col((r) => (r.revoked ? r.issued + DAY : null)), col((r) => (r.revoked ? 4 : null)), col((r) => `dns:${r.name}`),

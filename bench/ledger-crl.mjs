@@ -46,8 +46,9 @@ export async function measureLedgerScale({ certs: CERTS = 1_000_000, revoked: RE
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
-    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at, crl_partition)
-      VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    db.prepare(`INSERT INTO certificate_chains (id, pem) VALUES (1, '')`).run();
+    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at, crl_partition)
+      VALUES (?, 'bench', x'00', 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
     const now = Date.now();
     // 80 of every 90 certificates are unexpired; revoke REVOKED of those, spread evenly.

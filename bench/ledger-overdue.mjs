@@ -114,9 +114,11 @@ async function sqlite(dir, certs, now, log) {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
-  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status,
+  // One chain for every certificate, as one intermediate generation (migrations/0028_certificate_chains.sql).
+  db.prepare(`INSERT INTO certificate_chains (id, pem) VALUES (1, '')`).run();
+  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status,
       created_at, profile, identifier_set, replaces, replaced_by, renewal_due_at)
-    VALUES (?, 'bench', x'00', '', ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)`);
+    VALUES (?, 'bench', x'00', 1, ?, ?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)`);
   const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
   db.transaction(() => {
     for (const rows of fleet(certs, now)) {
@@ -150,11 +152,12 @@ async function postgres(certs, now, log) {
       const t = performance.now();
       try {
         await client.query(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', true, 0)`);
+        await client.query(`INSERT INTO certificate_chains (id, pem) VALUES (1, '')`);
         for (const rows of fleet(certs, now)) {
           const col = (f) => rows.map(f);
-          await client.query(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status,
+          await client.query(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status,
               created_at, profile, identifier_set, replaces, replaced_by, renewal_due_at)
-            SELECT s, 'bench', '\\x00', '', i, s, nb, na, 'valid', nb, p, k, r, b, d
+            SELECT s, 'bench', '\\x00', 1, i, s, nb, na, 'valid', nb, p, k, r, b, d
               FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
                 AS u(s, i, nb, na, p, k, r, b, d)`, [
             col((r) => r.serial), col((r) => JSON.stringify([{ type: 'dns', value: r.name }])), col((r) => r.issued), col((r) => r.notAfter),

@@ -77,18 +77,20 @@ export async function measureLedgerCopy({ dir, certs, log = () => {} }) {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('bench', 'bench', '{}', 'valid', '[]', 1, 0)`).run();
-    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, created_at)
-      VALUES (?, 'bench', ?, ?, ?, ?, ?, ?, 'valid', ?)`);
+    const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status, created_at)
+      VALUES (?, 'bench', ?, 1, ?, ?, ?, ?, 'valid', ?)`);
     const ident = db.prepare(`INSERT INTO certificate_identifiers (identifier_type, identifier_value, serial, reversed_value) VALUES ('dns', ?, ?, ?)`);
     const now = Date.now();
     // Sizes of real leaves and chains, so the copy moves realistic bytes.
     const der = Buffer.alloc(900, 0x5a);
     const chain = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(1400)}\n-----END CERTIFICATE-----\n`;
+    // One chain row for every certificate, as one intermediate generation (migrations/0028_certificate_chains.sql).
+    db.prepare('INSERT INTO certificate_chains (id, pem) VALUES (1, ?)').run(chain);
     db.transaction(() => {
       for (let i = 0; i < certs; i++) {
         const serial = `02${i.toString(16).padStart(32, '0')}`;
         const names = [`svc${i}.copy.bench.internal`, `alt${i}.copy.bench.internal`];
-        cert.run(serial, der, chain, JSON.stringify(names.map((value) => ({ type: 'dns', value }))), serial, now - DAY, now + 30 * DAY, now);
+        cert.run(serial, der, JSON.stringify(names.map((value) => ({ type: 'dns', value }))), serial, now - DAY, now + 30 * DAY, now);
         for (const name of names) ident.run(name, serial, reverseLabels(name));
       }
     })();

@@ -194,6 +194,7 @@ export interface CertificateRow {
   account_id: string | null;
   order_id: string | null;
   der: Buffer;
+  /** certificate_chains.pem, joined by the certificate's chain_id (migrations/0028_certificate_chains.sql). */
   chain_pem: string;
   identifiers: string;
   common_name: string | null;

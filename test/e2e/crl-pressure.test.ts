@@ -30,8 +30,9 @@ function seedRevoked(ledgerFile: string): void {
   const db = new Database(ledgerFile);
   const now = Date.now();
   db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('seeded', 'seeded', '{}', 'valid', '[]', 1, 0)`).run();
-  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at)
-    VALUES (?, 'seeded', x'00', '', '[]', ?, ?, ?, 'revoked', ?, 4, ?)`);
+  db.prepare(`INSERT INTO certificate_chains (pem) VALUES ('') ON CONFLICT (pem) DO NOTHING`).run();
+  const cert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status, revoked_at, revocation_reason, created_at)
+    VALUES (?, 'seeded', x'00', (SELECT id FROM certificate_chains WHERE pem = ''), '[]', ?, ?, ?, 'revoked', ?, 4, ?)`);
   db.transaction(() => {
     for (let i = 0; i < REVOKED; i++) {
       const serial = `7e${i.toString(16).padStart(30, '0')}`;

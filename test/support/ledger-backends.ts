@@ -32,7 +32,7 @@ export type LedgerBackendName = 'sqlite' | 'postgres';
 
 /** The tables both schemas have (postgres-migrate.test.ts holds them to the same list). */
 export type LedgerTable =
-  | 'accounts' | 'admin_certificates' | 'admin_tokens' | 'audit_log' | 'authorizations' | 'blocked_keys' | 'ca_identity' | 'certificate_identifiers' | 'certificates'
+  | 'accounts' | 'admin_certificates' | 'admin_tokens' | 'audit_log' | 'authorizations' | 'blocked_keys' | 'ca_identity' | 'certificate_chains' | 'certificate_identifiers' | 'certificates'
   | 'challenges' | 'console_sessions' | 'crl_state' | 'eab_keys' | 'order_authorizations' | 'orders' | 'rate_limit_events' | 'readiness_probe'
   | 'renew_early' | 'replacements' | 'outbox_events' | 'outbox_deliveries' | 'subordinate_cas';
 

@@ -9,7 +9,7 @@ import type { CertificateRecord, NewCertificate } from '../records.js';
 import { toCertificate, type CertificateRow } from '../rows.js';
 
 const S = {
-  insert: statement('certs.insert', `INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
+  insert: statement('certs.insert', `INSERT INTO certificates (serial, account_id, order_id, der, chain_id, identifiers,
       common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at,
       crl_partition)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'valid', $11, $12, $13, $14, $15, $16, $17)`),
@@ -32,7 +32,12 @@ const S = {
       (identifier_type, identifier_value, serial, reversed_value)
     SELECT t, v, $1, r FROM unnest($2::text[], $3::text[], $4::text[]) AS u(t, v, r)
     ON CONFLICT (identifier_type, identifier_value, serial) DO NOTHING`),
-  bySerial: statement('certs.bySerial', `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = $1`),
+  bySerial: statement('certs.bySerial', `SELECT ${CERTIFICATE_COLUMNS} FROM certificates
+    JOIN certificate_chains ch ON ch.id = certificates.chain_id WHERE serial = $1`),
+  // A chain is found by its digest (certificate_chains_by_digest), then compared whole.
+  chainId: statement('certs.chainId', `SELECT id FROM certificate_chains
+    WHERE md5(pem) = md5($1::text) AND pem = $1`),
+  insertChain: statement('certs.insertChain', 'INSERT INTO certificate_chains (pem) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id'),
   revoke: statement('certs.revoke', `UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = $2
     WHERE serial = $3 AND status = 'valid' RETURNING key_hash, issuer_generation, crl_partition`),
   exists: statement('certs.exists', 'SELECT 1 FROM certificates WHERE serial = $1'),
@@ -76,7 +81,7 @@ export class PostgresCertificates {
       c.accountId ?? null,
       c.orderId ?? null,
       Buffer.from(c.der),
-      c.chainPem,
+      await this.chainId(tx, c.chainPem),
       JSON.stringify(c.identifiers),
       c.commonName ?? null,
       c.keyHash,
@@ -101,6 +106,21 @@ export class PostgresCertificates {
       ]);
     }
     await this.audit.append(tx, issueAuditEntry(c));
+  }
+
+  /**
+   * The id of the chain's row in certificate_chains, inserted if it is new, on the caller's READ
+   * COMMITTED transaction: when another instance inserted the same chain first, the INSERT waits
+   * for its commit and does nothing, and the next SELECT (a new snapshot) reads its row.
+   */
+  private async chainId(tx: Queryable, pem: string): Promise<string> {
+    const found = (await tx.query<{ id: string }>(S.chainId, [pem])).rows[0];
+    if (found) return found.id;
+    const inserted = (await tx.query<{ id: string }>(S.insertChain, [pem])).rows[0];
+    if (inserted) return inserted.id;
+    const raced = (await tx.query<{ id: string }>(S.chainId, [pem])).rows[0];
+    if (!raced) throw new Error('the certificate chain was neither found nor inserted');
+    return raced.id;
   }
 
   /** What a new certificate replaces, read on the inserting transaction. */

@@ -21,7 +21,8 @@ type Columns = Record<string, string[]>;
  * already. (The shared nonce tables of 0010 are on SQLite too since 0025, for server.workers.)
  */
 const POSTGRES_ONLY_TABLES = ['rate_limit_subjects'];
-const POSTGRES_ONLY_INDEXES: string[] = [];
+/** A chain's uniqueness on its digest (0028): SQLite's UNIQUE on the text is an autoindex, PostgreSQL's B-tree cannot hold the text. */
+const POSTGRES_ONLY_INDEXES: string[] = ['certificate_chains_by_digest'];
 /** Worker processes on one SQLite file (0025); instances on PostgreSQL hold work by lease instead. */
 const SQLITE_ONLY_TABLES = ['ledger_holders'];
 
@@ -77,7 +78,7 @@ describe.skipIf(!available)('PostgreSQL migrations (a throw-away cluster)', () =
     await withPool(url, async (pool) => {
       expect(await migratePostgres(pool, migrations, now)).toBe(migrations.length);
       expect(Object.keys(await postgresColumns(pool)).sort()).toEqual([
-        'accounts', 'admin_certificates', 'admin_tokens', 'audit_log', 'authorizations', 'blocked_keys', 'ca_identity', 'certificate_identifiers', 'certificates', 'challenges',
+        'accounts', 'admin_certificates', 'admin_tokens', 'audit_log', 'authorizations', 'blocked_keys', 'ca_identity', 'certificate_chains', 'certificate_identifiers', 'certificates', 'challenges',
         'console_sessions', 'crl_state', 'eab_keys', 'nonce_secret', 'order_authorizations', 'orders', 'outbox_deliveries', 'outbox_events', 'rate_limit_events', 'rate_limit_subjects', 'readiness_probe',
         'renew_early', 'replacements', 'schema_migrations', 'subordinate_cas', 'used_nonces',
       ]);

@@ -10,4 +10,5 @@ export const ACCOUNT_COLUMNS = 'id, key_thumbprint, jwk, status, contact, tos_ag
 export const EAB_KEY_COLUMNS = 'kid, label, policy, hmac_sealed, reusable, created_at, expires_at, revoked_at, bound_account_id, bindings';
 export const CERTIFICATE_SUMMARY_COLUMNS = `serial, account_id, identifiers, common_name, not_before, not_after, status, revoked_at,
   revocation_reason, created_at, profile, replaces, replaced_by, renewal_due_at`;
-export const CERTIFICATE_COLUMNS = `${CERTIFICATE_SUMMARY_COLUMNS}, order_id, der, chain_pem, key_hash, issuer_generation, crl_partition`;
+/** Of `certificates` joined with `certificate_chains ch` (migrations/postgres/0028_certificate_chains.sql). */
+export const CERTIFICATE_COLUMNS = `${CERTIFICATE_SUMMARY_COLUMNS}, order_id, der, ch.pem AS chain_pem, key_hash, issuer_generation, crl_partition`;

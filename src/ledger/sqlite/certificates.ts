@@ -62,7 +62,7 @@ export class SqliteCertificates {
       accountId: c.accountId ?? null,
       orderId: c.orderId ?? null,
       der: Buffer.from(c.der),
-      chainPem: c.chainPem,
+      chainId: this.chainId(c.chainPem),
       identifiers: JSON.stringify(c.identifiers),
       commonName: c.commonName ?? null,
       keyHash: c.keyHash,
@@ -82,6 +82,16 @@ export class SqliteCertificates {
       this.s.insertCertIdentifier.run(id.type, id.value.toLowerCase(), c.serial, reverseLabels(id.value));
     }
     this.audit.append(issueAuditEntry(c));
+  }
+
+  /**
+   * The id of the chain's row in certificate_chains, inserted if it is new, inside the caller's
+   * transaction (migrations/0028_certificate_chains.sql). Looked up every time rather than kept in
+   * memory: an id this transaction inserted is gone if it rolls back, and SQLite would hand the
+   * same id to the next chain inserted. The lookup is one read of a tiny index, no page written.
+   */
+  private chainId(pem: string): number {
+    return (this.s.chainIdByPem.get(pem) as number | undefined) ?? (this.s.insertChain.get(pem) as number);
   }
 
   get(serial: string): CertificateRecord | undefined {

@@ -18,8 +18,9 @@ beforeAll(async () => {
   await new SqliteLedger({ file }).close();
   const db = new Database(file);
   db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at) VALUES ('a', 'a', '{}', 'valid', '[]', 1, 0)`).run();
-  const insert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, revoked_at,
-    revocation_reason, created_at, crl_partition) VALUES (?, 'a', x'00', '', '[]', ?, 0, ?, 'revoked', ?, 1, 0, ?)`);
+  db.prepare(`INSERT INTO certificate_chains (id, pem) VALUES (1, '')`).run();
+  const insert = db.prepare(`INSERT INTO certificates (serial, account_id, der, chain_id, identifiers, key_hash, not_before, not_after, status, revoked_at,
+    revocation_reason, created_at, crl_partition) VALUES (?, 'a', x'00', 1, '[]', ?, 0, ?, 'revoked', ?, 1, 0, ?)`);
   // Partition 1: 5,200 revoked (one expired); partition 2: 3 revoked.
   db.transaction(() => {
     for (let i = 0; i < 5200; i++) insert.run(`01${i.toString(16).padStart(8, '0')}`, `k${i}`, now + (i === 0 ? -1 : 1) * 86_400_000, now - 1000, 1);

@@ -43,13 +43,16 @@ describe('migration 0017 on a ledger the 0016 check reported from', () => {
     db.exec(`DROP INDEX certificates_overdue_unreported; DROP INDEX certificates_expiring_unreported;
       DROP INDEX outbox_events_ca_expiring_once; DROP INDEX outbox_events_crl_stale_once;
       ALTER TABLE certificates DROP COLUMN risk_reported;
-      DROP TABLE subordinate_cas; DROP TABLE console_sessions; DROP TABLE admin_tokens; DROP TABLE admin_certificates; -- and what the migrations after 0017 made (0018-0027)
+      DROP TABLE subordinate_cas; DROP TABLE console_sessions; DROP TABLE admin_tokens; DROP TABLE admin_certificates; -- and what the migrations after 0017 made (0018-0028)
       DROP INDEX certificates_by_generation_status; CREATE INDEX certificates_by_generation ON certificates (issuer_generation, not_after);
       CREATE INDEX certificates_by_account ON certificates (account_id, created_at);
       DROP INDEX certificates_by_expiry_serial; CREATE INDEX certificates_by_expiry ON certificates (not_after);
       DROP INDEX audit_log_issues_by_time; ALTER TABLE authorizations DROP COLUMN preauthorized_eab_kid;
       DROP TABLE nonce_secret; DROP TABLE used_nonces; DROP TABLE ledger_holders;
       DROP INDEX certificates_revoked_by_partition; ALTER TABLE certificates DROP COLUMN crl_partition;
+      ALTER TABLE certificates ADD COLUMN chain_pem TEXT NOT NULL DEFAULT '';
+      UPDATE certificates SET chain_pem = (SELECT pem FROM certificate_chains WHERE id = chain_id);
+      ALTER TABLE certificates DROP COLUMN chain_id; DROP TABLE certificate_chains;
       DELETE FROM schema_migrations WHERE version >= 17`);
     db.close();
 

@@ -109,14 +109,18 @@ export function prepareStatements(db: Database.Database) {
       WHERE id = ? AND status = 'processing' AND processing_by = ?`),
     completeOrder: db.prepare(`UPDATE orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`),
     failOrder: db.prepare(`UPDATE orders SET status = 'invalid', error = ? WHERE id = ? AND status <> 'valid'`),
-    insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, identifiers,
+    insertCertificate: db.prepare(`INSERT INTO certificates (serial, account_id, order_id, der, chain_id, identifiers,
       common_name, key_hash, not_before, not_after, status, created_at, profile, issuer_generation, identifier_set, replaces, renewal_due_at,
       crl_partition)
-      VALUES (@serial, @accountId, @orderId, @der, @chainPem, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt,
+      VALUES (@serial, @accountId, @orderId, @der, @chainId, @identifiers, @commonName, @keyHash, @notBefore, @notAfter, 'valid', @createdAt,
         @profile, @issuerGeneration, @identifierSet, @replaces, @renewalDueAt, @crlPartition)`),
     insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
-    certificateBySerial: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
+    // The chain joined back from certificate_chains (migrations/0028_certificate_chains.sql).
+    certificateBySerial: db.prepare(`SELECT c.*, ch.pem AS chain_pem FROM certificates c
+      JOIN certificate_chains ch ON ch.id = c.chain_id WHERE c.serial = ?`),
+    chainIdByPem: db.prepare('SELECT id FROM certificate_chains WHERE pem = ?').pluck(),
+    insertChain: db.prepare('INSERT INTO certificate_chains (pem) VALUES (?) RETURNING id').pluck(),
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
       WHERE serial = ? AND status = 'valid'`),
     certificateStatus: db.prepare('SELECT status, key_hash, account_id, issuer_generation, crl_partition FROM certificates WHERE serial = ?'),
