@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { startServer } from './serve.js';
+import { applyServeV8Flags } from './v8-flags.js';
 import { WorkerNonceStore } from '../ledger/sqlite/worker-nonces.js';
 import { answerMetricScrapes, WorkerMetricsChannel } from './worker-metrics.js';
 import { WorkerNonceSockets, workerSocketDir } from './worker-nonces.js';
@@ -32,6 +33,7 @@ const HEALTHY_RUN_MS = 10_000;
 export async function serve(config: Config, clock: Clock): Promise<void> {
   if (config.server.workers <= 1) {
     const server = await startServer(config, clock);
+    applyServeV8Flags();
     onStopSignal(() => server.close());
     return;
   }
@@ -50,6 +52,7 @@ async function serveAsWorker(config: Config, clock: Clock): Promise<void> {
     metrics: (registry) => new WorkerMetricsChannel(registry),
     nonces: (secret) => new WorkerNonceStore({ secret, slot, route, now: () => clock.now().getTime() }),
   });
+  applyServeV8Flags();
   process.send?.({ type: LISTENING });
   // SIGTERM from the primary (or the terminal's SIGINT to the group); a primary gone (its IPC
   // channel closed: it was killed) leaves nobody to restart or stop this worker: drain and exit.
