@@ -65,12 +65,12 @@ function pass(): Pass & { readonly fresh: boolean } {
 
 /**
  * One PASSIVE pass, and up to CATCH_UP_PASSES more while this process committed during the last
- * one (its frames keep the WAL from being complete): the writer restarts the WAL only when it begins a transaction with
- * every frame in the database file, and a short pass over the few frames left often finds the
- * writer idle. (A pass that copied every frame it saw is no proof: the writer may have committed
- * meanwhile.) If the WAL still grows past FALLBACK_PACES × PACE_FRAMES, the serving thread is asked
- * to finish it (S.finish): its own PASSIVE pass copies the few frames left with no commit of its
- * connection in between.
+ * one: the writer restarts the WAL only when it begins a transaction with every frame in the
+ * database file, and a short pass over the few frames left often finds the writer idle. (A pass
+ * that copied every frame it saw is no proof: the writer may have committed meanwhile.) If the WAL
+ * still grows past FALLBACK_PACES × PACE_FRAMES, the serving thread is asked to finish it
+ * (S.finish): its own PASSIVE pass copies the few frames left with no commit of its connection in
+ * between.
  */
 function checkpointRound(): void {
   const at = Atomics.load(state, S.commits);
