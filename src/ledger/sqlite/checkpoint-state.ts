@@ -7,7 +7,7 @@ export const CheckpointSlot = {
   commits: 0,
   /** The commit count at which the checkpoint thread wants to be woken (notify on `commits`). */
   wakeAt: 1,
-  /** The commit count when the last checkpoint began: every commit before it is in the database file. */
+  /** The commit count when the thread's last round began (the serving thread's fallback counts from it). */
   doneAt: 2,
   /** Commits per checkpoint, paced from the frames each checkpoint found (~PACE_FRAMES frames). */
   pace: 3,

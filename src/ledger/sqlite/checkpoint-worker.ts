@@ -74,6 +74,8 @@ function pass(): Pass & { readonly fresh: boolean } {
  */
 function checkpointRound(): void {
   const at = Atomics.load(state, S.commits);
+  // Begun: a long round (a slow disk) is not a thread that fell behind; one stuck in it is, FALLBACK_PACES paces on.
+  Atomics.store(state, S.doneAt, at);
   const before = last;
   let result = pass();
   let copied = result.fresh;
