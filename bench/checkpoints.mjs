@@ -103,11 +103,13 @@ async function runOnce(build, round) {
     const run = pinnedCommand(cpus?.servers, 'strace', strace);
     let ready;
     const directory = new Promise((resolve) => (ready = resolve));
-    const p = spawnLogged(run.command, run.args, { env: certmintEnv(), onLine: (line) => /ACME directory at ([^"\s]+)/.exec(line)?.[1] && ready(/ACME directory at ([^"\s]+)/.exec(line)[1]) });
+    const logFile = path.join(dir, 'serve.log');
+    const p = spawnLogged(run.command, run.args, { env: certmintEnv(), logFile, onLine: (line) => /ACME directory at ([^"\s]+)/.exec(line)?.[1] && ready(/ACME directory at ([^"\s]+)/.exec(line)[1]) });
     let stopped = false;
     onCleanup(async () => {
+      if (stopped) return;
       const pid = Number(/^(\d+)\s/.exec(readFileSync(straceFile, 'utf8'))?.[1]);
-      if (!stopped && pid) process.kill(pid, 'SIGKILL');
+      if (pid) process.kill(pid, 'SIGKILL');
       await p.stop();
     });
     const directoryUrl = await Promise.race([directory, p.exited.then(() => Promise.reject(new Error(`certmint exited: ${p.tail()}`)))]);
@@ -126,7 +128,9 @@ async function runOnce(build, round) {
     stopped = true;
     const per1000 = 1000 / load.ok;
     const c = classify(parseSyncs(text), mainTid);
-    return { build: build.label, round, ok: load.ok, seconds: +seconds.toFixed(1), per1000: +per1000.toFixed(3), ...c };
+    // The checkpoint thread's warn lines (it ended, or fell behind), if any.
+    const warnings = readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('checkpoint thread')).length;
+    return { build: build.label, round, ok: load.ok, warnings, seconds: +seconds.toFixed(1), per1000: +per1000.toFixed(3), ...c };
   } finally {
     if (!opt.keep) rmSync(dir, { recursive: true, force: true });
   }
@@ -143,7 +147,7 @@ async function main() {
       for (const build of builds) {
         const r = await runOnce(build, round);
         const f = (s) => `${(s.count * r.per1000).toFixed(1)} per 1,000 (p50 ${s.p50Ms} ms, max ${s.maxMs} ms, ${(s.totalMs * r.per1000).toFixed(1)} ms in all)`;
-        console.log(`${r.build} round ${r.round} (C=${opt.c}, ${r.ok} issuances): checkpoints on the event loop ${f(r.eventLoop)}; on other threads ${f(r.otherThreads)}; WAL restart syncs on the event loop ${f(r.walRestartSyncs)}`);
+        console.log(`${r.build} round ${r.round} (C=${opt.c}, ${r.ok} issuances): checkpoints on the event loop ${f(r.eventLoop)}; on other threads ${f(r.otherThreads)}; WAL restart syncs on the event loop ${f(r.walRestartSyncs)}; checkpoint-thread warnings ${r.warnings}`);
         console.log(JSON.stringify(r));
       }
     }
