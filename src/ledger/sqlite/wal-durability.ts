@@ -30,7 +30,11 @@ export class WalDurability {
   private failure: WalSyncError | undefined;
   #syncs = 0;
 
-  constructor(private readonly walFile: string) {}
+  /** `onCommit`: told of every commit afterCommit is called for (WalCheckpointer counts them). */
+  constructor(
+    private readonly walFile: string,
+    private readonly onCommit?: () => void,
+  ) {}
 
   /** How many fdatasyncs ran: fewer than commits when writers shared them. */
   get syncs(): number {
@@ -40,6 +44,7 @@ export class WalDurability {
   /** Resolves when every write committed before this call is on disk. */
   async afterCommit(): Promise<void> {
     const mine = ++this.committed;
+    this.onCommit?.();
     while (this.synced < mine) {
       if (this.failure) throw this.failure;
       this.inFlight ??= this.syncUpTo(this.committed);
