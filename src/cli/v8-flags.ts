@@ -16,6 +16,14 @@ import v8 from 'node:v8';
  */
 export const SERVE_V8_FLAGS: readonly string[] = ['--interrupt-budget=16896'];
 
+/**
+ * Not in the build's warm-up (scripts/write-code-cache.mjs sets WRITE_CODE_CACHE=1 for the start
+ * whose exit writes the code cache): V8 stamps a cache with the flags in effect when it is made and
+ * takes it only under the same flags, so one made after these would be refused by every plain
+ * start (compiled from source instead: the start-to-serving time). What a cache holds (bytecode) is
+ * the same either way; these flags only change when V8 optimizes.
+ */
 export function applyServeV8Flags(): void {
+  if (process.env.WRITE_CODE_CACHE === '1') return;
   for (const flag of SERVE_V8_FLAGS) v8.setFlagsFromString(flag);
 }
