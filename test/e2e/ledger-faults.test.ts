@@ -142,19 +142,6 @@ describe.skipIf(!isRoot)('a full disk under the ledger (a 3 MB tmpfs)', () => {
     const filled = await certmint.mountNamespace!.sh('dd if=/dev/zero of="$DATA/filler" bs=4k 2>&1; true');
     expect(filled.stdout).toMatch(/No space left on device/);
 
-    // A write that fits in the WAL file's space is still made, durably: after a checkpoint (serve
-    // runs them on a thread of their own, also when idle) the next write restarts the WAL from its
-    // start, over pages the file already has. Writes are refused once the WAL must grow; the
-    // accounts made until then are in the ledger after the disk is freed.
-    const accepted: string[] = [];
-    for (let first = await wire.newAccount(); ; first = await wire.newAccount()) {
-      if (first.res.status !== 201) {
-        expectRefused(first.res, /its disk is full/);
-        break;
-      }
-      accepted.push(accountId(first.account!));
-      expect(accepted.length, 'accounts made on the full disk before one was refused').toBeLessThan(400);
-    }
     for (let i = 0; i < 3; i++) expectRefused((await wire.newAccount()).res, /its disk is full/);
     expectRefused(await wire.newOrder(account!, ['refused.ledger.test']), /its disk is full/);
     const finalize = await wire.finalize(account!, order.finalize, ['full.ledger.test']);
@@ -172,18 +159,13 @@ describe.skipIf(!isRoot)('a full disk under the ledger (a 3 MB tmpfs)', () => {
     // Space comes back: the server needs nothing but the next request.
     expect((await certmint.mountNamespace!.sh('rm "$DATA/filler"')).code).toBe(0);
     expect((await wire.get('/ready')).status).toBe(200);
-    // The refused requests left no row, the accepted ones are there, and the ledger is sound.
-    const after = await ledgerRows(certmint);
-    expect(after.rows).toEqual({ ...before.rows, accounts: before.rows.accounts! + accepted.length });
-    expect(after.accountIds).toEqual(expect.arrayContaining(accepted));
-    expect(after.integrity).toBe('ok');
+    // The refused requests left no row, and the ledger is sound.
+    expect((await ledgerRows(certmint)).rows).toEqual(before.rows);
+    expect((await ledgerRows(certmint)).integrity).toBe('ok');
     // The order refused at finalize is still ready, and finalizes now.
     expect((await wire.finalize(account!, order.finalize, ['full.ledger.test'])).status).toBe(200);
     await issues(certmint, wire, s.responder, 'after-full.ledger.test');
     await expect.poll(() => certmint.output(), { timeout: 5_000 }).toMatch(/SQLITE_FULL|database or disk is full/);
-    // A checkpoint that failed on the full disk (the thread's, or the server's own) is logged, and
-    // the checkpoint thread lives on: it does not hand checkpoints back to the event loop for good.
-    expect(certmint.output()).not.toMatch(/checkpoint thread ended/);
   });
 });
 

@@ -107,36 +107,20 @@ function checkpointRound(): void {
   Atomics.store(state, S.wakeAt, (at + pace) | 0);
 }
 
-/**
- * A round that fails (the disk is full, an I/O error) is reported to the serving thread and tried
- * again at the next wake-up, a pace or an idle second later: a disk that fills up and is freed
- * again must not leave checkpoints on the event loop for the rest of the process's life. While
- * rounds fail the WAL grows, and the serving thread's own fallback (FALLBACK_PACES) is the bound.
- */
-function tryRound(): void {
-  try {
-    checkpointRound();
-  } catch (e) {
-    const at = Atomics.load(state, S.commits);
-    Atomics.store(state, S.wakeAt, (at + Atomics.load(state, S.pace)) | 0);
-    parentPort!.postMessage({ failed: e instanceof Error ? e.message : String(e) });
-  }
-}
-
 try {
   // Ready after a first round (what the server wrote while this thread started, migrations): the
   // serving thread's fallbacks until then are its start, not a thread that falls behind.
-  tryRound();
+  checkpointRound();
   Atomics.store(state, S.ready, 1);
   parentPort!.postMessage('ready');
   while (Atomics.load(state, S.stop) === 0) {
     const commits = Atomics.load(state, S.commits);
     if (commitsBetween(commits, Atomics.load(state, S.wakeAt)) >= 0) {
-      tryRound();
+      checkpointRound();
       continue;
     }
     // Woken by the server's commit that reaches wakeAt (or by close); 'not-equal': a commit came in meanwhile, look again.
-    if (Atomics.wait(state, S.commits, commits, IDLE_CHECKPOINT_MS) === 'timed-out') tryRound();
+    if (Atomics.wait(state, S.commits, commits, IDLE_CHECKPOINT_MS) === 'timed-out') checkpointRound();
   }
 } finally {
   closeSync(dbFd);

@@ -44,8 +44,6 @@ export class WalCheckpointer {
   private readonly exited: Promise<void>;
   #mode: CheckpointMode = 'thread';
   private warnedBehind = false;
-  /** Causes of failed checkpoints already logged. */
-  private readonly failures = new Set<string>();
   #fallbacks = 0;
   #serving = 0;
   #servingMs = 0;
@@ -64,9 +62,6 @@ export class WalCheckpointer {
     this.started = new Promise((resolve) => {
       this.thread.once('message', () => resolve());
       this.thread.once('exit', () => resolve());
-    });
-    this.thread.on('message', (m: unknown) => {
-      if (typeof m === 'object' && m !== null && 'failed' in m) this.failed('thread', String(m.failed));
     });
     let failure: Error | undefined;
     this.thread.on('error', (e) => (failure = e));
@@ -145,28 +140,11 @@ export class WalCheckpointer {
     this.checkpointHere();
   }
 
-  /**
-   * Runs after a commit that has succeeded: a checkpoint that fails (the disk is full) must not
-   * turn that commit's answer into an error. Said once per cause; the next one tries again.
-   */
   private checkpointHere(): void {
     const started = performance.now();
-    try {
-      this.db.pragma('wal_checkpoint(PASSIVE)');
-    } catch (e) {
-      this.failed('server', e instanceof Error ? e.message : String(e));
-    }
+    this.db.pragma('wal_checkpoint(PASSIVE)');
     this.#serving += 1;
     this.#servingMs += performance.now() - started;
-  }
-
-  /** A checkpoint that failed on either thread: logged once per cause (a full disk fails every one until it is freed). */
-  private failed(where: 'thread' | 'server', message: string): void {
-    if (this.failures.has(message)) return;
-    this.failures.add(message);
-    this.options.warn(
-      `a WAL checkpoint on the ${where === 'thread' ? "ledger's checkpoint thread" : "server's thread"} failed (${message}): it is tried again later; the WAL grows until one succeeds (said once per cause)`,
-    );
   }
 
   private takeBack(reason: string): void {
