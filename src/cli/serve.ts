@@ -99,8 +99,6 @@ export async function startServer(config: Config, clock: Clock = systemClock, wo
     // The pool replaces the connection; requests meanwhile get 503 and /ready says why.
     onIdleError: (err) => log.warn({ err: err.message }, 'a ledger connection broke while idle'),
     ...(worker ? { workers: { first: worker.first, nonces: worker.nonces } } : {}),
-    // SQLite's checkpoints on a thread of their own; admin commands (short-lived) keep SQLite's automatic ones.
-    checkpoints: { warn: (line) => log.warn(line) },
   }).catch(async (e: unknown) => {
     await keys.close();
     throw e;

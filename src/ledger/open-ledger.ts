@@ -18,8 +18,6 @@ export interface LedgerSettings {
   readonly onIdleError?: (e: LedgerConnectionError) => void;
   /** server.workers > 1 on SQLite: this process is one of several on the file (SqliteLedgerOptions.workers). */
   readonly workers?: SqliteLedgerOptions['workers'];
-  /** serve on SQLite: WAL checkpoints off the event loop (SqliteLedgerOptions.checkpoints). */
-  readonly checkpoints?: SqliteLedgerOptions['checkpoints'];
 }
 
 export interface OpenedLedger {
@@ -41,7 +39,6 @@ export async function openLedger(settings: LedgerSettings): Promise<OpenedLedger
       ...(settings.now ? { now: settings.now } : {}),
       ...(settings.mustExist ? { mustExist: true } : {}),
       ...(settings.workers ? { workers: settings.workers } : {}),
-      ...(settings.checkpoints ? { checkpoints: settings.checkpoints } : {}),
     });
     return { ledger, files: [settings.sqliteFile, `${settings.sqliteFile}-wal`] };
   }

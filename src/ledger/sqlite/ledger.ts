@@ -46,7 +46,6 @@ import { SqliteRetention } from './retention.js';
 import { takesOf } from '../rate-limit-window.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { openLedgerFile } from './open-file.js';
-import { WalCheckpointer, type CheckpointThreadOptions } from './checkpointer.js';
 import type {
   AccountRecord,
   AuthorizationRecord,
@@ -76,12 +75,6 @@ export interface SqliteLedgerOptions {
    * a WorkerNonceStore routed over IPC. Without it, nonces are this process's own (MemoryNonceStore).
    */
   readonly workers?: { readonly first: boolean; readonly nonces?: (secret: Buffer) => NonceStore };
-  /**
-   * serve: WAL checkpoints on a thread of their own (WalCheckpointer), not inside a COMMIT on this
-   * one. Every worker process runs its own (a PASSIVE checkpoint that meets another returns at
-   * once). Without it (admin commands, tests), SQLite's automatic checkpoint as usual.
-   */
-  readonly checkpoints?: CheckpointThreadOptions;
 }
 
 /**
@@ -121,8 +114,6 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
   private readonly owner = randomUUID();
   /** Worker processes on this file (options.workers); undefined when this process serves it alone. */
   private readonly holders: SqliteHolders | undefined;
-  /** options.checkpoints: told of every commit; undefined when SQLite checkpoints by itself. */
-  readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(options: SqliteLedgerOptions) {
     super();
@@ -138,8 +129,7 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
       this.holders.enter(options.workers.first);
     }
     this.s = prepareStatements(this.db);
-    this.checkpointer = options.checkpoints ? new WalCheckpointer(this.db, this.file, options.checkpoints) : undefined;
-    this.wal = new WalDurability(`${options.file}-wal`, this.checkpointer && (() => this.committed()));
+    this.wal = new WalDurability(`${options.file}-wal`);
     this.audit = new SqliteAuditLog(this.db);
     this.authorizations = new SqliteAuthorizations(this.db, this.s);
     this.certificates = new SqliteCertificates(this.db, this.s, this.audit);
@@ -209,7 +199,6 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
   async createOrder(order: NewOrder, newAuthorizations: readonly NewAuthorization[]): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
     this.orders.create(order, newAuthorizations);
-    this.committed();
   }
 
   async getOrder(id: string): Promise<OrderRecord | undefined> {
@@ -238,30 +227,27 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
 
   async beginChallenge(challengeId: string): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    return this.committed(this.authorizations.beginChallenge(challengeId, this.owner, this.now()));
+    return this.authorizations.beginChallenge(challengeId, this.owner, this.now());
   }
 
   async completeChallenge(o: ChallengeOutcome): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
     this.authorizations.completeChallenge(o);
-    this.committed();
   }
 
   async expireAuthorization(id: string): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
     this.authorizations.expire(id);
-    this.committed();
   }
 
   async beginFinalize(orderId: string): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    return this.committed(this.orders.beginFinalize(orderId, this.owner, this.now()));
+    return this.orders.beginFinalize(orderId, this.owner, this.now());
   }
 
   async abandonFinalize(orderId: string): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
     this.orders.abandonFinalize(orderId, this.owner);
-    this.committed();
   }
 
   async completeFinalize(orderId: string, certificate: NewCertificate, at: Date): Promise<FinalizeOutcome> {
@@ -274,7 +260,6 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
   async failOrder(orderId: string, error: ProblemDocument): Promise<void> {
     // Workflow state (see the class comment): committed, not waited for on disk.
     this.orders.fail(orderId, error);
-    this.committed();
   }
 
   async findValidAuthorizations(accountId: string, identifiers: readonly Identifier[], now: Date): Promise<AuthorizationRecord[]> {
@@ -342,15 +327,15 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
     weight?: number,
   ): Promise<RateLimitResult> {
     // Not waited for on disk: a limit forgotten by a power cut lets a few more accounts through.
-    return this.committed(this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs));
+    return this.shared.takeRateLimits(takesOf(scope, subject, limit, weight), now, windowMs);
   }
   async takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): Promise<RateLimitResult> {
-    return this.committed(this.shared.takeRateLimits(takes, now, windowMs));
+    return this.shared.takeRateLimits(takes, now, windowMs);
   }
 
   async purgeExpired(cutoff: Date, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
     // Not waited for on disk: a purge a power cut takes back is done again by the next run.
-    return this.committed(this.retention.purgeExpired(cutoff, limit, after));
+    return this.retention.purgeExpired(cutoff, limit, after);
   }
 
   async caIdentity(): Promise<string | undefined> {
@@ -369,15 +354,7 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
   async close(): Promise<void> {
     // Closed cleanly (after serve settled its work): nothing of this holder's is left in flight.
     this.holders?.leave();
-    // First: the thread's connection closes while this one is open, so it is never the last (which checkpoints and deletes the WAL).
-    await this.checkpointer?.close();
     await this.wal.close();
     if (this.db.open) this.db.close();
-  }
-
-  /** A commit of this connection (workflow state; WalDurability tells of the durable ones): counted for the checkpoint thread. */
-  private committed<T>(result?: T): T {
-    this.checkpointer?.committed();
-    return result as T;
   }
 }

@@ -30,11 +30,7 @@ export class WalDurability {
   private failure: WalSyncError | undefined;
   #syncs = 0;
 
-  /** `onCommit`: told of every commit afterCommit is called for (WalCheckpointer counts them). */
-  constructor(
-    private readonly walFile: string,
-    private readonly onCommit?: () => void,
-  ) {}
+  constructor(private readonly walFile: string) {}
 
   /** How many fdatasyncs ran: fewer than commits when writers shared them. */
   get syncs(): number {
@@ -44,7 +40,6 @@ export class WalDurability {
   /** Resolves when every write committed before this call is on disk. */
   async afterCommit(): Promise<void> {
     const mine = ++this.committed;
-    this.onCommit?.();
     while (this.synced < mine) {
       if (this.failure) throw this.failure;
       this.inFlight ??= this.syncUpTo(this.committed);
