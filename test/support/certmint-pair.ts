@@ -6,7 +6,7 @@ import { merge } from '../../src/config/config.js';
 import { startCertmint, type CertmintProcess, type ConfigOverrides } from './certmint-process.js';
 import type { ChallTestSrv } from './challtestsrv.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
-import { freeFixedPort } from './ports.js';
+import { freePort } from './ports.js';
 import { startPostgres, type PostgresCluster } from './postgres.js';
 import { parsePrometheusText } from './prometheus-text.js';
 
@@ -71,7 +71,7 @@ export async function startCertmintPair(options: CertmintPairOptions = {}): Prom
     url.password = '';
     const ledgerUrl = url.toString();
     // Named in both instances' config before haproxy binds it, seconds later: outside the ephemeral range.
-    const proxyPort = await freeFixedPort();
+    const proxyPort = await freePort();
     const baseUrl = `https://localhost:${proxyPort}`;
     const shared: ConfigOverrides = {
       server: { baseUrl },

@@ -1,44 +1,42 @@
 import { createServer } from 'node:net';
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago: listen on port 0, read what the
- * kernel picked, close. Another process may take it before the caller binds it, so callers
- * that spawn servers should retry on "address in use".
+ * Ports for servers the tests start, outside Linux's default ephemeral range
+ * (ip_local_port_range 32768-60999). A port the kernel picks for `listen(0)` sits in that range,
+ * where any outgoing connection made before the caller binds it (a database pool, an HTTP client,
+ * a validation) can take it: seen as "Address already in use" in CI (haproxy, seconds later).
+ * Below the range only listeners compete, and each vitest worker process takes its ports from its
+ * own slice (VITEST_POOL_ID), one after another, so two test files running side by side never
+ * draw the same port, and one file's ports are not handed out again until its slice wraps.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('listening socket has no port'));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
+const RANGE = { from: 20_000, to: 32_000 } as const;
+const SLICE = 1_000;
+const SLICES = (RANGE.to - RANGE.from) / SLICE;
+
+function sliceStart(): number {
+  const pool = Number(process.env.VITEST_POOL_ID ?? 0);
+  // Outside vitest (a script): a slice from the pid, still away from the kernel's range.
+  const index = Number.isInteger(pool) && pool > 0 ? (pool - 1) % SLICES : process.pid % SLICES;
+  return RANGE.from + index * SLICE;
 }
 
-/** Below Linux's default ephemeral range (ip_local_port_range 32768-60999): see freeFixedPort. */
-const FIXED_PORTS = { from: 20_000, to: 32_000 } as const;
+const start = sliceStart();
+// From a random point of the slice: a file that runs next in the same worker does not start on
+// the ports the previous one may still hold in TIME_WAIT.
+let next = Math.floor(Math.random() * SLICE);
 
 /**
- * A TCP port on 127.0.0.1, free a moment ago, outside the kernel's ephemeral range: for a port
- * that must be named long before it is bound (a proxy's address goes into the config of the
- * servers started behind it first). A port from freePort() sits in the ephemeral range, where any
- * outgoing connection made in between (a database pool, an HTTP client) can take it: seen as
- * haproxy's "Address already in use" seconds later.
+ * A TCP port on 127.0.0.1 that nothing listens on now and that no other test file is handed:
+ * for servers a test spawns (the port goes into their config before they bind) and for "nothing
+ * listens here" addresses. A process outside the tests could still take it; callers that spawn
+ * servers retry on "address in use".
  */
-export async function freeFixedPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = FIXED_PORTS.from + Math.floor(Math.random() * (FIXED_PORTS.to - FIXED_PORTS.from));
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < SLICE; attempt++) {
+    const port = start + (next++ % SLICE);
     if (await bindable(port)) return port;
   }
-  throw new Error(`no free port between ${FIXED_PORTS.from} and ${FIXED_PORTS.to} in 50 tries`);
+  throw new Error(`no free port between ${start} and ${start + SLICE - 1}`);
 }
 
 function bindable(port: number): Promise<boolean> {
