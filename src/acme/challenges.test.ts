@@ -35,6 +35,8 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
     await t.tlsResponder.set({ type: 'dns', value: 'alpn.api.test' }, await client.keyAuthorization(ch.token));
     const res = await client.post(ch.url, {});
     expect(res.json()).toMatchObject({ type: 'tls-alpn-01', status: 'valid' });
+    // The answer is built from the outcome recorded, not read back: it is what the ledger holds.
+    expect((await client.post(ch.url, '')).json()).toEqual(res.json());
     expect(t.tlsResponder.seen.at(-1)).toBe('Alpn.API.test');
     const leaf = await finalize(t, client, o.finalize, ['Alpn.API.test']);
     expect(leaf.subjectAltName).toBe('DNS:alpn.api.test');
@@ -61,6 +63,7 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
       error: { type: `${ERR}unauthorized`, detail: expect.stringContaining('must be critical'), identifier: { type: 'dns', value: 'wrong.alpn.api.test' } },
     });
     expect((await client.post(o.authorizations[0]!, '')).json().status).toBe('invalid');
+    expect((await client.post(ch.url, '')).json()).toEqual(res.json());
   });
 });
 

@@ -117,7 +117,14 @@ export async function respondToChallenge(
     // client polls the authorization, which shows the outcome).
     return getChallenge(deps, account, challengeId);
   }
-  const submitted = deps.validations.submit(account.id, () => validateAndRecord(deps, account, authz, challenge));
+  // A validation started at once (inside submit) runs right after this process's own claim: still
+  // processing, so it need not read the challenge again first (validateAndRecord).
+  let submitting = true;
+  let recorded: ChallengeRecord | undefined;
+  const submitted = deps.validations.submit(account.id, async () => {
+    recorded = await validateAndRecord(deps, account, authz, challenge, { claimedNow: submitting });
+  });
+  submitting = false;
   const validation = deps.background.track(submitted.done);
   // Beyond validation.maxConcurrent or .maxConcurrentPerAccount: not started, so nothing to wait
   // for; the client polls (Retry-After) and sees it settle once a slot has freed.
@@ -126,27 +133,37 @@ export async function respondToChallenge(
     return { challenge: { ...challenge, status: 'processing' }, authorizationId: authz.id };
   }
   await validation;
-  return getChallenge(deps, account, challengeId);
+  // The outcome this validation committed is the challenge as it stands; only one that found the
+  // challenge settled by someone else reads what they recorded.
+  return recorded ? { challenge: recorded, authorizationId: authz.id } : getChallenge(deps, account, challengeId);
 }
 
-/** Runs the validator and commits the challenge's and authorization's outcome in one transaction. */
+/**
+ * Runs the validator and commits the challenge's and authorization's outcome in one transaction.
+ * Resolves with the challenge as recorded, or undefined when it was no longer processing (another
+ * process settled it: nothing recorded). `claimedNow`: this process's beginChallenge returned in
+ * the same turn of the event loop, so the challenge is processing and no read is needed to know it.
+ */
 export async function validateAndRecord(
   deps: RaDeps,
   account: AccountRecord,
   authz: AuthorizationRecord,
   challenge: ChallengeRecord,
-): Promise<void> {
+  { claimedNow = false }: { readonly claimedNow?: boolean } = {},
+): Promise<ChallengeRecord | undefined> {
   // A validation that waited for a slot: another instance may have taken it over since (a shared
   // ledger's processing lease ran out) and recorded an outcome, which must not be overwritten.
-  let current: ChallengeRecord | undefined;
-  try {
-    current = await deps.ledger.getChallenge(challenge.id);
-  } catch (e) {
-    // Still processing as far as anyone knows: settled once the ledger answers again.
-    deps.unsettled.challenges.set(challenge.id, { challengeId: challenge.id, authorizationId: authz.id, accountId: account.id });
-    throw e;
+  if (!claimedNow) {
+    let current: ChallengeRecord | undefined;
+    try {
+      current = await deps.ledger.getChallenge(challenge.id);
+    } catch (e) {
+      // Still processing as far as anyone knows: settled once the ledger answers again.
+      deps.unsettled.challenges.set(challenge.id, { challengeId: challenge.id, authorizationId: authz.id, accountId: account.id });
+      throw e;
+    }
+    if (current?.status !== 'processing') return undefined;
   }
-  if (current?.status !== 'processing') return;
   let error: AcmeProblem | undefined;
   // Elapsed time, not domain time: a monotonic timer (performance.now) for the duration
   // histogram, unaffected by clock steps or a test's ManualClock; when it happened is deps.clock's.
@@ -168,23 +185,28 @@ export async function validateAndRecord(
   }
   const seconds = (performance.now() - started) / 1000;
   const validatedAt = deps.clock.now();
+  const status = error ? 'invalid' : 'valid';
+  const problem = error ? { ...error.toDocument(), identifier: authz.identifier } : undefined;
+  let recorded: boolean;
   try {
-    await deps.ledger.completeChallenge({
+    recorded = await deps.ledger.completeChallenge({
       challengeId: challenge.id,
       authorizationId: authz.id,
-      challengeStatus: error ? 'invalid' : 'valid',
-      authorizationStatus: error ? 'invalid' : 'valid',
+      challengeStatus: status,
+      authorizationStatus: status,
       validatedAt,
       // A valid authorization lives authorizationLifetime from validation, for reuse by later orders.
       authorizationExpires: error ? authz.expires : new Date(validatedAt.getTime() + deps.policy.authorizationLifetimeMs),
-      error: error ? { ...error.toDocument(), identifier: authz.identifier } : undefined,
+      error: problem,
     });
   } catch (e) {
     // The ledger still says processing, and nothing else this process does would end that.
     deps.unsettled.challenges.set(challenge.id, { challengeId: challenge.id, authorizationId: authz.id, accountId: account.id });
     throw e;
   }
-  deps.metrics?.validationFinished(challenge.type, error ? 'invalid' : 'valid', seconds);
+  deps.metrics?.validationFinished(challenge.type, status, seconds);
+  // As the ledger now holds it (rows.ts toChallenge: the error as stored, JSON).
+  return recorded ? { ...challenge, status, validatedAt, error: problem && JSON.parse(JSON.stringify(problem)) } : undefined;
 }
 
 /** True when `task` settles (either way) within ms; false when the time runs out first. */

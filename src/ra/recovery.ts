@@ -80,7 +80,11 @@ async function revalidate(deps: RaDeps, c: InterruptedWork['challenges'][number]
   // Through the same bounds as a challenge POST: a restart with thousands of challenges left in
   // `processing` must not start them all at once.
   deps.background
-    .track(deps.validations.submit(account.id, () => validateAndRecord(deps, account, authz, challenge)).done)
+    .track(
+      deps.validations.submit(account.id, async () => {
+        await validateAndRecord(deps, account, authz, challenge);
+      }).done,
+    )
     .catch((err: unknown) => deps.onBackgroundError?.(err));
   return true;
 }

@@ -244,16 +244,17 @@ describeLedger('the ledger', (backend) => {
     expect(await ledger.beginChallenge('z1-c')).toBe(true);
     // Its sibling does not begin while it runs: one outcome per authorization (RFC 8555 §7.1.6).
     expect(await ledger.beginChallenge('z1-d')).toBe(false);
-    await outcome('z1-c', 'z1', 'valid');
+    // True: the challenge took the outcome (ra/ answers with it, without reading it back).
+    expect(await outcome('z1-c', 'z1', 'valid')).toBe(true);
     expect(await ledger.beginChallenge('z1-d')).toBe(false);
-    // An outcome for a challenge that is not processing changes nothing.
-    await outcome('z1-d', 'z1', 'invalid');
+    // An outcome for a challenge that is not processing changes nothing, and says so.
+    expect(await outcome('z1-d', 'z1', 'invalid')).toBe(false);
     expect(await statuses('z1')).toEqual(['valid', 'http-01 valid', 'dns-01 pending']);
 
     // Deactivated while its challenge was validated: it stays deactivated, the challenge keeps its outcome.
     expect(await ledger.beginChallenge('z2-d')).toBe(true);
     expect(await ledger.deactivateAuthorization({ authorizationId: 'z2', at: now, actor: 'account:a1' })).toBe(true);
-    await outcome('z2-d', 'z2', 'valid');
+    expect(await outcome('z2-d', 'z2', 'valid')).toBe(true);
     expect(await statuses('z2')).toEqual(['deactivated', 'http-01 pending', 'dns-01 valid']);
     // A challenge's authorization, read by the challenge: the same record as by its own id.
     expect(await ledger.getAuthorizationOfChallenge('z2-d')).toEqual(await ledger.getAuthorization('z2'));

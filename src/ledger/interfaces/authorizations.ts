@@ -50,9 +50,10 @@ export interface AuthorizationsLedger extends AuthorizationsReader {
   beginChallenge(challengeId: string): Promise<boolean>;
   /**
    * Records a validation result on the challenge (if still processing) and on its authorization
-   * (if still pending: one deactivated or expired meanwhile keeps that status), together.
+   * (if still pending: one deactivated or expired meanwhile keeps that status), together. True when
+   * the challenge took it; false when it was no longer processing (nothing written).
    */
-  completeChallenge(outcome: ChallengeOutcome): Promise<void>;
+  completeChallenge(outcome: ChallengeOutcome): Promise<boolean>;
   /** Marks authorizations whose expiry passed while pending/valid as expired (RFC 8555 §7.1.6). */
   expireAuthorization(id: string): Promise<void>;
   /** pending or valid (and unexpired) → deactivated, audited; false when it was in no such state. */

@@ -126,12 +126,13 @@ export class PostgresAuthorizations {
    * row (an outcome for a challenge no longer processing changes nothing). The authorization's
    * row is locked first, as beginChallenge locks it: one order of locks, no deadlock between them.
    */
-  completeChallenge(o: ChallengeOutcome): Promise<void> {
+  completeChallenge(o: ChallengeOutcome): Promise<boolean> {
     return this.db.atomic(async (tx) => {
       await tx.query(S.lockAuthz, [o.authorizationId]);
       const error = o.error ? JSON.stringify(o.error) : null;
-      if ((await tx.query(S.completeChallenge, [o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId])).rowCount !== 1) return;
+      if ((await tx.query(S.completeChallenge, [o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId])).rowCount !== 1) return false;
       await tx.query(S.setAuthzStatus, [o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId]);
+      return true;
     });
   }
 

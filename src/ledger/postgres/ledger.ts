@@ -233,7 +233,7 @@ export class PostgresLedger extends PostgresCertificateMethods implements Certif
     return this.authorizations.beginChallenge(challengeId, this.owner, this.now());
   }
 
-  completeChallenge(o: ChallengeOutcome): Promise<void> {
+  completeChallenge(o: ChallengeOutcome): Promise<boolean> {
     return this.authorizations.completeChallenge(o);
   }
 

@@ -61,11 +61,12 @@ export class SqliteAuthorizations {
   }
 
   /** An outcome for a challenge no longer processing (recorded already) changes nothing. */
-  completeChallenge(o: ChallengeOutcome): void {
-    this.db.transaction(() => {
+  completeChallenge(o: ChallengeOutcome): boolean {
+    return this.db.transaction(() => {
       const error = o.error ? JSON.stringify(o.error) : null;
-      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return;
+      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return false;
       this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
+      return true;
     })();
   }
 

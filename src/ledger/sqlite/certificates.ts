@@ -33,11 +33,15 @@ export class SqliteCertificates {
     };
   }
 
-  /** What a new certificate replaces (ledger/lineage.ts, migrations/0014_lineage.sql): read in the inserting transaction. */
-  private predecessor(c: NewCertificate, identifierSet: string): string | undefined {
+  /**
+   * What a new certificate replaces (ledger/lineage.ts, migrations/0014_lineage.sql): read in the
+   * inserting transaction. `ariReplaced`: the order's ARI replacement as the caller read it in that
+   * transaction already (null: none).
+   */
+  private predecessor(c: NewCertificate, identifierSet: string, ariReplaced?: string | null): string | undefined {
     if (c.orderId !== undefined) {
-      const named = this.lineage.ariReplaced.get(c.orderId) as { serial: string } | undefined;
-      if (named) return named.serial;
+      const named = ariReplaced !== undefined ? ariReplaced : (this.lineage.ariReplaced.get(c.orderId) as { serial: string } | undefined)?.serial;
+      if (named) return named;
     }
     const at = c.createdAt.getTime();
     const row = (
@@ -53,10 +57,13 @@ export class SqliteCertificates {
     this.db.transaction(() => this.insertRows(c))();
   }
 
-  /** The certificate, its identifier index rows and its 'issue' entry; call inside the caller's transaction. */
-  insertRows(c: NewCertificate): void {
+  /**
+   * The certificate, its identifier index rows and its 'issue' entry; call inside the caller's
+   * transaction. `known.ariReplaced`: its order's row in replacements, read in this transaction.
+   */
+  insertRows(c: NewCertificate, known?: { readonly ariReplaced: string | null }): void {
     const identifierSet = identifierSetKey(c.identifiers);
-    const replaces = this.predecessor(c, identifierSet);
+    const replaces = this.predecessor(c, identifierSet, known?.ariReplaced);
     this.s.insertCertificate.run({
       serial: c.serial,
       accountId: c.accountId ?? null,

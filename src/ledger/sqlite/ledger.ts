@@ -230,9 +230,9 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
     return this.authorizations.beginChallenge(challengeId, this.owner, this.now());
   }
 
-  async completeChallenge(o: ChallengeOutcome): Promise<void> {
+  async completeChallenge(o: ChallengeOutcome): Promise<boolean> {
     // Workflow state (see the class comment): committed, not waited for on disk.
-    this.authorizations.completeChallenge(o);
+    return this.authorizations.completeChallenge(o);
   }
 
   async expireAuthorization(id: string): Promise<void> {

@@ -19,6 +19,8 @@ export class SqliteOrders {
   private readonly facts;
   private readonly recentCount: Database.Statement;
   private readonly adopt: { readonly order: Database.Statement; readonly challenge: Database.Statement };
+  /** INSERT of an authorization's n challenges in one statement, by n (one per challenge type offered: a handful). */
+  private readonly challengeInserts = new Map<number, Database.Statement>();
 
   constructor(
     private readonly db: Database.Database,
@@ -28,7 +30,11 @@ export class SqliteOrders {
     private readonly audit: SqliteAuditLog,
   ) {
     this.facts = {
-      order: db.prepare(`SELECT o.status AS order_status, (SELECT a.status FROM accounts a WHERE a.id = o.account_id) AS account_status
+      // One read for what three took: the order, its account, whether the key is blocked (key hash,
+      // order id), and the certificate ARI "replaces" names (replacements_by_order), for insertRows.
+      order: db.prepare(`SELECT o.status AS order_status, (SELECT a.status FROM accounts a WHERE a.id = o.account_id) AS account_status,
+          EXISTS (SELECT 1 FROM blocked_keys WHERE key_hash = ?) AS key_blocked,
+          (SELECT serial FROM replacements WHERE order_id = o.id) AS ari_replaced
         FROM orders o WHERE o.id = ?`),
       authorizations: db.prepare(`SELECT a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires, a.preauthorized_eab_kid,
           k.revoked_at AS eab_revoked_at, k.expires_at AS eab_expires_at
@@ -62,18 +68,20 @@ export class SqliteOrders {
    */
   complete(orderId: string, certificate: NewCertificate, at: Date): FinalizeOutcome {
     return this.db.transaction((): FinalizeOutcome => {
-      const order = this.facts.order.get(orderId) as { order_status: OrderStatus; account_status: AccountStatus | null } | undefined;
+      const order = this.facts.order.get(certificate.keyHash, orderId) as
+        | { order_status: OrderStatus; account_status: AccountStatus | null; key_blocked: 0 | 1; ari_replaced: string | null }
+        | undefined;
       const refusal = finalizeRefusal(
         {
           orderStatus: order?.order_status,
           authorizations: this.facts.authorizations.all(orderId) as FinalizeAuthorizationRow[],
           accountStatus: order?.account_status ?? undefined,
-          keyBlocked: this.certificates.isKeyBlocked(certificate.keyHash),
+          keyBlocked: order?.key_blocked === 1,
         },
         at,
       );
-      if (refusal) return refusal;
-      this.certificates.insertRows(certificate);
+      if (refusal || !order) return refusal ?? { outcome: 'orderNotProcessing', status: 'invalid' };
+      this.certificates.insertRows(certificate, { ariReplaced: order.ari_replaced });
       if (this.s.completeOrder.run(certificate.serial, orderId).changes !== 1) {
         throw new Error(`order ${orderId} was not processing when its certificate was recorded`);
       }
@@ -96,12 +104,27 @@ export class SqliteOrders {
           createdAt: a.createdAt.getTime(),
           eabKid: a.preAuthorizedEabKid ?? null,
         });
-        for (const c of a.challenges) this.s.insertChallenge.run(c.id, a.id, c.type, c.token);
+        if (a.challenges.length > 0) this.insertChallenges(a.challenges.length).run(a.challenges.flatMap((c) => [c.id, a.id, c.type, c.token]));
       }
       order.authorizationIds.forEach((authzId, i) => this.s.linkAuthz.run(order.id, authzId, i));
       for (const entry of preAuthorizationAuditEntries(order, newAuthorizations)) this.audit.append(entry);
       if (order.replacement) this.renewal.recordReplacement(order.id, order.replacement);
     })();
+  }
+
+  /**
+   * One multi-row INSERT for an authorization's challenges: one statement where one per challenge
+   * took three (issue 27: statements per issuance). Rows go in in the order listed, so their rowids,
+   * which order an authorization's challenges when read, keep it.
+   */
+  private insertChallenges(n: number): Database.Statement {
+    let statement = this.challengeInserts.get(n);
+    if (!statement) {
+      const rows = Array.from({ length: n }, () => `(?, ?, ?, ?, 'pending')`).join(', ');
+      statement = this.db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status) VALUES ${rows}`);
+      this.challengeInserts.set(n, statement);
+    }
+    return statement;
   }
 
   fail(orderId: string, error: ProblemDocument): void {

@@ -69,8 +69,6 @@ export function prepareStatements(db: Database.Database) {
     insertAuthz: db.prepare(`INSERT INTO authorizations
       (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at, preauthorized_eab_kid)
       VALUES (@id, @accountId, @type, @value, @wildcard, CASE WHEN @eabKid IS NULL THEN 'pending' ELSE 'valid' END, @expires, @createdAt, @eabKid)`),
-    insertChallenge: db.prepare(`INSERT INTO challenges (id, authorization_id, type, token, status)
-      VALUES (?, ?, ?, ?, 'pending')`),
     linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
     orderById: db.prepare(ORDER_SELECT),
     accountOrders: db.prepare(
