@@ -9,7 +9,19 @@ import { writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 
 let counts = new Map();
-const count = (name) => counts.set(name, (counts.get(name) ?? 0) + 1);
+/** CALL_COUNTS_STACKS: an operation's name (e.g. JSON.stringify) whose calls are also counted by caller. */
+const stacksOf = process.env.CALL_COUNTS_STACKS;
+const callerOf = () => {
+  const frames = (new Error().stack ?? '').split('\n').slice(3).filter((l) => !l.includes('call-count-preload'));
+  return frames.slice(0, 2).map((l) => l.trim().replace(/^at /, '').replace(/\(?file:\/\/.*\/(dist|node_modules)\//, '($1/')).join(' < ');
+};
+const count = (name) => {
+  counts.set(name, (counts.get(name) ?? 0) + 1);
+  if (name === stacksOf) {
+    const key = `  ${name} from ${callerOf()}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+};
 const wrap = (object, key, name, when) => {
   const original = object[key];
   object[key] = function (...args) {

@@ -4,7 +4,9 @@
 // bench/call-count-preload.mjs, a warm-up, the counts zeroed, then a C-way load of N issuances
 // from the Go client; counts per issuance. The wrappers cost CPU: take no timing from this run.
 //
-//   flock /tmp/certmint-bench.lock node bench/call-counts.mjs [--issuances N] [--concurrency C]
+//   flock /tmp/certmint-bench.lock node bench/call-counts.mjs [--issuances N] [--concurrency C] [--stacks NAME]
+//
+// --stacks NAME: that operation's calls also by caller (two frames), e.g. --stacks JSON.stringify.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +15,12 @@ import { pathToFileURL } from 'node:url';
 import { CERTMINT_MODULES_MAIN, REPO, buildAcmego, cleanup, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
 import { cpuSplit } from './pinning.mjs';
 
-const { values: opt } = parseArgs({ options: { issuances: { type: 'string', default: '300' }, concurrency: { type: 'string', default: '32' } } });
+const { values: opt } = parseArgs({ options: { issuances: { type: 'string', default: '300' }, concurrency: { type: 'string', default: '32' }, stacks: { type: 'string' } } });
 const n = Number(opt.issuances);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-counts-'));
 const countsFile = path.join(dir, 'counts.json');
 process.env.CALL_COUNTS_FILE = countsFile;
+if (opt.stacks) process.env.CALL_COUNTS_STACKS = opt.stacks;
 try {
   buildAcmego();
   const dns = await startChallTestSrv(dir);
