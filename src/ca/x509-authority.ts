@@ -224,8 +224,7 @@ export class X509CertificateAuthority implements CertificateAuthority {
   async issueLeaf(request: LeafRequest): Promise<IssuedLeaf> {
     checkRequest(request);
     const signer = this.#active;
-    // Read from the certificate once, at load: @peculiar/x509's getter decodes the date on every read.
-    const notAfterLimit = signer.info.notAfter;
+    const notAfterLimit = signer.certificate.notAfter;
     if (request.notBefore >= notAfterLimit) {
       throw new CaError(`the intermediate CA expired at ${notAfterLimit.toISOString()}; it cannot issue certificates`);
     }
