@@ -79,6 +79,8 @@ export async function profileCertmint({ dir, dns, n = 1000, c = 32, warmup = 20,
     p50Ms: load.p50_ms,
     workers,
     mainThreadCpuMsPerIssuance: +(mainThreadMs / load.ok).toFixed(2),
+    // The load's window on V8's clock: bench/profile-functions.mjs reads the same samples.
+    window: { fromUs, toUs },
     attribution,
     cpuprofile,
   };

@@ -1,4 +1,6 @@
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+
+type VerifyKeyWithOptions = VerifyKeyObjectInput & { readonly dsaEncoding?: 'ieee-p1363'; readonly padding?: number };
 
 /*
  * JWS signature checks with node:crypto KeyObjects (RFC 7518 §3). Every ACME POST is one
@@ -31,6 +33,11 @@ export class JwsKeyError extends Error {
 export interface JwsKey {
   readonly alg: JwsAlgorithm;
   readonly key: KeyObject;
+  /**
+   * What crypto.verify takes for this alg (the key, with the ECDSA signature form or the RSA
+   * padding): made once with the key, which JwsVerifier caches per account, not per request.
+   */
+  readonly verifyWith: KeyObject | VerifyKeyWithOptions;
 }
 
 export function isJwsAlgorithm(alg: string): alg is JwsAlgorithm {
@@ -61,7 +68,20 @@ export function importJwsKey(jwk: Readonly<Record<string, unknown>>, alg: JwsAlg
     // As for certificate keys (policy/keys.ts): 65537 only.
     if (exponent !== 65537n) throw new JwsKeyError(`RSA public exponent ${String(exponent)} is not accepted (use 65537)`);
   }
-  return { alg, key };
+  return { alg, key, verifyWith: verifyInput(alg, key) };
+}
+
+function verifyInput(alg: JwsAlgorithm, key: KeyObject): KeyObject | VerifyKeyWithOptions {
+  switch (alg) {
+    case 'ES256':
+    case 'ES384':
+      // RFC 7518 §3.4: R || S of fixed length, not DER.
+      return { key, dsaEncoding: 'ieee-p1363' };
+    case 'RS256':
+      return { key, padding: constants.RSA_PKCS1_PADDING };
+    case 'EdDSA':
+      return key;
+  }
 }
 
 /** Whether `signature` (the raw JWS signature octets) signs `signingInput` (ASCII protected.payload). */
@@ -71,13 +91,12 @@ export function verifyJwsSignature(k: JwsKey, signingInput: Buffer, signature: B
     switch (k.alg) {
       case 'ES256':
       case 'ES384':
-        // RFC 7518 §3.4: R || S of fixed length, not DER.
         if (signature.length !== (spec as { bytes: number }).bytes) return false;
-        return verify((spec as { hash: string }).hash, signingInput, { key: k.key, dsaEncoding: 'ieee-p1363' }, signature);
+        return verify((spec as { hash: string }).hash, signingInput, k.verifyWith, signature);
       case 'RS256':
-        return verify('sha256', signingInput, { key: k.key, padding: constants.RSA_PKCS1_PADDING }, signature);
+        return verify('sha256', signingInput, k.verifyWith, signature);
       case 'EdDSA':
-        return verify(null, signingInput, k.key, signature);
+        return verify(null, signingInput, k.verifyWith, signature);
     }
   } catch {
     // A signature OpenSSL cannot even parse is a signature that does not verify.
