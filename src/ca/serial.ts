@@ -1,4 +1,4 @@
-import { randomOctets } from '../core/ids.js';
+import { randomBytes } from 'node:crypto';
 
 /**
  * A certificate serial number: a fixed 0x01 byte then 128 random bits (34 lower-case hex digits).
@@ -7,5 +7,5 @@ import { randomOctets } from '../core/ids.js';
  * up to 20 octets).
  */
 export function newSerialHex(): string {
-  return '01' + randomOctets(16).toString('hex');
+  return '01' + randomBytes(16).toString('hex');
 }
