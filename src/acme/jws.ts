@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRouteHookHandler, preHandlerHookHandler } from 'fastify';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { canonicalJwk, KeyEncodingError } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
@@ -325,15 +325,36 @@ export class JwsVerifier {
   }
 }
 
-/** fastify preHandler for routes with `config: { jws }`. */
-export function jwsPreHandler(verifier: JwsVerifier) {
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    // Read once: fastify builds a new routeOptions object on every read.
-    const { jws: mode, innerJws } = request.routeOptions.config;
+/**
+ * The JWS check as a preHandler of each route with `config: { jws }` (an onRoute hook of the ACME
+ * plugin), its key mode read once when the route is added: routes without it (the directory,
+ * newNonce, the 405 answers) run no preHandler at all, and no request reads `routeOptions` for it
+ * (fastify builds a new object on every read). A callback, not an async function: the request goes
+ * on to its handler in the turn the verification settles, with no promise of its own (issue 27).
+ */
+export function verifyJwsOnRoutes(verifier: JwsVerifier): onRouteHookHandler {
+  return (route) => {
+    const mode = route.config?.jws;
     if (!mode) return;
-    const v = await verifier.verify(request, mode, innerJws === true);
-    // Every later line of this request (the handler's, the error handler's) names the account.
-    if (v.account) request.log = request.log.child({ account: v.account.id });
-    request.acme = innerJws ? { ...v, inner: await verifier.verifyInner(v.payload, verifier.requestUrl(request)) } : v;
+    const check = jwsPreHandler(verifier, mode, route.config?.innerJws === true);
+    route.preHandler = route.preHandler === undefined ? check : [check, ...[route.preHandler].flat()];
+  };
+}
+
+function jwsPreHandler(verifier: JwsVerifier, mode: KeyMode, innerJws: boolean): preHandlerHookHandler {
+  return (request, _reply, done) => {
+    verifier.verify(request, mode, innerJws).then((v) => {
+      // Every later line of this request (the handler's, the error handler's) names the account.
+      if (v.account) request.log = request.log.child({ account: v.account.id });
+      if (!innerJws) {
+        request.acme = v;
+        done();
+        return;
+      }
+      verifier.verifyInner(v.payload, verifier.requestUrl(request)).then((inner) => {
+        request.acme = { ...v, inner };
+        done();
+      }, done);
+    }, done);
   };
 }
