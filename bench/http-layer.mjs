@@ -10,11 +10,13 @@
 // the connection's previous answer: routing, body parsing, the JWS preHandler, one ledger read,
 // serialization and the response headers (Location, Link, Replay-Nonce). nonce: GET newNonce (204;
 // not HEAD: Node's client reuses no connection after a HEAD answer without Content-Length).
+import { Buffer } from 'node:buffer';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { cleanup, cpuMsOf, startCertmint, writeCertmintConfig } from './processes.mjs';
 import { cpuSplit } from './pinning.mjs';

@@ -23,6 +23,7 @@ import { spawn } from 'node:child_process';
 import { get as httpsGet } from 'node:https';
 import { setTimeout } from 'node:timers';
 import os from 'node:os';
+import { URL } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildAcmego, cleanup, cpuMsOf, freePort, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
