@@ -7,6 +7,7 @@
 //
 // --callers REGEX: the call chains (5 callers up) of the functions whose name matches, by time.
 // --match: only functions whose file matches (e.g. 'dist/(acme|ra|ca|validation)/|jose|@peculiar|asn1js|pvtsutils').
+// --us: microseconds instead of milliseconds (bench/http-layer.mjs's profiles: "per issuance" is per request).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -17,6 +18,7 @@ const { values: opt, positionals } = parseArgs({
     match: { type: 'string' },
     files: { type: 'boolean', default: false },
     callers: { type: 'string' },
+    us: { type: 'boolean', default: false },
   },
 });
 const result = JSON.parse(readFileSync(positionals[0], 'utf8'));
@@ -83,10 +85,10 @@ for (const profile of profiles) {
     }
   }
 }
-const per = (us) => (us / 1000 / issuances).toFixed(3);
+const per = (us) => (opt.us ? us / issuances : us / 1000 / issuances).toFixed(opt.us ? 1 : 3);
 const top = Number(opt.top);
 const list = (title, m, other) => {
-  console.log(`\n${title} (ms per issuance; ${issuances} issuances)`);
+  console.log(`\n${title} (${opt.us ? 'µs' : 'ms'} per issuance; ${issuances} issuances)`);
   const rows = [...m].filter(([k]) => !match || match.test(k)).sort((a, b) => b[1] - a[1]).slice(0, top);
   for (const [k, us] of rows) console.log(`${per(us).padStart(7)} ${other ? per(other.get(k) ?? 0).padStart(7) : ''}  ${k}`);
 };

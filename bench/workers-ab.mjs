@@ -5,7 +5,10 @@
 // (the primary apart from the workers). Hold the bench lock around it:
 //
 //   flock /tmp/certmint-bench.lock node bench/workers-ab.mjs --builds main=/work/main,this=. \
-//     --workers 1,2 --rounds 3 [-n 300] [-c 32] [--warmup 20] [--ipc] [--strace]
+//     --workers 1,2 --rounds 3 [-n 300] [-c 32] [--warmup 20] [--pinned] [--ipc] [--strace]
+//
+// --pinned: the load client on the first CPU and the server on the others (taskset), as the
+// benchmark's pinned loads (issue 27's target is on the pinned C=32 load).
 //
 // --warmup N: the C=1 issuances before each load (default 20). They run on one connection, so with
 // several workers one worker alone is warm; with server.http2 (sessions end after 900 streams) a
@@ -17,12 +20,14 @@
 // calls per issuance; slows the server a lot: read only the counts).
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
 import { setTimeout } from 'node:timers';
 import os from 'node:os';
+import { URL } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildAcmego, cleanup, cpuMsOf, freePort, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
-import { processTree } from './pinning.mjs';
+import { cpuSplit, processTree } from './pinning.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -35,8 +40,12 @@ const { values: opt } = parseArgs({
     strace: { type: 'boolean', default: false },
     'server-line': { type: 'string', multiple: true, default: [] },
     warmup: { type: 'string', default: '20' },
+    pinned: { type: 'boolean', default: false },
   },
 });
+const split = opt.pinned ? cpuSplit() : undefined;
+if (split && !split.split) throw new Error(`--pinned: ${split.reason}`);
+const cpus = split?.split;
 const builds = opt.builds.split(',').map((b) => {
   const [label, repo] = b.split('=');
   return { label, main: path.join(path.resolve(repo), 'dist', 'cli', 'main.js') };
@@ -44,6 +53,23 @@ const builds = opt.builds.split(',').map((b) => {
 const workerCounts = opt.workers.split(',').map(Number);
 const n = Number(opt.n);
 const c = Number(opt.c);
+
+/**
+ * certmint_http_connections_total (each one a TLS handshake, ~2 ms of CPU here: the Go client's
+ * HTTP/1.1 pool dials anew at times, which moves a run's CPU figure); the scrape's own one included.
+ */
+function acceptedConnections(directoryUrl, caBundle) {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(new URL('/metrics', directoryUrl), { ca: readFileSync(caBundle), agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.once('end', () => resolve(Number(/^certmint_http_connections_total (\S+)$/m.exec(body)?.[1] ?? NaN)));
+    });
+    req.once('timeout', () => req.destroy(new Error('/metrics did not answer')));
+    req.once('error', reject);
+  });
+}
 
 const cpuOf = (pid) => {
   try {
@@ -66,12 +92,13 @@ async function oneRun(dir, dns, build, workers) {
   }
   const nodeArgs = opt.ipc ? ['--import', path.resolve('bench/ipc-count.mjs')] : [];
   if (opt.ipc) process.env.BENCH_IPC_DIR = ipcDir;
-  const server = await startCertmint(configFile, { logFile: path.join(runDir, 'serve.log'), nodeArgs, main: build.main });
-  const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}` };
+  const server = await startCertmint(configFile, { logFile: path.join(runDir, 'serve.log'), nodeArgs, main: build.main, cpus: cpus?.servers });
+  const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}`, clientCpus: cpus?.client };
   try {
     const w = await runAcmegoLoad({ ...target, n: Number(opt.warmup), c: 1, nameTemplate: 'warm-w%d-i%d.load.test' });
     if (w.errors > 0) throw new Error(`warm-up: ${w.first_error}`);
     const pids = processTree(server.pid);
+    const connectionsBefore = await acceptedConnections(target.directoryUrl, target.caBundle);
     const before = pids.map(cpuOf);
     let strace;
     if (opt.strace) {
@@ -80,6 +107,7 @@ async function oneRun(dir, dns, build, workers) {
     }
     const load = await runAcmegoLoad({ ...target, n, c, nameTemplate: 'load-w%d-i%d.load.test' });
     const after = pids.map(cpuOf);
+    const connections = (await acceptedConnections(target.directoryUrl, target.caBundle)) - connectionsBefore - 1;
     if (strace) {
       strace.kill('SIGINT');
       await new Promise((r) => strace.once('exit', r));
@@ -94,6 +122,7 @@ async function oneRun(dir, dns, build, workers) {
       cpuMs: +perProcess.reduce((a, b) => a + b, 0).toFixed(2),
       primaryMs: workers > 1 ? perProcess[0] : 0,
       perProcess,
+      connectionsPerIssuance: +(connections / n).toFixed(2),
     };
     row.refusedPerAddress = (readFileSync(path.join(runDir, 'serve.log'), 'utf8').match(/beyond server\.maxConnectionsPerAddress/g) ?? []).length;
     if (strace) row.syscalls = readStrace(path.join(runDir, 'strace.txt'));
@@ -152,7 +181,7 @@ async function main() {
       for (const build of builds) {
         const rs = rows.filter((r) => r.build === build.label && r.workers === workers);
         console.log(
-          `${build.label} workers ${workers}: CPU ms/issuance median ${median(rs.map((r) => r.cpuMs))} [${rs.map((r) => r.cpuMs).join(', ')}], primary ${median(rs.map((r) => r.primaryMs))} [${rs.map((r) => r.primaryMs).join(', ')}], /s median ${median(rs.map((r) => r.perSec))} [${rs.map((r) => r.perSec).join(', ')}]`,
+          `${build.label} workers ${workers}: CPU ms/issuance median ${median(rs.map((r) => r.cpuMs))} [${rs.map((r) => r.cpuMs).join(', ')}], primary ${median(rs.map((r) => r.primaryMs))} [${rs.map((r) => r.primaryMs).join(', ')}], /s median ${median(rs.map((r) => r.perSec))} [${rs.map((r) => r.perSec).join(', ')}], connections per issuance [${rs.map((r) => r.connectionsPerIssuance).join(', ')}]`,
         );
       }
     }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { CaCertificates } from '../ca/types.js';
 import type { Clock } from '../core/clock.js';
 import { AcmeProblem } from '../core/problem.js';
@@ -6,7 +6,7 @@ import type { PublishedCrl } from '../crl/crl-publisher.js';
 import type { CrlIssuer } from '../ledger/ledger.js';
 import type { AcmeLedger, AcmeUseCases, DirectoryMeta, RouteContext } from './context.js';
 import { boundRequestBodies } from './body-timeout.js';
-import { JwsVerifier, jwsPreHandler } from './jws.js';
+import { JwsVerifier, verifyJwsOnRoutes } from './jws.js';
 import { KeyOutageLog, problemErrorHandler, sendProblem, signingProblemHandler } from './problem-handler.js';
 import { accountRoutes } from './routes/account.js';
 import { authorizationRoutes } from './routes/authorization.js';
@@ -58,18 +58,28 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
     }
   });
   app.decorateRequest('acme', null);
-  app.addHook('preHandler', jwsPreHandler(verifier));
+  // Before the routes: it gives each JWS route its preHandler.
+  app.addHook('onRoute', verifyJwsOnRoutes(verifier));
   // A fresh nonce on newNonce, every POST answer and every problem document (RFC 8555 §6.5, §7.2),
   // and the index link on every response (§7.1). None on the directory or other GETs: clients that
   // Linux distributions still ship crash on a nonce there (Boulder sends none; step-ca removed its).
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method === 'POST' || request.routeOptions.config.newNonce === true || reply.statusCode >= 400) {
-      reply.header('Replay-Nonce', await ledger.nonces.issue());
-    }
+  const addIndexLink = (reply: FastifyReply) => {
+    // One header line per link (CLIENT-NOTES): the index link after any the route set.
     const link = reply.getHeader('Link');
-    const links = link === undefined ? [] : Array.isArray(link) ? link.map(String) : [String(link)];
-    reply.header('Link', [...links, indexLink]);
-    return payload;
+    reply.header('Link', link === undefined ? [indexLink] : Array.isArray(link) ? [...link.map(String), indexLink] : [String(link), indexLink]);
+  };
+  // A callback, not an async hook: a GET goes on in this turn, a POST in the one its nonce comes in.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.method === 'POST' || reply.statusCode >= 400 || request.routeOptions.config.newNonce === true) {
+      ledger.nonces.issue().then((nonce) => {
+        reply.header('Replay-Nonce', nonce);
+        addIndexLink(reply);
+        done(null, payload);
+      }, done);
+    } else {
+      addIndexLink(reply);
+      done(null, payload);
+    }
   });
   app.setErrorHandler(signingProblemHandler(opts.outages));
   app.setNotFoundHandler((request, reply) =>

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { constants as http2, type Http2ServerRequest } from 'node:http2';
 import { AcmeProblem } from '../core/problem.js';
 
@@ -21,8 +21,11 @@ import { AcmeProblem } from '../core/problem.js';
 export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number, issueNonce?: () => Promise<string>): void {
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
-    // Bodiless requests are complete once their headers are parsed.
-    if (raw.complete) {
+    // A request without a body has nothing to wait for. Over HTTP/1.1 that is one without
+    // Content-Length or Transfer-Encoding (RFC 9112 §6.3; `complete` is still false while its
+    // handlers run: Node marks it after the 'request' event), over HTTP/2 one whose HEADERS ended
+    // the stream. Every GET and HEAD skips the timer and its two listeners (issue 27).
+    if (raw.complete || !bodyExpected(raw)) {
       done();
       return;
     }
@@ -58,4 +61,10 @@ export function boundRequestBodies(app: FastifyInstance, bodyTimeoutMs: number, 
     raw.once('close', stop);
     done();
   });
+}
+
+function bodyExpected(raw: FastifyRequest['raw']): boolean {
+  if (raw.httpVersionMajor === 2) return !(raw as unknown as Http2ServerRequest).stream.endAfterHeaders;
+  const length = raw.headers['content-length'];
+  return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

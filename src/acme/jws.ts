@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRouteHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { canonicalJwk, KeyEncodingError } from '../core/canonical-key.js';
 import { AcmeProblem } from '../core/problem.js';
@@ -325,13 +325,29 @@ export class JwsVerifier {
   }
 }
 
-/** fastify preHandler for routes with `config: { jws }`. */
-export function jwsPreHandler(verifier: JwsVerifier) {
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    // Read once: fastify builds a new routeOptions object on every read.
-    const { jws: mode, innerJws } = request.routeOptions.config;
+/**
+ * The JWS check as a preHandler of each route with `config: { jws }` (an onRoute hook of the ACME
+ * plugin), its key mode read once when the route is added: routes without it (the directory,
+ * newNonce, the 405 answers) run no preHandler at all, and no request reads `routeOptions` for it
+ * (fastify builds a new object on every read; issue 27).
+ */
+export function verifyJwsOnRoutes(verifier: JwsVerifier): onRouteHookHandler {
+  return (route) => {
+    const mode = route.config?.jws;
     if (!mode) return;
-    const v = await verifier.verify(request, mode, innerJws === true);
+    const check = jwsPreHandler(verifier, mode, route.config?.innerJws === true);
+    route.preHandler = route.preHandler === undefined ? check : [check, ...[route.preHandler].flat()];
+  };
+}
+
+/**
+ * Async, so the handler runs in a turn of its own after it (fastify resolves the hook), not inside
+ * this module's frames: the profile (bench/profile-report.mjs) counts a stack with a frame of
+ * acme/jws as JWS work, and the handler's is not.
+ */
+function jwsPreHandler(verifier: JwsVerifier, mode: KeyMode, innerJws: boolean): preHandlerAsyncHookHandler {
+  return async (request) => {
+    const v = await verifier.verify(request, mode, innerJws);
     // Every later line of this request (the handler's, the error handler's) names the account.
     if (v.account) request.log = request.log.child({ account: v.account.id });
     request.acme = innerJws ? { ...v, inner: await verifier.verifyInner(v.payload, verifier.requestUrl(request)) } : v;
