@@ -83,8 +83,6 @@ export async function profileCertmint({ dir, dns, n = 1000, c = 32, warmup = 20,
     window: { fromUs, toUs },
     attribution,
     cpuprofile,
-    // The load's window on the profiles' clock (bench/profile-functions.mjs reads it).
-    window: { fromUs, toUs },
   };
   if (outDir) {
     mkdirSync(outDir, { recursive: true });
