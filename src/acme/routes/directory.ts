@@ -21,7 +21,11 @@ export async function directoryRoutes(app: FastifyInstance, { urls, meta }: Rout
   app.get('/directory', async (_req, reply) => reply.type('application/json').send(body));
 
   // HEAD answers 200 and GET 204 (RFC 8555 §7.2); the nonce itself is added by the onSend hook.
-  app.head('/acme/new-nonce', { config: { newNonce: true } }, async (_req, reply) => reply.code(200).header('Cache-Control', 'no-store').send());
+  // Content-Length: 0 on HEAD (what GET's answer carries): without it Node's HTTP client does not
+  // reuse the connection, and a client fetching nonces with HEAD made a TLS connection for each.
+  app.head('/acme/new-nonce', { config: { newNonce: true } }, async (_req, reply) =>
+    reply.code(200).header('Cache-Control', 'no-store').header('Content-Length', '0').send(),
+  );
   app.get('/acme/new-nonce', { exposeHeadRoute: false, config: { newNonce: true } }, async (_req, reply) =>
     reply.code(204).header('Cache-Control', 'no-store').send(),
   );
