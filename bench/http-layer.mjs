@@ -1,6 +1,6 @@
 // Issue 27, the HTTP layer alone: the server's CPU per request for requests that do little else, on
-// C kept-alive HTTPS/1.1 connections (no handshakes in the timed part, unlike the Go client's pool,
-// which dials anew at times and moves an issuance run's CPU figure by ~0.5 ms per connection), with
+// C kept-alive HTTPS/1.1 connections (no handshakes in the timed part; an issuance run's CPU figure
+// moves by ~0.5 ms per new connection per issuance), with
 // the client (Node) on the first CPU and certmint on the others. Builds A/B, interleaved:
 //
 //   flock /tmp/certmint-bench.lock node bench/http-layer.mjs --builds main=/work/main,this=. \
@@ -9,7 +9,8 @@
 // order: POST-as-GET of one order, a fresh ES256 JWS each (signed by the client) with the nonce of
 // the connection's previous answer: routing, body parsing, the JWS preHandler, one ledger read,
 // serialization and the response headers (Location, Link, Replay-Nonce). nonce: GET newNonce (204;
-// not HEAD: Node's client reuses no connection after a HEAD answer without Content-Length).
+// not HEAD, so that builds from before HEAD's Content-Length: 0 compare: Node's client reused no
+// connection after a HEAD answer without it).
 import { Buffer } from 'node:buffer';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
