@@ -177,6 +177,35 @@ export async function writeCertmintConfig(dir, { dataDir, dnsAddress, http01Port
 }
 
 /**
+ * The options every single-server load script takes (bench/timeline.mjs, wal-frames.mjs,
+ * sql-count.mjs): the entry to run (another build's dist/cli/main.js for an A/B), JSON output,
+ * the http-01 port; `defaults` adds the script's own (n, c, warmup, ...).
+ */
+export function loadScriptOptions(defaults = {}) {
+  return {
+    main: { type: 'string', default: CERTMINT_MAIN },
+    json: { type: 'boolean', default: false },
+    'http01-port': { type: 'string', default: '80' },
+    ...defaults,
+  };
+}
+
+/**
+ * Their set-up: acmego built, a DNS answerer, certmint on a fresh data dir under `dir` (logging to
+ * dir/serve.log), http-01 on `http01Port`; with `cpus` (pinning.mjs cpuSplit) the server on its
+ * CPUs and the client's on the others. Returns the server and the Go client's target.
+ */
+export async function startLoadTarget(dir, { main = CERTMINT_MAIN, http01Port = 80, cpus, nodeArgs } = {}) {
+  buildAcmego();
+  const dns = await startChallTestSrv(dir);
+  const dataDir = path.join(dir, 'data');
+  const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port });
+  const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), main: path.resolve(main), cpus: cpus?.servers, nodeArgs });
+  const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}`, clientCpus: cpus?.client };
+  return { server, target, dataDir };
+}
+
+/**
  * `node dist/cli/main.js serve --config FILE`, resolved when it logs "ACME directory at" (after
  * its listen() returned: it serves). startMs is spawn → that line. With `cpus`, under
  * `taskset -c cpus` (its workers and threads inherit the affinity); `nodeArgs` go to node

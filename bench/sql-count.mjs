@@ -130,33 +130,21 @@ export function summarize(counts, issuances) {
 }
 
 async function main() {
+  // Imported here, not at the top: this file is also the preload certmint runs with.
+  const { cleanup, loadScriptOptions, runAcmegoLoad, startLoadTarget } = await import('./processes.mjs');
   const { values } = parseArgs({
-    options: {
+    options: loadScriptOptions({
       n: { type: 'string', short: 'n', default: '100' },
       c: { type: 'string', short: 'c', default: '8' },
       warmup: { type: 'string', default: '20' },
-      main: { type: 'string' },
-      json: { type: 'boolean', default: false },
       top: { type: 'string', default: '40' },
-      'http01-port': { type: 'string', default: '80' },
-    },
+    }),
   });
-  const { CERTMINT_MAIN, buildAcmego, cleanup, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } = await import('./processes.mjs');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-sql-count-'));
   const out = path.join(dir, 'counts.json');
   process.env.SQL_COUNT_OUT = out;
   try {
-    buildAcmego();
-    const dns = await startChallTestSrv(dir);
-    const dataDir = path.join(dir, 'data');
-    const http01Port = Number(values['http01-port']);
-    const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port });
-    const server = await startCertmint(configFile, {
-      logFile: path.join(dir, 'serve.log'),
-      main: path.resolve(values.main ?? CERTMINT_MAIN),
-      nodeArgs: ['--import', pathToFileURL(SELF).href],
-    });
-    const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}` };
+    const { server, target } = await startLoadTarget(dir, { main: values.main, http01Port: Number(values['http01-port']), nodeArgs: ['--import', pathToFileURL(SELF).href] });
     const warm = Number(values.warmup);
     await runAcmegoLoad({ ...target, n: warm, c: Math.min(Number(values.c), warm), nameTemplate: 'warm-w%d-i%d.sql.test' });
     await takeCounts(server.pid, out);

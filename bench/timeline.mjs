@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { CERTMINT_MAIN, buildAcmego, cleanup, cpuMsOf, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
+import { cleanup, cpuMsOf, loadScriptOptions, runAcmegoLoad, startLoadTarget } from './processes.mjs';
 import { cpuSplit } from './pinning.mjs';
 
 /** Steps of one x/crypto/acme flow (test/interop/acmego issue()), named from method and path. */
@@ -116,26 +116,17 @@ export function timelineTable(s) {
 
 async function main() {
   const { values } = parseArgs({
-    options: {
+    options: loadScriptOptions({
       issuances: { type: 'string', default: '300' },
       warmup: { type: 'string', default: '50' },
-      main: { type: 'string', default: CERTMINT_MAIN },
       pinned: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      'http01-port': { type: 'string', default: '80' },
-    },
+    }),
   });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-timeline-'));
   const cpus = values.pinned ? cpuSplit() : null;
   try {
-    buildAcmego();
-    const dns = await startChallTestSrv(dir);
-    const dataDir = path.join(dir, 'data');
-    const http01Port = Number(values['http01-port']);
-    const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port });
-    const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), main: path.resolve(values.main), cpus: cpus?.servers });
-    const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}`, clientCpus: cpus?.client };
+    const { server, target } = await startLoadTarget(dir, { main: values.main, http01Port: Number(values['http01-port']), cpus });
     await runAcmegoLoad({ ...target, n: Number(values.warmup), c: 1, nameTemplate: 'warm-w%d-i%d.timeline.test' });
     const cpuBefore = cpuMsOf(server.pid);
     const traceFile = path.join(dir, 'trace.tsv');

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { CERTMINT_MAIN, buildAcmego, cleanup, cpuMsOf, runAcmegoLoad, startCertmint, startChallTestSrv, writeCertmintConfig } from './processes.mjs';
+import { cleanup, cpuMsOf, loadScriptOptions, runAcmegoLoad, startLoadTarget } from './processes.mjs';
 
 /** The frames of a WAL file's current generation: {page, commitSize} in order, from frame index `from`. */
 export function walFrames(buf, from = 0) {
@@ -104,27 +104,18 @@ export function summarizeFrames(frames, owners, issuances, pageSize) {
 
 async function main() {
   const { values } = parseArgs({
-    options: {
+    options: loadScriptOptions({
       n: { type: 'string', short: 'n', default: '300' },
       c: { type: 'string', short: 'c', default: '8' },
       warmup: { type: 'string', default: '50' },
-      main: { type: 'string', default: CERTMINT_MAIN },
-      json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       size: { type: 'boolean', default: false },
-      'http01-port': { type: 'string', default: '80' },
-    },
+    }),
   });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'certmint-wal-frames-'));
   let reader;
   try {
-    buildAcmego();
-    const dns = await startChallTestSrv(dir);
-    const dataDir = path.join(dir, 'data');
-    const http01Port = Number(values['http01-port']);
-    const configFile = await writeCertmintConfig(dir, { dataDir, dnsAddress: dns.dnsAddress, http01Port });
-    const server = await startCertmint(configFile, { logFile: path.join(dir, 'serve.log'), main: path.resolve(values.main) });
-    const target = { directoryUrl: server.directoryUrl, caBundle: path.join(dataDir, 'ca', 'root.pem'), listen: `127.0.0.1:${http01Port}` };
+    const { server, target, dataDir } = await startLoadTarget(dir, { main: values.main, http01Port: Number(values['http01-port']) });
     await runAcmegoLoad({ ...target, n: Number(values.warmup), c: Math.min(Number(values.c), Number(values.warmup)), nameTemplate: 'warm-w%d-i%d.wal.test' });
     const file = path.join(dataDir, 'ledger.sqlite3');
     if (values.size) {
