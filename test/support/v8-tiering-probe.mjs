@@ -3,7 +3,7 @@
 // it, compiles it or has: what the interrupt budget decides, not how busy the compiler thread is) in
 // this process, as its flags stand, and writes the count to $CERTMINT_PROBE_DIR/<pid>.
 // test/e2e/v8-flags.test.ts compares the counts of the server's processes.
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import v8 from 'node:v8';
@@ -20,5 +20,9 @@ process.on('SIGUSR2', () => {
     // kMarkedForConcurrentOptimization, kOptimizingConcurrently.
     if (status(f) & (16 | 64 | 256 | 512 | 1024)) break;
   }
-  writeFileSync(path.join(process.env.CERTMINT_PROBE_DIR, String(process.pid)), String(n));
+  // Written aside, then renamed: the test polls for the file and reads it at once, and once read
+  // an empty file (created, not yet written) as 0 (a CI run's "expected +0 to be 285").
+  const file = path.join(process.env.CERTMINT_PROBE_DIR, String(process.pid));
+  writeFileSync(`${file}.tmp`, String(n));
+  renameSync(`${file}.tmp`, file);
 });
