@@ -62,6 +62,18 @@ const KEY_LOCK_SPACE = 0x63_6b_65_79; // "ckey"
 
 /** Certificates, their revocation and blocked keys in the PostgreSQL ledger, each change with its audit entry. */
 export class PostgresCertificates {
+  /**
+   * Chain PEM → the id of its committed row in certificate_chains, so that an instance looks a
+   * chain up once rather than on every issuance (one round trip fewer per certificate). Safe here
+   * and not on SQLite: rows of certificate_chains are never deleted and identity ids are never
+   * handed out again, so an id read from a committed row stays that chain's. An id this instance
+   * inserted is not kept (its transaction may still roll back); the next issuance finds it
+   * committed. A row a lookup finds is a committed one because a transaction inserts one
+   * certificate (insert, or an order's completion) and looks its chain up before it could insert
+   * it. A CA has a handful of chains (one per intermediate generation and profile).
+   */
+  private readonly committedChains = new Map<string, string>();
+
   constructor(
     private readonly db: PostgresSession,
     private readonly audit: PostgresAuditLog,
@@ -114,13 +126,23 @@ export class PostgresCertificates {
    * for its commit and does nothing, and the next SELECT (a new snapshot) reads its row.
    */
   private async chainId(tx: Queryable, pem: string): Promise<string> {
+    const known = this.committedChains.get(pem);
+    if (known !== undefined) return known;
     const found = (await tx.query<{ id: string }>(S.chainId, [pem])).rows[0];
-    if (found) return found.id;
+    if (found) return this.committed(pem, found.id);
     const inserted = (await tx.query<{ id: string }>(S.insertChain, [pem])).rows[0];
     if (inserted) return inserted.id;
     const raced = (await tx.query<{ id: string }>(S.chainId, [pem])).rows[0];
     if (!raced) throw new Error('the certificate chain was neither found nor inserted');
-    return raced.id;
+    return this.committed(pem, raced.id);
+  }
+
+  /** Keeps a chain's id read from a committed row (found by a READ COMMITTED snapshot). */
+  private committed(pem: string, id: string): string {
+    // A bound for a CA that keeps changing its chain: start again rather than grow.
+    if (this.committedChains.size >= 64) this.committedChains.clear();
+    this.committedChains.set(pem, id);
+    return id;
   }
 
   /** What a new certificate replaces, read on the inserting transaction. */
