@@ -15,7 +15,7 @@ beforeAll(async () => {
   t = await startTestAcmeApp({ baseUrl: `http://127.0.0.1:${port}` });
   await t.app.listen({ host: '127.0.0.1', port });
 });
-afterAll(() => t.app.close());
+afterAll(async () => t?.close());
 
 /** `count` requests one after another through one keep-alive agent: the sockets they used, and the answers. */
 async function nonces(method: 'HEAD' | 'GET', count: number) {
