@@ -8,13 +8,21 @@ import type { Statements } from './statements.js';
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
 export class SqliteAuthorizations {
   private readonly pendingCount: Database.Statement;
+  /** Wrapped once per connection (orders.ts: db.transaction() is costly per call). */
+  private readonly completeTransaction: Database.Transaction<(o: ChallengeOutcome) => boolean>;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly s: Statements,
   ) {
     this.pendingCount = db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
         WHERE account_id = ? AND status = 'pending' AND expires > ?`);
+    this.completeTransaction = db.transaction((o: ChallengeOutcome): boolean => {
+      const error = o.error ? JSON.stringify(o.error) : null;
+      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return false;
+      this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
+      return true;
+    });
   }
 
   /** Pending or valid, unexpired authorizations of this account for these identifiers. */
@@ -62,12 +70,7 @@ export class SqliteAuthorizations {
 
   /** An outcome for a challenge no longer processing (recorded already) changes nothing. */
   completeChallenge(o: ChallengeOutcome): boolean {
-    return this.db.transaction(() => {
-      const error = o.error ? JSON.stringify(o.error) : null;
-      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return false;
-      this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
-      return true;
-    })();
+    return this.completeTransaction(o);
   }
 
   expire(id: string): void {
