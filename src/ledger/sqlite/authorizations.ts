@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3';
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { toAuthorizations, toChallenge, type AuthorizationChallengeRow, type ChallengeRow } from '../rows.js';
+import { toAuthorizations, toChallenge, type ChallengeRow } from '../rows.js';
+import { authorizationChallengeRows } from './raw-rows.js';
 import type { Statements } from './statements.js';
 
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
@@ -35,17 +36,17 @@ export class SqliteAuthorizations {
   }
 
   get(id: string): AuthorizationRecord | undefined {
-    return toAuthorizations(this.s.authzById.all(id) as AuthorizationChallengeRow[]).get(1);
+    return toAuthorizations(authorizationChallengeRows(this.s.authzById.all(id))).get(1);
   }
 
   ofChallenge(challengeId: string): AuthorizationRecord | undefined {
-    return toAuthorizations(this.s.authzOfChallenge.all(challengeId) as AuthorizationChallengeRow[]).get(1);
+    return toAuthorizations(authorizationChallengeRows(this.s.authzOfChallenge.all(challengeId))).get(1);
   }
 
   /** All of them, in one statement, so an order's authorizations are seen at one moment. */
   getMany(ids: readonly string[]): AuthorizationRecord[] {
     if (ids.length === 0) return [];
-    const found = toAuthorizations(this.s.authzByIds.all(JSON.stringify(ids)) as AuthorizationChallengeRow[]);
+    const found = toAuthorizations(authorizationChallengeRows(this.s.authzByIds.all(JSON.stringify(ids))));
     return ids.map((id, i) => {
       const a = found.get(i + 1);
       if (!a) throw new Error(`authorization ${id} is missing from the ledger`);
@@ -89,7 +90,7 @@ export class SqliteAuthorizations {
       // An order's "*.example.internal" is authorized by example.internal with wildcard set.
       const wildcard = id.value.startsWith('*.');
       const value = wildcard ? id.value.slice(2) : id.value;
-      const rows = statement.all(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationChallengeRow[];
+      const rows = authorizationChallengeRows(statement.all(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()));
       const authorization = toAuthorizations(rows).get(1);
       if (authorization) found.push(authorization);
     }

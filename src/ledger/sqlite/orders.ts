@@ -8,7 +8,8 @@ import { preAuthorizationAuditEntries } from '../audit-entries.js';
 import type { SqliteAuditLog } from './audit.js';
 import type { SqliteCertificates } from './certificates.js';
 import type { SqliteRenewal } from './renewal.js';
-import { orderInsertValues, toOrder, type OrderRow } from '../rows.js';
+import { orderInsertValues, toOrder } from '../rows.js';
+import { orderRow } from './raw-rows.js';
 import type { Statements } from './statements.js';
 
 /**
@@ -145,7 +146,7 @@ export class SqliteOrders {
   }
 
   get(id: string): OrderRecord | undefined {
-    const row = this.s.orderById.get(id) as OrderRow | undefined;
+    const row = orderRow(this.s.orderById.get(id) as unknown[] | undefined);
     return row && toOrder(row);
   }
 
