@@ -26,13 +26,14 @@ const oneWithChallenges = (where: string): string => `SELECT 1 AS n, ${AUTHZ_WIT
 
 /**
  * The account's authorization for one identifier (type, value, wildcard, now), the one `pick`
- * orders first among those `condition` allows, with its challenges.
+ * orders first among those `condition` allows, with its challenges. Picked by a scalar subquery,
+ * then read as oneWithChallenges reads one: no materialized row and no sort of the joined rows
+ * (issue 27: a new-order's read for reuse).
  */
 const perIdentifier = (condition: string, pick: string): string =>
-  withChallenges(`(SELECT 1 AS n) i JOIN (SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at,
-      preauthorized_eab_kid
-    FROM authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ? AND wildcard = ? AND ${condition} AND expires > ?
-    ORDER BY ${pick} LIMIT 1) a`);
+  oneWithChallenges(`a.id = (SELECT id FROM authorizations
+    WHERE account_id = ? AND identifier_type = ? AND identifier_value = ? AND wildcard = ? AND ${condition} AND expires > ?
+    ORDER BY ${pick} LIMIT 1)`);
 
 /** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by revoked-worker.ts. */
 export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
