@@ -42,6 +42,20 @@ describe('tls-alpn-01 through the API (RFC 8737, RFC 8738)', () => {
     expect(leaf.subjectAltName).toBe('DNS:alpn.api.test');
   });
 
+  it("names an authorization's challenges by ids that begin with its own, each with a random part of its own", async () => {
+    const client = await registeredClient(t);
+    const { authzUrls, authzs } = await orderWithAuthorizations(t, client, [{ type: 'dns', value: 'ids.api.test' }]);
+    const authzId = authzUrls[0]?.split('/').at(-1) ?? '';
+    const ids = (authzs[0]?.challenges ?? []).map((c) => c.url.split('/').at(-1) ?? '');
+    expect(ids.length).toBeGreaterThan(1);
+    // Issue 27: ids that sort together put an authorization's challenges on one page of the ledger's id index.
+    for (const id of ids) {
+      expect(id.slice(0, 8)).toBe(authzId.slice(0, 8));
+      expect(id.slice(8)).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{21}$/);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('issues for an IP address validated by tls-alpn-01 with its reverse-DNS name in SNI', async () => {
     const client = await registeredClient(t);
     const { order: o, authzs } = await orderWithAuthorizations(t, client, [{ type: 'ip', value: '127.0.0.1' }]);

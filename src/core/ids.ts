@@ -12,3 +12,13 @@ export function randomId(bytes = 16): string {
     if (/^[A-Za-z0-9]/.test(id)) return id;
   }
 }
+
+/**
+ * A challenge's id: the first 8 characters of its authorization's id, then a randomId of its own.
+ * An authorization's challenges are inserted together, and with ids that sort next to each other
+ * they land on one leaf page of the ledger's challenge-id index instead of one page each (issue 27:
+ * 2.6 → ~1 WAL frame per new authorization). Each keeps the 128 random bits of any other id.
+ */
+export function challengeIdOf(authorizationId: string): string {
+  return `${authorizationId.slice(0, 8)}${randomId()}`;
+}

@@ -1,6 +1,6 @@
 import { AcmeProblem } from '../core/problem.js';
 import { checkIntermediateConstraints } from './intermediate-constraints.js';
-import { randomId } from '../core/ids.js';
+import { challengeIdOf, randomId } from '../core/ids.js';
 import type { Identifier } from '../core/identifier.js';
 import type { ChallengeType } from '../core/status.js';
 import type { AccountRecord, AuthorizationRecord, NewAuthorization, NewOrder, OrderRecord } from '../ledger/records.js';
@@ -106,7 +106,7 @@ export async function newOrder(
       expires: new Date(now.getTime() + deps.policy.pendingAuthorizationLifetimeMs),
       createdAt: now,
       challenges: challengeTypesFor(deps, policy, identifier, wildcard).map((type) => ({
-        id: randomId(),
+        id: challengeIdOf(id),
         authorizationId: id,
         type,
         // dns-persist-01 has no token (draft §3.1): the record names the account instead.

@@ -2,19 +2,28 @@ import type Database from 'better-sqlite3';
 import type { Identifier } from '../../core/identifier.js';
 import type { ChallengeOutcome } from '../ledger.js';
 import type { AuthorizationRecord, ChallengeRecord } from '../records.js';
-import { toAuthorizations, toChallenge, type AuthorizationChallengeRow, type ChallengeRow } from '../rows.js';
+import { toAuthorizations, toChallenge, type ChallengeRow } from '../rows.js';
+import { authorizationChallengeRows } from './raw-rows.js';
 import type { Statements } from './statements.js';
 
 /** Authorizations and their challenges in the SQLite ledger (created with their order, in createOrder). */
 export class SqliteAuthorizations {
   private readonly pendingCount: Database.Statement;
+  /** Wrapped once per connection (orders.ts: db.transaction() is costly per call). */
+  private readonly completeTransaction: Database.Transaction<(o: ChallengeOutcome) => boolean>;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly s: Statements,
   ) {
     this.pendingCount = db.prepare(`SELECT COUNT(*) AS n, MIN(expires) AS soonest FROM authorizations
         WHERE account_id = ? AND status = 'pending' AND expires > ?`);
+    this.completeTransaction = db.transaction((o: ChallengeOutcome): boolean => {
+      const error = o.error ? JSON.stringify(o.error) : null;
+      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return false;
+      this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
+      return true;
+    });
   }
 
   /** Pending or valid, unexpired authorizations of this account for these identifiers. */
@@ -27,17 +36,17 @@ export class SqliteAuthorizations {
   }
 
   get(id: string): AuthorizationRecord | undefined {
-    return toAuthorizations(this.s.authzById.all(id) as AuthorizationChallengeRow[]).get(1);
+    return toAuthorizations(authorizationChallengeRows(this.s.authzById.all(id))).get(1);
   }
 
   ofChallenge(challengeId: string): AuthorizationRecord | undefined {
-    return toAuthorizations(this.s.authzOfChallenge.all(challengeId) as AuthorizationChallengeRow[]).get(1);
+    return toAuthorizations(authorizationChallengeRows(this.s.authzOfChallenge.all(challengeId))).get(1);
   }
 
   /** All of them, in one statement, so an order's authorizations are seen at one moment. */
   getMany(ids: readonly string[]): AuthorizationRecord[] {
     if (ids.length === 0) return [];
-    const found = toAuthorizations(this.s.authzByIds.all(JSON.stringify(ids)) as AuthorizationChallengeRow[]);
+    const found = toAuthorizations(authorizationChallengeRows(this.s.authzByIds.all(JSON.stringify(ids))));
     return ids.map((id, i) => {
       const a = found.get(i + 1);
       if (!a) throw new Error(`authorization ${id} is missing from the ledger`);
@@ -62,12 +71,7 @@ export class SqliteAuthorizations {
 
   /** An outcome for a challenge no longer processing (recorded already) changes nothing. */
   completeChallenge(o: ChallengeOutcome): boolean {
-    return this.db.transaction(() => {
-      const error = o.error ? JSON.stringify(o.error) : null;
-      if (this.s.completeChallenge.run(o.challengeStatus, o.validatedAt.getTime(), error, o.challengeId).changes !== 1) return false;
-      this.s.setAuthzStatus.run(o.authorizationStatus, o.authorizationExpires.getTime(), o.authorizationId);
-      return true;
-    })();
+    return this.completeTransaction(o);
   }
 
   expire(id: string): void {
@@ -86,7 +90,7 @@ export class SqliteAuthorizations {
       // An order's "*.example.internal" is authorized by example.internal with wildcard set.
       const wildcard = id.value.startsWith('*.');
       const value = wildcard ? id.value.slice(2) : id.value;
-      const rows = statement.all(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()) as AuthorizationChallengeRow[];
+      const rows = authorizationChallengeRows(statement.all(accountId, id.type, value, wildcard ? 1 : 0, now.getTime()));
       const authorization = toAuthorizations(rows).get(1);
       if (authorization) found.push(authorization);
     }

@@ -5,7 +5,8 @@ import { crlIssuerOfCertificate, partitionCrlIssuer } from '../ledger.js';
 import type { CertificateRecord, NewCertificate } from '../records.js';
 import type { SqliteAuditLog } from './audit.js';
 import { reverseLabels } from '../names.js';
-import { toCertificate, type CertificateRow } from '../rows.js';
+import { toCertificate } from '../rows.js';
+import { certificateRow } from './raw-rows.js';
 import { defaultRenewalDueAt, identifierSetKey } from '../lineage.js';
 import type { Statements } from './statements.js';
 
@@ -102,7 +103,7 @@ export class SqliteCertificates {
   }
 
   get(serial: string): CertificateRecord | undefined {
-    const row = this.s.certificateBySerial.get(serial) as CertificateRow | undefined;
+    const row = certificateRow(this.s.certificateBySerial.get(serial) as unknown[] | undefined);
     return row && toCertificate(row);
   }
 

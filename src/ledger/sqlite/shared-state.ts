@@ -5,6 +5,8 @@ import { sortedTakes, windowRetryAt, type WindowEvent } from '../rate-limit-wind
 /** What several processes on one ledger share besides its records: rate-limit windows and the CA's identity. */
 export class SqliteSharedState {
   private readonly s;
+  /** Wrapped once per connection (orders.ts: db.transaction() is costly per call). */
+  private readonly takeTransaction: Database.Transaction<(windows: readonly RateLimitTake[], now: Date, windowMs: number) => RateLimitResult>;
 
   constructor(private readonly db: Database.Database) {
     this.s = {
@@ -17,26 +19,26 @@ export class SqliteSharedState {
       caIdentity: db.prepare('SELECT root_sha256 FROM ca_identity WHERE id = 1').pluck(),
       recordCaIdentity: db.prepare('INSERT INTO ca_identity (id, root_sha256, recorded_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING'),
     };
+    this.takeTransaction = db.transaction((windows: readonly RateLimitTake[], now: Date, windowMs: number) => this.takeRows(windows, now, windowMs));
   }
 
   takeRateLimits(takes: readonly RateLimitTake[], now: Date, windowMs: number): RateLimitResult {
-    const since = now.getTime() - windowMs;
-    const windows = sortedTakes(takes);
     // IMMEDIATE: the counts and the inserts under one write lock, so two processes cannot both take the last slot.
-    return this.db
-      .transaction((): RateLimitResult => {
-        this.s.forget.run(since);
-        for (const { scope, subject, limit, weight = 1 } of windows) {
-          const held = this.s.window.get(scope, subject, since) as number;
-          if (held + weight > limit) {
-            const events = this.s.events.all(scope, subject, since) as WindowEvent[];
-            return { taken: false, scope, subject, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
-          }
-        }
-        for (const { scope, subject, weight = 1 } of windows) this.s.take.run(scope, subject, now.getTime(), weight);
-        return { taken: true };
-      })
-      .immediate();
+    return this.takeTransaction.immediate(sortedTakes(takes), now, windowMs);
+  }
+
+  private takeRows(windows: readonly RateLimitTake[], now: Date, windowMs: number): RateLimitResult {
+    const since = now.getTime() - windowMs;
+    this.s.forget.run(since);
+    for (const { scope, subject, limit, weight = 1 } of windows) {
+      const held = this.s.window.get(scope, subject, since) as number;
+      if (held + weight > limit) {
+        const events = this.s.events.all(scope, subject, since) as WindowEvent[];
+        return { taken: false, scope, subject, retryAt: windowRetryAt(events, held + weight - limit, windowMs, now.getTime()) };
+      }
+    }
+    for (const { scope, subject, weight = 1 } of windows) this.s.take.run(scope, subject, now.getTime(), weight);
+    return { taken: true };
   }
 
   caIdentity(): string | undefined {

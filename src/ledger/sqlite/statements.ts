@@ -1,14 +1,8 @@
 import type Database from 'better-sqlite3';
+import { AUTHZ_WITH_CHALLENGE_COLUMNS, CERTIFICATE_COLUMNS, ORDER_COLUMNS } from './raw-rows.js';
 
-// Named columns: processing_by/_since are the ledger's own bookkeeping, read by no caller.
-const ORDER_SELECT = `SELECT o.id, o.account_id, o.status, o.identifiers, o.not_before, o.not_after, o.expires, o.error,
-  o.certificate_serial, o.created_at, o.profile, o.replaces, (SELECT group_concat(authorization_id) FROM
-  (SELECT authorization_id FROM order_authorizations WHERE order_id = o.id ORDER BY position)) AS authz_ids
-  FROM orders o WHERE o.id = ?`;
-
-const AUTHZ_WITH_CHALLENGE_COLUMNS = `a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires,
-  a.created_at, a.preauthorized_eab_kid, c.id AS c_id, c.type AS c_type, c.token AS c_token, c.status AS c_status,
-  c.validated_at AS c_validated_at, c.error AS c_error`;
+// Named columns (raw-rows.ts): processing_by/_since are the ledger's own bookkeeping, read by no caller.
+const ORDER_SELECT = `SELECT ${ORDER_COLUMNS} FROM orders o WHERE o.id = ?`;
 
 /**
  * Authorizations `a` numbered `n`, each joined with its challenges in insertion order (rowid): the
@@ -32,13 +26,14 @@ const oneWithChallenges = (where: string): string => `SELECT 1 AS n, ${AUTHZ_WIT
 
 /**
  * The account's authorization for one identifier (type, value, wildcard, now), the one `pick`
- * orders first among those `condition` allows, with its challenges.
+ * orders first among those `condition` allows, with its challenges. Picked by a scalar subquery,
+ * then read as oneWithChallenges reads one: no materialized row and no sort of the joined rows
+ * (issue 27: a new-order's read for reuse).
  */
 const perIdentifier = (condition: string, pick: string): string =>
-  withChallenges(`(SELECT 1 AS n) i JOIN (SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at,
-      preauthorized_eab_kid
-    FROM authorizations WHERE account_id = ? AND identifier_type = ? AND identifier_value = ? AND wildcard = ? AND ${condition} AND expires > ?
-    ORDER BY ${pick} LIMIT 1) a`);
+  oneWithChallenges(`a.id = (SELECT id FROM authorizations
+    WHERE account_id = ? AND identifier_type = ? AND identifier_value = ? AND wildcard = ? AND ${condition} AND expires > ?
+    ORDER BY ${pick} LIMIT 1)`);
 
 /** A CRL's entries: revoked certificates until they expire (RFC 5280 §5). Run by revoked-worker.ts. */
 export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
@@ -48,7 +43,10 @@ export const REVOKED_UNEXPIRED_SQL = `SELECT serial, revoked_at, revocation_reas
 export const REVOKED_UNEXPIRED_IN_PARTITION_SQL = `SELECT serial, revoked_at, revocation_reason FROM certificates
   WHERE status = 'revoked' AND crl_partition IS NOT NULL AND issuer_generation = ? AND crl_partition = ? AND not_after > ? ORDER BY serial`;
 
-/** Every statement the SQLite ledger runs, prepared once per connection. */
+/**
+ * Every statement the SQLite ledger runs, prepared once per connection. Those marked raw() answer
+ * arrays, named by raw-rows.ts.
+ */
 export function prepareStatements(db: Database.Database) {
   return {
     insertAccount: db.prepare(`INSERT INTO accounts (id, key_thumbprint, jwk, status, contact, tos_agreed, created_at, eab_kid, policy)
@@ -62,7 +60,7 @@ export function prepareStatements(db: Database.Database) {
     accountByThumbprint: db.prepare('SELECT * FROM accounts WHERE key_thumbprint = ?'),
     updateContact: db.prepare('UPDATE accounts SET contact = ? WHERE id = ?'),
     updateAccountStatus: db.prepare('UPDATE accounts SET status = ? WHERE id = ?'),
-    reusableAuthz: db.prepare(perIdentifier(`status IN ('valid', 'pending')`, `status = 'valid' DESC, expires DESC`)),
+    reusableAuthz: db.prepare(perIdentifier(`status IN ('valid', 'pending')`, `status = 'valid' DESC, expires DESC`)).raw(),
     insertOrder: db.prepare(`INSERT INTO orders (id, account_id, status, identifiers, not_before, not_after, expires, created_at, profile)
       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`),
     // Pre-authorized (an EAB key named): valid at once; otherwise pending until a challenge settles it.
@@ -70,17 +68,17 @@ export function prepareStatements(db: Database.Database) {
       (id, account_id, identifier_type, identifier_value, wildcard, status, expires, created_at, preauthorized_eab_kid)
       VALUES (@id, @accountId, @type, @value, @wildcard, CASE WHEN @eabKid IS NULL THEN 'pending' ELSE 'valid' END, @expires, @createdAt, @eabKid)`),
     linkAuthz: db.prepare('INSERT INTO order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)'),
-    orderById: db.prepare(ORDER_SELECT),
+    orderById: db.prepare(ORDER_SELECT).raw(),
     accountOrders: db.prepare(
       'SELECT id FROM orders WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
     ),
     accountOrdersAfter: db.prepare(`SELECT o.id FROM orders o, orders c WHERE c.id = ? AND o.account_id = ?
       AND (o.created_at < c.created_at OR (o.created_at = c.created_at AND o.id < c.id))
       ORDER BY o.created_at DESC, o.id DESC LIMIT ?`),
-    authzById: db.prepare(oneWithChallenges('a.id = ?')),
-    authzOfChallenge: db.prepare(oneWithChallenges('a.id = (SELECT x.authorization_id FROM challenges x WHERE x.id = ?)')),
+    authzById: db.prepare(oneWithChallenges('a.id = ?')).raw(),
+    authzOfChallenge: db.prepare(oneWithChallenges('a.id = (SELECT x.authorization_id FROM challenges x WHERE x.id = ?)')).raw(),
     // The ids as a JSON array, numbered from 1 in their order.
-    authzByIds: db.prepare(withChallenges('(SELECT key + 1 AS n, value AS id FROM json_each(?)) i JOIN authorizations a ON a.id = i.id')),
+    authzByIds: db.prepare(withChallenges('(SELECT key + 1 AS n, value AS id FROM json_each(?)) i JOIN authorizations a ON a.id = i.id')).raw(),
     challengeById: db.prepare('SELECT id, authorization_id, type, token, status, validated_at, error FROM challenges WHERE id = ?'),
     // RFC 8555 §7.1.6: one outcome per authorization. A challenge begins only while its
     // authorization is pending and no other challenge of it is being validated; one statement,
@@ -115,8 +113,8 @@ export function prepareStatements(db: Database.Database) {
     insertCertIdentifier: db.prepare(`INSERT OR IGNORE INTO certificate_identifiers
       (identifier_type, identifier_value, serial, reversed_value) VALUES (?, ?, ?, ?)`),
     // The chain joined back from certificate_chains (migrations/0028_certificate_chains.sql).
-    certificateBySerial: db.prepare(`SELECT c.*, ch.pem AS chain_pem FROM certificates c
-      JOIN certificate_chains ch ON ch.id = c.chain_id WHERE c.serial = ?`),
+    certificateBySerial: db.prepare(`SELECT ${CERTIFICATE_COLUMNS} FROM certificates c
+      JOIN certificate_chains ch ON ch.id = c.chain_id WHERE c.serial = ?`).raw(),
     chainIdByPem: db.prepare('SELECT id FROM certificate_chains WHERE pem = ?').pluck(),
     insertChain: db.prepare('INSERT INTO certificate_chains (pem) VALUES (?) RETURNING id').pluck(),
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
@@ -131,7 +129,7 @@ export function prepareStatements(db: Database.Database) {
     // A partition's row is created by its first certificate (stale, so its first CRL is built):
     // the publisher refreshes every partition that has one, whatever crl.partitions says now.
     createCrlState: db.prepare('INSERT INTO crl_state (issuer) VALUES (?) ON CONFLICT (issuer) DO NOTHING'),
-    validAuthz: db.prepare(perIdentifier(`status = 'valid'`, 'expires DESC')),
+    validAuthz: db.prepare(perIdentifier(`status = 'valid'`, 'expires DESC')).raw(),
   };
 }
 
