@@ -69,17 +69,31 @@ async function acmeApi(app: FastifyInstance, opts: { ctx: RouteContext; ledger: 
     reply.header('Link', link === undefined ? [indexLink] : Array.isArray(link) ? [...link.map(String), indexLink] : [String(link), indexLink]);
   };
   // A callback, not an async hook: a GET goes on in this turn, a POST in the one its nonce comes in.
+  const withNonce = (reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void, then?: () => void) => {
+    ledger.nonces.issue().then((nonce) => {
+      reply.header('Replay-Nonce', nonce);
+      then?.();
+      done(null, payload);
+    }, done);
+  };
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.method === 'POST' || reply.statusCode >= 400 || request.routeOptions.config.newNonce === true) {
-      ledger.nonces.issue().then((nonce) => {
-        reply.header('Replay-Nonce', nonce);
-        addIndexLink(reply);
-        done(null, payload);
-      }, done);
+    if (request.method === 'POST' || reply.statusCode >= 400) {
+      withNonce(reply, payload, done, () => addIndexLink(reply));
     } else {
       addIndexLink(reply);
       done(null, payload);
     }
+  });
+  // newNonce's GET and HEAD (RFC 8555 §7.2) have their nonce from a hook of their own, given when
+  // the route is added (after the one above, which gave an error answer its nonce already): no
+  // request reads routeOptions for it (fastify builds a new object on every read; issue 27).
+  app.addHook('onRoute', (route) => {
+    if (route.config?.newNonce !== true) return;
+    const onSend = (_request: unknown, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
+      if (reply.statusCode >= 400) done(null, payload);
+      else withNonce(reply, payload, done);
+    };
+    route.onSend = route.onSend === undefined ? onSend : [...[route.onSend].flat(), onSend];
   });
   app.setErrorHandler(signingProblemHandler(opts.outages));
   app.setNotFoundHandler((request, reply) =>

@@ -35,9 +35,17 @@ export interface JwsKey {
   readonly key: KeyObject;
   /**
    * What crypto.verify takes for this alg (the key, with the ECDSA signature form or the RSA
-   * padding): made once with the key, which JwsVerifier caches per account, not per request.
+   * padding), its digest and the ECDSA signature length: made once with the key, which
+   * JwsVerifier caches per account, so a request switches on nothing.
    */
-  readonly verifyWith: KeyObject | VerifyKeyWithOptions;
+  readonly verifyWith: VerifyWith;
+}
+
+/** crypto.verify's arguments for one key: digest (null for EdDSA), key input, and R || S length when fixed. */
+export interface VerifyWith {
+  readonly hash: 'sha256' | 'sha384' | null;
+  readonly input: KeyObject | VerifyKeyWithOptions;
+  readonly signatureBytes: number | undefined;
 }
 
 export function isJwsAlgorithm(alg: string): alg is JwsAlgorithm {
@@ -71,33 +79,27 @@ export function importJwsKey(jwk: Readonly<Record<string, unknown>>, alg: JwsAlg
   return { alg, key, verifyWith: verifyInput(alg, key) };
 }
 
-function verifyInput(alg: JwsAlgorithm, key: KeyObject): KeyObject | VerifyKeyWithOptions {
+function verifyInput(alg: JwsAlgorithm, key: KeyObject): VerifyWith {
   switch (alg) {
     case 'ES256':
-    case 'ES384':
+    case 'ES384': {
+      const { hash, bytes } = KEY_OF_ALG[alg];
       // RFC 7518 §3.4: R || S of fixed length, not DER.
-      return { key, dsaEncoding: 'ieee-p1363' };
+      return { hash, input: { key, dsaEncoding: 'ieee-p1363' }, signatureBytes: bytes };
+    }
     case 'RS256':
-      return { key, padding: constants.RSA_PKCS1_PADDING };
+      return { hash: 'sha256', input: { key, padding: constants.RSA_PKCS1_PADDING }, signatureBytes: undefined };
     case 'EdDSA':
-      return key;
+      return { hash: null, input: key, signatureBytes: undefined };
   }
 }
 
 /** Whether `signature` (the raw JWS signature octets) signs `signingInput` (ASCII protected.payload). */
 export function verifyJwsSignature(k: JwsKey, signingInput: Buffer, signature: Buffer): boolean {
-  const spec = KEY_OF_ALG[k.alg];
+  const { hash, input, signatureBytes } = k.verifyWith;
+  if (signatureBytes !== undefined && signature.length !== signatureBytes) return false;
   try {
-    switch (k.alg) {
-      case 'ES256':
-      case 'ES384':
-        if (signature.length !== (spec as { bytes: number }).bytes) return false;
-        return verify((spec as { hash: string }).hash, signingInput, k.verifyWith, signature);
-      case 'RS256':
-        return verify('sha256', signingInput, k.verifyWith, signature);
-      case 'EdDSA':
-        return verify(null, signingInput, k.verifyWith, signature);
-    }
+    return verify(hash, signingInput, input, signature);
   } catch {
     // A signature OpenSSL cannot even parse is a signature that does not verify.
     return false;
