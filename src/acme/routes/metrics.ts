@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 
 /** What the HTTP layer reports and serves for monitoring; cli/ binds it to a Prometheus registry. */
 export interface HttpMetrics {
@@ -23,8 +23,20 @@ const UNMATCHED_ROUTE = 'unmatched';
  */
 export function observeRequests(app: FastifyInstance, metrics: HttpMetrics): void {
   app.server.on('connection', () => metrics.connectionAccepted());
+  // Each route's pattern goes to a hook of its own when the route is added (a root onRoute hook sees
+  // the routes of every plugin registered after it): no request reads routeOptions for it (fastify
+  // builds that object on every read; issue 27).
+  app.addHook('onRoute', (route) => {
+    const pattern = route.url;
+    const onResponse: onResponseHookHandler = (request, reply, done) => {
+      metrics.requestFinished(pattern, request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = route.onResponse === undefined ? onResponse : [...[route.onResponse].flat(), onResponse];
+  });
+  // The answers of no route: the not-found handler's, and those to URLs the router refused.
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.requestFinished(request.routeOptions.url ?? UNMATCHED_ROUTE, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    if (request.is404) metrics.requestFinished(UNMATCHED_ROUTE, request.method, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 }
