@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { workerUrl } from '../../core/worker-url.js';
-import type { CertificateCounts, DailyCounts } from '../ledger.js';
+import type { CertificateCounts, SummaryCounts } from '../ledger.js';
 import { overdueByProfile } from '../lineage.js';
-import { dailyWindow } from '../daily-counts.js';
+import { dailyWindow, type SummaryPart } from '../summary-counts.js';
+import { REVOKED_UNEXPIRED_SQL, type SummaryParams, type SummaryPartCounts } from './summary-counts-sql.js';
 
 /**
  * The counts /metrics reports. Both are range scans of one covering index, never of the table:
@@ -14,7 +15,7 @@ import { dailyWindow } from '../daily-counts.js';
 export const EXPIRING_SQL = (windows: number): string =>
   `SELECT ${Array.from({ length: windows }, (_, i) => `COALESCE(SUM(not_after <= @until${i}), 0) AS w${i}`).join(', ')}
     FROM certificates WHERE status = 'valid' AND not_after > @now AND not_after <= @until`;
-export const REVOKED_UNEXPIRED_SQL = `SELECT COUNT(*) AS n FROM certificates WHERE status = 'revoked' AND not_after > ?`;
+export { REVOKED_UNEXPIRED_SQL };
 
 /**
  * Renewal-overdue certificates per profile, with how many of each expire within each window: one
@@ -26,8 +27,12 @@ export const OVERDUE_SQL = (windows: number): string =>
     FROM certificates INDEXED BY certificates_unrenewed
     WHERE status = 'valid' AND replaced_by IS NULL AND not_after > @now AND renewal_due_at <= @now GROUP BY profile`;
 
-/** Per UTC day (integer division of the epoch milliseconds), counted on certificates_by_status and audit_log_by_time. */
-export { EXPIRIES_IN_RANGE_SQL, ISSUANCES_IN_RANGE_SQL } from './daily-counts-sql.js';
+/**
+ * summaryCounts' worker threads, each reading its parts in one transaction. Two, as this machine
+ * has cores for (docs/benchmarks.md): the renewal-overdue count (a range of the widest index) in
+ * one, the series per day and the counts beside them in the other, which take about as long.
+ */
+export const SUMMARY_WORKERS: readonly (readonly SummaryPart[])[] = [['expiries', 'issuances'], ['overdue']];
 
 export class SqliteMetrics {
   private readonly expiring = new Map<number, Database.Statement>();
@@ -59,15 +64,28 @@ export class SqliteMetrics {
     })();
   }
 
-  /** Off the server's thread (daily-counts-worker.ts): it reads up to every certificate of 90 days. */
-  dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    const { today } = dailyWindow(now, days);
-    return new Promise<DailyCounts>((resolve, reject) => {
-      const worker = new Worker(workerUrl(import.meta.url, 'daily-counts-worker'), { workerData: { file: this.file, params: { now: now.getTime(), today, days } } });
+  /** Off the server's thread, in parallel (summary-counts-worker.ts): together they count most of a large ledger. */
+  async summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts> {
+    const params: SummaryParams = { now: now.getTime(), today: dailyWindow(now, days).today, days, expiringWithinMs };
+    const parts = await Promise.all(SUMMARY_WORKERS.map((group) => this.readInWorker(group, params)));
+    const c: SummaryPartCounts = Object.assign({}, ...parts);
+    return {
+      liveByGeneration: c.liveByGeneration!,
+      expiringWithin: c.expiringWithin!,
+      renewalOverdue: c.renewalOverdue!,
+      revokedUnexpired: c.revokedUnexpired!,
+      expiries: c.expiries!,
+      issuances: c.issuances!,
+    };
+  }
+
+  private readInWorker(parts: readonly SummaryPart[], params: SummaryParams): Promise<SummaryPartCounts> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl(import.meta.url, 'summary-counts-worker'), { workerData: { file: this.file, parts, params } });
       worker.once('message', resolve);
       worker.once('error', reject);
       worker.once('exit', (code) => {
-        if (code !== 0) reject(new Error(`the daily counts reader exited with code ${code}`));
+        if (code !== 0) reject(new Error(`the summary counts reader exited with code ${code}`));
       });
     });
   }
