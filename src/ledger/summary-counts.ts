@@ -14,8 +14,16 @@ export function perDay(rows: readonly { day: number | string; n: number | string
   return counts;
 }
 
-/** The parts of summaryCounts, each read in one snapshot: on SQLite by a worker thread, on PostgreSQL by a connection. */
-export type SummaryPart = 'expiries' | 'issuances' | 'overdue';
+/**
+ * The parts of summaryCounts, each read in one snapshot: on SQLite by a worker thread, on
+ * PostgreSQL by a connection. The expiries with the counts read from the same index; the
+ * renewal-overdue count; the issuances of the older and of the recent half of the days, which
+ * split the largest read so that the parts can be shared out evenly.
+ */
+export type SummaryPart = 'expiries' | 'overdue' | 'issuances-older' | 'issuances-recent';
+
+/** The older half of the series' `days` is the first `olderDays(days)` of them. */
+export const olderDays = (days: number): number => Math.floor(days / 2);
 
 /**
  * Generations that may hold live certificates: those whose last certificate expires after now

@@ -1,5 +1,5 @@
 import type { SummaryCounts } from '../ledger.js';
-import { dailyWindow, liveByGeneration, perDay, unexpiredGenerations } from '../summary-counts.js';
+import { dailyWindow, liveByGeneration, olderDays, perDay, unexpiredGenerations } from '../summary-counts.js';
 import type { Int8 } from './rows.js';
 import { statement, type PostgresSession } from './transaction.js';
 
@@ -39,14 +39,18 @@ const S = {
 };
 
 /**
- * MetricsLedger.summaryCounts: three parts at once, each on its own connection of the pool, so
+ * MetricsLedger.summaryCounts: four parts at once, each on its own connection of the pool, so
  * PostgreSQL reads them in parallel (and the server's thread only waits): the series of expiries
- * with the counts read from the same index in one snapshot, the issuances, the overdue count.
+ * with the counts read from the same index in one snapshot, the overdue count, and the issuances
+ * of the older and of the recent half of the days (alone the longest read: 122-133 ms on
+ * 1,000,000 certificates, one GROUP BY that PostgreSQL does not share out among its own workers).
  */
 export async function summaryCounts(db: PostgresSession, now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts> {
   const { today, end, start } = dailyWindow(now, days);
   const nowMs = now.getTime();
-  const [certificates, issuances, overdue] = await Promise.all([
+  // ISSUANCES_PER_DAY_SQL reads [$2, $1]: the older days end just before the recent ones start.
+  const recentStart = start + olderDays(days) * 86_400_000;
+  const [certificates, older, recent, overdue] = await Promise.all([
     db.repeatableRead(async (tx) => {
       const expiries = perDay((await tx.query<{ day: string; n: Int8 }>(S.expiriesPerDay, [nowMs, end])).rows, today, days);
       const c = (await tx.query<{ beyond: Int8; expiring: Int8; revoked: Int8 }>(S.counts, [nowMs, end, nowMs + expiringWithinMs])).rows[0]!;
@@ -56,8 +60,9 @@ export async function summaryCounts(db: PostgresSession, now: Date, days: number
       const valid = expiries.reduce((sum, n) => sum + n, 0) + Number(c.beyond);
       return { expiries, liveByGeneration: liveByGeneration(generations, counted, valid), expiringWithin: Number(c.expiring), revokedUnexpired: Number(c.revoked) };
     }),
-    db.query<{ day: string; n: Int8 }>(S.issuancesPerDay, [nowMs, start]),
+    db.query<{ day: string; n: Int8 }>(S.issuancesPerDay, [Math.min(nowMs, recentStart - 1), start]),
+    db.query<{ day: string; n: Int8 }>(S.issuancesPerDay, [nowMs, recentStart]),
     db.query<{ n: Int8 }>(S.overdue, [nowMs]),
   ]);
-  return { ...certificates, issuances: perDay(issuances.rows, today - days + 1, days), renewalOverdue: Number(overdue.rows[0]!.n) };
+  return { ...certificates, issuances: perDay([...older.rows, ...recent.rows], today - days + 1, days), renewalOverdue: Number(overdue.rows[0]!.n) };
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { liveByGeneration, unexpiredGenerations, type SummaryPart } from '../summary-counts.js';
+import { liveByGeneration, olderDays, unexpiredGenerations, type SummaryPart } from '../summary-counts.js';
 
 /**
  * The reads of summaryCounts (GET /api/v1/summary), made by summary-counts-worker.ts off the
@@ -63,16 +63,19 @@ export interface SummaryPartCounts {
   liveByGeneration?: Map<number, number>;
   expiringWithin?: number;
   revokedUnexpired?: number;
-  issuances?: number[];
+  issuancesOlder?: number[];
+  issuancesRecent?: number[];
   renewalOverdue?: number;
 }
 
 /** `parts` of summaryCounts in one read transaction (one snapshot). */
 export function readSummaryParts(db: Database.Database, parts: readonly SummaryPart[], p: SummaryParams): SummaryPartCounts {
   const count = (sql: string, ...args: unknown[]) => Number(db.prepare(sql).pluck().get(...args));
-  const series = (sql: string, kind: 'expiries' | 'issuances') => {
+  const series = (sql: string, kind: 'expiries' | 'issuances', from = 0, to = p.days) => {
     const statement = db.prepare(sql).pluck();
-    return dayRanges(kind, p.now, p.today, p.days).map((range) => Number(statement.get(range)));
+    return dayRanges(kind, p.now, p.today, p.days)
+      .slice(from, to)
+      .map((range) => Number(statement.get(range)));
   };
   return db.transaction(() => {
     const out: SummaryPartCounts = {};
@@ -87,8 +90,10 @@ export function readSummaryParts(db: Database.Database, parts: readonly SummaryP
         out.liveByGeneration = liveByGeneration(generations, counted, valid);
         out.expiringWithin = count(EXPIRING_WITHIN_SQL, p.now, p.now + p.expiringWithinMs);
         out.revokedUnexpired = count(REVOKED_UNEXPIRED_SQL, p.now);
-      } else if (part === 'issuances') {
-        out.issuances = series(ISSUANCES_IN_RANGE_SQL, 'issuances');
+      } else if (part === 'issuances-older') {
+        out.issuancesOlder = series(ISSUANCES_IN_RANGE_SQL, 'issuances', 0, olderDays(p.days));
+      } else if (part === 'issuances-recent') {
+        out.issuancesRecent = series(ISSUANCES_IN_RANGE_SQL, 'issuances', olderDays(p.days));
       } else {
         out.renewalOverdue = count(OVERDUE_COUNT_SQL, { now: p.now });
       }
