@@ -5,7 +5,7 @@ import type { LedgerReader } from '../ledger/ledger.js';
 const DAY = 86_400_000;
 /** The charts' span: expiries over the next 90 days, issuances over the last 90. */
 export const SUMMARY_DAYS = 90;
-/** How long one computation of the figures is served (it counts most of the ledger: about 0.15 s on a million certificates). */
+/** How long one computation of the figures is served (it counts most of the ledger: about 0.2-0.3 s on a million certificates). */
 export const SUMMARY_CACHE_MS = 60_000;
 /** How often the figures are recomputed in the background: before they are a minute old, with room for one computation. */
 export const SUMMARY_REFRESH_MS = 45_000;
@@ -54,7 +54,7 @@ export interface SummaryFigures {
  * The figures, computed at most once a minute (by the injected clock) and never older than that
  * when served; one per app (registerAdmin), shared by GET /api/v1/summary and the console's
  * overview, so one computation serves every reader (generatedAt says when). A computation reads
- * most of a large ledger (about 0.15 s on 1,000,000 certificates, docs/benchmarks.md), so no
+ * most of a large ledger (about 0.2-0.3 s on 1,000,000 certificates, docs/benchmarks.md), so no
  * request should wait for one: the first starts when the app is ready, and while the app runs
  * the figures are recomputed in the background before they are 60 s old (every 45 s), so a
  * request only waits while the very first computation runs. A request that finds the figures past

@@ -29,9 +29,10 @@ export const OVERDUE_SQL = (windows: number): string =>
 
 /**
  * summaryCounts' worker threads, each reading its parts in one transaction: two, shared out so that
- * they take about as long (on 1,000,000 certificates, cold: expiries and counts 65-85 ms, overdue
- * 70-80 ms, issuances 60-90 ms, docs/benchmarks.md). A third worker was slower on 2 cores (its
- * start costs more than the reads it would share), one did everything alone in 200-280 ms.
+ * they take about as long (on 1,000,000 certificates, each on a fresh connection: expiries and the
+ * counts beside them 87-137 ms, overdue 64-165 ms, each half of the issuances 38-81 ms;
+ * docs/benchmarks.md). On 2 cores three workers (one part each) ended later (226-283 ms against
+ * 172-212 ms), one worker alone took 193-281 ms.
  */
 export const SUMMARY_WORKERS: readonly (readonly SummaryPart[])[] = [
   ['expiries', 'issuances-older'],
