@@ -64,7 +64,10 @@ export class SummaryCache {
   private cached: { at: number; figures: Promise<SummaryFigures> } | undefined;
   private next: { at: number; figures: Promise<SummaryFigures> } | undefined;
 
-  constructor(private readonly o: SummaryRoutesOptions) {}
+  constructor(private readonly o: SummaryRoutesOptions) {
+    // Built with the admin API, before the app is ready: the readers of the first computation start meanwhile.
+    o.ledger.prepareSummaryCounts();
+  }
 
   async get(): Promise<Summary> {
     return (await this.figures()).body;

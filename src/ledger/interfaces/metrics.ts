@@ -42,6 +42,11 @@ export interface MetricsLedger {
    * one snapshot; the parts may see different ones (a write between them).
    */
   summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts>;
+  /**
+   * Starts ahead what summaryCounts reads with, so the first computation does not wait for it
+   * (SQLite: its worker threads, kept until the ledger closes; PostgreSQL: nothing).
+   */
+  prepareSummaryCounts(): void;
   /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts>;
 }

@@ -93,6 +93,10 @@ export abstract class PostgresCertificateMethods {
     return this.metrics.summaryCounts(now, days, expiringWithinMs);
   }
 
+  prepareSummaryCounts(): void {
+    // The pool's connections are opened as they are needed.
+  }
+
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
     return this.metrics.certificateCounts(now, withinMs);
   }

@@ -96,6 +96,10 @@ export abstract class SqliteCertificateMethods {
     return this.metrics.summaryCounts(now, days, expiringWithinMs);
   }
 
+  prepareSummaryCounts(): void {
+    this.metrics.summaryReaders.start();
+  }
+
   async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {
     return this.metrics.certificateCounts(now, withinMs);
   }

@@ -1,10 +1,9 @@
-import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { workerUrl } from '../../core/worker-url.js';
 import type { CertificateCounts, SummaryCounts } from '../ledger.js';
 import { overdueByProfile } from '../lineage.js';
 import { dailyWindow, type SummaryPart } from '../summary-counts.js';
 import { REVOKED_UNEXPIRED_SQL, type SummaryParams, type SummaryPartCounts } from './summary-counts-sql.js';
+import { SummaryReaders } from './summary-readers.js';
 
 /**
  * The counts /metrics reports. Both are range scans of one covering index, never of the table:
@@ -43,13 +42,15 @@ export class SqliteMetrics {
   private readonly expiring = new Map<number, Database.Statement>();
   private readonly overdue = new Map<number, Database.Statement>();
   private readonly revoked: Database.Statement;
+  /** summaryCounts' worker threads, on the ledger's file. */
+  readonly summaryReaders: SummaryReaders;
 
-  /** `file`: the ledger's file, which the summary's daily counts read from a worker thread. */
   constructor(
     private readonly db: Database.Database,
-    private readonly file: string,
+    file: string,
   ) {
     this.revoked = db.prepare(REVOKED_UNEXPIRED_SQL);
+    this.summaryReaders = new SummaryReaders(file, SUMMARY_WORKERS);
   }
 
   certificateCounts(now: Date, withinMs: readonly number[]): CertificateCounts {
@@ -69,11 +70,10 @@ export class SqliteMetrics {
     })();
   }
 
-  /** Off the server's thread, in parallel (summary-counts-worker.ts): together they count most of a large ledger. */
+  /** Off the server's thread, in parallel (summary-readers.ts): together they count most of a large ledger. */
   async summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts> {
     const params: SummaryParams = { now: now.getTime(), today: dailyWindow(now, days).today, days, expiringWithinMs };
-    const parts = await Promise.all(SUMMARY_WORKERS.map((group) => this.readInWorker(group, params)));
-    const c: SummaryPartCounts = Object.assign({}, ...parts);
+    const c: SummaryPartCounts = Object.assign({}, ...(await this.summaryReaders.read(params)));
     return {
       liveByGeneration: c.liveByGeneration!,
       expiringWithin: c.expiringWithin!,
@@ -82,17 +82,6 @@ export class SqliteMetrics {
       expiries: c.expiries!,
       issuances: [...c.issuancesOlder!, ...c.issuancesRecent!],
     };
-  }
-
-  private readInWorker(parts: readonly SummaryPart[], params: SummaryParams): Promise<SummaryPartCounts> {
-    return new Promise((resolve, reject) => {
-      const worker = new Worker(workerUrl(import.meta.url, 'summary-counts-worker'), { workerData: { file: this.file, parts, params } });
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => {
-        if (code !== 0) reject(new Error(`the summary counts reader exited with code ${code}`));
-      });
-    });
   }
 
   private overdueStatement(windows: number): Database.Statement {
