@@ -44,7 +44,7 @@ export interface MetricsLedger {
   summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts>;
   /**
    * Starts ahead what summaryCounts reads with, so the first computation does not wait for it
-   * (SQLite: its worker threads, kept until the ledger closes; PostgreSQL: nothing).
+   * (SQLite: the worker threads of the next computation; PostgreSQL: nothing).
    */
   prepareSummaryCounts(): void;
   /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */

@@ -3,71 +3,67 @@ import { workerUrl } from '../../core/worker-url.js';
 import type { SummaryPart } from '../summary-counts.js';
 import type { SummaryParams, SummaryPartCounts } from './summary-counts-sql.js';
 
-type Pending = Map<number, { resolve: (c: SummaryPartCounts) => void; reject: (e: Error) => void }>;
-
 /**
- * summaryCounts' worker threads (summary-counts-worker.ts), one per group of parts, started once and
- * kept: a worker thread takes 50-90 ms to start on 2 cores, a third of what the reads themselves
- * take on 1,000,000 certificates (docs/benchmarks.md), so started ahead (start(): when the admin
- * API is built) the first computation does not wait for them. Unref'd (they never keep the process
- * alive), stopped with the ledger; one that fails is started again by the next read.
+ * summaryCounts' worker threads (summary-counts-worker.ts), one per group of parts, each for one
+ * computation. A worker thread takes 50-90 ms to start on 2 cores, a third of what the reads take
+ * on 1,000,000 certificates (docs/benchmarks.md), so those of the first computation (the one a
+ * request may wait for) are started ahead: start(), when the admin API is built. Later ones start
+ * with their computation (in the background: requests get the cached figures meanwhile). None is
+ * kept after its computation: two idle threads would hold about 30 MB. One waiting for its
+ * computation does not keep the process alive; close() stops those not yet used.
  */
 export class SummaryReaders {
-  private readonly slots: ({ worker: Worker; pending: Pending } | undefined)[];
-  private nextId = 0;
+  private readonly started: (Worker | undefined)[];
 
   constructor(
     private readonly file: string,
     private readonly groups: readonly (readonly SummaryPart[])[],
   ) {
-    this.slots = groups.map(() => undefined);
+    this.started = groups.map(() => undefined);
   }
 
   start(): void {
-    this.groups.forEach((_, i) => this.slot(i));
+    this.groups.forEach((_, i) => {
+      if (this.started[i]) return;
+      const worker = this.spawn();
+      // One that dies while it waits is not handed a computation.
+      worker.once('exit', () => {
+        if (this.started[i] === worker) this.started[i] = undefined;
+      });
+      this.started[i] = worker;
+    });
   }
 
   /** Every group's parts, each read by its worker in one transaction. */
   read(params: SummaryParams): Promise<SummaryPartCounts[]> {
     return Promise.all(
       this.groups.map((parts, i) => {
-        const { worker, pending } = this.slot(i);
-        const id = this.nextId++;
+        const worker = this.started[i] ?? this.spawn();
+        this.started[i] = undefined;
+        // Waited for now: it keeps the process alive until it answers.
+        worker.ref();
         return new Promise<SummaryPartCounts>((resolve, reject) => {
-          pending.set(id, { resolve, reject });
-          worker.postMessage({ id, parts, params });
+          worker.once('message', ({ counts, error }: { counts?: SummaryPartCounts; error?: string }) =>
+            error === undefined ? resolve(counts!) : reject(new Error(`the summary counts reader failed: ${error}`)),
+          );
+          worker.once('error', reject);
+          worker.once('exit', (code) => reject(new Error(`the summary counts reader exited with code ${code}`)));
+          worker.postMessage({ file: this.file, parts, params });
         });
       }),
     );
   }
 
   close(): void {
-    this.slots.forEach((s, i) => {
-      if (s) void s.worker.terminate();
-      this.slots[i] = undefined;
+    this.started.forEach((worker, i) => {
+      if (worker) void worker.terminate();
+      this.started[i] = undefined;
     });
   }
 
-  private slot(i: number): { worker: Worker; pending: Pending } {
-    const existing = this.slots[i];
-    if (existing) return existing;
-    const worker = new Worker(workerUrl(import.meta.url, 'summary-counts-worker'), { workerData: { file: this.file } });
-    const slot = { worker, pending: new Map() as Pending };
+  private spawn(): Worker {
+    const worker = new Worker(workerUrl(import.meta.url, 'summary-counts-worker'));
     worker.unref();
-    worker.on('message', ({ id, counts, error }: { id: number; counts?: SummaryPartCounts; error?: string }) => {
-      const p = slot.pending.get(id);
-      slot.pending.delete(id);
-      if (error !== undefined) p?.reject(new Error(`the summary counts reader failed: ${error}`));
-      else p?.resolve(counts!);
-    });
-    const fail = (e: Error) => {
-      if (this.slots[i] === slot) this.slots[i] = undefined;
-      for (const p of slot.pending.values()) p.reject(e);
-      slot.pending.clear();
-    };
-    worker.once('error', fail);
-    worker.once('exit', (code) => fail(new Error(`the summary counts reader exited with code ${code}`)));
-    this.slots[i] = slot;
-    return slot;
+    return worker;
   }
 }
