@@ -40,9 +40,11 @@ export function postgresUnavailable() {
 
 /**
  * Starts a cluster. Returns its version, `createDatabase(name)` → URL, `cpuMs()` (the CPU of all
- * its processes so far) and `stop()`.
+ * its processes so far) and `stop()`. `keep`: a directory where the cluster is made once and kept
+ * (stop() leaves it there; the next start reuses it and `reused` says so), so a large generated
+ * ledger serves several runs.
  */
-export async function startPostgres() {
+export async function startPostgres({ keep } = {}) {
   const missing = postgresUnavailable();
   if (missing) throw new Error(missing);
   const bin = postgresBinDir();
@@ -51,18 +53,20 @@ export async function startPostgres() {
     const [exe, ...rest] = [...user.prefix, path.join(bin, command), ...args];
     return run(exe, rest, { timeout: 60_000 });
   };
-  const dir = mkdtempSync(path.join(tmpdir(), 'certmint-bench-pg-'));
+  const dir = keep ?? mkdtempSync(path.join(tmpdir(), 'certmint-bench-pg-'));
   const data = path.join(dir, 'data');
   const socket = path.join(dir, 'socket');
   const superuser = 'certmint_bench';
-  const password = randomBytes(12).toString('hex');
+  const secret = path.join(dir, 'password');
+  const reused = keep !== undefined && existsSync(path.join(data, 'PG_VERSION')) && existsSync(secret);
+  const password = reused ? readFileSync(secret, 'utf8').trim() : randomBytes(12).toString('hex');
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     try {
-      // -m immediate: the data is thrown away anyway.
-      if (existsSync(path.join(data, 'postmaster.pid'))) await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
+      // -m immediate: the data is thrown away anyway (a kept cluster is stopped cleanly: -m fast).
+      if (existsSync(path.join(data, 'postmaster.pid'))) await as('pg_ctl', ['-D', data, '-m', keep ? 'fast' : 'immediate', '-w', '-t', '30', 'stop']);
     } catch {
       const pid = postmasterPid(data);
       try {
@@ -71,20 +75,25 @@ export async function startPostgres() {
         // not running
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   };
   onCleanup(stop);
 
-  chownSync(dir, user.uid, user.gid);
-  mkdirSync(socket, { mode: 0o700 });
-  chownSync(socket, user.uid, user.gid);
-  const pwfile = path.join(dir, 'pwfile');
-  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-  chownSync(pwfile, user.uid, user.gid);
-  // TCP on 127.0.0.1 with SCRAM passwords, as certmint connects to a real server; the unix socket
-  // (in a directory only the server user can enter) is not used. --no-sync is initdb's own files only.
-  await as('initdb', ['-D', data, '-U', superuser, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync']);
-  rmSync(pwfile);
+  if (!reused) {
+    mkdirSync(dir, { recursive: true });
+    rmSync(data, { recursive: true, force: true }); // a kept cluster that never finished its first start
+    chownSync(dir, user.uid, user.gid);
+    mkdirSync(socket, { recursive: true, mode: 0o700 });
+    chownSync(socket, user.uid, user.gid);
+    const pwfile = path.join(dir, 'pwfile');
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    chownSync(pwfile, user.uid, user.gid);
+    // TCP on 127.0.0.1 with SCRAM passwords, as certmint connects to a real server; the unix socket
+    // (in a directory only the server user can enter) is not used. --no-sync is initdb's own files only.
+    await as('initdb', ['-D', data, '-U', superuser, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync']);
+    rmSync(pwfile);
+    if (keep) writeFileSync(secret, `${password}\n`, { mode: 0o600 });
+  }
   const { stdout: version } = await as('postgres', ['--version']);
 
   let port;
@@ -105,7 +114,9 @@ export async function startPostgres() {
   const url = (database) => `postgres://${superuser}:${password}@127.0.0.1:${port}/${database}`;
   return {
     version: version.trim(),
+    reused,
     port,
+    url,
     pid,
     async createDatabase(name) {
       const admin = new pg.Client({ connectionString: url('postgres') });

@@ -13,21 +13,40 @@ export interface CertificateCounts {
   readonly expiringUnrenewedWithin: readonly number[];
 }
 
-/** Per UTC day, for the admin API's summary charts (MetricsLedger.dailyCounts). */
-export interface DailyCounts {
-  /** Valid certificates expiring on each day, from now's day (still to come) for the days asked. */
+/**
+ * The console overview's figures (GET /api/v1/summary, MetricsLedger.summaryCounts): each as the
+ * read /metrics and the CA status make (liveCertificatesByGeneration, certificateCounts) would
+ * give it, plus the per-day series of its charts.
+ */
+export interface SummaryCounts {
+  /** Valid, unexpired certificates per intermediate generation, ascending; a generation without any is absent. */
+  readonly liveByGeneration: ReadonlyMap<number, number>;
+  /** Valid certificates expiring in (now, now + expiringWithinMs]. */
+  readonly expiringWithin: number;
+  /** Renewal-overdue certificates of every profile (the sum of certificateCounts' renewalOverdue). */
+  readonly renewalOverdue: number;
+  /** Revoked certificates that have not expired yet. */
+  readonly revokedUnexpired: number;
+  /** Valid certificates expiring on each UTC day, from now's day (still to come) for the days asked. */
   readonly expiries: readonly number[];
-  /** Certificates issued ('issue' audit entries) on each day, ending with now's day (so far). */
+  /** Certificates issued ('issue' audit entries) on each UTC day, ending with now's day (so far). */
   readonly issuances: readonly number[];
 }
 
 /** The inventory in numbers, for /metrics: reads only. */
 export interface MetricsLedger {
   /**
-   * Expiries ahead and issuances behind, per UTC day for `days` days each: range scans of
-   * certificates_by_status and audit_log_by_time, so their cost grows with the rows counted.
+   * The overview's figures, with expiries ahead and issuances behind per UTC day for `days` days
+   * each: range scans of indexes that hold every column they read, in parallel (SQLite: worker
+   * threads; PostgreSQL: connections of the pool), none on the caller's thread. Each part reads
+   * one snapshot; the parts may see different ones (a write between them).
    */
-  dailyCounts(now: Date, days: number): Promise<DailyCounts>;
+  summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts>;
+  /**
+   * Starts ahead what summaryCounts reads with, so the first computation does not wait for it
+   * (SQLite: the worker threads of the next computation; PostgreSQL: nothing).
+   */
+  prepareSummaryCounts(): void;
   /** Indexed counts for /metrics (cheap at millions of certificates; callers still cache them). */
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts>;
 }

@@ -6,11 +6,11 @@ import type {
   CrlIssuer,
   CrlLease,
   CrlState,
-  DailyCounts,
   RenewalState,
   RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
+  SummaryCounts,
 } from '../ledger.js';
 import type { CertificateRecord, NewCertificate } from '../records.js';
 import type { PostgresCertificates } from './certificates.js';
@@ -89,8 +89,12 @@ export abstract class PostgresCertificateMethods {
     return countCertificates(this.db, filter);
   }
 
-  dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    return this.metrics.dailyCounts(now, days);
+  summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts> {
+    return this.metrics.summaryCounts(now, days, expiringWithinMs);
+  }
+
+  prepareSummaryCounts(): void {
+    // The pool's connections are opened as they are needed.
   }
 
   certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {

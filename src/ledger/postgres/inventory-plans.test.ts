@@ -4,7 +4,7 @@ import { postgresAvailable, startPostgres, type PostgresCluster } from '../../..
 import type { CertificateFilter } from '../ledger.js';
 import { createPostgresPool } from './connect.js';
 import { inventoryQuery } from './inventory.js';
-import { EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL } from './metrics.js';
+import { EXPIRIES_PER_DAY_SQL, ISSUANCES_PER_DAY_SQL } from './summary-counts.js';
 import { SUMMARY_SELECT } from './accounts.js';
 import { LAST_NOT_AFTER_SQL, LIVE_BY_GENERATION_SQL } from './crl.js';
 import { PostgresLedger } from './ledger.js';

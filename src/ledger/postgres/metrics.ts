@@ -1,7 +1,7 @@
-import type { CertificateCounts, DailyCounts } from '../ledger.js';
-import { dailyWindow, perDay } from '../daily-counts.js';
+import type { CertificateCounts, SummaryCounts } from '../ledger.js';
 import { overdueByProfile } from '../lineage.js';
 import type { Int8 } from './rows.js';
+import { summaryCounts } from './summary-counts.js';
 import { statement, type PostgresSession, type Statement } from './transaction.js';
 
 /**
@@ -28,12 +28,6 @@ function overdueSql(windows: number): string {
   return `SELECT profile, COUNT(*) AS n${counts.join('')} FROM certificates
     WHERE status = 'valid' AND replaced_by IS NULL AND not_after > $1 AND renewal_due_at <= $1 GROUP BY profile`;
 }
-
-/** The summary's per-day reads: $1 now, $2 the end of the days ahead (expiries) or the start of those behind (issuances). */
-export const EXPIRIES_PER_DAY_SQL = `SELECT not_after / 86400000 AS day, COUNT(*) AS n FROM certificates
-  WHERE status = 'valid' AND not_after > $1 AND not_after < $2 GROUP BY day`;
-export const ISSUANCES_PER_DAY_SQL = `SELECT at / 86400000 AS day, COUNT(*) AS n FROM audit_log
-  WHERE at >= $2 AND at <= $1 AND action = 'issue' GROUP BY day`;
 
 export class PostgresMetrics {
   /** One statement per number of windows asked for (callers ask with a fixed list). */
@@ -63,20 +57,8 @@ export class PostgresMetrics {
     });
   }
 
-  /** As SQLite's (sqlite/metrics.ts), in one snapshot. $1 now, $2 the end of the days ahead, $3 the start of those behind. */
-  async dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    const { today, end, start } = dailyWindow(now, days);
-    return this.db.repeatableRead(async (tx) => {
-      const expiries = await tx.query<{ day: string; n: string }>(
-        statement('expiries-per-day', EXPIRIES_PER_DAY_SQL),
-        [now.getTime(), end],
-      );
-      const issuances = await tx.query<{ day: string; n: string }>(
-        statement('issuances-per-day', ISSUANCES_PER_DAY_SQL),
-        [now.getTime(), start],
-      );
-      return { expiries: perDay(expiries.rows, today, days), issuances: perDay(issuances.rows, today - days + 1, days) };
-    });
+  summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts> {
+    return summaryCounts(this.db, now, days, expiringWithinMs);
   }
 
   private overdueStatement(windows: number): Statement {

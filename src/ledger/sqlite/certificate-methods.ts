@@ -7,11 +7,11 @@ import type {
   CrlIssuer,
   CrlLease,
   CrlState,
-  DailyCounts,
   RenewalState,
   RenewEarlyMark,
   RevocationOutcome,
   RevocationRecord,
+  SummaryCounts,
 } from '../ledger.js';
 import type { CertificateRecord, NewCertificate } from '../records.js';
 import type { SqliteCertificates } from './certificates.js';
@@ -92,8 +92,12 @@ export abstract class SqliteCertificateMethods {
     return countCertificates(this.db, filter);
   }
 
-  async dailyCounts(now: Date, days: number): Promise<DailyCounts> {
-    return this.metrics.dailyCounts(now, days);
+  summaryCounts(now: Date, days: number, expiringWithinMs: number): Promise<SummaryCounts> {
+    return this.metrics.summaryCounts(now, days, expiringWithinMs);
+  }
+
+  prepareSummaryCounts(): void {
+    this.metrics.summaryReaders.start();
   }
 
   async certificateCounts(now: Date, withinMs: readonly number[]): Promise<CertificateCounts> {

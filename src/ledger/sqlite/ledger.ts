@@ -354,6 +354,7 @@ export class SqliteLedger extends SqliteCertificateMethods implements Certificat
   async close(): Promise<void> {
     // Closed cleanly (after serve settled its work): nothing of this holder's is left in flight.
     this.holders?.leave();
+    this.metrics.summaryReaders.close();
     await this.wal.close();
     if (this.db.open) this.db.close();
   }

@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRecord, certificateRecord } from '../../../test/support/ledger-records.js';
 import { SUMMARY_SELECT } from './accounts.js';
 import { LAST_NOT_AFTER_SQL, LIVE_BY_GENERATION_SQL } from './crl.js';
-import { EXPIRING_SQL, EXPIRIES_IN_RANGE_SQL, ISSUANCES_IN_RANGE_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
+import { EXPIRING_SQL, OVERDUE_SQL, REVOKED_UNEXPIRED_SQL } from './metrics.js';
+import {
+  EXPIRIES_IN_RANGE_SQL,
+  EXPIRING_WITHIN_SQL,
+  GENERATIONS_SQL,
+  ISSUANCES_IN_RANGE_SQL,
+  LIVE_IN_GENERATION_SQL,
+  OVERDUE_COUNT_SQL,
+  VALID_FROM_SQL,
+} from './summary-counts-sql.js';
 import { SqliteLedger } from './ledger.js';
 
 // The SQLite query plans; the counts themselves are in contract/metrics.test.ts, run on every backend.
@@ -61,6 +70,29 @@ describe('certificateCounts on SQLite', () => {
       // The valid certificates per generation (summary, /metrics, ca status): the index alone, not a row per certificate.
       const live = (db.prepare(`EXPLAIN QUERY PLAN ${LIVE_BY_GENERATION_SQL}`).all(0) as { detail: string }[]).map((r) => r.detail).join('\n');
       expect(live).toMatch(/^(SCAN|SEARCH) certificates USING COVERING INDEX certificates_by_generation_status\b/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('summaryCounts on SQLite', () => {
+  it('reads index ranges and seeks only: no table row, no temporary B-tree', () => {
+    const db = new Database(path.join(dir, 'ledger.sqlite3'), { readonly: true });
+    try {
+      const plan = (sql: string, ...args: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join('\n');
+      const byStatus = 'SEARCH certificates USING COVERING INDEX certificates_by_status';
+      expect(plan(VALID_FROM_SQL, 0)).toBe(`${byStatus} (status=? AND not_after>?)`);
+      expect(plan(EXPIRING_WITHIN_SQL, 0, 1)).toBe(`${byStatus} (status=? AND not_after>? AND not_after<?)`);
+      expect(plan(OVERDUE_COUNT_SQL, { now: 0 })).toBe('SEARCH certificates USING COVERING INDEX certificates_unrenewed (not_after>?)');
+      expect(plan(LIVE_IN_GENERATION_SQL, 1, 0)).toBe('SEARCH certificates USING COVERING INDEX certificates_by_generation_status (issuer_generation=? AND not_after>?)');
+      // The generations: each a seek (MIN, MAX) in certificates_by_generation_status, never a scan of it.
+      const generations = plan(GENERATIONS_SQL);
+      expect(generations.split('\n').filter((l) => l.includes('certificates '))).toEqual([
+        'SEARCH certificates USING COVERING INDEX certificates_by_generation_status',
+        'SEARCH certificates USING COVERING INDEX certificates_by_generation_status (issuer_generation>?)',
+        'SEARCH certificates USING COVERING INDEX certificates_by_generation_status (issuer_generation=?)',
+      ]);
     } finally {
       db.close();
     }
