@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresSeedExec, sqliteSeedExec, type SeedExec } from '../../test/support/seed-exec.js';
 import type { CertificateLedger } from './ledger.js';
 import { migrateSqlite, readMigrations, type Migration } from './migrate.js';
 import { reverseLabels } from './names.js';
@@ -21,9 +22,7 @@ const TWO = `-----BEGIN CERTIFICATE-----\n${'T'.repeat(64)}\n-----END CERTIFICAT
 // Serial → its chain as version 27 stored it: two distinct texts, one of them empty (a test ledger's).
 const ROWS: [string, string][] = [['c1', ONE], ['c2', ONE], ['c3', TWO], ['c4', ''], ['c5', ONE]];
 
-type Exec = (sql: string, params: readonly unknown[]) => Promise<void>;
-
-async function seed(exec: Exec): Promise<void> {
+async function seed(exec: SeedExec): Promise<void> {
   await exec("INSERT INTO accounts (id, key_thumbprint, jwk, status, created_at) VALUES ('a1', 't1', '{}', 'valid', 0)", []);
   for (const [i, [serial, chain]] of ROWS.entries()) {
     await exec(`INSERT INTO certificates (serial, account_id, der, chain_pem, identifiers, key_hash, not_before, not_after, status, created_at)
@@ -49,7 +48,7 @@ describe('migration 0028 on SQLite', () => {
     try {
       db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? reverseLabels(v) : null));
       migrateSqlite(db, before(readMigrations()), Date.now);
-      await seed(async (sql, params) => void db.prepare(sql).run(...params));
+      await seed(sqliteSeedExec(db));
     } finally {
       db.close();
     }
@@ -79,10 +78,7 @@ describe.skipIf(!postgresAvailable())('migration 0028 on PostgreSQL', () => {
     let ledger: PostgresLedger | undefined;
     try {
       await migratePostgres(pool, before(readMigrations(POSTGRES_MIGRATIONS_DIR)), Date.now);
-      await seed(async (sql, params) => {
-        let n = 0;
-        await pool.query(sql.replace(/\?/g, () => `$${++n}`), [...params]);
-      });
+      await seed(postgresSeedExec(pool));
       ledger = await PostgresLedger.open({ connection: createPostgresPool({ url, passwordFile: undefined, poolSize: 2 }) });
       const chainRows = Number((await pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM certificate_chains')).rows[0]!.n);
       await check(ledger, chainRows);

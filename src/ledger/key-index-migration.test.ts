@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresSeedExec, sqliteSeedExec, type SeedExec } from '../../test/support/seed-exec.js';
 import type { CertificateLedger } from './ledger.js';
 import { migrateSqlite, readMigrations, type Migration } from './migrate.js';
 import { reverseLabels } from './names.js';
@@ -19,9 +20,7 @@ import { SqliteLedger } from './sqlite/ledger.js';
 const NO_KEY_INDEX_MIGRATION = 29;
 const before = (m: readonly Migration[]) => m.slice(0, NO_KEY_INDEX_MIGRATION - 1);
 
-type Exec = (sql: string, params: readonly unknown[]) => Promise<void>;
-
-async function seed(exec: Exec): Promise<void> {
+async function seed(exec: SeedExec): Promise<void> {
   await exec("INSERT INTO accounts (id, key_thumbprint, jwk, status, created_at) VALUES ('a1', 't1', '{}', 'valid', 0)", []);
   await exec("INSERT INTO certificate_chains (pem) VALUES ('chain')", []);
   for (const serial of ['c1', 'c2']) {
@@ -51,7 +50,7 @@ describe('migration 0029 on SQLite', () => {
     try {
       db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? reverseLabels(v) : null));
       migrateSqlite(db, before(readMigrations()), Date.now);
-      await seed(async (sql, params) => void db.prepare(sql).run(...params));
+      await seed(sqliteSeedExec(db));
       expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name = 'certificates_by_key'").pluck().get()).toBe('certificates_by_key');
     } finally {
       db.close();
@@ -82,10 +81,7 @@ describe.skipIf(!postgresAvailable())('migration 0029 on PostgreSQL', () => {
       (await pool.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'certificates'")).rows.map((r) => r.indexname);
     try {
       await migratePostgres(pool, before(readMigrations(POSTGRES_MIGRATIONS_DIR)), Date.now);
-      await seed(async (sql, params) => {
-        let n = 0;
-        await pool.query(sql.replace(/\?/g, () => `$${++n}`), [...params]);
-      });
+      await seed(postgresSeedExec(pool));
       expect(await indexes()).toContain('certificates_by_key');
       ledger = await PostgresLedger.open({ connection: createPostgresPool({ url, passwordFile: undefined, poolSize: 2 }) });
       await check(ledger, indexes);

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAvailable, startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
+import { postgresSeedExec, sqliteSeedExec, type SeedExec } from '../../test/support/seed-exec.js';
 import { defaultRenewalDueAt, identifierSetKey } from './lineage.js';
 import { migrateSqlite, readMigrations, type Migration } from './migrate.js';
 import { reverseLabels } from './names.js';
@@ -16,8 +17,6 @@ const LINEAGE_MIGRATION = 14;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const t0 = Date.UTC(2026, 2, 1);
-
-type Exec = (sql: string, params: readonly unknown[]) => Promise<void>;
 
 interface Row { serial: string; account: string | null; names: string[]; created: number; notBefore?: number; notAfter?: number; revokedAt?: number; orderId?: string }
 const ROWS: Row[] = [
@@ -40,7 +39,7 @@ const EXPECTED: Record<string, [string | null, string | null]> = {
   c07: [null, null], c08: [null, 'c09'], c09: ['c08', null], c10: [null, 'c11'], c11: ['c10', null], s1: [null, 's2'], s2: ['s1', null],
 };
 
-async function seed(exec: Exec): Promise<void> {
+async function seed(exec: SeedExec): Promise<void> {
   for (const a of ['a1', 'a2']) await exec("INSERT INTO accounts (id, key_thumbprint, jwk, status, created_at) VALUES (?, ?, '{}', 'valid', 0)", [a, `t-${a}`]);
   await exec("INSERT INTO orders (id, account_id, status, identifiers, expires, created_at, certificate_serial) VALUES ('o1', 'a1', 'valid', '[]', 0, 0, 'c11')", []);
   for (const r of ROWS) {
@@ -84,7 +83,7 @@ describe('migration 0014 on SQLite', () => {
       const migrations = readMigrations();
       db.function('certmint_reverse_labels', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? reverseLabels(v) : null));
       migrateSqlite(db, before(migrations), Date.now);
-      await seed(async (sql, params) => void db.prepare(sql).run(...params));
+      await seed(sqliteSeedExec(db));
       migrateSqlite(db, migrations, Date.now);
       check(db.prepare(SELECT).all() as Backfilled[]);
     } finally {
@@ -105,10 +104,7 @@ describe.skipIf(!postgresAvailable())('migration 0014 on PostgreSQL', () => {
     try {
       const migrations = readMigrations(POSTGRES_MIGRATIONS_DIR);
       await migratePostgres(pool, before(migrations), Date.now);
-      await seed(async (sql, params) => {
-        let n = 0;
-        await pool.query(sql.replace(/\?/g, () => `$${++n}`), [...params]);
-      });
+      await seed(postgresSeedExec(pool));
       await migratePostgres(pool, migrations, Date.now);
       check((await pool.query<Backfilled>(SELECT)).rows);
     } finally {
